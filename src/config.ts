@@ -1,0 +1,78 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.\-]+:\d{1,5}$/, 'expected host:port, e.g. localhost:7233');
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const envSchema = z
+  .object({
+    TEMPORAL_ADDRESS: hostPort.optional(),
+    TEMPORAL_NAMESPACE: z.string().regex(/^[A-Za-z0-9_.\-]{1,255}$/, 'expected a namespace name').default('default'),
+    WARDEN_TASK_QUEUE: z.string().regex(/^\S{1,255}$/, 'expected a task queue name without spaces').default('warden'),
+    TEMPORAL_TLS_CERT: optionalText,
+    TEMPORAL_TLS_KEY: optionalText,
+    TEMPORAL_API_KEY: optionalText,
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/\S+$/, 'expected a postgres:// or postgresql:// URL')
+      .optional(),
+    WARDEN_DATA_DIR: z.string().min(1).default('.data'),
+    WARDEN_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+  })
+  .superRefine((env, ctx) => {
+    if ((env.TEMPORAL_TLS_CERT === undefined) !== (env.TEMPORAL_TLS_KEY === undefined)) {
+      const missing = env.TEMPORAL_TLS_CERT === undefined ? 'TEMPORAL_TLS_CERT' : 'TEMPORAL_TLS_KEY';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be given together' });
+    }
+  });
+
+export interface Config {
+  temporal: {
+    /** Undefined: Warden runs its own dev server (embedded default). */
+    address: string | undefined;
+    namespace: string;
+    taskQueue: string;
+    tls: { certPath: string; keyPath: string } | undefined;
+    apiKey: string | undefined;
+  };
+  /** Undefined: embedded PGlite under the data folder. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  uiPort: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses an environment record once; a bad value throws one line naming the variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`invalid ${variable}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  return {
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.WARDEN_TASK_QUEUE,
+      tls: e.TEMPORAL_TLS_CERT && e.TEMPORAL_TLS_KEY ? { certPath: e.TEMPORAL_TLS_CERT, keyPath: e.TEMPORAL_TLS_KEY } : undefined,
+      apiKey: e.TEMPORAL_API_KEY,
+    },
+    databaseUrl: e.DATABASE_URL,
+    dataDir: path.resolve(e.WARDEN_DATA_DIR),
+    uiPort: e.WARDEN_UI_PORT,
+  };
+}
+
+export const DEFAULT_TEMPORAL_ADDRESS = 'localhost:7233';

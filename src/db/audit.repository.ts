@@ -1,0 +1,95 @@
+import { type Kysely, sql, type Transaction } from 'kysely';
+import { chainHash, GENESIS_HASH } from '../audit/chain';
+import type { AuditEventRow, Database } from './database';
+
+export interface AuditEntry {
+  actor: string;
+  kind: string;
+  subject: string;
+  details?: Record<string, unknown>;
+  /** A retried writer passes the same key; the event is then appended once. */
+  idempotencyKey?: string;
+  at?: Date;
+}
+
+// Appends are serialised so that each event chains onto the true latest one.
+const AUDIT_CHAIN_LOCK = 0x5741_5244; // "WARD"
+
+/** Appends one event to the hash chain; must run inside the caller's transaction. */
+export async function appendAuditEvent(trx: Transaction<Database>, entry: AuditEntry): Promise<AuditEventRow | undefined> {
+  await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`.execute(trx);
+  if (entry.idempotencyKey !== undefined) {
+    const existing = await trx
+      .selectFrom('audit_event')
+      .selectAll()
+      .where('idempotency_key', '=', entry.idempotencyKey)
+      .executeTakeFirst();
+    if (existing) return undefined;
+  }
+  const last = await trx.selectFrom('audit_event').select('hash').orderBy('id', 'desc').limit(1).executeTakeFirst();
+  const prevHash = last?.hash ?? GENESIS_HASH;
+  // Round-trip through JSON so the hashed details equal what jsonb stores.
+  const details = JSON.parse(JSON.stringify(entry.details ?? {})) as Record<string, unknown>;
+  // Postgres keeps microseconds, JS milliseconds: hash what both can hold.
+  const at = new Date(Math.floor((entry.at ?? new Date()).getTime()));
+  const hash = chainHash(prevHash, { at, actor: entry.actor, kind: entry.kind, subject: entry.subject, details });
+  return trx
+    .insertInto('audit_event')
+    .values({
+      at,
+      actor: entry.actor,
+      kind: entry.kind,
+      subject: entry.subject,
+      details: JSON.stringify(details),
+      idempotency_key: entry.idempotencyKey ?? null,
+      prev_hash: prevHash,
+      hash,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function recordAuditEvent(db: Kysely<Database>, entry: AuditEntry): Promise<AuditEventRow | undefined> {
+  return db.transaction().execute((trx) => appendAuditEvent(trx, entry));
+}
+
+export type AuditVerification =
+  | { ok: true; events: number; lastHash: string }
+  | { ok: false; events: number; brokenAt: { id: string; kind: string; at: string }; problem: string };
+
+/** Walks the chain in id order and names the first event that does not hold. */
+export async function verifyAuditChain(db: Kysely<Database>, pageSize = 1000): Promise<AuditVerification> {
+  let prevHash = GENESIS_HASH;
+  let afterId: string | undefined;
+  let events = 0;
+  for (;;) {
+    let query = db.selectFrom('audit_event').selectAll().orderBy('id', 'asc').limit(pageSize);
+    if (afterId !== undefined) query = query.where('id', '>', afterId);
+    const rows = await query.execute();
+    for (const row of rows) {
+      const broken = (problem: string): AuditVerification => ({
+        ok: false,
+        events,
+        brokenAt: { id: String(row.id), kind: row.kind, at: row.at.toISOString() },
+        problem,
+      });
+      if (row.prev_hash !== prevHash) return broken('prev_hash does not match the hash of the event before it (an event was removed or reordered)');
+      const expected = chainHash(prevHash, row);
+      if (row.hash !== expected) return broken('content does not match its hash (the event was altered)');
+      prevHash = row.hash;
+      events += 1;
+    }
+    if (rows.length < pageSize) return { ok: true, events, lastHash: prevHash };
+    afterId = String(rows[rows.length - 1]!.id);
+  }
+}
+
+export async function listAuditEvents(
+  db: Kysely<Database>,
+  filter: { kind?: string; subject?: string; limit?: number } = {},
+): Promise<AuditEventRow[]> {
+  let query = db.selectFrom('audit_event').selectAll().orderBy('id', 'desc').limit(filter.limit ?? 100);
+  if (filter.kind !== undefined) query = query.where('kind', '=', filter.kind);
+  if (filter.subject !== undefined) query = query.where('subject', '=', filter.subject);
+  return query.execute();
+}

@@ -1,0 +1,88 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect } from 'kysely';
+import { PGliteDialect } from 'kysely-pglite-dialect';
+import pg from 'pg';
+import type { Database } from './database';
+
+// int8 (audit ids, counters) stays a string: JS numbers lose precision past 2^53.
+// numeric is parsed as a JS number: money amounts here stay far below that.
+pg.types.setTypeParser(pg.types.builtins.NUMERIC, (value) => Number.parseFloat(value));
+
+export interface DatabaseTarget {
+  databaseUrl: string | undefined;
+  dataDir: string;
+}
+
+export interface OpenDatabase {
+  db: Kysely<Database>;
+  /** Where the data lives, for messages (never includes a password). */
+  description: string;
+  close(): Promise<void>;
+}
+
+export class DatabaseLockedError extends Error {
+  override name = 'DatabaseLockedError';
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * PGlite is single-process: two processes on one folder would corrupt it.
+ * A pid file makes the second opener fail with a clear message instead.
+ */
+function lockPglite(dir: string): () => void {
+  const lockPath = path.join(dir, 'warden.lock');
+  try {
+    const holder = Number.parseInt(readFileSync(lockPath, 'utf8'), 10);
+    if (holder !== process.pid && Number.isFinite(holder) && pidAlive(holder)) {
+      throw new DatabaseLockedError(
+        `the embedded database ${dir} is in use by process ${holder} (a running Warden); stop it first, or set DATABASE_URL to use PostgreSQL`,
+      );
+    }
+  } catch (error) {
+    if (error instanceof DatabaseLockedError) throw error;
+  }
+  writeFileSync(lockPath, String(process.pid));
+  return () => rmSync(lockPath, { force: true });
+}
+
+function redact(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
+
+export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase> {
+  if (target.databaseUrl !== undefined) {
+    const pool = new pg.Pool({ connectionString: target.databaseUrl, max: 10 });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, description: redact(target.databaseUrl), close: () => db.destroy() };
+  }
+  const dir = path.join(target.dataDir, 'pglite');
+  mkdirSync(dir, { recursive: true });
+  const unlock = lockPglite(dir);
+  try {
+    const pglite = await PGlite.create(dir);
+    const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+    return {
+      db,
+      description: `embedded PGlite at ${dir}`,
+      close: async () => {
+        await db.destroy();
+        unlock();
+      },
+    };
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+}

@@ -1,0 +1,26 @@
+import { readFile } from 'node:fs/promises';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { type Config, DEFAULT_TEMPORAL_ADDRESS } from '../config';
+
+async function connectionOptions(config: Config['temporal']) {
+  const tls = config.tls
+    ? { clientCertPair: { crt: await readFile(config.tls.certPath), key: await readFile(config.tls.keyPath) } }
+    : config.apiKey
+      ? true // Temporal Cloud API keys travel over TLS.
+      : undefined;
+  return {
+    address: config.address ?? DEFAULT_TEMPORAL_ADDRESS,
+    ...(tls !== undefined ? { tls } : {}),
+    ...(config.apiKey !== undefined ? { apiKey: config.apiKey } : {}),
+  };
+}
+
+export async function connectClient(config: Config['temporal']): Promise<Client> {
+  const connection = await Connection.connect(await connectionOptions(config));
+  return new Client({ connection, namespace: config.namespace });
+}
+
+export async function connectWorkerConnection(config: Config['temporal']): Promise<NativeConnection> {
+  return NativeConnection.connect(await connectionOptions(config));
+}

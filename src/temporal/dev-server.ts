@@ -1,0 +1,78 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createConnection } from 'node:net';
+import { toolPaths } from '../tools';
+
+export interface DevServer {
+  address: string;
+  uiUrl: string;
+  stop(): Promise<void>;
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+}
+
+/**
+ * Runs `temporal server start-dev` from the tools folder with its state in a
+ * file, so workflows, schedules and history survive a restart.
+ */
+export async function startDevServer(options: { dbFile: string; port?: number; uiPort?: number; logFile?: string }): Promise<DevServer> {
+  const port = options.port ?? 7233;
+  const uiPort = options.uiPort ?? 8233;
+  for (const p of [port, uiPort]) {
+    if (await portOpen(p)) {
+      throw new Error(`port ${p} is already in use: stop what holds it, or set TEMPORAL_ADDRESS to use a running Temporal server`);
+    }
+  }
+  const child = spawn(
+    toolPaths.temporal,
+    [
+      'server', 'start-dev',
+      '--db-filename', options.dbFile,
+      '--port', String(port),
+      '--ui-port', String(uiPort),
+      '--ip', '127.0.0.1',
+      '--log-level', 'warn',
+    ],
+    // Own process group: Ctrl-C reaches us first, and we stop the worker before the server.
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const deadline = Date.now() + 30_000;
+  while (!(await portOpen(port))) {
+    if (child.exitCode !== null) throw new Error(`temporal dev server exited with ${child.exitCode}: ${stderr.trim()}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`temporal dev server did not listen on ${port} within 30 s: ${stderr.trim()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    address: `127.0.0.1:${port}`,
+    uiUrl: `http://localhost:${uiPort}`,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited(child);
+      clearTimeout(timer);
+    },
+  };
+}

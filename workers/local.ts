@@ -1,0 +1,86 @@
+// `npm start`: Warden with embedded defaults. A dev server from the tools
+// folder unless TEMPORAL_ADDRESS is set, PGlite unless DATABASE_URL is set.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { WardenClient } from '../src/client';
+import { ConfigError, loadConfig } from '../src/config';
+import { openDatabase } from '../src/db/connect';
+import { migrateToLatest } from '../src/db/migrate';
+import { connectClient, connectWorkerConnection } from '../src/temporal/connection';
+import { type DevServer, startDevServer } from '../src/temporal/dev-server';
+import { createWardenWorker } from './create-worker';
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  mkdirSync(config.dataDir, { recursive: true });
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanUp = async () => {
+    for (const step of cleanups.reverse()) await step().catch((error: unknown) => console.error(error));
+  };
+  try {
+    let devServer: DevServer | undefined;
+    if (config.temporal.address === undefined) {
+      devServer = await startDevServer({ dbFile: path.join(config.dataDir, 'temporal.sqlite'), uiPort: config.uiPort });
+      cleanups.push(() => devServer!.stop());
+      config.temporal.address = devServer.address;
+      say(`temporal dev server up at ${devServer.address} (state in ${path.join(config.dataDir, 'temporal.sqlite')})`);
+    }
+    const database = await openDatabase(config);
+    cleanups.push(() => database.close());
+    const migrated = await migrateToLatest(database.db);
+    say(`database: ${database.description} (${migrated.applied.length} migration(s) applied)`);
+
+    const connection = await connectWorkerConnection(config.temporal);
+    cleanups.push(() => connection.close());
+    const worker = await createWardenWorker({ connection, config, db: database.db });
+    const running = worker.run();
+    cleanups.push(async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+    });
+
+    const client = await connectClient(config.temporal);
+    cleanups.push(() => client.connection.close());
+    const warden = new WardenClient(client, config.temporal.taskQueue);
+    await warden.ensureControlPlane();
+    const state = await warden.waitForControlPlane(0);
+
+    say('');
+    say(`Warden is running: worker on task queue "${config.temporal.taskQueue}", namespace "${config.temporal.namespace}".`);
+    if (devServer) say(`Temporal Web UI: ${devServer.uiUrl}/namespaces/${config.temporal.namespace}/workflows`);
+    say(`Control plane: go-live ${state.goLiveEnabled ? 'ON' : 'off'}, kill switch ${state.killSwitchEngaged ? 'ENGAGED' : 'released'}, apply mode ${state.applyMode} (version ${state.version})`);
+    say('');
+    say('Try, in another terminal:');
+    say('  npx warden status');
+    say('  npx warden kill-switch engage --reason "drill"');
+    say('  npx warden audit verify          (embedded database: run it after stopping Warden)');
+    say(`  .tools/bin/temporal workflow query --workflow-id warden-control-plane --type state`);
+    say('Ctrl-C stops everything; state is kept for the next start.');
+
+    const stop = () => {
+      say('\nstopping Warden…');
+      worker.shutdown();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    await running;
+    say('worker stopped');
+  } finally {
+    await cleanUp();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(`warden: ${error instanceof ConfigError ? error.message : error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,25 @@
+// The production worker: connects to the configured Temporal and PostgreSQL.
+import { loadConfig } from '../src/config';
+import { openDatabase } from '../src/db/connect';
+import { migrateToLatest } from '../src/db/migrate';
+import { connectWorkerConnection } from '../src/temporal/connection';
+import { createWardenWorker } from './create-worker';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const database = await openDatabase(config);
+  await migrateToLatest(database.db);
+  const connection = await connectWorkerConnection(config.temporal);
+  try {
+    const worker = await createWardenWorker({ connection, config, db: database.db });
+    await worker.run();
+  } finally {
+    await connection.close();
+    await database.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,2 @@
+// The workflow bundle's entry: every workflow the `warden` worker runs.
+export { controlPlane } from './control-plane';
