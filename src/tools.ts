@@ -9,3 +9,6 @@ export const toolPaths = {
   temporal: path.join(toolsDir, 'bin', 'temporal'),
   testServer: path.join(toolsDir, 'bin', 'temporal-test-server'),
 };
+
+/** The workflow bundle's entry, for `Worker.create` and `bundleWorkflowCode`. */
+export const workflowsEntry = path.join(projectRoot, 'workflows', 'index.ts');

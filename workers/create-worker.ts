@@ -3,6 +3,7 @@ import { type NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { Config } from '../src/config';
 import type { Database } from '../src/db/database';
+import { workflowsEntry } from '../src/tools';
 
 /** The `warden` worker: every workflow and activity, wired to one database. */
 export async function createWardenWorker(deps: { connection: NativeConnection; config: Config; db: Kysely<Database> }): Promise<Worker> {
@@ -10,7 +11,7 @@ export async function createWardenWorker(deps: { connection: NativeConnection; c
     connection: deps.connection,
     namespace: deps.config.temporal.namespace,
     taskQueue: deps.config.temporal.taskQueue,
-    workflowsPath: require.resolve('../workflows'),
+    workflowsPath: workflowsEntry,
     activities: createActivities({ db: deps.db }),
   });
 }

@@ -33,9 +33,6 @@ const { loadControlPlaneState, persistControlPlaneChange, auditRejectedSignal } 
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
-/** Well under the 10,000-signal ceiling of one execution. */
-export const SIGNALS_PER_RUN = 1000;
-
 type Queued =
   | { ok: true; id: string; change: ControlPlaneChange }
   | { ok: false; id: string; signal: ControlPlaneChangeKind; payload: unknown; problem: string };
@@ -94,7 +91,7 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
   state = await loadControlPlaneState();
 
   for (;;) {
-    await condition(() => queue.length > 0 || handled >= SIGNALS_PER_RUN || workflowInfo().continueAsNewSuggested);
+    await condition(() => queue.length > 0 || handled >= input.signalsPerRun || workflowInfo().continueAsNewSuggested);
     while (queue.length > 0) {
       const item = queue[0]!;
       if (item.ok) {
@@ -107,10 +104,14 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
       queue.shift();
       handled += 1;
     }
-    if (handled >= SIGNALS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+    if (handled >= input.signalsPerRun || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
       if (queue.length === 0) {
-        await continueAsNew<typeof controlPlane>({ handledSignals: input.handledSignals + handled, rejectedSignals: rejected });
+        await continueAsNew<typeof controlPlane>({
+          handledSignals: input.handledSignals + handled,
+          rejectedSignals: rejected,
+          signalsPerRun: input.signalsPerRun,
+        });
       }
     }
   }

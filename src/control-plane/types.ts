@@ -91,5 +91,7 @@ export const ControlPlaneInputSchema = z.strictObject({
   /** Signals handled by earlier runs; carried over continue-as-new for the audit trail. */
   handledSignals: z.number().int().min(0).default(0),
   rejectedSignals: z.number().int().min(0).default(0),
+  /** Continue-as-new after this many signals; well under the 10,000 per execution. */
+  signalsPerRun: z.number().int().min(1).max(5000).default(1000),
 });
 export type ControlPlaneInput = z.input<typeof ControlPlaneInputSchema>;

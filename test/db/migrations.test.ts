@@ -1,0 +1,75 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type Kysely, sql } from 'kysely';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/connect';
+import type { Database } from '../../src/db/database';
+import { migrateDown, migrateToLatest } from '../../src/db/migrate';
+import { migrations } from '../../src/db/migrations';
+import { createTestDatabase, type TestDatabase } from '../helpers';
+
+async function tables(db: Kysely<Database>): Promise<string[]> {
+  const result = await sql<{ table_name: string }>`
+    select table_name from information_schema.tables
+    where table_schema = 'public' and table_name not like 'kysely_%' order by table_name`.execute(db);
+  return result.rows.map((r) => r.table_name);
+}
+
+async function upDownUp(db: Kysely<Database>): Promise<void> {
+  const names = Object.keys(migrations);
+  expect((await migrateToLatest(db)).applied.map((r) => r.name)).toEqual(names);
+  expect(await tables(db)).toEqual(['audit_event', 'control_plane_state']);
+  // Safe defaults in the seeded row.
+  expect(await db.selectFrom('control_plane_state').selectAll().executeTakeFirstOrThrow()).toMatchObject({
+    go_live_enabled: false,
+    kill_switch_engaged: false,
+    apply_mode: 'dry_run',
+    version: 0,
+  });
+  expect((await migrateToLatest(db)).applied).toEqual([]);
+
+  const down = await migrateDown(db, { all: true });
+  expect(down.applied.map((r) => [r.name, r.direction, r.status])).toEqual(names.reverse().map((n) => [n, 'Down', 'Success']));
+  expect(await tables(db)).toEqual([]);
+
+  await migrateToLatest(db);
+  expect(await tables(db)).toEqual(['audit_event', 'control_plane_state']);
+}
+
+describe('migrations', () => {
+  let pgDb: TestDatabase | undefined;
+  const pgliteDir = mkdtempSync(path.join(tmpdir(), 'warden-pglite-'));
+
+  afterAll(async () => {
+    await pgDb?.drop();
+    rmSync(pgliteDir, { recursive: true, force: true });
+  });
+
+  it('go up, down and up again on PostgreSQL', async () => {
+    pgDb = await createTestDatabase(false);
+    await upDownUp(pgDb.db);
+  });
+
+  it('go up, down and up again on embedded PGlite, and the data survives a reopen', async () => {
+    const first = await openDatabase({ databaseUrl: undefined, dataDir: pgliteDir });
+    try {
+      await upDownUp(first.db);
+      await first.db.updateTable('control_plane_state').set({ apply_mode: 'testnet' }).execute();
+    } finally {
+      await first.close();
+    }
+    const second = await openDatabase({ databaseUrl: undefined, dataDir: pgliteDir });
+    try {
+      expect((await second.db.selectFrom('control_plane_state').select('apply_mode').executeTakeFirstOrThrow()).apply_mode).toBe('testnet');
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('refuses a constraint-breaking control-plane row', async () => {
+    const { db } = pgDb!;
+    await expect(db.updateTable('control_plane_state').set({ apply_mode: 'yolo' as never }).execute()).rejects.toThrow(/check constraint/);
+    await expect(db.insertInto('control_plane_state').values({ id: 2 as never }).execute()).rejects.toThrow(/check constraint|duplicate/);
+  });
+});

@@ -1,0 +1,35 @@
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { TestProject } from 'vitest/node';
+import { toolPaths, workflowsEntry } from '../src/tools';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    workflowBundleCode: string;
+  }
+}
+
+// One dev server and one workflow bundle for the whole run.
+export default async function setup(project: TestProject) {
+  const [env, bundle] = await Promise.all([
+    TestWorkflowEnvironment.createLocal({
+      server: { executable: { type: 'existing-path', path: toolPaths.temporal }, ui: false, log: { format: 'pretty', level: 'error' } },
+    }),
+    bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: quietLogger }),
+  ]);
+  project.provide('temporalAddress', env.address);
+  project.provide('workflowBundleCode', bundle.code);
+  return async () => {
+    await env.teardown();
+  };
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+};

@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { inject } from 'vitest';
+import type { Database } from '../src/db/database';
+import { openDatabase } from '../src/db/connect';
+import { migrateToLatest } from '../src/db/migrate';
+import { toolPaths } from '../src/tools';
+
+export function adminDatabaseUrl(): string {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new Error('DATABASE_URL is not set: run the tests with npm test, which starts PostgreSQL');
+  return url;
+}
+
+export interface TestDatabase {
+  db: Kysely<Database>;
+  url: string;
+  /** Runs raw SQL as the cluster's superuser on this database (to tamper behind the triggers' back). */
+  superuser: Kysely<Database>;
+  drop(): Promise<void>;
+}
+
+/** A fresh, migrated database on the test cluster; one per test file. */
+export async function createTestDatabase(migrate = true): Promise<TestDatabase> {
+  const admin = new pg.Client({ connectionString: adminDatabaseUrl() });
+  await admin.connect();
+  const name = `warden_test_${randomUUID().replaceAll('-', '')}`;
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(adminDatabaseUrl());
+  url.pathname = `/${name}`;
+  const opened = await openDatabase({ databaseUrl: url.toString(), dataDir: '.data' });
+  if (migrate) await migrateToLatest(opened.db);
+  const superuser = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url.toString(), max: 1 }) }) });
+  return {
+    db: opened.db,
+    url: url.toString(),
+    superuser,
+    async drop() {
+      await superuser.destroy();
+      await opened.close();
+      const cleanup = new pg.Client({ connectionString: adminDatabaseUrl() });
+      await cleanup.connect();
+      await cleanup.query(`drop database if exists ${name} with (force)`);
+      await cleanup.end();
+    },
+  };
+}
+
+export function workflowBundle(): { code: string } {
+  return { code: inject('workflowBundleCode') };
+}
+
+export function devServerAddress(): string {
+  return inject('temporalAddress');
+}
+
+export function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: toolPaths.testServer } },
+  });
+}
+
+/** Task queue and workflow ids unique to one test. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomUUID()}`;
+}

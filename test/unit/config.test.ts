@@ -1,0 +1,42 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config';
+
+describe('loadConfig', () => {
+  it('defaults to the embedded set-up', () => {
+    const config = loadConfig({});
+    expect(config).toEqual({
+      temporal: { address: undefined, namespace: 'default', taskQueue: 'warden', tls: undefined, apiKey: undefined },
+      databaseUrl: undefined,
+      dataDir: path.resolve('.data'),
+      uiPort: 8233,
+    });
+  });
+
+  it('reads a Temporal Cloud set-up', () => {
+    const config = loadConfig({
+      TEMPORAL_ADDRESS: 'acme.a1b2c.tmprl.cloud:7233',
+      TEMPORAL_NAMESPACE: 'acme.a1b2c',
+      TEMPORAL_TLS_CERT: '/certs/client.pem',
+      TEMPORAL_TLS_KEY: '/certs/client.key',
+      DATABASE_URL: 'postgresql://warden:secret@db:5432/warden',
+    });
+    expect(config.temporal).toMatchObject({ address: 'acme.a1b2c.tmprl.cloud:7233', namespace: 'acme.a1b2c', tls: { certPath: '/certs/client.pem', keyPath: '/certs/client.key' } });
+    expect(config.databaseUrl).toBe('postgresql://warden:secret@db:5432/warden');
+  });
+
+  it.each([
+    [{ TEMPORAL_ADDRESS: 'localhost' }, /^invalid TEMPORAL_ADDRESS: expected host:port/],
+    [{ DATABASE_URL: 'mysql://x' }, /^invalid DATABASE_URL: expected a postgres/],
+    [{ WARDEN_TASK_QUEUE: 'two words' }, /^invalid WARDEN_TASK_QUEUE:/],
+    [{ TEMPORAL_TLS_CERT: '/c.pem' }, /^invalid TEMPORAL_TLS_KEY: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be given together/],
+    [{ WARDEN_UI_PORT: '99999' }, /^invalid WARDEN_UI_PORT:/],
+  ])('refuses %o with one line naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+    try {
+      loadConfig(env);
+    } catch (error) {
+      expect((error as Error).message).not.toContain('\n');
+    }
+  });
+});
