@@ -57,6 +57,12 @@ export function devServerAddress(): string {
   return inject('temporalAddress');
 }
 
+/** The run's shared dev server: for workflows without long timers, schedules and the CLI. */
+export function connectDevServer(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createFromExistingServer({ address: devServerAddress() });
+}
+
+/** The time-skipping server: for workflows that wait on long timers. */
 export function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: toolPaths.testServer } },

@@ -1,0 +1,177 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities';
+import { listAuditEvents, verifyAuditChain } from '../../src/db/audit.repository';
+import { readControlPlaneState } from '../../src/db/control-plane.repository';
+import type { ControlPlaneView } from '../../src/control-plane/types';
+import { controlPlane } from '../../workflows/control-plane';
+import {
+  controlPlaneStateQuery,
+  engageKillSwitchSignal,
+  releaseKillSwitchSignal,
+  setApplyModeSignal,
+  setGoLiveSignal,
+} from '../../workflows/messages';
+import { connectDevServer, createTestDatabase, createTimeSkippingEnv, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+
+async function settled(handle: WorkflowHandle, predicate: (view: ControlPlaneView) => boolean): Promise<ControlPlaneView> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const view = await handle.query(controlPlaneStateQuery).catch(() => undefined);
+    if (view && view.pendingChanges === 0 && predicate(view)) return view;
+    if (Date.now() > deadline) throw new Error(`control plane did not settle: ${JSON.stringify(view)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+// The control plane has no long timers, so the dev server covers it all; the
+// core paths also run on the time-skipping server the timer-heavy workflows use.
+describe.each([
+  ['dev server', connectDevServer, true],
+  ['time-skipping server', createTimeSkippingEnv, false],
+] as const)('controlPlane workflow on the %s', (_server, createEnv, full) => {
+  let env: TestWorkflowEnvironment;
+  let t: TestDatabase;
+  let taskQueue: string;
+
+  beforeAll(async () => {
+    env = await createEnv();
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+  beforeEach(async (ctx) => {
+    t = await createTestDatabase();
+    taskQueue = uniqueName(ctx.task.name.slice(0, 40).replaceAll(' ', '-'));
+  });
+  afterEach(async () => {
+    await t.drop();
+  });
+
+  const worker = () =>
+    Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: workflowBundle(),
+      activities: createActivities({ db: t.db }),
+    });
+  const start = (input = {}) => env.client.workflow.start(controlPlane, { taskQueue, workflowId: uniqueName('control-plane'), args: [input] });
+
+  it('persists each change with one audit event before the query shows it', async () => {
+    const w = await worker();
+    const handle = await w.runUntil(async () => {
+      const handle = await start();
+      expect(await settled(handle, () => true)).toMatchObject({ version: 0, goLiveEnabled: false, killSwitchEngaged: false, applyMode: 'dry_run' });
+      await handle.signal(setGoLiveSignal, { enabled: true, actor: 'alice', reason: 'checklist done' });
+      await handle.signal(setApplyModeSignal, { mode: 'testnet', actor: 'alice' });
+      await handle.signal(engageKillSwitchSignal, { source: 'tripwire', actor: 'tripwire', reason: 'roi_event dropped 35%' });
+      const view = await settled(handle, (v) => v.version === 3);
+      expect(view).toMatchObject({ goLiveEnabled: true, applyMode: 'testnet', killSwitchEngaged: true, killSwitchSource: 'tripwire', updatedBy: 'tripwire', reason: 'roi_event dropped 35%' });
+      // The query answers from what was persisted: the row says the same.
+      expect(await readControlPlaneState(t.db)).toEqual({ ...view, pendingChanges: undefined, rejectedSignals: undefined, ...(await readControlPlaneState(t.db)) });
+      expect(await readControlPlaneState(t.db)).toMatchObject({ version: 3, killSwitchEngaged: true, applyMode: 'testnet', goLiveEnabled: true });
+      await handle.signal(releaseKillSwitchSignal, { actor: 'bob', reason: 'false alarm' });
+      await settled(handle, (v) => v.version === 4 && !v.killSwitchEngaged);
+      return handle;
+    });
+    const kinds = (await listAuditEvents(t.db)).map((e) => e.kind).reverse();
+    expect(kinds).toEqual([
+      'control_plane.go_live_set',
+      'control_plane.apply_mode_set',
+      'control_plane.kill_switch_engaged',
+      'control_plane.kill_switch_released',
+    ]);
+    const engaged = (await listAuditEvents(t.db, { kind: 'control_plane.kill_switch_engaged' }))[0]!;
+    expect(engaged).toMatchObject({ actor: 'tripwire', subject: 'control-plane' });
+    expect(engaged.details).toMatchObject({ change: { kind: 'engageKillSwitch', source: 'tripwire' }, before: { killSwitchEngaged: false }, after: { killSwitchEngaged: true, version: 3 } });
+    expect(await verifyAuditChain(t.db)).toMatchObject({ ok: true, events: 4 });
+    if (full && process.env.WARDEN_RECORD_HISTORIES === '1') {
+      const history = await handle.fetchHistory();
+      writeFileSync(path.join(__dirname, '..', 'histories', 'control-plane-changes.json'), historyToJSON(history));
+    }
+  });
+
+  it('audits and drops bad payloads without failing a workflow task or changing state', async () => {
+    const w = await worker();
+    await w.runUntil(async () => {
+      const handle = await start();
+      await settled(handle, () => true);
+      const raw = env.client.workflow.getHandle(handle.workflowId);
+      // Untyped sends, as an operator's typo from the CLI or Web UI would arrive.
+      await raw.signal('engageKillSwitch', { source: 'operator', actor: 'alice' });
+      await raw.signal('setApplyMode', { mode: 'yolo', actor: 'alice' });
+      await raw.signal('setGoLive', { enabeld: true, actor: 'alice' });
+      await raw.signal('releaseKillSwitch', null);
+      await raw.signal('setGoLive', 'on');
+      const view = await settled(handle, (v) => v.rejectedSignals === 5);
+      expect(view).toMatchObject({ version: 0, goLiveEnabled: false, killSwitchEngaged: false, applyMode: 'dry_run' });
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+      const history = await handle.fetchHistory();
+      const types = history.events!.map((e) => String(e.eventType));
+      expect(types.some((type) => type.includes('WORKFLOW_TASK_FAILED') || type === '9')).toBe(false);
+    });
+    const rejections = (await listAuditEvents(t.db, { kind: 'control_plane.signal_rejected' })).reverse();
+    expect(rejections.map((r) => [r.actor, r.details.signal, r.details.problem])).toEqual([
+      ['alice', 'engageKillSwitch', 'reason: Invalid input: expected string, received undefined'],
+      ['alice', 'setApplyMode', expect.stringMatching(/^mode: Invalid option/)],
+      ['alice', 'setGoLive', expect.stringMatching(/^enabled: .*; enabeld: unknown field$/)],
+      ['unknown', 'releaseKillSwitch', expect.stringMatching(/^payload: /)],
+      ['unknown', 'setGoLive', expect.stringMatching(/^payload: /)],
+    ]);
+    expect(await readControlPlaneState(t.db)).toMatchObject({ version: 0 });
+  });
+
+  // Sticky-queue hand-over after a worker stops is only modelled faithfully by the real server.
+  it.runIf(full)('continues as new on its own signal count and keeps its state', async () => {
+    const w = await worker();
+    await w.runUntil(async () => {
+      const handle = await start({ signalsPerRun: 3 });
+      const firstRun = (await handle.describe()).runId;
+      for (const mode of ['testnet', 'live', 'dry_run', 'testnet'] as const) {
+        await handle.signal(setApplyModeSignal, { mode, actor: 'alice', reason: `to ${mode}` });
+      }
+      await handle.signal('setGoLive', { nope: 1 });
+      const latest = env.client.workflow.getHandle(handle.workflowId);
+      const view = await settled(latest, (v) => v.version === 4 && v.rejectedSignals === 1);
+      expect(view).toMatchObject({ applyMode: 'testnet', rejectedSignals: 1 });
+      const description = await latest.describe();
+      expect(description.runId).not.toBe(firstRun);
+      expect(description.status.name).toBe('RUNNING');
+    });
+    expect(await readControlPlaneState(t.db)).toMatchObject({ version: 4, applyMode: 'testnet' });
+  });
+
+  it.runIf(full)('resumes from history and the database after the worker restarts', async () => {
+    const handle = await (await worker()).runUntil(async () => {
+      const handle = await start();
+      await handle.signal(engageKillSwitchSignal, { source: 'canary', actor: 'canary', reason: 'postgres unreachable' });
+      await settled(handle, (v) => v.version === 1);
+      return handle;
+    });
+    // No worker now: the signal waits in history, nothing is lost.
+    await handle.signal(releaseKillSwitchSignal, { actor: 'alice', reason: 'postgres back' });
+    await (await worker()).runUntil(async () => {
+      expect(await settled(handle, (v) => v.version === 2)).toMatchObject({ killSwitchEngaged: false, updatedBy: 'alice' });
+    });
+    expect(await readControlPlaneState(t.db)).toMatchObject({ version: 2, killSwitchEngaged: false });
+  });
+
+  it('fails fast on a bad start input, naming the field', async () => {
+    const w = await worker();
+    await w.runUntil(async () => {
+      const handle = await start({ signalsPerRun: 0 });
+      const error = await handle.result().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      const cause = (error as WorkflowFailedError).cause;
+      expect(cause).toBeInstanceOf(ApplicationFailure);
+      expect(cause).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+      expect((cause as Error).message).toMatch(/^invalid controlPlane input: signalsPerRun: /);
+    });
+  });
+});
