@@ -2,7 +2,8 @@
 import { loadConfig } from '../src/config';
 import { openDatabase } from '../src/db/connect';
 import { migrateToLatest } from '../src/db/migrate';
-import { connectWorkerConnection } from '../src/temporal/connection';
+import { WardenClient } from '../src/client';
+import { connectClient, connectWorkerConnection } from '../src/temporal/connection';
 import { createWardenWorker } from './create-worker';
 
 async function main(): Promise<void> {
@@ -12,7 +13,17 @@ async function main(): Promise<void> {
   const connection = await connectWorkerConnection(config.temporal);
   try {
     const worker = await createWardenWorker({ connection, config, db: database.db });
-    await worker.run();
+    const running = worker.run();
+    try {
+      const client = await connectClient(config.temporal);
+      await new WardenClient(client, config.temporal.taskQueue).ensureControlPlane();
+      await client.connection.close();
+    } catch (error) {
+      worker.shutdown();
+      await running;
+      throw error;
+    }
+    await running;
   } finally {
     await connection.close();
     await database.close();

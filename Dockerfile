@@ -1,0 +1,14 @@
+# The Warden worker for the production-like stack (docker-compose.yml).
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+COPY workflows ./workflows
+COPY activities ./activities
+COPY workers ./workers
+COPY bin ./bin
+USER node
+CMD ["node", "--import", "tsx", "workers/main.ts"]

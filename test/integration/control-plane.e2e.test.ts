@@ -1,0 +1,162 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities';
+import { WardenClient } from '../../src/client';
+import { CONTROL_PLANE_WORKFLOW_ID } from '../../src/control-plane/ids';
+import { listAuditEvents } from '../../src/db/audit.repository';
+import { readControlPlaneState } from '../../src/db/control-plane.repository';
+import { projectRoot, toolPaths } from '../../src/tools';
+import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+
+const run = promisify(execFile);
+
+/** Runs a command, resolving with its exit code and output instead of throwing. */
+async function exec(file: string, args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(file, args, { cwd: projectRoot, env: { ...process.env, ...env }, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+// The public interface exactly as operators use it: the real `temporal`
+// binary and the `warden` command, against the dev server.
+describe('control plane end to end', () => {
+  let t: TestDatabase;
+  let worker: Worker;
+  let running: Promise<void>;
+  let client: Client;
+  let warden: WardenClient;
+  const taskQueue = uniqueName('e2e');
+  const address = devServerAddress();
+  const temporal = (...args: string[]) => exec(toolPaths.temporal, [...args, '--address', address]);
+  const wardenCli = (args: string[], env: Record<string, string> = {}) =>
+    exec(process.execPath, [path.join(projectRoot, 'bin', 'warden.cjs'), ...args], {
+      TEMPORAL_ADDRESS: address,
+      WARDEN_TASK_QUEUE: taskQueue,
+      DATABASE_URL: t.url,
+      WARDEN_ACTOR: 'carol',
+      ...env,
+    });
+
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    worker = await Worker.create({
+      connection: await (await import('@temporalio/worker')).NativeConnection.connect({ address }),
+      taskQueue,
+      workflowBundle: workflowBundle(),
+      activities: createActivities({ db: t.db }),
+    });
+    running = worker.run();
+    client = new Client({ connection: await Connection.connect({ address }) });
+    warden = new WardenClient(client, taskQueue);
+    await warden.ensureControlPlane();
+    await warden.ensureControlPlane(); // idempotent: still one running instance
+    await warden.waitForControlPlane(0);
+  });
+
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+    await client?.connection.close();
+    await t?.drop();
+  });
+
+  it('engageKillSwitch sent with `temporal workflow signal` lands in the row, the audit log and the query', async () => {
+    const signal = await temporal(
+      'workflow', 'signal', '--workflow-id', CONTROL_PLANE_WORKFLOW_ID, '--name', 'engageKillSwitch',
+      '--input', JSON.stringify({ source: 'operator', actor: 'dana', reason: 'drill from the CLI' }),
+    );
+    expect(signal).toMatchObject({ code: 0 });
+    const view = await warden.waitForControlPlane(1);
+    expect(view).toMatchObject({ killSwitchEngaged: true, killSwitchSource: 'operator', updatedBy: 'dana', reason: 'drill from the CLI' });
+    expect(await readControlPlaneState(t.db)).toMatchObject({ killSwitchEngaged: true, version: 1, updatedBy: 'dana' });
+    const [event] = await listAuditEvents(t.db, { kind: 'control_plane.kill_switch_engaged' });
+    expect(event).toMatchObject({ actor: 'dana', details: { change: { source: 'operator', reason: 'drill from the CLI' } } });
+
+    const query = await temporal('workflow', 'query', '--workflow-id', CONTROL_PLANE_WORKFLOW_ID, '--type', 'state', '--output', 'json');
+    expect(query.code).toBe(0);
+    expect(JSON.parse(query.stdout)).toMatchObject({ queryResult: [expect.objectContaining({ killSwitchEngaged: true, version: 1 })] });
+  });
+
+  it('a bad payload sent the same way changes nothing, is audited, and fails no workflow task', async () => {
+    const before = await readControlPlaneState(t.db);
+    const signal = await temporal(
+      'workflow', 'signal', '--workflow-id', CONTROL_PLANE_WORKFLOW_ID, '--name', 'releaseKillSwitch',
+      '--input', JSON.stringify({ actor: 'eve', reasn: 'typo' }),
+    );
+    expect(signal.code).toBe(0);
+    await expect.poll(async () => (await warden.controlPlaneState()).rejectedSignals, { timeout: 15_000 }).toBe(1);
+    expect(await readControlPlaneState(t.db)).toEqual(before);
+    const [rejection] = await listAuditEvents(t.db, { kind: 'control_plane.signal_rejected' });
+    expect(rejection).toMatchObject({ actor: 'eve', details: { signal: 'releaseKillSwitch', payload: { actor: 'eve', reasn: 'typo' } } });
+    expect(String(rejection!.details.problem)).toMatch(/reason: .*reasn: unknown field/);
+
+    const handle = client.workflow.getHandle(CONTROL_PLANE_WORKFLOW_ID);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    const events = (await handle.fetchHistory()).events ?? [];
+    const failedTasks = events.filter((e) => e.workflowTaskFailedEventAttributes != null);
+    expect(failedTasks).toEqual([]);
+    expect(events.filter((e) => e.workflowExecutionSignaledEventAttributes != null)).toHaveLength(2);
+  });
+
+  it('`warden` reads and changes the state, refusing bad arguments with exit code 2', async () => {
+    const status = await wardenCli(['status', '--json']);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ killSwitchEngaged: true, version: 1, rejectedSignals: 1 });
+
+    const missingReason = await wardenCli(['kill-switch', 'release']);
+    expect(missingReason).toMatchObject({ code: 2, stderr: 'warden: --reason: required\n' });
+    const badMode = await wardenCli(['apply-mode', 'yolo']);
+    expect(badMode.code).toBe(2);
+    expect(badMode.stderr).toMatch(/^warden: apply-mode: Invalid option/);
+    const badEnv = await wardenCli(['status'], { TEMPORAL_ADDRESS: 'nowhere' });
+    expect(badEnv).toMatchObject({ code: 2, stderr: 'warden: invalid TEMPORAL_ADDRESS: expected host:port, e.g. localhost:7233\n' });
+    expect(await readControlPlaneState(t.db)).toMatchObject({ version: 1 });
+
+    const release = await wardenCli(['kill-switch', 'release', '--reason', 'drill over', '--json']);
+    expect(release.code).toBe(0);
+    expect(JSON.parse(release.stdout)).toMatchObject({ killSwitchEngaged: false, updatedBy: 'carol', version: 2 });
+    const mode = await wardenCli(['apply-mode', 'testnet', '--reason', 'paper week']);
+    expect(mode.code).toBe(0);
+    expect(mode.stdout).toContain('apply mode:   testnet');
+    const goLive = await wardenCli(['go-live', 'on']);
+    expect(goLive.stdout).toContain('go-live:      ON');
+    expect(await readControlPlaneState(t.db)).toMatchObject({ version: 4, goLiveEnabled: true, applyMode: 'testnet', killSwitchEngaged: false });
+  });
+
+  it('checkControlPlane reads the persisted state: an engaged kill switch stops PROD_EXEC at once', async () => {
+    const { checkControlPlane } = createActivities({ db: t.db });
+    await warden.setGoLive({ enabled: true, actor: 'carol' });
+    const ready = await warden.waitForControlPlane((await readControlPlaneState(t.db)).version + 1);
+    expect(await checkControlPlane({ executionClass: 'PROD_EXEC' })).toMatchObject({ allowed: true, applyMode: ready.applyMode });
+    await warden.engageKillSwitch({ source: 'tripwire', actor: 'tripwire', reason: 'roi drop' });
+    await warden.waitForControlPlane(ready.version + 1);
+    expect(await checkControlPlane({ executionClass: 'PROD_EXEC' })).toMatchObject({ allowed: false, reason: 'kill_switch_engaged' });
+    expect(await checkControlPlane({ executionClass: 'SANDBOX_EXEC' })).toMatchObject({ allowed: true });
+  });
+
+  it('`warden audit verify` passes on the clean log and names the event altered behind the trigger', async () => {
+    const clean = await wardenCli(['audit', 'verify']);
+    expect(clean.code).toBe(0);
+    expect(clean.stdout).toMatch(/^audit chain intact: \d+ event\(s\)/);
+
+    const [victim] = await listAuditEvents(t.db, { kind: 'control_plane.kill_switch_released' });
+    await sql`alter table audit_event disable trigger audit_event_no_update_delete`.execute(t.superuser);
+    await sql`update audit_event set actor = 'mallory' where id = ${victim!.id}`.execute(t.superuser);
+    await sql`alter table audit_event enable trigger audit_event_no_update_delete`.execute(t.superuser);
+
+    const broken = await wardenCli(['audit', 'verify', '--json']);
+    expect(broken.code).toBe(3);
+    expect(JSON.parse(broken.stdout)).toMatchObject({ ok: false, brokenAt: { id: victim!.id, kind: 'control_plane.kill_switch_released' } });
+    const text = await wardenCli(['audit', 'verify']);
+    expect(text.stdout).toContain(`audit chain BROKEN at event ${victim!.id} (control_plane.kill_switch_released`);
+  });
+});
