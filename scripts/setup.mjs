@@ -19,8 +19,11 @@ function ensureNodeModules() {
   if (mtime(installed) >= mtime(join(root, 'package-lock.json')) && mtime(installed) >= mtime(join(root, 'package.json'))) {
     return false;
   }
-  log('installing npm dependencies (npm ci)');
-  run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error']);
+  // `npm install` with the committed lock, not `npm ci`: the registry mirror
+  // here serves only this platform's optional binaries (e.g. @swc/core-*),
+  // which the lock cannot list, and `npm ci` refuses such a lock.
+  log('installing npm dependencies (npm install, from package-lock.json)');
+  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error']);
   return true;
 }
 
