@@ -1,15 +1,26 @@
 import type { Kysely } from 'kysely';
+import type { WardenClient } from '../src/client';
 import type { Database } from '../src/db/database';
+import type { DealExecutor } from '../src/deals/types';
+import type { GovernorSettings } from '../src/permits/rules';
 import { createControlPlaneActivities } from './control-plane';
+import { createDealActivities } from './deal-gates';
+import { createSimulatedExecutor } from './simulated-executor';
 
 export interface ActivityDeps {
   db: Kysely<Database>;
+  governor: GovernorSettings;
+  controlPlane: Pick<WardenClient, 'setApplyMode'>;
+  /** The executor served on Warden's own queue; producers usually run theirs elsewhere. */
+  executor?: DealExecutor;
 }
 
 /** Every activity the `warden` worker serves, closed over its dependencies. */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createControlPlaneActivities(deps),
+    ...createDealActivities(deps),
+    ...(deps.executor ?? createSimulatedExecutor()),
   };
 }
 

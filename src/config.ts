@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import type { GovernorSettings } from './permits/rules';
 
 const hostPort = z
   .string()
@@ -25,6 +26,10 @@ const envSchema = z
       .optional(),
     WARDEN_DATA_DIR: z.string().min(1).default('.data'),
     WARDEN_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+    WARDEN_PERMIT_MAX_PER_HOUR: z.coerce.number().int().min(1).default(3),
+    WARDEN_PERMIT_MAX_PER_5MIN: z.coerce.number().int().min(1).default(2),
+    WARDEN_PERMIT_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+    WARDEN_AUTO_DISARM: z.enum(['true', 'false'], { message: 'expected true or false' }).default('true'),
   })
   .superRefine((env, ctx) => {
     if ((env.TEMPORAL_TLS_CERT === undefined) !== (env.TEMPORAL_TLS_KEY === undefined)) {
@@ -46,6 +51,7 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   uiPort: number;
+  governor: GovernorSettings;
 }
 
 export class ConfigError extends Error {
@@ -72,6 +78,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     dataDir: path.resolve(e.WARDEN_DATA_DIR),
     uiPort: e.WARDEN_UI_PORT,
+    governor: {
+      maxPerHour: e.WARDEN_PERMIT_MAX_PER_HOUR,
+      maxPer5Min: e.WARDEN_PERMIT_MAX_PER_5MIN,
+      permitTtlSeconds: e.WARDEN_PERMIT_TTL_SECONDS,
+      autoDisarm: e.WARDEN_AUTO_DISARM === 'true',
+    },
   };
 }
 

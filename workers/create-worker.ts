@@ -1,17 +1,28 @@
 import type { Kysely } from 'kysely';
 import { type NativeConnection, Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
 import { createActivities } from '../activities';
+import { WardenClient } from '../src/client';
 import type { Config } from '../src/config';
 import type { Database } from '../src/db/database';
 import { workflowsEntry } from '../src/tools';
 
 /** The `warden` worker: every workflow and activity, wired to one database. */
-export async function createWardenWorker(deps: { connection: NativeConnection; config: Config; db: Kysely<Database> }): Promise<Worker> {
+export async function createWardenWorker(deps: {
+  connection: NativeConnection;
+  config: Config;
+  db: Kysely<Database>;
+  client: Client;
+}): Promise<Worker> {
   return Worker.create({
     connection: deps.connection,
     namespace: deps.config.temporal.namespace,
     taskQueue: deps.config.temporal.taskQueue,
     workflowsPath: workflowsEntry,
-    activities: createActivities({ db: deps.db }),
+    activities: createActivities({
+      db: deps.db,
+      governor: deps.config.governor,
+      controlPlane: new WardenClient(deps.client, deps.config.temporal.taskQueue),
+    }),
   });
 }

@@ -39,15 +39,15 @@ async function main(): Promise<void> {
 
     const connection = await connectWorkerConnection(config.temporal);
     cleanups.push(() => connection.close());
-    const worker = await createWardenWorker({ connection, config, db: database.db });
+    const client = await connectClient(config.temporal);
+    cleanups.push(() => client.connection.close());
+    const worker = await createWardenWorker({ connection, config, db: database.db, client });
     const running = worker.run();
     cleanups.push(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
     });
 
-    const client = await connectClient(config.temporal);
-    cleanups.push(() => client.connection.close());
     const warden = new WardenClient(client, config.temporal.taskQueue);
     await warden.ensureControlPlane();
     const state = await warden.waitForControlPlane(0);

@@ -1,8 +1,8 @@
 // The production worker: connects to the configured Temporal and PostgreSQL.
+import { WardenClient } from '../src/client';
 import { loadConfig } from '../src/config';
 import { openDatabase } from '../src/db/connect';
 import { migrateToLatest } from '../src/db/migrate';
-import { WardenClient } from '../src/client';
 import { connectClient, connectWorkerConnection } from '../src/temporal/connection';
 import { createWardenWorker } from './create-worker';
 
@@ -11,13 +11,12 @@ async function main(): Promise<void> {
   const database = await openDatabase(config);
   await migrateToLatest(database.db);
   const connection = await connectWorkerConnection(config.temporal);
+  const client = await connectClient(config.temporal);
   try {
-    const worker = await createWardenWorker({ connection, config, db: database.db });
+    const worker = await createWardenWorker({ connection, config, db: database.db, client });
     const running = worker.run();
     try {
-      const client = await connectClient(config.temporal);
       await new WardenClient(client, config.temporal.taskQueue).ensureControlPlane();
-      await client.connection.close();
     } catch (error) {
       worker.shutdown();
       await running;
@@ -25,6 +24,7 @@ async function main(): Promise<void> {
     }
     await running;
   } finally {
+    await client.connection.close();
     await connection.close();
     await database.close();
   }

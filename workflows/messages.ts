@@ -8,6 +8,7 @@ import type {
   SetApplyModeInput,
   SetGoLiveInput,
 } from '../src/control-plane/types';
+import type { DealProgress } from '../src/deals/types';
 
 // Control-plane changes are signals, not updates: watchdogs and operators
 // fire them from anywhere (including `temporal workflow signal`) and must not
@@ -17,3 +18,5 @@ export const engageKillSwitchSignal = defineSignal<[EngageKillSwitchInput]>('eng
 export const releaseKillSwitchSignal = defineSignal<[ReleaseKillSwitchInput]>('releaseKillSwitch');
 export const setApplyModeSignal = defineSignal<[SetApplyModeInput]>('setApplyMode');
 export const controlPlaneStateQuery = defineQuery<ControlPlaneView>('state');
+
+export const dealProgressQuery = defineQuery<DealProgress>('progress');

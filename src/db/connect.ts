@@ -8,7 +8,14 @@ import type { Database } from './database';
 
 // int8 (audit ids, counters) stays a string: JS numbers lose precision past 2^53.
 // numeric is parsed as a JS number: money amounts here stay far below that.
+// date stays 'YYYY-MM-DD': ledgers are keyed by UTC day, never by local midnight.
 pg.types.setTypeParser(pg.types.builtins.NUMERIC, (value) => Number.parseFloat(value));
+pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
+const pgliteParsers = {
+  [pg.types.builtins.NUMERIC]: (value: string) => Number.parseFloat(value),
+  [pg.types.builtins.DATE]: (value: string) => value,
+  [pg.types.builtins.INT8]: (value: string) => value,
+};
 
 export interface DatabaseTarget {
   databaseUrl: string | undefined;
@@ -71,7 +78,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
   mkdirSync(dir, { recursive: true });
   const unlock = lockPglite(dir);
   try {
-    const pglite = await PGlite.create(dir);
+    const pglite = await PGlite.create(dir, { parsers: pgliteParsers });
     const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
     return {
       db,

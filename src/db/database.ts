@@ -31,9 +31,152 @@ export interface AuditEventTable {
 export interface Database {
   control_plane_state: ControlPlaneStateTable;
   audit_event: AuditEventTable;
+  risk_policy: RiskPolicyTable;
+  risk_ledger_day: RiskLedgerDayTable;
+  risk_reservation: RiskReservationTable;
+  risk_event: RiskEventTable;
+  heimdall_policy: HeimdallPolicyTable;
+  heimdall_sandbox_trial: HeimdallSandboxTrialTable;
+  heimdall_scorecard_day: HeimdallScorecardDayTable;
+  heimdall_recommendation: HeimdallRecommendationTable;
+  execution_permit: ExecutionPermitTable;
+  permit_block: PermitBlockTable;
+  disarm_record: DisarmRecordTable;
+  kpi_event: KpiEventTable;
 }
 
 export type ControlPlaneStateRow = Selectable<ControlPlaneStateTable>;
 export type ControlPlaneStateUpdate = Updateable<ControlPlaneStateTable>;
 export type AuditEventRow = Selectable<AuditEventTable>;
 export type NewAuditEvent = Insertable<AuditEventTable>;
+
+/** Money columns are numeric(18,2), read as JS numbers; arithmetic on them happens in cents. */
+export interface RiskPolicyTable {
+  engine: string;
+  max_daily_loss: number | null;
+  max_daily_exposure: number | null;
+  max_open_risk: number | null;
+  max_actions_per_day: number | null;
+  enabled: Generated<boolean>;
+  updated_by: Generated<string>;
+  updated_at: Generated<Date>;
+}
+
+export interface RiskLedgerDayTable {
+  engine: string;
+  /** UTC day, 'YYYY-MM-DD'. */
+  day: string;
+  exposure_used: Generated<number>;
+  open_risk_reserved: Generated<number>;
+  realized_loss: Generated<number>;
+  actions: Generated<number>;
+}
+
+export type ReservationStatus = 'reserved' | 'denied' | 'settled' | 'released';
+
+export interface RiskReservationTable {
+  idempotency_key: string;
+  engine: string;
+  day: string;
+  amount: number;
+  status: ReservationStatus;
+  denial_scope: string | null;
+  denial_reason: string | null;
+  realized_loss: number | null;
+  actor: string;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface RiskEventTable {
+  id: ColumnType<string, never, never>;
+  at: Generated<Date>;
+  engine: string;
+  kind: 'RESERVE' | 'SETTLE' | 'RELEASE';
+  ok: boolean;
+  reason: string | null;
+  amount: number;
+  idempotency_key: string;
+  actor: string;
+  details: ColumnType<Record<string, unknown>, string | undefined, never>;
+}
+
+export interface HeimdallPolicyTable {
+  domain: string;
+  min_confidence_prod: number;
+  min_sandbox_trials: number;
+  min_sandbox_success_rate: number;
+  prod_use_enabled: Generated<boolean>;
+  updated_by: Generated<string>;
+  updated_at: Generated<Date>;
+}
+
+export interface HeimdallSandboxTrialTable {
+  id: ColumnType<string, never, never>;
+  idempotency_key: string | null;
+  domain: string;
+  day: string;
+  success: boolean;
+  confidence: number;
+  at: Generated<Date>;
+}
+
+export interface HeimdallScorecardDayTable {
+  domain: string;
+  day: string;
+  trials: Generated<number>;
+  successes: Generated<number>;
+  confidence_sum: Generated<number>;
+}
+
+export interface HeimdallRecommendationTable {
+  id: string;
+  domain: string;
+  confidence: number;
+  payload: ColumnType<Record<string, unknown>, string | undefined, never>;
+  prod_eligible: boolean;
+  gate_reason: string;
+  created_by: string;
+  created_at: Generated<Date>;
+}
+
+export interface ExecutionPermitTable {
+  id: string;
+  idempotency_key: string;
+  deal_id: string;
+  symbol: string;
+  issued_at: Date;
+  expires_at: Date;
+  status: 'issued' | 'consumed' | 'revoked';
+  consumed_at: Date | null;
+}
+
+export interface PermitBlockTable {
+  id: ColumnType<string, never, never>;
+  idempotency_key: string;
+  deal_id: string;
+  symbol: string;
+  reason: string;
+  at: Date;
+  details: ColumnType<Record<string, unknown>, string | undefined, never>;
+}
+
+export interface DisarmRecordTable {
+  id: ColumnType<string, never, never>;
+  idempotency_key: string;
+  reason: string;
+  symbol: string;
+  at: Date;
+  context: ColumnType<Record<string, unknown>, string | undefined, never>;
+}
+
+export interface KpiEventTable {
+  id: ColumnType<string, never, never>;
+  idempotency_key: string | null;
+  domain: string;
+  metric: string;
+  success: boolean | null;
+  value: number | null;
+  at: ColumnType<Date, Date | undefined, never>;
+  source: string;
+}

@@ -2,10 +2,12 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
+import { createControlPlaneActivities } from '../../activities/control-plane';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
 import { WardenClient } from '../../src/client';
 import { CONTROL_PLANE_WORKFLOW_ID } from '../../src/control-plane/ids';
 import { listAuditEvents } from '../../src/db/audit.repository';
@@ -48,15 +50,15 @@ describe('control plane end to end', () => {
 
   beforeAll(async () => {
     t = await createTestDatabase();
-    worker = await Worker.create({
-      connection: await (await import('@temporalio/worker')).NativeConnection.connect({ address }),
-      taskQueue,
-      workflowBundle: workflowBundle(),
-      activities: createActivities({ db: t.db }),
-    });
-    running = worker.run();
     client = new Client({ connection: await Connection.connect({ address }) });
     warden = new WardenClient(client, taskQueue);
+    worker = await Worker.create({
+      connection: await NativeConnection.connect({ address }),
+      taskQueue,
+      workflowBundle: workflowBundle(),
+      activities: createActivities({ db: t.db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: warden }),
+    });
+    running = worker.run();
     await warden.ensureControlPlane();
     await warden.ensureControlPlane(); // idempotent: still one running instance
     await warden.waitForControlPlane(0);
@@ -133,7 +135,7 @@ describe('control plane end to end', () => {
   });
 
   it('checkControlPlane reads the persisted state: an engaged kill switch stops PROD_EXEC at once', async () => {
-    const { checkControlPlane } = createActivities({ db: t.db });
+    const { checkControlPlane } = createControlPlaneActivities({ db: t.db });
     await warden.setGoLive({ enabled: true, actor: 'carol' });
     const ready = await warden.waitForControlPlane((await readControlPlaneState(t.db)).version + 1);
     expect(await checkControlPlane({ executionClass: 'PROD_EXEC' })).toMatchObject({ allowed: true, applyMode: ready.applyMode });

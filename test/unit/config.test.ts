@@ -10,6 +10,7 @@ describe('loadConfig', () => {
       databaseUrl: undefined,
       dataDir: path.resolve('.data'),
       uiPort: 8233,
+      governor: { maxPerHour: 3, maxPer5Min: 2, permitTtlSeconds: 60, autoDisarm: true },
     });
   });
 
@@ -31,6 +32,8 @@ describe('loadConfig', () => {
     [{ WARDEN_TASK_QUEUE: 'two words' }, /^invalid WARDEN_TASK_QUEUE:/],
     [{ TEMPORAL_TLS_CERT: '/c.pem' }, /^invalid TEMPORAL_TLS_KEY: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be given together/],
     [{ WARDEN_UI_PORT: '99999' }, /^invalid WARDEN_UI_PORT:/],
+    [{ WARDEN_AUTO_DISARM: 'yes' }, /^invalid WARDEN_AUTO_DISARM: expected true or false/],
+    [{ WARDEN_PERMIT_MAX_PER_5MIN: '0' }, /^invalid WARDEN_PERMIT_MAX_PER_5MIN:/],
   ])('refuses %o with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
     try {

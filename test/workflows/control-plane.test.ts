@@ -6,7 +6,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createActivities } from '../../activities';
+import { createControlPlaneActivities } from '../../activities/control-plane';
 import { listAuditEvents, verifyAuditChain } from '../../src/db/audit.repository';
 import { readControlPlaneState } from '../../src/db/control-plane.repository';
 import type { ControlPlaneView } from '../../src/control-plane/types';
@@ -59,7 +59,7 @@ describe.each([
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: workflowBundle(),
-      activities: createActivities({ db: t.db }),
+      activities: createControlPlaneActivities({ db: t.db }),
     });
   const start = (input = {}) => env.client.workflow.start(controlPlane, { taskQueue, workflowId: uniqueName('control-plane'), args: [input] });
 
