@@ -33,7 +33,9 @@ export async function createTestDatabase(migrate = true): Promise<TestDatabase> 
   url.pathname = `/${name}`;
   const opened = await openDatabase({ databaseUrl: url.toString(), dataDir: '.data' });
   if (migrate) await migrateToLatest(opened.db);
-  const superuser = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url.toString(), max: 1 }) }) });
+  const superuserPool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+  superuserPool.on('error', () => undefined);
+  const superuser = new Kysely<Database>({ dialect: new PostgresDialect({ pool: superuserPool }) });
   return {
     db: opened.db,
     url: url.toString(),

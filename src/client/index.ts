@@ -1,6 +1,7 @@
 import { type Client, WorkflowIdConflictPolicy } from '@temporalio/client';
 import { CONTROL_PLANE_WORKFLOW_ID, DEFAULT_TASK_QUEUE } from '../control-plane/ids';
 import {
+  ActorSchema,
   type ControlPlaneView,
   type EngageKillSwitchInput,
   EngageKillSwitchInputSchema,
@@ -13,15 +14,24 @@ import {
 } from '../control-plane/types';
 import { describeIssues } from '../validation';
 import type { controlPlane } from '../../workflows/control-plane';
+import type { dealExecution } from '../../workflows/deal-execution';
 import {
+  dealProgressQuery,
   controlPlaneStateQuery,
   engageKillSwitchSignal,
   releaseKillSwitchSignal,
   setApplyModeSignal,
   setGoLiveSignal,
 } from '../../workflows/messages';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { SignalDefinition } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/database';
+import { createRecommendation, type Recommendation, recordSandboxTrial } from '../db/heimdall.repository';
+import { recordKpiEvent } from '../db/kpi.repository';
+import { type DealInput, DealInputSchema, type DealProgress, type DealResult, dealWorkflowId } from '../deals/types';
+import { ConfidenceSchema, DomainSchema, type Scorecard } from '../heimdall/rules';
 
 export class InvalidRequestError extends Error {
   override name = 'InvalidRequestError';
@@ -33,12 +43,107 @@ function validate<S extends z.ZodType>(schema: S, value: unknown, what: string):
   return parsed.data;
 }
 
+/** A deal with this id was already started: Warden never runs one deal twice. */
+export class DealAlreadyStartedError extends Error {
+  override name = 'DealAlreadyStartedError';
+  constructor(readonly dealId: string) {
+    super(`deal ${dealId} was already started (workflow ${dealWorkflowId(dealId)})`);
+  }
+}
+
+/** The operation needs Warden's database, and this client was made without one. */
+export class DatabaseRequiredError extends Error {
+  override name = 'DatabaseRequiredError';
+}
+
+const KpiInputSchema = z.strictObject({
+  domain: z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'expected a domain in capitals, e.g. WHOLESALE'),
+  metric: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'expected a metric name in snake_case, e.g. contract_rate'),
+  success: z.boolean().optional(),
+  value: z.number().finite().optional(),
+  at: z.date().optional(),
+  source: z.string().min(1).max(200).default('producer'),
+  key: z.string().min(1).max(200).optional(),
+}).refine((k) => k.success !== undefined || k.value !== undefined, { message: 'give success, value or both', path: ['success'] });
+export type KpiInput = z.input<typeof KpiInputSchema>;
+
+const RecommendationInputSchema = z.strictObject({
+  domain: DomainSchema,
+  confidence: ConfidenceSchema,
+  payload: z.record(z.string(), z.unknown()).optional(),
+  actor: ActorSchema,
+  id: z.uuid().optional(),
+});
+export type RecommendationInput = z.input<typeof RecommendationInputSchema>;
+
+const SandboxTrialInputSchema = z.strictObject({
+  domain: DomainSchema,
+  success: z.boolean(),
+  confidence: ConfidenceSchema,
+  key: z.string().min(1).max(200).optional(),
+  at: z.date().optional(),
+});
+export type SandboxTrialInput = z.input<typeof SandboxTrialInputSchema>;
+
 /** The typed way for producers and operators to reach Warden's workflows. */
 export class WardenClient {
   constructor(
     readonly client: Client,
     readonly taskQueue: string = DEFAULT_TASK_QUEUE,
+    /** Needed only for recordKpi, createRecommendation and recordSandboxTrial. */
+    readonly db?: Kysely<Database>,
   ) {}
+
+  /** Starts a governed deal; throws DealAlreadyStartedError for a dealId seen before. */
+  async startDeal(input: DealInput): Promise<WorkflowHandle<typeof dealExecution>> {
+    const parsed = validate(DealInputSchema, input, 'deal');
+    try {
+      return await this.client.workflow.start<typeof dealExecution>('dealExecution', {
+        workflowId: dealWorkflowId(parsed.dealId),
+        taskQueue: this.taskQueue,
+        args: [parsed],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) throw new DealAlreadyStartedError(parsed.dealId);
+      throw error;
+    }
+  }
+
+  /** Starts the deal (or joins the run already started for its id) and waits for its result. */
+  async executeDeal(input: DealInput): Promise<DealResult> {
+    try {
+      return await (await this.startDeal(input)).result();
+    } catch (error) {
+      if (error instanceof DealAlreadyStartedError) return this.getDealResult(error.dealId);
+      throw error;
+    }
+  }
+
+  getDealResult(dealId: string): Promise<DealResult> {
+    return this.client.workflow.getHandle<typeof dealExecution>(dealWorkflowId(dealId)).result();
+  }
+
+  dealProgress(dealId: string): Promise<DealProgress> {
+    return this.client.workflow.getHandle(dealWorkflowId(dealId)).query(dealProgressQuery);
+  }
+
+  async recordKpi(input: KpiInput): Promise<void> {
+    await recordKpiEvent(this.database('recordKpi'), validate(KpiInputSchema, input, 'KPI event'));
+  }
+
+  createRecommendation(input: RecommendationInput): Promise<Recommendation> {
+    return createRecommendation(this.database('createRecommendation'), validate(RecommendationInputSchema, input, 'recommendation'));
+  }
+
+  recordSandboxTrial(input: SandboxTrialInput): Promise<Scorecard> {
+    return recordSandboxTrial(this.database('recordSandboxTrial'), validate(SandboxTrialInputSchema, input, 'sandbox trial'));
+  }
+
+  private database(operation: string): Kysely<Database> {
+    if (!this.db) throw new DatabaseRequiredError(`${operation} needs Warden's database: pass it to new WardenClient(client, taskQueue, db)`);
+    return this.db;
+  }
 
   /** Starts the control plane unless it already runs; safe to call from every process. */
   async ensureControlPlane(): Promise<void> {

@@ -16,10 +16,27 @@ async function tables(db: Kysely<Database>): Promise<string[]> {
   return result.rows.map((r) => r.table_name);
 }
 
+const ALL_TABLES = [
+  'audit_event',
+  'control_plane_state',
+  'disarm_record',
+  'execution_permit',
+  'heimdall_policy',
+  'heimdall_recommendation',
+  'heimdall_sandbox_trial',
+  'heimdall_scorecard_day',
+  'kpi_event',
+  'permit_block',
+  'risk_event',
+  'risk_ledger_day',
+  'risk_policy',
+  'risk_reservation',
+];
+
 async function upDownUp(db: Kysely<Database>): Promise<void> {
   const names = Object.keys(migrations);
   expect((await migrateToLatest(db)).applied.map((r) => r.name)).toEqual(names);
-  expect(await tables(db)).toEqual(['audit_event', 'control_plane_state']);
+  expect(await tables(db)).toEqual(ALL_TABLES);
   // Safe defaults in the seeded row.
   expect(await db.selectFrom('control_plane_state').selectAll().executeTakeFirstOrThrow()).toMatchObject({
     go_live_enabled: false,
@@ -34,7 +51,7 @@ async function upDownUp(db: Kysely<Database>): Promise<void> {
   expect(await tables(db)).toEqual([]);
 
   await migrateToLatest(db);
-  expect(await tables(db)).toEqual(['audit_event', 'control_plane_state']);
+  expect(await tables(db)).toEqual(ALL_TABLES);
 }
 
 describe('migrations', () => {
