@@ -3,6 +3,9 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { toolPaths, workflowsEntry } from '../src/tools';
 
+/** Namespaces created on the shared dev server, one per file that runs `warden-control-plane`. */
+export const E2E_NAMESPACES = ['warden-deals-e2e'];
+
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
@@ -14,7 +17,13 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const [env, bundle] = await Promise.all([
     TestWorkflowEnvironment.createLocal({
-      server: { executable: { type: 'existing-path', path: toolPaths.temporal }, ui: false, log: { format: 'pretty', level: 'error' } },
+      server: {
+        executable: { type: 'existing-path', path: toolPaths.temporal },
+        ui: false,
+        log: { format: 'pretty', level: 'error' },
+        // Files that own the singleton control plane each get a namespace of their own.
+        extraArgs: E2E_NAMESPACES.flatMap((ns) => ['--namespace', ns]),
+      },
     }),
     bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: quietLogger }),
   ]);

@@ -25,7 +25,7 @@ import {
 } from '../../workflows/messages';
 import { z } from 'zod';
 import type { SignalDefinition } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
 import { createRecommendation, type Recommendation, recordSandboxTrial } from '../db/heimdall.repository';
@@ -95,7 +95,7 @@ export class WardenClient {
   ) {}
 
   /** Starts a governed deal; throws DealAlreadyStartedError for a dealId seen before. */
-  async startDeal(input: DealInput): Promise<WorkflowHandle<typeof dealExecution>> {
+  async startDeal(input: DealInput): Promise<WorkflowHandleWithFirstExecutionRunId<typeof dealExecution>> {
     const parsed = validate(DealInputSchema, input, 'deal');
     try {
       return await this.client.workflow.start<typeof dealExecution>('dealExecution', {

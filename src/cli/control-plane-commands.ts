@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import type { WardenClient } from '../client';
+import { ApplyModeSchema, type ControlPlaneView, KillSwitchSourceSchema, ReasonSchema } from '../control-plane/types';
+import { verifyAuditChain } from '../db/audit.repository';
+import { migrateDown, migrateToLatest } from '../db/migrate';
+import { actorOf, EXIT, expectArgs, field, type Invocation, out, printJsonOr, UsageError, withDatabase, withWarden } from './shared';
+
+function describeState(view: ControlPlaneView): string[] {
+  return [
+    `go-live:      ${view.goLiveEnabled ? 'ON' : 'off'}`,
+    `kill switch:  ${view.killSwitchEngaged ? `ENGAGED (source ${view.killSwitchSource ?? 'unknown'})` : 'released'}`,
+    `apply mode:   ${view.applyMode}`,
+    `last change:  v${view.version} by ${view.updatedBy} at ${view.updatedAt}${view.reason ? ` — ${view.reason}` : ''}`,
+    ...(view.pendingChanges > 0 ? [`pending:      ${view.pendingChanges} change(s) being persisted`] : []),
+    ...(view.rejectedSignals > 0 ? [`rejected:     ${view.rejectedSignals} invalid signal(s), see the audit log`] : []),
+  ];
+}
+
+/** Sends a change, then waits until the control plane has persisted it, and prints the new state. */
+function change({ config, flags }: Invocation, send: (warden: WardenClient) => Promise<void>): Promise<number> {
+  return withWarden(config, async (warden) => {
+    const before = await warden.controlPlaneState();
+    await send(warden);
+    const after = await warden.waitForControlPlane(before.version + 1);
+    printJsonOr(flags, after, () => describeState(after));
+    return EXIT.ok;
+  });
+}
+
+const optionalReason = (reason: string | undefined) => (reason !== undefined ? { reason: field('--reason', ReasonSchema, reason) } : {});
+
+export const controlPlaneCommands: Record<string, (inv: Invocation) => Promise<number>> = {
+  async status(inv) {
+    expectArgs('status', inv.args, 0);
+    return withWarden(inv.config, async (warden) => {
+      const view = await warden.controlPlaneState();
+      printJsonOr(inv.flags, view, () => describeState(view));
+      return EXIT.ok;
+    });
+  },
+
+  async 'go-live'(inv) {
+    expectArgs('go-live', inv.args, 1);
+    const enabled = field('go-live', z.enum(['on', 'off'], { message: 'expected on or off' }), inv.args[0]) === 'on';
+    const input = { enabled, actor: actorOf(inv.flags), ...optionalReason(inv.flags.reason) };
+    return change(inv, (w) => w.setGoLive(input));
+  },
+
+  async 'kill-switch'(inv) {
+    expectArgs('kill-switch', inv.args, 1);
+    const action = field('kill-switch', z.enum(['engage', 'release'], { message: 'expected engage or release' }), inv.args[0]);
+    const reason = field('--reason', ReasonSchema, inv.flags.reason);
+    const actor = actorOf(inv.flags);
+    if (action === 'engage') {
+      const source = field('--source', KillSwitchSourceSchema, inv.flags.source ?? 'operator');
+      return change(inv, (w) => w.engageKillSwitch({ source, actor, reason }));
+    }
+    return change(inv, (w) => w.releaseKillSwitch({ actor, reason }));
+  },
+
+  async 'apply-mode'(inv) {
+    expectArgs('apply-mode', inv.args, 1);
+    const mode = field('apply-mode', ApplyModeSchema, inv.args[0]);
+    return change(inv, (w) => w.setApplyMode({ mode, actor: actorOf(inv.flags), ...optionalReason(inv.flags.reason) }));
+  },
+
+  async audit(inv) {
+    expectArgs('audit', inv.args, 1);
+    field('audit', z.literal('verify', { message: 'expected verify' }), inv.args[0]);
+    return withDatabase(inv.config, async ({ db }) => {
+      const result = await verifyAuditChain(db);
+      printJsonOr(inv.flags, result, () => [
+        result.ok
+          ? `audit chain intact: ${result.events} event(s), head ${result.lastHash.slice(0, 16)}…`
+          : `audit chain BROKEN at event ${result.brokenAt.id} (${result.brokenAt.kind} at ${result.brokenAt.at}): ${result.problem}; ${result.events} event(s) before it verified`,
+      ]);
+      return result.ok ? EXIT.ok : EXIT.problem;
+    });
+  },
+
+  async migrate(inv) {
+    expectArgs('migrate', inv.args, 0);
+    if (inv.flags.all && !inv.flags.down) throw new UsageError('--all: only with --down');
+    return withDatabase(inv.config, async (database) => {
+      const report = inv.flags.down ? await migrateDown(database.db, { all: inv.flags.all ?? false }) : await migrateToLatest(database.db);
+      if (report.applied.length === 0) out(`${database.description}: nothing to migrate`);
+      for (const r of report.applied) out(`${r.direction === 'Up' ? 'applied' : 'rolled back'} ${r.name}: ${r.status}`);
+      return EXIT.ok;
+    });
+  },
+};

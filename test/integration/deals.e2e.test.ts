@@ -1,0 +1,111 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createActivities } from '../../activities';
+import { WardenClient } from '../../src/client';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
+import type { ExecuteDealInput, ExecuteDealResult } from '../../src/deals/types';
+import { projectRoot, toolPaths } from '../../src/tools';
+import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+
+const run = promisify(execFile);
+const namespace = 'warden-deals-e2e';
+
+// A producer's deals through Warden on the real dev server: the producer's
+// executor runs on its own task queue, operators act with the CLIs.
+describe('governed deals end to end', () => {
+  let t: TestDatabase;
+  let client: Client;
+  let warden: WardenClient;
+  const workers: { worker: Worker; running: Promise<void> }[] = [];
+  const taskQueue = uniqueName('warden-e2e');
+  const producerQueue = uniqueName('producer');
+  const address = devServerAddress();
+  const executeDeal = vi.fn(async (input: ExecuteDealInput): Promise<ExecuteDealResult> => ({ realizedLoss: input.amount > 200 ? 20 : 0, externalId: `fill-${input.dealId}` }));
+
+  const cli = async (args: string[]) => {
+    try {
+      const { stdout } = await run(process.execPath, [path.join(projectRoot, 'bin', 'warden.cjs'), ...args], {
+        env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, WARDEN_TASK_QUEUE: taskQueue, DATABASE_URL: t.url, WARDEN_ACTOR: 'ops' },
+      });
+      return { code: 0, stdout, stderr: '' };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+  const ledger = async (engine: string) => JSON.parse((await cli(['risk', 'ledger', '--json'])).stdout).engines.find((e: { engine: string }) => e.engine === engine);
+
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    client = new Client({ connection: await Connection.connect({ address }), namespace });
+    warden = new WardenClient(client, taskQueue, t.db);
+    const connection = await NativeConnection.connect({ address });
+    const wardenWorker = await Worker.create({
+      connection,
+      namespace,
+      taskQueue,
+      workflowBundle: workflowBundle(),
+      activities: createActivities({ db: t.db, governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPer5Min: 10, maxPerHour: 10 }, controlPlane: warden }),
+    });
+    const producerWorker = await Worker.create({ connection, namespace, taskQueue: producerQueue, activities: { executeDeal } });
+    for (const worker of [wardenWorker, producerWorker]) workers.push({ worker, running: worker.run() });
+    await warden.setGoLive({ enabled: true, actor: 'ops', reason: 'e2e' });
+    await warden.setApplyMode({ mode: 'live', actor: 'ops', reason: 'e2e' });
+    await warden.waitForControlPlane(2);
+  });
+
+  afterAll(async () => {
+    for (const { worker } of workers) worker.shutdown();
+    await Promise.all(workers.map((w) => w.running));
+    await client?.connection.close();
+    await t?.drop();
+  });
+
+  it('a deal within limits runs on the producer\'s executor and settles', async () => {
+    const result = await warden.executeDeal({ dealId: 'e2e-1', engine: 'WHOLESALE', symbol: 'ETHUSDT', amount: 300, requestedBy: 'bot-7', executorTaskQueue: producerQueue });
+    expect(result).toMatchObject({ status: 'executed', applyMode: 'live', realizedLoss: 20, externalId: 'fill-e2e-1' });
+    expect(executeDeal).toHaveBeenCalledTimes(1);
+    expect(await ledger('WHOLESALE')).toEqual({ engine: 'WHOLESALE', exposureUsed: 300, openRiskReserved: 0, realizedLoss: 20, actions: 1 });
+  });
+
+  it('a deal over the cap is denied with its reason and leaves nothing reserved', async () => {
+    const result = await warden.executeDeal({ dealId: 'e2e-2', engine: 'WHOLESALE', symbol: 'ETHUSDT', amount: 800, requestedBy: 'bot-7', executorTaskQueue: producerQueue });
+    expect(result).toMatchObject({ status: 'denied', gate: 'risk', reason: 'daily_exposure_exceeded' });
+    const report = JSON.parse((await cli(['risk', 'ledger', '--json'])).stdout);
+    expect(report.engines.find((e: { engine: string }) => e.engine === 'WHOLESALE')).toMatchObject({ exposureUsed: 300, openRiskReserved: 0, actions: 1 });
+    expect(report.denials).toEqual([{ engine: 'WHOLESALE', reason: 'daily_exposure_exceeded', count: 1 }]);
+  });
+
+  it('`warden deal start --wait` runs a deal, and a throttled engine is denied policy_disabled', async () => {
+    const started = await cli(['deal', 'start', '--deal-id', 'e2e-cli', '--engine', 'CAPITAL', '--symbol', 'SOLUSDT', '--amount', '50', '--wait', '--json']);
+    expect(started.code).toBe(0);
+    expect(JSON.parse(started.stdout)).toMatchObject({ status: 'executed', dealId: 'e2e-cli' });
+    const again = await cli(['deal', 'start', '--deal-id', 'e2e-cli', '--engine', 'CAPITAL', '--symbol', 'SOLUSDT', '--amount', '50']);
+    expect(again).toMatchObject({ code: 2, stderr: expect.stringContaining('deal e2e-cli was already started') });
+
+    expect((await cli(['risk', 'set-policy', 'CAPITAL', '--enabled', 'false'])).code).toBe(0);
+    const throttled = await cli(['deal', 'start', '--deal-id', 'e2e-cli-2', '--engine', 'CAPITAL', '--symbol', 'SOLUSDT', '--amount', '50', '--wait']);
+    expect(throttled).toMatchObject({ code: 3, stdout: expect.stringContaining('DENIED at risk: policy_disabled') });
+    const bad = await cli(['deal', 'start', '--deal-id', 'e2e-cli-3', '--engine', 'CAPITAL', '--symbol', 'SOLUSDT', '--amount=-1']);
+    expect(bad).toMatchObject({ code: 2, stderr: 'warden: --amount: must be greater than 0\n' });
+    const policies = JSON.parse((await cli(['risk', 'policies', '--json'])).stdout);
+    expect(policies.find((p: { engine: string }) => p.engine === 'CAPITAL')).toMatchObject({ enabled: false, maxOpenRisk: 300 });
+    const permits = JSON.parse((await cli(['permits', '--symbol', 'SOLUSDT', '--json'])).stdout);
+    expect(permits.permits).toHaveLength(1);
+  });
+
+  it('the kill switch, engaged with the raw temporal CLI, blocks the next deal', async () => {
+    await run(toolPaths.temporal, [
+      'workflow', 'signal', '--address', address, '--namespace', namespace, '--workflow-id', 'warden-control-plane',
+      '--name', 'engageKillSwitch', '--input', JSON.stringify({ source: 'operator', actor: 'ops', reason: 'e2e drill' }),
+    ]);
+    await warden.waitForControlPlane(3);
+    const result = await warden.executeDeal({ dealId: 'e2e-3', engine: 'WHOLESALE', symbol: 'ETHUSDT', amount: 10, requestedBy: 'bot-7', executorTaskQueue: producerQueue });
+    expect(result).toMatchObject({ status: 'denied', gate: 'control_plane', reason: 'kill_switch_engaged' });
+    expect(executeDeal).toHaveBeenCalledTimes(1);
+  });
+});
