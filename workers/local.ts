@@ -9,6 +9,8 @@ import { openDatabase } from '../src/db/connect';
 import { migrateToLatest } from '../src/db/migrate';
 import { connectClient, connectWorkerConnection } from '../src/temporal/connection';
 import { type DevServer, startDevServer } from '../src/temporal/dev-server';
+import { createDataAccess } from '../src/ops/data-access';
+import { serveLocalOps } from '../src/ops/local-ops';
 import { createWardenWorker } from './create-worker';
 
 function say(line: string): void {
@@ -35,6 +37,11 @@ async function main(): Promise<void> {
     const database = await openDatabase(config);
     cleanups.push(() => database.close());
     const migrated = await migrateToLatest(database.db);
+    if (config.databaseUrl === undefined) {
+      // The embedded database admits one process: `warden` reads through us.
+      const ops = await serveLocalOps(createDataAccess(database.db), config.dataDir);
+      cleanups.push(() => ops.close());
+    }
     say(`database: ${database.description} (${migrated.applied.length} migration(s) applied)`);
 
     const connection = await connectWorkerConnection(config.temporal);
@@ -59,8 +66,14 @@ async function main(): Promise<void> {
     say('');
     say('Try, in another terminal:');
     say('  npx warden status');
+    if (state.killSwitchEngaged) say('  npx warden kill-switch release --reason "reviewed"   # engaged since last time');
+    say('  npx warden go-live on --reason "demo"');
+    say('  npx warden apply-mode testnet --reason "demo"');
+    say('  npx warden deal start --deal-id demo-1 --engine WHOLESALE --symbol BTCUSDT --amount 100 --wait   # executed');
+    say('  npx warden deal start --deal-id demo-2 --engine WHOLESALE --symbol BTCUSDT --amount 900 --wait   # denied: over the cap');
+    say('  npx warden risk ledger');
     say('  npx warden kill-switch engage --reason "drill"');
-    say('  npx warden audit verify          (embedded database: run it after stopping Warden)');
+    say('  npx warden audit verify');
     say(`  .tools/bin/temporal workflow query --workflow-id warden-control-plane --type state`);
     say('Ctrl-C stops everything; state is kept for the next start.');
 

@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import type { WardenClient } from '../client';
 import { ApplyModeSchema, type ControlPlaneView, KillSwitchSourceSchema, ReasonSchema } from '../control-plane/types';
-import { verifyAuditChain } from '../db/audit.repository';
 import { migrateDown, migrateToLatest } from '../db/migrate';
-import { actorOf, EXIT, expectArgs, field, type Invocation, out, printJsonOr, UsageError, withDatabase, withWarden } from './shared';
+import { actorOf, EXIT, expectArgs, field, type Invocation, out, printJsonOr, UsageError, withData, withDatabase, withWarden } from './shared';
 
 function describeState(view: ControlPlaneView): string[] {
   return [
@@ -67,8 +66,8 @@ export const controlPlaneCommands: Record<string, (inv: Invocation) => Promise<n
   async audit(inv) {
     expectArgs('audit', inv.args, 1);
     field('audit', z.literal('verify', { message: 'expected verify' }), inv.args[0]);
-    return withDatabase(inv.config, async ({ db }) => {
-      const result = await verifyAuditChain(db);
+    return withData(inv.config, async (data) => {
+      const result = await data.verifyAuditChain();
       printJsonOr(inv.flags, result, () => [
         result.ok
           ? `audit chain intact: ${result.events} event(s), head ${result.lastHash.slice(0, 16)}…`

@@ -1,13 +1,10 @@
 import { z } from 'zod';
 import { ExecutionClassSchema } from '../control-plane/types';
-import { listScorecards } from '../db/heimdall.repository';
-import { listPermits } from '../db/permits.repository';
-import { ledgerReport, listRiskPolicies, upsertRiskPolicy } from '../db/risk.repository';
 import { DealIdSchema } from '../deals/types';
 import { DomainSchema } from '../heimdall/rules';
 import { SymbolSchema } from '../permits/rules';
 import { EngineSchema, type RiskPolicy, utcDay } from '../risk/rules';
-import { actorOf, EXIT, expectArgs, field, type Invocation, printJsonOr, table, UsageError, withDatabase, withWarden } from './shared';
+import { actorOf, EXIT, expectArgs, field, type Invocation, printJsonOr, table, UsageError, withData, withWarden } from './shared';
 
 const DateSchema = z.iso.date('expected a date as YYYY-MM-DD');
 const money = z.coerce.number().nonnegative('must be 0 or more').finite();
@@ -16,8 +13,8 @@ const cap = (schema: z.ZodType<number>) => z.union([z.literal('none').transform(
 const day = (date: string | undefined) => (date === undefined ? utcDay(new Date()) : field('--date', DateSchema, date));
 
 async function riskPolicies({ config, flags }: Invocation): Promise<number> {
-  return withDatabase(config, async ({ db }) => {
-    const policies = await listRiskPolicies(db);
+  return withData(config, async (data) => {
+    const policies = await data.listRiskPolicies();
     printJsonOr(flags, policies, () =>
       table(
         ['engine', 'enabled', 'max_daily_loss', 'max_daily_exposure', 'max_open_risk', 'max_actions_per_day'],
@@ -30,8 +27,8 @@ async function riskPolicies({ config, flags }: Invocation): Promise<number> {
 
 async function riskLedger({ config, flags }: Invocation): Promise<number> {
   const date = day(flags.date);
-  return withDatabase(config, async ({ db }) => {
-    const report = await ledgerReport(db, date);
+  return withData(config, async (data) => {
+    const report = await data.ledgerReport(date);
     printJsonOr(flags, report, () => [
       `risk ledger for ${report.day} (UTC)`,
       ...table(
@@ -61,11 +58,11 @@ async function riskSetPolicy({ config, flags, args }: Invocation): Promise<numbe
     throw new UsageError('risk set-policy: give at least one of --max-daily-loss, --max-daily-exposure, --max-open-risk, --max-actions-per-day, --enabled');
   }
   const actor = actorOf(flags);
-  return withDatabase(config, async ({ db }) => {
-    const current = (await listRiskPolicies(db)).find((p) => p.engine === engine);
+  return withData(config, async (data) => {
+    const current = (await data.listRiskPolicies()).find((p) => p.engine === engine);
     const base: RiskPolicy = current ?? { engine, maxDailyLoss: null, maxDailyExposure: null, maxOpenRisk: null, maxActionsPerDay: null, enabled: true };
     const next: RiskPolicy = { ...base, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) };
-    await upsertRiskPolicy(db, next, actor);
+    await data.upsertRiskPolicy(next, actor);
     printJsonOr(flags, next, () => [`${current ? 'updated' : 'created'} risk policy ${engine}`, ...table(['field', 'value'], Object.entries(next).map(([k, v]) => [k, v as string]))]);
     return EXIT.ok;
   });
@@ -73,8 +70,8 @@ async function riskSetPolicy({ config, flags, args }: Invocation): Promise<numbe
 
 async function heimdallScorecard({ config, flags }: Invocation): Promise<number> {
   const date = day(flags.date);
-  return withDatabase(config, async ({ db }) => {
-    const cards = await listScorecards(db, date);
+  return withData(config, async (data) => {
+    const cards = await data.listScorecards(date);
     printJsonOr(flags, cards, () => [
       `Heimdall scorecards for ${date} (UTC)`,
       ...table(
@@ -96,19 +93,19 @@ async function heimdallScorecard({ config, flags }: Invocation): Promise<number>
 async function permits({ config, flags, args }: Invocation): Promise<number> {
   expectArgs('permits', args, 0);
   const symbol = flags.symbol === undefined ? undefined : field('--symbol', SymbolSchema, flags.symbol);
-  return withDatabase(config, async ({ db }) => {
-    const listing = await listPermits(db, { ...(symbol ? { symbol } : {}) });
+  return withData(config, async (data) => {
+    const listing = await data.listPermits({ ...(symbol ? { symbol } : {}) });
     printJsonOr(flags, listing, () => [
       'permits:',
       ...table(
         ['symbol', 'deal', 'status', 'issued_at', 'expires_at'],
-        listing.permits.map((p) => [p.symbol, p.deal_id, p.status, p.issued_at.toISOString(), p.expires_at.toISOString()]),
+        listing.permits.map((p) => [p.symbol, p.dealId, p.status, p.issuedAt, p.expiresAt]),
       ),
       '',
       'blocks:',
-      ...table(['symbol', 'deal', 'reason', 'at'], listing.blocks.map((b) => [b.symbol, b.deal_id, b.reason, b.at.toISOString()])),
+      ...table(['symbol', 'deal', 'reason', 'at'], listing.blocks.map((b) => [b.symbol, b.dealId, b.reason, b.at])),
       '',
-      `disarms: ${listing.disarms.length === 0 ? 'none' : listing.disarms.map((d) => `${d.at.toISOString()} ${d.reason} on ${d.symbol}`).join('; ')}`,
+      `disarms: ${listing.disarms.length === 0 ? 'none' : listing.disarms.map((d) => `${d.at} ${d.reason} on ${d.symbol}`).join('; ')}`,
     ]);
     return EXIT.ok;
   });

@@ -4,7 +4,9 @@ import type { z } from 'zod';
 import { WardenClient } from '../client';
 import type { Config } from '../config';
 import { ActorSchema } from '../control-plane/types';
-import { openDatabase, type OpenDatabase } from '../db/connect';
+import { DatabaseLockedError, openDatabase, type OpenDatabase } from '../db/connect';
+import { createDataAccess, type DataAccess } from '../ops/data-access';
+import { connectLocalOps } from '../ops/local-ops';
 import { connectClient } from '../temporal/connection';
 import { describeIssues } from '../validation';
 
@@ -77,6 +79,21 @@ export async function withWarden<T>(config: Config, fn: (warden: WardenClient) =
     return await fn(new WardenClient(client, config.temporal.taskQueue));
   } finally {
     await client.connection.close();
+  }
+}
+
+/**
+ * Operator data, in-process when we can open the database; through the
+ * running Warden when it holds the embedded one.
+ */
+export async function withData<T>(config: Config, fn: (access: DataAccess) => Promise<T>): Promise<T> {
+  try {
+    return await withDatabase(config, ({ db }) => fn(createDataAccess(db)));
+  } catch (error) {
+    if (!(error instanceof DatabaseLockedError)) throw error;
+    const remote = connectLocalOps(config.dataDir);
+    if (!remote) throw error;
+    return fn(remote);
   }
 }
 

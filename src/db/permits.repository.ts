@@ -143,7 +143,13 @@ export async function revokePermit(db: Kysely<Database>, request: { permitId: st
   });
 }
 
-export async function listPermits(db: Kysely<Database>, filter: { symbol?: string; limit?: number } = {}) {
+export interface PermitListing {
+  permits: { id: string; symbol: string; dealId: string; status: string; issuedAt: string; expiresAt: string; consumedAt: string | null }[];
+  blocks: { symbol: string; dealId: string; reason: string; at: string; details: Record<string, unknown> }[];
+  disarms: { symbol: string; reason: string; at: string; context: Record<string, unknown> }[];
+}
+
+export async function listPermits(db: Kysely<Database>, filter: { symbol?: string; limit?: number } = {}): Promise<PermitListing> {
   let permits = db.selectFrom('execution_permit').selectAll().orderBy('issued_at', 'desc').limit(filter.limit ?? 50);
   let blocks = db.selectFrom('permit_block').selectAll().orderBy('at', 'desc').limit(filter.limit ?? 50);
   if (filter.symbol !== undefined) {
@@ -151,5 +157,17 @@ export async function listPermits(db: Kysely<Database>, filter: { symbol?: strin
     blocks = blocks.where('symbol', '=', filter.symbol);
   }
   const disarms = await db.selectFrom('disarm_record').selectAll().orderBy('at', 'desc').limit(20).execute();
-  return { permits: await permits.execute(), blocks: await blocks.execute(), disarms };
+  return {
+    permits: (await permits.execute()).map((p) => ({
+      id: p.id,
+      symbol: p.symbol,
+      dealId: p.deal_id,
+      status: p.status,
+      issuedAt: p.issued_at.toISOString(),
+      expiresAt: p.expires_at.toISOString(),
+      consumedAt: p.consumed_at?.toISOString() ?? null,
+    })),
+    blocks: (await blocks.execute()).map((b) => ({ symbol: b.symbol, dealId: b.deal_id, reason: b.reason, at: b.at.toISOString(), details: b.details })),
+    disarms: disarms.map((d) => ({ symbol: d.symbol, reason: d.reason, at: d.at.toISOString(), context: d.context })),
+  };
 }

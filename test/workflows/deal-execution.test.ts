@@ -1,4 +1,7 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Client, WorkflowFailedError } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
@@ -70,6 +73,12 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
       .where('engine', '=', engine)
       .executeTakeFirstOrThrow()
       .then((r) => ({ exposureUsed: Number(r.exposureUsed), openRiskReserved: Number(r.openRiskReserved), realizedLoss: Number(r.realizedLoss), actions: Number(r.actions) }));
+  /** Saves a finished deal's history as a replay fixture (WARDEN_RECORD_HISTORIES=1). */
+  const record = async (dealId: string, file: string) => {
+    if (process.env.WARDEN_RECORD_HISTORIES !== '1') return;
+    const history = await env.client.workflow.getHandle(`deal-${dealId}`).fetchHistory();
+    writeFileSync(path.join(__dirname, '..', 'histories', file), historyToJSON(history));
+  };
   const reservations = () => t.db.selectFrom('risk_reservation').select(['idempotency_key', 'status']).execute();
 
   it('executes a deal within limits in testnet, settles it, records a KPI and an audit event', async () => {
@@ -88,6 +97,7 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
       { domain: 'WHOLESALE', metric: 'deal_executed', success: true, value: 100 },
     ]);
     expect((await listAuditEvents(t.db, { kind: 'deal.executed' })).map((e) => e.subject)).toEqual(['deal:d1']);
+    await record('d1', 'deal-execution-executed.json');
     expect(progress).toMatchObject({ stage: 'done', applyMode: 'testnet', gates: [{ gate: 'control_plane' }, { gate: 'risk' }, { gate: 'permit' }, { gate: 'pre_execute_check' }] });
   });
 
@@ -153,6 +163,7 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
     expect(executeDeal).not.toHaveBeenCalled();
     expect(await reservations()).toEqual([{ idempotency_key: 'deal:killed', status: 'released' }]);
     expect(await t.db.selectFrom('execution_permit').select('status').execute()).toEqual([{ status: 'revoked' }]);
+    await record('killed', 'deal-execution-killed.json');
     expect(await ledger()).toMatchObject({ exposureUsed: 0, openRiskReserved: 0, actions: 0 });
   });
 
@@ -161,6 +172,7 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
     executeDeal.mockRejectedValue(new Error('exchange unreachable'));
     const result = await (await worker()).runUntil(() => warden.executeDeal(deal('flaky')));
     expect(result).toEqual({ status: 'failed', dealId: 'flaky', error: 'Error: exchange unreachable', compensated: true });
+    await record('flaky', 'deal-execution-failed.json');
     expect(executeDeal).toHaveBeenCalledTimes(3);
     expect(await reservations()).toEqual([{ idempotency_key: 'deal:flaky', status: 'released' }]);
     expect(await ledger()).toMatchObject({ exposureUsed: 0, openRiskReserved: 0, actions: 0 });
