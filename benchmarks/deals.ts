@@ -1,0 +1,175 @@
+// `npm run bench:deals`: governed vs bare deals on the dev server with real
+// PostgreSQL, gate-step latencies, and 1,000 racing reserves on one ledger row.
+// Prints figures; asserts nothing.
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import pg from 'pg';
+import { createActivities } from '../activities';
+import { WardenClient } from '../src/client';
+import { openDatabase } from '../src/db/connect';
+import { migrateToLatest } from '../src/db/migrate';
+import { reserveExposure, upsertRiskPolicy } from '../src/db/risk.repository';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../src/permits/rules';
+import { projectRoot, toolPaths } from '../src/tools';
+
+const N = Number(process.env.BENCH_DEALS ?? 300);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
+const RESERVES = Number(process.env.BENCH_RESERVES ?? 1000);
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+const ms = (n: number) => `${n.toFixed(1)} ms`;
+
+async function pool<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const i = next++;
+        results[i] = await task(i);
+      }
+    }),
+  );
+  return results;
+}
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const admin = process.env.DATABASE_URL;
+  if (!admin) throw new Error('DATABASE_URL is not set: run `npm run bench:deals`, which starts PostgreSQL');
+  const name = `warden_bench_${randomUUID().replaceAll('-', '')}`;
+  const adminClient = new pg.Client({ connectionString: admin });
+  await adminClient.connect();
+  await adminClient.query(`create database ${name}`);
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  const database = await openDatabase({ databaseUrl: url.toString(), dataDir: '.data' });
+  const db = database.db;
+  await migrateToLatest(db);
+  for (const engine of ['GLOBAL', 'BENCH']) {
+    await upsertRiskPolicy(db, { engine, maxDailyLoss: null, maxDailyExposure: null, maxOpenRisk: null, maxActionsPerDay: null, enabled: true }, 'bench');
+  }
+  await db.updateTable('control_plane_state').set({ go_live_enabled: true, apply_mode: 'live' }).execute();
+
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: toolPaths.temporal }, ui: false, log: { format: 'pretty', level: 'error' } },
+  });
+  const bundle = await bundleWorkflowCode({ workflowsPath: path.join(projectRoot, 'benchmarks', 'workflows.ts'), logger: new DefaultLogger('WARN') });
+  const taskQueue = 'bench';
+  const warden = new WardenClient(env.client, taskQueue, db);
+
+  const gateTimes = new Map<string, number[]>();
+  const base = createActivities({
+    db,
+    governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPerHour: 1_000_000, maxPer5Min: 1_000_000 },
+    controlPlane: warden,
+  });
+  const timed = Object.fromEntries(
+    Object.entries(base).map(([activity, fn]) => [
+      activity,
+      async (...args: unknown[]) => {
+        const started = performance.now();
+        try {
+          return await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
+        } finally {
+          const list = gateTimes.get(activity) ?? [];
+          list.push(performance.now() - started);
+          gateTimes.set(activity, list);
+        }
+      },
+    ]),
+  );
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: timed,
+    maxConcurrentWorkflowTaskExecutions: 100,
+    maxConcurrentLocalActivityExecutions: 100,
+  });
+
+  const results = await worker.runUntil(async () => {
+    const runBatch = async (kind: 'bare' | 'governed', count: number, prefix: string) => {
+      const latencies: number[] = [];
+      const started = performance.now();
+      const outcomes = await pool(count, CONCURRENCY, async (i) => {
+        const dealId = `${prefix}-${i}`;
+        const t0 = performance.now();
+        const input = { dealId, engine: 'BENCH', symbol: `SYM${i % 50}`, amount: 10 };
+        const result =
+          kind === 'bare'
+            ? await env.client.workflow.execute('bareDeal', { taskQueue, workflowId: `bare-${dealId}`, args: [{ ...input, applyMode: 'live', permitId: 'none' }] })
+            : await warden.executeDeal({ ...input, requestedBy: 'bench' });
+        latencies.push(performance.now() - t0);
+        return result as { status?: string };
+      });
+      const seconds = (performance.now() - started) / 1000;
+      return { kind, count, seconds, throughput: count / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), outcomes };
+    };
+    await runBatch('bare', 20, 'warm-bare');
+    await runBatch('governed', 20, 'warm-gov');
+    gateTimes.clear();
+    const bare = await runBatch('bare', N, 'bare');
+    const governed = await runBatch('governed', N, 'gov');
+    return { bare, governed };
+  });
+
+  const executed = results.governed.outcomes.filter((o) => o.status === 'executed').length;
+  console.log(`\ngoverned vs bare deals — ${N} each, concurrency ${CONCURRENCY}, dev server + PostgreSQL, ${process.platform} ${process.arch}`);
+  console.log(`  bare:      ${results.bare.throughput.toFixed(1)} deals/s   e2e p50 ${ms(results.bare.p50)}  p99 ${ms(results.bare.p99)}`);
+  console.log(`  governed:  ${results.governed.throughput.toFixed(1)} deals/s   e2e p50 ${ms(results.governed.p50)}  p99 ${ms(results.governed.p99)}   (${executed}/${N} executed)`);
+  console.log(`  ratio:     ${(results.governed.throughput / results.bare.throughput).toFixed(2)} × bare (target ≥ 0.6)`);
+  console.log('  gate steps (per call, in the worker):');
+  const gateRows: Record<string, { p50: number; p99: number; calls: number }> = {};
+  for (const [activity, times] of [...gateTimes.entries()].sort()) {
+    if (activity === 'executeDeal') continue;
+    gateRows[activity] = { p50: percentile(times, 50), p99: percentile(times, 99), calls: times.length };
+    console.log(`    ${activity.padEnd(22)} p50 ${ms(percentile(times, 50)).padStart(9)}  p99 ${ms(percentile(times, 99)).padStart(9)}  (${times.length} calls)`);
+  }
+  const allGates = [...gateTimes.entries()].filter(([a]) => a !== 'executeDeal' && a !== 'recordKpi' && a !== 'recordDealOutcome').flatMap(([, t]) => t);
+  console.log(`    all gate calls         p50 ${ms(percentile(allGates, 50)).padStart(9)}  p99 ${ms(percentile(allGates, 99)).padStart(9)}  (target p99 ≤ 25 ms)`);
+
+  // 1,000 reserves racing for one engine's open-risk cap.
+  const cap = 5000;
+  const amount = 7;
+  await upsertRiskPolicy(db, { engine: 'RACE', maxDailyLoss: null, maxDailyExposure: null, maxOpenRisk: cap, maxActionsPerDay: null, enabled: true }, 'bench');
+  const raceStart = performance.now();
+  const decisions = await Promise.all(Array.from({ length: RESERVES }, (_, i) => reserveExposure(db, { key: `race-${i}`, engine: 'RACE', amount, actor: 'bench' })));
+  const raceSeconds = (performance.now() - raceStart) / 1000;
+  const ok = decisions.filter((d) => d.ok).length;
+  const row = await db.selectFrom('risk_ledger_day').select('open_risk_reserved').where('engine', '=', 'RACE').executeTakeFirstOrThrow();
+  const overCommit = Math.max(0, row.open_risk_reserved - cap);
+  console.log(`\n${RESERVES} concurrent reserves on one ledger row (cap ${cap}, ${amount} each):`);
+  console.log(`  ${(RESERVES / raceSeconds).toFixed(0)} reserves/s, ${ok} granted (affordable: ${Math.floor(cap / amount)}), reserved ${row.open_risk_reserved}, over-commit ${overCommit}`);
+
+  console.log(
+    `\nJSON ${JSON.stringify({
+      deals: N,
+      concurrency: CONCURRENCY,
+      bare: { throughput: results.bare.throughput, p50: results.bare.p50, p99: results.bare.p99 },
+      governed: { throughput: results.governed.throughput, p50: results.governed.p50, p99: results.governed.p99 },
+      ratio: results.governed.throughput / results.bare.throughput,
+      gates: gateRows,
+      race: { reserves: RESERVES, perSecond: RESERVES / raceSeconds, granted: ok, overCommit },
+    })}`,
+  );
+
+  await env.teardown();
+  await database.close();
+  await adminClient.query(`drop database ${name} with (force)`);
+  await adminClient.end();
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
