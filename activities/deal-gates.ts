@@ -1,13 +1,20 @@
 import type { Kysely } from 'kysely';
 import type { WardenClient } from '../src/client';
 import type { Database } from '../src/db/database';
-import { recordAuditEvent } from '../src/db/audit.repository';
+import { enforceControlPlane } from '../src/control-plane/rules';
+import type { ApplyMode, ExecutionClass } from '../src/control-plane/types';
+import { appendAuditEvent } from '../src/db/audit.repository';
+import { readControlPlaneState } from '../src/db/control-plane.repository';
 import { assertProdEligible } from '../src/db/heimdall.repository';
 import { recordKpiEvent } from '../src/db/kpi.repository';
 import { consumePermit, issuePermit, revokePermit } from '../src/db/permits.repository';
 import { releaseReservation, reserveExposure, settleResult } from '../src/db/risk.repository';
 import type { DealResult } from '../src/deals/types';
 import type { GovernorSettings } from '../src/permits/rules';
+
+export type ExecutionAuthorization =
+  | { authorized: true; applyMode: ApplyMode }
+  | { authorized: false; gate: 'control_plane' | 'permit'; reason: string; detail: string };
 
 export interface DealActivityDeps {
   db: Kysely<Database>;
@@ -32,7 +39,18 @@ export function createDealActivities({ db, governor, controlPlane }: DealActivit
     issuePermit: (input: { key: string; dealId: string; symbol: string; at: string; actor: string }) =>
       issuePermit(db, governor, { ...input, at: new Date(input.at) }),
 
-    consumePermit: (input: { permitId: string; dealId: string; at: string }) => consumePermit(db, { ...input, at: new Date(input.at) }),
+    /**
+     * The last gate before the executor: the control plane is read again (a
+     * kill switch engaged since the first check stops the deal here), and only
+     * then is the permit used.
+     */
+    async authorizeExecution(input: { permitId: string; dealId: string; executionClass: ExecutionClass; at: string }): Promise<ExecutionAuthorization> {
+      const decision = enforceControlPlane(input.executionClass, await readControlPlaneState(db));
+      if (!decision.allowed) return { authorized: false, gate: 'control_plane', reason: decision.reason, detail: decision.detail };
+      const used = await consumePermit(db, { permitId: input.permitId, dealId: input.dealId, at: new Date(input.at) });
+      if (!used.ok) return { authorized: false, gate: 'permit', reason: used.reason, detail: `permit ${input.permitId} could not be used` };
+      return { authorized: true, applyMode: decision.applyMode };
+    },
 
     revokePermit: (input: { permitId: string; reason: string }) => revokePermit(db, input),
 
@@ -45,16 +63,23 @@ export function createDealActivities({ db, governor, controlPlane }: DealActivit
       });
     },
 
-    recordKpi: (input: { key: string; domain: string; metric: string; success: boolean; value: number; at: string }) =>
-      recordKpiEvent(db, { ...input, at: new Date(input.at), source: 'dealExecution' }),
-
-    async recordDealOutcome(input: { key: string; actor: string; result: DealResult }): Promise<void> {
-      await recordAuditEvent(db, {
-        actor: input.actor,
-        kind: `deal.${input.result.status}`,
-        subject: `deal:${input.result.dealId}`,
-        details: { result: input.result },
-        idempotencyKey: input.key,
+    /** The deal's audit event and, for a deal that reached the executor, its KPI event: one transaction. */
+    async recordDealOutcome(input: {
+      key: string;
+      actor: string;
+      result: DealResult;
+      compensation: string | null;
+      kpi: { domain: string; metric: string; success: boolean; value: number; at: string } | null;
+    }): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        if (input.kpi) await recordKpiEvent(trx, { ...input.kpi, at: new Date(input.kpi.at), source: 'dealExecution', key: `${input.key}:kpi` });
+        await appendAuditEvent(trx, {
+          actor: input.actor,
+          kind: `deal.${input.result.status}`,
+          subject: `deal:${input.result.dealId}`,
+          details: { result: input.result, compensation: input.compensation },
+          idempotencyKey: input.key,
+        });
       });
     },
   };

@@ -16,7 +16,7 @@ try {
     env.DATABASE_URL = postgres.url;
   }
   const script = process.argv[2] ?? 'deals';
-  const result = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'benchmarks', `${script}.ts`)], { stdio: 'inherit', cwd: root, env });
+  const result = spawnSync(process.execPath, [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), '--import', 'tsx', join(root, 'benchmarks', `${script}.ts`)], { stdio: 'inherit', cwd: root, env });
   code = result.status ?? 1;
 } catch (error) {
   log(`benchmark could not run: ${error.message}`);

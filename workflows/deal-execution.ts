@@ -37,17 +37,21 @@ export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
 
   let reserved = false;
   let permit: { id: string; consumed: boolean } | undefined;
+  let compensation: string | null = null;
 
   async function compensate(reason: string): Promise<void> {
     progress.stage = 'compensate';
-    if (permit && !permit.consumed) await gates.revokePermit({ permitId: permit.id, reason });
+    const undone: string[] = [];
+    if (permit && !permit.consumed && (await gates.revokePermit({ permitId: permit.id, reason })).revoked) undone.push('permit revoked');
     permit = undefined;
-    if (reserved) await gates.releaseReservation({ key, actor, reason });
+    if (reserved && (await gates.releaseReservation({ key, actor, reason })).released) undone.push('reservation released');
     reserved = false;
+    compensation = undone.length > 0 ? `${undone.join(', ')}: ${reason}` : null;
   }
-  async function finish(result: DealResult): Promise<DealResult> {
+  async function finish(result: DealResult, kpiSuccess?: boolean): Promise<DealResult> {
     progress.stage = 'record';
-    await gates.recordDealOutcome({ key: `${key}:outcome`, actor, result });
+    const kpi = kpiSuccess === undefined ? null : { domain: input.domain ?? input.engine, metric: 'deal_executed', success: kpiSuccess, value: input.amount, at: now() };
+    await gates.recordDealOutcome({ key: `${key}:outcome`, actor, result, compensation, kpi });
     progress.result = result;
     progress.stage = 'done';
     return result;
@@ -86,14 +90,11 @@ export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
 
   // A kill switch engaged since the first check stops the deal here, before any side effect.
   progress.stage = 'pre_execute_check';
-  const ready = await gates.checkControlPlane({ executionClass: input.executionClass });
-  if (!ready.allowed) return deny('control_plane', ready.reason, ready.detail);
+  const ready = await gates.authorizeExecution({ permitId: permit.id, dealId, executionClass: input.executionClass, at: now() });
+  if (!ready.authorized) return deny(ready.gate, ready.reason, ready.detail);
+  permit.consumed = true;
   progress.gates.push({ gate: 'pre_execute_check', ok: true });
   progress.applyMode = ready.applyMode;
-
-  const consumed = await gates.consumePermit({ permitId: permit.id, dealId, at: now() });
-  if (!consumed.ok) return deny('permit', consumed.reason, `permit ${permit.id} could not be used`);
-  permit.consumed = true;
 
   if (ready.applyMode === 'dry_run') {
     // The whole gate path ran; nothing executes, so nothing stays reserved.
@@ -113,13 +114,11 @@ export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
     if (!(error instanceof ActivityFailure)) throw error;
     const cause = error.cause instanceof ApplicationFailure ? `${error.cause.type ?? 'Error'}: ${error.cause.message}` : (error.cause?.message ?? error.message);
     await compensate(`executor failed: ${cause}`);
-    await gates.recordKpi({ key: `${key}:kpi`, domain: input.domain ?? input.engine, metric: 'deal_executed', success: false, value: input.amount, at: now() });
-    return finish({ status: 'failed', dealId, error: cause, compensated: true });
+    return finish({ status: 'failed', dealId, error: cause, compensated: true }, false);
   }
 
   progress.stage = 'settle';
   await gates.settleResult({ key, realizedLoss, actor });
   reserved = false;
-  await gates.recordKpi({ key: `${key}:kpi`, domain: input.domain ?? input.engine, metric: 'deal_executed', success: true, value: input.amount, at: now() });
-  return finish({ status: 'executed', dealId, applyMode: ready.applyMode, permitId: permit.id, realizedLoss, externalId });
+  return finish({ status: 'executed', dealId, applyMode: ready.applyMode, permitId: permit.id, realizedLoss, externalId }, true);
 }

@@ -17,15 +17,8 @@ const AUDIT_CHAIN_LOCK = 0x5741_5244; // "WARD"
 
 /** Appends one event to the hash chain; must run inside the caller's transaction. */
 export async function appendAuditEvent(trx: Transaction<Database>, entry: AuditEntry): Promise<AuditEventRow | undefined> {
+  // Its own statement: under READ COMMITTED the next one then sees every event committed while we waited.
   await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`.execute(trx);
-  if (entry.idempotencyKey !== undefined) {
-    const existing = await trx
-      .selectFrom('audit_event')
-      .selectAll()
-      .where('idempotency_key', '=', entry.idempotencyKey)
-      .executeTakeFirst();
-    if (existing) return undefined;
-  }
   const last = await trx.selectFrom('audit_event').select('hash').orderBy('id', 'desc').limit(1).executeTakeFirst();
   const prevHash = last?.hash ?? GENESIS_HASH;
   // Round-trip through JSON so the hashed details equal what jsonb stores.
@@ -45,12 +38,21 @@ export async function appendAuditEvent(trx: Transaction<Database>, entry: AuditE
       prev_hash: prevHash,
       hash,
     })
+    // A retried writer's event is already there: nothing is appended.
+    .onConflict((oc) => oc.column('idempotency_key').doNothing())
     .returningAll()
-    .executeTakeFirstOrThrow();
+    .executeTakeFirst();
 }
 
 export async function recordAuditEvent(db: Kysely<Database>, entry: AuditEntry): Promise<AuditEventRow | undefined> {
   return db.transaction().execute((trx) => appendAuditEvent(trx, entry));
+}
+
+/** Several events in one transaction, in order. */
+export async function recordAuditEvents(db: Kysely<Database>, entries: AuditEntry[]): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    for (const entry of entries) await appendAuditEvent(trx, entry);
+  });
 }
 
 export type AuditVerification =

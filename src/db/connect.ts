@@ -70,7 +70,7 @@ function redact(url: string): string {
 
 export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase> {
   if (target.databaseUrl !== undefined) {
-    const pool = new pg.Pool({ connectionString: target.databaseUrl, max: 10 });
+    const pool = new pg.Pool({ connectionString: target.databaseUrl, max: 20 });
     // An idle connection dropped by a PostgreSQL restart must not crash the
     // process: the pool replaces it, and the failed activity is retried.
     pool.on('error', (error) => console.warn(`warden: idle database connection lost: ${error.message}`));

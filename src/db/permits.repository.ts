@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { BURST_WINDOW_MS, decidePermit, type GovernorSettings, HOUR_MS, type PermitBlockReason } from '../permits/rules';
-import { appendAuditEvent } from './audit.repository';
+import { type AuditEntry, recordAuditEvents } from './audit.repository';
 import type { Database } from './database';
 
 export type PermitDecision =
@@ -17,13 +17,49 @@ export interface PermitRequest {
   actor: string;
 }
 
+/** The audit events a permit decision owes: one for the decision, one more for a disarm. */
+function permitAudits(request: PermitRequest, decision: PermitDecision): AuditEntry[] {
+  if (decision.granted) {
+    return [
+      {
+        actor: request.actor,
+        kind: 'permit.issued',
+        subject: `symbol:${decision.symbol}`,
+        details: { permitId: decision.permitId, dealId: request.dealId, expiresAt: decision.expiresAt },
+        idempotencyKey: `permit:${request.key}`,
+      },
+    ];
+  }
+  const blocked: AuditEntry = {
+    actor: request.actor,
+    kind: 'permit.blocked',
+    subject: `symbol:${decision.symbol}`,
+    details: { dealId: request.dealId, reason: decision.reason, detail: decision.detail },
+    idempotencyKey: `permit-block:${request.key}`,
+  };
+  if (!decision.disarm) return [blocked];
+  return [
+    blocked,
+    {
+      actor: 'governor',
+      kind: 'governor.auto_disarm',
+      subject: `symbol:${decision.symbol}`,
+      details: { reason: 'burst_limit_breach', dealId: request.dealId, detail: decision.detail },
+      idempotencyKey: `disarm:${request.key}`,
+    },
+  ];
+}
+
 /**
  * Issues a single-use permit, or records a block with its reason. Serialised
  * per symbol, idempotent per key. A burst breach with auto-disarm on also
- * writes the disarm record; the caller then disarms the control plane.
+ * writes the disarm record; the caller then disarms the control plane. The
+ * audit events follow in their own transaction (keyed, so a retry after a
+ * crash in between appends them once): the symbol's lock is never held
+ * while waiting for the audit chain.
  */
 export async function issuePermit(db: Kysely<Database>, settings: GovernorSettings, request: PermitRequest): Promise<PermitDecision> {
-  return db.transaction().execute(async (trx) => {
+  const decision = await db.transaction().execute(async (trx): Promise<PermitDecision> => {
     await sql`select pg_advisory_xact_lock(hashtext(${`permit:${request.symbol}`}))`.execute(trx);
     const prior = await trx.selectFrom('execution_permit').selectAll().where('idempotency_key', '=', request.key).executeTakeFirst();
     if (prior) {
@@ -58,13 +94,6 @@ export async function issuePermit(db: Kysely<Database>, settings: GovernorSettin
           details: JSON.stringify({ detail: check.detail, disarm: check.disarm }),
         })
         .execute();
-      await appendAuditEvent(trx, {
-        actor: request.actor,
-        kind: 'permit.blocked',
-        subject: `symbol:${request.symbol}`,
-        details: { dealId: request.dealId, reason: check.reason, detail: check.detail },
-        idempotencyKey: `permit-block:${request.key}`,
-      });
       if (check.disarm) {
         await trx
           .insertInto('disarm_record')
@@ -76,13 +105,6 @@ export async function issuePermit(db: Kysely<Database>, settings: GovernorSettin
             context: JSON.stringify({ dealId: request.dealId, detail: check.detail }),
           })
           .execute();
-        await appendAuditEvent(trx, {
-          actor: 'governor',
-          kind: 'governor.auto_disarm',
-          subject: `symbol:${request.symbol}`,
-          details: { reason: 'burst_limit_breach', dealId: request.dealId, detail: check.detail },
-          idempotencyKey: `disarm:${request.key}`,
-        });
       }
       return { granted: false, symbol: request.symbol, reason: check.reason, detail: check.detail, disarm: check.disarm };
     }
@@ -92,15 +114,10 @@ export async function issuePermit(db: Kysely<Database>, settings: GovernorSettin
       .insertInto('execution_permit')
       .values({ id, idempotency_key: request.key, deal_id: request.dealId, symbol: request.symbol, issued_at: request.at, expires_at: expires, status: 'issued', consumed_at: null })
       .execute();
-    await appendAuditEvent(trx, {
-      actor: request.actor,
-      kind: 'permit.issued',
-      subject: `symbol:${request.symbol}`,
-      details: { permitId: id, dealId: request.dealId, expiresAt: expires.toISOString() },
-      idempotencyKey: `permit:${request.key}`,
-    });
     return { granted: true, permitId: id, symbol: request.symbol, issuedAt: request.at.toISOString(), expiresAt: expires.toISOString() };
   });
+  await recordAuditEvents(db, permitAudits(request, decision));
+  return decision;
 }
 
 export type ConsumeResult = { ok: true } | { ok: false; reason: 'permit_missing' | 'permit_expired' | 'permit_revoked' };
@@ -114,14 +131,8 @@ export async function consumePermit(db: Kysely<Database>, request: { permitId: s
     if (permit.status === 'consumed') return { ok: true };
     if (permit.status === 'revoked') return { ok: false, reason: 'permit_revoked' };
     if (request.at.getTime() > permit.expires_at.getTime()) return { ok: false, reason: 'permit_expired' };
+    // Not audited on its own: the deal's outcome event names the permit it used.
     await trx.updateTable('execution_permit').set({ status: 'consumed', consumed_at: request.at }).where('id', '=', request.permitId).execute();
-    await appendAuditEvent(trx, {
-      actor: 'governor',
-      kind: 'permit.consumed',
-      subject: `symbol:${permit.symbol}`,
-      details: { permitId: permit.id, dealId: permit.deal_id },
-      idempotencyKey: `permit-consume:${permit.id}`,
-    });
     return { ok: true };
   });
 }
@@ -131,14 +142,8 @@ export async function revokePermit(db: Kysely<Database>, request: { permitId: st
   return db.transaction().execute(async (trx) => {
     const permit = await trx.selectFrom('execution_permit').selectAll().where('id', '=', request.permitId).forUpdate().executeTakeFirst();
     if (!permit || permit.status !== 'issued') return { revoked: false };
+    // Compensation is summarised in the deal's outcome event.
     await trx.updateTable('execution_permit').set({ status: 'revoked' }).where('id', '=', request.permitId).execute();
-    await appendAuditEvent(trx, {
-      actor: 'governor',
-      kind: 'permit.revoked',
-      subject: `symbol:${permit.symbol}`,
-      details: { permitId: permit.id, dealId: permit.deal_id, reason: request.reason },
-      idempotencyKey: `permit-revoke:${permit.id}`,
-    });
     return { revoked: true };
   });
 }

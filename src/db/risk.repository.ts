@@ -1,6 +1,6 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import { addReservation, decideReserve, GLOBAL_ENGINE, type LedgerDay, type RiskDenialReason, type RiskPolicy, utcDay } from '../risk/rules';
-import { appendAuditEvent } from './audit.repository';
+import { appendAuditEvent, recordAuditEvent } from './audit.repository';
 import type { Database, ReservationStatus, RiskPolicyTable } from './database';
 
 export type ReserveDecision =
@@ -15,7 +15,7 @@ export interface ReserveRequest {
   at?: Date;
 }
 
-function toPolicy(row: Selectable<RiskPolicyTable>): RiskPolicy {
+function toPolicy(row: Omit<Selectable<RiskPolicyTable>, 'updated_at' | 'updated_by'>): RiskPolicy {
   return {
     engine: row.engine,
     maxDailyLoss: row.max_daily_loss,
@@ -26,28 +26,63 @@ function toPolicy(row: Selectable<RiskPolicyTable>): RiskPolicy {
   };
 }
 
-/** Locks the day's ledger rows, GLOBAL first: one lock order everywhere, so no deadlocks. */
-async function lockLedgers(trx: Transaction<Database>, engine: string, day: string): Promise<{ global: LedgerDay; engine: LedgerDay }> {
+interface LockedLedgers {
+  global: LedgerDay;
+  engine: LedgerDay;
+  policies: { global: RiskPolicy | undefined; engine: RiskPolicy | undefined };
+}
+
+/**
+ * Locks the day's ledger rows, GLOBAL first (one lock order everywhere, so no
+ * deadlocks), and reads both policies with them. A day's rows are created on
+ * its first reserve.
+ */
+async function lockLedgers(trx: Transaction<Database>, engine: string, day: string): Promise<LockedLedgers> {
   const engines = engine === GLOBAL_ENGINE ? [GLOBAL_ENGINE] : [GLOBAL_ENGINE, engine];
-  await trx
-    .insertInto('risk_ledger_day')
-    .values(engines.map((e) => ({ engine: e, day })))
-    .onConflict((oc) => oc.columns(['engine', 'day']).doNothing())
-    .execute();
-  const rows = await trx
-    .selectFrom('risk_ledger_day')
-    .selectAll()
-    .where('day', '=', day)
-    .where('engine', 'in', engines)
-    .orderBy(sql`engine = ${GLOBAL_ENGINE}`, 'desc')
-    .orderBy('engine')
-    .forUpdate()
-    .execute();
+  const select = () =>
+    trx
+      .selectFrom('risk_ledger_day as l')
+      .leftJoin('risk_policy as p', 'p.engine', 'l.engine')
+      .select([
+        'l.engine',
+        'l.exposure_used',
+        'l.open_risk_reserved',
+        'l.realized_loss',
+        'l.actions',
+        'p.engine as policy_engine',
+        'p.max_daily_loss',
+        'p.max_daily_exposure',
+        'p.max_open_risk',
+        'p.max_actions_per_day',
+        'p.enabled',
+      ])
+      .where('l.day', '=', day)
+      .where('l.engine', 'in', engines)
+      .orderBy(sql`l.engine = ${GLOBAL_ENGINE}`, 'desc')
+      .orderBy('l.engine')
+      .forUpdate('l')
+      .execute();
+  let rows = await select();
+  if (rows.length < engines.length) {
+    await trx
+      .insertInto('risk_ledger_day')
+      .values(engines.map((e) => ({ engine: e, day })))
+      .onConflict((oc) => oc.columns(['engine', 'day']).doNothing())
+      .execute();
+    rows = await select();
+  }
+  const row = (name: string) => rows.find((r) => r.engine === name)!;
   const ledger = (name: string): LedgerDay => {
-    const row = rows.find((r) => r.engine === name)!;
-    return { exposureUsed: row.exposure_used, openRiskReserved: row.open_risk_reserved, realizedLoss: row.realized_loss, actions: row.actions };
+    const r = row(name);
+    return { exposureUsed: r.exposure_used, openRiskReserved: r.open_risk_reserved, realizedLoss: r.realized_loss, actions: r.actions };
   };
-  return { global: ledger(GLOBAL_ENGINE), engine: ledger(engine) };
+  const policy = (name: string): RiskPolicy | undefined => {
+    const r = row(name);
+    return r.policy_engine === null || r.enabled === null
+      ? undefined
+      : toPolicy({ engine: r.policy_engine, max_daily_loss: r.max_daily_loss, max_daily_exposure: r.max_daily_exposure, max_open_risk: r.max_open_risk, max_actions_per_day: r.max_actions_per_day, enabled: r.enabled });
+  };
+  return { global: ledger(GLOBAL_ENGINE), engine: ledger(engine), policies: { global: policy(GLOBAL_ENGINE), engine: policy(engine) } };
 }
 
 async function adjustLedgers(
@@ -70,6 +105,7 @@ async function adjustLedgers(
     .execute();
 }
 
+/** Every ledger movement gets an immutable risk event (seed 000's RiskEvent). */
 async function recordRiskEvent(
   trx: Transaction<Database>,
   event: { engine: string; kind: 'RESERVE' | 'SETTLE' | 'RELEASE'; ok: boolean; reason: string | null; amount: number; key: string; actor: string; details: Record<string, unknown> },
@@ -87,12 +123,24 @@ async function recordRiskEvent(
       details: JSON.stringify(event.details),
     })
     .execute();
-  await appendAuditEvent(trx, {
-    actor: event.actor,
-    kind: `risk.${event.kind.toLowerCase()}${event.ok ? '' : '_denied'}`,
-    subject: `engine:${event.engine}`,
-    details: { key: event.key, amount: event.amount, reason: event.reason, ...event.details },
-    idempotencyKey: `risk:${event.kind}:${event.key}`,
+}
+
+/**
+ * Reserve decisions, allowed or denied, also go on the audit chain, in a
+ * transaction of their own: the ledger lock is never held while waiting for
+ * the chain's lock. Keyed, so a retry after a crash between the two appends
+ * it exactly once. Settles and releases follow from a decision and are
+ * summarised in the deal's outcome event.
+ */
+async function auditReserveDecision(db: Kysely<Database>, decision: ReserveDecision, actor: string): Promise<void> {
+  await recordAuditEvent(db, {
+    actor,
+    kind: decision.ok ? 'risk.reserve' : 'risk.reserve_denied',
+    subject: `engine:${decision.engine}`,
+    details: decision.ok
+      ? { key: decision.key, amount: decision.amount, day: decision.day }
+      : { key: decision.key, amount: decision.amount, day: decision.day, scope: decision.scope, reason: decision.reason, detail: decision.detail },
+    idempotencyKey: `risk:RESERVE:${decision.key}`,
   });
 }
 
@@ -110,19 +158,12 @@ function storedDecision(row: { idempotency_key: string; engine: string; amount: 
  */
 export async function reserveExposure(db: Kysely<Database>, request: ReserveRequest): Promise<ReserveDecision> {
   const day = utcDay(request.at ?? new Date());
-  return db.transaction().execute(async (trx) => {
+  const decision = await db.transaction().execute(async (trx): Promise<ReserveDecision> => {
+    const ledgers = await lockLedgers(trx, request.engine, day);
+    // Under the lock, so a concurrent retry of the same key cannot also pass.
     const prior = await trx.selectFrom('risk_reservation').selectAll().where('idempotency_key', '=', request.key).executeTakeFirst();
     if (prior) return storedDecision(prior);
-    const ledgers = await lockLedgers(trx, request.engine, day);
-    // Checked again under the lock: a concurrent retry of the same key may have won.
-    const raced = await trx.selectFrom('risk_reservation').selectAll().where('idempotency_key', '=', request.key).executeTakeFirst();
-    if (raced) return storedDecision(raced);
-    const policyRows = await trx.selectFrom('risk_policy').selectAll().where('engine', 'in', [GLOBAL_ENGINE, request.engine]).execute();
-    const policy = (engine: string) => {
-      const row = policyRows.find((r) => r.engine === engine);
-      return row ? toPolicy(row) : undefined;
-    };
-    const check = decideReserve(request, { global: policy(GLOBAL_ENGINE), engine: policy(request.engine) }, ledgers);
+    const check = decideReserve(request, ledgers.policies, ledgers);
     const after = check.ok ? { global: addReservation(ledgers.global, request.amount), engine: addReservation(ledgers.engine, request.amount) } : ledgers;
     if (check.ok) await adjustLedgers(trx, request.engine, day, { exposure: request.amount, openRisk: request.amount, actions: 1 });
     await trx
@@ -151,6 +192,8 @@ export async function reserveExposure(db: Kysely<Database>, request: ReserveRequ
     const base = { key: request.key, engine: request.engine, amount: request.amount, day };
     return check.ok ? { ...base, ok: true as const } : { ...base, ok: false as const, scope: check.scope, reason: check.reason, detail: check.detail };
   });
+  await auditReserveDecision(db, decision, request.actor);
+  return decision;
 }
 
 export class ReservationNotFoundError extends Error {
@@ -170,12 +213,12 @@ export interface SettleOutcome {
 /** Seed 000's settle_result: releases the open-risk reserve and books the realized loss, once. */
 export async function settleResult(db: Kysely<Database>, request: { key: string; realizedLoss: number; actor: string }): Promise<SettleOutcome> {
   return db.transaction().execute(async (trx) => {
-    const peek = await trx.selectFrom('risk_reservation').select(['engine', 'day']).where('idempotency_key', '=', request.key).executeTakeFirst();
-    if (!peek) throw new ReservationNotFoundError(`no reservation with key ${request.key}`);
-    await lockLedgers(trx, peek.engine, peek.day);
-    const row = await trx.selectFrom('risk_reservation').selectAll().where('idempotency_key', '=', request.key).forUpdate().executeTakeFirstOrThrow();
+    // The reservation first, then its ledgers: reserve never waits on a reservation row, so no cycle.
+    const row = await trx.selectFrom('risk_reservation').selectAll().where('idempotency_key', '=', request.key).forUpdate().executeTakeFirst();
+    if (!row) throw new ReservationNotFoundError(`no reservation with key ${request.key}`);
     if (row.status === 'settled') return { key: row.idempotency_key, status: 'settled', amount: row.amount, realizedLoss: row.realized_loss ?? 0 };
     if (row.status !== 'reserved') throw new ReservationStateError(`reservation ${request.key} is ${row.status}; only a reserved one can settle`);
+    await lockLedgers(trx, row.engine, row.day);
     await adjustLedgers(trx, row.engine, row.day, { openRisk: -row.amount, loss: request.realizedLoss });
     await trx
       .updateTable('risk_reservation')
@@ -205,11 +248,10 @@ export async function releaseReservation(
   request: { key: string; actor: string; reason: string },
 ): Promise<{ key: string; released: boolean; status: ReservationStatus | 'missing' }> {
   return db.transaction().execute(async (trx) => {
-    const peek = await trx.selectFrom('risk_reservation').select(['engine', 'day']).where('idempotency_key', '=', request.key).executeTakeFirst();
-    if (!peek) return { key: request.key, released: false, status: 'missing' as const };
-    await lockLedgers(trx, peek.engine, peek.day);
-    const row = await trx.selectFrom('risk_reservation').selectAll().where('idempotency_key', '=', request.key).forUpdate().executeTakeFirstOrThrow();
+    const row = await trx.selectFrom('risk_reservation').selectAll().where('idempotency_key', '=', request.key).forUpdate().executeTakeFirst();
+    if (!row) return { key: request.key, released: false, status: 'missing' as const };
     if (row.status !== 'reserved') return { key: request.key, released: row.status === 'released', status: row.status };
+    await lockLedgers(trx, row.engine, row.day);
     await adjustLedgers(trx, row.engine, row.day, { exposure: -row.amount, openRisk: -row.amount, actions: -1 });
     await trx.updateTable('risk_reservation').set({ status: 'released', updated_at: sql`now()` }).where('idempotency_key', '=', request.key).execute();
     await recordRiskEvent(trx, {
