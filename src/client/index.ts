@@ -1,4 +1,22 @@
-import { type Client, WorkflowIdConflictPolicy } from '@temporalio/client';
+import {
+  type Client,
+  WorkflowExecutionAlreadyStartedError,
+  type WorkflowHandleWithFirstExecutionRunId,
+  WorkflowIdConflictPolicy,
+} from '@temporalio/client';
+import type { SignalDefinition } from '@temporalio/workflow';
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import type { controlPlane } from '../../workflows/control-plane';
+import type { dealExecution } from '../../workflows/deal-execution';
+import {
+  controlPlaneStateQuery,
+  dealProgressQuery,
+  engageKillSwitchSignal,
+  releaseKillSwitchSignal,
+  setApplyModeSignal,
+  setGoLiveSignal,
+} from '../../workflows/messages';
 import { CONTROL_PLANE_WORKFLOW_ID, DEFAULT_TASK_QUEUE } from '../control-plane/ids';
 import {
   ActorSchema,
@@ -12,26 +30,12 @@ import {
   type SetGoLiveInput,
   SetGoLiveInputSchema,
 } from '../control-plane/types';
-import { describeIssues } from '../validation';
-import type { controlPlane } from '../../workflows/control-plane';
-import type { dealExecution } from '../../workflows/deal-execution';
-import {
-  dealProgressQuery,
-  controlPlaneStateQuery,
-  engageKillSwitchSignal,
-  releaseKillSwitchSignal,
-  setApplyModeSignal,
-  setGoLiveSignal,
-} from '../../workflows/messages';
-import { z } from 'zod';
-import type { SignalDefinition } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
 import { createRecommendation, type Recommendation, recordSandboxTrial } from '../db/heimdall.repository';
 import { recordKpiEvent } from '../db/kpi.repository';
 import { type DealInput, DealInputSchema, type DealProgress, type DealResult, dealWorkflowId } from '../deals/types';
 import { ConfidenceSchema, DomainSchema, type Scorecard } from '../heimdall/rules';
+import { describeIssues } from '../validation';
 
 export class InvalidRequestError extends Error {
   override name = 'InvalidRequestError';
