@@ -6,11 +6,16 @@ import type { GovernorSettings } from '../src/permits/rules';
 import { createControlPlaneActivities } from './control-plane';
 import { createDealActivities } from './deal-gates';
 import { createSimulatedExecutor } from './simulated-executor';
+import { type CanaryChecks, createWatchdogActivities } from './watchdogs';
 
 export interface ActivityDeps {
   db: Kysely<Database>;
   governor: GovernorSettings;
-  controlPlane: Pick<WardenClient, 'setApplyMode'>;
+  controlPlane: Pick<WardenClient, 'setApplyMode' | 'engageKillSwitch'>;
+  /** Reaches the Temporal frontend, for the canary. */
+  pingTemporal?: () => Promise<void>;
+  /** The user's own canary checks. */
+  canaryChecks?: CanaryChecks;
   /** The executor served on Warden's own queue; producers usually run theirs elsewhere. */
   executor?: DealExecutor;
 }
@@ -20,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createControlPlaneActivities(deps),
     ...createDealActivities(deps),
+    ...createWatchdogActivities({ ...deps, pingTemporal: deps.pingTemporal ?? (async () => undefined) }),
     ...(deps.executor ?? createSimulatedExecutor()),
   };
 }

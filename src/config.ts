@@ -6,6 +6,8 @@ const hostPort = z
   .string()
   .regex(/^[A-Za-z0-9.\-]+:\d{1,5}$/, 'expected host:port, e.g. localhost:7233');
 
+const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 60s, 5m or 1h');
+
 const optionalText = z
   .string()
   .trim()
@@ -30,6 +32,24 @@ const envSchema = z
     WARDEN_PERMIT_MAX_PER_5MIN: z.coerce.number().int().min(1).default(2),
     WARDEN_PERMIT_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
     WARDEN_AUTO_DISARM: z.enum(['true', 'false'], { message: 'expected true or false' }).default('true'),
+    WARDEN_TRIPWIRE_EVERY: duration.default('5m'),
+    WARDEN_CANARY_EVERY: duration.default('60s'),
+    WARDEN_CANARY_THRESHOLD: z.coerce.number().int().min(1).max(100).default(3),
+    WARDEN_CANARY_HTTP_PROBES: z
+      .string()
+      .default('')
+      .transform((value, ctx) => {
+        const probes = [];
+        for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+          const match = /^([a-z][a-z0-9_-]{0,63})=(https?:\/\/\S+)$/.exec(entry);
+          if (!match) {
+            ctx.addIssue({ code: 'custom', message: `expected name=http(s)://url[,name=url…], got '${entry}'` });
+            return z.NEVER;
+          }
+          probes.push({ name: match[1]!, url: match[2]! });
+        }
+        return probes;
+      }),
   })
   .superRefine((env, ctx) => {
     if ((env.TEMPORAL_TLS_CERT === undefined) !== (env.TEMPORAL_TLS_KEY === undefined)) {
@@ -52,6 +72,7 @@ export interface Config {
   dataDir: string;
   uiPort: number;
   governor: GovernorSettings;
+  watchdogs: { tripwireEvery: string; canaryEvery: string; canaryThreshold: number; httpProbes: { name: string; url: string }[] };
 }
 
 export class ConfigError extends Error {
@@ -84,7 +105,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       permitTtlSeconds: e.WARDEN_PERMIT_TTL_SECONDS,
       autoDisarm: e.WARDEN_AUTO_DISARM === 'true',
     },
+    watchdogs: {
+      tripwireEvery: e.WARDEN_TRIPWIRE_EVERY,
+      canaryEvery: e.WARDEN_CANARY_EVERY,
+      canaryThreshold: e.WARDEN_CANARY_THRESHOLD,
+      httpProbes: e.WARDEN_CANARY_HTTP_PROBES,
+    },
   };
 }
 
 export const DEFAULT_TEMPORAL_ADDRESS = 'localhost:7233';
+
+/** The watchdog schedules as this configuration wants them. */
+export function watchdogScheduleSettings(config: Config) {
+  return {
+    taskQueue: config.temporal.taskQueue,
+    tripwireEvery: config.watchdogs.tripwireEvery,
+    canaryEvery: config.watchdogs.canaryEvery,
+    canary: { threshold: config.watchdogs.canaryThreshold, httpProbes: config.watchdogs.httpProbes },
+  };
+}

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { createActivities } from '../activities';
+import type { CanaryChecks } from '../activities/watchdogs';
 import { WardenClient } from '../src/client';
 import type { Config } from '../src/config';
 import type { Database } from '../src/db/database';
@@ -13,6 +14,7 @@ export async function createWardenWorker(deps: {
   config: Config;
   db: Kysely<Database>;
   client: Client;
+  canaryChecks?: CanaryChecks;
 }): Promise<Worker> {
   return Worker.create({
     connection: deps.connection,
@@ -23,6 +25,10 @@ export async function createWardenWorker(deps: {
       db: deps.db,
       governor: deps.config.governor,
       controlPlane: new WardenClient(deps.client, deps.config.temporal.taskQueue),
+      pingTemporal: async () => {
+        await deps.client.workflowService.getSystemInfo({});
+      },
+      ...(deps.canaryChecks ? { canaryChecks: deps.canaryChecks } : {}),
     }),
   });
 }

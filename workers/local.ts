@@ -4,13 +4,14 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { WardenClient } from '../src/client';
-import { ConfigError, loadConfig } from '../src/config';
+import { ConfigError, loadConfig, watchdogScheduleSettings } from '../src/config';
 import { openDatabase } from '../src/db/connect';
 import { migrateToLatest } from '../src/db/migrate';
 import { connectClient, connectWorkerConnection } from '../src/temporal/connection';
 import { type DevServer, startDevServer } from '../src/temporal/dev-server';
 import { createDataAccess } from '../src/ops/data-access';
 import { serveLocalOps } from '../src/ops/local-ops';
+import { applyWatchdogSchedules } from '../src/watchdogs/schedules';
 import { createWardenWorker } from './create-worker';
 
 function say(line: string): void {
@@ -57,11 +58,13 @@ async function main(): Promise<void> {
 
     const warden = new WardenClient(client, config.temporal.taskQueue);
     await warden.ensureControlPlane();
+    const schedules = await applyWatchdogSchedules(client, watchdogScheduleSettings(config));
     const state = await warden.waitForControlPlane(0);
 
     say('');
     say(`Warden is running: worker on task queue "${config.temporal.taskQueue}", namespace "${config.temporal.namespace}".`);
     if (devServer) say(`Temporal Web UI: ${devServer.uiUrl}/namespaces/${config.temporal.namespace}/workflows`);
+    say(`Watchdog schedules: ${[...schedules.created, ...schedules.updated].join(', ')} (tripwire every ${config.watchdogs.tripwireEvery}, canary every ${config.watchdogs.canaryEvery})`);
     say(`Control plane: go-live ${state.goLiveEnabled ? 'ON' : 'off'}, kill switch ${state.killSwitchEngaged ? 'ENGAGED' : 'released'}, apply mode ${state.applyMode} (version ${state.version})`);
     say('');
     say('Try, in another terminal:');
@@ -72,6 +75,7 @@ async function main(): Promise<void> {
     say('  npx warden deal start --deal-id demo-1 --engine WHOLESALE --symbol BTCUSDT --amount 100 --wait   # executed');
     say('  npx warden deal start --deal-id demo-2 --engine WHOLESALE --symbol BTCUSDT --amount 900 --wait   # denied: over the cap');
     say('  npx warden risk ledger');
+    say('  npx warden tripwire status');
     say('  npx warden kill-switch engage --reason "drill"');
     say('  npx warden audit verify');
     say(`  .tools/bin/temporal workflow query --workflow-id warden-control-plane --type state`);

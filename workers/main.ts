@@ -1,9 +1,10 @@
 // The production worker: connects to the configured Temporal and PostgreSQL.
 import { WardenClient } from '../src/client';
-import { loadConfig } from '../src/config';
+import { loadConfig, watchdogScheduleSettings } from '../src/config';
 import { openDatabase } from '../src/db/connect';
 import { migrateToLatest } from '../src/db/migrate';
 import { connectClient, connectWorkerConnection } from '../src/temporal/connection';
+import { applyWatchdogSchedules } from '../src/watchdogs/schedules';
 import { createWardenWorker } from './create-worker';
 
 async function main(): Promise<void> {
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
     const running = worker.run();
     try {
       await new WardenClient(client, config.temporal.taskQueue).ensureControlPlane();
+      await applyWatchdogSchedules(client, watchdogScheduleSettings(config));
     } catch (error) {
       worker.shutdown();
       await running;

@@ -4,7 +4,7 @@ import { DealIdSchema } from '../deals/types';
 import { DomainSchema } from '../heimdall/rules';
 import { SymbolSchema } from '../permits/rules';
 import { EngineSchema, type RiskPolicy, utcDay } from '../risk/rules';
-import { actorOf, EXIT, expectArgs, field, type Invocation, printJsonOr, table, UsageError, withData, withWarden } from './shared';
+import { actorOf, EXIT, expectArgs, field, type Invocation, printJsonOr, table, UsageError, sub, withData, withWarden } from './shared';
 
 const DateSchema = z.iso.date('expected a date as YYYY-MM-DD');
 const money = z.coerce.number().nonnegative('must be 0 or more').finite();
@@ -141,15 +141,6 @@ async function dealStart({ config, flags, args }: Invocation): Promise<number> {
     ]);
     return result.status === 'executed' || result.status === 'dry_run' ? EXIT.ok : EXIT.problem;
   });
-}
-
-function sub(group: string, commands: Record<string, (inv: Invocation) => Promise<number>>) {
-  return (inv: Invocation) => {
-    const [name, ...rest] = inv.args;
-    const command = name === undefined ? undefined : commands[name];
-    if (!command) throw new UsageError(`${group}: expected one of ${Object.keys(commands).join(', ')}`);
-    return command({ ...inv, args: rest });
-  };
 }
 
 export const dealCommands: Record<string, (inv: Invocation) => Promise<number>> = {

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../config';
 import { DatabaseLockedError } from '../db/connect';
 import { controlPlaneCommands } from './control-plane-commands';
 import { dealCommands } from './deal-commands';
+import { watchdogCommands } from './watchdog-commands';
 import { EXIT, options, out, UsageError } from './shared';
 
 const USAGE = `usage: warden <command> [options]
@@ -20,6 +21,13 @@ deals and gates
        [--max-open-risk N|none] [--max-actions-per-day N|none] [--enabled true|false]
   heimdall scorecard [--date D]
   permits [--symbol S]
+watchdogs
+  tripwire status | evaluate | reset DOMAIN/metric --reason R
+  tripwire set-policy DOMAIN/metric [--enabled true|false] [--window N] [--baseline N] [--max-drop F] [--action THROTTLE|PAUSE|KILL_SWITCH] [--engine E]
+  restrictions [--all] | add throttle|pause ENGINE --reason R | clear ID --reason R
+  canary status
+  kpi record --domain D --metric m [--success true|false] [--value N]
+  schedules apply                                   create or update the watchdog schedules
 records
   audit verify [--json]                             walk the audit hash chain
   migrate [--down [--all]]                          apply (or roll back) database migrations
@@ -27,7 +35,7 @@ records
   --actor A   who acts (default: $WARDEN_ACTOR or your user name)     --json   machine-readable output
 environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, WARDEN_TASK_QUEUE, DATABASE_URL, WARDEN_DATA_DIR`;
 
-const commands = { ...controlPlaneCommands, ...dealCommands };
+const commands = { ...controlPlaneCommands, ...dealCommands, ...watchdogCommands };
 
 async function run(argv: string[]): Promise<number> {
   const { values: flags, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });

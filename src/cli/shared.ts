@@ -36,6 +36,13 @@ export const options = {
   'recommendation-id': { type: 'string' },
   class: { type: 'string' },
   wait: { type: 'boolean' },
+  success: { type: 'string' },
+  value: { type: 'string' },
+  metric: { type: 'string' },
+  window: { type: 'string' },
+  baseline: { type: 'string' },
+  'max-drop': { type: 'string' },
+  action: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -111,4 +118,14 @@ export function table(header: string[], rows: (string | number | null)[][]): str
   const cells = [header, ...rows.map((r) => r.map((c) => (c === null ? '—' : String(c))))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
   return cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+}
+
+/** A command group: `warden <group> <name> …`. */
+export function sub(group: string, commands: Record<string, (inv: Invocation) => Promise<number>>) {
+  return (inv: Invocation) => {
+    const [name, ...rest] = inv.args;
+    const command = name === undefined ? undefined : commands[name];
+    if (!command) throw new UsageError(`${group}: expected one of ${Object.keys(commands).join(', ')}`);
+    return command({ ...inv, args: rest });
+  };
 }

@@ -43,6 +43,12 @@ export interface Database {
   permit_block: PermitBlockTable;
   disarm_record: DisarmRecordTable;
   kpi_event: KpiEventTable;
+  regression_policy: RegressionPolicyTable;
+  regression_state: RegressionStateTable;
+  engine_restriction: EngineRestrictionTable;
+  canary_check_state: CanaryCheckStateTable;
+  drift_baseline: DriftBaselineTable;
+  drift_evaluation: DriftEvaluationTable;
 }
 
 export type ControlPlaneStateRow = Selectable<ControlPlaneStateTable>;
@@ -179,4 +185,75 @@ export interface KpiEventTable {
   value: number | null;
   at: ColumnType<Date, Date | undefined, never>;
   source: string;
+}
+
+export type RegressionAction = 'THROTTLE' | 'PAUSE' | 'KILL_SWITCH';
+
+export interface RegressionPolicyTable {
+  domain: string;
+  metric: string;
+  /** The engine a THROTTLE or PAUSE acts on. */
+  engine: string;
+  window_events: number;
+  baseline_events: number;
+  max_drop_fraction: number;
+  action: RegressionAction;
+  enabled: Generated<boolean>;
+  updated_by: Generated<string>;
+  updated_at: Generated<Date>;
+}
+
+export interface RegressionStateTable {
+  domain: string;
+  metric: string;
+  triggered: Generated<boolean>;
+  last_decision: string;
+  baseline: number | null;
+  current: number | null;
+  drop_fraction: number | null;
+  window_count: Generated<number>;
+  baseline_count: Generated<number>;
+  last_checked_at: Date;
+  triggered_at: Date | null;
+}
+
+export interface EngineRestrictionTable {
+  id: ColumnType<string, never, never>;
+  engine: string;
+  kind: 'throttle' | 'pause';
+  source: string;
+  reason: string;
+  created_at: Generated<Date>;
+  cleared_at: Date | null;
+  cleared_by: string | null;
+  clear_reason: string | null;
+}
+
+export interface CanaryCheckStateTable {
+  name: string;
+  consecutive_failures: Generated<number>;
+  last_ok: boolean;
+  last_error: string | null;
+  last_checked_at: Date;
+  last_failure_at: Date | null;
+  last_recovered_at: Date | null;
+}
+
+export interface DriftBaselineTable {
+  strategy_id: string;
+  metric: string;
+  baseline_value: number;
+  updated_by: string;
+  updated_at: Generated<Date>;
+}
+
+export interface DriftEvaluationTable {
+  id: ColumnType<string, never, never>;
+  strategy_id: string;
+  metric: string;
+  baseline_value: number;
+  live_value: number;
+  deviation: number;
+  action: 'OK' | 'REDUCE_SIZE' | 'PAUSE';
+  at: Generated<Date>;
 }

@@ -55,6 +55,10 @@ async function lockLedgers(trx: Transaction<Database>, engine: string, day: stri
         'p.max_open_risk',
         'p.max_actions_per_day',
         'p.enabled',
+        (eb) =>
+          eb
+            .exists(eb.selectFrom('engine_restriction as r').select('r.id').whereRef('r.engine', '=', 'l.engine').where('r.kind', '=', 'pause').where('r.cleared_at', 'is', null))
+            .as('paused'),
       ])
       .where('l.day', '=', day)
       .where('l.engine', 'in', engines)
@@ -80,7 +84,10 @@ async function lockLedgers(trx: Transaction<Database>, engine: string, day: stri
     const r = row(name);
     return r.policy_engine === null || r.enabled === null
       ? undefined
-      : toPolicy({ engine: r.policy_engine, max_daily_loss: r.max_daily_loss, max_daily_exposure: r.max_daily_exposure, max_open_risk: r.max_open_risk, max_actions_per_day: r.max_actions_per_day, enabled: r.enabled });
+      : {
+          ...toPolicy({ engine: r.policy_engine, max_daily_loss: r.max_daily_loss, max_daily_exposure: r.max_daily_exposure, max_open_risk: r.max_open_risk, max_actions_per_day: r.max_actions_per_day, enabled: r.enabled }),
+          paused: Boolean(r.paused),
+        };
   };
   return { global: ledger(GLOBAL_ENGINE), engine: ledger(engine), policies: { global: policy(GLOBAL_ENGINE), engine: policy(engine) } };
 }

@@ -5,6 +5,18 @@ import { listScorecards } from '../db/heimdall.repository';
 import { listPermits } from '../db/permits.repository';
 import { ledgerReport, listRiskPolicies, upsertRiskPolicy } from '../db/risk.repository';
 import type { RiskPolicy } from '../risk/rules';
+import { recordKpiEvent } from '../db/kpi.repository';
+import {
+  applyRestriction,
+  canaryStates,
+  clearRestriction,
+  listRegressionPolicies,
+  listRestrictions,
+  regressionStates,
+  resetTripwire,
+  setRegressionPolicy,
+} from '../db/watchdogs.repository';
+import type { RegressionPolicy } from '../watchdogs/tripwire';
 
 /**
  * What operators read and edit outside workflows. Every result is plain JSON,
@@ -19,9 +31,34 @@ export function createDataAccess(db: Kysely<Database>) {
     listScorecards: (day: string) => listScorecards(db, day),
     listPermits: (filter: { symbol?: string }) => listPermits(db, filter),
     verifyAuditChain: () => verifyAuditChain(db),
+    listRegressionPolicies: () => listRegressionPolicies(db),
+    setRegressionPolicy: (policy: RegressionPolicy, actor: string) => setRegressionPolicy(db, policy, actor),
+    regressionStates: () => regressionStates(db),
+    resetTripwire: (policy: { domain: string; metric: string }, actor: string, reason: string) => resetTripwire(db, policy, actor, reason),
+    listRestrictions: (activeOnly: boolean) => listRestrictions(db, { activeOnly }),
+    applyRestriction: (input: { engine: string; kind: 'throttle' | 'pause'; source: string; reason: string; actor: string }) => applyRestriction(db, input),
+    clearRestriction: (id: string, actor: string, reason: string) => clearRestriction(db, id, actor, reason),
+    canaryStates: () => canaryStates(db),
+    recordKpi: (event: { domain: string; metric: string; success?: boolean; value?: number; source: string }) => recordKpiEvent(db, event),
   };
 }
 
 export type DataAccess = ReturnType<typeof createDataAccess>;
 export type DataMethod = keyof DataAccess;
-export const DATA_METHODS = ['listRiskPolicies', 'ledgerReport', 'upsertRiskPolicy', 'listScorecards', 'listPermits', 'verifyAuditChain'] as const satisfies readonly DataMethod[];
+export const DATA_METHODS = [
+  'listRiskPolicies',
+  'ledgerReport',
+  'upsertRiskPolicy',
+  'listScorecards',
+  'listPermits',
+  'verifyAuditChain',
+  'listRegressionPolicies',
+  'setRegressionPolicy',
+  'regressionStates',
+  'resetTripwire',
+  'listRestrictions',
+  'applyRestriction',
+  'clearRestriction',
+  'canaryStates',
+  'recordKpi',
+] as const satisfies readonly DataMethod[];

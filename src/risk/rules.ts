@@ -10,6 +10,8 @@ export interface RiskPolicy {
   maxOpenRisk: number | null;
   maxActionsPerDay: number | null;
   enabled: boolean;
+  /** Paused by a tripwire or an operator: new reserves are refused, settles go on. */
+  paused?: boolean;
 }
 
 export interface LedgerDay {
@@ -24,6 +26,7 @@ export const EMPTY_LEDGER: LedgerDay = { exposureUsed: 0, openRiskReserved: 0, r
 export type RiskDenialReason =
   | 'policy_missing'
   | 'policy_disabled'
+  | 'engine_paused'
   | 'daily_exposure_exceeded'
   | 'daily_loss_limit_reached'
   | 'open_risk_exceeded'
@@ -40,6 +43,7 @@ const cents = (amount: number) => Math.round(amount * 100);
 export function checkPolicy(policy: RiskPolicy, ledger: LedgerDay, amount: number): RiskCheck {
   const deny = (reason: RiskDenialReason, detail: string): RiskCheck => ({ ok: false, scope: policy.engine, reason, detail });
   if (!policy.enabled) return deny('policy_disabled', `${policy.engine} policy is disabled`);
+  if (policy.paused) return deny('engine_paused', `${policy.engine} is paused until an operator lifts it`);
   if (policy.maxDailyExposure !== null && cents(ledger.exposureUsed) + cents(amount) > cents(policy.maxDailyExposure)) {
     return deny('daily_exposure_exceeded', `${policy.engine}: exposure ${ledger.exposureUsed} + ${amount} > ${policy.maxDailyExposure}`);
   }

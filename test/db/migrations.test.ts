@@ -18,8 +18,12 @@ async function tables(db: Kysely<Database>): Promise<string[]> {
 
 const ALL_TABLES = [
   'audit_event',
+  'canary_check_state',
   'control_plane_state',
   'disarm_record',
+  'drift_baseline',
+  'drift_evaluation',
+  'engine_restriction',
   'execution_permit',
   'heimdall_policy',
   'heimdall_recommendation',
@@ -27,6 +31,8 @@ const ALL_TABLES = [
   'heimdall_scorecard_day',
   'kpi_event',
   'permit_block',
+  'regression_policy',
+  'regression_state',
   'risk_event',
   'risk_ledger_day',
   'risk_policy',

@@ -11,7 +11,15 @@ describe('loadConfig', () => {
       dataDir: path.resolve('.data'),
       uiPort: 8233,
       governor: { maxPerHour: 3, maxPer5Min: 2, permitTtlSeconds: 60, autoDisarm: true },
+      watchdogs: { tripwireEvery: '5m', canaryEvery: '60s', canaryThreshold: 3, httpProbes: [] },
     });
+  });
+
+  it('reads canary probes', () => {
+    expect(loadConfig({ WARDEN_CANARY_HTTP_PROBES: 'exchange=https://api.example.com/health, feed=http://localhost:9000/ok' }).watchdogs.httpProbes).toEqual([
+      { name: 'exchange', url: 'https://api.example.com/health' },
+      { name: 'feed', url: 'http://localhost:9000/ok' },
+    ]);
   });
 
   it('reads a Temporal Cloud set-up', () => {
@@ -34,6 +42,8 @@ describe('loadConfig', () => {
     [{ WARDEN_UI_PORT: '99999' }, /^invalid WARDEN_UI_PORT:/],
     [{ WARDEN_AUTO_DISARM: 'yes' }, /^invalid WARDEN_AUTO_DISARM: expected true or false/],
     [{ WARDEN_PERMIT_MAX_PER_5MIN: '0' }, /^invalid WARDEN_PERMIT_MAX_PER_5MIN:/],
+    [{ WARDEN_TRIPWIRE_EVERY: 'often' }, /^invalid WARDEN_TRIPWIRE_EVERY: expected a duration/],
+    [{ WARDEN_CANARY_HTTP_PROBES: 'exchange=ftp://x' }, /^invalid WARDEN_CANARY_HTTP_PROBES: expected name=http/],
   ])('refuses %o with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
     try {

@@ -1,9 +1,11 @@
 import type { Migration } from 'kysely';
 import * as controlPlane from './2026_11_24_0001_control_plane';
 import * as governedDeals from './2026_11_24_0002_governed_deals';
+import * as watchdogs from './2026_11_24_0003_watchdogs';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const migrations: Record<string, Migration> = {
   '2026_11_24_0001_control_plane': controlPlane,
   '2026_11_24_0002_governed_deals': governedDeals,
+  '2026_11_24_0003_watchdogs': watchdogs,
 };

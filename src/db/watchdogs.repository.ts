@@ -1,0 +1,339 @@
+import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import { type CheckResult } from '../watchdogs/canary';
+import { type DriftEvaluation, type DriftThresholds, evaluateDrift } from '../watchdogs/drift';
+import { evaluateRegression, policyId, type RegressionAction, type RegressionPolicy } from '../watchdogs/tripwire';
+import { appendAuditEvent } from './audit.repository';
+import type { Database, EngineRestrictionTable, RegressionPolicyTable } from './database';
+
+const TRIPWIRE_LOCK = 0x5452_4950; // "TRIP": one evaluation at a time
+
+function toPolicy(row: Selectable<RegressionPolicyTable>): RegressionPolicy {
+  return {
+    domain: row.domain,
+    metric: row.metric,
+    engine: row.engine,
+    windowEvents: row.window_events,
+    baselineEvents: row.baseline_events,
+    maxDropFraction: row.max_drop_fraction,
+    action: row.action,
+    enabled: row.enabled,
+  };
+}
+
+export async function listRegressionPolicies(db: Kysely<Database>): Promise<RegressionPolicy[]> {
+  return (await db.selectFrom('regression_policy').selectAll().orderBy('domain').orderBy('metric').execute()).map(toPolicy);
+}
+
+export async function setRegressionPolicy(db: Kysely<Database>, policy: RegressionPolicy, actor: string): Promise<RegressionPolicy> {
+  return db.transaction().execute(async (trx) => {
+    const values = {
+      engine: policy.engine,
+      window_events: policy.windowEvents,
+      baseline_events: policy.baselineEvents,
+      max_drop_fraction: policy.maxDropFraction,
+      action: policy.action,
+      enabled: policy.enabled,
+      updated_by: actor,
+      updated_at: new Date(),
+    };
+    await trx
+      .insertInto('regression_policy')
+      .values({ domain: policy.domain, metric: policy.metric, ...values })
+      .onConflict((oc) => oc.columns(['domain', 'metric']).doUpdateSet(values))
+      .execute();
+    await appendAuditEvent(trx, { actor, kind: 'tripwire.policy_set', subject: `tripwire:${policyId(policy)}`, details: { policy } });
+    return policy;
+  });
+}
+
+export interface TripwireFiring {
+  policy: string;
+  domain: string;
+  metric: string;
+  engine: string;
+  action: RegressionAction;
+  baseline: number;
+  current: number;
+  dropFraction: number;
+}
+
+export interface TripwireReport {
+  evaluated: { policy: string; decision: string; baseline: number | null; current: number | null; dropFraction: number | null }[];
+  fired: TripwireFiring[];
+}
+
+/**
+ * Evaluates every enabled policy and records its state. A policy already
+ * triggered does not fire again until an operator resets it.
+ */
+export async function evaluateRegressionPolicies(db: Kysely<Database>, at: Date): Promise<TripwireReport> {
+  return db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(${TRIPWIRE_LOCK})`.execute(trx);
+    const policies = (await trx.selectFrom('regression_policy').selectAll().where('enabled', '=', true).orderBy('domain').orderBy('metric').execute()).map(toPolicy);
+    const report: TripwireReport = { evaluated: [], fired: [] };
+    for (const policy of policies) {
+      const events = await trx
+        .selectFrom('kpi_event')
+        .select(['success', 'value'])
+        .where('domain', '=', policy.domain)
+        .where('metric', '=', policy.metric)
+        .where('at', '<=', at)
+        .orderBy('at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(policy.windowEvents + policy.baselineEvents)
+        .execute();
+      const result = evaluateRegression(policy, events);
+      const prior = await trx.selectFrom('regression_state').selectAll().where('domain', '=', policy.domain).where('metric', '=', policy.metric).forUpdate().executeTakeFirst();
+      const alreadyTriggered = prior?.triggered ?? false;
+      const fires = result.decision === 'triggered' && !alreadyTriggered;
+      const decision = result.decision === 'triggered' && alreadyTriggered ? 'still_triggered' : result.decision;
+      const measured = result.decision === 'insufficient_data' ? { baseline: null, current: null, drop_fraction: null } : { baseline: result.baseline, current: result.current, drop_fraction: result.dropFraction };
+      const values = {
+        triggered: alreadyTriggered || result.decision === 'triggered',
+        last_decision: decision,
+        ...measured,
+        window_count: result.windowCount,
+        baseline_count: result.baselineCount,
+        last_checked_at: at,
+        triggered_at: fires ? at : (prior?.triggered_at ?? null),
+      };
+      await trx
+        .insertInto('regression_state')
+        .values({ domain: policy.domain, metric: policy.metric, ...values })
+        .onConflict((oc) => oc.columns(['domain', 'metric']).doUpdateSet(values))
+        .execute();
+      report.evaluated.push({ policy: policyId(policy), decision, baseline: measured.baseline, current: measured.current, dropFraction: measured.drop_fraction });
+      if (fires && result.decision === 'triggered') {
+        const firing = { policy: policyId(policy), domain: policy.domain, metric: policy.metric, engine: policy.engine, action: policy.action, baseline: result.baseline, current: result.current, dropFraction: result.dropFraction };
+        report.fired.push(firing);
+        await appendAuditEvent(trx, { actor: 'tripwire', kind: 'tripwire.triggered', subject: `tripwire:${firing.policy}`, details: { ...firing } });
+      }
+    }
+    return report;
+  });
+}
+
+export async function regressionStates(db: Kysely<Database>) {
+  const rows = await db.selectFrom('regression_state').selectAll().orderBy('domain').orderBy('metric').execute();
+  return rows.map((r) => ({
+    policy: policyId(r),
+    triggered: r.triggered,
+    lastDecision: r.last_decision,
+    baseline: r.baseline,
+    current: r.current,
+    dropFraction: r.drop_fraction,
+    windowCount: r.window_count,
+    baselineCount: r.baseline_count,
+    lastCheckedAt: r.last_checked_at.toISOString(),
+    triggeredAt: r.triggered_at?.toISOString() ?? null,
+  }));
+}
+
+export interface Restriction {
+  id: string;
+  engine: string;
+  kind: 'throttle' | 'pause';
+  source: string;
+  reason: string;
+  createdAt: string;
+  clearedAt: string | null;
+  clearedBy: string | null;
+  clearReason: string | null;
+}
+
+function toRestriction(row: Selectable<EngineRestrictionTable>): Restriction {
+  return {
+    id: String(row.id),
+    engine: row.engine,
+    kind: row.kind,
+    source: row.source,
+    reason: row.reason,
+    createdAt: row.created_at.toISOString(),
+    clearedAt: row.cleared_at?.toISOString() ?? null,
+    clearedBy: row.cleared_by,
+    clearReason: row.clear_reason,
+  };
+}
+
+/**
+ * THROTTLE disables the engine's risk policy (the next reserve is denied
+ * `policy_disabled`); PAUSE holds new reserves (`engine_paused`) while deals
+ * already reserved settle. Idempotent per (engine, kind, source).
+ */
+export async function applyRestriction(
+  db: Kysely<Database>,
+  input: { engine: string; kind: 'throttle' | 'pause'; source: string; reason: string; actor: string },
+): Promise<Restriction> {
+  return db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('engine_restriction')
+      .values({ engine: input.engine, kind: input.kind, source: input.source, reason: input.reason, cleared_at: null, cleared_by: null, clear_reason: null })
+      .onConflict((oc) => oc.columns(['engine', 'kind', 'source']).where('cleared_at', 'is', null).doNothing())
+      .execute();
+    if (input.kind === 'throttle') {
+      await trx
+        .insertInto('risk_policy')
+        .values({ engine: input.engine, max_daily_loss: null, max_daily_exposure: null, max_open_risk: null, max_actions_per_day: null, enabled: false, updated_by: input.actor })
+        .onConflict((oc) => oc.column('engine').doUpdateSet({ enabled: false, updated_by: input.actor, updated_at: new Date() }))
+        .execute();
+    }
+    const row = await trx
+      .selectFrom('engine_restriction')
+      .selectAll()
+      .where('engine', '=', input.engine)
+      .where('kind', '=', input.kind)
+      .where('source', '=', input.source)
+      .where('cleared_at', 'is', null)
+      .executeTakeFirstOrThrow();
+    await appendAuditEvent(trx, {
+      actor: input.actor,
+      kind: `restriction.${input.kind}_applied`,
+      subject: `engine:${input.engine}`,
+      details: { restrictionId: String(row.id), source: input.source, reason: input.reason },
+      idempotencyKey: `restriction-applied:${row.id}`,
+    });
+    return toRestriction(row);
+  });
+}
+
+async function clearRows(trx: Transaction<Database>, rows: Selectable<EngineRestrictionTable>[], actor: string, reason: string): Promise<Restriction[]> {
+  const cleared: Restriction[] = [];
+  for (const row of rows) {
+    const updated = await trx
+      .updateTable('engine_restriction')
+      .set({ cleared_at: new Date(), cleared_by: actor, clear_reason: reason })
+      .where('id', '=', row.id)
+      .where('cleared_at', 'is', null)
+      .returningAll()
+      .executeTakeFirst();
+    if (!updated) continue;
+    if (row.kind === 'throttle') {
+      const stillThrottled = await trx
+        .selectFrom('engine_restriction')
+        .select('id')
+        .where('engine', '=', row.engine)
+        .where('kind', '=', 'throttle')
+        .where('cleared_at', 'is', null)
+        .executeTakeFirst();
+      if (!stillThrottled) await trx.updateTable('risk_policy').set({ enabled: true, updated_by: actor, updated_at: new Date() }).where('engine', '=', row.engine).execute();
+    }
+    await appendAuditEvent(trx, { actor, kind: `restriction.${row.kind}_cleared`, subject: `engine:${row.engine}`, details: { restrictionId: String(row.id), source: row.source, reason } });
+    cleared.push(toRestriction(updated));
+  }
+  return cleared;
+}
+
+export class RestrictionNotFoundError extends Error {
+  override name = 'RestrictionNotFound';
+}
+
+export async function clearRestriction(db: Kysely<Database>, id: string, actor: string, reason: string): Promise<Restriction> {
+  return db.transaction().execute(async (trx) => {
+    const row = await trx.selectFrom('engine_restriction').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+    if (!row || row.cleared_at !== null) throw new RestrictionNotFoundError(`no active restriction ${id}`);
+    return (await clearRows(trx, [row], actor, reason))[0]!;
+  });
+}
+
+export class TripwireNotFoundError extends Error {
+  override name = 'TripwireNotFound';
+}
+
+/** After review: the tripwire may fire again, and what it throttled or paused is lifted. */
+export async function resetTripwire(
+  db: Kysely<Database>,
+  policy: { domain: string; metric: string },
+  actor: string,
+  reason: string,
+): Promise<{ policy: string; lifted: Restriction[] }> {
+  return db.transaction().execute(async (trx) => {
+    const exists = await trx.selectFrom('regression_policy').select('domain').where('domain', '=', policy.domain).where('metric', '=', policy.metric).executeTakeFirst();
+    if (!exists) throw new TripwireNotFoundError(`no regression policy ${policyId(policy)}`);
+    await trx
+      .updateTable('regression_state')
+      .set({ triggered: false, triggered_at: null, last_decision: 'reset' })
+      .where('domain', '=', policy.domain)
+      .where('metric', '=', policy.metric)
+      .execute();
+    const rows = await trx.selectFrom('engine_restriction').selectAll().where('source', '=', `tripwire:${policyId(policy)}`).where('cleared_at', 'is', null).forUpdate().execute();
+    const lifted = await clearRows(trx, rows, actor, reason);
+    await appendAuditEvent(trx, { actor, kind: 'tripwire.reset', subject: `tripwire:${policyId(policy)}`, details: { reason, lifted: lifted.map((r) => r.id) } });
+    return { policy: policyId(policy), lifted };
+  });
+}
+
+export async function listRestrictions(db: Kysely<Database>, { activeOnly = true } = {}): Promise<Restriction[]> {
+  let query = db.selectFrom('engine_restriction').selectAll().orderBy('id', 'desc').limit(100);
+  if (activeOnly) query = query.where('cleared_at', 'is', null);
+  return (await query.execute()).map(toRestriction);
+}
+
+/** Persists the canary's per-check counts (what the next run also receives from the schedule). */
+export async function saveCanaryState(db: Kysely<Database>, results: CheckResult[], consecutiveFailures: Record<string, number>, at: Date): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    for (const r of results) {
+      const values = {
+        consecutive_failures: consecutiveFailures[r.name] ?? 0,
+        last_ok: r.ok,
+        last_error: r.error ?? null,
+        last_checked_at: at,
+        ...(r.ok ? {} : { last_failure_at: at }),
+      };
+      await trx
+        .insertInto('canary_check_state')
+        .values({ name: r.name, ...values })
+        .onConflict((oc) =>
+          oc.column('name').doUpdateSet({
+            ...values,
+            // Recovered: it failed last time and passes now.
+            last_recovered_at: r.ok ? sql`case when canary_check_state.last_ok then canary_check_state.last_recovered_at else ${at} end` : sql`canary_check_state.last_recovered_at`,
+          }),
+        )
+        .execute();
+    }
+  });
+}
+
+export async function canaryStates(db: Kysely<Database>) {
+  const rows = await db.selectFrom('canary_check_state').selectAll().orderBy('name').execute();
+  return rows.map((r) => ({
+    name: r.name,
+    ok: r.last_ok,
+    consecutiveFailures: r.consecutive_failures,
+    lastError: r.last_error,
+    lastCheckedAt: r.last_checked_at.toISOString(),
+    lastFailureAt: r.last_failure_at?.toISOString() ?? null,
+    lastRecoveredAt: r.last_recovered_at?.toISOString() ?? null,
+  }));
+}
+
+export async function setDriftBaseline(db: Kysely<Database>, input: { strategyId: string; metric: string; baselineValue: number; actor: string }): Promise<void> {
+  const values = { baseline_value: input.baselineValue, updated_by: input.actor, updated_at: new Date() };
+  await db
+    .insertInto('drift_baseline')
+    .values({ strategy_id: input.strategyId, metric: input.metric, ...values })
+    .onConflict((oc) => oc.columns(['strategy_id', 'metric']).doUpdateSet(values))
+    .execute();
+}
+
+/** Live metric against the stored backtest baseline; the evaluation is kept. Undefined without a baseline. */
+export async function evaluateStrategyDrift(
+  db: Kysely<Database>,
+  input: { strategyId: string; metric: string; liveValue: number; thresholds?: DriftThresholds },
+): Promise<(DriftEvaluation & { baselineValue: number }) | undefined> {
+  const baseline = await db.selectFrom('drift_baseline').selectAll().where('strategy_id', '=', input.strategyId).where('metric', '=', input.metric).executeTakeFirst();
+  if (!baseline) return undefined;
+  const evaluation = evaluateDrift(baseline.baseline_value, input.liveValue, input.thresholds);
+  await db
+    .insertInto('drift_evaluation')
+    .values({
+      strategy_id: input.strategyId,
+      metric: input.metric,
+      baseline_value: baseline.baseline_value,
+      live_value: input.liveValue,
+      deviation: Number.isFinite(evaluation.deviation) ? evaluation.deviation : 1e308,
+      action: evaluation.action,
+    })
+    .execute();
+  return { ...evaluation, baselineValue: baseline.baseline_value };
+}

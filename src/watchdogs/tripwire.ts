@@ -1,0 +1,70 @@
+import { z } from 'zod';
+
+export const REGRESSION_ACTIONS = ['THROTTLE', 'PAUSE', 'KILL_SWITCH'] as const;
+export const RegressionActionSchema = z.enum(REGRESSION_ACTIONS);
+export type RegressionAction = z.infer<typeof RegressionActionSchema>;
+
+export const MetricSchema = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'expected a metric name in snake_case, e.g. contract_rate');
+/** `DOMAIN/metric`, how operators name a regression policy. */
+export const PolicyIdSchema = z
+  .string()
+  .regex(/^[A-Z][A-Z0-9_]{0,63}\/[a-z][a-z0-9_]{0,63}$/, 'expected DOMAIN/metric, e.g. WHOLESALE/contract_rate')
+  .transform((id) => {
+    const [domain, metric] = id.split('/') as [string, string];
+    return { domain, metric };
+  });
+export const policyId = (p: { domain: string; metric: string }) => `${p.domain}/${p.metric}`;
+
+export interface RegressionPolicy {
+  domain: string;
+  metric: string;
+  engine: string;
+  windowEvents: number;
+  baselineEvents: number;
+  maxDropFraction: number;
+  action: RegressionAction;
+  enabled: boolean;
+}
+
+export interface KpiSample {
+  success: boolean | null;
+  value: number | null;
+}
+
+/**
+ * Seed 000's _rate_from_events: the success rate when the events carry
+ * success flags, else the average of their values. Undefined for none.
+ */
+export function rateFromEvents(events: KpiSample[]): number | undefined {
+  if (events.length === 0) return undefined;
+  if (events.every((e) => e.success !== null)) return events.filter((e) => e.success).length / events.length;
+  const values = events.map((e) => e.value).filter((v): v is number => v !== null);
+  return values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+export type RegressionDecision =
+  | { decision: 'insufficient_data'; windowCount: number; baselineCount: number; detail: string }
+  | { decision: 'ok' | 'triggered'; windowCount: number; baselineCount: number; baseline: number; current: number; dropFraction: number };
+
+/**
+ * Seed 000 Lever 4: the most recent `windowEvents` against the
+ * `baselineEvents` before them (newest first in `events`). Triggered when the
+ * drop relative to the baseline reaches `maxDropFraction`. Too few events,
+ * or a baseline of zero, decides nothing.
+ */
+export function evaluateRegression(policy: Pick<RegressionPolicy, 'windowEvents' | 'baselineEvents' | 'maxDropFraction'>, newestFirst: KpiSample[]): RegressionDecision {
+  const recent = newestFirst.slice(0, policy.windowEvents);
+  const before = newestFirst.slice(policy.windowEvents, policy.windowEvents + policy.baselineEvents);
+  const counts = { windowCount: recent.length, baselineCount: before.length };
+  if (recent.length < policy.windowEvents || before.length < policy.baselineEvents) {
+    return { decision: 'insufficient_data', ...counts, detail: `need ${policy.windowEvents} recent + ${policy.baselineEvents} baseline events, have ${recent.length} + ${before.length}` };
+  }
+  const current = rateFromEvents(recent);
+  const baseline = rateFromEvents(before);
+  if (current === undefined || baseline === undefined || baseline <= 0) {
+    return { decision: 'insufficient_data', ...counts, detail: 'no measurable baseline' };
+  }
+  // Rounded so that a drop of exactly the threshold counts as reaching it.
+  const dropFraction = Math.round(((baseline - current) / baseline) * 1e9) / 1e9;
+  return { decision: dropFraction >= policy.maxDropFraction ? 'triggered' : 'ok', ...counts, baseline, current, dropFraction };
+}

@@ -1,0 +1,22 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { WatchdogActivities } from '../activities/watchdogs';
+import type { TripwireReport } from '../src/db/watchdogs.repository';
+
+const { evaluateRegressionPolicies, applyEngineRestriction, engageKillSwitch } = proxyActivities<WatchdogActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumInterval: '30 seconds' },
+});
+
+/**
+ * Seed 000 Lever 4, run by a Schedule (and on demand): compares each enabled
+ * policy's recent KPI window with its baseline and acts on what newly fired.
+ */
+export async function regressionTripwire(): Promise<TripwireReport> {
+  const report = await evaluateRegressionPolicies({ at: new Date().toISOString() });
+  for (const f of report.fired) {
+    const reason = `${f.policy} dropped ${(f.dropFraction * 100).toFixed(1)}% (baseline ${f.baseline.toFixed(3)}, current ${f.current.toFixed(3)})`;
+    if (f.action === 'KILL_SWITCH') await engageKillSwitch({ source: 'tripwire', reason });
+    else await applyEngineRestriction({ engine: f.engine, kind: f.action === 'THROTTLE' ? 'throttle' : 'pause', source: `tripwire:${f.policy}`, reason });
+  }
+  return report;
+}
