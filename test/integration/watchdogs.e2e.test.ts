@@ -1,6 +1,9 @@
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +15,7 @@ import { recordKpiEvent } from '../../src/db/kpi.repository';
 import { listRestrictions, resetTripwire, setRegressionPolicy } from '../../src/db/watchdogs.repository';
 import type { ExecuteDealInput, ExecuteDealResult } from '../../src/deals/types';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
-import { toolPaths } from '../../src/tools';
+import { projectRoot, toolPaths } from '../../src/tools';
 import { applyWatchdogSchedules, CANARY_SCHEDULE_ID, TRIPWIRE_SCHEDULE_ID } from '../../src/watchdogs/schedules';
 import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
 
@@ -71,16 +74,32 @@ describe('watchdogs end to end', () => {
     await database.close();
   }
 
-  /** `temporal schedule trigger`, then the result of the run it started. */
-  async function triggerAndWait(scheduleId: string): Promise<unknown> {
+  /** `temporal schedule trigger`, then the result of the run it started (kept as a replay fixture when asked). */
+  async function triggerAndWait(scheduleId: string, fixture?: string): Promise<unknown> {
     const handle = client.schedule.getHandle(scheduleId);
     const before = (await handle.describe()).info.numActionsTaken;
     await run(toolPaths.temporal, ['schedule', 'trigger', '--address', address, '--namespace', namespace, '--schedule-id', scheduleId]);
     await expect.poll(async () => (await handle.describe()).info.numActionsTaken, { timeout: 15_000 }).toBeGreaterThan(before);
     const actions = (await handle.describe()).info.recentActions;
     const started = actions[actions.length - 1]!.action;
-    return client.workflow.getHandle(started.workflow.workflowId, started.workflow.firstExecutionRunId).result();
+    const runHandle = client.workflow.getHandle(started.workflow.workflowId, started.workflow.firstExecutionRunId);
+    const result = await runHandle.result();
+    if (fixture && process.env.WARDEN_RECORD_HISTORIES === '1') {
+      writeFileSync(path.join(__dirname, '..', 'histories', fixture), historyToJSON(await runHandle.fetchHistory()));
+    }
+    return result;
   }
+  const cli = async (args: string[]) => {
+    try {
+      const { stdout } = await run(process.execPath, [path.join(projectRoot, 'bin', 'warden.cjs'), ...args], {
+        env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, WARDEN_TASK_QUEUE: taskQueue, DATABASE_URL: t.url, WARDEN_ACTOR: 'ops' },
+      });
+      return { code: 0, stdout, stderr: '' };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
   const deal = (dealId: string, engine: string, symbol = 'BTCUSDT') => warden.executeDeal({ dealId, engine, symbol, amount: 10, requestedBy: 'bot' });
   const degrade = async (domain: string, metric: string) => {
     for (let i = 0; i < 15; i++) await recordKpiEvent(t.db, { domain, metric, success: i >= 10 ? i % 2 === 0 : true, source: 'test', at: new Date(Date.now() - 60_000 + i * 100) });
@@ -119,15 +138,21 @@ describe('watchdogs end to end', () => {
   it('a scheduled tripwire throttles an engine: the next deal is denied policy_disabled, and the throttle outlives a restart until reset', async () => {
     await setRegressionPolicy(t.db, { domain: 'WHOLESALE', metric: 'contract_rate', engine: 'WHOLESALE', windowEvents: 5, baselineEvents: 10, maxDropFraction: 0.2, action: 'THROTTLE', enabled: true }, 'ops');
     await degrade('WHOLESALE', 'contract_rate');
-    expect(await triggerAndWait(TRIPWIRE_SCHEDULE_ID)).toMatchObject({ fired: [{ policy: 'WHOLESALE/contract_rate', action: 'THROTTLE' }] });
+    expect(await triggerAndWait(TRIPWIRE_SCHEDULE_ID, 'regression-tripwire-throttle.json')).toMatchObject({ fired: [{ policy: 'WHOLESALE/contract_rate', action: 'THROTTLE' }] });
     expect(await deal('t1', 'WHOLESALE')).toMatchObject({ status: 'denied', gate: 'risk', reason: 'policy_disabled' });
+    const status = JSON.parse((await cli(['tripwire', 'status', '--json'])).stdout);
+    expect(status.policies.find((p: { domain: string; metric: string }) => p.domain === 'WHOLESALE' && p.metric === 'contract_rate')).toMatchObject({ enabled: true, state: { triggered: true, dropFraction: 0.4 } });
+    expect(status.restrictions).toMatchObject([{ engine: 'WHOLESALE', kind: 'throttle', source: 'tripwire:WHOLESALE/contract_rate' }]);
+    expect(await cli(['tripwire', 'reset', 'WHOLESALE/contract_rate'])).toMatchObject({ code: 2, stderr: 'warden: --reason: required\n' });
+    expect(await cli(['tripwire', 'reset', 'wholesale', '--reason', 'x'])).toMatchObject({ code: 2, stderr: expect.stringContaining('policy: expected DOMAIN/metric') });
     // It does not fire again on the next run.
     expect(await triggerAndWait(TRIPWIRE_SCHEDULE_ID)).toMatchObject({ fired: [], evaluated: [{ decision: 'still_triggered' }] });
 
     await stopWorker();
     await startWorker();
     expect(await deal('t2', 'WHOLESALE')).toMatchObject({ status: 'denied', reason: 'policy_disabled' });
-    await resetTripwire(t.db, { domain: 'WHOLESALE', metric: 'contract_rate' }, 'ops', 'reviewed');
+    const reset = await cli(['tripwire', 'reset', 'WHOLESALE/contract_rate', '--reason', 'reviewed', '--json']);
+    expect(JSON.parse(reset.stdout)).toMatchObject({ policy: 'WHOLESALE/contract_rate', lifted: [{ kind: 'throttle', engine: 'WHOLESALE', clearedBy: 'ops' }] });
     expect(await deal('t3', 'WHOLESALE')).toMatchObject({ status: 'executed' });
     await setRegressionPolicy(t.db, { domain: 'WHOLESALE', metric: 'contract_rate', engine: 'WHOLESALE', windowEvents: 5, baselineEvents: 10, maxDropFraction: 0.2, action: 'THROTTLE', enabled: false }, 'ops');
   });
@@ -171,7 +196,12 @@ describe('watchdogs end to end', () => {
       expect((await warden.controlPlaneState()).killSwitchEngaged).toBe(false);
     }
     const before = (await warden.controlPlaneState()).version;
-    expect(await triggerAndWait(CANARY_SCHEDULE_ID)).toMatchObject({ consecutiveFailures: { exchange: 3 }, tripped: ['exchange'] });
+    expect(await triggerAndWait(CANARY_SCHEDULE_ID, 'infrastructure-canary-tripped.json')).toMatchObject({ consecutiveFailures: { exchange: 3 }, tripped: ['exchange'] });
+    expect(JSON.parse((await cli(['canary', 'status', '--json'])).stdout)).toMatchObject([
+      { name: 'exchange', ok: false, consecutiveFailures: 3 },
+      { name: 'postgres', ok: true },
+      { name: 'temporal', ok: true },
+    ]);
     expect(await warden.waitForControlPlane(before + 1)).toMatchObject({ killSwitchEngaged: true, killSwitchSource: 'canary', reason: expect.stringContaining('exchange (') });
     expect(await deal('c1', 'WHOLESALE')).toMatchObject({ status: 'denied', reason: 'kill_switch_engaged' });
     const [tripped] = await listAuditEvents(t.db, { kind: 'canary.tripped' });
