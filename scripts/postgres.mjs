@@ -73,8 +73,16 @@ export async function startPostgres() {
   ]);
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   log(`PostgreSQL (${bin}) on ${url}, data in ${dataDir}`);
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
   return {
     url,
+    /** Stops the server but keeps its data (for restart tests). */
+    pause() {
+      pgRun('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
+    },
+    resume() {
+      pgRun('pg_ctl', ['-D', dataDir, '-w', '-l', join(dir, 'postgres.log'), '-o', options, 'start']);
+    },
     stop() {
       try {
         pgRun('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']);

@@ -1,0 +1,8 @@
+/** A throwaway PostgreSQL cluster (see postgres.mjs). */
+export interface ThrowawayPostgres {
+  url: string;
+  pause(): void;
+  resume(): void;
+  stop(): void;
+}
+export function startPostgres(): Promise<ThrowawayPostgres>;
