@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import { watchdogScheduleSettings } from '../config';
 import { ReasonSchema } from '../control-plane/types';
-import type { TripwireReport } from '../db/watchdogs.repository';
 import { EngineSchema } from '../risk/rules';
 import { applyWatchdogSchedules } from '../watchdogs/schedules';
-import { MetricSchema, PolicyIdSchema, policyId, RegressionActionSchema } from '../watchdogs/tripwire';
+import { MetricSchema, PolicyIdSchema, policyId, RegressionActionSchema, type TripwireReport } from '../watchdogs/tripwire';
 import { actorOf, EXIT, expectArgs, field, type Invocation, printJsonOr, sub, table, UsageError, withData, withWarden } from './shared';
 
 const bool = (name: string, value: string) => field(name, z.enum(['true', 'false'], { message: 'expected true or false' }), value) === 'true';

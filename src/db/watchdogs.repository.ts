@@ -1,7 +1,9 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import { type CheckResult } from '../watchdogs/canary';
 import { type DriftEvaluation, type DriftThresholds, evaluateDrift } from '../watchdogs/drift';
-import { evaluateRegression, policyId, type RegressionAction, type RegressionPolicy } from '../watchdogs/tripwire';
+import { evaluateRegression, policyId, type RegressionPolicy, type TripwireReport } from '../watchdogs/tripwire';
+
+export type { TripwireFiring, TripwireReport } from '../watchdogs/tripwire';
 import { appendAuditEvent } from './audit.repository';
 import type { Database, EngineRestrictionTable, RegressionPolicyTable } from './database';
 
@@ -44,22 +46,6 @@ export async function setRegressionPolicy(db: Kysely<Database>, policy: Regressi
     await appendAuditEvent(trx, { actor, kind: 'tripwire.policy_set', subject: `tripwire:${policyId(policy)}`, details: { policy } });
     return policy;
   });
-}
-
-export interface TripwireFiring {
-  policy: string;
-  domain: string;
-  metric: string;
-  engine: string;
-  action: RegressionAction;
-  baseline: number;
-  current: number;
-  dropFraction: number;
-}
-
-export interface TripwireReport {
-  evaluated: { policy: string; decision: string; baseline: number | null; current: number | null; dropFraction: number | null }[];
-  fired: TripwireFiring[];
 }
 
 /**

@@ -68,3 +68,19 @@ export function evaluateRegression(policy: Pick<RegressionPolicy, 'windowEvents'
   const dropFraction = Math.round(((baseline - current) / baseline) * 1e9) / 1e9;
   return { decision: dropFraction >= policy.maxDropFraction ? 'triggered' : 'ok', ...counts, baseline, current, dropFraction };
 }
+
+export interface TripwireFiring {
+  policy: string;
+  domain: string;
+  metric: string;
+  engine: string;
+  action: RegressionAction;
+  baseline: number;
+  current: number;
+  dropFraction: number;
+}
+
+export interface TripwireReport {
+  evaluated: { policy: string; decision: string; baseline: number | null; current: number | null; dropFraction: number | null }[];
+  fired: TripwireFiring[];
+}
