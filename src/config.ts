@@ -35,6 +35,10 @@ const envSchema = z
     WARDEN_TRIPWIRE_EVERY: duration.default('5m'),
     WARDEN_CANARY_EVERY: duration.default('60s'),
     WARDEN_CANARY_THRESHOLD: z.coerce.number().int().min(1).max(100).default(3),
+    WARDEN_GOVERNANCE_CYCLE_CRON: z
+      .string()
+      .regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression, e.g. "0 23 * * 5"')
+      .default('0 23 * * 5'),
     WARDEN_CANARY_HTTP_PROBES: z
       .string()
       .default('')
@@ -72,7 +76,7 @@ export interface Config {
   dataDir: string;
   uiPort: number;
   governor: GovernorSettings;
-  watchdogs: { tripwireEvery: string; canaryEvery: string; canaryThreshold: number; httpProbes: { name: string; url: string }[] };
+  watchdogs: { tripwireEvery: string; canaryEvery: string; canaryThreshold: number; httpProbes: { name: string; url: string }[]; governanceCycleCron: string };
 }
 
 export class ConfigError extends Error {
@@ -110,6 +114,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       canaryEvery: e.WARDEN_CANARY_EVERY,
       canaryThreshold: e.WARDEN_CANARY_THRESHOLD,
       httpProbes: e.WARDEN_CANARY_HTTP_PROBES,
+      governanceCycleCron: e.WARDEN_GOVERNANCE_CYCLE_CRON,
     },
   };
 }
@@ -123,5 +128,6 @@ export function watchdogScheduleSettings(config: Config) {
     tripwireEvery: config.watchdogs.tripwireEvery,
     canaryEvery: config.watchdogs.canaryEvery,
     canary: { threshold: config.watchdogs.canaryThreshold, httpProbes: config.watchdogs.httpProbes },
+    governanceCycleCron: config.watchdogs.governanceCycleCron,
   };
 }

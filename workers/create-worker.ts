@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import { createActivities } from '../activities';
 import type { CanaryChecks } from '../activities/watchdogs';
 import { WardenClient } from '../src/client';
+import { breakerTrippedSignal } from '../workflows/messages';
 import type { Config } from '../src/config';
 import type { Database } from '../src/db/database';
 import { workflowsEntry } from '../src/tools';
@@ -25,6 +26,9 @@ export async function createWardenWorker(deps: {
       db: deps.db,
       governor: deps.config.governor,
       controlPlane: new WardenClient(deps.client, deps.config.temporal.taskQueue),
+      notifyProposal: async (proposalId, payload) => {
+        await deps.client.workflow.getHandle(proposalId).signal(breakerTrippedSignal, payload);
+      },
       pingTemporal: async () => {
         await deps.client.workflowService.getSystemInfo({});
       },

@@ -1,6 +1,8 @@
 // Message definitions, declared once: workflows set handlers on them and the
 // client and CLI send them. Names and JSON fields are a public interface.
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { CommandDecision, CommandView } from '../src/autonomy/commands';
+import type { ApprovePayload, ProposalView, RejectPayload } from '../src/autonomy/proposals';
 import type {
   ControlPlaneView,
   EngageKillSwitchInput,
@@ -20,3 +22,18 @@ export const setApplyModeSignal = defineSignal<[SetApplyModeInput]>('setApplyMod
 export const controlPlaneStateQuery = defineQuery<ControlPlaneView>('state');
 
 export const dealProgressQuery = defineQuery<DealProgress>('progress');
+
+// Autonomy (seed 002). Approvals are plain JSON so approvers can act from the
+// Temporal CLI or Web UI; proposals also take them as updates, whose
+// validators hand the reason for a refusal back to the caller.
+export const approveCommandSignal = defineSignal<[CommandDecision]>('approveCommand');
+export const rejectCommandSignal = defineSignal<[CommandDecision]>('rejectCommand');
+export const commandStatusQuery = defineQuery<CommandView>('status');
+
+export const approveSignal = defineSignal<[ApprovePayload]>('approve');
+export const rejectSignal = defineSignal<[RejectPayload]>('reject');
+export const approveUpdate = defineUpdate<ProposalView, [ApprovePayload]>('approveProposal');
+export const rejectUpdate = defineUpdate<ProposalView, [RejectPayload]>('rejectProposal');
+/** Sent by the circuit breaker when a revert_to_l3 trips during the validation period. */
+export const breakerTrippedSignal = defineSignal<[{ rule: string; detail: string; eventId: string }]>('breakerTripped');
+export const proposalStatusQuery = defineQuery<ProposalView>('status');

@@ -49,6 +49,18 @@ export interface Database {
   canary_check_state: CanaryCheckStateTable;
   drift_baseline: DriftBaselineTable;
   drift_evaluation: DriftEvaluationTable;
+  autonomy_phase: AutonomyPhaseTable;
+  governance_state: GovernanceStateTable;
+  autonomy_approver: AutonomyApproverTable;
+  command_record: CommandRecordTable;
+  incident: IncidentTable;
+  metrics_snapshot: MetricsSnapshotTable;
+  readiness_attestation: ReadinessAttestationTable;
+  readiness_assessment: ReadinessAssessmentTable;
+  circuit_breaker_rule: CircuitBreakerRuleTable;
+  circuit_breaker_event: CircuitBreakerEventTable;
+  governance_report: GovernanceReportTable;
+  expansion_proposal: ExpansionProposalTable;
 }
 
 export type ControlPlaneStateRow = Selectable<ControlPlaneStateTable>;
@@ -256,4 +268,123 @@ export interface DriftEvaluationTable {
   deviation: number;
   action: 'OK' | 'REDUCE_SIZE' | 'PAUSE';
   at: Generated<Date>;
+}
+
+type Json<T> = ColumnType<T, string, string>;
+
+export interface AutonomyPhaseTable {
+  phase: string;
+  ordinal: number;
+  added_commands: Json<string[]>;
+  all_commands: boolean;
+  validation_days: number | null;
+  required_roles: Json<string[]>;
+}
+
+export interface GovernanceStateTable {
+  id: ColumnType<number, 1 | undefined, never>;
+  current_phase: string;
+  phase_since: Date;
+  paused_command_types: Json<string[]>;
+  active_proposal_id: string | null;
+  last_report_at: Date | null;
+  last_report_id: string | null;
+  updated_at: Date;
+}
+
+export interface AutonomyApproverTable {
+  role: string;
+  approver: string;
+  added_by: string;
+  added_at: Generated<Date>;
+}
+
+export interface CommandRecordTable {
+  id: ColumnType<string, never, never>;
+  command_id: string;
+  command_type: string;
+  phase: string;
+  autonomous: boolean;
+  status: 'succeeded' | 'failed' | 'rejected' | 'rolled_back';
+  approval: 'approved' | 'rejected' | 'timed_out' | 'refused_paused' | null;
+  approver: string | null;
+  role: string | null;
+  detail: string | null;
+  at: Date;
+}
+
+export interface IncidentTable {
+  id: ColumnType<string, never, never>;
+  command_id: string | null;
+  severity: 'low' | 'medium' | 'high' | 'critical';
+  autonomous: boolean;
+  description: string;
+  at: Date;
+}
+
+export interface MetricsSnapshotTable {
+  id: ColumnType<string, never, never>;
+  window_start: Date;
+  window_end: Date;
+  metrics: Json<Record<string, unknown>>;
+  at: Generated<Date>;
+}
+
+export interface ReadinessAttestationTable {
+  id: ColumnType<string, never, never>;
+  item: string;
+  passed: boolean;
+  note: string | null;
+  attested_by: string;
+  attested_at: Generated<Date>;
+}
+
+export interface ReadinessAssessmentTable {
+  id: ColumnType<string, never, never>;
+  at: Date;
+  score: number;
+  status: string;
+  report: Json<Record<string, unknown>>;
+}
+
+export interface CircuitBreakerRuleTable {
+  name: string;
+  enabled: boolean;
+  condition: string;
+  window: string;
+  action: 'revert_to_l3' | 'pause_command_type' | 'alert_only';
+  alert_severity: 'low' | 'medium' | 'high' | 'critical';
+  updated_by: Generated<string>;
+  updated_at: Generated<Date>;
+}
+
+export interface CircuitBreakerEventTable {
+  id: ColumnType<string, never, never>;
+  rule_name: string;
+  action: string;
+  alert_severity: string;
+  command_type: string | null;
+  observed: number;
+  detail: string;
+  at: Date;
+  resolved_at: Date | null;
+  resolved_by: string | null;
+  resolution: string | null;
+}
+
+export interface GovernanceReportTable {
+  id: ColumnType<string, never, never>;
+  at: Date;
+  report: Json<Record<string, unknown>>;
+  proposal_id: string | null;
+}
+
+export interface ExpansionProposalTable {
+  id: string;
+  from_phase: string;
+  target_phase: string;
+  status: string;
+  detail: Json<Record<string, unknown>>;
+  created_at: Date;
+  updated_at: Date;
 }

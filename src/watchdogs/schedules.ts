@@ -4,12 +4,15 @@ import type { CanaryInput } from './canary';
 /** Public names: operators trigger and pause these with `temporal schedule …`. */
 export const TRIPWIRE_SCHEDULE_ID = 'warden-regression-tripwire';
 export const CANARY_SCHEDULE_ID = 'warden-infrastructure-canary';
+export const GOVERNANCE_CYCLE_SCHEDULE_ID = 'warden-governance-cycle';
 
 export interface WatchdogScheduleSettings {
   taskQueue: string;
   tripwireEvery: string;
   canaryEvery: string;
   canary: CanaryInput;
+  /** Cron, UTC; seed 002 runs the cycle on Friday end of day. */
+  governanceCycleCron?: string;
 }
 
 function schedules(settings: WatchdogScheduleSettings): ScheduleOptions[] {
@@ -27,6 +30,13 @@ function schedules(settings: WatchdogScheduleSettings): ScheduleOptions[] {
       action: { type: 'startWorkflow', workflowType: 'infrastructureCanary', workflowId: 'warden-infrastructure-canary', taskQueue: settings.taskQueue, args: [settings.canary] },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
       memo: { purpose: 'seed 001: infrastructure canary' },
+    },
+    {
+      scheduleId: GOVERNANCE_CYCLE_SCHEDULE_ID,
+      spec: { cronExpressions: [settings.governanceCycleCron ?? '0 23 * * 5'] },
+      action: { type: 'startWorkflow', workflowType: 'governanceCycle', workflowId: 'warden-governance-cycle', taskQueue: settings.taskQueue, args: [] },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' },
+      memo: { purpose: 'seed 002: weekly governance cycle' },
     },
   ];
 }

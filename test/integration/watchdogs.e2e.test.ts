@@ -16,7 +16,7 @@ import { listRestrictions, resetTripwire, setRegressionPolicy } from '../../src/
 import type { ExecuteDealInput, ExecuteDealResult } from '../../src/deals/types';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
 import { projectRoot, toolPaths } from '../../src/tools';
-import { applyWatchdogSchedules, CANARY_SCHEDULE_ID, TRIPWIRE_SCHEDULE_ID } from '../../src/watchdogs/schedules';
+import { applyWatchdogSchedules, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID, TRIPWIRE_SCHEDULE_ID } from '../../src/watchdogs/schedules';
 import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
 
 const run = promisify(execFile);
@@ -120,7 +120,7 @@ describe('watchdogs end to end', () => {
     // Applying again only updates: the schedules are created idempotently.
     expect(await applyWatchdogSchedules(client, { taskQueue, tripwireEvery: '1h', canaryEvery: '1h', canary: { threshold: 3, httpProbes: [{ name: 'exchange', url: `http://127.0.0.1:${await closedPort()}/health` }] } })).toEqual({
       created: [],
-      updated: [TRIPWIRE_SCHEDULE_ID, CANARY_SCHEDULE_ID],
+      updated: [TRIPWIRE_SCHEDULE_ID, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID],
     });
     await warden.setGoLive({ enabled: true, actor: 'ops' });
     await warden.setApplyMode({ mode: 'live', actor: 'ops' });
@@ -129,7 +129,7 @@ describe('watchdogs end to end', () => {
 
   afterAll(async () => {
     release?.();
-    for (const id of [TRIPWIRE_SCHEDULE_ID, CANARY_SCHEDULE_ID]) await client.schedule.getHandle(id).delete().catch(() => undefined);
+    for (const id of [TRIPWIRE_SCHEDULE_ID, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID]) await client.schedule.getHandle(id).delete().catch(() => undefined);
     if (worker) await stopWorker();
     await client?.connection.close();
     await t?.drop();

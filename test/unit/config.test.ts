@@ -11,7 +11,7 @@ describe('loadConfig', () => {
       dataDir: path.resolve('.data'),
       uiPort: 8233,
       governor: { maxPerHour: 3, maxPer5Min: 2, permitTtlSeconds: 60, autoDisarm: true },
-      watchdogs: { tripwireEvery: '5m', canaryEvery: '60s', canaryThreshold: 3, httpProbes: [] },
+      watchdogs: { tripwireEvery: '5m', canaryEvery: '60s', canaryThreshold: 3, httpProbes: [], governanceCycleCron: '0 23 * * 5' },
     });
   });
 

@@ -1,0 +1,119 @@
+import { ActivityFailure, condition, proxyActivities, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import type { AutonomyActivities, CommandExecutor } from '../activities/autonomy';
+import { type CommandDecision, CommandDecisionSchema, type CommandExecutionInput, CommandExecutionInputSchema, type CommandResult, type CommandView } from '../src/autonomy/commands';
+import type { CommandStatus } from '../src/autonomy/metrics';
+import { isWhitelisted } from '../src/autonomy/phases';
+import { parseInput } from '../src/errors';
+import { describeIssues } from '../src/validation';
+import { approveCommandSignal, commandStatusQuery, rejectCommandSignal } from './messages';
+
+const autonomy = proxyActivities<AutonomyActivities>({ startToCloseTimeout: '30 seconds', retry: { maximumInterval: '30 seconds' } });
+
+/**
+ * Seed 002: a whitelisted command runs on its own; any other waits for a
+ * human (`approveCommand` / `rejectCommand`) until its timeout, then is
+ * rejected. Paused types are refused. Every outcome is recorded and checked
+ * against the circuit breakers.
+ */
+export async function commandExecution(rawInput: CommandExecutionInput): Promise<CommandResult> {
+  const input = parseInput(CommandExecutionInputSchema, rawInput, 'commandExecution input');
+  const executor = proxyActivities<CommandExecutor>({
+    taskQueue: input.executorTaskQueue ?? workflowInfo().taskQueue,
+    startToCloseTimeout: '2 minutes',
+    retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['CommandRejected'] },
+  });
+  const view: CommandView = { commandId: input.commandId, commandType: input.commandType, stage: 'loading', autonomous: null, decision: null, rejectedMessages: 0, result: null };
+  const refused: { message: string; payload: unknown; problem: string }[] = [];
+  let approvers: Record<string, string[]> = {};
+
+  const decide = (kind: 'approve' | 'reject', message: string) => (payload: unknown) => {
+    const parsed = CommandDecisionSchema.safeParse(payload);
+    const problem = !parsed.success
+      ? describeIssues(parsed.error)
+      : view.stage !== 'awaiting_approval' || view.decision
+        ? `command ${input.commandId} is not waiting for a decision`
+        : !(approvers[parsed.data.role] ?? []).includes(parsed.data.approver)
+          ? `${parsed.data.approver} is not on the allowlist for ${parsed.data.role}`
+          : null;
+    if (problem !== null || !parsed.success) refused.push({ message, payload: payload ?? null, problem: problem ?? 'invalid' });
+    else view.decision = { kind, ...(parsed.data as CommandDecision) };
+  };
+  setHandler(approveCommandSignal, decide('approve', 'approveCommand'), { description: 'Approve this command. {"approver": "alice", "role": "tech_lead", "comment": "…"}' });
+  setHandler(rejectCommandSignal, decide('reject', 'rejectCommand'), { description: 'Reject this command. {"approver": "alice", "role": "tech_lead", "comment": "…"}' });
+  setHandler(commandStatusQuery, () => view, { description: 'Stage, decision and result of this command.' });
+
+  const flushRefused = async () => {
+    while (refused.length > 0) {
+      const r = refused.shift()!;
+      view.rejectedMessages += 1;
+      await autonomy.auditRejectedMessage({ subject: `command:${input.commandId}`, message: r.message, payload: r.payload, problem: r.problem, key: uuid4() });
+    }
+  };
+
+  const context = await autonomy.loadAutonomyContext();
+  approvers = context.approvers;
+  const record = async (status: CommandStatus, extra: { approval?: 'approved' | 'rejected' | 'timed_out' | 'refused_paused'; detail?: string | null; incident?: { severity: 'low' | 'medium' | 'high' | 'critical'; description: string } | null; autonomous: boolean }) => {
+    view.stage = 'recording';
+    await autonomy.recordCommandOutcome({
+      commandId: input.commandId,
+      commandType: input.commandType,
+      phase: context.phase,
+      autonomous: extra.autonomous,
+      status,
+      approval: extra.approval ?? null,
+      approver: view.decision?.approver ?? null,
+      role: view.decision?.role ?? null,
+      detail: extra.detail ?? null,
+      incident: extra.incident ?? null,
+      at: new Date().toISOString(),
+    });
+  };
+  const finish = async (result: CommandResult) => {
+    await flushRefused();
+    view.result = result;
+    view.stage = 'done';
+    return result;
+  };
+
+  if (context.pausedCommandTypes.includes(input.commandType)) {
+    await record('rejected', { approval: 'refused_paused', detail: `${input.commandType} is paused by a circuit breaker`, autonomous: false });
+    return finish({ status: 'refused', commandId: input.commandId, reason: 'command_type_paused', phase: context.phase });
+  }
+
+  const autonomous = isWhitelisted(context.whitelist, input.commandType);
+  view.autonomous = autonomous;
+  if (!autonomous) {
+    view.stage = 'awaiting_approval';
+    const deadline = new Date().getTime() + input.approvalTimeoutSeconds * 1000;
+    while (!view.decision) {
+      const left = deadline - new Date().getTime();
+      if (left <= 0) break;
+      await condition(() => view.decision !== null || refused.length > 0, left);
+      await flushRefused();
+    }
+    if (!view.decision) {
+      await record('rejected', { approval: 'timed_out', detail: `no decision within ${input.approvalTimeoutSeconds} s`, autonomous: false });
+      return finish({ status: 'rejected', commandId: input.commandId, autonomous: false, phase: context.phase, detail: 'approval_timeout' });
+    }
+    if (view.decision.kind === 'reject') {
+      await record('rejected', { approval: 'rejected', detail: view.decision.comment ?? null, autonomous: false });
+      return finish({ status: 'rejected', commandId: input.commandId, autonomous: false, phase: context.phase, detail: view.decision.comment ?? 'rejected' });
+    }
+  }
+
+  view.stage = 'executing';
+  let status: CommandStatus;
+  let detail: string | null = null;
+  let incident: { severity: 'low' | 'medium' | 'high' | 'critical'; description: string } | null = null;
+  try {
+    const result = await executor.executeCommand({ commandId: input.commandId, commandType: input.commandType, params: input.params });
+    status = result.rolledBack ? 'rolled_back' : 'succeeded';
+    incident = result.incident ?? null;
+  } catch (error) {
+    if (!(error instanceof ActivityFailure)) throw error;
+    status = 'failed';
+    detail = error.cause?.message ?? error.message;
+  }
+  await record(status, { approval: autonomous ? undefined : 'approved', detail, incident, autonomous });
+  return finish({ status, commandId: input.commandId, autonomous, phase: context.phase, detail });
+}

@@ -1,0 +1,31 @@
+import { ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
+import type { AutonomyActivities } from '../activities/autonomy';
+import { expansionProposal } from './expansion-proposal';
+
+const autonomy = proxyActivities<AutonomyActivities>({ startToCloseTimeout: '2 minutes', retry: { maximumInterval: '1 minute' } });
+
+export interface GovernanceCycleResult {
+  reportId: string;
+  expand: boolean;
+  reasons: string[];
+  proposalId: string | null;
+}
+
+/**
+ * Seed 002's weekly governance cycle, run by a Schedule (Friday end of day
+ * UTC): metrics → readiness → breakers → expansion decision → report →
+ * state; an expansion starts its own long-lived proposal workflow.
+ */
+export async function governanceCycle(): Promise<GovernanceCycleResult> {
+  const at = new Date().toISOString();
+  const prepared = await autonomy.prepareGovernanceReport({ at });
+  let proposalId: string | null = null;
+  if (prepared.terms) {
+    // Abandoned, not owned: the proposal outlives this week's cycle.
+    await startChild(expansionProposal, { workflowId: prepared.terms.proposalId, args: [prepared.terms], parentClosePolicy: ParentClosePolicy.ABANDON });
+    proposalId = prepared.terms.proposalId;
+  }
+  const { terms, ...report } = prepared;
+  const reportId = await autonomy.saveGovernanceReport({ report: { ...report, proposal: terms }, proposalId, at });
+  return { reportId, expand: prepared.decision.expand, reasons: prepared.decision.reasons, proposalId };
+}
