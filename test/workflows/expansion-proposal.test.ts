@@ -1,0 +1,177 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities';
+import type { CommandExecutor } from '../../activities/autonomy';
+import type { ProposalTerms, ProposalView } from '../../src/autonomy/proposals';
+import type { Phase } from '../../src/autonomy/phases';
+import { WardenClient } from '../../src/client';
+import { listAuditEvents } from '../../src/db/audit.repository';
+import { addApprover, listApprovers, loadPhaseDefinitions, readGovernanceState } from '../../src/db/autonomy.repository';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
+import { expansionProposal } from '../../workflows/expansion-proposal';
+import { approveSignal, breakerTrippedSignal, proposalStatusQuery, rejectSignal } from '../../workflows/messages';
+import { createTestDatabase, createTimeSkippingEnv, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+
+const PEOPLE = { tech_lead: 'alice', ops_lead: 'carol', product_lead: 'pat', exec_sponsor: 'erin' } as const;
+const FROM: Record<string, Phase> = { 'L3+': 'L3', L4: 'L3+', 'L4+': 'L4', L5: 'L4+' };
+
+describe('expansionProposal workflow (time-skipping server)', () => {
+  let env: TestWorkflowEnvironment;
+  let t: TestDatabase;
+  let taskQueue: string;
+
+  beforeAll(async () => {
+    env = await createTimeSkippingEnv();
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+  beforeEach(async () => {
+    t = await createTestDatabase();
+    taskQueue = uniqueName('proposals');
+    for (const [role, person] of Object.entries(PEOPLE)) await addApprover(t.db, role as keyof typeof PEOPLE, person, 'setup');
+    await addApprover(t.db, 'tech_lead', 'bob', 'setup');
+  });
+  afterEach(async () => {
+    await t.drop();
+  });
+
+  const worker = (commandExecutor?: CommandExecutor) =>
+    Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: workflowBundle(),
+      activities: createActivities({
+        db: t.db,
+        governor: DEFAULT_GOVERNOR_SETTINGS,
+        controlPlane: new WardenClient(env.client, taskQueue),
+        notifyProposal: (id, payload) => env.client.workflow.getHandle(id).signal(breakerTrippedSignal, payload),
+        ...(commandExecutor ? { commandExecutor } : {}),
+      }),
+    });
+  const terms = async (target: Phase, overrides: Partial<ProposalTerms> = {}): Promise<ProposalTerms> => {
+    const def = (await loadPhaseDefinitions(t.db)).find((p) => p.phase === target)!;
+    return {
+      proposalId: uniqueName(`expansion-${target}`),
+      fromPhase: FROM[target]!,
+      targetPhase: target,
+      commands: def.addedCommands,
+      validationDays: def.validationDays!,
+      achievements: ['readiness 78/80'],
+      risk: { level: 'medium', mitigations: ['breakers'] },
+      requiredRoles: def.requiredRoles,
+      approvers: await listApprovers(t.db),
+      ...overrides,
+    };
+  };
+  const start = async (target: Phase, overrides: Partial<ProposalTerms> = {}) => {
+    const input = await terms(target, overrides);
+    return env.client.workflow.start(expansionProposal, { taskQueue, workflowId: input.proposalId, args: [input] });
+  };
+  const status = async (handle: { query: (q: typeof proposalStatusQuery) => Promise<ProposalView> }, wanted: ProposalView['status']) => {
+    await expect.poll(async () => (await handle.query(proposalStatusQuery)).status, { timeout: 15_000 }).toBe(wanted);
+    return handle.query(proposalStatusQuery);
+  };
+
+  it.each([
+    ['L3+', 14],
+    ['L4', 21],
+    ['L4+', 30],
+    ['L5', 60],
+  ] as const)('%s: every required approval widens the phase, and its %i-day validation period completes', async (target, days) => {
+    const started = Date.now();
+    await (await worker()).runUntil(async () => {
+      const handle = await start(target);
+      const def = (await loadPhaseDefinitions(t.db)).find((p) => p.phase === target)!;
+      for (const role of def.requiredRoles) await handle.signal(approveSignal, { role, approver: PEOPLE[role], comment: 'evidence reviewed' });
+      const validating = await status(handle, 'validating');
+      expect(Date.parse(validating.validationEndsAt!) - Date.parse(validating.approvals.at(-1)!.at)).toBeGreaterThanOrEqual(days * 86_400_000 - 60_000);
+      expect(await readGovernanceState(t.db)).toMatchObject({ phase: target, activeProposalId: handle.workflowId });
+      const result = await handle.result();
+      expect(result).toMatchObject({ status: 'validated', missingRoles: [], targetPhase: target });
+      expect(Date.parse(result.validationEndsAt!) - Date.parse(result.createdAt)).toBeGreaterThanOrEqual(days * 86_400_000);
+    });
+    expect(await readGovernanceState(t.db)).toMatchObject({ phase: target, activeProposalId: null });
+    // Seconds of wall time for weeks of validation.
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  it('an approval arriving on day 3 moves it forward', async () => {
+    await (await worker()).runUntil(async () => {
+      const handle = await start('L3+');
+      await env.sleep('3 days');
+      expect((await handle.query(proposalStatusQuery)).status).toBe('pending');
+      await handle.signal(approveSignal, { role: 'tech_lead', approver: 'bob' });
+      const view = await status(handle, 'validating');
+      expect(Date.parse(view.approvals[0]!.at) - Date.parse(view.createdAt)).toBeGreaterThanOrEqual(3 * 86_400_000);
+      expect(await handle.result()).toMatchObject({ status: 'validated' });
+    });
+  });
+
+  it('expires when the approvals do not come in time', async () => {
+    await (await worker()).runUntil(async () => {
+      const handle = await start('L4', { expiresInDays: 7 });
+      await handle.signal(approveSignal, { role: 'tech_lead', approver: 'alice' });
+      expect(await handle.result()).toMatchObject({ status: 'expired', missingRoles: ['ops_lead'] });
+    });
+    expect(await readGovernanceState(t.db)).toMatchObject({ phase: 'L3' });
+  });
+
+  it('a rejection ends it; the phase stays', async () => {
+    await (await worker()).runUntil(async () => {
+      const handle = await start('L4');
+      await handle.signal(rejectSignal, { role: 'ops_lead', approver: 'carol', reason: 'rollback drill first' });
+      expect(await handle.result()).toMatchObject({ status: 'rejected', rejection: { approver: 'carol', reason: 'rollback drill first' } });
+    });
+    expect(await readGovernanceState(t.db)).toMatchObject({ phase: 'L3' });
+  });
+
+  it('refuses bad approvals with their reason, audits them, and leaves the state and the workflow task alone', async () => {
+    await addApprover(t.db, 'ops_lead', 'alice', 'setup'); // allowed for both roles, may fill only one
+    await (await worker()).runUntil(async () => {
+      const handle = await start('L4');
+      const raw = env.client.workflow.getHandle(handle.workflowId);
+      await raw.signal('approve', { role: 'product_lead', approver: 'pat' }); // wrong role
+      await raw.signal('approve', { role: 'ops_lead', approver: 'mallory' }); // unknown approver
+      await raw.signal('approve', { role: 'tech_lead', approver: 'alice' });
+      await raw.signal('approve', { role: 'ops_lead', approver: 'alice' }); // same person twice
+      await raw.signal('approve', { role: 'tech_lead', approver: 'alice' }); // duplicate
+      await raw.signal('approve', 'yes please'); // malformed
+      await expect.poll(async () => (await handle.query(proposalStatusQuery)).rejectedMessages, { timeout: 15_000 }).toBe(5);
+      expect(await handle.query(proposalStatusQuery)).toMatchObject({ status: 'pending', approvals: [{ role: 'tech_lead', approver: 'alice' }], missingRoles: ['ops_lead'] });
+      const history = await handle.fetchHistory();
+      expect(history.events!.filter((e) => e.workflowTaskFailedEventAttributes != null)).toEqual([]);
+      await handle.terminate('test over');
+    });
+    const problems = (await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' })).map((e) => e.details.problem).reverse();
+    expect(problems).toEqual([
+      'role product_lead is not required for L4 (required: tech_lead, ops_lead)',
+      'mallory is not on the allowlist for ops_lead',
+      'alice already approved as tech_lead; one person cannot fill two roles',
+      'alice already approved as tech_lead',
+      'payload: Invalid input: expected object, received string',
+    ]);
+  });
+
+  it('a breaker trip on day 5 of the validation period reverts to L3 at once', async () => {
+    const overheating: CommandExecutor = { executeCommand: async () => ({ incident: { severity: 'critical', description: 'drum overheated' } }) };
+    await (await worker(overheating)).runUntil(async () => {
+      const handle = await start('L3+');
+      await handle.signal(approveSignal, { role: 'tech_lead', approver: 'alice' });
+      await status(handle, 'validating');
+      await env.sleep('5 days');
+      // A critical incident from an autonomous command trips "Critical Incident" (revert_to_l3).
+      const result = await env.client.workflow.execute('commandExecution', {
+        taskQueue,
+        workflowId: uniqueName('command'),
+        args: [{ commandId: uniqueName('c'), commandType: 'SET_FAN', requestedBy: 'roaster', params: { rpm: 1200 } }],
+      });
+      expect(result).toMatchObject({ status: 'succeeded', autonomous: true });
+      expect(await readGovernanceState(t.db)).toMatchObject({ phase: 'L3', activeProposalId: null });
+      const view = await handle.result();
+      expect(view).toMatchObject({ status: 'reverted', revertedBy: expect.stringContaining('Critical Incident') });
+      expect(Date.parse(view.validationEndsAt!)).toBeGreaterThan(Date.now());
+    });
+  });
+});
