@@ -24,24 +24,31 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
   });
   const view: CommandView = { commandId: input.commandId, commandType: input.commandType, stage: 'loading', autonomous: null, decision: null, rejectedMessages: 0, result: null };
   const refused: { message: string; payload: unknown; problem: string }[] = [];
-  let approvers: Record<string, string[]> = {};
-
-  const decide = (kind: 'approve' | 'reject', message: string) => (payload: unknown) => {
-    const parsed = CommandDecisionSchema.safeParse(payload);
-    const problem = !parsed.success
-      ? describeIssues(parsed.error)
-      : view.stage !== 'awaiting_approval' || view.decision
-        ? `command ${input.commandId} is not waiting for a decision`
-        : !(approvers[parsed.data.role] ?? []).includes(parsed.data.approver)
-          ? `${parsed.data.approver} is not on the allowlist for ${parsed.data.role}`
-          : null;
-    if (problem !== null || !parsed.success) refused.push({ message, payload: payload ?? null, problem: problem ?? 'invalid' });
-    else view.decision = { kind, ...(parsed.data as CommandDecision) };
-  };
-  setHandler(approveCommandSignal, decide('approve', 'approveCommand'), { description: 'Approve this command. {"approver": "alice", "role": "tech_lead", "comment": "…"}' });
-  setHandler(rejectCommandSignal, decide('reject', 'rejectCommand'), { description: 'Reject this command. {"approver": "alice", "role": "tech_lead", "comment": "…"}' });
+  // Decisions are queued as they come (even before the context is loaded) and judged in order by the main loop.
+  const incoming: { kind: 'approve' | 'reject'; message: string; payload: unknown }[] = [];
+  setHandler(approveCommandSignal, (payload: unknown) => void incoming.push({ kind: 'approve', message: 'approveCommand', payload }), {
+    description: 'Approve this command. {"approver": "alice", "role": "tech_lead", "comment": "…"}',
+  });
+  setHandler(rejectCommandSignal, (payload: unknown) => void incoming.push({ kind: 'reject', message: 'rejectCommand', payload }), {
+    description: 'Reject this command. {"approver": "alice", "role": "tech_lead", "comment": "…"}',
+  });
   setHandler(commandStatusQuery, () => view, { description: 'Stage, decision and result of this command.' });
 
+  /** Judges queued decisions: the first valid one while waiting counts; the rest are refused with their reason. */
+  const judge = (approvers: Record<string, string[]>) => {
+    for (const item of incoming.splice(0)) {
+      const parsed = CommandDecisionSchema.safeParse(item.payload);
+      const problem = !parsed.success
+        ? describeIssues(parsed.error)
+        : view.stage !== 'awaiting_approval' || view.decision
+          ? `command ${input.commandId} is not waiting for a decision`
+          : !(approvers[parsed.data.role] ?? []).includes(parsed.data.approver)
+            ? `${parsed.data.approver} is not on the allowlist for ${parsed.data.role}`
+            : null;
+      if (problem !== null || !parsed.success) refused.push({ message: item.message, payload: item.payload ?? null, problem: problem ?? 'invalid' });
+      else view.decision = { kind: item.kind, ...(parsed.data as CommandDecision) };
+    }
+  };
   const flushRefused = async () => {
     while (refused.length > 0) {
       const r = refused.shift()!;
@@ -51,7 +58,6 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
   };
 
   const context = await autonomy.loadAutonomyContext();
-  approvers = context.approvers;
   const record = async (status: CommandStatus, extra: { approval?: 'approved' | 'rejected' | 'timed_out' | 'refused_paused'; detail?: string | null; incident?: { severity: 'low' | 'medium' | 'high' | 'critical'; description: string } | null; autonomous: boolean }) => {
     view.stage = 'recording';
     await autonomy.recordCommandOutcome({
@@ -69,6 +75,7 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
     });
   };
   const finish = async (result: CommandResult) => {
+    judge(context.approvers);
     await flushRefused();
     view.result = result;
     view.stage = 'done';
@@ -85,11 +92,12 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
   if (!autonomous) {
     view.stage = 'awaiting_approval';
     const deadline = new Date().getTime() + input.approvalTimeoutSeconds * 1000;
-    while (!view.decision) {
-      const left = deadline - new Date().getTime();
-      if (left <= 0) break;
-      await condition(() => view.decision !== null || refused.length > 0, left);
+    for (;;) {
+      judge(context.approvers);
       await flushRefused();
+      const left = deadline - new Date().getTime();
+      if (view.decision || left <= 0) break;
+      await condition(() => incoming.length > 0, left);
     }
     if (!view.decision) {
       await record('rejected', { approval: 'timed_out', detail: `no decision within ${input.approvalTimeoutSeconds} s`, autonomous: false });
