@@ -28,6 +28,7 @@ const envSchema = z
       .optional(),
     WARDEN_DATA_DIR: z.string().min(1).default('.data'),
     WARDEN_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+    WARDEN_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
     WARDEN_PERMIT_MAX_PER_HOUR: z.coerce.number().int().min(1).default(3),
     WARDEN_PERMIT_MAX_PER_5MIN: z.coerce.number().int().min(1).default(2),
     WARDEN_PERMIT_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
@@ -75,6 +76,8 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   uiPort: number;
+  /** Prometheus /metrics on the worker; 0 turns it off. */
+  metricsPort: number;
   governor: GovernorSettings;
   watchdogs: { tripwireEvery: string; canaryEvery: string; canaryThreshold: number; httpProbes: { name: string; url: string }[]; governanceCycleCron: string };
 }
@@ -103,6 +106,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     dataDir: path.resolve(e.WARDEN_DATA_DIR),
     uiPort: e.WARDEN_UI_PORT,
+    metricsPort: e.WARDEN_METRICS_PORT,
     governor: {
       maxPerHour: e.WARDEN_PERMIT_MAX_PER_HOUR,
       maxPer5Min: e.WARDEN_PERMIT_MAX_PER_5MIN,

@@ -11,6 +11,7 @@ import { connectClient, connectWorkerConnection } from '../src/temporal/connecti
 import { type DevServer, startDevServer } from '../src/temporal/dev-server';
 import { createDataAccess } from '../src/ops/data-access';
 import { serveLocalOps } from '../src/ops/local-ops';
+import { createGovernanceMetrics, serveMetrics } from '../src/metrics/governance-metrics';
 import { applyWatchdogSchedules } from '../src/watchdogs/schedules';
 import { createWardenWorker } from './create-worker';
 
@@ -45,6 +46,12 @@ async function main(): Promise<void> {
     }
     say(`database: ${database.description} (${migrated.applied.length} migration(s) applied)`);
 
+    let metricsUrl: string | undefined;
+    if (config.metricsPort > 0) {
+      const metrics = await serveMetrics(createGovernanceMetrics(database.db), config.metricsPort, '127.0.0.1');
+      cleanups.push(() => metrics.close());
+      metricsUrl = `http://127.0.0.1:${metrics.port}/metrics`;
+    }
     const connection = await connectWorkerConnection(config.temporal);
     cleanups.push(() => connection.close());
     const client = await connectClient(config.temporal);
@@ -64,6 +71,7 @@ async function main(): Promise<void> {
     say('');
     say(`Warden is running: worker on task queue "${config.temporal.taskQueue}", namespace "${config.temporal.namespace}".`);
     if (devServer) say(`Temporal Web UI: ${devServer.uiUrl}/namespaces/${config.temporal.namespace}/workflows`);
+    if (metricsUrl) say(`Prometheus metrics: ${metricsUrl}`);
     say(`Watchdog schedules: ${[...schedules.created, ...schedules.updated].join(', ')} (tripwire every ${config.watchdogs.tripwireEvery}, canary every ${config.watchdogs.canaryEvery})`);
     say(`Control plane: go-live ${state.goLiveEnabled ? 'ON' : 'off'}, kill switch ${state.killSwitchEngaged ? 'ENGAGED' : 'released'}, apply mode ${state.applyMode} (version ${state.version})`);
     say('');
@@ -76,6 +84,7 @@ async function main(): Promise<void> {
     say('  npx warden deal start --deal-id demo-2 --engine WHOLESALE --symbol BTCUSDT --amount 900 --wait   # denied: over the cap');
     say('  npx warden risk ledger');
     say('  npx warden tripwire status');
+    say('  npx warden autonomy status && npx warden readiness');
     say('  npx warden kill-switch engage --reason "drill"');
     say('  npx warden audit verify');
     say(`  .tools/bin/temporal workflow query --workflow-id warden-control-plane --type state`);

@@ -5,6 +5,7 @@ import { openDatabase } from '../src/db/connect';
 import { migrateToLatest } from '../src/db/migrate';
 import { connectClient, connectWorkerConnection } from '../src/temporal/connection';
 import { applyWatchdogSchedules } from '../src/watchdogs/schedules';
+import { createGovernanceMetrics, serveMetrics } from '../src/metrics/governance-metrics';
 import { createWardenWorker } from './create-worker';
 
 async function main(): Promise<void> {
@@ -13,6 +14,7 @@ async function main(): Promise<void> {
   await migrateToLatest(database.db);
   const connection = await connectWorkerConnection(config.temporal);
   const client = await connectClient(config.temporal);
+  const metrics = config.metricsPort > 0 ? await serveMetrics(createGovernanceMetrics(database.db), config.metricsPort) : undefined;
   try {
     const worker = await createWardenWorker({ connection, config, db: database.db, client });
     const running = worker.run();
@@ -26,6 +28,7 @@ async function main(): Promise<void> {
     }
     await running;
   } finally {
+    await metrics?.close();
     await client.connection.close();
     await connection.close();
     await database.close();

@@ -6,6 +6,7 @@ import { DatabaseLockedError } from '../db/connect';
 import { controlPlaneCommands } from './control-plane-commands';
 import { dealCommands } from './deal-commands';
 import { watchdogCommands } from './watchdog-commands';
+import { autonomyCommands } from './autonomy-commands';
 import { EXIT, options, out, UsageError } from './shared';
 
 const USAGE = `usage: warden <command> [options]
@@ -28,6 +29,14 @@ watchdogs
   canary status
   kpi record --domain D --metric m [--success true|false] [--value N]
   schedules apply                                   create or update the watchdog schedules
+autonomy
+  autonomy status                                   phase, whitelist, paused command types, approvers
+  proposals [--pending] | proposal approve|reject ID --role R --approver A [--comment C | --reason R]
+  readiness                                         the 80-point checklist, with blockers
+  breakers [rules | events [--pending] | resolve ID --reason R | set-rule NAME [--condition C] [--window W] [--action A] [--severity S] [--enabled true|false]]
+  attest ITEM [--passed true|false] [--note N]     an operator's attestation of a checklist item
+  approvers add ROLE NAME                           who may approve for a role
+  cycle run                                         run the weekly governance cycle now
 records
   audit verify [--json]                             walk the audit hash chain
   migrate [--down [--all]]                          apply (or roll back) database migrations
@@ -35,7 +44,7 @@ records
   --actor A   who acts (default: $WARDEN_ACTOR or your user name)     --json   machine-readable output
 environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, WARDEN_TASK_QUEUE, DATABASE_URL, WARDEN_DATA_DIR`;
 
-const commands = { ...controlPlaneCommands, ...dealCommands, ...watchdogCommands };
+const commands = { ...controlPlaneCommands, ...dealCommands, ...watchdogCommands, ...autonomyCommands };
 
 async function run(argv: string[]): Promise<number> {
   const { values: flags, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });

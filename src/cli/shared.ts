@@ -43,6 +43,14 @@ export const options = {
   baseline: { type: 'string' },
   'max-drop': { type: 'string' },
   action: { type: 'string' },
+  role: { type: 'string' },
+  approver: { type: 'string' },
+  comment: { type: 'string' },
+  pending: { type: 'boolean' },
+  passed: { type: 'string' },
+  note: { type: 'string' },
+  condition: { type: 'string' },
+  severity: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

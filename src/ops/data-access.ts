@@ -17,6 +17,21 @@ import {
   setRegressionPolicy,
 } from '../db/watchdogs.repository';
 import type { RegressionPolicy } from '../watchdogs/tripwire';
+import type { BreakerRule } from '../autonomy/breakers';
+import type { ApproverRole } from '../autonomy/phases';
+import {
+  addApprover,
+  assessAndStoreReadiness,
+  attest,
+  listApprovers,
+  listBreakerEvents,
+  listBreakerRules,
+  listProposals,
+  loadPhaseDefinitions,
+  readGovernanceState,
+  resolveBreakerEvent,
+  setBreakerRule,
+} from '../db/autonomy.repository';
 
 /**
  * What operators read and edit outside workflows. Every result is plain JSON,
@@ -40,6 +55,15 @@ export function createDataAccess(db: Kysely<Database>) {
     clearRestriction: (id: string, actor: string, reason: string) => clearRestriction(db, id, actor, reason),
     canaryStates: () => canaryStates(db),
     recordKpi: (event: { domain: string; metric: string; success?: boolean; value?: number; source: string }) => recordKpiEvent(db, event),
+    autonomyStatus: async () => ({ state: await readGovernanceState(db), phases: await loadPhaseDefinitions(db), approvers: await listApprovers(db) }),
+    listProposals: (openOnly: boolean) => listProposals(db, { openOnly }),
+    assessReadiness: () => assessAndStoreReadiness(db, new Date()),
+    listBreakerRules: () => listBreakerRules(db),
+    setBreakerRule: (rule: BreakerRule, actor: string) => setBreakerRule(db, rule, actor),
+    listBreakerEvents: (unresolvedOnly: boolean) => listBreakerEvents(db, { unresolvedOnly }),
+    resolveBreakerEvent: (id: string, actor: string, resolution: string) => resolveBreakerEvent(db, id, actor, resolution),
+    attest: (input: { item: string; passed: boolean; note?: string; actor: string }) => attest(db, input),
+    addApprover: (role: ApproverRole, approver: string, actor: string) => addApprover(db, role, approver, actor),
   };
 }
 
@@ -61,4 +85,13 @@ export const DATA_METHODS = [
   'clearRestriction',
   'canaryStates',
   'recordKpi',
+  'autonomyStatus',
+  'listProposals',
+  'assessReadiness',
+  'listBreakerRules',
+  'setBreakerRule',
+  'listBreakerEvents',
+  'resolveBreakerEvent',
+  'attest',
+  'addApprover',
 ] as const satisfies readonly DataMethod[];

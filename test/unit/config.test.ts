@@ -10,6 +10,7 @@ describe('loadConfig', () => {
       databaseUrl: undefined,
       dataDir: path.resolve('.data'),
       uiPort: 8233,
+      metricsPort: 9464,
       governor: { maxPerHour: 3, maxPer5Min: 2, permitTtlSeconds: 60, autoDisarm: true },
       watchdogs: { tripwireEvery: '5m', canaryEvery: '60s', canaryThreshold: 3, httpProbes: [], governanceCycleCron: '0 23 * * 5' },
     });

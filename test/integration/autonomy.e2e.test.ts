@@ -1,0 +1,149 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities';
+import { READINESS_CHECKLIST } from '../../src/autonomy/readiness';
+import type { ProposalTerms } from '../../src/autonomy/proposals';
+import { WardenClient } from '../../src/client';
+import { addApprover, attest, listApprovers, readGovernanceState } from '../../src/db/autonomy.repository';
+import { createGovernanceMetrics } from '../../src/metrics/governance-metrics';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
+import { projectRoot, toolPaths } from '../../src/tools';
+import { applyWatchdogSchedules, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID, TRIPWIRE_SCHEDULE_ID } from '../../src/watchdogs/schedules';
+import type { GovernanceCycleResult } from '../../workflows/governance-cycle';
+import { approveUpdate, breakerTrippedSignal, proposalStatusQuery } from '../../workflows/messages';
+import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+
+const run = promisify(execFile);
+const namespace = 'warden-autonomy-e2e';
+
+describe('autonomy governance end to end', () => {
+  let t: TestDatabase;
+  let client: Client;
+  let worker: { worker: Worker; running: Promise<void> };
+  const taskQueue = uniqueName('autonomy');
+  const address = devServerAddress();
+  const temporal = (...args: string[]) => run(toolPaths.temporal, [...args, '--address', address, '--namespace', namespace]);
+  const cli = async (args: string[]) => {
+    try {
+      const { stdout } = await run(process.execPath, [path.join(projectRoot, 'bin', 'warden.cjs'), ...args], {
+        env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, WARDEN_TASK_QUEUE: taskQueue, DATABASE_URL: t.url, WARDEN_ACTOR: 'ops' },
+      });
+      return { code: 0, stdout, stderr: '' };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    client = new Client({ connection: await Connection.connect({ address }), namespace });
+    const w = await Worker.create({
+      connection: await NativeConnection.connect({ address }),
+      namespace,
+      taskQueue,
+      workflowBundle: workflowBundle(),
+      activities: createActivities({
+        db: t.db,
+        governor: DEFAULT_GOVERNOR_SETTINGS,
+        controlPlane: new WardenClient(client, taskQueue),
+        notifyProposal: (id, payload) => client.workflow.getHandle(id).signal(breakerTrippedSignal, payload),
+      }),
+    });
+    worker = { worker: w, running: w.run() };
+    for (const [role, person] of [['tech_lead', 'alice'], ['ops_lead', 'carol'], ['product_lead', 'pat'], ['exec_sponsor', 'erin']] as const) await addApprover(t.db, role, person, 'setup');
+  });
+
+  afterAll(async () => {
+    for (const id of [TRIPWIRE_SCHEDULE_ID, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID]) await client.schedule.getHandle(id).delete().catch(() => undefined);
+    worker.worker.shutdown();
+    await worker.running;
+    await client.connection.close();
+    await t.drop();
+  });
+
+  it('the weekly cycle, run from its Schedule, expands when the evidence is there', async () => {
+    // 200 days at L3, a week of clean approved commands, every attestation in: 78/80 (kill switch never drilled).
+    await t.db.updateTable('governance_state').set({ phase_since: new Date(Date.now() - 200 * 86_400_000) }).execute();
+    for (let i = 0; i < 10; i++) {
+      await t.db
+        .insertInto('command_record')
+        .values({ command_id: `hist-${i}`, command_type: 'SET_FAN', phase: 'L3', autonomous: false, status: 'succeeded', approval: 'approved', approver: 'alice', role: 'tech_lead', detail: null, at: new Date(Date.now() - i * 3_600_000) })
+        .execute();
+    }
+    for (const item of READINESS_CHECKLIST.filter((i) => i.source === 'attestation')) await attest(t.db, { item: item.key, passed: true, actor: 'ops' });
+
+    await applyWatchdogSchedules(client, { taskQueue, tripwireEvery: '1h', canaryEvery: '1h', canary: {}, governanceCycleCron: '0 23 * * 5' });
+    const schedule = client.schedule.getHandle(GOVERNANCE_CYCLE_SCHEDULE_ID);
+    expect((await schedule.describe()).spec).toMatchObject({ calendars: [expect.objectContaining({ dayOfWeek: [expect.objectContaining({ start: 'FRIDAY' })] })] });
+    await temporal('schedule', 'trigger', '--schedule-id', GOVERNANCE_CYCLE_SCHEDULE_ID);
+    await expect.poll(async () => (await schedule.describe()).info.recentActions.length, { timeout: 15_000 }).toBe(1);
+    const action = (await schedule.describe()).info.recentActions[0]!.action;
+    const result = (await client.workflow.getHandle(action.workflow.workflowId, action.workflow.firstExecutionRunId).result()) as GovernanceCycleResult;
+    expect(result).toMatchObject({ expand: true, proposalId: expect.stringMatching(/^expansion-L3\+-\d{4}-\d{2}-\d{2}$/) });
+
+    const proposal = client.workflow.getHandle(result.proposalId!);
+    expect(await proposal.query(proposalStatusQuery)).toMatchObject({ status: 'pending', targetPhase: 'L3+', commands: ['SET_POWER', 'SET_FAN'], requiredRoles: ['tech_lead'] });
+    expect(await readGovernanceState(t.db)).toMatchObject({ phase: 'L3', lastReportId: result.reportId });
+    const report = await t.db.selectFrom('governance_report').select(['report', 'proposal_id']).executeTakeFirstOrThrow();
+    expect(report).toMatchObject({ proposal_id: result.proposalId, report: { readiness: { score: 78, status: 'Ready' }, decision: { expand: true } } });
+
+    // An approval sent with the raw `temporal` binary moves it forward: the phase widens.
+    await temporal('workflow', 'signal', '--workflow-id', result.proposalId!, '--name', 'approve', '--input', JSON.stringify({ role: 'tech_lead', approver: 'alice', comment: 'numbers reviewed' }));
+    await expect.poll(async () => (await proposal.query(proposalStatusQuery)).status, { timeout: 15_000 }).toBe('validating');
+    expect(await readGovernanceState(t.db)).toMatchObject({ phase: 'L3+', activeProposalId: result.proposalId });
+
+    const metrics = await createGovernanceMetrics(t.db).metrics();
+    expect(metrics).toContain('simcorp_governance_current_phase_info{phase="L3+"} 1');
+    expect(metrics).toContain('simcorp_governance_readiness_score 0.975');
+    expect(metrics).toContain('simcorp_governance_commands_total{status="succeeded"} 10');
+    expect(metrics).toContain('simcorp_governance_circuit_breaker_events_unresolved 0');
+    await proposal.terminate('test over');
+  });
+
+  it('approvals by update hand the reason for a refusal back; the CLI uses them', async () => {
+    const terms: ProposalTerms = {
+      proposalId: uniqueName('expansion-L4'),
+      fromPhase: 'L3+',
+      targetPhase: 'L4',
+      commands: ['SET_DRUM', 'SET_AIRFLOW'],
+      validationDays: 21,
+      achievements: [],
+      risk: { level: 'medium', mitigations: [] },
+      requiredRoles: ['tech_lead', 'ops_lead'],
+      approvers: await listApprovers(t.db),
+    };
+    const handle = await client.workflow.start('expansionProposal', { taskQueue, workflowId: terms.proposalId, args: [terms] });
+    const refused = await handle.executeUpdate(approveUpdate, { args: [{ role: 'ops_lead', approver: 'mallory' }] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((refused as WorkflowUpdateFailedError).cause?.message).toBe('mallory is not on the allowlist for ops_lead');
+
+    const viaCli = await cli(['proposal', 'approve', terms.proposalId, '--role', 'tech_lead', '--approver', 'alice', '--json']);
+    expect(viaCli.code).toBe(0);
+    expect(JSON.parse(viaCli.stdout)).toMatchObject({ status: 'pending', approvals: [{ role: 'tech_lead', approver: 'alice' }], missingRoles: ['ops_lead'] });
+    const twice = await cli(['proposal', 'approve', terms.proposalId, '--role', 'ops_lead', '--approver', 'alice']);
+    expect(twice).toMatchObject({ code: 3, stderr: 'warden: approve refused: alice is not on the allowlist for ops_lead\n' });
+    const pending = JSON.parse((await cli(['proposals', '--pending', '--json'])).stdout);
+    expect(pending.map((p: { proposalId: string }) => p.proposalId)).toContain(terms.proposalId);
+    await handle.terminate('test over');
+  });
+
+  it('operators read and edit governance from the CLI, with bad input refused by field', async () => {
+    const readiness = JSON.parse((await cli(['readiness', '--json'])).stdout);
+    expect(readiness).toMatchObject({ max: 80, categories: { technical: { max: 35 }, process: { max: 25 }, organizational: { max: 20 } } });
+    const status = JSON.parse((await cli(['autonomy', 'status', '--json'])).stdout);
+    expect(status).toMatchObject({ state: { phase: expect.any(String) }, approvers: { tech_lead: ['alice'] } });
+    expect(await cli(['attest', 'warp_drive'])).toMatchObject({ code: 2, stderr: expect.stringContaining('item: expected one of eval_coverage') });
+    expect(await cli(['breakers', 'set-rule', 'High Error Rate', '--condition', 'errorRate >> 0.1'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('condition: condition \'errorRate >> 0.1\' is not "<metric> <op> <number>"'),
+    });
+    expect((await cli(['breakers', 'set-rule', 'High Error Rate', '--condition', 'errorRate > 0.1'])).code).toBe(0);
+    const rules = JSON.parse((await cli(['breakers', 'rules', '--json'])).stdout);
+    expect(rules.find((r: { name: string }) => r.name === 'High Error Rate')).toMatchObject({ condition: 'errorRate > 0.1', action: 'revert_to_l3' });
+  });
+});
