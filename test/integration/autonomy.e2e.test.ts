@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { promisify } from 'node:util';
 import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -83,7 +85,11 @@ describe('autonomy governance end to end', () => {
     await temporal('schedule', 'trigger', '--schedule-id', GOVERNANCE_CYCLE_SCHEDULE_ID);
     await expect.poll(async () => (await schedule.describe()).info.recentActions.length, { timeout: 15_000 }).toBe(1);
     const action = (await schedule.describe()).info.recentActions[0]!.action;
-    const result = (await client.workflow.getHandle(action.workflow.workflowId, action.workflow.firstExecutionRunId).result()) as GovernanceCycleResult;
+    const cycle = client.workflow.getHandle(action.workflow.workflowId, action.workflow.firstExecutionRunId);
+    const result = (await cycle.result()) as GovernanceCycleResult;
+    if (process.env.WARDEN_RECORD_HISTORIES === '1') {
+      writeFileSync(path.join(__dirname, '..', 'histories', 'governance-cycle-expand.json'), historyToJSON(await cycle.fetchHistory()));
+    }
     expect(result).toMatchObject({ expand: true, proposalId: expect.stringMatching(/^expansion-L3\+-\d{4}-\d{2}-\d{2}$/) });
 
     const proposal = client.workflow.getHandle(result.proposalId!);

@@ -1,4 +1,7 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Client } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -69,6 +72,9 @@ describe('commandExecution workflow (time-skipping server)', () => {
       expect(await approved.result()).toMatchObject({ status: 'succeeded', autonomous: false });
       expect((await approved.query(commandStatusQuery)).rejectedMessages).toBe(1);
 
+      if (process.env.WARDEN_RECORD_HISTORIES === '1') {
+        writeFileSync(path.join(__dirname, '..', 'histories', 'command-execution-approved.json'), historyToJSON(await approved.fetchHistory()));
+      }
       const rejected = await start(command('PREHEAT'));
       await rejected.signal(rejectCommandSignal, { approver: 'alice', role: 'tech_lead', comment: 'not during cleaning' });
       expect(await rejected.result()).toMatchObject({ status: 'rejected', detail: 'not during cleaning' });

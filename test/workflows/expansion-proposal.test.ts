@@ -1,3 +1,7 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -91,6 +95,9 @@ describe('expansionProposal workflow (time-skipping server)', () => {
       const result = await handle.result();
       expect(result).toMatchObject({ status: 'validated', missingRoles: [], targetPhase: target });
       expect(Date.parse(result.validationEndsAt!) - Date.parse(result.createdAt)).toBeGreaterThanOrEqual(days * 86_400_000);
+      if (target === 'L4' && process.env.WARDEN_RECORD_HISTORIES === '1') {
+        writeFileSync(path.join(__dirname, '..', 'histories', 'expansion-proposal-validated.json'), historyToJSON(await handle.fetchHistory()));
+      }
     });
     expect(await readGovernanceState(t.db)).toMatchObject({ phase: target, activeProposalId: null });
     // Seconds of wall time for weeks of validation.
@@ -161,15 +168,20 @@ describe('expansionProposal workflow (time-skipping server)', () => {
       await handle.signal(approveSignal, { role: 'tech_lead', approver: 'alice' });
       await status(handle, 'validating');
       await env.sleep('5 days');
+      // From here the clock stays put (a plain client does not unlock time skipping): the revert must come from the breaker, not a timer.
+      const locked = new Client({ connection: env.connection });
       // A critical incident from an autonomous command trips "Critical Incident" (revert_to_l3).
-      const result = await env.client.workflow.execute('commandExecution', {
+      const result = await locked.workflow.execute('commandExecution', {
         taskQueue,
         workflowId: uniqueName('command'),
         args: [{ commandId: uniqueName('c'), commandType: 'SET_FAN', requestedBy: 'roaster', params: { rpm: 1200 } }],
       });
       expect(result).toMatchObject({ status: 'succeeded', autonomous: true });
       expect(await readGovernanceState(t.db)).toMatchObject({ phase: 'L3', activeProposalId: null });
-      const view = await handle.result();
+      const view = await locked.workflow.getHandle<typeof expansionProposal>(handle.workflowId).result();
+      if (process.env.WARDEN_RECORD_HISTORIES === '1') {
+        writeFileSync(path.join(__dirname, '..', 'histories', 'expansion-proposal-reverted.json'), historyToJSON(await handle.fetchHistory()));
+      }
       expect(view).toMatchObject({ status: 'reverted', revertedBy: expect.stringContaining('Critical Incident') });
       expect(Date.parse(view.validationEndsAt!)).toBeGreaterThan(Date.now());
     });
