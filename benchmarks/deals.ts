@@ -1,28 +1,21 @@
 // `npm run bench:deals`: governed vs bare deals on the dev server with real
 // PostgreSQL, gate-step latencies, and 1,000 racing reserves on one ledger row.
 // Prints figures; asserts nothing.
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import pg from 'pg';
 import { createActivities } from '../activities';
 import { WardenClient } from '../src/client';
-import { openDatabase } from '../src/db/connect';
-import { migrateToLatest } from '../src/db/migrate';
 import { reserveExposure, upsertRiskPolicy } from '../src/db/risk.repository';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../src/permits/rules';
 import { projectRoot, toolPaths } from '../src/tools';
+import { createScratchDatabase, percentile } from '../test/support/processes';
 
 const N = Number(process.env.BENCH_DEALS ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
 const RESERVES = Number(process.env.BENCH_RESERVES ?? 1000);
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
 const ms = (n: number) => `${n.toFixed(1)} ms`;
 
 async function pool<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<T[]> {
@@ -41,17 +34,8 @@ async function pool<T>(count: number, concurrency: number, task: (i: number) => 
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const admin = process.env.DATABASE_URL;
-  if (!admin) throw new Error('DATABASE_URL is not set: run `npm run bench:deals`, which starts PostgreSQL');
-  const name = `warden_bench_${randomUUID().replaceAll('-', '')}`;
-  const adminClient = new pg.Client({ connectionString: admin });
-  await adminClient.connect();
-  await adminClient.query(`create database ${name}`);
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
-  const database = await openDatabase({ databaseUrl: url.toString(), dataDir: '.data' });
+  const database = await createScratchDatabase('warden_bench');
   const db = database.db;
-  await migrateToLatest(db);
   for (const engine of ['GLOBAL', 'BENCH']) {
     await upsertRiskPolicy(db, { engine, maxDailyLoss: null, maxDailyExposure: null, maxOpenRisk: null, maxActionsPerDay: null, enabled: true }, 'bench');
   }
@@ -171,9 +155,7 @@ async function main(): Promise<void> {
   );
 
   await env.teardown();
-  await database.close();
-  await adminClient.query(`drop database ${name} with (force)`);
-  await adminClient.end();
+  await database.drop();
 }
 
 main().then(

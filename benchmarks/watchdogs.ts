@@ -2,48 +2,24 @@
 // switch persisted by the control plane, and to the first deal it denies.
 // Dev server + real PostgreSQL; prints p50/p99 over the repetitions.
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import pg from 'pg';
 import { createActivities } from '../activities';
 import { WardenClient } from '../src/client';
-import { openDatabase } from '../src/db/connect';
 import { recordKpiEvent } from '../src/db/kpi.repository';
-import { migrateToLatest } from '../src/db/migrate';
 import { resetTripwire, setRegressionPolicy } from '../src/db/watchdogs.repository';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../src/permits/rules';
 import { toolPaths, workflowsEntry } from '../src/tools';
+import { closedPort, createScratchDatabase, percentile } from '../test/support/processes';
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 20);
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const admin = process.env.DATABASE_URL;
-  if (!admin) throw new Error('DATABASE_URL is not set: run `npm run bench:watchdogs`, which starts PostgreSQL');
-  const name = `warden_bench_${randomUUID().replaceAll('-', '')}`;
-  const adminClient = new pg.Client({ connectionString: admin });
-  await adminClient.connect();
-  await adminClient.query(`create database ${name}`);
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
-  const database = await openDatabase({ databaseUrl: url.toString(), dataDir: '.data' });
+  const database = await createScratchDatabase('warden_bench');
   const db = database.db;
-  await migrateToLatest(db);
   await db.updateTable('control_plane_state').set({ go_live_enabled: true, apply_mode: 'live' }).execute();
 
   const env = await TestWorkflowEnvironment.createLocal({
@@ -138,9 +114,7 @@ async function main(): Promise<void> {
   }
   console.log(`\nJSON ${JSON.stringify(rows)}`);
   await env.teardown();
-  await database.close();
-  await adminClient.query(`drop database ${name} with (force)`);
-  await adminClient.end();
+  await database.drop();
 }
 
 main().then(

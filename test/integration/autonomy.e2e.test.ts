@@ -13,10 +13,11 @@ import { WardenClient } from '../../src/client';
 import { addApprover, attest, listApprovers, readGovernanceState } from '../../src/db/autonomy.repository';
 import { createGovernanceMetrics } from '../../src/metrics/governance-metrics';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
-import { projectRoot, toolPaths } from '../../src/tools';
+import { toolPaths } from '../../src/tools';
 import { applyWatchdogSchedules, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID, TRIPWIRE_SCHEDULE_ID } from '../../src/watchdogs/schedules';
 import type { GovernanceCycleResult } from '../../workflows/governance-cycle';
 import { approveUpdate, breakerTrippedSignal, proposalStatusQuery } from '../../workflows/messages';
+import { wardenCli } from '../support/processes';
 import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
 
 const run = promisify(execFile);
@@ -29,17 +30,8 @@ describe('autonomy governance end to end', () => {
   const taskQueue = uniqueName('autonomy');
   const address = devServerAddress();
   const temporal = (...args: string[]) => run(toolPaths.temporal, [...args, '--address', address, '--namespace', namespace]);
-  const cli = async (args: string[]) => {
-    try {
-      const { stdout } = await run(process.execPath, [path.join(projectRoot, 'bin', 'warden.cjs'), ...args], {
-        env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, WARDEN_TASK_QUEUE: taskQueue, DATABASE_URL: t.url, WARDEN_ACTOR: 'ops' },
-      });
-      return { code: 0, stdout, stderr: '' };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const cli = (args: string[]) =>
+    wardenCli({ TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, WARDEN_TASK_QUEUE: taskQueue, DATABASE_URL: t.url, WARDEN_ACTOR: 'ops' })(args);
 
   beforeAll(async () => {
     t = await createTestDatabase();

@@ -1,6 +1,3 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { sql } from 'kysely';
@@ -12,21 +9,9 @@ import { WardenClient } from '../../src/client';
 import { CONTROL_PLANE_WORKFLOW_ID } from '../../src/control-plane/ids';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { readControlPlaneState } from '../../src/db/control-plane.repository';
-import { projectRoot, toolPaths } from '../../src/tools';
+import { toolPaths } from '../../src/tools';
+import { exec, wardenCli as runWarden } from '../support/processes';
 import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
-
-const run = promisify(execFile);
-
-/** Runs a command, resolving with its exit code and output instead of throwing. */
-async function exec(file: string, args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await run(file, args, { cwd: projectRoot, env: { ...process.env, ...env }, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
 
 // The public interface exactly as operators use it: the real `temporal`
 // binary and the `warden` command, against the dev server.
@@ -40,13 +25,7 @@ describe('control plane end to end', () => {
   const address = devServerAddress();
   const temporal = (...args: string[]) => exec(toolPaths.temporal, [...args, '--address', address]);
   const wardenCli = (args: string[], env: Record<string, string> = {}) =>
-    exec(process.execPath, [path.join(projectRoot, 'bin', 'warden.cjs'), ...args], {
-      TEMPORAL_ADDRESS: address,
-      WARDEN_TASK_QUEUE: taskQueue,
-      DATABASE_URL: t.url,
-      WARDEN_ACTOR: 'carol',
-      ...env,
-    });
+    runWarden({ TEMPORAL_ADDRESS: address, WARDEN_TASK_QUEUE: taskQueue, DATABASE_URL: t.url, WARDEN_ACTOR: 'carol' })(args, env);
 
   beforeAll(async () => {
     t = await createTestDatabase();

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -8,7 +7,8 @@ import { createActivities } from '../../activities';
 import { WardenClient } from '../../src/client';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
 import type { ExecuteDealInput, ExecuteDealResult } from '../../src/deals/types';
-import { projectRoot, toolPaths } from '../../src/tools';
+import { toolPaths } from '../../src/tools';
+import { wardenCli } from '../support/processes';
 import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
 
 const run = promisify(execFile);
@@ -26,17 +26,8 @@ describe('governed deals end to end', () => {
   const address = devServerAddress();
   const executeDeal = vi.fn(async (input: ExecuteDealInput): Promise<ExecuteDealResult> => ({ realizedLoss: input.amount > 200 ? 20 : 0, externalId: `fill-${input.dealId}` }));
 
-  const cli = async (args: string[]) => {
-    try {
-      const { stdout } = await run(process.execPath, [path.join(projectRoot, 'bin', 'warden.cjs'), ...args], {
-        env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, WARDEN_TASK_QUEUE: taskQueue, DATABASE_URL: t.url, WARDEN_ACTOR: 'ops' },
-      });
-      return { code: 0, stdout, stderr: '' };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const cli = (args: string[]) =>
+    wardenCli({ TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, WARDEN_TASK_QUEUE: taskQueue, DATABASE_URL: t.url, WARDEN_ACTOR: 'ops' })(args);
   const ledger = async (engine: string) => JSON.parse((await cli(['risk', 'ledger', '--json'])).stdout).engines.find((e: { engine: string }) => e.engine === engine);
 
   beforeAll(async () => {

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,21 +14,13 @@ import { recordKpiEvent } from '../../src/db/kpi.repository';
 import { listRestrictions, resetTripwire, setRegressionPolicy } from '../../src/db/watchdogs.repository';
 import type { ExecuteDealInput, ExecuteDealResult } from '../../src/deals/types';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
-import { projectRoot, toolPaths } from '../../src/tools';
+import { toolPaths } from '../../src/tools';
 import { applyWatchdogSchedules, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID, TRIPWIRE_SCHEDULE_ID } from '../../src/watchdogs/schedules';
+import { closedPort, wardenCli } from '../support/processes';
 import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
 
 const run = promisify(execFile);
 const namespace = 'warden-watchdogs-e2e';
-
-/** A local port with nothing listening: the canary's probe fails fast with ECONNREFUSED. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 // Watchdogs as operators run them: Schedules triggered with the real
 // `temporal` binary, acting on the same database deals go through.
@@ -89,17 +80,8 @@ describe('watchdogs end to end', () => {
     }
     return result;
   }
-  const cli = async (args: string[]) => {
-    try {
-      const { stdout } = await run(process.execPath, [path.join(projectRoot, 'bin', 'warden.cjs'), ...args], {
-        env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, WARDEN_TASK_QUEUE: taskQueue, DATABASE_URL: t.url, WARDEN_ACTOR: 'ops' },
-      });
-      return { code: 0, stdout, stderr: '' };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const cli = (args: string[]) =>
+    wardenCli({ TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, WARDEN_TASK_QUEUE: taskQueue, DATABASE_URL: t.url, WARDEN_ACTOR: 'ops' })(args);
   const deal = (dealId: string, engine: string, symbol = 'BTCUSDT') => warden.executeDeal({ dealId, engine, symbol, amount: 10, requestedBy: 'bot' });
   const degrade = async (domain: string, metric: string) => {
     for (let i = 0; i < 15; i++) await recordKpiEvent(t.db, { domain, metric, success: i >= 10 ? i % 2 === 0 : true, source: 'test', at: new Date(Date.now() - 60_000 + i * 100) });
