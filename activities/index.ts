@@ -7,6 +7,7 @@ import { type CommandExecutor, createAutonomyActivities, createSimulatedCommandE
 import { createControlPlaneActivities } from './control-plane';
 import { createDealActivities } from './deal-gates';
 import { createSimulatedExecutor } from './simulated-executor';
+import { createStrategyGateActivities } from './strategy-gate';
 import { type CanaryChecks, createWatchdogActivities } from './watchdogs';
 
 export interface ActivityDeps {
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDealActivities(deps),
     ...createWatchdogActivities({ ...deps, pingTemporal: deps.pingTemporal ?? (async () => undefined) }),
     ...createAutonomyActivities(deps),
+    ...createStrategyGateActivities(deps),
     ...(deps.executor ?? createSimulatedExecutor()),
     ...(deps.commandExecutor ?? createSimulatedCommandExecutor()),
   };

@@ -1,13 +1,28 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  ParentClosePolicy,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { ControlPlaneActivities } from '../activities/control-plane';
 import type { DealActivities } from '../activities/deal-gates';
+import type { StrategyGateActivities } from '../activities/strategy-gate';
 import { type DealExecutor, type DealGate, type DealInput, DealInputSchema, type DealProgress, type DealResult } from '../src/deals/types';
 import { parseInput } from '../src/errors';
-import { dealProgressQuery } from './messages';
+import { OrderApprovalSchema, promotionWorkflowId } from '../src/strategy/messages';
+import { approveOrderSignal, dealProgressQuery } from './messages';
+import { strategyPromotion } from './strategy-promotion';
 
 // Gate steps are short, idempotent database calls: local activities skip a
 // server round-trip each, and their keys make a retry harmless.
-const gates = proxyLocalActivities<DealActivities & ControlPlaneActivities>({
+const gates = proxyLocalActivities<DealActivities & ControlPlaneActivities & StrategyGateActivities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['ReservationNotFound', 'ReservationStateError'] },
 });
@@ -66,8 +81,62 @@ export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
   if (!entry.allowed) return deny('control_plane', entry.reason, entry.detail);
   progress.gates.push({ gate: 'control_plane', ok: true });
 
+  // Seed 001's order: the strategy gate after the control plane, before the risk reserve.
+  let amount = input.amount;
+  let paper = false;
+  let strategyGoverned = false;
+  const approvals: unknown[] = [];
+  setHandler(approveOrderSignal, (payload: unknown) => void approvals.push(payload), { description: 'Approve this order (L2 or CRITICAL impact). {"approver": "alice", "role": "tech_lead"}' });
+  if (input.strategyId !== undefined && patched('strategy-gate')) {
+    progress.stage = 'strategy';
+    const gate = await gates.evaluateStrategyGate({
+      traceId: key,
+      strategyId: input.strategyId,
+      symbol: input.symbol,
+      side: input.side,
+      position: input.position,
+      notional: input.amount,
+      impact: input.impact ?? {},
+      tokenId: input.executionTokenId,
+      at: now(),
+    });
+    if (gate.enabled) {
+      strategyGoverned = true;
+      const d = gate.decision;
+      if (d.action !== 'ALLOW' && d.action !== 'REDUCE_SIZE') return deny('strategy', d.action.toLowerCase(), d.reasons.join('; '));
+      if (d.execution === 'shadow') {
+        progress.gates.push({ gate: 'strategy', ok: true, reason: 'shadow' });
+        return finish({ status: 'shadow', dealId, strategyId: input.strategyId, amount });
+      }
+      if (d.execution === 'approval' && !d.reduceOnlyExit) {
+        progress.stage = 'awaiting_order_approval';
+        const approvedBy = async (): Promise<boolean> => {
+          for (;;) {
+            const payload = approvals.shift();
+            if (payload === undefined) return false;
+            const parsed = OrderApprovalSchema.safeParse(payload);
+            if (parsed.success && (gate.approvers[parsed.data.role] ?? []).includes(parsed.data.approver)) return true;
+          }
+        };
+        const deadline = new Date().getTime() + input.orderApprovalTimeoutSeconds * 1000;
+        let approved = false;
+        while (!approved) {
+          approved = await approvedBy();
+          const left = deadline - new Date().getTime();
+          if (approved || left <= 0) break;
+          await condition(() => approvals.length > 0, left);
+        }
+        if (!approved) return deny('strategy', 'approval_timeout', `no approveOrder within ${input.orderApprovalTimeoutSeconds} s`);
+      }
+      amount = Math.floor(input.amount * d.sizeMultiplier * 100) / 100;
+      if (amount <= 0) return deny('strategy', 'size_reduced_to_zero', `size multiplier ${d.sizeMultiplier}`);
+      paper = d.execution === 'paper';
+      progress.gates.push({ gate: 'strategy', ok: true, ...(d.action === 'REDUCE_SIZE' ? { reason: `reduced to ${amount}` } : {}) });
+    }
+  }
+
   progress.stage = 'reserve';
-  const reservation = await gates.reserveExposure({ key, engine: input.engine, amount: input.amount, actor, at: now() });
+  const reservation = await gates.reserveExposure({ key, engine: input.engine, amount, actor, at: now() });
   if (!reservation.ok) return deny('risk', reservation.reason, reservation.detail);
   reserved = true;
   progress.gates.push({ gate: 'risk', ok: true });
@@ -96,20 +165,23 @@ export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
   progress.gates.push({ gate: 'pre_execute_check', ok: true });
   progress.applyMode = ready.applyMode;
 
-  if (ready.applyMode === 'dry_run') {
+  if (ready.applyMode === 'dry_run' || paper) {
     // The whole gate path ran; nothing executes, so nothing stays reserved.
     const permitId = permit.id;
-    await compensate('dry_run: not executed');
+    await compensate(paper ? 'paper: not executed' : 'dry_run: not executed');
+    if (paper) return finish({ status: 'paper', dealId, strategyId: input.strategyId!, amount });
     return finish({ status: 'dry_run', dealId, applyMode: 'dry_run', permitId });
   }
 
   progress.stage = 'execute';
   let realizedLoss: number;
   let externalId: string | null;
+  let pnl: number;
   try {
-    const execution = await executor.executeDeal({ dealId, engine: input.engine, symbol: input.symbol, amount: input.amount, applyMode: ready.applyMode, permitId: permit.id });
+    const execution = await executor.executeDeal({ dealId, engine: input.engine, symbol: input.symbol, amount, applyMode: ready.applyMode, permitId: permit.id });
     realizedLoss = Math.max(0, execution.realizedLoss);
     externalId = execution.externalId ?? null;
+    pnl = execution.pnl ?? -realizedLoss;
   } catch (error) {
     if (!(error instanceof ActivityFailure)) throw error;
     const cause = error.cause instanceof ApplicationFailure ? `${error.cause.type ?? 'Error'}: ${error.cause.message}` : (error.cause?.message ?? error.message);
@@ -120,5 +192,22 @@ export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
   progress.stage = 'settle';
   await gates.settleResult({ key, realizedLoss, actor });
   reserved = false;
+  if (strategyGoverned) await learnFromOutcome(input.strategyId!, dealId, pnl, now());
   return finish({ status: 'executed', dealId, applyMode: ready.applyMode, permitId: permit.id, realizedLoss, externalId }, true);
+}
+
+/** Outcomes feed the strategy's health and maturity: a demotion is immediate, a promotion is proposed to an operator. */
+async function learnFromOutcome(strategyId: string, dealId: string, pnl: number, at: string): Promise<void> {
+  const effects = await gates.recordStrategyOutcome({ strategyId, dealId, pnl, at });
+  if (!effects.promotion) return;
+  try {
+    await startChild(strategyPromotion, {
+      workflowId: promotionWorkflowId(strategyId, effects.promotion.to),
+      args: [effects.promotion],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    });
+  } catch (error) {
+    // Already proposed by an earlier deal: one proposal per level.
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
 }

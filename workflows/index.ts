@@ -6,3 +6,4 @@ export { expansionProposal } from './expansion-proposal';
 export { governanceCycle } from './governance-cycle';
 export { infrastructureCanary } from './infrastructure-canary';
 export { regressionTripwire } from './regression-tripwire';
+export { strategyPromotion } from './strategy-promotion';

@@ -11,6 +11,7 @@ import type {
   SetGoLiveInput,
 } from '../src/control-plane/types';
 import type { DealProgress } from '../src/deals/types';
+import type { OrderApproval, PromotionView } from '../src/strategy/messages';
 
 // Control-plane changes are signals, not updates: watchdogs and operators
 // fire them from anywhere (including `temporal workflow signal`) and must not
@@ -37,3 +38,9 @@ export const rejectUpdate = defineUpdate<ProposalView, [RejectPayload]>('rejectP
 /** Sent by the circuit breaker when a revert_to_l3 trips during the validation period. */
 export const breakerTrippedSignal = defineSignal<[{ rule: string; detail: string; eventId: string }]>('breakerTripped');
 export const proposalStatusQuery = defineQuery<ProposalView>('status');
+
+// Strategy gate (seed 001).
+export const approveOrderSignal = defineSignal<[OrderApproval]>('approveOrder');
+export const approvePromotionSignal = defineSignal<[OrderApproval]>('approvePromotion');
+export const rejectPromotionSignal = defineSignal<[OrderApproval & { reason?: string }]>('rejectPromotion');
+export const promotionStatusQuery = defineQuery<PromotionView>('status');

@@ -137,9 +137,11 @@ async function dealStart({ config, flags, args }: Invocation): Promise<number> {
           ? `deal ${result.dealId} FAILED: ${result.error} (reservations released)`
           : result.status === 'dry_run'
             ? `deal ${result.dealId} passed every gate (dry_run: not executed)`
-            : `deal ${result.dealId} executed (${result.applyMode}), realized loss ${result.realizedLoss}`,
+            : result.status === 'shadow' || result.status === 'paper'
+              ? `deal ${result.dealId} recorded for strategy ${result.strategyId} (${result.status}: not executed)`
+              : `deal ${result.dealId} executed (${result.applyMode}), realized loss ${result.realizedLoss}`,
     ]);
-    return result.status === 'executed' || result.status === 'dry_run' ? EXIT.ok : EXIT.problem;
+    return result.status === 'denied' || result.status === 'failed' ? EXIT.problem : EXIT.ok;
   });
 }
 

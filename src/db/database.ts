@@ -61,6 +61,10 @@ export interface Database {
   circuit_breaker_event: CircuitBreakerEventTable;
   governance_report: GovernanceReportTable;
   expansion_proposal: ExpansionProposalTable;
+  strategy: StrategyTable;
+  strategy_outcome: StrategyOutcomeTable;
+  execution_token: ExecutionTokenTable;
+  governance_log: GovernanceLogTable;
 }
 
 export type ControlPlaneStateRow = Selectable<ControlPlaneStateTable>;
@@ -387,4 +391,48 @@ export interface ExpansionProposalTable {
   detail: Json<Record<string, unknown>>;
   created_at: Date;
   updated_at: Date;
+}
+
+export interface StrategyTable {
+  id: string;
+  enabled: Generated<boolean>;
+  level: ColumnType<'L0' | 'L1' | 'L2' | 'L3' | 'L4', 'L0' | 'L1' | 'L2' | 'L3' | 'L4' | undefined, 'L0' | 'L1' | 'L2' | 'L3' | 'L4'>;
+  paused: Generated<boolean>;
+  paused_reason: string | null;
+  capital: Generated<number>;
+  token_required: Generated<boolean>;
+  updated_at: Generated<Date>;
+}
+
+export interface StrategyOutcomeTable {
+  id: ColumnType<string, never, never>;
+  strategy_id: string;
+  deal_id: string;
+  pnl: number;
+  at: Date;
+}
+
+export interface ExecutionTokenTable {
+  id: string;
+  strategy_id: string;
+  symbols: Json<string[]>;
+  max_notional: number;
+  actions: Json<('buy' | 'sell')[]>;
+  trace_id: string;
+  issued_by: string;
+  issued_at: Generated<Date>;
+  expires_at: Date;
+  revoked_at: Date | null;
+  revoked_by: string | null;
+}
+
+export interface GovernanceLogTable {
+  id: ColumnType<string, never, never>;
+  trace_id: string;
+  strategy_id: string;
+  action: string;
+  scores: Json<Record<string, unknown>>;
+  details: Json<Record<string, unknown>>;
+  duration_ms: number;
+  at: Generated<Date>;
 }

@@ -30,7 +30,9 @@ const ALL_TABLES = [
   'drift_evaluation',
   'engine_restriction',
   'execution_permit',
+  'execution_token',
   'expansion_proposal',
+  'governance_log',
   'governance_report',
   'governance_state',
   'heimdall_policy',
@@ -49,6 +51,8 @@ const ALL_TABLES = [
   'risk_ledger_day',
   'risk_policy',
   'risk_reservation',
+  'strategy',
+  'strategy_outcome',
 ];
 
 async function upDownUp(db: Kysely<Database>): Promise<void> {

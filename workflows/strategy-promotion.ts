@@ -1,0 +1,40 @@
+import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { StrategyGateActivities } from '../activities/strategy-gate';
+import { parseInput } from '../src/errors';
+import { OrderApprovalSchema, type PromotionInput, PromotionInputSchema, type PromotionView } from '../src/strategy/messages';
+import { describeIssues } from '../src/validation';
+import { approvePromotionSignal, promotionStatusQuery, rejectPromotionSignal } from './messages';
+
+const { promoteStrategy } = proxyActivities<StrategyGateActivities>({ startToCloseTimeout: '30 seconds' });
+
+/**
+ * Seed 001's slow promotion: the evidence raised it; an operator on the
+ * approver allowlist approves (or rejects) it before it expires. One level.
+ */
+export async function strategyPromotion(rawInput: PromotionInput): Promise<PromotionView> {
+  const input = parseInput(PromotionInputSchema, rawInput, 'strategyPromotion input');
+  const view: PromotionView = { strategyId: input.strategyId, from: input.from, to: input.to, status: 'pending', decidedBy: null, refused: [] };
+  let decision: { approve: boolean; approver: string; role: string } | undefined;
+  const decide = (approve: boolean) => (payload: unknown) => {
+    const parsed = OrderApprovalSchema.safeParse(payload);
+    if (!parsed.success) return void view.refused.push(describeIssues(parsed.error));
+    if (!(input.approvers[parsed.data.role] ?? []).includes(parsed.data.approver)) return void view.refused.push(`${parsed.data.approver} is not on the allowlist for ${parsed.data.role}`);
+    decision ??= { approve, approver: parsed.data.approver, role: parsed.data.role };
+  };
+  setHandler(approvePromotionSignal, decide(true), { description: 'Approve this promotion. {"approver": "alice", "role": "tech_lead"}' });
+  setHandler(rejectPromotionSignal, decide(false), { description: 'Reject this promotion. {"approver": "alice", "role": "tech_lead"}' });
+  setHandler(promotionStatusQuery, () => view);
+
+  if (!(await condition(() => decision !== undefined, input.expiresInDays * 86_400_000))) {
+    view.status = 'expired';
+    return view;
+  }
+  view.decidedBy = decision!.approver;
+  if (!decision!.approve) {
+    view.status = 'rejected';
+    return view;
+  }
+  const moved = await promoteStrategy({ strategyId: input.strategyId, from: input.from, to: input.to, approver: decision!.approver, role: decision!.role });
+  view.status = moved ? 'promoted' : 'stale';
+  return view;
+}
