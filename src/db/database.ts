@@ -397,6 +397,7 @@ export interface StrategyTable {
   id: string;
   enabled: Generated<boolean>;
   level: ColumnType<'L0' | 'L1' | 'L2' | 'L3' | 'L4', 'L0' | 'L1' | 'L2' | 'L3' | 'L4' | undefined, 'L0' | 'L1' | 'L2' | 'L3' | 'L4'>;
+  level_since: Generated<Date>;
   paused: Generated<boolean>;
   paused_reason: string | null;
   capital: Generated<number>;

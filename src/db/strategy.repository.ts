@@ -51,24 +51,30 @@ export async function getStrategy(db: Kysely<Database>, id: string): Promise<Str
 export async function upsertStrategy(db: Kysely<Database>, s: Strategy, actor: string, reason: string): Promise<Strategy> {
   return db.transaction().execute(async (trx) => {
     const before = await trx.selectFrom('strategy').selectAll().where('id', '=', s.id).forUpdate().executeTakeFirst();
-    const values = { enabled: s.enabled, level: s.level, paused: s.paused, paused_reason: s.pausedReason, capital: s.capital, token_required: s.tokenRequired, updated_at: new Date() };
+    const levelChanged = before?.level !== s.level;
+    const values = { enabled: s.enabled, level: s.level, ...(levelChanged ? { level_since: new Date() } : {}), paused: s.paused, paused_reason: s.pausedReason, capital: s.capital, token_required: s.tokenRequired, updated_at: new Date() };
     await trx.insertInto('strategy').values({ id: s.id, ...values }).onConflict((oc) => oc.column('id').doUpdateSet(values)).execute();
     await appendAuditEvent(trx, { actor, kind: 'strategy.changed', subject: `strategy:${s.id}`, details: { before: before ? toStrategy(before) : null, after: s, reason } });
     return s;
   });
 }
 
-async function pnls(db: Kysely<Database>, strategyId: string): Promise<number[]> {
-  const rows = await db.selectFrom('strategy_outcome').select('pnl').where('strategy_id', '=', strategyId).orderBy('id', 'desc').limit(EVIDENCE_TRADES).execute();
-  return rows.map((r) => r.pnl).reverse();
+/** P&L oldest first; `since` limits it to the current level's record (maturity evidence), none for health. */
+async function pnls(db: Kysely<Database>, strategyId: string, since?: Date): Promise<number[]> {
+  let q = db.selectFrom('strategy_outcome').select('pnl').where('strategy_id', '=', strategyId).orderBy('id', 'desc').limit(EVIDENCE_TRADES);
+  if (since) q = q.where('at', '>=', since);
+  return (await q.execute()).map((r) => r.pnl).reverse();
+}
+
+async function levelSince(db: Kysely<Database>, strategyId: string): Promise<Date> {
+  return (await db.selectFrom('strategy').select('level_since').where('id', '=', strategyId).executeTakeFirstOrThrow()).level_since;
 }
 
 export async function strategyReport(db: Kysely<Database>, id: string) {
   const strategy = await getStrategy(db, id);
   if (!strategy) return undefined;
-  const history = await pnls(db, id);
-  const stats = tradeStats(history, strategy.capital);
-  return { strategy, stats, health: computeHealth(history), promotion: promotionCheck(strategy.level, stats), demotion: demotionFor(strategy.level, stats) ?? null };
+  const stats = tradeStats(await pnls(db, id, await levelSince(db, id)), strategy.capital);
+  return { strategy, stats, health: computeHealth(await pnls(db, id)), promotion: promotionCheck(strategy.level, stats), demotion: demotionFor(strategy.level, stats) ?? null };
 }
 
 function toToken(r: Selectable<Database['execution_token']>): ExecutionToken & { traceId: string; issuedBy: string } {
@@ -148,17 +154,16 @@ export async function evaluateStrategyOrder(db: Kysely<Database>, order: Strateg
   const prior = await db.selectFrom('governance_log').select(['details']).where('trace_id', '=', order.traceId).executeTakeFirst();
   if (prior) return prior.details as unknown as StrategyGateOutcome;
 
-  const at = new Date(order.at);
-  const history = await pnls(db, strategy.id);
-  const stats = tradeStats(history, strategy.capital);
-  const health = computeHealth(history);
+  const stats = tradeStats(await pnls(db, strategy.id, await levelSince(db, strategy.id)), strategy.capital);
+  const health = computeHealth(await pnls(db, strategy.id));
   const impact = classifyImpact(order.impact, order.notional);
   const drifts = await db.selectFrom('drift_evaluation').select(['metric', 'action', 'id']).where('strategy_id', '=', strategy.id).orderBy('id', 'desc').limit(50).execute();
   const latestPerMetric = [...new Map(drifts.map((d) => [d.metric, d.action] as const).reverse()).values()];
   const drift = latestPerMetric.includes('PAUSE') ? 'PAUSE' : latestPerMetric.includes('REDUCE_SIZE') ? 'REDUCE_SIZE' : 'OK';
   const canary = await db.selectFrom('canary_check_state').select('name').where('last_ok', '=', false).where('consecutive_failures', '>=', CANARY_FAILING_AT).execute();
   const tokenRow = order.tokenId ? await db.selectFrom('execution_token').selectAll().where('id', '=', order.tokenId).executeTakeFirst() : undefined;
-  const token = strategy.tokenRequired || order.tokenId ? checkToken(tokenRow ? toToken(tokenRow) : undefined, { strategyId: strategy.id, symbol: order.symbol, notional: order.notional, side: order.side }, at) : null;
+  // Tokens live on the wall clock: operators issue them for real minutes.
+  const token = strategy.tokenRequired || order.tokenId ? checkToken(tokenRow ? toToken(tokenRow) : undefined, { strategyId: strategy.id, symbol: order.symbol, notional: order.notional, side: order.side }, new Date()) : null;
   const demotion = demotionFor(strategy.level, stats);
   const decision = decideStrategyGate({
     level: strategy.level,
@@ -180,7 +185,7 @@ export async function evaluateStrategyOrder(db: Kysely<Database>, order: Strateg
   };
   await db.transaction().execute(async (trx) => {
     if (decision.action === 'DEMOTE' && demotion) {
-      await trx.updateTable('strategy').set({ level: demotion.to, updated_at: new Date() }).where('id', '=', strategy.id).execute();
+      await trx.updateTable('strategy').set({ level: demotion.to, level_since: new Date(order.at), updated_at: new Date() }).where('id', '=', strategy.id).execute();
       await appendAuditEvent(trx, { actor: 'strategy-gate', kind: 'strategy.demoted', subject: `strategy:${strategy.id}`, details: { from: strategy.level, to: demotion.to, reason: demotion.reason, traceId: order.traceId } });
     }
     if (decision.action === 'PAUSE' && !strategy.paused) {
@@ -221,10 +226,10 @@ export async function recordStrategyOutcome(db: Kysely<Database>, input: { strat
     .values({ strategy_id: input.strategyId, deal_id: input.dealId, pnl: input.pnl, at: new Date(input.at) })
     .onConflict((oc) => oc.column('deal_id').doNothing())
     .execute();
-  const stats = tradeStats(await pnls(db, strategy.id), strategy.capital);
+  const stats = tradeStats(await pnls(db, strategy.id, await levelSince(db, strategy.id)), strategy.capital);
   const demotion = demotionFor(strategy.level, stats);
   if (demotion) {
-    await db.updateTable('strategy').set({ level: demotion.to, updated_at: new Date() }).where('id', '=', strategy.id).where('level', '=', strategy.level).execute();
+    await db.updateTable('strategy').set({ level: demotion.to, level_since: new Date(input.at), updated_at: new Date() }).where('id', '=', strategy.id).where('level', '=', strategy.level).execute();
     await recordAuditEvent(db, { actor: 'strategy-gate', kind: 'strategy.demoted', subject: `strategy:${strategy.id}`, details: { from: strategy.level, to: demotion.to, reason: demotion.reason, dealId: input.dealId }, idempotencyKey: `demote:${input.dealId}` });
     return { demotedTo: demotion.to, promotionTo: null };
   }
@@ -235,7 +240,7 @@ export async function recordStrategyOutcome(db: Kysely<Database>, input: { strat
 /** Applies an approved promotion if the strategy is still where the proposal found it. */
 export async function promoteStrategy(db: Kysely<Database>, input: { strategyId: string; from: MaturityLevel; to: MaturityLevel; approver: string; role: string }): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
-    const moved = await trx.updateTable('strategy').set({ level: input.to, updated_at: new Date() }).where('id', '=', input.strategyId).where('level', '=', input.from).returning('id').execute();
+    const moved = await trx.updateTable('strategy').set({ level: input.to, level_since: new Date(), updated_at: new Date() }).where('id', '=', input.strategyId).where('level', '=', input.from).returning('id').execute();
     if (moved.length === 0) return false;
     await appendAuditEvent(trx, { actor: input.approver, kind: 'strategy.promoted', subject: `strategy:${input.strategyId}`, details: { ...input } });
     return true;

@@ -9,6 +9,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('enabled', 'boolean', (c) => c.notNull().defaultTo(true))
     .addColumn('level', 'text', (c) => c.notNull().defaultTo('L0').check(sql`level in ('L0', 'L1', 'L2', 'L3', 'L4')`))
+    // Maturity evidence counts from here: a new level starts a new record.
+    .addColumn('level_since', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('paused', 'boolean', (c) => c.notNull().defaultTo(false))
     .addColumn('paused_reason', 'text')
     .addColumn('capital', 'double precision', (c) => c.notNull().defaultTo(10000).check(sql`capital > 0`))

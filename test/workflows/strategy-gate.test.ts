@@ -1,0 +1,168 @@
+import { Client } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createActivities } from '../../activities';
+import { WardenClient } from '../../src/client';
+import { CONTROL_PLANE_WORKFLOW_ID } from '../../src/control-plane/ids';
+import { addApprover } from '../../src/db/autonomy.repository';
+import { readControlPlaneState } from '../../src/db/control-plane.repository';
+import { upsertRiskPolicy } from '../../src/db/risk.repository';
+import { getStrategy, issueToken, revokeTokens, type Strategy, upsertStrategy } from '../../src/db/strategy.repository';
+import { listAuditEvents } from '../../src/db/audit.repository';
+import type { DealInput, ExecuteDealInput, ExecuteDealResult } from '../../src/deals/types';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
+import { promotionWorkflowId } from '../../src/strategy/messages';
+import { approveOrderSignal, approvePromotionSignal, dealProgressQuery } from '../../workflows/messages';
+import { createTestDatabase, createTimeSkippingEnv, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+
+describe('strategy gate inside dealExecution (time-skipping server)', () => {
+  let env: TestWorkflowEnvironment;
+  let t: TestDatabase;
+  let taskQueue: string;
+  let warden: WardenClient;
+  let executeDeal: ReturnType<typeof vi.fn<(input: ExecuteDealInput) => Promise<ExecuteDealResult>>>;
+  let n = 0;
+
+  beforeAll(async () => {
+    env = await createTimeSkippingEnv();
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+  beforeEach(async () => {
+    t = await createTestDatabase();
+    taskQueue = uniqueName('strategy');
+    warden = new WardenClient(env.client, taskQueue, t.db);
+    executeDeal = vi.fn(async () => ({ realizedLoss: 0, pnl: 5 }));
+    await t.db.updateTable('control_plane_state').set({ go_live_enabled: true, apply_mode: 'live' }).execute();
+    for (const engine of ['GLOBAL', 'STRAT']) await upsertRiskPolicy(t.db, { engine, maxDailyLoss: null, maxDailyExposure: null, maxOpenRisk: null, maxActionsPerDay: null, enabled: true }, 'setup');
+    await addApprover(t.db, 'tech_lead', 'alice', 'setup');
+  });
+  afterEach(async () => {
+    await env.client.workflow.getHandle(CONTROL_PLANE_WORKFLOW_ID).terminate('test over').catch(() => undefined);
+    await t.drop();
+  });
+
+  const worker = () =>
+    Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: workflowBundle(),
+      activities: createActivities({ db: t.db, governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPerHour: 1000, maxPer5Min: 1000 }, controlPlane: warden, executor: { executeDeal } }),
+    });
+  const strategy = (over: Partial<Strategy> = {}) =>
+    upsertStrategy(t.db, { id: 'mr-1', enabled: true, level: 'L4', paused: false, pausedReason: null, capital: 100_000, tokenRequired: false, ...over }, 'setup', 'test');
+  const deal = (over: Partial<DealInput> = {}): DealInput => ({ dealId: `d-${++n}-${Date.now()}`, engine: 'STRAT', symbol: `S${n}`, amount: 100, requestedBy: 'bot', strategyId: 'mr-1', ...over });
+  const reserved = async (dealId: string) => (await t.db.selectFrom('risk_reservation').select('amount').where('idempotency_key', '=', `deal:${dealId}`).executeTakeFirst())?.amount;
+
+  it('with the gate off (strategy not opted in) the deal runs exactly as before', async () => {
+    const input = deal();
+    const result = await (await worker()).runUntil(() => warden.executeDeal(input));
+    expect(result).toMatchObject({ status: 'executed', applyMode: 'live' });
+    expect(await reserved(input.dealId)).toBe(100);
+    expect(await t.db.selectFrom('governance_log').selectAll().execute()).toEqual([]);
+  });
+
+  it('L3 caps the size: REDUCE_SIZE shrinks what the risk guard reserves, and the log says why', async () => {
+    await strategy({ level: 'L3' });
+    const input = deal();
+    expect(await (await worker()).runUntil(() => warden.executeDeal(input))).toMatchObject({ status: 'executed' });
+    expect(await reserved(input.dealId)).toBe(25);
+    expect(executeDeal).toHaveBeenCalledWith(expect.objectContaining({ amount: 25 }));
+    expect(await t.db.selectFrom('governance_log').select(['trace_id', 'action', 'scores']).execute()).toEqual([
+      { trace_id: `deal:${input.dealId}`, action: 'REDUCE_SIZE', scores: expect.objectContaining({ level: 'L3', sizeMultiplier: 0.25 }) },
+    ]);
+  });
+
+  it('an L2 order waits for approveOrder, and times out without it', async () => {
+    await strategy({ level: 'L2' });
+    await (await worker()).runUntil(async () => {
+      const waiting = await warden.startDeal(deal());
+      await expect.poll(async () => (await waiting.query(dealProgressQuery)).stage, { timeout: 10_000 }).toBe('awaiting_order_approval');
+      await waiting.signal(approveOrderSignal, { approver: 'mallory', role: 'tech_lead' });
+      await waiting.signal(approveOrderSignal, { approver: 'alice', role: 'tech_lead' });
+      expect(await waiting.result()).toMatchObject({ status: 'executed' });
+      expect(await warden.executeDeal(deal({ orderApprovalTimeoutSeconds: 600 }))).toMatchObject({ status: 'denied', gate: 'strategy', reason: 'approval_timeout' });
+    });
+    expect(executeDeal).toHaveBeenCalledTimes(1);
+    expect(executeDeal).toHaveBeenCalledWith(expect.objectContaining({ amount: 10 }));
+  });
+
+  it('a loss streak beyond 10 demotes at once and the next order is sized down', async () => {
+    await strategy({ level: 'L4' });
+    executeDeal.mockResolvedValue({ realizedLoss: 0, pnl: -1 });
+    await (await worker()).runUntil(async () => {
+      for (let i = 0; i < 11; i++) expect(await warden.executeDeal(deal())).toMatchObject({ status: 'executed' });
+      expect(await getStrategy(t.db, 'mr-1')).toMatchObject({ level: 'L3' });
+      const next = deal();
+      expect(await warden.executeDeal(next)).toMatchObject({ status: 'executed' });
+      // L3's 25% cap, and health after 11 losses in 20 (0.25 + 0.75 × 0.45).
+      expect(await reserved(next.dealId)).toBe(Math.floor(100 * 0.25 * 0.5875 * 100) / 100);
+    });
+  });
+
+  it('a paused strategy may close its position but not grow or flip it', async () => {
+    await strategy({ paused: true, pausedReason: 'drift' });
+    await (await worker()).runUntil(async () => {
+      expect(await warden.executeDeal(deal({ side: 'sell', position: 100, amount: 100 }))).toMatchObject({ status: 'executed' });
+      expect(await warden.executeDeal(deal({ side: 'sell', position: 100, amount: 150 }))).toMatchObject({ status: 'denied', gate: 'strategy', reason: 'pause' });
+      expect(await warden.executeDeal(deal({ side: 'buy', position: 100 }))).toMatchObject({ status: 'denied', reason: 'pause' });
+    });
+  });
+
+  it('L0 records only and L1 trades on paper: neither reaches the executor', async () => {
+    await (await worker()).runUntil(async () => {
+      await strategy({ level: 'L0' });
+      expect(await warden.executeDeal(deal())).toMatchObject({ status: 'shadow', strategyId: 'mr-1' });
+      await strategy({ level: 'L1' });
+      const paper = deal();
+      expect(await warden.executeDeal(paper)).toMatchObject({ status: 'paper' });
+      expect(await t.db.selectFrom('risk_reservation').select('status').where('idempotency_key', '=', `deal:${paper.dealId}`).executeTakeFirst()).toEqual({ status: 'released' });
+    });
+    expect(executeDeal).not.toHaveBeenCalled();
+  });
+
+  it('checks scoped tokens: missing, out of scope, over notional, revoked one by one and in bulk', async () => {
+    await strategy({ tokenRequired: true });
+    const token = await issueToken(t.db, { strategyId: 'mr-1', symbols: ['BTCUSDT'], maxNotional: 500, actions: ['buy'], ttlSeconds: 3600, actor: 'ops' });
+    await (await worker()).runUntil(async () => {
+      expect(await warden.executeDeal(deal())).toMatchObject({ status: 'denied', gate: 'strategy', reason: 'block', detail: 'token: token_missing' });
+      expect(await warden.executeDeal(deal({ symbol: 'ETHUSDT', executionTokenId: token.id }))).toMatchObject({ detail: 'token: token_symbol_out_of_scope' });
+      expect(await warden.executeDeal(deal({ symbol: 'BTCUSDT', executionTokenId: token.id, amount: 501 }))).toMatchObject({ detail: 'token: token_notional_exceeded' });
+      expect(await warden.executeDeal(deal({ symbol: 'BTCUSDT', executionTokenId: token.id }))).toMatchObject({ status: 'executed' });
+      expect(await revokeTokens(t.db, { tokenId: token.id }, 'ops')).toBe(1);
+      expect(await warden.executeDeal(deal({ symbol: 'BTCUSDT', executionTokenId: token.id }))).toMatchObject({ detail: 'token: token_revoked' });
+      const more = await Promise.all([1, 2].map(() => issueToken(t.db, { strategyId: 'mr-1', symbols: ['*'], maxNotional: 500, actions: ['buy', 'sell'], ttlSeconds: 3600, actor: 'ops' })));
+      expect(await revokeTokens(t.db, { strategyId: 'mr-1' }, 'ops')).toBe(2);
+      expect(await warden.executeDeal(deal({ executionTokenId: more[1]!.id }))).toMatchObject({ detail: 'token: token_revoked' });
+    });
+    expect((await listAuditEvents(t.db, { kind: 'token.used' })).length).toBe(1);
+  });
+
+  it('a failing canary makes the gate KILL: the kill switch is engaged', async () => {
+    await strategy();
+    await t.db.insertInto('canary_check_state').values({ name: 'exchange', consecutive_failures: 3, last_ok: false, last_error: 'refused', last_checked_at: new Date() }).execute();
+    const locked = new WardenClient(new Client({ connection: env.connection }), taskQueue, t.db);
+    await (await worker()).runUntil(async () => {
+      expect(await locked.executeDeal(deal())).toMatchObject({ status: 'denied', gate: 'strategy', reason: 'kill' });
+      await expect.poll(async () => (await readControlPlaneState(t.db)).killSwitchEngaged, { timeout: 10_000 }).toBe(true);
+    });
+  });
+
+  it('evidence raises a promotion proposal that an operator approves by signal', async () => {
+    await strategy({ level: 'L2' });
+    // 50 trades at L2: 30 wins of 10, 20 losses of 5 → win rate 0.6, profit factor 3.
+    for (let i = 0; i < 50; i++) await t.db.insertInto('strategy_outcome').values({ strategy_id: 'mr-1', deal_id: `hist-${i}`, pnl: i % 5 < 3 ? 10 : -5, at: new Date() }).execute();
+    await (await worker()).runUntil(async () => {
+      const handle = await warden.startDeal(deal());
+      await expect.poll(async () => (await handle.query(dealProgressQuery)).stage, { timeout: 10_000 }).toBe('awaiting_order_approval');
+      await handle.signal(approveOrderSignal, { approver: 'alice', role: 'tech_lead' });
+      expect(await handle.result()).toMatchObject({ status: 'executed' });
+      const proposal = env.client.workflow.getHandle(promotionWorkflowId('mr-1', 'L3'));
+      await proposal.signal(approvePromotionSignal, { approver: 'alice', role: 'tech_lead' });
+      expect(await proposal.result()).toMatchObject({ status: 'promoted', from: 'L2', to: 'L3', decidedBy: 'alice' });
+    });
+    expect(await getStrategy(t.db, 'mr-1')).toMatchObject({ level: 'L3' });
+  });
+});
