@@ -121,6 +121,9 @@ async function dealStart({ config, flags, args }: Invocation): Promise<number> {
     ...(flags.domain !== undefined ? { domain: field('--domain', DomainSchema, flags.domain) } : {}),
     ...(flags['recommendation-id'] !== undefined ? { recommendationId: field('--recommendation-id', z.uuid(), flags['recommendation-id']) } : {}),
     executionClass: field('--class', ExecutionClassSchema, flags.class ?? 'PROD_EXEC'),
+    ...(flags.strategy !== undefined ? { strategyId: field('--strategy', z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected a strategy id'), flags.strategy) } : {}),
+    ...(flags.side !== undefined ? { side: field('--side', z.enum(['buy', 'sell']), flags.side) } : {}),
+    ...(flags.position !== undefined ? { position: field('--position', z.coerce.number().finite(), flags.position) } : {}),
     requestedBy: actorOf(flags),
   };
   return withWarden(config, async (warden) => {

@@ -7,6 +7,7 @@ import { controlPlaneCommands } from './control-plane-commands';
 import { dealCommands } from './deal-commands';
 import { watchdogCommands } from './watchdog-commands';
 import { autonomyCommands } from './autonomy-commands';
+import { strategyCommands } from './strategy-commands';
 import { EXIT, options, out, UsageError } from './shared';
 
 const USAGE = `usage: warden <command> [options]
@@ -17,7 +18,8 @@ control plane
   kill-switch engage|release --reason R [--source S]
   apply-mode dry_run|testnet|live [--reason R]
 deals and gates
-  deal start --deal-id ID --engine E --symbol S --amount N [--domain D] [--recommendation-id U] [--class C] [--wait]
+  deal start --deal-id ID --engine E --symbol S --amount N [--domain D] [--recommendation-id U] [--class C]
+             [--strategy S --side buy|sell --position N] [--wait]
   risk policies | ledger [--date D] | set-policy ENGINE [--max-daily-loss N|none] [--max-daily-exposure N|none]
        [--max-open-risk N|none] [--max-actions-per-day N|none] [--enabled true|false]
   heimdall scorecard [--date D]
@@ -37,6 +39,10 @@ autonomy
   attest ITEM [--passed true|false] [--note N]     an operator's attestation of a checklist item
   approvers add ROLE NAME                           who may approve for a role
   cycle run                                         run the weekly governance cycle now
+strategies (seed 001)
+  strategy status ID | enable ID [--level L0..L4] [--capital N] [--token-required true|false] | disable ID
+  strategy promote|demote|pause|resume ID --reason R   (demote takes --level to skip levels)
+  tokens issue --strategy S --max-notional N [--symbols A,B|*] [--actions buy,sell] [--ttl SECONDS] | revoke ID | revoke --strategy S | list [--strategy S]
 records
   audit verify [--json]                             walk the audit hash chain
   migrate [--down [--all]]                          apply (or roll back) database migrations
@@ -44,7 +50,7 @@ records
   --actor A   who acts (default: $WARDEN_ACTOR or your user name)     --json   machine-readable output
 environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, WARDEN_TASK_QUEUE, DATABASE_URL, WARDEN_DATA_DIR`;
 
-const commands = { ...controlPlaneCommands, ...dealCommands, ...watchdogCommands, ...autonomyCommands };
+const commands = { ...controlPlaneCommands, ...dealCommands, ...watchdogCommands, ...autonomyCommands, ...strategyCommands };
 
 async function run(argv: string[]): Promise<number> {
   const { values: flags, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });

@@ -51,6 +51,16 @@ export const options = {
   note: { type: 'string' },
   condition: { type: 'string' },
   severity: { type: 'string' },
+  level: { type: 'string' },
+  capital: { type: 'string' },
+  'token-required': { type: 'string' },
+  symbols: { type: 'string' },
+  'max-notional': { type: 'string' },
+  actions: { type: 'string' },
+  ttl: { type: 'string' },
+  strategy: { type: 'string' },
+  side: { type: 'string' },
+  position: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

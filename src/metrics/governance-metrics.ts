@@ -5,6 +5,7 @@ import { Gauge, Registry } from 'prom-client';
 import { computeMetrics } from '../autonomy/metrics';
 import { PHASES } from '../autonomy/phases';
 import type { Database } from '../db/database';
+import { registerStrategyMetrics } from './strategy-metrics';
 
 const PREFIX = 'simcorp_governance_'; // seed 002's names, so its dashboards and alerts work unchanged
 const DAY_MS = 86_400_000;
@@ -83,6 +84,7 @@ export function createGovernanceMetrics(db: Kysely<Database>): Registry {
     const rows = await db.selectFrom('incident').select(['severity', db.fn.countAll<string>().as('n')]).groupBy('severity').execute();
     for (const severity of ['low', 'medium', 'high', 'critical']) g.set({ severity }, Number(rows.find((r) => r.severity === severity)?.n ?? 0));
   });
+  registerStrategyMetrics(registry, db);
   return registry;
 }
 

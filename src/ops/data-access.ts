@@ -17,6 +17,7 @@ import {
   setRegressionPolicy,
 } from '../db/watchdogs.repository';
 import type { RegressionPolicy } from '../watchdogs/tripwire';
+import { issueToken, listTokens, revokeTokens, type Strategy, strategyReport, upsertStrategy } from '../db/strategy.repository';
 import type { BreakerRule } from '../autonomy/breakers';
 import type { ApproverRole } from '../autonomy/phases';
 import {
@@ -64,6 +65,11 @@ export function createDataAccess(db: Kysely<Database>) {
     resolveBreakerEvent: (id: string, actor: string, resolution: string) => resolveBreakerEvent(db, id, actor, resolution),
     attest: (input: { item: string; passed: boolean; note?: string; actor: string }) => attest(db, input),
     addApprover: (role: ApproverRole, approver: string, actor: string) => addApprover(db, role, approver, actor),
+    strategyReport: (id: string) => strategyReport(db, id),
+    upsertStrategy: (strategy: Strategy, actor: string, reason: string) => upsertStrategy(db, strategy, actor, reason),
+    issueToken: (input: { strategyId: string; symbols: string[]; maxNotional: number; actions: ('buy' | 'sell')[]; ttlSeconds: number; actor: string }) => issueToken(db, input),
+    revokeTokens: (target: { tokenId: string } | { strategyId: string }, actor: string) => revokeTokens(db, target, actor),
+    listTokens: (strategyId?: string) => listTokens(db, strategyId),
   };
 }
 
@@ -94,4 +100,9 @@ export const DATA_METHODS = [
   'resolveBreakerEvent',
   'attest',
   'addApprover',
+  'strategyReport',
+  'upsertStrategy',
+  'issueToken',
+  'revokeTokens',
+  'listTokens',
 ] as const satisfies readonly DataMethod[];

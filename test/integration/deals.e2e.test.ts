@@ -89,6 +89,19 @@ describe('governed deals end to end', () => {
     expect(permits.permits).toHaveLength(1);
   });
 
+  it('`warden strategy` and `warden tokens` opt a strategy in and govern its deals', async () => {
+    expect((await cli(['strategy', 'enable', 'mr-9', '--level', 'L3', '--token-required', 'true'])).code).toBe(0);
+    expect(await cli(['strategy', 'enable', 'mr-9', '--level', 'L7'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--level: Invalid option') });
+    const token = JSON.parse((await cli(['tokens', 'issue', '--strategy', 'mr-9', '--max-notional', '500', '--symbols', 'ADAUSDT', '--json'])).stdout);
+    expect(token).toMatchObject({ strategyId: 'mr-9', symbols: ['ADAUSDT'], maxNotional: 500 });
+    const noToken = await cli(['deal', 'start', '--deal-id', 's-1', '--engine', 'WHOLESALE', '--symbol', 'ADAUSDT', '--amount', '100', '--strategy', 'mr-9', '--wait', '--json']);
+    expect(JSON.parse(noToken.stdout)).toMatchObject({ status: 'denied', gate: 'strategy', reason: 'block', detail: expect.stringContaining('token: token_missing') });
+    const status = JSON.parse((await cli(['strategy', 'status', 'mr-9', '--json'])).stdout);
+    expect(status).toMatchObject({ strategy: { level: 'L3', tokenRequired: true }, promotion: { eligible: false } });
+    expect(JSON.parse((await cli(['tokens', 'revoke', '--strategy', 'mr-9', '--json'])).stdout)).toEqual({ revoked: 1 });
+    expect((await cli(['strategy', 'pause', 'mr-9', '--reason', 'review'])).stdout).toContain('(paused)');
+  });
+
   it('the kill switch, engaged with the raw temporal CLI, blocks the next deal', async () => {
     await run(toolPaths.temporal, [
       'workflow', 'signal', '--address', address, '--namespace', namespace, '--workflow-id', 'warden-control-plane',

@@ -10,6 +10,8 @@ import { readControlPlaneState } from '../../src/db/control-plane.repository';
 import { upsertRiskPolicy } from '../../src/db/risk.repository';
 import { getStrategy, issueToken, revokeTokens, type Strategy, upsertStrategy } from '../../src/db/strategy.repository';
 import { listAuditEvents } from '../../src/db/audit.repository';
+import { evaluateStrategyDrift, setDriftBaseline } from '../../src/db/watchdogs.repository';
+import { createGovernanceMetrics } from '../../src/metrics/governance-metrics';
 import type { DealInput, ExecuteDealInput, ExecuteDealResult } from '../../src/deals/types';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
 import { promotionWorkflowId } from '../../src/strategy/messages';
@@ -73,6 +75,26 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
     expect(await t.db.selectFrom('governance_log').select(['trace_id', 'action', 'scores']).execute()).toEqual([
       { trace_id: `deal:${input.dealId}`, action: 'REDUCE_SIZE', scores: expect.objectContaining({ level: 'L3', sizeMultiplier: 0.25 }) },
     ]);
+  });
+
+  it('drift from the detector feeds REDUCE_SIZE, then PAUSE; the metrics show it', async () => {
+    await strategy();
+    await setDriftBaseline(t.db, { strategyId: 'mr-1', metric: 'sharpe', baselineValue: 2, actor: 'quant' });
+    await evaluateStrategyDrift(t.db, { strategyId: 'mr-1', metric: 'sharpe', liveValue: 1.3 }); // 35%
+    const reduced = deal();
+    await (await worker()).runUntil(async () => {
+      expect(await warden.executeDeal(reduced)).toMatchObject({ status: 'executed' });
+      await evaluateStrategyDrift(t.db, { strategyId: 'mr-1', metric: 'sharpe', liveValue: 0.9 }); // 55%
+      expect(await warden.executeDeal(deal())).toMatchObject({ status: 'denied', gate: 'strategy', reason: 'pause' });
+    });
+    expect(await reserved(reduced.dealId)).toBe(50);
+    expect(await getStrategy(t.db, 'mr-1')).toMatchObject({ paused: true, pausedReason: 'drift: drift beyond 50%' });
+    const metrics = await createGovernanceMetrics(t.db).metrics();
+    expect(metrics).toContain('warden_strategy_governance_decisions_total{action="REDUCE_SIZE"} 1');
+    expect(metrics).toContain('warden_strategy_governance_decisions_total{action="PAUSE"} 1');
+    expect(metrics).toContain('warden_strategy_governance_maturity_level{strategy="mr-1"} 4');
+    expect(metrics).toContain('warden_strategy_governance_drift_deviation{strategy="mr-1",metric="sharpe"} 0.55');
+    expect(metrics).toMatch(/warden_strategy_governance_gate_latency_ms\{quantile="0.99"\} [\d.]+/);
   });
 
   it('an L2 order waits for approveOrder, and times out without it', async () => {
