@@ -8,6 +8,7 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/
 import { createActivities } from '../activities';
 import { WardenClient } from '../src/client';
 import { reserveExposure, upsertRiskPolicy } from '../src/db/risk.repository';
+import { upsertStrategy } from '../src/db/strategy.repository';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../src/permits/rules';
 import { projectRoot, toolPaths } from '../src/tools';
 import { createScratchDatabase, percentile } from '../test/support/processes';
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
   });
 
   const results = await worker.runUntil(async () => {
-    const runBatch = async (kind: 'bare' | 'governed', count: number, prefix: string) => {
+    const runBatch = async (kind: 'bare' | 'governed' | 'strategy', count: number, prefix: string) => {
       const latencies: number[] = [];
       const started = performance.now();
       const outcomes = await pool(count, CONCURRENCY, async (i) => {
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
         const result =
           kind === 'bare'
             ? await env.client.workflow.execute('bareDeal', { taskQueue, workflowId: `bare-${dealId}`, args: [{ ...input, applyMode: 'live', permitId: 'none' }] })
-            : await warden.executeDeal({ ...input, requestedBy: 'bench' });
+            : await warden.executeDeal({ ...input, requestedBy: 'bench', ...(kind === 'strategy' ? { strategyId: 'bench-strategy' } : {}) });
         latencies.push(performance.now() - t0);
         return result as { status?: string };
       });
@@ -108,7 +109,13 @@ async function main(): Promise<void> {
     const soloGates = new Map(gateTimes);
     gateTimes.clear();
     for (const [k, v] of loadedGates) gateTimes.set(k, v);
-    return { bare, governed, soloGates };
+    // The same governed deals with seed 001's strategy gate on (an L4 strategy: all six components run).
+    await upsertStrategy(db, { id: 'bench-strategy', enabled: true, level: 'L4', paused: false, pausedReason: null, capital: 1e9, tokenRequired: false }, 'bench', 'benchmark');
+    await runBatch('strategy', 20, 'warm-strategy');
+    const strategyTimes = gateTimes.get('evaluateStrategyGate') ?? [];
+    strategyTimes.length = 0;
+    const strategy = await runBatch('strategy', N, 'strategy');
+    return { bare, governed, soloGates, strategy, strategyGate: [...(gateTimes.get('evaluateStrategyGate') ?? [])] };
   });
 
   const executed = results.governed.outcomes.filter((o) => o.status === 'executed').length;
@@ -123,8 +130,9 @@ async function main(): Promise<void> {
     gateRows[activity] = { p50: percentile(times, 50), p99: percentile(times, 99), calls: times.length };
     console.log(`    ${activity.padEnd(22)} p50 ${ms(percentile(times, 50)).padStart(9)}  p99 ${ms(percentile(times, 99)).padStart(9)}  (${times.length} calls)`);
   }
-  const allGates = [...gateTimes.entries()].filter(([a]) => a !== 'executeDeal').flatMap(([, t]) => t);
+  const allGates = [...gateTimes.entries()].filter(([a]) => a !== 'executeDeal' && a !== 'evaluateStrategyGate' && a !== 'recordStrategyOutcome').flatMap(([, t]) => t);
   console.log(`    all gate calls         p50 ${ms(percentile(allGates, 50)).padStart(9)}  p99 ${ms(percentile(allGates, 99)).padStart(9)}  (target p99 ≤ 25 ms)`);
+  console.log(`  with the strategy gate on: ${results.strategy.throughput.toFixed(1)} deals/s, ratio ${(results.strategy.throughput / results.bare.throughput).toFixed(2)} × bare; gate decision p50 ${ms(percentile(results.strategyGate, 50))}  p99 ${ms(percentile(results.strategyGate, 99))}`);
   const solo = [...results.soloGates.entries()].filter(([a]) => a !== 'executeDeal').flatMap(([, t]) => t);
   console.log(`    unloaded (1 deal at a time, 50 deals): all gate calls p50 ${ms(percentile(solo, 50))}  p99 ${ms(percentile(solo, 99))}`);
 
@@ -150,6 +158,7 @@ async function main(): Promise<void> {
       ratio: results.governed.throughput / results.bare.throughput,
       gates: gateRows,
       gatesUnloaded: { p50: percentile(solo, 50), p99: percentile(solo, 99) },
+      strategyGate: { throughput: results.strategy.throughput, ratio: results.strategy.throughput / results.bare.throughput, p50: percentile(results.strategyGate, 50), p99: percentile(results.strategyGate, 99) },
       race: { reserves: RESERVES, perSecond: RESERVES / raceSeconds, granted: ok, overCommit },
     })}`,
   );
