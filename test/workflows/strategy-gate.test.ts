@@ -1,4 +1,7 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Client } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -56,6 +59,11 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
   const strategy = (over: Partial<Strategy> = {}) =>
     upsertStrategy(t.db, { id: 'mr-1', enabled: true, level: 'L4', paused: false, pausedReason: null, capital: 100_000, tokenRequired: false, ...over }, 'setup', 'test');
   const deal = (over: Partial<DealInput> = {}): DealInput => ({ dealId: `d-${++n}-${Date.now()}`, engine: 'STRAT', symbol: `S${n}`, amount: 100, requestedBy: 'bot', strategyId: 'mr-1', ...over });
+  /** Saves a finished workflow's history as a replay fixture (WARDEN_RECORD_HISTORIES=1). */
+  const record = async (workflowId: string, file: string) => {
+    if (process.env.WARDEN_RECORD_HISTORIES !== '1') return;
+    writeFileSync(path.join(__dirname, '..', 'histories', file), historyToJSON(await env.client.workflow.getHandle(workflowId).fetchHistory()));
+  };
   const reserved = async (dealId: string) => (await t.db.selectFrom('risk_reservation').select('amount').where('idempotency_key', '=', `deal:${dealId}`).executeTakeFirst())?.amount;
 
   it('with the gate off (strategy not opted in) the deal runs exactly as before', async () => {
@@ -69,7 +77,10 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
   it('L3 caps the size: REDUCE_SIZE shrinks what the risk guard reserves, and the log says why', async () => {
     await strategy({ level: 'L3' });
     const input = deal();
-    expect(await (await worker()).runUntil(() => warden.executeDeal(input))).toMatchObject({ status: 'executed' });
+    await (await worker()).runUntil(async () => {
+      expect(await warden.executeDeal(input)).toMatchObject({ status: 'executed' });
+      await record(`deal-${input.dealId}`, 'deal-execution-strategy-gate.json');
+    });
     expect(await reserved(input.dealId)).toBe(25);
     expect(executeDeal).toHaveBeenCalledWith(expect.objectContaining({ amount: 25 }));
     expect(await t.db.selectFrom('governance_log').select(['trace_id', 'action', 'scores']).execute()).toEqual([
@@ -184,6 +195,7 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
       const proposal = env.client.workflow.getHandle(promotionWorkflowId('mr-1', 'L3'));
       await proposal.signal(approvePromotionSignal, { approver: 'alice', role: 'tech_lead' });
       expect(await proposal.result()).toMatchObject({ status: 'promoted', from: 'L2', to: 'L3', decidedBy: 'alice' });
+      await record(proposal.workflowId, 'strategy-promotion-promoted.json');
     });
     expect(await getStrategy(t.db, 'mr-1')).toMatchObject({ level: 'L3' });
   });
