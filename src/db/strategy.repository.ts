@@ -17,10 +17,13 @@ import {
 import { appendAuditEvent, recordAuditEvent } from './audit.repository';
 import type { Database, StrategyTable } from './database';
 import { listApprovers } from './autonomy.repository';
+import { evaluateStrategyDrift } from './watchdogs.repository';
 
 /** How far back the health and maturity evidence reaches. */
 const EVIDENCE_TRADES = 500;
 const CANARY_FAILING_AT = 3;
+/** Outcomes behind the live win rate the drift detector compares. */
+const DRIFT_WINDOW = 50;
 
 export interface Strategy {
   id: string;
@@ -226,6 +229,9 @@ export async function recordStrategyOutcome(db: Kysely<Database>, input: { strat
     .values({ strategy_id: input.strategyId, deal_id: input.dealId, pnl: input.pnl, at: new Date(input.at) })
     .onConflict((oc) => oc.column('deal_id').doNothing())
     .execute();
+  // Live win rate against its backtest baseline, when one is stored: the drift detector's input.
+  const recent = tradeStats((await pnls(db, strategy.id)).slice(-DRIFT_WINDOW), strategy.capital);
+  await evaluateStrategyDrift(db, { strategyId: strategy.id, metric: 'win_rate', liveValue: recent.winRate });
   const stats = tradeStats(await pnls(db, strategy.id, await levelSince(db, strategy.id)), strategy.capital);
   const demotion = demotionFor(strategy.level, stats);
   if (demotion) {

@@ -108,6 +108,17 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
     expect(metrics).toMatch(/warden_strategy_governance_gate_latency_ms\{quantile="0.99"\} [\d.]+/);
   });
 
+  it('trade outcomes feed the drift detector: a live win rate far below its backtest pauses the strategy', async () => {
+    await strategy();
+    await setDriftBaseline(t.db, { strategyId: 'mr-1', metric: 'win_rate', baselineValue: 0.6, actor: 'quant' });
+    executeDeal.mockResolvedValue({ realizedLoss: 0, pnl: -2 });
+    await (await worker()).runUntil(async () => {
+      expect(await warden.executeDeal(deal())).toMatchObject({ status: 'executed' });
+      expect(await warden.executeDeal(deal())).toMatchObject({ status: 'denied', gate: 'strategy', reason: 'pause', detail: expect.stringContaining('drift: drift beyond 50%') });
+    });
+    expect(await t.db.selectFrom('drift_evaluation').select(['metric', 'live_value', 'action']).execute()).toEqual([{ metric: 'win_rate', live_value: 0, action: 'PAUSE' }]);
+  });
+
   it('an L2 order waits for approveOrder, and times out without it', async () => {
     await strategy({ level: 'L2' });
     await (await worker()).runUntil(async () => {
