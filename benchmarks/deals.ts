@@ -110,7 +110,7 @@ async function main(): Promise<void> {
     gateTimes.clear();
     for (const [k, v] of loadedGates) gateTimes.set(k, v);
     // The same governed deals with seed 001's strategy gate on (an L4 strategy: all six components run).
-    await upsertStrategy(db, { id: 'bench-strategy', enabled: true, level: 'L4', paused: false, pausedReason: null, capital: 1e9, tokenRequired: false }, 'bench', 'benchmark');
+    await upsertStrategy(db, { id: 'bench-strategy', enabled: true, level: 'L4', paused: false, pausedReason: null, capital: 1e9, tokenRequired: false, healthFloor: 0.25 }, 'bench', 'benchmark');
     await runBatch('strategy', 20, 'warm-strategy');
     const strategyTimes = gateTimes.get('evaluateStrategyGate') ?? [];
     strategyTimes.length = 0;

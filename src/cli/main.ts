@@ -40,7 +40,7 @@ autonomy
   approvers add ROLE NAME                           who may approve for a role
   cycle run                                         run the weekly governance cycle now
 strategies (seed 001)
-  strategy status ID | enable ID [--level L0..L4] [--capital N] [--token-required true|false] | disable ID
+  strategy status ID | enable ID [--level L0..L4] [--capital N] [--token-required true|false] [--health-floor F] | disable ID
   strategy promote|demote|pause|resume ID --reason R   (demote takes --level to skip levels)
   tokens issue --strategy S --max-notional N [--symbols A,B|*] [--actions buy,sell] [--ttl SECONDS] | revoke ID | revoke --strategy S | list [--strategy S]
 records

@@ -54,6 +54,7 @@ export const options = {
   level: { type: 'string' },
   capital: { type: 'string' },
   'token-required': { type: 'string' },
+  'health-floor': { type: 'string' },
   symbols: { type: 'string' },
   'max-notional': { type: 'string' },
   actions: { type: 'string' },

@@ -34,7 +34,7 @@ function change(verb: string, apply: (s: Strategy, inv: Invocation) => Strategy,
     return withData(inv.config, async (data) => {
       const current = (await data.strategyReport(id))?.strategy;
       if (!current && needsExisting) throw new UsageError(`strategy ${id} has not opted in: warden strategy enable ${id}`);
-      const next = apply(current ?? { id, enabled: true, level: 'L0', paused: false, pausedReason: null, capital: 10_000, tokenRequired: false }, inv);
+      const next = apply(current ?? { id, enabled: true, level: 'L0', paused: false, pausedReason: null, capital: 10_000, tokenRequired: false, healthFloor: 0.25 }, inv);
       await data.upsertStrategy(next, actorOf(inv.flags), reason);
       printJsonOr(inv.flags, next, () => [`${id}: ${next.level} ${MATURITY_LABELS[next.level]}${next.paused ? ' (paused)' : ''}${next.enabled ? '' : ' (gate disabled)'}`]);
       return EXIT.ok;
@@ -91,6 +91,7 @@ export const strategyCommands: Record<string, (inv: Invocation) => Promise<numbe
         ...(flags.level ? { level: field('--level', MaturityLevelSchema, flags.level) } : {}),
         ...(flags.capital ? { capital: field('--capital', z.coerce.number().positive(), flags.capital) } : {}),
         ...(flags['token-required'] ? { tokenRequired: bool('--token-required', flags['token-required']) } : {}),
+        ...(flags['health-floor'] ? { healthFloor: field('--health-floor', z.coerce.number().min(0).max(1), flags['health-floor']) } : {}),
       }),
       { needsExisting: false },
     ),

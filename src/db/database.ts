@@ -402,6 +402,7 @@ export interface StrategyTable {
   paused_reason: string | null;
   capital: Generated<number>;
   token_required: Generated<boolean>;
+  health_floor: Generated<number>;
   updated_at: Generated<Date>;
 }
 

@@ -22,6 +22,8 @@ import { evaluateStrategyDrift } from './watchdogs.repository';
 /** How far back the health and maturity evidence reaches. */
 const EVIDENCE_TRADES = 500;
 const CANARY_FAILING_AT = 3;
+/** The health tracker's rolling window. */
+const HEALTH_WINDOW = 20;
 /** Outcomes behind the live win rate the drift detector compares. */
 const DRIFT_WINDOW = 50;
 
@@ -33,6 +35,7 @@ export interface Strategy {
   pausedReason: string | null;
   capital: number;
   tokenRequired: boolean;
+  healthFloor: number;
 }
 
 const toStrategy = (r: Selectable<StrategyTable>): Strategy => ({
@@ -43,6 +46,7 @@ const toStrategy = (r: Selectable<StrategyTable>): Strategy => ({
   pausedReason: r.paused_reason,
   capital: r.capital,
   tokenRequired: r.token_required,
+  healthFloor: r.health_floor,
 });
 
 export async function getStrategy(db: Kysely<Database>, id: string): Promise<Strategy | undefined> {
@@ -55,7 +59,7 @@ export async function upsertStrategy(db: Kysely<Database>, s: Strategy, actor: s
   return db.transaction().execute(async (trx) => {
     const before = await trx.selectFrom('strategy').selectAll().where('id', '=', s.id).forUpdate().executeTakeFirst();
     const levelChanged = before?.level !== s.level;
-    const values = { enabled: s.enabled, level: s.level, ...(levelChanged ? { level_since: new Date() } : {}), paused: s.paused, paused_reason: s.pausedReason, capital: s.capital, token_required: s.tokenRequired, updated_at: new Date() };
+    const values = { enabled: s.enabled, level: s.level, ...(levelChanged ? { level_since: new Date() } : {}), paused: s.paused, paused_reason: s.pausedReason, capital: s.capital, token_required: s.tokenRequired, health_floor: s.healthFloor, updated_at: new Date() };
     await trx.insertInto('strategy').values({ id: s.id, ...values }).onConflict((oc) => oc.column('id').doUpdateSet(values)).execute();
     await appendAuditEvent(trx, { actor, kind: 'strategy.changed', subject: `strategy:${s.id}`, details: { before: before ? toStrategy(before) : null, after: s, reason } });
     return s;
@@ -77,7 +81,7 @@ export async function strategyReport(db: Kysely<Database>, id: string) {
   const strategy = await getStrategy(db, id);
   if (!strategy) return undefined;
   const stats = tradeStats(await pnls(db, id, await levelSince(db, id)), strategy.capital);
-  return { strategy, stats, health: computeHealth(await pnls(db, id)), promotion: promotionCheck(strategy.level, stats), demotion: demotionFor(strategy.level, stats) ?? null };
+  return { strategy, stats, health: computeHealth(await pnls(db, id), HEALTH_WINDOW, strategy.healthFloor), promotion: promotionCheck(strategy.level, stats), demotion: demotionFor(strategy.level, stats) ?? null };
 }
 
 function toToken(r: Selectable<Database['execution_token']>): ExecutionToken & { traceId: string; issuedBy: string } {
@@ -158,7 +162,7 @@ export async function evaluateStrategyOrder(db: Kysely<Database>, order: Strateg
   if (prior) return prior.details as unknown as StrategyGateOutcome;
 
   const stats = tradeStats(await pnls(db, strategy.id, await levelSince(db, strategy.id)), strategy.capital);
-  const health = computeHealth(await pnls(db, strategy.id));
+  const health = computeHealth(await pnls(db, strategy.id), HEALTH_WINDOW, strategy.healthFloor);
   const impact = classifyImpact(order.impact, order.notional);
   const drifts = await db.selectFrom('drift_evaluation').select(['metric', 'action', 'id']).where('strategy_id', '=', strategy.id).orderBy('id', 'desc').limit(50).execute();
   const latestPerMetric = [...new Map(drifts.map((d) => [d.metric, d.action] as const).reverse()).values()];

@@ -57,7 +57,7 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
       activities: createActivities({ db: t.db, governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPerHour: 1000, maxPer5Min: 1000 }, controlPlane: warden, executor: { executeDeal } }),
     });
   const strategy = (over: Partial<Strategy> = {}) =>
-    upsertStrategy(t.db, { id: 'mr-1', enabled: true, level: 'L4', paused: false, pausedReason: null, capital: 100_000, tokenRequired: false, ...over }, 'setup', 'test');
+    upsertStrategy(t.db, { id: 'mr-1', enabled: true, level: 'L4', paused: false, pausedReason: null, capital: 100_000, tokenRequired: false, healthFloor: 0.25, ...over }, 'setup', 'test');
   const deal = (over: Partial<DealInput> = {}): DealInput => ({ dealId: `d-${++n}-${Date.now()}`, engine: 'STRAT', symbol: `S${n}`, amount: 100, requestedBy: 'bot', strategyId: 'mr-1', ...over });
   /** Saves a finished workflow's history as a replay fixture (WARDEN_RECORD_HISTORIES=1). */
   const record = async (workflowId: string, file: string) => {

@@ -15,6 +15,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('paused_reason', 'text')
     .addColumn('capital', 'double precision', (c) => c.notNull().defaultTo(10000).check(sql`capital > 0`))
     .addColumn('token_required', 'boolean', (c) => c.notNull().defaultTo(false))
+    // Where the health-driven sizing multiplier bottoms out.
+    .addColumn('health_floor', 'double precision', (c) => c.notNull().defaultTo(0.25).check(sql`health_floor between 0 and 1`))
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
   await db.schema
