@@ -14,6 +14,8 @@ import {
   listProposals,
   loadAutonomyContext,
   loadPhaseDefinitions,
+  markRevertNoticed,
+  pendingRevertNotices,
   readGovernanceState,
   recordCommandOutcome,
   saveGovernanceReport,
@@ -111,9 +113,12 @@ export function createAutonomyActivities({ db, notifyProposal }: AutonomyActivit
 
   async function checkBreakers(at: Date) {
     const result = await evaluateAndApplyBreakers(db, at);
-    const revert = result.trips.find((t) => t.action === 'revert_to_l3');
-    if (result.revertedProposalId && revert && notifyProposal) {
-      await notifyProposal(result.revertedProposalId, { rule: revert.rule, detail: revert.detail, eventId: revert.eventId });
+    // Drain the outbox: a notice that failed before is sent on the retry.
+    if (notifyProposal) {
+      for (const notice of await pendingRevertNotices(db)) {
+        await notifyProposal(notice.reverted_proposal_id!, { rule: notice.rule_name, detail: notice.detail, eventId: String(notice.id) });
+        await markRevertNoticed(db, String(notice.id));
+      }
     }
     return result;
   }

@@ -101,8 +101,6 @@ export async function setBreakerRule(db: Kysely<Database>, rule: BreakerRule, ac
 
 export interface BreakerEvaluation {
   trips: (BreakerTrip & { eventId: string })[];
-  /** The proposal in validation that a revert ended, to be told so. */
-  revertedProposalId: string | null;
 }
 
 /**
@@ -118,7 +116,7 @@ export async function evaluateAndApplyBreakers(db: Kysely<Database>, now: Date):
     const outcomes = await outcomesSince(trx, since, now);
     const incidents = await trx.selectFrom('incident').select(['severity', 'autonomous', 'at']).where('at', '>', since).where('at', '<=', now).execute();
     const open = await trx.selectFrom('circuit_breaker_event').select(['rule_name', 'command_type']).where('resolved_at', 'is', null).execute();
-    const result: BreakerEvaluation = { trips: [], revertedProposalId: null };
+    const result: BreakerEvaluation = { trips: [] };
     for (const trip of evaluateBreakers(rules, outcomes, incidents, now)) {
       if (open.some((o) => o.rule_name === trip.rule && o.command_type === trip.commandType)) continue;
       const event = await trx
@@ -129,7 +127,8 @@ export async function evaluateAndApplyBreakers(db: Kysely<Database>, now: Date):
       const state = await trx.selectFrom('governance_state').selectAll().forUpdate().executeTakeFirstOrThrow();
       if (trip.action === 'revert_to_l3' && state.current_phase !== 'L3') {
         await trx.updateTable('governance_state').set({ current_phase: 'L3', phase_since: now, active_proposal_id: null, updated_at: now }).execute();
-        result.revertedProposalId = state.active_proposal_id;
+        // Written with the revert, so the proposal is told even if the activity is retried.
+        if (state.active_proposal_id) await trx.updateTable('circuit_breaker_event').set({ reverted_proposal_id: state.active_proposal_id }).where('id', '=', event.id).execute();
       }
       if (trip.action === 'pause_command_type' && trip.commandType && !state.paused_command_types.includes(trip.commandType)) {
         await trx.updateTable('governance_state').set({ paused_command_types: JSON.stringify([...state.paused_command_types, trip.commandType]), updated_at: now }).execute();
@@ -181,6 +180,21 @@ export async function recordCommandOutcome(db: Kysely<Database>, o: CommandOutco
       idempotencyKey: `command:${o.commandId}`,
     });
   });
+}
+
+/** Reverts whose proposal has not been told yet (the outbox). */
+export async function pendingRevertNotices(db: Kysely<Database>) {
+  return db
+    .selectFrom('circuit_breaker_event')
+    .select(['id', 'rule_name', 'detail', 'reverted_proposal_id'])
+    .where('reverted_proposal_id', 'is not', null)
+    .where('notified_at', 'is', null)
+    .orderBy('id')
+    .execute();
+}
+
+export async function markRevertNoticed(db: Kysely<Database>, eventId: string): Promise<void> {
+  await db.updateTable('circuit_breaker_event').set({ notified_at: new Date() }).where('id', '=', eventId).execute();
 }
 
 export async function listBreakerEvents(db: Kysely<Database>, { unresolvedOnly = false } = {}) {

@@ -374,6 +374,8 @@ export interface CircuitBreakerEventTable {
   resolved_at: Date | null;
   resolved_by: string | null;
   resolution: string | null;
+  reverted_proposal_id: ColumnType<string | null, string | null | undefined, string | null>;
+  notified_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface GovernanceReportTable {

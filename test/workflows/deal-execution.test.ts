@@ -5,7 +5,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActivities } from '../../activities';
 import { DealAlreadyStartedError, InvalidRequestError, WardenClient } from '../../src/client';
 import { CONTROL_PLANE_WORKFLOW_ID } from '../../src/control-plane/ids';
@@ -24,13 +24,10 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
   let warden: WardenClient;
   let executeDeal: ReturnType<typeof vi.fn<(input: ExecuteDealInput) => Promise<ExecuteDealResult>>>;
 
-  beforeAll(async () => {
-    env = await createTimeSkippingEnv();
-  });
-  afterAll(async () => {
-    await env?.teardown();
-  });
+  // A server of its own per test: a long run of skipped time can leave the
+  // time-skipping server's clock locked, and `sleep` would then never return.
   beforeEach(async () => {
+    env = await createTimeSkippingEnv();
     t = await createTestDatabase();
     taskQueue = uniqueName('deals');
     warden = new WardenClient(env.client, taskQueue, t.db);
@@ -39,6 +36,7 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
   afterEach(async () => {
     await env.client.workflow.getHandle(CONTROL_PLANE_WORKFLOW_ID).terminate('test over').catch(() => undefined);
     await t.drop();
+    await env.teardown();
   });
 
   const worker = (options: { governor?: Partial<GovernorSettings>; wrap?: (a: ReturnType<typeof createActivities>) => ReturnType<typeof createActivities> } = {}) => {

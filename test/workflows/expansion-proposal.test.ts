@@ -4,7 +4,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import type { CommandExecutor } from '../../activities/autonomy';
 import type { ProposalTerms, ProposalView } from '../../src/autonomy/proposals';
@@ -25,13 +25,10 @@ describe('expansionProposal workflow (time-skipping server)', () => {
   let t: TestDatabase;
   let taskQueue: string;
 
-  beforeAll(async () => {
-    env = await createTimeSkippingEnv();
-  });
-  afterAll(async () => {
-    await env?.teardown();
-  });
+  // A server of its own per test: a long run of skipped time can leave the
+  // time-skipping server's clock locked, and `sleep` would then never return.
   beforeEach(async () => {
+    env = await createTimeSkippingEnv();
     t = await createTestDatabase();
     taskQueue = uniqueName('proposals');
     for (const [role, person] of Object.entries(PEOPLE)) await addApprover(t.db, role as keyof typeof PEOPLE, person, 'setup');
@@ -39,9 +36,10 @@ describe('expansionProposal workflow (time-skipping server)', () => {
   });
   afterEach(async () => {
     await t.drop();
+    await env.teardown();
   });
 
-  const worker = (commandExecutor?: CommandExecutor) =>
+  const worker = (commandExecutor?: CommandExecutor, notifyProposal?: (id: string, payload: { rule: string; detail: string; eventId: string }) => Promise<void>) =>
     Worker.create({
       connection: env.nativeConnection,
       taskQueue,
@@ -50,7 +48,7 @@ describe('expansionProposal workflow (time-skipping server)', () => {
         db: t.db,
         governor: DEFAULT_GOVERNOR_SETTINGS,
         controlPlane: new WardenClient(env.client, taskQueue),
-        notifyProposal: (id, payload) => env.client.workflow.getHandle(id).signal(breakerTrippedSignal, payload),
+        notifyProposal: notifyProposal ?? ((id, payload) => env.client.workflow.getHandle(id).signal(breakerTrippedSignal, payload)),
         ...(commandExecutor ? { commandExecutor } : {}),
       }),
     });
@@ -161,9 +159,14 @@ describe('expansionProposal workflow (time-skipping server)', () => {
     ]);
   });
 
-  it('a breaker trip on day 5 of the validation period reverts to L3 at once', async () => {
+  it('a breaker trip on day 5 of the validation period reverts to L3 at once, even if the first notice fails', async () => {
     const overheating: CommandExecutor = { executeCommand: async () => ({ incident: { severity: 'critical', description: 'drum overheated' } }) };
-    await (await worker(overheating)).runUntil(async () => {
+    let notices = 0;
+    const flakyNotify = async (id: string, payload: { rule: string; detail: string; eventId: string }) => {
+      if (++notices === 1) throw new Error('frontend unavailable');
+      await env.client.workflow.getHandle(id).signal(breakerTrippedSignal, payload);
+    };
+    await (await worker(overheating, flakyNotify)).runUntil(async () => {
       const handle = await start('L3+');
       await handle.signal(approveSignal, { role: 'tech_lead', approver: 'alice' });
       await status(handle, 'validating');
@@ -178,6 +181,7 @@ describe('expansionProposal workflow (time-skipping server)', () => {
       });
       expect(result).toMatchObject({ status: 'succeeded', autonomous: true });
       expect(await readGovernanceState(t.db)).toMatchObject({ phase: 'L3', activeProposalId: null });
+      await expect.poll(async () => (await handle.query(proposalStatusQuery)).status, { timeout: 15_000 }).toBe('reverted');
       const view = await locked.workflow.getHandle<typeof expansionProposal>(handle.workflowId).result();
       if (process.env.WARDEN_RECORD_HISTORIES === '1') {
         writeFileSync(path.join(__dirname, '..', 'histories', 'expansion-proposal-reverted.json'), historyToJSON(await handle.fetchHistory()));
@@ -185,5 +189,6 @@ describe('expansionProposal workflow (time-skipping server)', () => {
       expect(view).toMatchObject({ status: 'reverted', revertedBy: expect.stringContaining('Critical Incident') });
       expect(Date.parse(view.validationEndsAt!)).toBeGreaterThan(Date.now());
     });
+    expect(notices).toBe(2);
   });
 });

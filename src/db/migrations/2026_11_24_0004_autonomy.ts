@@ -138,6 +138,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('resolved_at', 'timestamptz')
     .addColumn('resolved_by', 'text')
     .addColumn('resolution', 'text')
+    // Outbox: the proposal a revert ended, until it has been told.
+    .addColumn('reverted_proposal_id', 'text')
+    .addColumn('notified_at', 'timestamptz')
     .execute();
 
   await db.schema
