@@ -8,21 +8,24 @@ import {
   proxyLocalActivities,
   setHandler,
   startChild,
+  uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { AutonomyActivities } from '../activities/autonomy';
 import type { ControlPlaneActivities } from '../activities/control-plane';
 import type { DealActivities } from '../activities/deal-gates';
 import type { StrategyGateActivities } from '../activities/strategy-gate';
 import { type DealExecutor, type DealGate, type DealInput, DealInputSchema, type DealProgress, type DealResult } from '../src/deals/types';
 import { parseInput } from '../src/errors';
+import { describeIssues } from '../src/validation';
 import { OrderApprovalSchema, promotionWorkflowId } from '../src/strategy/messages';
 import { approveOrderSignal, dealProgressQuery } from './messages';
 import { strategyPromotion } from './strategy-promotion';
 
 // Gate steps are short, idempotent database calls: local activities skip a
 // server round-trip each, and their keys make a retry harmless.
-const gates = proxyLocalActivities<DealActivities & ControlPlaneActivities & StrategyGateActivities>({
+const gates = proxyLocalActivities<DealActivities & ControlPlaneActivities & StrategyGateActivities & Pick<AutonomyActivities, 'auditRejectedMessage'>>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['ReservationNotFound', 'ReservationStateError'] },
 });
@@ -115,7 +118,14 @@ export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
             const payload = approvals.shift();
             if (payload === undefined) return false;
             const parsed = OrderApprovalSchema.safeParse(payload);
-            if (parsed.success && (gate.approvers[parsed.data.role] ?? []).includes(parsed.data.approver)) return true;
+            const problem = !parsed.success
+              ? describeIssues(parsed.error)
+              : (gate.approvers[parsed.data.role] ?? []).includes(parsed.data.approver)
+                ? null
+                : `${parsed.data.approver} is not on the allowlist for ${parsed.data.role}`;
+            if (problem === null) return true;
+            // Refused, audited, and the wait goes on.
+            await gates.auditRejectedMessage({ subject: `deal:${dealId}`, message: 'approveOrder', payload: payload ?? null, problem, key: uuid4() });
           }
         };
         const deadline = new Date().getTime() + input.orderApprovalTimeoutSeconds * 1000;

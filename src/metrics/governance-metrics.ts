@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Kysely } from 'kysely';
-import { Gauge, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
+import { dbGauges } from './db-gauge';
 import { computeMetrics } from '../autonomy/metrics';
 import { PHASES } from '../autonomy/phases';
 import type { Database } from '../db/database';
@@ -13,17 +14,7 @@ const DAY_MS = 86_400_000;
 /** Seed 002's Prometheus metrics, read from the database at each scrape. */
 export function createGovernanceMetrics(db: Kysely<Database>): Registry {
   const registry = new Registry();
-  const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge) => Promise<void>) =>
-    new Gauge({
-      name: `${PREFIX}${name}`,
-      help,
-      labelNames,
-      registers: [registry],
-      async collect() {
-        this.reset();
-        await collect(this);
-      },
-    });
+  const gauge = dbGauges(registry, PREFIX);
 
   gauge('current_phase_info', 'Current autonomy phase (1 for the current one)', ['phase'], async (g) => {
     const state = await db.selectFrom('governance_state').select('current_phase').executeTakeFirstOrThrow();

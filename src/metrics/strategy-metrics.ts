@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { dbGauges } from './db-gauge';
 import type { Database } from '../db/database';
 import { computeHealth, MATURITY_LEVELS } from '../strategy/rules';
 
@@ -7,17 +8,7 @@ const PREFIX = 'warden_strategy_governance_';
 
 /** Seed 001's ~10 series for the strategy gate, read from the database at each scrape. */
 export function registerStrategyMetrics(registry: Registry, db: Kysely<Database>): void {
-  const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge) => Promise<void>) =>
-    new Gauge({
-      name: `${PREFIX}${name}`,
-      help,
-      labelNames,
-      registers: [registry],
-      async collect() {
-        this.reset();
-        await collect(this);
-      },
-    });
+  const gauge = dbGauges(registry, PREFIX);
   gauge('decisions_total', 'Gate decisions by action', ['action'], async (g) => {
     const rows = await db.selectFrom('governance_log').select(['action', db.fn.countAll<string>().as('n')]).groupBy('action').execute();
     for (const r of rows) g.set({ action: r.action }, Number(r.n));

@@ -131,6 +131,7 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
     });
     expect(executeDeal).toHaveBeenCalledTimes(1);
     expect(executeDeal).toHaveBeenCalledWith(expect.objectContaining({ amount: 10 }));
+    expect((await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' })).map((e) => e.details.problem)).toEqual(['mallory is not on the allowlist for tech_lead']);
   });
 
   it('a loss streak beyond 10 demotes at once and the next order is sized down', async () => {
