@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import type { Database } from '../src/db/database';
 import { openDatabase } from '../src/db/connect';
@@ -74,4 +75,29 @@ export function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
 /** Task queue and workflow ids unique to one test. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomUUID()}`;
+}
+
+export interface RunningWorker {
+  /** Shuts the worker down, waits for it, and closes its connection. */
+  stop(): Promise<void>;
+}
+
+/** A worker on the shared dev server with the run's workflow bundle, running until `stop()`. */
+export async function runDevServerWorker(options: { namespace?: string; taskQueue: string; activities: object; workflows?: boolean }): Promise<RunningWorker> {
+  const connection = await NativeConnection.connect({ address: devServerAddress() });
+  const worker = await Worker.create({
+    connection,
+    taskQueue: options.taskQueue,
+    activities: options.activities,
+    ...(options.namespace ? { namespace: options.namespace } : {}),
+    ...(options.workflows === false ? {} : { workflowBundle: workflowBundle() }),
+  });
+  const running = worker.run();
+  return {
+    async stop() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
 }

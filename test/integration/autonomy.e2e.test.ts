@@ -4,7 +4,6 @@ import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { promisify } from 'node:util';
 import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { READINESS_CHECKLIST } from '../../src/autonomy/readiness';
@@ -18,7 +17,7 @@ import { applyWatchdogSchedules, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_I
 import type { GovernanceCycleResult } from '../../workflows/governance-cycle';
 import { approveUpdate, breakerTrippedSignal, proposalStatusQuery } from '../../workflows/messages';
 import { wardenCli } from '../support/processes';
-import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
 
 const run = promisify(execFile);
 const namespace = 'warden-autonomy-e2e';
@@ -26,7 +25,7 @@ const namespace = 'warden-autonomy-e2e';
 describe('autonomy governance end to end', () => {
   let t: TestDatabase;
   let client: Client;
-  let worker: { worker: Worker; running: Promise<void> };
+  let worker: RunningWorker;
   const taskQueue = uniqueName('autonomy');
   const address = devServerAddress();
   const temporal = (...args: string[]) => run(toolPaths.temporal, [...args, '--address', address, '--namespace', namespace]);
@@ -36,11 +35,9 @@ describe('autonomy governance end to end', () => {
   beforeAll(async () => {
     t = await createTestDatabase();
     client = new Client({ connection: await Connection.connect({ address }), namespace });
-    const w = await Worker.create({
-      connection: await NativeConnection.connect({ address }),
+    worker = await runDevServerWorker({
       namespace,
       taskQueue,
-      workflowBundle: workflowBundle(),
       activities: createActivities({
         db: t.db,
         governor: DEFAULT_GOVERNOR_SETTINGS,
@@ -48,14 +45,12 @@ describe('autonomy governance end to end', () => {
         notifyProposal: (id, payload) => client.workflow.getHandle(id).signal(breakerTrippedSignal, payload),
       }),
     });
-    worker = { worker: w, running: w.run() };
     for (const [role, person] of [['tech_lead', 'alice'], ['ops_lead', 'carol'], ['product_lead', 'pat'], ['exec_sponsor', 'erin']] as const) await addApprover(t.db, role, person, 'setup');
   });
 
   afterAll(async () => {
     for (const id of [TRIPWIRE_SCHEDULE_ID, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID]) await client.schedule.getHandle(id).delete().catch(() => undefined);
-    worker.worker.shutdown();
-    await worker.running;
+    await worker.stop();
     await client.connection.close();
     await t.drop();
   });

@@ -1,5 +1,4 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
@@ -11,14 +10,13 @@ import { listAuditEvents } from '../../src/db/audit.repository';
 import { readControlPlaneState } from '../../src/db/control-plane.repository';
 import { toolPaths } from '../../src/tools';
 import { exec, wardenCli as runWarden } from '../support/processes';
-import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
 
 // The public interface exactly as operators use it: the real `temporal`
 // binary and the `warden` command, against the dev server.
 describe('control plane end to end', () => {
   let t: TestDatabase;
-  let worker: Worker;
-  let running: Promise<void>;
+  let worker: RunningWorker | undefined;
   let client: Client;
   let warden: WardenClient;
   const taskQueue = uniqueName('e2e');
@@ -31,21 +29,14 @@ describe('control plane end to end', () => {
     t = await createTestDatabase();
     client = new Client({ connection: await Connection.connect({ address }) });
     warden = new WardenClient(client, taskQueue);
-    worker = await Worker.create({
-      connection: await NativeConnection.connect({ address }),
-      taskQueue,
-      workflowBundle: workflowBundle(),
-      activities: createActivities({ db: t.db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: warden }),
-    });
-    running = worker.run();
+    worker = await runDevServerWorker({ taskQueue, activities: createActivities({ db: t.db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: warden }) });
     await warden.ensureControlPlane();
     await warden.ensureControlPlane(); // idempotent: still one running instance
     await warden.waitForControlPlane(0);
   });
 
   afterAll(async () => {
-    worker?.shutdown();
-    await running;
+    await worker?.stop();
     await client?.connection.close();
     await t?.drop();
   });

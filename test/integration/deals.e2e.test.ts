@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createActivities } from '../../activities';
 import { WardenClient } from '../../src/client';
@@ -9,7 +8,7 @@ import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
 import type { ExecuteDealInput, ExecuteDealResult } from '../../src/deals/types';
 import { toolPaths } from '../../src/tools';
 import { wardenCli } from '../support/processes';
-import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
 
 const run = promisify(execFile);
 const namespace = 'warden-deals-e2e';
@@ -20,7 +19,7 @@ describe('governed deals end to end', () => {
   let t: TestDatabase;
   let client: Client;
   let warden: WardenClient;
-  const workers: { worker: Worker; running: Promise<void> }[] = [];
+  const workers: RunningWorker[] = [];
   const taskQueue = uniqueName('warden-e2e');
   const producerQueue = uniqueName('producer');
   const address = devServerAddress();
@@ -34,24 +33,18 @@ describe('governed deals end to end', () => {
     t = await createTestDatabase();
     client = new Client({ connection: await Connection.connect({ address }), namespace });
     warden = new WardenClient(client, taskQueue, t.db);
-    const connection = await NativeConnection.connect({ address });
-    const wardenWorker = await Worker.create({
-      connection,
-      namespace,
-      taskQueue,
-      workflowBundle: workflowBundle(),
-      activities: createActivities({ db: t.db, governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPer5Min: 10, maxPerHour: 10 }, controlPlane: warden }),
-    });
-    const producerWorker = await Worker.create({ connection, namespace, taskQueue: producerQueue, activities: { executeDeal } });
-    for (const worker of [wardenWorker, producerWorker]) workers.push({ worker, running: worker.run() });
+    workers.push(
+      await runDevServerWorker({ namespace, taskQueue, activities: createActivities({ db: t.db, governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPer5Min: 10, maxPerHour: 10 }, controlPlane: warden }) }),
+      // The producer's own worker: only its executor, on its own task queue.
+      await runDevServerWorker({ namespace, taskQueue: producerQueue, activities: { executeDeal }, workflows: false }),
+    );
     await warden.setGoLive({ enabled: true, actor: 'ops', reason: 'e2e' });
     await warden.setApplyMode({ mode: 'live', actor: 'ops', reason: 'e2e' });
     await warden.waitForControlPlane(2);
   });
 
   afterAll(async () => {
-    for (const { worker } of workers) worker.shutdown();
-    await Promise.all(workers.map((w) => w.running));
+    await Promise.all(workers.map((w) => w.stop()));
     await client?.connection.close();
     await t?.drop();
   });

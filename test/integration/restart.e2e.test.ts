@@ -1,5 +1,4 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ThrowawayPostgres, startPostgres } from '../../scripts/postgres.mjs';
 import { createActivities } from '../../activities';
@@ -8,7 +7,7 @@ import { openDatabase, type OpenDatabase } from '../../src/db/connect';
 import { migrateToLatest } from '../../src/db/migrate';
 import { applyRestriction, clearRestriction } from '../../src/db/watchdogs.repository';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
-import { devServerAddress, uniqueName, workflowBundle } from '../helpers';
+import { devServerAddress, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
 
 const namespace = 'warden-restart-e2e';
 
@@ -18,24 +17,16 @@ describe('restarts lose nothing', () => {
   let database: OpenDatabase;
   let client: Client;
   let warden: WardenClient;
-  let worker: { worker: Worker; running: Promise<void> } | undefined;
+  let worker: RunningWorker | undefined;
   const taskQueue = uniqueName('restart');
   const address = devServerAddress();
 
   async function startWorker(): Promise<void> {
     database = await openDatabase({ databaseUrl: postgres.url, dataDir: '.data' });
-    const w = await Worker.create({
-      connection: await NativeConnection.connect({ address }),
-      namespace,
-      taskQueue,
-      workflowBundle: workflowBundle(),
-      activities: createActivities({ db: database.db, governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPer5Min: 100, maxPerHour: 100 }, controlPlane: warden }),
-    });
-    worker = { worker: w, running: w.run() };
+    worker = await runDevServerWorker({ namespace, taskQueue, activities: createActivities({ db: database.db, governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPer5Min: 100, maxPerHour: 100 }, controlPlane: warden }) });
   }
   async function stopWorker(): Promise<void> {
-    worker?.worker.shutdown();
-    await worker?.running;
+    await worker?.stop();
     worker = undefined;
     await database.close();
   }

@@ -4,7 +4,6 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { WardenClient } from '../../src/client';
@@ -17,7 +16,7 @@ import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
 import { toolPaths } from '../../src/tools';
 import { applyWatchdogSchedules, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID, TRIPWIRE_SCHEDULE_ID } from '../../src/watchdogs/schedules';
 import { closedPort, wardenCli } from '../support/processes';
-import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
 
 const run = promisify(execFile);
 const namespace = 'warden-watchdogs-e2e';
@@ -29,7 +28,7 @@ describe('watchdogs end to end', () => {
   let database: OpenDatabase;
   let client: Client;
   let warden: WardenClient;
-  let worker: { worker: Worker; running: Promise<void> } | undefined;
+  let worker: RunningWorker | undefined;
   const taskQueue = uniqueName('watchdogs');
   const address = devServerAddress();
   let release: (() => void) | undefined;
@@ -41,12 +40,7 @@ describe('watchdogs end to end', () => {
 
   async function startWorker(): Promise<void> {
     database = await openDatabase({ databaseUrl: t.url, dataDir: '.data' });
-    const w = await Worker.create({
-      connection: await NativeConnection.connect({ address }),
-      namespace,
-      taskQueue,
-      workflowBundle: workflowBundle(),
-      activities: createActivities({
+    worker = await runDevServerWorker({ namespace, taskQueue, activities: createActivities({
         db: database.db,
         governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPer5Min: 100, maxPerHour: 100 },
         controlPlane: warden,
@@ -54,13 +48,10 @@ describe('watchdogs end to end', () => {
           await client.workflowService.getSystemInfo({});
         },
         executor: { executeDeal },
-      }),
-    });
-    worker = { worker: w, running: w.run() };
+      }) });
   }
   async function stopWorker(): Promise<void> {
-    worker?.worker.shutdown();
-    await worker?.running;
+    await worker?.stop();
     worker = undefined;
     await database.close();
   }
