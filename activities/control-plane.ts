@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
+import { controlPlaneSettingsOf, loadConfig } from '../src/config';
 import { recordAuditEvent } from '../src/db/audit.repository';
-import { persistControlPlaneChange, readControlPlaneState } from '../src/db/control-plane.repository';
+import { type ControlPlaneSettings, type PersistedChange, persistControlPlaneChange, readControlPlaneState } from '../src/db/control-plane.repository';
 import type { Database } from '../src/db/database';
 import { CONTROL_PLANE_REJECTION_KIND, CONTROL_PLANE_SUBJECT, enforceControlPlane, type EnforcementDecision } from '../src/control-plane/rules';
 import type { ControlPlaneChange, ControlPlaneState, ExecutionClass } from '../src/control-plane/types';
@@ -12,14 +13,16 @@ export interface RejectedSignal {
   problem: string;
 }
 
-export function createControlPlaneActivities({ db }: { db: Kysely<Database> }) {
+const SAFE_DEFAULTS = controlPlaneSettingsOf(loadConfig({}));
+
+export function createControlPlaneActivities({ db, controlPlaneSettings = SAFE_DEFAULTS }: { db: Kysely<Database>; controlPlaneSettings?: ControlPlaneSettings | undefined }) {
   return {
     async loadControlPlaneState(): Promise<ControlPlaneState> {
       return readControlPlaneState(db);
     },
 
-    async persistControlPlaneChange(input: { changeId: string; change: ControlPlaneChange }): Promise<ControlPlaneState> {
-      return persistControlPlaneChange(db, input.changeId, input.change);
+    async persistControlPlaneChange(input: { changeId: string; change: ControlPlaneChange }): Promise<PersistedChange> {
+      return persistControlPlaneChange(db, input.changeId, input.change, controlPlaneSettings);
     },
 
     /** A refused signal changes nothing but leaves a trace: who tried what, and why it was refused. */

@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
+import type { CapitalBandThresholds } from './capital/bands';
+import type { KillSwitchReleasePolicy } from './control-plane/release';
 import type { GovernorSettings } from './permits/rules';
 
 const hostPort = z
@@ -55,8 +57,63 @@ const envSchema = z
         }
         return probes;
       }),
+    WARDEN_ENV: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'expected an environment name such as dev, staging or prod').default('dev'),
+    WARDEN_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    WARDEN_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
+    WARDEN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(120),
+    WARDEN_CAPITAL_BANDS: z
+      .string()
+      .default('0.25,0.5,0.75')
+      .transform((value, ctx) => {
+        const cuts = value.split(',').map((v) => Number(v.trim()));
+        const ascending = cuts.every((c, i) => i === 0 || c > cuts[i - 1]!);
+        if (cuts.length !== 3 || cuts.some((c) => !Number.isFinite(c) || c <= 0 || c >= 1) || !ascending) {
+          ctx.addIssue({ code: 'custom', message: `expected three ascending fractions between 0 and 1 (B,C,D start), e.g. 0.25,0.5,0.75; got '${value}'` });
+          return z.NEVER;
+        }
+        return { B: cuts[0]!, C: cuts[1]!, D: cuts[2]! };
+      }),
+    WARDEN_KILL_SWITCH_COOLDOWN: duration.default('15m'),
+    WARDEN_RELEASE_APPROVALS: z.coerce.number().int().min(1).max(10).default(1),
+    WARDEN_RELEASE_SELF_APPROVAL: z.enum(['true', 'false'], { message: 'expected true or false' }).default('false'),
+    WARDEN_SIGNED_APPROVALS: z.enum(['true', 'false'], { message: 'expected true or false' }).default('false'),
+    WARDEN_APPROVAL_SIGNING_KEY: optionalText,
+    WARDEN_APPROVAL_TOKEN_TTL: duration.default('10m'),
+    WARDEN_WEBHOOKS: z
+      .string()
+      .default('')
+      .transform((value, ctx) => {
+        const hooks = [];
+        for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+          const match = /^([a-z][a-z0-9_-]{0,63})=(https?:\/\/\S+)$/.exec(entry);
+          if (!match) {
+            ctx.addIssue({ code: 'custom', message: `expected name=http(s)://url[,name=url…], got '${entry}'` });
+            return z.NEVER;
+          }
+          hooks.push({ name: match[1]!, url: match[2]! });
+        }
+        return hooks;
+      }),
+    WARDEN_ALERTMANAGER_RECEIVERS: z
+      .string()
+      .default('')
+      .transform((value, ctx) => {
+        const receivers: Record<string, string> = {};
+        for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+          const match = /^([a-z][a-z0-9_-]{0,63})=(\S{16,})$/.exec(entry);
+          if (!match) {
+            ctx.addIssue({ code: 'custom', message: `expected name=secret (secret of 16+ characters)[,name=secret…], got '${entry.split('=')[0]}=…'` });
+            return z.NEVER;
+          }
+          receivers[match[1]!] = match[2]!;
+        }
+        return receivers;
+      }),
   })
   .superRefine((env, ctx) => {
+    if (env.WARDEN_SIGNED_APPROVALS === 'true' && (env.WARDEN_APPROVAL_SIGNING_KEY === undefined || env.WARDEN_APPROVAL_SIGNING_KEY.length < 32)) {
+      ctx.addIssue({ code: 'custom', path: ['WARDEN_APPROVAL_SIGNING_KEY'], message: 'signed approvals need a signing key of at least 32 characters' });
+    }
     if ((env.TEMPORAL_TLS_CERT === undefined) !== (env.TEMPORAL_TLS_KEY === undefined)) {
       const missing = env.TEMPORAL_TLS_CERT === undefined ? 'TEMPORAL_TLS_CERT' : 'TEMPORAL_TLS_KEY';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be given together' });
@@ -80,6 +137,20 @@ export interface Config {
   metricsPort: number;
   governor: GovernorSettings;
   watchdogs: { tripwireEvery: string; canaryEvery: string; canaryThreshold: number; httpProbes: { name: string; url: string }[]; governanceCycleCron: string };
+  /** Deployment environment name; approval settings below are this environment's. */
+  environment: string;
+  /** Operator HTTP API; 0 turns it off. */
+  apiPort: number;
+  /** The Temporal worker runtime's own Prometheus metrics; 0 turns them off. */
+  workerMetricsPort: number;
+  rateLimitPerMinute: number;
+  /** Capital usage (fraction of the GLOBAL daily exposure cap) at which bands B, C and D begin. */
+  capitalBands: CapitalBandThresholds;
+  killSwitch: KillSwitchReleasePolicy;
+  approvals: { signed: boolean; signingKey: string | undefined; tokenTtl: string };
+  webhooks: { name: string; url: string }[];
+  /** Alertmanager receiver name → shared secret. */
+  alertmanagerReceivers: Record<string, string>;
 }
 
 export class ConfigError extends Error {
@@ -120,6 +191,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       httpProbes: e.WARDEN_CANARY_HTTP_PROBES,
       governanceCycleCron: e.WARDEN_GOVERNANCE_CYCLE_CRON,
     },
+    environment: e.WARDEN_ENV,
+    apiPort: e.WARDEN_API_PORT,
+    workerMetricsPort: e.WARDEN_WORKER_METRICS_PORT,
+    rateLimitPerMinute: e.WARDEN_RATE_LIMIT_PER_MINUTE,
+    capitalBands: e.WARDEN_CAPITAL_BANDS,
+    killSwitch: {
+      cooldown: e.WARDEN_KILL_SWITCH_COOLDOWN,
+      approvals: e.WARDEN_RELEASE_APPROVALS,
+      selfApproval: e.WARDEN_RELEASE_SELF_APPROVAL === 'true',
+    },
+    approvals: { signed: e.WARDEN_SIGNED_APPROVALS === 'true', signingKey: e.WARDEN_APPROVAL_SIGNING_KEY, tokenTtl: e.WARDEN_APPROVAL_TOKEN_TTL },
+    webhooks: e.WARDEN_WEBHOOKS,
+    alertmanagerReceivers: e.WARDEN_ALERTMANAGER_RECEIVERS,
   };
 }
 
@@ -133,5 +217,15 @@ export function watchdogScheduleSettings(config: Config) {
     canaryEvery: config.watchdogs.canaryEvery,
     canary: { threshold: config.watchdogs.canaryThreshold, httpProbes: config.watchdogs.httpProbes },
     governanceCycleCron: config.watchdogs.governanceCycleCron,
+  };
+}
+
+/** What the control plane enforces in this environment. */
+export function controlPlaneSettingsOf(config: Config) {
+  return {
+    environment: config.environment,
+    release: config.killSwitch,
+    approvals: { signed: config.approvals.signed, signingKey: config.approvals.signingKey },
+    capitalBands: config.capitalBands,
   };
 }

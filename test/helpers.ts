@@ -1,3 +1,5 @@
+import { DEFAULT_CAPITAL_BANDS } from '../src/capital/bands';
+import type { ControlPlaneSettings } from '../src/db/control-plane.repository';
 import { randomUUID } from 'node:crypto';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
@@ -24,6 +26,25 @@ export interface TestDatabase {
 }
 
 /** A fresh, migrated database on the test cluster; one per test file. */
+/** Release rules loose enough for tests about other things: no cooldown, one approver, self-approval allowed. */
+export const TEST_CONTROL_PLANE_SETTINGS: ControlPlaneSettings = {
+  environment: 'test',
+  release: { cooldown: '0s', approvals: 1, selfApproval: true },
+  approvals: { signed: false, signingKey: undefined },
+  capitalBands: DEFAULT_CAPITAL_BANDS,
+};
+
+/**
+ * Go-live is accepted only after a goLivePlaybook completed; tests about
+ * other things start from that point instead of walking the nine steps.
+ */
+export async function markGoLivePlaybookCompleted(db: Kysely<Database>): Promise<void> {
+  await db
+    .insertInto('go_live_playbook')
+    .values({ id: `fixture-${randomUUID()}`, status: 'completed', steps: JSON.stringify({}), started_by: 'test-fixture', started_at: new Date(), completed_at: new Date(), environment: 'test' })
+    .execute();
+}
+
 export async function createTestDatabase(migrate = true): Promise<TestDatabase> {
   const admin = new pg.Client({ connectionString: adminDatabaseUrl() });
   await admin.connect();

@@ -10,6 +10,9 @@ import {
 } from '@temporalio/workflow';
 import type { ControlPlaneActivities } from '../activities/control-plane';
 import {
+  type ChangeOutcome,
+  type ChangeResult,
+  ChangeControlPlaneInputSchema,
   type ControlPlaneChange,
   type ControlPlaneChangeKind,
   controlPlaneChangeSchemas,
@@ -20,9 +23,13 @@ import {
 import { parseInput } from '../src/errors';
 import { describeIssues } from '../src/validation';
 import {
+  changeControlPlaneUpdate,
   controlPlaneStateQuery,
+  declineKillSwitchReleaseSignal,
   engageKillSwitchSignal,
+  refreshCapitalBandSignal,
   releaseKillSwitchSignal,
+  restrictEngineSignal,
   setApplyModeSignal,
   setGoLiveSignal,
 } from './messages';
@@ -34,14 +41,18 @@ const { loadControlPlaneState, persistControlPlaneChange, auditRejectedSignal } 
 });
 
 type Queued =
-  | { ok: true; id: string; change: ControlPlaneChange }
+  | { ok: true; id: string; change: ControlPlaneChange; awaited?: boolean }
   | { ok: false; id: string; signal: ControlPlaneChangeKind; payload: unknown; problem: string };
 
 const descriptions: Record<ControlPlaneChangeKind, string> = {
   setGoLive: 'Turn production execution on or off. {"enabled": true, "actor": "alice", "reason": "…"}',
   engageKillSwitch: 'Stop all PROD_EXEC actions now. {"source": "operator", "actor": "alice", "reason": "…"}',
-  releaseKillSwitch: 'Release the kill switch. {"actor": "alice", "reason": "…"}',
+  releaseKillSwitch:
+    'Approve releasing the kill switch (approver roles only, after the cooldown). {"actor": "alice", "role": "risk_officer", "reason": "…", "token": "wat1… (when signed approvals are on)"}',
+  declineKillSwitchRelease: 'Decline releasing the kill switch; discards approvals so far. {"actor": "alice", "role": "manager", "reason": "…"}',
   setApplyMode: 'Set apply mode dry_run | testnet | live. {"mode": "dry_run", "actor": "alice", "reason": "…"}',
+  restrictEngine: 'Throttle or pause one engine. {"engine": "WHOLESALE", "restriction": "pause", "source": "operator", "actor": "alice", "reason": "…"}',
+  refreshCapitalBand: 'Re-measure capital usage into the band. {"actor": "risk-guard"}',
 };
 
 /**
@@ -56,11 +67,17 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
   let rejected = input.rejectedSignals;
   let state: ControlPlaneState | undefined;
 
+  // Outcomes of changes that came by update, handed back to the waiting caller.
+  const outcomes = new Map<string, ChangeOutcome>();
+
   const signals = {
     setGoLive: setGoLiveSignal,
     engageKillSwitch: engageKillSwitchSignal,
     releaseKillSwitch: releaseKillSwitchSignal,
+    declineKillSwitchRelease: declineKillSwitchReleaseSignal,
     setApplyMode: setApplyModeSignal,
+    restrictEngine: restrictEngineSignal,
+    refreshCapitalBand: refreshCapitalBandSignal,
   } as const;
   for (const kind of Object.keys(signals) as ControlPlaneChangeKind[]) {
     // Never throws: a throwing signal handler would fail the workflow.
@@ -80,6 +97,26 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
     );
   }
   setHandler(
+    changeControlPlaneUpdate,
+    async (payload): Promise<ChangeResult> => {
+      const { kind, ...fields } = ChangeControlPlaneInputSchema.parse(payload);
+      const id = uuid4();
+      queue.push({ ok: true, id, change: { kind, ...fields } as ControlPlaneChange, awaited: true });
+      await condition(() => outcomes.has(id));
+      const outcome = outcomes.get(id)!;
+      outcomes.delete(id);
+      return { outcome, state: state! };
+    },
+    {
+      // Refused before it reaches history: the caller hears which field is wrong.
+      validator: (payload) => {
+        const parsed = ChangeControlPlaneInputSchema.safeParse(payload);
+        if (!parsed.success) throw new Error(describeIssues(parsed.error));
+      },
+      description: 'Any control-plane change, answered with its outcome (applied, pending or refused with the reason) once persisted. {"kind": "engageKillSwitch", "source": "operator", "actor": "alice", "reason": "…"}',
+    },
+  );
+  setHandler(
     controlPlaneStateQuery,
     () => {
       if (state === undefined) throw new Error('control plane is still loading its state');
@@ -95,7 +132,10 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
     while (queue.length > 0) {
       const item = queue[0]!;
       if (item.ok) {
-        state = await persistControlPlaneChange({ changeId: item.id, change: item.change });
+        // Histories from before change outcomes carry a bare state.
+        const { outcome, ...persisted } = await persistControlPlaneChange({ changeId: item.id, change: item.change });
+        state = persisted;
+        if (item.awaited) outcomes.set(item.id, outcome ?? { status: 'applied' });
       } else {
         await auditRejectedSignal({ rejectionId: item.id, signal: item.signal, payload: item.payload, problem: item.problem });
         rejected += 1;

@@ -4,13 +4,21 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CommandDecision, CommandView } from '../src/autonomy/commands';
 import type { ApprovePayload, ProposalView, RejectPayload } from '../src/autonomy/proposals';
 import type {
+  ChangeControlPlaneInput,
+  ChangeResult,
   ControlPlaneView,
+  DeclineKillSwitchReleaseInput,
   EngageKillSwitchInput,
+  RefreshCapitalBandInput,
   ReleaseKillSwitchInput,
+  RestrictEngineInput,
   SetApplyModeInput,
   SetGoLiveInput,
 } from '../src/control-plane/types';
 import type { DealProgress } from '../src/deals/types';
+import type { NotificationDispatchView } from '../src/notifications/dispatch';
+import type { AbandonPayload, CompleteStepPayload, PlaybookProgress, StepResult } from '../src/go-live/playbook';
+import type { EndSessionPayload, OperatorSessionView } from '../src/go-live/sessions';
 import type { OrderApproval, PromotionView } from '../src/strategy/messages';
 
 // Control-plane changes are signals, not updates: watchdogs and operators
@@ -19,7 +27,12 @@ import type { OrderApproval, PromotionView } from '../src/strategy/messages';
 export const setGoLiveSignal = defineSignal<[SetGoLiveInput]>('setGoLive');
 export const engageKillSwitchSignal = defineSignal<[EngageKillSwitchInput]>('engageKillSwitch');
 export const releaseKillSwitchSignal = defineSignal<[ReleaseKillSwitchInput]>('releaseKillSwitch');
+export const declineKillSwitchReleaseSignal = defineSignal<[DeclineKillSwitchReleaseInput]>('declineKillSwitchRelease');
 export const setApplyModeSignal = defineSignal<[SetApplyModeInput]>('setApplyMode');
+export const restrictEngineSignal = defineSignal<[RestrictEngineInput]>('restrictEngine');
+export const refreshCapitalBandSignal = defineSignal<[RefreshCapitalBandInput]>('refreshCapitalBand');
+/** The same changes as an update, for callers that must hear the outcome (the API answers 409 on a refusal). */
+export const changeControlPlaneUpdate = defineUpdate<ChangeResult, [ChangeControlPlaneInput]>('changeControlPlane');
 export const controlPlaneStateQuery = defineQuery<ControlPlaneView>('state');
 
 export const dealProgressQuery = defineQuery<DealProgress>('progress');
@@ -44,3 +57,22 @@ export const approveOrderSignal = defineSignal<[OrderApproval]>('approveOrder');
 export const approvePromotionSignal = defineSignal<[OrderApproval]>('approvePromotion');
 export const rejectPromotionSignal = defineSignal<[OrderApproval & { reason?: string }]>('rejectPromotion');
 export const promotionStatusQuery = defineQuery<PromotionView>('status');
+
+// Go-live playbook (seed 004 PACK H). A step is an update so whoever does it
+// hears at once whether it counted, or why not; the same payload is also a
+// signal for the Web UI's Send a Signal, whose refusals are audited and dropped.
+export const completePlaybookStepUpdate = defineUpdate<StepResult, [CompleteStepPayload]>('completePlaybookStep');
+export const completePlaybookStepSignal = defineSignal<[CompleteStepPayload]>('completePlaybookStep');
+export const abandonPlaybookUpdate = defineUpdate<PlaybookProgress, [AbandonPayload]>('abandonPlaybook');
+export const abandonPlaybookSignal = defineSignal<[AbandonPayload]>('abandonPlaybook');
+export const playbookProgressQuery = defineQuery<PlaybookProgress>('progress');
+
+// Operator sessions (seed 004 PACK I). Ending is an update: the caller gets
+// the session back with its end snapshot once it is stored.
+export const endSessionUpdate = defineUpdate<OperatorSessionView, [EndSessionPayload]>('endSession');
+export const sessionQuery = defineQuery<OperatorSessionView>('session');
+
+// Notification dispatch (seed 004). It polls on its own; the signal only
+// saves the wait, so it carries no payload and can never be wrong.
+export const notificationsPendingSignal = defineSignal('notificationsPending');
+export const notificationDispatchQuery = defineQuery<NotificationDispatchView>('dispatch');

@@ -1,4 +1,6 @@
-import type { ApplyMode, ControlPlaneChange, ControlPlaneState, ExecutionClass } from './types';
+import type { CapitalBand } from '../capital/bands';
+import { decideReleaseVote, type KillSwitchReleasePolicy, type ReleaseVote } from './release';
+import type { ApplyMode, ChangeOutcome, ControlPlaneChange, ControlPlaneState, ExecutionClass } from './types';
 
 export type EnforcementBlockReason = 'go_live_disabled' | 'kill_switch_engaged';
 
@@ -29,18 +31,68 @@ export function enforceControlPlane(executionClass: ExecutionClass, state: Contr
   return { allowed: true, executionClass, applyMode: state.applyMode };
 }
 
-/** The state after a change; every accepted change bumps the version. */
-export function applyControlPlaneChange(state: ControlPlaneState, change: ControlPlaneChange, at: Date): ControlPlaneState {
-  const stamped = { updatedBy: change.actor, updatedAt: at.toISOString(), version: state.version + 1, reason: change.reason ?? null };
+export interface ChangeContext {
+  at: Date;
+  release: KillSwitchReleasePolicy;
+  /** Has a goLivePlaybook run all nine steps? */
+  goLivePlaybookCompleted: boolean;
+  /** For release votes: the settled identity and role, or why the vote cannot count (bad or missing token). */
+  vote?: ReleaseVote | { refused: string };
+  /** Capital usage measured now; every change refreshes the band. */
+  capital: { band: CapitalBand; usage: number | null };
+}
+
+export interface ChangeDecision {
+  outcome: ChangeOutcome;
+  next: ControlPlaneState;
+  /** The audit kind that records it. */
+  auditKind: string;
+}
+
+/**
+ * Decides one change against the state and this environment's rules. A
+ * refusal leaves the state as it was (same version); every accepted change
+ * bumps the version.
+ */
+export function decideControlPlaneChange(state: ControlPlaneState, change: ControlPlaneChange, ctx: ChangeContext): ChangeDecision {
+  const capital = { capitalBand: ctx.capital.band, capitalUsage: ctx.capital.usage };
+  const stamped = { ...capital, updatedBy: change.actor, updatedAt: ctx.at.toISOString(), version: state.version + 1, reason: ('reason' in change ? change.reason : undefined) ?? null };
+  const refused = (reason: string): ChangeDecision => ({ outcome: { status: 'refused', reason }, next: state, auditKind: CONTROL_PLANE_REFUSAL_KIND });
+  const applied = (next: ControlPlaneState, auditKind = CONTROL_PLANE_AUDIT_KINDS[change.kind]): ChangeDecision => ({ outcome: { status: 'applied' }, next, auditKind });
   switch (change.kind) {
     case 'setGoLive':
-      return { ...state, ...stamped, goLiveEnabled: change.enabled };
+      if (change.enabled && !ctx.goLivePlaybookCompleted) {
+        return refused('enabled: go-live needs a completed goLivePlaybook (all nine steps, see `warden playbook`)');
+      }
+      return applied({ ...state, ...stamped, goLiveEnabled: change.enabled });
     case 'engageKillSwitch':
-      return { ...state, ...stamped, killSwitchEngaged: true, killSwitchSource: change.source };
+      // A new engagement is a new incident: the cooldown restarts and earlier approvals lapse.
+      return applied({ ...state, ...stamped, killSwitchEngaged: true, killSwitchSource: change.source, killSwitchEngagedAt: ctx.at.toISOString(), killSwitchEngagedBy: change.actor, releaseApprovals: [] });
     case 'releaseKillSwitch':
-      return { ...state, ...stamped, killSwitchEngaged: false, killSwitchSource: null };
+    case 'declineKillSwitchRelease': {
+      if (ctx.vote === undefined) return refused('token: the vote could not be checked');
+      if ('refused' in ctx.vote) return refused(ctx.vote.refused);
+      const decision = decideReleaseVote(state, ctx.vote, ctx.release, ctx.at);
+      switch (decision.status) {
+        case 'refused':
+          return refused(decision.reason);
+        case 'declined':
+          return { outcome: { status: 'applied' }, next: { ...state, ...stamped, releaseApprovals: [] }, auditKind: CONTROL_PLANE_AUDIT_KINDS.declineKillSwitchRelease };
+        case 'pending':
+          return { outcome: { status: 'pending', detail: decision.detail }, next: { ...state, ...stamped, reason: state.reason, releaseApprovals: decision.approvals }, auditKind: 'control_plane.kill_switch_release_approved' };
+        case 'released':
+          return applied({ ...state, ...stamped, killSwitchEngaged: false, killSwitchSource: null, killSwitchEngagedAt: null, killSwitchEngagedBy: null, releaseApprovals: [] });
+      }
+      break;
+    }
     case 'setApplyMode':
-      return { ...state, ...stamped, applyMode: change.mode };
+      return applied({ ...state, ...stamped, applyMode: change.mode });
+    case 'restrictEngine':
+      // The restriction lives with the engine's policy; the control plane only serialises and audits it.
+      return applied({ ...state, ...capital });
+    case 'refreshCapitalBand':
+      if (ctx.capital.band === state.capitalBand) return applied({ ...state, ...capital });
+      return applied({ ...state, ...stamped, reason: `capital usage ${ctx.capital.usage === null ? 'unmeasured (no GLOBAL cap)' : `${(ctx.capital.usage * 100).toFixed(1)}%`}` });
   }
 }
 
@@ -49,7 +101,11 @@ export const CONTROL_PLANE_AUDIT_KINDS: Record<ControlPlaneChange['kind'], strin
   setGoLive: 'control_plane.go_live_set',
   engageKillSwitch: 'control_plane.kill_switch_engaged',
   releaseKillSwitch: 'control_plane.kill_switch_released',
+  declineKillSwitchRelease: 'control_plane.kill_switch_release_declined',
   setApplyMode: 'control_plane.apply_mode_set',
+  restrictEngine: 'control_plane.engine_restricted',
+  refreshCapitalBand: 'control_plane.capital_band_changed',
 };
+export const CONTROL_PLANE_REFUSAL_KIND = 'control_plane.change_refused';
 export const CONTROL_PLANE_REJECTION_KIND = 'control_plane.signal_rejected';
 export const CONTROL_PLANE_SUBJECT = 'control-plane';

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import type { CapitalBand } from '../capital/bands';
+import { type Role, RoleSchema } from '../identity/roles';
+import { EngineSchema } from '../risk/rules';
 
 export const APPLY_MODES = ['dry_run', 'testnet', 'live'] as const;
 export const ApplyModeSchema = z.enum(APPLY_MODES);
@@ -28,10 +31,28 @@ export const EngageKillSwitchInputSchema = z.strictObject({
   actor: ActorSchema,
   reason: ReasonSchema,
 });
+/**
+ * A vote on releasing the kill switch. `role` names the approver role acted
+ * in; `token` is a signed approval token (required when signed approvals are
+ * on, and then the token's subject and roles are what count).
+ */
 export const ReleaseKillSwitchInputSchema = z.strictObject({
   actor: ActorSchema,
   reason: ReasonSchema,
+  role: RoleSchema.optional(),
+  token: z.string().min(1).max(4096).optional(),
 });
+export const DeclineKillSwitchReleaseInputSchema = ReleaseKillSwitchInputSchema;
+/** Throttle or pause one engine (seed 000 tripwire actions), e.g. from an Alertmanager alert. */
+export const RestrictEngineInputSchema = z.strictObject({
+  engine: EngineSchema,
+  restriction: z.enum(['throttle', 'pause'], { message: 'expected throttle or pause' }),
+  source: KillSwitchSourceSchema,
+  actor: ActorSchema,
+  reason: ReasonSchema,
+});
+/** Re-reads capital usage into the state; the band is measured, never taken from the payload. */
+export const RefreshCapitalBandInputSchema = z.strictObject({ actor: ActorSchema });
 export const SetApplyModeInputSchema = z.strictObject({
   mode: ApplyModeSchema,
   actor: ActorSchema,
@@ -41,13 +62,19 @@ export const SetApplyModeInputSchema = z.strictObject({
 export type SetGoLiveInput = z.infer<typeof SetGoLiveInputSchema>;
 export type EngageKillSwitchInput = z.infer<typeof EngageKillSwitchInputSchema>;
 export type ReleaseKillSwitchInput = z.infer<typeof ReleaseKillSwitchInputSchema>;
+export type DeclineKillSwitchReleaseInput = z.infer<typeof DeclineKillSwitchReleaseInputSchema>;
+export type RestrictEngineInput = z.infer<typeof RestrictEngineInputSchema>;
+export type RefreshCapitalBandInput = z.infer<typeof RefreshCapitalBandInputSchema>;
 export type SetApplyModeInput = z.infer<typeof SetApplyModeInputSchema>;
 
 export const controlPlaneChangeSchemas = {
   setGoLive: SetGoLiveInputSchema,
   engageKillSwitch: EngageKillSwitchInputSchema,
   releaseKillSwitch: ReleaseKillSwitchInputSchema,
+  declineKillSwitchRelease: DeclineKillSwitchReleaseInputSchema,
   setApplyMode: SetApplyModeInputSchema,
+  restrictEngine: RestrictEngineInputSchema,
+  refreshCapitalBand: RefreshCapitalBandInputSchema,
 } as const;
 export type ControlPlaneChangeKind = keyof typeof controlPlaneChangeSchemas;
 
@@ -55,14 +82,34 @@ export type ControlPlaneChange =
   | ({ kind: 'setGoLive' } & SetGoLiveInput)
   | ({ kind: 'engageKillSwitch' } & EngageKillSwitchInput)
   | ({ kind: 'releaseKillSwitch' } & ReleaseKillSwitchInput)
-  | ({ kind: 'setApplyMode' } & SetApplyModeInput);
+  | ({ kind: 'declineKillSwitchRelease' } & DeclineKillSwitchReleaseInput)
+  | ({ kind: 'setApplyMode' } & SetApplyModeInput)
+  | ({ kind: 'restrictEngine' } & RestrictEngineInput)
+  | ({ kind: 'refreshCapitalBand' } & RefreshCapitalBandInput);
+
+export interface ReleaseApproval {
+  actor: string;
+  role: Role;
+  at: string;
+}
+
+/** What became of one change: applied, recorded but waiting (more approvals), or refused with the reason. */
+export type ChangeOutcome = { status: 'applied' } | { status: 'pending'; detail: string } | { status: 'refused'; reason: string };
 
 export interface ControlPlaneState {
   goLiveEnabled: boolean;
   killSwitchEngaged: boolean;
   /** Who engaged the kill switch; null while released. */
   killSwitchSource: string | null;
+  /** ISO-8601 instant the kill switch was engaged; the release cooldown runs from here. */
+  killSwitchEngagedAt: string | null;
+  killSwitchEngagedBy: string | null;
+  /** Approvals collected towards releasing the kill switch. */
+  releaseApprovals: ReleaseApproval[];
   applyMode: ApplyMode;
+  /** Seed 004 Cone band of today's capital usage, as last measured. */
+  capitalBand: CapitalBand;
+  capitalUsage: number | null;
   reason: string | null;
   updatedBy: string;
   /** ISO-8601 instant of the last persisted change. */
@@ -71,6 +118,24 @@ export interface ControlPlaneState {
 }
 
 /** What the `state` query returns: the persisted state plus what is queued behind it. */
+export const ChangeControlPlaneInputSchema = z.discriminatedUnion('kind', [
+  SetGoLiveInputSchema.extend({ kind: z.literal('setGoLive') }),
+  EngageKillSwitchInputSchema.extend({ kind: z.literal('engageKillSwitch') }),
+  ReleaseKillSwitchInputSchema.extend({ kind: z.literal('releaseKillSwitch') }),
+  DeclineKillSwitchReleaseInputSchema.extend({ kind: z.literal('declineKillSwitchRelease') }),
+  SetApplyModeInputSchema.extend({ kind: z.literal('setApplyMode') }),
+  RestrictEngineInputSchema.extend({ kind: z.literal('restrictEngine') }),
+  RefreshCapitalBandInputSchema.extend({ kind: z.literal('refreshCapitalBand') }),
+]);
+
+export type ChangeControlPlaneInput = z.input<typeof ChangeControlPlaneInputSchema>;
+
+/** The `changeControlPlane` update's answer: what became of the change, and the state after it. */
+export interface ChangeResult {
+  outcome: ChangeOutcome;
+  state: ControlPlaneState;
+}
+
 export interface ControlPlaneView extends ControlPlaneState {
   pendingChanges: number;
   rejectedSignals: number;
@@ -80,7 +145,12 @@ export const INITIAL_CONTROL_PLANE_STATE: ControlPlaneState = {
   goLiveEnabled: false,
   killSwitchEngaged: false,
   killSwitchSource: null,
+  killSwitchEngagedAt: null,
+  killSwitchEngagedBy: null,
+  releaseApprovals: [],
   applyMode: 'dry_run',
+  capitalBand: 'A',
+  capitalUsage: null,
   reason: null,
   updatedBy: 'system',
   updatedAt: new Date(0).toISOString(),

@@ -146,40 +146,48 @@ function toRestriction(row: Selectable<EngineRestrictionTable>): Restriction {
  * `policy_disabled`); PAUSE holds new reserves (`engine_paused`) while deals
  * already reserved settle. Idempotent per (engine, kind, source).
  */
-export async function applyRestriction(
-  db: Kysely<Database>,
-  input: { engine: string; kind: 'throttle' | 'pause'; source: string; reason: string; actor: string },
-): Promise<Restriction> {
-  return db.transaction().execute(async (trx) => {
+export async function applyRestriction(db: Kysely<Database>, input: RestrictionRequest): Promise<Restriction> {
+  return db.transaction().execute((trx) => applyRestrictionIn(trx, input));
+}
+
+export interface RestrictionRequest {
+  engine: string;
+  kind: 'throttle' | 'pause';
+  source: string;
+  reason: string;
+  actor: string;
+}
+
+/** applyRestriction inside the caller's transaction. */
+export async function applyRestrictionIn(trx: Transaction<Database>, input: RestrictionRequest): Promise<Restriction> {
+  await trx
+    .insertInto('engine_restriction')
+    .values({ engine: input.engine, kind: input.kind, source: input.source, reason: input.reason, cleared_at: null, cleared_by: null, clear_reason: null })
+    .onConflict((oc) => oc.columns(['engine', 'kind', 'source']).where('cleared_at', 'is', null).doNothing())
+    .execute();
+  if (input.kind === 'throttle') {
     await trx
-      .insertInto('engine_restriction')
-      .values({ engine: input.engine, kind: input.kind, source: input.source, reason: input.reason, cleared_at: null, cleared_by: null, clear_reason: null })
-      .onConflict((oc) => oc.columns(['engine', 'kind', 'source']).where('cleared_at', 'is', null).doNothing())
+      .insertInto('risk_policy')
+      .values({ engine: input.engine, max_daily_loss: null, max_daily_exposure: null, max_open_risk: null, max_actions_per_day: null, enabled: false, updated_by: input.actor })
+      .onConflict((oc) => oc.column('engine').doUpdateSet({ enabled: false, updated_by: input.actor, updated_at: new Date() }))
       .execute();
-    if (input.kind === 'throttle') {
-      await trx
-        .insertInto('risk_policy')
-        .values({ engine: input.engine, max_daily_loss: null, max_daily_exposure: null, max_open_risk: null, max_actions_per_day: null, enabled: false, updated_by: input.actor })
-        .onConflict((oc) => oc.column('engine').doUpdateSet({ enabled: false, updated_by: input.actor, updated_at: new Date() }))
-        .execute();
-    }
-    const row = await trx
-      .selectFrom('engine_restriction')
-      .selectAll()
-      .where('engine', '=', input.engine)
-      .where('kind', '=', input.kind)
-      .where('source', '=', input.source)
-      .where('cleared_at', 'is', null)
-      .executeTakeFirstOrThrow();
-    await appendAuditEvent(trx, {
-      actor: input.actor,
-      kind: `restriction.${input.kind}_applied`,
-      subject: `engine:${input.engine}`,
-      details: { restrictionId: String(row.id), source: input.source, reason: input.reason },
-      idempotencyKey: `restriction-applied:${row.id}`,
-    });
-    return toRestriction(row);
+  }
+  const row = await trx
+    .selectFrom('engine_restriction')
+    .selectAll()
+    .where('engine', '=', input.engine)
+    .where('kind', '=', input.kind)
+    .where('source', '=', input.source)
+    .where('cleared_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  await appendAuditEvent(trx, {
+    actor: input.actor,
+    kind: `restriction.${input.kind}_applied`,
+    subject: `engine:${input.engine}`,
+    details: { restrictionId: String(row.id), source: input.source, reason: input.reason },
+    idempotencyKey: `restriction-applied:${row.id}`,
   });
+  return toRestriction(row);
 }
 
 async function clearRows(trx: Transaction<Database>, rows: Selectable<EngineRestrictionTable>[], actor: string, reason: string): Promise<Restriction[]> {

@@ -10,7 +10,7 @@ import { listAuditEvents } from '../../src/db/audit.repository';
 import { readControlPlaneState } from '../../src/db/control-plane.repository';
 import { toolPaths } from '../../src/tools';
 import { exec, wardenCli as runWarden } from '../support/processes';
-import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
+import { createTestDatabase, markGoLivePlaybookCompleted, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
 
 // The public interface exactly as operators use it: the real `temporal`
 // binary and the `warden` command, against the dev server.
@@ -27,6 +27,7 @@ describe('control plane end to end', () => {
 
   beforeAll(async () => {
     t = await createTestDatabase();
+    await markGoLivePlaybookCompleted(t.db);
     client = new Client({ connection: await Connection.connect({ address }) });
     warden = new WardenClient(client, taskQueue);
     worker = await runDevServerWorker({ taskQueue, activities: createActivities({ db: t.db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: warden }) });

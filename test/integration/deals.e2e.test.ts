@@ -8,7 +8,7 @@ import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
 import type { ExecuteDealInput, ExecuteDealResult } from '../../src/deals/types';
 import { toolPaths } from '../../src/tools';
 import { wardenCli } from '../support/processes';
-import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
+import { createTestDatabase, markGoLivePlaybookCompleted, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
 
 const run = promisify(execFile);
 const namespace = 'warden-deals-e2e';
@@ -31,6 +31,7 @@ describe('governed deals end to end', () => {
 
   beforeAll(async () => {
     t = await createTestDatabase();
+    await markGoLivePlaybookCompleted(t.db);
     client = new Client({ connection: await Connection.connect({ address }), namespace });
     warden = new WardenClient(client, taskQueue, t.db);
     workers.push(

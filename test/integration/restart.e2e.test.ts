@@ -7,7 +7,7 @@ import { openDatabase, type OpenDatabase } from '../../src/db/connect';
 import { migrateToLatest } from '../../src/db/migrate';
 import { applyRestriction, clearRestriction } from '../../src/db/watchdogs.repository';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
-import { devServerAddress, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
+import { devServerAddress, markGoLivePlaybookCompleted, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
 
 const namespace = 'warden-restart-e2e';
 
@@ -36,6 +36,7 @@ describe('restarts lose nothing', () => {
     postgres = await startPostgres();
     const setup = await openDatabase({ databaseUrl: postgres.url, dataDir: '.data' });
     await migrateToLatest(setup.db);
+    await markGoLivePlaybookCompleted(setup.db);
     await setup.close();
     client = new Client({ connection: await Connection.connect({ address }), namespace });
     warden = new WardenClient(client, taskQueue);

@@ -16,7 +16,7 @@ import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
 import { toolPaths } from '../../src/tools';
 import { applyWatchdogSchedules, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID, TRIPWIRE_SCHEDULE_ID } from '../../src/watchdogs/schedules';
 import { closedPort, wardenCli } from '../support/processes';
-import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
+import { createTestDatabase, markGoLivePlaybookCompleted, TEST_CONTROL_PLANE_SETTINGS, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
 
 const run = promisify(execFile);
 const namespace = 'warden-watchdogs-e2e';
@@ -41,6 +41,7 @@ describe('watchdogs end to end', () => {
   async function startWorker(): Promise<void> {
     database = await openDatabase({ databaseUrl: t.url, dataDir: '.data' });
     worker = await runDevServerWorker({ namespace, taskQueue, activities: createActivities({
+      controlPlaneSettings: TEST_CONTROL_PLANE_SETTINGS,
         db: database.db,
         governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPer5Min: 100, maxPerHour: 100 },
         controlPlane: warden,
@@ -80,6 +81,7 @@ describe('watchdogs end to end', () => {
 
   beforeAll(async () => {
     t = await createTestDatabase();
+    await markGoLivePlaybookCompleted(t.db);
     client = new Client({ connection: await Connection.connect({ address }), namespace });
     warden = new WardenClient(client, taskQueue, t.db);
     await startWorker();
@@ -158,7 +160,7 @@ describe('watchdogs end to end', () => {
     await setRegressionPolicy(t.db, { domain: 'CAPITAL', metric: 'roi_event', engine: 'CAPITAL', windowEvents: 5, baselineEvents: 10, maxDropFraction: 0.3, action: 'KILL_SWITCH', enabled: false }, 'ops');
     // Releasing the kill switch stays a human decision.
     expect((await warden.controlPlaneState()).killSwitchEngaged).toBe(true);
-    await warden.releaseKillSwitch({ actor: 'ops', reason: 'tripwire reviewed' });
+    await warden.releaseKillSwitch({ actor: 'ops', role: 'risk_officer', reason: 'tripwire reviewed' });
     await warden.waitForControlPlane(before + 2);
     expect(await deal('k2', 'WHOLESALE')).toMatchObject({ status: 'executed' });
   });

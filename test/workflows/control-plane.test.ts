@@ -18,7 +18,7 @@ import {
   setApplyModeSignal,
   setGoLiveSignal,
 } from '../../workflows/messages';
-import { connectDevServer, createTestDatabase, createTimeSkippingEnv, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+import { connectDevServer, createTestDatabase, markGoLivePlaybookCompleted, TEST_CONTROL_PLANE_SETTINGS, createTimeSkippingEnv, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
 
 async function settled(handle: WorkflowHandle, predicate: (view: ControlPlaneView) => boolean): Promise<ControlPlaneView> {
   const deadline = Date.now() + 20_000;
@@ -48,6 +48,7 @@ describe.each([
   });
   beforeEach(async (ctx) => {
     t = await createTestDatabase();
+    await markGoLivePlaybookCompleted(t.db);
     taskQueue = uniqueName(ctx.task.name.slice(0, 40).replaceAll(' ', '-'));
   });
   afterEach(async () => {
@@ -59,7 +60,7 @@ describe.each([
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: workflowBundle(),
-      activities: createControlPlaneActivities({ db: t.db }),
+      activities: createControlPlaneActivities({ db: t.db, controlPlaneSettings: TEST_CONTROL_PLANE_SETTINGS }),
     });
   const start = (input = {}) => env.client.workflow.start(controlPlane, { taskQueue, workflowId: uniqueName('control-plane'), args: [input] });
 
@@ -76,7 +77,7 @@ describe.each([
       // The query answers from what was persisted: the row says the same.
       expect(await readControlPlaneState(t.db)).toEqual({ ...view, pendingChanges: undefined, rejectedSignals: undefined, ...(await readControlPlaneState(t.db)) });
       expect(await readControlPlaneState(t.db)).toMatchObject({ version: 3, killSwitchEngaged: true, applyMode: 'testnet', goLiveEnabled: true });
-      await handle.signal(releaseKillSwitchSignal, { actor: 'bob', reason: 'false alarm' });
+      await handle.signal(releaseKillSwitchSignal, { actor: 'bob', role: 'risk_officer', reason: 'false alarm' });
       await settled(handle, (v) => v.version === 4 && !v.killSwitchEngaged);
       return handle;
     });
@@ -155,7 +156,7 @@ describe.each([
       return handle;
     });
     // No worker now: the signal waits in history, nothing is lost.
-    await handle.signal(releaseKillSwitchSignal, { actor: 'alice', reason: 'postgres back' });
+    await handle.signal(releaseKillSwitchSignal, { actor: 'alice', role: 'manager', reason: 'postgres back' });
     await (await worker()).runUntil(async () => {
       expect(await settled(handle, (v) => v.version === 2)).toMatchObject({ killSwitchEngaged: false, updatedBy: 'alice' });
     });
