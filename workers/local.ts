@@ -12,7 +12,9 @@ import { type DevServer, startDevServer } from '../src/temporal/dev-server';
 import { createDataAccess } from '../src/ops/data-access';
 import { serveLocalOps } from '../src/ops/local-ops';
 import { createGovernanceMetrics, serveMetrics } from '../src/metrics/governance-metrics';
+import { workerRuntimeTelemetry } from '../src/metrics/worker-runtime';
 import { applyWatchdogSchedules } from '../src/watchdogs/schedules';
+import { createApiServer, serveApi } from '../src/api/server';
 import { createWardenWorker } from './create-worker';
 
 function say(line: string): void {
@@ -22,7 +24,9 @@ function say(line: string): void {
 async function main(): Promise<void> {
   const config = loadConfig();
   mkdirSync(config.dataDir, { recursive: true });
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // Before any NativeConnection: the runtime's telemetry is fixed at install.
+  const telemetryOptions = workerRuntimeTelemetry(config.workerMetricsPort, '127.0.0.1');
+  Runtime.install({ logger: new DefaultLogger('WARN'), ...(telemetryOptions ? { telemetryOptions } : {}) });
 
   const cleanups: (() => Promise<void>)[] = [];
   const cleanUp = async () => {
@@ -46,9 +50,10 @@ async function main(): Promise<void> {
     }
     say(`database: ${database.description} (${migrated.applied.length} migration(s) applied)`);
 
+    const registry = createGovernanceMetrics(database.db, { capitalBands: config.capitalBands });
     let metricsUrl: string | undefined;
     if (config.metricsPort > 0) {
-      const metrics = await serveMetrics(createGovernanceMetrics(database.db), config.metricsPort, '127.0.0.1');
+      const metrics = await serveMetrics(registry, config.metricsPort, '127.0.0.1');
       cleanups.push(() => metrics.close());
       metricsUrl = `http://127.0.0.1:${metrics.port}/metrics`;
     }
@@ -65,19 +70,30 @@ async function main(): Promise<void> {
 
     const warden = new WardenClient(client, config.temporal.taskQueue);
     await warden.ensureControlPlane();
+    await warden.ensureNotificationDispatch();
     const schedules = await applyWatchdogSchedules(client, watchdogScheduleSettings(config));
     const state = await warden.waitForControlPlane(0);
+    let apiUrl: string | undefined;
+    if (config.apiPort > 0) {
+      const api = await serveApi(createApiServer({ db: database.db, warden, temporal: client, config, registry }, { rateLimitPerMinute: config.rateLimitPerMinute }), config.apiPort, '127.0.0.1');
+      cleanups.push(() => api.close());
+      apiUrl = `http://127.0.0.1:${api.port}`;
+    }
 
     say('');
     say(`Warden is running: worker on task queue "${config.temporal.taskQueue}", namespace "${config.temporal.namespace}".`);
     if (devServer) say(`Temporal Web UI: ${devServer.uiUrl}/namespaces/${config.temporal.namespace}/workflows`);
+    if (apiUrl) say(`Operator API: ${apiUrl} (OpenAPI at ${apiUrl}/openapi.json; create a key with: npx warden keys create --identity you --roles owner)`);
     if (metricsUrl) say(`Prometheus metrics: ${metricsUrl}`);
+    if (telemetryOptions) say(`Worker runtime metrics: http://127.0.0.1:${config.workerMetricsPort}/metrics`);
     say(`Watchdog schedules: ${[...schedules.created, ...schedules.updated].join(', ')} (tripwire every ${config.watchdogs.tripwireEvery}, canary every ${config.watchdogs.canaryEvery})`);
+    say(`Notifications: ${config.webhooks.length === 0 ? 'recorded only (set WARDEN_WEBHOOKS=name=url,… to deliver them)' : `delivered to ${config.webhooks.map((w) => w.name).join(', ')}`} — npx warden notifications`);
     say(`Control plane: go-live ${state.goLiveEnabled ? 'ON' : 'off'}, kill switch ${state.killSwitchEngaged ? 'ENGAGED' : 'released'}, apply mode ${state.applyMode} (version ${state.version})`);
     say('');
     say('Try, in another terminal:');
     say('  npx warden status');
-    if (state.killSwitchEngaged) say('  npx warden kill-switch release --reason "reviewed"   # engaged since last time');
+    if (state.killSwitchEngaged) say('  npx warden kill-switch release --role risk_officer --reason "reviewed"   # engaged since last time');
+    say('  npx warden playbook start && npx warden playbook status   # go-live needs the nine-step playbook first');
     say('  npx warden go-live on --reason "demo"');
     say('  npx warden apply-mode testnet --reason "demo"');
     say('  npx warden deal start --deal-id demo-1 --engine WHOLESALE --symbol BTCUSDT --amount 100 --wait   # executed');

@@ -1,4 +1,5 @@
 // The production worker: connects to the configured Temporal and PostgreSQL.
+import { Runtime } from '@temporalio/worker';
 import { WardenClient } from '../src/client';
 import { loadConfig, watchdogScheduleSettings } from '../src/config';
 import { openDatabase } from '../src/db/connect';
@@ -6,21 +7,31 @@ import { migrateToLatest } from '../src/db/migrate';
 import { connectClient, connectWorkerConnection } from '../src/temporal/connection';
 import { applyWatchdogSchedules } from '../src/watchdogs/schedules';
 import { createGovernanceMetrics, serveMetrics } from '../src/metrics/governance-metrics';
+import { workerRuntimeTelemetry } from '../src/metrics/worker-runtime';
+import { createApiServer, serveApi } from '../src/api/server';
 import { createWardenWorker } from './create-worker';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Before any NativeConnection: the runtime's telemetry is fixed at install.
+  const telemetryOptions = workerRuntimeTelemetry(config.workerMetricsPort, '0.0.0.0');
+  if (telemetryOptions) Runtime.install({ telemetryOptions });
   const database = await openDatabase(config);
   await migrateToLatest(database.db);
   const connection = await connectWorkerConnection(config.temporal);
   const client = await connectClient(config.temporal);
-  const metrics = config.metricsPort > 0 ? await serveMetrics(createGovernanceMetrics(database.db), config.metricsPort) : undefined;
+  const registry = createGovernanceMetrics(database.db, { capitalBands: config.capitalBands });
+  const metrics = config.metricsPort > 0 ? await serveMetrics(registry, config.metricsPort) : undefined;
+  let api: { close(): Promise<void> } | undefined;
   try {
     const worker = await createWardenWorker({ connection, config, db: database.db, client });
     const running = worker.run();
     try {
-      await new WardenClient(client, config.temporal.taskQueue).ensureControlPlane();
+      const warden = new WardenClient(client, config.temporal.taskQueue);
+      await warden.ensureControlPlane();
+      await warden.ensureNotificationDispatch();
       await applyWatchdogSchedules(client, watchdogScheduleSettings(config));
+      if (config.apiPort > 0) api = await serveApi(createApiServer({ db: database.db, warden, temporal: client, config, registry }, { rateLimitPerMinute: config.rateLimitPerMinute }), config.apiPort);
     } catch (error) {
       worker.shutdown();
       await running;
@@ -28,6 +39,7 @@ async function main(): Promise<void> {
     }
     await running;
   } finally {
+    await api?.close();
     await metrics?.close();
     await client.connection.close();
     await connection.close();

@@ -1,28 +1,31 @@
 import { z } from 'zod';
-import type { WardenClient } from '../client';
-import { ApplyModeSchema, type ControlPlaneView, KillSwitchSourceSchema, ReasonSchema } from '../control-plane/types';
+import { ApplyModeSchema, type ChangeControlPlaneInput, type ControlPlaneState, type ControlPlaneView, KillSwitchSourceSchema, ReasonSchema } from '../control-plane/types';
+import { RoleSchema } from '../identity/roles';
 import { migrateDown, migrateToLatest } from '../db/migrate';
 import { actorOf, EXIT, expectArgs, field, type Invocation, out, printJsonOr, UsageError, withData, withDatabase, withWarden } from './shared';
 
-function describeState(view: ControlPlaneView): string[] {
+function describeState(view: ControlPlaneState & Partial<Pick<ControlPlaneView, 'pendingChanges' | 'rejectedSignals'>>): string[] {
   return [
     `go-live:      ${view.goLiveEnabled ? 'ON' : 'off'}`,
-    `kill switch:  ${view.killSwitchEngaged ? `ENGAGED (source ${view.killSwitchSource ?? 'unknown'})` : 'released'}`,
+    `kill switch:  ${view.killSwitchEngaged ? `ENGAGED (source ${view.killSwitchSource ?? 'unknown'}, by ${view.killSwitchEngagedBy ?? 'unknown'} at ${view.killSwitchEngagedAt ?? '?'})` : 'released'}`,
+    ...(view.releaseApprovals.length > 0 ? [`release:      approved by ${view.releaseApprovals.map((a) => `${a.actor} (${a.role})`).join(', ')}; more approvals needed`] : []),
     `apply mode:   ${view.applyMode}`,
+    `capital band: ${view.capitalBand}${view.capitalUsage === null ? '' : ` (${(view.capitalUsage * 100).toFixed(1)}% of the GLOBAL daily cap)`}`,
     `last change:  v${view.version} by ${view.updatedBy} at ${view.updatedAt}${view.reason ? ` — ${view.reason}` : ''}`,
-    ...(view.pendingChanges > 0 ? [`pending:      ${view.pendingChanges} change(s) being persisted`] : []),
-    ...(view.rejectedSignals > 0 ? [`rejected:     ${view.rejectedSignals} invalid signal(s), see the audit log`] : []),
+    ...((view.pendingChanges ?? 0) > 0 ? [`pending:      ${view.pendingChanges} change(s) being persisted`] : []),
+    ...((view.rejectedSignals ?? 0) > 0 ? [`rejected:     ${view.rejectedSignals} invalid signal(s), see the audit log`] : []),
   ];
 }
 
-/** Sends a change, then waits until the control plane has persisted it, and prints the new state. */
-function change({ config, flags }: Invocation, send: (warden: WardenClient) => Promise<void>): Promise<number> {
+/** Sends a change as an update and prints what became of it: applied, waiting for approvals, or refused with the reason. */
+function change({ config, flags }: Invocation, input: ChangeControlPlaneInput): Promise<number> {
   return withWarden(config, async (warden) => {
-    const before = await warden.controlPlaneState();
-    await send(warden);
-    const after = await warden.waitForControlPlane(before.version + 1);
-    printJsonOr(flags, after, () => describeState(after));
-    return EXIT.ok;
+    const { outcome, state } = await warden.changeControlPlane(input);
+    printJsonOr(flags, { outcome, state }, () => [
+      ...(outcome.status === 'refused' ? [`refused: ${outcome.reason}`] : outcome.status === 'pending' ? [`recorded: ${outcome.detail}`] : []),
+      ...describeState(state),
+    ]);
+    return outcome.status === 'refused' ? EXIT.problem : EXIT.ok;
   });
 }
 
@@ -41,26 +44,28 @@ export const controlPlaneCommands: Record<string, (inv: Invocation) => Promise<n
   async 'go-live'(inv) {
     expectArgs('go-live', inv.args, 1);
     const enabled = field('go-live', z.enum(['on', 'off'], { message: 'expected on or off' }), inv.args[0]) === 'on';
-    const input = { enabled, actor: actorOf(inv.flags), ...optionalReason(inv.flags.reason) };
-    return change(inv, (w) => w.setGoLive(input));
+    return change(inv, { kind: 'setGoLive', enabled, actor: actorOf(inv.flags), ...optionalReason(inv.flags.reason) });
   },
 
   async 'kill-switch'(inv) {
     expectArgs('kill-switch', inv.args, 1);
-    const action = field('kill-switch', z.enum(['engage', 'release'], { message: 'expected engage or release' }), inv.args[0]);
+    const action = field('kill-switch', z.enum(['engage', 'release', 'decline'], { message: 'expected engage, release or decline' }), inv.args[0]);
     const reason = field('--reason', ReasonSchema, inv.flags.reason);
     const actor = actorOf(inv.flags);
     if (action === 'engage') {
       const source = field('--source', KillSwitchSourceSchema, inv.flags.source ?? 'operator');
-      return change(inv, (w) => w.engageKillSwitch({ source, actor, reason }));
+      return change(inv, { kind: 'engageKillSwitch', source, actor, reason });
     }
-    return change(inv, (w) => w.releaseKillSwitch({ actor, reason }));
+    // A vote: the role acted in (checked against the token's roles when one is given).
+    const role = inv.flags.role === undefined ? {} : { role: field('--role', RoleSchema, inv.flags.role) };
+    const token = inv.flags.token === undefined ? {} : { token: field('--token', z.string().min(1), inv.flags.token) };
+    return change(inv, { kind: action === 'release' ? 'releaseKillSwitch' : 'declineKillSwitchRelease', actor, reason, ...role, ...token });
   },
 
   async 'apply-mode'(inv) {
     expectArgs('apply-mode', inv.args, 1);
     const mode = field('apply-mode', ApplyModeSchema, inv.args[0]);
-    return change(inv, (w) => w.setApplyMode({ mode, actor: actorOf(inv.flags), ...optionalReason(inv.flags.reason) }));
+    return change(inv, { kind: 'setApplyMode', mode, actor: actorOf(inv.flags), ...optionalReason(inv.flags.reason) });
   },
 
   async audit(inv) {

@@ -8,6 +8,10 @@ import { dealCommands } from './deal-commands';
 import { watchdogCommands } from './watchdog-commands';
 import { autonomyCommands } from './autonomy-commands';
 import { strategyCommands } from './strategy-commands';
+import { notificationCommands } from './notification-commands';
+import { reviewCommands } from './review-commands';
+import { goLiveCommands } from './go-live-commands';
+import { identityCommands } from './identity-commands';
 import { EXIT, options, out, UsageError } from './shared';
 
 const USAGE = `usage: warden <command> [options]
@@ -15,7 +19,9 @@ const USAGE = `usage: warden <command> [options]
 control plane
   status [--json]                                   go-live, kill switch, apply mode
   go-live on|off [--reason R]                       turn production execution on or off
-  kill-switch engage|release --reason R [--source S]
+  kill-switch engage --reason R [--source S]        stop PROD_EXEC now
+  kill-switch release|decline --role R --reason R [--token T]
+                                                    an approver's vote on releasing it (cooldown, approvals: see README)
   apply-mode dry_run|testnet|live [--reason R]
 deals and gates
   deal start --deal-id ID --engine E --symbol S --amount N [--domain D] [--recommendation-id U] [--class C]
@@ -43,14 +49,25 @@ strategies (seed 001)
   strategy status ID | enable ID [--level L0..L4] [--capital N] [--token-required true|false] [--health-floor F] | disable ID
   strategy promote|demote|pause|resume ID --reason R   (demote takes --level to skip levels)
   tokens issue --strategy S --max-notional N [--symbols A,B|*] [--actions buy,sell] [--ttl SECONDS] | revoke ID | revoke --strategy S | list [--strategy S]
+go-live playbook and operator sessions (seed 004)
+  playbook start|status|steps [--id ID]             the nine guided steps before go-live can be turned on
+  playbook step STEP --evidence E [--role R] [--token T] [--id ID]
+  playbook abandon --reason R [--id ID]
+  session start [--notes N] | end [--notes N] [--operator O] | list [--active]
+review
+  review [--since 7d|2026-11-30|ISO] [--json]        what broke, was denied, drifted, waits for approval; band and health
+identities (seed 004)
+  keys create --identity NAME --roles owner,manager,… | list | revoke ID --reason R
+  approvals token [--key wk_…]                      a short-lived signed approval token (WARDEN_API_KEY by default)
 records
+  notifications [--pending] [--json]                alerts queued for the webhooks, with each delivery's status
   audit verify [--json]                             walk the audit hash chain
   migrate [--down [--all]]                          apply (or roll back) database migrations
 
   --actor A   who acts (default: $WARDEN_ACTOR or your user name)     --json   machine-readable output
 environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, WARDEN_TASK_QUEUE, DATABASE_URL, WARDEN_DATA_DIR`;
 
-const commands = { ...controlPlaneCommands, ...dealCommands, ...watchdogCommands, ...autonomyCommands, ...strategyCommands };
+const commands = { ...controlPlaneCommands, ...dealCommands, ...watchdogCommands, ...autonomyCommands, ...strategyCommands, ...reviewCommands, ...notificationCommands, ...goLiveCommands, ...identityCommands };
 
 async function run(argv: string[]): Promise<number> {
   const { values: flags, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });

@@ -62,6 +62,16 @@ export const options = {
   strategy: { type: 'string' },
   side: { type: 'string' },
   position: { type: 'string' },
+  since: { type: 'string' },
+  evidence: { type: 'string' },
+  token: { type: 'string' },
+  id: { type: 'string' },
+  notes: { type: 'string' },
+  operator: { type: 'string' },
+  active: { type: 'boolean' },
+  identity: { type: 'string' },
+  roles: { type: 'string' },
+  key: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

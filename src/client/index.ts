@@ -9,7 +9,9 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { controlPlane } from '../../workflows/control-plane';
 import type { dealExecution } from '../../workflows/deal-execution';
+import type { notificationDispatch } from '../../workflows/notification-dispatch';
 import {
+  changeControlPlaneUpdate,
   controlPlaneStateQuery,
   dealProgressQuery,
   engageKillSwitchSignal,
@@ -18,8 +20,12 @@ import {
   setGoLiveSignal,
 } from '../../workflows/messages';
 import { CONTROL_PLANE_WORKFLOW_ID, DEFAULT_TASK_QUEUE } from '../control-plane/ids';
+import { NOTIFICATION_DISPATCH_WORKFLOW_ID, NOTIFICATION_DISPATCH_WORKFLOW_TYPE } from '../notifications/dispatch';
 import {
   ActorSchema,
+  type ChangeControlPlaneInput,
+  ChangeControlPlaneInputSchema,
+  type ChangeResult,
   type ControlPlaneView,
   type EngageKillSwitchInput,
   EngageKillSwitchInputSchema,
@@ -36,6 +42,22 @@ import { recordKpiEvent } from '../db/kpi.repository';
 import { type DealInput, DealInputSchema, type DealProgress, type DealResult, dealWorkflowId } from '../deals/types';
 import { ConfidenceSchema, DomainSchema, type Scorecard } from '../heimdall/rules';
 import { describeIssues } from '../validation';
+import { randomUUID } from 'node:crypto';
+import type { goLivePlaybook } from '../../workflows/go-live-playbook';
+import type { operatorSession } from '../../workflows/operator-session';
+import { abandonPlaybookUpdate, completePlaybookStepUpdate, endSessionUpdate, playbookProgressQuery, sessionQuery } from '../../workflows/messages';
+import { GO_LIVE_PLAYBOOK_WORKFLOW_ID, GO_LIVE_PLAYBOOK_WORKFLOW_TYPE, OPERATOR_SESSION_WORKFLOW_TYPE, operatorSessionWorkflowId } from '../go-live/ids';
+import {
+  type AbandonPayload,
+  AbandonPayloadSchema,
+  type CompleteStepPayload,
+  CompleteStepPayloadSchema,
+  type PlaybookInput,
+  PlaybookInputSchema,
+  type PlaybookProgress,
+  type StepResult,
+} from '../go-live/playbook';
+import { EndSessionPayloadSchema, OperatorSchema, OperatorSessionInputSchema, type OperatorSessionView } from '../go-live/sessions';
 
 export class InvalidRequestError extends Error {
   override name = 'InvalidRequestError';
@@ -53,6 +75,11 @@ export class DealAlreadyStartedError extends Error {
   constructor(readonly dealId: string) {
     super(`deal ${dealId} was already started (workflow ${dealWorkflowId(dealId)})`);
   }
+}
+
+/** A playbook or an operator's session with this id is already running. */
+export class AlreadyRunningError extends Error {
+  override name = 'AlreadyRunningError';
 }
 
 /** The operation needs Warden's database, and this client was made without one. */
@@ -159,6 +186,16 @@ export class WardenClient {
     });
   }
 
+  /** Starts the notification dispatcher unless it already runs; safe to call from every process. */
+  async ensureNotificationDispatch(): Promise<void> {
+    await this.client.workflow.start<typeof notificationDispatch>(NOTIFICATION_DISPATCH_WORKFLOW_TYPE, {
+      workflowId: NOTIFICATION_DISPATCH_WORKFLOW_ID,
+      taskQueue: this.taskQueue,
+      args: [{}],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    });
+  }
+
   // Changes are validated here too, so a producer hears about a bad field at
   // once instead of finding a rejection in the audit log.
   setGoLive(input: SetGoLiveInput): Promise<void> {
@@ -175,6 +212,12 @@ export class WardenClient {
 
   setApplyMode(input: SetApplyModeInput): Promise<void> {
     return this.signalControlPlane(setApplyModeSignal, validate(SetApplyModeInputSchema, input, 'setApplyMode'));
+  }
+
+  /** Any change, answered once persisted: applied, pending (more approvals) or refused with the reason. */
+  changeControlPlane(input: ChangeControlPlaneInput): Promise<ChangeResult> {
+    const parsed = validate(ChangeControlPlaneInputSchema, input, 'changeControlPlane');
+    return this.client.workflow.getHandle(CONTROL_PLANE_WORKFLOW_ID).executeUpdate(changeControlPlaneUpdate, { args: [parsed] });
   }
 
   async controlPlaneState(): Promise<ControlPlaneView> {
@@ -199,6 +242,67 @@ export class WardenClient {
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+  }
+
+  // Go-live playbook and operator sessions (seed 004 PACK H/I).
+
+  /** Starts the nine-step go-live playbook; a second start while one runs under the same id is refused. */
+  async startGoLivePlaybook(input: PlaybookInput, playbookId: string = GO_LIVE_PLAYBOOK_WORKFLOW_ID): Promise<WorkflowHandleWithFirstExecutionRunId<typeof goLivePlaybook>> {
+    const parsed = validate(PlaybookInputSchema, input, 'goLivePlaybook input');
+    try {
+      return await this.client.workflow.start<typeof goLivePlaybook>(GO_LIVE_PLAYBOOK_WORKFLOW_TYPE, { workflowId: playbookId, taskQueue: this.taskQueue, args: [parsed] });
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) throw new AlreadyRunningError(`go-live playbook ${playbookId} is already running`);
+      throw error;
+    }
+  }
+
+  /** Does the next step; a refusal (band, health, order, approver) comes back as a result, a malformed payload as WorkflowUpdateFailedError. */
+  async completePlaybookStep(payload: CompleteStepPayload, playbookId: string = GO_LIVE_PLAYBOOK_WORKFLOW_ID): Promise<StepResult> {
+    const parsed = validate(CompleteStepPayloadSchema, payload, 'completePlaybookStep');
+    return this.client.workflow.getHandle(playbookId).executeUpdate(completePlaybookStepUpdate, { args: [parsed] });
+  }
+
+  async abandonPlaybook(payload: AbandonPayload, playbookId: string = GO_LIVE_PLAYBOOK_WORKFLOW_ID): Promise<PlaybookProgress> {
+    const parsed = validate(AbandonPayloadSchema, payload, 'abandonPlaybook');
+    return this.client.workflow.getHandle(playbookId).executeUpdate(abandonPlaybookUpdate, { args: [parsed] });
+  }
+
+  playbookProgress(playbookId: string = GO_LIVE_PLAYBOOK_WORKFLOW_ID): Promise<PlaybookProgress> {
+    return this.client.workflow.getHandle(playbookId).query(playbookProgressQuery);
+  }
+
+  /** Starts the operator's session and returns it once its start snapshot is stored. */
+  async startOperatorSession(input: { operator: string; notes?: string }, timeoutMs = 15_000): Promise<OperatorSessionView> {
+    const parsed = validate(OperatorSessionInputSchema, { sessionId: randomUUID(), ...input }, 'operatorSession input');
+    const workflowId = operatorSessionWorkflowId(parsed.operator);
+    try {
+      await this.client.workflow.start<typeof operatorSession>(OPERATOR_SESSION_WORKFLOW_TYPE, { workflowId, taskQueue: this.taskQueue, args: [parsed] });
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) throw new AlreadyRunningError(`${parsed.operator} already has an active session (workflow ${workflowId})`);
+      throw error;
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await this.operatorSession(parsed.operator);
+      } catch (error) {
+        // Still taking its start snapshot: ask again until the deadline.
+        if (Date.now() > deadline) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Ends the operator's active session; answers with both snapshots once stored. */
+  async endOperatorSession(input: { operator: string; actor: string; notes?: string }): Promise<OperatorSessionView> {
+    const { operator, ...rest } = input;
+    const payload = validate(EndSessionPayloadSchema, rest, 'endSession');
+    return this.client.workflow.getHandle(operatorSessionWorkflowId(validate(OperatorSchema, operator, 'operator'))).executeUpdate(endSessionUpdate, { args: [payload] });
+  }
+
+  async operatorSession(operator: string): Promise<OperatorSessionView> {
+    return this.client.workflow.getHandle(operatorSessionWorkflowId(validate(OperatorSchema, operator, 'operator'))).query(sessionQuery);
   }
 
   private async signalControlPlane<T>(signal: SignalDefinition<[T]>, payload: T): Promise<void> {

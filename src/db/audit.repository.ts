@@ -1,5 +1,6 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { chainHash, GENESIS_HASH } from '../audit/chain';
+import { notificationFor } from '../notifications/rules';
 import type { AuditEventRow, Database } from './database';
 
 export interface AuditEntry {
@@ -26,7 +27,7 @@ export async function appendAuditEvent(trx: Transaction<Database>, entry: AuditE
   // Postgres keeps microseconds, JS milliseconds: hash what both can hold.
   const at = new Date(Math.floor((entry.at ?? new Date()).getTime()));
   const hash = chainHash(prevHash, { at, actor: entry.actor, kind: entry.kind, subject: entry.subject, details });
-  return trx
+  const row = await trx
     .insertInto('audit_event')
     .values({
       at,
@@ -42,6 +43,19 @@ export async function appendAuditEvent(trx: Transaction<Database>, entry: AuditE
     .onConflict((oc) => oc.column('idempotency_key').doNothing())
     .returningAll()
     .executeTakeFirst();
+  // Only an event actually appended announces itself: a retried writer's duplicate enqueues nothing.
+  if (row) await enqueueNotification(trx, row);
+  return row;
+}
+
+/** Seed 004's notification queue: written with the event it announces, so neither exists without the other. */
+async function enqueueNotification(trx: Transaction<Database>, event: AuditEventRow): Promise<void> {
+  const draft = notificationFor(event);
+  if (draft === null) return;
+  await trx
+    .insertInto('notification')
+    .values({ at: event.at, kind: draft.kind, subject: event.subject, summary: draft.summary, details: JSON.stringify(event.details), audit_event_id: String(event.id) })
+    .execute();
 }
 
 export async function recordAuditEvent(db: Kysely<Database>, entry: AuditEntry): Promise<AuditEventRow | undefined> {
@@ -88,9 +102,10 @@ export async function verifyAuditChain(db: Kysely<Database>, pageSize = 1000): P
 
 export async function listAuditEvents(
   db: Kysely<Database>,
-  filter: { kind?: string; subject?: string; limit?: number } = {},
+  filter: { kind?: string; subject?: string; limit?: number; before?: string } = {},
 ): Promise<AuditEventRow[]> {
   let query = db.selectFrom('audit_event').selectAll().orderBy('id', 'desc').limit(filter.limit ?? 100);
+  if (filter.before !== undefined) query = query.where('id', '<', filter.before);
   if (filter.kind !== undefined) query = query.where('kind', '=', filter.kind);
   if (filter.subject !== undefined) query = query.where('subject', '=', filter.subject);
   return query.execute();

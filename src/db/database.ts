@@ -1,5 +1,9 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
-import type { ApplyMode } from '../control-plane/types';
+import type { StepRecord } from '../go-live/playbook';
+import type { SystemSnapshot } from '../go-live/sessions';
+import type { CapitalBand } from '../capital/bands';
+import type { ApplyMode, ReleaseApproval } from '../control-plane/types';
+import type { Role } from '../identity/roles';
 
 export interface ControlPlaneStateTable {
   id: ColumnType<number, 1 | undefined, never>;
@@ -13,6 +17,30 @@ export interface ControlPlaneStateTable {
   version: Generated<number>;
   /** Id of the last change applied, so a retried persist is a no-op. */
   last_change_id: string | null;
+  kill_switch_engaged_at: Date | null;
+  kill_switch_engaged_by: string | null;
+  release_approvals: ColumnType<ReleaseApproval[], string | undefined, string>;
+  capital_band: ColumnType<CapitalBand, CapitalBand | undefined, CapitalBand>;
+  capital_usage: number | null;
+}
+
+export interface ApiKeyTable {
+  id: string;
+  identity: string;
+  roles: ColumnType<Role[], string, string>;
+  secret_hash: string;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  created_by: string;
+  revoked_at: Date | null;
+  revoked_by: string | null;
+  last_used_at: Date | null;
+}
+
+export interface ApprovalTokenUseTable {
+  token_id: string;
+  subject: string;
+  used_for: string;
+  used_at: ColumnType<Date, Date | undefined, never>;
 }
 
 export interface AuditEventTable {
@@ -31,6 +59,8 @@ export interface AuditEventTable {
 export interface Database {
   control_plane_state: ControlPlaneStateTable;
   audit_event: AuditEventTable;
+  api_key: ApiKeyTable;
+  approval_token_use: ApprovalTokenUseTable;
   risk_policy: RiskPolicyTable;
   risk_ledger_day: RiskLedgerDayTable;
   risk_reservation: RiskReservationTable;
@@ -65,6 +95,10 @@ export interface Database {
   strategy_outcome: StrategyOutcomeTable;
   execution_token: ExecutionTokenTable;
   governance_log: GovernanceLogTable;
+  go_live_playbook: GoLivePlaybookTable;
+  operator_session: OperatorSessionTable;
+  notification: NotificationTable;
+  notification_delivery: NotificationDeliveryTable;
 }
 
 export type ControlPlaneStateRow = Selectable<ControlPlaneStateTable>;
@@ -439,4 +473,54 @@ export interface GovernanceLogTable {
   details: Json<Record<string, unknown>>;
   duration_ms: number;
   at: Generated<Date>;
+}
+
+/** Seed 004 PACK H: one row per go-live playbook workflow (id = workflow id). */
+export interface GoLivePlaybookTable {
+  id: string;
+  status: 'in_progress' | 'completed' | 'abandoned';
+  steps: Json<StepRecord[]>;
+  started_by: string;
+  started_at: Date;
+  completed_at: Date | null;
+  environment: string;
+}
+
+/** Seed 004 PACK I: operator sessions with snapshots at start and end. */
+export interface OperatorSessionTable {
+  id: string;
+  operator: string;
+  status: 'active' | 'ended';
+  started_at: Date;
+  ended_at: Date | null;
+  start_notes: string | null;
+  end_notes: string | null;
+  start_snapshot: Json<SystemSnapshot>;
+  end_snapshot: ColumnType<SystemSnapshot | null, string | null | undefined, string | null>;
+}
+
+/** Seed 004's notification queue: one row per audit event worth telling operators about. */
+export interface NotificationTable {
+  id: ColumnType<string, never, never>;
+  at: ColumnType<Date, Date, never>;
+  kind: string;
+  subject: string;
+  summary: string;
+  details: ColumnType<Record<string, unknown>, string, never>;
+  audit_event_id: ColumnType<string, string, never>;
+  routed_at: ColumnType<Date | null, never, Date>;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** One notification to one configured webhook. */
+export interface NotificationDeliveryTable {
+  id: ColumnType<string, never, never>;
+  notification_id: ColumnType<string, string, never>;
+  webhook: ColumnType<string, string, never>;
+  status: ColumnType<DeliveryStatus, DeliveryStatus | undefined, DeliveryStatus>;
+  attempts: Generated<number>;
+  last_error: string | null;
+  last_attempt_at: Date | null;
+  delivered_at: Date | null;
 }

@@ -256,3 +256,11 @@ export async function promoteStrategy(db: Kysely<Database>, input: { strategyId:
     return true;
   });
 }
+
+/** Seed 001's governance log, newest first. */
+export async function listGovernanceLog(db: Kysely<Database>, filter: { strategyId?: string; limit?: number } = {}) {
+  let query = db.selectFrom('governance_log').selectAll().orderBy('id', 'desc').limit(filter.limit ?? 50);
+  if (filter.strategyId !== undefined) query = query.where('strategy_id', '=', filter.strategyId);
+  const rows = await query.execute();
+  return rows.map((r) => ({ id: String(r.id), traceId: r.trace_id, strategyId: r.strategy_id, action: r.action, scores: r.scores, details: r.details, durationMs: r.duration_ms, at: r.at.toISOString() }));
+}

@@ -1,6 +1,12 @@
 import type { Kysely } from 'kysely';
-import { verifyAuditChain } from '../db/audit.repository';
+import type { CapitalBandThresholds } from '../capital/bands';
+import { buildReview } from '../db/review.repository';
+import { recordAuditEvent, verifyAuditChain } from '../db/audit.repository';
+import { authenticateApiKey, createApiKey, listApiKeys, revokeApiKey } from '../db/api-keys.repository';
+import type { Role } from '../identity/roles';
 import type { Database } from '../db/database';
+import { listOperatorSessions } from '../db/go-live.repository';
+import { listNotifications } from '../db/notifications.repository';
 import { listScorecards } from '../db/heimdall.repository';
 import { listPermits } from '../db/permits.repository';
 import { ledgerReport, listRiskPolicies, upsertRiskPolicy } from '../db/risk.repository';
@@ -41,6 +47,12 @@ import {
  */
 export function createDataAccess(db: Kysely<Database>) {
   return {
+    createApiKey: (input: { identity: string; roles: Role[]; actor: string }) => createApiKey(db, input),
+    listApiKeys: () => listApiKeys(db),
+    revokeApiKey: (id: string, actor: string, reason: string) => revokeApiKey(db, id, actor, reason),
+    authenticateApiKey: (key: string) => authenticateApiKey(db, key),
+    recordApprovalTokenIssued: (input: { subject: string; tokenId: string; roles: Role[]; expiresAt: string; keyId: string }) =>
+      recordAuditEvent(db, { actor: input.subject, kind: 'approval_token.issued', subject: `approval_token:${input.tokenId}`, details: { roles: input.roles, expiresAt: input.expiresAt, keyId: input.keyId } }).then(() => undefined),
     listRiskPolicies: () => listRiskPolicies(db),
     ledgerReport: (day: string) => ledgerReport(db, day),
     upsertRiskPolicy: (policy: RiskPolicy, actor: string) => upsertRiskPolicy(db, policy, actor),
@@ -70,12 +82,21 @@ export function createDataAccess(db: Kysely<Database>) {
     issueToken: (input: { strategyId: string; symbols: string[]; maxNotional: number; actions: ('buy' | 'sell')[]; ttlSeconds: number; actor: string }) => issueToken(db, input),
     revokeTokens: (target: { tokenId: string } | { strategyId: string }, actor: string) => revokeTokens(db, target, actor),
     listTokens: (strategyId?: string) => listTokens(db, strategyId),
+    listOperatorSessions: (activeOnly: boolean) => listOperatorSessions(db, { activeOnly }),
+    listNotifications: (filter: { limit?: number; pendingOnly?: boolean }) => listNotifications(db, filter),
+    review: (input: { since: string; until?: string; capitalBands: CapitalBandThresholds; canaryThreshold?: number }) =>
+      buildReview(db, { ...input, since: new Date(input.since), until: input.until === undefined ? undefined : new Date(input.until) }),
   };
 }
 
 export type DataAccess = ReturnType<typeof createDataAccess>;
 export type DataMethod = keyof DataAccess;
 export const DATA_METHODS = [
+  'createApiKey',
+  'listApiKeys',
+  'revokeApiKey',
+  'authenticateApiKey',
+  'recordApprovalTokenIssued',
   'listRiskPolicies',
   'ledgerReport',
   'upsertRiskPolicy',
@@ -105,4 +126,7 @@ export const DATA_METHODS = [
   'issueToken',
   'revokeTokens',
   'listTokens',
+  'listOperatorSessions',
+  'listNotifications',
+  'review',
 ] as const satisfies readonly DataMethod[];

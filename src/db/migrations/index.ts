@@ -4,6 +4,9 @@ import * as governedDeals from './2026_11_24_0002_governed_deals';
 import * as watchdogs from './2026_11_24_0003_watchdogs';
 import * as autonomy from './2026_11_24_0004_autonomy';
 import * as strategyGate from './2026_11_24_0005_strategy_gate';
+import * as operatorSurface from './2026_11_24_0006_operator_surface';
+import * as notifications from './2026_11_24_0007_notifications';
+import * as goLive from './2026_11_24_0008_go_live';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +15,7 @@ export const migrations: Record<string, Migration> = {
   '2026_11_24_0003_watchdogs': watchdogs,
   '2026_11_24_0004_autonomy': autonomy,
   '2026_11_24_0005_strategy_gate': strategyGate,
+  '2026_11_24_0006_operator_surface': operatorSurface,
+  '2026_11_24_0007_notifications': notifications,
+  '2026_11_24_0008_go_live': goLive,
 };
