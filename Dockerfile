@@ -11,4 +11,6 @@ COPY activities ./activities
 COPY workers ./workers
 COPY bin ./bin
 USER node
+# Operator API, Warden's /metrics, the Temporal worker runtime's metrics.
+EXPOSE 8080 9464 9465
 CMD ["node", "--import", "tsx", "workers/main.ts"]

@@ -1,4 +1,7 @@
+import { log } from '@temporalio/activity';
 import type { Kysely } from 'kysely';
+import { type CapitalBandThresholds, DEFAULT_CAPITAL_BANDS } from '../src/capital/bands';
+import { createBandWatcher } from './capital-band';
 import type { WardenClient } from '../src/client';
 import type { Database } from '../src/db/database';
 import { enforceControlPlane } from '../src/control-plane/rules';
@@ -20,15 +23,21 @@ export interface DealActivityDeps {
   db: Kysely<Database>;
   governor: GovernorSettings;
   /** Reaches the control plane for auto-disarm (signal-with-start, so it is never lost). */
-  controlPlane: Pick<WardenClient, 'setApplyMode'>;
+  controlPlane: Pick<WardenClient, 'setApplyMode' | 'refreshCapitalBand'>;
+  capitalBands?: CapitalBandThresholds;
 }
 
 // Each activity takes an idempotency key from the workflow: a retry after a
 // commit returns the first outcome and counts nothing twice.
-export function createDealActivities({ db, governor, controlPlane }: DealActivityDeps) {
+export function createDealActivities({ db, governor, controlPlane, capitalBands = DEFAULT_CAPITAL_BANDS }: DealActivityDeps) {
+  const nudgeCapitalBand = createBandWatcher({ db, capitalBands, controlPlane });
   return {
-    reserveExposure: (input: { key: string; engine: string; amount: number; actor: string; at: string }) =>
-      reserveExposure(db, { ...input, at: new Date(input.at) }),
+    async reserveExposure(input: { key: string; engine: string; amount: number; actor: string; at: string }) {
+      const decision = await reserveExposure(db, { ...input, at: new Date(input.at) });
+      // The reservation stands whatever happens to the nudge; the tripwire's run re-measures too.
+      if (decision.ok) await nudgeCapitalBand('risk-guard').catch((error: unknown) => log.warn('capital band nudge failed', { error: String(error) }));
+      return decision;
+    },
 
     settleResult: (input: { key: string; realizedLoss: number; actor: string }) => settleResult(db, input),
 

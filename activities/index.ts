@@ -19,7 +19,7 @@ export interface ActivityDeps {
   /** This environment's kill-switch release rules, signed-approval mode and capital bands; defaults are the safe ones. */
   controlPlaneSettings?: ControlPlaneSettings;
   governor: GovernorSettings;
-  controlPlane: Pick<WardenClient, 'setApplyMode' | 'engageKillSwitch'>;
+  controlPlane: Pick<WardenClient, 'setApplyMode' | 'engageKillSwitch' | 'refreshCapitalBand'>;
   /** Reaches the Temporal frontend, for the canary. */
   pingTemporal?: () => Promise<void>;
   /** The user's own canary checks. */
@@ -40,8 +40,8 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createControlPlaneActivities(deps),
-    ...createDealActivities(deps),
-    ...createWatchdogActivities({ ...deps, pingTemporal: deps.pingTemporal ?? (async () => undefined) }),
+    ...createDealActivities({ ...deps, ...(deps.controlPlaneSettings ? { capitalBands: deps.controlPlaneSettings.capitalBands } : {}) }),
+    ...createWatchdogActivities({ ...deps, pingTemporal: deps.pingTemporal ?? (async () => undefined), ...(deps.controlPlaneSettings ? { capitalBands: deps.controlPlaneSettings.capitalBands } : {}) }),
     ...createAutonomyActivities(deps),
     ...createStrategyGateActivities(deps),
     ...createGoLiveActivities({ db: deps.db, goLive: deps.goLive ?? DEFAULT_GO_LIVE_SETTINGS }),

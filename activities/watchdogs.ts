@@ -1,4 +1,6 @@
 import type { Kysely } from 'kysely';
+import { type CapitalBandThresholds, DEFAULT_CAPITAL_BANDS } from '../src/capital/bands';
+import { createBandWatcher } from './capital-band';
 import type { WardenClient } from '../src/client';
 import { recordAuditEvents } from '../src/db/audit.repository';
 import type { Database } from '../src/db/database';
@@ -11,7 +13,8 @@ export type CanaryChecks = Record<string, () => Promise<void>>;
 
 export interface WatchdogActivityDeps {
   db: Kysely<Database>;
-  controlPlane: Pick<WardenClient, 'engageKillSwitch'>;
+  controlPlane: Pick<WardenClient, 'engageKillSwitch' | 'refreshCapitalBand'>;
+  capitalBands?: CapitalBandThresholds;
   /** Reaches the Temporal frontend (e.g. getSystemInfo). */
   pingTemporal: () => Promise<void>;
   canaryChecks?: CanaryChecks;
@@ -27,9 +30,15 @@ async function timed(name: string, check: () => Promise<unknown>): Promise<Check
   }
 }
 
-export function createWatchdogActivities({ db, controlPlane, pingTemporal, canaryChecks = {} }: WatchdogActivityDeps) {
+export function createWatchdogActivities({ db, controlPlane, pingTemporal, canaryChecks = {}, capitalBands = DEFAULT_CAPITAL_BANDS }: WatchdogActivityDeps) {
+  const nudgeCapitalBand = createBandWatcher({ db, capitalBands, controlPlane });
   return {
-    evaluateRegressionPolicies: (input: { at: string }) => evaluateRegressionPolicies(db, new Date(input.at)),
+    async evaluateRegressionPolicies(input: { at: string }) {
+      const report = await evaluateRegressionPolicies(db, new Date(input.at));
+      // Each tripwire run also re-measures capital, so the band follows releases and the day's rollover.
+      await nudgeCapitalBand('tripwire');
+      return report;
+    },
 
     applyEngineRestriction: (input: { engine: string; kind: 'throttle' | 'pause'; source: string; reason: string }) =>
       applyRestriction(db, { ...input, actor: 'tripwire' }),

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { log, root } from './lib.mjs';
 import { startPostgres } from './postgres.mjs';
+import { ensurePromtool } from './promtool.mjs';
 import { setup } from './setup.mjs';
 
 const started = Date.now();
@@ -16,6 +17,7 @@ let code = 1;
 let postgres;
 try {
   setup();
+  ensurePromtool();
   const env = { ...process.env };
   if (!env.DATABASE_URL) {
     postgres = await startPostgres();

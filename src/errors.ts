@@ -5,6 +5,8 @@ import { describeIssues } from './validation';
 /** Failure types: callers and tests match on these, never on messages. */
 export const ErrorType = {
   InvalidInput: 'InvalidInput',
+  /** A webhook refused a notification in a way retrying will not fix (a 4xx other than 408/429, a redirect, or no longer configured). */
+  WebhookRejected: 'WebhookRejected',
 } as const;
 
 /** Parses a workflow or activity input; bad input fails at once, naming the field, and is never retried. */

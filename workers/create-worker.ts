@@ -28,6 +28,7 @@ export async function createWardenWorker(deps: {
       governor: deps.config.governor,
       controlPlaneSettings: controlPlaneSettingsOf(deps.config),
       goLive: goLiveSettings(deps.config),
+      notifications: { webhooks: deps.config.webhooks, environment: deps.config.environment },
       controlPlane: new WardenClient(deps.client, deps.config.temporal.taskQueue),
       notifyProposal: async (proposalId, payload) => {
         await deps.client.workflow.getHandle(proposalId).signal(breakerTrippedSignal, payload);

@@ -14,6 +14,7 @@ import {
   changeControlPlaneUpdate,
   controlPlaneStateQuery,
   dealProgressQuery,
+  refreshCapitalBandSignal,
   engageKillSwitchSignal,
   releaseKillSwitchSignal,
   setApplyModeSignal,
@@ -27,6 +28,7 @@ import {
   ChangeControlPlaneInputSchema,
   type ChangeResult,
   type ControlPlaneView,
+  RefreshCapitalBandInputSchema,
   type EngageKillSwitchInput,
   EngageKillSwitchInputSchema,
   type ReleaseKillSwitchInput,
@@ -212,6 +214,11 @@ export class WardenClient {
 
   setApplyMode(input: SetApplyModeInput): Promise<void> {
     return this.signalControlPlane(setApplyModeSignal, validate(SetApplyModeInputSchema, input, 'setApplyMode'));
+  }
+
+  /** Asks the control plane to re-measure capital usage into its band. */
+  refreshCapitalBand(input: { actor: string }): Promise<void> {
+    return this.signalControlPlane(refreshCapitalBandSignal, validate(RefreshCapitalBandInputSchema, input, 'refreshCapitalBand'));
   }
 
   /** Any change, answered once persisted: applied, pending (more approvals) or refused with the reason. */

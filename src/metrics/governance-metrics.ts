@@ -7,12 +7,20 @@ import { computeMetrics } from '../autonomy/metrics';
 import { PHASES } from '../autonomy/phases';
 import type { Database } from '../db/database';
 import { registerStrategyMetrics } from './strategy-metrics';
+import { type CapitalBandThresholds, DEFAULT_CAPITAL_BANDS } from '../capital/bands';
+import { registerGovernorMetrics } from './governor-metrics';
+import { registerWardenMetrics } from './warden-metrics';
+import { registerNotificationMetrics } from './notification-metrics';
 
 const PREFIX = 'simcorp_governance_'; // seed 002's names, so its dashboards and alerts work unchanged
 const DAY_MS = 86_400_000;
 
-/** Seed 002's Prometheus metrics, read from the database at each scrape. */
-export function createGovernanceMetrics(db: Kysely<Database>): Registry {
+/**
+ * Warden's one registry: seed 002's Prometheus metrics, seed 001's strategy
+ * gate, seed 003's governor and Warden's own control-plane series, all read
+ * from the database at each scrape.
+ */
+export function createGovernanceMetrics(db: Kysely<Database>, options: { capitalBands?: CapitalBandThresholds } = {}): Registry {
   const registry = new Registry();
   const gauge = dbGauges(registry, PREFIX);
 
@@ -76,6 +84,9 @@ export function createGovernanceMetrics(db: Kysely<Database>): Registry {
     for (const severity of ['low', 'medium', 'high', 'critical']) g.set({ severity }, Number(rows.find((r) => r.severity === severity)?.n ?? 0));
   });
   registerStrategyMetrics(registry, db);
+  registerGovernorMetrics(registry, db);
+  registerWardenMetrics(registry, db, { capitalBands: options.capitalBands ?? DEFAULT_CAPITAL_BANDS });
+  registerNotificationMetrics(registry, db);
   return registry;
 }
 

@@ -17,6 +17,8 @@ async function tables(db: Kysely<Database>): Promise<string[]> {
 }
 
 const ALL_TABLES = [
+  'api_key',
+  'approval_token_use',
   'audit_event',
   'autonomy_approver',
   'autonomy_phase',
@@ -32,6 +34,7 @@ const ALL_TABLES = [
   'execution_permit',
   'execution_token',
   'expansion_proposal',
+  'go_live_playbook',
   'governance_log',
   'governance_report',
   'governance_state',
@@ -42,6 +45,9 @@ const ALL_TABLES = [
   'incident',
   'kpi_event',
   'metrics_snapshot',
+  'notification',
+  'notification_delivery',
+  'operator_session',
   'permit_block',
   'readiness_assessment',
   'readiness_attestation',

@@ -10,7 +10,7 @@ import { listAuditEvents } from '../../src/db/audit.repository';
 import { readControlPlaneState } from '../../src/db/control-plane.repository';
 import { toolPaths } from '../../src/tools';
 import { exec, wardenCli as runWarden } from '../support/processes';
-import { createTestDatabase, markGoLivePlaybookCompleted, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
+import { createTestDatabase, markGoLivePlaybookCompleted, TEST_CONTROL_PLANE_SETTINGS, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
 
 // The public interface exactly as operators use it: the real `temporal`
 // binary and the `warden` command, against the dev server.
@@ -30,7 +30,7 @@ describe('control plane end to end', () => {
     await markGoLivePlaybookCompleted(t.db);
     client = new Client({ connection: await Connection.connect({ address }) });
     warden = new WardenClient(client, taskQueue);
-    worker = await runDevServerWorker({ taskQueue, activities: createActivities({ db: t.db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: warden }) });
+    worker = await runDevServerWorker({ taskQueue, activities: createActivities({ db: t.db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: warden, controlPlaneSettings: TEST_CONTROL_PLANE_SETTINGS }) });
     await warden.ensureControlPlane();
     await warden.ensureControlPlane(); // idempotent: still one running instance
     await warden.waitForControlPlane(0);
@@ -94,9 +94,12 @@ describe('control plane end to end', () => {
     expect(badEnv).toMatchObject({ code: 2, stderr: 'warden: invalid TEMPORAL_ADDRESS: expected host:port, e.g. localhost:7233\n' });
     expect(await readControlPlaneState(t.db)).toMatchObject({ version: 1 });
 
-    const release = await wardenCli(['kill-switch', 'release', '--reason', 'drill over', '--json']);
+    // A release is an approver's vote: without the role it is refused (exit 3) with the reason, and audited.
+    const roleless = await wardenCli(['kill-switch', 'release', '--reason', 'drill over']);
+    expect(roleless).toMatchObject({ code: 3, stdout: expect.stringMatching(/^refused: role: name the approver role/) });
+    const release = await wardenCli(['kill-switch', 'release', '--role', 'risk_officer', '--reason', 'drill over', '--json']);
     expect(release.code).toBe(0);
-    expect(JSON.parse(release.stdout)).toMatchObject({ killSwitchEngaged: false, updatedBy: 'carol', version: 2 });
+    expect(JSON.parse(release.stdout)).toMatchObject({ outcome: { status: 'applied' }, state: { killSwitchEngaged: false, updatedBy: 'carol', version: 2 } });
     const mode = await wardenCli(['apply-mode', 'testnet', '--reason', 'paper week']);
     expect(mode.code).toBe(0);
     expect(mode.stdout).toContain('apply mode:   testnet');

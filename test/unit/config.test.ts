@@ -13,6 +13,37 @@ describe('loadConfig', () => {
       metricsPort: 9464,
       governor: { maxPerHour: 3, maxPer5Min: 2, permitTtlSeconds: 60, autoDisarm: true },
       watchdogs: { tripwireEvery: '5m', canaryEvery: '60s', canaryThreshold: 3, httpProbes: [], governanceCycleCron: '0 23 * * 5' },
+      environment: 'dev',
+      apiPort: 8080,
+      workerMetricsPort: 9465,
+      rateLimitPerMinute: 120,
+      capitalBands: { B: 0.25, C: 0.5, D: 0.75 },
+      // Safe defaults: a 15-minute cooldown, and the engager may not approve the release.
+      killSwitch: { cooldown: '15m', approvals: 1, selfApproval: false },
+      approvals: { signed: false, signingKey: undefined, tokenTtl: '10m' },
+      webhooks: [],
+      alertmanagerReceivers: {},
+    });
+  });
+
+  it('reads the operator surface settings', () => {
+    const config = loadConfig({
+      WARDEN_ENV: 'prod',
+      WARDEN_CAPITAL_BANDS: '0.1,0.4,0.9',
+      WARDEN_RELEASE_APPROVALS: '2',
+      WARDEN_RELEASE_SELF_APPROVAL: 'true',
+      WARDEN_SIGNED_APPROVALS: 'true',
+      WARDEN_APPROVAL_SIGNING_KEY: 'k'.repeat(32),
+      WARDEN_WEBHOOKS: 'ops=https://hooks.example.com/x',
+      WARDEN_ALERTMANAGER_RECEIVERS: 'warden=0123456789abcdef',
+    });
+    expect(config).toMatchObject({
+      environment: 'prod',
+      capitalBands: { B: 0.1, C: 0.4, D: 0.9 },
+      killSwitch: { approvals: 2, selfApproval: true },
+      approvals: { signed: true },
+      webhooks: [{ name: 'ops', url: 'https://hooks.example.com/x' }],
+      alertmanagerReceivers: { warden: '0123456789abcdef' },
     });
   });
 
@@ -38,6 +69,10 @@ describe('loadConfig', () => {
   it.each([
     [{ TEMPORAL_ADDRESS: 'localhost' }, /^invalid TEMPORAL_ADDRESS: expected host:port/],
     [{ DATABASE_URL: 'mysql://x' }, /^invalid DATABASE_URL: expected a postgres/],
+    [{ WARDEN_CAPITAL_BANDS: '0.5,0.25,0.75' }, /^invalid WARDEN_CAPITAL_BANDS: expected three ascending fractions/],
+    [{ WARDEN_SIGNED_APPROVALS: 'true' }, /^invalid WARDEN_APPROVAL_SIGNING_KEY: signed approvals need a signing key/],
+    [{ WARDEN_ALERTMANAGER_RECEIVERS: 'warden=short' }, /^invalid WARDEN_ALERTMANAGER_RECEIVERS: expected name=secret/],
+    [{ WARDEN_KILL_SWITCH_COOLDOWN: 'soon' }, /^invalid WARDEN_KILL_SWITCH_COOLDOWN: expected a duration/],
     [{ WARDEN_TASK_QUEUE: 'two words' }, /^invalid WARDEN_TASK_QUEUE:/],
     [{ TEMPORAL_TLS_CERT: '/c.pem' }, /^invalid TEMPORAL_TLS_KEY: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be given together/],
     [{ WARDEN_UI_PORT: '99999' }, /^invalid WARDEN_UI_PORT:/],

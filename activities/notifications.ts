@@ -1,0 +1,93 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Kysely } from 'kysely';
+import type { Database } from '../src/db/database';
+import { loadDelivery, markDeliveryFailed, pendingDeliveries, type PendingDelivery, recordDeliveryAttempt, routeNotifications } from '../src/db/notifications.repository';
+import { ErrorType } from '../src/errors';
+import { classifyWebhookResponse, type NotificationPayload } from '../src/notifications/rules';
+
+export interface Webhook {
+  name: string;
+  url: string;
+}
+
+export interface NotificationActivityDeps {
+  db: Kysely<Database>;
+  /** Where notifications go (WARDEN_WEBHOOKS); none: they are recorded and listed, never sent. */
+  webhooks?: readonly Webhook[];
+  /** Named in every payload, so one receiver can serve several deployments. */
+  environment?: string;
+  /** How long one POST may take before it counts as a failed attempt. */
+  webhookTimeoutMs?: number;
+}
+
+/** A failed attempt that may succeed later: Temporal retries it with backoff. */
+export class WebhookUnavailableError extends Error {
+  override name = 'WebhookUnavailable';
+}
+
+export function createNotificationActivities({ db, webhooks = [], environment = 'dev', webhookTimeoutMs = 10_000 }: NotificationActivityDeps) {
+  const names = webhooks.map((w) => w.name);
+  return {
+    /** Routes new notifications to today's webhooks, then hands out the oldest pending deliveries. */
+    async claimPendingDeliveries(input: { perWebhook: number; inFlight: string[]; skipWebhooks: string[] }): Promise<PendingDelivery[]> {
+      await routeNotifications(db, names);
+      return pendingDeliveries(db, input);
+    },
+
+    /**
+     * POSTs one notification to one webhook and records the attempt. Throws
+     * WebhookUnavailable for what may pass (network, timeout, 408, 429, 5xx)
+     * and a non-retryable WebhookRejected for what will not.
+     */
+    async deliverNotification(input: { deliveryId: string }): Promise<{ status: 'delivered' | 'already_settled' }> {
+      const delivery = await loadDelivery(db, input.deliveryId);
+      if (!delivery) throw ApplicationFailure.nonRetryable(`no notification delivery ${input.deliveryId}`, ErrorType.InvalidInput);
+      // A retry after the outcome was recorded: never POST twice.
+      if (delivery.status !== 'pending') return { status: 'already_settled' };
+      const webhook = webhooks.find((w) => w.name === delivery.webhook);
+      const fail = async (error: string): Promise<never> => {
+        await recordDeliveryAttempt(db, input.deliveryId, { delivered: false, error });
+        throw ApplicationFailure.nonRetryable(error, ErrorType.WebhookRejected);
+      };
+      if (!webhook) return fail(`webhook ${delivery.webhook} is no longer configured (WARDEN_WEBHOOKS)`);
+
+      const payload: NotificationPayload = { ...delivery.payload, environment };
+      let status: number;
+      let answer: string;
+      try {
+        const response = await fetch(webhook.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'user-agent': 'warden-notifications' },
+          body: JSON.stringify(payload),
+          redirect: 'manual',
+          signal: AbortSignal.any([AbortSignal.timeout(webhookTimeoutMs), Context.current().cancellationSignal]),
+        });
+        status = response.status;
+        answer = (await response.text()).slice(0, 200);
+      } catch (error) {
+        const message = `POST to webhook ${webhook.name} failed: ${error instanceof Error ? error.message : String(error)}`;
+        await recordDeliveryAttempt(db, input.deliveryId, { delivered: false, error: message });
+        throw new WebhookUnavailableError(message);
+      }
+      const problem = `webhook ${webhook.name} answered HTTP ${status}${answer === '' ? '' : `: ${answer}`}`;
+      switch (classifyWebhookResponse(status)) {
+        case 'delivered':
+          await recordDeliveryAttempt(db, input.deliveryId, { delivered: true });
+          return { status: 'delivered' };
+        case 'retry':
+          await recordDeliveryAttempt(db, input.deliveryId, { delivered: false, error: problem });
+          throw new WebhookUnavailableError(problem);
+        case 'rejected':
+          return fail(problem);
+      }
+    },
+
+    /** Refused for good, or out of retries: the delivery is failed and audited. */
+    async markDeliveryFailed(input: { deliveryId: string; error: string }): Promise<void> {
+      await markDeliveryFailed(db, input.deliveryId, input.error);
+    },
+  };
+}
+
+export type NotificationActivities = ReturnType<typeof createNotificationActivities>;

@@ -1,0 +1,103 @@
+/**
+ * Which audit events operators hear about without looking (seed 004's
+ * notification queue), and how a webhook's answer is judged. Pure: used by
+ * the audit repository when it appends, and by the delivery activity.
+ */
+
+export const NOTIFICATION_KINDS = [
+  'kill_switch_engaged',
+  'kill_switch_released',
+  'disarm',
+  'tripwire_fired',
+  'canary_tripped',
+  'breaker_triggered',
+  'proposal_waiting',
+] as const;
+export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
+
+export interface AnnouncedEvent {
+  actor: string;
+  kind: string;
+  subject: string;
+  details: Record<string, unknown>;
+}
+
+export interface NotificationDraft {
+  kind: NotificationKind;
+  summary: string;
+}
+
+const text = (value: unknown, fallback: string): string => (typeof value === 'string' && value !== '' ? value : fallback);
+const record = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {});
+const after = (prefix: string, subject: string): string => (subject.startsWith(prefix) ? subject.slice(prefix.length) : subject);
+
+type Rule = (event: AnnouncedEvent) => NotificationDraft;
+
+/** Audit kind → notification. Breaker kinds are `breaker.<action>` for each trip action. */
+const RULES: Record<string, Rule> = {
+  'control_plane.kill_switch_engaged': ({ actor, details }) => {
+    const change = record(details.change);
+    return { kind: 'kill_switch_engaged', summary: `Kill switch engaged by ${actor} (${text(change.source, 'unknown source')}): ${text(change.reason, 'no reason given')}` };
+  },
+  'control_plane.kill_switch_released': ({ actor, details }) => ({
+    kind: 'kill_switch_released',
+    summary: `Kill switch released by ${actor}: ${text(record(details.change).reason, 'no reason given')}`,
+  }),
+  'governor.auto_disarm': ({ subject, details }) => ({
+    kind: 'disarm',
+    summary: `Governor disarmed to dry_run after a burst on ${after('symbol:', subject)}: ${text(details.detail, text(details.reason, 'burst limit breached'))}`,
+  }),
+  'tripwire.triggered': ({ details }) => {
+    const drop = typeof details.dropFraction === 'number' ? ` dropped ${(details.dropFraction * 100).toFixed(1)}%` : ' fired';
+    return { kind: 'tripwire_fired', summary: `Regression tripwire ${text(details.policy, 'unknown policy')}${drop} → ${text(details.action, 'action unknown')}` };
+  },
+  'canary.tripped': ({ details }) => ({
+    kind: 'canary_tripped',
+    summary: `Infrastructure canary tripped: ${Array.isArray(details.tripped) && details.tripped.length > 0 ? details.tripped.join(', ') : 'checks failing'}`,
+  }),
+  'breaker.revert_to_l3': breaker,
+  'breaker.pause_command_type': breaker,
+  'breaker.alert_only': breaker,
+  'proposal.created': ({ subject, details }) => ({
+    kind: 'proposal_waiting',
+    summary: `Expansion proposal ${after('proposal:', subject)} to ${text(details.targetPhase, 'the next phase')} waits for approval`,
+  }),
+};
+
+function breaker({ subject, details }: AnnouncedEvent): NotificationDraft {
+  const scope = typeof details.commandType === 'string' ? ` on ${details.commandType}` : '';
+  return {
+    kind: 'breaker_triggered',
+    summary: `Circuit breaker ${text(details.rule, after('breaker:', subject))} tripped${scope} (${text(details.action, 'unknown action')}, ${text(details.alertSeverity, 'unknown')} severity): ${text(details.detail, 'no detail')}`,
+  };
+}
+
+/** The notification an audit event owes, or null when it owes none. */
+export function notificationFor(event: AnnouncedEvent): NotificationDraft | null {
+  const rule = RULES[event.kind];
+  return rule ? rule(event) : null;
+}
+
+export type WebhookVerdict = 'delivered' | 'retry' | 'rejected';
+
+/**
+ * 2xx delivers. 408, 429 and 5xx are the receiver's passing trouble: retry.
+ * Anything else (a redirect, another 4xx) will not change on its own: the
+ * delivery fails at once and waits for an operator to fix the configuration.
+ */
+export function classifyWebhookResponse(status: number): WebhookVerdict {
+  if (status >= 200 && status < 300) return 'delivered';
+  if (status === 408 || status === 429 || status >= 500) return 'retry';
+  return 'rejected';
+}
+
+/** The JSON body every webhook receives. `id` is the same on every retry: receivers dedupe on it. */
+export interface NotificationPayload {
+  id: string;
+  kind: string;
+  subject: string;
+  summary: string;
+  details: Record<string, unknown>;
+  at: string;
+  environment: string;
+}

@@ -1,0 +1,159 @@
+import { allHandlersFinished, ApplicationFailure, condition, proxyActivities, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import type { GoLiveActivities } from '../activities/go-live';
+import { parseInput } from '../src/errors';
+import {
+  AbandonPayloadSchema,
+  checkStepRequest,
+  decideStep,
+  nextStepOf,
+  PLAYBOOK,
+  type PlaybookInput,
+  PlaybookInputSchema,
+  type PlaybookProgress,
+  type StepRefusal,
+  type StepResult,
+  stepById,
+} from '../src/go-live/playbook';
+import { describeIssues } from '../src/validation';
+import {
+  abandonPlaybookSignal,
+  abandonPlaybookUpdate,
+  completePlaybookStepSignal,
+  completePlaybookStepUpdate,
+  playbookProgressQuery,
+} from './messages';
+
+const goLive = proxyActivities<GoLiveActivities>({
+  startToCloseTimeout: '30 seconds',
+  // A database outage delays a step, never loses it.
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+type Message = { id: string; kind: 'step' | 'abandon'; payload: unknown; reply: boolean };
+type Answer = StepResult | { status: 'abandoned'; progress: PlaybookProgress };
+const KEPT_REFUSALS = 20;
+
+const field = (payload: unknown, name: string): string =>
+  typeof payload === 'object' && payload !== null && typeof (payload as Record<string, unknown>)[name] === 'string' ? String((payload as Record<string, unknown>)[name]).slice(0, 200) : 'unknown';
+
+/**
+ * Seed 004 PACK H: the nine go-live steps, in order, each done by an operator
+ * with evidence and judged against the capital band and health at that
+ * moment. Steps and abandonment arrive as updates or signals and are handled
+ * one at a time, so two operators can never both do the same step.
+ */
+export async function goLivePlaybook(rawInput: PlaybookInput): Promise<PlaybookProgress> {
+  const input = parseInput(PlaybookInputSchema, rawInput, 'goLivePlaybook input');
+  const { workflowId: playbookId, runId } = workflowInfo();
+  const progress: PlaybookProgress = {
+    playbookId,
+    status: 'in_progress',
+    startedBy: input.startedBy,
+    startedAt: new Date().toISOString(),
+    completedAt: null,
+    done: [],
+    nextStep: 'preflight',
+    abandoned: null,
+    refusals: [],
+  };
+  const inbox: Message[] = [];
+  const answers = new Map<string, Answer>();
+
+  const refuse = async (message: Message, step: string, reason: StepRefusal['reason'], detail: string): Promise<StepResult> => {
+    const refusal: StepRefusal = { step, actor: field(message.payload, 'actor'), reason, detail, at: new Date().toISOString() };
+    progress.refusals = [...progress.refusals, refusal].slice(-KEPT_REFUSALS);
+    await goLive.auditPlaybookRefusal({ playbookId, refusal, payload: message.payload ?? null, key: message.id });
+    return { status: 'refused', step, reason, detail, progress };
+  };
+
+  const doStep = async (message: Message): Promise<StepResult> => {
+    const check = checkStepRequest(progress, message.payload);
+    if (!check.ok) return refuse(message, field(message.payload, 'step'), check.reason, check.problem);
+    const request = check.request;
+    const step = stepById(request.step);
+    const conditions = await goLive.assessGoLiveConditions({ step: step.id, actor: request.actor, ...(request.role ? { role: request.role } : {}), ...(request.token ? { token: request.token } : {}) });
+    const decision = decideStep(progress, step, conditions, request);
+    if (!decision.accepted) return refuse(message, step.id, decision.reason, decision.detail);
+    const record = { step: step.id, actor: request.actor, evidence: request.evidence, role: request.role ?? null, at: new Date().toISOString(), band: conditions.band, health: conditions.health };
+    const token = conditions.approver?.ok ? conditions.approver.token : undefined;
+    const recording = await goLive.recordPlaybookStep({ playbookId, runId, record, ...(token ? { token } : {}) });
+    if (!recording.recorded) return refuse(message, step.id, 'approver_required', recording.problem);
+    progress.done.push(record);
+    progress.nextStep = nextStepOf(progress);
+    if (progress.done.length === PLAYBOOK.length) {
+      const at = new Date().toISOString();
+      await goLive.closeGoLivePlaybook({ playbookId, runId, status: 'completed', actor: request.actor, at });
+      progress.status = 'completed';
+      progress.completedAt = at;
+      progress.nextStep = null;
+    }
+    return { status: 'accepted', step: step.id, progress };
+  };
+
+  const abandon = async (message: Message): Promise<Answer> => {
+    const parsed = AbandonPayloadSchema.safeParse(message.payload);
+    if (!parsed.success) return refuse(message, 'abandon', 'invalid_payload', describeIssues(parsed.error));
+    if (progress.status !== 'in_progress') return refuse(message, 'abandon', 'playbook_closed', `playbook ${playbookId} is ${progress.status}`);
+    const at = new Date().toISOString();
+    await goLive.closeGoLivePlaybook({ playbookId, runId, status: 'abandoned', actor: parsed.data.actor, reason: parsed.data.reason, at });
+    progress.status = 'abandoned';
+    progress.abandoned = { ...parsed.data, at };
+    progress.nextStep = null;
+    return { status: 'abandoned', progress };
+  };
+
+  // Signals never throw: whatever arrives is queued, judged in order, and a refusal audited.
+  const enqueue = (kind: Message['kind']) => (payload: unknown) => void inbox.push({ id: uuid4(), kind, payload, reply: false });
+  // Updates are checked first by their validator, which names the field at fault to the caller.
+  const ask = async (kind: Message['kind'], payload: unknown): Promise<Answer> => {
+    const id = uuid4();
+    inbox.push({ id, kind, payload, reply: true });
+    await condition(() => answers.has(id));
+    const result = answers.get(id)!;
+    answers.delete(id);
+    return result;
+  };
+  const rejectInvalid = (problem: string | null) => {
+    if (problem !== null) throw ApplicationFailure.nonRetryable(problem, 'PlaybookMessageRejected');
+  };
+
+  setHandler(completePlaybookStepSignal, enqueue('step'), {
+    description: 'Complete the next step. {"step": "preflight", "actor": "alice", "evidence": "…", "role": "manager"}',
+  });
+  // A step message is answered by doStep, hence always with a StepResult.
+  setHandler(completePlaybookStepUpdate, async (payload) => (await ask('step', payload)) as StepResult, {
+    validator: (payload) => {
+      const check = checkStepRequest(progress, payload);
+      rejectInvalid(check.ok ? null : check.problem);
+    },
+    description: 'Complete the next step and hear whether it counted. {"step": "preflight", "actor": "alice", "evidence": "…"}',
+  });
+  setHandler(abandonPlaybookSignal, enqueue('abandon'), { description: 'Abandon this playbook. {"actor": "alice", "reason": "…"}' });
+  setHandler(
+    abandonPlaybookUpdate,
+    async (payload) => {
+      const result = await ask('abandon', payload);
+      if (result.status === 'refused') throw ApplicationFailure.nonRetryable(result.detail, 'PlaybookMessageRejected');
+      return result.progress;
+    },
+    {
+      validator: (payload) => {
+        const parsed = AbandonPayloadSchema.safeParse(payload);
+        rejectInvalid(!parsed.success ? describeIssues(parsed.error) : progress.status !== 'in_progress' ? `playbook ${playbookId} is ${progress.status}` : null);
+      },
+      description: 'Abandon this playbook. {"actor": "alice", "reason": "…"}',
+    },
+  );
+  setHandler(playbookProgressQuery, () => progress, { description: 'Steps done, the next step, refusals and status.' });
+
+  await goLive.openGoLivePlaybook({ playbookId, runId, startedBy: input.startedBy, startedAt: progress.startedAt });
+  // Messages still queued when the playbook closes are answered (refused), so no caller waits forever.
+  while (progress.status === 'in_progress' || inbox.length > 0) {
+    await condition(() => inbox.length > 0);
+    const message = inbox.shift()!;
+    const result = message.kind === 'step' ? await doStep(message) : await abandon(message);
+    if (message.reply) answers.set(message.id, result);
+  }
+  await condition(allHandlersFinished);
+  return progress;
+}

@@ -1,0 +1,53 @@
+import { allHandlersFinished, ApplicationFailure, condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { GoLiveActivities } from '../activities/go-live';
+import { parseInput } from '../src/errors';
+import { type EndSessionPayload, EndSessionPayloadSchema, type OperatorSessionInput, OperatorSessionInputSchema, type OperatorSessionView } from '../src/go-live/sessions';
+import { describeIssues } from '../src/validation';
+import { endSessionUpdate, sessionQuery } from './messages';
+
+const goLive = proxyActivities<GoLiveActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+/**
+ * Seed 004 PACK I: an operator's work session. Start and end each capture a
+ * snapshot (control plane, capital band, health) into `operator_session`.
+ * A durable workflow, so an open session survives worker and server restarts.
+ */
+export async function operatorSession(rawInput: OperatorSessionInput): Promise<OperatorSessionView> {
+  const input = parseInput(OperatorSessionInputSchema, rawInput, 'operatorSession input');
+  let view: OperatorSessionView | undefined;
+  let ending: EndSessionPayload | undefined;
+
+  setHandler(
+    sessionQuery,
+    () => {
+      if (view === undefined) throw new Error('the session is still taking its start snapshot');
+      return view;
+    },
+    { description: 'The session, with its start (and, once ended, end) snapshot.' },
+  );
+  setHandler(
+    endSessionUpdate,
+    async (payload) => {
+      ending ??= EndSessionPayloadSchema.parse(payload);
+      await condition(() => view?.status === 'ended');
+      return view!;
+    },
+    {
+      validator: (payload) => {
+        const parsed = EndSessionPayloadSchema.safeParse(payload);
+        if (!parsed.success) throw ApplicationFailure.nonRetryable(describeIssues(parsed.error), 'SessionMessageRejected');
+        if (ending !== undefined) throw ApplicationFailure.nonRetryable(`session ${input.sessionId} is already ended by ${ending.actor}`, 'SessionMessageRejected');
+      },
+      description: 'End the session; answers with both snapshots. {"actor": "alice", "notes": "…"}',
+    },
+  );
+
+  view = await goLive.openOperatorSession({ sessionId: input.sessionId, operator: input.operator, notes: input.notes ?? null, startedAt: new Date().toISOString() });
+  await condition(() => ending !== undefined);
+  view = await goLive.closeOperatorSession({ sessionId: input.sessionId, actor: ending!.actor, notes: ending!.notes ?? null, endedAt: new Date().toISOString() });
+  await condition(allHandlersFinished);
+  return view;
+}
