@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { controlPlaneSettingsOf, loadConfig } from '../src/config';
+import { SAFE_GOVERNANCE_SETTINGS } from '../src/config';
 import { recordAuditEvent } from '../src/db/audit.repository';
 import { type ControlPlaneSettings, type PersistedChange, persistControlPlaneChange, readControlPlaneState } from '../src/db/control-plane.repository';
 import type { Database } from '../src/db/database';
@@ -13,16 +13,14 @@ export interface RejectedSignal {
   problem: string;
 }
 
-const SAFE_DEFAULTS = controlPlaneSettingsOf(loadConfig({}));
-
-export function createControlPlaneActivities({ db, controlPlaneSettings = SAFE_DEFAULTS }: { db: Kysely<Database>; controlPlaneSettings?: ControlPlaneSettings | undefined }) {
+export function createControlPlaneActivities({ db, settings = SAFE_GOVERNANCE_SETTINGS }: { db: Kysely<Database>; settings?: ControlPlaneSettings | undefined }) {
   return {
     async loadControlPlaneState(): Promise<ControlPlaneState> {
       return readControlPlaneState(db);
     },
 
     async persistControlPlaneChange(input: { changeId: string; change: ControlPlaneChange }): Promise<PersistedChange> {
-      return persistControlPlaneChange(db, input.changeId, input.change, controlPlaneSettings);
+      return persistControlPlaneChange(db, input.changeId, input.change, settings);
     },
 
     /** A refused signal changes nothing but leaves a trace: who tried what, and why it was refused. */

@@ -1,23 +1,23 @@
 import type { Kysely } from 'kysely';
 import type { WardenClient } from '../src/client';
-import type { ControlPlaneSettings } from '../src/db/control-plane.repository';
+import { type GovernanceSettings, SAFE_GOVERNANCE_SETTINGS } from '../src/config';
 import type { Database } from '../src/db/database';
 import type { DealExecutor } from '../src/deals/types';
 import type { GovernorSettings } from '../src/permits/rules';
-import { DEFAULT_GO_LIVE_SETTINGS, type GoLiveSettings } from '../src/go-live/settings';
 import { type CommandExecutor, createAutonomyActivities, createSimulatedCommandExecutor } from './autonomy';
 import { createControlPlaneActivities } from './control-plane';
 import { createDealActivities } from './deal-gates';
 import { createGoLiveActivities } from './go-live';
-import { createNotificationActivities, type NotificationActivityDeps } from './notifications';
+import { createNotificationActivities } from './notifications';
+import { createApprovalActivities } from './approvals';
 import { createSimulatedExecutor } from './simulated-executor';
 import { createStrategyGateActivities } from './strategy-gate';
 import { type CanaryChecks, createWatchdogActivities } from './watchdogs';
 
 export interface ActivityDeps {
   db: Kysely<Database>;
-  /** This environment's kill-switch release rules, signed-approval mode and capital bands; defaults are the safe ones. */
-  controlPlaneSettings?: ControlPlaneSettings;
+  /** This environment's release rules, signed-approval mode, capital bands and webhooks; defaults are the safe ones. */
+  settings?: GovernanceSettings;
   governor: GovernorSettings;
   controlPlane: Pick<WardenClient, 'setApplyMode' | 'engageKillSwitch' | 'refreshCapitalBand'>;
   /** Reaches the Temporal frontend, for the canary. */
@@ -30,22 +30,21 @@ export interface ActivityDeps {
   notifyProposal?: (proposalId: string, payload: { rule: string; detail: string; eventId: string }) => Promise<void>;
   /** The executor served on Warden's own queue; producers usually run theirs elsewhere. */
   executor?: DealExecutor;
-  /** Environment, capital bands, canary threshold and approval mode for the go-live playbook and sessions. */
-  goLive?: GoLiveSettings;
-  /** Webhooks and environment name for notification delivery; without webhooks nothing is sent. */
-  notifications?: Omit<NotificationActivityDeps, 'db'>;
 }
 
 /** Every activity the `warden` worker serves, closed over its dependencies. */
 export function createActivities(deps: ActivityDeps) {
+  const settings = deps.settings ?? SAFE_GOVERNANCE_SETTINGS;
+  const { db } = deps;
   return {
-    ...createControlPlaneActivities(deps),
-    ...createDealActivities({ ...deps, ...(deps.controlPlaneSettings ? { capitalBands: deps.controlPlaneSettings.capitalBands } : {}) }),
-    ...createWatchdogActivities({ ...deps, pingTemporal: deps.pingTemporal ?? (async () => undefined), ...(deps.controlPlaneSettings ? { capitalBands: deps.controlPlaneSettings.capitalBands } : {}) }),
+    ...createControlPlaneActivities({ db, settings }),
+    ...createDealActivities({ ...deps, capitalBands: settings.capitalBands }),
+    ...createWatchdogActivities({ ...deps, pingTemporal: deps.pingTemporal ?? (async () => undefined), capitalBands: settings.capitalBands }),
     ...createAutonomyActivities(deps),
     ...createStrategyGateActivities(deps),
-    ...createGoLiveActivities({ db: deps.db, goLive: deps.goLive ?? DEFAULT_GO_LIVE_SETTINGS }),
-    ...createNotificationActivities({ ...deps.notifications, db: deps.db }),
+    ...createGoLiveActivities({ db, goLive: settings }),
+    ...createNotificationActivities({ db, webhooks: settings.webhooks, environment: settings.environment }),
+    ...createApprovalActivities({ db, settings }),
     ...(deps.executor ?? createSimulatedExecutor()),
     ...(deps.commandExecutor ?? createSimulatedCommandExecutor()),
   };

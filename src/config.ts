@@ -220,12 +220,26 @@ export function watchdogScheduleSettings(config: Config) {
   };
 }
 
-/** What the control plane enforces in this environment. */
-export function controlPlaneSettingsOf(config: Config) {
+/** What the worker's activities enforce in this environment, taken from the configuration once. */
+export interface GovernanceSettings {
+  environment: string;
+  release: KillSwitchReleasePolicy;
+  approvals: { signed: boolean; signingKey: string | undefined };
+  capitalBands: CapitalBandThresholds;
+  canaryThreshold: number;
+  webhooks: { name: string; url: string }[];
+}
+
+export function governanceSettingsOf(config: Config): GovernanceSettings {
   return {
     environment: config.environment,
     release: config.killSwitch,
     approvals: { signed: config.approvals.signed, signingKey: config.approvals.signingKey },
     capitalBands: config.capitalBands,
+    canaryThreshold: config.watchdogs.canaryThreshold,
+    webhooks: config.webhooks,
   };
 }
+
+/** The defaults: 15-minute release cooldown, no self-approval, unsigned approvals, no webhooks. */
+export const SAFE_GOVERNANCE_SETTINGS: GovernanceSettings = governanceSettingsOf(loadConfig({}));

@@ -1,5 +1,4 @@
-import { DEFAULT_CAPITAL_BANDS } from '../src/capital/bands';
-import type { ControlPlaneSettings } from '../src/db/control-plane.repository';
+import { type GovernanceSettings, SAFE_GOVERNANCE_SETTINGS } from '../src/config';
 import { randomUUID } from 'node:crypto';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
@@ -27,11 +26,10 @@ export interface TestDatabase {
 
 /** A fresh, migrated database on the test cluster; one per test file. */
 /** Release rules loose enough for tests about other things: no cooldown, one approver, self-approval allowed. */
-export const TEST_CONTROL_PLANE_SETTINGS: ControlPlaneSettings = {
+export const TEST_SETTINGS: GovernanceSettings = {
+  ...SAFE_GOVERNANCE_SETTINGS,
   environment: 'test',
   release: { cooldown: '0s', approvals: 1, selfApproval: true },
-  approvals: { signed: false, signingKey: undefined },
-  capitalBands: DEFAULT_CAPITAL_BANDS,
 };
 
 /**

@@ -5,9 +5,8 @@ import { createActivities } from '../activities';
 import type { CanaryChecks } from '../activities/watchdogs';
 import { WardenClient } from '../src/client';
 import { breakerTrippedSignal } from '../workflows/messages';
-import { type Config, controlPlaneSettingsOf } from '../src/config';
+import { type Config, governanceSettingsOf } from '../src/config';
 import type { Database } from '../src/db/database';
-import { goLiveSettings } from '../src/go-live/settings';
 import { workflowsEntry } from '../src/tools';
 
 /** The `warden` worker: every workflow and activity, wired to one database. */
@@ -26,9 +25,7 @@ export async function createWardenWorker(deps: {
     activities: createActivities({
       db: deps.db,
       governor: deps.config.governor,
-      controlPlaneSettings: controlPlaneSettingsOf(deps.config),
-      goLive: goLiveSettings(deps.config),
-      notifications: { webhooks: deps.config.webhooks, environment: deps.config.environment },
+      settings: governanceSettingsOf(deps.config),
       controlPlane: new WardenClient(deps.client, deps.config.temporal.taskQueue),
       notifyProposal: async (proposalId, payload) => {
         await deps.client.workflow.getHandle(proposalId).signal(breakerTrippedSignal, payload);

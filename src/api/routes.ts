@@ -107,8 +107,8 @@ async function proposalDecision(deps: ApiDeps, identity: Identity, id: string, d
   const handle = deps.temporal.workflow.getHandle(id);
   try {
     const view = decision.approve
-      ? await handle.executeUpdate(approveUpdate, { args: [{ role, approver: identity.name, ...(decision.comment ? { comment: decision.comment } : {}) }] })
-      : await handle.executeUpdate(rejectUpdate, { args: [{ role, approver: identity.name, reason: decision.reason }] });
+      ? await handle.executeUpdate(approveUpdate, { args: [{ role, approver: identity.name, ...(decision.comment ? { comment: decision.comment } : {}), ...signedFor(deps, identity) }] })
+      : await handle.executeUpdate(rejectUpdate, { args: [{ role, approver: identity.name, reason: decision.reason, ...signedFor(deps, identity) }] });
     return ok(view);
   } catch (error) {
     throw workflowError(error, `proposal ${id}`);

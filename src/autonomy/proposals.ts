@@ -4,8 +4,10 @@ import { describeIssues } from '../validation';
 import { type ApproverRole, ApproverRoleSchema, type Phase, PhaseSchema } from './phases';
 import type { ReadinessReport } from './readiness';
 
-export const ApprovePayloadSchema = z.strictObject({ role: ApproverRoleSchema, approver: ActorSchema, comment: z.string().max(2000).optional() });
-export const RejectPayloadSchema = z.strictObject({ role: ApproverRoleSchema, approver: ActorSchema, reason: ReasonSchema });
+/** A signed approval token; required when signed approvals are on (`approver` must be its subject). */
+const TokenSchema = z.string().min(1).max(4096).optional();
+export const ApprovePayloadSchema = z.strictObject({ role: ApproverRoleSchema, approver: ActorSchema, comment: z.string().max(2000).optional(), token: TokenSchema });
+export const RejectPayloadSchema = z.strictObject({ role: ApproverRoleSchema, approver: ActorSchema, reason: ReasonSchema, token: TokenSchema });
 export type ApprovePayload = z.infer<typeof ApprovePayloadSchema>;
 export type RejectPayload = z.infer<typeof RejectPayloadSchema>;
 

@@ -1,8 +1,9 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { CapitalBandThresholds } from '../capital/bands';
-import { type KillSwitchReleasePolicy, type ReleaseVote } from '../control-plane/release';
-import { verifyApprovalToken } from '../identity/approval-token';
+import type { GovernanceSettings } from '../config';
+import type { ReleaseVote } from '../control-plane/release';
+import { checkApprovalClaim } from '../identity/approvals';
 import { RELEASE_APPROVER_ROLES } from '../identity/roles';
+import { spendApprovalToken } from './approval-tokens.repository';
 import { readCapitalUsage } from './capital.repository';
 import { hasCompletedPlaybook } from './go-live.repository';
 import { applyRestrictionIn } from './watchdogs.repository';
@@ -35,12 +36,7 @@ export async function readControlPlaneState(db: Kysely<Database>): Promise<Contr
 }
 
 /** This environment's governance settings the control plane enforces. */
-export interface ControlPlaneSettings {
-  environment: string;
-  release: KillSwitchReleasePolicy;
-  approvals: { signed: boolean; signingKey: string | undefined };
-  capitalBands: CapitalBandThresholds;
-}
+export type ControlPlaneSettings = Pick<GovernanceSettings, 'environment' | 'release' | 'approvals' | 'capitalBands'>;
 
 export type PersistedChange = ControlPlaneState & { outcome: ChangeOutcome };
 
@@ -114,36 +110,15 @@ export async function persistControlPlaneChange(
   });
 }
 
-/**
- * Who votes, in which role. With a token, the token's subject and roles
- * count (and the token is spent); with signed approvals on, a vote without
- * one does not count at all.
- */
+/** Who votes, in which role: checked like every approval, and a token is spent with the vote. */
 async function settleVote(
   trx: Transaction<Database>,
   change: ControlPlaneChange & { kind: 'releaseKillSwitch' | 'declineKillSwitchRelease' },
   settings: ControlPlaneSettings,
   at: Date,
 ): Promise<ReleaseVote | { refused: string }> {
-  const decline = change.kind === 'declineKillSwitchRelease';
-  if (change.token === undefined) {
-    if (settings.approvals.signed) return { refused: 'token: signed approvals are on in this environment; get a token with `warden approvals token` or POST /approval-tokens' };
-    if (change.role === undefined) return { refused: `role: name the approver role you act in (${RELEASE_APPROVER_ROLES.join(', ')})` };
-    return { actor: change.actor, role: change.role, decline };
-  }
-  if (settings.approvals.signingKey === undefined) return { refused: 'token: this environment has no approval signing key (WARDEN_APPROVAL_SIGNING_KEY)' };
-  const check = verifyApprovalToken(change.token, settings.approvals.signingKey, settings.environment, at);
-  if (!check.ok) return { refused: check.reason };
-  const { claims } = check;
-  if (claims.sub !== change.actor) return { refused: `actor: ${change.actor} is not the token's subject (${claims.sub})` };
-  const role = change.role ?? claims.roles.find((r) => RELEASE_APPROVER_ROLES.includes(r)) ?? claims.roles[0]!;
-  if (!claims.roles.includes(role)) return { refused: `role: the token does not grant ${role}` };
-  const spent = await trx
-    .insertInto('approval_token_use')
-    .values({ token_id: claims.jti, subject: claims.sub, used_for: change.kind })
-    .onConflict((oc) => oc.column('token_id').doNothing())
-    .returning('token_id')
-    .executeTakeFirst();
-  if (!spent) return { refused: 'token: already used (each approval token approves once)' };
-  return { actor: claims.sub, role, decline };
+  const claim = checkApprovalClaim(change, RELEASE_APPROVER_ROLES, settings, at);
+  if (!claim.ok) return { refused: claim.problem };
+  if (claim.token && !(await spendApprovalToken(trx, claim.token, change.kind))) return { refused: 'token: already used (each approval token approves once)' };
+  return { actor: claim.actor, role: claim.role, decline: change.kind === 'declineKillSwitchRelease' };
 }

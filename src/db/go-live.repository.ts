@@ -1,3 +1,4 @@
+import { spendApprovalToken } from './approval-tokens.repository';
 import type { Kysely, Selectable } from 'kysely';
 import type { PlaybookStatus, StepRecord, StepRefusal } from '../go-live/playbook';
 import type { OperatorSessionView, SystemSnapshot } from '../go-live/sessions';
@@ -94,13 +95,7 @@ export async function recordPlaybookStep(
     if (row.status !== 'in_progress') return { recorded: false, problem: `step: playbook ${input.id} is ${row.status}` };
     if (input.token) {
       const usedFor = `${playbookSubject(input.id)}:${input.runId}:${input.record.step}`;
-      const used = await trx
-        .insertInto('approval_token_use')
-        .values({ token_id: input.token.tokenId, subject: input.token.subject, used_for: usedFor })
-        .onConflict((oc) => oc.column('token_id').doNothing())
-        .returning('token_id')
-        .executeTakeFirst();
-      if (!used) return { recorded: false, problem: `token: already used (token ${input.token.tokenId})` };
+      if (!(await spendApprovalToken(trx, input.token, usedFor))) return { recorded: false, problem: `token: already used (token ${input.token.tokenId})` };
     }
     await trx
       .updateTable('go_live_playbook')

@@ -10,7 +10,7 @@ import { reserveExposure, upsertRiskPolicy } from '../../src/db/risk.repository'
 import { evaluateRegressionPolicies, setRegressionPolicy } from '../../src/db/watchdogs.repository';
 import { listWaitingWorkflows } from '../../src/review/waiting-workflows';
 import { rejectPromotionSignal } from '../../workflows/messages';
-import { createTestDatabase, devServerAddress, runDevServerWorker, TEST_CONTROL_PLANE_SETTINGS, type TestDatabase, uniqueName } from '../helpers';
+import { createTestDatabase, devServerAddress, runDevServerWorker, TEST_SETTINGS, type TestDatabase, uniqueName } from '../helpers';
 import { wardenCli } from '../support/processes';
 
 const bands = { capitalBands: DEFAULT_CAPITAL_BANDS };
@@ -65,7 +65,7 @@ describe('the Monday review on PostgreSQL', () => {
   });
 
   it('turns RED with the kill switch engaged, and the review names the engagement', async () => {
-    await persistControlPlaneChange(t.db, randomUUID(), { kind: 'engageKillSwitch', source: 'operator', actor: 'olga', reason: 'Monday drill' }, TEST_CONTROL_PLANE_SETTINGS);
+    await persistControlPlaneChange(t.db, randomUUID(), { kind: 'engageKillSwitch', source: 'operator', actor: 'olga', reason: 'Monday drill' }, TEST_SETTINGS);
     const health = await readHealth(t.db, bands);
     expect(health.status).toBe('RED');
     expect(health.reasons[0]).toEqual({ status: 'RED', code: 'kill_switch_engaged', detail: 'kill switch engaged by operator: Monday drill' });

@@ -17,7 +17,7 @@ import { createGovernanceMetrics } from '../../src/metrics/governance-metrics';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
 import { toolPaths } from '../../src/tools';
 import { exec } from '../support/processes';
-import { createTestDatabase, devServerAddress, markGoLivePlaybookCompleted, type RunningWorker, runDevServerWorker, type TestDatabase, uniqueName } from '../helpers';
+import { createTestDatabase, devServerAddress, markGoLivePlaybookCompleted, type RunningWorker, TEST_SETTINGS, runDevServerWorker, type TestDatabase, uniqueName } from '../helpers';
 
 // Its own namespace: the control plane is a singleton per namespace.
 const namespace = 'warden-api-e2e';
@@ -89,11 +89,10 @@ describe('operator API against a real server', () => {
         db: t.db,
         governor: DEFAULT_GOVERNOR_SETTINGS,
         controlPlane: warden,
-        controlPlaneSettings: {
-          environment: 'test',
+        settings: {
+          ...TEST_SETTINGS,
           release: { cooldown: '2s', approvals: 1, selfApproval: false },
           approvals: { signed: true, signingKey: SIGNING_KEY },
-          capitalBands: DEFAULT_CAPITAL_BANDS,
         },
       }),
     });

@@ -10,7 +10,7 @@ import { listAuditEvents } from '../../src/db/audit.repository';
 import { readControlPlaneState } from '../../src/db/control-plane.repository';
 import { toolPaths } from '../../src/tools';
 import { exec, wardenCli as runWarden } from '../support/processes';
-import { createTestDatabase, markGoLivePlaybookCompleted, TEST_CONTROL_PLANE_SETTINGS, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
+import { createTestDatabase, markGoLivePlaybookCompleted, TEST_SETTINGS, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
 
 // The public interface exactly as operators use it: the real `temporal`
 // binary and the `warden` command, against the dev server.
@@ -30,7 +30,7 @@ describe('control plane end to end', () => {
     await markGoLivePlaybookCompleted(t.db);
     client = new Client({ connection: await Connection.connect({ address }) });
     warden = new WardenClient(client, taskQueue);
-    worker = await runDevServerWorker({ taskQueue, activities: createActivities({ db: t.db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: warden, controlPlaneSettings: TEST_CONTROL_PLANE_SETTINGS }) });
+    worker = await runDevServerWorker({ taskQueue, activities: createActivities({ db: t.db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: warden, settings: TEST_SETTINGS }) });
     await warden.ensureControlPlane();
     await warden.ensureControlPlane(); // idempotent: still one running instance
     await warden.waitForControlPlane(0);

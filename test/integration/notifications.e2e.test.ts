@@ -7,6 +7,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { WardenClient } from '../../src/client';
+import { SAFE_GOVERNANCE_SETTINGS } from '../../src/config';
 import { listAuditEvents, recordAuditEvent } from '../../src/db/audit.repository';
 import { listNotifications, type NotificationView } from '../../src/db/notifications.repository';
 import { NOTIFICATION_DISPATCH_WORKFLOW_ID, NOTIFICATION_DISPATCH_WORKFLOW_TYPE } from '../../src/notifications/dispatch';
@@ -42,7 +43,7 @@ describe('notifications end to end', () => {
         db: t.db,
         governor: DEFAULT_GOVERNOR_SETTINGS,
         controlPlane: warden,
-        notifications: { webhooks: [{ name: 'ops', url: `${base}/ops` }, { name: 'gone', url: `${base}/gone` }], environment: 'e2e' },
+        settings: { ...SAFE_GOVERNANCE_SETTINGS, webhooks: [{ name: 'ops', url: `${base}/ops` }, { name: 'gone', url: `${base}/gone` }], environment: 'e2e' },
       }),
     });
   }

@@ -16,7 +16,7 @@ import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
 import { toolPaths } from '../../src/tools';
 import { applyWatchdogSchedules, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID, TRIPWIRE_SCHEDULE_ID } from '../../src/watchdogs/schedules';
 import { closedPort, wardenCli } from '../support/processes';
-import { createTestDatabase, markGoLivePlaybookCompleted, TEST_CONTROL_PLANE_SETTINGS, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
+import { createTestDatabase, markGoLivePlaybookCompleted, TEST_SETTINGS, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
 
 const run = promisify(execFile);
 const namespace = 'warden-watchdogs-e2e';
@@ -41,7 +41,7 @@ describe('watchdogs end to end', () => {
   async function startWorker(): Promise<void> {
     database = await openDatabase({ databaseUrl: t.url, dataDir: '.data' });
     worker = await runDevServerWorker({ namespace, taskQueue, activities: createActivities({
-      controlPlaneSettings: TEST_CONTROL_PLANE_SETTINGS,
+      settings: TEST_SETTINGS,
         db: database.db,
         governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPer5Min: 100, maxPerHour: 100 },
         controlPlane: warden,

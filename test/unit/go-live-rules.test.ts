@@ -16,7 +16,7 @@ const progressAt = (index: number): PlaybookProgress => ({
   abandoned: null,
   refusals: [],
 });
-const conditions = (band: CapitalBand, health: GoLiveConditions['health']): GoLiveConditions => ({ band, health, healthReasons: health === 'GREEN' ? [] : ['kill_switch_engaged: drill'], approver: { ok: true, role: 'manager' } });
+const conditions = (band: CapitalBand, health: GoLiveConditions['health']): GoLiveConditions => ({ band, health, healthReasons: health === 'GREEN' ? [] : ['kill_switch_engaged: drill'], approver: { ok: true, actor: 'olga', role: 'manager' } });
 const payloadFor = (index: number) => ({ step: PLAYBOOK[index]!.id, actor: 'olga', evidence: 'x', role: 'manager' });
 
 describe('go-live playbook rules', () => {
@@ -48,7 +48,7 @@ describe('go-live playbook rules', () => {
     expect(checkApprover({ actor: 'mona', role: 'risk_officer', token: token({ now: new Date('2026-11-24T09:00:00Z') }) }, settings, now)).toMatchObject({ ok: false, problem: expect.stringMatching(/^token: expired/) });
     expect(checkApprover({ actor: 'mona', role: 'risk_officer', token: token({ environment: 'staging' }) }, settings, now)).toMatchObject({ ok: false, problem: 'token: issued for environment staging, not prod' });
     expect(checkApprover({ actor: 'mona', role: 'risk_officer', token: `${token()}x` }, settings, now)).toMatchObject({ ok: false, problem: 'token: bad signature' });
-    expect(checkApprover({ actor: 'mona', role: 'risk_officer' }, { ...settings, approvals: { signed: false, signingKey: undefined } }, now)).toEqual({ ok: true, role: 'risk_officer' });
+    expect(checkApprover({ actor: 'mona', role: 'risk_officer' }, { ...settings, approvals: { signed: false, signingKey: undefined } }, now)).toEqual({ ok: true, actor: 'mona', role: 'risk_officer' });
     expect(checkApprover({ actor: 'mona', role: 'operator' }, { ...settings, approvals: { signed: false, signingKey: undefined } }, now)).toMatchObject({ ok: false, problem: expect.stringMatching(/^role: /) });
   });
 });

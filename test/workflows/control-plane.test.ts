@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -8,17 +8,18 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createControlPlaneActivities } from '../../activities/control-plane';
 import { listAuditEvents, verifyAuditChain } from '../../src/db/audit.repository';
-import { readControlPlaneState } from '../../src/db/control-plane.repository';
-import type { ControlPlaneView } from '../../src/control-plane/types';
+import { type ControlPlaneSettings, readControlPlaneState } from '../../src/db/control-plane.repository';
+import type { ChangeControlPlaneInput, ControlPlaneView } from '../../src/control-plane/types';
 import { controlPlane } from '../../workflows/control-plane';
 import {
+  changeControlPlaneUpdate,
   controlPlaneStateQuery,
   engageKillSwitchSignal,
   releaseKillSwitchSignal,
   setApplyModeSignal,
   setGoLiveSignal,
 } from '../../workflows/messages';
-import { connectDevServer, createTestDatabase, markGoLivePlaybookCompleted, TEST_CONTROL_PLANE_SETTINGS, createTimeSkippingEnv, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+import { connectDevServer, createTestDatabase, markGoLivePlaybookCompleted, TEST_SETTINGS, createTimeSkippingEnv, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
 
 async function settled(handle: WorkflowHandle, predicate: (view: ControlPlaneView) => boolean): Promise<ControlPlaneView> {
   const deadline = Date.now() + 20_000;
@@ -55,12 +56,12 @@ describe.each([
     await t.drop();
   });
 
-  const worker = () =>
+  const worker = (settings: ControlPlaneSettings = TEST_SETTINGS) =>
     Worker.create({
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: workflowBundle(),
-      activities: createControlPlaneActivities({ db: t.db, controlPlaneSettings: TEST_CONTROL_PLANE_SETTINGS }),
+      activities: createControlPlaneActivities({ db: t.db, settings }),
     });
   const start = (input = {}) => env.client.workflow.start(controlPlane, { taskQueue, workflowId: uniqueName('control-plane'), args: [input] });
 
@@ -95,6 +96,36 @@ describe.each([
     if (full && process.env.WARDEN_RECORD_HISTORIES === '1') {
       const history = await handle.fetchHistory();
       writeFileSync(path.join(__dirname, '..', 'histories', 'control-plane-changes.json'), historyToJSON(history));
+    }
+  });
+
+  it.runIf(full)('changeControlPlane answers each change: two distinct approvers release, the engager and a roleless vote are refused', async () => {
+    const w = await worker({ ...TEST_SETTINGS, release: { cooldown: '0s', approvals: 2, selfApproval: false } });
+    const handle = await w.runUntil(async () => {
+      const handle = await start();
+      await settled(handle, () => true);
+      const change = (input: ChangeControlPlaneInput) => handle.executeUpdate(changeControlPlaneUpdate, { args: [input] });
+      expect(await change({ kind: 'engageKillSwitch', source: 'operator', actor: 'olga', reason: 'drill' })).toMatchObject({ outcome: { status: 'applied' }, state: { killSwitchEngaged: true, version: 1 } });
+      expect(await change({ kind: 'releaseKillSwitch', actor: 'rita', reason: 'ok' })).toMatchObject({ outcome: { status: 'refused', reason: expect.stringMatching(/^role: name the role/) }, state: { version: 1 } });
+      expect(await change({ kind: 'releaseKillSwitch', actor: 'olga', role: 'manager', reason: 'mine' })).toMatchObject({ outcome: { status: 'refused', reason: expect.stringMatching(/^actor: olga engaged the kill switch/) } });
+      expect(await change({ kind: 'releaseKillSwitch', actor: 'rita', role: 'risk_officer', reason: 'ok' })).toMatchObject({ outcome: { status: 'pending', detail: '1 of 2 approvals' }, state: { killSwitchEngaged: true, releaseApprovals: [{ actor: 'rita', role: 'risk_officer' }] } });
+      expect(await change({ kind: 'releaseKillSwitch', actor: 'mona', role: 'manager', reason: 'ok too' })).toMatchObject({ outcome: { status: 'applied' }, state: { killSwitchEngaged: false, releaseApprovals: [] } });
+      // A malformed change is refused by the validator, before it reaches history.
+      const bad = await change({ kind: 'setApplyMode', mode: 'yolo', actor: 'x' } as unknown as ChangeControlPlaneInput).catch((e: unknown) => e);
+      expect(bad).toBeInstanceOf(WorkflowUpdateFailedError);
+      expect(String((bad as WorkflowUpdateFailedError).cause?.message)).toMatch(/^mode: /);
+      return handle;
+    });
+    const kinds = (await listAuditEvents(t.db)).map((e) => e.kind).reverse();
+    expect(kinds).toEqual([
+      'control_plane.kill_switch_engaged',
+      'control_plane.change_refused',
+      'control_plane.change_refused',
+      'control_plane.kill_switch_release_approved',
+      'control_plane.kill_switch_released',
+    ]);
+    if (process.env.WARDEN_RECORD_HISTORIES === '1') {
+      writeFileSync(path.join(__dirname, '..', 'histories', 'control-plane-release.json'), historyToJSON(await handle.fetchHistory()));
     }
   });
 

@@ -10,12 +10,14 @@ import type { CommandExecutor } from '../../activities/autonomy';
 import type { ProposalTerms, ProposalView } from '../../src/autonomy/proposals';
 import type { Phase } from '../../src/autonomy/phases';
 import { WardenClient } from '../../src/client';
+import type { GovernanceSettings } from '../../src/config';
+import { issueApprovalToken } from '../../src/identity/approval-token';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { addApprover, listApprovers, loadPhaseDefinitions, readGovernanceState } from '../../src/db/autonomy.repository';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
 import { expansionProposal } from '../../workflows/expansion-proposal';
-import { approveSignal, breakerTrippedSignal, proposalStatusQuery, rejectSignal } from '../../workflows/messages';
-import { createTestDatabase, createTimeSkippingEnv, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+import { approveSignal, approveUpdate, breakerTrippedSignal, proposalStatusQuery, rejectSignal } from '../../workflows/messages';
+import { TEST_SETTINGS, createTestDatabase, createTimeSkippingEnv, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
 
 const PEOPLE = { tech_lead: 'alice', ops_lead: 'carol', product_lead: 'pat', exec_sponsor: 'erin' } as const;
 const FROM: Record<string, Phase> = { 'L3+': 'L3', L4: 'L3+', 'L4+': 'L4', L5: 'L4+' };
@@ -39,7 +41,11 @@ describe('expansionProposal workflow (time-skipping server)', () => {
     await env.teardown();
   });
 
-  const worker = (commandExecutor?: CommandExecutor, notifyProposal?: (id: string, payload: { rule: string; detail: string; eventId: string }) => Promise<void>) =>
+  const worker = (
+    commandExecutor?: CommandExecutor,
+    notifyProposal?: (id: string, payload: { rule: string; detail: string; eventId: string }) => Promise<void>,
+    settings: GovernanceSettings = TEST_SETTINGS,
+  ) =>
     Worker.create({
       connection: env.nativeConnection,
       taskQueue,
@@ -49,6 +55,7 @@ describe('expansionProposal workflow (time-skipping server)', () => {
         governor: DEFAULT_GOVERNOR_SETTINGS,
         controlPlane: new WardenClient(env.client, taskQueue),
         notifyProposal: notifyProposal ?? ((id, payload) => env.client.workflow.getHandle(id).signal(breakerTrippedSignal, payload)),
+        settings,
         ...(commandExecutor ? { commandExecutor } : {}),
       }),
     });
@@ -100,6 +107,31 @@ describe('expansionProposal workflow (time-skipping server)', () => {
     expect(await readGovernanceState(t.db)).toMatchObject({ phase: target, activeProposalId: null });
     // Seconds of wall time for weeks of validation.
     expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  it('signed approvals: unsigned, expired and wrong-role approvals are refused and audited; a signed one counts', async () => {
+    const key = 'proposal-signing-key-0123456789abcdef';
+    const token = (roles: ('engineer' | 'operator')[], now = new Date()) => issueApprovalToken({ subject: 'alice', roles, environment: 'test', ttlMs: 600_000, key, now }).token;
+    await (await worker(undefined, undefined, { ...TEST_SETTINGS, approvals: { signed: true, signingKey: key } })).runUntil(async () => {
+      const handle = await start('L3+');
+      await handle.signal(approveSignal, { role: 'tech_lead', approver: 'alice', comment: 'unsigned, from the CLI' });
+      await expect.poll(async () => (await handle.query(proposalStatusQuery)).rejectedMessages, { timeout: 15_000 }).toBe(1);
+      const expired = await handle.executeUpdate(approveUpdate, { args: [{ role: 'tech_lead', approver: 'alice', token: token(['engineer'], new Date(Date.now() - 3_600_000)) }] }).catch((e: unknown) => e);
+      expect(String((expired as Error & { cause?: Error }).cause?.message)).toMatch(/^token: expired at /);
+      const wrongRole = await handle.executeUpdate(approveUpdate, { args: [{ role: 'tech_lead', approver: 'alice', token: token(['operator']) }] }).catch((e: unknown) => e);
+      expect(String((wrongRole as Error & { cause?: Error }).cause?.message)).toBe('role: the token does not grant engineer');
+      expect((await handle.query(proposalStatusQuery)).status).toBe('pending');
+
+      const approved = await handle.executeUpdate(approveUpdate, { args: [{ role: 'tech_lead', approver: 'alice', token: token(['engineer']) }] });
+      expect(approved).toMatchObject({ missingRoles: [] });
+      await status(handle, 'validating');
+      const refusals = (await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' })).map((e) => (e.details as { problem: string }).problem);
+      expect(refusals).toEqual(expect.arrayContaining([expect.stringMatching(/^token: signed approvals are on/), expect.stringMatching(/^token: expired/), 'role: the token does not grant engineer']));
+      expect(JSON.stringify(await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' }))).not.toContain('wat1.');
+      if (process.env.WARDEN_RECORD_HISTORIES === '1') {
+        writeFileSync(path.join(__dirname, '..', 'histories', 'expansion-proposal-signed.json'), historyToJSON(await handle.fetchHistory()));
+      }
+    });
   });
 
   it('an approval arriving on day 3 moves it forward', async () => {

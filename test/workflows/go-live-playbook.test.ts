@@ -11,7 +11,7 @@ import { WardenClient } from '../../src/client';
 import { listAuditEvents, verifyAuditChain } from '../../src/db/audit.repository';
 import { hasCompletedPlaybook, readPlaybook } from '../../src/db/go-live.repository';
 import { PLAYBOOK, type PlaybookStepId, type StepResult } from '../../src/go-live/playbook';
-import { DEFAULT_GO_LIVE_SETTINGS, type GoLiveSettings } from '../../src/go-live/settings';
+import { type GovernanceSettings, SAFE_GOVERNANCE_SETTINGS } from '../../src/config';
 import { issueApprovalToken } from '../../src/identity/approval-token';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
 import { utcDay } from '../../src/risk/rules';
@@ -43,12 +43,12 @@ describe('goLivePlaybook workflow', () => {
     await t.drop();
   });
 
-  const worker = (goLive: GoLiveSettings = DEFAULT_GO_LIVE_SETTINGS) =>
+  const worker = (settings: GovernanceSettings = SAFE_GOVERNANCE_SETTINGS) =>
     Worker.create({
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: workflowBundle(),
-      activities: createActivities({ db: t.db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: warden, goLive }),
+      activities: createActivities({ db: t.db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: warden, settings }),
     });
   const start = async () => {
     const playbookId = uniqueName('go-live-playbook');
@@ -206,7 +206,7 @@ describe('goLivePlaybook workflow', () => {
   });
 
   it('with signed approvals on, the sign-off needs a valid token for an approver role, used once', async () => {
-    const w = await worker({ ...DEFAULT_GO_LIVE_SETTINGS, approvals: { signed: true, signingKey: SIGNING_KEY } });
+    const w = await worker({ ...SAFE_GOVERNANCE_SETTINGS, approvals: { signed: true, signingKey: SIGNING_KEY } });
     const token = (roles: ('manager' | 'operator')[], subject = 'mona') => issueApprovalToken({ subject, roles, environment: 'dev', ttlMs: 600_000, key: SIGNING_KEY }).token;
     await w.runUntil(async () => {
       const first = await start();

@@ -1,0 +1,21 @@
+import type { Kysely } from 'kysely';
+import { spendApprovalToken } from '../src/db/approval-tokens.repository';
+import type { Database } from '../src/db/database';
+import { type ApprovalSettings, checkApprovalClaim } from '../src/identity/approvals';
+import type { Role } from '../src/identity/roles';
+
+export type ApprovalVerdict = { ok: true } | { ok: false; problem: string };
+
+/** Signed approvals for workflows that take approvals by signal or update: the token is checked and spent here, off the workflow. */
+export function createApprovalActivities({ db, settings }: { db: Kysely<Database>; settings: ApprovalSettings }) {
+  return {
+    async verifyApproval(input: { actor: string; role: Role; token?: string; usedFor: string }): Promise<ApprovalVerdict> {
+      const claim = checkApprovalClaim(input, [input.role], settings);
+      if (!claim.ok) return claim;
+      if (claim.token && !(await spendApprovalToken(db, claim.token, input.usedFor))) return { ok: false, problem: 'token: already used (each approval token approves once)' };
+      return { ok: true };
+    },
+  };
+}
+
+export type ApprovalActivities = ReturnType<typeof createApprovalActivities>;
