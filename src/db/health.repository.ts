@@ -1,3 +1,4 @@
+import { readControlPlaneState } from './control-plane.repository';
 import type { Kysely } from 'kysely';
 import type { CapitalBandThresholds, CapitalUsage } from '../capital/bands';
 import { assessHealth, HEALTH_WINDOW_MS, type HealthReport } from '../health/rules';
@@ -18,11 +19,7 @@ const DEFAULT_CANARY_THRESHOLD = 3;
 export async function readHealth(db: Kysely<Database>, options: HealthOptions, at = new Date()): Promise<HealthReport & { band: CapitalUsage }> {
   const windowStart = new Date(at.getTime() - HEALTH_WINDOW_MS);
   const [controlPlane, canaries, breakers, incidents, restrictions, tripwires, disarms, strategies, capital] = await Promise.all([
-    db
-      .selectFrom('control_plane_state')
-      .select(['go_live_enabled', 'kill_switch_engaged', 'kill_switch_source', 'apply_mode', 'reason', 'release_approvals'])
-      .where('id', '=', 1)
-      .executeTakeFirstOrThrow(),
+    readControlPlaneState(db),
     db.selectFrom('canary_check_state').select(['name', 'consecutive_failures', 'last_error']).where('consecutive_failures', '>', 0).orderBy('name').execute(),
     db.selectFrom('circuit_breaker_event').select(['id', 'rule_name', 'action', 'alert_severity', 'detail']).where('resolved_at', 'is', null).orderBy('id').execute(),
     db.selectFrom('incident').select(db.fn.countAll<string>().as('n')).where('severity', '=', 'critical').where('at', '>', windowStart).where('at', '<=', at).executeTakeFirstOrThrow(),
@@ -33,14 +30,7 @@ export async function readHealth(db: Kysely<Database>, options: HealthOptions, a
     readCapitalUsage(db, options.capitalBands, at),
   ]);
   const report = assessHealth({
-    controlPlane: {
-      goLiveEnabled: controlPlane.go_live_enabled,
-      killSwitchEngaged: controlPlane.kill_switch_engaged,
-      killSwitchSource: controlPlane.kill_switch_source,
-      applyMode: controlPlane.apply_mode,
-      reason: controlPlane.reason,
-      releaseApprovals: controlPlane.release_approvals,
-    },
+    controlPlane,
     canaryThreshold: options.canaryThreshold ?? DEFAULT_CANARY_THRESHOLD,
     canaryChecks: canaries.map((c) => ({ name: c.name, consecutiveFailures: c.consecutive_failures, lastError: c.last_error })),
     openBreakerEvents: breakers.map((e) => ({ id: String(e.id), rule: e.rule_name, action: e.action, alertSeverity: e.alert_severity, detail: e.detail })),

@@ -1,3 +1,4 @@
+import { readControlPlaneState } from './control-plane.repository';
 import { type Kysely, sql } from 'kysely';
 import { z } from 'zod';
 import type { ProposalStatus } from '../autonomy/proposals';
@@ -121,11 +122,7 @@ export async function buildReview(db: Kysely<Database>, options: ReviewOptions):
     return { count: count(total.n), latest: rows.map(map) };
   };
   const health = await readHealth(db, { capitalBands: options.capitalBands, canaryThreshold: options.canaryThreshold }, until);
-  const controlPlane = await db
-    .selectFrom('control_plane_state')
-    .select(['go_live_enabled', 'kill_switch_engaged', 'kill_switch_source', 'apply_mode', 'reason', 'release_approvals'])
-    .where('id', '=', 1)
-    .executeTakeFirstOrThrow();
+  const controlPlane = await readControlPlaneState(db);
 
   const breakers = db.selectFrom('circuit_breaker_event').where('at', '>=', since).where('at', '<=', until);
   const disarms = db.selectFrom('disarm_record').where('at', '>=', since).where('at', '<=', until);
@@ -325,7 +322,7 @@ export async function buildReview(db: Kysely<Database>, options: ReviewOptions):
       approvedBy: p.approvals.map((a) => `${a.approver} (${a.role})`),
       expiresAt: p.expiresAt,
     })),
-    killSwitchRelease: controlPlane.kill_switch_engaged && controlPlane.release_approvals.length > 0 ? { approvals: controlPlane.release_approvals } : null,
+    killSwitchRelease: controlPlane.killSwitchEngaged && controlPlane.releaseApprovals.length > 0 ? { approvals: controlPlane.releaseApprovals } : null,
     workflows: options.waitingWorkflows ?? null,
   };
 
@@ -336,10 +333,10 @@ export async function buildReview(db: Kysely<Database>, options: ReviewOptions):
     health: healthReport,
     capital: band,
     controlPlane: {
-      goLiveEnabled: controlPlane.go_live_enabled,
-      killSwitchEngaged: controlPlane.kill_switch_engaged,
-      killSwitchSource: controlPlane.kill_switch_source,
-      applyMode: controlPlane.apply_mode,
+      goLiveEnabled: controlPlane.goLiveEnabled,
+      killSwitchEngaged: controlPlane.killSwitchEngaged,
+      killSwitchSource: controlPlane.killSwitchSource,
+      applyMode: controlPlane.applyMode,
       reason: controlPlane.reason,
     },
     broke,

@@ -96,7 +96,7 @@ describe('control plane end to end', () => {
 
     // A release is an approver's vote: without the role it is refused (exit 3) with the reason, and audited.
     const roleless = await wardenCli(['kill-switch', 'release', '--reason', 'drill over']);
-    expect(roleless).toMatchObject({ code: 3, stdout: expect.stringMatching(/^refused: role: name the approver role/) });
+    expect(roleless).toMatchObject({ code: 3, stdout: expect.stringMatching(/^refused: role: name the role you approve in/) });
     const release = await wardenCli(['kill-switch', 'release', '--role', 'risk_officer', '--reason', 'drill over', '--json']);
     expect(release.code).toBe(0);
     expect(JSON.parse(release.stdout)).toMatchObject({ outcome: { status: 'applied' }, state: { killSwitchEngaged: false, updatedBy: 'carol', version: 2 } });
