@@ -1,13 +1,15 @@
-import { ActivityFailure, condition, proxyActivities, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, condition, patched, proxyActivities, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import type { ApprovalActivities } from '../activities/approvals';
 import type { AutonomyActivities, CommandExecutor } from '../activities/autonomy';
 import { type CommandDecision, CommandDecisionSchema, type CommandExecutionInput, CommandExecutionInputSchema, type CommandResult, type CommandView } from '../src/autonomy/commands';
 import type { CommandStatus } from '../src/autonomy/metrics';
 import { isWhitelisted } from '../src/autonomy/phases';
 import { parseInput } from '../src/errors';
+import { AUTONOMY_APPROVER_ROLE } from '../src/identity/roles';
 import { describeIssues } from '../src/validation';
 import { approveCommandSignal, commandStatusQuery, rejectCommandSignal } from './messages';
 
-const autonomy = proxyActivities<AutonomyActivities>({ startToCloseTimeout: '30 seconds', retry: { maximumInterval: '30 seconds' } });
+const autonomy = proxyActivities<AutonomyActivities & ApprovalActivities>({ startToCloseTimeout: '30 seconds', retry: { maximumInterval: '30 seconds' } });
 
 /**
  * Seed 002: a whitelisted command runs on its own; any other waits for a
@@ -24,6 +26,9 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
   });
   const view: CommandView = { commandId: input.commandId, commandType: input.commandType, stage: 'loading', autonomous: null, decision: null, rejectedMessages: 0, result: null };
   const refused: { message: string; payload: unknown; problem: string }[] = [];
+  // Since signed approvals: a decision counts only once its approver (and token, if any) passed an activity's check.
+  const verifiesApprovers = patched('signed-approvals');
+  const candidates: { kind: 'approve' | 'reject'; message: string; payload: unknown; decision: CommandDecision }[] = [];
   // Decisions are queued as they come (even before the context is loaded) and judged in order by the main loop.
   const incoming: { kind: 'approve' | 'reject'; message: string; payload: unknown }[] = [];
   setHandler(approveCommandSignal, (payload: unknown) => void incoming.push({ kind: 'approve', message: 'approveCommand', payload }), {
@@ -46,7 +51,20 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
             ? `${parsed.data.approver} is not on the allowlist for ${parsed.data.role}`
             : null;
       if (problem !== null || !parsed.success) refused.push({ message: item.message, payload: item.payload ?? null, problem: problem ?? 'invalid' });
+      else if (verifiesApprovers) candidates.push({ ...item, decision: parsed.data });
       else view.decision = { kind: item.kind, ...(parsed.data as CommandDecision) };
+    }
+  };
+  /** The first candidate whose approver check passes decides; the rest are refused with their reason. */
+  const checkCandidates = async () => {
+    while (candidates.length > 0) {
+      const c = candidates.shift()!;
+      const { token, ...decision } = c.decision;
+      const verdict = view.decision
+        ? { ok: false as const, problem: `command ${input.commandId} is not waiting for a decision` }
+        : await autonomy.verifyApproval({ actor: decision.approver, role: AUTONOMY_APPROVER_ROLE[decision.role], usedFor: `command:${input.commandId}:${c.kind}`, ...(token !== undefined ? { token } : {}) });
+      if (verdict.ok) view.decision = { kind: c.kind, ...decision };
+      else refused.push({ message: c.message, payload: token !== undefined ? { ...decision, token: '(redacted)' } : decision, problem: verdict.problem });
     }
   };
   const flushRefused = async () => {
@@ -94,6 +112,7 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
     const deadline = new Date().getTime() + input.approvalTimeoutSeconds * 1000;
     for (;;) {
       judge(context.approvers);
+      await checkCandidates();
       await flushRefused();
       const left = deadline - new Date().getTime();
       if (view.decision || left <= 0) break;

@@ -2,9 +2,10 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import type { Kysely } from 'kysely';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
-import { approveUpdate, rejectUpdate } from '../../workflows/messages';
+import { approveCommandSignal, approveUpdate, commandStatusQuery, rejectCommandSignal, rejectUpdate } from '../../workflows/messages';
 import { type AlertmanagerPayload, AlertmanagerPayloadSchema, planAlertActions } from '../alerts/alertmanager';
-import { ApproverRoleSchema } from '../autonomy/phases';
+import { commandWorkflowId } from '../autonomy/commands';
+import { type ApproverRole, ApproverRoleSchema } from '../autonomy/phases';
 import { AlreadyRunningError, type WardenClient } from '../client';
 import type { Config } from '../config';
 import {
@@ -69,6 +70,7 @@ const ReleaseVoteBody = z.strictObject({
   role: RoleSchema.optional(),
 });
 const ProposalParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9._:+-]{1,128}$/, 'expected a proposal id') });
+const CommandParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9._:+-]{1,128}$/, 'expected a command id') });
 const SessionParams = z.strictObject({ operator: z.string().min(1).max(200) });
 
 const ChangeResultSchema = z.object({ outcome: z.object({ status: z.enum(['applied', 'pending', 'refused']) }).loose(), state: z.record(z.string(), z.unknown()) });
@@ -95,15 +97,42 @@ function releaseRole(identity: Identity, requested: Role | undefined): Role {
   return held[0]!;
 }
 
-async function proposalDecision(deps: ApiDeps, identity: Identity, id: string, decision: { approve: true; comment?: string | undefined; role?: string | undefined } | { approve: false; reason: string; role?: string | undefined }) {
+/** The autonomy approver role a key acts in: named in the body, or its only one. */
+function autonomyRole(identity: Identity, requestedRole: string | undefined): ApproverRole {
   const held = autonomyRolesOf(identity.roles);
-  const requested = decision.role === undefined ? undefined : ApproverRoleSchema.safeParse(decision.role);
+  const requested = requestedRole === undefined ? undefined : ApproverRoleSchema.safeParse(requestedRole);
   if (requested && !requested.success) throw badRequest(`body.role: expected one of ${Object.keys(AUTONOMY_APPROVER_ROLE).join(', ')}`);
   const role = requested?.data ?? (held.length === 1 ? held[0] : undefined);
   if (role === undefined) {
     throw held.length === 0 ? forbidden(`${identity.name} holds no autonomy approver role`) : badRequest(`body.role: ${identity.name} may act as ${held.join(', ')}; name one`);
   }
   if (!held.includes(role)) throw forbidden(`role: acting as ${role} needs the ${AUTONOMY_APPROVER_ROLE[role]} role`);
+  return role;
+}
+
+/** A command decision goes by signal (the public interface); the answer is the command's status once the decision is judged. */
+async function commandDecision(deps: ApiDeps, identity: Identity, commandId: string, kind: 'approve' | 'reject', body: { role?: string | undefined; comment?: string | undefined }) {
+  const role = autonomyRole(identity, body.role);
+  const handle = deps.temporal.workflow.getHandle(commandWorkflowId(commandId));
+  try {
+    const before = await handle.query(commandStatusQuery);
+    if (before.stage !== 'awaiting_approval' || before.decision) throw conflict(`command ${commandId} is not waiting for a decision (stage ${before.stage})`, { command: before });
+    await handle.signal(kind === 'approve' ? approveCommandSignal : rejectCommandSignal, { approver: identity.name, role, ...(body.comment ? { comment: body.comment } : {}), ...signedFor(deps, identity) });
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const view = await handle.query(commandStatusQuery);
+      if (view.decision) return ok(view);
+      if (view.rejectedMessages > before.rejectedMessages) throw conflict(`the ${kind} was refused; see the audit log (autonomy.message_rejected, subject command:${commandId})`, { command: view });
+      if (Date.now() > deadline) return ok(view, 202);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (error) {
+    throw workflowError(error, `command ${commandId}`);
+  }
+}
+
+async function proposalDecision(deps: ApiDeps, identity: Identity, id: string, decision: { approve: true; comment?: string | undefined; role?: string | undefined } | { approve: false; reason: string; role?: string | undefined }) {
+  const role = autonomyRole(identity, decision.role);
   const handle = deps.temporal.workflow.getHandle(id);
   try {
     const view = decision.approve
@@ -345,6 +374,41 @@ export function createRoutes(deps: ApiDeps): RouteSpec[] {
       params: ProposalParams,
       body: z.strictObject({ role: z.string().optional(), reason: ReasonSchema }),
       handle: ({ identity, params, body }) => proposalDecision(deps, identity, params.id, { approve: false, reason: body.reason, role: body.role }),
+    }),
+    route({
+      id: 'command',
+      method: 'GET',
+      url: '/commands/:id',
+      access: 'read',
+      summary: "A command's stage, decision and result.",
+      params: CommandParams,
+      handle: async ({ params }) => {
+        try {
+          return ok(await deps.temporal.workflow.getHandle(commandWorkflowId(params.id)).query(commandStatusQuery));
+        } catch (error) {
+          throw workflowError(error, `command ${params.id}`);
+        }
+      },
+    }),
+    route({
+      id: 'approveCommand',
+      method: 'POST',
+      url: '/commands/:id/approve',
+      access: 'command:decide',
+      summary: 'Approve a command waiting for a human (as the autonomy approver role the key maps to).',
+      params: CommandParams,
+      body: z.strictObject({ role: z.string().optional(), comment: z.string().max(2000).optional() }),
+      handle: ({ identity, params, body }) => commandDecision(deps, identity, params.id, 'approve', body),
+    }),
+    route({
+      id: 'rejectCommand',
+      method: 'POST',
+      url: '/commands/:id/reject',
+      access: 'command:decide',
+      summary: 'Reject a command waiting for a human.',
+      params: CommandParams,
+      body: z.strictObject({ role: z.string().optional(), comment: z.string().max(2000).optional() }),
+      handle: ({ identity, params, body }) => commandDecision(deps, identity, params.id, 'reject', body),
     }),
     route({
       id: 'startPlaybook',

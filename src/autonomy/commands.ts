@@ -15,7 +15,13 @@ export const CommandExecutionInputSchema = z.strictObject({
 export type CommandExecutionInput = z.input<typeof CommandExecutionInputSchema>;
 export const commandWorkflowId = (commandId: string) => `command-${commandId}`;
 
-export const CommandDecisionSchema = z.strictObject({ approver: ActorSchema, role: ApproverRoleSchema, comment: z.string().max(2000).optional() });
+export const CommandDecisionSchema = z.strictObject({
+  approver: ActorSchema,
+  role: ApproverRoleSchema,
+  comment: z.string().max(2000).optional(),
+  /** A signed approval token; required when signed approvals are on (`approver` must be its subject). */
+  token: z.string().min(1).max(4096).optional(),
+});
 export type CommandDecision = z.infer<typeof CommandDecisionSchema>;
 
 export type CommandResult =

@@ -2,6 +2,9 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { createApiServer, serveApi } from '../../src/api/server';
+import { commandWorkflowId } from '../../src/autonomy/commands';
+import { addApprover } from '../../src/db/autonomy.repository';
+import { commandExecution } from '../../workflows/command-execution';
 import { createRoutes } from '../../src/api/routes';
 import { DEFAULT_CAPITAL_BANDS } from '../../src/capital/bands';
 import { WardenClient } from '../../src/client';
@@ -130,7 +133,7 @@ describe('operator API against a real server', () => {
 
   it('allows or refuses every role on every endpoint as the RBAC table says, auditing each refusal', async () => {
     const routes = createRoutes({ db: t.db, warden, temporal: client, config, registry: createGovernanceMetrics(t.db) }).filter((r) => r.access !== 'public' && r.access !== 'alertmanager');
-    const path = (url: string) => url.replace(':engine', 'WHOLESALE').replace(':id', 'no-such-proposal').replace(':operator', 'nobody');
+    const path = (url: string) => url.replace(':engine', 'WHOLESALE').replace(':id', 'no-such-thing').replace(':operator', 'nobody');
     const refusedBefore = (await listAuditEvents(t.db, { kind: 'api.request_refused', limit: 1000 })).length;
     let refusals = 0;
     for (const route of routes) {
@@ -140,7 +143,7 @@ describe('operator API against a real server', () => {
         const expected = allows([role], route.access as Permission);
         if (expected) {
           expect([route.id, role, answer.status]).not.toEqual([route.id, role, 403]);
-          expect(answer.status, `${role} ${route.method} ${route.url}`).toBe(route.method === 'POST' ? 400 : route.id === 'playbook' ? 404 : 200);
+          expect(answer.status, `${role} ${route.method} ${route.url}`).toBe(route.method === 'POST' ? 400 : route.id === 'playbook' || route.id === 'command' ? 404 : 200);
         } else {
           expect([route.id, role, answer.status]).toEqual([route.id, role, 403]);
           refusals += 1;
@@ -167,6 +170,7 @@ describe('operator API against a real server', () => {
     expect(await as('owner', 'POST', '/engines/wholesale/restrictions', { restriction: 'pause', reason: 'x' })).toMatchObject({ status: 400, body: { message: expect.stringMatching(/^params\.engine: /) } });
     expect(await as('analyst', 'GET', '/audit?limit=0')).toMatchObject({ status: 400, body: { message: expect.stringMatching(/^query\.limit: /) } });
     expect(await as('owner', 'POST', '/proposals/no-such-proposal/approve', {})).toMatchObject({ status: 404 });
+    expect(await as('engineer', 'POST', '/commands/no-such-command/approve', {})).toMatchObject({ status: 404 });
     expect(await readControlPlaneState(t.db)).toMatchObject({ version: 0 });
   });
 
@@ -263,6 +267,21 @@ describe('operator API against a real server', () => {
     expect(resolved).toMatchObject({ status: 200, body: { results: [{ status: 'resolved', action: 'recorded' }] } });
     expect(await readControlPlaneState(t.db)).toMatchObject({ killSwitchEngaged: true, version: engaged.version });
     expect(await listAuditEvents(t.db, { kind: 'alert.resolved' })).toHaveLength(1);
+  });
+
+  it('a command waiting for a human is approved through the API, signed for the caller, in the role the key maps to', async () => {
+    await addApprover(t.db, 'tech_lead', 'engineer-user', 'test');
+    const commandId = uniqueName('cmd');
+    const handle = await client.workflow.start(commandExecution, { taskQueue, workflowId: commandWorkflowId(commandId), args: [{ commandId, commandType: 'SET_DRUM', params: {}, requestedBy: 'agent' }] });
+    await waitFor('the command to wait', async () => ((await as('analyst', 'GET', `/commands/${commandId}`)).body.stage === 'awaiting_approval' ? true : undefined));
+    expect(await as('operator', 'POST', `/commands/${commandId}/approve`, { role: 'tech_lead' })).toMatchObject({ status: 403, body: { message: 'role: acting as tech_lead needs the engineer role' } });
+    // ops_lead is the operator's own role, but operator-user is not on the command's allowlist: refused by the workflow.
+    expect(await as('operator', 'POST', `/commands/${commandId}/approve`, {})).toMatchObject({ status: 409, body: { message: expect.stringMatching(/^the approve was refused/) } });
+    const approved = await as('engineer', 'POST', `/commands/${commandId}/approve`, { comment: 'checked' });
+    expect(approved).toMatchObject({ status: 200, body: { decision: { kind: 'approve', approver: 'engineer-user', role: 'tech_lead' } } });
+    expect(approved.body.decision.token).toBeUndefined();
+    expect(await handle.result()).toMatchObject({ status: 'succeeded', autonomous: false });
+    expect(await as('engineer', 'POST', `/commands/${commandId}/approve`, {})).toMatchObject({ status: 409 });
   });
 
   it('go-live is refused before a playbook completed and accepted after', async () => {

@@ -9,12 +9,14 @@ import { createActivities } from '../../activities';
 import type { CommandExecutor } from '../../activities/autonomy';
 import type { CommandExecutionInput } from '../../src/autonomy/commands';
 import { WardenClient } from '../../src/client';
+import type { GovernanceSettings } from '../../src/config';
+import { issueApprovalToken } from '../../src/identity/approval-token';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { addApprover, listBreakerEvents, readGovernanceState, resolveBreakerEvent, setBreakerRule } from '../../src/db/autonomy.repository';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
 import { commandExecution } from '../../workflows/command-execution';
 import { approveCommandSignal, commandStatusQuery, rejectCommandSignal } from '../../workflows/messages';
-import { createTestDatabase, createTimeSkippingEnv, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+import { createTestDatabase, createTimeSkippingEnv, type TestDatabase, uniqueName, workflowBundle , TEST_SETTINGS } from '../helpers';
 
 describe('commandExecution workflow (time-skipping server)', () => {
   let env: TestWorkflowEnvironment;
@@ -39,12 +41,12 @@ describe('commandExecution workflow (time-skipping server)', () => {
     await t.drop();
   });
 
-  const worker = () =>
+  const worker = (settings: GovernanceSettings = TEST_SETTINGS) =>
     Worker.create({
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: workflowBundle(),
-      activities: createActivities({ db: t.db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: new WardenClient(env.client, taskQueue), commandExecutor: { executeCommand } }),
+      activities: createActivities({ db: t.db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: new WardenClient(env.client, taskQueue), commandExecutor: { executeCommand }, settings }),
     });
   const command = (commandType: string, overrides: Partial<CommandExecutionInput> = {}): CommandExecutionInput => ({
     commandId: uniqueName('cmd'),
@@ -85,6 +87,26 @@ describe('commandExecution workflow (time-skipping server)', () => {
       { command_type: 'PREHEAT', status: 'rejected', autonomous: false, approval: 'rejected', approver: 'alice' },
     ]);
     expect((await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' }))[0]!.details).toMatchObject({ problem: 'mallory is not on the allowlist for tech_lead' });
+  });
+
+  it('signed approvals: an unsigned approval is refused and audited, a signed one runs the command', async () => {
+    const key = 'command-signing-key-0123456789abcdef';
+    await (await worker({ ...TEST_SETTINGS, approvals: { signed: true, signingKey: key } })).runUntil(async () => {
+      const handle = await start(command('SET_DRUM'));
+      await expect.poll(async () => (await handle.query(commandStatusQuery)).stage, { timeout: 10_000 }).toBe('awaiting_approval');
+      await handle.signal(approveCommandSignal, { approver: 'alice', role: 'tech_lead' });
+      await expect.poll(async () => (await handle.query(commandStatusQuery)).rejectedMessages, { timeout: 10_000 }).toBe(1);
+      expect(executeCommand).not.toHaveBeenCalled();
+      const { token } = issueApprovalToken({ subject: 'alice', roles: ['engineer'], environment: 'test', ttlMs: 600_000, key });
+      await handle.signal(approveCommandSignal, { approver: 'alice', role: 'tech_lead', token });
+      expect(await handle.result()).toMatchObject({ status: 'succeeded', autonomous: false });
+      if (process.env.WARDEN_RECORD_HISTORIES === '1') {
+        writeFileSync(path.join(__dirname, '..', 'histories', 'command-execution-signed.json'), historyToJSON(await handle.fetchHistory()));
+      }
+    });
+    expect(await records()).toEqual([{ command_type: 'SET_DRUM', status: 'succeeded', autonomous: false, approval: 'approved', approver: 'alice' }]);
+    const [refusal] = await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' });
+    expect(refusal!.details).toMatchObject({ problem: expect.stringMatching(/^token: signed approvals are on/) });
   });
 
   it('a command waiting for approval times out and is rejected', async () => {
