@@ -18,6 +18,8 @@ import type { DealActivities } from '../activities/deal-gates';
 import type { StrategyGateActivities } from '../activities/strategy-gate';
 import { type DealExecutor, type DealGate, type DealInput, DealInputSchema, type DealProgress, type DealResult } from '../src/deals/types';
 import { parseInput } from '../src/errors';
+import { AUTONOMY_APPROVER_ROLE } from '../src/identity/roles';
+import type { ApprovalActivities } from '../activities/approvals';
 import { describeIssues } from '../src/validation';
 import { OrderApprovalSchema, promotionWorkflowId } from '../src/strategy/messages';
 import { approveOrderSignal, dealProgressQuery } from './messages';
@@ -25,7 +27,7 @@ import { strategyPromotion } from './strategy-promotion';
 
 // Gate steps are short, idempotent database calls: local activities skip a
 // server round-trip each, and their keys make a retry harmless.
-const gates = proxyLocalActivities<DealActivities & ControlPlaneActivities & StrategyGateActivities & Pick<AutonomyActivities, 'auditRejectedMessage'>>({
+const gates = proxyLocalActivities<DealActivities & ControlPlaneActivities & StrategyGateActivities & Pick<AutonomyActivities, 'auditRejectedMessage'> & ApprovalActivities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['ReservationNotFound', 'ReservationStateError'] },
 });
@@ -118,14 +120,21 @@ export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
             const payload = approvals.shift();
             if (payload === undefined) return false;
             const parsed = OrderApprovalSchema.safeParse(payload);
-            const problem = !parsed.success
+            let problem = !parsed.success
               ? describeIssues(parsed.error)
               : (gate.approvers[parsed.data.role] ?? []).includes(parsed.data.approver)
                 ? null
                 : `${parsed.data.approver} is not on the allowlist for ${parsed.data.role}`;
+            // Since signed approvals: the approver (and token, if any) must also pass the worker's check.
+            if (problem === null && parsed.success && patched('signed-approvals')) {
+              const { approver, role, token } = parsed.data;
+              const verdict = await gates.verifyApproval({ actor: approver, role: AUTONOMY_APPROVER_ROLE[role], usedFor: `deal:${dealId}:approveOrder`, ...(token !== undefined ? { token } : {}) });
+              if (!verdict.ok) problem = verdict.problem;
+            }
             if (problem === null) return true;
-            // Refused, audited, and the wait goes on.
-            await gates.auditRejectedMessage({ subject: `deal:${dealId}`, message: 'approveOrder', payload: payload ?? null, problem, key: uuid4() });
+            // Refused, audited (without the token), and the wait goes on.
+            const recorded = typeof payload === 'object' && payload !== null && 'token' in payload ? { ...payload, token: '(redacted)' } : payload;
+            await gates.auditRejectedMessage({ subject: `deal:${dealId}`, message: 'approveOrder', payload: recorded ?? null, problem, key: uuid4() });
           }
         };
         const deadline = new Date().getTime() + input.orderApprovalTimeoutSeconds * 1000;

@@ -4,7 +4,13 @@ import { ApproverRoleSchema } from '../autonomy/phases';
 import { MaturityLevelSchema, type MaturityLevel } from './rules';
 
 /** `approveOrder` / `approvePromotion` payloads: who approves, in which role (checked against the approver allowlist). */
-export const OrderApprovalSchema = z.strictObject({ approver: ActorSchema, role: ApproverRoleSchema, comment: z.string().max(2000).optional() });
+export const OrderApprovalSchema = z.strictObject({
+  approver: ActorSchema,
+  role: ApproverRoleSchema,
+  comment: z.string().max(2000).optional(),
+  /** A signed approval token; required when signed approvals are on (`approver` must be its subject). */
+  token: z.string().min(1).max(4096).optional(),
+});
 export type OrderApproval = z.infer<typeof OrderApprovalSchema>;
 
 export const PromotionInputSchema = z.strictObject({

@@ -7,6 +7,8 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActivities } from '../../activities';
 import { WardenClient } from '../../src/client';
+import type { GovernanceSettings } from '../../src/config';
+import { issueApprovalToken } from '../../src/identity/approval-token';
 import { CONTROL_PLANE_WORKFLOW_ID } from '../../src/control-plane/ids';
 import { addApprover } from '../../src/db/autonomy.repository';
 import { readControlPlaneState } from '../../src/db/control-plane.repository';
@@ -18,8 +20,8 @@ import { createGovernanceMetrics } from '../../src/metrics/governance-metrics';
 import type { DealInput, ExecuteDealInput, ExecuteDealResult } from '../../src/deals/types';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
 import { promotionWorkflowId } from '../../src/strategy/messages';
-import { approveOrderSignal, approvePromotionSignal, dealProgressQuery } from '../../workflows/messages';
-import { createTestDatabase, createTimeSkippingEnv, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+import { approveOrderSignal, approvePromotionSignal, dealProgressQuery, promotionStatusQuery } from '../../workflows/messages';
+import { createTestDatabase, createTimeSkippingEnv, TEST_SETTINGS, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
 
 describe('strategy gate inside dealExecution (time-skipping server)', () => {
   let env: TestWorkflowEnvironment;
@@ -49,12 +51,12 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
     await t.drop();
   });
 
-  const worker = () =>
+  const worker = (settings: GovernanceSettings = TEST_SETTINGS) =>
     Worker.create({
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: workflowBundle(),
-      activities: createActivities({ db: t.db, governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPerHour: 1000, maxPer5Min: 1000 }, controlPlane: warden, executor: { executeDeal } }),
+      activities: createActivities({ db: t.db, governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPerHour: 1000, maxPer5Min: 1000 }, controlPlane: warden, executor: { executeDeal }, settings }),
     });
   const strategy = (over: Partial<Strategy> = {}) =>
     upsertStrategy(t.db, { id: 'mr-1', enabled: true, level: 'L4', paused: false, pausedReason: null, capital: 100_000, tokenRequired: false, healthFloor: 0.25, ...over }, 'setup', 'test');
@@ -210,5 +212,30 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
       await record(proposal.workflowId, 'strategy-promotion-promoted.json');
     });
     expect(await getStrategy(t.db, 'mr-1')).toMatchObject({ level: 'L3' });
+  });
+
+  it('signed approvals: order and promotion approvals without a valid token are refused and audited; signed ones count', async () => {
+    const key = 'strategy-signing-key-0123456789abcdef';
+    const token = () => issueApprovalToken({ subject: 'alice', roles: ['engineer'], environment: 'test', ttlMs: 600_000, key }).token;
+    await strategy({ level: 'L2' });
+    for (let i = 0; i < 50; i++) await t.db.insertInto('strategy_outcome').values({ strategy_id: 'mr-1', deal_id: `hist-${i}`, pnl: i % 5 < 3 ? 10 : -5, at: new Date() }).execute();
+    await (await worker({ ...TEST_SETTINGS, approvals: { signed: true, signingKey: key } })).runUntil(async () => {
+      const handle = await warden.startDeal(deal());
+      await expect.poll(async () => (await handle.query(dealProgressQuery)).stage, { timeout: 10_000 }).toBe('awaiting_order_approval');
+      await handle.signal(approveOrderSignal, { approver: 'alice', role: 'tech_lead' });
+      await expect.poll(async () => (await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' })).length, { timeout: 10_000 }).toBe(1);
+      expect((await handle.query(dealProgressQuery)).stage).toBe('awaiting_order_approval');
+      await handle.signal(approveOrderSignal, { approver: 'alice', role: 'tech_lead', token: token() });
+      expect(await handle.result()).toMatchObject({ status: 'executed' });
+      await record(handle.workflowId, 'deal-execution-signed-order.json');
+      const proposal = env.client.workflow.getHandle(promotionWorkflowId('mr-1', 'L3'));
+      await proposal.signal(approvePromotionSignal, { approver: 'alice', role: 'tech_lead' });
+      await expect.poll(async () => (await proposal.query(promotionStatusQuery)).refused, { timeout: 10_000 }).toEqual([expect.stringMatching(/^token: signed approvals are on/)]);
+      await proposal.signal(approvePromotionSignal, { approver: 'alice', role: 'tech_lead', token: token() });
+      expect(await proposal.result()).toMatchObject({ status: 'promoted', decidedBy: 'alice' });
+      await record(proposal.workflowId, 'strategy-promotion-signed.json');
+    });
+    const [refusal] = await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' });
+    expect(refusal!.details).toMatchObject({ message: 'approveOrder', problem: expect.stringMatching(/^token: signed approvals are on/) });
   });
 });
