@@ -7,6 +7,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { WardenClient } from '../src/client';
+import { SAFE_GOVERNANCE_SETTINGS } from '../src/config';
 import { recordKpiEvent } from '../src/db/kpi.repository';
 import { resetTripwire, setRegressionPolicy } from '../src/db/watchdogs.repository';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../src/permits/rules';
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
     db,
     governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPerHour: 1_000_000, maxPer5Min: 1_000_000 },
     controlPlane: warden,
+    // Each repetition releases at once: no cooldown here, the bench measures the way in.
+    settings: { ...SAFE_GOVERNANCE_SETTINGS, release: { cooldown: '0s', approvals: 1, selfApproval: true } },
     pingTemporal: async () => {
       await env.client.workflowService.getSystemInfo({});
     },
@@ -79,7 +82,7 @@ async function main(): Promise<void> {
     }
     await run;
     const after = await warden.controlPlaneState();
-    await warden.releaseKillSwitch({ actor: 'bench', reason: 'repetition over' });
+    await warden.releaseKillSwitch({ actor: 'bench', role: 'risk_officer', reason: 'repetition over' });
     await warden.waitForControlPlane(after.version + 1);
     return { toPersisted: persistedAt - decidedAt, toDenied: deniedAt - decidedAt };
   };
