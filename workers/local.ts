@@ -93,8 +93,10 @@ async function main(): Promise<void> {
     say('Try, in another terminal:');
     say('  npx warden status');
     if (state.killSwitchEngaged) say('  npx warden kill-switch release --role risk_officer --reason "reviewed"   # engaged since last time');
-    say('  npx warden playbook start && npx warden playbook status   # go-live needs the nine-step playbook first');
-    say('  npx warden go-live on --reason "demo"');
+    say('  npx warden review                                  # the Monday review: what broke, was denied, drifted, waits');
+    say('  npx warden playbook start && npx warden playbook steps   # go-live is refused until the nine steps are done');
+    say('  npx warden playbook step preflight --evidence "migrations applied, seed policies listed"');
+    say('  npx warden go-live on --reason "demo"                 # after sign_off');
     say('  npx warden apply-mode testnet --reason "demo"');
     say('  npx warden deal start --deal-id demo-1 --engine WHOLESALE --symbol BTCUSDT --amount 100 --wait   # executed');
     say('  npx warden deal start --deal-id demo-2 --engine WHOLESALE --symbol BTCUSDT --amount 900 --wait   # denied: over the cap');
