@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createApprovalActivities } from '../../activities/approvals';
 import { DEFAULT_CAPITAL_BANDS } from '../../src/capital/bands';
 import { persistControlPlaneChange } from '../../src/db/control-plane.repository';
 import { readHealth } from '../../src/db/health.repository';
@@ -101,7 +102,9 @@ describe('the Monday review on PostgreSQL', () => {
 describe('what waits for approval in running workflows', () => {
   it('lists a pending strategy promotion, and not once it is decided', async () => {
     const taskQueue = uniqueName('review-waiting');
-    const worker = await runDevServerWorker({ taskQueue, activities: {} });
+    const t = await createTestDatabase();
+    // The promotion checks its approver through an activity before a decision counts.
+    const worker = await runDevServerWorker({ taskQueue, activities: createApprovalActivities({ db: t.db, settings: TEST_SETTINGS }) });
     const connection = await Connection.connect({ address: devServerAddress() });
     const client = new Client({ connection });
     try {
@@ -122,6 +125,7 @@ describe('what waits for approval in running workflows', () => {
     } finally {
       await connection.close();
       await worker.stop();
+      await t.drop();
     }
   });
 });
