@@ -41,7 +41,7 @@ export async function expansionProposal(rawTerms: ProposalTerms): Promise<Propos
   // Since signed approvals: each decision's approver (and token, if any) is
   // checked by an activity before it counts; the worker holds the signing key.
   const verifiesApprovers = patched('signed-approvals');
-  type Decision = { id: string; message: 'approve' | 'reject'; payload: unknown; outcome?: string | null };
+  type Decision = { id: string; message: 'approve' | 'reject'; payload: unknown };
   const awaitingCheck: Decision[] = [];
   const decided = new Map<string, string | null>();
 

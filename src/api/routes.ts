@@ -34,6 +34,7 @@ import { GO_LIVE_PLAYBOOK_WORKFLOW_ID } from '../go-live/ids';
 import { PlaybookStepIdSchema } from '../go-live/playbook';
 import { issueApprovalToken } from '../identity/approval-token';
 import { AUTONOMY_APPROVER_ROLE, autonomyRolesOf, type Identity, RELEASE_APPROVER_ROLES, type Role, RoleSchema } from '../identity/roles';
+import { SinceSchema } from '../review/since';
 import { listWaitingWorkflows } from '../review/waiting-workflows';
 import { EngineSchema, utcDay } from '../risk/rules';
 import { ApiError, badRequest, conflict, forbidden, notFound, type Reply, route, type RouteSpec } from './http';
@@ -57,12 +58,7 @@ const AuditPaging = z.strictObject({
   before: z.string().regex(/^\d+$/, 'expected an audit event id').optional(),
   kind: z.string().max(200).optional(),
 });
-const SinceQuery = z.strictObject({
-  since: z
-    .string()
-    .refine((v) => /^\d+(ms|s|m|h|d)$/.test(v) || !Number.isNaN(Date.parse(v)), 'expected an ISO date or a duration such as 7d')
-    .optional(),
-});
+const SinceQuery = z.strictObject({ since: SinceSchema.optional() });
 const Reason = z.strictObject({ reason: ReasonSchema });
 const ReleaseVoteBody = z.strictObject({
   reason: ReasonSchema,
@@ -79,11 +75,6 @@ const ChangeResultSchema = z.object({ outcome: z.object({ status: z.enum(['appli
 function changeReply(result: ChangeResult): Reply {
   if (result.outcome.status === 'refused') throw conflict(result.outcome.reason, { outcome: result.outcome, state: result.state });
   return ok(result, result.outcome.status === 'pending' ? 202 : 200);
-}
-
-function sinceDate(since: string | undefined): Date | undefined {
-  if (since === undefined) return undefined;
-  return /^\d+(ms|s|m|h|d)$/.test(since) ? new Date(Date.now() - durationMs(since)) : new Date(since);
 }
 
 /** The one approver role a vote is cast in: named in the body, or the key's only one. */
@@ -253,7 +244,7 @@ export function createRoutes(deps: ApiDeps): RouteSpec[] {
       summary: 'The Monday review: what broke, what was denied, what drifted, what waits for approval, band and health.',
       query: SinceQuery,
       handle: async ({ query }) => {
-        const since = sinceDate(query.since);
+        const since = query.since;
         const waitingWorkflows = await listWaitingWorkflows(deps.temporal, config.temporal.taskQueue).catch(() => undefined);
         return ok(await buildReview(db, { ...healthOptions, ...(since ? { since } : {}), ...(waitingWorkflows ? { waitingWorkflows } : {}) }));
       },

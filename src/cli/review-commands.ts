@@ -1,19 +1,8 @@
-import { z } from 'zod';
 import { DEFAULT_REVIEW_PERIOD_MS, type Listed, type MondayReview, type WaitingWorkflow } from '../db/review.repository';
-import { durationMs } from '../durations';
+import { SinceSchema } from '../review/since';
 import { listWaitingWorkflows } from '../review/waiting-workflows';
 import { EXIT, expectArgs, field, type Invocation, printJsonOr, withData, withWarden } from './shared';
 
-/** `--since 7d` (a duration back from now) or `--since 2026-11-30` / an ISO instant. */
-const SinceSchema = z.string().transform((value, ctx) => {
-  if (/^\d+(m|h|d)$/.test(value)) return new Date(Date.now() - durationMs(value));
-  const at = /^\d{4}-\d{2}-\d{2}$/.test(value) ? new Date(`${value}T00:00:00Z`) : z.iso.datetime({ offset: true }).safeParse(value).success ? new Date(value) : undefined;
-  if (!at || Number.isNaN(at.getTime())) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration such as 7d or 12h, a date such as 2026-11-30, or an ISO instant; got '${value}'` });
-    return z.NEVER;
-  }
-  return at;
-});
 
 const percent = (fraction: number) => `${(fraction * 100).toFixed(1)}%`;
 const counts = <T extends { count: number }>(rows: T[], label: (row: T) => string) => rows.map((r) => `${label(r)} ${r.count}`).join(', ');

@@ -169,6 +169,8 @@ describe('operator API against a real server', () => {
     expect(await as('owner', 'POST', '/control-plane/apply-mode', '{"mode": ')).toMatchObject({ status: 400, body: { error: 'invalid_request', message: expect.stringMatching(/^body: /) } });
     expect(await as('owner', 'POST', '/engines/wholesale/restrictions', { restriction: 'pause', reason: 'x' })).toMatchObject({ status: 400, body: { message: expect.stringMatching(/^params\.engine: /) } });
     expect(await as('analyst', 'GET', '/audit?limit=0')).toMatchObject({ status: 400, body: { message: expect.stringMatching(/^query\.limit: /) } });
+    expect(await as('analyst', 'GET', '/review?since=last-tuesday')).toMatchObject({ status: 400, body: { message: expect.stringMatching(/^query\.since: expected a duration/) } });
+    expect(await as('analyst', 'GET', '/review?since=1d')).toMatchObject({ status: 200, body: { health: { status: expect.any(String) }, awaitingApproval: expect.any(Object) } });
     expect(await as('owner', 'POST', '/proposals/no-such-proposal/approve', {})).toMatchObject({ status: 404 });
     expect(await as('engineer', 'POST', '/commands/no-such-command/approve', {})).toMatchObject({ status: 404 });
     expect(await readControlPlaneState(t.db)).toMatchObject({ version: 0 });
