@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { log, root } from './lib.mjs';
 import { startPostgres } from './postgres.mjs';
-import { ensurePromtool } from './promtool.mjs';
+import { ensureChromium, ensurePromtool } from './debian-tools.mjs';
 import { setup } from './setup.mjs';
 
 const started = Date.now();
@@ -18,6 +18,7 @@ let postgres;
 try {
   setup();
   ensurePromtool();
+  ensureChromium();
   const env = { ...process.env };
   if (!env.DATABASE_URL) {
     postgres = await startPostgres();

@@ -5,6 +5,7 @@ import { recordAuditEvent } from '../db/audit.repository';
 import { allows, type Identity } from '../identity/roles';
 import { ApiError, parsePart, type RouteSpec } from './http';
 import { buildOpenApi } from './openapi';
+import { OPERATOR_PAGE_HTML } from './operator-page';
 import { RateLimiter } from './rate-limit';
 import { type ApiDeps, createRoutes } from './routes';
 
@@ -90,6 +91,13 @@ export function createApiServer(deps: ApiDeps, options: ApiServerOptions): Fasti
 
   for (const spec of routes) app.route({ method: spec.method, url: spec.url, handler: handler(spec) });
   app.get('/openapi.json', async () => openApi);
+  // The read-only operator page: static; its data calls carry the operator's key.
+  app.get('/', async (_request, reply) =>
+    reply
+      .type('text/html; charset=utf-8')
+      .header('content-security-policy', "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+      .send(OPERATOR_PAGE_HTML),
+  );
 
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]} (see /openapi.json)` });

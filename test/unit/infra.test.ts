@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensurePromtool } from '../../scripts/promtool.mjs';
+import { ensurePromtool } from '../../scripts/debian-tools.mjs';
 import type { Database } from '../../src/db/database';
 import { createGovernanceMetrics } from '../../src/metrics/governance-metrics';
 import { WORKER_RUNTIME_METRIC_PREFIX, WORKER_RUNTIME_METRICS } from '../../src/metrics/worker-runtime';

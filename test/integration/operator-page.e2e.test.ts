@@ -1,0 +1,70 @@
+import { Client, Connection } from '@temporalio/client';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureChromium } from '../../scripts/debian-tools.mjs';
+import { createApiServer, serveApi } from '../../src/api/server';
+import { WardenClient } from '../../src/client';
+import { loadConfig } from '../../src/config';
+import { createApiKey } from '../../src/db/api-keys.repository';
+import { persistControlPlaneChange } from '../../src/db/control-plane.repository';
+import { createGovernanceMetrics } from '../../src/metrics/governance-metrics';
+import { createTestDatabase, devServerAddress, TEST_SETTINGS, type TestDatabase, uniqueName } from '../helpers';
+
+// The read-only operator page in a real headless Chromium, over the real API
+// and database. No worker: the page only reads.
+describe('operator page', () => {
+  let t: TestDatabase;
+  let client: Client;
+  let api: { port: number; close(): Promise<void> };
+  let browser: Browser;
+  let analystKey: string;
+  let viewerKey: string;
+
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    client = new Client({ connection: await Connection.connect({ address: devServerAddress() }) });
+    const taskQueue = uniqueName('operator-page');
+    const config = loadConfig({ TEMPORAL_ADDRESS: devServerAddress(), WARDEN_TASK_QUEUE: taskQueue });
+    api = await serveApi(
+      createApiServer({ db: t.db, warden: new WardenClient(client, taskQueue), temporal: client, config, registry: createGovernanceMetrics(t.db) }, { rateLimitPerMinute: 1000 }),
+      0,
+      '127.0.0.1',
+    );
+    analystKey = (await createApiKey(t.db, { identity: 'ana', roles: ['analyst'], actor: 'test' })).key;
+    viewerKey = (await createApiKey(t.db, { identity: 'oz', roles: ['operator'], actor: 'test' })).key;
+    browser = await chromium.launch({ executablePath: ensureChromium(), args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await api?.close();
+    await client?.connection.close();
+    await t?.drop();
+  });
+
+  it('asks for a key, then shows health, the control plane, the review and the audit tail; a refused read is said, not hidden', async () => {
+    await persistControlPlaneChange(t.db, 'page-1', { kind: 'engageKillSwitch', source: 'operator', actor: 'olga', reason: 'page drill' }, TEST_SETTINGS);
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${api.port}/`);
+    await expect.poll(() => page.textContent('#problem')).toContain('Enter an API key');
+
+    await page.fill('#key', analystKey);
+    await page.click('button[type=submit]');
+    await expect.poll(() => page.textContent('#health .badge'), { timeout: 10_000 }).toBe('RED');
+    expect(await page.textContent('#health')).toContain('kill_switch_engaged: kill switch engaged by operator: page drill');
+    expect(await page.textContent('#control-plane')).toContain('ENGAGED by olga (operator)');
+    expect(await page.textContent('#broke')).toContain('killSwitchEngagements: 1');
+    expect(await page.textContent('#audit')).toContain('control_plane.kill_switch_engaged by olga');
+
+    // An operator may read the state but not the audit log: the page says so.
+    await page.fill('#key', viewerKey);
+    await page.click('button[type=submit]');
+    await expect.poll(() => page.textContent('#audit'), { timeout: 10_000 }).toContain('this key may not read the audit log');
+
+    // A revoked or wrong key shows the API's own answer.
+    await page.fill('#key', 'wk_000000000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+    await page.click('button[type=submit]');
+    await expect.poll(() => page.textContent('#problem'), { timeout: 10_000 }).toBe('unknown API key');
+    await page.close();
+  });
+});
