@@ -425,7 +425,8 @@ export function createRoutes(deps: ApiDeps): RouteSpec[] {
       summary: 'Complete the next playbook step with evidence; refused (409) when out of order, in the wrong band or health, or without an approver for sign_off.',
       body: z.strictObject({ step: PlaybookStepIdSchema, evidence: z.string().trim().min(1, 'must describe the evidence').max(4000), role: RoleSchema.optional() }),
       handle: async ({ identity, body }) => {
-        const role = body.role ?? identity.roles[0]!;
+        // By default the key's approver role, if it has one: the sign-off needs it.
+        const role = body.role ?? identity.roles.find((r) => RELEASE_APPROVER_ROLES.includes(r)) ?? identity.roles[0]!;
         if (!identity.roles.includes(role)) throw forbidden(`role: ${identity.name} does not hold ${role}`);
         try {
           const result = await deps.warden.completePlaybookStep({ step: body.step, evidence: body.evidence, actor: identity.name, role, ...signedFor(deps, identity) });

@@ -286,6 +286,18 @@ describe('operator API against a real server', () => {
     expect(await as('engineer', 'POST', `/commands/${commandId}/approve`, {})).toMatchObject({ status: 409 });
   });
 
+  it('the playbook through the API: steps are done as the caller, and refused (409) while health is RED', async () => {
+    expect(await as('operator', 'POST', '/playbook/start', {})).toMatchObject({ status: 201, body: { workflowId: 'go-live-playbook' } });
+    expect(await as('operator', 'POST', '/playbook/start', {})).toMatchObject({ status: 409 });
+    expect(await as('operator', 'POST', '/playbook/steps', { step: 'preflight', evidence: 'migrations applied' })).toMatchObject({ status: 200, body: { status: 'accepted', step: 'preflight' } });
+    // The Alertmanager test left the kill switch engaged: health is RED, so only preflight could proceed.
+    const refused = await as('operator', 'POST', '/playbook/steps', { step: 'risk_policies_reviewed', evidence: 'caps checked' });
+    expect(refused).toMatchObject({ status: 409, body: { error: 'refused', message: expect.stringMatching(/RED/) } });
+    expect(await as('operator', 'POST', '/playbook/steps', { step: 'sign_off', evidence: 'early' })).toMatchObject({ status: 409, body: { message: expect.stringMatching(/out of order/) } });
+    const playbook = await as('analyst', 'GET', '/playbook');
+    expect(playbook).toMatchObject({ status: 200, body: { status: 'in_progress', steps: [{ step: 'preflight', actor: 'operator-user' }] } });
+  });
+
   it('go-live is refused before a playbook completed and accepted after', async () => {
     const refused = await as('owner', 'POST', '/control-plane/go-live', { enabled: true, reason: 'launch' });
     expect(refused).toMatchObject({ status: 409, body: { message: expect.stringMatching(/^enabled: go-live needs a completed goLivePlaybook/) } });
