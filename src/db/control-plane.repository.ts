@@ -1,16 +1,16 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { GovernanceSettings } from '../config';
 import type { ReleaseVote } from '../control-plane/release';
+import { CONTROL_PLANE_SUBJECT, decideControlPlaneChange } from '../control-plane/rules';
+import type { ChangeOutcome, ControlPlaneChange, ControlPlaneState } from '../control-plane/types';
 import { checkApprovalClaim } from '../identity/approvals';
 import { RELEASE_APPROVER_ROLES } from '../identity/roles';
 import { spendApprovalToken } from './approval-tokens.repository';
+import { appendAuditEvent } from './audit.repository';
 import { readCapitalUsage } from './capital.repository';
+import type { ControlPlaneStateRow, Database } from './database';
 import { hasCompletedPlaybook } from './go-live.repository';
 import { applyRestrictionIn } from './watchdogs.repository';
-import { CONTROL_PLANE_SUBJECT, decideControlPlaneChange } from '../control-plane/rules';
-import type { ChangeOutcome, ControlPlaneChange, ControlPlaneState } from '../control-plane/types';
-import { appendAuditEvent } from './audit.repository';
-import type { ControlPlaneStateRow, Database } from './database';
 
 export function toControlPlaneState(row: ControlPlaneStateRow): ControlPlaneState {
   return {
@@ -95,7 +95,7 @@ export async function persistControlPlaneChange(
     const quiet = change.kind === 'refreshCapitalBand' && next.version === current.version;
     if (!quiet) {
       const { kind, actor, ...fields } = change;
-      // The token is a bearer credential: the audit trail keeps its id, not the token.
+      // The token is a bearer credential: the audit trail never holds it (approval_token_use records its use).
       const recorded = 'token' in fields && fields.token !== undefined ? { ...fields, token: '(redacted)' } : fields;
       await appendAuditEvent(trx, {
         at,
