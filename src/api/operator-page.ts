@@ -104,6 +104,7 @@ export const OPERATOR_PAGE_HTML = `<!doctype html>
       ...w.proposals.map((p) => 'proposal ' + p.proposalId + ' ' + p.fromPhase + '→' + p.targetPhase + ', missing ' + p.missingRoles.join(', ')),
       ...(w.killSwitchRelease ? ['kill-switch release: approved by ' + w.killSwitchRelease.approvals.map((a) => a.actor).join(', ')] : []),
       ...(w.workflows || []).map((x) => x.kind + ' ' + x.workflowId + ': ' + x.detail),
+      ...w.playbooks.map((p) => 'go-live playbook ' + p.id + ': ' + p.stepsDone + ' of ' + p.stepsTotal + ' steps done, next ' + (p.nextStep || 'none')),
     ]);
   }
 

@@ -66,6 +66,7 @@ function describeReview(r: MondayReview, temporalProblem: string | null): string
       ...waiting.proposals.map((p) => `  proposal ${p.proposalId} ${p.fromPhase}→${p.targetPhase} (${p.status}): missing ${p.missingRoles.join(', ') || 'none'}${p.approvedBy.length > 0 ? `; approved by ${p.approvedBy.join(', ')}` : ''}; expires ${p.expiresAt}`),
       ...(waiting.killSwitchRelease ? [`  kill-switch release: approved so far by ${waiting.killSwitchRelease.approvals.map((a) => `${a.actor} (${a.role})`).join(', ')}`] : []),
       ...(waiting.workflows ?? []).map((w) => `  ${w.kind} ${w.workflowId} since ${w.startedAt}: ${w.detail}`),
+      ...waiting.playbooks.map((p) => `  go-live playbook ${p.id} (started by ${p.startedBy}): ${p.stepsDone} of ${p.stepsTotal} steps done, next ${p.nextStep ?? 'none'}`),
     ]),
     ...(temporalProblem ? [`  (Temporal not reached, so open commands, promotions and orders are not listed: ${temporalProblem})`] : []),
   ];

@@ -1,4 +1,3 @@
-import { readControlPlaneState } from './control-plane.repository';
 import { type Kysely, sql } from 'kysely';
 import { z } from 'zod';
 import type { ProposalStatus } from '../autonomy/proposals';
@@ -8,7 +7,9 @@ import type { ApplyMode } from '../control-plane/types';
 import type { HealthReport } from '../health/rules';
 import { utcDay } from '../risk/rules';
 import { policyId } from '../watchdogs/tripwire';
+import { PLAYBOOK } from '../go-live/playbook';
 import { listProposals } from './autonomy.repository';
+import { readControlPlaneState } from './control-plane.repository';
 import type { Database } from './database';
 import { readHealth } from './health.repository';
 import { strategyReport } from './strategy.repository';
@@ -62,6 +63,8 @@ export interface MondayReview {
     killSwitchRelease: { approvals: { actor: string; role: string; at: string }[] } | null;
     /** Open workflows waiting on a person; null when Temporal was not asked (see listWaitingWorkflows). */
     workflows: WaitingWorkflow[] | null;
+    /** Go-live playbooks under way, with the step an operator must do next. */
+    playbooks: { id: string; startedBy: string; startedAt: string; stepsDone: number; stepsTotal: number; nextStep: string | null }[];
   };
 }
 
@@ -312,6 +315,7 @@ export async function buildReview(db: Kysely<Database>, options: ReviewOptions):
   };
 
   const proposals = await listProposals(db, { openOnly: true });
+  const playbooks = await db.selectFrom('go_live_playbook').selectAll().where('status', '=', 'in_progress').orderBy('started_at', 'desc').execute();
   const awaitingApproval: MondayReview['awaitingApproval'] = {
     proposals: proposals.map((p) => ({
       proposalId: p.proposalId,
@@ -324,6 +328,14 @@ export async function buildReview(db: Kysely<Database>, options: ReviewOptions):
     })),
     killSwitchRelease: controlPlane.killSwitchEngaged && controlPlane.releaseApprovals.length > 0 ? { approvals: controlPlane.releaseApprovals } : null,
     workflows: options.waitingWorkflows ?? null,
+    playbooks: playbooks.map((p) => ({
+      id: p.id,
+      startedBy: p.started_by,
+      startedAt: p.started_at.toISOString(),
+      stepsDone: p.steps.length,
+      stepsTotal: PLAYBOOK.length,
+      nextStep: PLAYBOOK.find((step) => !p.steps.some((done) => done.step === step.id))?.id ?? null,
+    })),
   };
 
   const { band, ...healthReport } = health;

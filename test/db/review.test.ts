@@ -52,7 +52,7 @@ describe('the Monday review on PostgreSQL', () => {
     expect(review.capital).toMatchObject({ band: 'C', usage: 0.6, committed: 600, cap: 1000 });
     expect(review.health.status).toBe('YELLOW');
     expect(review.health.reasons.map((r) => r.code)).toEqual(['tripwire_triggered', 'capital_band_c']);
-    expect(review.awaitingApproval).toEqual({ proposals: [], killSwitchRelease: null, workflows: null });
+    expect(review.awaitingApproval).toEqual({ proposals: [], killSwitchRelease: null, workflows: null, playbooks: [] });
     // Plain JSON: what GET /review and --json send.
     expect(JSON.parse(JSON.stringify(review))).toEqual(review);
   });

@@ -296,6 +296,8 @@ describe('operator API against a real server', () => {
     expect(await as('operator', 'POST', '/playbook/steps', { step: 'sign_off', evidence: 'early' })).toMatchObject({ status: 409, body: { message: expect.stringMatching(/out of order/) } });
     const playbook = await as('analyst', 'GET', '/playbook');
     expect(playbook).toMatchObject({ status: 200, body: { status: 'in_progress', steps: [{ step: 'preflight', actor: 'operator-user' }] } });
+    const review = await as('analyst', 'GET', '/review');
+    expect(review.body.awaitingApproval.playbooks).toEqual([{ id: 'go-live-playbook', startedBy: 'operator-user', startedAt: expect.any(String), stepsDone: 1, stepsTotal: 9, nextStep: 'risk_policies_reviewed' }]);
   });
 
   it('go-live is refused before a playbook completed and accepted after', async () => {
