@@ -5,6 +5,7 @@ import { type CommandDecision, CommandDecisionSchema, type CommandExecutionInput
 import type { CommandStatus } from '../src/autonomy/metrics';
 import { isWhitelisted } from '../src/autonomy/phases';
 import { parseInput } from '../src/errors';
+import { redactToken } from '../src/identity/redact';
 import { AUTONOMY_APPROVER_ROLE } from '../src/identity/roles';
 import { describeIssues } from '../src/validation';
 import { approveCommandSignal, commandStatusQuery, rejectCommandSignal } from './messages';
@@ -64,7 +65,7 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
         ? { ok: false as const, problem: `command ${input.commandId} is not waiting for a decision` }
         : await autonomy.verifyApproval({ actor: decision.approver, role: AUTONOMY_APPROVER_ROLE[decision.role], usedFor: `command:${input.commandId}:${c.kind}`, ...(token !== undefined ? { token } : {}) });
       if (verdict.ok) view.decision = { kind: c.kind, ...decision };
-      else refused.push({ message: c.message, payload: token !== undefined ? { ...decision, token: '(redacted)' } : decision, problem: verdict.problem });
+      else refused.push({ message: c.message, payload: redactToken(c.decision), problem: verdict.problem });
     }
   };
   const flushRefused = async () => {

@@ -18,6 +18,7 @@ import type { DealActivities } from '../activities/deal-gates';
 import type { StrategyGateActivities } from '../activities/strategy-gate';
 import { type DealExecutor, type DealGate, type DealInput, DealInputSchema, type DealProgress, type DealResult } from '../src/deals/types';
 import { parseInput } from '../src/errors';
+import { redactToken } from '../src/identity/redact';
 import { AUTONOMY_APPROVER_ROLE } from '../src/identity/roles';
 import type { ApprovalActivities } from '../activities/approvals';
 import { describeIssues } from '../src/validation';
@@ -133,8 +134,7 @@ export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
             }
             if (problem === null) return true;
             // Refused, audited (without the token), and the wait goes on.
-            const recorded = typeof payload === 'object' && payload !== null && 'token' in payload ? { ...payload, token: '(redacted)' } : payload;
-            await gates.auditRejectedMessage({ subject: `deal:${dealId}`, message: 'approveOrder', payload: recorded ?? null, problem, key: uuid4() });
+            await gates.auditRejectedMessage({ subject: `deal:${dealId}`, message: 'approveOrder', payload: redactToken(payload) ?? null, problem, key: uuid4() });
           }
         };
         const deadline = new Date().getTime() + input.orderApprovalTimeoutSeconds * 1000;

@@ -4,6 +4,7 @@ import type { AutonomyActivities } from '../activities/autonomy';
 import type { ApproverRole } from '../src/autonomy/phases';
 import { checkApproval, checkRejection, type ProposalTerms, ProposalTermsSchema, type ProposalView } from '../src/autonomy/proposals';
 import { parseInput } from '../src/errors';
+import { redactToken } from '../src/identity/redact';
 import { AUTONOMY_APPROVER_ROLE } from '../src/identity/roles';
 import { approveSignal, approveUpdate, breakerTrippedSignal, proposalStatusQuery, rejectSignal, rejectUpdate } from './messages';
 
@@ -188,9 +189,4 @@ export async function expansionProposal(rawTerms: ProposalTerms): Promise<Propos
   await autonomy.saveProposal({ view, actor: 'autonomy', event: view.status });
   await condition(allHandlersFinished);
   return view;
-}
-
-/** A refused token stays out of the audit trail: it is a bearer credential. */
-function redactToken(payload: unknown): unknown {
-  return typeof payload === 'object' && payload !== null && 'token' in payload ? { ...payload, token: '(redacted)' } : payload;
 }

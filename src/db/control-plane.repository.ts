@@ -4,6 +4,7 @@ import type { ReleaseVote } from '../control-plane/release';
 import { CONTROL_PLANE_SUBJECT, decideControlPlaneChange } from '../control-plane/rules';
 import type { ChangeOutcome, ControlPlaneChange, ControlPlaneState } from '../control-plane/types';
 import { checkApprovalClaim } from '../identity/approvals';
+import { redactToken } from '../identity/redact';
 import { RELEASE_APPROVER_ROLES } from '../identity/roles';
 import { spendApprovalToken } from './approval-tokens.repository';
 import { appendAuditEvent } from './audit.repository';
@@ -95,14 +96,12 @@ export async function persistControlPlaneChange(
     const quiet = change.kind === 'refreshCapitalBand' && next.version === current.version;
     if (!quiet) {
       const { kind, actor, ...fields } = change;
-      // The token is a bearer credential: the audit trail never holds it (approval_token_use records its use).
-      const recorded = 'token' in fields && fields.token !== undefined ? { ...fields, token: '(redacted)' } : fields;
       await appendAuditEvent(trx, {
         at,
         actor,
         kind: decision.auditKind,
         subject: CONTROL_PLANE_SUBJECT,
-        details: { change: { kind, ...recorded }, outcome: decision.outcome, before: current, after: next },
+        details: { change: { kind, ...redactToken(fields) }, outcome: decision.outcome, before: current, after: next },
         idempotencyKey,
       });
     }

@@ -1,3 +1,4 @@
+import { redactToken } from '../identity/redact';
 import { spendApprovalToken } from './approval-tokens.repository';
 import type { Kysely, Selectable } from 'kysely';
 import type { PlaybookStatus, StepRecord, StepRefusal } from '../go-live/playbook';
@@ -143,7 +144,7 @@ export async function closePlaybook(
  */
 export async function auditPlaybookRefusal(db: Kysely<Database>, input: { id: string; refusal: StepRefusal; payload: unknown; key: string }): Promise<void> {
   const { actor, ...refusal } = input.refusal;
-  const payload = typeof input.payload === 'object' && input.payload !== null && 'token' in input.payload ? { ...input.payload, token: '[redacted]' } : input.payload;
+  const payload = redactToken(input.payload);
   await recordAuditEvent(db, {
     actor,
     kind: input.refusal.reason === 'invalid_payload' ? GO_LIVE_AUDIT.messageRejected : GO_LIVE_AUDIT.stepRefused,
