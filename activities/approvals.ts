@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
 import { spendApprovalToken } from '../src/db/approval-tokens.repository';
 import type { Database } from '../src/db/database';
-import { type ApprovalSettings, checkApprovalClaim } from '../src/identity/approvals';
-import type { Role } from '../src/identity/roles';
+import { type ApprovalSettings, checkApprovalClaim } from '../src/security/approvals';
+import type { Role } from '../src/domain/identity/roles';
 
 export type ApprovalVerdict = { ok: true } | { ok: false; problem: string };
 

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import { nextPhase, type Phase } from '../src/autonomy/phases';
-import { decideExpansion, type ProposalTerms, type ProposalView, riskFor } from '../src/autonomy/proposals';
+import { nextPhase, type Phase } from '../src/domain/autonomy/phases';
+import { decideExpansion, type ProposalTerms, type ProposalView, riskFor } from '../src/domain/autonomy/proposals';
 import { recordAuditEvent } from '../src/db/audit.repository';
 import {
   applyPhase,

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { CapitalBand, CapitalBandThresholds } from '../src/capital/bands';
+import type { CapitalBand, CapitalBandThresholds } from '../src/domain/capital/bands';
 import type { WardenClient } from '../src/client';
 import { readCapitalUsage } from '../src/db/capital.repository';
 import type { Database } from '../src/db/database';

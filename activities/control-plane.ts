@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
-import { SAFE_GOVERNANCE_SETTINGS } from '../src/config';
+import { SAFE_GOVERNANCE_SETTINGS } from '../src/config/index';
 import { recordAuditEvent } from '../src/db/audit.repository';
 import { type ControlPlaneSettings, type PersistedChange, persistControlPlaneChange, readControlPlaneState } from '../src/db/control-plane.repository';
 import type { Database } from '../src/db/database';
-import { CONTROL_PLANE_REJECTION_KIND, CONTROL_PLANE_SUBJECT, enforceControlPlane, type EnforcementDecision } from '../src/control-plane/rules';
-import type { ControlPlaneChange, ControlPlaneState, ExecutionClass } from '../src/control-plane/types';
+import { CONTROL_PLANE_REJECTION_KIND, CONTROL_PLANE_SUBJECT, enforceControlPlane, type EnforcementDecision } from '../src/domain/control-plane/rules';
+import type { ControlPlaneChange, ControlPlaneState, ExecutionClass } from '../src/domain/control-plane/types';
 
 export interface RejectedSignal {
   rejectionId: string;

@@ -1,19 +1,19 @@
 import { log } from '@temporalio/activity';
 import type { Kysely } from 'kysely';
-import { type CapitalBandThresholds, DEFAULT_CAPITAL_BANDS } from '../src/capital/bands';
+import { type CapitalBandThresholds, DEFAULT_CAPITAL_BANDS } from '../src/domain/capital/bands';
 import { createBandWatcher } from './capital-band';
 import type { WardenClient } from '../src/client';
 import type { Database } from '../src/db/database';
-import { enforceControlPlane } from '../src/control-plane/rules';
-import type { ApplyMode, ExecutionClass } from '../src/control-plane/types';
+import { enforceControlPlane } from '../src/domain/control-plane/rules';
+import type { ApplyMode, ExecutionClass } from '../src/domain/control-plane/types';
 import { appendAuditEvent } from '../src/db/audit.repository';
 import { readControlPlaneState } from '../src/db/control-plane.repository';
 import { assertProdEligible } from '../src/db/heimdall.repository';
 import { recordKpiEvent } from '../src/db/kpi.repository';
 import { consumePermit, issuePermit, revokePermit } from '../src/db/permits.repository';
 import { releaseReservation, reserveExposure, settleResult } from '../src/db/risk.repository';
-import type { DealResult } from '../src/deals/types';
-import type { GovernorSettings } from '../src/permits/rules';
+import type { DealResult } from '../src/domain/deals/types';
+import type { GovernorSettings } from '../src/domain/permits/rules';
 
 export type ExecutionAuthorization =
   | { authorized: true; applyMode: ApplyMode }

@@ -10,9 +10,9 @@ import {
   recordPlaybookStep,
 } from '../src/db/go-live.repository';
 import { readHealth } from '../src/db/health.repository';
-import { checkApprover } from '../src/go-live/approver';
-import { type GoLiveConditions, type PlaybookStepId, type StepRecord, type StepRefusal, stepById } from '../src/go-live/playbook';
-import type { GoLiveSettings } from '../src/go-live/settings';
+import { checkApprover } from '../src/domain/go-live/approver';
+import { type GoLiveConditions, type PlaybookStepId, type StepRecord, type StepRefusal, stepById } from '../src/domain/go-live/playbook';
+import type { GoLiveSettings } from '../src/config/go-live-settings';
 
 export function createGoLiveActivities({ db, goLive: settings }: { db: Kysely<Database>; goLive: GoLiveSettings }) {
   const healthOptions = { capitalBands: settings.capitalBands, canaryThreshold: settings.canaryThreshold };

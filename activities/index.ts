@@ -1,16 +1,16 @@
 import type { Kysely } from 'kysely';
 import type { WardenClient } from '../src/client';
-import { type GovernanceSettings, SAFE_GOVERNANCE_SETTINGS } from '../src/config';
+import { type GovernanceSettings, SAFE_GOVERNANCE_SETTINGS } from '../src/config/index';
 import type { Database } from '../src/db/database';
-import type { DealExecutor } from '../src/deals/types';
-import type { GovernorSettings } from '../src/permits/rules';
+import type { DealExecutor } from '../src/domain/deals/types';
+import type { GovernorSettings } from '../src/domain/permits/rules';
 import { type CommandExecutor, createAutonomyActivities, createSimulatedCommandExecutor } from './autonomy';
 import { createControlPlaneActivities } from './control-plane';
 import { createDealActivities } from './deal-gates';
 import { createGoLiveActivities } from './go-live';
 import { createNotificationActivities } from './notifications';
 import { createApprovalActivities } from './approvals';
-import { createSimulatedExecutor } from './simulated-executor';
+import { createSimulatedExecutor } from './executors/simulated';
 import { createStrategyGateActivities } from './strategy-gate';
 import { type CanaryChecks, createWatchdogActivities } from './watchdogs';
 

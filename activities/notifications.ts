@@ -3,8 +3,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database';
 import { loadDelivery, markDeliveryFailed, pendingDeliveries, type PendingDelivery, recordDeliveryAttempt, routeNotifications } from '../src/db/notifications.repository';
-import { ErrorType } from '../src/errors';
-import { classifyWebhookResponse, type NotificationPayload } from '../src/notifications/rules';
+import { ErrorType } from '../src/domain/shared/errors';
+import { classifyWebhookResponse, type NotificationPayload } from '../src/domain/notifications/rules';
 
 export interface Webhook {
   name: string;

@@ -3,7 +3,7 @@ import type { WardenClient } from '../src/client';
 import type { Database } from '../src/db/database';
 import { listApprovers } from '../src/db/autonomy.repository';
 import { evaluateStrategyOrder, promoteStrategy, recordStrategyOutcome, strategyReport, type StrategyOrder } from '../src/db/strategy.repository';
-import type { MaturityLevel } from '../src/strategy/rules';
+import type { MaturityLevel } from '../src/domain/strategy/rules';
 
 export interface StrategyGateDeps {
   db: Kysely<Database>;

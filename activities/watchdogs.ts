@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely';
-import { type CapitalBandThresholds, DEFAULT_CAPITAL_BANDS } from '../src/capital/bands';
+import { type CapitalBandThresholds, DEFAULT_CAPITAL_BANDS } from '../src/domain/capital/bands';
 import { createBandWatcher } from './capital-band';
 import type { WardenClient } from '../src/client';
 import { recordAuditEvents } from '../src/db/audit.repository';
 import type { Database } from '../src/db/database';
 import { applyRestriction, evaluateRegressionPolicies, saveCanaryState } from '../src/db/watchdogs.repository';
-import type { CheckResult } from '../src/watchdogs/canary';
+import type { CheckResult } from '../src/domain/watchdogs/canary';
 import { sql } from 'kysely';
 
 /** Health checks a user registers in code: resolve when healthy, throw when not. */

@@ -5,13 +5,13 @@ import { performance } from 'node:perf_hooks';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { createApiServer, serveApi } from '../src/api/server';
+import { createApiServer, serveApi } from '../src/operator/api/server';
 import { WardenClient } from '../src/client';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/config/index';
 import { createApiKey } from '../src/db/api-keys.repository';
-import { createGovernanceMetrics } from '../src/metrics/governance-metrics';
-import { DEFAULT_GOVERNOR_SETTINGS } from '../src/permits/rules';
-import { toolPaths, workflowsEntry } from '../src/tools';
+import { createGovernanceMetrics } from '../src/operator/metrics/governance-metrics';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../src/domain/permits/rules';
+import { toolPaths, workflowsEntry } from '../src/config/paths';
 import { createScratchDatabase, percentile } from '../test/support/processes';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200);

@@ -9,8 +9,8 @@ import { createActivities } from '../activities';
 import { WardenClient } from '../src/client';
 import { reserveExposure, upsertRiskPolicy } from '../src/db/risk.repository';
 import { upsertStrategy } from '../src/db/strategy.repository';
-import { DEFAULT_GOVERNOR_SETTINGS } from '../src/permits/rules';
-import { projectRoot, toolPaths } from '../src/tools';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../src/domain/permits/rules';
+import { projectRoot, toolPaths } from '../src/config/paths';
 import { createScratchDatabase, percentile } from '../test/support/processes';
 
 const N = Number(process.env.BENCH_DEALS ?? 300);

@@ -7,11 +7,11 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { WardenClient } from '../src/client';
-import { SAFE_GOVERNANCE_SETTINGS } from '../src/config';
+import { SAFE_GOVERNANCE_SETTINGS } from '../src/config/index';
 import { recordKpiEvent } from '../src/db/kpi.repository';
 import { resetTripwire, setRegressionPolicy } from '../src/db/watchdogs.repository';
-import { DEFAULT_GOVERNOR_SETTINGS } from '../src/permits/rules';
-import { toolPaths, workflowsEntry } from '../src/tools';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../src/domain/permits/rules';
+import { toolPaths, workflowsEntry } from '../src/config/paths';
 import { closedPort, createScratchDatabase, percentile } from '../test/support/processes';
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 20);

@@ -1,6 +1,6 @@
 // Benchmark bundle: Warden's workflows plus a bare baseline.
 import { proxyActivities } from '@temporalio/workflow';
-import type { DealExecutor, ExecuteDealInput, ExecuteDealResult } from '../src/deals/types';
+import type { DealExecutor, ExecuteDealInput, ExecuteDealResult } from '../src/domain/deals/types';
 
 export { controlPlane, dealExecution } from '../workflows';
 

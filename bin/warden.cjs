@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 // `npx warden …`: runs the TypeScript CLI through tsx, no build step.
 require('tsx/cjs');
-require('../src/cli/main.ts');
+require('../src/operator/cli/main.ts');

@@ -1,4 +1,4 @@
-import { type GovernanceSettings, SAFE_GOVERNANCE_SETTINGS } from '../src/config';
+import { type GovernanceSettings, SAFE_GOVERNANCE_SETTINGS } from '../src/config/index';
 import { randomUUID } from 'node:crypto';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
@@ -8,7 +8,7 @@ import { inject } from 'vitest';
 import type { Database } from '../src/db/database';
 import { openDatabase } from '../src/db/connect';
 import { migrateToLatest } from '../src/db/migrate';
-import { toolPaths } from '../src/tools';
+import { toolPaths } from '../src/config/paths';
 
 export function adminDatabaseUrl(): string {
   const url = process.env.DATABASE_URL;

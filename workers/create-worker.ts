@@ -5,9 +5,9 @@ import { createActivities } from '../activities';
 import type { CanaryChecks } from '../activities/watchdogs';
 import { WardenClient } from '../src/client';
 import { breakerTrippedSignal } from '../workflows/messages';
-import { type Config, governanceSettingsOf } from '../src/config';
+import { type Config, governanceSettingsOf } from '../src/config/index';
 import type { Database } from '../src/db/database';
-import { workflowsEntry } from '../src/tools';
+import { workflowsEntry } from '../src/config/paths';
 
 /** The `warden` worker: every workflow and activity, wired to one database. */
 export async function createWardenWorker(deps: {

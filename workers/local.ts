@@ -4,17 +4,17 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { WardenClient } from '../src/client';
-import { ConfigError, loadConfig, watchdogScheduleSettings } from '../src/config';
+import { ConfigError, loadConfig, watchdogScheduleSettings } from '../src/config/index';
 import { openDatabase } from '../src/db/connect';
 import { migrateToLatest } from '../src/db/migrate';
 import { connectClient, connectWorkerConnection } from '../src/temporal/connection';
 import { type DevServer, startDevServer } from '../src/temporal/dev-server';
-import { createDataAccess } from '../src/ops/data-access';
-import { serveLocalOps } from '../src/ops/local-ops';
-import { createGovernanceMetrics, serveMetrics } from '../src/metrics/governance-metrics';
-import { workerRuntimeTelemetry } from '../src/metrics/worker-runtime';
-import { applyWatchdogSchedules } from '../src/watchdogs/schedules';
-import { createApiServer, serveApi } from '../src/api/server';
+import { createDataAccess } from '../src/operator/cli/data-access';
+import { serveLocalOps } from '../src/operator/cli/local-ops';
+import { createGovernanceMetrics, serveMetrics } from '../src/operator/metrics/governance-metrics';
+import { workerRuntimeTelemetry } from '../src/operator/metrics/worker-runtime';
+import { applyWatchdogSchedules } from '../src/temporal/schedules';
+import { createApiServer, serveApi } from '../src/operator/api/server';
 import { createWardenWorker } from './create-worker';
 
 function say(line: string): void {

@@ -1,14 +1,14 @@
 // The production worker: connects to the configured Temporal and PostgreSQL.
 import { Runtime } from '@temporalio/worker';
 import { WardenClient } from '../src/client';
-import { loadConfig, watchdogScheduleSettings } from '../src/config';
+import { loadConfig, watchdogScheduleSettings } from '../src/config/index';
 import { openDatabase } from '../src/db/connect';
 import { migrateToLatest } from '../src/db/migrate';
 import { connectClient, connectWorkerConnection } from '../src/temporal/connection';
-import { applyWatchdogSchedules } from '../src/watchdogs/schedules';
-import { createGovernanceMetrics, serveMetrics } from '../src/metrics/governance-metrics';
-import { workerRuntimeTelemetry } from '../src/metrics/worker-runtime';
-import { createApiServer, serveApi } from '../src/api/server';
+import { applyWatchdogSchedules } from '../src/temporal/schedules';
+import { createGovernanceMetrics, serveMetrics } from '../src/operator/metrics/governance-metrics';
+import { workerRuntimeTelemetry } from '../src/operator/metrics/worker-runtime';
+import { createApiServer, serveApi } from '../src/operator/api/server';
 import { createWardenWorker } from './create-worker';
 
 async function main(): Promise<void> {

@@ -1,13 +1,13 @@
 import { ActivityFailure, condition, patched, proxyActivities, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { ApprovalActivities } from '../activities/approvals';
 import type { AutonomyActivities, CommandExecutor } from '../activities/autonomy';
-import { type CommandDecision, CommandDecisionSchema, type CommandExecutionInput, CommandExecutionInputSchema, type CommandResult, type CommandView } from '../src/autonomy/commands';
-import type { CommandStatus } from '../src/autonomy/metrics';
-import { isWhitelisted } from '../src/autonomy/phases';
-import { parseInput } from '../src/errors';
-import { redactToken } from '../src/identity/redact';
-import { AUTONOMY_APPROVER_ROLE } from '../src/identity/roles';
-import { describeIssues } from '../src/validation';
+import { type CommandDecision, CommandDecisionSchema, type CommandExecutionInput, CommandExecutionInputSchema, type CommandResult, type CommandView } from '../src/domain/autonomy/commands';
+import type { CommandStatus } from '../src/domain/autonomy/metrics';
+import { isWhitelisted } from '../src/domain/autonomy/phases';
+import { parseInput } from '../src/domain/shared/errors';
+import { redactToken } from '../src/domain/identity/redact';
+import { AUTONOMY_APPROVER_ROLE } from '../src/domain/identity/roles';
+import { describeIssues } from '../src/domain/shared/validation';
 import { approveCommandSignal, commandStatusQuery, rejectCommandSignal } from './messages';
 
 const autonomy = proxyActivities<AutonomyActivities & ApprovalActivities>({ startToCloseTimeout: '30 seconds', retry: { maximumInterval: '30 seconds' } });

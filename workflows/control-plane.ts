@@ -19,9 +19,9 @@ import {
   type ControlPlaneInput,
   ControlPlaneInputSchema,
   type ControlPlaneState,
-} from '../src/control-plane/types';
-import { parseInput } from '../src/errors';
-import { describeIssues } from '../src/validation';
+} from '../src/domain/control-plane/types';
+import { parseInput } from '../src/domain/shared/errors';
+import { describeIssues } from '../src/domain/shared/validation';
 import {
   changeControlPlaneUpdate,
   controlPlaneStateQuery,

@@ -1,11 +1,11 @@
 import { allHandlersFinished, ApplicationFailure, condition, patched, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
 import type { ApprovalActivities } from '../activities/approvals';
 import type { AutonomyActivities } from '../activities/autonomy';
-import type { ApproverRole } from '../src/autonomy/phases';
-import { checkApproval, checkRejection, type ProposalTerms, ProposalTermsSchema, type ProposalView } from '../src/autonomy/proposals';
-import { parseInput } from '../src/errors';
-import { redactToken } from '../src/identity/redact';
-import { AUTONOMY_APPROVER_ROLE } from '../src/identity/roles';
+import type { ApproverRole } from '../src/domain/autonomy/phases';
+import { checkApproval, checkRejection, type ProposalTerms, ProposalTermsSchema, type ProposalView } from '../src/domain/autonomy/proposals';
+import { parseInput } from '../src/domain/shared/errors';
+import { redactToken } from '../src/domain/identity/redact';
+import { AUTONOMY_APPROVER_ROLE } from '../src/domain/identity/roles';
 import { approveSignal, approveUpdate, breakerTrippedSignal, proposalStatusQuery, rejectSignal, rejectUpdate } from './messages';
 
 const autonomy = proxyActivities<AutonomyActivities & ApprovalActivities>({ startToCloseTimeout: '30 seconds', retry: { maximumInterval: '1 minute' } });

@@ -1,6 +1,6 @@
 import { allHandlersFinished, ApplicationFailure, condition, proxyActivities, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { GoLiveActivities } from '../activities/go-live';
-import { parseInput } from '../src/errors';
+import { parseInput } from '../src/domain/shared/errors';
 import {
   AbandonPayloadSchema,
   checkStepRequest,
@@ -13,8 +13,8 @@ import {
   type StepRefusal,
   type StepResult,
   stepById,
-} from '../src/go-live/playbook';
-import { describeIssues } from '../src/validation';
+} from '../src/domain/go-live/playbook';
+import { describeIssues } from '../src/domain/shared/validation';
 import {
   abandonPlaybookSignal,
   abandonPlaybookUpdate,

@@ -1,7 +1,7 @@
 import { ActivityFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { WatchdogActivities } from '../activities/watchdogs';
-import { type CanaryInput, CanaryInputSchema, type CanaryRunResult, type CheckResult, nextCanaryState } from '../src/watchdogs/canary';
-import { parseInput } from '../src/errors';
+import { type CanaryInput, CanaryInputSchema, type CanaryRunResult, type CheckResult, nextCanaryState } from '../src/domain/watchdogs/canary';
+import { parseInput } from '../src/domain/shared/errors';
 
 const steady = proxyActivities<WatchdogActivities>({ startToCloseTimeout: '30 seconds', retry: { maximumInterval: '10 seconds' } });
 

@@ -1,8 +1,8 @@
 // Message definitions, declared once: workflows set handlers on them and the
 // client and CLI send them. Names and JSON fields are a public interface.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { CommandDecision, CommandView } from '../src/autonomy/commands';
-import type { ApprovePayload, ProposalView, RejectPayload } from '../src/autonomy/proposals';
+import type { CommandDecision, CommandView } from '../src/domain/autonomy/commands';
+import type { ApprovePayload, ProposalView, RejectPayload } from '../src/domain/autonomy/proposals';
 import type {
   ChangeControlPlaneInput,
   ChangeResult,
@@ -14,12 +14,12 @@ import type {
   RestrictEngineInput,
   SetApplyModeInput,
   SetGoLiveInput,
-} from '../src/control-plane/types';
-import type { DealProgress } from '../src/deals/types';
-import type { NotificationDispatchView } from '../src/notifications/dispatch';
-import type { AbandonPayload, CompleteStepPayload, PlaybookProgress, StepResult } from '../src/go-live/playbook';
-import type { EndSessionPayload, OperatorSessionView } from '../src/go-live/sessions';
-import type { OrderApproval, PromotionView } from '../src/strategy/messages';
+} from '../src/domain/control-plane/types';
+import type { DealProgress } from '../src/domain/deals/types';
+import type { NotificationDispatchView } from '../src/domain/notifications/dispatch';
+import type { AbandonPayload, CompleteStepPayload, PlaybookProgress, StepResult } from '../src/domain/go-live/playbook';
+import type { EndSessionPayload, OperatorSessionView } from '../src/domain/go-live/sessions';
+import type { OrderApproval, PromotionView } from '../src/domain/strategy/messages';
 
 // Control-plane changes are signals, not updates: watchdogs and operators
 // fire them from anywhere (including `temporal workflow signal`) and must not

@@ -1,7 +1,7 @@
 import { ActivityFailure, allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { NotificationActivities } from '../activities/notifications';
-import { ErrorType, parseInput } from '../src/errors';
-import { type NotificationDispatchInput, NotificationDispatchInputSchema } from '../src/notifications/dispatch';
+import { ErrorType, parseInput } from '../src/domain/shared/errors';
+import { type NotificationDispatchInput, NotificationDispatchInputSchema } from '../src/domain/notifications/dispatch';
 import { notificationDispatchQuery, notificationsPendingSignal } from './messages';
 
 const { claimPendingDeliveries, markDeliveryFailed } = proxyActivities<NotificationActivities>({

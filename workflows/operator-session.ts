@@ -1,8 +1,8 @@
 import { allHandlersFinished, ApplicationFailure, condition, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { GoLiveActivities } from '../activities/go-live';
-import { parseInput } from '../src/errors';
-import { type EndSessionPayload, EndSessionPayloadSchema, type OperatorSessionInput, OperatorSessionInputSchema, type OperatorSessionView } from '../src/go-live/sessions';
-import { describeIssues } from '../src/validation';
+import { parseInput } from '../src/domain/shared/errors';
+import { type EndSessionPayload, EndSessionPayloadSchema, type OperatorSessionInput, OperatorSessionInputSchema, type OperatorSessionView } from '../src/domain/go-live/sessions';
+import { describeIssues } from '../src/domain/shared/validation';
 import { endSessionUpdate, sessionQuery } from './messages';
 
 const goLive = proxyActivities<GoLiveActivities>({

@@ -1,6 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { WatchdogActivities } from '../activities/watchdogs';
-import type { TripwireReport } from '../src/watchdogs/tripwire';
+import type { TripwireReport } from '../src/domain/watchdogs/tripwire';
 
 const { evaluateRegressionPolicies, applyEngineRestriction, engageKillSwitch } = proxyActivities<WatchdogActivities>({
   startToCloseTimeout: '1 minute',

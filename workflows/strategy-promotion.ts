@@ -1,10 +1,10 @@
 import { condition, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { ApprovalActivities } from '../activities/approvals';
-import { AUTONOMY_APPROVER_ROLE } from '../src/identity/roles';
+import { AUTONOMY_APPROVER_ROLE } from '../src/domain/identity/roles';
 import type { StrategyGateActivities } from '../activities/strategy-gate';
-import { parseInput } from '../src/errors';
-import { type OrderApproval, OrderApprovalSchema, type PromotionInput, PromotionInputSchema, type PromotionView } from '../src/strategy/messages';
-import { describeIssues } from '../src/validation';
+import { parseInput } from '../src/domain/shared/errors';
+import { type OrderApproval, OrderApprovalSchema, type PromotionInput, PromotionInputSchema, type PromotionView } from '../src/domain/strategy/messages';
+import { describeIssues } from '../src/domain/shared/validation';
 import { approvePromotionSignal, promotionStatusQuery, rejectPromotionSignal } from './messages';
 
 const { promoteStrategy, verifyApproval } = proxyActivities<StrategyGateActivities & ApprovalActivities>({ startToCloseTimeout: '30 seconds' });

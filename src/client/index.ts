@@ -20,8 +20,8 @@ import {
   setApplyModeSignal,
   setGoLiveSignal,
 } from '../../workflows/messages';
-import { CONTROL_PLANE_WORKFLOW_ID, DEFAULT_TASK_QUEUE } from '../control-plane/ids';
-import { NOTIFICATION_DISPATCH_WORKFLOW_ID, NOTIFICATION_DISPATCH_WORKFLOW_TYPE } from '../notifications/dispatch';
+import { CONTROL_PLANE_WORKFLOW_ID, DEFAULT_TASK_QUEUE } from '../domain/control-plane/ids';
+import { NOTIFICATION_DISPATCH_WORKFLOW_ID, NOTIFICATION_DISPATCH_WORKFLOW_TYPE } from '../domain/notifications/dispatch';
 import {
   ActorSchema,
   type ChangeControlPlaneInput,
@@ -37,18 +37,18 @@ import {
   SetApplyModeInputSchema,
   type SetGoLiveInput,
   SetGoLiveInputSchema,
-} from '../control-plane/types';
+} from '../domain/control-plane/types';
 import type { Database } from '../db/database';
 import { createRecommendation, type Recommendation, recordSandboxTrial } from '../db/heimdall.repository';
 import { recordKpiEvent } from '../db/kpi.repository';
-import { type DealInput, DealInputSchema, type DealProgress, type DealResult, dealWorkflowId } from '../deals/types';
-import { ConfidenceSchema, DomainSchema, type Scorecard } from '../heimdall/rules';
-import { describeIssues } from '../validation';
+import { type DealInput, DealInputSchema, type DealProgress, type DealResult, dealWorkflowId } from '../domain/deals/types';
+import { ConfidenceSchema, DomainSchema, type Scorecard } from '../domain/prod-eligibility/rules';
+import { describeIssues } from '../domain/shared/validation';
 import { randomUUID } from 'node:crypto';
 import type { goLivePlaybook } from '../../workflows/go-live-playbook';
 import type { operatorSession } from '../../workflows/operator-session';
 import { abandonPlaybookUpdate, completePlaybookStepUpdate, endSessionUpdate, playbookProgressQuery, sessionQuery } from '../../workflows/messages';
-import { GO_LIVE_PLAYBOOK_WORKFLOW_ID, GO_LIVE_PLAYBOOK_WORKFLOW_TYPE, OPERATOR_SESSION_WORKFLOW_TYPE, operatorSessionWorkflowId } from '../go-live/ids';
+import { GO_LIVE_PLAYBOOK_WORKFLOW_ID, GO_LIVE_PLAYBOOK_WORKFLOW_TYPE, OPERATOR_SESSION_WORKFLOW_TYPE, operatorSessionWorkflowId } from '../domain/go-live/ids';
 import {
   type AbandonPayload,
   AbandonPayloadSchema,
@@ -58,8 +58,8 @@ import {
   PlaybookInputSchema,
   type PlaybookProgress,
   type StepResult,
-} from '../go-live/playbook';
-import { EndSessionPayloadSchema, OperatorSchema, OperatorSessionInputSchema, type OperatorSessionView } from '../go-live/sessions';
+} from '../domain/go-live/playbook';
+import { EndSessionPayloadSchema, OperatorSchema, OperatorSessionInputSchema, type OperatorSessionView } from '../domain/go-live/sessions';
 
 export class InvalidRequestError extends Error {
   override name = 'InvalidRequestError';

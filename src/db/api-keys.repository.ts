@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { Identity, Role } from '../identity/roles';
+import type { Identity, Role } from '../domain/identity/roles';
 import { appendAuditEvent } from './audit.repository';
 import type { Database } from './database';
 

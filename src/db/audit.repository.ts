@@ -1,6 +1,6 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
-import { chainHash, GENESIS_HASH } from '../audit/chain';
-import { notificationFor } from '../notifications/rules';
+import { chainHash, GENESIS_HASH } from '../security/audit-chain';
+import { notificationFor } from '../domain/notifications/rules';
 import type { AuditEventRow, Database } from './database';
 
 export interface AuditEntry {

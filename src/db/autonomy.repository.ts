@@ -1,9 +1,9 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
-import { type BreakerRule, type BreakerTrip, evaluateBreakers } from '../autonomy/breakers';
-import { type AutonomyMetrics, type CommandOutcome, type CommandStatus, computeMetrics, type IncidentSeverity } from '../autonomy/metrics';
-import { type ApproverRole, type Phase, type PhaseDefinition, whitelistFor } from '../autonomy/phases';
-import type { ProposalView } from '../autonomy/proposals';
-import { assessReadiness, ATTESTABLE_ITEMS, type ReadinessReport } from '../autonomy/readiness';
+import { type BreakerRule, type BreakerTrip, evaluateBreakers } from '../domain/autonomy/breakers';
+import { type AutonomyMetrics, type CommandOutcome, type CommandStatus, computeMetrics, type IncidentSeverity } from '../domain/autonomy/metrics';
+import { type ApproverRole, type Phase, type PhaseDefinition, whitelistFor } from '../domain/autonomy/phases';
+import type { ProposalView } from '../domain/autonomy/proposals';
+import { assessReadiness, ATTESTABLE_ITEMS, type ReadinessReport } from '../domain/autonomy/readiness';
 import { appendAuditEvent, recordAuditEvent, verifyAuditChain } from './audit.repository';
 import type { CircuitBreakerRuleTable, Database } from './database';
 

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import { type CapitalBandThresholds, type CapitalUsage, measureCapitalUsage } from '../capital/bands';
-import { GLOBAL_ENGINE, utcDay } from '../risk/rules';
+import { type CapitalBandThresholds, type CapitalUsage, measureCapitalUsage } from '../domain/capital/bands';
+import { GLOBAL_ENGINE, utcDay } from '../domain/risk/rules';
 import type { Database } from './database';
 
 /** Today's committed exposure (used, including open reservations) against the GLOBAL daily cap. */

@@ -1,11 +1,11 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { GovernanceSettings } from '../config';
-import type { ReleaseVote } from '../control-plane/release';
-import { CONTROL_PLANE_SUBJECT, decideControlPlaneChange } from '../control-plane/rules';
-import type { ChangeOutcome, ControlPlaneChange, ControlPlaneState } from '../control-plane/types';
-import { checkApprovalClaim } from '../identity/approvals';
-import { redactToken } from '../identity/redact';
-import { RELEASE_APPROVER_ROLES } from '../identity/roles';
+import type { GovernanceSettings } from '../config/index';
+import type { ReleaseVote } from '../domain/control-plane/release';
+import { CONTROL_PLANE_SUBJECT, decideControlPlaneChange } from '../domain/control-plane/rules';
+import type { ChangeOutcome, ControlPlaneChange, ControlPlaneState } from '../domain/control-plane/types';
+import { checkApprovalClaim } from '../security/approvals';
+import { redactToken } from '../domain/identity/redact';
+import { RELEASE_APPROVER_ROLES } from '../domain/identity/roles';
 import { spendApprovalToken } from './approval-tokens.repository';
 import { appendAuditEvent } from './audit.repository';
 import { readCapitalUsage } from './capital.repository';

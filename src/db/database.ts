@@ -1,9 +1,9 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
-import type { StepRecord } from '../go-live/playbook';
-import type { SystemSnapshot } from '../go-live/sessions';
-import type { CapitalBand } from '../capital/bands';
-import type { ApplyMode, ReleaseApproval } from '../control-plane/types';
-import type { Role } from '../identity/roles';
+import type { StepRecord } from '../domain/go-live/playbook';
+import type { SystemSnapshot } from '../domain/go-live/sessions';
+import type { CapitalBand } from '../domain/capital/bands';
+import type { ApplyMode, ReleaseApproval } from '../domain/control-plane/types';
+import type { Role } from '../domain/identity/roles';
 
 export interface ControlPlaneStateTable {
   id: ColumnType<number, 1 | undefined, never>;

@@ -1,8 +1,8 @@
-import { redactToken } from '../identity/redact';
+import { redactToken } from '../domain/identity/redact';
 import { spendApprovalToken } from './approval-tokens.repository';
 import type { Kysely, Selectable } from 'kysely';
-import type { PlaybookStatus, StepRecord, StepRefusal } from '../go-live/playbook';
-import type { OperatorSessionView, SystemSnapshot } from '../go-live/sessions';
+import type { PlaybookStatus, StepRecord, StepRefusal } from '../domain/go-live/playbook';
+import type { OperatorSessionView, SystemSnapshot } from '../domain/go-live/sessions';
 import { appendAuditEvent, recordAuditEvent } from './audit.repository';
 import { readControlPlaneState } from './control-plane.repository';
 import type { Database, GoLivePlaybookTable, OperatorSessionTable } from './database';

@@ -1,8 +1,8 @@
 import { readControlPlaneState } from './control-plane.repository';
 import type { Kysely } from 'kysely';
-import type { CapitalBandThresholds, CapitalUsage } from '../capital/bands';
-import { assessHealth, HEALTH_WINDOW_MS, type HealthReport } from '../health/rules';
-import { policyId } from '../watchdogs/tripwire';
+import type { CapitalBandThresholds, CapitalUsage } from '../domain/capital/bands';
+import { assessHealth, HEALTH_WINDOW_MS, type HealthReport } from '../domain/system-health/rules';
+import { policyId } from '../domain/watchdogs/tripwire';
 import { readCapitalUsage } from './capital.repository';
 import type { Database } from './database';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely, type Selectable, sql } from 'kysely';
-import { evaluateProdGate, type HeimdallPolicy, type ProdGateDecision, type Scorecard, toScorecard } from '../heimdall/rules';
-import { utcDay } from '../risk/rules';
+import { evaluateProdGate, type HeimdallPolicy, type ProdGateDecision, type Scorecard, toScorecard } from '../domain/prod-eligibility/rules';
+import { utcDay } from '../domain/risk/rules';
 import { appendAuditEvent } from './audit.repository';
 import type { Database, HeimdallPolicyTable } from './database';
 

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { NotificationPayload } from '../notifications/rules';
+import type { NotificationPayload } from '../domain/notifications/rules';
 import { appendAuditEvent } from './audit.repository';
 import type { Database, DeliveryStatus } from './database';
 

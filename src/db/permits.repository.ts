@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
-import { BURST_WINDOW_MS, decidePermit, type GovernorSettings, HOUR_MS, type PermitBlockReason } from '../permits/rules';
+import { BURST_WINDOW_MS, decidePermit, type GovernorSettings, HOUR_MS, type PermitBlockReason } from '../domain/permits/rules';
 import { type AuditEntry, recordAuditEvents } from './audit.repository';
 import type { Database } from './database';
 

@@ -1,5 +1,5 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
-import { addReservation, decideReserve, GLOBAL_ENGINE, type LedgerDay, type RiskDenialReason, type RiskPolicy, utcDay } from '../risk/rules';
+import { addReservation, decideReserve, GLOBAL_ENGINE, type LedgerDay, type RiskDenialReason, type RiskPolicy, utcDay } from '../domain/risk/rules';
 import { appendAuditEvent, recordAuditEvent } from './audit.repository';
 import type { Database, ReservationStatus, RiskPolicyTable } from './database';
 

@@ -13,7 +13,7 @@ import {
   type MaturityLevel,
   promotionCheck,
   tradeStats,
-} from '../strategy/rules';
+} from '../domain/strategy/rules';
 import { appendAuditEvent, recordAuditEvent } from './audit.repository';
 import type { Database, StrategyTable } from './database';
 import { listApprovers } from './autonomy.repository';

@@ -1,9 +1,9 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
-import { type CheckResult } from '../watchdogs/canary';
-import { type DriftEvaluation, type DriftThresholds, evaluateDrift } from '../watchdogs/drift';
-import { evaluateRegression, policyId, type RegressionPolicy, type TripwireReport } from '../watchdogs/tripwire';
+import { type CheckResult } from '../domain/watchdogs/canary';
+import { type DriftEvaluation, type DriftThresholds, evaluateDrift } from '../domain/strategy/drift';
+import { evaluateRegression, policyId, type RegressionPolicy, type TripwireReport } from '../domain/watchdogs/tripwire';
 
-export type { TripwireFiring, TripwireReport } from '../watchdogs/tripwire';
+export type { TripwireFiring, TripwireReport } from '../domain/watchdogs/tripwire';
 import { appendAuditEvent } from './audit.repository';
 import type { Database, EngineRestrictionTable, RegressionPolicyTable } from './database';
 

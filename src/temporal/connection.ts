@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { type Config, DEFAULT_TEMPORAL_ADDRESS } from '../config';
+import { type Config, DEFAULT_TEMPORAL_ADDRESS } from '../config/index';
 
 async function connectionOptions(config: Config['temporal']) {
   const tls = config.tls

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
-import { toolPaths } from '../tools';
+import { toolPaths } from '../config/paths';
 
 export interface DevServer {
   address: string;

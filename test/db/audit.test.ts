@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chainHash, canonicalJson, GENESIS_HASH } from '../../src/audit/chain';
+import { chainHash, canonicalJson, GENESIS_HASH } from '../../src/security/audit-chain';
 import { listAuditEvents, recordAuditEvent, verifyAuditChain } from '../../src/db/audit.repository';
 import { createTestDatabase, type TestDatabase } from '../helpers';
 

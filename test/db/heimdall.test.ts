@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertProdEligible, createRecommendation, evaluateDomainGate, listScorecards, recordSandboxTrial, setHeimdallPolicy } from '../../src/db/heimdall.repository';
-import { evaluateProdGate, type HeimdallPolicy } from '../../src/heimdall/rules';
+import { evaluateProdGate, type HeimdallPolicy } from '../../src/domain/prod-eligibility/rules';
 import { createTestDatabase, type TestDatabase } from '../helpers';
 
 const WHOLESALE_OFFER: HeimdallPolicy = { domain: 'WHOLESALE_OFFER', minConfidenceProd: 0.92, minSandboxTrials: 75, minSandboxSuccessRate: 0.82, prodUseEnabled: false };

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDataAccess } from '../../src/ops/data-access';
-import { connectLocalOps, serveLocalOps } from '../../src/ops/local-ops';
+import { createDataAccess } from '../../src/operator/cli/data-access';
+import { connectLocalOps, serveLocalOps } from '../../src/operator/cli/local-ops';
 import { createTestDatabase, type TestDatabase } from '../helpers';
 
 // With the embedded database, `warden` reaches the data through the running Warden.

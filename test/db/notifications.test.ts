@@ -9,9 +9,9 @@ import { appendAuditEvent, listAuditEvents, recordAuditEvent } from '../../src/d
 import { saveProposal } from '../../src/db/autonomy.repository';
 import { listNotifications, markDeliveryFailed, pendingDeliveries, routeNotifications, undeliveredCount } from '../../src/db/notifications.repository';
 import { issuePermit } from '../../src/db/permits.repository';
-import { ErrorType } from '../../src/errors';
-import { createGovernanceMetrics } from '../../src/metrics/governance-metrics';
-import { classifyWebhookResponse, notificationFor } from '../../src/notifications/rules';
+import { ErrorType } from '../../src/domain/shared/errors';
+import { createGovernanceMetrics } from '../../src/operator/metrics/governance-metrics';
+import { classifyWebhookResponse, notificationFor } from '../../src/domain/notifications/rules';
 import { createTestDatabase, type TestDatabase } from '../helpers';
 
 describe('notification queue', () => {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { consumePermit, issuePermit, listPermits, revokePermit } from '../../src/db/permits.repository';
-import { DEFAULT_GOVERNOR_SETTINGS, decidePermit } from '../../src/permits/rules';
+import { DEFAULT_GOVERNOR_SETTINGS, decidePermit } from '../../src/domain/permits/rules';
 import { createTestDatabase, type TestDatabase } from '../helpers';
 
 const t0 = new Date('2026-11-24T10:00:00Z').getTime();

@@ -1,7 +1,7 @@
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { verifyAuditChain } from '../../src/db/audit.repository';
 import { ledgerReport, listRiskPolicies, releaseReservation, reserveExposure, settleResult, upsertRiskPolicy } from '../../src/db/risk.repository';
-import { utcDay } from '../../src/risk/rules';
+import { utcDay } from '../../src/domain/risk/rules';
 import { createTestDatabase, type TestDatabase } from '../helpers';
 
 const at = new Date('2026-11-24T12:00:00Z');

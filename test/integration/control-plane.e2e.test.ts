@@ -3,12 +3,12 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { createControlPlaneActivities } from '../../activities/control-plane';
-import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { WardenClient } from '../../src/client';
-import { CONTROL_PLANE_WORKFLOW_ID } from '../../src/control-plane/ids';
+import { CONTROL_PLANE_WORKFLOW_ID } from '../../src/domain/control-plane/ids';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { readControlPlaneState } from '../../src/db/control-plane.repository';
-import { toolPaths } from '../../src/tools';
+import { toolPaths } from '../../src/config/paths';
 import { exec, wardenCli as runWarden } from '../support/processes';
 import { createTestDatabase, markGoLivePlaybookCompleted, TEST_SETTINGS, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
 

@@ -4,9 +4,9 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createActivities } from '../../activities';
 import { WardenClient } from '../../src/client';
-import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
-import type { ExecuteDealInput, ExecuteDealResult } from '../../src/deals/types';
-import { toolPaths } from '../../src/tools';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
+import type { ExecuteDealInput, ExecuteDealResult } from '../../src/domain/deals/types';
+import { toolPaths } from '../../src/config/paths';
 import { wardenCli } from '../support/processes';
 import { createTestDatabase, markGoLivePlaybookCompleted, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
 

@@ -4,10 +4,10 @@ import { createActivities } from '../../activities';
 import { WardenClient } from '../../src/client';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { readPlaybook } from '../../src/db/go-live.repository';
-import { GO_LIVE_PLAYBOOK_WORKFLOW_ID, operatorSessionWorkflowId } from '../../src/go-live/ids';
-import { PLAYBOOK } from '../../src/go-live/playbook';
-import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
-import { toolPaths } from '../../src/tools';
+import { GO_LIVE_PLAYBOOK_WORKFLOW_ID, operatorSessionWorkflowId } from '../../src/domain/go-live/ids';
+import { PLAYBOOK } from '../../src/domain/go-live/playbook';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
+import { toolPaths } from '../../src/config/paths';
 import { exec, wardenCli as runWarden } from '../support/processes';
 import { createTestDatabase, devServerAddress, runDevServerWorker, type RunningWorker, type TestDatabase, uniqueName } from '../helpers';
 

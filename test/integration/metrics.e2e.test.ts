@@ -7,9 +7,9 @@ import { WardenClient } from '../../src/client';
 import { recordKpiEvent } from '../../src/db/kpi.repository';
 import { upsertRiskPolicy } from '../../src/db/risk.repository';
 import { setRegressionPolicy } from '../../src/db/watchdogs.repository';
-import { WORKER_RUNTIME_METRICS } from '../../src/metrics/worker-runtime';
-import { projectRoot } from '../../src/tools';
-import { CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID, TRIPWIRE_SCHEDULE_ID } from '../../src/watchdogs/schedules';
+import { WORKER_RUNTIME_METRICS } from '../../src/operator/metrics/worker-runtime';
+import { projectRoot } from '../../src/config/paths';
+import { CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID, TRIPWIRE_SCHEDULE_ID } from '../../src/temporal/schedules';
 import { closedPort } from '../support/processes';
 import { createTestDatabase, devServerAddress, markGoLivePlaybookCompleted, type TestDatabase, uniqueName } from '../helpers';
 

@@ -2,12 +2,12 @@ import { Client, Connection } from '@temporalio/client';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureChromium } from '../../scripts/debian-tools.mjs';
-import { createApiServer, serveApi } from '../../src/api/server';
+import { createApiServer, serveApi } from '../../src/operator/api/server';
 import { WardenClient } from '../../src/client';
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/config/index';
 import { createApiKey } from '../../src/db/api-keys.repository';
 import { persistControlPlaneChange } from '../../src/db/control-plane.repository';
-import { createGovernanceMetrics } from '../../src/metrics/governance-metrics';
+import { createGovernanceMetrics } from '../../src/operator/metrics/governance-metrics';
 import { createTestDatabase, devServerAddress, TEST_SETTINGS, type TestDatabase, uniqueName } from '../helpers';
 
 // The read-only operator page in a real headless Chromium, over the real API

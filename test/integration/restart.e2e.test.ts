@@ -6,7 +6,7 @@ import { WardenClient } from '../../src/client';
 import { openDatabase, type OpenDatabase } from '../../src/db/connect';
 import { migrateToLatest } from '../../src/db/migrate';
 import { applyRestriction, clearRestriction } from '../../src/db/watchdogs.repository';
-import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { devServerAddress, markGoLivePlaybookCompleted, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
 
 const namespace = 'warden-restart-e2e';

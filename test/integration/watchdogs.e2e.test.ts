@@ -11,10 +11,10 @@ import { listAuditEvents } from '../../src/db/audit.repository';
 import { openDatabase, type OpenDatabase } from '../../src/db/connect';
 import { recordKpiEvent } from '../../src/db/kpi.repository';
 import { listRestrictions, resetTripwire, setRegressionPolicy } from '../../src/db/watchdogs.repository';
-import type { ExecuteDealInput, ExecuteDealResult } from '../../src/deals/types';
-import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
-import { toolPaths } from '../../src/tools';
-import { applyWatchdogSchedules, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID, TRIPWIRE_SCHEDULE_ID } from '../../src/watchdogs/schedules';
+import type { ExecuteDealInput, ExecuteDealResult } from '../../src/domain/deals/types';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
+import { toolPaths } from '../../src/config/paths';
+import { applyWatchdogSchedules, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID, TRIPWIRE_SCHEDULE_ID } from '../../src/temporal/schedules';
 import { closedPort, wardenCli } from '../support/processes';
 import { createTestDatabase, markGoLivePlaybookCompleted, TEST_SETTINGS, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
 

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { openDatabase, type OpenDatabase } from '../../src/db/connect';
 import { migrateToLatest } from '../../src/db/migrate';
-import { projectRoot } from '../../src/tools';
+import { projectRoot } from '../../src/config/paths';
 
 const run = promisify(execFile);
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { BreakerRuleSchema, evaluateBreakers, parseCondition } from '../../src/autonomy/breakers';
-import { type CommandOutcome, computeMetrics } from '../../src/autonomy/metrics';
-import { isWhitelisted, type PhaseDefinition, whitelistFor } from '../../src/autonomy/phases';
-import { checkApproval, checkRejection, decideExpansion, ProposalTermsSchema } from '../../src/autonomy/proposals';
-import { assessReadiness, READINESS_CHECKLIST, type ReadinessEvidence } from '../../src/autonomy/readiness';
+import { BreakerRuleSchema, evaluateBreakers, parseCondition } from '../../src/domain/autonomy/breakers';
+import { type CommandOutcome, computeMetrics } from '../../src/domain/autonomy/metrics';
+import { isWhitelisted, type PhaseDefinition, whitelistFor } from '../../src/domain/autonomy/phases';
+import { checkApproval, checkRejection, decideExpansion, ProposalTermsSchema } from '../../src/domain/autonomy/proposals';
+import { assessReadiness, READINESS_CHECKLIST, type ReadinessEvidence } from '../../src/domain/autonomy/readiness';
 
 const phases: PhaseDefinition[] = [
   { phase: 'L3', ordinal: 0, addedCommands: [], allCommands: false, validationDays: null, requiredRoles: [] },

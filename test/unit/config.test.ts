@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/config/index';
 
 describe('loadConfig', () => {
   it('defaults to the embedded set-up', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { type ChangeContext, decideControlPlaneChange, enforceControlPlane } from '../../src/control-plane/rules';
-import { type ControlPlaneState, EXECUTION_CLASSES, type ExecutionClass, INITIAL_CONTROL_PLANE_STATE } from '../../src/control-plane/types';
-import { bandWithin, classifyBand } from '../../src/capital/bands';
-import type { Role } from '../../src/identity/roles';
+import { type ChangeContext, decideControlPlaneChange, enforceControlPlane } from '../../src/domain/control-plane/rules';
+import { type ControlPlaneState, EXECUTION_CLASSES, type ExecutionClass, INITIAL_CONTROL_PLANE_STATE } from '../../src/domain/control-plane/types';
+import { bandWithin, classifyBand } from '../../src/domain/capital/bands';
+import type { Role } from '../../src/domain/identity/roles';
 
 const state = (goLiveEnabled: boolean, killSwitchEngaged: boolean): ControlPlaneState => ({
   ...INITIAL_CONTROL_PLANE_STATE,

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { CAPITAL_BANDS, type CapitalBand } from '../../src/capital/bands';
-import { checkApprover } from '../../src/go-live/approver';
-import { checkStepRequest, decideStep, type GoLiveConditions, PLAYBOOK, type PlaybookProgress, type StepRecord } from '../../src/go-live/playbook';
-import { issueApprovalToken } from '../../src/identity/approval-token';
+import { CAPITAL_BANDS, type CapitalBand } from '../../src/domain/capital/bands';
+import { checkApprover } from '../../src/domain/go-live/approver';
+import { checkStepRequest, decideStep, type GoLiveConditions, PLAYBOOK, type PlaybookProgress, type StepRecord } from '../../src/domain/go-live/playbook';
+import { issueApprovalToken } from '../../src/security/approval-tokens';
 
 const KEY = 'unit-test-signing-key-0123456789abcdef';
 const progressAt = (index: number): PlaybookProgress => ({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { measureCapitalUsage, DEFAULT_CAPITAL_BANDS } from '../../src/capital/bands';
-import { assessHealth, type HealthSignals } from '../../src/health/rules';
+import { measureCapitalUsage, DEFAULT_CAPITAL_BANDS } from '../../src/domain/capital/bands';
+import { assessHealth, type HealthSignals } from '../../src/domain/system-health/rules';
 
 const calm: HealthSignals = {
   controlPlane: { goLiveEnabled: true, killSwitchEngaged: false, killSwitchSource: null, applyMode: 'live', reason: null, releaseApprovals: [] },

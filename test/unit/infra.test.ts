@@ -7,9 +7,9 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensurePromtool } from '../../scripts/debian-tools.mjs';
 import type { Database } from '../../src/db/database';
-import { createGovernanceMetrics } from '../../src/metrics/governance-metrics';
-import { WORKER_RUNTIME_METRIC_PREFIX, WORKER_RUNTIME_METRICS } from '../../src/metrics/worker-runtime';
-import { projectRoot } from '../../src/tools';
+import { createGovernanceMetrics } from '../../src/operator/metrics/governance-metrics';
+import { WORKER_RUNTIME_METRIC_PREFIX, WORKER_RUNTIME_METRICS } from '../../src/operator/metrics/worker-runtime';
+import { projectRoot } from '../../src/config/paths';
 
 const run = promisify(execFile);
 const infra = (...parts: string[]) => path.join(projectRoot, 'infra', ...parts);

@@ -12,7 +12,7 @@ import {
   mostRestrictive,
   promotionCheck,
   tradeStats,
-} from '../../src/strategy/rules';
+} from '../../src/domain/strategy/rules';
 
 const stats = (over: Partial<ReturnType<typeof tradeStats>> = {}) => ({ trades: 50, winRate: 0.46, profitFactor: 1.11, drawdown: 0, lossStreak: 0, ...over });
 

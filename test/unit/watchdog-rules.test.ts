@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { nextCanaryState } from '../../src/watchdogs/canary';
-import { evaluateDrift } from '../../src/watchdogs/drift';
-import { evaluateRegression, type KpiSample, rateFromEvents } from '../../src/watchdogs/tripwire';
+import { nextCanaryState } from '../../src/domain/watchdogs/canary';
+import { evaluateDrift } from '../../src/domain/strategy/drift';
+import { evaluateRegression, type KpiSample, rateFromEvents } from '../../src/domain/watchdogs/tripwire';
 
 const flags = (successes: number, total: number): KpiSample[] =>
   Array.from({ length: total }, (_, i) => ({ success: i < successes, value: null }));

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createControlPlaneActivities } from '../../activities/control-plane';
 import { listAuditEvents, verifyAuditChain } from '../../src/db/audit.repository';
 import { type ControlPlaneSettings, readControlPlaneState } from '../../src/db/control-plane.repository';
-import type { ChangeControlPlaneInput, ControlPlaneView } from '../../src/control-plane/types';
+import type { ChangeControlPlaneInput, ControlPlaneView } from '../../src/domain/control-plane/types';
 import { controlPlane } from '../../workflows/control-plane';
 import {
   changeControlPlaneUpdate,

@@ -8,13 +8,13 @@ import { Worker } from '@temporalio/worker';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActivities } from '../../activities';
 import { DealAlreadyStartedError, InvalidRequestError, WardenClient } from '../../src/client';
-import { CONTROL_PLANE_WORKFLOW_ID } from '../../src/control-plane/ids';
-import type { ApplyMode } from '../../src/control-plane/types';
+import { CONTROL_PLANE_WORKFLOW_ID } from '../../src/domain/control-plane/ids';
+import type { ApplyMode } from '../../src/domain/control-plane/types';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { readControlPlaneState } from '../../src/db/control-plane.repository';
 import { setHeimdallPolicy } from '../../src/db/heimdall.repository';
-import type { DealInput, ExecuteDealInput, ExecuteDealResult } from '../../src/deals/types';
-import { DEFAULT_GOVERNOR_SETTINGS, type GovernorSettings } from '../../src/permits/rules';
+import type { DealInput, ExecuteDealInput, ExecuteDealResult } from '../../src/domain/deals/types';
+import { DEFAULT_GOVERNOR_SETTINGS, type GovernorSettings } from '../../src/domain/permits/rules';
 import { createTestDatabase, createTimeSkippingEnv, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
 
 describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () => {

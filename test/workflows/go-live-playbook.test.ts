@@ -10,11 +10,11 @@ import { createActivities } from '../../activities';
 import { WardenClient } from '../../src/client';
 import { listAuditEvents, verifyAuditChain } from '../../src/db/audit.repository';
 import { hasCompletedPlaybook, readPlaybook } from '../../src/db/go-live.repository';
-import { PLAYBOOK, type PlaybookStepId, type StepResult } from '../../src/go-live/playbook';
-import { type GovernanceSettings, SAFE_GOVERNANCE_SETTINGS } from '../../src/config';
-import { issueApprovalToken } from '../../src/identity/approval-token';
-import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
-import { utcDay } from '../../src/risk/rules';
+import { PLAYBOOK, type PlaybookStepId, type StepResult } from '../../src/domain/go-live/playbook';
+import { type GovernanceSettings, SAFE_GOVERNANCE_SETTINGS } from '../../src/config/index';
+import { issueApprovalToken } from '../../src/security/approval-tokens';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
+import { utcDay } from '../../src/domain/risk/rules';
 import { abandonPlaybookSignal, completePlaybookStepSignal, playbookProgressQuery } from '../../workflows/messages';
 import { connectDevServer, createTestDatabase, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
 

@@ -9,8 +9,8 @@ import { createActivities } from '../../activities';
 import { AlreadyRunningError, WardenClient } from '../../src/client';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { listOperatorSessions } from '../../src/db/go-live.repository';
-import { operatorSessionWorkflowId } from '../../src/go-live/ids';
-import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/permits/rules';
+import { operatorSessionWorkflowId } from '../../src/domain/go-live/ids';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { connectDevServer, createTestDatabase, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
 
 describe('operatorSession workflow', () => {

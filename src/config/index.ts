@@ -1,0 +1,245 @@
+import path from 'node:path';
+import { z } from 'zod';
+import type { CapitalBandThresholds } from '../domain/capital/bands';
+import type { KillSwitchReleasePolicy } from '../domain/control-plane/release';
+import type { GovernorSettings } from '../domain/permits/rules';
+
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.\-]+:\d{1,5}$/, 'expected host:port, e.g. localhost:7233');
+
+const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 60s, 5m or 1h');
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const envSchema = z
+  .object({
+    TEMPORAL_ADDRESS: hostPort.optional(),
+    TEMPORAL_NAMESPACE: z.string().regex(/^[A-Za-z0-9_.\-]{1,255}$/, 'expected a namespace name').default('default'),
+    WARDEN_TASK_QUEUE: z.string().regex(/^\S{1,255}$/, 'expected a task queue name without spaces').default('warden'),
+    TEMPORAL_TLS_CERT: optionalText,
+    TEMPORAL_TLS_KEY: optionalText,
+    TEMPORAL_API_KEY: optionalText,
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/\S+$/, 'expected a postgres:// or postgresql:// URL')
+      .optional(),
+    WARDEN_DATA_DIR: z.string().min(1).default('.data'),
+    WARDEN_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+    WARDEN_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+    WARDEN_PERMIT_MAX_PER_HOUR: z.coerce.number().int().min(1).default(3),
+    WARDEN_PERMIT_MAX_PER_5MIN: z.coerce.number().int().min(1).default(2),
+    WARDEN_PERMIT_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+    WARDEN_AUTO_DISARM: z.enum(['true', 'false'], { message: 'expected true or false' }).default('true'),
+    WARDEN_TRIPWIRE_EVERY: duration.default('5m'),
+    WARDEN_CANARY_EVERY: duration.default('60s'),
+    WARDEN_CANARY_THRESHOLD: z.coerce.number().int().min(1).max(100).default(3),
+    WARDEN_GOVERNANCE_CYCLE_CRON: z
+      .string()
+      .regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression, e.g. "0 23 * * 5"')
+      .default('0 23 * * 5'),
+    WARDEN_CANARY_HTTP_PROBES: z
+      .string()
+      .default('')
+      .transform((value, ctx) => {
+        const probes = [];
+        for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+          const match = /^([a-z][a-z0-9_-]{0,63})=(https?:\/\/\S+)$/.exec(entry);
+          if (!match) {
+            ctx.addIssue({ code: 'custom', message: `expected name=http(s)://url[,name=url…], got '${entry}'` });
+            return z.NEVER;
+          }
+          probes.push({ name: match[1]!, url: match[2]! });
+        }
+        return probes;
+      }),
+    WARDEN_ENV: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'expected an environment name such as dev, staging or prod').default('dev'),
+    WARDEN_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    WARDEN_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
+    WARDEN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(120),
+    WARDEN_CAPITAL_BANDS: z
+      .string()
+      .default('0.25,0.5,0.75')
+      .transform((value, ctx) => {
+        const cuts = value.split(',').map((v) => Number(v.trim()));
+        const ascending = cuts.every((c, i) => i === 0 || c > cuts[i - 1]!);
+        if (cuts.length !== 3 || cuts.some((c) => !Number.isFinite(c) || c <= 0 || c >= 1) || !ascending) {
+          ctx.addIssue({ code: 'custom', message: `expected three ascending fractions between 0 and 1 (B,C,D start), e.g. 0.25,0.5,0.75; got '${value}'` });
+          return z.NEVER;
+        }
+        return { B: cuts[0]!, C: cuts[1]!, D: cuts[2]! };
+      }),
+    WARDEN_KILL_SWITCH_COOLDOWN: duration.default('15m'),
+    WARDEN_RELEASE_APPROVALS: z.coerce.number().int().min(1).max(10).default(1),
+    WARDEN_RELEASE_SELF_APPROVAL: z.enum(['true', 'false'], { message: 'expected true or false' }).default('false'),
+    WARDEN_SIGNED_APPROVALS: z.enum(['true', 'false'], { message: 'expected true or false' }).default('false'),
+    WARDEN_APPROVAL_SIGNING_KEY: optionalText,
+    WARDEN_APPROVAL_TOKEN_TTL: duration.default('10m'),
+    WARDEN_WEBHOOKS: z
+      .string()
+      .default('')
+      .transform((value, ctx) => {
+        const hooks = [];
+        for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+          const match = /^([a-z][a-z0-9_-]{0,63})=(https?:\/\/\S+)$/.exec(entry);
+          if (!match) {
+            ctx.addIssue({ code: 'custom', message: `expected name=http(s)://url[,name=url…], got '${entry}'` });
+            return z.NEVER;
+          }
+          hooks.push({ name: match[1]!, url: match[2]! });
+        }
+        return hooks;
+      }),
+    WARDEN_ALERTMANAGER_RECEIVERS: z
+      .string()
+      .default('')
+      .transform((value, ctx) => {
+        const receivers: Record<string, string> = {};
+        for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+          const match = /^([a-z][a-z0-9_-]{0,63})=(\S{16,})$/.exec(entry);
+          if (!match) {
+            ctx.addIssue({ code: 'custom', message: `expected name=secret (secret of 16+ characters)[,name=secret…], got '${entry.split('=')[0]}=…'` });
+            return z.NEVER;
+          }
+          receivers[match[1]!] = match[2]!;
+        }
+        return receivers;
+      }),
+  })
+  .superRefine((env, ctx) => {
+    if (env.WARDEN_SIGNED_APPROVALS === 'true' && (env.WARDEN_APPROVAL_SIGNING_KEY === undefined || env.WARDEN_APPROVAL_SIGNING_KEY.length < 32)) {
+      ctx.addIssue({ code: 'custom', path: ['WARDEN_APPROVAL_SIGNING_KEY'], message: 'signed approvals need a signing key of at least 32 characters' });
+    }
+    if ((env.TEMPORAL_TLS_CERT === undefined) !== (env.TEMPORAL_TLS_KEY === undefined)) {
+      const missing = env.TEMPORAL_TLS_CERT === undefined ? 'TEMPORAL_TLS_CERT' : 'TEMPORAL_TLS_KEY';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be given together' });
+    }
+  });
+
+export interface Config {
+  temporal: {
+    /** Undefined: Warden runs its own dev server (embedded default). */
+    address: string | undefined;
+    namespace: string;
+    taskQueue: string;
+    tls: { certPath: string; keyPath: string } | undefined;
+    apiKey: string | undefined;
+  };
+  /** Undefined: embedded PGlite under the data folder. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  uiPort: number;
+  /** Prometheus /metrics on the worker; 0 turns it off. */
+  metricsPort: number;
+  governor: GovernorSettings;
+  watchdogs: { tripwireEvery: string; canaryEvery: string; canaryThreshold: number; httpProbes: { name: string; url: string }[]; governanceCycleCron: string };
+  /** Deployment environment name; approval settings below are this environment's. */
+  environment: string;
+  /** Operator HTTP API; 0 turns it off. */
+  apiPort: number;
+  /** The Temporal worker runtime's own Prometheus metrics; 0 turns them off. */
+  workerMetricsPort: number;
+  rateLimitPerMinute: number;
+  /** Capital usage (fraction of the GLOBAL daily exposure cap) at which bands B, C and D begin. */
+  capitalBands: CapitalBandThresholds;
+  killSwitch: KillSwitchReleasePolicy;
+  approvals: { signed: boolean; signingKey: string | undefined; tokenTtl: string };
+  webhooks: { name: string; url: string }[];
+  /** Alertmanager receiver name → shared secret. */
+  alertmanagerReceivers: Record<string, string>;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses an environment record once; a bad value throws one line naming the variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`invalid ${variable}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  return {
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.WARDEN_TASK_QUEUE,
+      tls: e.TEMPORAL_TLS_CERT && e.TEMPORAL_TLS_KEY ? { certPath: e.TEMPORAL_TLS_CERT, keyPath: e.TEMPORAL_TLS_KEY } : undefined,
+      apiKey: e.TEMPORAL_API_KEY,
+    },
+    databaseUrl: e.DATABASE_URL,
+    dataDir: path.resolve(e.WARDEN_DATA_DIR),
+    uiPort: e.WARDEN_UI_PORT,
+    metricsPort: e.WARDEN_METRICS_PORT,
+    governor: {
+      maxPerHour: e.WARDEN_PERMIT_MAX_PER_HOUR,
+      maxPer5Min: e.WARDEN_PERMIT_MAX_PER_5MIN,
+      permitTtlSeconds: e.WARDEN_PERMIT_TTL_SECONDS,
+      autoDisarm: e.WARDEN_AUTO_DISARM === 'true',
+    },
+    watchdogs: {
+      tripwireEvery: e.WARDEN_TRIPWIRE_EVERY,
+      canaryEvery: e.WARDEN_CANARY_EVERY,
+      canaryThreshold: e.WARDEN_CANARY_THRESHOLD,
+      httpProbes: e.WARDEN_CANARY_HTTP_PROBES,
+      governanceCycleCron: e.WARDEN_GOVERNANCE_CYCLE_CRON,
+    },
+    environment: e.WARDEN_ENV,
+    apiPort: e.WARDEN_API_PORT,
+    workerMetricsPort: e.WARDEN_WORKER_METRICS_PORT,
+    rateLimitPerMinute: e.WARDEN_RATE_LIMIT_PER_MINUTE,
+    capitalBands: e.WARDEN_CAPITAL_BANDS,
+    killSwitch: {
+      cooldown: e.WARDEN_KILL_SWITCH_COOLDOWN,
+      approvals: e.WARDEN_RELEASE_APPROVALS,
+      selfApproval: e.WARDEN_RELEASE_SELF_APPROVAL === 'true',
+    },
+    approvals: { signed: e.WARDEN_SIGNED_APPROVALS === 'true', signingKey: e.WARDEN_APPROVAL_SIGNING_KEY, tokenTtl: e.WARDEN_APPROVAL_TOKEN_TTL },
+    webhooks: e.WARDEN_WEBHOOKS,
+    alertmanagerReceivers: e.WARDEN_ALERTMANAGER_RECEIVERS,
+  };
+}
+
+export const DEFAULT_TEMPORAL_ADDRESS = 'localhost:7233';
+
+/** The watchdog schedules as this configuration wants them. */
+export function watchdogScheduleSettings(config: Config) {
+  return {
+    taskQueue: config.temporal.taskQueue,
+    tripwireEvery: config.watchdogs.tripwireEvery,
+    canaryEvery: config.watchdogs.canaryEvery,
+    canary: { threshold: config.watchdogs.canaryThreshold, httpProbes: config.watchdogs.httpProbes },
+    governanceCycleCron: config.watchdogs.governanceCycleCron,
+  };
+}
+
+/** What the worker's activities enforce in this environment, taken from the configuration once. */
+export interface GovernanceSettings {
+  environment: string;
+  release: KillSwitchReleasePolicy;
+  approvals: { signed: boolean; signingKey: string | undefined };
+  capitalBands: CapitalBandThresholds;
+  canaryThreshold: number;
+  webhooks: { name: string; url: string }[];
+}
+
+export function governanceSettingsOf(config: Config): GovernanceSettings {
+  return {
+    environment: config.environment,
+    release: config.killSwitch,
+    approvals: { signed: config.approvals.signed, signingKey: config.approvals.signingKey },
+    capitalBands: config.capitalBands,
+    canaryThreshold: config.watchdogs.canaryThreshold,
+    webhooks: config.webhooks,
+  };
+}
+
+/** The defaults: 15-minute release cooldown, no self-approval, unsigned approvals, no webhooks. */
+export const SAFE_GOVERNANCE_SETTINGS: GovernanceSettings = governanceSettingsOf(loadConfig({}));

@@ -1,0 +1,57 @@
+import { durationMs } from '../shared/durations';
+import { RELEASE_APPROVER_ROLES, type Role } from '../identity/roles';
+import type { ControlPlaneState, ReleaseApproval } from './types';
+
+/** This environment's rules for releasing an engaged kill switch. */
+export interface KillSwitchReleasePolicy {
+  /** How long after engaging before a release may be approved, e.g. 15m. */
+  cooldown: string;
+  /** Distinct approvers needed. */
+  approvals: number;
+  /** May whoever engaged the kill switch approve its release? */
+  selfApproval: boolean;
+}
+
+export const DEFAULT_RELEASE_POLICY: KillSwitchReleasePolicy = { cooldown: '15m', approvals: 1, selfApproval: false };
+
+/** A vote whose identity and role are settled (by a verified token, or as declared when tokens are off). */
+export interface ReleaseVote {
+  actor: string;
+  role: Role;
+  decline: boolean;
+}
+
+export type ReleaseDecision =
+  | { status: 'refused'; reason: string }
+  | { status: 'declined'; detail: string }
+  | { status: 'pending'; approvals: ReleaseApproval[]; detail: string }
+  | { status: 'released'; approvals: ReleaseApproval[] };
+
+/**
+ * Engaging is instant and open to many; releasing is slow and narrow: only an
+ * approver role, only after the cooldown, never by the engager unless the
+ * environment allows it, and any decline throws away the approvals gathered.
+ */
+export function decideReleaseVote(state: ControlPlaneState, vote: ReleaseVote, policy: KillSwitchReleasePolicy, now: Date): ReleaseDecision {
+  if (!state.killSwitchEngaged) return { status: 'refused', reason: 'the kill switch is not engaged' };
+  if (!RELEASE_APPROVER_ROLES.includes(vote.role)) {
+    return { status: 'refused', reason: `role: ${vote.role} may not ${vote.decline ? 'decline' : 'approve'} a release (approver roles: ${RELEASE_APPROVER_ROLES.join(', ')})` };
+  }
+  if (vote.decline) {
+    return { status: 'declined', detail: `${vote.actor} (${vote.role}) declined the release; ${state.releaseApprovals.length} approval(s) discarded` };
+  }
+  const engagedAt = state.killSwitchEngagedAt === null ? 0 : Date.parse(state.killSwitchEngagedAt);
+  const releasableAt = engagedAt + durationMs(policy.cooldown);
+  if (now.getTime() < releasableAt) {
+    return { status: 'refused', reason: `cooldown: the kill switch was engaged at ${state.killSwitchEngagedAt}; a release may be approved from ${new Date(releasableAt).toISOString()} (cooldown ${policy.cooldown})` };
+  }
+  if (!policy.selfApproval && vote.actor === state.killSwitchEngagedBy) {
+    return { status: 'refused', reason: `actor: ${vote.actor} engaged the kill switch and may not approve its release in this environment` };
+  }
+  if (state.releaseApprovals.some((a) => a.actor === vote.actor)) {
+    return { status: 'refused', reason: `actor: ${vote.actor} has already approved this release` };
+  }
+  const approvals = [...state.releaseApprovals, { actor: vote.actor, role: vote.role, at: now.toISOString() }];
+  if (approvals.length >= policy.approvals) return { status: 'released', approvals };
+  return { status: 'pending', approvals, detail: `${approvals.length} of ${policy.approvals} approvals` };
+}

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { ApplyModeSchema, type ChangeControlPlaneInput, type ControlPlaneState, type ControlPlaneView, KillSwitchSourceSchema, ReasonSchema } from '../../domain/control-plane/types';
+import { RoleSchema } from '../../domain/identity/roles';
+import { migrateDown, migrateToLatest } from '../../db/migrate';
+import { actorOf, EXIT, expectArgs, field, type Invocation, out, printJsonOr, UsageError, withData, withDatabase, withWarden } from './shared';
+
+function describeState(view: ControlPlaneState & Partial<Pick<ControlPlaneView, 'pendingChanges' | 'rejectedSignals'>>): string[] {
+  return [
+    `go-live:      ${view.goLiveEnabled ? 'ON' : 'off'}`,
+    `kill switch:  ${view.killSwitchEngaged ? `ENGAGED (source ${view.killSwitchSource ?? 'unknown'}, by ${view.killSwitchEngagedBy ?? 'unknown'} at ${view.killSwitchEngagedAt ?? '?'})` : 'released'}`,
+    ...(view.releaseApprovals.length > 0 ? [`release:      approved by ${view.releaseApprovals.map((a) => `${a.actor} (${a.role})`).join(', ')}; more approvals needed`] : []),
+    `apply mode:   ${view.applyMode}`,
+    `capital band: ${view.capitalBand}${view.capitalUsage === null ? '' : ` (${(view.capitalUsage * 100).toFixed(1)}% of the GLOBAL daily cap)`}`,
+    `last change:  v${view.version} by ${view.updatedBy} at ${view.updatedAt}${view.reason ? ` — ${view.reason}` : ''}`,
+    ...((view.pendingChanges ?? 0) > 0 ? [`pending:      ${view.pendingChanges} change(s) being persisted`] : []),
+    ...((view.rejectedSignals ?? 0) > 0 ? [`rejected:     ${view.rejectedSignals} invalid signal(s), see the audit log`] : []),
+  ];
+}
+
+/** Sends a change as an update and prints what became of it: applied, waiting for approvals, or refused with the reason. */
+function change({ config, flags }: Invocation, input: ChangeControlPlaneInput): Promise<number> {
+  return withWarden(config, async (warden) => {
+    const { outcome, state } = await warden.changeControlPlane(input);
+    printJsonOr(flags, { outcome, state }, () => [
+      ...(outcome.status === 'refused' ? [`refused: ${outcome.reason}`] : outcome.status === 'pending' ? [`recorded: ${outcome.detail}`] : []),
+      ...describeState(state),
+    ]);
+    return outcome.status === 'refused' ? EXIT.problem : EXIT.ok;
+  });
+}
+
+const optionalReason = (reason: string | undefined) => (reason !== undefined ? { reason: field('--reason', ReasonSchema, reason) } : {});
+
+export const controlPlaneCommands: Record<string, (inv: Invocation) => Promise<number>> = {
+  async status(inv) {
+    expectArgs('status', inv.args, 0);
+    return withWarden(inv.config, async (warden) => {
+      const view = await warden.controlPlaneState();
+      printJsonOr(inv.flags, view, () => describeState(view));
+      return EXIT.ok;
+    });
+  },
+
+  async 'go-live'(inv) {
+    expectArgs('go-live', inv.args, 1);
+    const enabled = field('go-live', z.enum(['on', 'off'], { message: 'expected on or off' }), inv.args[0]) === 'on';
+    return change(inv, { kind: 'setGoLive', enabled, actor: actorOf(inv.flags), ...optionalReason(inv.flags.reason) });
+  },
+
+  async 'kill-switch'(inv) {
+    expectArgs('kill-switch', inv.args, 1);
+    const action = field('kill-switch', z.enum(['engage', 'release', 'decline'], { message: 'expected engage, release or decline' }), inv.args[0]);
+    const reason = field('--reason', ReasonSchema, inv.flags.reason);
+    const actor = actorOf(inv.flags);
+    if (action === 'engage') {
+      const source = field('--source', KillSwitchSourceSchema, inv.flags.source ?? 'operator');
+      return change(inv, { kind: 'engageKillSwitch', source, actor, reason });
+    }
+    // A vote: the role acted in (checked against the token's roles when one is given).
+    const role = inv.flags.role === undefined ? {} : { role: field('--role', RoleSchema, inv.flags.role) };
+    const token = inv.flags.token === undefined ? {} : { token: field('--token', z.string().min(1), inv.flags.token) };
+    return change(inv, { kind: action === 'release' ? 'releaseKillSwitch' : 'declineKillSwitchRelease', actor, reason, ...role, ...token });
+  },
+
+  async 'apply-mode'(inv) {
+    expectArgs('apply-mode', inv.args, 1);
+    const mode = field('apply-mode', ApplyModeSchema, inv.args[0]);
+    return change(inv, { kind: 'setApplyMode', mode, actor: actorOf(inv.flags), ...optionalReason(inv.flags.reason) });
+  },
+
+  async audit(inv) {
+    expectArgs('audit', inv.args, 1);
+    field('audit', z.literal('verify', { message: 'expected verify' }), inv.args[0]);
+    return withData(inv.config, async (data) => {
+      const result = await data.verifyAuditChain();
+      printJsonOr(inv.flags, result, () => [
+        result.ok
+          ? `audit chain intact: ${result.events} event(s), head ${result.lastHash.slice(0, 16)}…`
+          : `audit chain BROKEN at event ${result.brokenAt.id} (${result.brokenAt.kind} at ${result.brokenAt.at}): ${result.problem}; ${result.events} event(s) before it verified`,
+      ]);
+      return result.ok ? EXIT.ok : EXIT.problem;
+    });
+  },
+
+  async migrate(inv) {
+    expectArgs('migrate', inv.args, 0);
+    if (inv.flags.all && !inv.flags.down) throw new UsageError('--all: only with --down');
+    return withDatabase(inv.config, async (database) => {
+      const report = inv.flags.down ? await migrateDown(database.db, { all: inv.flags.all ?? false }) : await migrateToLatest(database.db);
+      if (report.applied.length === 0) out(`${database.description}: nothing to migrate`);
+      for (const r of report.applied) out(`${r.direction === 'Up' ? 'applied' : 'rolled back'} ${r.name}: ${r.status}`);
+      return EXIT.ok;
+    });
+  },
+};

@@ -1,0 +1,185 @@
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { z } from 'zod';
+import { AlreadyRunningError } from '../../client';
+import { ReasonSchema } from '../../domain/control-plane/types';
+import { GO_LIVE_PLAYBOOK_WORKFLOW_ID } from '../../domain/go-live/ids';
+import { PLAYBOOK, PlaybookStepIdSchema, type PlaybookProgress } from '../../domain/go-live/playbook';
+import { OperatorSchema, type OperatorSessionView, type SystemSnapshot } from '../../domain/go-live/sessions';
+import { actorOf, EXIT, expectArgs, field, type Invocation, out, printJsonOr, sub, table, withData, withWarden } from './shared';
+
+const PlaybookIdSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,200}$/, 'expected a workflow id');
+const playbookIdOf = (inv: Invocation) => field('--id', PlaybookIdSchema, inv.flags.id ?? GO_LIVE_PLAYBOOK_WORKFLOW_ID);
+const notesOf = (inv: Invocation) => (inv.flags.notes !== undefined ? { notes: field('--notes', z.string().trim().min(1, 'must not be empty').max(2000), inv.flags.notes) } : {});
+
+function stepLines(): string[] {
+  return table(
+    ['#', 'step', 'worst band', 'while RED', 'evidence expected'],
+    PLAYBOOK.map((s, i) => [i + 1, s.id + (s.needsApprover ? ' (approver)' : ''), s.worstBand, s.proceedWhileRed ? 'yes' : 'no', s.evidence]),
+  );
+}
+
+function describePlaybook(p: PlaybookProgress): string[] {
+  return [
+    `${p.playbookId}: ${p.status.toUpperCase()}, ${p.done.length}/${PLAYBOOK.length} done${p.nextStep ? `, next: ${p.nextStep}` : ''}${p.abandoned ? ` (abandoned by ${p.abandoned.actor}: ${p.abandoned.reason})` : ''}`,
+    ...table(
+      ['#', 'step', 'by', 'at', 'band', 'health', 'evidence'],
+      PLAYBOOK.map((s, i) => {
+        const done = p.done.find((d) => d.step === s.id);
+        return [i + 1, s.id, done?.actor ?? null, done?.at ?? null, done?.band ?? null, done?.health ?? null, done?.evidence ?? null];
+      }),
+    ),
+    ...p.refusals.slice(-3).map((r) => `refused ${r.step} (${r.actor}, ${r.at}): ${r.reason}: ${r.detail}`),
+  ];
+}
+
+const describeSnapshot = (label: string, s: SystemSnapshot) =>
+  `${label} ${s.at}: health ${s.health.status}, band ${s.band.band}, go-live ${s.controlPlane.goLiveEnabled ? 'ON' : 'off'}, kill switch ${s.controlPlane.killSwitchEngaged ? 'ENGAGED' : 'released'}, apply mode ${s.controlPlane.applyMode}${s.playbook ? `, playbook ${s.playbook.id} ${s.playbook.status} (${s.playbook.steps}/9)` : ''}`;
+
+function describeSession(v: OperatorSessionView): string[] {
+  return [
+    `session ${v.sessionId} of ${v.operator}: ${v.status.toUpperCase()}, started ${v.startedAt}${v.endedAt ? `, ended ${v.endedAt}` : ''}`,
+    describeSnapshot('  start', v.startSnapshot),
+    ...(v.startNotes ? [`    notes: ${v.startNotes}`] : []),
+    ...(v.endSnapshot ? [describeSnapshot('  end  ', v.endSnapshot)] : []),
+    ...(v.endNotes ? [`    notes: ${v.endNotes}`] : []),
+  ];
+}
+
+/** A validator's refusal names the field at fault (bad input, exit 2); a missing or running workflow is exit 3. */
+async function answered(what: string, run: () => Promise<number>): Promise<number> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) {
+      process.stderr.write(`warden: ${what}: no such workflow ${error.workflowId ?? ''} (start one with warden playbook start or warden session start)\n`);
+      return EXIT.problem;
+    }
+    if (error instanceof WorkflowUpdateFailedError) {
+      process.stderr.write(`warden: ${what} refused: ${error.cause?.message ?? error.message}\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof AlreadyRunningError) {
+      process.stderr.write(`warden: ${error.message}\n`);
+      return EXIT.problem;
+    }
+    throw error;
+  }
+}
+
+async function playbookStart(inv: Invocation): Promise<number> {
+  expectArgs('playbook start', inv.args, 0);
+  const playbookId = playbookIdOf(inv);
+  const startedBy = actorOf(inv.flags);
+  return answered('playbook start', () =>
+    withWarden(inv.config, async (warden) => {
+      await warden.startGoLivePlaybook({ startedBy }, playbookId);
+      printJsonOr(inv.flags, { playbookId, startedBy, steps: PLAYBOOK }, () => [`go-live playbook ${playbookId} started by ${startedBy}; do the steps in order with warden playbook step STEP --evidence "…"`, ...stepLines()]);
+      return EXIT.ok;
+    }),
+  );
+}
+
+async function playbookStep(inv: Invocation): Promise<number> {
+  expectArgs('playbook step', inv.args, 1);
+  const payload = {
+    step: field('step', PlaybookStepIdSchema, inv.args[0]),
+    actor: actorOf(inv.flags),
+    evidence: field('--evidence', z.string().trim().min(1, 'must describe the evidence').max(4000), inv.flags.evidence),
+    ...(inv.flags.role !== undefined ? { role: inv.flags.role } : {}),
+    ...(inv.flags.token !== undefined ? { token: inv.flags.token } : {}),
+  };
+  const playbookId = playbookIdOf(inv);
+  return answered(`step ${payload.step}`, () =>
+    withWarden(inv.config, async (warden) => {
+      const result = await warden.completePlaybookStep(payload, playbookId);
+      if (result.status === 'refused') {
+        if (inv.flags.json) out(JSON.stringify(result, null, 2));
+        process.stderr.write(`warden: step ${result.step} refused (${result.reason}): ${result.detail}\n`);
+        return EXIT.problem;
+      }
+      printJsonOr(inv.flags, result, () => describePlaybook(result.progress));
+      return EXIT.ok;
+    }),
+  );
+}
+
+async function playbookStatus(inv: Invocation): Promise<number> {
+  expectArgs('playbook status', inv.args, 0);
+  const playbookId = playbookIdOf(inv);
+  return answered('playbook status', () =>
+    withWarden(inv.config, async (warden) => {
+      const progress = await warden.playbookProgress(playbookId);
+      printJsonOr(inv.flags, progress, () => describePlaybook(progress));
+      return EXIT.ok;
+    }),
+  );
+}
+
+async function playbookAbandon(inv: Invocation): Promise<number> {
+  expectArgs('playbook abandon', inv.args, 0);
+  const payload = { actor: actorOf(inv.flags), reason: field('--reason', ReasonSchema, inv.flags.reason) };
+  const playbookId = playbookIdOf(inv);
+  return answered('abandon', () =>
+    withWarden(inv.config, async (warden) => {
+      const progress = await warden.abandonPlaybook(payload, playbookId);
+      printJsonOr(inv.flags, progress, () => describePlaybook(progress));
+      return EXIT.ok;
+    }),
+  );
+}
+
+async function sessionStart(inv: Invocation): Promise<number> {
+  expectArgs('session start', inv.args, 0);
+  const operator = field('--actor', OperatorSchema, actorOf(inv.flags));
+  return answered('session start', () =>
+    withWarden(inv.config, async (warden) => {
+      const view = await warden.startOperatorSession({ operator, ...notesOf(inv) });
+      printJsonOr(inv.flags, view, () => describeSession(view));
+      return EXIT.ok;
+    }),
+  );
+}
+
+async function sessionEnd(inv: Invocation): Promise<number> {
+  expectArgs('session end', inv.args, 0);
+  const actor = actorOf(inv.flags);
+  const operator = field('--operator', OperatorSchema, inv.flags.operator ?? actor);
+  return answered('session end', () =>
+    withWarden(inv.config, async (warden) => {
+      const view = await warden.endOperatorSession({ operator, actor, ...notesOf(inv) });
+      printJsonOr(inv.flags, view, () => describeSession(view));
+      return EXIT.ok;
+    }),
+  );
+}
+
+async function sessionList(inv: Invocation): Promise<number> {
+  expectArgs('session list', inv.args, 0);
+  return withData(inv.config, async (data) => {
+    const sessions = await data.listOperatorSessions(inv.flags.active ?? false);
+    printJsonOr(inv.flags, sessions, () =>
+      sessions.length === 0
+        ? ['no sessions']
+        : table(
+            ['session', 'operator', 'status', 'started', 'ended', 'health start→end', 'band start→end'],
+            sessions.map((s) => [s.sessionId, s.operator, s.status, s.startedAt, s.endedAt, `${s.startSnapshot.health.status}→${s.endSnapshot?.health.status ?? '…'}`, `${s.startSnapshot.band.band}→${s.endSnapshot?.band.band ?? '…'}`]),
+          ),
+    );
+    return EXIT.ok;
+  });
+}
+
+export const goLiveCommands: Record<string, (inv: Invocation) => Promise<number>> = {
+  playbook: sub('playbook', {
+    start: playbookStart,
+    step: playbookStep,
+    status: playbookStatus,
+    abandon: playbookAbandon,
+    steps: async (inv) => {
+      expectArgs('playbook steps', inv.args, 0);
+      printJsonOr(inv.flags, PLAYBOOK, stepLines);
+      return EXIT.ok;
+    },
+  }),
+  session: sub('session', { start: sessionStart, end: sessionEnd, list: sessionList }),
+};

@@ -1,0 +1,160 @@
+import os from 'node:os';
+import type { parseArgs } from 'node:util';
+import type { z } from 'zod';
+import { WardenClient } from '../../client';
+import type { Config } from '../../config/index';
+import { ActorSchema } from '../../domain/control-plane/types';
+import { DatabaseLockedError, openDatabase, type OpenDatabase } from '../../db/connect';
+import { createDataAccess, type DataAccess } from './data-access';
+import { connectLocalOps } from './local-ops';
+import { connectClient } from '../../temporal/connection';
+import { describeIssues } from '../../domain/shared/validation';
+
+/** Exit codes: 0 done, 1 could not reach or run it, 2 bad usage, 3 a check found a problem. */
+export const EXIT = { ok: 0, failure: 1, usage: 2, problem: 3 } as const;
+
+export class UsageError extends Error {}
+
+export const options = {
+  json: { type: 'boolean' },
+  reason: { type: 'string' },
+  actor: { type: 'string' },
+  source: { type: 'string' },
+  down: { type: 'boolean' },
+  all: { type: 'boolean' },
+  date: { type: 'string' },
+  symbol: { type: 'string' },
+  'max-daily-loss': { type: 'string' },
+  'max-daily-exposure': { type: 'string' },
+  'max-open-risk': { type: 'string' },
+  'max-actions-per-day': { type: 'string' },
+  enabled: { type: 'string' },
+  'deal-id': { type: 'string' },
+  engine: { type: 'string' },
+  amount: { type: 'string' },
+  domain: { type: 'string' },
+  'recommendation-id': { type: 'string' },
+  class: { type: 'string' },
+  wait: { type: 'boolean' },
+  success: { type: 'string' },
+  value: { type: 'string' },
+  metric: { type: 'string' },
+  window: { type: 'string' },
+  baseline: { type: 'string' },
+  'max-drop': { type: 'string' },
+  action: { type: 'string' },
+  role: { type: 'string' },
+  approver: { type: 'string' },
+  comment: { type: 'string' },
+  pending: { type: 'boolean' },
+  passed: { type: 'string' },
+  note: { type: 'string' },
+  condition: { type: 'string' },
+  severity: { type: 'string' },
+  level: { type: 'string' },
+  capital: { type: 'string' },
+  'token-required': { type: 'string' },
+  'health-floor': { type: 'string' },
+  symbols: { type: 'string' },
+  'max-notional': { type: 'string' },
+  actions: { type: 'string' },
+  ttl: { type: 'string' },
+  strategy: { type: 'string' },
+  side: { type: 'string' },
+  position: { type: 'string' },
+  since: { type: 'string' },
+  evidence: { type: 'string' },
+  token: { type: 'string' },
+  id: { type: 'string' },
+  notes: { type: 'string' },
+  operator: { type: 'string' },
+  active: { type: 'boolean' },
+  identity: { type: 'string' },
+  roles: { type: 'string' },
+  key: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export type Flags = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
+
+export interface Invocation {
+  config: Config;
+  flags: Flags;
+  /** Positional arguments after the command word(s). */
+  args: string[];
+}
+
+/** Validates one argument; the error names it, as the user typed it. */
+export function field<S extends z.ZodType>(name: string, schema: S, value: unknown): z.output<S> {
+  if (value === undefined && !schema.safeParse(undefined).success) throw new UsageError(`${name}: required`);
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new UsageError(`${name}: ${describeIssues(parsed.error).replace(/^payload: /, '')}`);
+  return parsed.data;
+}
+
+export function expectArgs(command: string, args: string[], max: number): void {
+  if (args.length > max) throw new UsageError(`${command}: unexpected argument ${args[max]}`);
+}
+
+export function out(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+export function printJsonOr(flags: Flags, value: unknown, lines: () => string[]): void {
+  if (flags.json) out(JSON.stringify(value, null, 2));
+  else lines().forEach(out);
+}
+
+export function actorOf(flags: Flags): string {
+  return field('--actor', ActorSchema, flags.actor ?? process.env.WARDEN_ACTOR ?? os.userInfo().username);
+}
+
+export async function withWarden<T>(config: Config, fn: (warden: WardenClient) => Promise<T>): Promise<T> {
+  const client = await connectClient(config.temporal);
+  try {
+    return await fn(new WardenClient(client, config.temporal.taskQueue));
+  } finally {
+    await client.connection.close();
+  }
+}
+
+/**
+ * Operator data, in-process when we can open the database; through the
+ * running Warden when it holds the embedded one.
+ */
+export async function withData<T>(config: Config, fn: (access: DataAccess) => Promise<T>): Promise<T> {
+  try {
+    return await withDatabase(config, ({ db }) => fn(createDataAccess(db)));
+  } catch (error) {
+    if (!(error instanceof DatabaseLockedError)) throw error;
+    const remote = connectLocalOps(config.dataDir);
+    if (!remote) throw error;
+    return fn(remote);
+  }
+}
+
+export async function withDatabase<T>(config: Config, fn: (database: OpenDatabase) => Promise<T>): Promise<T> {
+  const database = await openDatabase(config);
+  try {
+    return await fn(database);
+  } finally {
+    await database.close();
+  }
+}
+
+/** A table for the terminal: columns padded to their widest cell. */
+export function table(header: string[], rows: (string | number | null)[][]): string[] {
+  const cells = [header, ...rows.map((r) => r.map((c) => (c === null ? '—' : String(c))))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  return cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+}
+
+/** A command group: `warden <group> <name> …`. */
+export function sub(group: string, commands: Record<string, (inv: Invocation) => Promise<number>>) {
+  return (inv: Invocation) => {
+    const [name, ...rest] = inv.args;
+    const command = name === undefined ? undefined : commands[name];
+    if (!command) throw new UsageError(`${group}: expected one of ${Object.keys(commands).join(', ')}`);
+    return command({ ...inv, args: rest });
+  };
+}

@@ -1,0 +1,63 @@
+import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
+import type { CanaryInput } from '../domain/watchdogs/canary';
+
+/** Public names: operators trigger and pause these with `temporal schedule …`. */
+export const TRIPWIRE_SCHEDULE_ID = 'warden-regression-tripwire';
+export const CANARY_SCHEDULE_ID = 'warden-infrastructure-canary';
+export const GOVERNANCE_CYCLE_SCHEDULE_ID = 'warden-governance-cycle';
+
+export interface WatchdogScheduleSettings {
+  taskQueue: string;
+  tripwireEvery: string;
+  canaryEvery: string;
+  canary: CanaryInput;
+  /** Cron, UTC; seed 002 runs the cycle on Friday end of day. */
+  governanceCycleCron?: string;
+}
+
+function schedules(settings: WatchdogScheduleSettings): ScheduleOptions[] {
+  return [
+    {
+      scheduleId: TRIPWIRE_SCHEDULE_ID,
+      spec: { intervals: [{ every: settings.tripwireEvery }] },
+      action: { type: 'startWorkflow', workflowType: 'regressionTripwire', workflowId: 'warden-regression-tripwire', taskQueue: settings.taskQueue, args: [] },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
+      memo: { purpose: 'seed 000 Lever 4: regression tripwire' },
+    },
+    {
+      scheduleId: CANARY_SCHEDULE_ID,
+      spec: { intervals: [{ every: settings.canaryEvery }] },
+      action: { type: 'startWorkflow', workflowType: 'infrastructureCanary', workflowId: 'warden-infrastructure-canary', taskQueue: settings.taskQueue, args: [settings.canary] },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
+      memo: { purpose: 'seed 001: infrastructure canary' },
+    },
+    {
+      scheduleId: GOVERNANCE_CYCLE_SCHEDULE_ID,
+      spec: { cronExpressions: [settings.governanceCycleCron ?? '0 23 * * 5'] },
+      action: { type: 'startWorkflow', workflowType: 'governanceCycle', workflowId: 'warden-governance-cycle', taskQueue: settings.taskQueue, args: [] },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' },
+      memo: { purpose: 'seed 002: weekly governance cycle' },
+    },
+  ];
+}
+
+/** Creates the watchdog schedules, or brings existing ones up to date: safe to run at every start. */
+export async function applyWatchdogSchedules(client: Client, settings: WatchdogScheduleSettings): Promise<{ created: string[]; updated: string[] }> {
+  const outcome = { created: [] as string[], updated: [] as string[] };
+  for (const options of schedules(settings)) {
+    try {
+      await client.schedule.create(options);
+      outcome.created.push(options.scheduleId);
+    } catch (error) {
+      if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+      await client.schedule.getHandle(options.scheduleId).update((previous) => ({
+        ...previous,
+        spec: options.spec,
+        action: options.action,
+        policies: { ...previous.policies, ...options.policies },
+      }));
+      outcome.updated.push(options.scheduleId);
+    }
+  }
+  return outcome;
+}
