@@ -1,40 +1,43 @@
 import type { Kysely } from 'kysely';
-import { nextPhase, type Phase } from '../src/domain/autonomy/phases';
-import { decideExpansion, type ProposalTerms, type ProposalView, riskFor } from '../src/domain/autonomy/proposals';
-import { recordAuditEvent } from '../src/db/audit.repository';
+import { nextPhase } from '../src/domain/autonomy/phases';
+import type { AutonomyActivities, BreakerEvaluation } from '../src/domain/autonomy/activities';
+import { decideExpansion, type ProposalTerms, riskFor } from '../src/domain/autonomy/proposals';
+import { appendAuditEvent, recordAuditEvent } from '../src/db/audit.repository';
+import { AuditKind } from '../src/domain/audit/kinds';
 import {
   applyPhase,
   assessAndStoreReadiness,
   collectMetrics,
-  evaluateAndApplyBreakers,
   finishValidation,
-  type CommandOutcomeRecord,
   listApprovers,
-  listBreakerEvents,
   listProposals,
   loadAutonomyContext,
   loadPhaseDefinitions,
-  markRevertNoticed,
-  pendingRevertNotices,
+  outcomesSince,
   readGovernanceState,
   recordCommandOutcome,
   saveGovernanceReport,
   saveProposal,
 } from '../src/db/autonomy.repository';
+import {
+  incidentsBetween,
+  insertBreakerEvent,
+  listBreakerEvents,
+  listBreakerRules,
+  lockBreakers,
+  lockGovernanceState,
+  markRevertedProposal,
+  markRevertNoticed,
+  openBreakerScopes,
+  pendingRevertNotices,
+  revertPhaseToL3,
+  setPausedCommandTypes,
+} from '../src/db/breakers.repository';
 import type { Database } from '../src/db/database';
+import { alreadyOpen, breakerEffects } from '../src/domain/autonomy/breaker-effects';
+import { evaluateBreakers } from '../src/domain/autonomy/breakers';
 
 const DAY_MS = 86_400_000;
-
-export interface CommandInput {
-  commandId: string;
-  commandType: string;
-  params: Record<string, unknown>;
-}
-
-/** The user's side: an activity named `executeCommand`. Throw to fail; report a rollback or an incident in the result. */
-export interface CommandExecutor {
-  executeCommand(input: CommandInput): Promise<{ rolledBack?: boolean; incident?: { severity: 'low' | 'medium' | 'high' | 'critical'; description: string } }>;
-}
 
 export interface AutonomyActivityDeps {
   db: Kysely<Database>;
@@ -42,29 +45,40 @@ export interface AutonomyActivityDeps {
   notifyProposal?: (proposalId: string, payload: { rule: string; detail: string; eventId: string }) => Promise<void>;
 }
 
-export function createAutonomyActivities({ db, notifyProposal }: AutonomyActivityDeps) {
+export function createAutonomyActivities({ db, notifyProposal }: AutonomyActivityDeps): AutonomyActivities {
   return {
     loadAutonomyContext: () => loadAutonomyContext(db),
 
     /** Stores the outcome, then runs the breakers on it (seed 002: evaluated after each command outcome). */
-    async recordCommandOutcome(outcome: CommandOutcomeRecord) {
+    async recordCommandOutcome(outcome) {
       await recordCommandOutcome(db, outcome);
       return checkBreakers(new Date(outcome.at));
     },
 
-    checkBreakers: (input: { at: string }) => checkBreakers(new Date(input.at)),
+    checkBreakers: (input) => checkBreakers(new Date(input.at)),
 
-    async auditRejectedMessage(input: { subject: string; message: string; payload: unknown; problem: string; key: string }): Promise<void> {
-      const actor = typeof input.payload === 'object' && input.payload !== null && typeof (input.payload as { approver?: unknown }).approver === 'string' ? String((input.payload as { approver: string }).approver).slice(0, 200) : 'unknown';
-      await recordAuditEvent(db, { actor, kind: 'autonomy.message_rejected', subject: input.subject, details: { message: input.message, payload: input.payload ?? null, problem: input.problem }, idempotencyKey: input.key });
+    async auditRejectedMessage(input) {
+      const actor =
+        typeof input.payload === 'object' &&
+        input.payload !== null &&
+        typeof (input.payload as { approver?: unknown }).approver === 'string'
+          ? String((input.payload as { approver: string }).approver).slice(0, 200)
+          : 'unknown';
+      await recordAuditEvent(db, {
+        actor,
+        kind: AuditKind.autonomy.messageRejected,
+        subject: input.subject,
+        details: { message: input.message, payload: input.payload ?? null, problem: input.problem },
+        idempotencyKey: input.key,
+      });
     },
 
-    saveProposal: (input: { view: ProposalView; actor: string; event: string }) => saveProposal(db, input.view, input.actor, input.event),
-    applyPhase: (input: { proposalId: string; targetPhase: Phase; at: string }) => applyPhase(db, input),
-    finishValidation: (input: { proposalId: string }) => finishValidation(db, input.proposalId),
+    saveProposal: (input) => saveProposal(db, input.view, input.actor, input.event),
+    applyPhase: (input) => applyPhase(db, input),
+    finishValidation: (input) => finishValidation(db, input.proposalId),
 
     /** Steps 1–5 of seed 002's weekly cycle; the workflow starts the proposal and updates state. */
-    async prepareGovernanceReport(input: { at: string; minimumDaysOverride?: number }) {
+    async prepareGovernanceReport(input) {
       const at = new Date(input.at);
       const metrics = await collectMetrics(db, new Date(at.getTime() - 7 * DAY_MS), at);
       const readiness = await assessAndStoreReadiness(db, at);
@@ -79,7 +93,15 @@ export function createAutonomyActivities({ db, notifyProposal }: AutonomyActivit
       const daysAtPhase = (at.getTime() - Date.parse(state.phaseSince)) / DAY_MS;
       const decision = decideExpansion({
         phase: state.phase,
-        next: nextDef && nextDef.validationDays !== null ? { phase: nextDef.phase, commands: nextDef.addedCommands, validationDays: nextDef.validationDays, requiredRoles: nextDef.requiredRoles } : undefined,
+        next:
+          nextDef && nextDef.validationDays !== null
+            ? {
+                phase: nextDef.phase,
+                commands: nextDef.addedCommands,
+                validationDays: nextDef.validationDays,
+                requiredRoles: nextDef.requiredRoles,
+              }
+            : undefined,
         daysAtPhase,
         currentValidationDays: current?.validationDays ?? null,
         readiness,
@@ -105,18 +127,34 @@ export function createAutonomyActivities({ db, notifyProposal }: AutonomyActivit
           approvers: await listApprovers(db),
         };
       }
-      return { metrics, readiness: { score: readiness.score, status: readiness.status, blockers: readiness.blockers, categories: readiness.categories }, breakers: breakers.trips, decision, terms, phase: state.phase };
+      return {
+        metrics,
+        readiness: {
+          score: readiness.score,
+          status: readiness.status,
+          blockers: readiness.blockers,
+          categories: readiness.categories,
+        },
+        breakers: breakers.trips,
+        decision,
+        terms,
+        phase: state.phase,
+      };
     },
 
-    saveGovernanceReport: (input: { report: Record<string, unknown>; proposalId: string | null; at: string }) => saveGovernanceReport(db, input.report, input.proposalId, input.at),
+    saveGovernanceReport: (input) => saveGovernanceReport(db, input.report, input.proposalId, input.at, input.key),
   };
 
-  async function checkBreakers(at: Date) {
+  async function checkBreakers(at: Date): Promise<BreakerEvaluation> {
     const result = await evaluateAndApplyBreakers(db, at);
     // Drain the outbox: a notice that failed before is sent on the retry.
     if (notifyProposal) {
       for (const notice of await pendingRevertNotices(db)) {
-        await notifyProposal(notice.reverted_proposal_id!, { rule: notice.rule_name, detail: notice.detail, eventId: String(notice.id) });
+        await notifyProposal(notice.reverted_proposal_id!, {
+          rule: notice.rule_name,
+          detail: notice.detail,
+          eventId: String(notice.id),
+        });
         await markRevertNoticed(db, String(notice.id));
       }
     }
@@ -124,9 +162,38 @@ export function createAutonomyActivities({ db, notifyProposal }: AutonomyActivit
   }
 }
 
-/** Stand-in for the machine's command service, for the demo and tests: every command succeeds. */
-export function createSimulatedCommandExecutor(): CommandExecutor {
-  return { executeCommand: async () => ({}) };
+/**
+ * Evaluates every enabled rule (src/domain/autonomy) and applies what newly
+ * trips, one evaluation at a time. A rule with an unresolved event for the
+ * same scope does not trip again.
+ */
+export async function evaluateAndApplyBreakers(db: Kysely<Database>, now: Date): Promise<BreakerEvaluation> {
+  return db.transaction().execute(async (trx) => {
+    await lockBreakers(trx);
+    const rules = await listBreakerRules(trx, { ordered: false });
+    const since = new Date(now.getTime() - DAY_MS);
+    const outcomes = await outcomesSince(trx, since, now);
+    const incidents = await incidentsBetween(trx, since, now);
+    const open = await openBreakerScopes(trx);
+    const result: BreakerEvaluation = { trips: [] };
+    for (const trip of evaluateBreakers(rules, outcomes, incidents, now)) {
+      if (alreadyOpen(open, trip)) continue;
+      const eventId = await insertBreakerEvent(trx, trip, now);
+      const state = await lockGovernanceState(trx);
+      const effects = breakerEffects(trip, state);
+      if (effects.revert) {
+        await revertPhaseToL3(trx, now);
+        if (effects.notifyProposal) await markRevertedProposal(trx, eventId, effects.notifyProposal);
+      }
+      if (effects.pausedCommandTypes) await setPausedCommandTypes(trx, effects.pausedCommandTypes, now);
+      await appendAuditEvent(trx, {
+        actor: 'circuit-breaker',
+        kind: AuditKind.breakerTripped[trip.action],
+        subject: `breaker:${trip.rule}`,
+        details: { eventId, ...trip, fromPhase: state.current_phase },
+      });
+      result.trips.push({ ...trip, eventId });
+    }
+    return result;
+  });
 }
-
-export type AutonomyActivities = ReturnType<typeof createAutonomyActivities>;

@@ -1,16 +1,17 @@
 import type { Kysely } from 'kysely';
-import type { WardenClient } from '../src/client';
+import type { ControlPlanePort } from '../src/domain/control-plane/port';
 import { type GovernanceSettings, SAFE_GOVERNANCE_SETTINGS } from '../src/config/index';
 import type { Database } from '../src/db/database';
 import type { DealExecutor } from '../src/domain/deals/types';
 import type { GovernorSettings } from '../src/domain/permits/rules';
-import { type CommandExecutor, createAutonomyActivities, createSimulatedCommandExecutor } from './autonomy';
+import type { CommandExecutor } from '../src/domain/autonomy/activities';
+import { createAutonomyActivities } from './autonomy';
 import { createControlPlaneActivities } from './control-plane';
 import { createDealActivities } from './deal-gates';
 import { createGoLiveActivities } from './go-live';
 import { createNotificationActivities } from './notifications';
 import { createApprovalActivities } from './approvals';
-import { createSimulatedExecutor } from './executors/simulated';
+import { createSimulatedCommandExecutor, createSimulatedExecutor } from './executors/simulated';
 import { createStrategyGateActivities } from './strategy-gate';
 import { type CanaryChecks, createWatchdogActivities } from './watchdogs';
 
@@ -19,7 +20,7 @@ export interface ActivityDeps {
   /** This environment's release rules, signed-approval mode, capital bands and webhooks; defaults are the safe ones. */
   settings?: GovernanceSettings;
   governor: GovernorSettings;
-  controlPlane: Pick<WardenClient, 'setApplyMode' | 'engageKillSwitch' | 'refreshCapitalBand'>;
+  controlPlane: ControlPlanePort;
   /** Reaches the Temporal frontend, for the canary. */
   pingTemporal?: () => Promise<void>;
   /** The user's own canary checks. */
@@ -39,12 +40,17 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createControlPlaneActivities({ db, settings }),
     ...createDealActivities({ ...deps, capitalBands: settings.capitalBands }),
-    ...createWatchdogActivities({ ...deps, pingTemporal: deps.pingTemporal ?? (async () => undefined), capitalBands: settings.capitalBands }),
+    ...createWatchdogActivities({
+      ...deps,
+      pingTemporal: deps.pingTemporal ?? (async () => undefined),
+      capitalBands: settings.capitalBands,
+    }),
     ...createAutonomyActivities(deps),
     ...createStrategyGateActivities(deps),
     ...createGoLiveActivities({ db, goLive: settings }),
     ...createNotificationActivities({ db, webhooks: settings.webhooks, environment: settings.environment }),
     ...createApprovalActivities({ db, settings }),
+    // Defaults kept for now so production behaves as before; a later issue makes the executors explicit.
     ...(deps.executor ?? createSimulatedExecutor()),
     ...(deps.commandExecutor ?? createSimulatedCommandExecutor()),
   };

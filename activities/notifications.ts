@@ -2,8 +2,16 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database';
-import { loadDelivery, markDeliveryFailed, pendingDeliveries, type PendingDelivery, recordDeliveryAttempt, routeNotifications } from '../src/db/notifications.repository';
-import { ErrorType } from '../src/domain/shared/errors';
+import {
+  loadDelivery,
+  markDeliveryFailed,
+  pendingDeliveries,
+  recordDeliveryAttempt,
+  routeNotifications,
+} from '../src/db/notifications.repository';
+import type { NotificationActivities } from '../src/domain/notifications/activities';
+import { ErrorType, parseInput } from '../src/domain/shared/errors';
+import { DeliverNotificationInputSchema, MarkDeliveryFailedInputSchema } from '../src/domain/notifications/dispatch';
 import { classifyWebhookResponse, type NotificationPayload } from '../src/domain/notifications/rules';
 
 export interface Webhook {
@@ -23,14 +31,19 @@ export interface NotificationActivityDeps {
 
 /** A failed attempt that may succeed later: Temporal retries it with backoff. */
 export class WebhookUnavailableError extends Error {
-  override name = 'WebhookUnavailable';
+  override name = ErrorType.WebhookUnavailable;
 }
 
-export function createNotificationActivities({ db, webhooks = [], environment = 'dev', webhookTimeoutMs = 10_000 }: NotificationActivityDeps) {
+export function createNotificationActivities({
+  db,
+  webhooks = [],
+  environment = 'dev',
+  webhookTimeoutMs = 10_000,
+}: NotificationActivityDeps): NotificationActivities {
   const names = webhooks.map((w) => w.name);
   return {
     /** Routes new notifications to today's webhooks, then hands out the oldest pending deliveries. */
-    async claimPendingDeliveries(input: { perWebhook: number; inFlight: string[]; skipWebhooks: string[] }): Promise<PendingDelivery[]> {
+    async claimPendingDeliveries(input) {
       await routeNotifications(db, names);
       return pendingDeliveries(db, input);
     },
@@ -40,14 +53,16 @@ export function createNotificationActivities({ db, webhooks = [], environment = 
      * WebhookUnavailable for what may pass (network, timeout, 408, 429, 5xx)
      * and a non-retryable WebhookRejected for what will not.
      */
-    async deliverNotification(input: { deliveryId: string }): Promise<{ status: 'delivered' | 'already_settled' }> {
-      const delivery = await loadDelivery(db, input.deliveryId);
-      if (!delivery) throw ApplicationFailure.nonRetryable(`no notification delivery ${input.deliveryId}`, ErrorType.InvalidInput);
+    async deliverNotification(input) {
+      const { deliveryId } = parseInput(DeliverNotificationInputSchema, input, 'deliverNotification input');
+      const delivery = await loadDelivery(db, deliveryId);
+      if (!delivery)
+        throw ApplicationFailure.nonRetryable(`no notification delivery ${deliveryId}`, ErrorType.InvalidInput);
       // A retry after the outcome was recorded: never POST twice.
       if (delivery.status !== 'pending') return { status: 'already_settled' };
       const webhook = webhooks.find((w) => w.name === delivery.webhook);
       const fail = async (error: string): Promise<never> => {
-        await recordDeliveryAttempt(db, input.deliveryId, { delivered: false, error });
+        await recordDeliveryAttempt(db, deliveryId, { delivered: false, error });
         throw ApplicationFailure.nonRetryable(error, ErrorType.WebhookRejected);
       };
       if (!webhook) return fail(`webhook ${delivery.webhook} is no longer configured (WARDEN_WEBHOOKS)`);
@@ -67,16 +82,16 @@ export function createNotificationActivities({ db, webhooks = [], environment = 
         answer = (await response.text()).slice(0, 200);
       } catch (error) {
         const message = `POST to webhook ${webhook.name} failed: ${error instanceof Error ? error.message : String(error)}`;
-        await recordDeliveryAttempt(db, input.deliveryId, { delivered: false, error: message });
+        await recordDeliveryAttempt(db, deliveryId, { delivered: false, error: message });
         throw new WebhookUnavailableError(message);
       }
       const problem = `webhook ${webhook.name} answered HTTP ${status}${answer === '' ? '' : `: ${answer}`}`;
       switch (classifyWebhookResponse(status)) {
         case 'delivered':
-          await recordDeliveryAttempt(db, input.deliveryId, { delivered: true });
+          await recordDeliveryAttempt(db, deliveryId, { delivered: true });
           return { status: 'delivered' };
         case 'retry':
-          await recordDeliveryAttempt(db, input.deliveryId, { delivered: false, error: problem });
+          await recordDeliveryAttempt(db, deliveryId, { delivered: false, error: problem });
           throw new WebhookUnavailableError(problem);
         case 'rejected':
           return fail(problem);
@@ -84,10 +99,9 @@ export function createNotificationActivities({ db, webhooks = [], environment = 
     },
 
     /** Refused for good, or out of retries: the delivery is failed and audited. */
-    async markDeliveryFailed(input: { deliveryId: string; error: string }): Promise<void> {
-      await markDeliveryFailed(db, input.deliveryId, input.error);
+    async markDeliveryFailed(input) {
+      const { deliveryId, error } = parseInput(MarkDeliveryFailedInputSchema, input, 'markDeliveryFailed input');
+      await markDeliveryFailed(db, deliveryId, error);
     },
   };
 }
-
-export type NotificationActivities = ReturnType<typeof createNotificationActivities>;

@@ -1,39 +1,258 @@
 import type { Kysely } from 'kysely';
-import type { WardenClient } from '../src/client';
 import type { Database } from '../src/db/database';
+import { appendAuditEvent } from '../src/db/audit.repository';
+import { AuditKind } from '../src/domain/audit/kinds';
 import { listApprovers } from '../src/db/autonomy.repository';
-import { evaluateStrategyOrder, promoteStrategy, recordStrategyOutcome, strategyReport, type StrategyOrder } from '../src/db/strategy.repository';
-import type { MaturityLevel } from '../src/domain/strategy/rules';
+import {
+  evaluateStrategyDrift,
+  failingCanaryChecks,
+  findGovernanceDecision,
+  findToken,
+  insertGovernanceLog,
+  insertStrategyOutcome,
+  levelSince,
+  lockStrategy,
+  pauseStrategy,
+  pnls,
+  readOutcomeEffects,
+  recentDriftActions,
+  setStrategyLevel,
+  storeOutcomeEffects,
+} from '../src/db/strategy.repository';
+import type { StoredOutcomeEffects } from '../src/db/tables/strategy';
+import type { ControlPlanePort } from '../src/domain/control-plane/port';
+import type { StrategyGateActivities, StrategyOutcomeInput } from '../src/domain/strategy/activities';
+import {
+  CANARY_FAILING_AT,
+  DRIFT_WINDOW,
+  driftVerdict,
+  HEALTH_WINDOW,
+  type StrategyGateOutcome,
+  type StrategyOrder,
+} from '../src/domain/strategy/gate';
+import {
+  checkToken,
+  classifyImpact,
+  computeHealth,
+  decideStrategyGate,
+  demotionFor,
+  isReduceOnly,
+  promotionCheck,
+  tradeStats,
+} from '../src/domain/strategy/rules';
 
 export interface StrategyGateDeps {
   db: Kysely<Database>;
-  controlPlane: Pick<WardenClient, 'engageKillSwitch'>;
+  controlPlane: Pick<ControlPlanePort, 'engageKillSwitch'>;
 }
 
-export function createStrategyGateActivities({ db, controlPlane }: StrategyGateDeps) {
+export function createStrategyGateActivities({ db, controlPlane }: StrategyGateDeps): StrategyGateActivities {
   return {
     /** The strategy gate for one order; a KILL verdict engages the kill switch from here. */
-    async evaluateStrategyGate(order: StrategyOrder) {
+    async evaluateStrategyGate(order) {
       const outcome = await evaluateStrategyOrder(db, order);
       if (outcome.enabled && outcome.kill) {
-        await controlPlane.engageKillSwitch({ source: 'strategy-gate', actor: 'strategy-gate', reason: `${order.strategyId}: ${outcome.kill}` });
+        await controlPlane.engageKillSwitch({
+          source: 'strategy-gate',
+          actor: 'strategy-gate',
+          reason: `${order.strategyId}: ${outcome.kill}`,
+        });
       }
       return outcome;
     },
     /** The outcome, and — when the evidence now earns it — the terms of a promotion proposal. */
-    async recordStrategyOutcome(input: { strategyId: string; dealId: string; pnl: number; at: string }) {
-      const effects = await recordStrategyOutcome(db, input);
-      const report = effects.promotionTo ? await strategyReport(db, input.strategyId) : undefined;
+    async recordStrategyOutcome(input) {
+      const recorded = await recordStrategyOutcome(db, input);
+      if (!recorded) return { demotedTo: null, promotionTo: null, promotion: null };
+      const { demotedTo, promotionTo, level, evidence } = recorded;
       return {
-        ...effects,
+        demotedTo,
+        promotionTo,
         promotion:
-          effects.promotionTo && report
-            ? { strategyId: input.strategyId, from: report.strategy.level, to: effects.promotionTo, evidence: { ...report.stats, profitFactor: String(report.stats.profitFactor) }, approvers: await listApprovers(db) }
+          promotionTo && evidence
+            ? {
+                strategyId: input.strategyId,
+                from: level,
+                to: promotionTo,
+                evidence,
+                approvers: await listApprovers(db),
+              }
             : null,
       };
     },
-    promoteStrategy: (input: { strategyId: string; from: MaturityLevel; to: MaturityLevel; approver: string; role: string }) => promoteStrategy(db, input),
+    /** Applies an approved promotion if the strategy is still where the proposal found it. */
+    async promoteStrategy(input) {
+      return db.transaction().execute(async (trx) => {
+        if (!(await setStrategyLevel(trx, { id: input.strategyId, to: input.to, since: new Date(), from: input.from })))
+          return false;
+        await appendAuditEvent(trx, {
+          actor: input.approver,
+          kind: AuditKind.strategy.promoted,
+          subject: `strategy:${input.strategyId}`,
+          details: { ...input },
+        });
+        return true;
+      });
+    },
   };
 }
 
-export type StrategyGateActivities = ReturnType<typeof createStrategyGateActivities>;
+/**
+ * Seed 001's GovernanceGate for one order: every component votes, the most
+ * restrictive wins, and its side effects happen here (DEMOTE demotes, PAUSE
+ * pauses the strategy); a KILL is returned for the caller to engage. One
+ * transaction holding the strategy's row: read → decide → write + audit, so a
+ * retry or a concurrent attempt of the trace id finds the first decision, and
+ * a demotion or pause is applied once, from the level it was decided from.
+ * One governance log row per decision, keyed by the trace id.
+ */
+async function evaluateStrategyOrder(db: Kysely<Database>, order: StrategyOrder): Promise<StrategyGateOutcome> {
+  const started = performance.now();
+  return db.transaction().execute(async (trx): Promise<StrategyGateOutcome> => {
+    const strategy = await lockStrategy(trx, order.strategyId);
+    const prior = await findGovernanceDecision(trx, order.traceId);
+    if (prior) return prior as StrategyGateOutcome;
+    if (!strategy || !strategy.enabled) return { enabled: false };
+
+    const stats = tradeStats(await pnls(trx, strategy.id, await levelSince(trx, strategy.id)), strategy.capital);
+    const health = computeHealth(await pnls(trx, strategy.id), HEALTH_WINDOW, strategy.healthFloor);
+    const impact = classifyImpact(order.impact, order.notional);
+    const drift = driftVerdict(await recentDriftActions(trx, strategy.id));
+    const canaryFailing = await failingCanaryChecks(trx, CANARY_FAILING_AT);
+    const tokenRow = order.tokenId ? await findToken(trx, order.tokenId) : undefined;
+    // Tokens live on the wall clock: operators issue them for real minutes.
+    const token =
+      strategy.tokenRequired || order.tokenId
+        ? checkToken(
+            tokenRow,
+            { strategyId: strategy.id, symbol: order.symbol, notional: order.notional, side: order.side },
+            new Date(),
+          )
+        : null;
+    const demotion = demotionFor(strategy.level, stats);
+    const decision = decideStrategyGate({
+      level: strategy.level,
+      paused: strategy.paused,
+      health,
+      impact,
+      drift,
+      canaryFailing,
+      token,
+      demotion,
+      reduceOnly: isReduceOnly(order.side, order.position, order.notional),
+    });
+    const outcome: StrategyGateOutcome = {
+      enabled: true,
+      level: strategy.level,
+      decision,
+      approvers: decision.execution === 'approval' ? await listApprovers(trx) : {},
+      kill: decision.action === 'KILL' ? decision.reasons.join('; ') : null,
+    };
+    if (
+      decision.action === 'DEMOTE' &&
+      demotion &&
+      (await setStrategyLevel(trx, {
+        id: strategy.id,
+        to: demotion.to,
+        since: new Date(order.at),
+        from: strategy.level,
+      }))
+    ) {
+      await appendAuditEvent(trx, {
+        actor: 'strategy-gate',
+        kind: AuditKind.strategy.demoted,
+        subject: `strategy:${strategy.id}`,
+        details: { from: strategy.level, to: demotion.to, reason: demotion.reason, traceId: order.traceId },
+      });
+    }
+    const pauseReason = decision.reasons.join('; ');
+    if (decision.action === 'PAUSE' && (await pauseStrategy(trx, strategy.id, pauseReason))) {
+      await appendAuditEvent(trx, {
+        actor: 'strategy-gate',
+        kind: AuditKind.strategy.paused,
+        subject: `strategy:${strategy.id}`,
+        details: { reason: pauseReason, traceId: order.traceId },
+      });
+    }
+    if (tokenRow) {
+      await appendAuditEvent(trx, {
+        actor: order.strategyId,
+        kind: token?.ok ? AuditKind.token.used : AuditKind.token.refused,
+        subject: `token:${tokenRow.id}`,
+        details: { traceId: order.traceId, result: token },
+      });
+    }
+    await insertGovernanceLog(trx, {
+      traceId: order.traceId,
+      strategyId: strategy.id,
+      action: decision.action,
+      scores: {
+        health: health.score,
+        impactPoints: impact.points,
+        impactTier: impact.tier,
+        level: strategy.level,
+        drift,
+        sizeMultiplier: decision.sizeMultiplier,
+      },
+      details: outcome,
+      durationMs: performance.now() - started,
+    });
+    return outcome;
+  });
+}
+
+/**
+ * Trade outcomes feed health, maturity evidence and drift: a demotion happens
+ * now; a promotion is proposed. One transaction holding the strategy's row:
+ * the outcome, the drift evaluation, the demotion with its audit and the
+ * answer are stored together, and a retry of the deal answers what the first
+ * attempt did. Undefined for a strategy that does not exist.
+ */
+async function recordStrategyOutcome(
+  db: Kysely<Database>,
+  input: StrategyOutcomeInput,
+): Promise<StoredOutcomeEffects | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const strategy = await lockStrategy(trx, input.strategyId);
+    if (!strategy) return undefined;
+    if (!(await insertStrategyOutcome(trx, input)))
+      return (
+        (await readOutcomeEffects(trx, input.dealId)) ?? {
+          demotedTo: null,
+          promotionTo: null,
+          level: strategy.level,
+          evidence: null,
+        }
+      );
+    // Live win rate against its backtest baseline, when one is stored: the drift detector's input.
+    const recent = tradeStats((await pnls(trx, strategy.id)).slice(-DRIFT_WINDOW), strategy.capital);
+    await evaluateStrategyDrift(trx, { strategyId: strategy.id, metric: 'win_rate', liveValue: recent.winRate });
+    const stats = tradeStats(await pnls(trx, strategy.id, await levelSince(trx, strategy.id)), strategy.capital);
+    const demotion = demotionFor(strategy.level, stats);
+    const demoted =
+      demotion !== undefined &&
+      (await setStrategyLevel(trx, {
+        id: strategy.id,
+        to: demotion.to,
+        since: new Date(input.at),
+        from: strategy.level,
+      }));
+    if (demotion && demoted)
+      await appendAuditEvent(trx, {
+        actor: 'strategy-gate',
+        kind: AuditKind.strategy.demoted,
+        subject: `strategy:${strategy.id}`,
+        details: { from: strategy.level, to: demotion.to, reason: demotion.reason, dealId: input.dealId },
+        idempotencyKey: `demote:${input.dealId}`,
+      });
+    const promotion = demotion ? undefined : promotionCheck(strategy.level, stats);
+    const effects: StoredOutcomeEffects = {
+      demotedTo: demotion && demoted ? demotion.to : null,
+      promotionTo: promotion?.eligible ? promotion.to : null,
+      level: strategy.level,
+      evidence: promotion?.eligible ? { ...stats, profitFactor: String(stats.profitFactor) } : null,
+    };
+    await storeOutcomeEffects(trx, input.dealId, effects);
+    return effects;
+  });
+}

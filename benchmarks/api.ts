@@ -21,19 +21,34 @@ async function main(): Promise<void> {
   const database = await createScratchDatabase('warden_bench_api');
   const db = database.db;
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: toolPaths.temporal }, ui: false, log: { format: 'pretty', level: 'error' } },
+    server: {
+      executable: { type: 'existing-path', path: toolPaths.temporal },
+      ui: false,
+      log: { format: 'pretty', level: 'error' },
+    },
   });
   const taskQueue = 'bench-api';
-  const warden = new WardenClient(env.client, taskQueue, db);
+  const warden = new WardenClient(env.client, taskQueue);
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: await bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: new DefaultLogger('WARN') }),
     activities: createActivities({ db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: warden }),
   });
-  const config = loadConfig({ TEMPORAL_ADDRESS: env.address, WARDEN_TASK_QUEUE: taskQueue, WARDEN_RATE_LIMIT_PER_MINUTE: '100000' });
+  const config = loadConfig({
+    TEMPORAL_ADDRESS: env.address,
+    WARDEN_TASK_QUEUE: taskQueue,
+    WARDEN_RATE_LIMIT_PER_MINUTE: '100000',
+  });
   const { key } = await createApiKey(db, { identity: 'bench', roles: ['owner'], actor: 'bench' });
-  const api = await serveApi(createApiServer({ db, warden, temporal: env.client, config, registry: createGovernanceMetrics(db) }, { rateLimitPerMinute: config.rateLimitPerMinute }), 0, '127.0.0.1');
+  const api = await serveApi(
+    createApiServer(
+      { db, warden, temporal: env.client, config, registry: createGovernanceMetrics(db) },
+      { rateLimitPerMinute: config.rateLimitPerMinute },
+    ),
+    0,
+    '127.0.0.1',
+  );
   const call = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`http://127.0.0.1:${api.port}${path}`, {
       method,
@@ -50,7 +65,9 @@ async function main(): Promise<void> {
       await request(i);
       samples.push(performance.now() - started);
     }
-    console.log(`${label.padEnd(44)} n=${String(n).padStart(4)}  p50 ${percentile(samples, 50).toFixed(1).padStart(6)} ms  p99 ${percentile(samples, 99).toFixed(1).padStart(6)} ms`);
+    console.log(
+      `${label.padEnd(44)} n=${String(n).padStart(4)}  p50 ${percentile(samples, 50).toFixed(1).padStart(6)} ms  p99 ${percentile(samples, 99).toFixed(1).padStart(6)} ms`,
+    );
   };
 
   await worker.runUntil(async () => {
@@ -59,7 +76,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < 20; i++) await call('GET', '/control-plane'); // warm-up
     await time('GET /control-plane (key, RBAC, database)', REQUESTS, () => call('GET', '/control-plane'));
     await time('GET /review (the Monday review)', Math.ceil(REQUESTS / 4), () => call('GET', '/review'));
-    await time('POST /control-plane/apply-mode (update, persisted)', REQUESTS, (i) => call('POST', '/control-plane/apply-mode', { mode: i % 2 === 0 ? 'testnet' : 'dry_run', reason: 'bench' }));
+    await time('POST /control-plane/apply-mode (update, persisted)', REQUESTS, (i) =>
+      call('POST', '/control-plane/apply-mode', { mode: i % 2 === 0 ? 'testnet' : 'dry_run', reason: 'bench' }),
+    );
     await time('GET /openapi.json (no key)', REQUESTS, () => call('GET', '/openapi.json'));
   });
   await api.close();

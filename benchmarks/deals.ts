@@ -7,7 +7,8 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { WardenClient } from '../src/client';
-import { reserveExposure, upsertRiskPolicy } from '../src/db/risk.repository';
+import { reserveExposure } from '../activities/gates/risk';
+import { upsertRiskPolicy } from '../src/db/risk.repository';
 import { upsertStrategy } from '../src/db/strategy.repository';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../src/domain/permits/rules';
 import { projectRoot, toolPaths } from '../src/config/paths';
@@ -20,7 +21,7 @@ const RESERVES = Number(process.env.BENCH_RESERVES ?? 1000);
 const ms = (n: number) => `${n.toFixed(1)} ms`;
 
 async function pool<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(count);
+  const results: T[] = Array.from<T>({ length: count });
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -38,16 +39,27 @@ async function main(): Promise<void> {
   const database = await createScratchDatabase('warden_bench');
   const db = database.db;
   for (const engine of ['GLOBAL', 'BENCH']) {
-    await upsertRiskPolicy(db, { engine, maxDailyLoss: null, maxDailyExposure: null, maxOpenRisk: null, maxActionsPerDay: null, enabled: true }, 'bench');
+    await upsertRiskPolicy(
+      db,
+      { engine, maxDailyLoss: null, maxDailyExposure: null, maxOpenRisk: null, maxActionsPerDay: null, enabled: true },
+      'bench',
+    );
   }
   await db.updateTable('control_plane_state').set({ go_live_enabled: true, apply_mode: 'live' }).execute();
 
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: toolPaths.temporal }, ui: false, log: { format: 'pretty', level: 'error' } },
+    server: {
+      executable: { type: 'existing-path', path: toolPaths.temporal },
+      ui: false,
+      log: { format: 'pretty', level: 'error' },
+    },
   });
-  const bundle = await bundleWorkflowCode({ workflowsPath: path.join(projectRoot, 'benchmarks', 'workflows.ts'), logger: new DefaultLogger('WARN') });
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: path.join(projectRoot, 'benchmarks', 'workflows.ts'),
+    logger: new DefaultLogger('WARN'),
+  });
   const taskQueue = 'bench';
-  const warden = new WardenClient(env.client, taskQueue, db);
+  const warden = new WardenClient(env.client, taskQueue);
 
   const gateTimes = new Map<string, number[]>();
   const base = createActivities({
@@ -89,13 +101,29 @@ async function main(): Promise<void> {
         const input = { dealId, engine: 'BENCH', symbol: `SYM${i % 50}`, amount: 10 };
         const result =
           kind === 'bare'
-            ? await env.client.workflow.execute('bareDeal', { taskQueue, workflowId: `bare-${dealId}`, args: [{ ...input, applyMode: 'live', permitId: 'none' }] })
-            : await warden.executeDeal({ ...input, requestedBy: 'bench', ...(kind === 'strategy' ? { strategyId: 'bench-strategy' } : {}) });
+            ? await env.client.workflow.execute('bareDeal', {
+                taskQueue,
+                workflowId: `bare-${dealId}`,
+                args: [{ ...input, applyMode: 'live', permitId: 'none' }],
+              })
+            : await warden.executeDeal({
+                ...input,
+                requestedBy: 'bench',
+                ...(kind === 'strategy' ? { strategyId: 'bench-strategy' } : {}),
+              });
         latencies.push(performance.now() - t0);
         return result as { status?: string };
       });
       const seconds = (performance.now() - started) / 1000;
-      return { kind, count, seconds, throughput: count / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), outcomes };
+      return {
+        kind,
+        count,
+        seconds,
+        throughput: count / seconds,
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+        outcomes,
+      };
     };
     await runBatch('bare', 20, 'warm-bare');
     await runBatch('governed', 20, 'warm-gov');
@@ -105,12 +133,28 @@ async function main(): Promise<void> {
     const loadedGates = new Map(gateTimes);
     // The same gates one deal at a time: their own cost, without CPU queueing.
     gateTimes.clear();
-    await pool(50, 1, (i) => warden.executeDeal({ dealId: `solo-${i}`, engine: 'BENCH', symbol: 'SOLO', amount: 1, requestedBy: 'bench' }));
+    await pool(50, 1, (i) =>
+      warden.executeDeal({ dealId: `solo-${i}`, engine: 'BENCH', symbol: 'SOLO', amount: 1, requestedBy: 'bench' }),
+    );
     const soloGates = new Map(gateTimes);
     gateTimes.clear();
     for (const [k, v] of loadedGates) gateTimes.set(k, v);
     // The same governed deals with seed 001's strategy gate on (an L4 strategy: all six components run).
-    await upsertStrategy(db, { id: 'bench-strategy', enabled: true, level: 'L4', paused: false, pausedReason: null, capital: 1e9, tokenRequired: false, healthFloor: 0.25 }, 'bench', 'benchmark');
+    await upsertStrategy(
+      db,
+      {
+        id: 'bench-strategy',
+        enabled: true,
+        level: 'L4',
+        paused: false,
+        pausedReason: null,
+        capital: 1e9,
+        tokenRequired: false,
+        healthFloor: 0.25,
+      },
+      'bench',
+      'benchmark',
+    );
     await runBatch('strategy', 20, 'warm-strategy');
     const strategyTimes = gateTimes.get('evaluateStrategyGate') ?? [];
     strategyTimes.length = 0;
@@ -119,35 +163,74 @@ async function main(): Promise<void> {
   });
 
   const executed = results.governed.outcomes.filter((o) => o.status === 'executed').length;
-  console.log(`\ngoverned vs bare deals — ${N} each, concurrency ${CONCURRENCY}, dev server + PostgreSQL, ${process.platform} ${process.arch}`);
-  console.log(`  bare:      ${results.bare.throughput.toFixed(1)} deals/s   e2e p50 ${ms(results.bare.p50)}  p99 ${ms(results.bare.p99)}`);
-  console.log(`  governed:  ${results.governed.throughput.toFixed(1)} deals/s   e2e p50 ${ms(results.governed.p50)}  p99 ${ms(results.governed.p99)}   (${executed}/${N} executed)`);
-  console.log(`  ratio:     ${(results.governed.throughput / results.bare.throughput).toFixed(2)} × bare (target ≥ 0.6)`);
+  console.log(
+    `\ngoverned vs bare deals — ${N} each, concurrency ${CONCURRENCY}, dev server + PostgreSQL, ${process.platform} ${process.arch}`,
+  );
+  console.log(
+    `  bare:      ${results.bare.throughput.toFixed(1)} deals/s   e2e p50 ${ms(results.bare.p50)}  p99 ${ms(results.bare.p99)}`,
+  );
+  console.log(
+    `  governed:  ${results.governed.throughput.toFixed(1)} deals/s   e2e p50 ${ms(results.governed.p50)}  p99 ${ms(results.governed.p99)}   (${executed}/${N} executed)`,
+  );
+  console.log(
+    `  ratio:     ${(results.governed.throughput / results.bare.throughput).toFixed(2)} × bare (target ≥ 0.6)`,
+  );
   console.log('  gate steps (per call, in the worker):');
   const gateRows: Record<string, { p50: number; p99: number; calls: number }> = {};
   for (const [activity, times] of [...gateTimes.entries()].sort()) {
     if (activity === 'executeDeal') continue;
     gateRows[activity] = { p50: percentile(times, 50), p99: percentile(times, 99), calls: times.length };
-    console.log(`    ${activity.padEnd(22)} p50 ${ms(percentile(times, 50)).padStart(9)}  p99 ${ms(percentile(times, 99)).padStart(9)}  (${times.length} calls)`);
+    console.log(
+      `    ${activity.padEnd(22)} p50 ${ms(percentile(times, 50)).padStart(9)}  p99 ${ms(percentile(times, 99)).padStart(9)}  (${times.length} calls)`,
+    );
   }
-  const allGates = [...gateTimes.entries()].filter(([a]) => a !== 'executeDeal' && a !== 'evaluateStrategyGate' && a !== 'recordStrategyOutcome').flatMap(([, t]) => t);
-  console.log(`    all gate calls         p50 ${ms(percentile(allGates, 50)).padStart(9)}  p99 ${ms(percentile(allGates, 99)).padStart(9)}  (target p99 ≤ 25 ms)`);
-  console.log(`  with the strategy gate on: ${results.strategy.throughput.toFixed(1)} deals/s, ratio ${(results.strategy.throughput / results.bare.throughput).toFixed(2)} × bare; gate decision p50 ${ms(percentile(results.strategyGate, 50))}  p99 ${ms(percentile(results.strategyGate, 99))}`);
+  const allGates = [...gateTimes.entries()]
+    .filter(([a]) => a !== 'executeDeal' && a !== 'evaluateStrategyGate' && a !== 'recordStrategyOutcome')
+    .flatMap(([, t]) => t);
+  console.log(
+    `    all gate calls         p50 ${ms(percentile(allGates, 50)).padStart(9)}  p99 ${ms(percentile(allGates, 99)).padStart(9)}  (target p99 ≤ 25 ms)`,
+  );
+  console.log(
+    `  with the strategy gate on: ${results.strategy.throughput.toFixed(1)} deals/s, ratio ${(results.strategy.throughput / results.bare.throughput).toFixed(2)} × bare; gate decision p50 ${ms(percentile(results.strategyGate, 50))}  p99 ${ms(percentile(results.strategyGate, 99))}`,
+  );
   const solo = [...results.soloGates.entries()].filter(([a]) => a !== 'executeDeal').flatMap(([, t]) => t);
-  console.log(`    unloaded (1 deal at a time, 50 deals): all gate calls p50 ${ms(percentile(solo, 50))}  p99 ${ms(percentile(solo, 99))}`);
+  console.log(
+    `    unloaded (1 deal at a time, 50 deals): all gate calls p50 ${ms(percentile(solo, 50))}  p99 ${ms(percentile(solo, 99))}`,
+  );
 
   // 1,000 reserves racing for one engine's open-risk cap.
   const cap = 5000;
   const amount = 7;
-  await upsertRiskPolicy(db, { engine: 'RACE', maxDailyLoss: null, maxDailyExposure: null, maxOpenRisk: cap, maxActionsPerDay: null, enabled: true }, 'bench');
+  await upsertRiskPolicy(
+    db,
+    {
+      engine: 'RACE',
+      maxDailyLoss: null,
+      maxDailyExposure: null,
+      maxOpenRisk: cap,
+      maxActionsPerDay: null,
+      enabled: true,
+    },
+    'bench',
+  );
   const raceStart = performance.now();
-  const decisions = await Promise.all(Array.from({ length: RESERVES }, (_, i) => reserveExposure(db, { key: `race-${i}`, engine: 'RACE', amount, actor: 'bench' })));
+  const decisions = await Promise.all(
+    Array.from({ length: RESERVES }, (_, i) =>
+      reserveExposure(db, { key: `race-${i}`, engine: 'RACE', amount, actor: 'bench' }),
+    ),
+  );
   const raceSeconds = (performance.now() - raceStart) / 1000;
   const ok = decisions.filter((d) => d.ok).length;
-  const row = await db.selectFrom('risk_ledger_day').select('open_risk_reserved').where('engine', '=', 'RACE').executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('risk_ledger_day')
+    .select('open_risk_reserved')
+    .where('engine', '=', 'RACE')
+    .executeTakeFirstOrThrow();
   const overCommit = Math.max(0, row.open_risk_reserved - cap);
   console.log(`\n${RESERVES} concurrent reserves on one ledger row (cap ${cap}, ${amount} each):`);
-  console.log(`  ${(RESERVES / raceSeconds).toFixed(0)} reserves/s, ${ok} granted (affordable: ${Math.floor(cap / amount)}), reserved ${row.open_risk_reserved}, over-commit ${overCommit}`);
+  console.log(
+    `  ${(RESERVES / raceSeconds).toFixed(0)} reserves/s, ${ok} granted (affordable: ${Math.floor(cap / amount)}), reserved ${row.open_risk_reserved}, over-commit ${overCommit}`,
+  );
 
   console.log(
     `\nJSON ${JSON.stringify({
@@ -158,7 +241,12 @@ async function main(): Promise<void> {
       ratio: results.governed.throughput / results.bare.throughput,
       gates: gateRows,
       gatesUnloaded: { p50: percentile(solo, 50), p99: percentile(solo, 99) },
-      strategyGate: { throughput: results.strategy.throughput, ratio: results.strategy.throughput / results.bare.throughput, p50: percentile(results.strategyGate, 50), p99: percentile(results.strategyGate, 99) },
+      strategyGate: {
+        throughput: results.strategy.throughput,
+        ratio: results.strategy.throughput / results.bare.throughput,
+        p50: percentile(results.strategyGate, 50),
+        p99: percentile(results.strategyGate, 99),
+      },
       race: { reserves: RESERVES, perSecond: RESERVES / raceSeconds, granted: ok, overCommit },
     })}`,
   );

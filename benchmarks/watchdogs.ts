@@ -16,7 +16,6 @@ import { closedPort, createScratchDatabase, percentile } from '../test/support/p
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 20);
 
-
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const database = await createScratchDatabase('warden_bench');
@@ -24,10 +23,14 @@ async function main(): Promise<void> {
   await db.updateTable('control_plane_state').set({ go_live_enabled: true, apply_mode: 'live' }).execute();
 
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: toolPaths.temporal }, ui: false, log: { format: 'pretty', level: 'error' } },
+    server: {
+      executable: { type: 'existing-path', path: toolPaths.temporal },
+      ui: false,
+      log: { format: 'pretty', level: 'error' },
+    },
   });
   const taskQueue = 'bench-watchdogs';
-  const warden = new WardenClient(env.client, taskQueue, db);
+  const warden = new WardenClient(env.client, taskQueue);
   let decidedAt = 0;
   const base = createActivities({
     db,
@@ -67,7 +70,10 @@ async function main(): Promise<void> {
     // Persisted: the control plane's row says engaged.
     let persistedAt = 0;
     for (;;) {
-      const row = await db.selectFrom('control_plane_state').select(['kill_switch_engaged', 'version']).executeTakeFirstOrThrow();
+      const row = await db
+        .selectFrom('control_plane_state')
+        .select(['kill_switch_engaged', 'version'])
+        .executeTakeFirstOrThrow();
       if (row.kill_switch_engaged && row.version > version) {
         persistedAt = performance.now();
         break;
@@ -77,7 +83,13 @@ async function main(): Promise<void> {
     // First denial: deals back to back until one is stopped by the kill switch.
     let deniedAt = 0;
     for (let i = 0; deniedAt === 0; i++) {
-      const result = await warden.executeDeal({ dealId: `probe-${randomUUID()}`, engine: 'WHOLESALE', symbol: `P${i}`, amount: 1, requestedBy: 'bench' });
+      const result = await warden.executeDeal({
+        dealId: `probe-${randomUUID()}`,
+        engine: 'WHOLESALE',
+        symbol: `P${i}`,
+        amount: 1,
+        requestedBy: 'bench',
+      });
       if (result.status === 'denied' && result.reason === 'kill_switch_engaged') deniedAt = performance.now();
     }
     await run;
@@ -90,18 +102,49 @@ async function main(): Promise<void> {
   const results = await worker.runUntil(async () => {
     await warden.ensureControlPlane();
     await warden.waitForControlPlane(0);
-    await setRegressionPolicy(db, { domain: 'CAPITAL', metric: 'roi_event', engine: 'CAPITAL', windowEvents: 5, baselineEvents: 10, maxDropFraction: 0.3, action: 'KILL_SWITCH', enabled: true }, 'bench');
+    await setRegressionPolicy(
+      db,
+      {
+        domain: 'CAPITAL',
+        metric: 'roi_event',
+        engine: 'CAPITAL',
+        windowEvents: 5,
+        baselineEvents: 10,
+        maxDropFraction: 0.3,
+        action: 'KILL_SWITCH',
+        enabled: true,
+      },
+      'bench',
+    );
     const tripwire = [];
     for (let r = 0; r < REPETITIONS; r++) {
-      for (let i = 0; i < 15; i++) await recordKpiEvent(db, { domain: 'CAPITAL', metric: 'roi_event', success: i < 10 || i % 2 === 0, source: 'bench' });
-      tripwire.push(await measure(() => env.client.workflow.execute('regressionTripwire', { taskQueue, workflowId: `bench-tripwire-${r}` })));
+      for (let i = 0; i < 15; i++)
+        await recordKpiEvent(db, {
+          domain: 'CAPITAL',
+          metric: 'roi_event',
+          success: i < 10 || i % 2 === 0,
+          source: 'bench',
+        });
+      tripwire.push(
+        await measure(() =>
+          env.client.workflow.execute('regressionTripwire', { taskQueue, workflowId: `bench-tripwire-${r}` }),
+        ),
+      );
       await resetTripwire(db, { domain: 'CAPITAL', metric: 'roi_event' }, 'bench', 'repetition over');
     }
     const probe = [{ name: 'exchange', url: `http://127.0.0.1:${await closedPort()}/health`, timeoutMs: 1000 }];
     const canary = [];
     for (let r = 0; r < REPETITIONS; r++) {
       // Threshold 1: each run decides on its own.
-      canary.push(await measure(() => env.client.workflow.execute('infrastructureCanary', { taskQueue, workflowId: `bench-canary-${r}`, args: [{ threshold: 1, httpProbes: probe }] })));
+      canary.push(
+        await measure(() =>
+          env.client.workflow.execute('infrastructureCanary', {
+            taskQueue,
+            workflowId: `bench-canary-${r}`,
+            args: [{ threshold: 1, httpProbes: probe }],
+          }),
+        ),
+      );
     }
     return { tripwire, canary };
   });
@@ -112,7 +155,9 @@ async function main(): Promise<void> {
     for (const key of ['toPersisted', 'toDenied'] as const) {
       const values = samples.map((s) => s[key]);
       rows[`${watchdog}.${key}`] = { p50: percentile(values, 50), p99: percentile(values, 99) };
-      console.log(`  ${watchdog.padEnd(9)} decision → ${key === 'toPersisted' ? 'kill switch persisted' : 'first denied deal    '}  p50 ${percentile(values, 50).toFixed(1)} ms  p99 ${percentile(values, 99).toFixed(1)} ms  (target < 1000 ms)`);
+      console.log(
+        `  ${watchdog.padEnd(9)} decision → ${key === 'toPersisted' ? 'kill switch persisted' : 'first denied deal    '}  p50 ${percentile(values, 50).toFixed(1)} ms  p99 ${percentile(values, 99).toFixed(1)} ms  (target < 1000 ms)`,
+      );
     }
   }
   console.log(`\nJSON ${JSON.stringify(rows)}`);

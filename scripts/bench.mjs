@@ -17,7 +17,16 @@ try {
   }
   const script = process.argv[2] ?? 'deals';
   // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles a run.
-  const result = spawnSync(process.execPath, [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), '--import', 'tsx', join(root, 'benchmarks', `${script}.ts`)], { stdio: 'inherit', cwd: root, env });
+  const result = spawnSync(
+    process.execPath,
+    [
+      ...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []),
+      '--import',
+      'tsx',
+      join(root, 'benchmarks', `${script}.ts`),
+    ],
+    { stdio: 'inherit', cwd: root, env },
+  );
   code = result.status ?? 1;
 } catch (error) {
   log(`benchmark could not run: ${error.message}`);

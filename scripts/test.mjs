@@ -1,5 +1,7 @@
-// `npm test`: set-up, a throwaway PostgreSQL (unless DATABASE_URL is set),
-// type-check, then vitest. Extra arguments go to vitest.
+// `npm test`: set-up; the static checks (type-check with Node's types and
+// the pure rooms without them, lint, format); then a throwaway PostgreSQL
+// (unless DATABASE_URL is set) and vitest. Extra arguments go to vitest.
+// Stops at the first step that fails and names it.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { log, root } from './lib.mjs';
@@ -8,33 +10,55 @@ import { ensureChromium, ensurePromtool } from './debian-tools.mjs';
 import { setup } from './setup.mjs';
 
 const started = Date.now();
-function step(command, args, env) {
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+/** @type {string | undefined} The step that failed, named at the end. */
+let failed;
+function step(name, command, args, env = process.env) {
+  log(name);
   const result = spawnSync(command, args, { stdio: 'inherit', cwd: root, env });
-  return result.status ?? 1;
+  const status = result.status ?? 1;
+  if (status !== 0) failed = name;
+  return status;
 }
+
+const STATIC_CHECKS = [
+  ['type-check (tsc --noEmit -p tsconfig.json)', 'tsc', ['--noEmit', '-p', 'tsconfig.json']],
+  [
+    'type-check of src/domain and workflows without Node types (tsc --noEmit -p tsconfig.pure.json)',
+    'tsc',
+    ['--noEmit', '-p', 'tsconfig.pure.json'],
+  ],
+  ['lint (oxlint, type-aware)', 'oxlint', []],
+  ['format (prettier --check)', 'prettier', ['--check', '.', '--log-level', 'warn']],
+];
 
 let code = 1;
 let postgres;
 try {
   setup();
-  ensurePromtool();
-  ensureChromium();
-  const env = { ...process.env };
-  if (!env.DATABASE_URL) {
-    postgres = await startPostgres();
-    env.DATABASE_URL = postgres.url;
-  } else {
-    log('using the PostgreSQL at DATABASE_URL');
+  code = 0;
+  for (const [name, tool, args] of STATIC_CHECKS) {
+    code = step(name, bin(tool), args);
+    if (code !== 0) break;
   }
-  const bin = (name) => join(root, 'node_modules', '.bin', name);
-  log('type-check (tsc --noEmit)');
-  code = step(bin('tsc'), ['--noEmit', '-p', '.'], env);
-  if (code === 0) code = step(bin('vitest'), ['run', ...process.argv.slice(2)], env);
+  if (code === 0) {
+    ensurePromtool();
+    ensureChromium();
+    const env = { ...process.env };
+    if (!env.DATABASE_URL) {
+      postgres = await startPostgres();
+      env.DATABASE_URL = postgres.url;
+    } else {
+      log('using the PostgreSQL at DATABASE_URL');
+    }
+    code = step('tests (vitest run)', bin('vitest'), ['run', ...process.argv.slice(2)], env);
+  }
 } catch (error) {
   log(`tests could not run: ${error.message}`);
   code = 1;
 } finally {
   postgres?.stop();
+  if (failed) log(`failed step: ${failed}`);
   log(`npm test finished in ${((Date.now() - started) / 1000).toFixed(1)} s with exit code ${code}`);
 }
 process.exit(code);

@@ -4,7 +4,16 @@ import type { TestProject } from 'vitest/node';
 import { toolPaths, workflowsEntry } from '../src/config/paths';
 
 /** Namespaces created on the shared dev server, one per file that runs `warden-control-plane`. */
-export const E2E_NAMESPACES = ['warden-deals-e2e', 'warden-watchdogs-e2e', 'warden-restart-e2e', 'warden-autonomy-e2e', 'warden-metrics-e2e', 'warden-notifications-e2e', 'warden-go-live-e2e', 'warden-api-e2e'];
+export const E2E_NAMESPACES = [
+  'warden-deals-e2e',
+  'warden-watchdogs-e2e',
+  'warden-restart-e2e',
+  'warden-autonomy-e2e',
+  'warden-metrics-e2e',
+  'warden-notifications-e2e',
+  'warden-go-live-e2e',
+  'warden-api-e2e',
+];
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -39,7 +39,15 @@ export const TEST_SETTINGS: GovernanceSettings = {
 export async function markGoLivePlaybookCompleted(db: Kysely<Database>): Promise<void> {
   await db
     .insertInto('go_live_playbook')
-    .values({ id: `fixture-${randomUUID()}`, status: 'completed', steps: JSON.stringify({}), started_by: 'test-fixture', started_at: new Date(), completed_at: new Date(), environment: 'test' })
+    .values({
+      id: `fixture-${randomUUID()}`,
+      status: 'completed',
+      steps: JSON.stringify({}),
+      started_by: 'test-fixture',
+      started_at: new Date(),
+      completed_at: new Date(),
+      environment: 'test',
+    })
     .execute();
 }
 
@@ -102,7 +110,12 @@ export interface RunningWorker {
 }
 
 /** A worker on the shared dev server with the run's workflow bundle, running until `stop()`. */
-export async function runDevServerWorker(options: { namespace?: string; taskQueue: string; activities: object; workflows?: boolean }): Promise<RunningWorker> {
+export async function runDevServerWorker(options: {
+  namespace?: string;
+  taskQueue: string;
+  activities: object;
+  workflows?: boolean;
+}): Promise<RunningWorker> {
   const connection = await NativeConnection.connect({ address: devServerAddress() });
   const worker = await Worker.create({
     connection,

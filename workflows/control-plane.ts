@@ -5,10 +5,9 @@ import {
   log,
   proxyActivities,
   setHandler,
-  uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ControlPlaneActivities } from '../activities/control-plane';
+import type { ControlPlaneActivities } from '../src/domain/control-plane/activities';
 import {
   type ChangeOutcome,
   type ChangeResult,
@@ -22,6 +21,7 @@ import {
 } from '../src/domain/control-plane/types';
 import { parseInput } from '../src/domain/shared/errors';
 import { describeIssues } from '../src/domain/shared/validation';
+import { Mailbox } from './lib/mailbox';
 import {
   changeControlPlaneUpdate,
   controlPlaneStateQuery,
@@ -34,24 +34,28 @@ import {
   setGoLiveSignal,
 } from './messages';
 
-const { loadControlPlaneState, persistControlPlaneChange, auditRejectedSignal } = proxyActivities<ControlPlaneActivities>({
-  startToCloseTimeout: '15 seconds',
-  // A database outage must delay a change, never drop it.
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
+const { loadControlPlaneState, persistControlPlaneChange, auditRejectedSignal } =
+  proxyActivities<ControlPlaneActivities>({
+    startToCloseTimeout: '15 seconds',
+    // A database outage must delay a change, never drop it.
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+  });
 
+/** A change to persist, or a signal's bad payload to audit; both in arrival order, one at a time. */
 type Queued =
-  | { ok: true; id: string; change: ControlPlaneChange; awaited?: boolean }
-  | { ok: false; id: string; signal: ControlPlaneChangeKind; payload: unknown; problem: string };
+  | { ok: true; change: ControlPlaneChange }
+  | { ok: false; signal: ControlPlaneChangeKind; payload: unknown; problem: string };
 
 const descriptions: Record<ControlPlaneChangeKind, string> = {
   setGoLive: 'Turn production execution on or off. {"enabled": true, "actor": "alice", "reason": "…"}',
   engageKillSwitch: 'Stop all PROD_EXEC actions now. {"source": "operator", "actor": "alice", "reason": "…"}',
   releaseKillSwitch:
     'Approve releasing the kill switch (approver roles only, after the cooldown). {"actor": "alice", "role": "risk_officer", "reason": "…", "token": "wat1… (when signed approvals are on)"}',
-  declineKillSwitchRelease: 'Decline releasing the kill switch; discards approvals so far. {"actor": "alice", "role": "manager", "reason": "…"}',
+  declineKillSwitchRelease:
+    'Decline releasing the kill switch; discards approvals so far. {"actor": "alice", "role": "manager", "reason": "…"}',
   setApplyMode: 'Set apply mode dry_run | testnet | live. {"mode": "dry_run", "actor": "alice", "reason": "…"}',
-  restrictEngine: 'Throttle or pause one engine. {"engine": "WHOLESALE", "restriction": "pause", "source": "operator", "actor": "alice", "reason": "…"}',
+  restrictEngine:
+    'Throttle or pause one engine. {"engine": "WHOLESALE", "restriction": "pause", "source": "operator", "actor": "alice", "reason": "…"}',
   refreshCapitalBand: 'Re-measure capital usage into the band. {"actor": "risk-guard"}',
 };
 
@@ -62,13 +66,11 @@ const descriptions: Record<ControlPlaneChangeKind, string> = {
  */
 export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<void> {
   const input = parseInput(ControlPlaneInputSchema, rawInput ?? {}, 'controlPlane input');
-  const queue: Queued[] = [];
+  // Changes by update wait in the mailbox for their outcome, handed back to the caller.
+  const mailbox = new Mailbox<Queued, ChangeOutcome | null>();
   let handled = 0;
   let rejected = input.rejectedSignals;
   let state: ControlPlaneState | undefined;
-
-  // Outcomes of changes that came by update, handed back to the waiting caller.
-  const outcomes = new Map<string, ChangeOutcome>();
 
   const signals = {
     setGoLive: setGoLiveSignal,
@@ -86,11 +88,11 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
       (payload: unknown) => {
         const parsed = controlPlaneChangeSchemas[kind].safeParse(payload);
         if (parsed.success) {
-          queue.push({ ok: true, id: uuid4(), change: { kind, ...parsed.data } as ControlPlaneChange });
+          mailbox.post({ ok: true, change: { kind, ...parsed.data } as ControlPlaneChange });
         } else {
           const problem = describeIssues(parsed.error);
           log.warn('control-plane signal rejected', { signal: kind, problem });
-          queue.push({ ok: false, id: uuid4(), signal: kind, payload: payload ?? null, problem });
+          mailbox.post({ ok: false, signal: kind, payload: payload ?? null, problem });
         }
       },
       { description: descriptions[kind] },
@@ -100,12 +102,8 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
     changeControlPlaneUpdate,
     async (payload): Promise<ChangeResult> => {
       const { kind, ...fields } = ChangeControlPlaneInputSchema.parse(payload);
-      const id = uuid4();
-      queue.push({ ok: true, id, change: { kind, ...fields } as ControlPlaneChange, awaited: true });
-      await condition(() => outcomes.has(id));
-      const outcome = outcomes.get(id)!;
-      outcomes.delete(id);
-      return { outcome, state: state! };
+      const outcome = await mailbox.ask({ ok: true, change: { kind, ...fields } as ControlPlaneChange });
+      return { outcome: outcome!, state: state! };
     },
     {
       // Refused before it reaches history: the caller hears which field is wrong.
@@ -113,14 +111,15 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
         const parsed = ChangeControlPlaneInputSchema.safeParse(payload);
         if (!parsed.success) throw new Error(describeIssues(parsed.error));
       },
-      description: 'Any control-plane change, answered with its outcome (applied, pending or refused with the reason) once persisted. {"kind": "engageKillSwitch", "source": "operator", "actor": "alice", "reason": "…"}',
+      description:
+        'Any control-plane change, answered with its outcome (applied, pending or refused with the reason) once persisted. {"kind": "engageKillSwitch", "source": "operator", "actor": "alice", "reason": "…"}',
     },
   );
   setHandler(
     controlPlaneStateQuery,
     () => {
       if (state === undefined) throw new Error('control plane is still loading its state');
-      return { ...state, pendingChanges: queue.length, rejectedSignals: rejected };
+      return { ...state, pendingChanges: mailbox.size, rejectedSignals: rejected };
     },
     { description: 'Go-live, kill switch and apply mode as persisted, with the number of changes still queued.' },
   );
@@ -128,25 +127,33 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
   state = await loadControlPlaneState();
 
   for (;;) {
-    await condition(() => queue.length > 0 || handled >= input.signalsPerRun || workflowInfo().continueAsNewSuggested);
-    while (queue.length > 0) {
-      const item = queue[0]!;
+    await condition(() => mailbox.size > 0 || handled >= input.signalsPerRun || workflowInfo().continueAsNewSuggested);
+    // Each item leaves the mailbox only once persisted, so the query's pending count stays true.
+    await mailbox.drain(async (item, id) => {
+      let outcome: ChangeOutcome | null = null;
       if (item.ok) {
         // Histories from before change outcomes carry a bare state.
-        const { outcome, ...persisted } = await persistControlPlaneChange({ changeId: item.id, change: item.change });
+        const { outcome: persistedOutcome, ...persisted } = await persistControlPlaneChange({
+          changeId: id,
+          change: item.change,
+        });
         state = persisted;
-        if (item.awaited) outcomes.set(item.id, outcome ?? { status: 'applied' });
+        outcome = persistedOutcome ?? { status: 'applied' };
       } else {
-        await auditRejectedSignal({ rejectionId: item.id, signal: item.signal, payload: item.payload, problem: item.problem });
+        await auditRejectedSignal({
+          rejectionId: id,
+          signal: item.signal,
+          payload: item.payload,
+          problem: item.problem,
+        });
         rejected += 1;
       }
-      // Dequeued only once persisted, so the query's pending count stays true.
-      queue.shift();
       handled += 1;
-    }
+      return outcome;
+    });
     if (handled >= input.signalsPerRun || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      if (queue.length === 0) {
+      if (mailbox.size === 0) {
         await continueAsNew<typeof controlPlane>({
           handledSignals: input.handledSignals + handled,
           rejectedSignals: rejected,

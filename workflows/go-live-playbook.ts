@@ -1,6 +1,13 @@
-import { allHandlersFinished, ApplicationFailure, condition, proxyActivities, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
-import type { GoLiveActivities } from '../activities/go-live';
-import { parseInput } from '../src/domain/shared/errors';
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { GoLiveActivities } from '../src/domain/go-live/activities';
+import { ErrorType, parseInput } from '../src/domain/shared/errors';
 import {
   AbandonPayloadSchema,
   checkStepRequest,
@@ -15,6 +22,7 @@ import {
   stepById,
 } from '../src/domain/go-live/playbook';
 import { describeIssues } from '../src/domain/shared/validation';
+import { Mailbox } from './lib/mailbox';
 import {
   abandonPlaybookSignal,
   abandonPlaybookUpdate,
@@ -29,12 +37,14 @@ const goLive = proxyActivities<GoLiveActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
-type Message = { id: string; kind: 'step' | 'abandon'; payload: unknown; reply: boolean };
+type Message = { kind: 'step' | 'abandon'; payload: unknown };
 type Answer = StepResult | { status: 'abandoned'; progress: PlaybookProgress };
 const KEPT_REFUSALS = 20;
 
 const field = (payload: unknown, name: string): string =>
-  typeof payload === 'object' && payload !== null && typeof (payload as Record<string, unknown>)[name] === 'string' ? String((payload as Record<string, unknown>)[name]).slice(0, 200) : 'unknown';
+  typeof payload === 'object' && payload !== null && typeof (payload as Record<string, unknown>)[name] === 'string'
+    ? String((payload as Record<string, unknown>)[name]).slice(0, 200)
+    : 'unknown';
 
 /**
  * Seed 004 PACK H: the nine go-live steps, in order, each done by an operator
@@ -56,28 +66,53 @@ export async function goLivePlaybook(rawInput: PlaybookInput): Promise<PlaybookP
     abandoned: null,
     refusals: [],
   };
-  const inbox: Message[] = [];
-  const answers = new Map<string, Answer>();
+  // Steps and abandonment, one at a time in arrival order; an update's caller waits for its answer.
+  const mailbox = new Mailbox<Message, Answer>();
 
-  const refuse = async (message: Message, step: string, reason: StepRefusal['reason'], detail: string): Promise<StepResult> => {
-    const refusal: StepRefusal = { step, actor: field(message.payload, 'actor'), reason, detail, at: new Date().toISOString() };
+  const refuse = async (
+    message: Message,
+    id: string,
+    step: string,
+    reason: StepRefusal['reason'],
+    detail: string,
+  ): Promise<StepResult> => {
+    const refusal: StepRefusal = {
+      step,
+      actor: field(message.payload, 'actor'),
+      reason,
+      detail,
+      at: new Date().toISOString(),
+    };
     progress.refusals = [...progress.refusals, refusal].slice(-KEPT_REFUSALS);
-    await goLive.auditPlaybookRefusal({ playbookId, refusal, payload: message.payload ?? null, key: message.id });
+    await goLive.auditPlaybookRefusal({ playbookId, refusal, payload: message.payload ?? null, key: id });
     return { status: 'refused', step, reason, detail, progress };
   };
 
-  const doStep = async (message: Message): Promise<StepResult> => {
+  const doStep = async (message: Message, id: string): Promise<StepResult> => {
     const check = checkStepRequest(progress, message.payload);
-    if (!check.ok) return refuse(message, field(message.payload, 'step'), check.reason, check.problem);
+    if (!check.ok) return refuse(message, id, field(message.payload, 'step'), check.reason, check.problem);
     const request = check.request;
     const step = stepById(request.step);
-    const conditions = await goLive.assessGoLiveConditions({ step: step.id, actor: request.actor, ...(request.role ? { role: request.role } : {}), ...(request.token ? { token: request.token } : {}) });
+    const conditions = await goLive.assessGoLiveConditions({
+      step: step.id,
+      actor: request.actor,
+      ...(request.role ? { role: request.role } : {}),
+      ...(request.token ? { token: request.token } : {}),
+    });
     const decision = decideStep(progress, step, conditions, request);
-    if (!decision.accepted) return refuse(message, step.id, decision.reason, decision.detail);
-    const record = { step: step.id, actor: request.actor, evidence: request.evidence, role: request.role ?? null, at: new Date().toISOString(), band: conditions.band, health: conditions.health };
+    if (!decision.accepted) return refuse(message, id, step.id, decision.reason, decision.detail);
+    const record = {
+      step: step.id,
+      actor: request.actor,
+      evidence: request.evidence,
+      role: request.role ?? null,
+      at: new Date().toISOString(),
+      band: conditions.band,
+      health: conditions.health,
+    };
     const token = conditions.approver?.ok ? conditions.approver.token : undefined;
     const recording = await goLive.recordPlaybookStep({ playbookId, runId, record, ...(token ? { token } : {}) });
-    if (!recording.recorded) return refuse(message, step.id, 'approver_required', recording.problem);
+    if (!recording.recorded) return refuse(message, id, step.id, 'approver_required', recording.problem);
     progress.done.push(record);
     progress.nextStep = nextStepOf(progress);
     if (progress.done.length === PLAYBOOK.length) {
@@ -90,12 +125,20 @@ export async function goLivePlaybook(rawInput: PlaybookInput): Promise<PlaybookP
     return { status: 'accepted', step: step.id, progress };
   };
 
-  const abandon = async (message: Message): Promise<Answer> => {
+  const abandon = async (message: Message, id: string): Promise<Answer> => {
     const parsed = AbandonPayloadSchema.safeParse(message.payload);
-    if (!parsed.success) return refuse(message, 'abandon', 'invalid_payload', describeIssues(parsed.error));
-    if (progress.status !== 'in_progress') return refuse(message, 'abandon', 'playbook_closed', `playbook ${playbookId} is ${progress.status}`);
+    if (!parsed.success) return refuse(message, id, 'abandon', 'invalid_payload', describeIssues(parsed.error));
+    if (progress.status !== 'in_progress')
+      return refuse(message, id, 'abandon', 'playbook_closed', `playbook ${playbookId} is ${progress.status}`);
     const at = new Date().toISOString();
-    await goLive.closeGoLivePlaybook({ playbookId, runId, status: 'abandoned', actor: parsed.data.actor, reason: parsed.data.reason, at });
+    await goLive.closeGoLivePlaybook({
+      playbookId,
+      runId,
+      status: 'abandoned',
+      actor: parsed.data.actor,
+      reason: parsed.data.reason,
+      at,
+    });
     progress.status = 'abandoned';
     progress.abandoned = { ...parsed.data, at };
     progress.nextStep = null;
@@ -103,18 +146,11 @@ export async function goLivePlaybook(rawInput: PlaybookInput): Promise<PlaybookP
   };
 
   // Signals never throw: whatever arrives is queued, judged in order, and a refusal audited.
-  const enqueue = (kind: Message['kind']) => (payload: unknown) => void inbox.push({ id: uuid4(), kind, payload, reply: false });
+  const enqueue = (kind: Message['kind']) => (payload: unknown) => mailbox.post({ kind, payload });
   // Updates are checked first by their validator, which names the field at fault to the caller.
-  const ask = async (kind: Message['kind'], payload: unknown): Promise<Answer> => {
-    const id = uuid4();
-    inbox.push({ id, kind, payload, reply: true });
-    await condition(() => answers.has(id));
-    const result = answers.get(id)!;
-    answers.delete(id);
-    return result;
-  };
+  const ask = (kind: Message['kind'], payload: unknown): Promise<Answer> => mailbox.ask({ kind, payload });
   const rejectInvalid = (problem: string | null) => {
-    if (problem !== null) throw ApplicationFailure.nonRetryable(problem, 'PlaybookMessageRejected');
+    if (problem !== null) throw ApplicationFailure.nonRetryable(problem, ErrorType.PlaybookMessageRejected);
   };
 
   setHandler(completePlaybookStepSignal, enqueue('step'), {
@@ -126,20 +162,30 @@ export async function goLivePlaybook(rawInput: PlaybookInput): Promise<PlaybookP
       const check = checkStepRequest(progress, payload);
       rejectInvalid(check.ok ? null : check.problem);
     },
-    description: 'Complete the next step and hear whether it counted. {"step": "preflight", "actor": "alice", "evidence": "…"}',
+    description:
+      'Complete the next step and hear whether it counted. {"step": "preflight", "actor": "alice", "evidence": "…"}',
   });
-  setHandler(abandonPlaybookSignal, enqueue('abandon'), { description: 'Abandon this playbook. {"actor": "alice", "reason": "…"}' });
+  setHandler(abandonPlaybookSignal, enqueue('abandon'), {
+    description: 'Abandon this playbook. {"actor": "alice", "reason": "…"}',
+  });
   setHandler(
     abandonPlaybookUpdate,
     async (payload) => {
       const result = await ask('abandon', payload);
-      if (result.status === 'refused') throw ApplicationFailure.nonRetryable(result.detail, 'PlaybookMessageRejected');
+      if (result.status === 'refused')
+        throw ApplicationFailure.nonRetryable(result.detail, ErrorType.PlaybookMessageRejected);
       return result.progress;
     },
     {
       validator: (payload) => {
         const parsed = AbandonPayloadSchema.safeParse(payload);
-        rejectInvalid(!parsed.success ? describeIssues(parsed.error) : progress.status !== 'in_progress' ? `playbook ${playbookId} is ${progress.status}` : null);
+        rejectInvalid(
+          !parsed.success
+            ? describeIssues(parsed.error)
+            : progress.status !== 'in_progress'
+              ? `playbook ${playbookId} is ${progress.status}`
+              : null,
+        );
       },
       description: 'Abandon this playbook. {"actor": "alice", "reason": "…"}',
     },
@@ -148,11 +194,9 @@ export async function goLivePlaybook(rawInput: PlaybookInput): Promise<PlaybookP
 
   await goLive.openGoLivePlaybook({ playbookId, runId, startedBy: input.startedBy, startedAt: progress.startedAt });
   // Messages still queued when the playbook closes are answered (refused), so no caller waits forever.
-  while (progress.status === 'in_progress' || inbox.length > 0) {
-    await condition(() => inbox.length > 0);
-    const message = inbox.shift()!;
-    const result = message.kind === 'step' ? await doStep(message) : await abandon(message);
-    if (message.reply) answers.set(message.id, result);
+  while (progress.status === 'in_progress' || mailbox.size > 0) {
+    await condition(() => mailbox.size > 0);
+    await mailbox.drain((message, id) => (message.kind === 'step' ? doStep(message, id) : abandon(message, id)));
   }
   await condition(allHandlersFinished);
   return progress;

@@ -1,8 +1,11 @@
-import { ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
-import type { AutonomyActivities } from '../activities/autonomy';
+import { ParentClosePolicy, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
+import type { AutonomyActivities } from '../src/domain/autonomy/activities';
 import { expansionProposal } from './expansion-proposal';
 
-const autonomy = proxyActivities<AutonomyActivities>({ startToCloseTimeout: '2 minutes', retry: { maximumInterval: '1 minute' } });
+const autonomy = proxyActivities<AutonomyActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { maximumInterval: '1 minute' },
+});
 
 export interface GovernanceCycleResult {
   reportId: string;
@@ -22,10 +25,21 @@ export async function governanceCycle(): Promise<GovernanceCycleResult> {
   let proposalId: string | null = null;
   if (prepared.terms) {
     // Abandoned, not owned: the proposal outlives this week's cycle.
-    await startChild(expansionProposal, { workflowId: prepared.terms.proposalId, args: [prepared.terms], parentClosePolicy: ParentClosePolicy.ABANDON });
+    await startChild(expansionProposal, {
+      workflowId: prepared.terms.proposalId,
+      args: [prepared.terms],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    });
     proposalId = prepared.terms.proposalId;
   }
   const { terms, ...report } = prepared;
-  const reportId = await autonomy.saveGovernanceReport({ report: { ...report, proposal: terms }, proposalId, at });
+  // Keyed by this run: a retried save finds its report. Activity inputs are not compared on replay.
+  const { workflowId, runId } = workflowInfo();
+  const reportId = await autonomy.saveGovernanceReport({
+    report: { ...report, proposal: terms },
+    proposalId,
+    at,
+    key: `governance-report:${workflowId}:${runId}`,
+  });
   return { reportId, expand: prepared.decision.expand, reasons: prepared.decision.reasons, proposalId };
 }

@@ -1,9 +1,18 @@
 import { ActivityFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { WatchdogActivities } from '../activities/watchdogs';
-import { type CanaryInput, CanaryInputSchema, type CanaryRunResult, type CheckResult, nextCanaryState } from '../src/domain/watchdogs/canary';
+import type { WatchdogActivities } from '../src/domain/watchdogs/activities';
+import {
+  type CanaryInput,
+  CanaryInputSchema,
+  type CanaryRunResult,
+  type CheckResult,
+  nextCanaryState,
+} from '../src/domain/watchdogs/canary';
 import { parseInput } from '../src/domain/shared/errors';
 
-const steady = proxyActivities<WatchdogActivities>({ startToCloseTimeout: '30 seconds', retry: { maximumInterval: '10 seconds' } });
+const steady = proxyActivities<WatchdogActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumInterval: '10 seconds' },
+});
 
 /**
  * Seed 001's infrastructure canary, run by a Schedule. Each check is one
@@ -14,7 +23,10 @@ export async function infrastructureCanary(rawInput: CanaryInput = {}): Promise<
   const input = parseInput(CanaryInputSchema, rawInput ?? {}, 'infrastructureCanary input');
   const previous = (workflowInfo().lastResult as CanaryRunResult | undefined)?.consecutiveFailures ?? {};
   // One attempt each: a check that cannot answer in time has failed.
-  const probe = proxyActivities<WatchdogActivities>({ startToCloseTimeout: input.checkTimeoutMs, retry: { maximumAttempts: 1 } });
+  const probe = proxyActivities<WatchdogActivities>({
+    startToCloseTimeout: input.checkTimeoutMs,
+    retry: { maximumAttempts: 1 },
+  });
   const guard = async (name: string, run: Promise<CheckResult>): Promise<CheckResult> => {
     try {
       return await run;
@@ -27,13 +39,20 @@ export async function infrastructureCanary(rawInput: CanaryInput = {}): Promise<
   const results = await Promise.all([
     guard('postgres', probe.checkPostgres()),
     guard('temporal', probe.checkTemporal()),
-    ...input.httpProbes.map((p) => guard(p.name, probe.checkHttp({ name: p.name, url: p.url, timeoutMs: p.timeoutMs }))),
+    ...input.httpProbes.map((p) =>
+      guard(p.name, probe.checkHttp({ name: p.name, url: p.url, timeoutMs: p.timeoutMs })),
+    ),
     ...registered.map((name) => guard(name, probe.runRegisteredCheck({ name }))),
   ]);
   const next = nextCanaryState(previous, results, input.threshold);
   if (next.tripped.length > 0) {
-    const failing = results.filter((r) => next.tripped.includes(r.name)).map((r) => `${r.name} (${r.error ?? 'failed'})`);
-    await steady.engageKillSwitch({ source: 'canary', reason: `canary: ${input.threshold} consecutive failures of ${failing.join(', ')}` });
+    const failing = results
+      .filter((r) => next.tripped.includes(r.name))
+      .map((r) => `${r.name} (${r.error ?? 'failed'})`);
+    await steady.engageKillSwitch({
+      source: 'canary',
+      reason: `canary: ${input.threshold} consecutive failures of ${failing.join(', ')}`,
+    });
   }
   await steady.recordCanaryRun({ at: new Date().toISOString(), results, ...next });
   return { ...next, results };

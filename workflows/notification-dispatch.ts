@@ -1,5 +1,13 @@
-import { ActivityFailure, allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { NotificationActivities } from '../activities/notifications';
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { NotificationActivities } from '../src/domain/notifications/activities';
 import { ErrorType, parseInput } from '../src/domain/shared/errors';
 import { type NotificationDispatchInput, NotificationDispatchInputSchema } from '../src/domain/notifications/dispatch';
 import { notificationDispatchQuery, notificationsPendingSignal } from './messages';
@@ -12,7 +20,13 @@ const { claimPendingDeliveries, markDeliveryFailed } = proxyActivities<Notificat
 // 25 attempts, 1 s doubling to 5 min apart (about 85 minutes), before a delivery is given up.
 const { deliverNotification } = proxyActivities<NotificationActivities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 25, nonRetryableErrorTypes: [ErrorType.WebhookRejected, ErrorType.InvalidInput] },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '5 minutes',
+    maximumAttempts: 25,
+    nonRetryableErrorTypes: [ErrorType.WebhookRejected, ErrorType.InvalidInput],
+  },
 });
 
 const POLL_INTERVAL = '5 seconds';
@@ -32,10 +46,20 @@ export async function notificationDispatch(rawInput: NotificationDispatchInput =
   let settled = 0;
   let woken = false;
 
-  setHandler(notificationsPendingSignal, () => void (woken = true), { description: 'Look for undelivered notifications now instead of at the next poll. No payload.' });
-  setHandler(notificationDispatchQuery, () => ({ inFlight: [...inFlight.keys()], settledThisRun: settled, handledDeliveries: input.handledDeliveries + settled }), {
-    description: 'Deliveries in flight, and how many have settled (delivered or failed).',
+  setHandler(notificationsPendingSignal, () => void (woken = true), {
+    description: 'Look for undelivered notifications now instead of at the next poll. No payload.',
   });
+  setHandler(
+    notificationDispatchQuery,
+    () => ({
+      inFlight: [...inFlight.keys()],
+      settledThisRun: settled,
+      handledDeliveries: input.handledDeliveries + settled,
+    }),
+    {
+      description: 'Deliveries in flight, and how many have settled (delivered or failed).',
+    },
+  );
 
   const deliver = async (deliveryId: string): Promise<void> => {
     try {
@@ -55,7 +79,10 @@ export async function notificationDispatch(rawInput: NotificationDispatchInput =
     // Deliveries in flight finish in this run, so a new run never sends what an old one is still sending.
     if (winding && inFlight.size === 0) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof notificationDispatch>({ handledDeliveries: input.handledDeliveries + settled, deliveriesPerRun: input.deliveriesPerRun });
+      await continueAsNew<typeof notificationDispatch>({
+        handledDeliveries: input.handledDeliveries + settled,
+        deliveriesPerRun: input.deliveriesPerRun,
+      });
     }
     woken = false;
     const claimed = await claimPendingDeliveries({

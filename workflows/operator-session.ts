@@ -1,7 +1,13 @@
 import { allHandlersFinished, ApplicationFailure, condition, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { GoLiveActivities } from '../activities/go-live';
-import { parseInput } from '../src/domain/shared/errors';
-import { type EndSessionPayload, EndSessionPayloadSchema, type OperatorSessionInput, OperatorSessionInputSchema, type OperatorSessionView } from '../src/domain/go-live/sessions';
+import type { GoLiveActivities } from '../src/domain/go-live/activities';
+import { ErrorType, parseInput } from '../src/domain/shared/errors';
+import {
+  type EndSessionPayload,
+  EndSessionPayloadSchema,
+  type OperatorSessionInput,
+  OperatorSessionInputSchema,
+  type OperatorSessionView,
+} from '../src/domain/go-live/sessions';
 import { describeIssues } from '../src/domain/shared/validation';
 import { endSessionUpdate, sessionQuery } from './messages';
 
@@ -38,16 +44,31 @@ export async function operatorSession(rawInput: OperatorSessionInput): Promise<O
     {
       validator: (payload) => {
         const parsed = EndSessionPayloadSchema.safeParse(payload);
-        if (!parsed.success) throw ApplicationFailure.nonRetryable(describeIssues(parsed.error), 'SessionMessageRejected');
-        if (ending !== undefined) throw ApplicationFailure.nonRetryable(`session ${input.sessionId} is already ended by ${ending.actor}`, 'SessionMessageRejected');
+        if (!parsed.success)
+          throw ApplicationFailure.nonRetryable(describeIssues(parsed.error), ErrorType.SessionMessageRejected);
+        if (ending !== undefined)
+          throw ApplicationFailure.nonRetryable(
+            `session ${input.sessionId} is already ended by ${ending.actor}`,
+            ErrorType.SessionMessageRejected,
+          );
       },
       description: 'End the session; answers with both snapshots. {"actor": "alice", "notes": "…"}',
     },
   );
 
-  view = await goLive.openOperatorSession({ sessionId: input.sessionId, operator: input.operator, notes: input.notes ?? null, startedAt: new Date().toISOString() });
+  view = await goLive.openOperatorSession({
+    sessionId: input.sessionId,
+    operator: input.operator,
+    notes: input.notes ?? null,
+    startedAt: new Date().toISOString(),
+  });
   await condition(() => ending !== undefined);
-  view = await goLive.closeOperatorSession({ sessionId: input.sessionId, actor: ending!.actor, notes: ending!.notes ?? null, endedAt: new Date().toISOString() });
+  view = await goLive.closeOperatorSession({
+    sessionId: input.sessionId,
+    actor: ending!.actor,
+    notes: ending!.notes ?? null,
+    endedAt: new Date().toISOString(),
+  });
   await condition(allHandlersFinished);
   return view;
 }

@@ -1,5 +1,5 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { WatchdogActivities } from '../activities/watchdogs';
+import type { WatchdogActivities } from '../src/domain/watchdogs/activities';
 import type { TripwireReport } from '../src/domain/watchdogs/tripwire';
 
 const { evaluateRegressionPolicies, applyEngineRestriction, engageKillSwitch } = proxyActivities<WatchdogActivities>({
@@ -16,7 +16,13 @@ export async function regressionTripwire(): Promise<TripwireReport> {
   for (const f of report.fired) {
     const reason = `${f.policy} dropped ${(f.dropFraction * 100).toFixed(1)}% (baseline ${f.baseline.toFixed(3)}, current ${f.current.toFixed(3)})`;
     if (f.action === 'KILL_SWITCH') await engageKillSwitch({ source: 'tripwire', reason });
-    else await applyEngineRestriction({ engine: f.engine, kind: f.action === 'THROTTLE' ? 'throttle' : 'pause', source: `tripwire:${f.policy}`, reason });
+    else
+      await applyEngineRestriction({
+        engine: f.engine,
+        kind: f.action === 'THROTTLE' ? 'throttle' : 'pause',
+        source: `tripwire:${f.policy}`,
+        reason,
+      });
   }
   return report;
 }

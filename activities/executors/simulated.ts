@@ -1,4 +1,5 @@
 import type { DealExecutor, ExecuteDealInput, ExecuteDealResult } from '../../src/domain/deals/types';
+import type { CommandExecutor } from '../../src/domain/autonomy/activities';
 
 /**
  * Warden's stand-in for a producer's executor, for the demo and tests: it
@@ -11,4 +12,9 @@ export function createSimulatedExecutor(): DealExecutor {
       return { realizedLoss: 0, externalId: `sim-${input.applyMode}-${input.dealId}` };
     },
   };
+}
+
+/** Stand-in for the machine's command service, for the demo and tests: every command succeeds. */
+export function createSimulatedCommandExecutor(): CommandExecutor {
+  return { executeCommand: async () => ({}) };
 }

@@ -4,9 +4,7 @@ import type { CapitalBandThresholds } from '../domain/capital/bands';
 import type { KillSwitchReleasePolicy } from '../domain/control-plane/release';
 import type { GovernorSettings } from '../domain/permits/rules';
 
-const hostPort = z
-  .string()
-  .regex(/^[A-Za-z0-9.\-]+:\d{1,5}$/, 'expected host:port, e.g. localhost:7233');
+const hostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'expected host:port, e.g. localhost:7233');
 
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 60s, 5m or 1h');
 
@@ -19,8 +17,14 @@ const optionalText = z
 const envSchema = z
   .object({
     TEMPORAL_ADDRESS: hostPort.optional(),
-    TEMPORAL_NAMESPACE: z.string().regex(/^[A-Za-z0-9_.\-]{1,255}$/, 'expected a namespace name').default('default'),
-    WARDEN_TASK_QUEUE: z.string().regex(/^\S{1,255}$/, 'expected a task queue name without spaces').default('warden'),
+    TEMPORAL_NAMESPACE: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,255}$/, 'expected a namespace name')
+      .default('default'),
+    WARDEN_TASK_QUEUE: z
+      .string()
+      .regex(/^\S{1,255}$/, 'expected a task queue name without spaces')
+      .default('warden'),
     TEMPORAL_TLS_CERT: optionalText,
     TEMPORAL_TLS_KEY: optionalText,
     TEMPORAL_API_KEY: optionalText,
@@ -47,7 +51,10 @@ const envSchema = z
       .default('')
       .transform((value, ctx) => {
         const probes = [];
-        for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+        for (const entry of value
+          .split(',')
+          .map((e) => e.trim())
+          .filter(Boolean)) {
           const match = /^([a-z][a-z0-9_-]{0,63})=(https?:\/\/\S+)$/.exec(entry);
           if (!match) {
             ctx.addIssue({ code: 'custom', message: `expected name=http(s)://url[,name=url…], got '${entry}'` });
@@ -57,7 +64,10 @@ const envSchema = z
         }
         return probes;
       }),
-    WARDEN_ENV: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'expected an environment name such as dev, staging or prod').default('dev'),
+    WARDEN_ENV: z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]{0,31}$/, 'expected an environment name such as dev, staging or prod')
+      .default('dev'),
     WARDEN_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     WARDEN_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
     WARDEN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(120),
@@ -68,7 +78,10 @@ const envSchema = z
         const cuts = value.split(',').map((v) => Number(v.trim()));
         const ascending = cuts.every((c, i) => i === 0 || c > cuts[i - 1]!);
         if (cuts.length !== 3 || cuts.some((c) => !Number.isFinite(c) || c <= 0 || c >= 1) || !ascending) {
-          ctx.addIssue({ code: 'custom', message: `expected three ascending fractions between 0 and 1 (B,C,D start), e.g. 0.25,0.5,0.75; got '${value}'` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected three ascending fractions between 0 and 1 (B,C,D start), e.g. 0.25,0.5,0.75; got '${value}'`,
+          });
           return z.NEVER;
         }
         return { B: cuts[0]!, C: cuts[1]!, D: cuts[2]! };
@@ -84,7 +97,10 @@ const envSchema = z
       .default('')
       .transform((value, ctx) => {
         const hooks = [];
-        for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+        for (const entry of value
+          .split(',')
+          .map((e) => e.trim())
+          .filter(Boolean)) {
           const match = /^([a-z][a-z0-9_-]{0,63})=(https?:\/\/\S+)$/.exec(entry);
           if (!match) {
             ctx.addIssue({ code: 'custom', message: `expected name=http(s)://url[,name=url…], got '${entry}'` });
@@ -99,10 +115,16 @@ const envSchema = z
       .default('')
       .transform((value, ctx) => {
         const receivers: Record<string, string> = {};
-        for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+        for (const entry of value
+          .split(',')
+          .map((e) => e.trim())
+          .filter(Boolean)) {
           const match = /^([a-z][a-z0-9_-]{0,63})=(\S{16,})$/.exec(entry);
           if (!match) {
-            ctx.addIssue({ code: 'custom', message: `expected name=secret (secret of 16+ characters)[,name=secret…], got '${entry.split('=')[0]}=…'` });
+            ctx.addIssue({
+              code: 'custom',
+              message: `expected name=secret (secret of 16+ characters)[,name=secret…], got '${entry.split('=')[0]}=…'`,
+            });
             return z.NEVER;
           }
           receivers[match[1]!] = match[2]!;
@@ -111,12 +133,23 @@ const envSchema = z
       }),
   })
   .superRefine((env, ctx) => {
-    if (env.WARDEN_SIGNED_APPROVALS === 'true' && (env.WARDEN_APPROVAL_SIGNING_KEY === undefined || env.WARDEN_APPROVAL_SIGNING_KEY.length < 32)) {
-      ctx.addIssue({ code: 'custom', path: ['WARDEN_APPROVAL_SIGNING_KEY'], message: 'signed approvals need a signing key of at least 32 characters' });
+    if (
+      env.WARDEN_SIGNED_APPROVALS === 'true' &&
+      (env.WARDEN_APPROVAL_SIGNING_KEY === undefined || env.WARDEN_APPROVAL_SIGNING_KEY.length < 32)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WARDEN_APPROVAL_SIGNING_KEY'],
+        message: 'signed approvals need a signing key of at least 32 characters',
+      });
     }
     if ((env.TEMPORAL_TLS_CERT === undefined) !== (env.TEMPORAL_TLS_KEY === undefined)) {
       const missing = env.TEMPORAL_TLS_CERT === undefined ? 'TEMPORAL_TLS_CERT' : 'TEMPORAL_TLS_KEY';
-      ctx.addIssue({ code: 'custom', path: [missing], message: 'TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be given together' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [missing],
+        message: 'TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be given together',
+      });
     }
   });
 
@@ -136,7 +169,13 @@ export interface Config {
   /** Prometheus /metrics on the worker; 0 turns it off. */
   metricsPort: number;
   governor: GovernorSettings;
-  watchdogs: { tripwireEvery: string; canaryEvery: string; canaryThreshold: number; httpProbes: { name: string; url: string }[]; governanceCycleCron: string };
+  watchdogs: {
+    tripwireEvery: string;
+    canaryEvery: string;
+    canaryThreshold: number;
+    httpProbes: { name: string; url: string }[];
+    governanceCycleCron: string;
+  };
   /** Deployment environment name; approval settings below are this environment's. */
   environment: string;
   /** Operator HTTP API; 0 turns it off. */
@@ -171,7 +210,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.WARDEN_TASK_QUEUE,
-      tls: e.TEMPORAL_TLS_CERT && e.TEMPORAL_TLS_KEY ? { certPath: e.TEMPORAL_TLS_CERT, keyPath: e.TEMPORAL_TLS_KEY } : undefined,
+      tls:
+        e.TEMPORAL_TLS_CERT && e.TEMPORAL_TLS_KEY
+          ? { certPath: e.TEMPORAL_TLS_CERT, keyPath: e.TEMPORAL_TLS_KEY }
+          : undefined,
       apiKey: e.TEMPORAL_API_KEY,
     },
     databaseUrl: e.DATABASE_URL,
@@ -201,7 +243,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       approvals: e.WARDEN_RELEASE_APPROVALS,
       selfApproval: e.WARDEN_RELEASE_SELF_APPROVAL === 'true',
     },
-    approvals: { signed: e.WARDEN_SIGNED_APPROVALS === 'true', signingKey: e.WARDEN_APPROVAL_SIGNING_KEY, tokenTtl: e.WARDEN_APPROVAL_TOKEN_TTL },
+    approvals: {
+      signed: e.WARDEN_SIGNED_APPROVALS === 'true',
+      signingKey: e.WARDEN_APPROVAL_SIGNING_KEY,
+      tokenTtl: e.WARDEN_APPROVAL_TOKEN_TTL,
+    },
     webhooks: e.WARDEN_WEBHOOKS,
     alertmanagerReceivers: e.WARDEN_ALERTMANAGER_RECEIVERS,
   };

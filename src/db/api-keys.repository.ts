@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Identity, Role } from '../domain/identity/roles';
+import { AuditKind } from '../domain/audit/kinds';
 import { appendAuditEvent } from './audit.repository';
 import type { Database } from './database';
 
@@ -21,22 +22,41 @@ export interface ApiKeyView {
 }
 
 /** Creates a key for an identity; the key itself is returned once and never stored. */
-export async function createApiKey(db: Kysely<Database>, input: { identity: string; roles: Role[]; actor: string }): Promise<{ key: string; view: ApiKeyView }> {
+export async function createApiKey(
+  db: Kysely<Database>,
+  input: { identity: string; roles: Role[]; actor: string },
+): Promise<{ key: string; view: ApiKeyView }> {
   const id = randomBytes(6).toString('hex');
   const secret = randomBytes(32).toString('base64url');
   const row = await db.transaction().execute(async (trx) => {
     const inserted = await trx
       .insertInto('api_key')
-      .values({ id, identity: input.identity, roles: JSON.stringify(input.roles), secret_hash: hashSecret(secret), created_by: input.actor })
+      .values({
+        id,
+        identity: input.identity,
+        roles: JSON.stringify(input.roles),
+        secret_hash: hashSecret(secret),
+        created_by: input.actor,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
-    await appendAuditEvent(trx, { actor: input.actor, kind: 'api_key.created', subject: `api_key:${id}`, details: { identity: input.identity, roles: input.roles } });
+    await appendAuditEvent(trx, {
+      actor: input.actor,
+      kind: AuditKind.apiKey.created,
+      subject: `api_key:${id}`,
+      details: { identity: input.identity, roles: input.roles },
+    });
     return inserted;
   });
   return { key: `wk_${id}.${secret}`, view: toView(row) };
 }
 
-export async function revokeApiKey(db: Kysely<Database>, id: string, actor: string, reason: string): Promise<ApiKeyView | undefined> {
+export async function revokeApiKey(
+  db: Kysely<Database>,
+  id: string,
+  actor: string,
+  reason: string,
+): Promise<ApiKeyView | undefined> {
   return db.transaction().execute(async (trx) => {
     const row = await trx
       .updateTable('api_key')
@@ -46,7 +66,12 @@ export async function revokeApiKey(db: Kysely<Database>, id: string, actor: stri
       .returningAll()
       .executeTakeFirst();
     if (!row) return undefined;
-    await appendAuditEvent(trx, { actor, kind: 'api_key.revoked', subject: `api_key:${id}`, details: { identity: row.identity, reason } });
+    await appendAuditEvent(trx, {
+      actor,
+      kind: AuditKind.apiKey.revoked,
+      subject: `api_key:${id}`,
+      details: { identity: row.identity, reason },
+    });
     return toView(row);
   });
 }
@@ -69,11 +94,24 @@ export async function authenticateApiKey(db: Kysely<Database>, presented: string
   if (!row || !timingSafeEqual(expected, given)) return { ok: false, reason: 'unknown API key' };
   if (row.revoked_at !== null) return { ok: false, reason: `API key ${id} was revoked` };
   // Best effort: a lost update of last_used_at must not fail the request.
-  await db.updateTable('api_key').set({ last_used_at: new Date() }).where('id', '=', id).execute().catch(() => undefined);
+  await db
+    .updateTable('api_key')
+    .set({ last_used_at: new Date() })
+    .where('id', '=', id)
+    .execute()
+    .catch(() => undefined);
   return { ok: true, identity: { name: row.identity, roles: row.roles, keyId: id } };
 }
 
-function toView(row: { id: string; identity: string; roles: Role[]; created_at: Date; created_by: string; revoked_at: Date | null; last_used_at: Date | null }): ApiKeyView {
+function toView(row: {
+  id: string;
+  identity: string;
+  roles: Role[];
+  created_at: Date;
+  created_by: string;
+  revoked_at: Date | null;
+  last_used_at: Date | null;
+}): ApiKeyView {
   return {
     id: row.id,
     identity: row.identity,

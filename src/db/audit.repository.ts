@@ -1,11 +1,13 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { chainHash, GENESIS_HASH } from '../security/audit-chain';
+import type { AuditKindName } from '../domain/audit/kinds';
 import { notificationFor } from '../domain/notifications/rules';
 import type { AuditEventRow, Database } from './database';
 
 export interface AuditEntry {
   actor: string;
-  kind: string;
+  /** From the catalogue (src/domain/audit/kinds.ts), never a bare string. */
+  kind: AuditKindName;
   subject: string;
   details?: Record<string, unknown>;
   /** A retried writer passes the same key; the event is then appended once. */
@@ -17,7 +19,10 @@ export interface AuditEntry {
 const AUDIT_CHAIN_LOCK = 0x5741_5244; // "WARD"
 
 /** Appends one event to the hash chain; must run inside the caller's transaction. */
-export async function appendAuditEvent(trx: Transaction<Database>, entry: AuditEntry): Promise<AuditEventRow | undefined> {
+export async function appendAuditEvent(
+  trx: Transaction<Database>,
+  entry: AuditEntry,
+): Promise<AuditEventRow | undefined> {
   // Its own statement: under READ COMMITTED the next one then sees every event committed while we waited.
   await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`.execute(trx);
   const last = await trx.selectFrom('audit_event').select('hash').orderBy('id', 'desc').limit(1).executeTakeFirst();
@@ -54,7 +59,14 @@ async function enqueueNotification(trx: Transaction<Database>, event: AuditEvent
   if (draft === null) return;
   await trx
     .insertInto('notification')
-    .values({ at: event.at, kind: draft.kind, subject: event.subject, summary: draft.summary, details: JSON.stringify(event.details), audit_event_id: String(event.id) })
+    .values({
+      at: event.at,
+      kind: draft.kind,
+      subject: event.subject,
+      summary: draft.summary,
+      details: JSON.stringify(event.details),
+      audit_event_id: String(event.id),
+    })
     .execute();
 }
 
@@ -89,7 +101,8 @@ export async function verifyAuditChain(db: Kysely<Database>, pageSize = 1000): P
         brokenAt: { id: String(row.id), kind: row.kind, at: row.at.toISOString() },
         problem,
       });
-      if (row.prev_hash !== prevHash) return broken('prev_hash does not match the hash of the event before it (an event was removed or reordered)');
+      if (row.prev_hash !== prevHash)
+        return broken('prev_hash does not match the hash of the event before it (an event was removed or reordered)');
       const expected = chainHash(prevHash, row);
       if (row.hash !== expected) return broken('content does not match its hash (the event was altered)');
       prevHash = row.hash;
@@ -104,7 +117,11 @@ export async function listAuditEvents(
   db: Kysely<Database>,
   filter: { kind?: string; subject?: string; limit?: number; before?: string } = {},
 ): Promise<AuditEventRow[]> {
-  let query = db.selectFrom('audit_event').selectAll().orderBy('id', 'desc').limit(filter.limit ?? 100);
+  let query = db
+    .selectFrom('audit_event')
+    .selectAll()
+    .orderBy('id', 'desc')
+    .limit(filter.limit ?? 100);
   if (filter.before !== undefined) query = query.where('id', '<', filter.before);
   if (filter.kind !== undefined) query = query.where('kind', '=', filter.kind);
   if (filter.subject !== undefined) query = query.where('subject', '=', filter.subject);

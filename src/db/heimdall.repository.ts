@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely, type Selectable, sql } from 'kysely';
-import { evaluateProdGate, type HeimdallPolicy, type ProdGateDecision, type Scorecard, toScorecard } from '../domain/prod-eligibility/rules';
+import {
+  evaluateProdGate,
+  type HeimdallPolicy,
+  type ProdGateDecision,
+  type Scorecard,
+  toScorecard,
+} from '../domain/prod-eligibility/rules';
 import { utcDay } from '../domain/risk/rules';
+import { AuditKind } from '../domain/audit/kinds';
 import { appendAuditEvent } from './audit.repository';
 import type { Database, HeimdallPolicyTable } from './database';
 
@@ -18,13 +25,23 @@ function toPolicy(row: Selectable<HeimdallPolicyTable>): HeimdallPolicy {
 async function gateInputs(db: Kysely<Database>, domain: string, day: string) {
   const [policy, card] = await Promise.all([
     db.selectFrom('heimdall_policy').selectAll().where('domain', '=', domain).executeTakeFirst(),
-    db.selectFrom('heimdall_scorecard_day').selectAll().where('domain', '=', domain).where('day', '=', day).executeTakeFirst(),
+    db
+      .selectFrom('heimdall_scorecard_day')
+      .selectAll()
+      .where('domain', '=', domain)
+      .where('day', '=', day)
+      .executeTakeFirst(),
   ]);
   return { policy: policy ? toPolicy(policy) : undefined, scorecard: card ? toScorecard(card) : undefined };
 }
 
 /** Seed 000's evaluate_prod_gate against the stored policy and today's scorecard. */
-export async function evaluateDomainGate(db: Kysely<Database>, domain: string, confidence: number, at = new Date()): Promise<ProdGateDecision> {
+export async function evaluateDomainGate(
+  db: Kysely<Database>,
+  domain: string,
+  confidence: number,
+  at = new Date(),
+): Promise<ProdGateDecision> {
   const { policy, scorecard } = await gateInputs(db, domain, utcDay(at));
   return evaluateProdGate(policy, scorecard, confidence);
 }
@@ -39,14 +56,27 @@ export async function recordSandboxTrial(
   return db.transaction().execute(async (trx) => {
     const inserted = await trx
       .insertInto('heimdall_sandbox_trial')
-      .values({ idempotency_key: trial.key ?? null, domain: trial.domain, day, success: trial.success, confidence: trial.confidence, at })
+      .values({
+        idempotency_key: trial.key ?? null,
+        domain: trial.domain,
+        day,
+        success: trial.success,
+        confidence: trial.confidence,
+        at,
+      })
       .onConflict((oc) => oc.column('idempotency_key').doNothing())
       .returning('id')
       .executeTakeFirst();
     if (inserted) {
       await trx
         .insertInto('heimdall_scorecard_day')
-        .values({ domain: trial.domain, day, trials: 1, successes: trial.success ? 1 : 0, confidence_sum: trial.confidence })
+        .values({
+          domain: trial.domain,
+          day,
+          trials: 1,
+          successes: trial.success ? 1 : 0,
+          confidence_sum: trial.confidence,
+        })
         .onConflict((oc) =>
           oc.columns(['domain', 'day']).doUpdateSet({
             trials: sql`heimdall_scorecard_day.trials + 1`,
@@ -56,7 +86,12 @@ export async function recordSandboxTrial(
         )
         .execute();
     }
-    const row = await trx.selectFrom('heimdall_scorecard_day').selectAll().where('domain', '=', trial.domain).where('day', '=', day).executeTakeFirstOrThrow();
+    const row = await trx
+      .selectFrom('heimdall_scorecard_day')
+      .selectAll()
+      .where('domain', '=', trial.domain)
+      .where('day', '=', day)
+      .executeTakeFirstOrThrow();
     return toScorecard(row);
   });
 }
@@ -78,7 +113,11 @@ export async function createRecommendation(
 ): Promise<Recommendation> {
   const id = input.id ?? randomUUID();
   return db.transaction().execute(async (trx) => {
-    const existing = await trx.selectFrom('heimdall_recommendation').selectAll().where('id', '=', id).executeTakeFirst();
+    const existing = await trx
+      .selectFrom('heimdall_recommendation')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
     if (existing) return toRecommendation(existing);
     const decision = await evaluateDomainGate(trx, input.domain, input.confidence);
     const row = await trx
@@ -96,9 +135,14 @@ export async function createRecommendation(
       .executeTakeFirstOrThrow();
     await appendAuditEvent(trx, {
       actor: input.actor,
-      kind: 'heimdall.recommendation_created',
+      kind: AuditKind.heimdall.recommendationCreated,
       subject: `recommendation:${id}`,
-      details: { domain: input.domain, confidence: input.confidence, prodEligible: decision.ok, gateReason: decision.reason },
+      details: {
+        domain: input.domain,
+        confidence: input.confidence,
+        prodEligible: decision.ok,
+        gateReason: decision.reason,
+      },
     });
     return toRecommendation(row);
   });
@@ -116,49 +160,32 @@ function toRecommendation(row: Selectable<Database['heimdall_recommendation']>):
   };
 }
 
-export type EligibilityDecision = (ProdGateDecision | { ok: false; reason: 'recommendation_missing' | 'domain_mismatch'; detail: string }) & {
-  recommendationId: string;
-};
-
-/**
- * assert_prod_eligible, just before execution: re-evaluates the gate now, so
- * a policy switched off or a scorecard gone bad since creation still stops it.
- */
-export async function assertProdEligible(
-  db: Kysely<Database>,
-  input: { recommendationId: string; domain?: string; actor: string; correlationId: string },
-): Promise<EligibilityDecision> {
-  const rec = await db.selectFrom('heimdall_recommendation').selectAll().where('id', '=', input.recommendationId).executeTakeFirst();
-  let decision: EligibilityDecision;
-  if (!rec) {
-    decision = { ok: false, reason: 'recommendation_missing', detail: `no recommendation ${input.recommendationId}`, recommendationId: input.recommendationId };
-  } else if (input.domain !== undefined && input.domain !== rec.domain) {
-    decision = { ok: false, reason: 'domain_mismatch', detail: `recommendation is for ${rec.domain}, not ${input.domain}`, recommendationId: rec.id };
-  } else {
-    decision = { ...(await evaluateDomainGate(db, rec.domain, rec.confidence)), recommendationId: rec.id };
-  }
-  await db.transaction().execute((trx) =>
-    appendAuditEvent(trx, {
-      actor: input.actor,
-      kind: decision.ok ? 'heimdall.prod_eligible' : 'heimdall.prod_ineligible',
-      subject: `recommendation:${input.recommendationId}`,
-      details: { reason: decision.reason, correlationId: input.correlationId },
-      idempotencyKey: `heimdall-assert:${input.correlationId}`,
-    }),
-  );
-  return decision;
+export async function findRecommendation(db: Kysely<Database>, id: string) {
+  return db.selectFrom('heimdall_recommendation').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export async function listScorecards(db: Kysely<Database>, day: string): Promise<(Scorecard & { policy: HeimdallPolicy })[]> {
+export async function listScorecards(
+  db: Kysely<Database>,
+  day: string,
+): Promise<(Scorecard & { policy: HeimdallPolicy })[]> {
   const policies = await db.selectFrom('heimdall_policy').selectAll().orderBy('domain').execute();
   const cards = await db.selectFrom('heimdall_scorecard_day').selectAll().where('day', '=', day).execute();
   return policies.map((p) => {
     const card = cards.find((c) => c.domain === p.domain);
-    return { ...(card ? toScorecard(card) : { domain: p.domain, day, trials: 0, successes: 0, successRate: 0, avgConfidence: 0 }), policy: toPolicy(p) };
+    return {
+      ...(card
+        ? toScorecard(card)
+        : { domain: p.domain, day, trials: 0, successes: 0, successRate: 0, avgConfidence: 0 }),
+      policy: toPolicy(p),
+    };
   });
 }
 
-export async function setHeimdallPolicy(db: Kysely<Database>, policy: HeimdallPolicy, actor: string): Promise<HeimdallPolicy> {
+export async function setHeimdallPolicy(
+  db: Kysely<Database>,
+  policy: HeimdallPolicy,
+  actor: string,
+): Promise<HeimdallPolicy> {
   return db.transaction().execute(async (trx) => {
     const values = {
       min_confidence_prod: policy.minConfidenceProd,
@@ -168,8 +195,17 @@ export async function setHeimdallPolicy(db: Kysely<Database>, policy: HeimdallPo
       updated_by: actor,
       updated_at: new Date(),
     };
-    await trx.insertInto('heimdall_policy').values({ domain: policy.domain, ...values }).onConflict((oc) => oc.column('domain').doUpdateSet(values)).execute();
-    await appendAuditEvent(trx, { actor, kind: 'heimdall.policy_set', subject: `domain:${policy.domain}`, details: { policy } });
+    await trx
+      .insertInto('heimdall_policy')
+      .values({ domain: policy.domain, ...values })
+      .onConflict((oc) => oc.column('domain').doUpdateSet(values))
+      .execute();
+    await appendAuditEvent(trx, {
+      actor,
+      kind: AuditKind.heimdall.policySet,
+      subject: `domain:${policy.domain}`,
+      details: { policy },
+    });
     return policy;
   });
 }

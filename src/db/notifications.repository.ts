@@ -1,5 +1,7 @@
 import { type Kysely, sql } from 'kysely';
+import type { PendingDelivery } from '../domain/notifications/activities';
 import type { NotificationPayload } from '../domain/notifications/rules';
+import { AuditKind } from '../domain/audit/kinds';
 import { appendAuditEvent } from './audit.repository';
 import type { Database, DeliveryStatus } from './database';
 
@@ -31,13 +33,22 @@ export interface NotificationView {
  * Newest first. `pendingOnly`: those not yet routed or with a delivery still
  * pending. Plain JSON, for the CLI, the API and the local ops endpoint.
  */
-export async function listNotifications(db: Kysely<Database>, { limit = 50, pendingOnly = false }: { limit?: number; pendingOnly?: boolean } = {}): Promise<NotificationView[]> {
+export async function listNotifications(
+  db: Kysely<Database>,
+  { limit = 50, pendingOnly = false }: { limit?: number; pendingOnly?: boolean } = {},
+): Promise<NotificationView[]> {
   let query = db.selectFrom('notification').selectAll().orderBy('id', 'desc').limit(limit);
   if (pendingOnly) {
     query = query.where((eb) =>
       eb.or([
         eb('routed_at', 'is', null),
-        eb.exists(eb.selectFrom('notification_delivery as d').select('d.id').whereRef('d.notification_id', '=', 'notification.id').where('d.status', '=', 'pending')),
+        eb.exists(
+          eb
+            .selectFrom('notification_delivery as d')
+            .select('d.id')
+            .whereRef('d.notification_id', '=', 'notification.id')
+            .where('d.status', '=', 'pending'),
+        ),
       ]),
     );
   }
@@ -79,9 +90,21 @@ export async function listNotifications(db: Kysely<Database>, { limit = 50, pend
  * Gives each notification not yet routed one pending delivery per webhook
  * configured now. A webhook added later is not sent the history.
  */
-export async function routeNotifications(db: Kysely<Database>, webhooks: readonly string[], batch = 500): Promise<number> {
+export async function routeNotifications(
+  db: Kysely<Database>,
+  webhooks: readonly string[],
+  batch = 500,
+): Promise<number> {
   return db.transaction().execute(async (trx) => {
-    const rows = await trx.selectFrom('notification').select('id').where('routed_at', 'is', null).orderBy('id').limit(batch).forUpdate().skipLocked().execute();
+    const rows = await trx
+      .selectFrom('notification')
+      .select('id')
+      .where('routed_at', 'is', null)
+      .orderBy('id')
+      .limit(batch)
+      .forUpdate()
+      .skipLocked()
+      .execute();
     if (rows.length === 0) return 0;
     const ids = rows.map((r) => String(r.id));
     if (webhooks.length > 0) {
@@ -96,11 +119,6 @@ export async function routeNotifications(db: Kysely<Database>, webhooks: readonl
   });
 }
 
-export interface PendingDelivery {
-  deliveryId: string;
-  webhook: string;
-}
-
 /**
  * The oldest pending deliveries, at most `perWebhook` for each webhook
  * (counting those the caller has in flight), minus those in flight and any
@@ -108,14 +126,23 @@ export interface PendingDelivery {
  */
 export async function pendingDeliveries(
   db: Kysely<Database>,
-  { perWebhook, inFlight = [], skipWebhooks = [] }: { perWebhook: number; inFlight?: readonly string[]; skipWebhooks?: readonly string[] },
+  {
+    perWebhook,
+    inFlight = [],
+    skipWebhooks = [],
+  }: { perWebhook: number; inFlight?: readonly string[]; skipWebhooks?: readonly string[] },
 ): Promise<PendingDelivery[]> {
   let ranked = db
     .selectFrom('notification_delivery')
     .select(['id', 'webhook', sql<number>`row_number() over (partition by webhook order by id)`.as('rank')])
     .where('status', '=', 'pending');
   if (skipWebhooks.length > 0) ranked = ranked.where('webhook', 'not in', [...skipWebhooks]);
-  const rows = await db.selectFrom(ranked.as('r')).select(['id', 'webhook']).where('rank', '<=', perWebhook).orderBy('id').execute();
+  const rows = await db
+    .selectFrom(ranked.as('r'))
+    .select(['id', 'webhook'])
+    .where('rank', '<=', perWebhook)
+    .orderBy('id')
+    .execute();
   const busy = new Set(inFlight);
   return rows.filter((r) => !busy.has(String(r.id))).map((r) => ({ deliveryId: String(r.id), webhook: r.webhook }));
 }
@@ -137,19 +164,32 @@ export async function loadDelivery(db: Kysely<Database>, deliveryId: string): Pr
   return {
     status: row.status,
     webhook: row.webhook,
-    payload: { id: String(row.id), kind: row.kind, subject: row.subject, summary: row.summary, details: row.details, at: row.at.toISOString() },
+    payload: {
+      id: String(row.id),
+      kind: row.kind,
+      subject: row.subject,
+      summary: row.summary,
+      details: row.details,
+      at: row.at.toISOString(),
+    },
   };
 }
 
 /** One attempt's outcome; only a pending delivery changes, so a late duplicate attempt is harmless. */
-export async function recordDeliveryAttempt(db: Kysely<Database>, deliveryId: string, outcome: { delivered: true } | { delivered: false; error: string }): Promise<void> {
+export async function recordDeliveryAttempt(
+  db: Kysely<Database>,
+  deliveryId: string,
+  outcome: { delivered: true } | { delivered: false; error: string },
+): Promise<void> {
   const at = new Date();
   await db
     .updateTable('notification_delivery')
     .set((eb) => ({
       attempts: eb('attempts', '+', 1),
       last_attempt_at: at,
-      ...(outcome.delivered ? { status: 'delivered' as const, delivered_at: at } : { last_error: outcome.error.slice(0, 2000) }),
+      ...(outcome.delivered
+        ? { status: 'delivered' as const, delivered_at: at }
+        : { last_error: outcome.error.slice(0, 2000) }),
     }))
     .where('id', '=', deliveryId)
     .where('status', '=', 'pending')
@@ -169,7 +209,7 @@ export async function markDeliveryFailed(db: Kysely<Database>, deliveryId: strin
     if (!failed) return false;
     await appendAuditEvent(trx, {
       actor: 'notification-dispatch',
-      kind: 'notification.delivery_failed',
+      kind: AuditKind.notification.deliveryFailed,
       subject: `notification:${String(failed.notification_id)}`,
       details: { deliveryId, webhook: failed.webhook, attempts: failed.attempts, error },
     });
@@ -179,7 +219,15 @@ export async function markDeliveryFailed(db: Kysely<Database>, deliveryId: strin
 
 /** Not yet delivered: pending deliveries plus notifications not routed yet (the backlog gauge). */
 export async function undeliveredCount(db: Kysely<Database>): Promise<number> {
-  const pending = await db.selectFrom('notification_delivery').select(db.fn.countAll<string>().as('n')).where('status', '=', 'pending').executeTakeFirstOrThrow();
-  const unrouted = await db.selectFrom('notification').select(db.fn.countAll<string>().as('n')).where('routed_at', 'is', null).executeTakeFirstOrThrow();
+  const pending = await db
+    .selectFrom('notification_delivery')
+    .select(db.fn.countAll<string>().as('n'))
+    .where('status', '=', 'pending')
+    .executeTakeFirstOrThrow();
+  const unrouted = await db
+    .selectFrom('notification')
+    .select(db.fn.countAll<string>().as('n'))
+    .where('routed_at', 'is', null)
+    .executeTakeFirstOrThrow();
   return Number(pending.n) + Number(unrouted.n);
 }

@@ -1,71 +1,20 @@
 import { type Kysely, sql } from 'kysely';
 import { z } from 'zod';
-import type { ProposalStatus } from '../domain/autonomy/proposals';
-import type { CapitalBandThresholds, CapitalUsage } from '../domain/capital/bands';
+import { AuditKind, type AuditKindName } from '../domain/audit/kinds';
 import { CONTROL_PLANE_REFUSAL_KIND, CONTROL_PLANE_REJECTION_KIND } from '../domain/control-plane/rules';
-import type { ApplyMode } from '../domain/control-plane/types';
-import type { HealthReport } from '../domain/system-health/rules';
 import { utcDay } from '../domain/risk/rules';
 import { policyId } from '../domain/watchdogs/tripwire';
-import { PLAYBOOK } from '../domain/go-live/playbook';
-import { listProposals } from './autonomy.repository';
-import { readControlPlaneState } from './control-plane.repository';
 import type { Database } from './database';
-import { readHealth } from './health.repository';
-import { strategyReport } from './strategy.repository';
+import type { GoLivePlaybookRow } from './tables/go-live';
 
 /**
- * Seed 000's Monday control-plane review: what broke, what was denied, what
- * drifted since the last review, what waits for a person, and the health and
- * capital band it all adds up to. Read-only, plain JSON.
+ * The Monday review's SQL: each section's counts and latest rows over one
+ * period, mapped to plain JSON. The review itself is put together in
+ * src/operator/review/monday-review.ts.
  */
-export interface MondayReview {
-  generatedAt: string;
-  since: string;
-  health: HealthReport;
-  capital: CapitalUsage;
-  controlPlane: { goLiveEnabled: boolean; killSwitchEngaged: boolean; killSwitchSource: string | null; applyMode: ApplyMode; reason: string | null };
-  broke: {
-    killSwitchEngagements: Listed<{ at: string; actor: string; source: string | null; reason: string | null }>;
-    tripwireFirings: Listed<{ at: string; policy: string; action: string | null; baseline: number | null; current: number | null; dropFraction: number | null }>;
-    canaryTrips: Listed<{ at: string; checks: string[] }>;
-    breakerEvents: Listed<{ id: string; at: string; rule: string; action: string; severity: string; detail: string; resolvedAt: string | null }>;
-    failedDeals: Listed<{ at: string; dealId: string; error: string | null }>;
-    autoDisarms: Listed<{ at: string; symbol: string; reason: string }>;
-    failedCommands: Listed<{ at: string; commandId: string; commandType: string; status: string; detail: string | null }>;
-    incidents: Listed<{ at: string; severity: string; description: string; commandId: string | null }>;
-  };
-  denied: {
-    /** Governed deals that ended denied, by the gate that stopped them. */
-    deals: { total: number; byGate: { gate: string; reason: string; count: number }[] };
-    /** Each gate's own record, including calls outside a deal. */
-    risk: { engine: string; reason: string; count: number }[];
-    prodEligibility: { reason: string; count: number }[];
-    recommendations: { domain: string; reason: string; count: number }[];
-    permits: { reason: string; count: number }[];
-    strategyGate: { action: string; count: number }[];
-    /** Control-plane changes refused (go-live before the playbook, a release by a non-approver, …), by change. */
-    controlPlaneChanges: { change: string; count: number }[];
-    commandApprovals: { approval: string; count: number }[];
-    rejectedMessages: { kind: string; count: number }[];
-  };
-  drifted: {
-    tripwires: { policy: string; baseline: number | null; current: number | null; dropFraction: number | null; triggeredAt: string | null }[];
-    strategyDrift: { strategyId: string; metric: string; evaluations: number; worst: 'REDUCE_SIZE' | 'PAUSE'; maxDeviation: number; lastAt: string }[];
-    strategyChanges: Listed<{ at: string; strategyId: string; change: 'demoted' | 'paused'; reason: string | null }>;
-    /** Enabled strategies carrying health debt or paused. */
-    strategyHealth: { strategyId: string; level: string; paused: boolean; score: number; debt: number; sizingMultiplier: number }[];
-    scorecards: { domain: string; trials: number; successes: number; successRate: number | null; minSuccessRate: number; belowTarget: boolean }[];
-  };
-  awaitingApproval: {
-    proposals: { proposalId: string; status: ProposalStatus; fromPhase: string; targetPhase: string; missingRoles: string[]; approvedBy: string[]; expiresAt: string }[];
-    /** Approvals gathered towards releasing the engaged kill switch; null when none is under way. */
-    killSwitchRelease: { approvals: { actor: string; role: string; at: string }[] } | null;
-    /** Open workflows waiting on a person; null when Temporal was not asked (see listWaitingWorkflows). */
-    workflows: WaitingWorkflow[] | null;
-    /** Go-live playbooks under way, with the step an operator must do next. */
-    playbooks: { id: string; startedBy: string; startedAt: string; stepsDone: number; stepsTotal: number; nextStep: string | null }[];
-  };
+export interface ReviewPeriod {
+  since: Date;
+  until: Date;
 }
 
 export interface Listed<T> {
@@ -74,32 +23,94 @@ export interface Listed<T> {
   latest: T[];
 }
 
-export interface WaitingWorkflow {
-  kind: 'command' | 'strategy_promotion' | 'order';
-  workflowId: string;
-  startedAt: string;
-  detail: string;
+export const REVIEW_LIST_LIMIT = 20;
+
+export interface ReviewBroke {
+  killSwitchEngagements: Listed<{ at: string; actor: string; source: string | null; reason: string | null }>;
+  tripwireFirings: Listed<{
+    at: string;
+    policy: string;
+    action: string | null;
+    baseline: number | null;
+    current: number | null;
+    dropFraction: number | null;
+  }>;
+  canaryTrips: Listed<{ at: string; checks: string[] }>;
+  breakerEvents: Listed<{
+    id: string;
+    at: string;
+    rule: string;
+    action: string;
+    severity: string;
+    detail: string;
+    resolvedAt: string | null;
+  }>;
+  failedDeals: Listed<{ at: string; dealId: string; error: string | null }>;
+  autoDisarms: Listed<{ at: string; symbol: string; reason: string }>;
+  failedCommands: Listed<{ at: string; commandId: string; commandType: string; status: string; detail: string | null }>;
+  incidents: Listed<{ at: string; severity: string; description: string; commandId: string | null }>;
 }
 
-export const REVIEW_LIST_LIMIT = 20;
-export const DEFAULT_REVIEW_PERIOD_MS = 7 * 24 * 60 * 60 * 1000;
+export interface ReviewDenied {
+  /** Governed deals that ended denied, by the gate that stopped them. */
+  deals: { total: number; byGate: { gate: string; reason: string; count: number }[] };
+  /** Each gate's own record, including calls outside a deal. */
+  risk: { engine: string; reason: string; count: number }[];
+  prodEligibility: { reason: string; count: number }[];
+  recommendations: { domain: string; reason: string; count: number }[];
+  permits: { reason: string; count: number }[];
+  strategyGate: { action: string; count: number }[];
+  /** Control-plane changes refused (go-live before the playbook, a release by a non-approver, …), by change. */
+  controlPlaneChanges: { change: string; count: number }[];
+  commandApprovals: { approval: string; count: number }[];
+  rejectedMessages: { kind: string; count: number }[];
+}
 
-export interface ReviewOptions {
-  /** Start of the period; default a week before `until`. */
-  since?: Date;
-  /** End of the period; default now. */
-  until?: Date;
-  capitalBands: CapitalBandThresholds;
-  canaryThreshold?: number;
-  /** From listWaitingWorkflows, when the caller can reach Temporal. */
-  waitingWorkflows?: WaitingWorkflow[];
+/** What drifted, as the tables hold it (the strategies' health is read through the strategy repository). */
+export interface ReviewDrift {
+  tripwires: {
+    policy: string;
+    baseline: number | null;
+    current: number | null;
+    dropFraction: number | null;
+    triggeredAt: string | null;
+  }[];
+  strategyDrift: {
+    strategyId: string;
+    metric: string;
+    evaluations: number;
+    worst: 'REDUCE_SIZE' | 'PAUSE';
+    maxDeviation: number;
+    lastAt: string;
+  }[];
+  strategyChanges: Listed<{ at: string; strategyId: string; change: 'demoted' | 'paused'; reason: string | null }>;
+  scorecards: {
+    domain: string;
+    trials: number;
+    successes: number;
+    successRate: number | null;
+    minSuccessRate: number;
+    belowTarget: boolean;
+  }[];
 }
 
 // Audit details are JSON written by several writers; read only what is needed, tolerantly.
-const KillSwitchDetails = z.object({ change: z.object({ source: z.string().nullish(), reason: z.string().nullish() }).partial() }).partial();
-const TripwireDetails = z.object({ policy: z.string(), action: z.string().nullish(), baseline: z.number().nullish(), current: z.number().nullish(), dropFraction: z.number().nullish() }).partial();
+const KillSwitchDetails = z
+  .object({ change: z.object({ source: z.string().nullish(), reason: z.string().nullish() }).partial() })
+  .partial();
+const TripwireDetails = z
+  .object({
+    policy: z.string(),
+    action: z.string().nullish(),
+    baseline: z.number().nullish(),
+    current: z.number().nullish(),
+    dropFraction: z.number().nullish(),
+  })
+  .partial();
 const CanaryDetails = z.object({ tripped: z.array(z.string()) }).partial();
-const DealDetails = z.object({ result: z.object({ dealId: z.string(), error: z.string().nullish() }).partial() }).partial();
+const DealDetails = z
+  .object({ result: z.object({ dealId: z.string(), error: z.string().nullish() }).partial() })
+  .partial();
 const StrategyChangeDetails = z.object({ reason: z.string().nullish() }).partial();
 const readDetails = <T>(schema: z.ZodType<T>, value: unknown): Partial<T> => {
   const parsed = schema.safeParse(value);
@@ -108,47 +119,87 @@ const readDetails = <T>(schema: z.ZodType<T>, value: unknown): Partial<T> => {
 
 const count = (n: string | number | bigint) => Number(n);
 
-async function listed<R, T>(total: Promise<{ n: string | number | bigint }>, rows: Promise<R[]>, map: (row: R) => T): Promise<Listed<T>> {
+async function listed<R, T>(
+  total: Promise<{ n: string | number | bigint }>,
+  rows: Promise<R[]>,
+  map: (row: R) => T,
+): Promise<Listed<T>> {
   const [t, r] = await Promise.all([total, rows]);
   return { count: count(t.n), latest: r.map(map) };
 }
 
-export async function buildReview(db: Kysely<Database>, options: ReviewOptions): Promise<MondayReview> {
-  const until = options.until ?? new Date();
-  const since = options.since ?? new Date(until.getTime() - DEFAULT_REVIEW_PERIOD_MS);
-  const auditListed = async <T>(kinds: string[], map: (row: { at: Date; actor: string; subject: string; kind: string; details: Record<string, unknown> }) => T): Promise<Listed<T>> => {
-    const base = db.selectFrom('audit_event').where('kind', 'in', kinds).where('at', '>=', since).where('at', '<=', until);
-    const [total, rows] = await Promise.all([
-      base.select(db.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
-      base.select(['at', 'actor', 'subject', 'kind', 'details']).orderBy('id', 'desc').limit(REVIEW_LIST_LIMIT).execute(),
-    ]);
-    return { count: count(total.n), latest: rows.map(map) };
-  };
-  const health = await readHealth(db, { capitalBands: options.capitalBands, canaryThreshold: options.canaryThreshold }, until);
-  const controlPlane = await readControlPlaneState(db);
+type AuditRow = { at: Date; actor: string; subject: string; kind: string; details: Record<string, unknown> };
 
+/** Audit events of `kinds` in the period: how many, and the latest. */
+async function auditListed<T>(
+  db: Kysely<Database>,
+  { since, until }: ReviewPeriod,
+  kinds: AuditKindName[],
+  map: (row: AuditRow) => T,
+): Promise<Listed<T>> {
+  const base = db
+    .selectFrom('audit_event')
+    .where('kind', 'in', kinds)
+    .where('at', '>=', since)
+    .where('at', '<=', until);
+  const [total, rows] = await Promise.all([
+    base.select(db.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+    base.select(['at', 'actor', 'subject', 'kind', 'details']).orderBy('id', 'desc').limit(REVIEW_LIST_LIMIT).execute(),
+  ]);
+  return { count: count(total.n), latest: rows.map(map) };
+}
+
+/** What broke: kill-switch engagements, tripwire firings, canary trips, breaker events, failed deals, auto-disarms, failed commands, incidents. */
+export async function reviewBroke(db: Kysely<Database>, period: ReviewPeriod): Promise<ReviewBroke> {
+  const { since, until } = period;
   const breakers = db.selectFrom('circuit_breaker_event').where('at', '>=', since).where('at', '<=', until);
   const disarms = db.selectFrom('disarm_record').where('at', '>=', since).where('at', '<=', until);
-  const failedCommands = db.selectFrom('command_record').where('status', 'in', ['failed', 'rolled_back']).where('at', '>=', since).where('at', '<=', until);
+  const failedCommands = db
+    .selectFrom('command_record')
+    .where('status', 'in', ['failed', 'rolled_back'])
+    .where('at', '>=', since)
+    .where('at', '<=', until);
   const incidents = db.selectFrom('incident').where('at', '>=', since).where('at', '<=', until);
-  const broke: MondayReview['broke'] = {
-    killSwitchEngagements: await auditListed(['control_plane.kill_switch_engaged'], (r) => {
+  return {
+    killSwitchEngagements: await auditListed(db, period, [AuditKind.controlPlane.killSwitchEngaged], (r) => {
       const change = readDetails(KillSwitchDetails, r.details).change ?? {};
       return { at: r.at.toISOString(), actor: r.actor, source: change.source ?? null, reason: change.reason ?? null };
     }),
-    tripwireFirings: await auditListed(['tripwire.triggered'], (r) => {
+    tripwireFirings: await auditListed(db, period, [AuditKind.tripwire.triggered], (r) => {
       const d = readDetails(TripwireDetails, r.details);
-      return { at: r.at.toISOString(), policy: d.policy ?? r.subject.replace(/^tripwire:/, ''), action: d.action ?? null, baseline: d.baseline ?? null, current: d.current ?? null, dropFraction: d.dropFraction ?? null };
+      return {
+        at: r.at.toISOString(),
+        policy: d.policy ?? r.subject.replace(/^tripwire:/, ''),
+        action: d.action ?? null,
+        baseline: d.baseline ?? null,
+        current: d.current ?? null,
+        dropFraction: d.dropFraction ?? null,
+      };
     }),
-    canaryTrips: await auditListed(['canary.tripped'], (r) => ({ at: r.at.toISOString(), checks: readDetails(CanaryDetails, r.details).tripped ?? [] })),
+    canaryTrips: await auditListed(db, period, [AuditKind.canary.tripped], (r) => ({
+      at: r.at.toISOString(),
+      checks: readDetails(CanaryDetails, r.details).tripped ?? [],
+    })),
     breakerEvents: await listed(
       breakers.select(db.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
       breakers.selectAll().orderBy('id', 'desc').limit(REVIEW_LIST_LIMIT).execute(),
-      (e) => ({ id: String(e.id), at: e.at.toISOString(), rule: e.rule_name, action: e.action, severity: e.alert_severity, detail: e.detail, resolvedAt: e.resolved_at?.toISOString() ?? null }),
+      (e) => ({
+        id: String(e.id),
+        at: e.at.toISOString(),
+        rule: e.rule_name,
+        action: e.action,
+        severity: e.alert_severity,
+        detail: e.detail,
+        resolvedAt: e.resolved_at?.toISOString() ?? null,
+      }),
     ),
-    failedDeals: await auditListed(['deal.failed'], (r) => {
+    failedDeals: await auditListed(db, period, [AuditKind.deal.failed], (r) => {
       const result = readDetails(DealDetails, r.details).result ?? {};
-      return { at: r.at.toISOString(), dealId: result.dealId ?? r.subject.replace(/^deal:/, ''), error: result.error ?? null };
+      return {
+        at: r.at.toISOString(),
+        dealId: result.dealId ?? r.subject.replace(/^deal:/, ''),
+        error: result.error ?? null,
+      };
     }),
     autoDisarms: await listed(
       disarms.select(db.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
@@ -158,7 +209,13 @@ export async function buildReview(db: Kysely<Database>, options: ReviewOptions):
     failedCommands: await listed(
       failedCommands.select(db.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
       failedCommands.selectAll().orderBy('at', 'desc').limit(REVIEW_LIST_LIMIT).execute(),
-      (c) => ({ at: c.at.toISOString(), commandId: c.command_id, commandType: c.command_type, status: c.status, detail: c.detail }),
+      (c) => ({
+        at: c.at.toISOString(),
+        commandId: c.command_id,
+        commandType: c.command_type,
+        status: c.status,
+        detail: c.detail,
+      }),
     ),
     incidents: await listed(
       incidents.select(db.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
@@ -166,12 +223,29 @@ export async function buildReview(db: Kysely<Database>, options: ReviewOptions):
       (i) => ({ at: i.at.toISOString(), severity: i.severity, description: i.description, commandId: i.command_id }),
     ),
   };
+}
 
-  const [dealGates, riskDenials, ineligible, recommendations, permitBlocks, strategyGate, refusedChanges, commandApprovals, rejectedMessages] = await Promise.all([
+/** What was denied, counted per gate and reason. */
+export async function reviewDenied(db: Kysely<Database>, { since, until }: ReviewPeriod): Promise<ReviewDenied> {
+  const [
+    dealGates,
+    riskDenials,
+    ineligible,
+    recommendations,
+    permitBlocks,
+    strategyGate,
+    refusedChanges,
+    commandApprovals,
+    rejectedMessages,
+  ] = await Promise.all([
     db
       .selectFrom('audit_event')
-      .select([sql<string>`coalesce(details #>> '{result,gate}', 'unknown')`.as('gate'), sql<string>`coalesce(details #>> '{result,reason}', 'unknown')`.as('reason'), db.fn.countAll<string>().as('n')])
-      .where('kind', '=', 'deal.denied')
+      .select([
+        sql<string>`coalesce(details #>> '{result,gate}', 'unknown')`.as('gate'),
+        sql<string>`coalesce(details #>> '{result,reason}', 'unknown')`.as('reason'),
+        db.fn.countAll<string>().as('n'),
+      ])
+      .where('kind', '=', AuditKind.deal.denied)
       .where('at', '>=', since)
       .where('at', '<=', until)
       .groupBy([sql`1`, sql`2`])
@@ -189,7 +263,7 @@ export async function buildReview(db: Kysely<Database>, options: ReviewOptions):
     db
       .selectFrom('audit_event')
       .select([sql<string>`coalesce(details ->> 'reason', 'unknown')`.as('reason'), db.fn.countAll<string>().as('n')])
-      .where('kind', '=', 'heimdall.prod_ineligible')
+      .where('kind', '=', AuditKind.heimdall.prodIneligible)
       .where('at', '>=', since)
       .where('at', '<=', until)
       .groupBy(sql`1`)
@@ -204,7 +278,14 @@ export async function buildReview(db: Kysely<Database>, options: ReviewOptions):
       .groupBy(['domain', 'gate_reason'])
       .orderBy(sql`3`, 'desc')
       .execute(),
-    db.selectFrom('permit_block').select(['reason', db.fn.countAll<string>().as('n')]).where('at', '>=', since).where('at', '<=', until).groupBy('reason').orderBy(sql`2`, 'desc').execute(),
+    db
+      .selectFrom('permit_block')
+      .select(['reason', db.fn.countAll<string>().as('n')])
+      .where('at', '>=', since)
+      .where('at', '<=', until)
+      .groupBy('reason')
+      .orderBy(sql`2`, 'desc')
+      .execute(),
     db
       .selectFrom('governance_log')
       .select(['action', db.fn.countAll<string>().as('n')])
@@ -216,7 +297,10 @@ export async function buildReview(db: Kysely<Database>, options: ReviewOptions):
       .execute(),
     db
       .selectFrom('audit_event')
-      .select([sql<string>`coalesce(details #>> '{change,kind}', 'unknown')`.as('change'), db.fn.countAll<string>().as('n')])
+      .select([
+        sql<string>`coalesce(details #>> '{change,kind}', 'unknown')`.as('change'),
+        db.fn.countAll<string>().as('n'),
+      ])
       .where('kind', '=', CONTROL_PLANE_REFUSAL_KIND)
       .where('at', '>=', since)
       .where('at', '<=', until)
@@ -235,7 +319,7 @@ export async function buildReview(db: Kysely<Database>, options: ReviewOptions):
     db
       .selectFrom('audit_event')
       .select(['kind', db.fn.countAll<string>().as('n')])
-      .where('kind', 'in', [CONTROL_PLANE_REJECTION_KIND, 'autonomy.message_rejected'])
+      .where('kind', 'in', [CONTROL_PLANE_REJECTION_KIND, AuditKind.autonomy.messageRejected])
       .where('at', '>=', since)
       .where('at', '<=', until)
       .groupBy('kind')
@@ -243,7 +327,7 @@ export async function buildReview(db: Kysely<Database>, options: ReviewOptions):
       .execute(),
   ]);
   const dealDenials = dealGates.map((g) => ({ gate: g.gate, reason: g.reason, count: count(g.n) }));
-  const denied: MondayReview['denied'] = {
+  return {
     deals: { total: dealDenials.reduce((sum, g) => sum + g.count, 0), byGate: dealDenials },
     risk: riskDenials.map((r) => ({ engine: r.engine, reason: r.denial_reason ?? 'unknown', count: count(r.n) })),
     prodEligibility: ineligible.map((r) => ({ reason: r.reason, count: count(r.n) })),
@@ -254,9 +338,19 @@ export async function buildReview(db: Kysely<Database>, options: ReviewOptions):
     commandApprovals: commandApprovals.map((c) => ({ approval: c.approval ?? 'unknown', count: count(c.n) })),
     rejectedMessages: rejectedMessages.map((m) => ({ kind: m.kind, count: count(m.n) })),
   };
+}
 
-  const [tripwires, drift, strategies, scorecards] = await Promise.all([
-    db.selectFrom('regression_state').selectAll().where('triggered', '=', true).orderBy('domain').orderBy('metric').execute(),
+/** What drifted: fired tripwires, strategy drift and changes, prod-eligibility scorecards against their target. */
+export async function reviewDrift(db: Kysely<Database>, period: ReviewPeriod): Promise<ReviewDrift> {
+  const { since, until } = period;
+  const [tripwires, drift, scorecards] = await Promise.all([
+    db
+      .selectFrom('regression_state')
+      .selectAll()
+      .where('triggered', '=', true)
+      .orderBy('domain')
+      .orderBy('metric')
+      .execute(),
     db
       .selectFrom('drift_evaluation')
       .select([
@@ -274,23 +368,29 @@ export async function buildReview(db: Kysely<Database>, options: ReviewOptions):
       .orderBy('strategy_id')
       .orderBy('metric')
       .execute(),
-    db.selectFrom('strategy').select('id').where('enabled', '=', true).orderBy('id').execute(),
     db
       .selectFrom('heimdall_policy as p')
-      .leftJoin('heimdall_scorecard_day as s', (join) => join.onRef('s.domain', '=', 'p.domain').on('s.day', '>=', utcDay(since)).on('s.day', '<=', utcDay(until)))
-      .select(['p.domain', 'p.min_sandbox_success_rate', sql<string>`coalesce(sum(s.trials), 0)`.as('trials'), sql<string>`coalesce(sum(s.successes), 0)`.as('successes')])
+      .leftJoin('heimdall_scorecard_day as s', (join) =>
+        join.onRef('s.domain', '=', 'p.domain').on('s.day', '>=', utcDay(since)).on('s.day', '<=', utcDay(until)),
+      )
+      .select([
+        'p.domain',
+        'p.min_sandbox_success_rate',
+        sql<string>`coalesce(sum(s.trials), 0)`.as('trials'),
+        sql<string>`coalesce(sum(s.successes), 0)`.as('successes'),
+      ])
       .groupBy(['p.domain', 'p.min_sandbox_success_rate'])
       .orderBy('p.domain')
       .execute(),
   ]);
-  const strategyHealth: MondayReview['drifted']['strategyHealth'] = [];
-  for (const { id } of strategies) {
-    const report = await strategyReport(db, id);
-    if (!report || (report.health.debt === 0 && !report.strategy.paused)) continue;
-    strategyHealth.push({ strategyId: id, level: report.strategy.level, paused: report.strategy.paused, score: report.health.score, debt: report.health.debt, sizingMultiplier: report.health.sizingMultiplier });
-  }
-  const drifted: MondayReview['drifted'] = {
-    tripwires: tripwires.map((t) => ({ policy: policyId(t), baseline: t.baseline, current: t.current, dropFraction: t.drop_fraction, triggeredAt: t.triggered_at?.toISOString() ?? null })),
+  return {
+    tripwires: tripwires.map((t) => ({
+      policy: policyId(t),
+      baseline: t.baseline,
+      current: t.current,
+      dropFraction: t.drop_fraction,
+      triggeredAt: t.triggered_at?.toISOString() ?? null,
+    })),
     strategyDrift: drift.map((d) => ({
       strategyId: d.strategy_id,
       metric: d.metric,
@@ -299,61 +399,40 @@ export async function buildReview(db: Kysely<Database>, options: ReviewOptions):
       maxDeviation: Number(d.max_deviation),
       lastAt: new Date(d.last_at).toISOString(),
     })),
-    strategyChanges: await auditListed(['strategy.demoted', 'strategy.paused'], (r) => ({
+    strategyChanges: await auditListed(db, period, [AuditKind.strategy.demoted, AuditKind.strategy.paused], (r) => ({
       at: r.at.toISOString(),
       strategyId: r.subject.replace(/^strategy:/, ''),
-      change: r.kind === 'strategy.demoted' ? 'demoted' : 'paused',
+      change: r.kind === AuditKind.strategy.demoted ? 'demoted' : 'paused',
       reason: readDetails(StrategyChangeDetails, r.details).reason ?? null,
     })),
-    strategyHealth,
     scorecards: scorecards.map((s) => {
       const trials = count(s.trials);
       const successes = count(s.successes);
       const successRate = trials === 0 ? null : successes / trials;
-      return { domain: s.domain, trials, successes, successRate, minSuccessRate: s.min_sandbox_success_rate, belowTarget: successRate !== null && successRate < s.min_sandbox_success_rate };
+      return {
+        domain: s.domain,
+        trials,
+        successes,
+        successRate,
+        minSuccessRate: s.min_sandbox_success_rate,
+        belowTarget: successRate !== null && successRate < s.min_sandbox_success_rate,
+      };
     }),
   };
+}
 
-  const proposals = await listProposals(db, { openOnly: true });
-  const playbooks = await db.selectFrom('go_live_playbook').selectAll().where('status', '=', 'in_progress').orderBy('started_at', 'desc').execute();
-  const awaitingApproval: MondayReview['awaitingApproval'] = {
-    proposals: proposals.map((p) => ({
-      proposalId: p.proposalId,
-      status: p.status,
-      fromPhase: p.fromPhase,
-      targetPhase: p.targetPhase,
-      missingRoles: p.missingRoles,
-      approvedBy: p.approvals.map((a) => `${a.approver} (${a.role})`),
-      expiresAt: p.expiresAt,
-    })),
-    killSwitchRelease: controlPlane.killSwitchEngaged && controlPlane.releaseApprovals.length > 0 ? { approvals: controlPlane.releaseApprovals } : null,
-    workflows: options.waitingWorkflows ?? null,
-    playbooks: playbooks.map((p) => ({
-      id: p.id,
-      startedBy: p.started_by,
-      startedAt: p.started_at.toISOString(),
-      stepsDone: p.steps.length,
-      stepsTotal: PLAYBOOK.length,
-      nextStep: PLAYBOOK.find((step) => !p.steps.some((done) => done.step === step.id))?.id ?? null,
-    })),
-  };
+/** The ids of the enabled strategies, in order. */
+export async function listEnabledStrategyIds(db: Kysely<Database>): Promise<string[]> {
+  const rows = await db.selectFrom('strategy').select('id').where('enabled', '=', true).orderBy('id').execute();
+  return rows.map((r) => r.id);
+}
 
-  const { band, ...healthReport } = health;
-  return {
-    generatedAt: until.toISOString(),
-    since: since.toISOString(),
-    health: healthReport,
-    capital: band,
-    controlPlane: {
-      goLiveEnabled: controlPlane.goLiveEnabled,
-      killSwitchEngaged: controlPlane.killSwitchEngaged,
-      killSwitchSource: controlPlane.killSwitchSource,
-      applyMode: controlPlane.applyMode,
-      reason: controlPlane.reason,
-    },
-    broke,
-    denied,
-    drifted,
-    awaitingApproval,
-  };
+/** Go-live playbooks still in progress, newest first. */
+export async function listPlaybooksInProgress(db: Kysely<Database>): Promise<GoLivePlaybookRow[]> {
+  return db
+    .selectFrom('go_live_playbook')
+    .selectAll()
+    .where('status', '=', 'in_progress')
+    .orderBy('started_at', 'desc')
+    .execute();
 }

@@ -1,13 +1,19 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import type { Restriction } from '../domain/watchdogs/activities';
 import { type CheckResult } from '../domain/watchdogs/canary';
-import { type DriftEvaluation, type DriftThresholds, evaluateDrift } from '../domain/strategy/drift';
-import { evaluateRegression, policyId, type RegressionPolicy, type TripwireReport } from '../domain/watchdogs/tripwire';
+import { policyId, type RegressionPolicy } from '../domain/watchdogs/tripwire';
+import type { RegressionStateValues } from '../domain/watchdogs/tripwire-state';
+import { ErrorType } from '../domain/shared/errors';
 
 export type { TripwireFiring, TripwireReport } from '../domain/watchdogs/tripwire';
+import { AuditKind } from '../domain/audit/kinds';
 import { appendAuditEvent } from './audit.repository';
 import type { Database, EngineRestrictionTable, RegressionPolicyTable } from './database';
 
 const TRIPWIRE_LOCK = 0x5452_4950; // "TRIP": one evaluation at a time
+
+/** A repository call runs on the pool or inside the caller's transaction. */
+type Db = Kysely<Database> | Transaction<Database>;
 
 function toPolicy(row: Selectable<RegressionPolicyTable>): RegressionPolicy {
   return {
@@ -23,10 +29,16 @@ function toPolicy(row: Selectable<RegressionPolicyTable>): RegressionPolicy {
 }
 
 export async function listRegressionPolicies(db: Kysely<Database>): Promise<RegressionPolicy[]> {
-  return (await db.selectFrom('regression_policy').selectAll().orderBy('domain').orderBy('metric').execute()).map(toPolicy);
+  return (await db.selectFrom('regression_policy').selectAll().orderBy('domain').orderBy('metric').execute()).map(
+    toPolicy,
+  );
 }
 
-export async function setRegressionPolicy(db: Kysely<Database>, policy: RegressionPolicy, actor: string): Promise<RegressionPolicy> {
+export async function setRegressionPolicy(
+  db: Kysely<Database>,
+  policy: RegressionPolicy,
+  actor: string,
+): Promise<RegressionPolicy> {
   return db.transaction().execute(async (trx) => {
     const values = {
       engine: policy.engine,
@@ -43,60 +55,68 @@ export async function setRegressionPolicy(db: Kysely<Database>, policy: Regressi
       .values({ domain: policy.domain, metric: policy.metric, ...values })
       .onConflict((oc) => oc.columns(['domain', 'metric']).doUpdateSet(values))
       .execute();
-    await appendAuditEvent(trx, { actor, kind: 'tripwire.policy_set', subject: `tripwire:${policyId(policy)}`, details: { policy } });
+    await appendAuditEvent(trx, {
+      actor,
+      kind: AuditKind.tripwire.policySet,
+      subject: `tripwire:${policyId(policy)}`,
+      details: { policy },
+    });
     return policy;
   });
 }
 
-/**
- * Evaluates every enabled policy and records its state. A policy already
- * triggered does not fire again until an operator resets it.
- */
-export async function evaluateRegressionPolicies(db: Kysely<Database>, at: Date): Promise<TripwireReport> {
-  return db.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(${TRIPWIRE_LOCK})`.execute(trx);
-    const policies = (await trx.selectFrom('regression_policy').selectAll().where('enabled', '=', true).orderBy('domain').orderBy('metric').execute()).map(toPolicy);
-    const report: TripwireReport = { evaluated: [], fired: [] };
-    for (const policy of policies) {
-      const events = await trx
-        .selectFrom('kpi_event')
-        .select(['success', 'value'])
-        .where('domain', '=', policy.domain)
-        .where('metric', '=', policy.metric)
-        .where('at', '<=', at)
-        .orderBy('at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(policy.windowEvents + policy.baselineEvents)
-        .execute();
-      const result = evaluateRegression(policy, events);
-      const prior = await trx.selectFrom('regression_state').selectAll().where('domain', '=', policy.domain).where('metric', '=', policy.metric).forUpdate().executeTakeFirst();
-      const alreadyTriggered = prior?.triggered ?? false;
-      const fires = result.decision === 'triggered' && !alreadyTriggered;
-      const decision = result.decision === 'triggered' && alreadyTriggered ? 'still_triggered' : result.decision;
-      const measured = result.decision === 'insufficient_data' ? { baseline: null, current: null, drop_fraction: null } : { baseline: result.baseline, current: result.current, drop_fraction: result.dropFraction };
-      const values = {
-        triggered: alreadyTriggered || result.decision === 'triggered',
-        last_decision: decision,
-        ...measured,
-        window_count: result.windowCount,
-        baseline_count: result.baselineCount,
-        last_checked_at: at,
-        triggered_at: fires ? at : (prior?.triggered_at ?? null),
-      };
-      await trx
-        .insertInto('regression_state')
-        .values({ domain: policy.domain, metric: policy.metric, ...values })
-        .onConflict((oc) => oc.columns(['domain', 'metric']).doUpdateSet(values))
-        .execute();
-      report.evaluated.push({ policy: policyId(policy), decision, baseline: measured.baseline, current: measured.current, dropFraction: measured.drop_fraction });
-      if (fires && result.decision === 'triggered') {
-        const firing = { policy: policyId(policy), domain: policy.domain, metric: policy.metric, engine: policy.engine, action: policy.action, baseline: result.baseline, current: result.current, dropFraction: result.dropFraction };
-        report.fired.push(firing);
-        await appendAuditEvent(trx, { actor: 'tripwire', kind: 'tripwire.triggered', subject: `tripwire:${firing.policy}`, details: { ...firing } });
-      }
-    }
-    return report;
-  });
+/** One tripwire evaluation at a time: held until the caller's transaction ends. */
+export async function lockTripwire(trx: Transaction<Database>): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${TRIPWIRE_LOCK})`.execute(trx);
+}
+
+export async function enabledRegressionPolicies(db: Db): Promise<RegressionPolicy[]> {
+  return (
+    await db
+      .selectFrom('regression_policy')
+      .selectAll()
+      .where('enabled', '=', true)
+      .orderBy('domain')
+      .orderBy('metric')
+      .execute()
+  ).map(toPolicy);
+}
+
+/** The window and baseline events of a policy up to `at`, newest first. */
+export async function recentKpiSamples(db: Db, policy: RegressionPolicy, at: Date) {
+  return db
+    .selectFrom('kpi_event')
+    .select(['success', 'value'])
+    .where('domain', '=', policy.domain)
+    .where('metric', '=', policy.metric)
+    .where('at', '<=', at)
+    .orderBy('at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(policy.windowEvents + policy.baselineEvents)
+    .execute();
+}
+
+/** A policy's stored state, locked until the transaction ends. */
+export async function lockRegressionState(trx: Transaction<Database>, policy: { domain: string; metric: string }) {
+  return trx
+    .selectFrom('regression_state')
+    .selectAll()
+    .where('domain', '=', policy.domain)
+    .where('metric', '=', policy.metric)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+export async function saveRegressionState(
+  db: Db,
+  policy: { domain: string; metric: string },
+  values: RegressionStateValues,
+): Promise<void> {
+  await db
+    .insertInto('regression_state')
+    .values({ domain: policy.domain, metric: policy.metric, ...values })
+    .onConflict((oc) => oc.columns(['domain', 'metric']).doUpdateSet(values))
+    .execute();
 }
 
 export async function regressionStates(db: Kysely<Database>) {
@@ -113,18 +133,6 @@ export async function regressionStates(db: Kysely<Database>) {
     lastCheckedAt: r.last_checked_at.toISOString(),
     triggeredAt: r.triggered_at?.toISOString() ?? null,
   }));
-}
-
-export interface Restriction {
-  id: string;
-  engine: string;
-  kind: 'throttle' | 'pause';
-  source: string;
-  reason: string;
-  createdAt: string;
-  clearedAt: string | null;
-  clearedBy: string | null;
-  clearReason: string | null;
 }
 
 function toRestriction(row: Selectable<EngineRestrictionTable>): Restriction {
@@ -162,14 +170,32 @@ export interface RestrictionRequest {
 export async function applyRestrictionIn(trx: Transaction<Database>, input: RestrictionRequest): Promise<Restriction> {
   await trx
     .insertInto('engine_restriction')
-    .values({ engine: input.engine, kind: input.kind, source: input.source, reason: input.reason, cleared_at: null, cleared_by: null, clear_reason: null })
+    .values({
+      engine: input.engine,
+      kind: input.kind,
+      source: input.source,
+      reason: input.reason,
+      cleared_at: null,
+      cleared_by: null,
+      clear_reason: null,
+    })
     .onConflict((oc) => oc.columns(['engine', 'kind', 'source']).where('cleared_at', 'is', null).doNothing())
     .execute();
   if (input.kind === 'throttle') {
     await trx
       .insertInto('risk_policy')
-      .values({ engine: input.engine, max_daily_loss: null, max_daily_exposure: null, max_open_risk: null, max_actions_per_day: null, enabled: false, updated_by: input.actor })
-      .onConflict((oc) => oc.column('engine').doUpdateSet({ enabled: false, updated_by: input.actor, updated_at: new Date() }))
+      .values({
+        engine: input.engine,
+        max_daily_loss: null,
+        max_daily_exposure: null,
+        max_open_risk: null,
+        max_actions_per_day: null,
+        enabled: false,
+        updated_by: input.actor,
+      })
+      .onConflict((oc) =>
+        oc.column('engine').doUpdateSet({ enabled: false, updated_by: input.actor, updated_at: new Date() }),
+      )
       .execute();
   }
   const row = await trx
@@ -182,7 +208,7 @@ export async function applyRestrictionIn(trx: Transaction<Database>, input: Rest
     .executeTakeFirstOrThrow();
   await appendAuditEvent(trx, {
     actor: input.actor,
-    kind: `restriction.${input.kind}_applied`,
+    kind: AuditKind.restrictionApplied[input.kind],
     subject: `engine:${input.engine}`,
     details: { restrictionId: String(row.id), source: input.source, reason: input.reason },
     idempotencyKey: `restriction-applied:${row.id}`,
@@ -190,7 +216,12 @@ export async function applyRestrictionIn(trx: Transaction<Database>, input: Rest
   return toRestriction(row);
 }
 
-async function clearRows(trx: Transaction<Database>, rows: Selectable<EngineRestrictionTable>[], actor: string, reason: string): Promise<Restriction[]> {
+async function clearRows(
+  trx: Transaction<Database>,
+  rows: Selectable<EngineRestrictionTable>[],
+  actor: string,
+  reason: string,
+): Promise<Restriction[]> {
   const cleared: Restriction[] = [];
   for (const row of rows) {
     const updated = await trx
@@ -209,28 +240,48 @@ async function clearRows(trx: Transaction<Database>, rows: Selectable<EngineRest
         .where('kind', '=', 'throttle')
         .where('cleared_at', 'is', null)
         .executeTakeFirst();
-      if (!stillThrottled) await trx.updateTable('risk_policy').set({ enabled: true, updated_by: actor, updated_at: new Date() }).where('engine', '=', row.engine).execute();
+      if (!stillThrottled)
+        await trx
+          .updateTable('risk_policy')
+          .set({ enabled: true, updated_by: actor, updated_at: new Date() })
+          .where('engine', '=', row.engine)
+          .execute();
     }
-    await appendAuditEvent(trx, { actor, kind: `restriction.${row.kind}_cleared`, subject: `engine:${row.engine}`, details: { restrictionId: String(row.id), source: row.source, reason } });
+    await appendAuditEvent(trx, {
+      actor,
+      kind: AuditKind.restrictionCleared[row.kind],
+      subject: `engine:${row.engine}`,
+      details: { restrictionId: String(row.id), source: row.source, reason },
+    });
     cleared.push(toRestriction(updated));
   }
   return cleared;
 }
 
 export class RestrictionNotFoundError extends Error {
-  override name = 'RestrictionNotFound';
+  override name = ErrorType.RestrictionNotFound;
 }
 
-export async function clearRestriction(db: Kysely<Database>, id: string, actor: string, reason: string): Promise<Restriction> {
+export async function clearRestriction(
+  db: Kysely<Database>,
+  id: string,
+  actor: string,
+  reason: string,
+): Promise<Restriction> {
   return db.transaction().execute(async (trx) => {
-    const row = await trx.selectFrom('engine_restriction').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+    const row = await trx
+      .selectFrom('engine_restriction')
+      .selectAll()
+      .where('id', '=', id)
+      .forUpdate()
+      .executeTakeFirst();
     if (!row || row.cleared_at !== null) throw new RestrictionNotFoundError(`no active restriction ${id}`);
     return (await clearRows(trx, [row], actor, reason))[0]!;
   });
 }
 
 export class TripwireNotFoundError extends Error {
-  override name = 'TripwireNotFound';
+  override name = ErrorType.TripwireNotFound;
 }
 
 /** After review: the tripwire may fire again, and what it throttled or paused is lifted. */
@@ -241,7 +292,12 @@ export async function resetTripwire(
   reason: string,
 ): Promise<{ policy: string; lifted: Restriction[] }> {
   return db.transaction().execute(async (trx) => {
-    const exists = await trx.selectFrom('regression_policy').select('domain').where('domain', '=', policy.domain).where('metric', '=', policy.metric).executeTakeFirst();
+    const exists = await trx
+      .selectFrom('regression_policy')
+      .select('domain')
+      .where('domain', '=', policy.domain)
+      .where('metric', '=', policy.metric)
+      .executeTakeFirst();
     if (!exists) throw new TripwireNotFoundError(`no regression policy ${policyId(policy)}`);
     await trx
       .updateTable('regression_state')
@@ -249,9 +305,20 @@ export async function resetTripwire(
       .where('domain', '=', policy.domain)
       .where('metric', '=', policy.metric)
       .execute();
-    const rows = await trx.selectFrom('engine_restriction').selectAll().where('source', '=', `tripwire:${policyId(policy)}`).where('cleared_at', 'is', null).forUpdate().execute();
+    const rows = await trx
+      .selectFrom('engine_restriction')
+      .selectAll()
+      .where('source', '=', `tripwire:${policyId(policy)}`)
+      .where('cleared_at', 'is', null)
+      .forUpdate()
+      .execute();
     const lifted = await clearRows(trx, rows, actor, reason);
-    await appendAuditEvent(trx, { actor, kind: 'tripwire.reset', subject: `tripwire:${policyId(policy)}`, details: { reason, lifted: lifted.map((r) => r.id) } });
+    await appendAuditEvent(trx, {
+      actor,
+      kind: AuditKind.tripwire.reset,
+      subject: `tripwire:${policyId(policy)}`,
+      details: { reason, lifted: lifted.map((r) => r.id) },
+    });
     return { policy: policyId(policy), lifted };
   });
 }
@@ -263,7 +330,12 @@ export async function listRestrictions(db: Kysely<Database>, { activeOnly = true
 }
 
 /** Persists the canary's per-check counts (what the next run also receives from the schedule). */
-export async function saveCanaryState(db: Kysely<Database>, results: CheckResult[], consecutiveFailures: Record<string, number>, at: Date): Promise<void> {
+export async function saveCanaryState(
+  db: Kysely<Database>,
+  results: CheckResult[],
+  consecutiveFailures: Record<string, number>,
+  at: Date,
+): Promise<void> {
   await db.transaction().execute(async (trx) => {
     for (const r of results) {
       const values = {
@@ -280,7 +352,9 @@ export async function saveCanaryState(db: Kysely<Database>, results: CheckResult
           oc.column('name').doUpdateSet({
             ...values,
             // Recovered: it failed last time and passes now.
-            last_recovered_at: r.ok ? sql`case when canary_check_state.last_ok then canary_check_state.last_recovered_at else ${at} end` : sql`canary_check_state.last_recovered_at`,
+            last_recovered_at: r.ok
+              ? sql`case when canary_check_state.last_ok then canary_check_state.last_recovered_at else ${at} end`
+              : sql`canary_check_state.last_recovered_at`,
           }),
         )
         .execute();
@@ -299,35 +373,4 @@ export async function canaryStates(db: Kysely<Database>) {
     lastFailureAt: r.last_failure_at?.toISOString() ?? null,
     lastRecoveredAt: r.last_recovered_at?.toISOString() ?? null,
   }));
-}
-
-export async function setDriftBaseline(db: Kysely<Database>, input: { strategyId: string; metric: string; baselineValue: number; actor: string }): Promise<void> {
-  const values = { baseline_value: input.baselineValue, updated_by: input.actor, updated_at: new Date() };
-  await db
-    .insertInto('drift_baseline')
-    .values({ strategy_id: input.strategyId, metric: input.metric, ...values })
-    .onConflict((oc) => oc.columns(['strategy_id', 'metric']).doUpdateSet(values))
-    .execute();
-}
-
-/** Live metric against the stored backtest baseline; the evaluation is kept. Undefined without a baseline. */
-export async function evaluateStrategyDrift(
-  db: Kysely<Database>,
-  input: { strategyId: string; metric: string; liveValue: number; thresholds?: DriftThresholds },
-): Promise<(DriftEvaluation & { baselineValue: number }) | undefined> {
-  const baseline = await db.selectFrom('drift_baseline').selectAll().where('strategy_id', '=', input.strategyId).where('metric', '=', input.metric).executeTakeFirst();
-  if (!baseline) return undefined;
-  const evaluation = evaluateDrift(baseline.baseline_value, input.liveValue, input.thresholds);
-  await db
-    .insertInto('drift_evaluation')
-    .values({
-      strategy_id: input.strategyId,
-      metric: input.metric,
-      baseline_value: baseline.baseline_value,
-      live_value: input.liveValue,
-      deviation: Number.isFinite(evaluation.deviation) ? evaluation.deviation : 1e308,
-      action: evaluation.action,
-    })
-    .execute();
-  return { ...evaluation, baselineValue: baseline.baseline_value };
 }

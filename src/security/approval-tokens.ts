@@ -25,9 +25,23 @@ function sign(body: string, key: string): Buffer {
   return createHmac('sha256', key).update(`${PREFIX}.${body}`).digest();
 }
 
-export function issueApprovalToken(input: { subject: string; roles: ApprovalClaims['roles']; environment: string; ttlMs: number; key: string; now?: Date }): { token: string; claims: ApprovalClaims } {
+export function issueApprovalToken(input: {
+  subject: string;
+  roles: ApprovalClaims['roles'];
+  environment: string;
+  ttlMs: number;
+  key: string;
+  now?: Date;
+}): { token: string; claims: ApprovalClaims } {
   const iat = Math.floor((input.now ?? new Date()).getTime() / 1000);
-  const claims: ApprovalClaims = { jti: randomUUID(), sub: input.subject, roles: input.roles, env: input.environment, iat, exp: iat + Math.max(1, Math.floor(input.ttlMs / 1000)) };
+  const claims: ApprovalClaims = {
+    jti: randomUUID(),
+    sub: input.subject,
+    roles: input.roles,
+    env: input.environment,
+    iat,
+    exp: iat + Math.max(1, Math.floor(input.ttlMs / 1000)),
+  };
   const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
   return { token: `${PREFIX}.${body}.${sign(body, input.key).toString('base64url')}`, claims };
 }
@@ -41,7 +55,8 @@ export function verifyApprovalToken(token: string, key: string, environment: str
   const [, body, signature] = parts as [string, string, string];
   const expected = sign(body, key);
   const given = Buffer.from(signature, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'token: bad signature' };
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    return { ok: false, reason: 'token: bad signature' };
   let raw: unknown;
   try {
     raw = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
@@ -51,7 +66,9 @@ export function verifyApprovalToken(token: string, key: string, environment: str
   const parsed = ApprovalClaimsSchema.safeParse(raw);
   if (!parsed.success) return { ok: false, reason: 'token: malformed claims' };
   const claims = parsed.data;
-  if (claims.env !== environment) return { ok: false, reason: `token: issued for environment ${claims.env}, not ${environment}` };
-  if (claims.exp * 1000 <= now.getTime()) return { ok: false, reason: `token: expired at ${new Date(claims.exp * 1000).toISOString()}` };
+  if (claims.env !== environment)
+    return { ok: false, reason: `token: issued for environment ${claims.env}, not ${environment}` };
+  if (claims.exp * 1000 <= now.getTime())
+    return { ok: false, reason: `token: expired at ${new Date(claims.exp * 1000).toISOString()}` };
   return { ok: true, claims };
 }

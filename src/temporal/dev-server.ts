@@ -30,23 +30,36 @@ function exited(child: ChildProcess): Promise<void> {
  * Runs `temporal server start-dev` from the tools folder with its state in a
  * file, so workflows, schedules and history survive a restart.
  */
-export async function startDevServer(options: { dbFile: string; port?: number; uiPort?: number; logFile?: string }): Promise<DevServer> {
+export async function startDevServer(options: {
+  dbFile: string;
+  port?: number;
+  uiPort?: number;
+  logFile?: string;
+}): Promise<DevServer> {
   const port = options.port ?? 7233;
   const uiPort = options.uiPort ?? 8233;
   for (const p of [port, uiPort]) {
     if (await portOpen(p)) {
-      throw new Error(`port ${p} is already in use: stop what holds it, or set TEMPORAL_ADDRESS to use a running Temporal server`);
+      throw new Error(
+        `port ${p} is already in use: stop what holds it, or set TEMPORAL_ADDRESS to use a running Temporal server`,
+      );
     }
   }
   const child = spawn(
     toolPaths.temporal,
     [
-      'server', 'start-dev',
-      '--db-filename', options.dbFile,
-      '--port', String(port),
-      '--ui-port', String(uiPort),
-      '--ip', '127.0.0.1',
-      '--log-level', 'warn',
+      'server',
+      'start-dev',
+      '--db-filename',
+      options.dbFile,
+      '--port',
+      String(port),
+      '--ui-port',
+      String(uiPort),
+      '--ip',
+      '127.0.0.1',
+      '--log-level',
+      'warn',
     ],
     // Own process group: Ctrl-C reaches us first, and we stop the worker before the server.
     { stdio: ['ignore', 'ignore', 'pipe'], detached: true },

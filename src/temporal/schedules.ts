@@ -1,5 +1,13 @@
 import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
 import type { CanaryInput } from '../domain/watchdogs/canary';
+import {
+  GOVERNANCE_CYCLE_WORKFLOW_ID,
+  GOVERNANCE_CYCLE_WORKFLOW_TYPE,
+  INFRASTRUCTURE_CANARY_WORKFLOW_ID,
+  INFRASTRUCTURE_CANARY_WORKFLOW_TYPE,
+  REGRESSION_TRIPWIRE_WORKFLOW_ID,
+  REGRESSION_TRIPWIRE_WORKFLOW_TYPE,
+} from '../../workflows/names';
 
 /** Public names: operators trigger and pause these with `temporal schedule …`. */
 export const TRIPWIRE_SCHEDULE_ID = 'warden-regression-tripwire';
@@ -20,21 +28,39 @@ function schedules(settings: WatchdogScheduleSettings): ScheduleOptions[] {
     {
       scheduleId: TRIPWIRE_SCHEDULE_ID,
       spec: { intervals: [{ every: settings.tripwireEvery }] },
-      action: { type: 'startWorkflow', workflowType: 'regressionTripwire', workflowId: 'warden-regression-tripwire', taskQueue: settings.taskQueue, args: [] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: REGRESSION_TRIPWIRE_WORKFLOW_TYPE,
+        workflowId: REGRESSION_TRIPWIRE_WORKFLOW_ID,
+        taskQueue: settings.taskQueue,
+        args: [],
+      },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
       memo: { purpose: 'seed 000 Lever 4: regression tripwire' },
     },
     {
       scheduleId: CANARY_SCHEDULE_ID,
       spec: { intervals: [{ every: settings.canaryEvery }] },
-      action: { type: 'startWorkflow', workflowType: 'infrastructureCanary', workflowId: 'warden-infrastructure-canary', taskQueue: settings.taskQueue, args: [settings.canary] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: INFRASTRUCTURE_CANARY_WORKFLOW_TYPE,
+        workflowId: INFRASTRUCTURE_CANARY_WORKFLOW_ID,
+        taskQueue: settings.taskQueue,
+        args: [settings.canary],
+      },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
       memo: { purpose: 'seed 001: infrastructure canary' },
     },
     {
       scheduleId: GOVERNANCE_CYCLE_SCHEDULE_ID,
       spec: { cronExpressions: [settings.governanceCycleCron ?? '0 23 * * 5'] },
-      action: { type: 'startWorkflow', workflowType: 'governanceCycle', workflowId: 'warden-governance-cycle', taskQueue: settings.taskQueue, args: [] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: GOVERNANCE_CYCLE_WORKFLOW_TYPE,
+        workflowId: GOVERNANCE_CYCLE_WORKFLOW_ID,
+        taskQueue: settings.taskQueue,
+        args: [],
+      },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' },
       memo: { purpose: 'seed 002: weekly governance cycle' },
     },
@@ -42,7 +68,10 @@ function schedules(settings: WatchdogScheduleSettings): ScheduleOptions[] {
 }
 
 /** Creates the watchdog schedules, or brings existing ones up to date: safe to run at every start. */
-export async function applyWatchdogSchedules(client: Client, settings: WatchdogScheduleSettings): Promise<{ created: string[]; updated: string[] }> {
+export async function applyWatchdogSchedules(
+  client: Client,
+  settings: WatchdogScheduleSettings,
+): Promise<{ created: string[]; updated: string[] }> {
   const outcome = { created: [] as string[], updated: [] as string[] };
   for (const options of schedules(settings)) {
     try {

@@ -25,17 +25,37 @@ describe('local ops endpoint', () => {
   it('serves the same answers as the database, and edits through it', async () => {
     const remote = connectLocalOps(dir)!;
     expect(await remote.listRiskPolicies()).toEqual(await createDataAccess(t.db).listRiskPolicies());
-    await remote.upsertRiskPolicy({ engine: 'ADS', maxDailyLoss: 5, maxDailyExposure: 50, maxOpenRisk: null, maxActionsPerDay: 3, enabled: true }, 'alice');
-    expect((await createDataAccess(t.db).listRiskPolicies()).find((p) => p.engine === 'ADS')).toMatchObject({ maxDailyExposure: 50 });
+    await remote.upsertRiskPolicy(
+      { engine: 'ADS', maxDailyLoss: 5, maxDailyExposure: 50, maxOpenRisk: null, maxActionsPerDay: 3, enabled: true },
+      'alice',
+    );
+    expect((await createDataAccess(t.db).listRiskPolicies()).find((p) => p.engine === 'ADS')).toMatchObject({
+      maxDailyExposure: 50,
+    });
     expect(await remote.verifyAuditChain()).toMatchObject({ ok: true, events: 1 });
   });
 
   it('refuses a caller without the token, and reports server-side errors', async () => {
     const { port } = JSON.parse(readFileSync(path.join(dir, 'ops.json'), 'utf8'));
-    const response = await fetch(`http://127.0.0.1:${port}/rpc`, { method: 'POST', body: JSON.stringify({ method: 'listRiskPolicies', args: [] }) });
+    const response = await fetch(`http://127.0.0.1:${port}/rpc`, {
+      method: 'POST',
+      body: JSON.stringify({ method: 'listRiskPolicies', args: [] }),
+    });
     expect(response.status).toBe(401);
     const remote = connectLocalOps(dir)!;
-    await expect(remote.upsertRiskPolicy({ engine: 'bad name', maxDailyLoss: null, maxDailyExposure: null, maxOpenRisk: null, maxActionsPerDay: null, enabled: true }, 'x')).rejects.toThrow(/answered 500: .*check constraint/);
+    await expect(
+      remote.upsertRiskPolicy(
+        {
+          engine: 'bad name',
+          maxDailyLoss: null,
+          maxDailyExposure: null,
+          maxOpenRisk: null,
+          maxActionsPerDay: null,
+          enabled: true,
+        },
+        'x',
+      ),
+    ).rejects.toThrow(/answered 500: .*check constraint/);
   });
 
   it('is absent once closed', async () => {

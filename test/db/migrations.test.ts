@@ -75,7 +75,9 @@ async function upDownUp(db: Kysely<Database>): Promise<void> {
   expect((await migrateToLatest(db)).applied).toEqual([]);
 
   const down = await migrateDown(db, { all: true });
-  expect(down.applied.map((r) => [r.name, r.direction, r.status])).toEqual(names.reverse().map((n) => [n, 'Down', 'Success']));
+  expect(down.applied.map((r) => [r.name, r.direction, r.status])).toEqual(
+    names.reverse().map((n) => [n, 'Down', 'Success']),
+  );
   expect(await tables(db)).toEqual([]);
 
   await migrateToLatest(db);
@@ -106,7 +108,9 @@ describe('migrations', () => {
     }
     const second = await openDatabase({ databaseUrl: undefined, dataDir: pgliteDir });
     try {
-      expect((await second.db.selectFrom('control_plane_state').select('apply_mode').executeTakeFirstOrThrow()).apply_mode).toBe('testnet');
+      expect(
+        (await second.db.selectFrom('control_plane_state').select('apply_mode').executeTakeFirstOrThrow()).apply_mode,
+      ).toBe('testnet');
     } finally {
       await second.close();
     }
@@ -114,7 +118,17 @@ describe('migrations', () => {
 
   it('refuses a constraint-breaking control-plane row', async () => {
     const { db } = pgDb!;
-    await expect(db.updateTable('control_plane_state').set({ apply_mode: 'yolo' as never }).execute()).rejects.toThrow(/check constraint/);
-    await expect(db.insertInto('control_plane_state').values({ id: 2 as never }).execute()).rejects.toThrow(/check constraint|duplicate/);
+    await expect(
+      db
+        .updateTable('control_plane_state')
+        .set({ apply_mode: 'yolo' as never })
+        .execute(),
+    ).rejects.toThrow(/check constraint/);
+    await expect(
+      db
+        .insertInto('control_plane_state')
+        .values({ id: 2 as never })
+        .execute(),
+    ).rejects.toThrow(/check constraint|duplicate/);
   });
 });

@@ -7,8 +7,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createNotificationActivities, WebhookUnavailableError } from '../../activities/notifications';
 import { appendAuditEvent, listAuditEvents, recordAuditEvent } from '../../src/db/audit.repository';
 import { saveProposal } from '../../src/db/autonomy.repository';
-import { listNotifications, markDeliveryFailed, pendingDeliveries, routeNotifications, undeliveredCount } from '../../src/db/notifications.repository';
-import { issuePermit } from '../../src/db/permits.repository';
+import {
+  listNotifications,
+  markDeliveryFailed,
+  pendingDeliveries,
+  routeNotifications,
+  undeliveredCount,
+} from '../../src/db/notifications.repository';
+import { issuePermit } from '../../activities/gates/permits';
 import { ErrorType } from '../../src/domain/shared/errors';
 import { createGovernanceMetrics } from '../../src/operator/metrics/governance-metrics';
 import { classifyWebhookResponse, notificationFor } from '../../src/domain/notifications/rules';
@@ -30,23 +36,117 @@ describe('notification queue', () => {
 
   describe('which audit events notify', () => {
     it.each([
-      [{ actor: 'dana', kind: 'control_plane.kill_switch_engaged', subject: 'control-plane', details: { change: { source: 'operator', reason: 'drill' } } }, 'kill_switch_engaged', 'Kill switch engaged by dana (operator): drill'],
-      [{ actor: 'carol', kind: 'control_plane.kill_switch_released', subject: 'control-plane', details: { change: { reason: 'reviewed' } } }, 'kill_switch_released', 'Kill switch released by carol: reviewed'],
-      [{ actor: 'governor', kind: 'governor.auto_disarm', subject: 'symbol:BTCUSDT', details: { reason: 'burst_limit_breach', detail: '3 executions in 5 min, max 2' } }, 'disarm', 'Governor disarmed to dry_run after a burst on BTCUSDT: 3 executions in 5 min, max 2'],
-      [{ actor: 'tripwire', kind: 'tripwire.triggered', subject: 'tripwire:WHOLESALE/contract_rate', details: { policy: 'WHOLESALE/contract_rate', action: 'KILL_SWITCH', dropFraction: 0.42 } }, 'tripwire_fired', 'Regression tripwire WHOLESALE/contract_rate dropped 42.0% → KILL_SWITCH'],
-      [{ actor: 'canary', kind: 'canary.tripped', subject: 'canary', details: { tripped: ['postgres', 'temporal'] } }, 'canary_tripped', 'Infrastructure canary tripped: postgres, temporal'],
-      [{ actor: 'circuit-breaker', kind: 'breaker.pause_command_type', subject: 'breaker:failures', details: { rule: 'failures', action: 'pause_command_type', alertSeverity: 'high', commandType: 'SET_FAN', detail: '3 failures in 24h' } }, 'breaker_triggered', 'Circuit breaker failures tripped on SET_FAN (pause_command_type, high severity): 3 failures in 24h'],
-      [{ actor: 'circuit-breaker', kind: 'breaker.revert_to_l3', subject: 'breaker:critical', details: { rule: 'critical', action: 'revert_to_l3', alertSeverity: 'critical', commandType: null, detail: '1 critical incident' } }, 'breaker_triggered', 'Circuit breaker critical tripped (revert_to_l3, critical severity): 1 critical incident'],
-      [{ actor: 'governance-cycle', kind: 'proposal.created', subject: 'proposal:expansion-L3+-2026-11-27', details: { targetPhase: 'L3+' } }, 'proposal_waiting', 'Expansion proposal expansion-L3+-2026-11-27 to L3+ waits for approval'],
+      [
+        {
+          actor: 'dana',
+          kind: 'control_plane.kill_switch_engaged',
+          subject: 'control-plane',
+          details: { change: { source: 'operator', reason: 'drill' } },
+        },
+        'kill_switch_engaged',
+        'Kill switch engaged by dana (operator): drill',
+      ],
+      [
+        {
+          actor: 'carol',
+          kind: 'control_plane.kill_switch_released',
+          subject: 'control-plane',
+          details: { change: { reason: 'reviewed' } },
+        },
+        'kill_switch_released',
+        'Kill switch released by carol: reviewed',
+      ],
+      [
+        {
+          actor: 'governor',
+          kind: 'governor.auto_disarm',
+          subject: 'symbol:BTCUSDT',
+          details: { reason: 'burst_limit_breach', detail: '3 executions in 5 min, max 2' },
+        },
+        'disarm',
+        'Governor disarmed to dry_run after a burst on BTCUSDT: 3 executions in 5 min, max 2',
+      ],
+      [
+        {
+          actor: 'tripwire',
+          kind: 'tripwire.triggered',
+          subject: 'tripwire:WHOLESALE/contract_rate',
+          details: { policy: 'WHOLESALE/contract_rate', action: 'KILL_SWITCH', dropFraction: 0.42 },
+        },
+        'tripwire_fired',
+        'Regression tripwire WHOLESALE/contract_rate dropped 42.0% → KILL_SWITCH',
+      ],
+      [
+        { actor: 'canary', kind: 'canary.tripped', subject: 'canary', details: { tripped: ['postgres', 'temporal'] } },
+        'canary_tripped',
+        'Infrastructure canary tripped: postgres, temporal',
+      ],
+      [
+        {
+          actor: 'circuit-breaker',
+          kind: 'breaker.pause_command_type',
+          subject: 'breaker:failures',
+          details: {
+            rule: 'failures',
+            action: 'pause_command_type',
+            alertSeverity: 'high',
+            commandType: 'SET_FAN',
+            detail: '3 failures in 24h',
+          },
+        },
+        'breaker_triggered',
+        'Circuit breaker failures tripped on SET_FAN (pause_command_type, high severity): 3 failures in 24h',
+      ],
+      [
+        {
+          actor: 'circuit-breaker',
+          kind: 'breaker.revert_to_l3',
+          subject: 'breaker:critical',
+          details: {
+            rule: 'critical',
+            action: 'revert_to_l3',
+            alertSeverity: 'critical',
+            commandType: null,
+            detail: '1 critical incident',
+          },
+        },
+        'breaker_triggered',
+        'Circuit breaker critical tripped (revert_to_l3, critical severity): 1 critical incident',
+      ],
+      [
+        {
+          actor: 'governance-cycle',
+          kind: 'proposal.created',
+          subject: 'proposal:expansion-L3+-2026-11-27',
+          details: { targetPhase: 'L3+' },
+        },
+        'proposal_waiting',
+        'Expansion proposal expansion-L3+-2026-11-27 to L3+ waits for approval',
+      ],
     ])('%o → %s', (event, kind, summary) => {
       expect(notificationFor(event)).toEqual({ kind, summary });
     });
 
     it('stays quiet for routine events, and survives details it did not expect', () => {
-      for (const kind of ['control_plane.go_live_set', 'breaker.resolved', 'breaker.rule_set', 'proposal.approved', 'permit.blocked', 'deal.executed', 'notification.delivery_failed']) {
+      for (const kind of [
+        'control_plane.go_live_set',
+        'breaker.resolved',
+        'breaker.rule_set',
+        'proposal.approved',
+        'permit.blocked',
+        'deal.executed',
+        'notification.delivery_failed',
+      ]) {
         expect(notificationFor({ actor: 'a', kind, subject: 's', details: {} })).toBeNull();
       }
-      expect(notificationFor({ actor: 'x', kind: 'control_plane.kill_switch_engaged', subject: 'control-plane', details: { change: 'garbage' } })).toEqual({
+      expect(
+        notificationFor({
+          actor: 'x',
+          kind: 'control_plane.kill_switch_engaged',
+          subject: 'control-plane',
+          details: { change: 'garbage' },
+        }),
+      ).toEqual({
         kind: 'kill_switch_engaged',
         summary: 'Kill switch engaged by x (unknown source): no reason given',
       });
@@ -54,15 +154,31 @@ describe('notification queue', () => {
 
     it('judges webhook answers: 2xx delivered, 408/429/5xx retried, the rest refused for good', () => {
       expect([200, 202, 204].map(classifyWebhookResponse)).toEqual(['delivered', 'delivered', 'delivered']);
-      expect([408, 429, 500, 502, 503].map(classifyWebhookResponse)).toEqual(['retry', 'retry', 'retry', 'retry', 'retry']);
+      expect([408, 429, 500, 502, 503].map(classifyWebhookResponse)).toEqual([
+        'retry',
+        'retry',
+        'retry',
+        'retry',
+        'retry',
+      ]);
       expect([301, 400, 401, 403, 404, 410, 422].map(classifyWebhookResponse)).toEqual(Array(7).fill('rejected'));
     });
   });
 
   describe('enqueued with the audit event', () => {
     it('an appended event that notifies enqueues one notification carrying its facts; others enqueue nothing', async () => {
-      const event = await recordAuditEvent(t.db, { actor: 'dana', kind: 'control_plane.kill_switch_engaged', subject: 'control-plane', details: { change: { source: 'operator', reason: 'drill' } } });
-      await recordAuditEvent(t.db, { actor: 'dana', kind: 'control_plane.go_live_set', subject: 'control-plane', details: {} });
+      const event = await recordAuditEvent(t.db, {
+        actor: 'dana',
+        kind: 'control_plane.kill_switch_engaged',
+        subject: 'control-plane',
+        details: { change: { source: 'operator', reason: 'drill' } },
+      });
+      await recordAuditEvent(t.db, {
+        actor: 'dana',
+        kind: 'control_plane.go_live_set',
+        subject: 'control-plane',
+        details: {},
+      });
       const [only, ...rest] = await listNotifications(t.db);
       expect(rest).toEqual([]);
       expect(only).toEqual({
@@ -98,23 +214,38 @@ describe('notification queue', () => {
       };
       await saveProposal(t.db, view, 'governance-cycle', 'created');
       await saveProposal(t.db, view, 'governance-cycle', 'created');
-      expect((await listNotifications(t.db)).map((n) => [n.kind, n.subject])).toEqual([['proposal_waiting', 'proposal:expansion-L3+-2026-11-27']]);
+      expect((await listNotifications(t.db)).map((n) => [n.kind, n.subject])).toEqual([
+        ['proposal_waiting', 'proposal:expansion-L3+-2026-11-27'],
+      ]);
 
       // A burst breach disarms; the activity retried with the same key appends its events once.
       const settings = { maxPerHour: 100, maxPer5Min: 1, permitTtlSeconds: 60, autoDisarm: true };
       const at = new Date();
       await issuePermit(t.db, settings, { key: 'burst-1', dealId: 'd1', symbol: 'ETHUSDT', at, actor: 'deal:d1' });
-      const blocked = { key: 'burst-2', dealId: 'd2', symbol: 'ETHUSDT', at: new Date(at.getTime() + 1), actor: 'deal:d2' };
+      const blocked = {
+        key: 'burst-2',
+        dealId: 'd2',
+        symbol: 'ETHUSDT',
+        at: new Date(at.getTime() + 1),
+        actor: 'deal:d2',
+      };
       expect(await issuePermit(t.db, settings, blocked)).toMatchObject({ granted: false, disarm: true });
       expect(await issuePermit(t.db, settings, blocked)).toMatchObject({ granted: false, disarm: true });
-      expect((await listNotifications(t.db)).filter((n) => n.kind === 'disarm').map((n) => n.subject)).toEqual(['symbol:ETHUSDT']);
+      expect((await listNotifications(t.db)).filter((n) => n.kind === 'disarm').map((n) => n.subject)).toEqual([
+        'symbol:ETHUSDT',
+      ]);
     });
 
     it('a rolled-back transaction leaves neither the event nor its notification', async () => {
       const before = (await listAuditEvents(t.db, { kind: 'canary.tripped' })).length;
       await expect(
         t.db.transaction().execute(async (trx) => {
-          await appendAuditEvent(trx, { actor: 'canary', kind: 'canary.tripped', subject: 'canary', details: { tripped: ['postgres'] } });
+          await appendAuditEvent(trx, {
+            actor: 'canary',
+            kind: 'canary.tripped',
+            subject: 'canary',
+            details: { tripped: ['postgres'] },
+          });
           throw new Error('writer crashed');
         }),
       ).rejects.toThrow('writer crashed');
@@ -124,7 +255,13 @@ describe('notification queue', () => {
   });
 
   describe('routing and the pending queue', () => {
-    const trip = (n: number) => recordAuditEvent(t.db, { actor: 'canary', kind: 'canary.tripped', subject: 'canary', details: { tripped: [`check-${n}`] } });
+    const trip = (n: number) =>
+      recordAuditEvent(t.db, {
+        actor: 'canary',
+        kind: 'canary.tripped',
+        subject: 'canary',
+        details: { tripped: [`check-${n}`] },
+      });
 
     it('routes each new notification to the webhooks configured now, once; a webhook added later gets no history', async () => {
       await trip(1);
@@ -134,8 +271,20 @@ describe('notification queue', () => {
       expect(await routeNotifications(t.db, ['ops', 'pager', 'late'])).toBe(0);
       const list = await listNotifications(t.db);
       expect(list.map((n) => [n.routed, n.deliveries.map((d) => [d.webhook, d.status, d.attempts])])).toEqual([
-        [true, [['ops', 'pending', 0], ['pager', 'pending', 0]]],
-        [true, [['ops', 'pending', 0], ['pager', 'pending', 0]]],
+        [
+          true,
+          [
+            ['ops', 'pending', 0],
+            ['pager', 'pending', 0],
+          ],
+        ],
+        [
+          true,
+          [
+            ['ops', 'pending', 0],
+            ['pager', 'pending', 0],
+          ],
+        ],
       ]);
       expect(await undeliveredCount(t.db)).toBe(4);
 
@@ -161,8 +310,12 @@ describe('notification queue', () => {
         { deliveryId: pager[1], webhook: 'pager' },
       ]);
       // ops[0] and ops[1] are in flight: ops has no room left; pager's two are handed out.
-      expect((await pendingDeliveries(t.db, { perWebhook: 2, inFlight: [ops[0]!, ops[1]!] })).map((d) => d.deliveryId)).toEqual([pager[0], pager[1]]);
-      expect((await pendingDeliveries(t.db, { perWebhook: 2, skipWebhooks: ['pager'] })).map((d) => d.deliveryId)).toEqual([ops[0], ops[1]]);
+      expect(
+        (await pendingDeliveries(t.db, { perWebhook: 2, inFlight: [ops[0]!, ops[1]!] })).map((d) => d.deliveryId),
+      ).toEqual([pager[0], pager[1]]);
+      expect(
+        (await pendingDeliveries(t.db, { perWebhook: 2, skipWebhooks: ['pager'] })).map((d) => d.deliveryId),
+      ).toEqual([ops[0], ops[1]]);
     });
 
     it('gives up on a delivery once, with one audit event, and the gauges follow', async () => {
@@ -173,8 +326,13 @@ describe('notification queue', () => {
       expect(await markDeliveryFailed(t.db, delivery!.deliveryId, 'again')).toBe(false);
       const [failure, ...more] = await listAuditEvents(t.db, { kind: 'notification.delivery_failed' });
       expect(more).toEqual([]);
-      expect(failure).toMatchObject({ actor: 'notification-dispatch', details: { deliveryId: delivery!.deliveryId, webhook: 'ops', error: 'webhook ops answered HTTP 404' } });
-      expect((await listNotifications(t.db))[0]!.deliveries).toEqual([expect.objectContaining({ webhook: 'ops', status: 'failed', lastError: 'webhook ops answered HTTP 404' })]);
+      expect(failure).toMatchObject({
+        actor: 'notification-dispatch',
+        details: { deliveryId: delivery!.deliveryId, webhook: 'ops', error: 'webhook ops answered HTTP 404' },
+      });
+      expect((await listNotifications(t.db))[0]!.deliveries).toEqual([
+        expect.objectContaining({ webhook: 'ops', status: 'failed', lastError: 'webhook ops answered HTTP 404' }),
+      ]);
 
       await trip(10);
       const metrics = await createGovernanceMetrics(t.db).metrics();
@@ -211,15 +369,28 @@ describe('notification queue', () => {
     });
 
     async function oneDelivery(): Promise<string> {
-      await recordAuditEvent(t.db, { actor: 'dana', kind: 'control_plane.kill_switch_engaged', subject: 'control-plane', details: { change: { source: 'operator', reason: 'drill' } } });
-      const activities = createNotificationActivities({ db: t.db, webhooks: [{ name: 'ops', url }], environment: 'staging' });
+      await recordAuditEvent(t.db, {
+        actor: 'dana',
+        kind: 'control_plane.kill_switch_engaged',
+        subject: 'control-plane',
+        details: { change: { source: 'operator', reason: 'drill' } },
+      });
+      const activities = createNotificationActivities({
+        db: t.db,
+        webhooks: [{ name: 'ops', url }],
+        environment: 'staging',
+      });
       const [delivery] = await activities.claimPendingDeliveries({ perWebhook: 10, inFlight: [], skipWebhooks: [] });
       return delivery!.deliveryId;
     }
     // Failed attempts are expected here: keep the activity logger quiet.
     const quiet = new DefaultLogger('ERROR');
     const deliver = (deliveryId: string, webhooks = [{ name: 'ops', url }]) =>
-      new MockActivityEnvironment(undefined, { logger: quiet }).run(createNotificationActivities({ db: t.db, webhooks, environment: 'staging', webhookTimeoutMs: 500 }).deliverNotification, { deliveryId });
+      new MockActivityEnvironment(undefined, { logger: quiet }).run(
+        createNotificationActivities({ db: t.db, webhooks, environment: 'staging', webhookTimeoutMs: 500 })
+          .deliverNotification,
+        { deliveryId },
+      );
 
     it('POSTs the payload once; a retry after the outcome was recorded sends nothing', async () => {
       const deliveryId = await oneDelivery();
@@ -238,7 +409,15 @@ describe('notification queue', () => {
         at: notification!.at,
         environment: 'staging',
       });
-      expect(notification!.deliveries).toEqual([expect.objectContaining({ webhook: 'ops', status: 'delivered', attempts: 1, lastError: null, deliveredAt: expect.any(String) })]);
+      expect(notification!.deliveries).toEqual([
+        expect.objectContaining({
+          webhook: 'ops',
+          status: 'delivered',
+          attempts: 1,
+          lastError: null,
+          deliveredAt: expect.any(String),
+        }),
+      ]);
     });
 
     it('a 503, a timeout or a refused connection is retryable; the attempt is recorded', async () => {
@@ -247,9 +426,15 @@ describe('notification queue', () => {
       await expect(deliver(deliveryId)).rejects.toThrow(WebhookUnavailableError);
       answer = () => undefined; // never answers
       await expect(deliver(deliveryId)).rejects.toThrow(/POST to webhook ops failed: .*(timeout|aborted)/i);
-      await expect(deliver(deliveryId, [{ name: 'ops', url: 'http://127.0.0.1:1/hook' }])).rejects.toThrow(WebhookUnavailableError);
+      await expect(deliver(deliveryId, [{ name: 'ops', url: 'http://127.0.0.1:1/hook' }])).rejects.toThrow(
+        WebhookUnavailableError,
+      );
       const [notification] = await listNotifications(t.db);
-      expect(notification!.deliveries[0]).toMatchObject({ status: 'pending', attempts: 3, lastError: expect.stringMatching(/^POST to webhook ops failed/) });
+      expect(notification!.deliveries[0]).toMatchObject({
+        status: 'pending',
+        attempts: 3,
+        lastError: expect.stringMatching(/^POST to webhook ops failed/),
+      });
       answer = (res) => res.writeHead(200).end();
     });
 
@@ -258,9 +443,17 @@ describe('notification queue', () => {
       answer = (res) => res.writeHead(404).end('no such hook');
       const refused = await deliver(deliveryId).catch((error: unknown) => error);
       expect(refused).toBeInstanceOf(ApplicationFailure);
-      expect(refused).toMatchObject({ type: ErrorType.WebhookRejected, nonRetryable: true, message: 'webhook ops answered HTTP 404: no such hook' });
+      expect(refused).toMatchObject({
+        type: ErrorType.WebhookRejected,
+        nonRetryable: true,
+        message: 'webhook ops answered HTTP 404: no such hook',
+      });
       const gone = await deliver(deliveryId, []).catch((error: unknown) => error);
-      expect(gone).toMatchObject({ type: ErrorType.WebhookRejected, nonRetryable: true, message: 'webhook ops is no longer configured (WARDEN_WEBHOOKS)' });
+      expect(gone).toMatchObject({
+        type: ErrorType.WebhookRejected,
+        nonRetryable: true,
+        message: 'webhook ops is no longer configured (WARDEN_WEBHOOKS)',
+      });
       answer = (res) => res.writeHead(200).end();
     });
   });

@@ -3,15 +3,24 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApprovalActivities } from '../../activities/approvals';
 import { DEFAULT_CAPITAL_BANDS } from '../../src/domain/capital/bands';
-import { persistControlPlaneChange } from '../../src/db/control-plane.repository';
+import { createControlPlaneActivities } from '../../activities/control-plane';
 import { readHealth } from '../../src/db/health.repository';
 import { recordKpiEvent } from '../../src/db/kpi.repository';
-import { buildReview, type MondayReview } from '../../src/db/review.repository';
-import { reserveExposure, upsertRiskPolicy } from '../../src/db/risk.repository';
-import { evaluateRegressionPolicies, setRegressionPolicy } from '../../src/db/watchdogs.repository';
+import { buildReview, type MondayReview } from '../../src/operator/review/monday-review';
+import { reserveExposure } from '../../activities/gates/risk';
+import { upsertRiskPolicy } from '../../src/db/risk.repository';
+import { evaluateRegressionPolicies } from '../../activities/watchdogs';
+import { setRegressionPolicy } from '../../src/db/watchdogs.repository';
 import { listWaitingWorkflows } from '../../src/operator/review/waiting-workflows';
 import { rejectPromotionSignal } from '../../workflows/messages';
-import { createTestDatabase, devServerAddress, runDevServerWorker, TEST_SETTINGS, type TestDatabase, uniqueName } from '../helpers';
+import {
+  createTestDatabase,
+  devServerAddress,
+  runDevServerWorker,
+  TEST_SETTINGS,
+  type TestDatabase,
+  uniqueName,
+} from '../helpers';
 import { wardenCli } from '../support/processes';
 
 const bands = { capitalBands: DEFAULT_CAPITAL_BANDS };
@@ -26,17 +35,38 @@ describe('the Monday review on PostgreSQL', () => {
     const policy = { maxDailyLoss: null, maxOpenRisk: null, maxActionsPerDay: null, enabled: true };
     await upsertRiskPolicy(t.db, { engine: 'GLOBAL', ...policy, maxDailyExposure: 1000 }, 'alice');
     await upsertRiskPolicy(t.db, { engine: 'WHOLESALE', ...policy, maxDailyExposure: null }, 'alice');
-    expect(await reserveExposure(t.db, { key: 'deal-1', engine: 'WHOLESALE', amount: 600, actor: 'test' })).toMatchObject({ ok: true });
+    expect(
+      await reserveExposure(t.db, { key: 'deal-1', engine: 'WHOLESALE', amount: 600, actor: 'test' }),
+    ).toMatchObject({ ok: true });
     // The injected denial: a second 600 would take GLOBAL past its 1000 cap.
     const denied = await reserveExposure(t.db, { key: 'deal-2', engine: 'WHOLESALE', amount: 600, actor: 'test' });
     if (denied.ok) throw new Error('expected the second reserve to be denied');
     denialReason = denied.reason;
 
     // The fired tripwire: 100% contract rate, then 60%.
-    await setRegressionPolicy(t.db, { domain: 'WHOLESALE', metric: 'contract_rate', engine: 'WHOLESALE', windowEvents: 5, baselineEvents: 10, maxDropFraction: 0.2, action: 'THROTTLE', enabled: true }, 'alice');
+    await setRegressionPolicy(
+      t.db,
+      {
+        domain: 'WHOLESALE',
+        metric: 'contract_rate',
+        engine: 'WHOLESALE',
+        windowEvents: 5,
+        baselineEvents: 10,
+        maxDropFraction: 0.2,
+        action: 'THROTTLE',
+        enabled: true,
+      },
+      'alice',
+    );
     const outcomes = [...Array<boolean>(10).fill(true), true, false, true, false, true];
     for (const [i, success] of outcomes.entries()) {
-      await recordKpiEvent(t.db, { domain: 'WHOLESALE', metric: 'contract_rate', success, at: new Date(started.getTime() + i * 1000), source: 'test' });
+      await recordKpiEvent(t.db, {
+        domain: 'WHOLESALE',
+        metric: 'contract_rate',
+        success,
+        at: new Date(started.getTime() + i * 1000),
+        source: 'test',
+      });
     }
     expect((await evaluateRegressionPolicies(t.db, new Date())).fired).toHaveLength(1);
   });
@@ -47,7 +77,10 @@ describe('the Monday review on PostgreSQL', () => {
   it('lists the injected denial by reason, the fired tripwire, and the capital band', async () => {
     const review = await buildReview(t.db, { since: started, ...bands });
     expect(review.denied.risk).toEqual([{ engine: 'WHOLESALE', reason: denialReason, count: 1 }]);
-    expect(review.broke.tripwireFirings).toMatchObject({ count: 1, latest: [{ policy: 'WHOLESALE/contract_rate', action: 'THROTTLE', baseline: 1, current: 0.6, dropFraction: 0.4 }] });
+    expect(review.broke.tripwireFirings).toMatchObject({
+      count: 1,
+      latest: [{ policy: 'WHOLESALE/contract_rate', action: 'THROTTLE', baseline: 1, current: 0.6, dropFraction: 0.4 }],
+    });
     expect(review.drifted.tripwires).toMatchObject([{ policy: 'WHOLESALE/contract_rate', dropFraction: 0.4 }]);
     expect(review.capital).toMatchObject({ band: 'C', usage: 0.6, committed: 600, cap: 1000 });
     expect(review.health.status).toBe('YELLOW');
@@ -58,7 +91,11 @@ describe('the Monday review on PostgreSQL', () => {
   });
 
   it('reads only the period asked for', async () => {
-    const review = await buildReview(t.db, { since: new Date(Date.now() + 60_000), until: new Date(Date.now() + 120_000), ...bands });
+    const review = await buildReview(t.db, {
+      since: new Date(Date.now() + 60_000),
+      until: new Date(Date.now() + 120_000),
+      ...bands,
+    });
     expect(review.denied.risk).toEqual([]);
     expect(review.broke.tripwireFirings).toEqual({ count: 0, latest: [] });
     // Standing state still shows: the tripwire stays triggered until reset.
@@ -66,19 +103,34 @@ describe('the Monday review on PostgreSQL', () => {
   });
 
   it('turns RED with the kill switch engaged, and the review names the engagement', async () => {
-    await persistControlPlaneChange(t.db, randomUUID(), { kind: 'engageKillSwitch', source: 'operator', actor: 'olga', reason: 'Monday drill' }, TEST_SETTINGS);
+    await createControlPlaneActivities({ db: t.db, settings: TEST_SETTINGS }).persistControlPlaneChange({
+      changeId: randomUUID(),
+      change: { kind: 'engageKillSwitch', source: 'operator', actor: 'olga', reason: 'Monday drill' },
+    });
     const health = await readHealth(t.db, bands);
     expect(health.status).toBe('RED');
-    expect(health.reasons[0]).toEqual({ status: 'RED', code: 'kill_switch_engaged', detail: 'kill switch engaged by operator: Monday drill' });
+    expect(health.reasons[0]).toEqual({
+      status: 'RED',
+      code: 'kill_switch_engaged',
+      detail: 'kill switch engaged by operator: Monday drill',
+    });
     expect(health.band.band).toBe('C');
     const review = await buildReview(t.db, { since: started, ...bands });
     expect(review.health.status).toBe('RED');
     expect(review.controlPlane).toMatchObject({ killSwitchEngaged: true, killSwitchSource: 'operator' });
-    expect(review.broke.killSwitchEngagements).toMatchObject({ count: 1, latest: [{ actor: 'olga', source: 'operator', reason: 'Monday drill' }] });
+    expect(review.broke.killSwitchEngagements).toMatchObject({
+      count: 1,
+      latest: [{ actor: 'olga', source: 'operator', reason: 'Monday drill' }],
+    });
   });
 
   it('warden review --json prints the same review, with Temporal asked for waiting workflows', async () => {
-    const warden = wardenCli({ DATABASE_URL: t.url, TEMPORAL_ADDRESS: devServerAddress(), WARDEN_TASK_QUEUE: uniqueName('review'), WARDEN_ACTOR: 'ops' });
+    const warden = wardenCli({
+      DATABASE_URL: t.url,
+      TEMPORAL_ADDRESS: devServerAddress(),
+      WARDEN_TASK_QUEUE: uniqueName('review'),
+      WARDEN_ACTOR: 'ops',
+    });
     const ran = await warden(['review', '--since', '1d', '--json']);
     expect(ran.stderr).toBe('');
     expect(ran.code).toBe(0);
@@ -104,7 +156,10 @@ describe('what waits for approval in running workflows', () => {
     const taskQueue = uniqueName('review-waiting');
     const t = await createTestDatabase();
     // The promotion checks its approver through an activity before a decision counts.
-    const worker = await runDevServerWorker({ taskQueue, activities: createApprovalActivities({ db: t.db, settings: TEST_SETTINGS }) });
+    const worker = await runDevServerWorker({
+      taskQueue,
+      activities: createApprovalActivities({ db: t.db, settings: TEST_SETTINGS }),
+    });
     const connection = await Connection.connect({ address: devServerAddress() });
     const client = new Client({ connection });
     try {
@@ -114,14 +169,25 @@ describe('what waits for approval in running workflows', () => {
         workflowId,
         args: [{ strategyId: 'mean-revert', from: 'L2', to: 'L3', evidence: {}, approvers: { tech_lead: ['alice'] } }],
       });
-      await vi.waitFor(async () => {
-        expect(await listWaitingWorkflows(client, taskQueue)).toEqual([
-          { kind: 'strategy_promotion', workflowId, startedAt: expect.any(String), detail: 'mean-revert L2→L3 awaits approval' },
-        ]);
-      }, { timeout: 20_000, interval: 250 });
+      await vi.waitFor(
+        async () => {
+          expect(await listWaitingWorkflows(client, taskQueue)).toEqual([
+            {
+              kind: 'strategy_promotion',
+              workflowId,
+              startedAt: expect.any(String),
+              detail: 'mean-revert L2→L3 awaits approval',
+            },
+          ]);
+        },
+        { timeout: 20_000, interval: 250 },
+      );
       await handle.signal(rejectPromotionSignal, { approver: 'alice', role: 'tech_lead' });
       expect(await handle.result()).toMatchObject({ status: 'rejected' });
-      await vi.waitFor(async () => expect(await listWaitingWorkflows(client, taskQueue)).toEqual([]), { timeout: 20_000, interval: 250 });
+      await vi.waitFor(async () => expect(await listWaitingWorkflows(client, taskQueue)).toEqual([]), {
+        timeout: 20_000,
+        interval: 250,
+      });
     } finally {
       await connection.close();
       await worker.stop();

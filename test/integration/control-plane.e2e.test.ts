@@ -5,12 +5,21 @@ import { createActivities } from '../../activities';
 import { createControlPlaneActivities } from '../../activities/control-plane';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { WardenClient } from '../../src/client';
-import { CONTROL_PLANE_WORKFLOW_ID } from '../../src/domain/control-plane/ids';
+import { CONTROL_PLANE_WORKFLOW_ID } from '../../workflows/names';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { readControlPlaneState } from '../../src/db/control-plane.repository';
 import { toolPaths } from '../../src/config/paths';
 import { exec, wardenCli as runWarden } from '../support/processes';
-import { createTestDatabase, markGoLivePlaybookCompleted, TEST_SETTINGS, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
+import {
+  createTestDatabase,
+  markGoLivePlaybookCompleted,
+  TEST_SETTINGS,
+  devServerAddress,
+  type TestDatabase,
+  uniqueName,
+  runDevServerWorker,
+  type RunningWorker,
+} from '../helpers';
 
 // The public interface exactly as operators use it: the real `temporal`
 // binary and the `warden` command, against the dev server.
@@ -23,14 +32,25 @@ describe('control plane end to end', () => {
   const address = devServerAddress();
   const temporal = (...args: string[]) => exec(toolPaths.temporal, [...args, '--address', address]);
   const wardenCli = (args: string[], env: Record<string, string> = {}) =>
-    runWarden({ TEMPORAL_ADDRESS: address, WARDEN_TASK_QUEUE: taskQueue, DATABASE_URL: t.url, WARDEN_ACTOR: 'carol' })(args, env);
+    runWarden({ TEMPORAL_ADDRESS: address, WARDEN_TASK_QUEUE: taskQueue, DATABASE_URL: t.url, WARDEN_ACTOR: 'carol' })(
+      args,
+      env,
+    );
 
   beforeAll(async () => {
     t = await createTestDatabase();
     await markGoLivePlaybookCompleted(t.db);
     client = new Client({ connection: await Connection.connect({ address }) });
     warden = new WardenClient(client, taskQueue);
-    worker = await runDevServerWorker({ taskQueue, activities: createActivities({ db: t.db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: warden, settings: TEST_SETTINGS }) });
+    worker = await runDevServerWorker({
+      taskQueue,
+      activities: createActivities({
+        db: t.db,
+        governor: DEFAULT_GOVERNOR_SETTINGS,
+        controlPlane: warden,
+        settings: TEST_SETTINGS,
+      }),
+    });
     await warden.ensureControlPlane();
     await warden.ensureControlPlane(); // idempotent: still one running instance
     await warden.waitForControlPlane(0);
@@ -44,32 +64,66 @@ describe('control plane end to end', () => {
 
   it('engageKillSwitch sent with `temporal workflow signal` lands in the row, the audit log and the query', async () => {
     const signal = await temporal(
-      'workflow', 'signal', '--workflow-id', CONTROL_PLANE_WORKFLOW_ID, '--name', 'engageKillSwitch',
-      '--input', JSON.stringify({ source: 'operator', actor: 'dana', reason: 'drill from the CLI' }),
+      'workflow',
+      'signal',
+      '--workflow-id',
+      CONTROL_PLANE_WORKFLOW_ID,
+      '--name',
+      'engageKillSwitch',
+      '--input',
+      JSON.stringify({ source: 'operator', actor: 'dana', reason: 'drill from the CLI' }),
     );
     expect(signal).toMatchObject({ code: 0 });
     const view = await warden.waitForControlPlane(1);
-    expect(view).toMatchObject({ killSwitchEngaged: true, killSwitchSource: 'operator', updatedBy: 'dana', reason: 'drill from the CLI' });
+    expect(view).toMatchObject({
+      killSwitchEngaged: true,
+      killSwitchSource: 'operator',
+      updatedBy: 'dana',
+      reason: 'drill from the CLI',
+    });
     expect(await readControlPlaneState(t.db)).toMatchObject({ killSwitchEngaged: true, version: 1, updatedBy: 'dana' });
     const [event] = await listAuditEvents(t.db, { kind: 'control_plane.kill_switch_engaged' });
-    expect(event).toMatchObject({ actor: 'dana', details: { change: { source: 'operator', reason: 'drill from the CLI' } } });
+    expect(event).toMatchObject({
+      actor: 'dana',
+      details: { change: { source: 'operator', reason: 'drill from the CLI' } },
+    });
 
-    const query = await temporal('workflow', 'query', '--workflow-id', CONTROL_PLANE_WORKFLOW_ID, '--type', 'state', '--output', 'json');
+    const query = await temporal(
+      'workflow',
+      'query',
+      '--workflow-id',
+      CONTROL_PLANE_WORKFLOW_ID,
+      '--type',
+      'state',
+      '--output',
+      'json',
+    );
     expect(query.code).toBe(0);
-    expect(JSON.parse(query.stdout)).toMatchObject({ queryResult: [expect.objectContaining({ killSwitchEngaged: true, version: 1 })] });
+    expect(JSON.parse(query.stdout)).toMatchObject({
+      queryResult: [expect.objectContaining({ killSwitchEngaged: true, version: 1 })],
+    });
   });
 
   it('a bad payload sent the same way changes nothing, is audited, and fails no workflow task', async () => {
     const before = await readControlPlaneState(t.db);
     const signal = await temporal(
-      'workflow', 'signal', '--workflow-id', CONTROL_PLANE_WORKFLOW_ID, '--name', 'releaseKillSwitch',
-      '--input', JSON.stringify({ actor: 'eve', reasn: 'typo' }),
+      'workflow',
+      'signal',
+      '--workflow-id',
+      CONTROL_PLANE_WORKFLOW_ID,
+      '--name',
+      'releaseKillSwitch',
+      '--input',
+      JSON.stringify({ actor: 'eve', reasn: 'typo' }),
     );
     expect(signal.code).toBe(0);
     await expect.poll(async () => (await warden.controlPlaneState()).rejectedSignals, { timeout: 15_000 }).toBe(1);
     expect(await readControlPlaneState(t.db)).toEqual(before);
     const [rejection] = await listAuditEvents(t.db, { kind: 'control_plane.signal_rejected' });
-    expect(rejection).toMatchObject({ actor: 'eve', details: { signal: 'releaseKillSwitch', payload: { actor: 'eve', reasn: 'typo' } } });
+    expect(rejection).toMatchObject({
+      actor: 'eve',
+      details: { signal: 'releaseKillSwitch', payload: { actor: 'eve', reasn: 'typo' } },
+    });
     expect(String(rejection!.details.problem)).toMatch(/reason: .*reasn: unknown field/);
 
     const handle = client.workflow.getHandle(CONTROL_PLANE_WORKFLOW_ID);
@@ -91,31 +145,59 @@ describe('control plane end to end', () => {
     expect(badMode.code).toBe(2);
     expect(badMode.stderr).toMatch(/^warden: apply-mode: Invalid option/);
     const badEnv = await wardenCli(['status'], { TEMPORAL_ADDRESS: 'nowhere' });
-    expect(badEnv).toMatchObject({ code: 2, stderr: 'warden: invalid TEMPORAL_ADDRESS: expected host:port, e.g. localhost:7233\n' });
+    expect(badEnv).toMatchObject({
+      code: 2,
+      stderr: 'warden: invalid TEMPORAL_ADDRESS: expected host:port, e.g. localhost:7233\n',
+    });
     expect(await readControlPlaneState(t.db)).toMatchObject({ version: 1 });
 
     // A release is an approver's vote: without the role it is refused (exit 3) with the reason, and audited.
     const roleless = await wardenCli(['kill-switch', 'release', '--reason', 'drill over']);
-    expect(roleless).toMatchObject({ code: 3, stdout: expect.stringMatching(/^refused: role: name the role you approve in/) });
-    const release = await wardenCli(['kill-switch', 'release', '--role', 'risk_officer', '--reason', 'drill over', '--json']);
+    expect(roleless).toMatchObject({
+      code: 3,
+      stdout: expect.stringMatching(/^refused: role: name the role you approve in/),
+    });
+    const release = await wardenCli([
+      'kill-switch',
+      'release',
+      '--role',
+      'risk_officer',
+      '--reason',
+      'drill over',
+      '--json',
+    ]);
     expect(release.code).toBe(0);
-    expect(JSON.parse(release.stdout)).toMatchObject({ outcome: { status: 'applied' }, state: { killSwitchEngaged: false, updatedBy: 'carol', version: 2 } });
+    expect(JSON.parse(release.stdout)).toMatchObject({
+      outcome: { status: 'applied' },
+      state: { killSwitchEngaged: false, updatedBy: 'carol', version: 2 },
+    });
     const mode = await wardenCli(['apply-mode', 'testnet', '--reason', 'paper week']);
     expect(mode.code).toBe(0);
     expect(mode.stdout).toContain('apply mode:   testnet');
     const goLive = await wardenCli(['go-live', 'on']);
     expect(goLive.stdout).toContain('go-live:      ON');
-    expect(await readControlPlaneState(t.db)).toMatchObject({ version: 4, goLiveEnabled: true, applyMode: 'testnet', killSwitchEngaged: false });
+    expect(await readControlPlaneState(t.db)).toMatchObject({
+      version: 4,
+      goLiveEnabled: true,
+      applyMode: 'testnet',
+      killSwitchEngaged: false,
+    });
   });
 
   it('checkControlPlane reads the persisted state: an engaged kill switch stops PROD_EXEC at once', async () => {
     const { checkControlPlane } = createControlPlaneActivities({ db: t.db });
     await warden.setGoLive({ enabled: true, actor: 'carol' });
     const ready = await warden.waitForControlPlane((await readControlPlaneState(t.db)).version + 1);
-    expect(await checkControlPlane({ executionClass: 'PROD_EXEC' })).toMatchObject({ allowed: true, applyMode: ready.applyMode });
+    expect(await checkControlPlane({ executionClass: 'PROD_EXEC' })).toMatchObject({
+      allowed: true,
+      applyMode: ready.applyMode,
+    });
     await warden.engageKillSwitch({ source: 'tripwire', actor: 'tripwire', reason: 'roi drop' });
     await warden.waitForControlPlane(ready.version + 1);
-    expect(await checkControlPlane({ executionClass: 'PROD_EXEC' })).toMatchObject({ allowed: false, reason: 'kill_switch_engaged' });
+    expect(await checkControlPlane({ executionClass: 'PROD_EXEC' })).toMatchObject({
+      allowed: false,
+      reason: 'kill_switch_engaged',
+    });
     expect(await checkControlPlane({ executionClass: 'SANDBOX_EXEC' })).toMatchObject({ allowed: true });
   });
 
@@ -131,7 +213,10 @@ describe('control plane end to end', () => {
 
     const broken = await wardenCli(['audit', 'verify', '--json']);
     expect(broken.code).toBe(3);
-    expect(JSON.parse(broken.stdout)).toMatchObject({ ok: false, brokenAt: { id: victim!.id, kind: 'control_plane.kill_switch_released' } });
+    expect(JSON.parse(broken.stdout)).toMatchObject({
+      ok: false,
+      brokenAt: { id: victim!.id, kind: 'control_plane.kill_switch_released' },
+    });
     const text = await wardenCli(['audit', 'verify']);
     expect(text.stdout).toContain(`audit chain BROKEN at event ${victim!.id} (control_plane.kill_switch_released`);
   });

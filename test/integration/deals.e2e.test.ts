@@ -8,7 +8,15 @@ import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import type { ExecuteDealInput, ExecuteDealResult } from '../../src/domain/deals/types';
 import { toolPaths } from '../../src/config/paths';
 import { wardenCli } from '../support/processes';
-import { createTestDatabase, markGoLivePlaybookCompleted, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
+import {
+  createTestDatabase,
+  markGoLivePlaybookCompleted,
+  devServerAddress,
+  type TestDatabase,
+  uniqueName,
+  runDevServerWorker,
+  type RunningWorker,
+} from '../helpers';
 
 const run = promisify(execFile);
 const namespace = 'warden-deals-e2e';
@@ -23,19 +31,39 @@ describe('governed deals end to end', () => {
   const taskQueue = uniqueName('warden-e2e');
   const producerQueue = uniqueName('producer');
   const address = devServerAddress();
-  const executeDeal = vi.fn(async (input: ExecuteDealInput): Promise<ExecuteDealResult> => ({ realizedLoss: input.amount > 200 ? 20 : 0, externalId: `fill-${input.dealId}` }));
+  const executeDeal = vi.fn(async (input: ExecuteDealInput): Promise<ExecuteDealResult> => ({
+    realizedLoss: input.amount > 200 ? 20 : 0,
+    externalId: `fill-${input.dealId}`,
+  }));
 
   const cli = (args: string[]) =>
-    wardenCli({ TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, WARDEN_TASK_QUEUE: taskQueue, DATABASE_URL: t.url, WARDEN_ACTOR: 'ops' })(args);
-  const ledger = async (engine: string) => JSON.parse((await cli(['risk', 'ledger', '--json'])).stdout).engines.find((e: { engine: string }) => e.engine === engine);
+    wardenCli({
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_NAMESPACE: namespace,
+      WARDEN_TASK_QUEUE: taskQueue,
+      DATABASE_URL: t.url,
+      WARDEN_ACTOR: 'ops',
+    })(args);
+  const ledger = async (engine: string) =>
+    JSON.parse((await cli(['risk', 'ledger', '--json'])).stdout).engines.find(
+      (e: { engine: string }) => e.engine === engine,
+    );
 
   beforeAll(async () => {
     t = await createTestDatabase();
     await markGoLivePlaybookCompleted(t.db);
     client = new Client({ connection: await Connection.connect({ address }), namespace });
-    warden = new WardenClient(client, taskQueue, t.db);
+    warden = new WardenClient(client, taskQueue);
     workers.push(
-      await runDevServerWorker({ namespace, taskQueue, activities: createActivities({ db: t.db, governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPer5Min: 10, maxPerHour: 10 }, controlPlane: warden }) }),
+      await runDevServerWorker({
+        namespace,
+        taskQueue,
+        activities: createActivities({
+          db: t.db,
+          governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPer5Min: 10, maxPerHour: 10 },
+          controlPlane: warden,
+        }),
+      }),
       // The producer's own worker: only its executor, on its own task queue.
       await runDevServerWorker({ namespace, taskQueue: producerQueue, activities: { executeDeal }, workflows: false }),
     );
@@ -50,59 +78,177 @@ describe('governed deals end to end', () => {
     await t?.drop();
   });
 
-  it('a deal within limits runs on the producer\'s executor and settles', async () => {
-    const result = await warden.executeDeal({ dealId: 'e2e-1', engine: 'WHOLESALE', symbol: 'ETHUSDT', amount: 300, requestedBy: 'bot-7', executorTaskQueue: producerQueue });
+  it("a deal within limits runs on the producer's executor and settles", async () => {
+    const result = await warden.executeDeal({
+      dealId: 'e2e-1',
+      engine: 'WHOLESALE',
+      symbol: 'ETHUSDT',
+      amount: 300,
+      requestedBy: 'bot-7',
+      executorTaskQueue: producerQueue,
+    });
     expect(result).toMatchObject({ status: 'executed', applyMode: 'live', realizedLoss: 20, externalId: 'fill-e2e-1' });
     expect(executeDeal).toHaveBeenCalledTimes(1);
-    expect(await ledger('WHOLESALE')).toEqual({ engine: 'WHOLESALE', exposureUsed: 300, openRiskReserved: 0, realizedLoss: 20, actions: 1 });
+    expect(await ledger('WHOLESALE')).toEqual({
+      engine: 'WHOLESALE',
+      exposureUsed: 300,
+      openRiskReserved: 0,
+      realizedLoss: 20,
+      actions: 1,
+    });
   });
 
   it('a deal over the cap is denied with its reason and leaves nothing reserved', async () => {
-    const result = await warden.executeDeal({ dealId: 'e2e-2', engine: 'WHOLESALE', symbol: 'ETHUSDT', amount: 800, requestedBy: 'bot-7', executorTaskQueue: producerQueue });
+    const result = await warden.executeDeal({
+      dealId: 'e2e-2',
+      engine: 'WHOLESALE',
+      symbol: 'ETHUSDT',
+      amount: 800,
+      requestedBy: 'bot-7',
+      executorTaskQueue: producerQueue,
+    });
     expect(result).toMatchObject({ status: 'denied', gate: 'risk', reason: 'daily_exposure_exceeded' });
     const report = JSON.parse((await cli(['risk', 'ledger', '--json'])).stdout);
-    expect(report.engines.find((e: { engine: string }) => e.engine === 'WHOLESALE')).toMatchObject({ exposureUsed: 300, openRiskReserved: 0, actions: 1 });
+    expect(report.engines.find((e: { engine: string }) => e.engine === 'WHOLESALE')).toMatchObject({
+      exposureUsed: 300,
+      openRiskReserved: 0,
+      actions: 1,
+    });
     expect(report.denials).toEqual([{ engine: 'WHOLESALE', reason: 'daily_exposure_exceeded', count: 1 }]);
   });
 
   it('`warden deal start --wait` runs a deal, and a throttled engine is denied policy_disabled', async () => {
-    const started = await cli(['deal', 'start', '--deal-id', 'e2e-cli', '--engine', 'CAPITAL', '--symbol', 'SOLUSDT', '--amount', '50', '--wait', '--json']);
+    const started = await cli([
+      'deal',
+      'start',
+      '--deal-id',
+      'e2e-cli',
+      '--engine',
+      'CAPITAL',
+      '--symbol',
+      'SOLUSDT',
+      '--amount',
+      '50',
+      '--wait',
+      '--json',
+    ]);
     expect(started.code).toBe(0);
     expect(JSON.parse(started.stdout)).toMatchObject({ status: 'executed', dealId: 'e2e-cli' });
-    const again = await cli(['deal', 'start', '--deal-id', 'e2e-cli', '--engine', 'CAPITAL', '--symbol', 'SOLUSDT', '--amount', '50']);
+    const again = await cli([
+      'deal',
+      'start',
+      '--deal-id',
+      'e2e-cli',
+      '--engine',
+      'CAPITAL',
+      '--symbol',
+      'SOLUSDT',
+      '--amount',
+      '50',
+    ]);
     expect(again).toMatchObject({ code: 2, stderr: expect.stringContaining('deal e2e-cli was already started') });
 
     expect((await cli(['risk', 'set-policy', 'CAPITAL', '--enabled', 'false'])).code).toBe(0);
-    const throttled = await cli(['deal', 'start', '--deal-id', 'e2e-cli-2', '--engine', 'CAPITAL', '--symbol', 'SOLUSDT', '--amount', '50', '--wait']);
+    const throttled = await cli([
+      'deal',
+      'start',
+      '--deal-id',
+      'e2e-cli-2',
+      '--engine',
+      'CAPITAL',
+      '--symbol',
+      'SOLUSDT',
+      '--amount',
+      '50',
+      '--wait',
+    ]);
     expect(throttled).toMatchObject({ code: 3, stdout: expect.stringContaining('DENIED at risk: policy_disabled') });
-    const bad = await cli(['deal', 'start', '--deal-id', 'e2e-cli-3', '--engine', 'CAPITAL', '--symbol', 'SOLUSDT', '--amount=-1']);
+    const bad = await cli([
+      'deal',
+      'start',
+      '--deal-id',
+      'e2e-cli-3',
+      '--engine',
+      'CAPITAL',
+      '--symbol',
+      'SOLUSDT',
+      '--amount=-1',
+    ]);
     expect(bad).toMatchObject({ code: 2, stderr: 'warden: --amount: must be greater than 0\n' });
     const policies = JSON.parse((await cli(['risk', 'policies', '--json'])).stdout);
-    expect(policies.find((p: { engine: string }) => p.engine === 'CAPITAL')).toMatchObject({ enabled: false, maxOpenRisk: 300 });
+    expect(policies.find((p: { engine: string }) => p.engine === 'CAPITAL')).toMatchObject({
+      enabled: false,
+      maxOpenRisk: 300,
+    });
     const permits = JSON.parse((await cli(['permits', '--symbol', 'SOLUSDT', '--json'])).stdout);
     expect(permits.permits).toHaveLength(1);
   });
 
   it('`warden strategy` and `warden tokens` opt a strategy in and govern its deals', async () => {
     expect((await cli(['strategy', 'enable', 'mr-9', '--level', 'L3', '--token-required', 'true'])).code).toBe(0);
-    expect(await cli(['strategy', 'enable', 'mr-9', '--level', 'L7'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--level: Invalid option') });
-    const token = JSON.parse((await cli(['tokens', 'issue', '--strategy', 'mr-9', '--max-notional', '500', '--symbols', 'ADAUSDT', '--json'])).stdout);
+    expect(await cli(['strategy', 'enable', 'mr-9', '--level', 'L7'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--level: Invalid option'),
+    });
+    const token = JSON.parse(
+      (await cli(['tokens', 'issue', '--strategy', 'mr-9', '--max-notional', '500', '--symbols', 'ADAUSDT', '--json']))
+        .stdout,
+    );
     expect(token).toMatchObject({ strategyId: 'mr-9', symbols: ['ADAUSDT'], maxNotional: 500 });
-    const noToken = await cli(['deal', 'start', '--deal-id', 's-1', '--engine', 'WHOLESALE', '--symbol', 'ADAUSDT', '--amount', '100', '--strategy', 'mr-9', '--wait', '--json']);
-    expect(JSON.parse(noToken.stdout)).toMatchObject({ status: 'denied', gate: 'strategy', reason: 'block', detail: expect.stringContaining('token: token_missing') });
+    const noToken = await cli([
+      'deal',
+      'start',
+      '--deal-id',
+      's-1',
+      '--engine',
+      'WHOLESALE',
+      '--symbol',
+      'ADAUSDT',
+      '--amount',
+      '100',
+      '--strategy',
+      'mr-9',
+      '--wait',
+      '--json',
+    ]);
+    expect(JSON.parse(noToken.stdout)).toMatchObject({
+      status: 'denied',
+      gate: 'strategy',
+      reason: 'block',
+      detail: expect.stringContaining('token: token_missing'),
+    });
     const status = JSON.parse((await cli(['strategy', 'status', 'mr-9', '--json'])).stdout);
     expect(status).toMatchObject({ strategy: { level: 'L3', tokenRequired: true }, promotion: { eligible: false } });
-    expect(JSON.parse((await cli(['tokens', 'revoke', '--strategy', 'mr-9', '--json'])).stdout)).toEqual({ revoked: 1 });
+    expect(JSON.parse((await cli(['tokens', 'revoke', '--strategy', 'mr-9', '--json'])).stdout)).toEqual({
+      revoked: 1,
+    });
     expect((await cli(['strategy', 'pause', 'mr-9', '--reason', 'review'])).stdout).toContain('(paused)');
   });
 
   it('the kill switch, engaged with the raw temporal CLI, blocks the next deal', async () => {
     await run(toolPaths.temporal, [
-      'workflow', 'signal', '--address', address, '--namespace', namespace, '--workflow-id', 'warden-control-plane',
-      '--name', 'engageKillSwitch', '--input', JSON.stringify({ source: 'operator', actor: 'ops', reason: 'e2e drill' }),
+      'workflow',
+      'signal',
+      '--address',
+      address,
+      '--namespace',
+      namespace,
+      '--workflow-id',
+      'warden-control-plane',
+      '--name',
+      'engageKillSwitch',
+      '--input',
+      JSON.stringify({ source: 'operator', actor: 'ops', reason: 'e2e drill' }),
     ]);
     await warden.waitForControlPlane(3);
-    const result = await warden.executeDeal({ dealId: 'e2e-3', engine: 'WHOLESALE', symbol: 'ETHUSDT', amount: 10, requestedBy: 'bot-7', executorTaskQueue: producerQueue });
+    const result = await warden.executeDeal({
+      dealId: 'e2e-3',
+      engine: 'WHOLESALE',
+      symbol: 'ETHUSDT',
+      amount: 10,
+      requestedBy: 'bot-7',
+      executorTaskQueue: producerQueue,
+    });
     expect(result).toMatchObject({ status: 'denied', gate: 'control_plane', reason: 'kill_switch_engaged' });
     expect(executeDeal).toHaveBeenCalledTimes(1);
   });

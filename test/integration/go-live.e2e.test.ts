@@ -4,12 +4,19 @@ import { createActivities } from '../../activities';
 import { WardenClient } from '../../src/client';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { readPlaybook } from '../../src/db/go-live.repository';
-import { GO_LIVE_PLAYBOOK_WORKFLOW_ID, operatorSessionWorkflowId } from '../../src/domain/go-live/ids';
+import { GO_LIVE_PLAYBOOK_WORKFLOW_ID, operatorSessionWorkflowId } from '../../workflows/names';
 import { PLAYBOOK } from '../../src/domain/go-live/playbook';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { toolPaths } from '../../src/config/paths';
 import { exec, wardenCli as runWarden } from '../support/processes';
-import { createTestDatabase, devServerAddress, runDevServerWorker, type RunningWorker, type TestDatabase, uniqueName } from '../helpers';
+import {
+  createTestDatabase,
+  devServerAddress,
+  runDevServerWorker,
+  type RunningWorker,
+  type TestDatabase,
+  uniqueName,
+} from '../helpers';
 
 // A namespace of its own: this file runs the singleton control plane and the default playbook id.
 const namespace = 'warden-go-live-e2e';
@@ -21,12 +28,23 @@ describe('go-live playbook and operator sessions end to end', () => {
   let worker: RunningWorker | undefined;
   const taskQueue = uniqueName('go-live-e2e');
   const address = devServerAddress();
-  const temporal = (...args: string[]) => exec(toolPaths.temporal, [...args, '--address', address, '--namespace', namespace]);
+  const temporal = (...args: string[]) =>
+    exec(toolPaths.temporal, [...args, '--address', address, '--namespace', namespace]);
   const wardenCli = (args: string[], env: Record<string, string> = {}) =>
-    runWarden({ TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, WARDEN_TASK_QUEUE: taskQueue, DATABASE_URL: t.url, WARDEN_ACTOR: 'olga' })(args, env);
+    runWarden({
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_NAMESPACE: namespace,
+      WARDEN_TASK_QUEUE: taskQueue,
+      DATABASE_URL: t.url,
+      WARDEN_ACTOR: 'olga',
+    })(args, env);
 
   const startWorker = async () => {
-    worker = await runDevServerWorker({ namespace, taskQueue, activities: createActivities({ db: t.db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: warden }) });
+    worker = await runDevServerWorker({
+      namespace,
+      taskQueue,
+      activities: createActivities({ db: t.db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: warden }),
+    });
   };
 
   beforeAll(async () => {
@@ -45,64 +63,148 @@ describe('go-live playbook and operator sessions end to end', () => {
   });
 
   it('go-live is refused until the playbook completes; steps are done with `warden` and the raw `temporal` CLI', async () => {
-    const before = await warden.changeControlPlane({ kind: 'setGoLive', enabled: true, actor: 'olga', reason: 'launch' });
+    const before = await warden.changeControlPlane({
+      kind: 'setGoLive',
+      enabled: true,
+      actor: 'olga',
+      reason: 'launch',
+    });
     expect(before).toMatchObject({ outcome: { status: 'refused' }, state: { goLiveEnabled: false } });
 
-    expect(await wardenCli(['playbook', 'start'])).toMatchObject({ code: 0, stdout: expect.stringContaining(`go-live playbook ${GO_LIVE_PLAYBOOK_WORKFLOW_ID} started by olga`) });
-    expect(await wardenCli(['playbook', 'step', 'preflight', '--evidence', 'warden migrate: nothing pending'])).toMatchObject({ code: 0, stdout: expect.stringContaining('1/9 done, next: risk_policies_reviewed') });
+    expect(await wardenCli(['playbook', 'start'])).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining(`go-live playbook ${GO_LIVE_PLAYBOOK_WORKFLOW_ID} started by olga`),
+    });
+    expect(
+      await wardenCli(['playbook', 'step', 'preflight', '--evidence', 'warden migrate: nothing pending']),
+    ).toMatchObject({ code: 0, stdout: expect.stringContaining('1/9 done, next: risk_policies_reviewed') });
     expect(await wardenCli(['playbook', 'step', 'kill_switch_drill', '--evidence', 'drilled'])).toMatchObject({
       code: 2,
-      stderr: expect.stringContaining("step: 'kill_switch_drill' is out of order; the next step is 'risk_policies_reviewed'"),
+      stderr: expect.stringContaining(
+        "step: 'kill_switch_drill' is out of order; the next step is 'risk_policies_reviewed'",
+      ),
     });
 
     const update = await temporal(
-      'workflow', 'update', 'execute', '--workflow-id', GO_LIVE_PLAYBOOK_WORKFLOW_ID, '--name', 'completePlaybookStep',
-      '--input', JSON.stringify({ step: 'risk_policies_reviewed', actor: 'dana', evidence: 'GLOBAL cap 1500 reviewed with finance' }),
+      'workflow',
+      'update',
+      'execute',
+      '--workflow-id',
+      GO_LIVE_PLAYBOOK_WORKFLOW_ID,
+      '--name',
+      'completePlaybookStep',
+      '--input',
+      JSON.stringify({
+        step: 'risk_policies_reviewed',
+        actor: 'dana',
+        evidence: 'GLOBAL cap 1500 reviewed with finance',
+      }),
     );
     expect(update.code).toBe(0);
     expect(update.stdout).toMatch(/accepted/);
     const badUpdate = await temporal(
-      'workflow', 'update', 'execute', '--workflow-id', GO_LIVE_PLAYBOOK_WORKFLOW_ID, '--name', 'completePlaybookStep',
-      '--input', JSON.stringify({ step: 'prod_gates_reviewed', actor: 'dana' }),
+      'workflow',
+      'update',
+      'execute',
+      '--workflow-id',
+      GO_LIVE_PLAYBOOK_WORKFLOW_ID,
+      '--name',
+      'completePlaybookStep',
+      '--input',
+      JSON.stringify({ step: 'prod_gates_reviewed', actor: 'dana' }),
     );
     expect(badUpdate.code).not.toBe(0);
     expect(`${badUpdate.stdout}${badUpdate.stderr}`).toMatch(/evidence: /);
 
     for (const step of PLAYBOOK.slice(2, 8)) {
-      expect(await wardenCli(['playbook', 'step', step.id, '--evidence', `done: ${step.title}`])).toMatchObject({ code: 0 });
+      expect(await wardenCli(['playbook', 'step', step.id, '--evidence', `done: ${step.title}`])).toMatchObject({
+        code: 0,
+      });
     }
-    expect(await wardenCli(['playbook', 'step', 'sign_off', '--evidence', 'CHG-1042', '--role', 'operator'], { WARDEN_ACTOR: 'mona' })).toMatchObject({ code: 2, stderr: expect.stringContaining('role: sign_off must be done in an approver role') });
-    expect(await wardenCli(['playbook', 'step', 'sign_off', '--evidence', 'CHG-1042', '--role', 'manager'], { WARDEN_ACTOR: 'mona' })).toMatchObject({ code: 0, stdout: expect.stringContaining('COMPLETED, 9/9 done') });
+    expect(
+      await wardenCli(['playbook', 'step', 'sign_off', '--evidence', 'CHG-1042', '--role', 'operator'], {
+        WARDEN_ACTOR: 'mona',
+      }),
+    ).toMatchObject({ code: 2, stderr: expect.stringContaining('role: sign_off must be done in an approver role') });
+    expect(
+      await wardenCli(['playbook', 'step', 'sign_off', '--evidence', 'CHG-1042', '--role', 'manager'], {
+        WARDEN_ACTOR: 'mona',
+      }),
+    ).toMatchObject({ code: 0, stdout: expect.stringContaining('COMPLETED, 9/9 done') });
 
     const status = await wardenCli(['playbook', 'status', '--json']);
-    expect(JSON.parse(status.stdout)).toMatchObject({ status: 'completed', done: PLAYBOOK.map((s) => ({ step: s.id })) });
-    expect(await readPlaybook(t.db, GO_LIVE_PLAYBOOK_WORKFLOW_ID)).toMatchObject({ status: 'completed', steps: expect.arrayContaining([expect.objectContaining({ step: 'risk_policies_reviewed', actor: 'dana' })]) });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      status: 'completed',
+      done: PLAYBOOK.map((s) => ({ step: s.id })),
+    });
+    expect(await readPlaybook(t.db, GO_LIVE_PLAYBOOK_WORKFLOW_ID)).toMatchObject({
+      status: 'completed',
+      steps: expect.arrayContaining([expect.objectContaining({ step: 'risk_policies_reviewed', actor: 'dana' })]),
+    });
     expect((await listAuditEvents(t.db, { kind: 'go_live.playbook_completed' }))[0]).toMatchObject({ actor: 'mona' });
 
-    const after = await warden.changeControlPlane({ kind: 'setGoLive', enabled: true, actor: 'mona', reason: 'playbook signed off' });
+    const after = await warden.changeControlPlane({
+      kind: 'setGoLive',
+      enabled: true,
+      actor: 'mona',
+      reason: 'playbook signed off',
+    });
     expect(after).toMatchObject({ outcome: { status: 'applied' }, state: { goLiveEnabled: true } });
   });
 
   it('an operator session survives a worker restart, and both snapshots are stored', async () => {
-    const started = await wardenCli(['session', 'start', '--notes', 'night shift', '--json'], { WARDEN_ACTOR: 'night-owl' });
+    const started = await wardenCli(['session', 'start', '--notes', 'night shift', '--json'], {
+      WARDEN_ACTOR: 'night-owl',
+    });
     expect(started.code).toBe(0);
     const session = JSON.parse(started.stdout) as { sessionId: string };
-    expect(await wardenCli(['session', 'start'], { WARDEN_ACTOR: 'night-owl' })).toMatchObject({ code: 3, stderr: expect.stringContaining('night-owl already has an active session') });
+    expect(await wardenCli(['session', 'start'], { WARDEN_ACTOR: 'night-owl' })).toMatchObject({
+      code: 3,
+      stderr: expect.stringContaining('night-owl already has an active session'),
+    });
 
     await worker!.stop();
     worker = undefined;
-    expect(await t.db.selectFrom('operator_session').select(['status', 'end_snapshot']).where('id', '=', session.sessionId).executeTakeFirst()).toEqual({ status: 'active', end_snapshot: null });
+    expect(
+      await t.db
+        .selectFrom('operator_session')
+        .select(['status', 'end_snapshot'])
+        .where('id', '=', session.sessionId)
+        .executeTakeFirst(),
+    ).toEqual({ status: 'active', end_snapshot: null });
     await startWorker();
 
-    const ended = await wardenCli(['session', 'end', '--notes', 'quiet night, handed over'], { WARDEN_ACTOR: 'night-owl' });
-    expect(ended).toMatchObject({ code: 0, stdout: expect.stringContaining(`session ${session.sessionId} of night-owl: ENDED`) });
-    const row = await t.db.selectFrom('operator_session').selectAll().where('id', '=', session.sessionId).executeTakeFirstOrThrow();
-    expect(row).toMatchObject({ operator: 'night-owl', status: 'ended', start_notes: 'night shift', end_notes: 'quiet night, handed over' });
-    expect(row.start_snapshot).toMatchObject({ controlPlane: { goLiveEnabled: true }, band: { band: 'A' }, playbook: { id: GO_LIVE_PLAYBOOK_WORKFLOW_ID, status: 'completed', steps: 9 } });
-    expect(row.end_snapshot).toMatchObject({ controlPlane: { goLiveEnabled: true }, health: { status: expect.any(String) } });
+    const ended = await wardenCli(['session', 'end', '--notes', 'quiet night, handed over'], {
+      WARDEN_ACTOR: 'night-owl',
+    });
+    expect(ended).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining(`session ${session.sessionId} of night-owl: ENDED`),
+    });
+    const row = await t.db
+      .selectFrom('operator_session')
+      .selectAll()
+      .where('id', '=', session.sessionId)
+      .executeTakeFirstOrThrow();
+    expect(row).toMatchObject({
+      operator: 'night-owl',
+      status: 'ended',
+      start_notes: 'night shift',
+      end_notes: 'quiet night, handed over',
+    });
+    expect(row.start_snapshot).toMatchObject({
+      controlPlane: { goLiveEnabled: true },
+      band: { band: 'A' },
+      playbook: { id: GO_LIVE_PLAYBOOK_WORKFLOW_ID, status: 'completed', steps: 9 },
+    });
+    expect(row.end_snapshot).toMatchObject({
+      controlPlane: { goLiveEnabled: true },
+      health: { status: expect.any(String) },
+    });
     expect(row.ended_at!.getTime()).toBeGreaterThan(row.started_at.getTime());
 
-    const history = (await client.workflow.getHandle(operatorSessionWorkflowId('night-owl')).fetchHistory()).events ?? [];
+    const history =
+      (await client.workflow.getHandle(operatorSessionWorkflowId('night-owl')).fetchHistory()).events ?? [];
     expect(history.filter((e) => e.workflowTaskFailedEventAttributes != null)).toEqual([]);
     const list = await wardenCli(['session', 'list', '--json']);
     expect(JSON.parse(list.stdout)).toMatchObject([{ sessionId: session.sessionId, status: 'ended' }]);

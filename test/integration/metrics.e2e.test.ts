@@ -11,7 +11,13 @@ import { WORKER_RUNTIME_METRICS } from '../../src/operator/metrics/worker-runtim
 import { projectRoot } from '../../src/config/paths';
 import { CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID, TRIPWIRE_SCHEDULE_ID } from '../../src/temporal/schedules';
 import { closedPort } from '../support/processes';
-import { createTestDatabase, devServerAddress, markGoLivePlaybookCompleted, type TestDatabase, uniqueName } from '../helpers';
+import {
+  createTestDatabase,
+  devServerAddress,
+  markGoLivePlaybookCompleted,
+  type TestDatabase,
+  uniqueName,
+} from '../helpers';
 
 const namespace = 'warden-metrics-e2e';
 
@@ -29,7 +35,9 @@ function parseExposition(text: string): Sample[] {
     .map((line) => {
       const match = /^([A-Za-z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
       if (!match) throw new Error(`not a sample line: ${line}`);
-      const labels = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1]!, l[2]!]));
+      const labels = Object.fromEntries(
+        [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1]!, l[2]!]),
+      );
       return { name: match[1]!, labels, value: Number(match[3]) };
     });
 }
@@ -43,7 +51,10 @@ async function scrape(port: number): Promise<Sample[]> {
 /** The value of the series with exactly these labels; undefined when absent. */
 function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
   const wanted = Object.entries(labels);
-  return samples.find((s) => s.name === name && Object.keys(s.labels).length === wanted.length && wanted.every(([k, v]) => s.labels[k] === v))?.value;
+  return samples.find(
+    (s) =>
+      s.name === name && Object.keys(s.labels).length === wanted.length && wanted.every(([k, v]) => s.labels[k] === v),
+  )?.value;
 }
 
 // The production entry point (workers/main.ts) as its own process on the dev
@@ -87,7 +98,7 @@ describe('/metrics of a running Warden', () => {
     worker.stdout!.on('data', (chunk: Buffer) => (workerLog += chunk.toString()));
     worker.stderr!.on('data', (chunk: Buffer) => (workerLog += chunk.toString()));
     client = new Client({ connection: await Connection.connect({ address }), namespace });
-    warden = new WardenClient(client, taskQueue, t.db);
+    warden = new WardenClient(client, taskQueue);
     // Answered only once the worker polls and has started the control plane.
     await warden.waitForControlPlane(0, 90_000).catch((error: unknown) => {
       throw new Error(`${String(error)}\nworker output:\n${workerLog}`);
@@ -98,7 +109,11 @@ describe('/metrics of a running Warden', () => {
   });
 
   afterAll(async () => {
-    for (const id of [TRIPWIRE_SCHEDULE_ID, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID]) await client?.schedule.getHandle(id).delete().catch(() => undefined);
+    for (const id of [TRIPWIRE_SCHEDULE_ID, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID])
+      await client?.schedule
+        .getHandle(id)
+        .delete()
+        .catch(() => undefined);
     if (worker && worker.exitCode === null) {
       const exited = once(worker, 'exit');
       worker.kill('SIGTERM');
@@ -111,18 +126,38 @@ describe('/metrics of a running Warden', () => {
   });
 
   it('after a governed deal, a permit block with its disarm and a risk denial, exports each with its labels and count', async () => {
-    const deal = (dealId: string, engine: string, symbol: string, amount: number) => warden.executeDeal({ dealId, engine, symbol, amount, requestedBy: 'bot-1' });
+    const deal = (dealId: string, engine: string, symbol: string, amount: number) =>
+      warden.executeDeal({ dealId, engine, symbol, amount, requestedBy: 'bot-1' });
     expect(await deal('m-1', 'WHOLESALE', 'BTCUSDT', 100)).toMatchObject({ status: 'executed', applyMode: 'live' });
     // Counted from the audit log, each scrape adding only what came since the last.
     const first = await scrape(metricsPort);
     expect(valueOf(first, 'warden_governance_decisions_total', { outcome: 'executed', gate: 'none' })).toBe(1);
     expect(valueOf(first, 'warden_governance_decisions_total', { outcome: 'denied', gate: 'permit' })).toBe(0);
     expect(first.filter((x) => x.name === 'warden_governance_denials_total')).toEqual([]);
-    expect(await deal('m-2', 'WHOLESALE', 'BTCUSDT', 10)).toMatchObject({ status: 'denied', gate: 'permit', reason: 'burst_limit_exceeded' });
+    expect(await deal('m-2', 'WHOLESALE', 'BTCUSDT', 10)).toMatchObject({
+      status: 'denied',
+      gate: 'permit',
+      reason: 'burst_limit_exceeded',
+    });
     expect(await warden.waitForControlPlane(3)).toMatchObject({ applyMode: 'dry_run' });
     // A GLOBAL cap of 120 with 100 committed: band D (from 75 %), and the next 50 is over it.
-    await upsertRiskPolicy(t.db, { engine: 'GLOBAL', maxDailyLoss: 250, maxDailyExposure: 120, maxOpenRisk: null, maxActionsPerDay: null, enabled: true }, 'ops');
-    expect(await deal('m-3', 'CAPITAL', 'SOLUSDT', 50)).toMatchObject({ status: 'denied', gate: 'risk', reason: 'daily_exposure_exceeded' });
+    await upsertRiskPolicy(
+      t.db,
+      {
+        engine: 'GLOBAL',
+        maxDailyLoss: 250,
+        maxDailyExposure: 120,
+        maxOpenRisk: null,
+        maxActionsPerDay: null,
+        enabled: true,
+      },
+      'ops',
+    );
+    expect(await deal('m-3', 'CAPITAL', 'SOLUSDT', 50)).toMatchObject({
+      status: 'denied',
+      gate: 'risk',
+      reason: 'daily_exposure_exceeded',
+    });
     await warden.engageKillSwitch({ source: 'operator', actor: 'ops', reason: 'metrics drill' });
     await warden.waitForControlPlane(4);
 
@@ -132,7 +167,9 @@ describe('/metrics of a running Warden', () => {
     expect(valueOf(s, 'warden_governance_decisions_total', { outcome: 'denied', gate: 'risk' })).toBe(1);
     expect(valueOf(s, 'warden_governance_decisions_total', { outcome: 'denied', gate: 'control_plane' })).toBe(0);
     expect(valueOf(s, 'warden_governance_decisions_total', { outcome: 'failed', gate: 'none' })).toBe(0);
-    expect(s.filter((x) => x.name === 'warden_governance_denials_total').map(({ labels, value }) => ({ ...labels, value }))).toEqual(
+    expect(
+      s.filter((x) => x.name === 'warden_governance_denials_total').map(({ labels, value }) => ({ ...labels, value })),
+    ).toEqual(
       expect.arrayContaining([
         { gate: 'permit', reason: 'burst_limit_exceeded', value: 1 },
         { gate: 'risk', reason: 'daily_exposure_exceeded', value: 1 },
@@ -161,21 +198,56 @@ describe('/metrics of a running Warden', () => {
   });
 
   it('shows a fired tripwire, its throttle and a failing canary check once the watchdogs have run', async () => {
-    await setRegressionPolicy(t.db, { domain: 'WHOLESALE', metric: 'contract_rate', engine: 'WHOLESALE', windowEvents: 5, baselineEvents: 10, maxDropFraction: 0.2, action: 'THROTTLE', enabled: true }, 'ops');
+    await setRegressionPolicy(
+      t.db,
+      {
+        domain: 'WHOLESALE',
+        metric: 'contract_rate',
+        engine: 'WHOLESALE',
+        windowEvents: 5,
+        baselineEvents: 10,
+        maxDropFraction: 0.2,
+        action: 'THROTTLE',
+        enabled: true,
+      },
+      'ops',
+    );
     // Ten successes, then three in five: the rate drops by 40 %.
     for (let i = 0; i < 15; i++) {
-      await recordKpiEvent(t.db, { domain: 'WHOLESALE', metric: 'contract_rate', success: i < 10 || i % 2 === 0, source: 'test', at: new Date(Date.now() - 60_000 + i * 100) });
+      await recordKpiEvent(t.db, {
+        domain: 'WHOLESALE',
+        metric: 'contract_rate',
+        success: i < 10 || i % 2 === 0,
+        source: 'test',
+        at: new Date(Date.now() - 60_000 + i * 100),
+      });
     }
     await client.schedule.getHandle(TRIPWIRE_SCHEDULE_ID).trigger();
     await client.schedule.getHandle(CANARY_SCHEDULE_ID).trigger();
 
     const tripwire = { domain: 'WHOLESALE', metric: 'contract_rate', engine: 'WHOLESALE', action: 'THROTTLE' };
-    await expect.poll(async () => valueOf(await scrape(metricsPort), 'warden_tripwire_triggered', tripwire), { timeout: 20_000 }).toBe(1);
-    await expect.poll(async () => valueOf(await scrape(metricsPort), 'warden_canary_check_failing', { check: 'exchange' }), { timeout: 20_000 }).toBe(1);
+    await expect
+      .poll(async () => valueOf(await scrape(metricsPort), 'warden_tripwire_triggered', tripwire), { timeout: 20_000 })
+      .toBe(1);
+    await expect
+      .poll(async () => valueOf(await scrape(metricsPort), 'warden_canary_check_failing', { check: 'exchange' }), {
+        timeout: 20_000,
+      })
+      .toBe(1);
 
     const s = await scrape(metricsPort);
-    expect(valueOf(s, 'warden_tripwire_triggered', { domain: 'CAPITAL', metric: 'roi_event', engine: 'CAPITAL', action: 'KILL_SWITCH' })).toBe(0);
-    expect(valueOf(s, 'warden_tripwire_drop_fraction', { domain: 'WHOLESALE', metric: 'contract_rate' })).toBeCloseTo(0.4, 10);
+    expect(
+      valueOf(s, 'warden_tripwire_triggered', {
+        domain: 'CAPITAL',
+        metric: 'roi_event',
+        engine: 'CAPITAL',
+        action: 'KILL_SWITCH',
+      }),
+    ).toBe(0);
+    expect(valueOf(s, 'warden_tripwire_drop_fraction', { domain: 'WHOLESALE', metric: 'contract_rate' })).toBeCloseTo(
+      0.4,
+      10,
+    );
     expect(valueOf(s, 'warden_engine_restrictions_active', { engine: 'WHOLESALE', kind: 'throttle' })).toBe(1);
     expect(valueOf(s, 'warden_canary_consecutive_failures', { check: 'exchange' })).toBe(1);
     expect(valueOf(s, 'warden_canary_check_failing', { check: 'postgres' })).toBe(0);
@@ -189,8 +261,19 @@ describe('/metrics of a running Warden', () => {
     for (const name of WORKER_RUNTIME_METRICS.filter((n) => !/fail/.test(n))) {
       expect(names.has(name) || names.has(`${name}_bucket`), name).toBe(true);
     }
-    const completed = s.filter((x) => x.name === 'temporal_workflow_completed' && x.labels.workflow_type === 'dealExecution');
-    expect(completed).toEqual([expect.objectContaining({ labels: expect.objectContaining({ namespace, task_queue: taskQueue }), value: 3 })]);
-    expect(s.some((x) => x.name === 'temporal_local_activity_execution_latency_count' && x.labels.activity_type === 'reserveExposure' && x.value >= 3)).toBe(true);
+    const completed = s.filter(
+      (x) => x.name === 'temporal_workflow_completed' && x.labels.workflow_type === 'dealExecution',
+    );
+    expect(completed).toEqual([
+      expect.objectContaining({ labels: expect.objectContaining({ namespace, task_queue: taskQueue }), value: 3 }),
+    ]);
+    expect(
+      s.some(
+        (x) =>
+          x.name === 'temporal_local_activity_execution_latency_count' &&
+          x.labels.activity_type === 'reserveExposure' &&
+          x.value >= 3,
+      ),
+    ).toBe(true);
   });
 });

@@ -6,7 +6,7 @@ import { createApiServer, serveApi } from '../../src/operator/api/server';
 import { WardenClient } from '../../src/client';
 import { loadConfig } from '../../src/config/index';
 import { createApiKey } from '../../src/db/api-keys.repository';
-import { persistControlPlaneChange } from '../../src/db/control-plane.repository';
+import { createControlPlaneActivities } from '../../activities/control-plane';
 import { createGovernanceMetrics } from '../../src/operator/metrics/governance-metrics';
 import { createTestDatabase, devServerAddress, TEST_SETTINGS, type TestDatabase, uniqueName } from '../helpers';
 
@@ -26,13 +26,25 @@ describe('operator page', () => {
     const taskQueue = uniqueName('operator-page');
     const config = loadConfig({ TEMPORAL_ADDRESS: devServerAddress(), WARDEN_TASK_QUEUE: taskQueue });
     api = await serveApi(
-      createApiServer({ db: t.db, warden: new WardenClient(client, taskQueue), temporal: client, config, registry: createGovernanceMetrics(t.db) }, { rateLimitPerMinute: 1000 }),
+      createApiServer(
+        {
+          db: t.db,
+          warden: new WardenClient(client, taskQueue),
+          temporal: client,
+          config,
+          registry: createGovernanceMetrics(t.db),
+        },
+        { rateLimitPerMinute: 1000 },
+      ),
       0,
       '127.0.0.1',
     );
     analystKey = (await createApiKey(t.db, { identity: 'ana', roles: ['analyst'], actor: 'test' })).key;
     viewerKey = (await createApiKey(t.db, { identity: 'oz', roles: ['operator'], actor: 'test' })).key;
-    browser = await chromium.launch({ executablePath: ensureChromium(), args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    browser = await chromium.launch({
+      executablePath: ensureChromium(),
+      args: ['--no-sandbox', '--disable-dev-shm-usage'],
+    });
   });
 
   afterAll(async () => {
@@ -43,7 +55,10 @@ describe('operator page', () => {
   });
 
   it('asks for a key, then shows health, the control plane, the review and the audit tail; a refused read is said, not hidden', async () => {
-    await persistControlPlaneChange(t.db, 'page-1', { kind: 'engageKillSwitch', source: 'operator', actor: 'olga', reason: 'page drill' }, TEST_SETTINGS);
+    await createControlPlaneActivities({ db: t.db, settings: TEST_SETTINGS }).persistControlPlaneChange({
+      changeId: 'page-1',
+      change: { kind: 'engageKillSwitch', source: 'operator', actor: 'olga', reason: 'page drill' },
+    });
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${api.port}/`);
     await expect.poll(() => page.textContent('#problem')).toContain('Enter an API key');
@@ -51,7 +66,9 @@ describe('operator page', () => {
     await page.fill('#key', analystKey);
     await page.click('button[type=submit]');
     await expect.poll(() => page.textContent('#health .badge'), { timeout: 10_000 }).toBe('RED');
-    expect(await page.textContent('#health')).toContain('kill_switch_engaged: kill switch engaged by operator: page drill');
+    expect(await page.textContent('#health')).toContain(
+      'kill_switch_engaged: kill switch engaged by operator: page drill',
+    );
     expect(await page.textContent('#control-plane')).toContain('ENGAGED by olga (operator)');
     expect(await page.textContent('#broke')).toContain('killSwitchEngagements: 1');
     expect(await page.textContent('#audit')).toContain('control_plane.kill_switch_engaged by olga');
@@ -59,7 +76,9 @@ describe('operator page', () => {
     // An operator may read the state but not the audit log: the page says so.
     await page.fill('#key', viewerKey);
     await page.click('button[type=submit]');
-    await expect.poll(() => page.textContent('#audit'), { timeout: 10_000 }).toContain('this key may not read the audit log');
+    await expect
+      .poll(() => page.textContent('#audit'), { timeout: 10_000 })
+      .toContain('this key may not read the audit log');
 
     // A revoked or wrong key shows the API's own answer.
     await page.fill('#key', 'wk_000000000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');

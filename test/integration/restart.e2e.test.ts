@@ -7,7 +7,13 @@ import { openDatabase, type OpenDatabase } from '../../src/db/connect';
 import { migrateToLatest } from '../../src/db/migrate';
 import { applyRestriction, clearRestriction } from '../../src/db/watchdogs.repository';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
-import { devServerAddress, markGoLivePlaybookCompleted, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
+import {
+  devServerAddress,
+  markGoLivePlaybookCompleted,
+  uniqueName,
+  runDevServerWorker,
+  type RunningWorker,
+} from '../helpers';
 
 const namespace = 'warden-restart-e2e';
 
@@ -23,14 +29,23 @@ describe('restarts lose nothing', () => {
 
   async function startWorker(): Promise<void> {
     database = await openDatabase({ databaseUrl: postgres.url, dataDir: '.data' });
-    worker = await runDevServerWorker({ namespace, taskQueue, activities: createActivities({ db: database.db, governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPer5Min: 100, maxPerHour: 100 }, controlPlane: warden }) });
+    worker = await runDevServerWorker({
+      namespace,
+      taskQueue,
+      activities: createActivities({
+        db: database.db,
+        governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPer5Min: 100, maxPerHour: 100 },
+        controlPlane: warden,
+      }),
+    });
   }
   async function stopWorker(): Promise<void> {
     await worker?.stop();
     worker = undefined;
     await database.close();
   }
-  const deal = (dealId: string) => warden.executeDeal({ dealId, engine: 'WHOLESALE', symbol: 'BTCUSDT', amount: 10, requestedBy: 'bot' });
+  const deal = (dealId: string) =>
+    warden.executeDeal({ dealId, engine: 'WHOLESALE', symbol: 'BTCUSDT', amount: 10, requestedBy: 'bot' });
 
   beforeAll(async () => {
     postgres = await startPostgres();
@@ -53,7 +68,13 @@ describe('restarts lose nothing', () => {
   });
 
   it('a throttle holds across a worker and PostgreSQL restart, until cleared', async () => {
-    const throttle = await applyRestriction(database.db, { engine: 'WHOLESALE', kind: 'throttle', source: 'operator:ops', reason: 'maintenance', actor: 'ops' });
+    const throttle = await applyRestriction(database.db, {
+      engine: 'WHOLESALE',
+      kind: 'throttle',
+      source: 'operator:ops',
+      reason: 'maintenance',
+      actor: 'ops',
+    });
     expect(await deal('r1')).toMatchObject({ status: 'denied', reason: 'policy_disabled' });
     await stopWorker();
     postgres.pause();
@@ -72,6 +93,12 @@ describe('restarts lose nothing', () => {
     expect((await warden.dealProgress('during-outage')).result).toBeNull();
     postgres.resume();
     expect(await pending).toMatchObject({ status: 'executed' });
-    expect(await database.db.selectFrom('risk_reservation').select('status').where('idempotency_key', '=', 'deal:during-outage').executeTakeFirst()).toEqual({ status: 'settled' });
+    expect(
+      await database.db
+        .selectFrom('risk_reservation')
+        .select('status')
+        .where('idempotency_key', '=', 'deal:during-outage')
+        .executeTakeFirst(),
+    ).toEqual({ status: 'settled' });
   });
 });

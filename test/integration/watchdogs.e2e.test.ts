@@ -14,9 +14,23 @@ import { listRestrictions, resetTripwire, setRegressionPolicy } from '../../src/
 import type { ExecuteDealInput, ExecuteDealResult } from '../../src/domain/deals/types';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { toolPaths } from '../../src/config/paths';
-import { applyWatchdogSchedules, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID, TRIPWIRE_SCHEDULE_ID } from '../../src/temporal/schedules';
+import {
+  applyWatchdogSchedules,
+  CANARY_SCHEDULE_ID,
+  GOVERNANCE_CYCLE_SCHEDULE_ID,
+  TRIPWIRE_SCHEDULE_ID,
+} from '../../src/temporal/schedules';
 import { closedPort, wardenCli } from '../support/processes';
-import { createTestDatabase, markGoLivePlaybookCompleted, TEST_SETTINGS, devServerAddress, type TestDatabase, uniqueName, runDevServerWorker, type RunningWorker } from '../helpers';
+import {
+  createTestDatabase,
+  markGoLivePlaybookCompleted,
+  TEST_SETTINGS,
+  devServerAddress,
+  type TestDatabase,
+  uniqueName,
+  runDevServerWorker,
+  type RunningWorker,
+} from '../helpers';
 
 const run = promisify(execFile);
 const namespace = 'warden-watchdogs-e2e';
@@ -40,8 +54,11 @@ describe('watchdogs end to end', () => {
 
   async function startWorker(): Promise<void> {
     database = await openDatabase({ databaseUrl: t.url, dataDir: '.data' });
-    worker = await runDevServerWorker({ namespace, taskQueue, activities: createActivities({
-      settings: TEST_SETTINGS,
+    worker = await runDevServerWorker({
+      namespace,
+      taskQueue,
+      activities: createActivities({
+        settings: TEST_SETTINGS,
         db: database.db,
         governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPer5Min: 100, maxPerHour: 100 },
         controlPlane: warden,
@@ -49,7 +66,8 @@ describe('watchdogs end to end', () => {
           await client.workflowService.getSystemInfo({});
         },
         executor: { executeDeal },
-      }) });
+      }),
+    });
   }
   async function stopWorker(): Promise<void> {
     await worker?.stop();
@@ -61,8 +79,19 @@ describe('watchdogs end to end', () => {
   async function triggerAndWait(scheduleId: string, fixture?: string): Promise<unknown> {
     const handle = client.schedule.getHandle(scheduleId);
     const before = (await handle.describe()).info.numActionsTaken;
-    await run(toolPaths.temporal, ['schedule', 'trigger', '--address', address, '--namespace', namespace, '--schedule-id', scheduleId]);
-    await expect.poll(async () => (await handle.describe()).info.numActionsTaken, { timeout: 15_000 }).toBeGreaterThan(before);
+    await run(toolPaths.temporal, [
+      'schedule',
+      'trigger',
+      '--address',
+      address,
+      '--namespace',
+      namespace,
+      '--schedule-id',
+      scheduleId,
+    ]);
+    await expect
+      .poll(async () => (await handle.describe()).info.numActionsTaken, { timeout: 15_000 })
+      .toBeGreaterThan(before);
     const actions = (await handle.describe()).info.recentActions;
     const started = actions[actions.length - 1]!.action;
     const runHandle = client.workflow.getHandle(started.workflow.workflowId, started.workflow.firstExecutionRunId);
@@ -73,27 +102,55 @@ describe('watchdogs end to end', () => {
     return result;
   }
   const cli = (args: string[]) =>
-    wardenCli({ TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, WARDEN_TASK_QUEUE: taskQueue, DATABASE_URL: t.url, WARDEN_ACTOR: 'ops' })(args);
-  const deal = (dealId: string, engine: string, symbol = 'BTCUSDT') => warden.executeDeal({ dealId, engine, symbol, amount: 10, requestedBy: 'bot' });
+    wardenCli({
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_NAMESPACE: namespace,
+      WARDEN_TASK_QUEUE: taskQueue,
+      DATABASE_URL: t.url,
+      WARDEN_ACTOR: 'ops',
+    })(args);
+  const deal = (dealId: string, engine: string, symbol = 'BTCUSDT') =>
+    warden.executeDeal({ dealId, engine, symbol, amount: 10, requestedBy: 'bot' });
   const degrade = async (domain: string, metric: string) => {
-    for (let i = 0; i < 15; i++) await recordKpiEvent(t.db, { domain, metric, success: i >= 10 ? i % 2 === 0 : true, source: 'test', at: new Date(Date.now() - 60_000 + i * 100) });
+    for (let i = 0; i < 15; i++)
+      await recordKpiEvent(t.db, {
+        domain,
+        metric,
+        success: i >= 10 ? i % 2 === 0 : true,
+        source: 'test',
+        at: new Date(Date.now() - 60_000 + i * 100),
+      });
   };
 
   beforeAll(async () => {
     t = await createTestDatabase();
     await markGoLivePlaybookCompleted(t.db);
     client = new Client({ connection: await Connection.connect({ address }), namespace });
-    warden = new WardenClient(client, taskQueue, t.db);
+    warden = new WardenClient(client, taskQueue);
     await startWorker();
     await applyWatchdogSchedules(client, {
       taskQueue,
       // Long intervals: in this test the runs come from `temporal schedule trigger`.
       tripwireEvery: '1h',
       canaryEvery: '1h',
-      canary: { threshold: 3, httpProbes: [{ name: 'exchange', url: `http://127.0.0.1:${await closedPort()}/health` }], checkTimeoutMs: 2000 },
+      canary: {
+        threshold: 3,
+        httpProbes: [{ name: 'exchange', url: `http://127.0.0.1:${await closedPort()}/health` }],
+        checkTimeoutMs: 2000,
+      },
     });
     // Applying again only updates: the schedules are created idempotently.
-    expect(await applyWatchdogSchedules(client, { taskQueue, tripwireEvery: '1h', canaryEvery: '1h', canary: { threshold: 3, httpProbes: [{ name: 'exchange', url: `http://127.0.0.1:${await closedPort()}/health` }] } })).toEqual({
+    expect(
+      await applyWatchdogSchedules(client, {
+        taskQueue,
+        tripwireEvery: '1h',
+        canaryEvery: '1h',
+        canary: {
+          threshold: 3,
+          httpProbes: [{ name: 'exchange', url: `http://127.0.0.1:${await closedPort()}/health` }],
+        },
+      }),
+    ).toEqual({
       created: [],
       updated: [TRIPWIRE_SCHEDULE_ID, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID],
     });
@@ -104,60 +161,185 @@ describe('watchdogs end to end', () => {
 
   afterAll(async () => {
     release?.();
-    for (const id of [TRIPWIRE_SCHEDULE_ID, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID]) await client.schedule.getHandle(id).delete().catch(() => undefined);
+    for (const id of [TRIPWIRE_SCHEDULE_ID, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID])
+      await client.schedule
+        .getHandle(id)
+        .delete()
+        .catch(() => undefined);
     if (worker) await stopWorker();
     await client?.connection.close();
     await t?.drop();
   });
 
   it('a scheduled tripwire throttles an engine: the next deal is denied policy_disabled, and the throttle outlives a restart until reset', async () => {
-    await setRegressionPolicy(t.db, { domain: 'WHOLESALE', metric: 'contract_rate', engine: 'WHOLESALE', windowEvents: 5, baselineEvents: 10, maxDropFraction: 0.2, action: 'THROTTLE', enabled: true }, 'ops');
+    await setRegressionPolicy(
+      t.db,
+      {
+        domain: 'WHOLESALE',
+        metric: 'contract_rate',
+        engine: 'WHOLESALE',
+        windowEvents: 5,
+        baselineEvents: 10,
+        maxDropFraction: 0.2,
+        action: 'THROTTLE',
+        enabled: true,
+      },
+      'ops',
+    );
     await degrade('WHOLESALE', 'contract_rate');
-    expect(await triggerAndWait(TRIPWIRE_SCHEDULE_ID, 'regression-tripwire-throttle.json')).toMatchObject({ fired: [{ policy: 'WHOLESALE/contract_rate', action: 'THROTTLE' }] });
+    expect(await triggerAndWait(TRIPWIRE_SCHEDULE_ID, 'regression-tripwire-throttle.json')).toMatchObject({
+      fired: [{ policy: 'WHOLESALE/contract_rate', action: 'THROTTLE' }],
+    });
     expect(await deal('t1', 'WHOLESALE')).toMatchObject({ status: 'denied', gate: 'risk', reason: 'policy_disabled' });
     const status = JSON.parse((await cli(['tripwire', 'status', '--json'])).stdout);
-    expect(status.policies.find((p: { domain: string; metric: string }) => p.domain === 'WHOLESALE' && p.metric === 'contract_rate')).toMatchObject({ enabled: true, state: { triggered: true, dropFraction: 0.4 } });
-    expect(status.restrictions).toMatchObject([{ engine: 'WHOLESALE', kind: 'throttle', source: 'tripwire:WHOLESALE/contract_rate' }]);
-    expect(await cli(['tripwire', 'reset', 'WHOLESALE/contract_rate'])).toMatchObject({ code: 2, stderr: 'warden: --reason: required\n' });
-    expect(await cli(['tripwire', 'reset', 'wholesale', '--reason', 'x'])).toMatchObject({ code: 2, stderr: expect.stringContaining('policy: expected DOMAIN/metric') });
+    expect(
+      status.policies.find(
+        (p: { domain: string; metric: string }) => p.domain === 'WHOLESALE' && p.metric === 'contract_rate',
+      ),
+    ).toMatchObject({ enabled: true, state: { triggered: true, dropFraction: 0.4 } });
+    expect(status.restrictions).toMatchObject([
+      { engine: 'WHOLESALE', kind: 'throttle', source: 'tripwire:WHOLESALE/contract_rate' },
+    ]);
+    expect(await cli(['tripwire', 'reset', 'WHOLESALE/contract_rate'])).toMatchObject({
+      code: 2,
+      stderr: 'warden: --reason: required\n',
+    });
+    expect(await cli(['tripwire', 'reset', 'wholesale', '--reason', 'x'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('policy: expected DOMAIN/metric'),
+    });
     // It does not fire again on the next run.
-    expect(await triggerAndWait(TRIPWIRE_SCHEDULE_ID)).toMatchObject({ fired: [], evaluated: [{ decision: 'still_triggered' }] });
+    expect(await triggerAndWait(TRIPWIRE_SCHEDULE_ID)).toMatchObject({
+      fired: [],
+      evaluated: [{ decision: 'still_triggered' }],
+    });
 
     await stopWorker();
     await startWorker();
     expect(await deal('t2', 'WHOLESALE')).toMatchObject({ status: 'denied', reason: 'policy_disabled' });
     const reset = await cli(['tripwire', 'reset', 'WHOLESALE/contract_rate', '--reason', 'reviewed', '--json']);
-    expect(JSON.parse(reset.stdout)).toMatchObject({ policy: 'WHOLESALE/contract_rate', lifted: [{ kind: 'throttle', engine: 'WHOLESALE', clearedBy: 'ops' }] });
+    expect(JSON.parse(reset.stdout)).toMatchObject({
+      policy: 'WHOLESALE/contract_rate',
+      lifted: [{ kind: 'throttle', engine: 'WHOLESALE', clearedBy: 'ops' }],
+    });
     expect(await deal('t3', 'WHOLESALE')).toMatchObject({ status: 'executed' });
-    await setRegressionPolicy(t.db, { domain: 'WHOLESALE', metric: 'contract_rate', engine: 'WHOLESALE', windowEvents: 5, baselineEvents: 10, maxDropFraction: 0.2, action: 'THROTTLE', enabled: false }, 'ops');
+    await setRegressionPolicy(
+      t.db,
+      {
+        domain: 'WHOLESALE',
+        metric: 'contract_rate',
+        engine: 'WHOLESALE',
+        windowEvents: 5,
+        baselineEvents: 10,
+        maxDropFraction: 0.2,
+        action: 'THROTTLE',
+        enabled: false,
+      },
+      'ops',
+    );
   });
 
   it('a PAUSE policy denies new deals while one already reserved settles; reset lifts it', async () => {
-    await setRegressionPolicy(t.db, { domain: 'BUYER_MATCH', metric: 'match_success', engine: 'CAPITAL', windowEvents: 5, baselineEvents: 10, maxDropFraction: 0.25, action: 'PAUSE', enabled: true }, 'ops');
+    await setRegressionPolicy(
+      t.db,
+      {
+        domain: 'BUYER_MATCH',
+        metric: 'match_success',
+        engine: 'CAPITAL',
+        windowEvents: 5,
+        baselineEvents: 10,
+        maxDropFraction: 0.25,
+        action: 'PAUSE',
+        enabled: true,
+      },
+      'ops',
+    );
     await degrade('BUYER_MATCH', 'match_success');
-    const held = warden.executeDeal({ dealId: 'p-held', engine: 'CAPITAL', symbol: 'HELD', amount: 10, requestedBy: 'bot' });
-    await expect.poll(async () => (await warden.dealProgress('p-held').catch(() => undefined))?.stage, { timeout: 10_000 }).toBe('execute');
-    expect(await triggerAndWait(TRIPWIRE_SCHEDULE_ID)).toMatchObject({ fired: [{ action: 'PAUSE', engine: 'CAPITAL' }] });
+    const held = warden.executeDeal({
+      dealId: 'p-held',
+      engine: 'CAPITAL',
+      symbol: 'HELD',
+      amount: 10,
+      requestedBy: 'bot',
+    });
+    await expect
+      .poll(async () => (await warden.dealProgress('p-held').catch(() => undefined))?.stage, { timeout: 10_000 })
+      .toBe('execute');
+    expect(await triggerAndWait(TRIPWIRE_SCHEDULE_ID)).toMatchObject({
+      fired: [{ action: 'PAUSE', engine: 'CAPITAL' }],
+    });
     expect(await deal('p-new', 'CAPITAL')).toMatchObject({ status: 'denied', reason: 'engine_paused' });
     release!();
     expect(await held).toMatchObject({ status: 'executed' });
-    expect(await t.db.selectFrom('risk_reservation').select('status').where('idempotency_key', '=', 'deal:p-held').executeTakeFirst()).toEqual({ status: 'settled' });
+    expect(
+      await t.db
+        .selectFrom('risk_reservation')
+        .select('status')
+        .where('idempotency_key', '=', 'deal:p-held')
+        .executeTakeFirst(),
+    ).toEqual({ status: 'settled' });
     await resetTripwire(t.db, { domain: 'BUYER_MATCH', metric: 'match_success' }, 'ops', 'reviewed');
     // Reset re-arms it: with the data still degraded it would fire again, so it is switched off too.
-    await setRegressionPolicy(t.db, { domain: 'BUYER_MATCH', metric: 'match_success', engine: 'CAPITAL', windowEvents: 5, baselineEvents: 10, maxDropFraction: 0.25, action: 'PAUSE', enabled: false }, 'ops');
+    await setRegressionPolicy(
+      t.db,
+      {
+        domain: 'BUYER_MATCH',
+        metric: 'match_success',
+        engine: 'CAPITAL',
+        windowEvents: 5,
+        baselineEvents: 10,
+        maxDropFraction: 0.25,
+        action: 'PAUSE',
+        enabled: false,
+      },
+      'ops',
+    );
     expect(await listRestrictions(t.db)).toEqual([]);
     expect(await deal('p-after', 'CAPITAL')).toMatchObject({ status: 'executed' });
   });
 
   it('a KILL_SWITCH policy blocks the next deal', async () => {
-    await setRegressionPolicy(t.db, { domain: 'CAPITAL', metric: 'roi_event', engine: 'CAPITAL', windowEvents: 5, baselineEvents: 10, maxDropFraction: 0.3, action: 'KILL_SWITCH', enabled: true }, 'ops');
+    await setRegressionPolicy(
+      t.db,
+      {
+        domain: 'CAPITAL',
+        metric: 'roi_event',
+        engine: 'CAPITAL',
+        windowEvents: 5,
+        baselineEvents: 10,
+        maxDropFraction: 0.3,
+        action: 'KILL_SWITCH',
+        enabled: true,
+      },
+      'ops',
+    );
     await degrade('CAPITAL', 'roi_event');
     const before = (await warden.controlPlaneState()).version;
     expect(await triggerAndWait(TRIPWIRE_SCHEDULE_ID)).toMatchObject({ fired: [{ action: 'KILL_SWITCH' }] });
-    expect(await warden.waitForControlPlane(before + 1)).toMatchObject({ killSwitchEngaged: true, killSwitchSource: 'tripwire' });
-    expect(await deal('k1', 'WHOLESALE')).toMatchObject({ status: 'denied', gate: 'control_plane', reason: 'kill_switch_engaged' });
+    expect(await warden.waitForControlPlane(before + 1)).toMatchObject({
+      killSwitchEngaged: true,
+      killSwitchSource: 'tripwire',
+    });
+    expect(await deal('k1', 'WHOLESALE')).toMatchObject({
+      status: 'denied',
+      gate: 'control_plane',
+      reason: 'kill_switch_engaged',
+    });
     await resetTripwire(t.db, { domain: 'CAPITAL', metric: 'roi_event' }, 'ops', 'reviewed');
-    await setRegressionPolicy(t.db, { domain: 'CAPITAL', metric: 'roi_event', engine: 'CAPITAL', windowEvents: 5, baselineEvents: 10, maxDropFraction: 0.3, action: 'KILL_SWITCH', enabled: false }, 'ops');
+    await setRegressionPolicy(
+      t.db,
+      {
+        domain: 'CAPITAL',
+        metric: 'roi_event',
+        engine: 'CAPITAL',
+        windowEvents: 5,
+        baselineEvents: 10,
+        maxDropFraction: 0.3,
+        action: 'KILL_SWITCH',
+        enabled: false,
+      },
+      'ops',
+    );
     // Releasing the kill switch stays a human decision.
     expect((await warden.controlPlaneState()).killSwitchEngaged).toBe(true);
     await warden.releaseKillSwitch({ actor: 'ops', role: 'risk_officer', reason: 'tripwire reviewed' });
@@ -167,22 +349,38 @@ describe('watchdogs end to end', () => {
 
   it('the canary engages the kill switch at its threshold, not before, naming the failing checks', async () => {
     for (const run of [1, 2]) {
-      expect(await triggerAndWait(CANARY_SCHEDULE_ID)).toMatchObject({ consecutiveFailures: { exchange: run, postgres: 0, temporal: 0 }, tripped: [] });
+      expect(await triggerAndWait(CANARY_SCHEDULE_ID)).toMatchObject({
+        consecutiveFailures: { exchange: run, postgres: 0, temporal: 0 },
+        tripped: [],
+      });
       expect((await warden.controlPlaneState()).killSwitchEngaged).toBe(false);
     }
     const before = (await warden.controlPlaneState()).version;
-    expect(await triggerAndWait(CANARY_SCHEDULE_ID, 'infrastructure-canary-tripped.json')).toMatchObject({ consecutiveFailures: { exchange: 3 }, tripped: ['exchange'] });
+    expect(await triggerAndWait(CANARY_SCHEDULE_ID, 'infrastructure-canary-tripped.json')).toMatchObject({
+      consecutiveFailures: { exchange: 3 },
+      tripped: ['exchange'],
+    });
     expect(JSON.parse((await cli(['canary', 'status', '--json'])).stdout)).toMatchObject([
       { name: 'exchange', ok: false, consecutiveFailures: 3 },
       { name: 'postgres', ok: true },
       { name: 'temporal', ok: true },
     ]);
-    expect(await warden.waitForControlPlane(before + 1)).toMatchObject({ killSwitchEngaged: true, killSwitchSource: 'canary', reason: expect.stringContaining('exchange (') });
+    expect(await warden.waitForControlPlane(before + 1)).toMatchObject({
+      killSwitchEngaged: true,
+      killSwitchSource: 'canary',
+      reason: expect.stringContaining('exchange ('),
+    });
     expect(await deal('c1', 'WHOLESALE')).toMatchObject({ status: 'denied', reason: 'kill_switch_engaged' });
     const [tripped] = await listAuditEvents(t.db, { kind: 'canary.tripped' });
-    expect(tripped!.details).toMatchObject({ tripped: ['exchange'], failing: [{ name: 'exchange', consecutiveFailures: 3, error: expect.any(String) }] });
+    expect(tripped!.details).toMatchObject({
+      tripped: ['exchange'],
+      failing: [{ name: 'exchange', consecutiveFailures: 3, error: expect.any(String) }],
+    });
     const [engaged] = await listAuditEvents(t.db, { kind: 'control_plane.kill_switch_engaged' });
-    expect(engaged).toMatchObject({ actor: 'canary', details: { change: { source: 'canary', reason: expect.stringContaining('exchange') } } });
+    expect(engaged).toMatchObject({
+      actor: 'canary',
+      details: { change: { source: 'canary', reason: expect.stringContaining('exchange') } },
+    });
     // A fourth failing run does not engage it again.
     await triggerAndWait(CANARY_SCHEDULE_ID);
     expect((await warden.controlPlaneState()).version).toBe(before + 1);

@@ -20,7 +20,11 @@ export interface Ran {
 /** Runs a command to its end, resolving with its exit code and output instead of throwing. */
 export async function exec(file: string, args: string[], env: Record<string, string> = {}): Promise<Ran> {
   try {
-    const { stdout, stderr } = await run(file, args, { cwd: projectRoot, env: { ...process.env, ...env }, timeout: 60_000 });
+    const { stdout, stderr } = await run(file, args, {
+      cwd: projectRoot,
+      env: { ...process.env, ...env },
+      timeout: 60_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };
@@ -29,8 +33,11 @@ export async function exec(file: string, args: string[], env: Record<string, str
 }
 
 /** The `warden` command as an operator runs it, with this environment. */
-export function wardenCli(env: Record<string, string>): (args: string[], extra?: Record<string, string>) => Promise<Ran> {
-  return (args, extra = {}) => exec(process.execPath, [path.join(projectRoot, 'bin', 'warden.cjs'), ...args], { ...env, ...extra });
+export function wardenCli(
+  env: Record<string, string>,
+): (args: string[], extra?: Record<string, string>) => Promise<Ran> {
+  return (args, extra = {}) =>
+    exec(process.execPath, [path.join(projectRoot, 'bin', 'warden.cjs'), ...args], { ...env, ...extra });
 }
 
 /** A local port with nothing listening: a probe of it fails fast with ECONNREFUSED. */
@@ -48,9 +55,12 @@ export function percentile(values: number[], p: number): number {
 }
 
 /** A fresh, migrated database on the cluster at DATABASE_URL, dropped by `drop()`. */
-export async function createScratchDatabase(prefix: string): Promise<OpenDatabase & { url: string; drop(): Promise<void> }> {
+export async function createScratchDatabase(
+  prefix: string,
+): Promise<OpenDatabase & { url: string; drop(): Promise<void> }> {
   const admin = process.env.DATABASE_URL;
-  if (!admin) throw new Error('DATABASE_URL is not set: run through npm test or npm run bench:*, which start PostgreSQL');
+  if (!admin)
+    throw new Error('DATABASE_URL is not set: run through npm test or npm run bench:*, which start PostgreSQL');
   const name = `${prefix}_${randomUUID().replaceAll('-', '')}`;
   const adminClient = new pg.Client({ connectionString: admin });
   await adminClient.connect();

@@ -6,9 +6,9 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createControlPlaneActivities } from '../../activities/control-plane';
+import { type ControlPlaneSettings, createControlPlaneActivities } from '../../activities/control-plane';
 import { listAuditEvents, verifyAuditChain } from '../../src/db/audit.repository';
-import { type ControlPlaneSettings, readControlPlaneState } from '../../src/db/control-plane.repository';
+import { readControlPlaneState } from '../../src/db/control-plane.repository';
 import type { ChangeControlPlaneInput, ControlPlaneView } from '../../src/domain/control-plane/types';
 import { controlPlane } from '../../workflows/control-plane';
 import {
@@ -19,9 +19,21 @@ import {
   setApplyModeSignal,
   setGoLiveSignal,
 } from '../../workflows/messages';
-import { connectDevServer, createTestDatabase, markGoLivePlaybookCompleted, TEST_SETTINGS, createTimeSkippingEnv, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+import {
+  connectDevServer,
+  createTestDatabase,
+  markGoLivePlaybookCompleted,
+  TEST_SETTINGS,
+  createTimeSkippingEnv,
+  type TestDatabase,
+  uniqueName,
+  workflowBundle,
+} from '../helpers';
 
-async function settled(handle: WorkflowHandle, predicate: (view: ControlPlaneView) => boolean): Promise<ControlPlaneView> {
+async function settled(
+  handle: WorkflowHandle,
+  predicate: (view: ControlPlaneView) => boolean,
+): Promise<ControlPlaneView> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     const view = await handle.query(controlPlaneStateQuery).catch(() => undefined);
@@ -63,21 +75,48 @@ describe.each([
       workflowBundle: workflowBundle(),
       activities: createControlPlaneActivities({ db: t.db, settings }),
     });
-  const start = (input = {}) => env.client.workflow.start(controlPlane, { taskQueue, workflowId: uniqueName('control-plane'), args: [input] });
+  const start = (input = {}) =>
+    env.client.workflow.start(controlPlane, { taskQueue, workflowId: uniqueName('control-plane'), args: [input] });
 
   it('persists each change with one audit event before the query shows it', async () => {
     const w = await worker();
     const handle = await w.runUntil(async () => {
       const handle = await start();
-      expect(await settled(handle, () => true)).toMatchObject({ version: 0, goLiveEnabled: false, killSwitchEngaged: false, applyMode: 'dry_run' });
+      expect(await settled(handle, () => true)).toMatchObject({
+        version: 0,
+        goLiveEnabled: false,
+        killSwitchEngaged: false,
+        applyMode: 'dry_run',
+      });
       await handle.signal(setGoLiveSignal, { enabled: true, actor: 'alice', reason: 'checklist done' });
       await handle.signal(setApplyModeSignal, { mode: 'testnet', actor: 'alice' });
-      await handle.signal(engageKillSwitchSignal, { source: 'tripwire', actor: 'tripwire', reason: 'roi_event dropped 35%' });
+      await handle.signal(engageKillSwitchSignal, {
+        source: 'tripwire',
+        actor: 'tripwire',
+        reason: 'roi_event dropped 35%',
+      });
       const view = await settled(handle, (v) => v.version === 3);
-      expect(view).toMatchObject({ goLiveEnabled: true, applyMode: 'testnet', killSwitchEngaged: true, killSwitchSource: 'tripwire', updatedBy: 'tripwire', reason: 'roi_event dropped 35%' });
+      expect(view).toMatchObject({
+        goLiveEnabled: true,
+        applyMode: 'testnet',
+        killSwitchEngaged: true,
+        killSwitchSource: 'tripwire',
+        updatedBy: 'tripwire',
+        reason: 'roi_event dropped 35%',
+      });
       // The query answers from what was persisted: the row says the same.
-      expect(await readControlPlaneState(t.db)).toEqual({ ...view, pendingChanges: undefined, rejectedSignals: undefined, ...(await readControlPlaneState(t.db)) });
-      expect(await readControlPlaneState(t.db)).toMatchObject({ version: 3, killSwitchEngaged: true, applyMode: 'testnet', goLiveEnabled: true });
+      expect(await readControlPlaneState(t.db)).toEqual({
+        ...view,
+        pendingChanges: undefined,
+        rejectedSignals: undefined,
+        ...(await readControlPlaneState(t.db)),
+      });
+      expect(await readControlPlaneState(t.db)).toMatchObject({
+        version: 3,
+        killSwitchEngaged: true,
+        applyMode: 'testnet',
+        goLiveEnabled: true,
+      });
       await handle.signal(releaseKillSwitchSignal, { actor: 'bob', role: 'risk_officer', reason: 'false alarm' });
       await settled(handle, (v) => v.version === 4 && !v.killSwitchEngaged);
       return handle;
@@ -91,7 +130,11 @@ describe.each([
     ]);
     const engaged = (await listAuditEvents(t.db, { kind: 'control_plane.kill_switch_engaged' }))[0]!;
     expect(engaged).toMatchObject({ actor: 'tripwire', subject: 'control-plane' });
-    expect(engaged.details).toMatchObject({ change: { kind: 'engageKillSwitch', source: 'tripwire' }, before: { killSwitchEngaged: false }, after: { killSwitchEngaged: true, version: 3 } });
+    expect(engaged.details).toMatchObject({
+      change: { kind: 'engageKillSwitch', source: 'tripwire' },
+      before: { killSwitchEngaged: false },
+      after: { killSwitchEngaged: true, version: 3 },
+    });
     expect(await verifyAuditChain(t.db)).toMatchObject({ ok: true, events: 4 });
     if (full && process.env.WARDEN_RECORD_HISTORIES === '1') {
       const history = await handle.fetchHistory();
@@ -99,35 +142,62 @@ describe.each([
     }
   });
 
-  it.runIf(full)('changeControlPlane answers each change: two distinct approvers release, the engager and a roleless vote are refused', async () => {
-    const w = await worker({ ...TEST_SETTINGS, release: { cooldown: '0s', approvals: 2, selfApproval: false } });
-    const handle = await w.runUntil(async () => {
-      const handle = await start();
-      await settled(handle, () => true);
-      const change = (input: ChangeControlPlaneInput) => handle.executeUpdate(changeControlPlaneUpdate, { args: [input] });
-      expect(await change({ kind: 'engageKillSwitch', source: 'operator', actor: 'olga', reason: 'drill' })).toMatchObject({ outcome: { status: 'applied' }, state: { killSwitchEngaged: true, version: 1 } });
-      expect(await change({ kind: 'releaseKillSwitch', actor: 'rita', reason: 'ok' })).toMatchObject({ outcome: { status: 'refused', reason: expect.stringMatching(/^role: name the role/) }, state: { version: 1 } });
-      expect(await change({ kind: 'releaseKillSwitch', actor: 'olga', role: 'manager', reason: 'mine' })).toMatchObject({ outcome: { status: 'refused', reason: expect.stringMatching(/^actor: olga engaged the kill switch/) } });
-      expect(await change({ kind: 'releaseKillSwitch', actor: 'rita', role: 'risk_officer', reason: 'ok' })).toMatchObject({ outcome: { status: 'pending', detail: '1 of 2 approvals' }, state: { killSwitchEngaged: true, releaseApprovals: [{ actor: 'rita', role: 'risk_officer' }] } });
-      expect(await change({ kind: 'releaseKillSwitch', actor: 'mona', role: 'manager', reason: 'ok too' })).toMatchObject({ outcome: { status: 'applied' }, state: { killSwitchEngaged: false, releaseApprovals: [] } });
-      // A malformed change is refused by the validator, before it reaches history.
-      const bad = await change({ kind: 'setApplyMode', mode: 'yolo', actor: 'x' } as unknown as ChangeControlPlaneInput).catch((e: unknown) => e);
-      expect(bad).toBeInstanceOf(WorkflowUpdateFailedError);
-      expect(String((bad as WorkflowUpdateFailedError).cause?.message)).toMatch(/^mode: /);
-      return handle;
-    });
-    const kinds = (await listAuditEvents(t.db)).map((e) => e.kind).reverse();
-    expect(kinds).toEqual([
-      'control_plane.kill_switch_engaged',
-      'control_plane.change_refused',
-      'control_plane.change_refused',
-      'control_plane.kill_switch_release_approved',
-      'control_plane.kill_switch_released',
-    ]);
-    if (process.env.WARDEN_RECORD_HISTORIES === '1') {
-      writeFileSync(path.join(__dirname, '..', 'histories', 'control-plane-release.json'), historyToJSON(await handle.fetchHistory()));
-    }
-  });
+  it.runIf(full)(
+    'changeControlPlane answers each change: two distinct approvers release, the engager and a roleless vote are refused',
+    async () => {
+      const w = await worker({ ...TEST_SETTINGS, release: { cooldown: '0s', approvals: 2, selfApproval: false } });
+      const handle = await w.runUntil(async () => {
+        const handle = await start();
+        await settled(handle, () => true);
+        const change = (input: ChangeControlPlaneInput) =>
+          handle.executeUpdate(changeControlPlaneUpdate, { args: [input] });
+        expect(
+          await change({ kind: 'engageKillSwitch', source: 'operator', actor: 'olga', reason: 'drill' }),
+        ).toMatchObject({ outcome: { status: 'applied' }, state: { killSwitchEngaged: true, version: 1 } });
+        expect(await change({ kind: 'releaseKillSwitch', actor: 'rita', reason: 'ok' })).toMatchObject({
+          outcome: { status: 'refused', reason: expect.stringMatching(/^role: name the role/) },
+          state: { version: 1 },
+        });
+        expect(
+          await change({ kind: 'releaseKillSwitch', actor: 'olga', role: 'manager', reason: 'mine' }),
+        ).toMatchObject({
+          outcome: { status: 'refused', reason: expect.stringMatching(/^actor: olga engaged the kill switch/) },
+        });
+        expect(
+          await change({ kind: 'releaseKillSwitch', actor: 'rita', role: 'risk_officer', reason: 'ok' }),
+        ).toMatchObject({
+          outcome: { status: 'pending', detail: '1 of 2 approvals' },
+          state: { killSwitchEngaged: true, releaseApprovals: [{ actor: 'rita', role: 'risk_officer' }] },
+        });
+        expect(
+          await change({ kind: 'releaseKillSwitch', actor: 'mona', role: 'manager', reason: 'ok too' }),
+        ).toMatchObject({ outcome: { status: 'applied' }, state: { killSwitchEngaged: false, releaseApprovals: [] } });
+        // A malformed change is refused by the validator, before it reaches history.
+        const bad = await change({
+          kind: 'setApplyMode',
+          mode: 'yolo',
+          actor: 'x',
+        } as unknown as ChangeControlPlaneInput).catch((e: unknown) => e);
+        expect(bad).toBeInstanceOf(WorkflowUpdateFailedError);
+        expect(String((bad as WorkflowUpdateFailedError).cause?.message)).toMatch(/^mode: /);
+        return handle;
+      });
+      const kinds = (await listAuditEvents(t.db)).map((e) => e.kind).reverse();
+      expect(kinds).toEqual([
+        'control_plane.kill_switch_engaged',
+        'control_plane.change_refused',
+        'control_plane.change_refused',
+        'control_plane.kill_switch_release_approved',
+        'control_plane.kill_switch_released',
+      ]);
+      if (process.env.WARDEN_RECORD_HISTORIES === '1') {
+        writeFileSync(
+          path.join(__dirname, '..', 'histories', 'control-plane-release.json'),
+          historyToJSON(await handle.fetchHistory()),
+        );
+      }
+    },
+  );
 
   it('audits and drops bad payloads without failing a workflow task or changing state', async () => {
     const w = await worker();
@@ -180,16 +250,27 @@ describe.each([
   });
 
   it.runIf(full)('resumes from history and the database after the worker restarts', async () => {
-    const handle = await (await worker()).runUntil(async () => {
+    const handle = await (
+      await worker()
+    ).runUntil(async () => {
       const handle = await start();
-      await handle.signal(engageKillSwitchSignal, { source: 'canary', actor: 'canary', reason: 'postgres unreachable' });
+      await handle.signal(engageKillSwitchSignal, {
+        source: 'canary',
+        actor: 'canary',
+        reason: 'postgres unreachable',
+      });
       await settled(handle, (v) => v.version === 1);
       return handle;
     });
     // No worker now: the signal waits in history, nothing is lost.
     await handle.signal(releaseKillSwitchSignal, { actor: 'alice', role: 'manager', reason: 'postgres back' });
-    await (await worker()).runUntil(async () => {
-      expect(await settled(handle, (v) => v.version === 2)).toMatchObject({ killSwitchEngaged: false, updatedBy: 'alice' });
+    await (
+      await worker()
+    ).runUntil(async () => {
+      expect(await settled(handle, (v) => v.version === 2)).toMatchObject({
+        killSwitchEngaged: false,
+        updatedBy: 'alice',
+      });
     });
     expect(await readControlPlaneState(t.db)).toMatchObject({ version: 2, killSwitchEngaged: false });
   });

@@ -8,11 +8,12 @@ import { Worker } from '@temporalio/worker';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActivities } from '../../activities';
 import { DealAlreadyStartedError, InvalidRequestError, WardenClient } from '../../src/client';
-import { CONTROL_PLANE_WORKFLOW_ID } from '../../src/domain/control-plane/ids';
+import { CONTROL_PLANE_WORKFLOW_ID } from '../../workflows/names';
 import type { ApplyMode } from '../../src/domain/control-plane/types';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { readControlPlaneState } from '../../src/db/control-plane.repository';
 import { setHeimdallPolicy } from '../../src/db/heimdall.repository';
+import { createRecommendation, recordSandboxTrial } from '../../src/db/producer.repository';
 import type { DealInput, ExecuteDealInput, ExecuteDealResult } from '../../src/domain/deals/types';
 import { DEFAULT_GOVERNOR_SETTINGS, type GovernorSettings } from '../../src/domain/permits/rules';
 import { createTestDatabase, createTimeSkippingEnv, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
@@ -30,23 +31,36 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
     env = await createTimeSkippingEnv();
     t = await createTestDatabase();
     taskQueue = uniqueName('deals');
-    warden = new WardenClient(env.client, taskQueue, t.db);
+    warden = new WardenClient(env.client, taskQueue);
     executeDeal = vi.fn(async (input: ExecuteDealInput) => ({ realizedLoss: 0, externalId: `fill-${input.dealId}` }));
   });
   afterEach(async () => {
-    await env.client.workflow.getHandle(CONTROL_PLANE_WORKFLOW_ID).terminate('test over').catch(() => undefined);
+    await env.client.workflow
+      .getHandle(CONTROL_PLANE_WORKFLOW_ID)
+      .terminate('test over')
+      .catch(() => undefined);
     await t.drop();
     await env.teardown();
   });
 
-  const worker = (options: { governor?: Partial<GovernorSettings>; wrap?: (a: ReturnType<typeof createActivities>) => ReturnType<typeof createActivities> } = {}) => {
+  const worker = (
+    options: {
+      governor?: Partial<GovernorSettings>;
+      wrap?: (a: ReturnType<typeof createActivities>) => ReturnType<typeof createActivities>;
+    } = {},
+  ) => {
     const activities = createActivities({
       db: t.db,
       governor: { ...DEFAULT_GOVERNOR_SETTINGS, ...options.governor },
       controlPlane: warden,
       executor: { executeDeal },
     });
-    return Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities: options.wrap ? options.wrap(activities) : activities });
+    return Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: workflowBundle(),
+      activities: options.wrap ? options.wrap(activities) : activities,
+    });
   };
   const arm = (applyMode: ApplyMode, goLive = true) =>
     t.db.updateTable('control_plane_state').set({ go_live_enabled: goLive, apply_mode: applyMode }).execute();
@@ -70,7 +84,12 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
       ])
       .where('engine', '=', engine)
       .executeTakeFirstOrThrow()
-      .then((r) => ({ exposureUsed: Number(r.exposureUsed), openRiskReserved: Number(r.openRiskReserved), realizedLoss: Number(r.realizedLoss), actions: Number(r.actions) }));
+      .then((r) => ({
+        exposureUsed: Number(r.exposureUsed),
+        openRiskReserved: Number(r.openRiskReserved),
+        realizedLoss: Number(r.realizedLoss),
+        actions: Number(r.actions),
+      }));
   /** Saves a finished deal's history as a replay fixture (WARDEN_RECORD_HISTORIES=1). */
   const record = async (dealId: string, file: string) => {
     if (process.env.WARDEN_RECORD_HISTORIES !== '1') return;
@@ -82,12 +101,28 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
   it('executes a deal within limits in testnet, settles it, records a KPI and an audit event', async () => {
     await arm('testnet');
     executeDeal.mockResolvedValueOnce({ realizedLoss: 12.5, externalId: 'ex-1' });
-    const [result, progress] = await (await worker()).runUntil(async () => {
+    const [result, progress] = await (
+      await worker()
+    ).runUntil(async () => {
       const result = await warden.executeDeal(deal('d1'));
       return [result, await warden.dealProgress('d1')] as const;
     });
-    expect(result).toEqual({ status: 'executed', dealId: 'd1', applyMode: 'testnet', permitId: expect.any(String), realizedLoss: 12.5, externalId: 'ex-1' });
-    expect(executeDeal).toHaveBeenCalledWith({ dealId: 'd1', engine: 'WHOLESALE', symbol: 'BTCUSDT', amount: 100, applyMode: 'testnet', permitId: result.status === 'executed' ? result.permitId : '' });
+    expect(result).toEqual({
+      status: 'executed',
+      dealId: 'd1',
+      applyMode: 'testnet',
+      permitId: expect.any(String),
+      realizedLoss: 12.5,
+      externalId: 'ex-1',
+    });
+    expect(executeDeal).toHaveBeenCalledWith({
+      dealId: 'd1',
+      engine: 'WHOLESALE',
+      symbol: 'BTCUSDT',
+      amount: 100,
+      applyMode: 'testnet',
+      permitId: result.status === 'executed' ? result.permitId : '',
+    });
     expect(await ledger()).toMatchObject({ exposureUsed: 100, openRiskReserved: 0, realizedLoss: 12.5, actions: 1 });
     expect(await reservations()).toEqual([{ idempotency_key: 'deal:d1', status: 'settled' }]);
     expect(await t.db.selectFrom('execution_permit').select('status').execute()).toEqual([{ status: 'consumed' }]);
@@ -96,7 +131,11 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
     ]);
     expect((await listAuditEvents(t.db, { kind: 'deal.executed' })).map((e) => e.subject)).toEqual(['deal:d1']);
     await record('d1', 'deal-execution-executed.json');
-    expect(progress).toMatchObject({ stage: 'done', applyMode: 'testnet', gates: [{ gate: 'control_plane' }, { gate: 'risk' }, { gate: 'permit' }, { gate: 'pre_execute_check' }] });
+    expect(progress).toMatchObject({
+      stage: 'done',
+      applyMode: 'testnet',
+      gates: [{ gate: 'control_plane' }, { gate: 'risk' }, { gate: 'permit' }, { gate: 'pre_execute_check' }],
+    });
   });
 
   it('runs the whole gate path in dry_run without calling the executor, leaving nothing reserved', async () => {
@@ -110,9 +149,17 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
 
   it('denies at the control plane while go-live is off, before reserving anything', async () => {
     const result = await (await worker()).runUntil(() => warden.executeDeal(deal('off')));
-    expect(result).toEqual({ status: 'denied', dealId: 'off', gate: 'control_plane', reason: 'go_live_disabled', detail: expect.any(String) });
+    expect(result).toEqual({
+      status: 'denied',
+      dealId: 'off',
+      gate: 'control_plane',
+      reason: 'go_live_disabled',
+      detail: expect.any(String),
+    });
     expect(await reservations()).toEqual([]);
-    expect((await listAuditEvents(t.db, { kind: 'deal.denied' }))[0]).toMatchObject({ details: { result: { gate: 'control_plane', reason: 'go_live_disabled' } } });
+    expect((await listAuditEvents(t.db, { kind: 'deal.denied' }))[0]).toMatchObject({
+      details: { result: { gate: 'control_plane', reason: 'go_live_disabled' } },
+    });
   });
 
   it('denies a deal over the cap with its reason and leaves nothing reserved', async () => {
@@ -126,8 +173,10 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
 
   it('releases the reservation when the recommendation is not prod-eligible', async () => {
     await arm('live');
-    const rec = await warden.createRecommendation({ domain: 'WHOLESALE_OFFER', confidence: 0.95, actor: 'heimdall' });
-    const result = await (await worker()).runUntil(() => warden.executeDeal(deal('rec', { domain: 'WHOLESALE_OFFER', recommendationId: rec.id })));
+    const rec = await createRecommendation(t.db, { domain: 'WHOLESALE_OFFER', confidence: 0.95, actor: 'heimdall' });
+    const result = await (
+      await worker()
+    ).runUntil(() => warden.executeDeal(deal('rec', { domain: 'WHOLESALE_OFFER', recommendationId: rec.id })));
     expect(result).toMatchObject({ status: 'denied', gate: 'prod_eligibility', reason: 'prod_use_disabled' });
     expect(await reservations()).toEqual([{ idempotency_key: 'deal:rec', status: 'released' }]);
     expect(await ledger()).toMatchObject({ exposureUsed: 0, openRiskReserved: 0, actions: 0 });
@@ -135,12 +184,24 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
 
   it('executes with an eligible recommendation', async () => {
     await arm('live');
-    await setHeimdallPolicy(t.db, { domain: 'BUYER_MATCH', minConfidenceProd: 0.9, minSandboxTrials: 2, minSandboxSuccessRate: 0.5, prodUseEnabled: true }, 'alice');
-    await warden.recordSandboxTrial({ domain: 'BUYER_MATCH', success: true, confidence: 0.95 });
-    await warden.recordSandboxTrial({ domain: 'BUYER_MATCH', success: true, confidence: 0.93 });
-    const rec = await warden.createRecommendation({ domain: 'BUYER_MATCH', confidence: 0.96, actor: 'heimdall' });
+    await setHeimdallPolicy(
+      t.db,
+      {
+        domain: 'BUYER_MATCH',
+        minConfidenceProd: 0.9,
+        minSandboxTrials: 2,
+        minSandboxSuccessRate: 0.5,
+        prodUseEnabled: true,
+      },
+      'alice',
+    );
+    await recordSandboxTrial(t.db, { domain: 'BUYER_MATCH', success: true, confidence: 0.95 });
+    await recordSandboxTrial(t.db, { domain: 'BUYER_MATCH', success: true, confidence: 0.93 });
+    const rec = await createRecommendation(t.db, { domain: 'BUYER_MATCH', confidence: 0.96, actor: 'heimdall' });
     expect(rec.prodEligible).toBe(true);
-    const result = await (await worker()).runUntil(() => warden.executeDeal(deal('match', { domain: 'BUYER_MATCH', recommendationId: rec.id })));
+    const result = await (
+      await worker()
+    ).runUntil(() => warden.executeDeal(deal('match', { domain: 'BUYER_MATCH', recommendationId: rec.id })));
     expect(result).toMatchObject({ status: 'executed', applyMode: 'live' });
   });
 
@@ -151,7 +212,10 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
         ...a,
         issuePermit: async (input) => {
           const permit = await a.issuePermit(input);
-          await t.db.updateTable('control_plane_state').set({ kill_switch_engaged: true, kill_switch_source: 'tripwire', reason: 'roi drop' }).execute();
+          await t.db
+            .updateTable('control_plane_state')
+            .set({ kill_switch_engaged: true, kill_switch_source: 'tripwire', reason: 'roi drop' })
+            .execute();
           return permit;
         },
       }),
@@ -169,7 +233,12 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
     await arm('live');
     executeDeal.mockRejectedValue(new Error('exchange unreachable'));
     const result = await (await worker()).runUntil(() => warden.executeDeal(deal('flaky')));
-    expect(result).toEqual({ status: 'failed', dealId: 'flaky', error: 'Error: exchange unreachable', compensated: true });
+    expect(result).toEqual({
+      status: 'failed',
+      dealId: 'flaky',
+      error: 'Error: exchange unreachable',
+      compensated: true,
+    });
     await record('flaky', 'deal-execution-failed.json');
     expect(executeDeal).toHaveBeenCalledTimes(3);
     expect(await reservations()).toEqual([{ idempotency_key: 'deal:flaky', status: 'released' }]);
@@ -203,27 +272,43 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
     expect(result).toMatchObject({ status: 'executed' });
     expect(reserve).toHaveBeenCalledTimes(2);
     expect(await ledger()).toMatchObject({ exposureUsed: 250, openRiskReserved: 0, actions: 1 });
-    expect(await t.db.selectFrom('risk_event').select(['kind']).execute()).toEqual([{ kind: 'RESERVE' }, { kind: 'SETTLE' }]);
+    expect(await t.db.selectFrom('risk_event').select(['kind']).execute()).toEqual([
+      { kind: 'RESERVE' },
+      { kind: 'SETTLE' },
+    ]);
   });
 
   it('blocks on the rate limits over time, and a burst breach disarms to dry_run', async () => {
     await arm('testnet');
     // A plain client keeps the server's clock locked while we wait on results;
     // time moves only where the test says, so the windows are exact.
-    warden = new WardenClient(new Client({ connection: env.connection }), taskQueue, t.db);
+    warden = new WardenClient(new Client({ connection: env.connection }), taskQueue);
     const w = await worker({ governor: { maxPer5Min: 2, maxPerHour: 3 } });
     await w.runUntil(async () => {
       await warden.ensureControlPlane();
       expect(await warden.executeDeal(deal('r1'))).toMatchObject({ status: 'executed' });
       expect(await warden.executeDeal(deal('r2'))).toMatchObject({ status: 'executed' });
-      expect(await warden.executeDeal(deal('r3'))).toMatchObject({ status: 'denied', gate: 'permit', reason: 'burst_limit_exceeded' });
+      expect(await warden.executeDeal(deal('r3'))).toMatchObject({
+        status: 'denied',
+        gate: 'permit',
+        reason: 'burst_limit_exceeded',
+      });
       await expect.poll(async () => (await readControlPlaneState(t.db)).applyMode, { timeout: 10_000 }).toBe('dry_run');
-      expect(await readControlPlaneState(t.db)).toMatchObject({ updatedBy: 'governor', reason: expect.stringContaining('auto-disarm: burst_limit_breach on BTCUSDT') });
-      expect(await t.db.selectFrom('disarm_record').select(['reason', 'symbol']).execute()).toEqual([{ reason: 'burst_limit_breach', symbol: 'BTCUSDT' }]);
+      expect(await readControlPlaneState(t.db)).toMatchObject({
+        updatedBy: 'governor',
+        reason: expect.stringContaining('auto-disarm: burst_limit_breach on BTCUSDT'),
+      });
+      expect(await t.db.selectFrom('disarm_record').select(['reason', 'symbol']).execute()).toEqual([
+        { reason: 'burst_limit_breach', symbol: 'BTCUSDT' },
+      ]);
 
       await env.sleep('6 minutes');
       expect(await warden.executeDeal(deal('r4'))).toMatchObject({ status: 'dry_run' });
-      expect(await warden.executeDeal(deal('r5'))).toMatchObject({ status: 'denied', gate: 'permit', reason: 'hourly_limit_exceeded' });
+      expect(await warden.executeDeal(deal('r5'))).toMatchObject({
+        status: 'denied',
+        gate: 'permit',
+        reason: 'hourly_limit_exceeded',
+      });
       await env.sleep('1 hour');
       expect(await warden.executeDeal(deal('r6'))).toMatchObject({ status: 'dry_run' });
     });
@@ -233,21 +318,36 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
 
   it('rejects bad input naming the field, and reserves nothing', async () => {
     await arm('live');
-    await expect(warden.startDeal(deal('neg', { amount: -5 }))).rejects.toThrow(new InvalidRequestError('invalid deal: amount: must be greater than 0'));
-    await expect(warden.startDeal(deal('bad engine', { engine: 'wholesale' }))).rejects.toThrow(/^invalid deal: dealId: .*; engine: expected an engine name/);
-    await (await worker()).runUntil(async () => {
+    await expect(warden.startDeal(deal('neg', { amount: -5 }))).rejects.toThrow(
+      new InvalidRequestError('invalid deal: amount: must be greater than 0'),
+    );
+    await expect(warden.startDeal(deal('bad engine', { engine: 'wholesale' }))).rejects.toThrow(
+      /^invalid deal: dealId: .*; engine: expected an engine name/,
+    );
+    await (
+      await worker()
+    ).runUntil(async () => {
       // Straight to Temporal, past the client's check: the workflow refuses it itself.
-      const handle = await env.client.workflow.start('dealExecution', { taskQueue, workflowId: 'deal-raw', args: [{ ...deal('raw'), amount: 1.234 }] });
+      const handle = await env.client.workflow.start('dealExecution', {
+        taskQueue,
+        workflowId: 'deal-raw',
+        args: [{ ...deal('raw'), amount: 1.234 }],
+      });
       const error = await handle.result().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(WorkflowFailedError);
-      expect((error as WorkflowFailedError).cause).toMatchObject({ type: 'InvalidInput', message: 'invalid dealExecution input: amount: must be in whole cents' });
+      expect((error as WorkflowFailedError).cause).toMatchObject({
+        type: 'InvalidInput',
+        message: 'invalid dealExecution input: amount: must be in whole cents',
+      });
     });
     expect(await reservations()).toEqual([]);
   });
 
   it('never executes the same deal twice', async () => {
     await arm('live');
-    await (await worker()).runUntil(async () => {
+    await (
+      await worker()
+    ).runUntil(async () => {
       const first = await warden.executeDeal(deal('once'));
       await expect(warden.startDeal(deal('once'))).rejects.toThrow(DealAlreadyStartedError);
       expect(await warden.executeDeal(deal('once'))).toEqual(first);

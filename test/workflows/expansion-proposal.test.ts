@@ -6,18 +6,36 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
-import type { CommandExecutor } from '../../activities/autonomy';
+import type { CommandExecutor } from '../../src/domain/autonomy/activities';
 import type { ProposalTerms, ProposalView } from '../../src/domain/autonomy/proposals';
 import type { Phase } from '../../src/domain/autonomy/phases';
 import { WardenClient } from '../../src/client';
 import type { GovernanceSettings } from '../../src/config/index';
 import { issueApprovalToken } from '../../src/security/approval-tokens';
 import { listAuditEvents } from '../../src/db/audit.repository';
-import { addApprover, listApprovers, loadPhaseDefinitions, readGovernanceState } from '../../src/db/autonomy.repository';
+import {
+  addApprover,
+  listApprovers,
+  loadPhaseDefinitions,
+  readGovernanceState,
+} from '../../src/db/autonomy.repository';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { expansionProposal } from '../../workflows/expansion-proposal';
-import { approveSignal, approveUpdate, breakerTrippedSignal, proposalStatusQuery, rejectSignal } from '../../workflows/messages';
-import { TEST_SETTINGS, createTestDatabase, createTimeSkippingEnv, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+import {
+  approveSignal,
+  approveUpdate,
+  breakerTrippedSignal,
+  proposalStatusQuery,
+  rejectSignal,
+} from '../../workflows/messages';
+import {
+  TEST_SETTINGS,
+  createTestDatabase,
+  createTimeSkippingEnv,
+  type TestDatabase,
+  uniqueName,
+  workflowBundle,
+} from '../helpers';
 
 const PEOPLE = { tech_lead: 'alice', ops_lead: 'carol', product_lead: 'pat', exec_sponsor: 'erin' } as const;
 const FROM: Record<string, Phase> = { 'L3+': 'L3', L4: 'L3+', 'L4+': 'L4', L5: 'L4+' };
@@ -33,7 +51,8 @@ describe('expansionProposal workflow (time-skipping server)', () => {
     env = await createTimeSkippingEnv();
     t = await createTestDatabase();
     taskQueue = uniqueName('proposals');
-    for (const [role, person] of Object.entries(PEOPLE)) await addApprover(t.db, role as keyof typeof PEOPLE, person, 'setup');
+    for (const [role, person] of Object.entries(PEOPLE))
+      await addApprover(t.db, role as keyof typeof PEOPLE, person, 'setup');
     await addApprover(t.db, 'tech_lead', 'bob', 'setup');
   });
   afterEach(async () => {
@@ -54,7 +73,8 @@ describe('expansionProposal workflow (time-skipping server)', () => {
         db: t.db,
         governor: DEFAULT_GOVERNOR_SETTINGS,
         controlPlane: new WardenClient(env.client, taskQueue),
-        notifyProposal: notifyProposal ?? ((id, payload) => env.client.workflow.getHandle(id).signal(breakerTrippedSignal, payload)),
+        notifyProposal:
+          notifyProposal ?? ((id, payload) => env.client.workflow.getHandle(id).signal(breakerTrippedSignal, payload)),
         settings,
         ...(commandExecutor ? { commandExecutor } : {}),
       }),
@@ -78,7 +98,10 @@ describe('expansionProposal workflow (time-skipping server)', () => {
     const input = await terms(target, overrides);
     return env.client.workflow.start(expansionProposal, { taskQueue, workflowId: input.proposalId, args: [input] });
   };
-  const status = async (handle: { query: (q: typeof proposalStatusQuery) => Promise<ProposalView> }, wanted: ProposalView['status']) => {
+  const status = async (
+    handle: { query: (q: typeof proposalStatusQuery) => Promise<ProposalView> },
+    wanted: ProposalView['status'],
+  ) => {
     await expect.poll(async () => (await handle.query(proposalStatusQuery)).status, { timeout: 15_000 }).toBe(wanted);
     return handle.query(proposalStatusQuery);
   };
@@ -88,54 +111,97 @@ describe('expansionProposal workflow (time-skipping server)', () => {
     ['L4', 21],
     ['L4+', 30],
     ['L5', 60],
-  ] as const)('%s: every required approval widens the phase, and its %i-day validation period completes', async (target, days) => {
-    const started = Date.now();
-    await (await worker()).runUntil(async () => {
-      const handle = await start(target);
-      const def = (await loadPhaseDefinitions(t.db)).find((p) => p.phase === target)!;
-      for (const role of def.requiredRoles) await handle.signal(approveSignal, { role, approver: PEOPLE[role], comment: 'evidence reviewed' });
-      const validating = await status(handle, 'validating');
-      expect(Date.parse(validating.validationEndsAt!) - Date.parse(validating.approvals.at(-1)!.at)).toBeGreaterThanOrEqual(days * 86_400_000 - 60_000);
-      expect(await readGovernanceState(t.db)).toMatchObject({ phase: target, activeProposalId: handle.workflowId });
-      const result = await handle.result();
-      expect(result).toMatchObject({ status: 'validated', missingRoles: [], targetPhase: target });
-      expect(Date.parse(result.validationEndsAt!) - Date.parse(result.createdAt)).toBeGreaterThanOrEqual(days * 86_400_000);
-      if (target === 'L4' && process.env.WARDEN_RECORD_HISTORIES === '1') {
-        writeFileSync(path.join(__dirname, '..', 'histories', 'expansion-proposal-validated.json'), historyToJSON(await handle.fetchHistory()));
-      }
-    });
-    expect(await readGovernanceState(t.db)).toMatchObject({ phase: target, activeProposalId: null });
-    // Seconds of wall time for weeks of validation.
-    expect(Date.now() - started).toBeLessThan(30_000);
-  });
+  ] as const)(
+    '%s: every required approval widens the phase, and its %i-day validation period completes',
+    async (target, days) => {
+      const started = Date.now();
+      await (
+        await worker()
+      ).runUntil(async () => {
+        const handle = await start(target);
+        const def = (await loadPhaseDefinitions(t.db)).find((p) => p.phase === target)!;
+        for (const role of def.requiredRoles)
+          await handle.signal(approveSignal, { role, approver: PEOPLE[role], comment: 'evidence reviewed' });
+        const validating = await status(handle, 'validating');
+        expect(
+          Date.parse(validating.validationEndsAt!) - Date.parse(validating.approvals.at(-1)!.at),
+        ).toBeGreaterThanOrEqual(days * 86_400_000 - 60_000);
+        expect(await readGovernanceState(t.db)).toMatchObject({ phase: target, activeProposalId: handle.workflowId });
+        const result = await handle.result();
+        expect(result).toMatchObject({ status: 'validated', missingRoles: [], targetPhase: target });
+        expect(Date.parse(result.validationEndsAt!) - Date.parse(result.createdAt)).toBeGreaterThanOrEqual(
+          days * 86_400_000,
+        );
+        if (target === 'L4' && process.env.WARDEN_RECORD_HISTORIES === '1') {
+          writeFileSync(
+            path.join(__dirname, '..', 'histories', 'expansion-proposal-validated.json'),
+            historyToJSON(await handle.fetchHistory()),
+          );
+        }
+      });
+      expect(await readGovernanceState(t.db)).toMatchObject({ phase: target, activeProposalId: null });
+      // Seconds of wall time for weeks of validation.
+      expect(Date.now() - started).toBeLessThan(30_000);
+    },
+  );
 
   it('signed approvals: unsigned, expired and wrong-role approvals are refused and audited; a signed one counts', async () => {
     const key = 'proposal-signing-key-0123456789abcdef';
-    const token = (roles: ('engineer' | 'operator')[], now = new Date()) => issueApprovalToken({ subject: 'alice', roles, environment: 'test', ttlMs: 600_000, key, now }).token;
-    await (await worker(undefined, undefined, { ...TEST_SETTINGS, approvals: { signed: true, signingKey: key } })).runUntil(async () => {
+    const token = (roles: ('engineer' | 'operator')[], now = new Date()) =>
+      issueApprovalToken({ subject: 'alice', roles, environment: 'test', ttlMs: 600_000, key, now }).token;
+    await (
+      await worker(undefined, undefined, { ...TEST_SETTINGS, approvals: { signed: true, signingKey: key } })
+    ).runUntil(async () => {
       const handle = await start('L3+');
       await handle.signal(approveSignal, { role: 'tech_lead', approver: 'alice', comment: 'unsigned, from the CLI' });
-      await expect.poll(async () => (await handle.query(proposalStatusQuery)).rejectedMessages, { timeout: 15_000 }).toBe(1);
-      const expired = await handle.executeUpdate(approveUpdate, { args: [{ role: 'tech_lead', approver: 'alice', token: token(['engineer'], new Date(Date.now() - 3_600_000)) }] }).catch((e: unknown) => e);
+      await expect
+        .poll(async () => (await handle.query(proposalStatusQuery)).rejectedMessages, { timeout: 15_000 })
+        .toBe(1);
+      const expired = await handle
+        .executeUpdate(approveUpdate, {
+          args: [
+            { role: 'tech_lead', approver: 'alice', token: token(['engineer'], new Date(Date.now() - 3_600_000)) },
+          ],
+        })
+        .catch((e: unknown) => e);
       expect(String((expired as Error & { cause?: Error }).cause?.message)).toMatch(/^token: expired at /);
-      const wrongRole = await handle.executeUpdate(approveUpdate, { args: [{ role: 'tech_lead', approver: 'alice', token: token(['operator']) }] }).catch((e: unknown) => e);
-      expect(String((wrongRole as Error & { cause?: Error }).cause?.message)).toBe('role: the token does not grant engineer');
+      const wrongRole = await handle
+        .executeUpdate(approveUpdate, { args: [{ role: 'tech_lead', approver: 'alice', token: token(['operator']) }] })
+        .catch((e: unknown) => e);
+      expect(String((wrongRole as Error & { cause?: Error }).cause?.message)).toBe(
+        'role: the token does not grant engineer',
+      );
       expect((await handle.query(proposalStatusQuery)).status).toBe('pending');
 
-      const approved = await handle.executeUpdate(approveUpdate, { args: [{ role: 'tech_lead', approver: 'alice', token: token(['engineer']) }] });
+      const approved = await handle.executeUpdate(approveUpdate, {
+        args: [{ role: 'tech_lead', approver: 'alice', token: token(['engineer']) }],
+      });
       expect(approved).toMatchObject({ missingRoles: [] });
       await status(handle, 'validating');
-      const refusals = (await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' })).map((e) => (e.details as { problem: string }).problem);
-      expect(refusals).toEqual(expect.arrayContaining([expect.stringMatching(/^token: signed approvals are on/), expect.stringMatching(/^token: expired/), 'role: the token does not grant engineer']));
+      const refusals = (await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' })).map(
+        (e) => (e.details as { problem: string }).problem,
+      );
+      expect(refusals).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^token: signed approvals are on/),
+          expect.stringMatching(/^token: expired/),
+          'role: the token does not grant engineer',
+        ]),
+      );
       expect(JSON.stringify(await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' }))).not.toContain('wat1.');
       if (process.env.WARDEN_RECORD_HISTORIES === '1') {
-        writeFileSync(path.join(__dirname, '..', 'histories', 'expansion-proposal-signed.json'), historyToJSON(await handle.fetchHistory()));
+        writeFileSync(
+          path.join(__dirname, '..', 'histories', 'expansion-proposal-signed.json'),
+          historyToJSON(await handle.fetchHistory()),
+        );
       }
     });
   });
 
   it('an approval arriving on day 3 moves it forward', async () => {
-    await (await worker()).runUntil(async () => {
+    await (
+      await worker()
+    ).runUntil(async () => {
       const handle = await start('L3+');
       await env.sleep('3 days');
       expect((await handle.query(proposalStatusQuery)).status).toBe('pending');
@@ -147,7 +213,9 @@ describe('expansionProposal workflow (time-skipping server)', () => {
   });
 
   it('expires when the approvals do not come in time', async () => {
-    await (await worker()).runUntil(async () => {
+    await (
+      await worker()
+    ).runUntil(async () => {
       const handle = await start('L4', { expiresInDays: 7 });
       await handle.signal(approveSignal, { role: 'tech_lead', approver: 'alice' });
       expect(await handle.result()).toMatchObject({ status: 'expired', missingRoles: ['ops_lead'] });
@@ -156,17 +224,24 @@ describe('expansionProposal workflow (time-skipping server)', () => {
   });
 
   it('a rejection ends it; the phase stays', async () => {
-    await (await worker()).runUntil(async () => {
+    await (
+      await worker()
+    ).runUntil(async () => {
       const handle = await start('L4');
       await handle.signal(rejectSignal, { role: 'ops_lead', approver: 'carol', reason: 'rollback drill first' });
-      expect(await handle.result()).toMatchObject({ status: 'rejected', rejection: { approver: 'carol', reason: 'rollback drill first' } });
+      expect(await handle.result()).toMatchObject({
+        status: 'rejected',
+        rejection: { approver: 'carol', reason: 'rollback drill first' },
+      });
     });
     expect(await readGovernanceState(t.db)).toMatchObject({ phase: 'L3' });
   });
 
   it('refuses bad approvals with their reason, audits them, and leaves the state and the workflow task alone', async () => {
     await addApprover(t.db, 'ops_lead', 'alice', 'setup'); // allowed for both roles, may fill only one
-    await (await worker()).runUntil(async () => {
+    await (
+      await worker()
+    ).runUntil(async () => {
       const handle = await start('L4');
       const raw = env.client.workflow.getHandle(handle.workflowId);
       await raw.signal('approve', { role: 'product_lead', approver: 'pat' }); // wrong role
@@ -175,31 +250,45 @@ describe('expansionProposal workflow (time-skipping server)', () => {
       await raw.signal('approve', { role: 'ops_lead', approver: 'alice' }); // same person twice
       await raw.signal('approve', { role: 'tech_lead', approver: 'alice' }); // duplicate
       await raw.signal('approve', 'yes please'); // malformed
-      await expect.poll(async () => (await handle.query(proposalStatusQuery)).rejectedMessages, { timeout: 15_000 }).toBe(5);
-      expect(await handle.query(proposalStatusQuery)).toMatchObject({ status: 'pending', approvals: [{ role: 'tech_lead', approver: 'alice' }], missingRoles: ['ops_lead'] });
+      await expect
+        .poll(async () => (await handle.query(proposalStatusQuery)).rejectedMessages, { timeout: 15_000 })
+        .toBe(5);
+      expect(await handle.query(proposalStatusQuery)).toMatchObject({
+        status: 'pending',
+        approvals: [{ role: 'tech_lead', approver: 'alice' }],
+        missingRoles: ['ops_lead'],
+      });
       const history = await handle.fetchHistory();
       expect(history.events!.filter((e) => e.workflowTaskFailedEventAttributes != null)).toEqual([]);
       await handle.terminate('test over');
     });
     // Well-formed approvals are refused after their approver check, malformed ones at once: compare as a set.
-    const problems = (await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' })).map((e) => e.details.problem).sort();
-    expect(problems).toEqual([
-      'role product_lead is not required for L4 (required: tech_lead, ops_lead)',
-      'mallory is not on the allowlist for ops_lead',
-      'alice already approved as tech_lead; one person cannot fill two roles',
-      'alice already approved as tech_lead',
-      'payload: Invalid input: expected object, received string',
-    ].sort());
+    const problems = (await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' }))
+      .map((e) => e.details.problem)
+      .sort();
+    expect(problems).toEqual(
+      [
+        'role product_lead is not required for L4 (required: tech_lead, ops_lead)',
+        'mallory is not on the allowlist for ops_lead',
+        'alice already approved as tech_lead; one person cannot fill two roles',
+        'alice already approved as tech_lead',
+        'payload: Invalid input: expected object, received string',
+      ].sort(),
+    );
   });
 
   it('a breaker trip on day 5 of the validation period reverts to L3 at once, even if the first notice fails', async () => {
-    const overheating: CommandExecutor = { executeCommand: async () => ({ incident: { severity: 'critical', description: 'drum overheated' } }) };
+    const overheating: CommandExecutor = {
+      executeCommand: async () => ({ incident: { severity: 'critical', description: 'drum overheated' } }),
+    };
     let notices = 0;
     const flakyNotify = async (id: string, payload: { rule: string; detail: string; eventId: string }) => {
       if (++notices === 1) throw new Error('frontend unavailable');
       await env.client.workflow.getHandle(id).signal(breakerTrippedSignal, payload);
     };
-    await (await worker(overheating, flakyNotify)).runUntil(async () => {
+    await (
+      await worker(overheating, flakyNotify)
+    ).runUntil(async () => {
       const handle = await start('L3+');
       await handle.signal(approveSignal, { role: 'tech_lead', approver: 'alice' });
       await status(handle, 'validating');
@@ -214,10 +303,15 @@ describe('expansionProposal workflow (time-skipping server)', () => {
       });
       expect(result).toMatchObject({ status: 'succeeded', autonomous: true });
       expect(await readGovernanceState(t.db)).toMatchObject({ phase: 'L3', activeProposalId: null });
-      await expect.poll(async () => (await handle.query(proposalStatusQuery)).status, { timeout: 15_000 }).toBe('reverted');
+      await expect
+        .poll(async () => (await handle.query(proposalStatusQuery)).status, { timeout: 15_000 })
+        .toBe('reverted');
       const view = await locked.workflow.getHandle<typeof expansionProposal>(handle.workflowId).result();
       if (process.env.WARDEN_RECORD_HISTORIES === '1') {
-        writeFileSync(path.join(__dirname, '..', 'histories', 'expansion-proposal-reverted.json'), historyToJSON(await handle.fetchHistory()));
+        writeFileSync(
+          path.join(__dirname, '..', 'histories', 'expansion-proposal-reverted.json'),
+          historyToJSON(await handle.fetchHistory()),
+        );
       }
       expect(view).toMatchObject({ status: 'reverted', revertedBy: expect.stringContaining('Critical Incident') });
       expect(Date.parse(view.validationEndsAt!)).toBeGreaterThan(Date.now());

@@ -55,10 +55,21 @@ describe('goLivePlaybook workflow', () => {
     const handle = await warden.startGoLivePlaybook({ startedBy: 'olga' }, playbookId);
     return { playbookId, handle };
   };
-  const step = (playbookId: string, id: PlaybookStepId, extra: { actor?: string; role?: string; token?: string } = {}): Promise<StepResult> =>
-    warden.completePlaybookStep({ step: id, actor: extra.actor ?? 'olga', evidence: `checked ${id}`, ...extra }, playbookId);
+  const step = (
+    playbookId: string,
+    id: PlaybookStepId,
+    extra: { actor?: string; role?: string; token?: string } = {},
+  ): Promise<StepResult> =>
+    warden.completePlaybookStep(
+      { step: id, actor: extra.actor ?? 'olga', evidence: `checked ${id}`, ...extra },
+      playbookId,
+    );
   const accepted = async (playbookId: string, ids: readonly PlaybookStepId[]) => {
-    for (const id of ids) expect(await step(playbookId, id, id === 'sign_off' ? { actor: 'mona', role: 'manager' } : {})).toMatchObject({ status: 'accepted', step: id });
+    for (const id of ids)
+      expect(await step(playbookId, id, id === 'sign_off' ? { actor: 'mona', role: 'manager' } : {})).toMatchObject({
+        status: 'accepted',
+        step: id,
+      });
   };
   /** Today's GLOBAL committed exposure as a fraction of the cap: 0 → band A, 0.6 → C, 0.9 → D. */
   const useCapital = async (fraction: number) => {
@@ -89,25 +100,46 @@ describe('goLivePlaybook workflow', () => {
       expect(await hasCompletedPlaybook(t.db)).toBe(false);
       await accepted(started.playbookId, ids.slice(0, 4));
       // The Web UI's Send a Signal takes the same payload.
-      await started.handle.signal(completePlaybookStepSignal, { step: 'kill_switch_drill', actor: 'olga', evidence: 'engaged and released, audit 41-42' });
-      await expect.poll(async () => (await started.handle.query(playbookProgressQuery)).nextStep, { timeout: 15_000 }).toBe('alerts_routed');
+      await started.handle.signal(completePlaybookStepSignal, {
+        step: 'kill_switch_drill',
+        actor: 'olga',
+        evidence: 'engaged and released, audit 41-42',
+      });
+      await expect
+        .poll(async () => (await started.handle.query(playbookProgressQuery)).nextStep, { timeout: 15_000 })
+        .toBe('alerts_routed');
       await accepted(started.playbookId, ids.slice(5, 8));
       expect(await hasCompletedPlaybook(t.db)).toBe(false);
       const last = await step(started.playbookId, 'sign_off', { actor: 'mona', role: 'manager' });
       expect(last).toMatchObject({ status: 'accepted', progress: { status: 'completed', nextStep: null } });
-      expect(await started.handle.result()).toMatchObject({ status: 'completed', done: ids.map((id) => ({ step: id, band: 'A', health: 'GREEN' })) });
+      expect(await started.handle.result()).toMatchObject({
+        status: 'completed',
+        done: ids.map((id) => ({ step: id, band: 'A', health: 'GREEN' })),
+      });
       return started;
     });
     expect(await hasCompletedPlaybook(t.db)).toBe(true);
     const row = await readPlaybook(t.db, playbookId);
-    expect(row).toMatchObject({ status: 'completed', startedBy: 'olga', environment: 'dev', completedAt: expect.any(String) });
+    expect(row).toMatchObject({
+      status: 'completed',
+      startedBy: 'olga',
+      environment: 'dev',
+      completedAt: expect.any(String),
+    });
     expect(row!.steps.map((s) => s.step)).toEqual(ids);
     expect(row!.steps[8]).toMatchObject({ actor: 'mona', role: 'manager', evidence: 'checked sign_off' });
     const kinds = (await listAuditEvents(t.db)).map((e) => e.kind).reverse();
-    expect(kinds).toEqual(['go_live.playbook_started', ...ids.map(() => 'go_live.step_completed'), 'go_live.playbook_completed']);
+    expect(kinds).toEqual([
+      'go_live.playbook_started',
+      ...ids.map(() => 'go_live.step_completed'),
+      'go_live.playbook_completed',
+    ]);
     expect(await verifyAuditChain(t.db)).toMatchObject({ ok: true, events: 11 });
     if (process.env.WARDEN_RECORD_HISTORIES === '1') {
-      writeFileSync(path.join(__dirname, '..', 'histories', 'go-live-playbook-completed.json'), historyToJSON(await handle.fetchHistory()));
+      writeFileSync(
+        path.join(__dirname, '..', 'histories', 'go-live-playbook-completed.json'),
+        historyToJSON(await handle.fetchHistory()),
+      );
     }
   });
 
@@ -115,19 +147,37 @@ describe('goLivePlaybook workflow', () => {
     const w = await worker();
     await w.runUntil(async () => {
       const { playbookId, handle } = await start();
-      expect(await updateRejection(step(playbookId, 'kill_switch_drill'))).toBe("step: 'kill_switch_drill' is out of order; the next step is 'preflight'");
+      expect(await updateRejection(step(playbookId, 'kill_switch_drill'))).toBe(
+        "step: 'kill_switch_drill' is out of order; the next step is 'preflight'",
+      );
       // Raw sends, as from `temporal workflow update execute`, skip the client's own check.
       const raw = env.client.workflow.getHandle(playbookId);
-      expect(await updateRejection(raw.executeUpdate('completePlaybookStep', { args: [{ step: 'launch', actor: 'olga', evidence: 'x' }] }))).toMatch(/^step: expected one of preflight, /);
-      expect(await updateRejection(raw.executeUpdate('completePlaybookStep', { args: [{ step: 'preflight', actor: 'olga', evidence: '  ' }] }))).toBe('evidence: must describe the evidence');
+      expect(
+        await updateRejection(
+          raw.executeUpdate('completePlaybookStep', { args: [{ step: 'launch', actor: 'olga', evidence: 'x' }] }),
+        ),
+      ).toMatch(/^step: expected one of preflight, /);
+      expect(
+        await updateRejection(
+          raw.executeUpdate('completePlaybookStep', { args: [{ step: 'preflight', actor: 'olga', evidence: '  ' }] }),
+        ),
+      ).toBe('evidence: must describe the evidence');
       await accepted(playbookId, ['preflight']);
-      expect(await updateRejection(step(playbookId, 'preflight'))).toBe("step: 'preflight' is already done; the next step is 'risk_policies_reviewed'");
+      expect(await updateRejection(step(playbookId, 'preflight'))).toBe(
+        "step: 'preflight' is already done; the next step is 'risk_policies_reviewed'",
+      );
       // A bad signal is audited and dropped; the workflow carries on.
       await raw.signal('completePlaybookStep', { step: 'alerts_routed', actor: 'ivan', evidence: 'too early' });
       await raw.signal('completePlaybookStep', { stp: 'risk_policies_reviewed', actor: 'ivan' });
-      await expect.poll(async () => (await handle.query(playbookProgressQuery)).refusals.length, { timeout: 15_000 }).toBe(2);
+      await expect
+        .poll(async () => (await handle.query(playbookProgressQuery)).refusals.length, { timeout: 15_000 })
+        .toBe(2);
       const progress = await handle.query(playbookProgressQuery);
-      expect(progress).toMatchObject({ status: 'in_progress', nextStep: 'risk_policies_reviewed', done: [{ step: 'preflight' }] });
+      expect(progress).toMatchObject({
+        status: 'in_progress',
+        nextStep: 'risk_policies_reviewed',
+        done: [{ step: 'preflight' }],
+      });
       expect(progress.refusals).toMatchObject([
         { step: 'alerts_routed', actor: 'ivan', reason: 'out_of_order' },
         { step: 'unknown', actor: 'ivan', reason: 'invalid_payload' },
@@ -148,23 +198,49 @@ describe('goLivePlaybook workflow', () => {
       const { playbookId, handle } = await start();
       const incident = await t.db
         .insertInto('incident')
-        .values({ command_id: null, severity: 'critical', autonomous: true, description: 'controller overheated', at: new Date() })
+        .values({
+          command_id: null,
+          severity: 'critical',
+          autonomous: true,
+          description: 'controller overheated',
+          at: new Date(),
+        })
         .returning('id')
         .executeTakeFirstOrThrow();
-      expect(await step(playbookId, 'preflight')).toMatchObject({ status: 'accepted', progress: { done: [{ step: 'preflight', health: 'RED' }] } });
+      expect(await step(playbookId, 'preflight')).toMatchObject({
+        status: 'accepted',
+        progress: { done: [{ step: 'preflight', health: 'RED' }] },
+      });
       const refused = await step(playbookId, 'risk_policies_reviewed');
-      expect(refused).toMatchObject({ status: 'refused', reason: 'health_red', progress: { nextStep: 'risk_policies_reviewed' } });
-      expect(refused.status === 'refused' && refused.detail).toMatch(/health is RED \(critical_incident: .*\): only preflight may proceed/);
+      expect(refused).toMatchObject({
+        status: 'refused',
+        reason: 'health_red',
+        progress: { nextStep: 'risk_policies_reviewed' },
+      });
+      expect(refused.status === 'refused' && refused.detail).toMatch(
+        /health is RED \(critical_incident: .*\): only preflight may proceed/,
+      );
       await t.db.deleteFrom('incident').where('id', '=', incident.id).execute();
-      expect(await step(playbookId, 'risk_policies_reviewed')).toMatchObject({ status: 'accepted', progress: { done: [{}, { health: 'GREEN' }] } });
+      expect(await step(playbookId, 'risk_policies_reviewed')).toMatchObject({
+        status: 'accepted',
+        progress: { done: [{}, { health: 'GREEN' }] },
+      });
       // Abandoned by signal, as from the Web UI.
       await handle.signal(abandonPlaybookSignal, { actor: 'olga', reason: 'incident review first' });
-      expect(await handle.result()).toMatchObject({ status: 'abandoned', done: [{ step: 'preflight' }, { step: 'risk_policies_reviewed' }] });
+      expect(await handle.result()).toMatchObject({
+        status: 'abandoned',
+        done: [{ step: 'preflight' }, { step: 'risk_policies_reviewed' }],
+      });
       if (process.env.WARDEN_RECORD_HISTORIES === '1') {
-        writeFileSync(path.join(__dirname, '..', 'histories', 'go-live-playbook-refused-abandoned.json'), historyToJSON(await handle.fetchHistory()));
+        writeFileSync(
+          path.join(__dirname, '..', 'histories', 'go-live-playbook-refused-abandoned.json'),
+          historyToJSON(await handle.fetchHistory()),
+        );
       }
     });
-    expect(await listAuditEvents(t.db, { kind: 'go_live.step_refused' })).toMatchObject([{ actor: 'olga', details: { step: 'risk_policies_reviewed', reason: 'health_red' } }]);
+    expect(await listAuditEvents(t.db, { kind: 'go_live.step_refused' })).toMatchObject([
+      { actor: 'olga', details: { step: 'risk_policies_reviewed', reason: 'health_red' } },
+    ]);
     expect(await hasCompletedPlaybook(t.db)).toBe(false);
   });
 
@@ -174,17 +250,33 @@ describe('goLivePlaybook workflow', () => {
       const { playbookId } = await start();
       await useCapital(0.9);
       await accepted(playbookId, ids.slice(0, 3));
-      expect(await step(playbookId, 'watchdogs_running')).toMatchObject({ status: 'refused', reason: 'band_exceeded', detail: 'capital band D is past C, the worst watchdogs_running tolerates' });
+      expect(await step(playbookId, 'watchdogs_running')).toMatchObject({
+        status: 'refused',
+        reason: 'band_exceeded',
+        detail: 'capital band D is past C, the worst watchdogs_running tolerates',
+      });
       await useCapital(0.6);
       await accepted(playbookId, ids.slice(3, 7));
-      expect(await step(playbookId, 'capital_band_confirmed')).toMatchObject({ status: 'refused', reason: 'band_exceeded', detail: 'capital band C is past B, the worst capital_band_confirmed tolerates' });
+      expect(await step(playbookId, 'capital_band_confirmed')).toMatchObject({
+        status: 'refused',
+        reason: 'band_exceeded',
+        detail: 'capital band C is past B, the worst capital_band_confirmed tolerates',
+      });
       await useCapital(0.9);
-      expect(await step(playbookId, 'capital_band_confirmed')).toMatchObject({ status: 'refused', reason: 'band_exceeded', detail: 'capital band D is past B, the worst capital_band_confirmed tolerates' });
+      expect(await step(playbookId, 'capital_band_confirmed')).toMatchObject({
+        status: 'refused',
+        reason: 'band_exceeded',
+        detail: 'capital band D is past B, the worst capital_band_confirmed tolerates',
+      });
       await useCapital(0.3);
       await accepted(playbookId, ids.slice(7));
       const progress = await warden.playbookProgress(playbookId);
       expect(progress.done.map((d) => d.band)).toEqual(['D', 'D', 'D', 'C', 'C', 'C', 'C', 'B', 'B']);
-      expect(progress.refusals.map((r) => r.step)).toEqual(['watchdogs_running', 'capital_band_confirmed', 'capital_band_confirmed']);
+      expect(progress.refusals.map((r) => r.step)).toEqual([
+        'watchdogs_running',
+        'capital_band_confirmed',
+        'capital_band_confirmed',
+      ]);
     });
     expect(await hasCompletedPlaybook(t.db)).toBe(true);
     expect((await listAuditEvents(t.db, { kind: 'go_live.step_refused' })).length).toBe(3);
@@ -196,33 +288,64 @@ describe('goLivePlaybook workflow', () => {
       const { playbookId, handle } = await start();
       await accepted(playbookId, ['preflight']);
       // The client checks the payload before sending; the workflow's validator checks raw sends.
-      await expect(warden.abandonPlaybook({ actor: 'olga', reason: ' ' }, playbookId)).rejects.toThrow(/reason: must say why/);
-      expect(await updateRejection(env.client.workflow.getHandle(playbookId).executeUpdate('abandonPlaybook', { args: [{ actor: 'olga' }] }))).toMatch(/^reason: /);
-      expect(await warden.abandonPlaybook({ actor: 'olga', reason: 'launch moved to Q3' }, playbookId)).toMatchObject({ status: 'abandoned', abandoned: { actor: 'olga', reason: 'launch moved to Q3' } });
+      await expect(warden.abandonPlaybook({ actor: 'olga', reason: ' ' }, playbookId)).rejects.toThrow(
+        /reason: must say why/,
+      );
+      expect(
+        await updateRejection(
+          env.client.workflow.getHandle(playbookId).executeUpdate('abandonPlaybook', { args: [{ actor: 'olga' }] }),
+        ),
+      ).toMatch(/^reason: /);
+      expect(await warden.abandonPlaybook({ actor: 'olga', reason: 'launch moved to Q3' }, playbookId)).toMatchObject({
+        status: 'abandoned',
+        abandoned: { actor: 'olga', reason: 'launch moved to Q3' },
+      });
       expect(await handle.result()).toMatchObject({ status: 'abandoned', done: [{ step: 'preflight' }] });
     });
     expect(await hasCompletedPlaybook(t.db)).toBe(false);
-    expect((await listAuditEvents(t.db, { kind: 'go_live.playbook_abandoned' }))[0]).toMatchObject({ actor: 'olga', details: { reason: 'launch moved to Q3' } });
+    expect((await listAuditEvents(t.db, { kind: 'go_live.playbook_abandoned' }))[0]).toMatchObject({
+      actor: 'olga',
+      details: { reason: 'launch moved to Q3' },
+    });
   });
 
   it('with signed approvals on, the sign-off needs a valid token for an approver role, used once', async () => {
     const w = await worker({ ...SAFE_GOVERNANCE_SETTINGS, approvals: { signed: true, signingKey: SIGNING_KEY } });
-    const token = (roles: ('manager' | 'operator')[], subject = 'mona') => issueApprovalToken({ subject, roles, environment: 'dev', ttlMs: 600_000, key: SIGNING_KEY }).token;
+    const token = (roles: ('manager' | 'operator')[], subject = 'mona') =>
+      issueApprovalToken({ subject, roles, environment: 'dev', ttlMs: 600_000, key: SIGNING_KEY }).token;
     await w.runUntil(async () => {
       const first = await start();
       await accepted(first.playbookId, ids.slice(0, 8));
-      expect(await updateRejection(step(first.playbookId, 'sign_off', { actor: 'mona', role: 'operator' }))).toMatch(/^role: sign_off must be done in an approver role/);
-      expect(await step(first.playbookId, 'sign_off', { actor: 'mona', role: 'manager' })).toMatchObject({ status: 'refused', reason: 'approver_required', detail: expect.stringMatching(/^token: signed approvals are on in this environment/) });
-      expect(await step(first.playbookId, 'sign_off', { actor: 'mona', role: 'manager', token: token(['operator']) })).toMatchObject({ status: 'refused', detail: 'role: the token does not grant manager' });
-      expect(await step(first.playbookId, 'sign_off', { actor: 'mona', role: 'manager', token: token(['manager'], 'nils') })).toMatchObject({ status: 'refused', detail: "actor: mona is not the token's subject (nils)" });
+      expect(await updateRejection(step(first.playbookId, 'sign_off', { actor: 'mona', role: 'operator' }))).toMatch(
+        /^role: sign_off must be done in an approver role/,
+      );
+      expect(await step(first.playbookId, 'sign_off', { actor: 'mona', role: 'manager' })).toMatchObject({
+        status: 'refused',
+        reason: 'approver_required',
+        detail: expect.stringMatching(/^token: signed approvals are on in this environment/),
+      });
+      expect(
+        await step(first.playbookId, 'sign_off', { actor: 'mona', role: 'manager', token: token(['operator']) }),
+      ).toMatchObject({ status: 'refused', detail: 'role: the token does not grant manager' });
+      expect(
+        await step(first.playbookId, 'sign_off', { actor: 'mona', role: 'manager', token: token(['manager'], 'nils') }),
+      ).toMatchObject({ status: 'refused', detail: "actor: mona is not the token's subject (nils)" });
       const good = token(['manager']);
-      expect(await step(first.playbookId, 'sign_off', { actor: 'mona', role: 'manager', token: good })).toMatchObject({ status: 'accepted', progress: { status: 'completed' } });
+      expect(await step(first.playbookId, 'sign_off', { actor: 'mona', role: 'manager', token: good })).toMatchObject({
+        status: 'accepted',
+        progress: { status: 'completed' },
+      });
 
       const second = await start();
       await accepted(second.playbookId, ids.slice(0, 8));
-      expect(await step(second.playbookId, 'sign_off', { actor: 'mona', role: 'manager', token: good })).toMatchObject({ status: 'refused', detail: expect.stringMatching(/^token: already used for playbook:/) });
+      expect(await step(second.playbookId, 'sign_off', { actor: 'mona', role: 'manager', token: good })).toMatchObject({
+        status: 'refused',
+        detail: expect.stringMatching(/^token: already used for playbook:/),
+      });
     });
-    expect(await t.db.selectFrom('approval_token_use').select(['subject', 'used_for']).execute()).toEqual([{ subject: 'mona', used_for: expect.stringMatching(/:sign_off$/) }]);
+    expect(await t.db.selectFrom('approval_token_use').select(['subject', 'used_for']).execute()).toEqual([
+      { subject: 'mona', used_for: expect.stringMatching(/:sign_off$/) },
+    ]);
     // Refused tokens stay unspent: the audit log must not hand them to its readers.
     const refusals = await listAuditEvents(t.db, { kind: 'go_live.step_refused' });
     expect(refusals.length).toBe(4);

@@ -9,7 +9,7 @@ import { createActivities } from '../../activities';
 import { AlreadyRunningError, WardenClient } from '../../src/client';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { listOperatorSessions } from '../../src/db/go-live.repository';
-import { operatorSessionWorkflowId } from '../../src/domain/go-live/ids';
+import { operatorSessionWorkflowId } from '../../workflows/names';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { connectDevServer, createTestDatabase, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
 
@@ -39,22 +39,48 @@ describe('operatorSession workflow', () => {
     await worker.runUntil(async () => {
       const started = await warden.startOperatorSession({ operator, notes: 'monday review' });
       expect(started).toMatchObject({ operator, status: 'active', startNotes: 'monday review', endSnapshot: null });
-      expect(started.startSnapshot).toMatchObject({ controlPlane: { goLiveEnabled: false, killSwitchEngaged: false, applyMode: 'dry_run' }, band: { band: 'A', cap: 1500 }, health: { status: 'GREEN', reasons: [] }, playbook: null });
+      expect(started.startSnapshot).toMatchObject({
+        controlPlane: { goLiveEnabled: false, killSwitchEngaged: false, applyMode: 'dry_run' },
+        band: { band: 'A', cap: 1500 },
+        health: { status: 'GREEN', reasons: [] },
+        playbook: null,
+      });
       await expect(warden.startOperatorSession({ operator })).rejects.toBeInstanceOf(AlreadyRunningError);
-      expect(await listOperatorSessions(t.db, { activeOnly: true })).toMatchObject([{ sessionId: started.sessionId, status: 'active' }]);
+      expect(await listOperatorSessions(t.db, { activeOnly: true })).toMatchObject([
+        { sessionId: started.sessionId, status: 'active' },
+      ]);
 
-      await t.db.insertInto('incident').values({ command_id: null, severity: 'critical', autonomous: false, description: 'feed outage', at: new Date() }).execute();
+      await t.db
+        .insertInto('incident')
+        .values({
+          command_id: null,
+          severity: 'critical',
+          autonomous: false,
+          description: 'feed outage',
+          at: new Date(),
+        })
+        .execute();
       const raw = env.client.workflow.getHandle(operatorSessionWorkflowId(operator));
-      const rejected = await raw.executeUpdate('endSession', { args: [{ notes: 'no actor' }] }).catch((e: unknown) => e);
+      const rejected = await raw
+        .executeUpdate('endSession', { args: [{ notes: 'no actor' }] })
+        .catch((e: unknown) => e);
       expect(rejected).toBeInstanceOf(WorkflowUpdateFailedError);
       expect((rejected as WorkflowUpdateFailedError).cause?.message).toMatch(/^actor: /);
 
       const ended = await warden.endOperatorSession({ operator, actor: 'lead-ana', notes: 'feed outage handed over' });
-      expect(ended).toMatchObject({ sessionId: started.sessionId, status: 'ended', endNotes: 'feed outage handed over', startSnapshot: started.startSnapshot });
+      expect(ended).toMatchObject({
+        sessionId: started.sessionId,
+        status: 'ended',
+        endNotes: 'feed outage handed over',
+        startSnapshot: started.startSnapshot,
+      });
       expect(ended.endSnapshot).toMatchObject({ health: { status: 'RED', reasons: [{ code: 'critical_incident' }] } });
       expect(await raw.result()).toEqual(ended);
       if (process.env.WARDEN_RECORD_HISTORIES === '1') {
-        writeFileSync(path.join(__dirname, '..', 'histories', 'operator-session-ended.json'), historyToJSON(await raw.fetchHistory()));
+        writeFileSync(
+          path.join(__dirname, '..', 'histories', 'operator-session-ended.json'),
+          historyToJSON(await raw.fetchHistory()),
+        );
       }
 
       const next = await warden.startOperatorSession({ operator });

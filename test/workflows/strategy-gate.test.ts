@@ -9,19 +9,37 @@ import { createActivities } from '../../activities';
 import { WardenClient } from '../../src/client';
 import type { GovernanceSettings } from '../../src/config/index';
 import { issueApprovalToken } from '../../src/security/approval-tokens';
-import { CONTROL_PLANE_WORKFLOW_ID } from '../../src/domain/control-plane/ids';
+import { CONTROL_PLANE_WORKFLOW_ID, promotionWorkflowId } from '../../workflows/names';
 import { addApprover } from '../../src/db/autonomy.repository';
 import { readControlPlaneState } from '../../src/db/control-plane.repository';
 import { upsertRiskPolicy } from '../../src/db/risk.repository';
-import { getStrategy, issueToken, revokeTokens, type Strategy, upsertStrategy } from '../../src/db/strategy.repository';
+import {
+  evaluateStrategyDrift,
+  getStrategy,
+  issueToken,
+  revokeTokens,
+  setDriftBaseline,
+  type Strategy,
+  upsertStrategy,
+} from '../../src/db/strategy.repository';
 import { listAuditEvents } from '../../src/db/audit.repository';
-import { evaluateStrategyDrift, setDriftBaseline } from '../../src/db/watchdogs.repository';
 import { createGovernanceMetrics } from '../../src/operator/metrics/governance-metrics';
 import type { DealInput, ExecuteDealInput, ExecuteDealResult } from '../../src/domain/deals/types';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
-import { promotionWorkflowId } from '../../src/domain/strategy/messages';
-import { approveOrderSignal, approvePromotionSignal, dealProgressQuery, promotionStatusQuery } from '../../workflows/messages';
-import { createTestDatabase, createTimeSkippingEnv, TEST_SETTINGS, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+import {
+  approveOrderSignal,
+  approvePromotionSignal,
+  dealProgressQuery,
+  promotionStatusQuery,
+} from '../../workflows/messages';
+import {
+  createTestDatabase,
+  createTimeSkippingEnv,
+  TEST_SETTINGS,
+  type TestDatabase,
+  uniqueName,
+  workflowBundle,
+} from '../helpers';
 
 describe('strategy gate inside dealExecution (time-skipping server)', () => {
   let env: TestWorkflowEnvironment;
@@ -40,14 +58,29 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
   beforeEach(async () => {
     t = await createTestDatabase();
     taskQueue = uniqueName('strategy');
-    warden = new WardenClient(env.client, taskQueue, t.db);
+    warden = new WardenClient(env.client, taskQueue);
     executeDeal = vi.fn(async () => ({ realizedLoss: 0, pnl: 5 }));
     await t.db.updateTable('control_plane_state').set({ go_live_enabled: true, apply_mode: 'live' }).execute();
-    for (const engine of ['GLOBAL', 'STRAT']) await upsertRiskPolicy(t.db, { engine, maxDailyLoss: null, maxDailyExposure: null, maxOpenRisk: null, maxActionsPerDay: null, enabled: true }, 'setup');
+    for (const engine of ['GLOBAL', 'STRAT'])
+      await upsertRiskPolicy(
+        t.db,
+        {
+          engine,
+          maxDailyLoss: null,
+          maxDailyExposure: null,
+          maxOpenRisk: null,
+          maxActionsPerDay: null,
+          enabled: true,
+        },
+        'setup',
+      );
     await addApprover(t.db, 'tech_lead', 'alice', 'setup');
   });
   afterEach(async () => {
-    await env.client.workflow.getHandle(CONTROL_PLANE_WORKFLOW_ID).terminate('test over').catch(() => undefined);
+    await env.client.workflow
+      .getHandle(CONTROL_PLANE_WORKFLOW_ID)
+      .terminate('test over')
+      .catch(() => undefined);
     await t.drop();
   });
 
@@ -56,17 +89,56 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: workflowBundle(),
-      activities: createActivities({ db: t.db, governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPerHour: 1000, maxPer5Min: 1000 }, controlPlane: warden, executor: { executeDeal }, settings }),
+      activities: createActivities({
+        db: t.db,
+        governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPerHour: 1000, maxPer5Min: 1000 },
+        controlPlane: warden,
+        executor: { executeDeal },
+        settings,
+      }),
     });
   const strategy = (over: Partial<Strategy> = {}) =>
-    upsertStrategy(t.db, { id: 'mr-1', enabled: true, level: 'L4', paused: false, pausedReason: null, capital: 100_000, tokenRequired: false, healthFloor: 0.25, ...over }, 'setup', 'test');
-  const deal = (over: Partial<DealInput> = {}): DealInput => ({ dealId: `d-${++n}-${Date.now()}`, engine: 'STRAT', symbol: `S${n}`, amount: 100, requestedBy: 'bot', strategyId: 'mr-1', ...over });
+    upsertStrategy(
+      t.db,
+      {
+        id: 'mr-1',
+        enabled: true,
+        level: 'L4',
+        paused: false,
+        pausedReason: null,
+        capital: 100_000,
+        tokenRequired: false,
+        healthFloor: 0.25,
+        ...over,
+      },
+      'setup',
+      'test',
+    );
+  const deal = (over: Partial<DealInput> = {}): DealInput => ({
+    dealId: `d-${++n}-${Date.now()}`,
+    engine: 'STRAT',
+    symbol: `S${n}`,
+    amount: 100,
+    requestedBy: 'bot',
+    strategyId: 'mr-1',
+    ...over,
+  });
   /** Saves a finished workflow's history as a replay fixture (WARDEN_RECORD_HISTORIES=1). */
   const record = async (workflowId: string, file: string) => {
     if (process.env.WARDEN_RECORD_HISTORIES !== '1') return;
-    writeFileSync(path.join(__dirname, '..', 'histories', file), historyToJSON(await env.client.workflow.getHandle(workflowId).fetchHistory()));
+    writeFileSync(
+      path.join(__dirname, '..', 'histories', file),
+      historyToJSON(await env.client.workflow.getHandle(workflowId).fetchHistory()),
+    );
   };
-  const reserved = async (dealId: string) => (await t.db.selectFrom('risk_reservation').select('amount').where('idempotency_key', '=', `deal:${dealId}`).executeTakeFirst())?.amount;
+  const reserved = async (dealId: string) =>
+    (
+      await t.db
+        .selectFrom('risk_reservation')
+        .select('amount')
+        .where('idempotency_key', '=', `deal:${dealId}`)
+        .executeTakeFirst()
+    )?.amount;
 
   it('with the gate off (strategy not opted in) the deal runs exactly as before', async () => {
     const input = deal();
@@ -79,14 +151,20 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
   it('L3 caps the size: REDUCE_SIZE shrinks what the risk guard reserves, and the log says why', async () => {
     await strategy({ level: 'L3' });
     const input = deal();
-    await (await worker()).runUntil(async () => {
+    await (
+      await worker()
+    ).runUntil(async () => {
       expect(await warden.executeDeal(input)).toMatchObject({ status: 'executed' });
       await record(`deal-${input.dealId}`, 'deal-execution-strategy-gate.json');
     });
     expect(await reserved(input.dealId)).toBe(25);
     expect(executeDeal).toHaveBeenCalledWith(expect.objectContaining({ amount: 25 }));
     expect(await t.db.selectFrom('governance_log').select(['trace_id', 'action', 'scores']).execute()).toEqual([
-      { trace_id: `deal:${input.dealId}`, action: 'REDUCE_SIZE', scores: expect.objectContaining({ level: 'L3', sizeMultiplier: 0.25 }) },
+      {
+        trace_id: `deal:${input.dealId}`,
+        action: 'REDUCE_SIZE',
+        scores: expect.objectContaining({ level: 'L3', sizeMultiplier: 0.25 }),
+      },
     ]);
   });
 
@@ -95,7 +173,9 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
     await setDriftBaseline(t.db, { strategyId: 'mr-1', metric: 'sharpe', baselineValue: 2, actor: 'quant' });
     await evaluateStrategyDrift(t.db, { strategyId: 'mr-1', metric: 'sharpe', liveValue: 1.3 }); // 35%
     const reduced = deal();
-    await (await worker()).runUntil(async () => {
+    await (
+      await worker()
+    ).runUntil(async () => {
       expect(await warden.executeDeal(reduced)).toMatchObject({ status: 'executed' });
       await evaluateStrategyDrift(t.db, { strategyId: 'mr-1', metric: 'sharpe', liveValue: 0.9 }); // 55%
       expect(await warden.executeDeal(deal())).toMatchObject({ status: 'denied', gate: 'strategy', reason: 'pause' });
@@ -114,32 +194,53 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
     await strategy();
     await setDriftBaseline(t.db, { strategyId: 'mr-1', metric: 'win_rate', baselineValue: 0.6, actor: 'quant' });
     executeDeal.mockResolvedValue({ realizedLoss: 0, pnl: -2 });
-    await (await worker()).runUntil(async () => {
+    await (
+      await worker()
+    ).runUntil(async () => {
       expect(await warden.executeDeal(deal())).toMatchObject({ status: 'executed' });
-      expect(await warden.executeDeal(deal())).toMatchObject({ status: 'denied', gate: 'strategy', reason: 'pause', detail: expect.stringContaining('drift: drift beyond 50%') });
+      expect(await warden.executeDeal(deal())).toMatchObject({
+        status: 'denied',
+        gate: 'strategy',
+        reason: 'pause',
+        detail: expect.stringContaining('drift: drift beyond 50%'),
+      });
     });
-    expect(await t.db.selectFrom('drift_evaluation').select(['metric', 'live_value', 'action']).execute()).toEqual([{ metric: 'win_rate', live_value: 0, action: 'PAUSE' }]);
+    expect(await t.db.selectFrom('drift_evaluation').select(['metric', 'live_value', 'action']).execute()).toEqual([
+      { metric: 'win_rate', live_value: 0, action: 'PAUSE' },
+    ]);
   });
 
   it('an L2 order waits for approveOrder, and times out without it', async () => {
     await strategy({ level: 'L2' });
-    await (await worker()).runUntil(async () => {
+    await (
+      await worker()
+    ).runUntil(async () => {
       const waiting = await warden.startDeal(deal());
-      await expect.poll(async () => (await waiting.query(dealProgressQuery)).stage, { timeout: 10_000 }).toBe('awaiting_order_approval');
+      await expect
+        .poll(async () => (await waiting.query(dealProgressQuery)).stage, { timeout: 10_000 })
+        .toBe('awaiting_order_approval');
       await waiting.signal(approveOrderSignal, { approver: 'mallory', role: 'tech_lead' });
       await waiting.signal(approveOrderSignal, { approver: 'alice', role: 'tech_lead' });
       expect(await waiting.result()).toMatchObject({ status: 'executed' });
-      expect(await warden.executeDeal(deal({ orderApprovalTimeoutSeconds: 600 }))).toMatchObject({ status: 'denied', gate: 'strategy', reason: 'approval_timeout' });
+      expect(await warden.executeDeal(deal({ orderApprovalTimeoutSeconds: 600 }))).toMatchObject({
+        status: 'denied',
+        gate: 'strategy',
+        reason: 'approval_timeout',
+      });
     });
     expect(executeDeal).toHaveBeenCalledTimes(1);
     expect(executeDeal).toHaveBeenCalledWith(expect.objectContaining({ amount: 10 }));
-    expect((await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' })).map((e) => e.details.problem)).toEqual(['mallory is not on the allowlist for tech_lead']);
+    expect((await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' })).map((e) => e.details.problem)).toEqual([
+      'mallory is not on the allowlist for tech_lead',
+    ]);
   });
 
   it('a loss streak beyond 10 demotes at once and the next order is sized down', async () => {
     await strategy({ level: 'L4' });
     executeDeal.mockResolvedValue({ realizedLoss: 0, pnl: -1 });
-    await (await worker()).runUntil(async () => {
+    await (
+      await worker()
+    ).runUntil(async () => {
       for (let i = 0; i < 11; i++) expect(await warden.executeDeal(deal())).toMatchObject({ status: 'executed' });
       expect(await getStrategy(t.db, 'mr-1')).toMatchObject({ level: 'L3' });
       const next = deal();
@@ -151,59 +252,134 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
 
   it('a paused strategy may close its position but not grow or flip it', async () => {
     await strategy({ paused: true, pausedReason: 'drift' });
-    await (await worker()).runUntil(async () => {
-      expect(await warden.executeDeal(deal({ side: 'sell', position: 100, amount: 100 }))).toMatchObject({ status: 'executed' });
-      expect(await warden.executeDeal(deal({ side: 'sell', position: 100, amount: 150 }))).toMatchObject({ status: 'denied', gate: 'strategy', reason: 'pause' });
-      expect(await warden.executeDeal(deal({ side: 'buy', position: 100 }))).toMatchObject({ status: 'denied', reason: 'pause' });
+    await (
+      await worker()
+    ).runUntil(async () => {
+      expect(await warden.executeDeal(deal({ side: 'sell', position: 100, amount: 100 }))).toMatchObject({
+        status: 'executed',
+      });
+      expect(await warden.executeDeal(deal({ side: 'sell', position: 100, amount: 150 }))).toMatchObject({
+        status: 'denied',
+        gate: 'strategy',
+        reason: 'pause',
+      });
+      expect(await warden.executeDeal(deal({ side: 'buy', position: 100 }))).toMatchObject({
+        status: 'denied',
+        reason: 'pause',
+      });
     });
   });
 
   it('L0 records only and L1 trades on paper: neither reaches the executor', async () => {
-    await (await worker()).runUntil(async () => {
+    await (
+      await worker()
+    ).runUntil(async () => {
       await strategy({ level: 'L0' });
       expect(await warden.executeDeal(deal())).toMatchObject({ status: 'shadow', strategyId: 'mr-1' });
       await strategy({ level: 'L1' });
       const paper = deal();
       expect(await warden.executeDeal(paper)).toMatchObject({ status: 'paper' });
-      expect(await t.db.selectFrom('risk_reservation').select('status').where('idempotency_key', '=', `deal:${paper.dealId}`).executeTakeFirst()).toEqual({ status: 'released' });
+      expect(
+        await t.db
+          .selectFrom('risk_reservation')
+          .select('status')
+          .where('idempotency_key', '=', `deal:${paper.dealId}`)
+          .executeTakeFirst(),
+      ).toEqual({ status: 'released' });
     });
     expect(executeDeal).not.toHaveBeenCalled();
   });
 
   it('checks scoped tokens: missing, out of scope, over notional, revoked one by one and in bulk', async () => {
     await strategy({ tokenRequired: true });
-    const token = await issueToken(t.db, { strategyId: 'mr-1', symbols: ['BTCUSDT'], maxNotional: 500, actions: ['buy'], ttlSeconds: 3600, actor: 'ops' });
-    await (await worker()).runUntil(async () => {
-      expect(await warden.executeDeal(deal())).toMatchObject({ status: 'denied', gate: 'strategy', reason: 'block', detail: 'token: token_missing' });
-      expect(await warden.executeDeal(deal({ symbol: 'ETHUSDT', executionTokenId: token.id }))).toMatchObject({ detail: 'token: token_symbol_out_of_scope' });
-      expect(await warden.executeDeal(deal({ symbol: 'BTCUSDT', executionTokenId: token.id, amount: 501 }))).toMatchObject({ detail: 'token: token_notional_exceeded' });
-      expect(await warden.executeDeal(deal({ symbol: 'BTCUSDT', executionTokenId: token.id }))).toMatchObject({ status: 'executed' });
+    const token = await issueToken(t.db, {
+      strategyId: 'mr-1',
+      symbols: ['BTCUSDT'],
+      maxNotional: 500,
+      actions: ['buy'],
+      ttlSeconds: 3600,
+      actor: 'ops',
+    });
+    await (
+      await worker()
+    ).runUntil(async () => {
+      expect(await warden.executeDeal(deal())).toMatchObject({
+        status: 'denied',
+        gate: 'strategy',
+        reason: 'block',
+        detail: 'token: token_missing',
+      });
+      expect(await warden.executeDeal(deal({ symbol: 'ETHUSDT', executionTokenId: token.id }))).toMatchObject({
+        detail: 'token: token_symbol_out_of_scope',
+      });
+      expect(
+        await warden.executeDeal(deal({ symbol: 'BTCUSDT', executionTokenId: token.id, amount: 501 })),
+      ).toMatchObject({ detail: 'token: token_notional_exceeded' });
+      expect(await warden.executeDeal(deal({ symbol: 'BTCUSDT', executionTokenId: token.id }))).toMatchObject({
+        status: 'executed',
+      });
       expect(await revokeTokens(t.db, { tokenId: token.id }, 'ops')).toBe(1);
-      expect(await warden.executeDeal(deal({ symbol: 'BTCUSDT', executionTokenId: token.id }))).toMatchObject({ detail: 'token: token_revoked' });
-      const more = await Promise.all([1, 2].map(() => issueToken(t.db, { strategyId: 'mr-1', symbols: ['*'], maxNotional: 500, actions: ['buy', 'sell'], ttlSeconds: 3600, actor: 'ops' })));
+      expect(await warden.executeDeal(deal({ symbol: 'BTCUSDT', executionTokenId: token.id }))).toMatchObject({
+        detail: 'token: token_revoked',
+      });
+      const more = await Promise.all(
+        [1, 2].map(() =>
+          issueToken(t.db, {
+            strategyId: 'mr-1',
+            symbols: ['*'],
+            maxNotional: 500,
+            actions: ['buy', 'sell'],
+            ttlSeconds: 3600,
+            actor: 'ops',
+          }),
+        ),
+      );
       expect(await revokeTokens(t.db, { strategyId: 'mr-1' }, 'ops')).toBe(2);
-      expect(await warden.executeDeal(deal({ executionTokenId: more[1]!.id }))).toMatchObject({ detail: 'token: token_revoked' });
+      expect(await warden.executeDeal(deal({ executionTokenId: more[1]!.id }))).toMatchObject({
+        detail: 'token: token_revoked',
+      });
     });
     expect((await listAuditEvents(t.db, { kind: 'token.used' })).length).toBe(1);
   });
 
   it('a failing canary makes the gate KILL: the kill switch is engaged', async () => {
     await strategy();
-    await t.db.insertInto('canary_check_state').values({ name: 'exchange', consecutive_failures: 3, last_ok: false, last_error: 'refused', last_checked_at: new Date() }).execute();
-    const locked = new WardenClient(new Client({ connection: env.connection }), taskQueue, t.db);
-    await (await worker()).runUntil(async () => {
+    await t.db
+      .insertInto('canary_check_state')
+      .values({
+        name: 'exchange',
+        consecutive_failures: 3,
+        last_ok: false,
+        last_error: 'refused',
+        last_checked_at: new Date(),
+      })
+      .execute();
+    const locked = new WardenClient(new Client({ connection: env.connection }), taskQueue);
+    await (
+      await worker()
+    ).runUntil(async () => {
       expect(await locked.executeDeal(deal())).toMatchObject({ status: 'denied', gate: 'strategy', reason: 'kill' });
-      await expect.poll(async () => (await readControlPlaneState(t.db)).killSwitchEngaged, { timeout: 10_000 }).toBe(true);
+      await expect
+        .poll(async () => (await readControlPlaneState(t.db)).killSwitchEngaged, { timeout: 10_000 })
+        .toBe(true);
     });
   });
 
   it('evidence raises a promotion proposal that an operator approves by signal', async () => {
     await strategy({ level: 'L2' });
     // 50 trades at L2: 30 wins of 10, 20 losses of 5 → win rate 0.6, profit factor 3.
-    for (let i = 0; i < 50; i++) await t.db.insertInto('strategy_outcome').values({ strategy_id: 'mr-1', deal_id: `hist-${i}`, pnl: i % 5 < 3 ? 10 : -5, at: new Date() }).execute();
-    await (await worker()).runUntil(async () => {
+    for (let i = 0; i < 50; i++)
+      await t.db
+        .insertInto('strategy_outcome')
+        .values({ strategy_id: 'mr-1', deal_id: `hist-${i}`, pnl: i % 5 < 3 ? 10 : -5, at: new Date() })
+        .execute();
+    await (
+      await worker()
+    ).runUntil(async () => {
       const handle = await warden.startDeal(deal());
-      await expect.poll(async () => (await handle.query(dealProgressQuery)).stage, { timeout: 10_000 }).toBe('awaiting_order_approval');
+      await expect
+        .poll(async () => (await handle.query(dealProgressQuery)).stage, { timeout: 10_000 })
+        .toBe('awaiting_order_approval');
       await handle.signal(approveOrderSignal, { approver: 'alice', role: 'tech_lead' });
       expect(await handle.result()).toMatchObject({ status: 'executed' });
       const proposal = env.client.workflow.getHandle(promotionWorkflowId('mr-1', 'L3'));
@@ -216,26 +392,44 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
 
   it('signed approvals: order and promotion approvals without a valid token are refused and audited; signed ones count', async () => {
     const key = 'strategy-signing-key-0123456789abcdef';
-    const token = () => issueApprovalToken({ subject: 'alice', roles: ['engineer'], environment: 'test', ttlMs: 600_000, key }).token;
+    const token = () =>
+      issueApprovalToken({ subject: 'alice', roles: ['engineer'], environment: 'test', ttlMs: 600_000, key }).token;
     await strategy({ level: 'L2' });
-    for (let i = 0; i < 50; i++) await t.db.insertInto('strategy_outcome').values({ strategy_id: 'mr-1', deal_id: `hist-${i}`, pnl: i % 5 < 3 ? 10 : -5, at: new Date() }).execute();
-    await (await worker({ ...TEST_SETTINGS, approvals: { signed: true, signingKey: key } })).runUntil(async () => {
+    for (let i = 0; i < 50; i++)
+      await t.db
+        .insertInto('strategy_outcome')
+        .values({ strategy_id: 'mr-1', deal_id: `hist-${i}`, pnl: i % 5 < 3 ? 10 : -5, at: new Date() })
+        .execute();
+    await (
+      await worker({ ...TEST_SETTINGS, approvals: { signed: true, signingKey: key } })
+    ).runUntil(async () => {
       const handle = await warden.startDeal(deal());
-      await expect.poll(async () => (await handle.query(dealProgressQuery)).stage, { timeout: 10_000 }).toBe('awaiting_order_approval');
+      await expect
+        .poll(async () => (await handle.query(dealProgressQuery)).stage, { timeout: 10_000 })
+        .toBe('awaiting_order_approval');
       await handle.signal(approveOrderSignal, { approver: 'alice', role: 'tech_lead' });
-      await expect.poll(async () => (await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' })).length, { timeout: 10_000 }).toBe(1);
+      await expect
+        .poll(async () => (await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' })).length, {
+          timeout: 10_000,
+        })
+        .toBe(1);
       expect((await handle.query(dealProgressQuery)).stage).toBe('awaiting_order_approval');
       await handle.signal(approveOrderSignal, { approver: 'alice', role: 'tech_lead', token: token() });
       expect(await handle.result()).toMatchObject({ status: 'executed' });
       await record(handle.workflowId, 'deal-execution-signed-order.json');
       const proposal = env.client.workflow.getHandle(promotionWorkflowId('mr-1', 'L3'));
       await proposal.signal(approvePromotionSignal, { approver: 'alice', role: 'tech_lead' });
-      await expect.poll(async () => (await proposal.query(promotionStatusQuery)).refused, { timeout: 10_000 }).toEqual([expect.stringMatching(/^token: signed approvals are on/)]);
+      await expect
+        .poll(async () => (await proposal.query(promotionStatusQuery)).refused, { timeout: 10_000 })
+        .toEqual([expect.stringMatching(/^token: signed approvals are on/)]);
       await proposal.signal(approvePromotionSignal, { approver: 'alice', role: 'tech_lead', token: token() });
       expect(await proposal.result()).toMatchObject({ status: 'promoted', decidedBy: 'alice' });
       await record(proposal.workflowId, 'strategy-promotion-signed.json');
     });
     const [refusal] = await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' });
-    expect(refusal!.details).toMatchObject({ message: 'approveOrder', problem: expect.stringMatching(/^token: signed approvals are on/) });
+    expect(refusal!.details).toMatchObject({
+      message: 'approveOrder',
+      problem: expect.stringMatching(/^token: signed approvals are on/),
+    });
   });
 });

@@ -5,12 +5,20 @@ import { type Kysely, sql } from 'kysely';
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('control_plane_state')
-    .addColumn('id', 'integer', (c) => c.primaryKey().defaultTo(1).check(sql`id = 1`))
+    .addColumn('id', 'integer', (c) =>
+      c
+        .primaryKey()
+        .defaultTo(1)
+        .check(sql`id = 1`),
+    )
     .addColumn('go_live_enabled', 'boolean', (c) => c.notNull().defaultTo(false))
     .addColumn('kill_switch_engaged', 'boolean', (c) => c.notNull().defaultTo(false))
     .addColumn('kill_switch_source', 'text')
     .addColumn('apply_mode', 'text', (c) =>
-      c.notNull().defaultTo('dry_run').check(sql`apply_mode in ('dry_run', 'testnet', 'live')`),
+      c
+        .notNull()
+        .defaultTo('dry_run')
+        .check(sql`apply_mode in ('dry_run', 'testnet', 'live')`),
     )
     .addColumn('reason', 'text')
     .addColumn('updated_by', 'text', (c) => c.notNull().defaultTo('system'))

@@ -27,10 +27,38 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db
     .insertInto('risk_policy')
     .values([
-      { engine: 'GLOBAL', max_daily_loss: 250, max_daily_exposure: 1500, max_open_risk: null, max_actions_per_day: null, enabled: true },
-      { engine: 'WHOLESALE', max_daily_loss: 200, max_daily_exposure: 1000, max_open_risk: 500, max_actions_per_day: null, enabled: true },
-      { engine: 'CAPITAL', max_daily_loss: 150, max_daily_exposure: 750, max_open_risk: 300, max_actions_per_day: null, enabled: true },
-      { engine: 'NOTIFY', max_daily_loss: null, max_daily_exposure: null, max_open_risk: null, max_actions_per_day: null, enabled: false },
+      {
+        engine: 'GLOBAL',
+        max_daily_loss: 250,
+        max_daily_exposure: 1500,
+        max_open_risk: null,
+        max_actions_per_day: null,
+        enabled: true,
+      },
+      {
+        engine: 'WHOLESALE',
+        max_daily_loss: 200,
+        max_daily_exposure: 1000,
+        max_open_risk: 500,
+        max_actions_per_day: null,
+        enabled: true,
+      },
+      {
+        engine: 'CAPITAL',
+        max_daily_loss: 150,
+        max_daily_exposure: 750,
+        max_open_risk: 300,
+        max_actions_per_day: null,
+        enabled: true,
+      },
+      {
+        engine: 'NOTIFY',
+        max_daily_loss: null,
+        max_daily_exposure: null,
+        max_open_risk: null,
+        max_actions_per_day: null,
+        enabled: false,
+      },
     ])
     .execute();
 
@@ -39,7 +67,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('engine', 'text', (c) => c.notNull())
     .addColumn('day', 'date', (c) => c.notNull())
     .addColumn('exposure_used', money, (c) => c.notNull().defaultTo(0))
-    .addColumn('open_risk_reserved', money, (c) => c.notNull().defaultTo(0).check(sql`open_risk_reserved >= 0`))
+    .addColumn('open_risk_reserved', money, (c) =>
+      c
+        .notNull()
+        .defaultTo(0)
+        .check(sql`open_risk_reserved >= 0`),
+    )
     .addColumn('realized_loss', money, (c) => c.notNull().defaultTo(0))
     .addColumn('actions', 'integer', (c) => c.notNull().defaultTo(0))
     .addPrimaryKeyConstraint('risk_ledger_day_pk', ['engine', 'day'])
@@ -59,7 +92,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await db.schema.createIndex('risk_reservation_open').on('risk_reservation').columns(['engine', 'day']).where(sql.ref('status'), '=', 'reserved').execute();
+  await db.schema
+    .createIndex('risk_reservation_open')
+    .on('risk_reservation')
+    .columns(['engine', 'day'])
+    .where(sql.ref('status'), '=', 'reserved')
+    .execute();
 
   await db.schema
     .createTable('risk_event')
@@ -81,9 +119,13 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('heimdall_policy')
     .addColumn('domain', 'text', (c) => c.primaryKey().check(sql`domain ~ '^[A-Z][A-Z0-9_]{0,63}$'`))
-    .addColumn('min_confidence_prod', 'double precision', (c) => c.notNull().check(sql`min_confidence_prod between 0 and 1`))
+    .addColumn('min_confidence_prod', 'double precision', (c) =>
+      c.notNull().check(sql`min_confidence_prod between 0 and 1`),
+    )
     .addColumn('min_sandbox_trials', 'integer', (c) => c.notNull().check(sql`min_sandbox_trials >= 0`))
-    .addColumn('min_sandbox_success_rate', 'double precision', (c) => c.notNull().check(sql`min_sandbox_success_rate between 0 and 1`))
+    .addColumn('min_sandbox_success_rate', 'double precision', (c) =>
+      c.notNull().check(sql`min_sandbox_success_rate between 0 and 1`),
+    )
     .addColumn('prod_use_enabled', 'boolean', (c) => c.notNull().defaultTo(false))
     .addColumn('updated_by', 'text', (c) => c.notNull().defaultTo('seed'))
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
@@ -94,7 +136,12 @@ export async function up(db: Kysely<any>): Promise<void> {
       { domain: 'WHOLESALE_OFFER', min_confidence_prod: 0.92, min_sandbox_trials: 75, min_sandbox_success_rate: 0.82 },
       { domain: 'BUYER_MATCH', min_confidence_prod: 0.9, min_sandbox_trials: 50, min_sandbox_success_rate: 0.8 },
       { domain: 'CAPITAL_ROUTE', min_confidence_prod: 0.95, min_sandbox_trials: 100, min_sandbox_success_rate: 0.85 },
-      { domain: 'FOLLOWUP_NEXT_ACTION', min_confidence_prod: 0.9, min_sandbox_trials: 60, min_sandbox_success_rate: 0.8 },
+      {
+        domain: 'FOLLOWUP_NEXT_ACTION',
+        min_confidence_prod: 0.9,
+        min_sandbox_trials: 60,
+        min_sandbox_success_rate: 0.8,
+      },
     ])
     .execute();
 
@@ -143,7 +190,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('issued', 'consumed', 'revoked')`))
     .addColumn('consumed_at', 'timestamptz')
     .execute();
-  await db.schema.createIndex('execution_permit_symbol_issued').on('execution_permit').columns(['symbol', 'issued_at']).execute();
+  await db.schema
+    .createIndex('execution_permit_symbol_issued')
+    .on('execution_permit')
+    .columns(['symbol', 'issued_at'])
+    .execute();
 
   await db.schema
     .createTable('permit_block')
@@ -179,7 +230,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('source', 'text', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('kpi_event_domain_metric_at').on('kpi_event').columns(['domain', 'metric', 'at']).execute();
+  await db.schema
+    .createIndex('kpi_event_domain_metric_at')
+    .on('kpi_event')
+    .columns(['domain', 'metric', 'at'])
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

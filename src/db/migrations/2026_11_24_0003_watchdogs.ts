@@ -11,7 +11,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('engine', 'text', (c) => c.notNull())
     .addColumn('window_events', 'integer', (c) => c.notNull().check(sql`window_events > 0`))
     .addColumn('baseline_events', 'integer', (c) => c.notNull().check(sql`baseline_events > 0`))
-    .addColumn('max_drop_fraction', 'double precision', (c) => c.notNull().check(sql`max_drop_fraction > 0 and max_drop_fraction <= 1`))
+    .addColumn('max_drop_fraction', 'double precision', (c) =>
+      c.notNull().check(sql`max_drop_fraction > 0 and max_drop_fraction <= 1`),
+    )
     .addColumn('action', 'text', (c) => c.notNull().check(sql`action in ('THROTTLE', 'PAUSE', 'KILL_SWITCH')`))
     .addColumn('enabled', 'boolean', (c) => c.notNull().defaultTo(false))
     .addColumn('updated_by', 'text', (c) => c.notNull().defaultTo('seed'))
@@ -22,10 +24,42 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db
     .insertInto('regression_policy')
     .values([
-      { domain: 'WHOLESALE', metric: 'contract_rate', engine: 'WHOLESALE', window_events: 50, baseline_events: 200, max_drop_fraction: 0.2, action: 'THROTTLE' },
-      { domain: 'WHOLESALE', metric: 'offer_accept_rate', engine: 'WHOLESALE', window_events: 50, baseline_events: 200, max_drop_fraction: 0.15, action: 'THROTTLE' },
-      { domain: 'BUYER_MATCH', metric: 'match_success', engine: 'BUYER_MATCH', window_events: 50, baseline_events: 200, max_drop_fraction: 0.25, action: 'THROTTLE' },
-      { domain: 'CAPITAL', metric: 'roi_event', engine: 'CAPITAL', window_events: 50, baseline_events: 200, max_drop_fraction: 0.3, action: 'KILL_SWITCH' },
+      {
+        domain: 'WHOLESALE',
+        metric: 'contract_rate',
+        engine: 'WHOLESALE',
+        window_events: 50,
+        baseline_events: 200,
+        max_drop_fraction: 0.2,
+        action: 'THROTTLE',
+      },
+      {
+        domain: 'WHOLESALE',
+        metric: 'offer_accept_rate',
+        engine: 'WHOLESALE',
+        window_events: 50,
+        baseline_events: 200,
+        max_drop_fraction: 0.15,
+        action: 'THROTTLE',
+      },
+      {
+        domain: 'BUYER_MATCH',
+        metric: 'match_success',
+        engine: 'BUYER_MATCH',
+        window_events: 50,
+        baseline_events: 200,
+        max_drop_fraction: 0.25,
+        action: 'THROTTLE',
+      },
+      {
+        domain: 'CAPITAL',
+        metric: 'roi_event',
+        engine: 'CAPITAL',
+        window_events: 50,
+        baseline_events: 200,
+        max_drop_fraction: 0.3,
+        action: 'KILL_SWITCH',
+      },
     ])
     .execute();
 
@@ -58,7 +92,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('cleared_by', 'text')
     .addColumn('clear_reason', 'text')
     .execute();
-  await sql`create unique index engine_restriction_active on engine_restriction (engine, kind, source) where cleared_at is null`.execute(db);
+  await sql`create unique index engine_restriction_active on engine_restriction (engine, kind, source) where cleared_at is null`.execute(
+    db,
+  );
 
   // Seed 001 infrastructure canary.
   await db.schema
@@ -93,11 +129,22 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('action', 'text', (c) => c.notNull().check(sql`action in ('OK', 'REDUCE_SIZE', 'PAUSE')`))
     .addColumn('at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await db.schema.createIndex('drift_evaluation_strategy_at').on('drift_evaluation').columns(['strategy_id', 'at']).execute();
+  await db.schema
+    .createIndex('drift_evaluation_strategy_at')
+    .on('drift_evaluation')
+    .columns(['strategy_id', 'at'])
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const table of ['drift_evaluation', 'drift_baseline', 'canary_check_state', 'engine_restriction', 'regression_state', 'regression_policy']) {
+  for (const table of [
+    'drift_evaluation',
+    'drift_baseline',
+    'canary_check_state',
+    'engine_restriction',
+    'regression_state',
+    'regression_policy',
+  ]) {
     await db.schema.dropTable(table).execute();
   }
 }

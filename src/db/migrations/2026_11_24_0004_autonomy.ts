@@ -18,17 +18,57 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db
     .insertInto('autonomy_phase')
     .values([
-      { phase: 'L3', ordinal: 0, added_commands: json([]), all_commands: false, validation_days: null, required_roles: json([]) },
-      { phase: 'L3+', ordinal: 1, added_commands: json(['SET_POWER', 'SET_FAN']), all_commands: false, validation_days: 14, required_roles: json(['tech_lead']) },
-      { phase: 'L4', ordinal: 2, added_commands: json(['SET_DRUM', 'SET_AIRFLOW']), all_commands: false, validation_days: 21, required_roles: json(['tech_lead', 'ops_lead']) },
-      { phase: 'L4+', ordinal: 3, added_commands: json(['PREHEAT', 'COOLING_CYCLE']), all_commands: false, validation_days: 30, required_roles: json(['tech_lead', 'ops_lead', 'product_lead']) },
-      { phase: 'L5', ordinal: 4, added_commands: json(['EMERGENCY_SHUTDOWN', 'ABORT']), all_commands: true, validation_days: 60, required_roles: json(['tech_lead', 'ops_lead', 'product_lead', 'exec_sponsor']) },
+      {
+        phase: 'L3',
+        ordinal: 0,
+        added_commands: json([]),
+        all_commands: false,
+        validation_days: null,
+        required_roles: json([]),
+      },
+      {
+        phase: 'L3+',
+        ordinal: 1,
+        added_commands: json(['SET_POWER', 'SET_FAN']),
+        all_commands: false,
+        validation_days: 14,
+        required_roles: json(['tech_lead']),
+      },
+      {
+        phase: 'L4',
+        ordinal: 2,
+        added_commands: json(['SET_DRUM', 'SET_AIRFLOW']),
+        all_commands: false,
+        validation_days: 21,
+        required_roles: json(['tech_lead', 'ops_lead']),
+      },
+      {
+        phase: 'L4+',
+        ordinal: 3,
+        added_commands: json(['PREHEAT', 'COOLING_CYCLE']),
+        all_commands: false,
+        validation_days: 30,
+        required_roles: json(['tech_lead', 'ops_lead', 'product_lead']),
+      },
+      {
+        phase: 'L5',
+        ordinal: 4,
+        added_commands: json(['EMERGENCY_SHUTDOWN', 'ABORT']),
+        all_commands: true,
+        validation_days: 60,
+        required_roles: json(['tech_lead', 'ops_lead', 'product_lead', 'exec_sponsor']),
+      },
     ])
     .execute();
 
   await db.schema
     .createTable('governance_state')
-    .addColumn('id', 'integer', (c) => c.primaryKey().defaultTo(1).check(sql`id = 1`))
+    .addColumn('id', 'integer', (c) =>
+      c
+        .primaryKey()
+        .defaultTo(1)
+        .check(sql`id = 1`),
+    )
     .addColumn('current_phase', 'text', (c) => c.notNull().defaultTo('L3').references('autonomy_phase.phase'))
     .addColumn('phase_since', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('paused_command_types', 'jsonb', (c) => c.notNull().defaultTo(sql`'[]'::jsonb`))
@@ -41,7 +81,9 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('autonomy_approver')
-    .addColumn('role', 'text', (c) => c.notNull().check(sql`role in ('tech_lead', 'ops_lead', 'product_lead', 'exec_sponsor')`))
+    .addColumn('role', 'text', (c) =>
+      c.notNull().check(sql`role in ('tech_lead', 'ops_lead', 'product_lead', 'exec_sponsor')`),
+    )
     .addColumn('approver', 'text', (c) => c.notNull())
     .addColumn('added_by', 'text', (c) => c.notNull())
     .addColumn('added_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
@@ -55,8 +97,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('command_type', 'text', (c) => c.notNull())
     .addColumn('phase', 'text', (c) => c.notNull())
     .addColumn('autonomous', 'boolean', (c) => c.notNull())
-    .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('succeeded', 'failed', 'rejected', 'rolled_back')`))
-    .addColumn('approval', 'text', (c) => c.check(sql`approval in ('approved', 'rejected', 'timed_out', 'refused_paused')`))
+    .addColumn('status', 'text', (c) =>
+      c.notNull().check(sql`status in ('succeeded', 'failed', 'rejected', 'rolled_back')`),
+    )
+    .addColumn('approval', 'text', (c) =>
+      c.check(sql`approval in ('approved', 'rejected', 'timed_out', 'refused_paused')`),
+    )
     .addColumn('approver', 'text')
     .addColumn('role', 'text')
     .addColumn('detail', 'text')
@@ -92,7 +138,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('attested_by', 'text', (c) => c.notNull())
     .addColumn('attested_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await db.schema.createIndex('readiness_attestation_item').on('readiness_attestation').columns(['item', 'id']).execute();
+  await db.schema
+    .createIndex('readiness_attestation_item')
+    .on('readiness_attestation')
+    .columns(['item', 'id'])
+    .execute();
 
   await db.schema
     .createTable('readiness_assessment')
@@ -109,8 +159,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('enabled', 'boolean', (c) => c.notNull().defaultTo(true))
     .addColumn('condition', 'text', (c) => c.notNull())
     .addColumn('window', 'text', (c) => c.notNull())
-    .addColumn('action', 'text', (c) => c.notNull().check(sql`action in ('revert_to_l3', 'pause_command_type', 'alert_only')`))
-    .addColumn('alert_severity', 'text', (c) => c.notNull().check(sql`alert_severity in ('low', 'medium', 'high', 'critical')`))
+    .addColumn('action', 'text', (c) =>
+      c.notNull().check(sql`action in ('revert_to_l3', 'pause_command_type', 'alert_only')`),
+    )
+    .addColumn('alert_severity', 'text', (c) =>
+      c.notNull().check(sql`alert_severity in ('low', 'medium', 'high', 'critical')`),
+    )
     .addColumn('updated_by', 'text', (c) => c.notNull().defaultTo('seed'))
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
@@ -118,10 +172,34 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db
     .insertInto('circuit_breaker_rule')
     .values([
-      { name: 'High Error Rate', condition: 'errorRate > 0.05', window: '5m', action: 'revert_to_l3', alert_severity: 'high' },
-      { name: 'Repeated Command Failures', condition: 'failures >= 3', window: '5m', action: 'pause_command_type', alert_severity: 'medium' },
-      { name: 'Critical Incident', condition: 'criticalIncidents >= 1', window: '1m', action: 'revert_to_l3', alert_severity: 'critical' },
-      { name: 'High Rollback Rate', condition: 'rollbackRate > 0.10', window: '15m', action: 'alert_only', alert_severity: 'medium' },
+      {
+        name: 'High Error Rate',
+        condition: 'errorRate > 0.05',
+        window: '5m',
+        action: 'revert_to_l3',
+        alert_severity: 'high',
+      },
+      {
+        name: 'Repeated Command Failures',
+        condition: 'failures >= 3',
+        window: '5m',
+        action: 'pause_command_type',
+        alert_severity: 'medium',
+      },
+      {
+        name: 'Critical Incident',
+        condition: 'criticalIncidents >= 1',
+        window: '1m',
+        action: 'revert_to_l3',
+        alert_severity: 'critical',
+      },
+      {
+        name: 'High Rollback Rate',
+        condition: 'rollbackRate > 0.10',
+        window: '15m',
+        action: 'alert_only',
+        alert_severity: 'medium',
+      },
     ])
     .execute();
 
@@ -156,7 +234,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('from_phase', 'text', (c) => c.notNull())
     .addColumn('target_phase', 'text', (c) => c.notNull())
-    .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('pending', 'validating', 'validated', 'rejected', 'expired', 'reverted')`))
+    .addColumn('status', 'text', (c) =>
+      c.notNull().check(sql`status in ('pending', 'validating', 'validated', 'rejected', 'expired', 'reverted')`),
+    )
     .addColumn('detail', 'jsonb', (c) => c.notNull())
     .addColumn('created_at', 'timestamptz', (c) => c.notNull())
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull())

@@ -8,15 +8,30 @@ export async function up(db: Kysely<any>): Promise<void> {
     .createTable('strategy')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('enabled', 'boolean', (c) => c.notNull().defaultTo(true))
-    .addColumn('level', 'text', (c) => c.notNull().defaultTo('L0').check(sql`level in ('L0', 'L1', 'L2', 'L3', 'L4')`))
+    .addColumn('level', 'text', (c) =>
+      c
+        .notNull()
+        .defaultTo('L0')
+        .check(sql`level in ('L0', 'L1', 'L2', 'L3', 'L4')`),
+    )
     // Maturity evidence counts from here: a new level starts a new record.
     .addColumn('level_since', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('paused', 'boolean', (c) => c.notNull().defaultTo(false))
     .addColumn('paused_reason', 'text')
-    .addColumn('capital', 'double precision', (c) => c.notNull().defaultTo(10000).check(sql`capital > 0`))
+    .addColumn('capital', 'double precision', (c) =>
+      c
+        .notNull()
+        .defaultTo(10000)
+        .check(sql`capital > 0`),
+    )
     .addColumn('token_required', 'boolean', (c) => c.notNull().defaultTo(false))
     // Where the health-driven sizing multiplier bottoms out.
-    .addColumn('health_floor', 'double precision', (c) => c.notNull().defaultTo(0.25).check(sql`health_floor between 0 and 1`))
+    .addColumn('health_floor', 'double precision', (c) =>
+      c
+        .notNull()
+        .defaultTo(0.25)
+        .check(sql`health_floor between 0 and 1`),
+    )
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
   await db.schema
@@ -27,7 +42,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('pnl', 'double precision', (c) => c.notNull())
     .addColumn('at', 'timestamptz', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('strategy_outcome_strategy').on('strategy_outcome').columns(['strategy_id', 'id']).execute();
+  await db.schema
+    .createIndex('strategy_outcome_strategy')
+    .on('strategy_outcome')
+    .columns(['strategy_id', 'id'])
+    .execute();
   await db.schema
     .createTable('execution_token')
     .addColumn('id', 'uuid', (c) => c.primaryKey())
@@ -53,10 +72,15 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('duration_ms', 'double precision', (c) => c.notNull())
     .addColumn('at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await db.schema.createIndex('governance_log_strategy_at').on('governance_log').columns(['strategy_id', 'at']).execute();
+  await db.schema
+    .createIndex('governance_log_strategy_at')
+    .on('governance_log')
+    .columns(['strategy_id', 'at'])
+    .execute();
   await sql`create unique index governance_log_trace on governance_log (trace_id)`.execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const table of ['governance_log', 'execution_token', 'strategy_outcome', 'strategy']) await db.schema.dropTable(table).execute();
+  for (const table of ['governance_log', 'execution_token', 'strategy_outcome', 'strategy'])
+    await db.schema.dropTable(table).execute();
 }

@@ -11,7 +11,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('kill_switch_engaged_at', 'timestamptz')
     .addColumn('kill_switch_engaged_by', 'text')
     .addColumn('release_approvals', 'jsonb', (c) => c.notNull().defaultTo(sql`'[]'::jsonb`))
-    .addColumn('capital_band', 'text', (c) => c.notNull().defaultTo('A').check(sql`capital_band in ('A', 'B', 'C', 'D')`))
+    .addColumn('capital_band', 'text', (c) =>
+      c
+        .notNull()
+        .defaultTo('A')
+        .check(sql`capital_band in ('A', 'B', 'C', 'D')`),
+    )
     .addColumn('capital_usage', 'double precision')
     .execute();
 

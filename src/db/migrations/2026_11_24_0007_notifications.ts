@@ -25,14 +25,21 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('id', 'bigint', (c) => c.primaryKey().generatedAlwaysAsIdentity())
     .addColumn('notification_id', 'bigint', (c) => c.notNull().references('notification.id'))
     .addColumn('webhook', 'text', (c) => c.notNull())
-    .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending').check(sql`status in ('pending', 'delivered', 'failed')`))
+    .addColumn('status', 'text', (c) =>
+      c
+        .notNull()
+        .defaultTo('pending')
+        .check(sql`status in ('pending', 'delivered', 'failed')`),
+    )
     .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('last_error', 'text')
     .addColumn('last_attempt_at', 'timestamptz')
     .addColumn('delivered_at', 'timestamptz')
     .addUniqueConstraint('notification_delivery_once', ['notification_id', 'webhook'])
     .execute();
-  await sql`create index notification_delivery_pending on notification_delivery (webhook, id) where status = 'pending'`.execute(db);
+  await sql`create index notification_delivery_pending on notification_delivery (webhook, id) where status = 'pending'`.execute(
+    db,
+  );
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

@@ -15,7 +15,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('completed_at', 'timestamptz')
     .addColumn('environment', 'text', (c) => c.notNull())
     .execute();
-  await sql`create index go_live_playbook_completed on go_live_playbook (status) where status = 'completed'`.execute(db);
+  await sql`create index go_live_playbook_completed on go_live_playbook (status) where status = 'completed'`.execute(
+    db,
+  );
 
   // Seed 004 PACK I: operator sessions with a snapshot of the system at start and end.
   await db.schema
@@ -30,7 +32,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('start_snapshot', 'jsonb', (c) => c.notNull())
     .addColumn('end_snapshot', 'jsonb')
     .execute();
-  await db.schema.createIndex('operator_session_status_started').on('operator_session').columns(['status', 'started_at']).execute();
+  await db.schema
+    .createIndex('operator_session_status_started')
+    .on('operator_session')
+    .columns(['status', 'started_at'])
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

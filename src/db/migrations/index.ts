@@ -7,6 +7,7 @@ import * as strategyGate from './2026_11_24_0005_strategy_gate';
 import * as operatorSurface from './2026_11_24_0006_operator_surface';
 import * as notifications from './2026_11_24_0007_notifications';
 import * as goLive from './2026_11_24_0008_go_live';
+import * as retryAnswers from './2026_12_01_0001_retry_answers';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_24_0006_operator_surface': operatorSurface,
   '2026_11_24_0007_notifications': notifications,
   '2026_11_24_0008_go_live': goLive,
+  '2026_12_01_0001_retry_answers': retryAnswers,
 };

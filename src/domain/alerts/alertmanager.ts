@@ -32,7 +32,14 @@ export type WardenAction = (typeof WARDEN_ACTIONS)[number];
 export type AlertStep =
   | { kind: 'act'; action: 'kill_switch'; alertname: string; summary: string }
   | { kind: 'act'; action: 'pause' | 'throttle'; engine: string; alertname: string; summary: string }
-  | { kind: 'record'; status: 'firing' | 'resolved'; alertname: string; fingerprint: string; labels: Record<string, string>; note: string };
+  | {
+      kind: 'record';
+      status: 'firing' | 'resolved';
+      alertname: string;
+      fingerprint: string;
+      labels: Record<string, string>;
+      note: string;
+    };
 
 /**
  * What each alert asks of Warden. Only a firing alert with a `warden_action`
@@ -43,14 +50,22 @@ export function planAlertActions(payload: AlertmanagerPayload): AlertStep[] {
   return payload.alerts.map((alert): AlertStep => {
     const alertname = alert.labels.alertname ?? 'unnamed';
     const summary = alert.annotations.summary ?? alert.annotations.description ?? alertname;
-    const record = (note: string): AlertStep => ({ kind: 'record', status: alert.status, alertname, fingerprint: alert.fingerprint, labels: alert.labels, note });
+    const record = (note: string): AlertStep => ({
+      kind: 'record',
+      status: alert.status,
+      alertname,
+      fingerprint: alert.fingerprint,
+      labels: alert.labels,
+      note,
+    });
     if (alert.status === 'resolved') return record('resolved: recorded only; a release stays a human decision');
     const action = alert.labels.warden_action;
     if (action === undefined) return record('firing without warden_action: recorded only');
     if (action === 'kill_switch') return { kind: 'act', action, alertname, summary };
     if (action === 'pause' || action === 'throttle') {
       const engine = EngineSchema.safeParse(alert.labels.engine);
-      if (!engine.success) return record(`warden_action=${action} needs an engine label naming the engine (e.g. engine="WHOLESALE")`);
+      if (!engine.success)
+        return record(`warden_action=${action} needs an engine label naming the engine (e.g. engine="WHOLESALE")`);
       return { kind: 'act', action, engine: engine.data, alertname, summary };
     }
     return record(`unknown warden_action '${action}' (expected ${WARDEN_ACTIONS.join(', ')}): recorded only`);

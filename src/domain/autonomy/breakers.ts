@@ -2,7 +2,15 @@ import { z } from 'zod';
 import { type AutonomyMetrics, type CommandOutcome, computeMetrics } from './metrics';
 
 export const BREAKER_ACTIONS = ['revert_to_l3', 'pause_command_type', 'alert_only'] as const;
-export const BREAKER_METRICS = ['errorRate', 'successRate', 'rollbackRate', 'approvalRate', 'failures', 'rollbacks', 'criticalIncidents'] as const;
+export const BREAKER_METRICS = [
+  'errorRate',
+  'successRate',
+  'rollbackRate',
+  'approvalRate',
+  'failures',
+  'rollbacks',
+  'criticalIncidents',
+] as const;
 type BreakerMetric = (typeof BREAKER_METRICS)[number];
 const OPERATORS = ['>', '>=', '<', '<='] as const;
 
@@ -17,7 +25,8 @@ export function parseCondition(text: string): BreakerCondition | { error: string
   const match = /^\s*([A-Za-z]+)\s*(>=|<=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(text);
   if (!match) return { error: `condition '${text}' is not "<metric> <op> <number>" (e.g. errorRate > 0.05)` };
   const [, metric, operator, number] = match as unknown as [string, string, BreakerCondition['operator'], string];
-  if (!(BREAKER_METRICS as readonly string[]).includes(metric)) return { error: `unknown metric '${metric}'; expected one of ${BREAKER_METRICS.join(', ')}` };
+  if (!(BREAKER_METRICS as readonly string[]).includes(metric))
+    return { error: `unknown metric '${metric}'; expected one of ${BREAKER_METRICS.join(', ')}` };
   return { metric: metric as BreakerMetric, operator, threshold: Number(number) };
 }
 
@@ -58,7 +67,13 @@ function observe(metric: BreakerMetric, m: AutonomyMetrics, criticalIncidents: n
 }
 
 function holds(c: BreakerCondition, value: number): boolean {
-  return c.operator === '>' ? value > c.threshold : c.operator === '>=' ? value >= c.threshold : c.operator === '<' ? value < c.threshold : value <= c.threshold;
+  return c.operator === '>'
+    ? value > c.threshold
+    : c.operator === '>='
+      ? value >= c.threshold
+      : c.operator === '<'
+        ? value < c.threshold
+        : value <= c.threshold;
 }
 
 export interface BreakerTrip {
@@ -87,9 +102,13 @@ export function evaluateBreakers(
     if ('error' in condition || typeof window !== 'number') continue;
     const since = now.getTime() - window;
     const inWindow = outcomes.filter((o) => o.at.getTime() > since && o.at.getTime() <= now.getTime());
-    const critical = incidents.filter((i) => i.severity === 'critical' && i.at.getTime() > since && i.at.getTime() <= now.getTime()).length;
+    const critical = incidents.filter(
+      (i) => i.severity === 'critical' && i.at.getTime() > since && i.at.getTime() <= now.getTime(),
+    ).length;
     const scopes: [string | null, CommandOutcome[]][] =
-      rule.action === 'pause_command_type' ? [...new Set(inWindow.map((o) => o.commandType))].map((t) => [t, inWindow.filter((o) => o.commandType === t)]) : [[null, inWindow]];
+      rule.action === 'pause_command_type'
+        ? [...new Set(inWindow.map((o) => o.commandType))].map((t) => [t, inWindow.filter((o) => o.commandType === t)])
+        : [[null, inWindow]];
     for (const [commandType, scoped] of scopes) {
       const value = observe(condition.metric, computeMetrics(scoped), critical);
       if (value === null || !holds(condition, value)) continue;

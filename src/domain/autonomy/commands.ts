@@ -9,11 +9,18 @@ export const CommandExecutionInputSchema = z.strictObject({
   params: z.record(z.string(), z.unknown()).default({}),
   requestedBy: ActorSchema,
   /** How long a non-whitelisted command waits for a human before it is rejected. */
-  approvalTimeoutSeconds: z.number().int().min(1).max(30 * 86_400).default(3600),
-  executorTaskQueue: z.string().regex(/^\S{1,255}$/).optional(),
+  approvalTimeoutSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86_400)
+    .default(3600),
+  executorTaskQueue: z
+    .string()
+    .regex(/^\S{1,255}$/)
+    .optional(),
 });
 export type CommandExecutionInput = z.input<typeof CommandExecutionInputSchema>;
-export const commandWorkflowId = (commandId: string) => `command-${commandId}`;
 
 export const CommandDecisionSchema = z.strictObject({
   approver: ActorSchema,

@@ -25,7 +25,9 @@ export function computeMetrics(outcomes: CommandOutcome[]): AutonomyMetrics {
   const counts: Record<CommandStatus, number> = { succeeded: 0, failed: 0, rejected: 0, rolled_back: 0 };
   for (const o of outcomes) counts[o.status] += 1;
   const executed = counts.succeeded + counts.failed + counts.rolled_back;
-  const decided = outcomes.filter((o) => o.approval === 'approved' || o.approval === 'rejected' || o.approval === 'timed_out');
+  const decided = outcomes.filter(
+    (o) => o.approval === 'approved' || o.approval === 'rejected' || o.approval === 'timed_out',
+  );
   const rate = (n: number, of: number) => (of === 0 ? null : n / of);
   return {
     total: outcomes.length,

@@ -9,8 +9,19 @@ export const ApproverRoleSchema = z.enum(APPROVER_ROLES);
 export type ApproverRole = z.infer<typeof ApproverRoleSchema>;
 
 /** Seed 002's command vocabulary; users may add their own types. */
-export const SEED_COMMANDS = ['SET_POWER', 'SET_FAN', 'SET_DRUM', 'SET_AIRFLOW', 'PREHEAT', 'COOLING_CYCLE', 'EMERGENCY_SHUTDOWN', 'ABORT'] as const;
-export const CommandTypeSchema = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'expected a command type in capitals, e.g. SET_POWER');
+export const SEED_COMMANDS = [
+  'SET_POWER',
+  'SET_FAN',
+  'SET_DRUM',
+  'SET_AIRFLOW',
+  'PREHEAT',
+  'COOLING_CYCLE',
+  'EMERGENCY_SHUTDOWN',
+  'ABORT',
+] as const;
+export const CommandTypeSchema = z
+  .string()
+  .regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'expected a command type in capitals, e.g. SET_POWER');
 
 export interface PhaseDefinition {
   phase: Phase;
@@ -36,7 +47,10 @@ export function nextPhase(phase: Phase): Phase | undefined {
 }
 
 /** The commands that run without a human at `phase`: each phase adds to the ones before it. */
-export function whitelistFor(definitions: PhaseDefinition[], phase: Phase): { commands: string[]; allCommands: boolean } {
+export function whitelistFor(
+  definitions: PhaseDefinition[],
+  phase: Phase,
+): { commands: string[]; allCommands: boolean } {
   const upTo = definitions.filter((d) => d.ordinal <= PHASES.indexOf(phase)).sort((a, b) => a.ordinal - b.ordinal);
   return { commands: upTo.flatMap((d) => d.addedCommands), allCommands: upTo.some((d) => d.allCommands) };
 }

@@ -6,8 +6,18 @@ import type { ReadinessReport } from './readiness';
 
 /** A signed approval token; required when signed approvals are on (`approver` must be its subject). */
 const TokenSchema = z.string().min(1).max(4096).optional();
-export const ApprovePayloadSchema = z.strictObject({ role: ApproverRoleSchema, approver: ActorSchema, comment: z.string().max(2000).optional(), token: TokenSchema });
-export const RejectPayloadSchema = z.strictObject({ role: ApproverRoleSchema, approver: ActorSchema, reason: ReasonSchema, token: TokenSchema });
+export const ApprovePayloadSchema = z.strictObject({
+  role: ApproverRoleSchema,
+  approver: ActorSchema,
+  comment: z.string().max(2000).optional(),
+  token: TokenSchema,
+});
+export const RejectPayloadSchema = z.strictObject({
+  role: ApproverRoleSchema,
+  approver: ActorSchema,
+  reason: ReasonSchema,
+  token: TokenSchema,
+});
 export type ApprovePayload = z.infer<typeof ApprovePayloadSchema>;
 export type RejectPayload = z.infer<typeof RejectPayloadSchema>;
 
@@ -37,8 +47,13 @@ export interface Approval {
 export type ApprovalCheck = { ok: true } | { ok: false; reason: string };
 
 function mayAct(terms: ParsedProposalTerms, role: ApproverRole, approver: string): ApprovalCheck {
-  if (!terms.requiredRoles.includes(role)) return { ok: false, reason: `role ${role} is not required for ${terms.targetPhase} (required: ${terms.requiredRoles.join(', ')})` };
-  if (!(terms.approvers[role] ?? []).includes(approver)) return { ok: false, reason: `${approver} is not on the allowlist for ${role}` };
+  if (!terms.requiredRoles.includes(role))
+    return {
+      ok: false,
+      reason: `role ${role} is not required for ${terms.targetPhase} (required: ${terms.requiredRoles.join(', ')})`,
+    };
+  if (!(terms.approvers[role] ?? []).includes(approver))
+    return { ok: false, reason: `${approver} is not on the allowlist for ${role}` };
   return { ok: true };
 }
 
@@ -47,7 +62,11 @@ function mayAct(terms: ParsedProposalTerms, role: ApproverRole, approver: string
  * allowlist, the role is not yet filled, and nobody fills two roles. A
  * repeat of an approval already counted is refused (and changes nothing).
  */
-export function checkApproval(terms: ParsedProposalTerms, approvals: Approval[], raw: unknown): ApprovalCheck & { payload?: ApprovePayload } {
+export function checkApproval(
+  terms: ParsedProposalTerms,
+  approvals: Approval[],
+  raw: unknown,
+): ApprovalCheck & { payload?: ApprovePayload } {
   const parsed = ApprovePayloadSchema.safeParse(raw);
   if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error) };
   const { role, approver } = parsed.data;
@@ -55,10 +74,17 @@ export function checkApproval(terms: ParsedProposalTerms, approvals: Approval[],
   if (!allowed.ok) return allowed;
   const sameRole = approvals.find((a) => a.role === role);
   if (sameRole) {
-    return { ok: false, reason: sameRole.approver === approver ? `${approver} already approved as ${role}` : `${role} already approved by ${sameRole.approver}` };
+    return {
+      ok: false,
+      reason:
+        sameRole.approver === approver
+          ? `${approver} already approved as ${role}`
+          : `${role} already approved by ${sameRole.approver}`,
+    };
   }
   const otherRole = approvals.find((a) => a.approver === approver);
-  if (otherRole) return { ok: false, reason: `${approver} already approved as ${otherRole.role}; one person cannot fill two roles` };
+  if (otherRole)
+    return { ok: false, reason: `${approver} already approved as ${otherRole.role}; one person cannot fill two roles` };
   return { ok: true, payload: parsed.data };
 }
 
@@ -106,14 +132,22 @@ export function decideExpansion(i: ExpansionInputs): ExpansionDecision {
   const minimumDays = i.phase === 'L3' ? 180 : (i.currentValidationDays ?? 0);
   const checks: [boolean, string][] = [
     [i.next !== undefined, i.next ? `next phase ${i.next.phase}` : `${i.phase} is the last phase`],
-    [i.readiness.scoreFraction >= 0.95, `readiness ${i.readiness.score}/80 (${(i.readiness.scoreFraction * 100).toFixed(1)}%, need ≥ 95%)`],
-    [i.readiness.allRequiredPassed, i.readiness.allRequiredPassed ? 'all required items passed' : 'required checklist items missing'],
+    [
+      i.readiness.scoreFraction >= 0.95,
+      `readiness ${i.readiness.score}/80 (${(i.readiness.scoreFraction * 100).toFixed(1)}%, need ≥ 95%)`,
+    ],
+    [
+      i.readiness.allRequiredPassed,
+      i.readiness.allRequiredPassed ? 'all required items passed' : 'required checklist items missing',
+    ],
     [i.unresolvedBreakerEvents === 0, `${i.unresolvedBreakerEvents} unresolved circuit breaker event(s)`],
     [i.openProposals === 0, `${i.openProposals} proposal(s) pending or validating`],
     [i.daysAtPhase >= minimumDays, `${Math.floor(i.daysAtPhase)} days at ${i.phase} (minimum ${minimumDays})`],
   ];
   const failing = checks.filter(([ok]) => !ok).map(([, why]) => why);
-  return failing.length === 0 ? { expand: true, reasons: checks.map(([, why]) => why) } : { expand: false, reasons: failing };
+  return failing.length === 0
+    ? { expand: true, reasons: checks.map(([, why]) => why) }
+    : { expand: false, reasons: failing };
 }
 
 export function riskFor(target: Phase, validationDays: number): ParsedProposalTerms['risk'] {

@@ -44,7 +44,12 @@ export function bandWithin(band: CapitalBand, worstAllowed: CapitalBand): boolea
   return CAPITAL_BANDS.indexOf(band) <= CAPITAL_BANDS.indexOf(worstAllowed);
 }
 
-export function measureCapitalUsage(committed: number, cap: number | null, day: string, thresholds: CapitalBandThresholds): CapitalUsage {
+export function measureCapitalUsage(
+  committed: number,
+  cap: number | null,
+  day: string,
+  thresholds: CapitalBandThresholds,
+): CapitalUsage {
   const usage = cap === null ? null : cap <= 0 ? 1 : committed / cap;
   return { band: classifyBand(usage, thresholds), usage, committed, cap, day };
 }

@@ -32,21 +32,38 @@ export type ReleaseDecision =
  * approver role, only after the cooldown, never by the engager unless the
  * environment allows it, and any decline throws away the approvals gathered.
  */
-export function decideReleaseVote(state: ControlPlaneState, vote: ReleaseVote, policy: KillSwitchReleasePolicy, now: Date): ReleaseDecision {
+export function decideReleaseVote(
+  state: ControlPlaneState,
+  vote: ReleaseVote,
+  policy: KillSwitchReleasePolicy,
+  now: Date,
+): ReleaseDecision {
   if (!state.killSwitchEngaged) return { status: 'refused', reason: 'the kill switch is not engaged' };
   if (!RELEASE_APPROVER_ROLES.includes(vote.role)) {
-    return { status: 'refused', reason: `role: ${vote.role} may not ${vote.decline ? 'decline' : 'approve'} a release (approver roles: ${RELEASE_APPROVER_ROLES.join(', ')})` };
+    return {
+      status: 'refused',
+      reason: `role: ${vote.role} may not ${vote.decline ? 'decline' : 'approve'} a release (approver roles: ${RELEASE_APPROVER_ROLES.join(', ')})`,
+    };
   }
   if (vote.decline) {
-    return { status: 'declined', detail: `${vote.actor} (${vote.role}) declined the release; ${state.releaseApprovals.length} approval(s) discarded` };
+    return {
+      status: 'declined',
+      detail: `${vote.actor} (${vote.role}) declined the release; ${state.releaseApprovals.length} approval(s) discarded`,
+    };
   }
   const engagedAt = state.killSwitchEngagedAt === null ? 0 : Date.parse(state.killSwitchEngagedAt);
   const releasableAt = engagedAt + durationMs(policy.cooldown);
   if (now.getTime() < releasableAt) {
-    return { status: 'refused', reason: `cooldown: the kill switch was engaged at ${state.killSwitchEngagedAt}; a release may be approved from ${new Date(releasableAt).toISOString()} (cooldown ${policy.cooldown})` };
+    return {
+      status: 'refused',
+      reason: `cooldown: the kill switch was engaged at ${state.killSwitchEngagedAt}; a release may be approved from ${new Date(releasableAt).toISOString()} (cooldown ${policy.cooldown})`,
+    };
   }
   if (!policy.selfApproval && vote.actor === state.killSwitchEngagedBy) {
-    return { status: 'refused', reason: `actor: ${vote.actor} engaged the kill switch and may not approve its release in this environment` };
+    return {
+      status: 'refused',
+      reason: `actor: ${vote.actor} engaged the kill switch and may not approve its release in this environment`,
+    };
   }
   if (state.releaseApprovals.some((a) => a.actor === vote.actor)) {
     return { status: 'refused', reason: `actor: ${vote.actor} has already approved this release` };

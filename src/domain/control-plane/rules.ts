@@ -1,3 +1,4 @@
+import { AuditKind, type AuditKindName } from '../audit/kinds';
 import type { CapitalBand } from '../capital/bands';
 import { decideReleaseVote, type KillSwitchReleasePolicy, type ReleaseVote } from './release';
 import type { ApplyMode, ChangeOutcome, ControlPlaneChange, ControlPlaneState, ExecutionClass } from './types';
@@ -18,7 +19,12 @@ export function enforceControlPlane(executionClass: ExecutionClass, state: Contr
     return { allowed: true, executionClass, applyMode: state.applyMode };
   }
   if (!state.goLiveEnabled) {
-    return { allowed: false, executionClass, reason: 'go_live_disabled', detail: 'go-live is off: only OBSERVE_ONLY actions run' };
+    return {
+      allowed: false,
+      executionClass,
+      reason: 'go_live_disabled',
+      detail: 'go-live is off: only OBSERVE_ONLY actions run',
+    };
   }
   if (executionClass === 'PROD_EXEC' && state.killSwitchEngaged) {
     return {
@@ -46,7 +52,7 @@ export interface ChangeDecision {
   outcome: ChangeOutcome;
   next: ControlPlaneState;
   /** The audit kind that records it. */
-  auditKind: string;
+  auditKind: AuditKindName;
 }
 
 /**
@@ -54,11 +60,29 @@ export interface ChangeDecision {
  * refusal leaves the state as it was (same version); every accepted change
  * bumps the version.
  */
-export function decideControlPlaneChange(state: ControlPlaneState, change: ControlPlaneChange, ctx: ChangeContext): ChangeDecision {
+export function decideControlPlaneChange(
+  state: ControlPlaneState,
+  change: ControlPlaneChange,
+  ctx: ChangeContext,
+): ChangeDecision {
   const capital = { capitalBand: ctx.capital.band, capitalUsage: ctx.capital.usage };
-  const stamped = { ...capital, updatedBy: change.actor, updatedAt: ctx.at.toISOString(), version: state.version + 1, reason: ('reason' in change ? change.reason : undefined) ?? null };
-  const refused = (reason: string): ChangeDecision => ({ outcome: { status: 'refused', reason }, next: state, auditKind: CONTROL_PLANE_REFUSAL_KIND });
-  const applied = (next: ControlPlaneState, auditKind = CONTROL_PLANE_AUDIT_KINDS[change.kind]): ChangeDecision => ({ outcome: { status: 'applied' }, next, auditKind });
+  const stamped = {
+    ...capital,
+    updatedBy: change.actor,
+    updatedAt: ctx.at.toISOString(),
+    version: state.version + 1,
+    reason: ('reason' in change ? change.reason : undefined) ?? null,
+  };
+  const refused = (reason: string): ChangeDecision => ({
+    outcome: { status: 'refused', reason },
+    next: state,
+    auditKind: CONTROL_PLANE_REFUSAL_KIND,
+  });
+  const applied = (next: ControlPlaneState, auditKind = CONTROL_PLANE_AUDIT_KINDS[change.kind]): ChangeDecision => ({
+    outcome: { status: 'applied' },
+    next,
+    auditKind,
+  });
   switch (change.kind) {
     case 'setGoLive':
       if (change.enabled && !ctx.goLivePlaybookCompleted) {
@@ -67,7 +91,15 @@ export function decideControlPlaneChange(state: ControlPlaneState, change: Contr
       return applied({ ...state, ...stamped, goLiveEnabled: change.enabled });
     case 'engageKillSwitch':
       // A new engagement is a new incident: the cooldown restarts and earlier approvals lapse.
-      return applied({ ...state, ...stamped, killSwitchEngaged: true, killSwitchSource: change.source, killSwitchEngagedAt: ctx.at.toISOString(), killSwitchEngagedBy: change.actor, releaseApprovals: [] });
+      return applied({
+        ...state,
+        ...stamped,
+        killSwitchEngaged: true,
+        killSwitchSource: change.source,
+        killSwitchEngagedAt: ctx.at.toISOString(),
+        killSwitchEngagedBy: change.actor,
+        releaseApprovals: [],
+      });
     case 'releaseKillSwitch':
     case 'declineKillSwitchRelease': {
       if (ctx.vote === undefined) return refused('token: the vote could not be checked');
@@ -77,11 +109,27 @@ export function decideControlPlaneChange(state: ControlPlaneState, change: Contr
         case 'refused':
           return refused(decision.reason);
         case 'declined':
-          return { outcome: { status: 'applied' }, next: { ...state, ...stamped, releaseApprovals: [] }, auditKind: CONTROL_PLANE_AUDIT_KINDS.declineKillSwitchRelease };
+          return {
+            outcome: { status: 'applied' },
+            next: { ...state, ...stamped, releaseApprovals: [] },
+            auditKind: CONTROL_PLANE_AUDIT_KINDS.declineKillSwitchRelease,
+          };
         case 'pending':
-          return { outcome: { status: 'pending', detail: decision.detail }, next: { ...state, ...stamped, reason: state.reason, releaseApprovals: decision.approvals }, auditKind: 'control_plane.kill_switch_release_approved' };
+          return {
+            outcome: { status: 'pending', detail: decision.detail },
+            next: { ...state, ...stamped, reason: state.reason, releaseApprovals: decision.approvals },
+            auditKind: AuditKind.controlPlane.killSwitchReleaseApproved,
+          };
         case 'released':
-          return applied({ ...state, ...stamped, killSwitchEngaged: false, killSwitchSource: null, killSwitchEngagedAt: null, killSwitchEngagedBy: null, releaseApprovals: [] });
+          return applied({
+            ...state,
+            ...stamped,
+            killSwitchEngaged: false,
+            killSwitchSource: null,
+            killSwitchEngagedAt: null,
+            killSwitchEngagedBy: null,
+            releaseApprovals: [],
+          });
       }
       break;
     }
@@ -92,20 +140,24 @@ export function decideControlPlaneChange(state: ControlPlaneState, change: Contr
       return applied({ ...state, ...capital });
     case 'refreshCapitalBand':
       if (ctx.capital.band === state.capitalBand) return applied({ ...state, ...capital });
-      return applied({ ...state, ...stamped, reason: `capital usage ${ctx.capital.usage === null ? 'unmeasured (no GLOBAL cap)' : `${(ctx.capital.usage * 100).toFixed(1)}%`}` });
+      return applied({
+        ...state,
+        ...stamped,
+        reason: `capital usage ${ctx.capital.usage === null ? 'unmeasured (no GLOBAL cap)' : `${(ctx.capital.usage * 100).toFixed(1)}%`}`,
+      });
   }
 }
 
 /** The audit kind for each change, named after what happened. */
-export const CONTROL_PLANE_AUDIT_KINDS: Record<ControlPlaneChange['kind'], string> = {
-  setGoLive: 'control_plane.go_live_set',
-  engageKillSwitch: 'control_plane.kill_switch_engaged',
-  releaseKillSwitch: 'control_plane.kill_switch_released',
-  declineKillSwitchRelease: 'control_plane.kill_switch_release_declined',
-  setApplyMode: 'control_plane.apply_mode_set',
-  restrictEngine: 'control_plane.engine_restricted',
-  refreshCapitalBand: 'control_plane.capital_band_changed',
-};
-export const CONTROL_PLANE_REFUSAL_KIND = 'control_plane.change_refused';
-export const CONTROL_PLANE_REJECTION_KIND = 'control_plane.signal_rejected';
+export const CONTROL_PLANE_AUDIT_KINDS = {
+  setGoLive: AuditKind.controlPlane.goLiveSet,
+  engageKillSwitch: AuditKind.controlPlane.killSwitchEngaged,
+  releaseKillSwitch: AuditKind.controlPlane.killSwitchReleased,
+  declineKillSwitchRelease: AuditKind.controlPlane.killSwitchReleaseDeclined,
+  setApplyMode: AuditKind.controlPlane.applyModeSet,
+  restrictEngine: AuditKind.controlPlane.engineRestricted,
+  refreshCapitalBand: AuditKind.controlPlane.capitalBandChanged,
+} as const satisfies Record<ControlPlaneChange['kind'], AuditKindName>;
+export const CONTROL_PLANE_REFUSAL_KIND = AuditKind.controlPlane.changeRefused;
+export const CONTROL_PLANE_REJECTION_KIND = AuditKind.controlPlane.signalRejected;
 export const CONTROL_PLANE_SUBJECT = 'control-plane';

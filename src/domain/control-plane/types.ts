@@ -94,7 +94,8 @@ export interface ReleaseApproval {
 }
 
 /** What became of one change: applied, recorded but waiting (more approvals), or refused with the reason. */
-export type ChangeOutcome = { status: 'applied' } | { status: 'pending'; detail: string } | { status: 'refused'; reason: string };
+export type ChangeOutcome =
+  { status: 'applied' } | { status: 'pending'; detail: string } | { status: 'refused'; reason: string };
 
 export interface ControlPlaneState {
   goLiveEnabled: boolean;

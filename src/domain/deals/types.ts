@@ -21,26 +21,42 @@ export const DealInputSchema = z.strictObject({
   executionClass: ExecutionClassSchema.default('PROD_EXEC'),
   requestedBy: ActorSchema,
   /** Where the producer's `executeDeal` runs; defaults to Warden's own queue and its simulated executor. */
-  executorTaskQueue: z.string().regex(/^\S{1,255}$/, 'expected a task queue name').optional(),
+  executorTaskQueue: z
+    .string()
+    .regex(/^\S{1,255}$/, 'expected a task queue name')
+    .optional(),
   // Seed 001: a trade names its strategy, so the strategy gate can judge it.
-  strategyId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected a strategy id').optional(),
+  strategyId: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected a strategy id')
+    .optional(),
   side: z.enum(['buy', 'sell']).default('buy'),
   /** The strategy's current position in this symbol (signed notional), to tell exits from growth. */
   position: z.number().finite().default(0),
   impact: ImpactInputSchema.optional(),
   executionTokenId: z.uuid('expected an execution token id').optional(),
   /** How long an order that needs a human (L2, or CRITICAL impact) waits for `approveOrder`. */
-  orderApprovalTimeoutSeconds: z.number().int().min(1).max(7 * 86_400).default(3600),
+  orderApprovalTimeoutSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 86_400)
+    .default(3600),
 });
 export type DealInput = z.input<typeof DealInputSchema>;
 export type ParsedDealInput = z.output<typeof DealInputSchema>;
 
-export const dealWorkflowId = (dealId: string) => `deal-${dealId}`;
-
 export type DealGate = 'control_plane' | 'strategy' | 'risk' | 'prod_eligibility' | 'permit';
 
 export type DealResult =
-  | { status: 'executed'; dealId: string; applyMode: Exclude<ApplyMode, 'dry_run'>; permitId: string; realizedLoss: number; externalId: string | null }
+  | {
+      status: 'executed';
+      dealId: string;
+      applyMode: Exclude<ApplyMode, 'dry_run'>;
+      permitId: string;
+      realizedLoss: number;
+      externalId: string | null;
+    }
   | { status: 'dry_run'; dealId: string; applyMode: 'dry_run'; permitId: string }
   | { status: 'shadow'; dealId: string; strategyId: string; amount: number }
   | { status: 'paper'; dealId: string; strategyId: string; amount: number }

@@ -3,7 +3,7 @@ import { bandWithin, type CapitalBand } from '../capital/bands';
 import { ActorSchema, ReasonSchema } from '../control-plane/types';
 import type { HealthStatus } from '../system-health/rules';
 import { RELEASE_APPROVER_ROLES } from '../identity/roles';
-import type { ApproverCheck } from './approver';
+import type { ApprovalClaimCheck as ApproverCheck } from '../identity/approval-check';
 import { describeIssues } from '../shared/validation';
 
 /**
@@ -45,7 +45,8 @@ export const PLAYBOOK: readonly PlaybookStep[] = [
   {
     id: 'preflight',
     title: 'Preflight: database migrated, seed policies present',
-    evidence: '`warden migrate` has nothing pending; `warden risk policies` lists GLOBAL, WHOLESALE, CAPITAL and NOTIFY; Heimdall and tripwire seed policies present; `warden status` reads',
+    evidence:
+      '`warden migrate` has nothing pending; `warden risk policies` lists GLOBAL, WHOLESALE, CAPITAL and NOTIFY; Heimdall and tripwire seed policies present; `warden status` reads',
     worstBand: 'D',
     proceedWhileRed: true,
     needsApprover: false,
@@ -53,7 +54,8 @@ export const PLAYBOOK: readonly PlaybookStep[] = [
   {
     id: 'risk_policies_reviewed',
     title: 'Risk policies reviewed',
-    evidence: 'GLOBAL and per-engine caps (daily exposure, daily loss, open risk, actions per day) checked against the launch budget; the GLOBAL daily exposure cap is set',
+    evidence:
+      'GLOBAL and per-engine caps (daily exposure, daily loss, open risk, actions per day) checked against the launch budget; the GLOBAL daily exposure cap is set',
     worstBand: 'D',
     proceedWhileRed: false,
     needsApprover: false,
@@ -61,7 +63,8 @@ export const PLAYBOOK: readonly PlaybookStep[] = [
   {
     id: 'prod_gates_reviewed',
     title: 'Production gates reviewed',
-    evidence: 'Heimdall prod-eligibility policies (confidence, sandbox trials, success rate) and which domains have prod use on; strategy maturity levels and tokens',
+    evidence:
+      'Heimdall prod-eligibility policies (confidence, sandbox trials, success rate) and which domains have prod use on; strategy maturity levels and tokens',
     worstBand: 'D',
     proceedWhileRed: false,
     needsApprover: false,
@@ -69,7 +72,8 @@ export const PLAYBOOK: readonly PlaybookStep[] = [
   {
     id: 'watchdogs_running',
     title: 'Watchdog schedules running',
-    evidence: 'tripwire, canary and governance-cycle schedules exist with recent runs (`warden schedules apply`, Temporal UI); `warden canary status` passing',
+    evidence:
+      'tripwire, canary and governance-cycle schedules exist with recent runs (`warden schedules apply`, Temporal UI); `warden canary status` passing',
     worstBand: 'C',
     proceedWhileRed: false,
     needsApprover: false,
@@ -77,7 +81,8 @@ export const PLAYBOOK: readonly PlaybookStep[] = [
   {
     id: 'kill_switch_drill',
     title: 'Kill-switch drill',
-    evidence: 'kill switch engaged and released (audit event ids); a PROD_EXEC action was denied kill_switch_engaged while it was engaged',
+    evidence:
+      'kill switch engaged and released (audit event ids); a PROD_EXEC action was denied kill_switch_engaged while it was engaged',
     worstBand: 'C',
     proceedWhileRed: false,
     needsApprover: false,
@@ -85,7 +90,8 @@ export const PLAYBOOK: readonly PlaybookStep[] = [
   {
     id: 'alerts_routed',
     title: 'Alerts routed',
-    evidence: 'a test notification reached the on-call webhook and the Alertmanager receiver (receiver name, delivery time)',
+    evidence:
+      'a test notification reached the on-call webhook and the Alertmanager receiver (receiver name, delivery time)',
     worstBand: 'C',
     proceedWhileRed: false,
     needsApprover: false,
@@ -93,7 +99,8 @@ export const PLAYBOOK: readonly PlaybookStep[] = [
   {
     id: 'dry_run_reviewed',
     title: 'Dry run reviewed',
-    evidence: 'deals in apply mode dry_run passed every gate; `warden risk ledger` shows the expected denials only and nothing left reserved',
+    evidence:
+      'deals in apply mode dry_run passed every gate; `warden risk ledger` shows the expected denials only and nothing left reserved',
     worstBand: 'C',
     proceedWhileRed: false,
     needsApprover: false,
@@ -116,7 +123,9 @@ export const PLAYBOOK: readonly PlaybookStep[] = [
   },
 ];
 
-export const PlaybookStepIdSchema = z.enum(PLAYBOOK_STEP_IDS, { message: `expected one of ${PLAYBOOK_STEP_IDS.join(', ')}` });
+export const PlaybookStepIdSchema = z.enum(PLAYBOOK_STEP_IDS, {
+  message: `expected one of ${PLAYBOOK_STEP_IDS.join(', ')}`,
+});
 
 /** `completePlaybookStep` (update and signal): plain JSON, so operators can send it with the Temporal CLI or UI. */
 export const CompleteStepPayloadSchema = z.strictObject({
@@ -148,7 +157,8 @@ export interface StepRecord {
   health: HealthStatus;
 }
 
-export type StepRefusalReason = 'playbook_closed' | 'out_of_order' | 'health_red' | 'band_exceeded' | 'approver_required';
+export type StepRefusalReason =
+  'playbook_closed' | 'out_of_order' | 'health_red' | 'band_exceeded' | 'approver_required';
 
 export interface StepRefusal {
   step: string;
@@ -198,16 +208,24 @@ export function nextStepOf(progress: Pick<PlaybookProgress, 'status' | 'done'>):
   return PLAYBOOK_STEP_IDS[progress.done.length] ?? null;
 }
 
-function orderProblem(progress: PlaybookProgress, step: PlaybookStepId): { reason: StepRefusalReason; problem: string } | null {
-  if (progress.status !== 'in_progress') return { reason: 'playbook_closed', problem: `step: playbook ${progress.playbookId} is ${progress.status}` };
+function orderProblem(
+  progress: PlaybookProgress,
+  step: PlaybookStepId,
+): { reason: StepRefusalReason; problem: string } | null {
+  if (progress.status !== 'in_progress')
+    return { reason: 'playbook_closed', problem: `step: playbook ${progress.playbookId} is ${progress.status}` };
   const next = nextStepOf(progress);
   if (step === next) return null;
   const done = progress.done.some((d) => d.step === step);
-  return { reason: 'out_of_order', problem: `step: '${step}' ${done ? 'is already done' : 'is out of order'}; the next step is '${next}'` };
+  return {
+    reason: 'out_of_order',
+    problem: `step: '${step}' ${done ? 'is already done' : 'is out of order'}; the next step is '${next}'`,
+  };
 }
 
 function roleProblem(step: PlaybookStep, role: string | undefined): string | null {
-  if (!step.needsApprover || (role !== undefined && (RELEASE_APPROVER_ROLES as readonly string[]).includes(role))) return null;
+  if (!step.needsApprover || (role !== undefined && (RELEASE_APPROVER_ROLES as readonly string[]).includes(role)))
+    return null;
   return `role: ${step.id} must be done in an approver role (${RELEASE_APPROVER_ROLES.join(', ')})`;
 }
 
@@ -218,7 +236,9 @@ function roleProblem(step: PlaybookStep, role: string | undefined): string | nul
 export function checkStepRequest(
   progress: PlaybookProgress,
   payload: unknown,
-): { ok: true; request: CompleteStepPayload } | { ok: false; reason: StepRefusalReason | 'invalid_payload'; problem: string } {
+):
+  | { ok: true; request: CompleteStepPayload }
+  | { ok: false; reason: StepRefusalReason | 'invalid_payload'; problem: string } {
   const parsed = CompleteStepPayloadSchema.safeParse(payload);
   if (!parsed.success) return { ok: false, reason: 'invalid_payload', problem: describeIssues(parsed.error) };
   const request = parsed.data;
@@ -230,20 +250,37 @@ export function checkStepRequest(
 }
 
 /** Whether a step may be done now: order, then health, then capital band, then the approver's credentials. */
-export function decideStep(progress: PlaybookProgress, step: PlaybookStep, conditions: GoLiveConditions, payload: CompleteStepPayload): StepDecision {
+export function decideStep(
+  progress: PlaybookProgress,
+  step: PlaybookStep,
+  conditions: GoLiveConditions,
+  payload: CompleteStepPayload,
+): StepDecision {
   const order = orderProblem(progress, step.id);
   if (order) return { accepted: false, reason: order.reason, detail: order.problem };
   if (conditions.health === 'RED' && !step.proceedWhileRed) {
-    return { accepted: false, reason: 'health_red', detail: `health is RED (${conditions.healthReasons.join('; ') || 'no reason given'}): only preflight may proceed` };
+    return {
+      accepted: false,
+      reason: 'health_red',
+      detail: `health is RED (${conditions.healthReasons.join('; ') || 'no reason given'}): only preflight may proceed`,
+    };
   }
   if (!bandWithin(conditions.band, step.worstBand)) {
-    return { accepted: false, reason: 'band_exceeded', detail: `capital band ${conditions.band} is past ${step.worstBand}, the worst ${step.id} tolerates` };
+    return {
+      accepted: false,
+      reason: 'band_exceeded',
+      detail: `capital band ${conditions.band} is past ${step.worstBand}, the worst ${step.id} tolerates`,
+    };
   }
   if (step.needsApprover) {
     const role = roleProblem(step, payload.role);
     if (role) return { accepted: false, reason: 'approver_required', detail: role };
     if (conditions.approver === null || !conditions.approver.ok) {
-      return { accepted: false, reason: 'approver_required', detail: conditions.approver?.problem ?? `${step.id}: the approver's role was not checked` };
+      return {
+        accepted: false,
+        reason: 'approver_required',
+        detail: conditions.approver?.problem ?? `${step.id}: the approver's role was not checked`,
+      };
     }
   }
   return { accepted: true };

@@ -5,7 +5,9 @@ import type { HealthReport } from '../system-health/rules';
 import type { PlaybookStatus } from './playbook';
 
 /** Operator names become part of a workflow id (see ids.ts). */
-export const OperatorSchema = z.string().regex(/^[A-Za-z0-9._@-]{1,100}$/, 'expected an operator name of letters, digits, . _ @ or -');
+export const OperatorSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9._@-]{1,100}$/, 'expected an operator name of letters, digits, . _ @ or -');
 
 const NotesSchema = z.string().trim().min(1, 'must not be empty').max(2000);
 

@@ -3,6 +3,7 @@
  * Pure, so workflows use it too.
  */
 export function redactToken<T>(payload: T): T {
-  if (typeof payload !== 'object' || payload === null || !('token' in payload) || payload.token === undefined) return payload;
+  if (typeof payload !== 'object' || payload === null || !('token' in payload) || payload.token === undefined)
+    return payload;
   return { ...payload, token: '(redacted)' };
 }

@@ -5,7 +5,16 @@ import type { ApproverRole } from '../autonomy/phases';
  * Seed 004's eight role boundaries. `automation` is for machines (Alertmanager,
  * watchdog integrations): it may stop things, never start or release them.
  */
-export const ROLES = ['owner', 'manager', 'risk_officer', 'operator', 'engineer', 'analyst', 'auditor', 'automation'] as const;
+export const ROLES = [
+  'owner',
+  'manager',
+  'risk_officer',
+  'operator',
+  'engineer',
+  'analyst',
+  'auditor',
+  'automation',
+] as const;
 export const RoleSchema = z.enum(ROLES, { message: `expected one of ${ROLES.join(', ')}` });
 export type Role = z.infer<typeof RoleSchema>;
 
@@ -64,7 +73,9 @@ export const AUTONOMY_APPROVER_ROLE: Record<ApproverRole, Role> = {
 };
 
 export function autonomyRolesOf(roles: readonly Role[]): ApproverRole[] {
-  return (Object.keys(AUTONOMY_APPROVER_ROLE) as ApproverRole[]).filter((a) => roles.includes(AUTONOMY_APPROVER_ROLE[a]));
+  return (Object.keys(AUTONOMY_APPROVER_ROLE) as ApproverRole[]).filter((a) =>
+    roles.includes(AUTONOMY_APPROVER_ROLE[a]),
+  );
 }
 
 export interface Identity {

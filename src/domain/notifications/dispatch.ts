@@ -1,9 +1,5 @@
 import { z } from 'zod';
 
-/** Public names: operators signal and inspect it with the raw `temporal` CLI. */
-export const NOTIFICATION_DISPATCH_WORKFLOW_ID = 'warden-notification-dispatch';
-export const NOTIFICATION_DISPATCH_WORKFLOW_TYPE = 'notificationDispatch';
-
 export const NotificationDispatchInputSchema = z.strictObject({
   /** Deliveries finished by earlier runs; carried over continue-as-new. */
   handledDeliveries: z.number().int().min(0).default(0),
@@ -20,3 +16,16 @@ export interface NotificationDispatchView {
   /** Settled by this run and the ones before it. */
   handledDeliveries: number;
 }
+
+const BIGINT_MAX = 9_223_372_036_854_775_807n;
+/** A notification_delivery id (a PostgreSQL bigint) in its decimal form, as the claims hand it out. */
+const DeliveryIdSchema = z
+  .string()
+  .refine(
+    (id) => /^[1-9][0-9]{0,18}$/.test(id) && BigInt(id) <= BIGINT_MAX,
+    'must be a delivery id (a positive integer)',
+  );
+
+/** The delivery activities' inputs: checked before any SQL, so a bad id fails once instead of retrying. */
+export const DeliverNotificationInputSchema = z.object({ deliveryId: DeliveryIdSchema });
+export const MarkDeliveryFailedInputSchema = z.object({ deliveryId: DeliveryIdSchema, error: z.string() });

@@ -3,6 +3,7 @@
  * notification queue), and how a webhook's answer is judged. Pure: used by
  * the audit repository when it appends, and by the delivery activity.
  */
+import { AuditKind, type AuditKindName } from '../audit/kinds';
 
 export const NOTIFICATION_KINDS = [
   'kill_switch_engaged',
@@ -27,42 +28,52 @@ export interface NotificationDraft {
   summary: string;
 }
 
-const text = (value: unknown, fallback: string): string => (typeof value === 'string' && value !== '' ? value : fallback);
-const record = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {});
-const after = (prefix: string, subject: string): string => (subject.startsWith(prefix) ? subject.slice(prefix.length) : subject);
+const text = (value: unknown, fallback: string): string =>
+  typeof value === 'string' && value !== '' ? value : fallback;
+const record = (value: unknown): Record<string, unknown> =>
+  typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+const after = (prefix: string, subject: string): string =>
+  subject.startsWith(prefix) ? subject.slice(prefix.length) : subject;
 
 type Rule = (event: AnnouncedEvent) => NotificationDraft;
 
 /** Audit kind → notification. Breaker kinds are `breaker.<action>` for each trip action. */
 const RULES: Record<string, Rule> = {
-  'control_plane.kill_switch_engaged': ({ actor, details }) => {
+  [AuditKind.controlPlane.killSwitchEngaged]: ({ actor, details }) => {
     const change = record(details.change);
-    return { kind: 'kill_switch_engaged', summary: `Kill switch engaged by ${actor} (${text(change.source, 'unknown source')}): ${text(change.reason, 'no reason given')}` };
+    return {
+      kind: 'kill_switch_engaged',
+      summary: `Kill switch engaged by ${actor} (${text(change.source, 'unknown source')}): ${text(change.reason, 'no reason given')}`,
+    };
   },
-  'control_plane.kill_switch_released': ({ actor, details }) => ({
+  [AuditKind.controlPlane.killSwitchReleased]: ({ actor, details }) => ({
     kind: 'kill_switch_released',
     summary: `Kill switch released by ${actor}: ${text(record(details.change).reason, 'no reason given')}`,
   }),
-  'governor.auto_disarm': ({ subject, details }) => ({
+  [AuditKind.governor.autoDisarm]: ({ subject, details }) => ({
     kind: 'disarm',
     summary: `Governor disarmed to dry_run after a burst on ${after('symbol:', subject)}: ${text(details.detail, text(details.reason, 'burst limit breached'))}`,
   }),
-  'tripwire.triggered': ({ details }) => {
-    const drop = typeof details.dropFraction === 'number' ? ` dropped ${(details.dropFraction * 100).toFixed(1)}%` : ' fired';
-    return { kind: 'tripwire_fired', summary: `Regression tripwire ${text(details.policy, 'unknown policy')}${drop} → ${text(details.action, 'action unknown')}` };
+  [AuditKind.tripwire.triggered]: ({ details }) => {
+    const drop =
+      typeof details.dropFraction === 'number' ? ` dropped ${(details.dropFraction * 100).toFixed(1)}%` : ' fired';
+    return {
+      kind: 'tripwire_fired',
+      summary: `Regression tripwire ${text(details.policy, 'unknown policy')}${drop} → ${text(details.action, 'action unknown')}`,
+    };
   },
-  'canary.tripped': ({ details }) => ({
+  [AuditKind.canary.tripped]: ({ details }) => ({
     kind: 'canary_tripped',
     summary: `Infrastructure canary tripped: ${Array.isArray(details.tripped) && details.tripped.length > 0 ? details.tripped.join(', ') : 'checks failing'}`,
   }),
-  'breaker.revert_to_l3': breaker,
-  'breaker.pause_command_type': breaker,
-  'breaker.alert_only': breaker,
-  'proposal.created': ({ subject, details }) => ({
+  [AuditKind.breakerTripped.revert_to_l3]: breaker,
+  [AuditKind.breakerTripped.pause_command_type]: breaker,
+  [AuditKind.breakerTripped.alert_only]: breaker,
+  [AuditKind.proposal.created]: ({ subject, details }) => ({
     kind: 'proposal_waiting',
     summary: `Expansion proposal ${after('proposal:', subject)} to ${text(details.targetPhase, 'the next phase')} waits for approval`,
   }),
-};
+} satisfies Partial<Record<AuditKindName, Rule>>;
 
 function breaker({ subject, details }: AnnouncedEvent): NotificationDraft {
   const scope = typeof details.commandType === 'string' ? ` on ${details.commandType}` : '';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export const SymbolSchema = z.string().regex(/^[A-Za-z0-9._:\/-]{1,64}$/, 'expected a symbol such as BTCUSDT');
+export const SymbolSchema = z.string().regex(/^[A-Za-z0-9._:/-]{1,64}$/, 'expected a symbol such as BTCUSDT');
 
 /** Seed 003 governor settings: GOV_MAX_EXEC_PER_HOUR, GOV_MAX_EXEC_PER_5MIN, GOV_ENABLE_AUTO_DISARM. */
 export const GovernorSettingsSchema = z.strictObject({
@@ -17,18 +17,33 @@ export const BURST_WINDOW_MS = 5 * 60 * 1000;
 
 export type PermitBlockReason = 'burst_limit_exceeded' | 'hourly_limit_exceeded';
 
+export interface PermitCounts {
+  lastHour: number;
+  last5Min: number;
+}
+
 export type PermitCheck = { ok: true } | { ok: false; reason: PermitBlockReason; detail: string; disarm: boolean };
 
 /**
  * Per-symbol rate limits over sliding windows. The burst window is checked
  * first: a burst breach is the unsafe condition that disarms to dry_run.
  */
-export function decidePermit(counts: { lastHour: number; last5Min: number }, settings: GovernorSettings): PermitCheck {
+export function decidePermit(counts: PermitCounts, settings: GovernorSettings): PermitCheck {
   if (counts.last5Min >= settings.maxPer5Min) {
-    return { ok: false, reason: 'burst_limit_exceeded', detail: `${counts.last5Min} executions in 5 min, max ${settings.maxPer5Min}`, disarm: settings.autoDisarm };
+    return {
+      ok: false,
+      reason: 'burst_limit_exceeded',
+      detail: `${counts.last5Min} executions in 5 min, max ${settings.maxPer5Min}`,
+      disarm: settings.autoDisarm,
+    };
   }
   if (counts.lastHour >= settings.maxPerHour) {
-    return { ok: false, reason: 'hourly_limit_exceeded', detail: `${counts.lastHour} executions in 1 h, max ${settings.maxPerHour}`, disarm: false };
+    return {
+      ok: false,
+      reason: 'hourly_limit_exceeded',
+      detail: `${counts.lastHour} executions in 1 h, max ${settings.maxPerHour}`,
+      disarm: false,
+    };
   }
   return { ok: true };
 }

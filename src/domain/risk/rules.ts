@@ -1,7 +1,9 @@
 import { z } from 'zod';
 
 export const GLOBAL_ENGINE = 'GLOBAL';
-export const EngineSchema = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'expected an engine name in capitals, e.g. WHOLESALE');
+export const EngineSchema = z
+  .string()
+  .regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'expected an engine name in capitals, e.g. WHOLESALE');
 
 export interface RiskPolicy {
   engine: string;
@@ -32,29 +34,44 @@ export type RiskDenialReason =
   | 'open_risk_exceeded'
   | 'daily_action_limit_reached';
 
-export type RiskCheck =
-  | { ok: true }
-  | { ok: false; scope: string; reason: RiskDenialReason; detail: string };
+export type RiskCheck = { ok: true } | { ok: false; scope: string; reason: RiskDenialReason; detail: string };
 
 // Money compared in whole cents, so 0.1 + 0.2 never trips a 0.30 cap.
 const cents = (amount: number) => Math.round(amount * 100);
 
 /** One policy against its ledger, in seed 000's order: exposure, loss, open risk, then actions. */
 export function checkPolicy(policy: RiskPolicy, ledger: LedgerDay, amount: number): RiskCheck {
-  const deny = (reason: RiskDenialReason, detail: string): RiskCheck => ({ ok: false, scope: policy.engine, reason, detail });
+  const deny = (reason: RiskDenialReason, detail: string): RiskCheck => ({
+    ok: false,
+    scope: policy.engine,
+    reason,
+    detail,
+  });
   if (!policy.enabled) return deny('policy_disabled', `${policy.engine} policy is disabled`);
   if (policy.paused) return deny('engine_paused', `${policy.engine} is paused until an operator lifts it`);
   if (policy.maxDailyExposure !== null && cents(ledger.exposureUsed) + cents(amount) > cents(policy.maxDailyExposure)) {
-    return deny('daily_exposure_exceeded', `${policy.engine}: exposure ${ledger.exposureUsed} + ${amount} > ${policy.maxDailyExposure}`);
+    return deny(
+      'daily_exposure_exceeded',
+      `${policy.engine}: exposure ${ledger.exposureUsed} + ${amount} > ${policy.maxDailyExposure}`,
+    );
   }
   if (policy.maxDailyLoss !== null && cents(ledger.realizedLoss) >= cents(policy.maxDailyLoss)) {
-    return deny('daily_loss_limit_reached', `${policy.engine}: realized loss ${ledger.realizedLoss} >= ${policy.maxDailyLoss}`);
+    return deny(
+      'daily_loss_limit_reached',
+      `${policy.engine}: realized loss ${ledger.realizedLoss} >= ${policy.maxDailyLoss}`,
+    );
   }
   if (policy.maxOpenRisk !== null && cents(ledger.openRiskReserved) + cents(amount) > cents(policy.maxOpenRisk)) {
-    return deny('open_risk_exceeded', `${policy.engine}: open risk ${ledger.openRiskReserved} + ${amount} > ${policy.maxOpenRisk}`);
+    return deny(
+      'open_risk_exceeded',
+      `${policy.engine}: open risk ${ledger.openRiskReserved} + ${amount} > ${policy.maxOpenRisk}`,
+    );
   }
   if (policy.maxActionsPerDay !== null && ledger.actions + 1 > policy.maxActionsPerDay) {
-    return deny('daily_action_limit_reached', `${policy.engine}: ${ledger.actions} actions today, max ${policy.maxActionsPerDay}`);
+    return deny(
+      'daily_action_limit_reached',
+      `${policy.engine}: ${ledger.actions} actions today, max ${policy.maxActionsPerDay}`,
+    );
   }
   return { ok: true };
 }
@@ -68,10 +85,17 @@ export function decideReserve(
   policies: { global: RiskPolicy | undefined; engine: RiskPolicy | undefined },
   ledgers: { global: LedgerDay; engine: LedgerDay },
 ): RiskCheck {
-  if (!policies.global) return { ok: false, scope: GLOBAL_ENGINE, reason: 'policy_missing', detail: 'no GLOBAL risk policy' };
+  if (!policies.global)
+    return { ok: false, scope: GLOBAL_ENGINE, reason: 'policy_missing', detail: 'no GLOBAL risk policy' };
   const global = checkPolicy(policies.global, ledgers.global, input.amount);
   if (!global.ok || input.engine === GLOBAL_ENGINE) return global;
-  if (!policies.engine) return { ok: false, scope: input.engine, reason: 'policy_missing', detail: `no risk policy for engine ${input.engine}` };
+  if (!policies.engine)
+    return {
+      ok: false,
+      scope: input.engine,
+      reason: 'policy_missing',
+      detail: `no risk policy for engine ${input.engine}`,
+    };
   return checkPolicy(policies.engine, ledgers.engine, input.amount);
 }
 

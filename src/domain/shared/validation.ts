@@ -13,3 +13,15 @@ export function describeIssues(error: z.ZodError): string {
     })
     .join('; ');
 }
+
+/** A caller's request (to the client or a producer repository) failed validation; the message names the field. */
+export class InvalidRequestError extends Error {
+  override name = 'InvalidRequestError';
+}
+
+/** Parses a caller's request, throwing InvalidRequestError naming the first bad field. */
+export function validateRequest<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new InvalidRequestError(`invalid ${what}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}

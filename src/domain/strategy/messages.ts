@@ -31,4 +31,3 @@ export interface PromotionView {
   decidedBy: string | null;
   refused: string[];
 }
-export const promotionWorkflowId = (strategyId: string, to: MaturityLevel) => `strategy-promotion-${strategyId}-${to}`;

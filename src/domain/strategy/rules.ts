@@ -4,7 +4,13 @@ import { z } from 'zod';
 export const MATURITY_LEVELS = ['L0', 'L1', 'L2', 'L3', 'L4'] as const;
 export const MaturityLevelSchema = z.enum(MATURITY_LEVELS);
 export type MaturityLevel = z.infer<typeof MaturityLevelSchema>;
-export const MATURITY_LABELS: Record<MaturityLevel, string> = { L0: 'Shadow', L1: 'Paper', L2: 'Gated', L3: 'Constrained', L4: 'Autonomous' };
+export const MATURITY_LABELS: Record<MaturityLevel, string> = {
+  L0: 'Shadow',
+  L1: 'Paper',
+  L2: 'Gated',
+  L3: 'Constrained',
+  L4: 'Autonomous',
+};
 /** Sizing cap per level; L0 and L1 never reach the executor. */
 export const SIZING_CAP: Record<MaturityLevel, number> = { L0: 0, L1: 0, L2: 0.1, L3: 0.25, L4: 1 };
 const rank = (l: MaturityLevel) => MATURITY_LEVELS.indexOf(l);
@@ -37,21 +43,27 @@ export function tradeStats(pnlsOldestFirst: number[], capital: number): TradeSta
   return {
     trades: pnlsOldestFirst.length,
     winRate: pnlsOldestFirst.length === 0 ? 0 : wins.length / pnlsOldestFirst.length,
-    profitFactor: grossLoss === 0 ? (wins.length > 0 ? Number.POSITIVE_INFINITY : 0) : wins.reduce((a, b) => a + b, 0) / grossLoss,
+    profitFactor:
+      grossLoss === 0 ? (wins.length > 0 ? Number.POSITIVE_INFINITY : 0) : wins.reduce((a, b) => a + b, 0) / grossLoss,
     drawdown: Math.round(drawdown * 1e9) / 1e9,
     lossStreak,
   };
 }
 
 /** Slow: ≥ 50 trades, win rate > 0.45, profit factor > 1.1, and one level at a time. */
-export function promotionCheck(level: MaturityLevel, s: TradeStats): { eligible: true; to: MaturityLevel } | { eligible: false; reasons: string[] } {
+export function promotionCheck(
+  level: MaturityLevel,
+  s: TradeStats,
+): { eligible: true; to: MaturityLevel } | { eligible: false; reasons: string[] } {
   const reasons = [
     ...(level === 'L4' ? ['already at L4'] : []),
     ...(s.trades < 50 ? [`${s.trades} trades (need 50)`] : []),
     ...(s.winRate <= 0.45 ? [`win rate ${s.winRate.toFixed(3)} (need > 0.45)`] : []),
     ...(s.profitFactor <= 1.1 ? [`profit factor ${s.profitFactor.toFixed(3)} (need > 1.1)`] : []),
   ];
-  return reasons.length === 0 ? { eligible: true, to: MATURITY_LEVELS[rank(level) + 1]! } : { eligible: false, reasons };
+  return reasons.length === 0
+    ? { eligible: true, to: MATURITY_LEVELS[rank(level) + 1]! }
+    : { eligible: false, reasons };
 }
 
 /**
@@ -94,7 +106,12 @@ export function computeHealth(pnlsOldestFirst: number[], window = 20, floor = 0.
 export const IMPACT_TIERS = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
 export type ImpactTier = (typeof IMPACT_TIERS)[number];
 /** The least maturity each tier needs; CRITICAL also needs a human. */
-export const TIER_MIN_LEVEL: Record<ImpactTier, MaturityLevel> = { LOW: 'L2', MEDIUM: 'L2', HIGH: 'L3', CRITICAL: 'L4' };
+export const TIER_MIN_LEVEL: Record<ImpactTier, MaturityLevel> = {
+  LOW: 'L2',
+  MEDIUM: 'L2',
+  HIGH: 'L3',
+  CRITICAL: 'L4',
+};
 
 export const ImpactInputSchema = z.strictObject({
   irreversible: z.boolean().default(false),
@@ -125,14 +142,31 @@ export interface ExecutionToken {
   revokedAt: string | null;
 }
 
-export type TokenCheck = { ok: true } | { ok: false; reason: 'token_missing' | 'token_expired' | 'token_revoked' | 'token_wrong_strategy' | 'token_symbol_out_of_scope' | 'token_notional_exceeded' | 'token_action_not_allowed' };
+export type TokenCheck =
+  | { ok: true }
+  | {
+      ok: false;
+      reason:
+        | 'token_missing'
+        | 'token_expired'
+        | 'token_revoked'
+        | 'token_wrong_strategy'
+        | 'token_symbol_out_of_scope'
+        | 'token_notional_exceeded'
+        | 'token_action_not_allowed';
+    };
 
-export function checkToken(token: ExecutionToken | undefined, order: { strategyId: string; symbol: string; notional: number; side: 'buy' | 'sell' }, now: Date): TokenCheck {
+export function checkToken(
+  token: ExecutionToken | undefined,
+  order: { strategyId: string; symbol: string; notional: number; side: 'buy' | 'sell' },
+  now: Date,
+): TokenCheck {
   if (!token) return { ok: false, reason: 'token_missing' };
   if (token.revokedAt !== null) return { ok: false, reason: 'token_revoked' };
   if (now.getTime() >= Date.parse(token.expiresAt)) return { ok: false, reason: 'token_expired' };
   if (token.strategyId !== order.strategyId) return { ok: false, reason: 'token_wrong_strategy' };
-  if (!token.symbols.includes('*') && !token.symbols.includes(order.symbol)) return { ok: false, reason: 'token_symbol_out_of_scope' };
+  if (!token.symbols.includes('*') && !token.symbols.includes(order.symbol))
+    return { ok: false, reason: 'token_symbol_out_of_scope' };
   if (order.notional > token.maxNotional) return { ok: false, reason: 'token_notional_exceeded' };
   if (!token.actions.includes(order.side)) return { ok: false, reason: 'token_action_not_allowed' };
   return { ok: true };
@@ -146,7 +180,10 @@ export const mostRestrictive = (a: GovernanceAction, b: GovernanceAction): Gover
 
 /** An order that can only shrink the position: opposite side, no larger than it. */
 export function isReduceOnly(side: 'buy' | 'sell', position: number, notional: number): boolean {
-  return (side === 'sell' && position > 0 && notional <= position) || (side === 'buy' && position < 0 && notional <= -position);
+  return (
+    (side === 'sell' && position > 0 && notional <= position) ||
+    (side === 'buy' && position < 0 && notional <= -position)
+  );
 }
 
 export interface ComponentVerdict {
@@ -182,23 +219,68 @@ const DRIFT_REDUCTION = 0.5;
 /** Every component votes; the most restrictive verdict wins, and size reductions multiply. */
 export function decideStrategyGate(i: GateInputs): GateDecision {
   const verdicts: ComponentVerdict[] = [
-    i.demotion ? { component: 'maturity', action: 'DEMOTE', reason: i.demotion.reason } : SIZING_CAP[i.level] < 1 && SIZING_CAP[i.level] > 0 ? { component: 'maturity', action: 'REDUCE_SIZE', sizeMultiplier: SIZING_CAP[i.level], reason: `${i.level} caps size at ${SIZING_CAP[i.level] * 100}%` } : { component: 'maturity', action: 'ALLOW' },
-    i.paused ? { component: 'state', action: 'PAUSE', reason: 'strategy is paused' } : { component: 'state', action: 'ALLOW' },
-    i.health.sizingMultiplier < 1 ? { component: 'health', action: 'REDUCE_SIZE', sizeMultiplier: i.health.sizingMultiplier, reason: `health ${i.health.score.toFixed(2)}` } : { component: 'health', action: 'ALLOW' },
+    i.demotion
+      ? { component: 'maturity', action: 'DEMOTE', reason: i.demotion.reason }
+      : SIZING_CAP[i.level] < 1 && SIZING_CAP[i.level] > 0
+        ? {
+            component: 'maturity',
+            action: 'REDUCE_SIZE',
+            sizeMultiplier: SIZING_CAP[i.level],
+            reason: `${i.level} caps size at ${SIZING_CAP[i.level] * 100}%`,
+          }
+        : { component: 'maturity', action: 'ALLOW' },
+    i.paused
+      ? { component: 'state', action: 'PAUSE', reason: 'strategy is paused' }
+      : { component: 'state', action: 'ALLOW' },
+    i.health.sizingMultiplier < 1
+      ? {
+          component: 'health',
+          action: 'REDUCE_SIZE',
+          sizeMultiplier: i.health.sizingMultiplier,
+          reason: `health ${i.health.score.toFixed(2)}`,
+        }
+      : { component: 'health', action: 'ALLOW' },
     rank(TIER_MIN_LEVEL[i.impact.tier]) > rank(i.level) && rank(i.level) >= rank('L2')
-      ? { component: 'impact', action: 'BLOCK', reason: `${i.impact.tier} impact needs ${TIER_MIN_LEVEL[i.impact.tier]}` }
+      ? {
+          component: 'impact',
+          action: 'BLOCK',
+          reason: `${i.impact.tier} impact needs ${TIER_MIN_LEVEL[i.impact.tier]}`,
+        }
       : { component: 'impact', action: 'ALLOW' },
-    i.drift === 'PAUSE' ? { component: 'drift', action: 'PAUSE', reason: 'drift beyond 50%' } : i.drift === 'REDUCE_SIZE' ? { component: 'drift', action: 'REDUCE_SIZE', sizeMultiplier: DRIFT_REDUCTION, reason: 'drift beyond 30%' } : { component: 'drift', action: 'ALLOW' },
-    i.canaryFailing.length > 0 ? { component: 'canary', action: 'KILL', reason: `canary failing: ${i.canaryFailing.join(', ')}` } : { component: 'canary', action: 'ALLOW' },
-    i.token && !i.token.ok ? { component: 'token', action: 'BLOCK', reason: i.token.reason } : { component: 'token', action: 'ALLOW' },
+    i.drift === 'PAUSE'
+      ? { component: 'drift', action: 'PAUSE', reason: 'drift beyond 50%' }
+      : i.drift === 'REDUCE_SIZE'
+        ? { component: 'drift', action: 'REDUCE_SIZE', sizeMultiplier: DRIFT_REDUCTION, reason: 'drift beyond 30%' }
+        : { component: 'drift', action: 'ALLOW' },
+    i.canaryFailing.length > 0
+      ? { component: 'canary', action: 'KILL', reason: `canary failing: ${i.canaryFailing.join(', ')}` }
+      : { component: 'canary', action: 'ALLOW' },
+    i.token && !i.token.ok
+      ? { component: 'token', action: 'BLOCK', reason: i.token.reason }
+      : { component: 'token', action: 'ALLOW' },
   ];
   let action = verdicts.map((v) => v.action).reduce(mostRestrictive, 'ALLOW');
   const reasons = verdicts.filter((v) => v.action !== 'ALLOW').map((v) => `${v.component}: ${v.reason}`);
   // A halt must never trap a position: orders that only reduce it still go (not past a kill).
   const reduceOnlyExit = i.reduceOnly && (action === 'BLOCK' || action === 'DEMOTE' || action === 'PAUSE');
-  if (reduceOnlyExit) return { action: 'ALLOW', sizeMultiplier: 1, execution: 'live', verdicts, reasons: [...reasons, 'reduce-only exit allowed'], reduceOnlyExit };
+  if (reduceOnlyExit)
+    return {
+      action: 'ALLOW',
+      sizeMultiplier: 1,
+      execution: 'live',
+      verdicts,
+      reasons: [...reasons, 'reduce-only exit allowed'],
+      reduceOnlyExit,
+    };
   if (i.reduceOnly && action === 'REDUCE_SIZE') action = 'ALLOW';
   const sizeMultiplier = action === 'REDUCE_SIZE' ? verdicts.reduce((m, v) => m * (v.sizeMultiplier ?? 1), 1) : 1;
-  const execution = i.level === 'L0' ? 'shadow' : i.level === 'L1' ? 'paper' : i.level === 'L2' || i.impact.tier === 'CRITICAL' ? 'approval' : 'live';
+  const execution =
+    i.level === 'L0'
+      ? 'shadow'
+      : i.level === 'L1'
+        ? 'paper'
+        : i.level === 'L2' || i.impact.tier === 'CRITICAL'
+          ? 'approval'
+          : 'live';
   return { action, sizeMultiplier, execution, verdicts, reasons, reduceOnlyExit };
 }

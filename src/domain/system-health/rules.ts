@@ -81,7 +81,11 @@ function capitalReason(capital: CapitalUsage): HealthReason | undefined {
     capital.usage === null
       ? 'no GLOBAL daily exposure cap is set: capital headroom is unknown'
       : `capital usage ${percent(capital.usage)} of the GLOBAL daily cap (${capital.committed} of ${capital.cap})`;
-  return { status: 'YELLOW', code: `capital_band_${capital.band.toLowerCase()}`, detail: `band ${capital.band}: ${detail}` };
+  return {
+    status: 'YELLOW',
+    code: `capital_band_${capital.band.toLowerCase()}`,
+    detail: `band ${capital.band}: ${detail}`,
+  };
 }
 
 export function assessHealth(signals: HealthSignals): HealthReport {
@@ -90,10 +94,17 @@ export function assessHealth(signals: HealthSignals): HealthReport {
   const yellow = (code: string, detail: string) => reasons.push({ status: 'YELLOW', code, detail });
   const cp = signals.controlPlane;
 
-  if (cp.killSwitchEngaged) red('kill_switch_engaged', `kill switch engaged by ${cp.killSwitchSource ?? 'unknown'}: ${cp.reason ?? 'no reason given'}`);
+  if (cp.killSwitchEngaged)
+    red(
+      'kill_switch_engaged',
+      `kill switch engaged by ${cp.killSwitchSource ?? 'unknown'}: ${cp.reason ?? 'no reason given'}`,
+    );
   for (const check of signals.canaryChecks) {
     if (check.consecutiveFailures >= signals.canaryThreshold) {
-      red('canary_failing', `canary ${check.name} failed ${check.consecutiveFailures} times in a row (threshold ${signals.canaryThreshold}): ${check.lastError ?? 'no error recorded'}`);
+      red(
+        'canary_failing',
+        `canary ${check.name} failed ${check.consecutiveFailures} times in a row (threshold ${signals.canaryThreshold}): ${check.lastError ?? 'no error recorded'}`,
+      );
     }
   }
   for (const event of signals.openBreakerEvents) {
@@ -102,26 +113,47 @@ export function assessHealth(signals: HealthSignals): HealthReport {
     else if (event.alertSeverity === 'critical') red('breaker_critical', what);
     else yellow('breaker_open', what);
   }
-  if (signals.criticalIncidents > 0) red('critical_incident', `${signals.criticalIncidents} critical incident(s) in the last 24 h`);
+  if (signals.criticalIncidents > 0)
+    red('critical_incident', `${signals.criticalIncidents} critical incident(s) in the last 24 h`);
 
   if (cp.killSwitchEngaged && cp.releaseApprovals.length > 0) {
-    yellow('kill_switch_release_pending', `a kill-switch release waits for more approvals (approved so far by ${cp.releaseApprovals.map((a) => `${a.actor} as ${a.role}`).join(', ')})`);
+    yellow(
+      'kill_switch_release_pending',
+      `a kill-switch release waits for more approvals (approved so far by ${cp.releaseApprovals.map((a) => `${a.actor} as ${a.role}`).join(', ')})`,
+    );
   }
   if (signals.autoDisarms.length > 0) {
     const latest = signals.autoDisarms[0]!;
-    const now = cp.goLiveEnabled && cp.applyMode === 'dry_run' ? 'go-live is on but apply mode is dry_run' : `apply mode is ${cp.applyMode}`;
-    yellow('auto_disarmed', `${signals.autoDisarms.length} governor auto-disarm(s) in the last 24 h, latest ${latest.at} on ${latest.symbol} (${latest.reason}); ${now}`);
+    const now =
+      cp.goLiveEnabled && cp.applyMode === 'dry_run'
+        ? 'go-live is on but apply mode is dry_run'
+        : `apply mode is ${cp.applyMode}`;
+    yellow(
+      'auto_disarmed',
+      `${signals.autoDisarms.length} governor auto-disarm(s) in the last 24 h, latest ${latest.at} on ${latest.symbol} (${latest.reason}); ${now}`,
+    );
   }
-  for (const r of signals.restrictions) yellow(r.kind === 'throttle' ? 'engine_throttled' : 'engine_paused', `engine ${r.engine} ${r.kind}d by ${r.source}: ${r.reason}`);
+  for (const r of signals.restrictions)
+    yellow(
+      r.kind === 'throttle' ? 'engine_throttled' : 'engine_paused',
+      `engine ${r.engine} ${r.kind}d by ${r.source}: ${r.reason}`,
+    );
   for (const t of signals.triggeredTripwires) {
-    yellow('tripwire_triggered', `tripwire ${t.policy} triggered${t.triggeredAt ? ` at ${t.triggeredAt}` : ''}${t.dropFraction === null ? '' : `, drop ${percent(t.dropFraction)}`}; reset after review`);
+    yellow(
+      'tripwire_triggered',
+      `tripwire ${t.policy} triggered${t.triggeredAt ? ` at ${t.triggeredAt}` : ''}${t.dropFraction === null ? '' : `, drop ${percent(t.dropFraction)}`}; reset after review`,
+    );
   }
   for (const check of signals.canaryChecks) {
     if (check.consecutiveFailures > 0 && check.consecutiveFailures < signals.canaryThreshold) {
-      yellow('canary_degraded', `canary ${check.name} failed ${check.consecutiveFailures} of ${signals.canaryThreshold} times before it trips: ${check.lastError ?? 'no error recorded'}`);
+      yellow(
+        'canary_degraded',
+        `canary ${check.name} failed ${check.consecutiveFailures} of ${signals.canaryThreshold} times before it trips: ${check.lastError ?? 'no error recorded'}`,
+      );
     }
   }
-  for (const s of signals.pausedStrategies) yellow('strategy_paused', `strategy ${s.id} paused: ${s.reason ?? 'no reason recorded'}`);
+  for (const s of signals.pausedStrategies)
+    yellow('strategy_paused', `strategy ${s.id} paused: ${s.reason ?? 'no reason recorded'}`);
   const capital = capitalReason(signals.capital);
   if (capital) reasons.push(capital);
 

@@ -9,7 +9,13 @@ export interface CheckResult {
 
 export const CanaryInputSchema = z.strictObject({
   httpProbes: z
-    .array(z.strictObject({ name: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'expected a lowercase check name'), url: z.string().regex(/^https?:\/\/\S+$/, 'expected an http(s) URL'), timeoutMs: z.number().int().min(50).max(30_000).default(2000) }))
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'expected a lowercase check name'),
+        url: z.string().regex(/^https?:\/\/\S+$/, 'expected an http(s) URL'),
+        timeoutMs: z.number().int().min(50).max(30_000).default(2000),
+      }),
+    )
     .max(20)
     .default([]),
   threshold: z.number().int().min(1).max(100).default(3),
@@ -30,7 +36,11 @@ export interface CanaryRunResult {
  * (once: not again every run while it stays down); a check that passes after
  * failing has recovered.
  */
-export function nextCanaryState(previous: Record<string, number>, results: CheckResult[], threshold: number): Omit<CanaryRunResult, 'results'> {
+export function nextCanaryState(
+  previous: Record<string, number>,
+  results: CheckResult[],
+  threshold: number,
+): Omit<CanaryRunResult, 'results'> {
   const consecutiveFailures: Record<string, number> = {};
   const tripped: string[] = [];
   const recovered: string[] = [];

@@ -4,7 +4,9 @@ export const REGRESSION_ACTIONS = ['THROTTLE', 'PAUSE', 'KILL_SWITCH'] as const;
 export const RegressionActionSchema = z.enum(REGRESSION_ACTIONS);
 export type RegressionAction = z.infer<typeof RegressionActionSchema>;
 
-export const MetricSchema = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'expected a metric name in snake_case, e.g. contract_rate');
+export const MetricSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{0,63}$/, 'expected a metric name in snake_case, e.g. contract_rate');
 /** `DOMAIN/metric`, how operators name a regression policy. */
 export const PolicyIdSchema = z
   .string()
@@ -44,7 +46,14 @@ export function rateFromEvents(events: KpiSample[]): number | undefined {
 
 export type RegressionDecision =
   | { decision: 'insufficient_data'; windowCount: number; baselineCount: number; detail: string }
-  | { decision: 'ok' | 'triggered'; windowCount: number; baselineCount: number; baseline: number; current: number; dropFraction: number };
+  | {
+      decision: 'ok' | 'triggered';
+      windowCount: number;
+      baselineCount: number;
+      baseline: number;
+      current: number;
+      dropFraction: number;
+    };
 
 /**
  * Seed 000 Lever 4: the most recent `windowEvents` against the
@@ -52,12 +61,19 @@ export type RegressionDecision =
  * drop relative to the baseline reaches `maxDropFraction`. Too few events,
  * or a baseline of zero, decides nothing.
  */
-export function evaluateRegression(policy: Pick<RegressionPolicy, 'windowEvents' | 'baselineEvents' | 'maxDropFraction'>, newestFirst: KpiSample[]): RegressionDecision {
+export function evaluateRegression(
+  policy: Pick<RegressionPolicy, 'windowEvents' | 'baselineEvents' | 'maxDropFraction'>,
+  newestFirst: KpiSample[],
+): RegressionDecision {
   const recent = newestFirst.slice(0, policy.windowEvents);
   const before = newestFirst.slice(policy.windowEvents, policy.windowEvents + policy.baselineEvents);
   const counts = { windowCount: recent.length, baselineCount: before.length };
   if (recent.length < policy.windowEvents || before.length < policy.baselineEvents) {
-    return { decision: 'insufficient_data', ...counts, detail: `need ${policy.windowEvents} recent + ${policy.baselineEvents} baseline events, have ${recent.length} + ${before.length}` };
+    return {
+      decision: 'insufficient_data',
+      ...counts,
+      detail: `need ${policy.windowEvents} recent + ${policy.baselineEvents} baseline events, have ${recent.length} + ${before.length}`,
+    };
   }
   const current = rateFromEvents(recent);
   const baseline = rateFromEvents(before);
@@ -66,7 +82,13 @@ export function evaluateRegression(policy: Pick<RegressionPolicy, 'windowEvents'
   }
   // Rounded so that a drop of exactly the threshold counts as reaching it.
   const dropFraction = Math.round(((baseline - current) / baseline) * 1e9) / 1e9;
-  return { decision: dropFraction >= policy.maxDropFraction ? 'triggered' : 'ok', ...counts, baseline, current, dropFraction };
+  return {
+    decision: dropFraction >= policy.maxDropFraction ? 'triggered' : 'ok',
+    ...counts,
+    baseline,
+    current,
+    dropFraction,
+  };
 }
 
 export interface TripwireFiring {
@@ -81,6 +103,12 @@ export interface TripwireFiring {
 }
 
 export interface TripwireReport {
-  evaluated: { policy: string; decision: string; baseline: number | null; current: number | null; dropFraction: number | null }[];
+  evaluated: {
+    policy: string;
+    decision: string;
+    baseline: number | null;
+    current: number | null;
+    dropFraction: number | null;
+  }[];
   fired: TripwireFiring[];
 }

@@ -17,11 +17,16 @@ export class ApiError extends Error {
 
 export const badRequest = (message: string) => new ApiError(400, 'invalid_request', message);
 export const notFound = (message: string) => new ApiError(404, 'not_found', message);
-export const conflict = (message: string, extra: Record<string, unknown> = {}) => new ApiError(409, 'refused', message, extra);
+export const conflict = (message: string, extra: Record<string, unknown> = {}) =>
+  new ApiError(409, 'refused', message, extra);
 export const forbidden = (message: string) => new ApiError(403, 'forbidden', message);
 
 /** Parses one part of a request; a failure names the part and the field (`body.reason: must say why`). */
-export function parsePart<S extends z.ZodType>(schema: S, value: unknown, part: 'body' | 'query' | 'params'): z.output<S> {
+export function parsePart<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  part: 'body' | 'query' | 'params',
+): z.output<S> {
   const parsed = schema.safeParse(value ?? {});
   if (!parsed.success) throw badRequest(`${part}.${describeIssues(parsed.error)}`);
   return parsed.data;

@@ -5,7 +5,10 @@ import type { RouteSpec } from './http';
 const ERROR = {
   type: 'object',
   required: ['error', 'message'],
-  properties: { error: { type: 'string' }, message: { type: 'string', description: 'Names the offending field, e.g. `body.reason: must say why`.' } },
+  properties: {
+    error: { type: 'string' },
+    message: { type: 'string', description: 'Names the offending field, e.g. `body.reason: must say why`.' },
+  },
 };
 
 function schemaOf(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
@@ -16,11 +19,19 @@ function schemaOf(schema: z.ZodType, io: 'input' | 'output'): Record<string, unk
 
 function parameters(spec: RouteSpec) {
   const out: Record<string, unknown>[] = [];
-  for (const [where, schema] of [['path', spec.params], ['query', spec.query]] as const) {
+  for (const [where, schema] of [
+    ['path', spec.params],
+    ['query', spec.query],
+  ] as const) {
     if (!schema) continue;
     const json = schemaOf(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] };
     for (const [name, property] of Object.entries(json.properties ?? {})) {
-      out.push({ name, in: where, required: where === 'path' || (json.required ?? []).includes(name), schema: property });
+      out.push({
+        name,
+        in: where,
+        required: where === 'path' || (json.required ?? []).includes(name),
+        schema: property,
+      });
     }
   }
   return out;
@@ -44,9 +55,14 @@ export function buildOpenApi(routes: RouteSpec[], environment: string) {
       description: who,
       ...(spec.access === 'public' ? { security: [] } : {}),
       parameters: parameters(spec),
-      ...(spec.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(spec.body, 'input') } } } } : {}),
+      ...(spec.body
+        ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(spec.body, 'input') } } } }
+        : {}),
       responses: {
-        200: { description: 'OK', ...(spec.response ? { content: { 'application/json': { schema: schemaOf(spec.response, 'output') } } } : {}) },
+        200: {
+          description: 'OK',
+          ...(spec.response ? { content: { 'application/json': { schema: schemaOf(spec.response, 'output') } } } : {}),
+        },
         ...Object.fromEntries(
           [
             [400, 'Invalid request: the message names the field.'],
@@ -62,8 +78,16 @@ export function buildOpenApi(routes: RouteSpec[], environment: string) {
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Warden operator API', version: '1', description: `Governance control plane (${environment}). Writes act through Temporal workflows and are audited with the caller's identity.` },
-    components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'wk_<id>.<secret>, from `warden keys create`' } } },
+    info: {
+      title: 'Warden operator API',
+      version: '1',
+      description: `Governance control plane (${environment}). Writes act through Temporal workflows and are audited with the caller's identity.`,
+    },
+    components: {
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: 'wk_<id>.<secret>, from `warden keys create`' },
+      },
+    },
     security: [{ apiKey: [] }],
     paths,
   };

@@ -6,7 +6,10 @@
 export class RateLimiter {
   private readonly windows = new Map<string, { start: number; count: number }>();
 
-  constructor(private readonly windowMs = 60_000, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly windowMs = 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Counts one request; says whether it may proceed and, if not, when to retry. */
   take(key: string, limit: number): { ok: true; remaining: number } | { ok: false; retryAfterSeconds: number } {
@@ -17,7 +20,8 @@ export class RateLimiter {
       this.windows.set(key, window);
       if (this.windows.size > 10_000) this.sweep(now);
     }
-    if (window.count >= limit) return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((window.start + this.windowMs - now) / 1000)) };
+    if (window.count >= limit)
+      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((window.start + this.windowMs - now) / 1000)) };
     window.count += 1;
     return { ok: true, remaining: limit - window.count };
   }

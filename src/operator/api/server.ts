@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { authenticateApiKey } from '../../db/api-keys.repository';
 import { recordAuditEvent } from '../../db/audit.repository';
+import { AuditKind } from '../../domain/audit/kinds';
 import { allows, type Identity } from '../../domain/identity/roles';
 import { ApiError, parsePart, type RouteSpec } from './http';
 import { buildOpenApi } from './openapi';
@@ -47,12 +48,21 @@ export function createApiServer(deps: ApiDeps, options: ApiServerOptions): Fasti
       const secret = typeof receiver === 'string' ? deps.config.alertmanagerReceivers[receiver] : undefined;
       const presented = presentedKey(request);
       if (secret === undefined || presented === undefined || !sameSecret(secret, presented)) {
-        throw new ApiError(401, 'unauthenticated', 'unknown receiver or wrong secret (Authorization: Bearer <secret>, ?receiver=<name>)');
+        throw new ApiError(
+          401,
+          'unauthenticated',
+          'unknown receiver or wrong secret (Authorization: Bearer <secret>, ?receiver=<name>)',
+        );
       }
-      return { name: `alertmanager:${receiver as string}`, roles: ['automation'], keyId: `receiver:${receiver as string}` };
+      return {
+        name: `alertmanager:${receiver as string}`,
+        roles: ['automation'],
+        keyId: `receiver:${receiver as string}`,
+      };
     }
     const key = presentedKey(request);
-    if (key === undefined) throw new ApiError(401, 'unauthenticated', 'an API key is required (Authorization: Bearer wk_… or X-Warden-Key)');
+    if (key === undefined)
+      throw new ApiError(401, 'unauthenticated', 'an API key is required (Authorization: Bearer wk_… or X-Warden-Key)');
     const result = await authenticateApiKey(deps.db, key);
     if (!result.ok) throw new ApiError(401, 'unauthenticated', result.reason);
     return result.identity;
@@ -60,18 +70,28 @@ export function createApiServer(deps: ApiDeps, options: ApiServerOptions): Fasti
 
   async function refuse(identity: Identity, spec: RouteSpec, reason: string): Promise<never> {
     // Refused attempts are part of the trail too: who tried what.
-    await recordAuditEvent(deps.db, { actor: identity.name, kind: 'api.request_refused', subject: `route:${spec.id}`, details: { method: spec.method, url: spec.url, roles: identity.roles, keyId: identity.keyId, reason } });
+    await recordAuditEvent(deps.db, {
+      actor: identity.name,
+      kind: AuditKind.api.requestRefused,
+      subject: `route:${spec.id}`,
+      details: { method: spec.method, url: spec.url, roles: identity.roles, keyId: identity.keyId, reason },
+    });
     throw new ApiError(403, 'forbidden', reason);
   }
 
   const handler = (spec: RouteSpec) => async (request: FastifyRequest, reply: FastifyReply) => {
     const identity = await authenticate(spec, request);
     if (spec.access !== 'public') {
-      const limit = spec.method === 'GET' ? options.rateLimitPerMinute : Math.max(1, Math.floor(options.rateLimitPerMinute / 4));
+      const limit =
+        spec.method === 'GET' ? options.rateLimitPerMinute : Math.max(1, Math.floor(options.rateLimitPerMinute / 4));
       const taken = limiter.take(`${identity.keyId}|${spec.id}`, limit);
       if (!taken.ok) {
         void reply.header('retry-after', String(taken.retryAfterSeconds));
-        throw new ApiError(429, 'rate_limited', `rate limit of ${limit} requests per minute for ${spec.method} ${spec.url} reached; retry in ${taken.retryAfterSeconds} s`);
+        throw new ApiError(
+          429,
+          'rate_limited',
+          `rate limit of ${limit} requests per minute for ${spec.method} ${spec.url} reached; retry in ${taken.retryAfterSeconds} s`,
+        );
       }
       void reply.header('x-ratelimit-remaining', String(taken.remaining));
     }
@@ -100,7 +120,10 @@ export function createApiServer(deps: ApiDeps, options: ApiServerOptions): Fasti
   );
 
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]} (see /openapi.json)` });
+    void reply.code(404).send({
+      error: 'not_found',
+      message: `no route ${request.method} ${request.url.split('?')[0]} (see /openapi.json)`,
+    });
   });
   app.setErrorHandler((error, _request, reply) => {
     if (error instanceof ApiError) {
@@ -120,7 +143,11 @@ export function createApiServer(deps: ApiDeps, options: ApiServerOptions): Fasti
 }
 
 /** Listens on `port` (0 picks a free one); answers with the bound port and a close function. */
-export async function serveApi(app: FastifyInstance, port: number, host = '0.0.0.0'): Promise<{ port: number; close(): Promise<void> }> {
+export async function serveApi(
+  app: FastifyInstance,
+  port: number,
+  host = '0.0.0.0',
+): Promise<{ port: number; close(): Promise<void> }> {
   await app.listen({ port, host });
   const address = app.server.address();
   return { port: typeof address === 'object' && address ? address.port : port, close: () => app.close() };

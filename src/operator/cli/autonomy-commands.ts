@@ -8,7 +8,22 @@ import { ActorSchema, ReasonSchema } from '../../domain/control-plane/types';
 import { describeIssues } from '../../domain/shared/validation';
 import type { GovernanceCycleResult } from '../../../workflows/governance-cycle';
 import { approveUpdate, rejectUpdate } from '../../../workflows/messages';
-import { actorOf, EXIT, expectArgs, field, type Invocation, printJsonOr, sub, table, UsageError, withData, withWarden } from './shared';
+import { GOVERNANCE_CYCLE_WORKFLOW_ID, GOVERNANCE_CYCLE_WORKFLOW_TYPE } from '../../../workflows/names';
+import {
+  actorOf,
+  EXIT,
+  expectArgs,
+  field,
+  type Invocation,
+  optionalBool,
+  printJsonOr,
+  runOnce,
+  sub,
+  table,
+  UsageError,
+  withData,
+  withWarden,
+} from './shared';
 
 const describeProposal = (p: ProposalView) =>
   `${p.proposalId}: ${p.fromPhase} → ${p.targetPhase} ${p.status.toUpperCase()}; approvals ${p.approvals.map((a) => `${a.role}=${a.approver}`).join(', ') || 'none'}${p.missingRoles.length ? `; missing ${p.missingRoles.join(', ')}` : ''}${p.validationEndsAt ? `; validation ends ${p.validationEndsAt}` : ''}`;
@@ -24,7 +39,9 @@ async function autonomyStatus({ config, flags, args }: Invocation): Promise<numb
       `paused:       ${status.state.pausedCommandTypes.join(', ') || 'none'}`,
       `in validation: ${status.state.activeProposalId ?? 'none'}`,
       `last report:  ${status.state.lastReportAt ?? 'never'}`,
-      `approvers:    ${Object.entries(status.approvers).map(([role, people]) => `${role}=${people.join('|') || '—'}`).join('  ')}`,
+      `approvers:    ${Object.entries(status.approvers)
+        .map(([role, people]) => `${role}=${people.join('|') || '—'}`)
+        .join('  ')}`,
     ]);
     return EXIT.ok;
   });
@@ -50,8 +67,12 @@ async function proposalDecision(kind: 'approve' | 'reject', { config, flags, arg
     try {
       const view =
         kind === 'approve'
-          ? await handle.executeUpdate(approveUpdate, { args: [{ role, approver, ...(flags.comment ? { comment: flags.comment } : {}) }] })
-          : await handle.executeUpdate(rejectUpdate, { args: [{ role, approver, reason: field('--reason', ReasonSchema, flags.reason) }] });
+          ? await handle.executeUpdate(approveUpdate, {
+              args: [{ role, approver, ...(flags.comment ? { comment: flags.comment } : {}) }],
+            })
+          : await handle.executeUpdate(rejectUpdate, {
+              args: [{ role, approver, reason: field('--reason', ReasonSchema, flags.reason) }],
+            });
       printJsonOr(flags, view, () => [describeProposal(view)]);
       return EXIT.ok;
     } catch (error) {
@@ -71,7 +92,10 @@ async function readiness({ config, flags, args }: Invocation): Promise<number> {
     printJsonOr(flags, report, () => [
       `readiness ${report.score}/80 (${(report.scoreFraction * 100).toFixed(1)}%): ${report.status}`,
       `technical ${report.categories.technical.earned}/35, process ${report.categories.process.earned}/25, organizational ${report.categories.organizational.earned}/20`,
-      ...table(['item', 'points', 'required', 'passed', 'evidence'], report.items.map((i) => [i.key, i.points, i.required ? 'yes' : '', i.passed ? 'yes' : 'NO', i.evidence])),
+      ...table(
+        ['item', 'points', 'required', 'passed', 'evidence'],
+        report.items.map((i) => [i.key, i.points, i.required ? 'yes' : '', i.passed ? 'yes' : 'NO', i.evidence]),
+      ),
       '',
       report.blockers.length === 0 ? 'no blockers' : 'blockers:',
       ...report.blockers.map((b) => `  ${b}`),
@@ -86,19 +110,41 @@ async function breakers({ config, flags, args }: Invocation): Promise<number> {
     if (what === 'rules') {
       expectArgs('breakers rules', rest, 0);
       const rules = await data.listBreakerRules();
-      printJsonOr(flags, rules, () => table(['name', 'enabled', 'condition', 'window', 'action', 'severity'], rules.map((r) => [r.name, r.enabled ? 'yes' : 'no', r.condition, r.window, r.action, r.alertSeverity])));
+      printJsonOr(flags, rules, () =>
+        table(
+          ['name', 'enabled', 'condition', 'window', 'action', 'severity'],
+          rules.map((r) => [r.name, r.enabled ? 'yes' : 'no', r.condition, r.window, r.action, r.alertSeverity]),
+        ),
+      );
       return EXIT.ok;
     }
     if (what === 'events') {
       expectArgs('breakers events', rest, 0);
       const events = await data.listBreakerEvents(flags.pending ?? false);
-      printJsonOr(flags, events, () => table(['id', 'rule', 'action', 'scope', 'at', 'resolved', 'detail'], events.map((e) => [e.id, e.rule, e.action, e.commandType, e.at, e.resolvedAt ? `${e.resolvedAt} by ${e.resolvedBy}` : 'OPEN', e.detail])));
+      printJsonOr(flags, events, () =>
+        table(
+          ['id', 'rule', 'action', 'scope', 'at', 'resolved', 'detail'],
+          events.map((e) => [
+            e.id,
+            e.rule,
+            e.action,
+            e.commandType,
+            e.at,
+            e.resolvedAt ? `${e.resolvedAt} by ${e.resolvedBy}` : 'OPEN',
+            e.detail,
+          ]),
+        ),
+      );
       return EXIT.ok;
     }
     if (what === 'resolve') {
       expectArgs('breakers resolve', rest, 1);
       const id = field('id', z.string().regex(/^\d+$/, 'expected an event id'), rest[0]);
-      const resolved = await data.resolveBreakerEvent(id, actorOf(flags), field('--reason', ReasonSchema, flags.reason));
+      const resolved = await data.resolveBreakerEvent(
+        id,
+        actorOf(flags),
+        field('--reason', ReasonSchema, flags.reason),
+      );
       if (!resolved) throw new UsageError(`breakers resolve: no open event ${id}`);
       printJsonOr(flags, { id, resolved }, () => [`resolved event ${id}`]);
       return EXIT.ok;
@@ -118,7 +164,9 @@ async function breakers({ config, flags, args }: Invocation): Promise<number> {
       const parsed = BreakerRuleSchema.safeParse(candidate);
       if (!parsed.success) throw new UsageError(`breakers set-rule: ${describeIssues(parsed.error)}`);
       await data.setBreakerRule(parsed.data, actorOf(flags));
-      printJsonOr(flags, parsed.data, () => [`${current ? 'updated' : 'created'} rule ${name}: ${parsed.data.condition} over ${parsed.data.window} → ${parsed.data.action}`]);
+      printJsonOr(flags, parsed.data, () => [
+        `${current ? 'updated' : 'created'} rule ${name}: ${parsed.data.condition} over ${parsed.data.window} → ${parsed.data.action}`,
+      ]);
       return EXIT.ok;
     }
     throw new UsageError('breakers: expected rules, events, resolve or set-rule');
@@ -127,12 +175,18 @@ async function breakers({ config, flags, args }: Invocation): Promise<number> {
 
 async function attestItem({ config, flags, args }: Invocation): Promise<number> {
   expectArgs('attest', args, 1);
-  const item = field('item', z.enum(ATTESTABLE_ITEMS as [string, ...string[]], { message: `expected one of ${ATTESTABLE_ITEMS.join(', ')}` }), args[0]);
-  const passed = flags.passed === undefined ? true : field('--passed', z.enum(['true', 'false'], { message: 'expected true or false' }), flags.passed) === 'true';
+  const item = field(
+    'item',
+    z.enum(ATTESTABLE_ITEMS as [string, ...string[]], { message: `expected one of ${ATTESTABLE_ITEMS.join(', ')}` }),
+    args[0],
+  );
+  const passed = optionalBool('--passed', flags.passed) ?? true;
   const actor = actorOf(flags);
   return withData(config, async (data) => {
     await data.attest({ item, passed, actor, ...(flags.note ? { note: flags.note } : {}) });
-    printJsonOr(flags, { item, passed, actor }, () => [`attested ${item}: ${passed ? 'met' : 'NOT met'} (by ${actor})`]);
+    printJsonOr(flags, { item, passed, actor }, () => [
+      `attested ${item}: ${passed ? 'met' : 'NOT met'} (by ${actor})`,
+    ]);
     return EXIT.ok;
   });
 }
@@ -153,10 +207,12 @@ async function approvers({ config, flags, args }: Invocation): Promise<number> {
 async function cycleRun({ config, flags, args }: Invocation): Promise<number> {
   expectArgs('cycle run', args, 0);
   return withWarden(config, async (warden) => {
-    const result = await warden.client.workflow.execute<() => Promise<GovernanceCycleResult>>('governanceCycle', {
-      taskQueue: config.temporal.taskQueue,
-      workflowId: `warden-governance-cycle-manual-${new Date().toISOString()}`,
-    });
+    const result = await runOnce<GovernanceCycleResult>(
+      warden,
+      config,
+      GOVERNANCE_CYCLE_WORKFLOW_TYPE,
+      `${GOVERNANCE_CYCLE_WORKFLOW_ID}-manual`,
+    );
     printJsonOr(flags, result, () => [
       `report ${result.reportId}: ${result.expand ? `EXPAND — proposal ${result.proposalId} started` : 'no expansion'}`,
       ...result.reasons.map((r) => `  ${r}`),
@@ -168,7 +224,10 @@ async function cycleRun({ config, flags, args }: Invocation): Promise<number> {
 export const autonomyCommands: Record<string, (inv: Invocation) => Promise<number>> = {
   autonomy: sub('autonomy', { status: autonomyStatus }),
   proposals,
-  proposal: sub('proposal', { approve: (inv) => proposalDecision('approve', inv), reject: (inv) => proposalDecision('reject', inv) }),
+  proposal: sub('proposal', {
+    approve: (inv) => proposalDecision('approve', inv),
+    reject: (inv) => proposalDecision('reject', inv),
+  }),
   readiness,
   breakers,
   attest: attestItem,

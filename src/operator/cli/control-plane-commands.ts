@@ -1,19 +1,46 @@
 import { z } from 'zod';
-import { ApplyModeSchema, type ChangeControlPlaneInput, type ControlPlaneState, type ControlPlaneView, KillSwitchSourceSchema, ReasonSchema } from '../../domain/control-plane/types';
+import {
+  ApplyModeSchema,
+  type ChangeControlPlaneInput,
+  type ControlPlaneState,
+  type ControlPlaneView,
+  KillSwitchSourceSchema,
+  ReasonSchema,
+} from '../../domain/control-plane/types';
 import { RoleSchema } from '../../domain/identity/roles';
 import { migrateDown, migrateToLatest } from '../../db/migrate';
-import { actorOf, EXIT, expectArgs, field, type Invocation, out, printJsonOr, UsageError, withData, withDatabase, withWarden } from './shared';
+import {
+  actorOf,
+  EXIT,
+  expectArgs,
+  field,
+  type Invocation,
+  out,
+  printJsonOr,
+  UsageError,
+  withData,
+  withDatabase,
+  withWarden,
+} from './shared';
 
-function describeState(view: ControlPlaneState & Partial<Pick<ControlPlaneView, 'pendingChanges' | 'rejectedSignals'>>): string[] {
+function describeState(
+  view: ControlPlaneState & Partial<Pick<ControlPlaneView, 'pendingChanges' | 'rejectedSignals'>>,
+): string[] {
   return [
     `go-live:      ${view.goLiveEnabled ? 'ON' : 'off'}`,
     `kill switch:  ${view.killSwitchEngaged ? `ENGAGED (source ${view.killSwitchSource ?? 'unknown'}, by ${view.killSwitchEngagedBy ?? 'unknown'} at ${view.killSwitchEngagedAt ?? '?'})` : 'released'}`,
-    ...(view.releaseApprovals.length > 0 ? [`release:      approved by ${view.releaseApprovals.map((a) => `${a.actor} (${a.role})`).join(', ')}; more approvals needed`] : []),
+    ...(view.releaseApprovals.length > 0
+      ? [
+          `release:      approved by ${view.releaseApprovals.map((a) => `${a.actor} (${a.role})`).join(', ')}; more approvals needed`,
+        ]
+      : []),
     `apply mode:   ${view.applyMode}`,
     `capital band: ${view.capitalBand}${view.capitalUsage === null ? '' : ` (${(view.capitalUsage * 100).toFixed(1)}% of the GLOBAL daily cap)`}`,
     `last change:  v${view.version} by ${view.updatedBy} at ${view.updatedAt}${view.reason ? ` — ${view.reason}` : ''}`,
     ...((view.pendingChanges ?? 0) > 0 ? [`pending:      ${view.pendingChanges} change(s) being persisted`] : []),
-    ...((view.rejectedSignals ?? 0) > 0 ? [`rejected:     ${view.rejectedSignals} invalid signal(s), see the audit log`] : []),
+    ...((view.rejectedSignals ?? 0) > 0
+      ? [`rejected:     ${view.rejectedSignals} invalid signal(s), see the audit log`]
+      : []),
   ];
 }
 
@@ -22,14 +49,19 @@ function change({ config, flags }: Invocation, input: ChangeControlPlaneInput): 
   return withWarden(config, async (warden) => {
     const { outcome, state } = await warden.changeControlPlane(input);
     printJsonOr(flags, { outcome, state }, () => [
-      ...(outcome.status === 'refused' ? [`refused: ${outcome.reason}`] : outcome.status === 'pending' ? [`recorded: ${outcome.detail}`] : []),
+      ...(outcome.status === 'refused'
+        ? [`refused: ${outcome.reason}`]
+        : outcome.status === 'pending'
+          ? [`recorded: ${outcome.detail}`]
+          : []),
       ...describeState(state),
     ]);
     return outcome.status === 'refused' ? EXIT.problem : EXIT.ok;
   });
 }
 
-const optionalReason = (reason: string | undefined) => (reason !== undefined ? { reason: field('--reason', ReasonSchema, reason) } : {});
+const optionalReason = (reason: string | undefined) =>
+  reason !== undefined ? { reason: field('--reason', ReasonSchema, reason) } : {};
 
 export const controlPlaneCommands: Record<string, (inv: Invocation) => Promise<number>> = {
   async status(inv) {
@@ -49,7 +81,11 @@ export const controlPlaneCommands: Record<string, (inv: Invocation) => Promise<n
 
   async 'kill-switch'(inv) {
     expectArgs('kill-switch', inv.args, 1);
-    const action = field('kill-switch', z.enum(['engage', 'release', 'decline'], { message: 'expected engage, release or decline' }), inv.args[0]);
+    const action = field(
+      'kill-switch',
+      z.enum(['engage', 'release', 'decline'], { message: 'expected engage, release or decline' }),
+      inv.args[0],
+    );
     const reason = field('--reason', ReasonSchema, inv.flags.reason);
     const actor = actorOf(inv.flags);
     if (action === 'engage') {
@@ -59,7 +95,13 @@ export const controlPlaneCommands: Record<string, (inv: Invocation) => Promise<n
     // A vote: the role acted in (checked against the token's roles when one is given).
     const role = inv.flags.role === undefined ? {} : { role: field('--role', RoleSchema, inv.flags.role) };
     const token = inv.flags.token === undefined ? {} : { token: field('--token', z.string().min(1), inv.flags.token) };
-    return change(inv, { kind: action === 'release' ? 'releaseKillSwitch' : 'declineKillSwitchRelease', actor, reason, ...role, ...token });
+    return change(inv, {
+      kind: action === 'release' ? 'releaseKillSwitch' : 'declineKillSwitchRelease',
+      actor,
+      reason,
+      ...role,
+      ...token,
+    });
   },
 
   async 'apply-mode'(inv) {
@@ -86,7 +128,9 @@ export const controlPlaneCommands: Record<string, (inv: Invocation) => Promise<n
     expectArgs('migrate', inv.args, 0);
     if (inv.flags.all && !inv.flags.down) throw new UsageError('--all: only with --down');
     return withDatabase(inv.config, async (database) => {
-      const report = inv.flags.down ? await migrateDown(database.db, { all: inv.flags.all ?? false }) : await migrateToLatest(database.db);
+      const report = inv.flags.down
+        ? await migrateDown(database.db, { all: inv.flags.all ?? false })
+        : await migrateToLatest(database.db);
       if (report.applied.length === 0) out(`${database.description}: nothing to migrate`);
       for (const r of report.applied) out(`${r.direction === 'Up' ? 'applied' : 'rolled back'} ${r.name}: ${r.status}`);
       return EXIT.ok;

@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { CapitalBandThresholds } from '../../domain/capital/bands';
-import { buildReview } from '../../db/review.repository';
+import { buildReview } from '../review/monday-review';
 import { recordAuditEvent, verifyAuditChain } from '../../db/audit.repository';
+import { AuditKind } from '../../domain/audit/kinds';
 import { authenticateApiKey, createApiKey, listApiKeys, revokeApiKey } from '../../db/api-keys.repository';
 import type { Role } from '../../domain/identity/roles';
 import type { Database } from '../../db/database';
@@ -23,7 +24,14 @@ import {
   setRegressionPolicy,
 } from '../../db/watchdogs.repository';
 import type { RegressionPolicy } from '../../domain/watchdogs/tripwire';
-import { issueToken, listTokens, revokeTokens, type Strategy, strategyReport, upsertStrategy } from '../../db/strategy.repository';
+import {
+  issueToken,
+  listTokens,
+  revokeTokens,
+  type Strategy,
+  strategyReport,
+  upsertStrategy,
+} from '../../db/strategy.repository';
 import type { BreakerRule } from '../../domain/autonomy/breakers';
 import type { ApproverRole } from '../../domain/autonomy/phases';
 import {
@@ -51,8 +59,19 @@ export function createDataAccess(db: Kysely<Database>) {
     listApiKeys: () => listApiKeys(db),
     revokeApiKey: (id: string, actor: string, reason: string) => revokeApiKey(db, id, actor, reason),
     authenticateApiKey: (key: string) => authenticateApiKey(db, key),
-    recordApprovalTokenIssued: (input: { subject: string; tokenId: string; roles: Role[]; expiresAt: string; keyId: string }) =>
-      recordAuditEvent(db, { actor: input.subject, kind: 'approval_token.issued', subject: `approval_token:${input.tokenId}`, details: { roles: input.roles, expiresAt: input.expiresAt, keyId: input.keyId } }).then(() => undefined),
+    recordApprovalTokenIssued: (input: {
+      subject: string;
+      tokenId: string;
+      roles: Role[];
+      expiresAt: string;
+      keyId: string;
+    }) =>
+      recordAuditEvent(db, {
+        actor: input.subject,
+        kind: AuditKind.approvalToken.issued,
+        subject: `approval_token:${input.tokenId}`,
+        details: { roles: input.roles, expiresAt: input.expiresAt, keyId: input.keyId },
+      }).then(() => undefined),
     listRiskPolicies: () => listRiskPolicies(db),
     ledgerReport: (day: string) => ledgerReport(db, day),
     upsertRiskPolicy: (policy: RiskPolicy, actor: string) => upsertRiskPolicy(db, policy, actor),
@@ -62,30 +81,55 @@ export function createDataAccess(db: Kysely<Database>) {
     listRegressionPolicies: () => listRegressionPolicies(db),
     setRegressionPolicy: (policy: RegressionPolicy, actor: string) => setRegressionPolicy(db, policy, actor),
     regressionStates: () => regressionStates(db),
-    resetTripwire: (policy: { domain: string; metric: string }, actor: string, reason: string) => resetTripwire(db, policy, actor, reason),
+    resetTripwire: (policy: { domain: string; metric: string }, actor: string, reason: string) =>
+      resetTripwire(db, policy, actor, reason),
     listRestrictions: (activeOnly: boolean) => listRestrictions(db, { activeOnly }),
-    applyRestriction: (input: { engine: string; kind: 'throttle' | 'pause'; source: string; reason: string; actor: string }) => applyRestriction(db, input),
+    applyRestriction: (input: {
+      engine: string;
+      kind: 'throttle' | 'pause';
+      source: string;
+      reason: string;
+      actor: string;
+    }) => applyRestriction(db, input),
     clearRestriction: (id: string, actor: string, reason: string) => clearRestriction(db, id, actor, reason),
     canaryStates: () => canaryStates(db),
-    recordKpi: (event: { domain: string; metric: string; success?: boolean; value?: number; source: string }) => recordKpiEvent(db, event),
-    autonomyStatus: async () => ({ state: await readGovernanceState(db), phases: await loadPhaseDefinitions(db), approvers: await listApprovers(db) }),
+    recordKpi: (event: { domain: string; metric: string; success?: boolean; value?: number; source: string }) =>
+      recordKpiEvent(db, event),
+    autonomyStatus: async () => ({
+      state: await readGovernanceState(db),
+      phases: await loadPhaseDefinitions(db),
+      approvers: await listApprovers(db),
+    }),
     listProposals: (openOnly: boolean) => listProposals(db, { openOnly }),
     assessReadiness: () => assessAndStoreReadiness(db, new Date()),
     listBreakerRules: () => listBreakerRules(db),
     setBreakerRule: (rule: BreakerRule, actor: string) => setBreakerRule(db, rule, actor),
     listBreakerEvents: (unresolvedOnly: boolean) => listBreakerEvents(db, { unresolvedOnly }),
-    resolveBreakerEvent: (id: string, actor: string, resolution: string) => resolveBreakerEvent(db, id, actor, resolution),
+    resolveBreakerEvent: (id: string, actor: string, resolution: string) =>
+      resolveBreakerEvent(db, id, actor, resolution),
     attest: (input: { item: string; passed: boolean; note?: string; actor: string }) => attest(db, input),
     addApprover: (role: ApproverRole, approver: string, actor: string) => addApprover(db, role, approver, actor),
     strategyReport: (id: string) => strategyReport(db, id),
     upsertStrategy: (strategy: Strategy, actor: string, reason: string) => upsertStrategy(db, strategy, actor, reason),
-    issueToken: (input: { strategyId: string; symbols: string[]; maxNotional: number; actions: ('buy' | 'sell')[]; ttlSeconds: number; actor: string }) => issueToken(db, input),
-    revokeTokens: (target: { tokenId: string } | { strategyId: string }, actor: string) => revokeTokens(db, target, actor),
+    issueToken: (input: {
+      strategyId: string;
+      symbols: string[];
+      maxNotional: number;
+      actions: ('buy' | 'sell')[];
+      ttlSeconds: number;
+      actor: string;
+    }) => issueToken(db, input),
+    revokeTokens: (target: { tokenId: string } | { strategyId: string }, actor: string) =>
+      revokeTokens(db, target, actor),
     listTokens: (strategyId?: string) => listTokens(db, strategyId),
     listOperatorSessions: (activeOnly: boolean) => listOperatorSessions(db, { activeOnly }),
     listNotifications: (filter: { limit?: number; pendingOnly?: boolean }) => listNotifications(db, filter),
     review: (input: { since: string; until?: string; capitalBands: CapitalBandThresholds; canaryThreshold?: number }) =>
-      buildReview(db, { ...input, since: new Date(input.since), until: input.until === undefined ? undefined : new Date(input.until) }),
+      buildReview(db, {
+        ...input,
+        since: new Date(input.since),
+        until: input.until === undefined ? undefined : new Date(input.until),
+      }),
   };
 }
 

@@ -4,7 +4,22 @@ import { DealIdSchema } from '../../domain/deals/types';
 import { DomainSchema } from '../../domain/prod-eligibility/rules';
 import { SymbolSchema } from '../../domain/permits/rules';
 import { EngineSchema, type RiskPolicy, utcDay } from '../../domain/risk/rules';
-import { actorOf, EXIT, expectArgs, field, type Invocation, printJsonOr, table, UsageError, sub, withData, withWarden } from './shared';
+import {
+  actorOf,
+  EXIT,
+  expectArgs,
+  field,
+  givenChanges,
+  type Invocation,
+  optionalBool,
+  optionalField,
+  printJsonOr,
+  table,
+  UsageError,
+  sub,
+  withData,
+  withWarden,
+} from './shared';
 
 const DateSchema = z.iso.date('expected a date as YYYY-MM-DD');
 const money = z.coerce.number().nonnegative('must be 0 or more').finite();
@@ -18,7 +33,14 @@ async function riskPolicies({ config, flags }: Invocation): Promise<number> {
     printJsonOr(flags, policies, () =>
       table(
         ['engine', 'enabled', 'max_daily_loss', 'max_daily_exposure', 'max_open_risk', 'max_actions_per_day'],
-        policies.map((p) => [p.engine, p.enabled ? 'yes' : 'NO', p.maxDailyLoss, p.maxDailyExposure, p.maxOpenRisk, p.maxActionsPerDay]),
+        policies.map((p) => [
+          p.engine,
+          p.enabled ? 'yes' : 'NO',
+          p.maxDailyLoss,
+          p.maxDailyExposure,
+          p.maxOpenRisk,
+          p.maxActionsPerDay,
+        ]),
       ),
     );
     return EXIT.ok;
@@ -47,23 +69,41 @@ async function riskSetPolicy({ config, flags, args }: Invocation): Promise<numbe
   expectArgs('risk set-policy', args, 1);
   const engine = field('engine', EngineSchema, args[0]);
   const changes = {
-    maxDailyLoss: flags['max-daily-loss'] === undefined ? undefined : field('--max-daily-loss', cap(money), flags['max-daily-loss']),
-    maxDailyExposure: flags['max-daily-exposure'] === undefined ? undefined : field('--max-daily-exposure', cap(money), flags['max-daily-exposure']),
-    maxOpenRisk: flags['max-open-risk'] === undefined ? undefined : field('--max-open-risk', cap(money), flags['max-open-risk']),
-    maxActionsPerDay:
-      flags['max-actions-per-day'] === undefined ? undefined : field('--max-actions-per-day', cap(z.coerce.number().int().nonnegative()), flags['max-actions-per-day']),
-    enabled: flags.enabled === undefined ? undefined : field('--enabled', z.enum(['true', 'false'], { message: 'expected true or false' }), flags.enabled) === 'true',
+    maxDailyLoss: optionalField('--max-daily-loss', cap(money), flags['max-daily-loss']),
+    maxDailyExposure: optionalField('--max-daily-exposure', cap(money), flags['max-daily-exposure']),
+    maxOpenRisk: optionalField('--max-open-risk', cap(money), flags['max-open-risk']),
+    maxActionsPerDay: optionalField(
+      '--max-actions-per-day',
+      cap(z.coerce.number().int().nonnegative()),
+      flags['max-actions-per-day'],
+    ),
+    enabled: optionalBool('--enabled', flags.enabled),
   };
   if (Object.values(changes).every((v) => v === undefined)) {
-    throw new UsageError('risk set-policy: give at least one of --max-daily-loss, --max-daily-exposure, --max-open-risk, --max-actions-per-day, --enabled');
+    throw new UsageError(
+      'risk set-policy: give at least one of --max-daily-loss, --max-daily-exposure, --max-open-risk, --max-actions-per-day, --enabled',
+    );
   }
   const actor = actorOf(flags);
   return withData(config, async (data) => {
     const current = (await data.listRiskPolicies()).find((p) => p.engine === engine);
-    const base: RiskPolicy = current ?? { engine, maxDailyLoss: null, maxDailyExposure: null, maxOpenRisk: null, maxActionsPerDay: null, enabled: true };
-    const next: RiskPolicy = { ...base, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) };
+    const base: RiskPolicy = current ?? {
+      engine,
+      maxDailyLoss: null,
+      maxDailyExposure: null,
+      maxOpenRisk: null,
+      maxActionsPerDay: null,
+      enabled: true,
+    };
+    const next: RiskPolicy = { ...base, ...givenChanges(changes) };
     await data.upsertRiskPolicy(next, actor);
-    printJsonOr(flags, next, () => [`${current ? 'updated' : 'created'} risk policy ${engine}`, ...table(['field', 'value'], Object.entries(next).map(([k, v]) => [k, v as string]))]);
+    printJsonOr(flags, next, () => [
+      `${current ? 'updated' : 'created'} risk policy ${engine}`,
+      ...table(
+        ['field', 'value'],
+        Object.entries(next).map(([k, v]) => [k, v as string]),
+      ),
+    ]);
     return EXIT.ok;
   });
 }
@@ -92,9 +132,9 @@ async function heimdallScorecard({ config, flags }: Invocation): Promise<number>
 
 async function permits({ config, flags, args }: Invocation): Promise<number> {
   expectArgs('permits', args, 0);
-  const symbol = flags.symbol === undefined ? undefined : field('--symbol', SymbolSchema, flags.symbol);
+  const symbol = optionalField('--symbol', SymbolSchema, flags.symbol);
   return withData(config, async (data) => {
-    const listing = await data.listPermits({ ...(symbol ? { symbol } : {}) });
+    const listing = await data.listPermits(symbol ? { symbol } : {});
     printJsonOr(flags, listing, () => [
       'permits:',
       ...table(
@@ -103,7 +143,10 @@ async function permits({ config, flags, args }: Invocation): Promise<number> {
       ),
       '',
       'blocks:',
-      ...table(['symbol', 'deal', 'reason', 'at'], listing.blocks.map((b) => [b.symbol, b.dealId, b.reason, b.at])),
+      ...table(
+        ['symbol', 'deal', 'reason', 'at'],
+        listing.blocks.map((b) => [b.symbol, b.dealId, b.reason, b.at]),
+      ),
       '',
       `disarms: ${listing.disarms.length === 0 ? 'none' : listing.disarms.map((d) => `${d.at} ${d.reason} on ${d.symbol}`).join('; ')}`,
     ]);
@@ -119,17 +162,31 @@ async function dealStart({ config, flags, args }: Invocation): Promise<number> {
     symbol: field('--symbol', SymbolSchema, flags.symbol),
     amount: field('--amount', z.coerce.number().positive('must be greater than 0'), flags.amount),
     ...(flags.domain !== undefined ? { domain: field('--domain', DomainSchema, flags.domain) } : {}),
-    ...(flags['recommendation-id'] !== undefined ? { recommendationId: field('--recommendation-id', z.uuid(), flags['recommendation-id']) } : {}),
+    ...(flags['recommendation-id'] !== undefined
+      ? { recommendationId: field('--recommendation-id', z.uuid(), flags['recommendation-id']) }
+      : {}),
     executionClass: field('--class', ExecutionClassSchema, flags.class ?? 'PROD_EXEC'),
-    ...(flags.strategy !== undefined ? { strategyId: field('--strategy', z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected a strategy id'), flags.strategy) } : {}),
+    ...(flags.strategy !== undefined
+      ? {
+          strategyId: field(
+            '--strategy',
+            z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected a strategy id'),
+            flags.strategy,
+          ),
+        }
+      : {}),
     ...(flags.side !== undefined ? { side: field('--side', z.enum(['buy', 'sell']), flags.side) } : {}),
-    ...(flags.position !== undefined ? { position: field('--position', z.coerce.number().finite(), flags.position) } : {}),
+    ...(flags.position !== undefined
+      ? { position: field('--position', z.coerce.number().finite(), flags.position) }
+      : {}),
     requestedBy: actorOf(flags),
   };
   return withWarden(config, async (warden) => {
     const handle = await warden.startDeal(input);
     if (!flags.wait) {
-      printJsonOr(flags, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId }, () => [`started deal ${input.dealId}: workflow ${handle.workflowId}`]);
+      printJsonOr(flags, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId }, () => [
+        `started deal ${input.dealId}: workflow ${handle.workflowId}`,
+      ]);
       return EXIT.ok;
     }
     const result = await handle.result();
@@ -154,4 +211,3 @@ export const dealCommands: Record<string, (inv: Invocation) => Promise<number>> 
   permits,
   deal: sub('deal', { start: dealStart }),
 };
-

@@ -2,19 +2,40 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import { z } from 'zod';
 import { AlreadyRunningError } from '../../client';
 import { ReasonSchema } from '../../domain/control-plane/types';
-import { GO_LIVE_PLAYBOOK_WORKFLOW_ID } from '../../domain/go-live/ids';
+import { GO_LIVE_PLAYBOOK_WORKFLOW_ID } from '../../../workflows/names';
 import { PLAYBOOK, PlaybookStepIdSchema, type PlaybookProgress } from '../../domain/go-live/playbook';
 import { OperatorSchema, type OperatorSessionView, type SystemSnapshot } from '../../domain/go-live/sessions';
-import { actorOf, EXIT, expectArgs, field, type Invocation, out, printJsonOr, sub, table, withData, withWarden } from './shared';
+import {
+  actorOf,
+  EXIT,
+  expectArgs,
+  field,
+  type Invocation,
+  out,
+  printJsonOr,
+  sub,
+  table,
+  withData,
+  withWarden,
+} from './shared';
 
 const PlaybookIdSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,200}$/, 'expected a workflow id');
 const playbookIdOf = (inv: Invocation) => field('--id', PlaybookIdSchema, inv.flags.id ?? GO_LIVE_PLAYBOOK_WORKFLOW_ID);
-const notesOf = (inv: Invocation) => (inv.flags.notes !== undefined ? { notes: field('--notes', z.string().trim().min(1, 'must not be empty').max(2000), inv.flags.notes) } : {});
+const notesOf = (inv: Invocation) =>
+  inv.flags.notes !== undefined
+    ? { notes: field('--notes', z.string().trim().min(1, 'must not be empty').max(2000), inv.flags.notes) }
+    : {};
 
 function stepLines(): string[] {
   return table(
     ['#', 'step', 'worst band', 'while RED', 'evidence expected'],
-    PLAYBOOK.map((s, i) => [i + 1, s.id + (s.needsApprover ? ' (approver)' : ''), s.worstBand, s.proceedWhileRed ? 'yes' : 'no', s.evidence]),
+    PLAYBOOK.map((s, i) => [
+      i + 1,
+      s.id + (s.needsApprover ? ' (approver)' : ''),
+      s.worstBand,
+      s.proceedWhileRed ? 'yes' : 'no',
+      s.evidence,
+    ]),
   );
 }
 
@@ -25,7 +46,15 @@ function describePlaybook(p: PlaybookProgress): string[] {
       ['#', 'step', 'by', 'at', 'band', 'health', 'evidence'],
       PLAYBOOK.map((s, i) => {
         const done = p.done.find((d) => d.step === s.id);
-        return [i + 1, s.id, done?.actor ?? null, done?.at ?? null, done?.band ?? null, done?.health ?? null, done?.evidence ?? null];
+        return [
+          i + 1,
+          s.id,
+          done?.actor ?? null,
+          done?.at ?? null,
+          done?.band ?? null,
+          done?.health ?? null,
+          done?.evidence ?? null,
+        ];
       }),
     ),
     ...p.refusals.slice(-3).map((r) => `refused ${r.step} (${r.actor}, ${r.at}): ${r.reason}: ${r.detail}`),
@@ -51,7 +80,9 @@ async function answered(what: string, run: () => Promise<number>): Promise<numbe
     return await run();
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) {
-      process.stderr.write(`warden: ${what}: no such workflow ${error.workflowId ?? ''} (start one with warden playbook start or warden session start)\n`);
+      process.stderr.write(
+        `warden: ${what}: no such workflow ${error.workflowId ?? ''} (start one with warden playbook start or warden session start)\n`,
+      );
       return EXIT.problem;
     }
     if (error instanceof WorkflowUpdateFailedError) {
@@ -73,7 +104,10 @@ async function playbookStart(inv: Invocation): Promise<number> {
   return answered('playbook start', () =>
     withWarden(inv.config, async (warden) => {
       await warden.startGoLivePlaybook({ startedBy }, playbookId);
-      printJsonOr(inv.flags, { playbookId, startedBy, steps: PLAYBOOK }, () => [`go-live playbook ${playbookId} started by ${startedBy}; do the steps in order with warden playbook step STEP --evidence "…"`, ...stepLines()]);
+      printJsonOr(inv.flags, { playbookId, startedBy, steps: PLAYBOOK }, () => [
+        `go-live playbook ${playbookId} started by ${startedBy}; do the steps in order with warden playbook step STEP --evidence "…"`,
+        ...stepLines(),
+      ]);
       return EXIT.ok;
     }),
   );
@@ -162,7 +196,15 @@ async function sessionList(inv: Invocation): Promise<number> {
         ? ['no sessions']
         : table(
             ['session', 'operator', 'status', 'started', 'ended', 'health start→end', 'band start→end'],
-            sessions.map((s) => [s.sessionId, s.operator, s.status, s.startedAt, s.endedAt, `${s.startSnapshot.health.status}→${s.endSnapshot?.health.status ?? '…'}`, `${s.startSnapshot.band.band}→${s.endSnapshot?.band.band ?? '…'}`]),
+            sessions.map((s) => [
+              s.sessionId,
+              s.operator,
+              s.status,
+              s.startedAt,
+              s.endedAt,
+              `${s.startSnapshot.health.status}→${s.endSnapshot?.health.status ?? '…'}`,
+              `${s.startSnapshot.band.band}→${s.endSnapshot?.band.band ?? '…'}`,
+            ]),
           ),
     );
     return EXIT.ok;

@@ -7,7 +7,14 @@ import { actorOf, EXIT, expectArgs, field, type Invocation, printJsonOr, table, 
 
 const RolesSchema = z
   .string()
-  .transform((v) => [...new Set(v.split(',').map((r) => r.trim()).filter(Boolean))])
+  .transform((v) => [
+    ...new Set(
+      v
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean),
+    ),
+  ])
   .pipe(z.array(RoleSchema).min(1, 'expected at least one role'));
 
 async function keys(inv: Invocation): Promise<number> {
@@ -21,7 +28,11 @@ async function keys(inv: Invocation): Promise<number> {
       const actor = actorOf(flags);
       return withData(config, async (data) => {
         const { key, view } = await data.createApiKey({ identity, roles, actor });
-        printJsonOr(flags, { key, ...view }, () => [`key ${view.id} for ${identity} (${roles.join(', ')}):`, `  ${key}`, 'shown once: store it now (only a hash is kept)']);
+        printJsonOr(flags, { key, ...view }, () => [
+          `key ${view.id} for ${identity} (${roles.join(', ')}):`,
+          `  ${key}`,
+          'shown once: store it now (only a hash is kept)',
+        ]);
         return EXIT.ok;
       });
     }
@@ -30,7 +41,19 @@ async function keys(inv: Invocation): Promise<number> {
       return withData(config, async (data) => {
         const list = await data.listApiKeys();
         printJsonOr(flags, list, () =>
-          list.length === 0 ? ['no API keys (create one: warden keys create --identity NAME --roles owner)'] : table(['id', 'identity', 'roles', 'created', 'revoked', 'last used'], list.map((k) => [k.id, k.identity, k.roles.join(','), k.createdAt, k.revokedAt ?? '', k.lastUsedAt ?? ''])),
+          list.length === 0
+            ? ['no API keys (create one: warden keys create --identity NAME --roles owner)']
+            : table(
+                ['id', 'identity', 'roles', 'created', 'revoked', 'last used'],
+                list.map((k) => [
+                  k.id,
+                  k.identity,
+                  k.roles.join(','),
+                  k.createdAt,
+                  k.revokedAt ?? '',
+                  k.lastUsedAt ?? '',
+                ]),
+              ),
         );
         return EXIT.ok;
       });
@@ -60,19 +83,39 @@ async function approvals(inv: Invocation): Promise<number> {
   expectArgs('approvals', inv.args, 1);
   field('approvals', z.literal('token', { message: 'expected token' }), inv.args[0]);
   const { config, flags } = inv;
-  const key = field('--key', z.string().min(1, 'give your API key with --key or WARDEN_API_KEY'), flags.key ?? process.env.WARDEN_API_KEY ?? '');
+  const key = field(
+    '--key',
+    z.string().min(1, 'give your API key with --key or WARDEN_API_KEY'),
+    flags.key ?? process.env.WARDEN_API_KEY ?? '',
+  );
   const signingKey = config.approvals.signingKey;
-  if (signingKey === undefined) throw new UsageError('WARDEN_APPROVAL_SIGNING_KEY: not set, so no approval tokens can be issued');
+  if (signingKey === undefined)
+    throw new UsageError('WARDEN_APPROVAL_SIGNING_KEY: not set, so no approval tokens can be issued');
   return withData(config, async (data) => {
     const auth = await data.authenticateApiKey(key);
     if (!auth.ok) {
       process.stderr.write(`warden: --key: ${auth.reason}\n`);
       return EXIT.problem;
     }
-    const { token, claims } = issueApprovalToken({ subject: auth.identity.name, roles: auth.identity.roles, environment: config.environment, ttlMs: durationMs(config.approvals.tokenTtl), key: signingKey });
+    const { token, claims } = issueApprovalToken({
+      subject: auth.identity.name,
+      roles: auth.identity.roles,
+      environment: config.environment,
+      ttlMs: durationMs(config.approvals.tokenTtl),
+      key: signingKey,
+    });
     const expiresAt = new Date(claims.exp * 1000).toISOString();
-    await data.recordApprovalTokenIssued({ subject: claims.sub, tokenId: claims.jti, roles: claims.roles, expiresAt, keyId: auth.identity.keyId });
-    printJsonOr(flags, { token, subject: claims.sub, roles: claims.roles, expiresAt }, () => [token, `for ${claims.sub} (${claims.roles.join(', ')}), good once until ${expiresAt}`]);
+    await data.recordApprovalTokenIssued({
+      subject: claims.sub,
+      tokenId: claims.jti,
+      roles: claims.roles,
+      expiresAt,
+      keyId: auth.identity.keyId,
+    });
+    printJsonOr(flags, { token, subject: claims.sub, roles: claims.roles, expiresAt }, () => [
+      token,
+      `for ${claims.sub} (${claims.roles.join(', ')}), good once until ${expiresAt}`,
+    ]);
     return EXIT.ok;
   });
 }

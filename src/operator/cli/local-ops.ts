@@ -23,7 +23,8 @@ export async function serveLocalOps(access: DataAccess, dataDir: string): Promis
     const given = Buffer.from(req.headers.authorization ?? '');
     const expected = Buffer.from(`Bearer ${token}`);
     if (req.method !== 'POST' || req.url !== '/rpc') return reply(404, { error: 'not found' });
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return reply(401, { error: 'bad token' });
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+      return reply(401, { error: 'bad token' });
     let body = '';
     req.on('data', (chunk: Buffer) => {
       body += chunk.toString();
@@ -44,7 +45,9 @@ export async function serveLocalOps(access: DataAccess, dataDir: string): Promis
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const file = path.join(dataDir, OPS_FILE);
-  writeFileSync(file, JSON.stringify({ port: (server.address() as AddressInfo).port, token, pid: process.pid }), { mode: 0o600 });
+  writeFileSync(file, JSON.stringify({ port: (server.address() as AddressInfo).port, token, pid: process.pid }), {
+    mode: 0o600,
+  });
   return {
     close: () =>
       new Promise<void>((resolve) => {
@@ -71,7 +74,8 @@ export function connectLocalOps(dataDir: string): DataAccess | undefined {
         body: JSON.stringify({ method, args }),
       });
       const body = (await response.json()) as { result?: unknown; error?: string };
-      if (!response.ok) throw new Error(`running Warden (pid ${ops.pid}) answered ${response.status}: ${body.error ?? 'no detail'}`);
+      if (!response.ok)
+        throw new Error(`running Warden (pid ${ops.pid}) answered ${response.status}: ${body.error ?? 'no detail'}`);
       return body.result;
     };
   return Object.fromEntries(DATA_METHODS.map((m) => [m, call(m)])) as unknown as DataAccess;

@@ -67,7 +67,17 @@ records
   --actor A   who acts (default: $WARDEN_ACTOR or your user name)     --json   machine-readable output
 environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, WARDEN_TASK_QUEUE, DATABASE_URL, WARDEN_DATA_DIR`;
 
-const commands = { ...controlPlaneCommands, ...dealCommands, ...watchdogCommands, ...autonomyCommands, ...strategyCommands, ...reviewCommands, ...notificationCommands, ...goLiveCommands, ...identityCommands };
+const commands = {
+  ...controlPlaneCommands,
+  ...dealCommands,
+  ...watchdogCommands,
+  ...autonomyCommands,
+  ...strategyCommands,
+  ...reviewCommands,
+  ...notificationCommands,
+  ...goLiveCommands,
+  ...identityCommands,
+};
 
 async function run(argv: string[]): Promise<number> {
   const { values: flags, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
@@ -95,7 +105,8 @@ run(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     let message = error instanceof Error ? error.message : String(error);
-    if (error instanceof WorkflowNotFoundError) message = 'the control plane is not running: start Warden with npm start';
+    if (error instanceof WorkflowNotFoundError)
+      message = 'the control plane is not running: start Warden with npm start';
     if (error instanceof DatabaseLockedError) message = error.message;
     process.stderr.write(`warden: ${message}\n`);
     process.exit(isUsage(error) ? EXIT.usage : EXIT.failure);

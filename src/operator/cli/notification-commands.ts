@@ -4,7 +4,9 @@ import { EXIT, expectArgs, type Invocation, printJsonOr, table, withData } from 
 function deliveryCell(n: NotificationView): string {
   if (!n.routed) return 'not routed yet';
   if (n.deliveries.length === 0) return 'no webhooks';
-  return n.deliveries.map((d) => `${d.webhook}:${d.status}${d.attempts > 1 || d.status !== 'delivered' ? `(${d.attempts})` : ''}`).join(' ');
+  return n.deliveries
+    .map((d) => `${d.webhook}:${d.status}${d.attempts > 1 || d.status !== 'delivered' ? `(${d.attempts})` : ''}`)
+    .join(' ');
 }
 
 /** `warden notifications [--pending] [--json]`: the newest 50, with each webhook's delivery. */
@@ -14,7 +16,11 @@ async function notifications({ config, flags, args }: Invocation): Promise<numbe
     const list = await data.listNotifications({ limit: 50, pendingOnly: flags.pending === true });
     printJsonOr(flags, list, () => {
       if (list.length === 0) return [flags.pending ? 'no undelivered notifications' : 'no notifications yet'];
-      const problems = list.flatMap((n) => n.deliveries.filter((d) => d.lastError !== null && d.status !== 'delivered').map((d) => `  #${n.id} → ${d.webhook} (${d.status}): ${d.lastError}`));
+      const problems = list.flatMap((n) =>
+        n.deliveries
+          .filter((d) => d.lastError !== null && d.status !== 'delivered')
+          .map((d) => `  #${n.id} → ${d.webhook} (${d.status}): ${d.lastError}`),
+      );
       return [
         ...table(
           ['id', 'at', 'kind', 'deliveries', 'summary'],

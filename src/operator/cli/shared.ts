@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { parseArgs } from 'node:util';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { WardenClient } from '../../client';
 import type { Config } from '../../config/index';
 import { ActorSchema } from '../../domain/control-plane/types';
@@ -92,6 +92,45 @@ export function field<S extends z.ZodType>(name: string, schema: S, value: unkno
   return parsed.data;
 }
 
+/** An optional argument: absent stays undefined, present is validated as {@link field} does. */
+export function optionalField<S extends z.ZodType>(
+  name: string,
+  schema: S,
+  value: string | undefined,
+): z.output<S> | undefined {
+  return value === undefined ? undefined : field(name, schema, value);
+}
+
+const TrueFalseSchema = z.enum(['true', 'false'], { message: 'expected true or false' });
+
+/** A `true` or `false` argument. */
+export const bool = (name: string, value: string | undefined): boolean =>
+  field(name, TrueFalseSchema, value) === 'true';
+export const optionalBool = (name: string, value: string | undefined): boolean | undefined =>
+  value === undefined ? undefined : bool(name, value);
+
+/** The changes a set-policy command was given, without the ones it was not: what to lay over the current policy. */
+export function givenChanges<T extends Record<string, unknown>>(
+  changes: T,
+): Partial<{ [K in keyof T]: Exclude<T[K], undefined> }> {
+  return Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) as Partial<{
+    [K in keyof T]: Exclude<T[K], undefined>;
+  }>;
+}
+
+/** Runs a scheduled workflow once, now, under a workflow id of its own, and answers with its result. */
+export function runOnce<R>(
+  warden: WardenClient,
+  config: Config,
+  workflowType: string,
+  workflowIdPrefix: string,
+): Promise<R> {
+  return warden.client.workflow.execute<() => Promise<R>>(workflowType, {
+    taskQueue: config.temporal.taskQueue,
+    workflowId: `${workflowIdPrefix}-${new Date().toISOString()}`,
+  });
+}
+
 export function expectArgs(command: string, args: string[], max: number): void {
   if (args.length > max) throw new UsageError(`${command}: unexpected argument ${args[max]}`);
 }
@@ -146,7 +185,12 @@ export async function withDatabase<T>(config: Config, fn: (database: OpenDatabas
 export function table(header: string[], rows: (string | number | null)[][]): string[] {
   const cells = [header, ...rows.map((r) => r.map((c) => (c === null ? '—' : String(c))))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  return cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  return cells.map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** A command group: `warden <group> <name> …`. */

@@ -2,10 +2,21 @@ import { z } from 'zod';
 import { ReasonSchema } from '../../domain/control-plane/types';
 import type { Strategy } from '../../db/strategy.repository';
 import { MATURITY_LABELS, MATURITY_LEVELS, MaturityLevelSchema } from '../../domain/strategy/rules';
-import { actorOf, EXIT, expectArgs, field, type Invocation, printJsonOr, sub, table, UsageError, withData } from './shared';
+import {
+  actorOf,
+  bool,
+  EXIT,
+  expectArgs,
+  field,
+  type Invocation,
+  printJsonOr,
+  sub,
+  table,
+  UsageError,
+  withData,
+} from './shared';
 
 const StrategyIdSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected a strategy id');
-const bool = (name: string, value: string) => field(name, z.enum(['true', 'false'], { message: 'expected true or false' }), value) === 'true';
 
 async function status({ config, flags, args }: Invocation): Promise<number> {
   expectArgs('strategy status', args, 1);
@@ -33,37 +44,72 @@ function change(verb: string, apply: (s: Strategy, inv: Invocation) => Strategy,
     const reason = field('--reason', ReasonSchema, inv.flags.reason ?? (verb === 'enable' ? 'opted in' : undefined));
     return withData(inv.config, async (data) => {
       const current = (await data.strategyReport(id))?.strategy;
-      if (!current && needsExisting) throw new UsageError(`strategy ${id} has not opted in: warden strategy enable ${id}`);
-      const next = apply(current ?? { id, enabled: true, level: 'L0', paused: false, pausedReason: null, capital: 10_000, tokenRequired: false, healthFloor: 0.25 }, inv);
+      if (!current && needsExisting)
+        throw new UsageError(`strategy ${id} has not opted in: warden strategy enable ${id}`);
+      const next = apply(
+        current ?? {
+          id,
+          enabled: true,
+          level: 'L0',
+          paused: false,
+          pausedReason: null,
+          capital: 10_000,
+          tokenRequired: false,
+          healthFloor: 0.25,
+        },
+        inv,
+      );
       await data.upsertStrategy(next, actorOf(inv.flags), reason);
-      printJsonOr(inv.flags, next, () => [`${id}: ${next.level} ${MATURITY_LABELS[next.level]}${next.paused ? ' (paused)' : ''}${next.enabled ? '' : ' (gate disabled)'}`]);
+      printJsonOr(inv.flags, next, () => [
+        `${id}: ${next.level} ${MATURITY_LABELS[next.level]}${next.paused ? ' (paused)' : ''}${next.enabled ? '' : ' (gate disabled)'}`,
+      ]);
       return EXIT.ok;
     });
   };
 }
 
-const step = (level: Strategy['level'], by: number) => MATURITY_LEVELS[Math.max(0, Math.min(4, MATURITY_LEVELS.indexOf(level) + by))]!;
+const step = (level: Strategy['level'], by: number) =>
+  MATURITY_LEVELS[Math.max(0, Math.min(4, MATURITY_LEVELS.indexOf(level) + by))]!;
 
 async function tokensIssue({ config, flags, args }: Invocation): Promise<number> {
   expectArgs('tokens issue', args, 0);
   const input = {
     strategyId: field('--strategy', StrategyIdSchema, flags.strategy),
-    symbols: field('--symbols', z.string().min(1), flags.symbols ?? '*').split(',').map((x) => x.trim()),
+    symbols: field('--symbols', z.string().min(1), flags.symbols ?? '*')
+      .split(',')
+      .map((x) => x.trim()),
     maxNotional: field('--max-notional', z.coerce.number().positive('must be greater than 0'), flags['max-notional']),
-    actions: field('--actions', z.array(z.enum(['buy', 'sell'])).min(1, 'expected buy, sell or buy,sell'), (flags.actions ?? 'buy,sell').split(',')),
-    ttlSeconds: field('--ttl', z.coerce.number().int().min(1).max(30 * 86_400), flags.ttl ?? '3600'),
+    actions: field(
+      '--actions',
+      z.array(z.enum(['buy', 'sell'])).min(1, 'expected buy, sell or buy,sell'),
+      (flags.actions ?? 'buy,sell').split(','),
+    ),
+    ttlSeconds: field(
+      '--ttl',
+      z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(30 * 86_400),
+      flags.ttl ?? '3600',
+    ),
     actor: actorOf(flags),
   };
   return withData(config, async (data) => {
     const token = await data.issueToken(input);
-    printJsonOr(flags, token, () => [`token ${token.id} for ${token.strategyId}: ${token.symbols.join(',')} ≤ ${token.maxNotional}, ${token.actions.join('/')}, until ${token.expiresAt} (trace ${token.traceId})`]);
+    printJsonOr(flags, token, () => [
+      `token ${token.id} for ${token.strategyId}: ${token.symbols.join(',')} ≤ ${token.maxNotional}, ${token.actions.join('/')}, until ${token.expiresAt} (trace ${token.traceId})`,
+    ]);
     return EXIT.ok;
   });
 }
 
 async function tokensRevoke({ config, flags, args }: Invocation): Promise<number> {
   expectArgs('tokens revoke', args, 1);
-  const target = args[0] !== undefined ? { tokenId: field('id', z.uuid('expected a token id'), args[0]) } : { strategyId: field('--strategy', StrategyIdSchema, flags.strategy) };
+  const target =
+    args[0] !== undefined
+      ? { tokenId: field('id', z.uuid('expected a token id'), args[0]) }
+      : { strategyId: field('--strategy', StrategyIdSchema, flags.strategy) };
   return withData(config, async (data) => {
     const revoked = await data.revokeTokens(target, actorOf(flags));
     printJsonOr(flags, { revoked }, () => [`revoked ${revoked} token(s)`]);
@@ -75,7 +121,20 @@ async function tokensList({ config, flags, args }: Invocation): Promise<number> 
   expectArgs('tokens list', args, 0);
   return withData(config, async (data) => {
     const tokens = await data.listTokens(flags.strategy);
-    printJsonOr(flags, tokens, () => table(['id', 'strategy', 'symbols', 'max_notional', 'actions', 'expires', 'revoked'], tokens.map((t) => [t.id, t.strategyId, t.symbols.join(','), t.maxNotional, t.actions.join('/'), t.expiresAt, t.revokedAt])));
+    printJsonOr(flags, tokens, () =>
+      table(
+        ['id', 'strategy', 'symbols', 'max_notional', 'actions', 'expires', 'revoked'],
+        tokens.map((t) => [
+          t.id,
+          t.strategyId,
+          t.symbols.join(','),
+          t.maxNotional,
+          t.actions.join('/'),
+          t.expiresAt,
+          t.revokedAt,
+        ]),
+      ),
+    );
     return EXIT.ok;
   });
 }
@@ -91,13 +150,18 @@ export const strategyCommands: Record<string, (inv: Invocation) => Promise<numbe
         ...(flags.level ? { level: field('--level', MaturityLevelSchema, flags.level) } : {}),
         ...(flags.capital ? { capital: field('--capital', z.coerce.number().positive(), flags.capital) } : {}),
         ...(flags['token-required'] ? { tokenRequired: bool('--token-required', flags['token-required']) } : {}),
-        ...(flags['health-floor'] ? { healthFloor: field('--health-floor', z.coerce.number().min(0).max(1), flags['health-floor']) } : {}),
+        ...(flags['health-floor']
+          ? { healthFloor: field('--health-floor', z.coerce.number().min(0).max(1), flags['health-floor']) }
+          : {}),
       }),
       { needsExisting: false },
     ),
     disable: change('disable', (s) => ({ ...s, enabled: false })),
     promote: change('promote', (s) => ({ ...s, level: step(s.level, 1) })),
-    demote: change('demote', (s, { flags }) => ({ ...s, level: flags.level ? field('--level', MaturityLevelSchema, flags.level) : step(s.level, -1) })),
+    demote: change('demote', (s, { flags }) => ({
+      ...s,
+      level: flags.level ? field('--level', MaturityLevelSchema, flags.level) : step(s.level, -1),
+    })),
     pause: change('pause', (s, { flags }) => ({ ...s, paused: true, pausedReason: flags.reason ?? 'operator' })),
     resume: change('resume', (s) => ({ ...s, paused: false, pausedReason: null })),
   }),

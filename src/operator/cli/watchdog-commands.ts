@@ -3,15 +3,41 @@ import { watchdogScheduleSettings } from '../../config/index';
 import { ReasonSchema } from '../../domain/control-plane/types';
 import { EngineSchema } from '../../domain/risk/rules';
 import { applyWatchdogSchedules } from '../../temporal/schedules';
-import { MetricSchema, PolicyIdSchema, policyId, RegressionActionSchema, type TripwireReport } from '../../domain/watchdogs/tripwire';
-import { actorOf, EXIT, expectArgs, field, type Invocation, printJsonOr, sub, table, UsageError, withData, withWarden } from './shared';
-
-const bool = (name: string, value: string) => field(name, z.enum(['true', 'false'], { message: 'expected true or false' }), value) === 'true';
+import { REGRESSION_TRIPWIRE_WORKFLOW_ID, REGRESSION_TRIPWIRE_WORKFLOW_TYPE } from '../../../workflows/names';
+import {
+  MetricSchema,
+  PolicyIdSchema,
+  policyId,
+  RegressionActionSchema,
+  type TripwireReport,
+} from '../../domain/watchdogs/tripwire';
+import {
+  actorOf,
+  bool,
+  EXIT,
+  expectArgs,
+  field,
+  givenChanges,
+  type Invocation,
+  optionalBool,
+  optionalField,
+  printJsonOr,
+  runOnce,
+  sub,
+  table,
+  UsageError,
+  withData,
+  withWarden,
+} from './shared';
 
 async function tripwireStatus({ config, flags, args }: Invocation): Promise<number> {
   expectArgs('tripwire status', args, 0);
   return withData(config, async (data) => {
-    const [policies, states, restrictions] = await Promise.all([data.listRegressionPolicies(), data.regressionStates(), data.listRestrictions(true)]);
+    const [policies, states, restrictions] = await Promise.all([
+      data.listRegressionPolicies(),
+      data.regressionStates(),
+      data.listRestrictions(true),
+    ]);
     const view = policies.map((p) => ({ ...p, state: states.find((s) => s.policy === policyId(p)) ?? null }));
     printJsonOr(flags, { policies: view, restrictions }, () => [
       ...table(
@@ -24,7 +50,9 @@ async function tripwireStatus({ config, flags, args }: Invocation): Promise<numb
           p.maxDropFraction,
           p.action,
           p.state ? (p.state.triggered ? 'TRIGGERED' : p.state.lastDecision) : 'never run',
-          p.state?.baseline != null && p.state.current != null ? `${p.state.baseline.toFixed(3)}→${p.state.current.toFixed(3)}` : null,
+          p.state?.baseline != null && p.state.current != null
+            ? `${p.state.baseline.toFixed(3)}→${p.state.current.toFixed(3)}`
+            : null,
           p.state?.dropFraction != null ? `${(p.state.dropFraction * 100).toFixed(1)}%` : null,
         ]),
       ),
@@ -39,12 +67,19 @@ async function tripwireStatus({ config, flags, args }: Invocation): Promise<numb
 async function tripwireEvaluate({ config, flags, args }: Invocation): Promise<number> {
   expectArgs('tripwire evaluate', args, 0);
   return withWarden(config, async (warden) => {
-    const report = await warden.client.workflow.execute<() => Promise<TripwireReport>>('regressionTripwire', {
-      taskQueue: config.temporal.taskQueue,
-      workflowId: `warden-regression-tripwire-manual-${new Date().toISOString()}`,
-    });
+    const report = await runOnce<TripwireReport>(
+      warden,
+      config,
+      REGRESSION_TRIPWIRE_WORKFLOW_TYPE,
+      `${REGRESSION_TRIPWIRE_WORKFLOW_ID}-manual`,
+    );
     printJsonOr(flags, report, () => [
-      ...(report.evaluated.length === 0 ? ['no enabled regression policies'] : report.evaluated.map((e) => `${e.policy}: ${e.decision}${e.dropFraction !== null ? ` (drop ${(e.dropFraction * 100).toFixed(1)}%)` : ''}`)),
+      ...(report.evaluated.length === 0
+        ? ['no enabled regression policies']
+        : report.evaluated.map(
+            (e) =>
+              `${e.policy}: ${e.decision}${e.dropFraction !== null ? ` (drop ${(e.dropFraction * 100).toFixed(1)}%)` : ''}`,
+          )),
       ...report.fired.map((f) => `FIRED ${f.policy} → ${f.action}`),
     ]);
     return EXIT.ok;
@@ -58,7 +93,9 @@ async function tripwireReset({ config, flags, args }: Invocation): Promise<numbe
   const actor = actorOf(flags);
   return withData(config, async (data) => {
     const result = await data.resetTripwire(policy, actor, reason);
-    printJsonOr(flags, result, () => [`reset ${result.policy}; lifted ${result.lifted.length === 0 ? 'nothing' : result.lifted.map((r) => `#${r.id} ${r.kind} ${r.engine}`).join(', ')}`]);
+    printJsonOr(flags, result, () => [
+      `reset ${result.policy}; lifted ${result.lifted.length === 0 ? 'nothing' : result.lifted.map((r) => `#${r.id} ${r.kind} ${r.engine}`).join(', ')}`,
+    ]);
     return EXIT.ok;
   });
 }
@@ -68,24 +105,40 @@ async function tripwireSetPolicy({ config, flags, args }: Invocation): Promise<n
   const { domain, metric } = field('policy', PolicyIdSchema, args[0]);
   field('metric', MetricSchema, metric);
   const changes = {
-    enabled: flags.enabled === undefined ? undefined : bool('--enabled', flags.enabled),
-    windowEvents: flags.window === undefined ? undefined : field('--window', z.coerce.number().int().positive(), flags.window),
-    baselineEvents: flags.baseline === undefined ? undefined : field('--baseline', z.coerce.number().int().positive(), flags.baseline),
-    maxDropFraction: flags['max-drop'] === undefined ? undefined : field('--max-drop', z.coerce.number().gt(0).max(1), flags['max-drop']),
-    action: flags.action === undefined ? undefined : field('--action', RegressionActionSchema, flags.action),
-    engine: flags.engine === undefined ? undefined : field('--engine', EngineSchema, flags.engine),
+    enabled: optionalBool('--enabled', flags.enabled),
+    windowEvents: optionalField('--window', z.coerce.number().int().positive(), flags.window),
+    baselineEvents: optionalField('--baseline', z.coerce.number().int().positive(), flags.baseline),
+    maxDropFraction: optionalField('--max-drop', z.coerce.number().gt(0).max(1), flags['max-drop']),
+    action: optionalField('--action', RegressionActionSchema, flags.action),
+    engine: optionalField('--engine', EngineSchema, flags.engine),
   };
-  if (Object.values(changes).every((v) => v === undefined)) throw new UsageError('tripwire set-policy: give at least one of --enabled, --window, --baseline, --max-drop, --action, --engine');
+  if (Object.values(changes).every((v) => v === undefined))
+    throw new UsageError(
+      'tripwire set-policy: give at least one of --enabled, --window, --baseline, --max-drop, --action, --engine',
+    );
   const actor = actorOf(flags);
   return withData(config, async (data) => {
     const current = (await data.listRegressionPolicies()).find((p) => p.domain === domain && p.metric === metric);
     if (!current && (changes.action === undefined || changes.maxDropFraction === undefined)) {
-      throw new UsageError(`tripwire set-policy: ${domain}/${metric} is new: give --action and --max-drop (window and baseline default to 50 and 200)`);
+      throw new UsageError(
+        `tripwire set-policy: ${domain}/${metric} is new: give --action and --max-drop (window and baseline default to 50 and 200)`,
+      );
     }
-    const base = current ?? { domain, metric, engine: domain, windowEvents: 50, baselineEvents: 200, maxDropFraction: 0.2, action: 'THROTTLE' as const, enabled: false };
-    const next = { ...base, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) };
+    const base = current ?? {
+      domain,
+      metric,
+      engine: domain,
+      windowEvents: 50,
+      baselineEvents: 200,
+      maxDropFraction: 0.2,
+      action: 'THROTTLE' as const,
+      enabled: false,
+    };
+    const next = { ...base, ...givenChanges(changes) };
     await data.setRegressionPolicy(next, actor);
-    printJsonOr(flags, next, () => [`${current ? 'updated' : 'created'} regression policy ${domain}/${metric}: ${next.enabled ? 'enabled' : 'disabled'}, ${next.windowEvents}/${next.baselineEvents} events, max drop ${next.maxDropFraction}, ${next.action} ${next.engine}`]);
+    printJsonOr(flags, next, () => [
+      `${current ? 'updated' : 'created'} regression policy ${domain}/${metric}: ${next.enabled ? 'enabled' : 'disabled'}, ${next.windowEvents}/${next.baselineEvents} events, max drop ${next.maxDropFraction}, ${next.action} ${next.engine}`,
+    ]);
     return EXIT.ok;
   });
 }
@@ -95,7 +148,18 @@ async function restrictionsList({ config, flags, args }: Invocation): Promise<nu
   return withData(config, async (data) => {
     const rows = await data.listRestrictions(!flags.all);
     printJsonOr(flags, rows, () =>
-      table(['id', 'kind', 'engine', 'source', 'since', 'cleared', 'reason'], rows.map((r) => [r.id, r.kind, r.engine, r.source, r.createdAt, r.clearedAt ? `${r.clearedAt} by ${r.clearedBy}` : null, r.reason])),
+      table(
+        ['id', 'kind', 'engine', 'source', 'since', 'cleared', 'reason'],
+        rows.map((r) => [
+          r.id,
+          r.kind,
+          r.engine,
+          r.source,
+          r.createdAt,
+          r.clearedAt ? `${r.clearedAt} by ${r.clearedBy}` : null,
+          r.reason,
+        ]),
+      ),
     );
     return EXIT.ok;
   });
@@ -133,7 +197,10 @@ async function canaryStatus({ config, flags, args }: Invocation): Promise<number
     printJsonOr(flags, rows, () =>
       rows.length === 0
         ? ['the canary has not run yet']
-        : table(['check', 'status', 'consecutive_failures', 'last_checked', 'last_error'], rows.map((r) => [r.name, r.ok ? 'ok' : 'FAILING', r.consecutiveFailures, r.lastCheckedAt, r.lastError])),
+        : table(
+            ['check', 'status', 'consecutive_failures', 'last_checked', 'last_error'],
+            rows.map((r) => [r.name, r.ok ? 'ok' : 'FAILING', r.consecutiveFailures, r.lastCheckedAt, r.lastError]),
+          ),
     );
     return EXIT.ok;
   });
@@ -148,7 +215,8 @@ async function kpiRecord({ config, flags, args }: Invocation): Promise<number> {
     ...(flags.value !== undefined ? { value: field('--value', z.coerce.number().finite(), flags.value) } : {}),
     source: `cli:${actorOf(flags)}`,
   };
-  if (event.success === undefined && event.value === undefined) throw new UsageError('kpi record: give --success, --value or both');
+  if (event.success === undefined && event.value === undefined)
+    throw new UsageError('kpi record: give --success, --value or both');
   return withData(config, async (data) => {
     await data.recordKpi(event);
     printJsonOr(flags, event, () => [`recorded ${event.domain}/${event.metric}`]);
@@ -160,14 +228,24 @@ async function schedulesApply({ config, flags, args }: Invocation): Promise<numb
   expectArgs('schedules apply', args, 0);
   return withWarden(config, async (warden) => {
     const result = await applyWatchdogSchedules(warden.client, watchdogScheduleSettings(config));
-    printJsonOr(flags, result, () => [`created: ${result.created.join(', ') || 'none'}; updated: ${result.updated.join(', ') || 'none'}`]);
+    printJsonOr(flags, result, () => [
+      `created: ${result.created.join(', ') || 'none'}; updated: ${result.updated.join(', ') || 'none'}`,
+    ]);
     return EXIT.ok;
   });
 }
 
 export const watchdogCommands: Record<string, (inv: Invocation) => Promise<number>> = {
-  tripwire: sub('tripwire', { status: tripwireStatus, evaluate: tripwireEvaluate, reset: tripwireReset, 'set-policy': tripwireSetPolicy }),
-  restrictions: (inv) => (inv.args[0] === 'clear' || inv.args[0] === 'add' ? sub('restrictions', { clear: restrictionsClear, add: restrictionsAdd })(inv) : restrictionsList(inv)),
+  tripwire: sub('tripwire', {
+    status: tripwireStatus,
+    evaluate: tripwireEvaluate,
+    reset: tripwireReset,
+    'set-policy': tripwireSetPolicy,
+  }),
+  restrictions: (inv) =>
+    inv.args[0] === 'clear' || inv.args[0] === 'add'
+      ? sub('restrictions', { clear: restrictionsClear, add: restrictionsAdd })(inv)
+      : restrictionsList(inv),
   canary: sub('canary', { status: canaryStatus }),
   kpi: sub('kpi', { record: kpiRecord }),
   schedules: sub('schedules', { apply: schedulesApply }),

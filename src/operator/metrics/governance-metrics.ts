@@ -20,7 +20,10 @@ const DAY_MS = 86_400_000;
  * gate, seed 003's governor and Warden's own control-plane series, all read
  * from the database at each scrape.
  */
-export function createGovernanceMetrics(db: Kysely<Database>, options: { capitalBands?: CapitalBandThresholds } = {}): Registry {
+export function createGovernanceMetrics(
+  db: Kysely<Database>,
+  options: { capitalBands?: CapitalBandThresholds } = {},
+): Registry {
   const registry = new Registry();
   const gauge = dbGauges(registry, PREFIX);
 
@@ -34,7 +37,13 @@ export function createGovernanceMetrics(db: Kysely<Database>, options: { capital
   });
   const weekly = async () =>
     computeMetrics(
-      (await db.selectFrom('command_record').select(['command_type', 'status', 'approval', 'at']).where('at', '>', new Date(Date.now() - 7 * DAY_MS)).execute()).map((r) => ({
+      (
+        await db
+          .selectFrom('command_record')
+          .select(['command_type', 'status', 'approval', 'at'])
+          .where('at', '>', new Date(Date.now() - 7 * DAY_MS))
+          .execute()
+      ).map((r) => ({
         commandType: r.command_type,
         status: r.status,
         approval: r.approval,
@@ -53,14 +62,23 @@ export function createGovernanceMetrics(db: Kysely<Database>, options: { capital
     });
   }
   gauge('commands_total', 'Command outcomes by status', ['status'], async (g) => {
-    const rows = await db.selectFrom('command_record').select(['status', db.fn.countAll<string>().as('n')]).groupBy('status').execute();
-    const names = { succeeded: 'succeeded', failed: 'failed', rejected: 'rejected', rolled_back: 'rolledBack' } as const;
-    for (const [status, label] of Object.entries(names)) g.set({ status: label }, Number(rows.find((r) => r.status === status)?.n ?? 0));
+    const rows = await db
+      .selectFrom('command_record')
+      .select(['status', db.fn.countAll<string>().as('n')])
+      .groupBy('status')
+      .execute();
+    const names = {
+      succeeded: 'succeeded',
+      failed: 'failed',
+      rejected: 'rejected',
+      rolled_back: 'rolledBack',
+    } as const;
+    for (const [status, label] of Object.entries(names))
+      g.set({ status: label }, Number(rows.find((r) => r.status === status)?.n ?? 0));
   });
   const latestReadiness = async () =>
-    (await db.selectFrom('readiness_assessment').select('report').orderBy('id', 'desc').limit(1).executeTakeFirst())?.report as
-      | { scoreFraction: number; categories: Record<string, { earned: number }> }
-      | undefined;
+    (await db.selectFrom('readiness_assessment').select('report').orderBy('id', 'desc').limit(1).executeTakeFirst())
+      ?.report as { scoreFraction: number; categories: Record<string, { earned: number }> } | undefined;
   gauge('readiness_score', 'Overall readiness (0-1), latest assessment', [], async (g) => {
     const r = await latestReadiness();
     if (r) g.set(r.scoreFraction);
@@ -71,17 +89,36 @@ export function createGovernanceMetrics(db: Kysely<Database>, options: { capital
       if (r) g.set(r.categories[category]?.earned ?? 0);
     });
   }
-  gauge('circuit_breaker_events_total', 'Circuit breaker events', ['rule_name', 'action', 'alert_severity'], async (g) => {
-    const rows = await db.selectFrom('circuit_breaker_event').select(['rule_name', 'action', 'alert_severity', db.fn.countAll<string>().as('n')]).groupBy(['rule_name', 'action', 'alert_severity']).execute();
-    for (const r of rows) g.set({ rule_name: r.rule_name, action: r.action, alert_severity: r.alert_severity }, Number(r.n));
-  });
+  gauge(
+    'circuit_breaker_events_total',
+    'Circuit breaker events',
+    ['rule_name', 'action', 'alert_severity'],
+    async (g) => {
+      const rows = await db
+        .selectFrom('circuit_breaker_event')
+        .select(['rule_name', 'action', 'alert_severity', db.fn.countAll<string>().as('n')])
+        .groupBy(['rule_name', 'action', 'alert_severity'])
+        .execute();
+      for (const r of rows)
+        g.set({ rule_name: r.rule_name, action: r.action, alert_severity: r.alert_severity }, Number(r.n));
+    },
+  );
   gauge('circuit_breaker_events_unresolved', 'Unresolved circuit breaker events', [], async (g) => {
-    const row = await db.selectFrom('circuit_breaker_event').select(db.fn.countAll<string>().as('n')).where('resolved_at', 'is', null).executeTakeFirstOrThrow();
+    const row = await db
+      .selectFrom('circuit_breaker_event')
+      .select(db.fn.countAll<string>().as('n'))
+      .where('resolved_at', 'is', null)
+      .executeTakeFirstOrThrow();
     g.set(Number(row.n));
   });
   gauge('incidents_total', 'Incidents by severity', ['severity'], async (g) => {
-    const rows = await db.selectFrom('incident').select(['severity', db.fn.countAll<string>().as('n')]).groupBy('severity').execute();
-    for (const severity of ['low', 'medium', 'high', 'critical']) g.set({ severity }, Number(rows.find((r) => r.severity === severity)?.n ?? 0));
+    const rows = await db
+      .selectFrom('incident')
+      .select(['severity', db.fn.countAll<string>().as('n')])
+      .groupBy('severity')
+      .execute();
+    for (const severity of ['low', 'medium', 'high', 'critical'])
+      g.set({ severity }, Number(rows.find((r) => r.severity === severity)?.n ?? 0));
   });
   registerStrategyMetrics(registry, db);
   registerGovernorMetrics(registry, db);
@@ -91,7 +128,11 @@ export function createGovernanceMetrics(db: Kysely<Database>, options: { capital
 }
 
 /** `/metrics` for Prometheus, served by the worker process. */
-export async function serveMetrics(registry: Registry, port: number, host = '0.0.0.0'): Promise<{ port: number; close(): Promise<void> }> {
+export async function serveMetrics(
+  registry: Registry,
+  port: number,
+  host = '0.0.0.0',
+): Promise<{ port: number; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     if (req.url !== '/metrics') {
       res.writeHead(404).end();
@@ -103,5 +144,8 @@ export async function serveMetrics(registry: Registry, port: number, host = '0.0
     );
   });
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
-  return { port: (server.address() as AddressInfo).port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }

@@ -13,16 +13,28 @@ const BURST_DISARM = 'burst_limit_breach';
 export function registerGovernorMetrics(registry: Registry, db: Kysely<Database>): void {
   const gauge = dbGauges(registry, PREFIX);
   gauge('allow_total', 'Execution permits issued, per symbol', ['symbol'], async (g) => {
-    const rows = await db.selectFrom('execution_permit').select(['symbol', db.fn.countAll<string>().as('n')]).groupBy('symbol').execute();
+    const rows = await db
+      .selectFrom('execution_permit')
+      .select(['symbol', db.fn.countAll<string>().as('n')])
+      .groupBy('symbol')
+      .execute();
     for (const r of rows) g.set({ symbol: r.symbol }, Number(r.n));
   });
   gauge('block_total', 'Plans the governor blocked, per symbol and reason', ['symbol', 'reason'], async (g) => {
-    const rows = await db.selectFrom('permit_block').select(['symbol', 'reason', db.fn.countAll<string>().as('n')]).groupBy(['symbol', 'reason']).execute();
+    const rows = await db
+      .selectFrom('permit_block')
+      .select(['symbol', 'reason', db.fn.countAll<string>().as('n')])
+      .groupBy(['symbol', 'reason'])
+      .execute();
     for (const r of rows) g.set({ symbol: r.symbol, reason: r.reason }, Number(r.n));
   });
   gauge('disarm_total', 'Auto-disarms to dry_run, per reason', ['reason'], async (g) => {
     g.set({ reason: BURST_DISARM }, 0);
-    const rows = await db.selectFrom('disarm_record').select(['reason', db.fn.countAll<string>().as('n')]).groupBy('reason').execute();
+    const rows = await db
+      .selectFrom('disarm_record')
+      .select(['reason', db.fn.countAll<string>().as('n')])
+      .groupBy('reason')
+      .execute();
     for (const r of rows) g.set({ reason: r.reason }, Number(r.n));
   });
   // The windows the permit gate counts: permits not revoked, issued within the hour / 5 minutes.

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { Registry } from 'prom-client';
+import { AuditKind } from '../../domain/audit/kinds';
 import { CAPITAL_BANDS, type CapitalBandThresholds } from '../../domain/capital/bands';
 import { APPLY_MODES } from '../../domain/control-plane/types';
 import { readCapitalUsage } from '../../db/capital.repository';
@@ -10,8 +11,24 @@ import { dbGauges } from './db-gauge';
 
 const PREFIX = 'warden_';
 
-const DEAL_OUTCOMES = ['executed', 'dry_run', 'shadow', 'paper', 'denied', 'failed'] as const satisfies readonly DealResult['status'][];
-const DEAL_GATES = ['control_plane', 'strategy', 'risk', 'prod_eligibility', 'permit'] as const satisfies readonly DealGate[];
+const DEAL_OUTCOMES = [
+  'executed',
+  'dry_run',
+  'shadow',
+  'paper',
+  'denied',
+  'failed',
+] as const satisfies readonly DealResult['status'][];
+/** Each outcome's audit kind, and back. */
+const DEAL_OUTCOME_KINDS = DEAL_OUTCOMES.map((o) => AuditKind.deal[o]);
+const DEAL_OUTCOME_OF_KIND = new Map<string, string>(DEAL_OUTCOMES.map((o) => [AuditKind.deal[o], o]));
+const DEAL_GATES = [
+  'control_plane',
+  'strategy',
+  'risk',
+  'prod_eligibility',
+  'permit',
+] as const satisfies readonly DealGate[];
 /** The `gate` label of an outcome no gate refused. */
 const NO_GATE = 'none';
 
@@ -24,7 +41,11 @@ const dealReason = sql<string | null>`details->'result'->>'reason'`;
  * append-only records (the audit log): they never go down, so `increase()`
  * and `rate()` work on them across restarts.
  */
-export function registerWardenMetrics(registry: Registry, db: Kysely<Database>, options: { capitalBands: CapitalBandThresholds }): void {
+export function registerWardenMetrics(
+  registry: Registry,
+  db: Kysely<Database>,
+  options: { capitalBands: CapitalBandThresholds },
+): void {
   const gauge = dbGauges(registry, PREFIX);
 
   gauge('kill_switch_engaged', 'Kill switch engaged (1) or released (0)', [], async (g) => {
@@ -38,52 +59,102 @@ export function registerWardenMetrics(registry: Registry, db: Kysely<Database>, 
     for (const mode of APPLY_MODES) g.set({ mode }, mode === applyMode ? 1 : 0);
   });
 
-  gauge('capital_band', 'Capital band (1 for the current one): committed exposure today against the GLOBAL daily cap', ['band'], async (g) => {
-    const { band } = await readCapitalUsage(db, options.capitalBands);
-    for (const b of CAPITAL_BANDS) g.set({ band: b }, b === band ? 1 : 0);
-  });
-  gauge('capital_usage_ratio', 'Committed exposure today over the GLOBAL daily exposure cap (absent without a cap)', [], async (g) => {
-    const { usage } = await readCapitalUsage(db, options.capitalBands);
-    if (usage !== null) g.set(usage);
-  });
+  gauge(
+    'capital_band',
+    'Capital band (1 for the current one): committed exposure today against the GLOBAL daily cap',
+    ['band'],
+    async (g) => {
+      const { band } = await readCapitalUsage(db, options.capitalBands);
+      for (const b of CAPITAL_BANDS) g.set({ band: b }, b === band ? 1 : 0);
+    },
+  );
+  gauge(
+    'capital_usage_ratio',
+    'Committed exposure today over the GLOBAL daily exposure cap (absent without a cap)',
+    [],
+    async (g) => {
+      const { usage } = await readCapitalUsage(db, options.capitalBands);
+      if (usage !== null) g.set(usage);
+    },
+  );
 
   // Every governed deal ends in exactly one audit event `deal.<status>`, which
   // names the refusing gate and its reason: one source for all five gates.
   const outcomes = dealOutcomeTally(db);
-  gauge('governance_decisions_total', `Governed deals by outcome and the gate that refused them ("${NO_GATE}" when none did)`, ['outcome', 'gate'], async (g) => {
-    for (const outcome of DEAL_OUTCOMES) {
-      if (outcome === 'denied') for (const gate of DEAL_GATES) g.set({ outcome, gate }, 0);
-      else g.set({ outcome, gate: NO_GATE }, 0);
-    }
-    for (const c of await outcomes()) g.inc({ outcome: c.outcome, gate: c.gate ?? NO_GATE }, c.count);
-  });
+  gauge(
+    'governance_decisions_total',
+    `Governed deals by outcome and the gate that refused them ("${NO_GATE}" when none did)`,
+    ['outcome', 'gate'],
+    async (g) => {
+      for (const outcome of DEAL_OUTCOMES) {
+        if (outcome === 'denied') for (const gate of DEAL_GATES) g.set({ outcome, gate }, 0);
+        else g.set({ outcome, gate: NO_GATE }, 0);
+      }
+      for (const c of await outcomes()) g.inc({ outcome: c.outcome, gate: c.gate ?? NO_GATE }, c.count);
+    },
+  );
   gauge('governance_denials_total', 'Denied deals by gate and reason', ['gate', 'reason'], async (g) => {
-    for (const c of await outcomes()) if (c.outcome === 'denied') g.inc({ gate: c.gate ?? 'unknown', reason: c.reason ?? 'unknown' }, c.count);
+    for (const c of await outcomes())
+      if (c.outcome === 'denied') g.inc({ gate: c.gate ?? 'unknown', reason: c.reason ?? 'unknown' }, c.count);
   });
 
-  gauge('tripwire_triggered', 'Regression tripwire fired (1) and not yet reset (0), per policy', ['domain', 'metric', 'engine', 'action'], async (g) => {
-    const rows = await db
-      .selectFrom('regression_policy as p')
-      .leftJoin('regression_state as s', (join) => join.onRef('s.domain', '=', 'p.domain').onRef('s.metric', '=', 'p.metric'))
-      .select(['p.domain', 'p.metric', 'p.engine', 'p.action', 's.triggered'])
-      .execute();
-    for (const r of rows) g.set({ domain: r.domain, metric: r.metric, engine: r.engine, action: r.action }, r.triggered ? 1 : 0);
-  });
-  gauge('tripwire_drop_fraction', 'Latest KPI drop against the baseline, per regression policy', ['domain', 'metric'], async (g) => {
-    const rows = await db.selectFrom('regression_state').select(['domain', 'metric', 'drop_fraction']).where('drop_fraction', 'is not', null).execute();
-    for (const r of rows) g.set({ domain: r.domain, metric: r.metric }, r.drop_fraction!);
-  });
+  gauge(
+    'tripwire_triggered',
+    'Regression tripwire fired (1) and not yet reset (0), per policy',
+    ['domain', 'metric', 'engine', 'action'],
+    async (g) => {
+      const rows = await db
+        .selectFrom('regression_policy as p')
+        .leftJoin('regression_state as s', (join) =>
+          join.onRef('s.domain', '=', 'p.domain').onRef('s.metric', '=', 'p.metric'),
+        )
+        .select(['p.domain', 'p.metric', 'p.engine', 'p.action', 's.triggered'])
+        .execute();
+      for (const r of rows)
+        g.set({ domain: r.domain, metric: r.metric, engine: r.engine, action: r.action }, r.triggered ? 1 : 0);
+    },
+  );
+  gauge(
+    'tripwire_drop_fraction',
+    'Latest KPI drop against the baseline, per regression policy',
+    ['domain', 'metric'],
+    async (g) => {
+      const rows = await db
+        .selectFrom('regression_state')
+        .select(['domain', 'metric', 'drop_fraction'])
+        .where('drop_fraction', 'is not', null)
+        .execute();
+      for (const r of rows) g.set({ domain: r.domain, metric: r.metric }, r.drop_fraction!);
+    },
+  );
   gauge('engine_restrictions_active', 'Throttles and pauses in force, per engine', ['engine', 'kind'], async (g) => {
-    const rows = await db.selectFrom('engine_restriction').select(['engine', 'kind', db.fn.countAll<string>().as('n')]).where('cleared_at', 'is', null).groupBy(['engine', 'kind']).execute();
+    const rows = await db
+      .selectFrom('engine_restriction')
+      .select(['engine', 'kind', db.fn.countAll<string>().as('n')])
+      .where('cleared_at', 'is', null)
+      .groupBy(['engine', 'kind'])
+      .execute();
     for (const r of rows) g.set({ engine: r.engine, kind: r.kind }, Number(r.n));
   });
 
-  gauge('canary_check_failing', 'Infrastructure canary check failing at its last run (1) or healthy (0)', ['check'], async (g) => {
-    for (const c of await db.selectFrom('canary_check_state').select(['name', 'last_ok']).execute()) g.set({ check: c.name }, c.last_ok ? 0 : 1);
-  });
-  gauge('canary_consecutive_failures', 'Consecutive failures of an infrastructure canary check', ['check'], async (g) => {
-    for (const c of await db.selectFrom('canary_check_state').select(['name', 'consecutive_failures']).execute()) g.set({ check: c.name }, c.consecutive_failures);
-  });
+  gauge(
+    'canary_check_failing',
+    'Infrastructure canary check failing at its last run (1) or healthy (0)',
+    ['check'],
+    async (g) => {
+      for (const c of await db.selectFrom('canary_check_state').select(['name', 'last_ok']).execute())
+        g.set({ check: c.name }, c.last_ok ? 0 : 1);
+    },
+  );
+  gauge(
+    'canary_consecutive_failures',
+    'Consecutive failures of an infrastructure canary check',
+    ['check'],
+    async (g) => {
+      for (const c of await db.selectFrom('canary_check_state').select(['name', 'consecutive_failures']).execute())
+        g.set({ check: c.name }, c.consecutive_failures);
+    },
+  );
 }
 
 interface OutcomeCount {
@@ -104,14 +175,25 @@ function dealOutcomeTally(db: Kysely<Database>): () => Promise<OutcomeCount[]> {
   const refresh = async () => {
     const rows = await db
       .selectFrom('audit_event')
-      .select(['kind', dealGate.as('gate'), dealReason.as('reason'), db.fn.countAll<string>().as('n'), db.fn.max('id').as('last')])
-      .where('kind', 'in', DEAL_OUTCOMES.map((o) => `deal.${o}`))
+      .select([
+        'kind',
+        dealGate.as('gate'),
+        dealReason.as('reason'),
+        db.fn.countAll<string>().as('n'),
+        db.fn.max('id').as('last'),
+      ])
+      .where('kind', 'in', DEAL_OUTCOME_KINDS)
       .where('id', '>', String(lastId))
       .groupBy(['kind', dealGate, dealReason])
       .execute();
     for (const r of rows) {
       const key = JSON.stringify([r.kind, r.gate, r.reason]);
-      const entry = counts.get(key) ?? { outcome: r.kind.slice('deal.'.length), gate: r.gate, reason: r.reason, count: 0 };
+      const entry = counts.get(key) ?? {
+        outcome: DEAL_OUTCOME_OF_KIND.get(r.kind) ?? r.kind,
+        gate: r.gate,
+        reason: r.reason,
+        count: 0,
+      };
       entry.count += Number(r.n);
       counts.set(key, entry);
     }

@@ -1,0 +1,118 @@
+// Seed 003's execution permits: lock the symbol → decide (src/domain/permits)
+// → write the permit, block or disarm record, then audit.
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Database } from '../../src/db/database';
+import { recordAuditEvents } from '../../src/db/audit.repository';
+import {
+  countRecentPermits,
+  findBlockByKey,
+  findPermitByKey,
+  insertDisarmRecord,
+  insertPermit,
+  insertPermitBlock,
+  lockPermit,
+  lockSymbol,
+  setPermitStatus,
+} from '../../src/db/permits.repository';
+import {
+  type ConsumeResult,
+  decideConsume,
+  type PermitDecision,
+  permitAudits,
+  type PermitRequest,
+  priorPermitDecision,
+} from '../../src/domain/permits/decisions';
+import { decidePermit, type GovernorSettings } from '../../src/domain/permits/rules';
+
+/**
+ * Issues a single-use permit, or records a block with its reason. Serialised
+ * per symbol, idempotent per key. A burst breach with auto-disarm on also
+ * writes the disarm record; the caller then disarms the control plane. The
+ * audit events follow in their own transaction (keyed, so a retry after a
+ * crash in between appends them once): the symbol's lock is never held
+ * while waiting for the audit chain.
+ */
+export async function issuePermit(
+  db: Kysely<Database>,
+  settings: GovernorSettings,
+  request: PermitRequest,
+): Promise<PermitDecision> {
+  const decision = await db.transaction().execute(async (trx): Promise<PermitDecision> => {
+    await lockSymbol(trx, request.symbol);
+    const prior = priorPermitDecision(await findPermitByKey(trx, request.key), await findBlockByKey(trx, request.key));
+    if (prior) return prior;
+    const check = decidePermit(await countRecentPermits(trx, request.symbol, request.at), settings);
+    if (!check.ok) {
+      await insertPermitBlock(trx, {
+        key: request.key,
+        dealId: request.dealId,
+        symbol: request.symbol,
+        reason: check.reason,
+        at: request.at,
+        detail: check.detail,
+        disarm: check.disarm,
+      });
+      if (check.disarm)
+        await insertDisarmRecord(trx, {
+          key: `disarm:${request.key}`,
+          symbol: request.symbol,
+          at: request.at,
+          context: { dealId: request.dealId, detail: check.detail },
+        });
+      return {
+        granted: false,
+        symbol: request.symbol,
+        reason: check.reason,
+        detail: check.detail,
+        disarm: check.disarm,
+      };
+    }
+    const expiresAt = new Date(request.at.getTime() + settings.permitTtlSeconds * 1000);
+    const id = randomUUID();
+    await insertPermit(trx, {
+      id,
+      key: request.key,
+      dealId: request.dealId,
+      symbol: request.symbol,
+      issuedAt: request.at,
+      expiresAt,
+    });
+    return {
+      granted: true,
+      permitId: id,
+      symbol: request.symbol,
+      issuedAt: request.at.toISOString(),
+      expiresAt: expiresAt.toISOString(),
+    };
+  });
+  await recordAuditEvents(db, permitAudits(request, decision));
+  return decision;
+}
+
+/** Uses a permit once, before its TTL; the same deal asking again (a retry) is told yes. */
+export async function consumePermit(
+  db: Kysely<Database>,
+  request: { permitId: string; dealId: string; at: Date },
+): Promise<ConsumeResult> {
+  return db.transaction().execute(async (trx) => {
+    const { consume, ...result } = decideConsume(await lockPermit(trx, request.permitId), request);
+    // Not audited on its own: the deal's outcome event names the permit it used.
+    if (consume) await setPermitStatus(trx, request.permitId, { status: 'consumed', at: request.at });
+    return result as ConsumeResult;
+  });
+}
+
+/** Compensation: an unused permit of a stopped deal is revoked and stops counting against the limits. */
+export async function revokePermit(
+  db: Kysely<Database>,
+  request: { permitId: string; reason: string },
+): Promise<{ revoked: boolean }> {
+  return db.transaction().execute(async (trx) => {
+    const permit = await lockPermit(trx, request.permitId);
+    if (!permit || permit.status !== 'issued') return { revoked: false };
+    // Compensation is summarised in the deal's outcome event.
+    await setPermitStatus(trx, request.permitId, { status: 'revoked' });
+    return { revoked: true };
+  });
+}

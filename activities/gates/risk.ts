@@ -1,0 +1,121 @@
+// The risk guard's transactions (seed 000): read the locked ledgers → decide
+// (src/domain/risk) → write and record, one transaction each.
+import type { Kysely } from 'kysely';
+import type { Database } from '../../src/db/database';
+import { recordAuditEvent } from '../../src/db/audit.repository';
+import {
+  adjustLedgers,
+  findReservation,
+  insertReservation,
+  insertRiskEvent,
+  lockLedgers,
+  setReservationStatus,
+} from '../../src/db/risk.repository';
+import {
+  decideRelease,
+  decideReservation,
+  decideSettle,
+  type ReleaseOutcome,
+  type ReserveDecision,
+  type ReserveRequest,
+  reserveAudit,
+  type SettleOutcome,
+  storedDecision,
+} from '../../src/domain/risk/reservations';
+import { utcDay } from '../../src/domain/risk/rules';
+
+/**
+ * Seed 000's reserve_exposure with dual control. Atomic: both ledger rows are
+ * locked before the check, so racing reserves cannot overshoot a cap. The
+ * idempotency key makes a retry return the first decision, counted once.
+ *
+ * The decision also goes on the audit chain, in a transaction of its own: the
+ * ledger lock is never held while waiting for the chain's lock. Keyed, so a
+ * retry after a crash between the two appends it exactly once.
+ */
+export async function reserveExposure(db: Kysely<Database>, request: ReserveRequest): Promise<ReserveDecision> {
+  const day = utcDay(request.at ?? new Date());
+  const decision = await db.transaction().execute(async (trx): Promise<ReserveDecision> => {
+    const ledgers = await lockLedgers(trx, request.engine, day);
+    // Under the lock, so a concurrent retry of the same key cannot also pass.
+    const prior = await findReservation(trx, request.key);
+    if (prior) return storedDecision(prior);
+    const { decision, after } = decideReservation(request, day, ledgers);
+    if (decision.ok)
+      await adjustLedgers(trx, request.engine, day, { exposure: request.amount, openRisk: request.amount, actions: 1 });
+    await insertReservation(trx, decision, request.actor);
+    await insertRiskEvent(trx, {
+      engine: request.engine,
+      kind: 'RESERVE',
+      ok: decision.ok,
+      reason: decision.ok ? null : decision.reason,
+      amount: request.amount,
+      key: request.key,
+      actor: request.actor,
+      details: decision.ok
+        ? { day, ledger: after.engine, global: after.global }
+        : { day, scope: decision.scope, detail: decision.detail },
+    });
+    return decision;
+  });
+  await recordAuditEvent(db, reserveAudit(decision, request.actor));
+  return decision;
+}
+
+/** Seed 000's settle_result: releases the open-risk reserve and books the realized loss, once. */
+export async function settleResult(
+  db: Kysely<Database>,
+  request: { key: string; realizedLoss: number; actor: string },
+): Promise<SettleOutcome> {
+  return db.transaction().execute(async (trx) => {
+    // The reservation first, then its ledgers: reserve never waits on a reservation row, so no cycle.
+    const row = await findReservation(trx, request.key, { forUpdate: true });
+    const settle = decideSettle(row, request.key);
+    if (!settle.settle) return settle.outcome;
+    const { engine, day, amount } = row!;
+    await lockLedgers(trx, engine, day);
+    await adjustLedgers(trx, engine, day, { openRisk: -amount, loss: request.realizedLoss });
+    await setReservationStatus(trx, request.key, { status: 'settled', realizedLoss: request.realizedLoss });
+    await insertRiskEvent(trx, {
+      engine,
+      kind: 'SETTLE',
+      ok: true,
+      reason: null,
+      amount,
+      key: request.key,
+      actor: request.actor,
+      details: { day, realizedLoss: request.realizedLoss },
+    });
+    return { key: row!.idempotency_key, status: 'settled', amount, realizedLoss: request.realizedLoss };
+  });
+}
+
+/**
+ * Compensation: gives back exposure, open risk and the action count of a
+ * reservation whose action never ran. Idempotent; a no-op for anything not reserved.
+ */
+export async function releaseReservation(
+  db: Kysely<Database>,
+  request: { key: string; actor: string; reason: string },
+): Promise<ReleaseOutcome> {
+  return db.transaction().execute(async (trx) => {
+    const row = await findReservation(trx, request.key, { forUpdate: true });
+    const release = decideRelease(row, request.key);
+    if (!release.release) return release.outcome;
+    const { engine, day, amount } = row!;
+    await lockLedgers(trx, engine, day);
+    await adjustLedgers(trx, engine, day, { exposure: -amount, openRisk: -amount, actions: -1 });
+    await setReservationStatus(trx, request.key, { status: 'released' });
+    await insertRiskEvent(trx, {
+      engine,
+      kind: 'RELEASE',
+      ok: true,
+      reason: request.reason,
+      amount,
+      key: request.key,
+      actor: request.actor,
+      details: { day },
+    });
+    return { key: request.key, released: true, status: 'released' as const };
+  });
+}

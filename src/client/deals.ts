@@ -1,0 +1,43 @@
+import { WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import type { dealExecution } from '../../workflows/deal-execution';
+import { dealProgressQuery } from '../../workflows/messages';
+import { DEAL_EXECUTION_WORKFLOW_TYPE, dealWorkflowId } from '../../workflows/names';
+import { type DealInput, DealInputSchema, type DealProgress, type DealResult } from '../domain/deals/types';
+import { validateRequest } from '../domain/shared/validation';
+import { DealAlreadyStartedError } from './errors';
+import type { Target } from './target';
+
+export async function startDeal(
+  target: Target,
+  input: DealInput,
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof dealExecution>> {
+  const parsed = validateRequest(DealInputSchema, input, 'deal');
+  try {
+    return await target.client.workflow.start<typeof dealExecution>(DEAL_EXECUTION_WORKFLOW_TYPE, {
+      workflowId: dealWorkflowId(parsed.dealId),
+      taskQueue: target.taskQueue,
+      args: [parsed],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) throw new DealAlreadyStartedError(parsed.dealId);
+    throw error;
+  }
+}
+
+export async function executeDeal(target: Target, input: DealInput): Promise<DealResult> {
+  try {
+    return await (await startDeal(target, input)).result();
+  } catch (error) {
+    if (error instanceof DealAlreadyStartedError) return getDealResult(target, error.dealId);
+    throw error;
+  }
+}
+
+export function getDealResult(target: Target, dealId: string): Promise<DealResult> {
+  return target.client.workflow.getHandle<typeof dealExecution>(dealWorkflowId(dealId)).result();
+}
+
+export function dealProgress(target: Target, dealId: string): Promise<DealProgress> {
+  return target.client.workflow.getHandle(dealWorkflowId(dealId)).query(dealProgressQuery);
+}

@@ -1,0 +1,151 @@
+import type { BREAKER_ACTIONS } from '../autonomy/breakers';
+import type { CommandStatus } from '../autonomy/metrics';
+import type { DealResult } from '../deals/types';
+
+/**
+ * Audit kinds: every event kind Warden appends to the audit log, grouped by
+ * concept. Notification routing, metrics, the Monday review and recorded
+ * histories match on these strings, so they never change; add, never rename.
+ *
+ * A kind that follows a domain value (a deal's status, a breaker's action) is
+ * a group keyed by that value, so `AuditKind.deal[result.status]` is typed and
+ * a new status without its kind fails the type-check.
+ */
+
+/** What a proposal's history records, one audit event each. */
+export type ProposalEvent = 'created' | 'approved' | 'rejected' | 'expired' | 'applied' | 'validated' | 'reverted';
+type RestrictionKind = 'throttle' | 'pause';
+type BreakerAction = (typeof BREAKER_ACTIONS)[number];
+
+/** One kind per value of `K`, spelt `<prefix>.<value><suffix>`. */
+type KeyedKinds<Prefix extends string, K extends string, Suffix extends string = ''> = {
+  readonly [V in K]: `${Prefix}.${V}${Suffix}`;
+};
+
+const deal = {
+  executed: 'deal.executed',
+  dry_run: 'deal.dry_run',
+  shadow: 'deal.shadow',
+  paper: 'deal.paper',
+  denied: 'deal.denied',
+  failed: 'deal.failed',
+} as const satisfies KeyedKinds<'deal', DealResult['status']>;
+
+const restrictionApplied = {
+  throttle: 'restriction.throttle_applied',
+  pause: 'restriction.pause_applied',
+} as const satisfies KeyedKinds<'restriction', RestrictionKind, '_applied'>;
+
+const restrictionCleared = {
+  throttle: 'restriction.throttle_cleared',
+  pause: 'restriction.pause_cleared',
+} as const satisfies KeyedKinds<'restriction', RestrictionKind, '_cleared'>;
+
+const command = {
+  succeeded: 'command.succeeded',
+  failed: 'command.failed',
+  rejected: 'command.rejected',
+  rolled_back: 'command.rolled_back',
+} as const satisfies KeyedKinds<'command', CommandStatus>;
+
+const proposal = {
+  created: 'proposal.created',
+  approved: 'proposal.approved',
+  rejected: 'proposal.rejected',
+  expired: 'proposal.expired',
+  applied: 'proposal.applied',
+  validated: 'proposal.validated',
+  reverted: 'proposal.reverted',
+} as const satisfies KeyedKinds<'proposal', ProposalEvent>;
+
+const breakerTripped = {
+  revert_to_l3: 'breaker.revert_to_l3',
+  pause_command_type: 'breaker.pause_command_type',
+  alert_only: 'breaker.alert_only',
+} as const satisfies KeyedKinds<'breaker', BreakerAction>;
+
+const alert = {
+  firing: 'alert.firing',
+  resolved: 'alert.resolved',
+} as const satisfies KeyedKinds<'alert', 'firing' | 'resolved'>;
+
+export const AuditKind = {
+  // Control plane (one kind per change, keyed in CONTROL_PLANE_AUDIT_KINDS), its refusals and rejected signals.
+  controlPlane: {
+    goLiveSet: 'control_plane.go_live_set',
+    killSwitchEngaged: 'control_plane.kill_switch_engaged',
+    killSwitchReleased: 'control_plane.kill_switch_released',
+    killSwitchReleaseApproved: 'control_plane.kill_switch_release_approved',
+    killSwitchReleaseDeclined: 'control_plane.kill_switch_release_declined',
+    applyModeSet: 'control_plane.apply_mode_set',
+    engineRestricted: 'control_plane.engine_restricted',
+    capitalBandChanged: 'control_plane.capital_band_changed',
+    changeRefused: 'control_plane.change_refused',
+    signalRejected: 'control_plane.signal_rejected',
+  },
+  // Go-live playbook and operator sessions.
+  goLive: {
+    playbookStarted: 'go_live.playbook_started',
+    stepCompleted: 'go_live.step_completed',
+    stepRefused: 'go_live.step_refused',
+    playbookCompleted: 'go_live.playbook_completed',
+    playbookAbandoned: 'go_live.playbook_abandoned',
+    messageRejected: 'go_live.message_rejected',
+    sessionStarted: 'go_live.session_started',
+    sessionEnded: 'go_live.session_ended',
+  },
+  // A deal's final outcome, keyed by `DealResult['status']` (counted by the deal-outcome metric).
+  deal,
+  // Deal gates: risk reservations and policies, prod eligibility (Heimdall), permits and the governor's disarm.
+  risk: { reserve: 'risk.reserve', reserveDenied: 'risk.reserve_denied', policySet: 'risk.policy_set' },
+  heimdall: {
+    recommendationCreated: 'heimdall.recommendation_created',
+    prodEligible: 'heimdall.prod_eligible',
+    prodIneligible: 'heimdall.prod_ineligible',
+    policySet: 'heimdall.policy_set',
+  },
+  permit: { issued: 'permit.issued', blocked: 'permit.blocked' },
+  governor: { autoDisarm: 'governor.auto_disarm' },
+  // Strategies and their order tokens.
+  strategy: {
+    changed: 'strategy.changed',
+    promoted: 'strategy.promoted',
+    demoted: 'strategy.demoted',
+    paused: 'strategy.paused',
+  },
+  token: { issued: 'token.issued', revoked: 'token.revoked', used: 'token.used', refused: 'token.refused' },
+  // Watchdogs: regression tripwires, the infrastructure canary, engine restrictions (keyed by restriction kind).
+  tripwire: { policySet: 'tripwire.policy_set', triggered: 'tripwire.triggered', reset: 'tripwire.reset' },
+  canary: { tripped: 'canary.tripped', recovered: 'canary.recovered' },
+  restrictionApplied,
+  restrictionCleared,
+  // Autonomy: phases, approvers, readiness, governance reports, refused approval messages.
+  autonomy: {
+    phaseDefinitionSet: 'autonomy.phase_definition_set',
+    approverAdded: 'autonomy.approver_added',
+    phaseApplied: 'autonomy.phase_applied',
+    phaseValidated: 'autonomy.phase_validated',
+    messageRejected: 'autonomy.message_rejected',
+  },
+  readiness: { attested: 'readiness.attested' },
+  governance: { report: 'governance.report' },
+  // A governed command's outcome, keyed by `CommandStatus`.
+  command,
+  // An expansion proposal's history, keyed by `ProposalEvent`.
+  proposal,
+  // Circuit breakers: rules, resolutions, and trips keyed by the rule's action.
+  breaker: { ruleSet: 'breaker.rule_set', resolved: 'breaker.resolved' },
+  breakerTripped,
+  // Operator surface: refused API requests, keys, approval tokens, Alertmanager alerts recorded (keyed by status).
+  api: { requestRefused: 'api.request_refused' },
+  apiKey: { created: 'api_key.created', revoked: 'api_key.revoked' },
+  approvalToken: { issued: 'approval_token.issued' },
+  alert,
+  // Notifications.
+  notification: { deliveryFailed: 'notification.delivery_failed' },
+} as const;
+
+type Leaves<T> = T extends string ? T : { [K in keyof T]: Leaves<T[K]> }[keyof T];
+
+/** Any kind in the catalogue: what an audit entry's `kind` must be. */
+export type AuditKindName = Leaves<typeof AuditKind>;

@@ -1,0 +1,190 @@
+import { z } from 'zod';
+import {
+  approveCommandSignal,
+  approveUpdate,
+  commandStatusQuery,
+  rejectCommandSignal,
+  rejectUpdate,
+} from '../../../../workflows/messages';
+import { AuditKind } from '../../../domain/audit/kinds';
+import { ReasonSchema } from '../../../domain/control-plane/types';
+import { listBreakerEvents, listProposals, readGovernanceState } from '../../../db/autonomy.repository';
+import { commandWorkflowId } from '../../../../workflows/names';
+import { type ApproverRole, ApproverRoleSchema } from '../../../domain/autonomy/phases';
+import { AUTONOMY_APPROVER_ROLE, autonomyRolesOf, type Identity } from '../../../domain/identity/roles';
+import { badRequest, conflict, forbidden, route, type RouteSpec } from '../http';
+import { type ApiDeps, ok, signedFor, viaWorkflow } from './shared';
+
+const ProposalParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9._:+-]{1,128}$/, 'expected a proposal id') });
+const CommandParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9._:+-]{1,128}$/, 'expected a command id') });
+/** An approval of a proposal or a decision on a command: the role to act in and an optional comment. */
+const RoleCommentBody = z.strictObject({ role: z.string().optional(), comment: z.string().max(2000).optional() });
+
+/** The autonomy approver role a key acts in: named in the body, or its only one. */
+function autonomyRole(identity: Identity, requestedRole: string | undefined): ApproverRole {
+  const held = autonomyRolesOf(identity.roles);
+  const requested = requestedRole === undefined ? undefined : ApproverRoleSchema.safeParse(requestedRole);
+  if (requested && !requested.success)
+    throw badRequest(`body.role: expected one of ${Object.keys(AUTONOMY_APPROVER_ROLE).join(', ')}`);
+  const role = requested?.data ?? (held.length === 1 ? held[0] : undefined);
+  if (role === undefined) {
+    throw held.length === 0
+      ? forbidden(`${identity.name} holds no autonomy approver role`)
+      : badRequest(`body.role: ${identity.name} may act as ${held.join(', ')}; name one`);
+  }
+  if (!held.includes(role)) throw forbidden(`role: acting as ${role} needs the ${AUTONOMY_APPROVER_ROLE[role]} role`);
+  return role;
+}
+
+/** A command decision goes by signal (the public interface); the answer is the command's status once the decision is judged. */
+async function commandDecision(
+  deps: ApiDeps,
+  identity: Identity,
+  commandId: string,
+  kind: 'approve' | 'reject',
+  body: { role?: string | undefined; comment?: string | undefined },
+) {
+  const role = autonomyRole(identity, body.role);
+  const handle = deps.temporal.workflow.getHandle(commandWorkflowId(commandId));
+  return viaWorkflow(`command ${commandId}`, async () => {
+    const before = await handle.query(commandStatusQuery);
+    if (before.stage !== 'awaiting_approval' || before.decision)
+      throw conflict(`command ${commandId} is not waiting for a decision (stage ${before.stage})`, { command: before });
+    await handle.signal(kind === 'approve' ? approveCommandSignal : rejectCommandSignal, {
+      approver: identity.name,
+      role,
+      ...(body.comment ? { comment: body.comment } : {}),
+      ...signedFor(deps, identity),
+    });
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const view = await handle.query(commandStatusQuery);
+      if (view.decision) return ok(view);
+      if (view.rejectedMessages > before.rejectedMessages)
+        throw conflict(
+          `the ${kind} was refused; see the audit log (${AuditKind.autonomy.messageRejected}, subject command:${commandId})`,
+          { command: view },
+        );
+      if (Date.now() > deadline) return ok(view, 202);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+}
+
+async function proposalDecision(
+  deps: ApiDeps,
+  identity: Identity,
+  id: string,
+  decision:
+    | { approve: true; comment?: string | undefined; role?: string | undefined }
+    | { approve: false; reason: string; role?: string | undefined },
+) {
+  const role = autonomyRole(identity, decision.role);
+  const handle = deps.temporal.workflow.getHandle(id);
+  return viaWorkflow(`proposal ${id}`, async () =>
+    ok(
+      decision.approve
+        ? await handle.executeUpdate(approveUpdate, {
+            args: [
+              {
+                role,
+                approver: identity.name,
+                ...(decision.comment ? { comment: decision.comment } : {}),
+                ...signedFor(deps, identity),
+              },
+            ],
+          })
+        : await handle.executeUpdate(rejectUpdate, {
+            args: [{ role, approver: identity.name, reason: decision.reason, ...signedFor(deps, identity) }],
+          }),
+    ),
+  );
+}
+
+/** Autonomy phase, expansion proposals, circuit breakers, and the commands waiting for a human. */
+export function autonomyRoutes(deps: ApiDeps): RouteSpec[] {
+  const { db } = deps;
+  return [
+    route({
+      id: 'autonomy',
+      method: 'GET',
+      url: '/autonomy',
+      access: 'read',
+      summary: 'Autonomy phase and governance state.',
+      handle: async () => ok(await readGovernanceState(db)),
+    }),
+    route({
+      id: 'proposals',
+      method: 'GET',
+      url: '/proposals',
+      access: 'read',
+      summary: 'Expansion proposals.',
+      query: z.strictObject({ open: z.enum(['true', 'false']).optional() }),
+      handle: async ({ query }) => ok(await listProposals(db, { openOnly: query.open === 'true' })),
+    }),
+    route({
+      id: 'breakerEvents',
+      method: 'GET',
+      url: '/breaker-events',
+      access: 'read',
+      summary: 'Circuit-breaker events.',
+      query: z.strictObject({ unresolved: z.enum(['true', 'false']).optional() }),
+      handle: async ({ query }) => ok(await listBreakerEvents(db, { unresolvedOnly: query.unresolved === 'true' })),
+    }),
+    route({
+      id: 'approveProposal',
+      method: 'POST',
+      url: '/proposals/:id/approve',
+      access: 'proposal:decide',
+      summary:
+        'Approve an expansion proposal as tech_lead (engineer), ops_lead (operator), product_lead (manager) or exec_sponsor (owner).',
+      params: ProposalParams,
+      body: RoleCommentBody,
+      handle: ({ identity, params, body }) =>
+        proposalDecision(deps, identity, params.id, { approve: true, comment: body.comment, role: body.role }),
+    }),
+    route({
+      id: 'rejectProposal',
+      method: 'POST',
+      url: '/proposals/:id/reject',
+      access: 'proposal:decide',
+      summary: 'Reject an expansion proposal.',
+      params: ProposalParams,
+      body: z.strictObject({ role: z.string().optional(), reason: ReasonSchema }),
+      handle: ({ identity, params, body }) =>
+        proposalDecision(deps, identity, params.id, { approve: false, reason: body.reason, role: body.role }),
+    }),
+    route({
+      id: 'command',
+      method: 'GET',
+      url: '/commands/:id',
+      access: 'read',
+      summary: "A command's stage, decision and result.",
+      params: CommandParams,
+      handle: async ({ params }) =>
+        viaWorkflow(`command ${params.id}`, async () =>
+          ok(await deps.temporal.workflow.getHandle(commandWorkflowId(params.id)).query(commandStatusQuery)),
+        ),
+    }),
+    route({
+      id: 'approveCommand',
+      method: 'POST',
+      url: '/commands/:id/approve',
+      access: 'command:decide',
+      summary: 'Approve a command waiting for a human (as the autonomy approver role the key maps to).',
+      params: CommandParams,
+      body: RoleCommentBody,
+      handle: ({ identity, params, body }) => commandDecision(deps, identity, params.id, 'approve', body),
+    }),
+    route({
+      id: 'rejectCommand',
+      method: 'POST',
+      url: '/commands/:id/reject',
+      access: 'command:decide',
+      summary: 'Reject a command waiting for a human.',
+      params: CommandParams,
+      body: RoleCommentBody,
+      handle: ({ identity, params, body }) => commandDecision(deps, identity, params.id, 'reject', body),
+    }),
+  ];
+}

@@ -1,0 +1,135 @@
+import { z } from 'zod';
+import {
+  ApplyModeSchema,
+  type ChangeControlPlaneInput,
+  type ChangeResult,
+  ReasonSchema,
+} from '../../../domain/control-plane/types';
+import { readControlPlaneState } from '../../../db/control-plane.repository';
+import { type Identity, RELEASE_APPROVER_ROLES, type Role, RoleSchema } from '../../../domain/identity/roles';
+import { badRequest, conflict, type Reply, route, type RouteSpec } from '../http';
+import { type ApiDeps, ok, requireRole, signedFor, sourceOf, viaWorkflow } from './shared';
+
+export const Reason = z.strictObject({ reason: ReasonSchema });
+const ReleaseVoteBody = z.strictObject({
+  reason: ReasonSchema,
+  /** Which approver role to act in, when the key holds several. */
+  role: RoleSchema.optional(),
+});
+
+export const ChangeResultSchema = z.object({
+  outcome: z.object({ status: z.enum(['applied', 'pending', 'refused']) }).loose(),
+  state: z.record(z.string(), z.unknown()),
+});
+
+/** Answers a control-plane change: 200 applied, 202 waiting for more approvals, 409 refused (with the reason). */
+function changeReply(result: ChangeResult): Reply {
+  if (result.outcome.status === 'refused')
+    throw conflict(result.outcome.reason, { outcome: result.outcome, state: result.state });
+  return ok(result, result.outcome.status === 'pending' ? 202 : 200);
+}
+
+export async function change(deps: ApiDeps, input: ChangeControlPlaneInput): Promise<Reply> {
+  return changeReply(await viaWorkflow('the control plane', () => deps.warden.changeControlPlane(input)));
+}
+
+/** The one approver role a vote is cast in: named in the body, or the key's only one. */
+function releaseRole(identity: Identity, requested: Role | undefined): Role {
+  const held = identity.roles.filter((r) => RELEASE_APPROVER_ROLES.includes(r));
+  if (requested !== undefined) return requireRole(identity, requested, held);
+  if (held.length > 1)
+    throw badRequest(`body.role: ${identity.name} holds several approver roles (${held.join(', ')}); name one`);
+  return held[0]!;
+}
+
+function vote(deps: ApiDeps, identity: Identity, body: z.infer<typeof ReleaseVoteBody>) {
+  return {
+    actor: identity.name,
+    role: releaseRole(identity, body.role),
+    reason: body.reason,
+    ...signedFor(deps, identity),
+  };
+}
+
+/** The persisted control plane, and every change to it: each acts through the control-plane workflow. */
+export function controlPlaneRoutes(deps: ApiDeps): RouteSpec[] {
+  return [
+    route({
+      id: 'controlPlane',
+      method: 'GET',
+      url: '/control-plane',
+      access: 'read',
+      summary: 'Go-live, kill switch (with release approvals), apply mode and capital band, as persisted.',
+      handle: async () => ok(await readControlPlaneState(deps.db)),
+    }),
+    route({
+      id: 'engageKillSwitch',
+      method: 'POST',
+      url: '/control-plane/kill-switch/engage',
+      access: 'kill_switch:engage',
+      summary: 'Engage the kill switch now (any write role, or automation).',
+      body: Reason,
+      response: ChangeResultSchema,
+      handle: ({ identity, body }) =>
+        change(deps, {
+          kind: 'engageKillSwitch',
+          source: sourceOf(identity),
+          actor: identity.name,
+          reason: body.reason,
+        }),
+    }),
+    route({
+      id: 'releaseKillSwitch',
+      method: 'POST',
+      url: '/control-plane/kill-switch/release',
+      access: 'kill_switch:release',
+      summary:
+        'Approve releasing the kill switch (approver roles, after the cooldown). 202 while more approvals are needed; 409 with the reason when refused.',
+      body: ReleaseVoteBody,
+      response: ChangeResultSchema,
+      handle: ({ identity, body }) => change(deps, { kind: 'releaseKillSwitch', ...vote(deps, identity, body) }),
+    }),
+    route({
+      id: 'declineKillSwitchRelease',
+      method: 'POST',
+      url: '/control-plane/kill-switch/decline',
+      access: 'kill_switch:release',
+      summary: 'Decline releasing the kill switch; approvals gathered so far are discarded.',
+      body: ReleaseVoteBody,
+      response: ChangeResultSchema,
+      handle: ({ identity, body }) => change(deps, { kind: 'declineKillSwitchRelease', ...vote(deps, identity, body) }),
+    }),
+    route({
+      id: 'setGoLive',
+      method: 'POST',
+      url: '/control-plane/go-live',
+      access: 'go_live:set',
+      summary: 'Turn go-live on (only after a completed go-live playbook) or off.',
+      body: z.strictObject({ enabled: z.boolean(), reason: ReasonSchema.optional() }),
+      response: ChangeResultSchema,
+      handle: ({ identity, body }) =>
+        change(deps, {
+          kind: 'setGoLive',
+          enabled: body.enabled,
+          actor: identity.name,
+          ...(body.reason ? { reason: body.reason } : {}),
+        }),
+    }),
+    route({
+      id: 'setApplyMode',
+      method: 'POST',
+      url: '/control-plane/apply-mode',
+      access: 'apply_mode:set',
+      summary: 'Set apply mode dry_run | testnet | live.',
+      body: z.strictObject({ mode: ApplyModeSchema, reason: ReasonSchema.optional() }),
+      response: ChangeResultSchema,
+      handle: ({ identity, body }) =>
+        change(deps, {
+          kind: 'setApplyMode',
+          mode: body.mode,
+          actor: identity.name,
+          ...(body.reason ? { reason: body.reason } : {}),
+        }),
+    }),
+  ];
+}

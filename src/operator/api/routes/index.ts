@@ -1,0 +1,32 @@
+import type { RouteSpec } from '../http';
+import { auditRoutes } from './audit';
+import { autonomyRoutes } from './autonomy';
+import { controlPlaneRoutes } from './control-plane';
+import { gateRoutes } from './gates';
+import { goLiveRoutes } from './go-live';
+import { identityRoutes } from './identity';
+import { notificationRoutes } from './notifications';
+import { riskRoutes } from './risk';
+import type { ApiDeps } from './shared';
+import { systemRoutes } from './system';
+
+export type { ApiDeps } from './shared';
+
+/**
+ * Every route of the operator API, by area. Reads answer from the database;
+ * writes act only through workflows. The server registers the table and
+ * builds the OpenAPI document from the same schemas.
+ */
+export function createRoutes(deps: ApiDeps): RouteSpec[] {
+  return [
+    ...systemRoutes(deps),
+    ...controlPlaneRoutes(deps),
+    ...riskRoutes(deps),
+    ...gateRoutes(deps),
+    ...autonomyRoutes(deps),
+    ...goLiveRoutes(deps),
+    ...auditRoutes(deps),
+    ...notificationRoutes(deps),
+    ...identityRoutes(deps),
+  ];
+}

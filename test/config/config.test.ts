@@ -1,0 +1,108 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index';
+
+describe('loadConfig', () => {
+  it('defaults to the embedded set-up', () => {
+    const config = loadConfig({});
+    expect(config).toEqual({
+      temporal: { address: undefined, namespace: 'default', taskQueue: 'warden', tls: undefined, apiKey: undefined },
+      databaseUrl: undefined,
+      dataDir: path.resolve('.data'),
+      uiPort: 8233,
+      metricsPort: 9464,
+      governor: { maxPerHour: 3, maxPer5Min: 2, permitTtlSeconds: 60, autoDisarm: true },
+      watchdogs: {
+        tripwireEvery: '5m',
+        canaryEvery: '60s',
+        canaryThreshold: 3,
+        httpProbes: [],
+        governanceCycleCron: '0 23 * * 5',
+      },
+      environment: 'dev',
+      apiPort: 8080,
+      workerMetricsPort: 9465,
+      rateLimitPerMinute: 120,
+      capitalBands: { B: 0.25, C: 0.5, D: 0.75 },
+      // Safe defaults: a 15-minute cooldown, and the engager may not approve the release.
+      killSwitch: { cooldown: '15m', approvals: 1, selfApproval: false },
+      approvals: { signed: false, signingKey: undefined, tokenTtl: '10m' },
+      webhooks: [],
+      alertmanagerReceivers: {},
+    });
+  });
+
+  it('reads the operator surface settings', () => {
+    const config = loadConfig({
+      WARDEN_ENV: 'prod',
+      WARDEN_CAPITAL_BANDS: '0.1,0.4,0.9',
+      WARDEN_RELEASE_APPROVALS: '2',
+      WARDEN_RELEASE_SELF_APPROVAL: 'true',
+      WARDEN_SIGNED_APPROVALS: 'true',
+      WARDEN_APPROVAL_SIGNING_KEY: 'k'.repeat(32),
+      WARDEN_WEBHOOKS: 'ops=https://hooks.example.com/x',
+      WARDEN_ALERTMANAGER_RECEIVERS: 'warden=0123456789abcdef',
+    });
+    expect(config).toMatchObject({
+      environment: 'prod',
+      capitalBands: { B: 0.1, C: 0.4, D: 0.9 },
+      killSwitch: { approvals: 2, selfApproval: true },
+      approvals: { signed: true },
+      webhooks: [{ name: 'ops', url: 'https://hooks.example.com/x' }],
+      alertmanagerReceivers: { warden: '0123456789abcdef' },
+    });
+  });
+
+  it('reads canary probes', () => {
+    expect(
+      loadConfig({
+        WARDEN_CANARY_HTTP_PROBES: 'exchange=https://api.example.com/health, feed=http://localhost:9000/ok',
+      }).watchdogs.httpProbes,
+    ).toEqual([
+      { name: 'exchange', url: 'https://api.example.com/health' },
+      { name: 'feed', url: 'http://localhost:9000/ok' },
+    ]);
+  });
+
+  it('reads a Temporal Cloud set-up', () => {
+    const config = loadConfig({
+      TEMPORAL_ADDRESS: 'acme.a1b2c.tmprl.cloud:7233',
+      TEMPORAL_NAMESPACE: 'acme.a1b2c',
+      TEMPORAL_TLS_CERT: '/certs/client.pem',
+      TEMPORAL_TLS_KEY: '/certs/client.key',
+      DATABASE_URL: 'postgresql://warden:secret@db:5432/warden',
+    });
+    expect(config.temporal).toMatchObject({
+      address: 'acme.a1b2c.tmprl.cloud:7233',
+      namespace: 'acme.a1b2c',
+      tls: { certPath: '/certs/client.pem', keyPath: '/certs/client.key' },
+    });
+    expect(config.databaseUrl).toBe('postgresql://warden:secret@db:5432/warden');
+  });
+
+  it.each([
+    [{ TEMPORAL_ADDRESS: 'localhost' }, /^invalid TEMPORAL_ADDRESS: expected host:port/],
+    [{ DATABASE_URL: 'mysql://x' }, /^invalid DATABASE_URL: expected a postgres/],
+    [{ WARDEN_CAPITAL_BANDS: '0.5,0.25,0.75' }, /^invalid WARDEN_CAPITAL_BANDS: expected three ascending fractions/],
+    [{ WARDEN_SIGNED_APPROVALS: 'true' }, /^invalid WARDEN_APPROVAL_SIGNING_KEY: signed approvals need a signing key/],
+    [{ WARDEN_ALERTMANAGER_RECEIVERS: 'warden=short' }, /^invalid WARDEN_ALERTMANAGER_RECEIVERS: expected name=secret/],
+    [{ WARDEN_KILL_SWITCH_COOLDOWN: 'soon' }, /^invalid WARDEN_KILL_SWITCH_COOLDOWN: expected a duration/],
+    [{ WARDEN_TASK_QUEUE: 'two words' }, /^invalid WARDEN_TASK_QUEUE:/],
+    [
+      { TEMPORAL_TLS_CERT: '/c.pem' },
+      /^invalid TEMPORAL_TLS_KEY: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be given together/,
+    ],
+    [{ WARDEN_UI_PORT: '99999' }, /^invalid WARDEN_UI_PORT:/],
+    [{ WARDEN_AUTO_DISARM: 'yes' }, /^invalid WARDEN_AUTO_DISARM: expected true or false/],
+    [{ WARDEN_PERMIT_MAX_PER_5MIN: '0' }, /^invalid WARDEN_PERMIT_MAX_PER_5MIN:/],
+    [{ WARDEN_TRIPWIRE_EVERY: 'often' }, /^invalid WARDEN_TRIPWIRE_EVERY: expected a duration/],
+    [{ WARDEN_CANARY_HTTP_PROBES: 'exchange=ftp://x' }, /^invalid WARDEN_CANARY_HTTP_PROBES: expected name=http/],
+  ])('refuses %o with one line naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+    try {
+      loadConfig(env);
+    } catch (error) {
+      expect((error as Error).message).not.toContain('\n');
+    }
+  });
+});

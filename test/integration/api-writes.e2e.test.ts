@@ -1,0 +1,270 @@
+import { describe, expect, it } from 'vitest';
+import { addApprover } from '../../src/db/autonomy.repository';
+import { commandExecution } from '../../workflows/command-execution';
+import { commandWorkflowId, CONTROL_PLANE_WORKFLOW_ID } from '../../workflows/names';
+import { listAuditEvents } from '../../src/db/audit.repository';
+import { readControlPlaneState } from '../../src/db/control-plane.repository';
+import { listRestrictions } from '../../src/db/watchdogs.repository';
+import { issueApprovalToken } from '../../src/security/approval-tokens';
+import { markGoLivePlaybookCompleted, uniqueName } from '../helpers';
+import { RECEIVER_SECRET, SIGNING_KEY, useApiServer, waitFor } from './api-server';
+
+// Writes through the API act through workflows: a worker and the control plane run. The tests share that state, in order.
+describe('operator API writes against a real server', () => {
+  const { env, taskQueue, temporal, call, as, refusedChanges } = useApiServer({ label: 'api-writes', worker: true });
+
+  it('kill switch: engaged at once by a write role; release refused for non-approvers and during the cooldown, accepted after; every attempt audited', async () => {
+    const engaged = await as('operator', 'POST', '/control-plane/kill-switch/engage', { reason: 'drill' });
+    expect(engaged).toMatchObject({
+      status: 200,
+      body: {
+        outcome: { status: 'applied' },
+        state: { killSwitchEngaged: true, killSwitchEngagedBy: 'operator-user' },
+      },
+    });
+    expect(await as('operator', 'POST', '/control-plane/kill-switch/release', { reason: 'done' })).toMatchObject({
+      status: 403,
+    });
+    expect(await as('analyst', 'POST', '/control-plane/kill-switch/release', { reason: 'done' })).toMatchObject({
+      status: 403,
+    });
+    const early = await as('risk_officer', 'POST', '/control-plane/kill-switch/release', { reason: 'looks fine' });
+    expect(early).toMatchObject({
+      status: 409,
+      body: { error: 'refused', message: expect.stringMatching(/^cooldown: /), state: { killSwitchEngaged: true } },
+    });
+    await new Promise((r) => setTimeout(r, 2100));
+    const released = await as('risk_officer', 'POST', '/control-plane/kill-switch/release', { reason: 'drill over' });
+    expect(released).toMatchObject({
+      status: 200,
+      body: { outcome: { status: 'applied' }, state: { killSwitchEngaged: false } },
+    });
+
+    const refused = (await listAuditEvents(env.t.db, { kind: 'api.request_refused', limit: 1000 })).filter(
+      (e) => e.subject === 'route:releaseKillSwitch' && !JSON.stringify(e.details).includes('probe'),
+    );
+    expect(refused.map((e) => e.actor)).toEqual(expect.arrayContaining(['operator-user', 'analyst-user']));
+    expect(await refusedChanges(/^cooldown: /)).toHaveLength(1);
+    const [release] = await listAuditEvents(env.t.db, { kind: 'control_plane.kill_switch_released' });
+    // Signed mode: the API signed the vote for the authenticated identity; the trail keeps no token.
+    expect(release).toMatchObject({
+      actor: 'risk_officer-user',
+      details: { change: { role: 'risk_officer', token: '(redacted)' } },
+    });
+  });
+
+  it('signed mode: an unsigned approval sent with the real temporal CLI is refused and audited; an expired token is refused; a signed one passes', async () => {
+    await as('engineer', 'POST', '/control-plane/kill-switch/engage', { reason: 'signed-mode drill' });
+    await new Promise((r) => setTimeout(r, 2100));
+    const signal = (payload: object) =>
+      temporal(
+        'workflow',
+        'signal',
+        '--workflow-id',
+        CONTROL_PLANE_WORKFLOW_ID,
+        '--name',
+        'releaseKillSwitch',
+        '--input',
+        JSON.stringify(payload),
+      );
+
+    expect(await signal({ actor: 'risk_officer-user', role: 'risk_officer', reason: 'unsigned' })).toMatchObject({
+      code: 0,
+    });
+    await waitFor('the unsigned refusal', async () =>
+      (await refusedChanges(/^token: signed approvals are on/)).length === 1 ? true : undefined,
+    );
+
+    const expired = issueApprovalToken({
+      subject: 'risk_officer-user',
+      roles: ['risk_officer'],
+      environment: 'test',
+      ttlMs: 60_000,
+      key: SIGNING_KEY,
+      now: new Date(Date.now() - 3_600_000),
+    });
+    expect(await signal({ actor: 'risk_officer-user', reason: 'expired', token: expired.token })).toMatchObject({
+      code: 0,
+    });
+    await waitFor('the expired refusal', async () =>
+      (await refusedChanges(/^token: expired at /)).length === 1 ? true : undefined,
+    );
+    const forged = issueApprovalToken({
+      subject: 'risk_officer-user',
+      roles: ['risk_officer'],
+      environment: 'test',
+      ttlMs: 60_000,
+      key: 'not-the-signing-key-0123456789abcdef',
+    });
+    expect(await signal({ actor: 'risk_officer-user', reason: 'forged', token: forged.token })).toMatchObject({
+      code: 0,
+    });
+    await waitFor('the forged refusal', async () =>
+      (await refusedChanges(/^token: bad signature/)).length === 1 ? true : undefined,
+    );
+    expect(await readControlPlaneState(env.t.db)).toMatchObject({ killSwitchEngaged: true });
+
+    const issued = await as('risk_officer', 'POST', '/approval-tokens', {});
+    expect(issued).toMatchObject({ status: 201, body: { subject: 'risk_officer-user', roles: ['risk_officer'] } });
+    expect(await signal({ actor: 'risk_officer-user', reason: 'signed', token: issued.body.token })).toMatchObject({
+      code: 0,
+    });
+    await waitFor('the signed release', async () =>
+      (await readControlPlaneState(env.t.db)).killSwitchEngaged ? undefined : true,
+    );
+    // Each token approves once.
+    await as('engineer', 'POST', '/control-plane/kill-switch/engage', { reason: 'again' });
+    await new Promise((r) => setTimeout(r, 2100));
+    expect(await signal({ actor: 'risk_officer-user', reason: 'replayed', token: issued.body.token })).toMatchObject({
+      code: 0,
+    });
+    await waitFor('the replay refusal', async () =>
+      (await refusedChanges(/^token: already used/)).length === 1 ? true : undefined,
+    );
+    expect(await as('manager', 'POST', '/control-plane/kill-switch/release', { reason: 'reviewed' })).toMatchObject({
+      status: 200,
+      body: { state: { killSwitchEngaged: false } },
+    });
+  });
+
+  it('Alertmanager: a wrong secret is 401; a firing kill_switch alert engages; pause restricts the engine; resolved changes nothing', async () => {
+    const alert = (status: 'firing' | 'resolved', labels: Record<string, string>) => ({
+      version: '4',
+      status,
+      receiver: 'warden',
+      groupLabels: {},
+      commonLabels: labels,
+      alerts: [
+        {
+          status,
+          labels: { alertname: 'CanaryFailing', ...labels },
+          annotations: { summary: 'canary failing 3 times' },
+          startsAt: new Date().toISOString(),
+          fingerprint: 'abc123',
+        },
+      ],
+    });
+    const post = (body: unknown, secret = RECEIVER_SECRET, receiver = 'ops') =>
+      call(env.api.port, 'POST', `/alerts/alertmanager?receiver=${receiver}`, {
+        body,
+        headers: { authorization: `Bearer ${secret}` },
+      });
+    expect(await post(alert('firing', { warden_action: 'kill_switch' }), 'wrong-secret-0123456789')).toMatchObject({
+      status: 401,
+    });
+    expect(await post(alert('firing', { warden_action: 'kill_switch' }), RECEIVER_SECRET, 'nobody')).toMatchObject({
+      status: 401,
+    });
+    expect(await readControlPlaneState(env.t.db)).toMatchObject({ killSwitchEngaged: false });
+
+    expect(await post({ status: 'firing' })).toMatchObject({
+      status: 400,
+      body: { message: expect.stringMatching(/^body\.alerts: /) },
+    });
+    const fired = await post(alert('firing', { warden_action: 'kill_switch' }));
+    expect(fired).toMatchObject({
+      status: 200,
+      body: { results: [{ alert: 'CanaryFailing', action: 'kill_switch', outcome: { status: 'applied' } }] },
+    });
+    const engaged = await readControlPlaneState(env.t.db);
+    expect(engaged).toMatchObject({
+      killSwitchEngaged: true,
+      killSwitchSource: 'alertmanager',
+      killSwitchEngagedBy: 'alertmanager:ops',
+    });
+
+    expect(
+      await post(alert('firing', { warden_action: 'pause', engine: 'WHOLESALE', alertname: 'TripwireFired' })),
+    ).toMatchObject({ status: 200, body: { results: [{ action: 'pause', engine: 'WHOLESALE' }] } });
+    expect(await listRestrictions(env.t.db)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ engine: 'WHOLESALE', kind: 'pause', source: 'alertmanager' })]),
+    );
+
+    const resolved = await post(alert('resolved', { warden_action: 'kill_switch' }));
+    expect(resolved).toMatchObject({ status: 200, body: { results: [{ status: 'resolved', action: 'recorded' }] } });
+    expect(await readControlPlaneState(env.t.db)).toMatchObject({ killSwitchEngaged: true, version: engaged.version });
+    expect(await listAuditEvents(env.t.db, { kind: 'alert.resolved' })).toHaveLength(1);
+  });
+
+  it('a command waiting for a human is approved through the API, signed for the caller, in the role the key maps to', async () => {
+    await addApprover(env.t.db, 'tech_lead', 'engineer-user', 'test');
+    const commandId = uniqueName('cmd');
+    const handle = await env.client.workflow.start(commandExecution, {
+      taskQueue,
+      workflowId: commandWorkflowId(commandId),
+      args: [{ commandId, commandType: 'SET_DRUM', params: {}, requestedBy: 'agent' }],
+    });
+    await waitFor('the command to wait', async () =>
+      (await as('analyst', 'GET', `/commands/${commandId}`)).body.stage === 'awaiting_approval' ? true : undefined,
+    );
+    expect(await as('operator', 'POST', `/commands/${commandId}/approve`, { role: 'tech_lead' })).toMatchObject({
+      status: 403,
+      body: { message: 'role: acting as tech_lead needs the engineer role' },
+    });
+    // ops_lead is the operator's own role, but operator-user is not on the command's allowlist: refused by the workflow.
+    expect(await as('operator', 'POST', `/commands/${commandId}/approve`, {})).toMatchObject({
+      status: 409,
+      body: { message: expect.stringMatching(/^the approve was refused/) },
+    });
+    const approved = await as('engineer', 'POST', `/commands/${commandId}/approve`, { comment: 'checked' });
+    expect(approved).toMatchObject({
+      status: 200,
+      body: { decision: { kind: 'approve', approver: 'engineer-user', role: 'tech_lead' } },
+    });
+    expect(approved.body.decision.token).toBeUndefined();
+    expect(await handle.result()).toMatchObject({ status: 'succeeded', autonomous: false });
+    expect(await as('engineer', 'POST', `/commands/${commandId}/approve`, {})).toMatchObject({ status: 409 });
+  });
+
+  it('the playbook through the API: steps are done as the caller, and refused (409) while health is RED', async () => {
+    expect(await as('operator', 'POST', '/playbook/start', {})).toMatchObject({
+      status: 201,
+      body: { workflowId: 'go-live-playbook' },
+    });
+    expect(await as('operator', 'POST', '/playbook/start', {})).toMatchObject({ status: 409 });
+    expect(
+      await as('operator', 'POST', '/playbook/steps', { step: 'preflight', evidence: 'migrations applied' }),
+    ).toMatchObject({ status: 200, body: { status: 'accepted', step: 'preflight' } });
+    // The Alertmanager test left the kill switch engaged: health is RED, so only preflight could proceed.
+    const refused = await as('operator', 'POST', '/playbook/steps', {
+      step: 'risk_policies_reviewed',
+      evidence: 'caps checked',
+    });
+    expect(refused).toMatchObject({ status: 409, body: { error: 'refused', message: expect.stringMatching(/RED/) } });
+    expect(await as('operator', 'POST', '/playbook/steps', { step: 'sign_off', evidence: 'early' })).toMatchObject({
+      status: 409,
+      body: { message: expect.stringMatching(/out of order/) },
+    });
+    const playbook = await as('analyst', 'GET', '/playbook');
+    expect(playbook).toMatchObject({
+      status: 200,
+      body: { status: 'in_progress', steps: [{ step: 'preflight', actor: 'operator-user' }] },
+    });
+    const review = await as('analyst', 'GET', '/review');
+    expect(review.body.awaitingApproval.playbooks).toEqual([
+      {
+        id: 'go-live-playbook',
+        startedBy: 'operator-user',
+        startedAt: expect.any(String),
+        stepsDone: 1,
+        stepsTotal: 9,
+        nextStep: 'risk_policies_reviewed',
+      },
+    ]);
+  });
+
+  it('go-live is refused before a playbook completed and accepted after', async () => {
+    const refused = await as('owner', 'POST', '/control-plane/go-live', { enabled: true, reason: 'launch' });
+    expect(refused).toMatchObject({
+      status: 409,
+      body: { message: expect.stringMatching(/^enabled: go-live needs a completed goLivePlaybook/) },
+    });
+    await markGoLivePlaybookCompleted(env.t.db);
+    expect(await as('owner', 'POST', '/control-plane/go-live', { enabled: true, reason: 'launch' })).toMatchObject({
+      status: 200,
+      body: { state: { goLiveEnabled: true } },
+    });
+    const [event] = await listAuditEvents(env.t.db, { kind: 'control_plane.go_live_set' });
+    expect(event).toMatchObject({ actor: 'owner-user' });
+  });
+});

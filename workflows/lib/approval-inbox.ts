@@ -1,0 +1,158 @@
+// The approval inbox of every workflow that waits for a human: a payload is
+// parsed and held to the allowlist, its approver (and token) checked by the
+// worker's `verifyApproval`, a refusal audited, and the wait bounded by a
+// deadline. Each workflow composes these steps in the order its recorded
+// histories hold; the pieces issue no command beyond the activities and
+// timers the callers had, so workflows moved onto them still replay.
+import { condition, uuid4 } from '@temporalio/workflow';
+import type { z } from 'zod';
+import type { ApprovalActivities, ApprovalVerdict } from '../../src/domain/identity/activities';
+import type { AutonomyActivities } from '../../src/domain/autonomy/activities';
+import type { ApproverRole } from '../../src/domain/autonomy/phases';
+import { AUTONOMY_APPROVER_ROLE } from '../../src/domain/identity/roles';
+import { describeIssues } from '../../src/domain/shared/validation';
+
+/** What every approval payload names: who, in which seed-002 role, and (with signed approvals) a token. */
+export interface ApproverClaim {
+  approver: string;
+  role: ApproverRole;
+  token?: string | undefined;
+}
+
+export type Screened<T> = { ok: true; approval: T } | { ok: false; problem: string };
+
+/**
+ * The workflow's own checks, in this order: the payload parses, the workflow
+ * still takes a decision (`closed` names why not), the approver is on the
+ * allowlist for the role. The first failure is the problem reported.
+ */
+export function screenApproval<T extends ApproverClaim>(
+  schema: z.ZodType<T>,
+  payload: unknown,
+  approvers: Readonly<Record<string, readonly string[]>>,
+  closed: () => string | null = () => null,
+): Screened<T> {
+  const parsed = schema.safeParse(payload);
+  if (!parsed.success) return { ok: false, problem: describeIssues(parsed.error) };
+  const problem = closed();
+  if (problem !== null) return { ok: false, problem };
+  const { approver, role } = parsed.data;
+  if (!(approvers[role] ?? []).includes(approver))
+    return { ok: false, problem: `${approver} is not on the allowlist for ${role}` };
+  return { ok: true, approval: parsed.data };
+}
+
+/** A payload as it arrived by signal, judged later by the main loop in arrival order. */
+export interface Received<K extends string> {
+  kind: K;
+  message: string;
+  payload: unknown;
+}
+
+interface Refusal {
+  message: string;
+  payload: unknown;
+  problem: string;
+}
+
+export interface ApprovalInboxOptions {
+  verifyApproval: ApprovalActivities['verifyApproval'];
+  /** Where refusals are audited; without it a workflow keeps them on its own view. */
+  audit?: { subject: string; auditRejectedMessage: AutonomyActivities['auditRejectedMessage'] };
+}
+
+export class ApprovalInbox<K extends string = string> {
+  private readonly received: Received<K>[] = [];
+  private readonly refusals: Refusal[] = [];
+
+  constructor(private readonly options: ApprovalInboxOptions) {}
+
+  /** A signal handler that queues what comes and never throws: a throwing signal handler would fail the workflow. */
+  receiver(kind: K, message: string): (payload: unknown) => void {
+    return (payload: unknown) => void this.received.push({ kind, message, payload });
+  }
+
+  /** Payloads received and not yet taken. */
+  get waiting(): number {
+    return this.received.length;
+  }
+
+  /** The oldest payload received, if any. */
+  next(): Received<K> | undefined {
+    return this.received.shift();
+  }
+
+  /** Every payload received so far, oldest first. */
+  takeAll(): Received<K>[] {
+    return this.received.splice(0);
+  }
+
+  /** The worker's check of an approver (and token, if any), spent for `usedFor` so a token approves once. */
+  verify(claim: ApproverClaim, usedFor: string): Promise<ApprovalVerdict> {
+    const { approver, role, token } = claim;
+    return this.options.verifyApproval({
+      actor: approver,
+      role: AUTONOMY_APPROVER_ROLE[role],
+      usedFor,
+      ...(token !== undefined ? { token } : {}),
+    });
+  }
+
+  /** Queues a refusal for the audit; `payload` is what gets recorded, so pass it through `redactToken` once parsed. */
+  refuse(message: string, payload: unknown, problem: string): void {
+    this.refusals.push({ message, payload, problem });
+  }
+
+  /** Refusals queued and not yet audited. */
+  get refusing(): number {
+    return this.refusals.length;
+  }
+
+  /** Audits the queued refusals one by one, oldest first; `counted` runs as each one starts. */
+  async auditRefusals(counted: () => void = () => undefined): Promise<void> {
+    const audit = this.options.audit;
+    if (audit === undefined) throw new Error('this approval inbox has nowhere to audit its refusals');
+    while (this.refusals.length > 0) {
+      const r = this.refusals.shift()!;
+      counted();
+      await audit.auditRejectedMessage({
+        subject: audit.subject,
+        message: r.message,
+        payload: r.payload,
+        problem: r.problem,
+        key: uuid4(),
+      });
+    }
+  }
+}
+
+export interface DecisionWait {
+  /** Workflow time (epoch ms) after which no decision counts. */
+  deadline: number;
+  decided: () => boolean;
+  /** What ends a wait early: something to judge arrived (a condition with a timeout, hence a timer). */
+  wake: () => boolean;
+  /** Judges what arrived: screen, verify, audit, as the workflow does it. */
+  drain: () => Promise<void>;
+  /** Judge what is already there before the first wait. */
+  drainFirst?: boolean;
+  /** Judge once more when the deadline passes, before giving up. */
+  drainOnTimeout?: boolean;
+}
+
+/**
+ * Waits for a decision until the deadline: each wake-up drains the inbox.
+ * Answers whether a decision was reached. Each wait is one timer, so the two
+ * flags keep each caller's recorded order of timers and activities.
+ */
+export async function awaitDecision(wait: DecisionWait): Promise<boolean> {
+  if (wait.drainFirst) await wait.drain();
+  for (;;) {
+    if (wait.decided()) return true;
+    const left = wait.deadline - new Date().getTime();
+    if (left <= 0) return false;
+    const woken = await condition(wait.wake, left);
+    if (!woken && !wait.drainOnTimeout) return false;
+    await wait.drain();
+  }
+}

@@ -1,0 +1,50 @@
+// The serial mailbox of an entity workflow: signals and updates queue items,
+// the main loop handles them one at a time in arrival order, and an update
+// handler waits for its own item's answer. Handling stays in the main loop
+// (not in the handlers) so two messages never interleave their activities.
+import { condition, uuid4 } from '@temporalio/workflow';
+
+interface Letter<T> {
+  id: string;
+  item: T;
+  awaited: boolean;
+}
+
+export class Mailbox<T, A> {
+  private readonly letters: Letter<T>[] = [];
+  private readonly answers = new Map<string, A>();
+
+  /** Items queued, including the one being handled: a query showing it stays true until the item is done. */
+  get size(): number {
+    return this.letters.length;
+  }
+
+  /** Queues an item nobody waits for (a signal's); its id is fresh, for idempotency keys. */
+  post(item: T): void {
+    this.letters.push({ id: uuid4(), item, awaited: false });
+  }
+
+  /** Queues an item and waits until the main loop has answered it (an update's). */
+  async ask(item: T): Promise<A> {
+    const id = uuid4();
+    this.letters.push({ id, item, awaited: true });
+    await condition(() => this.answers.has(id));
+    const answer = this.answers.get(id)!;
+    this.answers.delete(id);
+    return answer;
+  }
+
+  /**
+   * Handles every queued item, oldest first, including those that arrive
+   * meanwhile. An item leaves the queue once handled; an awaited one's answer
+   * is handed to its caller.
+   */
+  async drain(handle: (item: T, id: string) => Promise<A>): Promise<void> {
+    while (this.letters.length > 0) {
+      const letter = this.letters[0]!;
+      const answer = await handle(letter.item, letter.id);
+      if (letter.awaited) this.answers.set(letter.id, answer);
+      this.letters.shift();
+    }
+  }
+}
