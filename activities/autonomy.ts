@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { nextPhase } from '../src/domain/autonomy/phases';
 import type { AutonomyActivities, BreakerEvaluation } from '../src/domain/autonomy/activities';
-import { decideExpansion, type ProposalTerms, riskFor } from '../src/domain/autonomy/proposals';
+import { decideExpansion, expansionTermsFor, type ProposalTerms } from '../src/domain/autonomy/proposals';
 import { appendAuditEvent, recordAuditEvent } from '../src/db/audit.repository';
 import { AuditKind } from '../src/domain/audit/kinds';
 import {
@@ -34,6 +34,7 @@ import {
   setPausedCommandTypes,
 } from '../src/db/breakers.repository';
 import type { Database } from '../src/db/database';
+import { recordExpansionProposal } from '../src/db/autonomy.repository';
 import { alreadyOpen, breakerEffects } from '../src/domain/autonomy/breaker-effects';
 import { evaluateBreakers } from '../src/domain/autonomy/breakers';
 
@@ -110,22 +111,23 @@ export function createAutonomyActivities({ db, notifyProposal }: AutonomyActivit
       });
       let terms: ProposalTerms | null = null;
       if (decision.expand && nextDef && nextDef.validationDays !== null) {
-        terms = {
-          proposalId: `expansion-${nextDef.phase}-${at.toISOString().slice(0, 10)}`,
-          fromPhase: state.phase,
-          targetPhase: nextDef.phase,
-          commands: nextDef.allCommands ? ['*all commands*', ...nextDef.addedCommands] : nextDef.addedCommands,
-          validationDays: nextDef.validationDays,
+        const recorded = expansionTermsFor({
+          phase: state.phase,
+          next: { ...nextDef, validationDays: nextDef.validationDays },
+          at,
           achievements: [
             `readiness ${readiness.score}/80 (${readiness.status})`,
             `${Math.floor(daysAtPhase)} days at ${state.phase}`,
             `success rate ${metrics.successRate === null ? 'n/a' : `${(metrics.successRate * 100).toFixed(2)}%`} over ${metrics.total} commands in 7 days`,
             'no unresolved circuit breaker events',
           ],
-          risk: riskFor(nextDef.phase, nextDef.validationDays),
-          requiredRoles: nextDef.requiredRoles,
-          approvers: await listApprovers(db),
-        };
+          requestedBy: 'governance-cycle',
+        });
+        // Warden's own record, keyed by the proposal id: the proposal workflow loads its terms from here.
+        await recordExpansionProposal(db, recorded);
+        const { requestedBy, expiresInDays, ...shown } = recorded;
+        // The report (and, for old histories, the child's input) still shows the allowlist of the day.
+        terms = { ...shown, approvers: await listApprovers(db) };
       }
       return {
         metrics,

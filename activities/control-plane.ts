@@ -12,10 +12,12 @@ import {
 } from '../src/db/control-plane.repository';
 import type { Database } from '../src/db/database';
 import { hasCompletedPlaybook } from '../src/db/go-live.repository';
-import { applyRestrictionIn } from '../src/db/watchdogs.repository';
+import { applyRestrictionIn, clearRestrictionsIn, lockActiveRestrictions } from '../src/db/restrictions.repository';
 import type { ControlPlaneActivities } from '../src/domain/control-plane/activities';
 import type { ReleaseVote } from '../src/domain/control-plane/release';
 import {
+  CONTROL_PLANE_DROPPED_KIND,
+  CONTROL_PLANE_OVERFLOW_KIND,
   CONTROL_PLANE_REJECTION_KIND,
   CONTROL_PLANE_SUBJECT,
   decideControlPlaneChange,
@@ -24,17 +26,31 @@ import {
 import type { ControlPlaneChange } from '../src/domain/control-plane/types';
 import { redactToken } from '../src/domain/identity/redact';
 import { RELEASE_APPROVER_ROLES } from '../src/domain/identity/roles';
+import { storablePayload, storableText } from '../src/domain/shared/validation';
 import { checkApprovalClaim } from '../src/security/approvals';
+import { storing } from './unstorable';
 
 /** This environment's governance settings the control plane enforces. */
 export type ControlPlaneSettings = Pick<GovernanceSettings, 'environment' | 'release' | 'approvals' | 'capitalBands'>;
 
+/** Attempts a write failing for an unknown (non-outage) reason gets before it is dropped. */
+export const DEFAULT_PERSIST_ATTEMPTS = 5;
+
+/** Who a refused payload names as its actor, made safe to store. */
+function actorOf(payload: unknown): string {
+  const actor = typeof payload === 'object' && payload !== null ? (payload as { actor?: unknown }).actor : undefined;
+  return typeof actor === 'string' && actor.trim() !== '' ? storableText(actor.trim(), 200) : 'unknown';
+}
+
 export function createControlPlaneActivities({
   db,
   settings = SAFE_GOVERNANCE_SETTINGS,
+  persistAttempts = DEFAULT_PERSIST_ATTEMPTS,
 }: {
   db: Kysely<Database>;
   settings?: ControlPlaneSettings | undefined;
+  /** Attempts before a write failing for a reason other than an outage is dropped. */
+  persistAttempts?: number;
 }): ControlPlaneActivities {
   return {
     async loadControlPlaneState() {
@@ -47,76 +63,129 @@ export function createControlPlaneActivities({
      * instead of deciding again (a signed token, for one, is spent by then).
      */
     async persistControlPlaneChange(input) {
-      const { changeId, change } = input;
-      return db.transaction().execute(async (trx) => {
-        const row = await lockControlPlaneState(trx);
-        const current = toControlPlaneState(row);
-        const idempotencyKey = `control-plane:${changeId}`;
-        if (row.last_change_id === changeId)
-          return { ...current, outcome: (await findRecordedOutcome(trx, idempotencyKey)) ?? { status: 'applied' } };
-        const at = new Date();
-        const [capital, goLivePlaybookCompleted, vote] = await Promise.all([
-          readCapitalUsage(trx, settings.capitalBands, at),
-          change.kind === 'setGoLive' && change.enabled ? hasCompletedPlaybook(trx) : Promise.resolve(false),
-          change.kind === 'releaseKillSwitch' || change.kind === 'declineKillSwitchRelease'
-            ? settleVote(trx, change, settings, at)
-            : Promise.resolve(undefined),
-        ]);
-        const decision = decideControlPlaneChange(current, change, {
-          at,
-          release: settings.release,
-          goLivePlaybookCompleted,
-          capital,
-          ...(vote ? { vote } : {}),
-        });
-        const next = decision.next;
-        await writeControlPlaneState(trx, next, changeId);
-        if (change.kind === 'restrictEngine' && decision.outcome.status === 'applied') {
-          await applyRestrictionIn(trx, {
-            engine: change.engine,
-            kind: change.restriction,
-            source: change.source,
-            reason: change.reason,
-            actor: change.actor,
-          });
-        }
-        // A re-measured band that did not move is not an event.
-        const quiet = change.kind === 'refreshCapitalBand' && next.version === current.version;
-        if (!quiet) {
-          const { kind, actor, ...fields } = change;
-          await appendAuditEvent(trx, {
+      const { changeId, change, malformed } = input;
+      return storing(`change ${change.kind}`, persistAttempts, () =>
+        db.transaction().execute(async (trx) => {
+          const row = await lockControlPlaneState(trx);
+          const current = toControlPlaneState(row);
+          const idempotencyKey = `control-plane:${changeId}`;
+          if (row.last_change_id === changeId)
+            return { ...current, outcome: (await findRecordedOutcome(trx, idempotencyKey)) ?? { status: 'applied' } };
+          const at = new Date();
+          const toClear =
+            change.kind === 'clearEngineRestriction'
+              ? await lockActiveRestrictions(trx, {
+                  restrictionId: change.restrictionId,
+                  engine: change.engine,
+                  kind: change.restriction,
+                  source: change.source,
+                })
+              : [];
+          const [capital, goLivePlaybookCompleted, vote] = await Promise.all([
+            readCapitalUsage(trx, settings.capitalBands, at),
+            change.kind === 'setGoLive' && change.enabled ? hasCompletedPlaybook(trx) : Promise.resolve(false),
+            change.kind === 'releaseKillSwitch' || change.kind === 'declineKillSwitchRelease'
+              ? settleVote(trx, change, settings, at)
+              : Promise.resolve(undefined),
+          ]);
+          const decision = decideControlPlaneChange(current, change, {
             at,
-            actor,
-            kind: decision.auditKind,
-            subject: CONTROL_PLANE_SUBJECT,
-            details: {
-              change: { kind, ...redactToken(fields) },
-              outcome: decision.outcome,
-              before: current,
-              after: next,
-            },
-            idempotencyKey,
+            release: settings.release,
+            goLivePlaybookCompleted,
+            capital,
+            ...(vote ? { vote } : {}),
+            restrictionsToClear: toClear.length,
           });
-        }
-        return { ...next, outcome: decision.outcome };
-      });
+          const next = decision.next;
+          await writeControlPlaneState(trx, next, changeId);
+          if (change.kind === 'restrictEngine' && decision.outcome.status === 'applied') {
+            await applyRestrictionIn(trx, {
+              engine: change.engine,
+              kind: change.restriction,
+              source: change.source,
+              reason: change.reason,
+              actor: change.actor,
+            });
+          }
+          const cleared =
+            change.kind === 'clearEngineRestriction' && decision.outcome.status === 'applied'
+              ? await clearRestrictionsIn(trx, toClear, change.actor, change.reason)
+              : [];
+          // A re-measured band that did not move is not an event.
+          const quiet = change.kind === 'refreshCapitalBand' && next.version === current.version;
+          if (!quiet) {
+            const { kind, actor, ...fields } = change;
+            await appendAuditEvent(trx, {
+              at,
+              actor,
+              kind: decision.auditKind,
+              subject: CONTROL_PLANE_SUBJECT,
+              details: {
+                change: { kind, ...redactToken(fields) },
+                outcome: decision.outcome,
+                before: current,
+                after: next,
+                ...(malformed === undefined ? {} : { malformed: storableText(malformed, 2000) }),
+                ...(cleared.length > 0
+                  ? { cleared: cleared.map((r) => ({ id: r.id, engine: r.engine, kind: r.kind })) }
+                  : {}),
+              },
+              idempotencyKey,
+            });
+          }
+          return { ...next, outcome: decision.outcome };
+        }),
+      );
     },
 
     /** A refused signal changes nothing but leaves a trace: who tried what, and why it was refused. */
     async auditRejectedSignal(rejection) {
-      const actor =
-        typeof rejection.payload === 'object' &&
-        rejection.payload !== null &&
-        typeof (rejection.payload as { actor?: unknown }).actor === 'string'
-          ? String((rejection.payload as { actor: string }).actor).slice(0, 200)
-          : 'unknown';
-      await recordAuditEvent(db, {
-        actor,
-        kind: CONTROL_PLANE_REJECTION_KIND,
-        subject: CONTROL_PLANE_SUBJECT,
-        details: { signal: rejection.signal, payload: rejection.payload ?? null, problem: rejection.problem },
-        idempotencyKey: `control-plane-rejection:${rejection.rejectionId}`,
-      });
+      // Everything made safe to store first: a refused payload must never fail its own audit.
+      await storing('rejection audit', persistAttempts, () =>
+        recordAuditEvent(db, {
+          actor: actorOf(rejection.payload),
+          kind: CONTROL_PLANE_REJECTION_KIND,
+          subject: CONTROL_PLANE_SUBJECT,
+          details: {
+            signal: storableText(rejection.signal, 100),
+            payload: storablePayload(rejection.payload ?? null),
+            problem: storableText(rejection.problem, 2000),
+          },
+          idempotencyKey: `control-plane-rejection:${rejection.rejectionId}`,
+        }),
+      );
+    },
+
+    async auditDroppedChange(dropped) {
+      await storing('drop audit', persistAttempts, () =>
+        recordAuditEvent(db, {
+          actor: actorOf(dropped.change),
+          kind: CONTROL_PLANE_DROPPED_KIND,
+          subject: CONTROL_PLANE_SUBJECT,
+          details: {
+            change: storablePayload(dropped.change ?? null),
+            problem: storableText(dropped.problem, 2000),
+            awaited: dropped.awaited,
+          },
+          idempotencyKey: `control-plane-dropped:${dropped.changeId}`,
+        }),
+      );
+    },
+
+    async auditQueueOverflow(overflow) {
+      await storing('overflow audit', persistAttempts, () =>
+        recordAuditEvent(db, {
+          actor: 'control-plane',
+          kind: CONTROL_PLANE_OVERFLOW_KIND,
+          subject: CONTROL_PLANE_SUBJECT,
+          details: storablePayload({
+            dropped: overflow.dropped,
+            kinds: overflow.kinds,
+            samples: overflow.samples,
+          }) as Record<string, unknown>,
+          idempotencyKey: `control-plane-overflow:${overflow.overflowId}`,
+        }),
+      );
     },
 
     /** The first gate of every governed action: reads the persisted state, so a kill switch bites at once. */

@@ -5,6 +5,7 @@ import { createBandWatcher } from './capital-band';
 import type { Database } from '../src/db/database';
 import type { ControlPlanePort } from '../src/domain/control-plane/port';
 import { enforceControlPlane } from '../src/domain/control-plane/rules';
+import { effectiveApplyMode } from '../src/domain/deals/policy';
 import { appendAuditEvent } from '../src/db/audit.repository';
 import { AuditKind } from '../src/domain/audit/kinds';
 import { readControlPlaneState } from '../src/db/control-plane.repository';
@@ -12,6 +13,8 @@ import { recordKpiEvent } from '../src/db/kpi.repository';
 import { consumePermit, issuePermit, revokePermit } from './gates/permits';
 import { assertProdEligible } from './gates/prod-eligibility';
 import { releaseReservation, reserveExposure, settleResult } from './gates/risk';
+import { auditReconciliation, claimDeal } from './gates/claims';
+import { recordClaimOutcome } from '../src/db/deal-claims.repository';
 import type { DealActivities } from '../src/domain/deals/activities';
 import type { GovernorSettings } from '../src/domain/permits/rules';
 
@@ -61,18 +64,30 @@ export function createDealActivities({
       const decision = enforceControlPlane(input.executionClass, await readControlPlaneState(db));
       if (!decision.allowed)
         return { authorized: false, gate: 'control_plane', reason: decision.reason, detail: decision.detail };
-      const used = await consumePermit(db, { permitId: input.permitId, dealId: input.dealId, at: new Date(input.at) });
+      // OBSERVE_ONLY never executes (dry_run); SANDBOX_EXEC never goes past testnet.
+      const applyMode = effectiveApplyMode(input.executionClass, decision.applyMode);
+      const used = await consumePermit(db, {
+        permitId: input.permitId,
+        dealId: input.dealId,
+        at: new Date(input.at),
+        ...(input.run ? { run: { ...input.run, applyMode } } : {}),
+      });
       if (!used.ok)
         return {
           authorized: false,
           gate: 'permit',
           reason: used.reason,
-          detail: `permit ${input.permitId} could not be used`,
+          detail: 'detail' in used ? used.detail : `permit ${input.permitId} could not be used`,
+          ...('ambiguous' in used && used.ambiguous ? { ambiguous: true } : {}),
         };
-      return { authorized: true, applyMode: decision.applyMode };
+      return { authorized: true, applyMode, executorTimeoutSeconds: governor.executorTimeoutSeconds ?? 60 };
     },
 
     revokePermit: (input) => revokePermit(db, input),
+
+    claimDeal: (input) => claimDeal(db, input),
+
+    auditReconciliation: (input) => auditReconciliation(db, input),
 
     /** Seed 003 auto-disarm: the control plane drops to dry_run, audited there like any change. */
     async disarmToDryRun(input) {
@@ -92,6 +107,13 @@ export function createDealActivities({
             at: new Date(input.kpi.at),
             source: 'dealExecution',
             key: `${input.key}:kpi`,
+          });
+        if (input.claim)
+          await recordClaimOutcome(trx, {
+            dealId: input.result.dealId,
+            workflowId: input.claim.workflowId,
+            runId: input.claim.runId,
+            result: input.result,
           });
         await appendAuditEvent(trx, {
           actor: input.actor,

@@ -1,14 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database';
-import {
-  auditPlaybookRefusal,
-  captureSnapshot,
-  closeOperatorSession,
-  closePlaybook,
-  openOperatorSession,
-  openPlaybook,
-  recordPlaybookStep,
-} from '../src/db/go-live.repository';
+import { auditPlaybookRefusal, closePlaybook, openPlaybook, recordPlaybookStep } from '../src/db/go-live.repository';
+import { captureSnapshot, closeOperatorSession, openOperatorSession } from '../src/db/operator-sessions.repository';
 import { readHealth } from '../src/db/health.repository';
 import { checkApprover } from '../src/security/release-approver';
 import type { GoLiveActivities } from '../src/domain/go-live/activities';

@@ -6,12 +6,16 @@ import type { DealExecutor } from '../src/domain/deals/types';
 import type { GovernorSettings } from '../src/domain/permits/rules';
 import type { CommandExecutor } from '../src/domain/autonomy/activities';
 import { createAutonomyActivities } from './autonomy';
+import { createCommandGateActivities } from './command-gates';
 import { createControlPlaneActivities } from './control-plane';
 import { createDealActivities } from './deal-gates';
+import { createReservationSweepActivities } from './reservation-sweep';
+import type { DealWorkflowPort } from '../src/domain/deals/port';
+import { createDealPolicyActivities } from './deal-policy';
 import { createGoLiveActivities } from './go-live';
 import { createNotificationActivities } from './notifications';
 import { createApprovalActivities } from './approvals';
-import { createSimulatedCommandExecutor, createSimulatedExecutor } from './executors/simulated';
+import { createProposalActivities } from './proposals';
 import { createStrategyGateActivities } from './strategy-gate';
 import { type CanaryChecks, createWatchdogActivities } from './watchdogs';
 
@@ -29,8 +33,13 @@ export interface ActivityDeps {
   commandExecutor?: CommandExecutor;
   /** Tells a proposal under validation that a breaker reverted its phase. */
   notifyProposal?: (proposalId: string, payload: { rule: string; detail: string; eventId: string }) => Promise<void>;
-  /** The executor served on Warden's own queue; producers usually run theirs elsewhere. */
+  /**
+   * The executor served on Warden's own queue; producers usually run theirs elsewhere
+   * (`executorTaskQueue`). None by default: no fake fills in production.
+   */
   executor?: DealExecutor;
+  /** Tells the reservation sweep whether a deal's workflow is closed; without it, nothing is swept. */
+  dealWorkflows?: DealWorkflowPort;
 }
 
 /** Every activity the `warden` worker serves, closed over its dependencies. */
@@ -40,19 +49,30 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createControlPlaneActivities({ db, settings }),
     ...createDealActivities({ ...deps, capitalBands: settings.capitalBands }),
+    ...createReservationSweepActivities({
+      db,
+      workflows: deps.dealWorkflows ?? { dealWorkflowStatus: async () => 'running' },
+    }),
     ...createWatchdogActivities({
       ...deps,
       pingTemporal: deps.pingTemporal ?? (async () => undefined),
       capitalBands: settings.capitalBands,
     }),
     ...createAutonomyActivities(deps),
+    ...createCommandGateActivities({ db, commandExecutorServed: deps.commandExecutor !== undefined }),
     ...createStrategyGateActivities(deps),
     ...createGoLiveActivities({ db, goLive: settings }),
     ...createNotificationActivities({ db, webhooks: settings.webhooks, environment: settings.environment }),
     ...createApprovalActivities({ db, settings }),
-    // Defaults kept for now so production behaves as before; a later issue makes the executors explicit.
-    ...(deps.executor ?? createSimulatedExecutor()),
-    ...(deps.commandExecutor ?? createSimulatedCommandExecutor()),
+    ...createProposalActivities({ db }),
+    // Admission knows whether Warden's own queue serves an executor: without one (and without an
+    // executorTaskQueue) a deal is denied `no_executor` before anything is reserved. The command
+    // path does the same from `{ commandExecutorServed: deps.commandExecutor !== undefined }` in
+    // its own factory line. There is no default executor: the simulated ones (no fake fills in
+    // production) are wired only by `npm start`, the tests, or WARDEN_SIMULATED_EXECUTORS=true.
+    ...createDealPolicyActivities({ db, executorServed: deps.executor !== undefined }),
+    ...deps.executor,
+    ...deps.commandExecutor,
   };
 }
 

@@ -3,6 +3,9 @@ import type { Database } from '../src/db/database';
 import { appendAuditEvent } from '../src/db/audit.repository';
 import { AuditKind } from '../src/domain/audit/kinds';
 import { listApprovers } from '../src/db/autonomy.repository';
+import { closeProposalRecord } from '../src/db/proposal-records.repository';
+import { checkLevelStillFrom } from '../src/domain/strategy/messages';
+import { readPosition } from '../src/db/positions.repository';
 import {
   evaluateStrategyDrift,
   failingCanaryChecks,
@@ -15,6 +18,7 @@ import {
   pauseStrategy,
   pnls,
   readOutcomeEffects,
+  recordPromotion,
   recentDriftActions,
   setStrategyLevel,
   storeOutcomeEffects,
@@ -65,26 +69,53 @@ export function createStrategyGateActivities({ db, controlPlane }: StrategyGateD
       const recorded = await recordStrategyOutcome(db, input);
       if (!recorded) return { demotedTo: null, promotionTo: null, promotion: null };
       const { demotedTo, promotionTo, level, evidence } = recorded;
+      if (!promotionTo || !evidence) return { demotedTo, promotionTo, promotion: null };
+      // Warden's own record of the promotion, keyed by its workflow id: strategyPromotion loads its terms
+      // from here (an open one is left as it is: a retry, or the next trade earning the same level).
+      await recordPromotion(db, {
+        strategyId: input.strategyId,
+        from: level,
+        to: promotionTo,
+        evidence,
+        expiresInDays: 7,
+        requestedBy: 'strategy-gate',
+      });
       return {
         demotedTo,
         promotionTo,
-        promotion:
-          promotionTo && evidence
-            ? {
-                strategyId: input.strategyId,
-                from: level,
-                to: promotionTo,
-                evidence,
-                approvers: await listApprovers(db),
-              }
-            : null,
+        // The approvers are shown for old histories' children; new ones read the approver table per decision.
+        promotion: {
+          strategyId: input.strategyId,
+          from: level,
+          to: promotionTo,
+          evidence,
+          approvers: await listApprovers(db),
+        },
       };
     },
-    /** Applies an approved promotion if the strategy is still where the proposal found it. */
+    /**
+     * Applies an approved promotion if the strategy is still where the proposal found it, one level up.
+     * Read → decide → write + audit, one transaction holding the strategy's row; with a proposal id,
+     * Warden's record closes with the outcome and a stale promotion is audited.
+     */
     async promoteStrategy(input) {
       return db.transaction().execute(async (trx) => {
-        if (!(await setStrategyLevel(trx, { id: input.strategyId, to: input.to, since: new Date(), from: input.from })))
-          return false;
+        const current = await lockStrategy(trx, input.strategyId);
+        const check = checkLevelStillFrom(current?.level, input.from, input.to);
+        const moved =
+          check.ok &&
+          (await setStrategyLevel(trx, { id: input.strategyId, to: input.to, since: new Date(), from: input.from }));
+        if (input.proposalId !== undefined) {
+          await closeProposalRecord(trx, input.proposalId, moved ? 'promoted' : 'stale');
+          if (!moved)
+            await appendAuditEvent(trx, {
+              actor: input.approver,
+              kind: AuditKind.strategy.promotionStale,
+              subject: `strategy:${input.strategyId}`,
+              details: { ...input, level: current?.level ?? null, reason: check.ok ? 'level moved' : check.reason },
+            });
+        }
+        if (!moved) return false;
         await appendAuditEvent(trx, {
           actor: input.approver,
           kind: AuditKind.strategy.promoted,
@@ -139,7 +170,12 @@ async function evaluateStrategyOrder(db: Kysely<Database>, order: StrategyOrder)
       canaryFailing,
       token,
       demotion,
-      reduceOnly: isReduceOnly(order.side, order.position, order.notional),
+      // Warden's own position, never the order's claimed `position` (ignored: kept for old callers).
+      reduceOnly: isReduceOnly(
+        order.side,
+        await readPosition(trx, { scope: 'strategy', scopeId: strategy.id, symbol: order.symbol }),
+        order.notional,
+      ),
     });
     const outcome: StrategyGateOutcome = {
       enabled: true,

@@ -6,7 +6,6 @@ import type { Database } from '../src/db/database';
 import { appendAuditEvent, recordAuditEvents } from '../src/db/audit.repository';
 import { AuditKind } from '../src/domain/audit/kinds';
 import {
-  applyRestriction,
   enabledRegressionPolicies,
   lockRegressionState,
   lockTripwire,
@@ -24,7 +23,7 @@ export type CanaryChecks = Record<string, () => Promise<void>>;
 
 export interface WatchdogActivityDeps {
   db: Kysely<Database>;
-  controlPlane: Pick<ControlPlanePort, 'engageKillSwitch' | 'refreshCapitalBand'>;
+  controlPlane: Pick<ControlPlanePort, 'engageKillSwitch' | 'refreshCapitalBand' | 'restrictEngine'>;
   capitalBands?: CapitalBandThresholds;
   /** Reaches the Temporal frontend (e.g. getSystemInfo). */
   pingTemporal: () => Promise<void>;
@@ -62,7 +61,16 @@ export function createWatchdogActivities({
       return report;
     },
 
-    applyEngineRestriction: (input) => applyRestriction(db, { ...input, actor: 'tripwire' }),
+    /** Through the control plane, the one writer of engine restrictions (signal-with-start, audited there). */
+    async applyEngineRestriction(input) {
+      await controlPlane.restrictEngine({
+        engine: input.engine,
+        restriction: input.kind,
+        source: input.source,
+        actor: 'tripwire',
+        reason: input.reason,
+      });
+    },
 
     /** A watchdog's kill switch: signal-with-start, so it lands even if the control plane was not running. */
     async engageKillSwitch(input) {

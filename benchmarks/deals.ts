@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { createSimulatedExecutor } from '../activities/executors/simulated';
 import { WardenClient } from '../src/client';
 import { reserveExposure } from '../activities/gates/risk';
 import { upsertRiskPolicy } from '../src/db/risk.repository';
@@ -66,6 +67,8 @@ async function main(): Promise<void> {
     db,
     governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPerHour: 1_000_000, maxPer5Min: 1_000_000 },
     controlPlane: warden,
+    // No default executor: the deals fill on the bench's own queue.
+    executor: createSimulatedExecutor(),
   });
   const timed = Object.fromEntries(
     Object.entries(base).map(([activity, fn]) => [

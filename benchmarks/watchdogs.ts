@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { createSimulatedExecutor } from '../activities/executors/simulated';
 import { WardenClient } from '../src/client';
 import { SAFE_GOVERNANCE_SETTINGS } from '../src/config/index';
 import { recordKpiEvent } from '../src/db/kpi.repository';
@@ -36,6 +37,8 @@ async function main(): Promise<void> {
     db,
     governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPerHour: 1_000_000, maxPer5Min: 1_000_000 },
     controlPlane: warden,
+    // No default executor: the deals fill on the bench's own queue.
+    executor: createSimulatedExecutor(),
     // Each repetition releases at once: no cooldown here, the bench measures the way in.
     settings: { ...SAFE_GOVERNANCE_SETTINGS, release: { cooldown: '0s', approvals: 1, selfApproval: true } },
     pingTemporal: async () => {

@@ -13,6 +13,7 @@ export const E2E_NAMESPACES = [
   'warden-notifications-e2e',
   'warden-go-live-e2e',
   'warden-api-e2e',
+  'warden-commands-e2e',
 ];
 
 declare module 'vitest' {

@@ -1,5 +1,6 @@
 // The production worker: connects to the configured Temporal and PostgreSQL.
 import { Runtime } from '@temporalio/worker';
+import { createSimulatedCommandExecutor, createSimulatedExecutor } from '../activities/executors/simulated';
 import { loadConfig } from '../src/config/index';
 import { workerRuntimeTelemetry } from '../src/operator/metrics/worker-runtime';
 import { runWarden, wire } from './wire';
@@ -9,7 +10,13 @@ async function main(): Promise<void> {
   // Before any NativeConnection: the runtime's telemetry is fixed at install.
   const telemetryOptions = workerRuntimeTelemetry(config.workerMetricsPort, '0.0.0.0');
   if (telemetryOptions) Runtime.install({ telemetryOptions });
-  const wiring = await wire(config, { host: '0.0.0.0' });
+  // No fake fills in production: the simulated executors only when asked for explicitly.
+  const extras = config.simulatedExecutors
+    ? { executor: createSimulatedExecutor(), commandExecutor: createSimulatedCommandExecutor() }
+    : {};
+  if (config.simulatedExecutors)
+    console.warn('WARDEN_SIMULATED_EXECUTORS=true: deals and commands without an executor queue get fake fills');
+  const wiring = await wire(config, { host: '0.0.0.0', extras });
   try {
     await runWarden(wiring, config, { host: '0.0.0.0' });
   } finally {

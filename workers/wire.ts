@@ -1,7 +1,8 @@
 // The worker's composition, shared by the production entry (main.ts) and the
 // local one (local.ts): config → Kysely → client → activity factories → Worker.
 import { type NativeConnection, Worker } from '@temporalio/worker';
-import type { Client } from '@temporalio/client';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import type { DealWorkflowPort } from '../src/domain/deals/port';
 import { type ActivityDeps, createActivities } from '../activities';
 import type { CanaryChecks } from '../activities/watchdogs';
 import { WardenClient } from '../src/client';
@@ -14,17 +15,39 @@ import type { ControlPlanePort } from '../src/domain/control-plane/port';
 import { createApiServer, serveApi } from '../src/operator/api/server';
 import { createGovernanceMetrics, serveMetrics } from '../src/operator/metrics/governance-metrics';
 import { connectClient, connectWorkerConnection } from '../src/temporal/connection';
-import { applyWatchdogSchedules } from '../src/temporal/schedules';
+import {
+  applyReservationSweepSchedule,
+  applyWatchdogSchedules,
+  RESERVATION_SWEEP_SCHEDULE_ID,
+} from '../src/temporal/schedules';
 import { breakerTrippedSignal } from '../workflows/messages';
 import type { Kysely } from 'kysely';
 import type { Registry } from 'prom-client';
 
-/** What the caller may add: its own canary checks, and the executors (local.ts and tests wire the simulated ones). */
+/**
+ * What the caller may add: its own canary checks, and the executors (local.ts and the tests wire the
+ * simulated ones; main.ts only with WARDEN_SIMULATED_EXECUTORS=true). None given: none served.
+ */
 export type WorkerExtras = { canaryChecks?: CanaryChecks } & Pick<ActivityDeps, 'executor' | 'commandExecutor'>;
 
 /** The WardenClient is the worker's ControlPlanePort: activities signal the control plane through it. */
 export function controlPlanePort(client: Client, taskQueue: string): ControlPlanePort {
   return new WardenClient(client, taskQueue);
+}
+
+/** The reservation sweep's view of Temporal: whether a deal's latest run is still open. */
+export function dealWorkflowPort(client: Client): DealWorkflowPort {
+  return {
+    async dealWorkflowStatus(workflowId) {
+      try {
+        const { status } = await client.workflow.getHandle(workflowId).describe();
+        return status.name === 'RUNNING' ? 'running' : 'closed';
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return 'not_found';
+        throw error;
+      }
+    },
+  };
 }
 
 /** The `warden` worker: every workflow and activity, wired to one database. */
@@ -47,6 +70,7 @@ export async function createWardenWorker(
       pingTemporal: async () => {
         await deps.client.workflowService.getSystemInfo({});
       },
+      dealWorkflows: dealWorkflowPort(deps.client),
       ...(deps.canaryChecks ? { canaryChecks: deps.canaryChecks } : {}),
       ...(deps.executor ? { executor: deps.executor } : {}),
       ...(deps.commandExecutor ? { commandExecutor: deps.commandExecutor } : {}),
@@ -138,6 +162,8 @@ export async function runWarden(
     await warden.ensureControlPlane();
     await warden.ensureNotificationDispatch();
     const schedules = await applyWatchdogSchedules(w.client, watchdogScheduleSettings(config));
+    const sweep = await applyReservationSweepSchedule(w.client, { taskQueue: config.temporal.taskQueue });
+    schedules[sweep].push(RESERVATION_SWEEP_SCHEDULE_ID);
     let apiUrl: string | undefined;
     if (config.apiPort > 0) {
       const api = await serveApi(

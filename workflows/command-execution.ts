@@ -1,29 +1,35 @@
-import { ActivityFailure, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { z } from 'zod';
+import { patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { ApprovalActivities } from '../src/domain/identity/activities';
-import type { AutonomyActivities, CommandExecutor } from '../src/domain/autonomy/activities';
+import type { AutonomyActivities } from '../src/domain/autonomy/activities';
+import type { CommandGateActivities } from '../src/domain/autonomy/command-activities';
 import {
   type CommandDecision,
   CommandDecisionSchema,
   type CommandExecutionInput,
   CommandExecutionInputSchema,
+  type CommandGateDecision,
   type CommandResult,
   type CommandView,
 } from '../src/domain/autonomy/commands';
 import type { CommandStatus } from '../src/domain/autonomy/metrics';
 import { isWhitelisted } from '../src/domain/autonomy/phases';
-import { ErrorType, parseInput } from '../src/domain/shared/errors';
+import { parseInput } from '../src/domain/shared/errors';
 import { redactToken } from '../src/domain/identity/redact';
 import { ApprovalInbox, awaitDecision, screenApproval } from './lib/approval-inbox';
+import { execute, type Incident } from './lib/command-executor';
 import { approveCommandSignal, commandStatusQuery, rejectCommandSignal } from './messages';
 
 const autonomy = proxyActivities<AutonomyActivities & ApprovalActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumInterval: '30 seconds' },
 });
+// Read-only gate checks: short, retried until the database answers.
+const gates = proxyActivities<CommandGateActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds' },
+});
 
 type Kind = 'approve' | 'reject';
-type Incident = { severity: 'low' | 'medium' | 'high' | 'critical'; description: string };
 
 /**
  * Seed 002: a whitelisted command runs on its own; any other waits for a
@@ -44,6 +50,8 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
   };
   // Since signed approvals: a decision counts only once its approver (and token, if any) passed an activity's check.
   const verifiesApprovers = patched('signed-approvals');
+  // Since command-governed: the control plane and the command type's policy decide, at the start and just before the executor.
+  const governed = patched('command-governed');
   // Decisions are queued as they come (even before the context is loaded) and judged in order by the main loop.
   const inbox = new ApprovalInbox<Kind>({
     verifyApproval: autonomy.verifyApproval,
@@ -93,6 +101,7 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
       detail?: string | null;
       incident?: Incident | null;
       autonomous: boolean;
+      gate?: CommandGateDecision;
     },
   ) => {
     view.stage = 'recording';
@@ -108,8 +117,42 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
       detail: extra.detail ?? null,
       incident: extra.incident ?? null,
       at: new Date().toISOString(),
+      ...(extra.gate
+        ? {
+            executionClass: extra.gate.executionClass,
+            ...(extra.gate.allowed
+              ? { applyMode: extra.gate.applyMode }
+              : { denial: { gate: extra.gate.gate, reason: extra.gate.reason } }),
+          }
+        : {}),
     });
   };
+  /** A gate said no: recorded as the command's outcome (not an execution, so no breaker counts it as a failure). */
+  const deny = async (
+    gate: Extract<CommandGateDecision, { allowed: false }>,
+    autonomous: boolean,
+    approval?: 'approved',
+  ): Promise<CommandResult> => {
+    await record('denied', { approval, detail: gate.detail, autonomous, gate });
+    return finish({
+      status: 'denied',
+      commandId: input.commandId,
+      gate: gate.gate,
+      reason: gate.reason,
+      detail: gate.detail,
+      phase: context.phase,
+      autonomous,
+      executionClass: gate.executionClass,
+    });
+  };
+  const check = (stage: 'start' | 'pre_execute') =>
+    gates.checkCommandGate({
+      commandId: input.commandId,
+      commandType: input.commandType,
+      ...(input.executionClass ? { requestedClass: input.executionClass } : {}),
+      hasExecutorTaskQueue: input.executorTaskQueue !== undefined,
+      stage,
+    });
   const finish = async (result: CommandResult) => {
     judge(context.approvers);
     await flushRefused();
@@ -134,6 +177,12 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
 
   const autonomous = isWhitelisted(context.whitelist, input.commandType);
   view.autonomous = autonomous;
+  if (governed) {
+    // The first gate, as for a deal: go-live off or a kill switch stops the command before anyone is asked.
+    view.stage = 'control_plane';
+    const entry = await check('start');
+    if (!entry.allowed) return deny(entry, autonomous);
+  }
   if (!autonomous) {
     view.stage = 'awaiting_approval';
     await awaitDecision({
@@ -174,30 +223,42 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
     }
   }
 
-  view.stage = 'executing';
-  const { status, detail, incident } = await execute(input);
-  await record(status, { approval: autonomous ? undefined : 'approved', detail, incident, autonomous });
-  return finish({ status, commandId: input.commandId, autonomous, phase: context.phase, detail });
-}
-
-/** Runs the command on the producer's executor; a failure after its retries is an outcome, not a crash. */
-async function execute(
-  input: z.output<typeof CommandExecutionInputSchema>,
-): Promise<{ status: CommandStatus; detail: string | null; incident: Incident | null }> {
-  const executor = proxyActivities<CommandExecutor>({
-    taskQueue: input.executorTaskQueue ?? workflowInfo().taskQueue,
-    startToCloseTimeout: '2 minutes',
-    retry: { maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.CommandRejected] },
-  });
-  try {
-    const result = await executor.executeCommand({
-      commandId: input.commandId,
-      commandType: input.commandType,
-      params: input.params,
-    });
-    return { status: result.rolledBack ? 'rolled_back' : 'succeeded', detail: null, incident: result.incident ?? null };
-  } catch (error) {
-    if (!(error instanceof ActivityFailure)) throw error;
-    return { status: 'failed', detail: error.cause?.message ?? error.message, incident: null };
+  const approval = autonomous ? undefined : ('approved' as const);
+  let ready: Extract<CommandGateDecision, { allowed: true }> | undefined;
+  // A command started before command-governed and still waiting at the upgrade gets the pre-execute check too:
+  // reached for the first time now, the second marker is recorded; old histories replayed here have none.
+  if (governed || patched('command-governed-pre-execute')) {
+    // A kill switch engaged (or go-live turned off) while the command waited stops it here, before any side effect.
+    view.stage = 'pre_execute_check';
+    const gate = await check('pre_execute');
+    if (!gate.allowed) return deny(gate, autonomous, approval);
+    if (gate.applyMode === 'dry_run') {
+      const detail = gate.detail ?? 'dry_run: not executed';
+      await record('dry_run', { approval, detail, autonomous, gate });
+      return finish({
+        status: 'dry_run',
+        commandId: input.commandId,
+        autonomous,
+        phase: context.phase,
+        detail,
+        executionClass: gate.executionClass,
+        applyMode: 'dry_run',
+      });
+    }
+    ready = gate;
   }
+
+  view.stage = 'executing';
+  const outcome = await execute(input, ready);
+  if ('denied' in outcome) return deny(outcome.denied, autonomous, approval);
+  const { status, detail, incident } = outcome;
+  await record(status, { approval, detail, incident, autonomous, ...(ready ? { gate: ready } : {}) });
+  return finish({
+    status,
+    commandId: input.commandId,
+    autonomous,
+    phase: context.phase,
+    detail,
+    ...(ready ? { executionClass: ready.executionClass, applyMode: ready.applyMode } : {}),
+  });
 }

@@ -1,13 +1,17 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setHandler,
+  uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ControlPlaneActivities } from '../src/domain/control-plane/activities';
+import { coerceEngage, oversizedProblem } from '../src/domain/control-plane/engage';
 import {
   type ChangeOutcome,
   type ChangeResult,
@@ -18,12 +22,15 @@ import {
   type ControlPlaneInput,
   ControlPlaneInputSchema,
   type ControlPlaneState,
+  type EngageKillSwitchInput,
+  MAX_CONTROL_PLANE_QUEUE,
 } from '../src/domain/control-plane/types';
 import { parseInput } from '../src/domain/shared/errors';
-import { describeIssues } from '../src/domain/shared/validation';
+import { describeIssues, storablePayload, storableText } from '../src/domain/shared/validation';
 import { Mailbox } from './lib/mailbox';
 import {
   changeControlPlaneUpdate,
+  clearEngineRestrictionSignal,
   controlPlaneStateQuery,
   declineKillSwitchReleaseSignal,
   engageKillSwitchSignal,
@@ -34,21 +41,40 @@ import {
   setGoLiveSignal,
 } from './messages';
 
-const { loadControlPlaneState, persistControlPlaneChange, auditRejectedSignal } =
-  proxyActivities<ControlPlaneActivities>({
-    startToCloseTimeout: '15 seconds',
-    // A database outage must delay a change, never drop it.
-    retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-  });
+const {
+  loadControlPlaneState,
+  persistControlPlaneChange,
+  auditRejectedSignal,
+  auditDroppedChange,
+  auditQueueOverflow,
+} = proxyActivities<ControlPlaneActivities>({
+  startToCloseTimeout: '15 seconds',
+  // A database outage must delay a change, never drop it; the activities give
+  // up (non-retryably) only on a fault in the change itself, so nothing jams the queue.
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
 
-/** A change to persist, or a signal's bad payload to audit; both in arrival order, one at a time. */
+/**
+ * Malformed engages engage, engages jump the queue, and a change the database
+ * will not take is audited and dropped instead of blocking the queue.
+ */
+export const UNJAMMABLE_CONTROL_PLANE = 'unjammable-control-plane';
+
+/**
+ * A change to persist, or a bad payload to audit; one at a time. A malformed
+ * engage carries the engage built from it (`engage`), which still takes effect.
+ */
 type Queued =
   | { ok: true; change: ControlPlaneChange }
-  | { ok: false; signal: ControlPlaneChangeKind; payload: unknown; problem: string };
+  | { ok: false; signal: string; payload: unknown; problem: string; engage?: EngageKillSwitchInput };
+
+const isEngage = (item: Queued): boolean =>
+  item.ok ? item.change.kind === 'engageKillSwitch' : item.engage !== undefined;
 
 const descriptions: Record<ControlPlaneChangeKind, string> = {
   setGoLive: 'Turn production execution on or off. {"enabled": true, "actor": "alice", "reason": "…"}',
-  engageKillSwitch: 'Stop all PROD_EXEC actions now. {"source": "operator", "actor": "alice", "reason": "…"}',
+  engageKillSwitch:
+    'Stop all PROD_EXEC actions now; never refused for its form (a malformed field is recorded as such). {"source": "operator", "actor": "alice", "reason": "…"}',
   releaseKillSwitch:
     'Approve releasing the kill switch (approver roles only, after the cooldown). {"actor": "alice", "role": "risk_officer", "reason": "…", "token": "wat1… (when signed approvals are on)"}',
   declineKillSwitchRelease:
@@ -57,20 +83,75 @@ const descriptions: Record<ControlPlaneChangeKind, string> = {
   restrictEngine:
     'Throttle or pause one engine. {"engine": "WHOLESALE", "restriction": "pause", "source": "operator", "actor": "alice", "reason": "…"}',
   refreshCapitalBand: 'Re-measure capital usage into the band. {"actor": "risk-guard"}',
+  clearEngineRestriction:
+    'Lift a throttle or pause; the last one lifted restores the engine policy as it was. {"restrictionId": "42", "actor": "alice", "reason": "…"} or {"engine": "WHOLESALE", "restriction": "throttle", "actor": "alice", "reason": "…"}',
 };
 
+/** Reads one signal's payload: too large, malformed or valid; never throws. */
+function classify(kind: ControlPlaneChangeKind, payload: unknown): Queued {
+  const oversized = oversizedProblem(payload);
+  const parsed = oversized === null ? controlPlaneChangeSchemas[kind].safeParse(payload) : undefined;
+  if (parsed?.success) return { ok: true, change: { kind, ...parsed.data } as ControlPlaneChange };
+  const problem = storableText(oversized ?? (parsed ? describeIssues(parsed.error) : 'payload: refused'), 2000);
+  return {
+    ok: false,
+    signal: kind,
+    payload: storablePayload(payload ?? null),
+    problem,
+    ...(kind === 'engageKillSwitch' ? { engage: coerceEngage(payload) } : {}),
+  };
+}
+
+const isEngagePayload = (payload: unknown): boolean =>
+  typeof payload === 'object' && payload !== null && (payload as { kind?: unknown }).kind === 'engageKillSwitch';
+
+/** The update's validator: synchronous, and never refuses an engage. */
+function validateChange(payload: unknown, queued: number): void {
+  if (isEngagePayload(payload)) return;
+  const oversized = oversizedProblem(payload);
+  if (oversized !== null) throw new Error(oversized);
+  const parsed = ChangeControlPlaneInputSchema.safeParse(payload);
+  if (!parsed.success) throw new Error(storableText(describeIssues(parsed.error), 2000));
+  if (queued >= MAX_CONTROL_PLANE_QUEUE) {
+    throw new Error(
+      `queue: ${queued} changes waiting, the most the control plane holds; try again shortly (an engage is always accepted)`,
+    );
+  }
+}
+
+function classifyChange(payload: unknown): Queued {
+  const oversized = oversizedProblem(payload);
+  const parsed = oversized === null ? ChangeControlPlaneInputSchema.safeParse(payload) : undefined;
+  if (parsed?.success) {
+    const { kind, ...fields } = parsed.data;
+    return { ok: true, change: { kind, ...fields } as ControlPlaneChange };
+  }
+  return {
+    ok: false,
+    signal: 'changeControlPlane',
+    payload: storablePayload(payload ?? null),
+    problem: storableText(oversized ?? (parsed ? describeIssues(parsed.error) : 'payload: refused'), 2000),
+    engage: coerceEngage(payload),
+  };
+}
+
+const failureText = (error: ActivityFailure): string => storableText(error.cause?.message ?? error.message, 1000);
+
 /**
- * The one entity that serialises every change to go-live, kill switch and
- * apply mode. Each change is persisted (state row + audit event) before the
- * `state` query shows it; a bad payload is audited and dropped.
+ * The one entity that serialises every change to go-live, kill switch, apply
+ * mode and engine restrictions. Each change is persisted (state row + audit
+ * event) before the `state` query shows it; a bad payload is audited and
+ * dropped; an engage always takes effect, ahead of anything queued.
  */
 export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<void> {
   const input = parseInput(ControlPlaneInputSchema, rawInput ?? {}, 'controlPlane input');
   // Changes by update wait in the mailbox for their outcome, handed back to the caller.
-  const mailbox = new Mailbox<Queued, ChangeOutcome | null>();
+  const mailbox = new Mailbox<Queued, ChangeOutcome>();
   let handled = 0;
   let rejected = input.rejectedSignals;
+  let dropped = input.droppedChanges;
   let state: ControlPlaneState | undefined;
+  const overflow = { dropped: 0, kinds: {} as Record<string, number>, samples: [] as unknown[] };
 
   const signals = {
     setGoLive: setGoLiveSignal,
@@ -80,20 +161,23 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
     setApplyMode: setApplyModeSignal,
     restrictEngine: restrictEngineSignal,
     refreshCapitalBand: refreshCapitalBandSignal,
+    clearEngineRestriction: clearEngineRestrictionSignal,
   } as const;
   for (const kind of Object.keys(signals) as ControlPlaneChangeKind[]) {
     // Never throws: a throwing signal handler would fail the workflow.
     setHandler(
       signals[kind],
       (payload: unknown) => {
-        const parsed = controlPlaneChangeSchemas[kind].safeParse(payload);
-        if (parsed.success) {
-          mailbox.post({ ok: true, change: { kind, ...parsed.data } as ControlPlaneChange });
-        } else {
-          const problem = describeIssues(parsed.error);
-          log.warn('control-plane signal rejected', { signal: kind, problem });
-          mailbox.post({ ok: false, signal: kind, payload: payload ?? null, problem });
+        const item = classify(kind, payload);
+        if (!item.ok) log.warn('control-plane signal rejected', { signal: kind, problem: item.problem });
+        if (mailbox.size >= MAX_CONTROL_PLANE_QUEUE && !isEngage(item)) {
+          // Full: refused, counted and audited in one event; an engage is never refused.
+          overflow.dropped += 1;
+          overflow.kinds[kind] = (overflow.kinds[kind] ?? 0) + 1;
+          if (overflow.samples.length < 5) overflow.samples.push(storablePayload(payload ?? null, 200));
+          return;
         }
+        mailbox.post(item);
       },
       { description: descriptions[kind] },
     );
@@ -101,16 +185,12 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
   setHandler(
     changeControlPlaneUpdate,
     async (payload): Promise<ChangeResult> => {
-      const { kind, ...fields } = ChangeControlPlaneInputSchema.parse(payload);
-      const outcome = await mailbox.ask({ ok: true, change: { kind, ...fields } as ControlPlaneChange });
-      return { outcome: outcome!, state: state! };
+      const outcome = await mailbox.ask(classifyChange(payload));
+      return { outcome, state: state! };
     },
     {
       // Refused before it reaches history: the caller hears which field is wrong.
-      validator: (payload) => {
-        const parsed = ChangeControlPlaneInputSchema.safeParse(payload);
-        if (!parsed.success) throw new Error(describeIssues(parsed.error));
-      },
+      validator: (payload) => validateChange(payload, mailbox.size),
       description:
         'Any control-plane change, answered with its outcome (applied, pending or refused with the reason) once persisted. {"kind": "engageKillSwitch", "source": "operator", "actor": "alice", "reason": "…"}',
     },
@@ -119,44 +199,95 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
     controlPlaneStateQuery,
     () => {
       if (state === undefined) throw new Error('control plane is still loading its state');
-      return { ...state, pendingChanges: mailbox.size, rejectedSignals: rejected };
+      return { ...state, pendingChanges: mailbox.size, rejectedSignals: rejected, droppedChanges: dropped };
     },
     { description: 'Go-live, kill switch and apply mode as persisted, with the number of changes still queued.' },
   );
 
+  const persist = async (changeId: string, change: ControlPlaneChange, malformed?: string) => {
+    // Histories from before change outcomes carry a bare state.
+    const { outcome, ...persisted } = await persistControlPlaneChange({
+      changeId,
+      change,
+      ...(malformed === undefined ? {} : { malformed }),
+    });
+    state = persisted;
+    return outcome ?? { status: 'applied' as const };
+  };
+
+  const handle = async (item: Queued, id: string): Promise<ChangeOutcome> => {
+    if (item.ok) return persist(id, item.change);
+    if (item.engage && patched(UNJAMMABLE_CONTROL_PLANE)) {
+      return persist(id, { kind: 'engageKillSwitch', ...item.engage }, item.problem);
+    }
+    await auditRejectedSignal({ rejectionId: id, signal: item.signal, payload: item.payload, problem: item.problem });
+    rejected += 1;
+    return { status: 'refused', reason: item.problem };
+  };
+
+  /** A change the activities gave up on (never an outage): audited, answered, dropped. */
+  const drop = async (item: Queued, id: string, awaited: boolean, error: ActivityFailure): Promise<ChangeOutcome> => {
+    const problem = failureText(error);
+    log.error('control-plane change dropped', { changeId: id, problem });
+    dropped += 1;
+    if (patched(UNJAMMABLE_CONTROL_PLANE)) {
+      await auditDroppedChange({
+        changeId: id,
+        change: storablePayload(item.ok ? item.change : item.payload),
+        problem,
+        awaited,
+      }).catch((auditError: unknown) => {
+        if (!(auditError instanceof ActivityFailure)) throw auditError;
+        log.error('control-plane drop not audited', { changeId: id, problem: failureText(auditError) });
+      });
+    }
+    return { status: 'refused', reason: `not persisted, dropped: ${problem}` };
+  };
+
   state = await loadControlPlaneState();
 
   for (;;) {
-    await condition(() => mailbox.size > 0 || handled >= input.signalsPerRun || workflowInfo().continueAsNewSuggested);
+    await condition(
+      () =>
+        mailbox.size > 0 ||
+        overflow.dropped > 0 ||
+        handled >= input.signalsPerRun ||
+        workflowInfo().continueAsNewSuggested,
+    );
     // Each item leaves the mailbox only once persisted, so the query's pending count stays true.
-    await mailbox.drain(async (item, id) => {
-      let outcome: ChangeOutcome | null = null;
-      if (item.ok) {
-        // Histories from before change outcomes carry a bare state.
-        const { outcome: persistedOutcome, ...persisted } = await persistControlPlaneChange({
-          changeId: id,
-          change: item.change,
-        });
-        state = persisted;
-        outcome = persistedOutcome ?? { status: 'applied' };
-      } else {
-        await auditRejectedSignal({
-          rejectionId: id,
-          signal: item.signal,
-          payload: item.payload,
-          problem: item.problem,
-        });
-        rejected += 1;
-      }
-      handled += 1;
-      return outcome;
-    });
+    await mailbox.drain(
+      async (item, id, awaited) => {
+        handled += 1;
+        try {
+          return await handle(item, id);
+        } catch (error) {
+          if (!(error instanceof ActivityFailure)) throw error;
+          return drop(item, id, awaited, error);
+        }
+      },
+      // Engages first: nothing queued ahead of the kill switch delays it.
+      (items) => {
+        const engage = items.findIndex(isEngage);
+        return engage > 0 && patched(UNJAMMABLE_CONTROL_PLANE) ? engage : 0;
+      },
+    );
+    if (overflow.dropped > 0 && patched(UNJAMMABLE_CONTROL_PLANE)) {
+      const report = { overflowId: uuid4(), ...overflow, kinds: { ...overflow.kinds } };
+      rejected += overflow.dropped;
+      Object.assign(overflow, { dropped: 0, kinds: {}, samples: [] });
+      await auditQueueOverflow(report).catch((auditError: unknown) => {
+        if (!(auditError instanceof ActivityFailure)) throw auditError;
+        log.error('control-plane queue overflow not audited', { problem: failureText(auditError) });
+      });
+    }
     if (handled >= input.signalsPerRun || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      if (mailbox.size === 0) {
+      if (mailbox.size === 0 && overflow.dropped === 0) {
         await continueAsNew<typeof controlPlane>({
           handledSignals: input.handledSignals + handled,
           rejectedSignals: rejected,
+          // Only when there is one: a worker from before the field refuses unknown input.
+          ...(dropped > 0 ? { droppedChanges: dropped } : {}),
           signalsPerRun: input.signalsPerRun,
         });
       }

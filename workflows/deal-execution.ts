@@ -1,6 +1,8 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
+  isCancellation,
   ParentClosePolicy,
   patched,
   proxyActivities,
@@ -13,22 +15,25 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { ApprovalActivities } from '../src/domain/identity/activities';
 import type { AutonomyActivities } from '../src/domain/autonomy/activities';
 import type { ControlPlaneActivities } from '../src/domain/control-plane/activities';
-import type { DealActivities } from '../src/domain/deals/activities';
+import type { DealActivities, DealPolicyActivities } from '../src/domain/deals/activities';
+import { positionKeyOf } from '../src/domain/deals/policy';
 import type { StrategyGateActivities } from '../src/domain/strategy/activities';
 import {
   type DealExecutor,
-  type DealGate,
   type DealInput,
   DealInputSchema,
   type DealProgress,
   type DealResult,
+  type ExecuteDealResult,
   type ParsedDealInput,
 } from '../src/domain/deals/types';
 import { redactToken } from '../src/domain/identity/redact';
 import { ErrorType, parseInput } from '../src/domain/shared/errors';
 import { OrderApprovalSchema } from '../src/domain/strategy/messages';
 import { ApprovalInbox, awaitDecision, screenApproval } from './lib/approval-inbox';
-import { approveOrderSignal, dealProgressQuery } from './messages';
+import { runExecutor } from './lib/deal-executor';
+import { DealSaga } from './lib/deal-saga';
+import { approveOrderSignal, dealProgressQuery, reconcileDealUpdate } from './messages';
 import { promotionWorkflowId } from './names';
 import { strategyPromotion } from './strategy-promotion';
 
@@ -36,6 +41,7 @@ import { strategyPromotion } from './strategy-promotion';
 // server round-trip each, and their keys make a retry harmless.
 const gates = proxyLocalActivities<
   DealActivities &
+    DealPolicyActivities &
     ControlPlaneActivities &
     StrategyGateActivities &
     Pick<AutonomyActivities, 'auditRejectedMessage'> &
@@ -67,14 +73,55 @@ const now = () => new Date().toISOString(); // workflow time: deterministic, and
  */
 export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
   const input = parseInput(DealInputSchema, rawInput, 'dealExecution input');
-  const { dealId, requestedBy: actor } = input;
   const deal = new DealSaga(input);
-  const { progress, key } = deal;
-  setHandler(dealProgressQuery, () => progress, {
+  setHandler(dealProgressQuery, () => deal.progress, {
     description: 'Which gate the deal is at, what each gate said, and the result once done.',
   });
+  // An update, not a signal: the operator hears at once whether the word was taken, and gets the result.
+  setHandler(reconcileDealUpdate, (word) => deal.reconcile(word), {
+    validator: (word) => deal.validateReconciliation(word),
+    description:
+      'Settle or release a deal that may have executed. {"executed": false, "actor": "alice", "reason": "no fill"}',
+  });
+  // Since deal-claims, the deal id is claimed first; since deal-reconciliation, ambiguity keeps the
+  // reservation and waits for reconcileDeal, and a cancelled deal compensates (or reconciles).
+  deal.claims = patched('deal-claims');
+  deal.reconciles = patched('deal-reconciliation');
+  if (!deal.reconciles) return governDeal(input, deal);
+  try {
+    return await governDeal(input, deal);
+  } catch (error) {
+    if (!isCancellation(error)) throw error;
+    return CancellationScope.nonCancellable(() => deal.afterCancel(error));
+  }
+}
 
-  const entry = await gates.checkControlPlane({ executionClass: input.executionClass });
+async function governDeal(input: ParsedDealInput, deal: DealSaga): Promise<DealResult> {
+  const { dealId, requestedBy: actor } = input;
+  const { progress, key } = deal;
+  if (deal.claims) {
+    const ended = await deal.claim();
+    if (ended) return ended;
+  }
+
+  // Since deal-policy, what the deal is comes from the engine's policy: the stricter of its class and
+  // the producer's ask, the gates it requires, and whether anything can execute it; before any reserve.
+  const policed = patched('deal-policy');
+  let executionClass = input.executionClass;
+  if (policed) {
+    const admission = await gates.admitDeal({
+      dealId,
+      engine: input.engine,
+      requestedClass: input.executionClass,
+      strategyId: input.strategyId,
+      recommendationId: input.recommendationId,
+      executorTaskQueue: input.executorTaskQueue,
+      ownTaskQueue: workflowInfo().taskQueue,
+    });
+    executionClass = admission.executionClass;
+    if (!admission.admitted) return deal.deny('policy', admission.reason, admission.detail);
+  }
+  const entry = await gates.checkControlPlane({ executionClass });
   if (!entry.allowed) return deal.deny('control_plane', entry.reason, entry.detail);
   progress.gates.push({ gate: 'control_plane', ok: true });
 
@@ -129,30 +176,62 @@ export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
   const ready = await gates.authorizeExecution({
     permitId: permit.id,
     dealId,
-    executionClass: input.executionClass,
+    executionClass,
     at: now(),
+    ...(deal.claims ? { run: deal.run } : {}),
   });
+  if (!ready.authorized && ready.ambiguous) {
+    // Another run of this deal already used the permit (a reset): it never executes again here.
+    permit.consumed = true;
+    deal.permitId = permit.id;
+    return deal.awaitReconciliation(ready.detail);
+  }
   if (!ready.authorized) return deal.deny(ready.gate, ready.reason, ready.detail);
   permit.consumed = true;
   progress.gates.push({ gate: 'pre_execute_check', ok: true });
   progress.applyMode = ready.applyMode;
 
-  if (ready.applyMode === 'dry_run' || paper) {
+  // OBSERVE_ONLY never calls an executor: authorizeExecution caps it to dry_run, and this holds it too.
+  const observeOnly = policed && executionClass === 'OBSERVE_ONLY';
+  if (ready.applyMode === 'dry_run' || paper || observeOnly) {
     // The whole gate path ran; nothing executes, so nothing stays reserved.
-    await deal.compensate(paper ? 'paper: not executed' : 'dry_run: not executed');
+    await deal.compensate(
+      paper ? 'paper: not executed' : observeOnly ? 'OBSERVE_ONLY: not executed' : 'dry_run: not executed',
+    );
     if (paper) return deal.finish({ status: 'paper', dealId, strategyId: input.strategyId!, amount });
     return deal.finish({ status: 'dry_run', dealId, applyMode: 'dry_run', permitId: permit.id });
   }
 
   progress.stage = 'execute';
-  const execution = await executeStep(input, {
+  const order = {
     dealId,
     engine: input.engine,
     symbol: input.symbol,
     amount,
     applyMode: ready.applyMode,
     permitId: permit.id,
-  });
+    ...(policed ? { executionClass } : {}),
+  };
+  let execution: Execution;
+  if (deal.reconciles) {
+    deal.permitId = permit.id;
+    deal.applyMode = ready.applyMode;
+    if (policed) deal.settlePosition = { position: positionKeyOf(input), side: input.side };
+    const outcome = await runExecutor({
+      taskQueue: input.executorTaskQueue ?? workflowInfo().taskQueue,
+      order,
+      // The first attempt must start while the permit is valid: a late start is a provable non-execution.
+      startWithinMs: new Date(issued.expiresAt).getTime() - new Date().getTime(),
+      runWithinMs: (ready.executorTimeoutSeconds ?? 60) * 1000,
+      mayContinue: async () => (await gates.checkControlPlane({ executionClass })).allowed,
+      onScheduled: () => void (deal.executorScheduled = true),
+    });
+    if (outcome.kind === 'ambiguous') return deal.awaitReconciliation(outcome.cause);
+    if (outcome.kind === 'not_executed' && outcome.reason === 'permit_expired')
+      return deal.deny('permit', 'permit_expired', outcome.cause);
+    execution = outcome.kind === 'executed' ? executionOf(outcome.result) : { ok: false, cause: outcome.cause };
+    if (execution.ok) deal.executed = execution;
+  } else execution = await executeStep(input, order);
   if (!execution.ok) {
     await deal.compensate(`executor failed: ${execution.cause}`);
     return deal.finish({ status: 'failed', dealId, error: execution.cause, compensated: true }, false);
@@ -160,75 +239,19 @@ export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
   const { realizedLoss, externalId, pnl } = execution;
 
   progress.stage = 'settle';
-  await gates.settleResult({ key, realizedLoss, actor });
+  await gates.settleResult({
+    key,
+    realizedLoss,
+    actor,
+    // Warden keeps the position from its own executed deals (strategy's, or the engine's without one).
+    ...(policed ? { position: { position: positionKeyOf(input), side: input.side } } : {}),
+  });
   deal.reserved = false;
   if (sizing.governed) await learnFromOutcome(input.strategyId!, dealId, pnl, now());
   return deal.finish(
     { status: 'executed', dealId, applyMode: ready.applyMode, permitId: permit.id, realizedLoss, externalId },
     true,
   );
-}
-
-/** What a deal holds, and how it ends: a denial or failure releases what it took, once, then the outcome is recorded. */
-class DealSaga {
-  readonly key: string;
-  readonly progress: DealProgress;
-  reserved = false;
-  permit: { id: string; consumed: boolean } | undefined;
-  private compensation: string | null = null;
-
-  constructor(private readonly input: ParsedDealInput) {
-    this.key = `deal:${input.dealId}`;
-    this.progress = { dealId: input.dealId, stage: 'control_plane', gates: [], applyMode: null, result: null };
-  }
-
-  async compensate(reason: string): Promise<void> {
-    const { key, input } = this;
-    this.progress.stage = 'compensate';
-    const undone: string[] = [];
-    if (
-      this.permit &&
-      !this.permit.consumed &&
-      (await gates.revokePermit({ permitId: this.permit.id, reason })).revoked
-    )
-      undone.push('permit revoked');
-    this.permit = undefined;
-    if (this.reserved && (await gates.releaseReservation({ key, actor: input.requestedBy, reason })).released)
-      undone.push('reservation released');
-    this.reserved = false;
-    this.compensation = undone.length > 0 ? `${undone.join(', ')}: ${reason}` : null;
-  }
-
-  async finish(result: DealResult, kpiSuccess?: boolean): Promise<DealResult> {
-    const { key, input, progress } = this;
-    progress.stage = 'record';
-    const kpi =
-      kpiSuccess === undefined
-        ? null
-        : {
-            domain: input.domain ?? input.engine,
-            metric: 'deal_executed',
-            success: kpiSuccess,
-            value: input.amount,
-            at: now(),
-          };
-    await gates.recordDealOutcome({
-      key: `${key}:outcome`,
-      actor: input.requestedBy,
-      result,
-      compensation: this.compensation,
-      kpi,
-    });
-    progress.result = result;
-    progress.stage = 'done';
-    return result;
-  }
-
-  async deny(gate: DealGate, reason: string, detail: string): Promise<DealResult> {
-    this.progress.gates.push({ gate, ok: false, reason });
-    await this.compensate(`denied at ${gate}: ${reason}`);
-    return this.finish({ status: 'denied', dealId: this.input.dealId, gate, reason, detail });
-  }
 }
 
 /** The size a deal goes ahead with, whether it only trades on paper, and whether the strategy gate governs it. */
@@ -329,7 +352,12 @@ async function awaitOrderApproval(
 type Execution =
   { ok: true; realizedLoss: number; externalId: string | null; pnl: number } | { ok: false; cause: string };
 
-/** Calls the producer's executor; a failure after its retries comes back as its cause, for compensation. */
+function executionOf(execution: ExecuteDealResult): Execution {
+  const realizedLoss = Math.max(0, execution.realizedLoss);
+  return { ok: true, realizedLoss, externalId: execution.externalId ?? null, pnl: execution.pnl ?? -realizedLoss };
+}
+
+/** Before deal-reconciliation: the executor with Temporal's retries; a failure after them comes back as its cause. */
 async function executeStep(
   input: ParsedDealInput,
   order: Parameters<DealExecutor['executeDeal']>[0],
@@ -340,9 +368,7 @@ async function executeStep(
     retry: EXECUTOR_RETRY,
   });
   try {
-    const execution = await executor.executeDeal(order);
-    const realizedLoss = Math.max(0, execution.realizedLoss);
-    return { ok: true, realizedLoss, externalId: execution.externalId ?? null, pnl: execution.pnl ?? -realizedLoss };
+    return executionOf(await executor.executeDeal(order));
   } catch (error) {
     if (!(error instanceof ActivityFailure)) throw error;
     const cause =

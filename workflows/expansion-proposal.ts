@@ -5,19 +5,23 @@ import {
   patched,
   proxyActivities,
   setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { ApprovalActivities } from '../src/domain/identity/activities';
-import type { AutonomyActivities } from '../src/domain/autonomy/activities';
+import type { AutonomyActivities, ProposalActivities } from '../src/domain/autonomy/activities';
 import type { ProposalEvent } from '../src/domain/audit/kinds';
-import type { ApproverRole } from '../src/domain/autonomy/phases';
+import type { ApproverRole, Phase } from '../src/domain/autonomy/phases';
 import {
+  ApprovePayloadSchema,
   checkApproval,
   checkRejection,
   type ParsedProposalTerms,
-  type ProposalTerms,
+  type ProposalStart,
   ProposalTermsSchema,
   type ProposalView,
+  RejectPayloadSchema,
 } from '../src/domain/autonomy/proposals';
+import { describeIssues } from '../src/domain/shared/validation';
 import { redactToken } from '../src/domain/identity/redact';
 import { ErrorType, parseInput } from '../src/domain/shared/errors';
 import { ApprovalInbox, type ApproverClaim, awaitDecision } from './lib/approval-inbox';
@@ -31,7 +35,7 @@ import {
   rejectUpdate,
 } from './messages';
 
-const autonomy = proxyActivities<AutonomyActivities & ApprovalActivities>({
+const autonomy = proxyActivities<AutonomyActivities & ApprovalActivities & ProposalActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumInterval: '1 minute' },
 });
@@ -39,16 +43,43 @@ const DAY_MS = 86_400_000;
 
 type Message = 'approve' | 'reject';
 type Change = { actor: string; event: ProposalEvent };
+/**
+ * The terms a proposal runs on: the start payload's (histories from before Warden-owned proposals, with
+ * their own allowlist), or Warden's record (no allowlist: the approver table is read per decision).
+ */
+type Terms = Omit<ParsedProposalTerms, 'approvers'> & {
+  approvers?: ParsedProposalTerms['approvers'];
+  requestedBy?: string;
+};
 
 /**
  * Seed 002's scope-expansion proposal: collects the required approvals (or a
  * rejection) until it expires; once approved the phase widens and its
  * validation period runs; a revert_to_l3 breaker trip in that period ends it
  * as reverted, otherwise it is validated.
+ *
+ * Since Warden-owned proposals the terms are Warden's record for this
+ * workflow id (the payload is ignored: no record, refused at once), each
+ * approver is checked against Warden's approver table when judged, and the
+ * phase widens only from the phase the proposal started from (else `stale`).
  */
-export async function expansionProposal(rawTerms: ProposalTerms): Promise<ProposalView> {
-  const terms = parseInput(ProposalTermsSchema, rawTerms, 'expansionProposal input');
-  const createdAt = new Date();
+export async function expansionProposal(rawTerms: ProposalStart): Promise<ProposalView> {
+  const wardenOwned = patched('warden-owned-proposals');
+  let terms: Terms;
+  // Updates that arrive while Warden's record is read wait for it (an update finding no handler is rejected).
+  const early = wardenOwned ? holdEarlyUpdates() : undefined;
+  if (wardenOwned) {
+    const { workflowId, runId } = workflowInfo();
+    const loaded = await autonomy.loadProposal({ proposalId: workflowId, runId, claimed: rawTerms ?? null });
+    if (!loaded.found) {
+      early!.refuse(`proposal ${workflowId} is refused: ${loaded.reason}`);
+      await condition(allHandlersFinished);
+      return refusedView(workflowId, loaded.phase, loaded.reason, new Date());
+    }
+    terms = loaded.terms;
+  } else terms = parseInput(ProposalTermsSchema, rawTerms, 'expansionProposal input');
+  // A Warden-owned proposal dates from its start, not from when its record was read.
+  const createdAt = wardenOwned ? workflowInfo().startTime : new Date();
   const view = openingView(terms, createdAt);
   const changes: Change[] = [];
   // Since signed approvals: each decision's approver (and token, if any) is
@@ -100,6 +131,12 @@ export async function expansionProposal(rawTerms: ProposalTerms): Promise<Propos
     validator: validate('reject'),
     description: 'Reject, and get the proposal back (or the reason it was refused).',
   });
+  // Updates held while the record was read: judged by the same rules, then handled as if just arrived.
+  early?.release((message, payload) => {
+    const problem = problemOf(terms, view, message, payload);
+    if (problem !== null) throw ApplicationFailure.nonRetryable(problem, ErrorType.ApprovalRefused);
+    return byUpdate(message)(payload);
+  });
   setHandler(breakerTrippedSignal, (payload) => {
     if (view.status === 'validating' && typeof payload?.rule === 'string')
       view.revertedBy = `${payload.rule}: ${String(payload.detail ?? '')}`;
@@ -109,7 +146,12 @@ export async function expansionProposal(rawTerms: ProposalTerms): Promise<Propos
   /** Checks each queued approver (token and role) off the workflow, then applies the decision or refuses it. */
   const checkApprovers = () =>
     awaitingCheck.drain(async ({ message, payload }) => {
-      const verdict = await inbox.verify(payload as ApproverClaim, `proposal:${terms.proposalId}:${message}`);
+      const claim = payload as ApproverClaim;
+      // Warden's allowlist as it stands now, then the token (spent only for an approver on it).
+      const listed = wardenOwned
+        ? await autonomy.checkApprover({ role: claim.role, approver: claim.approver })
+        : ({ ok: true } as const);
+      const verdict = listed.ok ? await inbox.verify(claim, `proposal:${terms.proposalId}:${message}`) : listed;
       // The proposal may have moved on while the check ran: the rules are applied again.
       const problem = verdict.ok ? apply(message, payload) : verdict.problem;
       if (problem !== null) inbox.refuse(message, redactToken(payload), problem);
@@ -127,7 +169,7 @@ export async function expansionProposal(rawTerms: ProposalTerms): Promise<Propos
     return view;
   };
 
-  await autonomy.saveProposal({ view, actor: 'governance-cycle', event: 'created' });
+  await autonomy.saveProposal({ view, actor: terms.requestedBy ?? 'governance-cycle', event: 'created' });
   await awaitDecision({
     deadline: createdAt.getTime() + terms.expiresInDays * DAY_MS,
     decided: () => view.status !== 'pending' || view.missingRoles.length === 0,
@@ -148,11 +190,26 @@ export async function expansionProposal(rawTerms: ProposalTerms): Promise<Propos
   }
 
   const appliedAt = new Date();
-  await autonomy.applyPhase({
-    proposalId: terms.proposalId,
-    targetPhase: terms.targetPhase,
-    at: appliedAt.toISOString(),
-  });
+  if (wardenOwned) {
+    // Only from the phase it started from: after a breaker revert (or any other move) nothing is skipped.
+    const applied = await autonomy.applyProposedPhase({
+      proposalId: terms.proposalId,
+      fromPhase: terms.fromPhase,
+      targetPhase: terms.targetPhase,
+      at: appliedAt.toISOString(),
+    });
+    if (!applied.applied) {
+      view.status = 'stale';
+      view.endReason = applied.reason;
+      return close('autonomy', 'stale');
+    }
+  } else {
+    await autonomy.applyPhase({
+      proposalId: terms.proposalId,
+      targetPhase: terms.targetPhase,
+      at: appliedAt.toISOString(),
+    });
+  }
   view.status = 'validating';
   const validationEnds = appliedAt.getTime() + terms.validationDays * DAY_MS;
   view.validationEndsAt = new Date(validationEnds).toISOString();
@@ -170,7 +227,54 @@ export async function expansionProposal(rawTerms: ProposalTerms): Promise<Propos
   return close('autonomy', view.status);
 }
 
-function openingView(terms: ParsedProposalTerms, createdAt: Date): ProposalView {
+/**
+ * Update handlers for the moment before Warden's record is read: a payload is only parsed (a malformed
+ * one is refused at once), then waits; once the record is read it is judged and handled (`release`), or
+ * refused with the proposal (`refuse`). The real handlers replace these for every later update.
+ */
+function holdEarlyUpdates() {
+  type Handle = (message: Message, payload: unknown) => Promise<ProposalView>;
+  let outcome: { refused: string } | { handle: Handle } | undefined;
+  const schemaOnly = (message: Message) => (payload: unknown) => {
+    const parsed = (message === 'approve' ? ApprovePayloadSchema : RejectPayloadSchema).safeParse(payload);
+    if (!parsed.success) throw ApplicationFailure.nonRetryable(describeIssues(parsed.error), ErrorType.ApprovalRefused);
+  };
+  const held = (message: Message) => async (payload: unknown) => {
+    await condition(() => outcome !== undefined);
+    if ('refused' in outcome!) throw ApplicationFailure.nonRetryable(outcome.refused, ErrorType.ApprovalRefused);
+    return outcome!.handle(message, payload);
+  };
+  setHandler(approveUpdate, held('approve'), { validator: schemaOnly('approve') });
+  setHandler(rejectUpdate, held('reject'), { validator: schemaOnly('reject') });
+  return {
+    refuse: (reason: string) => void (outcome = { refused: reason }),
+    release: (handle: Handle) => void (outcome = { handle }),
+  };
+}
+
+/** The end state of a run Warden never proposed: nothing was recorded, approved or applied. */
+function refusedView(proposalId: string, phase: Phase, reason: string, at: Date): ProposalView {
+  return {
+    proposalId,
+    status: 'refused',
+    fromPhase: phase,
+    targetPhase: phase,
+    commands: [],
+    validationDays: 0,
+    requiredRoles: [],
+    approvals: [],
+    missingRoles: [],
+    rejection: null,
+    rejectedMessages: 0,
+    createdAt: at.toISOString(),
+    expiresAt: at.toISOString(),
+    validationEndsAt: null,
+    revertedBy: null,
+    endReason: reason,
+  };
+}
+
+function openingView(terms: Terms, createdAt: Date): ProposalView {
   return {
     proposalId: terms.proposalId,
     status: 'pending',
@@ -187,11 +291,12 @@ function openingView(terms: ParsedProposalTerms, createdAt: Date): ProposalView 
     expiresAt: new Date(createdAt.getTime() + terms.expiresInDays * DAY_MS).toISOString(),
     validationEndsAt: null,
     revertedBy: null,
+    ...(terms.requestedBy !== undefined ? { requestedBy: terms.requestedBy } : {}),
   };
 }
 
 /** Why a decision cannot count now (the proposal moved on, or the rules refuse it), or null. */
-function problemOf(terms: ParsedProposalTerms, view: ProposalView, message: Message, payload: unknown): string | null {
+function problemOf(terms: Terms, view: ProposalView, message: Message, payload: unknown): string | null {
   if (view.status !== 'pending') return `proposal ${terms.proposalId} is ${view.status}`;
   const check = message === 'approve' ? checkApproval(terms, view.approvals, payload) : checkRejection(terms, payload);
   return check.ok ? null : check.reason;
@@ -199,7 +304,7 @@ function problemOf(terms: ParsedProposalTerms, view: ProposalView, message: Mess
 
 /** Applies a decision that passes the rules (an approval is queued to be saved); answers why not otherwise. */
 function applyDecision(
-  terms: ParsedProposalTerms,
+  terms: Terms,
   view: ProposalView,
   changes: Change[],
   message: Message,

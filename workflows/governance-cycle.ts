@@ -24,7 +24,8 @@ export async function governanceCycle(): Promise<GovernanceCycleResult> {
   const prepared = await autonomy.prepareGovernanceReport({ at });
   let proposalId: string | null = null;
   if (prepared.terms) {
-    // Abandoned, not owned: the proposal outlives this week's cycle.
+    // Abandoned, not owned: the proposal outlives this week's cycle. Its terms were recorded as Warden's by
+    // prepareGovernanceReport; the proposal loads them by this id (the args are ignored since warden-owned-proposals).
     await startChild(expansionProposal, {
       workflowId: prepared.terms.proposalId,
       args: [prepared.terms],

@@ -9,4 +9,5 @@ export { infrastructureCanary } from './infrastructure-canary';
 export { notificationDispatch } from './notification-dispatch';
 export { operatorSession } from './operator-session';
 export { regressionTripwire } from './regression-tripwire';
+export { reservationSweep } from './reservation-sweep';
 export { strategyPromotion } from './strategy-promotion';

@@ -6,6 +6,7 @@ import type { ApprovePayload, ProposalView, RejectPayload } from '../src/domain/
 import type {
   ChangeControlPlaneInput,
   ChangeResult,
+  ClearEngineRestrictionInput,
   ControlPlaneView,
   DeclineKillSwitchReleaseInput,
   EngageKillSwitchInput,
@@ -15,7 +16,7 @@ import type {
   SetApplyModeInput,
   SetGoLiveInput,
 } from '../src/domain/control-plane/types';
-import type { DealProgress } from '../src/domain/deals/types';
+import type { DealProgress, DealResult, ReconcileDealInput } from '../src/domain/deals/types';
 import type { NotificationDispatchView } from '../src/domain/notifications/dispatch';
 import type { AbandonPayload, CompleteStepPayload, PlaybookProgress, StepResult } from '../src/domain/go-live/playbook';
 import type { EndSessionPayload, OperatorSessionView } from '../src/domain/go-live/sessions';
@@ -31,11 +32,18 @@ export const declineKillSwitchReleaseSignal = defineSignal<[DeclineKillSwitchRel
 export const setApplyModeSignal = defineSignal<[SetApplyModeInput]>('setApplyMode');
 export const restrictEngineSignal = defineSignal<[RestrictEngineInput]>('restrictEngine');
 export const refreshCapitalBandSignal = defineSignal<[RefreshCapitalBandInput]>('refreshCapitalBand');
+export const clearEngineRestrictionSignal = defineSignal<[ClearEngineRestrictionInput]>('clearEngineRestriction');
 /** The same changes as an update, for callers that must hear the outcome (the API answers 409 on a refusal). */
 export const changeControlPlaneUpdate = defineUpdate<ChangeResult, [ChangeControlPlaneInput]>('changeControlPlane');
 export const controlPlaneStateQuery = defineQuery<ControlPlaneView>('state');
 
 export const dealProgressQuery = defineQuery<DealProgress>('progress');
+/**
+ * An operator's word on a deal that may have executed (`needs_reconciliation`):
+ * an update, so the caller hears at once whether it was taken and gets the
+ * reconciled result; plain JSON, so `temporal workflow update execute` works.
+ */
+export const reconcileDealUpdate = defineUpdate<DealResult, [ReconcileDealInput]>('reconcileDeal');
 
 // Autonomy (seed 002). Approvals are plain JSON so approvers can act from the
 // Temporal CLI or Web UI; proposals also take them as updates, whose

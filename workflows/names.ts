@@ -2,6 +2,7 @@
 // clients, the CLI, the API and schedules. They are public names: operators
 // type them into the raw `temporal` CLI and histories carry them, so the
 // values never change. Free of workflow code, so clients import it as is.
+import { promotionProposalId } from '../src/domain/strategy/messages';
 import type { MaturityLevel } from '../src/domain/strategy/rules';
 import type * as workflows from './index';
 
@@ -18,6 +19,7 @@ export const INFRASTRUCTURE_CANARY_WORKFLOW_TYPE = 'infrastructureCanary' satisf
 export const NOTIFICATION_DISPATCH_WORKFLOW_TYPE = 'notificationDispatch' satisfies WorkflowType;
 export const OPERATOR_SESSION_WORKFLOW_TYPE = 'operatorSession' satisfies WorkflowType;
 export const REGRESSION_TRIPWIRE_WORKFLOW_TYPE = 'regressionTripwire' satisfies WorkflowType;
+export const RESERVATION_SWEEP_WORKFLOW_TYPE = 'reservationSweep' satisfies WorkflowType;
 export const STRATEGY_PROMOTION_WORKFLOW_TYPE = 'strategyPromotion' satisfies WorkflowType;
 
 /** The task queue the `warden` worker polls unless configured otherwise. */
@@ -31,12 +33,13 @@ export const GO_LIVE_PLAYBOOK_WORKFLOW_ID = 'go-live-playbook';
 export const REGRESSION_TRIPWIRE_WORKFLOW_ID = 'warden-regression-tripwire';
 export const INFRASTRUCTURE_CANARY_WORKFLOW_ID = 'warden-infrastructure-canary';
 export const GOVERNANCE_CYCLE_WORKFLOW_ID = 'warden-governance-cycle';
+export const RESERVATION_SWEEP_WORKFLOW_ID = 'warden-reservation-sweep';
 
 // One run per entity: the id is derived from the entity's own, so a second start is refused by Temporal.
 export const dealWorkflowId = (dealId: string) => `deal-${dealId}`;
 export const commandWorkflowId = (commandId: string) => `command-${commandId}`;
-/** One promotion proposal per strategy and level. */
-export const promotionWorkflowId = (strategyId: string, to: MaturityLevel) => `strategy-promotion-${strategyId}-${to}`;
+/** One promotion proposal per strategy and level (also the key of Warden's promotion record). */
+export const promotionWorkflowId = (strategyId: string, to: MaturityLevel) => promotionProposalId(strategyId, to);
 
 // One workflow id per operator: Temporal itself then keeps an operator to one
 // active session, and `warden session end` finds it by name alone.

@@ -24,6 +24,9 @@ import {
   priorPermitDecision,
 } from '../../src/domain/permits/decisions';
 import { decidePermit, type GovernorSettings } from '../../src/domain/permits/rules';
+import type { ApplyMode } from '../../src/domain/control-plane/types';
+import { findClaim, markExecuting, setClaimRun } from '../../src/db/deal-claims.repository';
+import { claimAllowsExecution } from '../../src/domain/deals/claims';
 
 /**
  * Issues a single-use permit, or records a block with its reason. Serialised
@@ -90,15 +93,41 @@ export async function issuePermit(
   return decision;
 }
 
-/** Uses a permit once, before its TTL; the same deal asking again (a retry) is told yes. */
+/**
+ * Uses a permit once, before its TTL; the same run asking again (a retry) is
+ * told yes. With `run`, the deal's claim decides too: only a run of the
+ * claiming workflow may use it, never after another run did (a reset), and
+ * the claim moves to `executing` in the same transaction.
+ */
 export async function consumePermit(
   db: Kysely<Database>,
-  request: { permitId: string; dealId: string; at: Date },
-): Promise<ConsumeResult> {
+  request: {
+    permitId: string;
+    dealId: string;
+    at: Date;
+    run?: { workflowId: string; runId: string; applyMode: ApplyMode };
+  },
+): Promise<ConsumeResult | { ok: false; reason: 'deal_already_executing'; detail: string; ambiguous: boolean }> {
   return db.transaction().execute(async (trx) => {
-    const { consume, ...result } = decideConsume(await lockPermit(trx, request.permitId), request);
+    const permit = await lockPermit(trx, request.permitId);
+    const claim = request.run ? await findClaim(trx, request.dealId, { forUpdate: true }) : undefined;
+    const byClaim = claimAllowsExecution(claim, request.run);
+    if (!byClaim.ok) {
+      // A new run of the claiming workflow (a reset) takes over the wait for reconciliation.
+      if (byClaim.ambiguous && claim?.workflowId === request.run?.workflowId)
+        await setClaimRun(trx, request.dealId, request.run!.runId);
+      return { ok: false, reason: 'deal_already_executing', detail: byClaim.detail, ambiguous: byClaim.ambiguous };
+    }
+    const { consume, ...result } = decideConsume(permit, request);
     // Not audited on its own: the deal's outcome event names the permit it used.
     if (consume) await setPermitStatus(trx, request.permitId, { status: 'consumed', at: request.at });
+    if (result.ok && byClaim.advance && request.run)
+      await markExecuting(trx, {
+        dealId: request.dealId,
+        runId: request.run.runId,
+        permitId: request.permitId,
+        applyMode: request.run.applyMode,
+      });
     return result as ConsumeResult;
   });
 }

@@ -1,8 +1,10 @@
 // The risk guard's transactions (seed 000): read the locked ledgers → decide
 // (src/domain/risk) → write and record, one transaction each.
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../../src/db/database';
 import { recordAuditEvent } from '../../src/db/audit.repository';
+import { applyDealToPosition } from '../../src/db/positions.repository';
+import type { SettlePosition } from '../../src/domain/deals/activities';
 import {
   adjustLedgers,
   findReservation,
@@ -39,6 +41,19 @@ export async function reserveExposure(db: Kysely<Database>, request: ReserveRequ
     const ledgers = await lockLedgers(trx, request.engine, day);
     // Under the lock, so a concurrent retry of the same key cannot also pass.
     const prior = await findReservation(trx, request.key);
+    // A reservation already settled or released is over: a new run (a reset) asking again gets no exposure
+    // it does not hold. Only one still reserved (or a denial) is the first decision a retry sees.
+    if (prior && (prior.status === 'settled' || prior.status === 'released'))
+      return {
+        ok: false,
+        key: prior.idempotency_key,
+        engine: prior.engine,
+        amount: prior.amount,
+        day: prior.day,
+        scope: prior.engine,
+        reason: 'reservation_closed',
+        detail: `reservation ${request.key} was ${prior.status} before`,
+      };
     if (prior) return storedDecision(prior);
     const { decision, after } = decideReservation(request, day, ledgers);
     if (decision.ok)
@@ -65,7 +80,7 @@ export async function reserveExposure(db: Kysely<Database>, request: ReserveRequ
 /** Seed 000's settle_result: releases the open-risk reserve and books the realized loss, once. */
 export async function settleResult(
   db: Kysely<Database>,
-  request: { key: string; realizedLoss: number; actor: string },
+  request: { key: string; realizedLoss: number; actor: string; position?: SettlePosition },
 ): Promise<SettleOutcome> {
   return db.transaction().execute(async (trx) => {
     // The reservation first, then its ledgers: reserve never waits on a reservation row, so no cycle.
@@ -86,6 +101,15 @@ export async function settleResult(
       actor: request.actor,
       details: { day, realizedLoss: request.realizedLoss },
     });
+    // Warden's own position moves with the settle, in its transaction: only once the reservation is settled.
+    if (request.position)
+      await applyDealToPosition(trx, {
+        key: request.key,
+        position: request.position.position,
+        side: request.position.side,
+        amount,
+        actor: request.actor,
+      });
     return { key: row!.idempotency_key, status: 'settled', amount, realizedLoss: request.realizedLoss };
   });
 }
@@ -98,24 +122,30 @@ export async function releaseReservation(
   db: Kysely<Database>,
   request: { key: string; actor: string; reason: string },
 ): Promise<ReleaseOutcome> {
-  return db.transaction().execute(async (trx) => {
-    const row = await findReservation(trx, request.key, { forUpdate: true });
-    const release = decideRelease(row, request.key);
-    if (!release.release) return release.outcome;
-    const { engine, day, amount } = row!;
-    await lockLedgers(trx, engine, day);
-    await adjustLedgers(trx, engine, day, { exposure: -amount, openRisk: -amount, actions: -1 });
-    await setReservationStatus(trx, request.key, { status: 'released' });
-    await insertRiskEvent(trx, {
-      engine,
-      kind: 'RELEASE',
-      ok: true,
-      reason: request.reason,
-      amount,
-      key: request.key,
-      actor: request.actor,
-      details: { day },
-    });
-    return { key: request.key, released: true, status: 'released' as const };
+  return db.transaction().execute((trx) => releaseInTransaction(trx, request));
+}
+
+/** The release itself, inside the caller's transaction (the reservation sweep's, or its own). */
+export async function releaseInTransaction(
+  trx: Transaction<Database>,
+  request: { key: string; actor: string; reason: string },
+): Promise<ReleaseOutcome> {
+  const row = await findReservation(trx, request.key, { forUpdate: true });
+  const release = decideRelease(row, request.key);
+  if (!release.release) return release.outcome;
+  const { engine, day, amount } = row!;
+  await lockLedgers(trx, engine, day);
+  await adjustLedgers(trx, engine, day, { exposure: -amount, openRisk: -amount, actions: -1 });
+  await setReservationStatus(trx, request.key, { status: 'released' });
+  await insertRiskEvent(trx, {
+    engine,
+    kind: 'RELEASE',
+    ok: true,
+    reason: request.reason,
+    amount,
+    key: request.key,
+    actor: request.actor,
+    details: { day },
   });
+  return { key: request.key, released: true, status: 'released' as const };
 }

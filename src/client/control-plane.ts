@@ -1,13 +1,13 @@
-import { WorkflowIdConflictPolicy } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowIdConflictPolicy } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/workflow';
 import type { controlPlane } from '../../workflows/control-plane';
 import {
   changeControlPlaneUpdate,
+  clearEngineRestrictionSignal,
   controlPlaneStateQuery,
   engageKillSwitchSignal,
   refreshCapitalBandSignal,
   releaseKillSwitchSignal,
-  restrictEngineSignal,
   setApplyModeSignal,
   setGoLiveSignal,
 } from '../../workflows/messages';
@@ -22,6 +22,8 @@ import {
   type ChangeControlPlaneInput,
   ChangeControlPlaneInputSchema,
   type ChangeResult,
+  type ClearEngineRestrictionInput,
+  ClearEngineRestrictionInputSchema,
   type ControlPlaneView,
   type EngageKillSwitchInput,
   EngageKillSwitchInputSchema,
@@ -36,6 +38,7 @@ import {
   type SetGoLiveInput,
   SetGoLiveInputSchema,
 } from '../domain/control-plane/types';
+import { coerceEngage } from '../domain/control-plane/engage';
 import { validateRequest } from '../domain/shared/validation';
 import type { Target } from './target';
 
@@ -63,9 +66,10 @@ export function setGoLive(target: Target, input: SetGoLiveInput): Promise<void> 
   return signalControlPlane(target, setGoLiveSignal, validateRequest(SetGoLiveInputSchema, input, 'setGoLive'));
 }
 
+/** Never refused for its form: a malformed field is sent recorded as malformed, and the engage still takes effect. */
 export function engageKillSwitch(target: Target, input: EngageKillSwitchInput): Promise<void> {
-  const payload = validateRequest(EngageKillSwitchInputSchema, input, 'engageKillSwitch');
-  return signalControlPlane(target, engageKillSwitchSignal, payload);
+  const parsed = EngageKillSwitchInputSchema.safeParse(input);
+  return signalControlPlane(target, engageKillSwitchSignal, parsed.success ? parsed.data : coerceEngage(input));
 }
 
 export function releaseKillSwitch(target: Target, input: ReleaseKillSwitchInput): Promise<void> {
@@ -78,9 +82,22 @@ export function setApplyMode(target: Target, input: SetApplyModeInput): Promise<
   return signalControlPlane(target, setApplyModeSignal, payload);
 }
 
-export function restrictEngine(target: Target, input: RestrictEngineInput): Promise<void> {
+/**
+ * Update-with-start: resolves once the control plane has persisted the
+ * restriction (so a tripwire run ends with it in force), even if the entity
+ * was not running.
+ */
+export async function restrictEngine(target: Target, input: RestrictEngineInput): Promise<void> {
   const payload = validateRequest(RestrictEngineInputSchema, input, 'restrictEngine');
-  return signalControlPlane(target, restrictEngineSignal, payload);
+  await target.client.workflow.executeUpdateWithStart(changeControlPlaneUpdate, {
+    args: [{ kind: 'restrictEngine', ...payload }],
+    startWorkflowOperation: new WithStartWorkflowOperation<typeof controlPlane>(CONTROL_PLANE_WORKFLOW_TYPE, {
+      workflowId: CONTROL_PLANE_WORKFLOW_ID,
+      taskQueue: target.taskQueue,
+      args: [{}],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    }),
+  });
 }
 
 export function refreshCapitalBand(target: Target, input: RefreshCapitalBandInput): Promise<void> {
@@ -88,8 +105,20 @@ export function refreshCapitalBand(target: Target, input: RefreshCapitalBandInpu
   return signalControlPlane(target, refreshCapitalBandSignal, payload);
 }
 
+/** Lifts a throttle or pause (by id, or an engine's); the last throttle lifted restores the engine policy. */
+export function clearEngineRestriction(target: Target, input: ClearEngineRestrictionInput): Promise<void> {
+  const payload = validateRequest(ClearEngineRestrictionInputSchema, input, 'clearEngineRestriction');
+  return signalControlPlane(target, clearEngineRestrictionSignal, payload);
+}
+
 export function changeControlPlane(target: Target, input: ChangeControlPlaneInput): Promise<ChangeResult> {
-  const parsed = validateRequest(ChangeControlPlaneInputSchema, input, 'changeControlPlane');
+  const engage = (input as { kind?: unknown } | null)?.kind === 'engageKillSwitch';
+  const strict = ChangeControlPlaneInputSchema.safeParse(input);
+  // An engage is never refused for its form: what is malformed is recorded as such.
+  const parsed =
+    engage && !strict.success
+      ? { kind: 'engageKillSwitch' as const, ...coerceEngage(input) }
+      : validateRequest(ChangeControlPlaneInputSchema, input, 'changeControlPlane');
   return target.client.workflow
     .getHandle(CONTROL_PLANE_WORKFLOW_ID)
     .executeUpdate(changeControlPlaneUpdate, { args: [parsed] });

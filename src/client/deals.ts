@@ -1,8 +1,15 @@
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { dealExecution } from '../../workflows/deal-execution';
-import { dealProgressQuery } from '../../workflows/messages';
+import { dealProgressQuery, reconcileDealUpdate } from '../../workflows/messages';
 import { DEAL_EXECUTION_WORKFLOW_TYPE, dealWorkflowId } from '../../workflows/names';
-import { type DealInput, DealInputSchema, type DealProgress, type DealResult } from '../domain/deals/types';
+import {
+  type DealInput,
+  DealInputSchema,
+  type DealProgress,
+  type DealResult,
+  type ReconcileDealInput,
+  ReconcileDealInputSchema,
+} from '../domain/deals/types';
 import { validateRequest } from '../domain/shared/validation';
 import { DealAlreadyStartedError } from './errors';
 import type { Target } from './target';
@@ -40,4 +47,17 @@ export function getDealResult(target: Target, dealId: string): Promise<DealResul
 
 export function dealProgress(target: Target, dealId: string): Promise<DealProgress> {
   return target.client.workflow.getHandle(dealWorkflowId(dealId)).query(dealProgressQuery);
+}
+
+/** An operator's word on a deal waiting for reconciliation; answers with the reconciled result. */
+export function reconcileDeal(
+  target: Target,
+  dealId: string,
+  input: ReconcileDealInput,
+  workflowId: string = dealWorkflowId(dealId),
+): Promise<DealResult> {
+  const word = validateRequest(ReconcileDealInputSchema, input, 'reconcileDeal');
+  return target.client.workflow
+    .getHandle<typeof dealExecution>(workflowId)
+    .executeUpdate(reconcileDealUpdate, { args: [word] });
 }

@@ -6,6 +6,7 @@ import type { ControlPlanePort } from '../domain/control-plane/port';
 import type {
   ChangeControlPlaneInput,
   ChangeResult,
+  ClearEngineRestrictionInput,
   ControlPlaneView,
   EngageKillSwitchInput,
   RefreshCapitalBandInput,
@@ -14,7 +15,7 @@ import type {
   SetApplyModeInput,
   SetGoLiveInput,
 } from '../domain/control-plane/types';
-import type { DealInput, DealProgress, DealResult } from '../domain/deals/types';
+import type { DealInput, DealProgress, DealResult, ReconcileDealInput } from '../domain/deals/types';
 import type {
   AbandonPayload,
   CompleteStepPayload,
@@ -63,6 +64,11 @@ export class WardenClient implements Target, ControlPlanePort {
     return deals.dealProgress(this, dealId);
   }
 
+  /** Settles (executed) or releases (not executed) a deal waiting for reconciliation; audited with the actor. */
+  reconcileDeal(dealId: string, input: ReconcileDealInput, workflowId?: string): Promise<DealResult> {
+    return deals.reconcileDeal(this, dealId, input, workflowId);
+  }
+
   // Control plane.
 
   /** Starts the control plane unless it already runs; safe to call from every process. */
@@ -97,6 +103,11 @@ export class WardenClient implements Target, ControlPlanePort {
   /** Throttles or pauses one engine (the tripwire actions); the control plane serialises and audits it. */
   restrictEngine(input: RestrictEngineInput): Promise<void> {
     return controlPlane.restrictEngine(this, input);
+  }
+
+  /** Lifts a throttle or pause; the last throttle lifted restores the engine policy as it was before the first. */
+  clearEngineRestriction(input: ClearEngineRestrictionInput): Promise<void> {
+    return controlPlane.clearEngineRestriction(this, input);
   }
 
   /** Asks the control plane to re-measure capital usage into its band. */

@@ -38,7 +38,9 @@ const envSchema = z
     WARDEN_PERMIT_MAX_PER_HOUR: z.coerce.number().int().min(1).default(3),
     WARDEN_PERMIT_MAX_PER_5MIN: z.coerce.number().int().min(1).default(2),
     WARDEN_PERMIT_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+    WARDEN_EXECUTOR_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
     WARDEN_AUTO_DISARM: z.enum(['true', 'false'], { message: 'expected true or false' }).default('true'),
+    WARDEN_SIMULATED_EXECUTORS: z.enum(['true', 'false'], { message: 'expected true or false' }).default('false'),
     WARDEN_TRIPWIRE_EVERY: duration.default('5m'),
     WARDEN_CANARY_EVERY: duration.default('60s'),
     WARDEN_CANARY_THRESHOLD: z.coerce.number().int().min(1).max(100).default(3),
@@ -169,6 +171,11 @@ export interface Config {
   /** Prometheus /metrics on the worker; 0 turns it off. */
   metricsPort: number;
   governor: GovernorSettings;
+  /**
+   * Serve the simulated deal and command executors on Warden's own queue (fake fills).
+   * Off by default: `npm start` and the tests wire them themselves.
+   */
+  simulatedExecutors: boolean;
   watchdogs: {
     tripwireEvery: string;
     canaryEvery: string;
@@ -224,8 +231,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxPerHour: e.WARDEN_PERMIT_MAX_PER_HOUR,
       maxPer5Min: e.WARDEN_PERMIT_MAX_PER_5MIN,
       permitTtlSeconds: e.WARDEN_PERMIT_TTL_SECONDS,
+      executorTimeoutSeconds: e.WARDEN_EXECUTOR_TIMEOUT_SECONDS,
       autoDisarm: e.WARDEN_AUTO_DISARM === 'true',
     },
+    simulatedExecutors: e.WARDEN_SIMULATED_EXECUTORS === 'true',
     watchdogs: {
       tripwireEvery: e.WARDEN_TRIPWIRE_EVERY,
       canaryEvery: e.WARDEN_CANARY_EVERY,

@@ -1,12 +1,20 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { AutonomyContext, CommandOutcomeRecord } from '../domain/autonomy/activities';
 import { type AutonomyMetrics, type CommandOutcome, computeMetrics } from '../domain/autonomy/metrics';
-import { type ApproverRole, type Phase, type PhaseDefinition, whitelistFor } from '../domain/autonomy/phases';
-import type { ProposalView } from '../domain/autonomy/proposals';
-import { assessReadiness, ATTESTABLE_ITEMS, type ReadinessReport } from '../domain/autonomy/readiness';
+import {
+  type ApproverRole,
+  nextPhase,
+  type Phase,
+  type PhaseDefinition,
+  whitelistFor,
+} from '../domain/autonomy/phases';
+import { expansionTermsFor, type ProposalView, type RecordedProposalTerms } from '../domain/autonomy/proposals';
+import { assessReadiness, type ReadinessReport } from '../domain/autonomy/readiness';
+import { ATTESTABLE_ITEMS } from '../domain/autonomy/readiness-checklist';
 import { ErrorType } from '../domain/shared/errors';
 import { AuditKind, type ProposalEvent } from '../domain/audit/kinds';
 import { appendAuditEvent, recordAuditEvent, verifyAuditChain } from './audit.repository';
+import { closeProposalRecord, listOpenProposalRecords, recordProposal } from './proposal-records.repository';
 import type { Database } from './database';
 
 // The breakers' SQL lives in breakers.repository; operators' callers keep importing these from here.
@@ -260,6 +268,9 @@ export async function assessAndStoreReadiness(db: Kysely<Database>, now: Date): 
   return report;
 }
 
+/** A proposal's end (or its phase applied): Warden's record closes, so no later run can use it. */
+const CLOSES_RECORD: readonly ProposalEvent[] = ['rejected', 'expired', 'applied', 'stale'];
+
 export async function saveProposal(
   db: Kysely<Database>,
   view: ProposalView,
@@ -267,6 +278,7 @@ export async function saveProposal(
   event: ProposalEvent,
 ): Promise<void> {
   await db.transaction().execute(async (trx) => {
+    if (CLOSES_RECORD.includes(event)) await closeProposalRecord(trx, view.proposalId, view.status);
     const now = new Date();
     const values = { status: view.status, detail: JSON.stringify(view), updated_at: now };
     await trx
@@ -383,4 +395,54 @@ export async function saveGovernanceReport(
     });
     return String(row.id);
   });
+}
+
+/** Warden's record of an expansion proposal (written by the governance cycle or an operator's proposal). */
+export function recordExpansionProposal(db: Kysely<Database>, terms: RecordedProposalTerms): Promise<boolean> {
+  return recordProposal(db, {
+    id: terms.proposalId,
+    kind: 'expansion',
+    subject: 'autonomy',
+    from: terms.fromPhase,
+    to: terms.targetPhase,
+    terms: { ...terms },
+    requestedBy: terms.requestedBy,
+  });
+}
+
+export class ProposalRefusedError extends Error {
+  override name = ErrorType.ProposalRefused;
+}
+
+/**
+ * An operator's expansion proposal: one step up from the current phase, on the next phase's own terms
+ * (commands, validation period, required roles). The requester must hold an autonomy approver role and
+ * may not approve it; nothing is recorded while another proposal is open.
+ */
+export async function proposeExpansion(
+  db: Kysely<Database>,
+  input: { requestedBy: string; role: ApproverRole; expiresInDays?: number; reason: string; at?: Date },
+): Promise<RecordedProposalTerms> {
+  const approvers = await listApprovers(db);
+  if (!(approvers[input.role] ?? []).includes(input.requestedBy))
+    throw new ProposalRefusedError(`role: ${input.requestedBy} is not on the allowlist for ${input.role}`);
+  const state = await readGovernanceState(db);
+  const next = nextPhase(state.phase);
+  const def = (await loadPhaseDefinitions(db)).find((p) => p.phase === next);
+  if (!next || !def || def.validationDays === null)
+    throw new ProposalRefusedError(`phase: ${state.phase} is the last phase; there is nothing to widen to`);
+  const open = [...(await listProposals(db, { openOnly: true }))].map((p) => p.proposalId);
+  open.push(...(await listOpenProposalRecords(db, 'expansion')).map((r) => r.id));
+  if (open.length > 0) throw new ProposalRefusedError(`proposal: ${[...new Set(open)].join(', ')} is still open`);
+  const terms = expansionTermsFor({
+    phase: state.phase,
+    next: { ...def, validationDays: def.validationDays },
+    at: input.at ?? new Date(),
+    achievements: [`proposed by ${input.requestedBy} (${input.role}): ${input.reason}`],
+    requestedBy: input.requestedBy,
+    ...(input.expiresInDays !== undefined ? { expiresInDays: input.expiresInDays } : {}),
+  });
+  if (!(await recordExpansionProposal(db, terms)))
+    throw new ProposalRefusedError(`proposal: ${terms.proposalId} is already open`);
+  return terms;
 }

@@ -10,10 +10,14 @@ import type {
   GovernanceStateTable,
   IncidentTable,
   MetricsSnapshotTable,
+  ProposalRecordTable,
   ReadinessAssessmentTable,
   ReadinessAttestationTable,
 } from './tables/autonomy';
+import type { CommandPolicyTable } from './tables/command-policies';
 import type { ControlPlaneStateTable } from './tables/control-plane';
+import type { DealClaimTable } from './tables/deals';
+import type { ExecutionPolicyTable, PositionEventTable, PositionTable } from './tables/execution-policies';
 import type { GoLivePlaybookTable, OperatorSessionTable } from './tables/go-live';
 import type { ApiKeyTable, ApprovalTokenUseTable } from './tables/identity';
 import type { NotificationDeliveryTable, NotificationTable } from './tables/notifications';
@@ -35,6 +39,7 @@ import type {
 } from './tables/strategy';
 import type {
   CanaryCheckStateTable,
+  EngineRestrictionPriorStateTable,
   EngineRestrictionTable,
   KpiEventTable,
   RegressionPolicyTable,
@@ -45,7 +50,10 @@ import type {
 // keep taking them from here.
 export type * from './tables/audit';
 export type * from './tables/autonomy';
+export type * from './tables/command-policies';
 export type * from './tables/control-plane';
+export type * from './tables/deals';
+export type * from './tables/execution-policies';
 export type * from './tables/go-live';
 export type * from './tables/identity';
 export type * from './tables/notifications';
@@ -65,6 +73,7 @@ export interface Database {
   risk_ledger_day: RiskLedgerDayTable;
   risk_reservation: RiskReservationTable;
   risk_event: RiskEventTable;
+  deal_claim: DealClaimTable;
   heimdall_policy: HeimdallPolicyTable;
   heimdall_sandbox_trial: HeimdallSandboxTrialTable;
   heimdall_scorecard_day: HeimdallScorecardDayTable;
@@ -76,6 +85,7 @@ export interface Database {
   regression_policy: RegressionPolicyTable;
   regression_state: RegressionStateTable;
   engine_restriction: EngineRestrictionTable;
+  engine_restriction_prior_state: EngineRestrictionPriorStateTable;
   canary_check_state: CanaryCheckStateTable;
   drift_baseline: DriftBaselineTable;
   drift_evaluation: DriftEvaluationTable;
@@ -83,6 +93,7 @@ export interface Database {
   governance_state: GovernanceStateTable;
   autonomy_approver: AutonomyApproverTable;
   command_record: CommandRecordTable;
+  command_policy: CommandPolicyTable;
   incident: IncidentTable;
   metrics_snapshot: MetricsSnapshotTable;
   readiness_attestation: ReadinessAttestationTable;
@@ -91,6 +102,7 @@ export interface Database {
   circuit_breaker_event: CircuitBreakerEventTable;
   governance_report: GovernanceReportTable;
   expansion_proposal: ExpansionProposalTable;
+  proposal_record: ProposalRecordTable;
   strategy: StrategyTable;
   strategy_outcome: StrategyOutcomeTable;
   execution_token: ExecutionTokenTable;
@@ -99,4 +111,7 @@ export interface Database {
   operator_session: OperatorSessionTable;
   notification: NotificationTable;
   notification_delivery: NotificationDeliveryTable;
+  execution_policy: ExecutionPolicyTable;
+  position: PositionTable;
+  position_event: PositionEventTable;
 }

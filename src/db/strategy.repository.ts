@@ -6,12 +6,17 @@ import {
   computeHealth,
   demotionFor,
   type ExecutionToken,
+  MATURITY_LEVELS,
   type MaturityLevel,
   promotionCheck,
   tradeStats,
 } from '../domain/strategy/rules';
 import { AuditKind } from '../domain/audit/kinds';
+import type { ApproverRole } from '../domain/autonomy/phases';
+import { ErrorType } from '../domain/shared/errors';
+import { promotionProposalId, type RecordedPromotion } from '../domain/strategy/messages';
 import { appendAuditEvent } from './audit.repository';
+import { recordProposal } from './proposal-records.repository';
 import type { Database, StrategyTable } from './database';
 import type { StoredOutcomeEffects } from './tables/strategy';
 
@@ -58,7 +63,17 @@ export async function lockStrategy(trx: Transaction<Database>, id: string): Prom
   return row ? toStrategy(row) : undefined;
 }
 
-/** Opt in (or change) a strategy; every change is audited. */
+/** A write that would move a strategy's level outside promotion (approved) or demotion. */
+export class StrategyLevelChangeError extends Error {
+  override name = ErrorType.StrategyLevelChangeRefused;
+}
+
+/**
+ * Opt in (or change) a strategy; every change is audited. The level is not this function's to change:
+ * for an existing strategy a different `level` is refused (StrategyLevelChangeError, naming the field);
+ * raising goes through an approved strategyPromotion, lowering through `demoteStrategy`. A new row takes
+ * the level given: the operator paths (CLI) create at L0; a higher one is for direct seeding only.
+ */
 export async function upsertStrategy(
   db: Kysely<Database>,
   s: Strategy,
@@ -67,11 +82,13 @@ export async function upsertStrategy(
 ): Promise<Strategy> {
   return db.transaction().execute(async (trx) => {
     const before = await trx.selectFrom('strategy').selectAll().where('id', '=', s.id).forUpdate().executeTakeFirst();
-    const levelChanged = before?.level !== s.level;
+    if (before && before.level !== s.level)
+      throw new StrategyLevelChangeError(
+        `level: ${s.id} is at ${before.level}; its level changes only through promotion (an approved strategyPromotion: warden strategy promote) or demotion (warden strategy demote), not to ${s.level} by an update`,
+      );
     const values = {
       enabled: s.enabled,
       level: s.level,
-      ...(levelChanged ? { level_since: new Date() } : {}),
       paused: s.paused,
       paused_reason: s.pausedReason,
       capital: s.capital,
@@ -396,4 +413,81 @@ export async function evaluateStrategyDrift(
     })
     .execute();
   return { ...evaluation, baselineValue: baseline.baseline_value };
+}
+
+/** Warden's record of a promotion, keyed by its workflow id; an open one is left as it is. True when written. */
+export function recordPromotion(db: Kysely<Database>, terms: RecordedPromotion): Promise<boolean> {
+  return recordProposal(db, {
+    id: promotionProposalId(terms.strategyId, terms.to),
+    kind: 'promotion',
+    subject: terms.strategyId,
+    from: terms.from,
+    to: terms.to,
+    terms: { ...terms },
+    requestedBy: terms.requestedBy,
+  });
+}
+
+/**
+ * An operator's promotion proposal: one level up from where the strategy is, with its evidence at this
+ * level attached. The requester must be on the approver allowlist for `role`, and may not approve it.
+ * The strategyPromotion workflow (started by the caller with the returned id) decides; nothing moves here.
+ */
+export async function proposePromotion(
+  db: Kysely<Database>,
+  input: { strategyId: string; requestedBy: string; role: ApproverRole; reason: string; expiresInDays?: number },
+  allowlist: Record<string, string[]>,
+): Promise<{ proposalId: string; terms: RecordedPromotion }> {
+  if (!(allowlist[input.role] ?? []).includes(input.requestedBy))
+    throw new StrategyLevelChangeError(`role: ${input.requestedBy} is not on the allowlist for ${input.role}`);
+  const report = await strategyReport(db, input.strategyId);
+  if (!report) throw new StrategyLevelChangeError(`id: strategy ${input.strategyId} has not opted in`);
+  const from = report.strategy.level;
+  const to = MATURITY_LEVELS[MATURITY_LEVELS.indexOf(from) + 1];
+  if (!to) throw new StrategyLevelChangeError(`level: ${input.strategyId} is at ${from}, the top of the ladder`);
+  const terms: RecordedPromotion = {
+    strategyId: input.strategyId,
+    from,
+    to,
+    evidence: {
+      ...report.stats,
+      profitFactor: String(report.stats.profitFactor),
+      eligible: report.promotion.eligible,
+      reason: input.reason,
+    },
+    expiresInDays: input.expiresInDays ?? 7,
+    requestedBy: input.requestedBy,
+  };
+  const proposalId = promotionProposalId(input.strategyId, to);
+  if (!(await recordPromotion(db, terms)))
+    throw new StrategyLevelChangeError(
+      `level: a promotion of ${input.strategyId} to ${to} is already open (${proposalId})`,
+    );
+  return { proposalId, terms };
+}
+
+/**
+ * Lowers a strategy's level at once (tightening needs nobody's approval), audited. Refused, naming the
+ * field, when `to` is not below the current level: raising goes through an approved promotion.
+ */
+export async function demoteStrategy(
+  db: Kysely<Database>,
+  input: { id: string; to: MaturityLevel; actor: string; reason: string },
+): Promise<Strategy> {
+  return db.transaction().execute(async (trx) => {
+    const current = await lockStrategy(trx, input.id);
+    if (!current) throw new StrategyLevelChangeError(`id: strategy ${input.id} has not opted in`);
+    if (MATURITY_LEVELS.indexOf(input.to) >= MATURITY_LEVELS.indexOf(current.level))
+      throw new StrategyLevelChangeError(
+        `level: demotion goes down; ${input.id} is at ${current.level}, so ${input.to} is not a demotion (raise it with warden strategy promote)`,
+      );
+    await setStrategyLevel(trx, { id: input.id, to: input.to, since: new Date(), from: current.level });
+    await appendAuditEvent(trx, {
+      actor: input.actor,
+      kind: AuditKind.strategy.demoted,
+      subject: `strategy:${input.id}`,
+      details: { from: current.level, to: input.to, reason: input.reason, by: 'operator' },
+    });
+    return { ...current, level: input.to };
+  });
 }

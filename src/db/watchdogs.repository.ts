@@ -8,7 +8,11 @@ import { ErrorType } from '../domain/shared/errors';
 export type { TripwireFiring, TripwireReport } from '../domain/watchdogs/tripwire';
 import { AuditKind } from '../domain/audit/kinds';
 import { appendAuditEvent } from './audit.repository';
-import type { Database, EngineRestrictionTable, RegressionPolicyTable } from './database';
+import type { Database, RegressionPolicyTable } from './database';
+import { clearRows, toRestriction } from './restrictions.repository';
+
+// Restrictions moved to their own repository; re-exported for existing callers.
+export * from './restrictions.repository';
 
 const TRIPWIRE_LOCK = 0x5452_4950; // "TRIP": one evaluation at a time
 
@@ -135,151 +139,6 @@ export async function regressionStates(db: Kysely<Database>) {
   }));
 }
 
-function toRestriction(row: Selectable<EngineRestrictionTable>): Restriction {
-  return {
-    id: String(row.id),
-    engine: row.engine,
-    kind: row.kind,
-    source: row.source,
-    reason: row.reason,
-    createdAt: row.created_at.toISOString(),
-    clearedAt: row.cleared_at?.toISOString() ?? null,
-    clearedBy: row.cleared_by,
-    clearReason: row.clear_reason,
-  };
-}
-
-/**
- * THROTTLE disables the engine's risk policy (the next reserve is denied
- * `policy_disabled`); PAUSE holds new reserves (`engine_paused`) while deals
- * already reserved settle. Idempotent per (engine, kind, source).
- */
-export async function applyRestriction(db: Kysely<Database>, input: RestrictionRequest): Promise<Restriction> {
-  return db.transaction().execute((trx) => applyRestrictionIn(trx, input));
-}
-
-export interface RestrictionRequest {
-  engine: string;
-  kind: 'throttle' | 'pause';
-  source: string;
-  reason: string;
-  actor: string;
-}
-
-/** applyRestriction inside the caller's transaction. */
-export async function applyRestrictionIn(trx: Transaction<Database>, input: RestrictionRequest): Promise<Restriction> {
-  await trx
-    .insertInto('engine_restriction')
-    .values({
-      engine: input.engine,
-      kind: input.kind,
-      source: input.source,
-      reason: input.reason,
-      cleared_at: null,
-      cleared_by: null,
-      clear_reason: null,
-    })
-    .onConflict((oc) => oc.columns(['engine', 'kind', 'source']).where('cleared_at', 'is', null).doNothing())
-    .execute();
-  if (input.kind === 'throttle') {
-    await trx
-      .insertInto('risk_policy')
-      .values({
-        engine: input.engine,
-        max_daily_loss: null,
-        max_daily_exposure: null,
-        max_open_risk: null,
-        max_actions_per_day: null,
-        enabled: false,
-        updated_by: input.actor,
-      })
-      .onConflict((oc) =>
-        oc.column('engine').doUpdateSet({ enabled: false, updated_by: input.actor, updated_at: new Date() }),
-      )
-      .execute();
-  }
-  const row = await trx
-    .selectFrom('engine_restriction')
-    .selectAll()
-    .where('engine', '=', input.engine)
-    .where('kind', '=', input.kind)
-    .where('source', '=', input.source)
-    .where('cleared_at', 'is', null)
-    .executeTakeFirstOrThrow();
-  await appendAuditEvent(trx, {
-    actor: input.actor,
-    kind: AuditKind.restrictionApplied[input.kind],
-    subject: `engine:${input.engine}`,
-    details: { restrictionId: String(row.id), source: input.source, reason: input.reason },
-    idempotencyKey: `restriction-applied:${row.id}`,
-  });
-  return toRestriction(row);
-}
-
-async function clearRows(
-  trx: Transaction<Database>,
-  rows: Selectable<EngineRestrictionTable>[],
-  actor: string,
-  reason: string,
-): Promise<Restriction[]> {
-  const cleared: Restriction[] = [];
-  for (const row of rows) {
-    const updated = await trx
-      .updateTable('engine_restriction')
-      .set({ cleared_at: new Date(), cleared_by: actor, clear_reason: reason })
-      .where('id', '=', row.id)
-      .where('cleared_at', 'is', null)
-      .returningAll()
-      .executeTakeFirst();
-    if (!updated) continue;
-    if (row.kind === 'throttle') {
-      const stillThrottled = await trx
-        .selectFrom('engine_restriction')
-        .select('id')
-        .where('engine', '=', row.engine)
-        .where('kind', '=', 'throttle')
-        .where('cleared_at', 'is', null)
-        .executeTakeFirst();
-      if (!stillThrottled)
-        await trx
-          .updateTable('risk_policy')
-          .set({ enabled: true, updated_by: actor, updated_at: new Date() })
-          .where('engine', '=', row.engine)
-          .execute();
-    }
-    await appendAuditEvent(trx, {
-      actor,
-      kind: AuditKind.restrictionCleared[row.kind],
-      subject: `engine:${row.engine}`,
-      details: { restrictionId: String(row.id), source: row.source, reason },
-    });
-    cleared.push(toRestriction(updated));
-  }
-  return cleared;
-}
-
-export class RestrictionNotFoundError extends Error {
-  override name = ErrorType.RestrictionNotFound;
-}
-
-export async function clearRestriction(
-  db: Kysely<Database>,
-  id: string,
-  actor: string,
-  reason: string,
-): Promise<Restriction> {
-  return db.transaction().execute(async (trx) => {
-    const row = await trx
-      .selectFrom('engine_restriction')
-      .selectAll()
-      .where('id', '=', id)
-      .forUpdate()
-      .executeTakeFirst();
-    if (!row || row.cleared_at !== null) throw new RestrictionNotFoundError(`no active restriction ${id}`);
-    return (await clearRows(trx, [row], actor, reason))[0]!;
-  });
-}
-
 export class TripwireNotFoundError extends Error {
   override name = ErrorType.TripwireNotFound;
 }
@@ -290,7 +149,9 @@ export async function resetTripwire(
   policy: { domain: string; metric: string },
   actor: string,
   reason: string,
-): Promise<{ policy: string; lifted: Restriction[] }> {
+  /** Lift the tripwire's restrictions here too; operators' paths pass false and clear them through the control plane. */
+  { liftRestrictions = true }: { liftRestrictions?: boolean } = {},
+): Promise<{ policy: string; lifted: Restriction[]; toLift: Restriction[] }> {
   return db.transaction().execute(async (trx) => {
     const exists = await trx
       .selectFrom('regression_policy')
@@ -312,21 +173,15 @@ export async function resetTripwire(
       .where('cleared_at', 'is', null)
       .forUpdate()
       .execute();
-    const lifted = await clearRows(trx, rows, actor, reason);
+    const lifted = liftRestrictions ? await clearRows(trx, rows, actor, reason) : [];
     await appendAuditEvent(trx, {
       actor,
       kind: AuditKind.tripwire.reset,
       subject: `tripwire:${policyId(policy)}`,
       details: { reason, lifted: lifted.map((r) => r.id) },
     });
-    return { policy: policyId(policy), lifted };
+    return { policy: policyId(policy), lifted, toLift: liftRestrictions ? [] : rows.map(toRestriction) };
   });
-}
-
-export async function listRestrictions(db: Kysely<Database>, { activeOnly = true } = {}): Promise<Restriction[]> {
-  let query = db.selectFrom('engine_restriction').selectAll().orderBy('id', 'desc').limit(100);
-  if (activeOnly) query = query.where('cleared_at', 'is', null);
-  return (await query.execute()).map(toRestriction);
 }
 
 /** Persists the canary's per-check counts (what the next run also receives from the schedule). */

@@ -7,12 +7,15 @@ import {
   INFRASTRUCTURE_CANARY_WORKFLOW_TYPE,
   REGRESSION_TRIPWIRE_WORKFLOW_ID,
   REGRESSION_TRIPWIRE_WORKFLOW_TYPE,
+  RESERVATION_SWEEP_WORKFLOW_ID,
+  RESERVATION_SWEEP_WORKFLOW_TYPE,
 } from '../../workflows/names';
 
 /** Public names: operators trigger and pause these with `temporal schedule …`. */
 export const TRIPWIRE_SCHEDULE_ID = 'warden-regression-tripwire';
 export const CANARY_SCHEDULE_ID = 'warden-infrastructure-canary';
 export const GOVERNANCE_CYCLE_SCHEDULE_ID = 'warden-governance-cycle';
+export const RESERVATION_SWEEP_SCHEDULE_ID = 'warden-reservation-sweep';
 
 export interface WatchdogScheduleSettings {
   taskQueue: string;
@@ -89,4 +92,41 @@ export async function applyWatchdogSchedules(
     }
   }
   return outcome;
+}
+
+/**
+ * The reservation sweep's Schedule: releases (or flags for reconciliation) what
+ * closed deal workflows still hold. Created or updated idempotently, like the
+ * watchdogs'; `temporal schedule trigger --schedule-id warden-reservation-sweep` runs it now.
+ */
+export async function applyReservationSweepSchedule(
+  client: Client,
+  settings: { taskQueue: string; every?: string },
+): Promise<'created' | 'updated'> {
+  const options: ScheduleOptions = {
+    scheduleId: RESERVATION_SWEEP_SCHEDULE_ID,
+    spec: { intervals: [{ every: settings.every ?? '5 minutes' }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: RESERVATION_SWEEP_WORKFLOW_TYPE,
+      workflowId: RESERVATION_SWEEP_WORKFLOW_ID,
+      taskQueue: settings.taskQueue,
+      args: [],
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
+    memo: { purpose: 'issue 13: release what closed deal workflows still hold' },
+  };
+  try {
+    await client.schedule.create(options);
+    return 'created';
+  } catch (error) {
+    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+    await client.schedule.getHandle(options.scheduleId).update((previous) => ({
+      ...previous,
+      spec: options.spec,
+      action: options.action,
+      policies: { ...previous.policies, ...options.policies },
+    }));
+    return 'updated';
+  }
 }

@@ -3,7 +3,7 @@ import { createAutonomyActivities } from '../../activities/autonomy';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { addApprover, attest, readGovernanceState } from '../../src/db/autonomy.repository';
 import type { CommandOutcomeRecord } from '../../src/domain/autonomy/activities';
-import { READINESS_CHECKLIST } from '../../src/domain/autonomy/readiness';
+import { READINESS_CHECKLIST } from '../../src/domain/autonomy/readiness-checklist';
 import type { Phase } from '../../src/domain/autonomy/phases';
 import type { ProposalView } from '../../src/domain/autonomy/proposals';
 import { createTestDatabase, type TestDatabase } from '../helpers';

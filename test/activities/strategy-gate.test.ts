@@ -96,8 +96,8 @@ describe('strategy gate activities on PostgreSQL', () => {
           reasons: ['maturity: L3 caps size at 25%'],
         },
       });
-      // Promoted meanwhile: the retry still answers as decided.
-      await strategy({ level: 'L4' });
+      // Promoted meanwhile (an approved promotion: an upsert no longer moves the level): the retry still answers as decided.
+      await gate().promoteStrategy({ strategyId: 'mr-1', from: 'L3', to: 'L4', approver: 'alice', role: 'tech_lead' });
       expect(await gate().evaluateStrategyGate(o)).toEqual(first);
       expect(await logRows()).toEqual([{ trace_id: o.traceId, action: 'REDUCE_SIZE' }]);
       expect(await decided(order())).toMatchObject({ level: 'L4', decision: { action: 'ALLOW', sizeMultiplier: 1 } });

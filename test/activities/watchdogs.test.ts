@@ -22,6 +22,7 @@ const controlPlane = () => ({
   setApplyMode: vi.fn(async () => undefined),
   engageKillSwitch: vi.fn(async () => undefined),
   refreshCapitalBand: vi.fn(async () => undefined),
+  restrictEngine: vi.fn(async () => undefined),
 });
 
 describe('watchdog activities on PostgreSQL', () => {

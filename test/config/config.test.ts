@@ -11,7 +11,9 @@ describe('loadConfig', () => {
       dataDir: path.resolve('.data'),
       uiPort: 8233,
       metricsPort: 9464,
-      governor: { maxPerHour: 3, maxPer5Min: 2, permitTtlSeconds: 60, autoDisarm: true },
+      governor: { maxPerHour: 3, maxPer5Min: 2, permitTtlSeconds: 60, executorTimeoutSeconds: 60, autoDisarm: true },
+      // No fake fills in production: the simulated executors only when asked for.
+      simulatedExecutors: false,
       watchdogs: {
         tripwireEvery: '5m',
         canaryEvery: '60s',
@@ -51,6 +53,14 @@ describe('loadConfig', () => {
       webhooks: [{ name: 'ops', url: 'https://hooks.example.com/x' }],
       alertmanagerReceivers: { warden: '0123456789abcdef' },
     });
+  });
+
+  it('serves the simulated executors only when WARDEN_SIMULATED_EXECUTORS=true', () => {
+    expect(loadConfig({ WARDEN_SIMULATED_EXECUTORS: 'true' }).simulatedExecutors).toBe(true);
+    expect(loadConfig({ WARDEN_SIMULATED_EXECUTORS: 'false' }).simulatedExecutors).toBe(false);
+    expect(() => loadConfig({ WARDEN_SIMULATED_EXECUTORS: 'yes' })).toThrow(
+      /^invalid WARDEN_SIMULATED_EXECUTORS: expected true or false/,
+    );
   });
 
   it('reads canary probes', () => {

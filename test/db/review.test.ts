@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApprovalActivities } from '../../activities/approvals';
+import { createProposalActivities } from '../../activities/proposals';
+import { recordProposal } from '../../src/db/proposal-records.repository';
+import { addApprover } from '../../src/db/autonomy.repository';
 import { DEFAULT_CAPITAL_BANDS } from '../../src/domain/capital/bands';
 import { createControlPlaneActivities } from '../../activities/control-plane';
 import { readHealth } from '../../src/db/health.repository';
@@ -158,12 +161,27 @@ describe('what waits for approval in running workflows', () => {
     // The promotion checks its approver through an activity before a decision counts.
     const worker = await runDevServerWorker({
       taskQueue,
-      activities: createApprovalActivities({ db: t.db, settings: TEST_SETTINGS }),
+      // …and loads its terms from Warden's promotion record (warden-owned-proposals).
+      activities: {
+        ...createApprovalActivities({ db: t.db, settings: TEST_SETTINGS }),
+        ...createProposalActivities({ db: t.db }),
+      },
     });
     const connection = await Connection.connect({ address: devServerAddress() });
     const client = new Client({ connection });
     try {
       const workflowId = uniqueName('promotion');
+      const terms = { strategyId: 'mean-revert', from: 'L2', to: 'L3', evidence: {}, expiresInDays: 7 } as const;
+      await addApprover(t.db, 'tech_lead', 'alice', 'setup');
+      await recordProposal(t.db, {
+        id: workflowId,
+        kind: 'promotion',
+        subject: terms.strategyId,
+        from: terms.from,
+        to: terms.to,
+        terms: { ...terms, requestedBy: 'strategy-gate' },
+        requestedBy: 'strategy-gate',
+      });
       const handle = await client.workflow.start('strategyPromotion', {
         taskQueue,
         workflowId,

@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll } from 'vitest';
 import { createActivities } from '../../activities';
+import { createSimulatedCommandExecutor } from '../../activities/executors/simulated';
 import { createApiServer, serveApi } from '../../src/operator/api/server';
 import { DEFAULT_CAPITAL_BANDS } from '../../src/domain/capital/bands';
 import { WardenClient } from '../../src/client';
@@ -118,6 +119,8 @@ export function useApiServer(options: { label: string; worker: boolean }) {
           db: env.t.db,
           governor: DEFAULT_GOVERNOR_SETTINGS,
           controlPlane: env.warden,
+          // No default executors any more: the commands approved here run on Warden's own queue.
+          commandExecutor: createSimulatedCommandExecutor(),
           settings: {
             ...TEST_SETTINGS,
             release: { cooldown: '2s', approvals: 1, selfApproval: false },

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { addApprover } from '../../src/db/autonomy.repository';
+import { setCommandPolicy } from '../../src/db/command-policies.repository';
 import { commandExecution } from '../../workflows/command-execution';
 import { commandWorkflowId, CONTROL_PLANE_WORKFLOW_ID } from '../../workflows/names';
 import { listAuditEvents } from '../../src/db/audit.repository';
@@ -188,6 +189,13 @@ describe('operator API writes against a real server', () => {
 
   it('a command waiting for a human is approved through the API, signed for the caller, in the role the key maps to', async () => {
     await addApprover(env.t.db, 'tech_lead', 'engineer-user', 'test');
+    // Go-live is still off here, and the worker serves no executor: an OBSERVE_ONLY type still asks for approval.
+    await setCommandPolicy(env.t.db, {
+      commandType: 'SET_DRUM',
+      executionClass: 'OBSERVE_ONLY',
+      actor: 'test',
+      reason: 'approval path only',
+    });
     const commandId = uniqueName('cmd');
     const handle = await env.client.workflow.start(commandExecution, {
       taskQueue,
@@ -212,7 +220,11 @@ describe('operator API writes against a real server', () => {
       body: { decision: { kind: 'approve', approver: 'engineer-user', role: 'tech_lead' } },
     });
     expect(approved.body.decision.token).toBeUndefined();
-    expect(await handle.result()).toMatchObject({ status: 'succeeded', autonomous: false });
+    expect(await handle.result()).toMatchObject({
+      status: 'dry_run',
+      autonomous: false,
+      executionClass: 'OBSERVE_ONLY',
+    });
     expect(await as('engineer', 'POST', `/commands/${commandId}/approve`, {})).toMatchObject({ status: 409 });
   });
 

@@ -6,10 +6,16 @@ import { promisify } from 'node:util';
 import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
-import { READINESS_CHECKLIST } from '../../src/domain/autonomy/readiness';
+import { READINESS_CHECKLIST } from '../../src/domain/autonomy/readiness-checklist';
 import type { ProposalTerms } from '../../src/domain/autonomy/proposals';
 import { WardenClient } from '../../src/client';
-import { addApprover, attest, listApprovers, readGovernanceState } from '../../src/db/autonomy.repository';
+import {
+  addApprover,
+  attest,
+  listApprovers,
+  readGovernanceState,
+  recordExpansionProposal,
+} from '../../src/db/autonomy.repository';
 import { createGovernanceMetrics } from '../../src/operator/metrics/governance-metrics';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { toolPaths } from '../../src/config/paths';
@@ -190,6 +196,10 @@ describe('autonomy governance end to end', () => {
       requiredRoles: ['tech_lead', 'ops_lead'],
       approvers: await listApprovers(t.db),
     };
+    // Warden's own record first (the workflow loads its terms from it, by id); the phase it starts from.
+    const { approvers: _shown, ...recorded } = terms;
+    await recordExpansionProposal(t.db, { ...recorded, expiresInDays: 14, requestedBy: 'governance-cycle' });
+    await t.db.updateTable('governance_state').set({ current_phase: 'L3+' }).execute();
     const handle = await client.workflow.start('expansionProposal', {
       taskQueue,
       workflowId: terms.proposalId,
@@ -220,7 +230,8 @@ describe('autonomy governance end to end', () => {
     const twice = await cli(['proposal', 'approve', terms.proposalId, '--role', 'ops_lead', '--approver', 'alice']);
     expect(twice).toMatchObject({
       code: 3,
-      stderr: 'warden: approve refused: alice is not on the allowlist for ops_lead\n',
+      // The workflow's own rules run first; Warden's allowlist (the approver table) is read when a decision is judged.
+      stderr: 'warden: approve refused: alice already approved as tech_lead; one person cannot fill two roles\n',
     });
     const pending = JSON.parse((await cli(['proposals', '--pending', '--json'])).stdout);
     expect(pending.map((p: { proposalId: string }) => p.proposalId)).toContain(terms.proposalId);

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -219,5 +222,115 @@ describe('control plane end to end', () => {
     });
     const text = await wardenCli(['audit', 'verify']);
     expect(text.stdout).toContain(`audit chain BROKEN at event ${victim!.id} (control_plane.kill_switch_released`);
+  });
+
+  it('a NUL byte or a 1 MB field to every signal cannot jam the queue: an engage right after takes effect in seconds', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'warden-jam-'));
+    const nul = 'jam\u0000';
+    const huge = 'x'.repeat(1_000_000);
+    const payloads = (text: string): Record<string, object> => ({
+      setGoLive: { enabled: true, actor: text, reason: text },
+      engageKillSwitch: { source: 'operator', actor: text, reason: text },
+      releaseKillSwitch: { actor: text, role: 'risk_officer', reason: text },
+      declineKillSwitchRelease: { actor: text, role: 'manager', reason: text },
+      setApplyMode: { mode: 'live', actor: text, reason: text },
+      restrictEngine: { engine: 'WHOLESALE', restriction: 'pause', source: 'operator', actor: text, reason: text },
+      refreshCapitalBand: { actor: text },
+      clearEngineRestriction: { engine: 'WHOLESALE', actor: text, reason: text },
+    });
+    const handle = client.workflow.getHandle(CONTROL_PLANE_WORKFLOW_ID);
+    const before = await warden.controlPlaneState();
+    try {
+      const sends: Promise<unknown>[] = [];
+      for (const [name, payload] of Object.entries(payloads(nul))) {
+        sends.push(
+          temporal(
+            'workflow',
+            'signal',
+            '--workflow-id',
+            CONTROL_PLANE_WORKFLOW_ID,
+            '--name',
+            name,
+            '--input',
+            JSON.stringify(payload),
+          ),
+        );
+      }
+      for (const [name, payload] of Object.entries(payloads(huge))) {
+        // 1 MB does not fit an argument: the CLI reads it from a file.
+        const file = path.join(dir, `${name}.json`);
+        writeFileSync(file, JSON.stringify(payload));
+        sends.push(
+          temporal(
+            'workflow',
+            'signal',
+            '--workflow-id',
+            CONTROL_PLANE_WORKFLOW_ID,
+            '--name',
+            name,
+            '--input-file',
+            file,
+          ),
+        );
+      }
+      expect(await Promise.all(sends)).toEqual(sends.map(() => expect.objectContaining({ code: 0 })));
+      const engage = await temporal(
+        'workflow',
+        'signal',
+        '--workflow-id',
+        CONTROL_PLANE_WORKFLOW_ID,
+        '--name',
+        'engageKillSwitch',
+        '--input',
+        JSON.stringify({ source: 'operator', actor: 'dana', reason: 'after the jam attempt' }),
+      );
+      expect(engage.code).toBe(0);
+      await expect
+        .poll(async () => (await warden.controlPlaneState()).killSwitchEngagedBy, { timeout: 8_000, interval: 100 })
+        .toBe('dana');
+      // The rest drains too: every bad payload refused and audited, the two malformed engages engaged.
+      const view = await warden.waitForControlPlane(0, 30_000);
+      expect(view).toMatchObject({
+        killSwitchEngaged: true,
+        goLiveEnabled: before.goLiveEnabled,
+        applyMode: before.applyMode,
+      });
+      expect(view.rejectedSignals - before.rejectedSignals).toBe(14);
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+      const events = (await handle.fetchHistory()).events ?? [];
+      expect(events.filter((e) => e.workflowTaskFailedEventAttributes != null)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const engaged = await listAuditEvents(t.db, { kind: 'control_plane.kill_switch_engaged' });
+    expect(engaged.map((e) => e.actor)).toEqual(
+      expect.arrayContaining([
+        'dana',
+        'malformed actor: jam\\u0000',
+        expect.stringMatching(/^malformed actor: x+…\[truncated, 1000000 characters\]$/),
+      ]),
+    );
+    expect(await readControlPlaneState(t.db)).toMatchObject({ killSwitchEngaged: true });
+  });
+
+  it('`warden restrictions` throttles and clears through the control plane, restoring a policy disabled before', async () => {
+    await t.db.updateTable('risk_policy').set({ enabled: false }).where('engine', '=', 'CAPITAL').execute();
+    const add = await wardenCli(['restrictions', 'add', 'throttle', 'CAPITAL', '--reason', 'maintenance', '--json']);
+    expect(add.code).toBe(0);
+    const [restricted] = await listAuditEvents(t.db, { kind: 'control_plane.engine_restricted' });
+    expect(restricted).toMatchObject({
+      actor: 'carol',
+      details: { change: { engine: 'CAPITAL', source: 'operator:carol' } },
+    });
+    const [row] = await t.db.selectFrom('engine_restriction').selectAll().where('engine', '=', 'CAPITAL').execute();
+    const clear = await wardenCli(['restrictions', 'clear', String(row!.id), '--reason', 'maintenance over']);
+    expect(clear).toMatchObject({ code: 0, stdout: `cleared #${row!.id}\n` });
+    const [cleared] = await listAuditEvents(t.db, { kind: 'control_plane.engine_restriction_cleared' });
+    expect(cleared).toMatchObject({ actor: 'carol' });
+    expect(
+      await t.db.selectFrom('risk_policy').select('enabled').where('engine', '=', 'CAPITAL').executeTakeFirst(),
+    ).toEqual({
+      enabled: false,
+    });
   });
 });

@@ -3,10 +3,12 @@ import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createActivities } from '../../activities';
+import { createSimulatedExecutor } from '../../activities/executors/simulated';
 import { WardenClient } from '../../src/client';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import type { ExecuteDealInput, ExecuteDealResult } from '../../src/domain/deals/types';
 import { toolPaths } from '../../src/config/paths';
+import { setStrategyLevel } from '../../src/db/strategy.repository';
 import { wardenCli } from '../support/processes';
 import {
   createTestDatabase,
@@ -62,6 +64,8 @@ describe('governed deals end to end', () => {
           db: t.db,
           governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPer5Min: 10, maxPerHour: 10 },
           controlPlane: warden,
+          // `warden deal start` names no executor queue: the simulated one fills on Warden's queue.
+          executor: createSimulatedExecutor(),
         }),
       }),
       // The producer's own worker: only its executor, on its own task queue.
@@ -185,7 +189,9 @@ describe('governed deals end to end', () => {
   });
 
   it('`warden strategy` and `warden tokens` opt a strategy in and govern its deals', async () => {
-    expect((await cli(['strategy', 'enable', 'mr-9', '--level', 'L3', '--token-required', 'true'])).code).toBe(0);
+    expect((await cli(['strategy', 'enable', 'mr-9', '--token-required', 'true'])).code).toBe(0);
+    // The CLI opts in at L0 only (raising needs an approved promotion): seeded at L3 directly.
+    await setStrategyLevel(t.db, { id: 'mr-9', to: 'L3', since: new Date() });
     expect(await cli(['strategy', 'enable', 'mr-9', '--level', 'L7'])).toMatchObject({
       code: 2,
       stderr: expect.stringContaining('--level: Invalid option'),

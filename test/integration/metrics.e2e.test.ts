@@ -82,6 +82,8 @@ describe('/metrics of a running Warden', () => {
         TEMPORAL_ADDRESS: address,
         TEMPORAL_NAMESPACE: namespace,
         WARDEN_TASK_QUEUE: taskQueue,
+        // The deals here name no executor queue: the production worker fills them only when told to.
+        WARDEN_SIMULATED_EXECUTORS: 'true',
         DATABASE_URL: t.url,
         WARDEN_METRICS_PORT: String(metricsPort),
         WARDEN_WORKER_METRICS_PORT: String(runtimePort),
@@ -248,7 +250,17 @@ describe('/metrics of a running Warden', () => {
       0.4,
       10,
     );
-    expect(valueOf(s, 'warden_engine_restrictions_active', { engine: 'WHOLESALE', kind: 'throttle' })).toBe(1);
+    // The throttle lands through the control plane, just after the tripwire's state.
+    await expect
+      .poll(
+        async () =>
+          valueOf(await scrape(metricsPort), 'warden_engine_restrictions_active', {
+            engine: 'WHOLESALE',
+            kind: 'throttle',
+          }),
+        { timeout: 20_000 },
+      )
+      .toBe(1);
     expect(valueOf(s, 'warden_canary_consecutive_failures', { check: 'exchange' })).toBe(1);
     expect(valueOf(s, 'warden_canary_check_failing', { check: 'postgres' })).toBe(0);
     expect(valueOf(s, 'warden_canary_check_failing', { check: 'temporal' })).toBe(0);

@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ThrowawayPostgres, startPostgres } from '../../scripts/postgres.mjs';
 import { createActivities } from '../../activities';
+import { createSimulatedExecutor } from '../../activities/executors/simulated';
 import { WardenClient } from '../../src/client';
 import { openDatabase, type OpenDatabase } from '../../src/db/connect';
 import { migrateToLatest } from '../../src/db/migrate';
@@ -36,6 +37,8 @@ describe('restarts lose nothing', () => {
         db: database.db,
         governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPer5Min: 100, maxPerHour: 100 },
         controlPlane: warden,
+        // No default executor any more: the deals here fill on Warden's own queue.
+        executor: createSimulatedExecutor(),
       }),
     });
   }

@@ -19,6 +19,8 @@ import {
   resolveBreakerEvent,
   setBreakerRule,
 } from '../../src/db/autonomy.repository';
+import { setCommandPolicy } from '../../src/db/command-policies.repository';
+import type { ExecutionClass } from '../../src/domain/control-plane/types';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { commandExecution } from '../../workflows/command-execution';
 import { approveCommandSignal, commandStatusQuery, rejectCommandSignal } from '../../workflows/messages';
@@ -49,12 +51,20 @@ describe('commandExecution workflow (time-skipping server)', () => {
     executeCommand = vi.fn(async () => ({}));
     await addApprover(t.db, 'tech_lead', 'alice', 'setup');
     await t.db.updateTable('governance_state').set({ current_phase: 'L3+' }).execute();
+    // Commands are governed actions: they execute only with go-live on, outside dry_run.
+    await controlPlane({ go_live_enabled: true, apply_mode: 'live' });
   });
   afterEach(async () => {
     await t.drop();
   });
 
-  const worker = (settings: GovernanceSettings = TEST_SETTINGS) =>
+  /** The persisted control-plane state the gates read (the control-plane workflow is not what these tests are about). */
+  const controlPlane = (state: {
+    go_live_enabled?: boolean;
+    apply_mode?: 'dry_run' | 'testnet' | 'live';
+    kill_switch_engaged?: boolean;
+  }) => t.db.updateTable('control_plane_state').set(state).execute();
+  const worker = (settings: GovernanceSettings = TEST_SETTINGS, served = true) =>
     Worker.create({
       connection: env.nativeConnection,
       taskQueue,
@@ -63,7 +73,7 @@ describe('commandExecution workflow (time-skipping server)', () => {
         db: t.db,
         governor: DEFAULT_GOVERNOR_SETTINGS,
         controlPlane: new WardenClient(env.client, taskQueue),
-        commandExecutor: { executeCommand },
+        ...(served ? { commandExecutor: { executeCommand } } : {}),
         settings,
       }),
     });
@@ -85,10 +95,21 @@ describe('commandExecution workflow (time-skipping server)', () => {
 
   it('runs a whitelisted command on its own', async () => {
     const result = await (await worker()).runUntil(async () => (await start(command('SET_FAN'))).result());
-    expect(result).toMatchObject({ status: 'succeeded', autonomous: true, phase: 'L3+' });
-    expect(executeCommand).toHaveBeenCalledWith(
-      expect.objectContaining({ commandType: 'SET_FAN', params: { value: 1 } }),
-    );
+    expect(result).toMatchObject({
+      status: 'succeeded',
+      autonomous: true,
+      phase: 'L3+',
+      executionClass: 'PROD_EXEC',
+      applyMode: 'live',
+    });
+    // A command type without a policy is PROD_EXEC; the executor is told the class and the apply mode.
+    expect(executeCommand).toHaveBeenCalledWith({
+      commandId: expect.any(String),
+      commandType: 'SET_FAN',
+      params: { value: 1 },
+      executionClass: 'PROD_EXEC',
+      applyMode: 'live',
+    });
     expect(await records()).toEqual([
       { command_type: 'SET_FAN', status: 'succeeded', autonomous: true, approval: null, approver: null },
     ]);
@@ -109,7 +130,7 @@ describe('commandExecution workflow (time-skipping server)', () => {
 
       if (process.env.WARDEN_RECORD_HISTORIES === '1') {
         writeFileSync(
-          path.join(__dirname, '..', 'histories', 'command-execution-approved.json'),
+          path.join(__dirname, '..', 'histories', 'command-execution-governed-approved.json'),
           historyToJSON(await approved.fetchHistory()),
         );
       }
@@ -156,7 +177,7 @@ describe('commandExecution workflow (time-skipping server)', () => {
       expect(await handle.result()).toMatchObject({ status: 'succeeded', autonomous: false });
       if (process.env.WARDEN_RECORD_HISTORIES === '1') {
         writeFileSync(
-          path.join(__dirname, '..', 'histories', 'command-execution-signed.json'),
+          path.join(__dirname, '..', 'histories', 'command-execution-governed-signed.json'),
           historyToJSON(await handle.fetchHistory()),
         );
       }
@@ -245,6 +266,136 @@ describe('commandExecution workflow (time-skipping server)', () => {
       expect((error as { cause?: { message?: string } }).cause?.message).toBe(
         'invalid commandExecution input: commandType: expected a command type in capitals, e.g. SET_POWER',
       );
+    });
+  });
+  // Issue 13, item 1: a command is a governed action. The gates read the persisted control-plane state.
+  describe("governed by the control plane and its command type's policy", () => {
+    const policy = (commandType: string, executionClass: ExecutionClass) =>
+      setCommandPolicy(t.db, { commandType, executionClass, actor: 'risk-owner', reason: 'test' });
+    const approveWhenWaiting = async (handle: Awaited<ReturnType<typeof start>>) => {
+      await expect
+        .poll(async () => (await handle.query(commandStatusQuery)).stage, { timeout: 10_000 })
+        .toBe('awaiting_approval');
+      await handle.signal(approveCommandSignal, { approver: 'alice', role: 'tech_lead' });
+      return handle.result();
+    };
+
+    it('go-live off, kill switch engaged, or dry_run: neither a whitelisted nor an approved command reaches the executor', async () => {
+      const results: unknown[] = [];
+      await (
+        await worker()
+      ).runUntil(async () => {
+        await controlPlane({ go_live_enabled: false });
+        results.push(await (await start(command('SET_FAN'))).result());
+        // Stopped at the start: nobody is asked to approve what could not run.
+        results.push(await (await start(command('SET_DRUM'))).result());
+        await controlPlane({ go_live_enabled: true, kill_switch_engaged: true });
+        results.push(await (await start(command('SET_FAN'))).result());
+        await controlPlane({ kill_switch_engaged: false, apply_mode: 'dry_run' });
+        results.push(await (await start(command('SET_FAN'))).result());
+        results.push(await approveWhenWaiting(await start(command('SET_DRUM'))));
+      });
+      expect(results).toMatchObject([
+        { status: 'denied', gate: 'control_plane', reason: 'go_live_disabled', autonomous: true },
+        { status: 'denied', gate: 'control_plane', reason: 'go_live_disabled', autonomous: false },
+        { status: 'denied', gate: 'control_plane', reason: 'kill_switch_engaged', executionClass: 'PROD_EXEC' },
+        { status: 'dry_run', applyMode: 'dry_run', detail: 'apply mode dry_run: not executed', autonomous: true },
+        { status: 'dry_run', applyMode: 'dry_run', autonomous: false },
+      ]);
+      expect(executeCommand).not.toHaveBeenCalled();
+      expect((await records()).map((r) => [r.status, r.approval])).toEqual([
+        ['denied', null],
+        ['denied', null],
+        ['denied', null],
+        ['dry_run', null],
+        ['dry_run', 'approved'],
+      ]);
+      const [denied] = await listAuditEvents(t.db, { kind: 'command.denied', limit: 1 });
+      expect(denied!.details).toMatchObject({ status: 'denied', executionClass: 'PROD_EXEC' });
+      expect((denied!.details as { denial?: unknown }).denial).toMatchObject({ gate: 'control_plane' });
+      expect(await listAuditEvents(t.db, { kind: 'command.dry_run' })).toHaveLength(2);
+      // A denial is not a failure: High Error Rate (errorRate > 0.05) did not trip.
+      expect(await listBreakerEvents(t.db)).toEqual([]);
+      expect(await readGovernanceState(t.db)).toMatchObject({ phase: 'L3+' });
+    });
+
+    it('a kill switch engaged while the command waits for approval stops it at the pre-execute check', async () => {
+      const result = await (
+        await worker()
+      ).runUntil(async () => {
+        const handle = await start(command('SET_DRUM'));
+        await expect
+          .poll(async () => (await handle.query(commandStatusQuery)).stage, { timeout: 10_000 })
+          .toBe('awaiting_approval');
+        await controlPlane({ kill_switch_engaged: true });
+        await handle.signal(approveCommandSignal, { approver: 'alice', role: 'tech_lead' });
+        const result = await handle.result();
+        if (process.env.WARDEN_RECORD_HISTORIES === '1') {
+          writeFileSync(
+            path.join(__dirname, '..', 'histories', 'command-execution-governed-killed.json'),
+            historyToJSON(await handle.fetchHistory()),
+          );
+        }
+        return result;
+      });
+      expect(result).toMatchObject({ status: 'denied', gate: 'control_plane', reason: 'kill_switch_engaged' });
+      expect(executeCommand).not.toHaveBeenCalled();
+      expect(await records()).toMatchObject([{ status: 'denied', approval: 'approved', approver: 'alice' }]);
+    });
+
+    it('OBSERVE_ONLY never calls the executor, even in live, and a producer cannot loosen it', async () => {
+      await policy('SET_FAN', 'OBSERVE_ONLY');
+      const result = await (
+        await worker()
+      ).runUntil(async () => (await start(command('SET_FAN', { executionClass: 'PROD_EXEC' }))).result());
+      expect(result).toMatchObject({
+        status: 'dry_run',
+        executionClass: 'OBSERVE_ONLY',
+        detail: 'OBSERVE_ONLY: observed, not executed',
+      });
+      expect(executeCommand).not.toHaveBeenCalled();
+    });
+
+    it('SANDBOX_EXEC never executes in live: the executor is told testnet, and it runs while the kill switch is engaged', async () => {
+      await policy('SET_FAN', 'SANDBOX_EXEC');
+      const results: unknown[] = [];
+      await (
+        await worker()
+      ).runUntil(async () => {
+        results.push(await (await start(command('SET_FAN'))).result());
+        await controlPlane({ kill_switch_engaged: true });
+        results.push(await (await start(command('SET_FAN', { executionClass: 'PROD_EXEC' }))).result());
+        // A producer may ask for stricter: SET_POWER has no policy (PROD_EXEC), asked as SANDBOX_EXEC.
+        results.push(await (await start(command('SET_POWER', { executionClass: 'SANDBOX_EXEC' }))).result());
+        results.push(await (await start(command('SET_POWER'))).result());
+      });
+      expect(results).toMatchObject([
+        { status: 'succeeded', executionClass: 'SANDBOX_EXEC', applyMode: 'testnet' },
+        { status: 'succeeded', executionClass: 'SANDBOX_EXEC', applyMode: 'testnet' },
+        { status: 'succeeded', executionClass: 'SANDBOX_EXEC', applyMode: 'testnet' },
+        { status: 'denied', reason: 'kill_switch_engaged', executionClass: 'PROD_EXEC' },
+      ]);
+      expect(executeCommand.mock.calls.map(([c]) => [c.commandType, c.executionClass, c.applyMode])).toEqual([
+        ['SET_FAN', 'SANDBOX_EXEC', 'testnet'],
+        ['SET_FAN', 'SANDBOX_EXEC', 'testnet'],
+        ['SET_POWER', 'SANDBOX_EXEC', 'testnet'],
+      ]);
+    });
+
+    it("no executorTaskQueue and no executor on Warden's queue: denied no_executor (dry_run still ends as dry_run)", async () => {
+      const results: unknown[] = [];
+      await (
+        await worker(TEST_SETTINGS, false)
+      ).runUntil(async () => {
+        results.push(await (await start(command('SET_FAN'))).result());
+        await controlPlane({ apply_mode: 'dry_run' });
+        results.push(await (await start(command('SET_FAN'))).result());
+      });
+      expect(results).toMatchObject([
+        { status: 'denied', gate: 'executor', reason: 'no_executor' },
+        { status: 'dry_run', applyMode: 'dry_run' },
+      ]);
+      expect(executeCommand).not.toHaveBeenCalled();
     });
   });
 });

@@ -90,6 +90,8 @@ describe.each([
       });
       await handle.signal(setGoLiveSignal, { enabled: true, actor: 'alice', reason: 'checklist done' });
       await handle.signal(setApplyModeSignal, { mode: 'testnet', actor: 'alice' });
+      // Settled first: an engage jumps the queue, and this test pins the order.
+      await settled(handle, (v) => v.version === 2);
       await handle.signal(engageKillSwitchSignal, {
         source: 'tripwire',
         actor: 'tripwire',
@@ -109,6 +111,7 @@ describe.each([
         ...view,
         pendingChanges: undefined,
         rejectedSignals: undefined,
+        droppedChanges: undefined,
         ...(await readControlPlaneState(t.db)),
       });
       expect(await readControlPlaneState(t.db)).toMatchObject({
@@ -199,7 +202,7 @@ describe.each([
     },
   );
 
-  it('audits and drops bad payloads without failing a workflow task or changing state', async () => {
+  it('audits and drops bad payloads without failing a workflow task or changing state; a malformed engage engages', async () => {
     const w = await worker();
     await w.runUntil(async () => {
       const handle = await start();
@@ -211,8 +214,16 @@ describe.each([
       await raw.signal('setGoLive', { enabeld: true, actor: 'alice' });
       await raw.signal('releaseKillSwitch', null);
       await raw.signal('setGoLive', 'on');
-      const view = await settled(handle, (v) => v.rejectedSignals === 5);
-      expect(view).toMatchObject({ version: 0, goLiveEnabled: false, killSwitchEngaged: false, applyMode: 'dry_run' });
+      const view = await settled(handle, (v) => v.rejectedSignals === 4 && v.version === 1);
+      // The engage without a reason is never refused for its form: recorded as malformed, it engages.
+      expect(view).toMatchObject({
+        version: 1,
+        goLiveEnabled: false,
+        killSwitchEngaged: true,
+        killSwitchSource: 'operator',
+        reason: 'malformed reason: <missing>',
+        applyMode: 'dry_run',
+      });
       expect((await handle.describe()).status.name).toBe('RUNNING');
       const history = await handle.fetchHistory();
       const types = history.events!.map((e) => String(e.eventType));
@@ -220,13 +231,16 @@ describe.each([
     });
     const rejections = (await listAuditEvents(t.db, { kind: 'control_plane.signal_rejected' })).reverse();
     expect(rejections.map((r) => [r.actor, r.details.signal, r.details.problem])).toEqual([
-      ['alice', 'engageKillSwitch', 'reason: Invalid input: expected string, received undefined'],
       ['alice', 'setApplyMode', expect.stringMatching(/^mode: Invalid option/)],
       ['alice', 'setGoLive', expect.stringMatching(/^enabled: .*; enabeld: unknown field$/)],
       ['unknown', 'releaseKillSwitch', expect.stringMatching(/^payload: /)],
       ['unknown', 'setGoLive', expect.stringMatching(/^payload: /)],
     ]);
-    expect(await readControlPlaneState(t.db)).toMatchObject({ version: 0 });
+    expect(await readControlPlaneState(t.db)).toMatchObject({ version: 1, killSwitchEngaged: true });
+    const [engaged] = await listAuditEvents(t.db, { kind: 'control_plane.kill_switch_engaged' });
+    expect(engaged?.details).toMatchObject({
+      malformed: 'reason: Invalid input: expected string, received undefined',
+    });
   });
 
   // Sticky-queue hand-over after a worker stops is only modelled faithfully by the real server.

@@ -122,6 +122,7 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
       amount: 100,
       applyMode: 'testnet',
       permitId: result.status === 'executed' ? result.permitId : '',
+      executionClass: 'PROD_EXEC',
     });
     expect(await ledger()).toMatchObject({ exposureUsed: 100, openRiskReserved: 0, realizedLoss: 12.5, actions: 1 });
     expect(await reservations()).toEqual([{ idempotency_key: 'deal:d1', status: 'settled' }]);
@@ -229,17 +230,33 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
     expect(await ledger()).toMatchObject({ exposureUsed: 0, openRiskReserved: 0, actions: 0 });
   });
 
-  it('retries a failing executor per its policy, then compensates and reports the failure', async () => {
+  it('retries a failing executor, then keeps the reservation until reconcileDeal says it did not execute', async () => {
     await arm('live');
     executeDeal.mockRejectedValue(new Error('exchange unreachable'));
-    const result = await (await worker()).runUntil(() => warden.executeDeal(deal('flaky')));
+    const result = await (
+      await worker()
+    ).runUntil(async () => {
+      const handle = await warden.startDeal(deal('flaky'));
+      // Retries exhausted: the order may have gone through, so nothing is released yet.
+      await expect
+        .poll(async () => (await warden.dealProgress('flaky')).stage, { timeout: 20_000 })
+        .toBe('awaiting_reconciliation');
+      expect(await reservations()).toEqual([{ idempotency_key: 'deal:flaky', status: 'reserved' }]);
+      expect((await warden.dealProgress('flaky')).result).toMatchObject({
+        status: 'needs_reconciliation',
+        cause: '3 attempts failed, the last: Error: exchange unreachable',
+      });
+      const reconciled = await warden.reconcileDeal('flaky', { executed: false, actor: 'ops', reason: 'no fill' });
+      expect(await handle.result()).toEqual(reconciled);
+      return reconciled;
+    });
     expect(result).toEqual({
       status: 'failed',
       dealId: 'flaky',
-      error: 'Error: exchange unreachable',
+      error: 'not executed (reconciled by ops): no fill',
       compensated: true,
     });
-    await record('flaky', 'deal-execution-failed.json');
+    await record('flaky', 'deal-execution-reconciled.json');
     expect(executeDeal).toHaveBeenCalledTimes(3);
     expect(await reservations()).toEqual([{ idempotency_key: 'deal:flaky', status: 'released' }]);
     expect(await ledger()).toMatchObject({ exposureUsed: 0, openRiskReserved: 0, actions: 0 });

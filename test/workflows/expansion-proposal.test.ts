@@ -18,6 +18,7 @@ import {
   listApprovers,
   loadPhaseDefinitions,
   readGovernanceState,
+  recordExpansionProposal,
 } from '../../src/db/autonomy.repository';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { expansionProposal } from '../../workflows/expansion-proposal';
@@ -94,9 +95,23 @@ describe('expansionProposal workflow (time-skipping server)', () => {
       ...overrides,
     };
   };
+  /**
+   * Warden's record first (as the governance cycle or an operator writes it), the phase where the proposal
+   * starts from, then the workflow, started by id alone: its terms are loaded from the record.
+   */
   const start = async (target: Phase, overrides: Partial<ProposalTerms> = {}) => {
-    const input = await terms(target, overrides);
-    return env.client.workflow.start(expansionProposal, { taskQueue, workflowId: input.proposalId, args: [input] });
+    const { approvers: _ignored, ...input } = await terms(target, overrides);
+    await recordExpansionProposal(t.db, {
+      ...input,
+      expiresInDays: input.expiresInDays ?? 14,
+      requestedBy: 'governance-cycle',
+    });
+    await t.db.updateTable('governance_state').set({ current_phase: input.fromPhase }).execute();
+    return env.client.workflow.start(expansionProposal, {
+      taskQueue,
+      workflowId: input.proposalId,
+      args: [{ proposalId: input.proposalId }],
+    });
   };
   const status = async (
     handle: { query: (q: typeof proposalStatusQuery) => Promise<ProposalView> },
@@ -220,7 +235,7 @@ describe('expansionProposal workflow (time-skipping server)', () => {
       await handle.signal(approveSignal, { role: 'tech_lead', approver: 'alice' });
       expect(await handle.result()).toMatchObject({ status: 'expired', missingRoles: ['ops_lead'] });
     });
-    expect(await readGovernanceState(t.db)).toMatchObject({ phase: 'L3' });
+    expect(await readGovernanceState(t.db)).toMatchObject({ phase: 'L3+' });
   });
 
   it('a rejection ends it; the phase stays', async () => {
@@ -234,7 +249,7 @@ describe('expansionProposal workflow (time-skipping server)', () => {
         rejection: { approver: 'carol', reason: 'rollback drill first' },
       });
     });
-    expect(await readGovernanceState(t.db)).toMatchObject({ phase: 'L3' });
+    expect(await readGovernanceState(t.db)).toMatchObject({ phase: 'L3+' });
   });
 
   it('refuses bad approvals with their reason, audits them, and leaves the state and the workflow task alone', async () => {
@@ -296,6 +311,8 @@ describe('expansionProposal workflow (time-skipping server)', () => {
       // From here the clock stays put (a plain client does not unlock time skipping): the revert must come from the breaker, not a timer.
       const locked = new Client({ connection: env.connection });
       // A critical incident from an autonomous command trips "Critical Incident" (revert_to_l3).
+      // Commands are governed actions: this one executes only with go-live on, outside dry_run.
+      await t.db.updateTable('control_plane_state').set({ go_live_enabled: true, apply_mode: 'live' }).execute();
       const result = await locked.workflow.execute('commandExecution', {
         taskQueue,
         workflowId: uniqueName('command'),

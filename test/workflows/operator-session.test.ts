@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { AlreadyRunningError, WardenClient } from '../../src/client';
 import { listAuditEvents } from '../../src/db/audit.repository';
-import { listOperatorSessions } from '../../src/db/go-live.repository';
+import { listOperatorSessions } from '../../src/db/operator-sessions.repository';
 import { operatorSessionWorkflowId } from '../../workflows/names';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { connectDevServer, createTestDatabase, type TestDatabase, uniqueName, workflowBundle } from '../helpers';

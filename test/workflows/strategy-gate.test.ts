@@ -23,6 +23,7 @@ import {
   upsertStrategy,
 } from '../../src/db/strategy.repository';
 import { listAuditEvents } from '../../src/db/audit.repository';
+import { reconcilePosition } from '../../src/db/positions.repository';
 import { createGovernanceMetrics } from '../../src/operator/metrics/governance-metrics';
 import type { DealInput, ExecuteDealInput, ExecuteDealResult } from '../../src/domain/deals/types';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
@@ -252,18 +253,28 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
 
   it('a paused strategy may close its position but not grow or flip it', async () => {
     await strategy({ paused: true, pausedReason: 'drift' });
+    // The position is Warden's own (the payload's `position` is ignored): long 100 in each deal's symbol.
+    const holding = (d: DealInput) =>
+      reconcilePosition(t.db, {
+        scope: 'strategy',
+        scopeId: 'mr-1',
+        symbol: d.symbol,
+        quantity: 100,
+        actor: 'ops',
+        reason: 'opening book',
+      }).then(() => d);
     await (
       await worker()
     ).runUntil(async () => {
-      expect(await warden.executeDeal(deal({ side: 'sell', position: 100, amount: 100 }))).toMatchObject({
+      expect(await warden.executeDeal(await holding(deal({ side: 'sell', amount: 100 })))).toMatchObject({
         status: 'executed',
       });
-      expect(await warden.executeDeal(deal({ side: 'sell', position: 100, amount: 150 }))).toMatchObject({
+      expect(await warden.executeDeal(await holding(deal({ side: 'sell', amount: 150 })))).toMatchObject({
         status: 'denied',
         gate: 'strategy',
         reason: 'pause',
       });
-      expect(await warden.executeDeal(deal({ side: 'buy', position: 100 }))).toMatchObject({
+      expect(await warden.executeDeal(await holding(deal({ side: 'buy' })))).toMatchObject({
         status: 'denied',
         reason: 'pause',
       });
@@ -276,8 +287,9 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
     ).runUntil(async () => {
       await strategy({ level: 'L0' });
       expect(await warden.executeDeal(deal())).toMatchObject({ status: 'shadow', strategyId: 'mr-1' });
-      await strategy({ level: 'L1' });
-      const paper = deal();
+      // A level is not an upsert's to change: a second strategy, seeded at L1.
+      await strategy({ id: 'mr-paper', level: 'L1' });
+      const paper = deal({ strategyId: 'mr-paper' });
       expect(await warden.executeDeal(paper)).toMatchObject({ status: 'paper' });
       expect(
         await t.db

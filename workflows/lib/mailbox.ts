@@ -35,16 +35,22 @@ export class Mailbox<T, A> {
   }
 
   /**
-   * Handles every queued item, oldest first, including those that arrive
-   * meanwhile. An item leaves the queue once handled; an awaited one's answer
-   * is handed to its caller.
+   * Handles every queued item, oldest first unless `pick` chooses another
+   * (an index into the queued items, e.g. to let an urgent one jump the
+   * queue), including those that arrive meanwhile. An item leaves the queue
+   * once handled; an awaited one's answer is handed to its caller.
    */
-  async drain(handle: (item: T, id: string) => Promise<A>): Promise<void> {
+  async drain(
+    handle: (item: T, id: string, awaited: boolean) => Promise<A>,
+    pick?: (items: readonly T[]) => number,
+  ): Promise<void> {
     while (this.letters.length > 0) {
-      const letter = this.letters[0]!;
-      const answer = await handle(letter.item, letter.id);
+      const chosen = pick ? pick(this.letters.map((l) => l.item)) : 0;
+      const index = chosen >= 0 && chosen < this.letters.length ? chosen : 0;
+      const letter = this.letters[index]!;
+      const answer = await handle(letter.item, letter.id, letter.awaited);
       if (letter.awaited) this.answers.set(letter.id, answer);
-      this.letters.shift();
+      this.letters.splice(this.letters.indexOf(letter), 1);
     }
   }
 }

@@ -8,6 +8,11 @@ import * as operatorSurface from './2026_11_24_0006_operator_surface';
 import * as notifications from './2026_11_24_0007_notifications';
 import * as goLive from './2026_11_24_0008_go_live';
 import * as retryAnswers from './2026_12_01_0001_retry_answers';
+import * as dealClaims from './2026_12_01_0002_deal_claims';
+import * as executionPolicies from './2026_12_01_0003_execution_policies';
+import * as commandPolicies from './2026_12_01_0004_command_policies';
+import * as proposalRecords from './2026_12_01_0005_proposal_records';
+import * as restrictionPriorState from './2026_12_01_0006_restriction_prior_state';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +25,9 @@ export const migrations: Record<string, Migration> = {
   '2026_11_24_0007_notifications': notifications,
   '2026_11_24_0008_go_live': goLive,
   '2026_12_01_0001_retry_answers': retryAnswers,
+  '2026_12_01_0002_deal_claims': dealClaims,
+  '2026_12_01_0003_execution_policies': executionPolicies,
+  '2026_12_01_0004_command_policies': commandPolicies,
+  '2026_12_01_0005_proposal_records': proposalRecords,
+  '2026_12_01_0006_restriction_prior_state': restrictionPriorState,
 };

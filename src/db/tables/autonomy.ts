@@ -1,3 +1,4 @@
+import type { CommandStatus } from '../../domain/autonomy/metrics';
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 import type { Json } from './json';
 
@@ -37,7 +38,7 @@ export interface CommandRecordTable {
   command_type: string;
   phase: string;
   autonomous: boolean;
-  status: 'succeeded' | 'failed' | 'rejected' | 'rolled_back';
+  status: CommandStatus;
   approval: 'approved' | 'rejected' | 'timed_out' | 'refused_paused' | null;
   approver: string | null;
   role: string | null;
@@ -124,6 +125,25 @@ export interface ExpansionProposalTable {
   created_at: Date;
   updated_at: Date;
 }
+
+/** Warden's own record of a proposal (expansion or promotion), keyed by the proposal's workflow id. */
+export interface ProposalRecordTable {
+  id: string;
+  kind: 'expansion' | 'promotion';
+  /** `autonomy` for an expansion, the strategy id for a promotion. */
+  subject: string;
+  /** The phase (expansion) or maturity level (promotion) the proposal starts from and moves to. */
+  from_state: string;
+  to_state: string;
+  terms: Json<Record<string, unknown>>;
+  requested_by: string;
+  created_at: Generated<Date>;
+  closed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  closed_status: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export type ProposalRecordRow = Selectable<ProposalRecordTable>;
+export type NewProposalRecord = Insertable<ProposalRecordTable>;
 
 export type AutonomyPhaseRow = Selectable<AutonomyPhaseTable>;
 export type NewAutonomyPhase = Insertable<AutonomyPhaseTable>;

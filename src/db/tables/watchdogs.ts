@@ -55,6 +55,16 @@ export interface EngineRestrictionTable {
   clear_reason: string | null;
 }
 
+/** An engine policy's state before its first active throttle: what clearing the last one restores. */
+export interface EngineRestrictionPriorStateTable {
+  engine: string;
+  /** Was there a risk_policy row? If not, clearing removes the placeholder the throttle created. */
+  policy_existed: boolean;
+  policy_enabled: boolean | null;
+  restriction_id: string;
+  captured_at: Generated<Date>;
+}
+
 export interface CanaryCheckStateTable {
   name: string;
   consecutive_failures: Generated<number>;

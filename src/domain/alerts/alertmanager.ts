@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EngineSchema } from '../risk/rules';
+import { storableText } from '../shared/validation';
 
 /**
  * Alertmanager's webhook payload (version 4), read tolerantly: Alertmanager
@@ -41,21 +42,32 @@ export type AlertStep =
       note: string;
     };
 
+/** Labels as stored: at most 50, keys and values escaped and truncated (a NUL must not fail the audit). */
+function storableLabels(labels: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(labels)
+      .slice(0, 50)
+      .map(([k, v]) => [storableText(k, 100), storableText(v, 500)]),
+  );
+}
+
 /**
  * What each alert asks of Warden. Only a firing alert with a `warden_action`
  * label acts; everything else is recorded. A resolved alert never releases
- * anything: stopping is automatic, starting again is a human decision.
+ * anything: stopping is automatic, starting again is a human decision. Every
+ * text taken from the alert is made safe to store, so a hostile label cannot
+ * fail the batch (and with it a kill switch); kill-switch steps come first.
  */
 export function planAlertActions(payload: AlertmanagerPayload): AlertStep[] {
-  return payload.alerts.map((alert): AlertStep => {
-    const alertname = alert.labels.alertname ?? 'unnamed';
-    const summary = alert.annotations.summary ?? alert.annotations.description ?? alertname;
+  const steps = payload.alerts.map((alert): AlertStep => {
+    const alertname = storableText(alert.labels.alertname ?? 'unnamed', 200);
+    const summary = storableText(alert.annotations.summary ?? alert.annotations.description ?? alertname, 1500);
     const record = (note: string): AlertStep => ({
       kind: 'record',
       status: alert.status,
       alertname,
-      fingerprint: alert.fingerprint,
-      labels: alert.labels,
+      fingerprint: storableText(alert.fingerprint, 100),
+      labels: storableLabels(alert.labels),
       note,
     });
     if (alert.status === 'resolved') return record('resolved: recorded only; a release stays a human decision');
@@ -68,6 +80,13 @@ export function planAlertActions(payload: AlertmanagerPayload): AlertStep[] {
         return record(`warden_action=${action} needs an engine label naming the engine (e.g. engine="WHOLESALE")`);
       return { kind: 'act', action, engine: engine.data, alertname, summary };
     }
-    return record(`unknown warden_action '${action}' (expected ${WARDEN_ACTIONS.join(', ')}): recorded only`);
+    return record(
+      `unknown warden_action '${storableText(action, 100)}' (expected ${WARDEN_ACTIONS.join(', ')}): recorded only`,
+    );
   });
+  const first = (step: AlertStep) => (step.kind === 'act' && step.action === 'kill_switch' ? 0 : 1);
+  return steps
+    .map((step, i) => ({ step, i }))
+    .sort((a, b) => first(a.step) - first(b.step) || a.i - b.i)
+    .map((x) => x.step);
 }

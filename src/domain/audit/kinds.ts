@@ -13,7 +13,18 @@ import type { DealResult } from '../deals/types';
  */
 
 /** What a proposal's history records, one audit event each. */
-export type ProposalEvent = 'created' | 'approved' | 'rejected' | 'expired' | 'applied' | 'validated' | 'reverted';
+export type ProposalEvent =
+  | 'created'
+  | 'approved'
+  | 'rejected'
+  | 'expired'
+  | 'applied'
+  | 'validated'
+  | 'reverted'
+  /** Approved, but the phase had moved on from the one the proposal started from: nothing applied. */
+  | 'stale'
+  /** Started for an id Warden holds no open proposal record for: nothing happens. */
+  | 'refused';
 type RestrictionKind = 'throttle' | 'pause';
 type BreakerAction = (typeof BREAKER_ACTIONS)[number];
 
@@ -29,6 +40,7 @@ const deal = {
   paper: 'deal.paper',
   denied: 'deal.denied',
   failed: 'deal.failed',
+  needs_reconciliation: 'deal.needs_reconciliation',
 } as const satisfies KeyedKinds<'deal', DealResult['status']>;
 
 const restrictionApplied = {
@@ -46,6 +58,8 @@ const command = {
   failed: 'command.failed',
   rejected: 'command.rejected',
   rolled_back: 'command.rolled_back',
+  denied: 'command.denied',
+  dry_run: 'command.dry_run',
 } as const satisfies KeyedKinds<'command', CommandStatus>;
 
 const proposal = {
@@ -56,6 +70,8 @@ const proposal = {
   applied: 'proposal.applied',
   validated: 'proposal.validated',
   reverted: 'proposal.reverted',
+  stale: 'proposal.stale',
+  refused: 'proposal.refused',
 } as const satisfies KeyedKinds<'proposal', ProposalEvent>;
 
 const breakerTripped = {
@@ -82,6 +98,9 @@ export const AuditKind = {
     capitalBandChanged: 'control_plane.capital_band_changed',
     changeRefused: 'control_plane.change_refused',
     signalRejected: 'control_plane.signal_rejected',
+    engineRestrictionCleared: 'control_plane.engine_restriction_cleared',
+    changeDropped: 'control_plane.change_dropped',
+    queueOverflow: 'control_plane.queue_overflow',
   },
   // Go-live playbook and operator sessions.
   goLive: {
@@ -96,6 +115,14 @@ export const AuditKind = {
   },
   // A deal's final outcome, keyed by `DealResult['status']` (counted by the deal-outcome metric).
   deal,
+  // A deal's lifecycle: a second workflow answered with the first's result, an operator's reconciliation,
+  // and the reservation sweep's verdicts on a closed workflow's holdings (released, or flagged for reconciliation).
+  dealLifecycle: {
+    claimReplayed: 'deal.claim_replayed',
+    reconciled: 'deal.reconciled',
+    orphanReleased: 'deal.orphan_released',
+    orphanFlagged: 'deal.orphan_flagged',
+  },
   // Deal gates: risk reservations and policies, prod eligibility (Heimdall), permits and the governor's disarm.
   risk: { reserve: 'risk.reserve', reserveDenied: 'risk.reserve_denied', policySet: 'risk.policy_set' },
   heimdall: {
@@ -105,11 +132,18 @@ export const AuditKind = {
     policySet: 'heimdall.policy_set',
   },
   permit: { issued: 'permit.issued', blocked: 'permit.blocked' },
+  // What an action is: engine execution policies, and positions reconciled by an operator.
+  executionPolicy: { set: 'execution_policy.set' },
+  position: { reconciled: 'position.reconciled' },
   governor: { autoDisarm: 'governor.auto_disarm' },
   // Strategies and their order tokens.
   strategy: {
     changed: 'strategy.changed',
     promoted: 'strategy.promoted',
+    /** An approved promotion found the strategy no longer at the level it started from: nothing applied. */
+    promotionStale: 'strategy.promotion_stale',
+    /** A strategyPromotion started for an id Warden holds no open promotion record for. */
+    promotionRefused: 'strategy.promotion_refused',
     demoted: 'strategy.demoted',
     paused: 'strategy.paused',
   },
@@ -129,10 +163,13 @@ export const AuditKind = {
   },
   readiness: { attested: 'readiness.attested' },
   governance: { report: 'governance.report' },
-  // A governed command's outcome, keyed by `CommandStatus`.
+  // A governed command's outcome, keyed by `CommandStatus`; a command type's policy (its execution class).
   command,
+  commandPolicy: { set: 'command_policy.set' },
   // An expansion proposal's history, keyed by `ProposalEvent`.
   proposal,
+  // Warden's own record of a proposal (expansion or promotion): its terms, written before its workflow runs.
+  proposalRecord: { recorded: 'proposal_record.recorded' },
   // Circuit breakers: rules, resolutions, and trips keyed by the rule's action.
   breaker: { ruleSet: 'breaker.rule_set', resolved: 'breaker.resolved' },
   breakerTripped,

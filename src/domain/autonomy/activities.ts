@@ -1,8 +1,10 @@
 import type { ProposalEvent } from '../audit/kinds';
+import type { ApplyMode, ExecutionClass } from '../control-plane/types';
 import type { BreakerTrip } from './breakers';
+import type { CommandDenialReason, CommandGate } from './commands';
 import type { AutonomyMetrics, CommandStatus, IncidentSeverity } from './metrics';
 import type { ApproverRole, Phase } from './phases';
-import type { ExpansionDecision, ProposalTerms, ProposalView } from './proposals';
+import type { ExpansionDecision, ProposalTerms, ProposalView, RecordedProposalTerms } from './proposals';
 import type { ReadinessReport } from './readiness';
 
 // The autonomy activity contracts: Warden's own (activities/autonomy.ts) and
@@ -12,6 +14,10 @@ export interface CommandInput {
   commandId: string;
   commandType: string;
   params: Record<string, unknown>;
+  /** Since command-governed: the command type's class (its policy, or the producer's stricter ask). */
+  executionClass?: ExecutionClass;
+  /** Since command-governed: the apply mode to run in, never `live` for SANDBOX_EXEC (never `dry_run`: that never executes). */
+  applyMode?: ApplyMode;
 }
 
 /** The user's side: an activity named `executeCommand`. Throw to fail; report a rollback or an incident in the result. */
@@ -42,6 +48,11 @@ export interface CommandOutcomeRecord {
   detail: string | null;
   incident: { severity: IncidentSeverity; description: string } | null;
   at: string;
+  /** A denied command: the gate and reason (audited with the outcome). */
+  denial?: { gate: CommandGate; reason: CommandDenialReason };
+  /** Since command-governed: the class and effective apply mode the gates decided. */
+  executionClass?: ExecutionClass;
+  applyMode?: ApplyMode;
 }
 
 export interface BreakerEvaluation {
@@ -82,4 +93,29 @@ export interface AutonomyActivities {
     at: string;
     key?: string;
   }): Promise<string>;
+}
+
+/** Warden's answer to "what is proposal X": its recorded terms, or why there is nothing to run. */
+export type LoadedProposal =
+  { found: true; terms: RecordedProposalTerms } | { found: false; reason: string; phase: Phase };
+
+/**
+ * Warden-owned proposals (expansions here, promotions in the strategy contract): terms from Warden's
+ * record, approvers from its approver table at decision time, the phase checked again before it widens.
+ */
+export interface ProposalActivities {
+  /** The open record for this proposal id; without one, the refusal is audited (once per run) and `found` is false. */
+  loadProposal(input: { proposalId: string; runId: string; claimed: unknown }): Promise<LoadedProposal>;
+  /** Whether `approver` is on Warden's allowlist for `role` now (the approver table). */
+  checkApprover(input: {
+    role: ApproverRole;
+    approver: string;
+  }): Promise<{ ok: true } | { ok: false; problem: string }>;
+  /** Widens the phase only if it is still `fromPhase` (one step up); otherwise nothing changes and the answer says why. */
+  applyProposedPhase(input: {
+    proposalId: string;
+    fromPhase: Phase;
+    targetPhase: Phase;
+    at: string;
+  }): Promise<{ applied: true } | { applied: false; reason: string; phase: Phase }>;
 }

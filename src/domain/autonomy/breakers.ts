@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeText } from '../shared/validation';
 import { type AutonomyMetrics, type CommandOutcome, computeMetrics } from './metrics';
 
 export const BREAKER_ACTIONS = ['revert_to_l3', 'pause_command_type', 'alert_only'] as const;
@@ -38,10 +39,10 @@ export function parseWindow(text: string): number | { error: string } {
 
 export const BreakerRuleSchema = z
   .strictObject({
-    name: z.string().trim().min(1).max(100),
+    name: safeText({ max: 100 }),
     enabled: z.boolean(),
-    condition: z.string(),
-    window: z.string(),
+    condition: safeText({ max: 500 }),
+    window: safeText({ max: 50 }),
     action: z.enum(BREAKER_ACTIONS),
     alertSeverity: z.enum(['low', 'medium', 'high', 'critical']),
   })

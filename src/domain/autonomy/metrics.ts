@@ -1,4 +1,9 @@
-export type CommandStatus = 'succeeded' | 'failed' | 'rejected' | 'rolled_back';
+/**
+ * A command's recorded outcome. `denied` (a gate stopped it) and `dry_run`
+ * (nothing executed) are not executions: they never count as failures for the
+ * circuit breakers or the success and error rates.
+ */
+export type CommandStatus = 'succeeded' | 'failed' | 'rejected' | 'rolled_back' | 'denied' | 'dry_run';
 export type IncidentSeverity = 'low' | 'medium' | 'high' | 'critical';
 
 export interface CommandOutcome {
@@ -22,7 +27,14 @@ export interface AutonomyMetrics {
 
 /** Seed 002's metrics collector over one window of outcomes. */
 export function computeMetrics(outcomes: CommandOutcome[]): AutonomyMetrics {
-  const counts: Record<CommandStatus, number> = { succeeded: 0, failed: 0, rejected: 0, rolled_back: 0 };
+  const counts: Record<CommandStatus, number> = {
+    succeeded: 0,
+    failed: 0,
+    rejected: 0,
+    rolled_back: 0,
+    denied: 0,
+    dry_run: 0,
+  };
   for (const o of outcomes) counts[o.status] += 1;
   const executed = counts.succeeded + counts.failed + counts.rolled_back;
   const decided = outcomes.filter(

@@ -1,15 +1,15 @@
 import { z } from 'zod';
 import { ActorSchema, ReasonSchema } from '../control-plane/types';
-import { describeIssues } from '../shared/validation';
-import { type ApproverRole, ApproverRoleSchema, type Phase, PhaseSchema } from './phases';
+import { describeIssues, safeText, TokenTextSchema } from '../shared/validation';
+import { type ApproverRole, ApproverRoleSchema, nextPhase, type Phase, PhaseSchema } from './phases';
 import type { ReadinessReport } from './readiness';
 
 /** A signed approval token; required when signed approvals are on (`approver` must be its subject). */
-const TokenSchema = z.string().min(1).max(4096).optional();
+const TokenSchema = TokenTextSchema.optional();
 export const ApprovePayloadSchema = z.strictObject({
   role: ApproverRoleSchema,
   approver: ActorSchema,
-  comment: z.string().max(2000).optional(),
+  comment: safeText({ max: 2000, min: 0, multiline: true }).optional(),
   token: TokenSchema,
 });
 export const RejectPayloadSchema = z.strictObject({
@@ -25,17 +25,50 @@ export const ProposalTermsSchema = z.strictObject({
   proposalId: z.string().regex(/^[A-Za-z0-9._:+-]{1,128}$/),
   fromPhase: PhaseSchema,
   targetPhase: PhaseSchema,
-  commands: z.array(z.string()),
+  commands: z.array(safeText({ max: 200 })).max(500),
   validationDays: z.number().int().min(1).max(365),
-  achievements: z.array(z.string()),
-  risk: z.strictObject({ level: z.enum(['low', 'medium', 'high']), mitigations: z.array(z.string()) }),
+  achievements: z.array(safeText({ max: 2000, multiline: true })).max(200),
+  risk: z.strictObject({
+    level: z.enum(['low', 'medium', 'high']),
+    mitigations: z.array(safeText({ max: 2000, multiline: true })).max(200),
+  }),
   requiredRoles: z.array(ApproverRoleSchema).min(1),
   /** Who may approve for each role, fixed when the proposal is made. */
-  approvers: z.record(z.string(), z.array(z.string())),
+  approvers: z.record(z.string(), z.array(ActorSchema)),
   expiresInDays: z.number().min(0.001).max(365).default(14),
 });
 export type ProposalTerms = z.input<typeof ProposalTermsSchema>;
 export type ParsedProposalTerms = z.output<typeof ProposalTermsSchema>;
+
+/**
+ * An expansion proposal's terms as Warden records them (proposal_record), keyed by the proposal id:
+ * written by the governance cycle, or by an operator in an approver role. No allowlist: approvers are
+ * read from Warden's approver table when each decision is judged.
+ */
+export const RecordedProposalTermsSchema = ProposalTermsSchema.omit({ approvers: true }).extend({
+  /** Who asked for it: the governance cycle, or the operator. They may not approve it themselves. */
+  requestedBy: ActorSchema,
+});
+export type RecordedProposalTerms = z.output<typeof RecordedProposalTermsSchema>;
+
+/**
+ * What `expansionProposal` is started with. Since Warden-owned proposals only the workflow id matters:
+ * the terms and approvers are loaded from Warden's record, and any terms here (old callers send the
+ * whole `ProposalTerms`) are ignored.
+ */
+export type ProposalStart = ProposalTerms | { proposalId?: string };
+
+/**
+ * The rules a decision is judged by. With `approvers`, the allowlist is the one given (proposals started
+ * before Warden-owned proposals); without, the approver table is read when the decision is judged.
+ */
+export interface ApprovalRules {
+  targetPhase: Phase;
+  requiredRoles: ApproverRole[];
+  approvers?: Record<string, string[]>;
+  /** The requester, who may not approve their own proposal. */
+  requestedBy?: string;
+}
 
 export interface Approval {
   role: ApproverRole;
@@ -46,14 +79,42 @@ export interface Approval {
 
 export type ApprovalCheck = { ok: true } | { ok: false; reason: string };
 
-function mayAct(terms: ParsedProposalTerms, role: ApproverRole, approver: string): ApprovalCheck {
+function mayAct(terms: ApprovalRules, role: ApproverRole, approver: string): ApprovalCheck {
   if (!terms.requiredRoles.includes(role))
     return {
       ok: false,
       reason: `role ${role} is not required for ${terms.targetPhase} (required: ${terms.requiredRoles.join(', ')})`,
     };
-  if (!(terms.approvers[role] ?? []).includes(approver))
+  if (terms.approvers !== undefined && !(terms.approvers[role] ?? []).includes(approver))
     return { ok: false, reason: `${approver} is not on the allowlist for ${role}` };
+  if (terms.requestedBy !== undefined && terms.requestedBy === approver)
+    return { ok: false, reason: `${approver} requested this proposal; approval must come from someone else` };
+  return { ok: true };
+}
+
+/** Whether `approver` is on Warden's allowlist for `role` (the approver table, read at decision time). */
+export function onAllowlist(
+  allowlist: Readonly<Record<string, readonly string[]>>,
+  role: string,
+  approver: string,
+): ApprovalCheck {
+  return (allowlist[role] ?? []).includes(approver)
+    ? { ok: true }
+    : { ok: false, reason: `${approver} is not on the allowlist for ${role}` };
+}
+
+/**
+ * Whether an approved proposal may widen the phase now: only from the phase it started from, and only one
+ * step up the ladder. Otherwise it is stale (a breaker reverted the phase, another proposal moved it).
+ */
+export function checkPhaseStillFrom(current: Phase, fromPhase: Phase, targetPhase: Phase): ApprovalCheck {
+  if (nextPhase(fromPhase) !== targetPhase)
+    return { ok: false, reason: `${fromPhase} → ${targetPhase} is not one step up the ladder` };
+  if (current !== fromPhase)
+    return {
+      ok: false,
+      reason: `the phase is ${current}, no longer ${fromPhase} where this proposal started; nothing applied`,
+    };
   return { ok: true };
 }
 
@@ -63,7 +124,7 @@ function mayAct(terms: ParsedProposalTerms, role: ApproverRole, approver: string
  * repeat of an approval already counted is refused (and changes nothing).
  */
 export function checkApproval(
-  terms: ParsedProposalTerms,
+  terms: ApprovalRules,
   approvals: Approval[],
   raw: unknown,
 ): ApprovalCheck & { payload?: ApprovePayload } {
@@ -88,14 +149,24 @@ export function checkApproval(
   return { ok: true, payload: parsed.data };
 }
 
-export function checkRejection(terms: ParsedProposalTerms, raw: unknown): ApprovalCheck & { payload?: RejectPayload } {
+export function checkRejection(terms: ApprovalRules, raw: unknown): ApprovalCheck & { payload?: RejectPayload } {
   const parsed = RejectPayloadSchema.safeParse(raw);
   if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error) };
   const allowed = mayAct(terms, parsed.data.role, parsed.data.approver);
   return allowed.ok ? { ok: true, payload: parsed.data } : allowed;
 }
 
-export type ProposalStatus = 'pending' | 'validating' | 'validated' | 'rejected' | 'expired' | 'reverted';
+export type ProposalStatus =
+  | 'pending'
+  | 'validating'
+  | 'validated'
+  | 'rejected'
+  | 'expired'
+  | 'reverted'
+  /** Approved after the phase moved on from `fromPhase`: nothing applied. */
+  | 'stale'
+  /** Started for an id Warden holds no open proposal record for: nothing happened. */
+  | 'refused';
 
 export interface ProposalView {
   proposalId: string;
@@ -113,6 +184,10 @@ export interface ProposalView {
   expiresAt: string;
   validationEndsAt: string | null;
   revertedBy: string | null;
+  /** Why a `stale` or `refused` proposal ended (since Warden-owned proposals). */
+  endReason?: string;
+  /** Who asked for it (since Warden-owned proposals). */
+  requestedBy?: string;
 }
 
 export interface ExpansionInputs {
@@ -159,5 +234,39 @@ export function riskFor(target: Phase, validationDays: number): ParsedProposalTe
       'circuit breakers evaluated after every command outcome',
       'kill switch stops all production execution',
     ],
+  };
+}
+
+/**
+ * Warden's terms for widening `phase` one step: the next phase's definition decides the commands, the
+ * validation period and the required roles. The governance cycle and an operator's proposal both use it,
+ * so nobody picks their own terms.
+ */
+export function expansionTermsFor(input: {
+  phase: Phase;
+  next: {
+    phase: Phase;
+    addedCommands: string[];
+    allCommands: boolean;
+    validationDays: number;
+    requiredRoles: ApproverRole[];
+  };
+  at: Date;
+  achievements: string[];
+  requestedBy: string;
+  expiresInDays?: number;
+}): RecordedProposalTerms {
+  const { next } = input;
+  return {
+    proposalId: `expansion-${next.phase}-${input.at.toISOString().slice(0, 10)}`,
+    fromPhase: input.phase,
+    targetPhase: next.phase,
+    commands: next.allCommands ? ['*all commands*', ...next.addedCommands] : next.addedCommands,
+    validationDays: next.validationDays,
+    achievements: input.achievements,
+    risk: riskFor(next.phase, next.validationDays),
+    requiredRoles: next.requiredRoles,
+    expiresInDays: input.expiresInDays ?? 14,
+    requestedBy: input.requestedBy,
   };
 }

@@ -46,6 +46,8 @@ export interface ChangeContext {
   vote?: ReleaseVote | { refused: string };
   /** Capital usage measured now; every change refreshes the band. */
   capital: { band: CapitalBand; usage: number | null };
+  /** For clearEngineRestriction: how many active restrictions the change names. */
+  restrictionsToClear?: number;
 }
 
 export interface ChangeDecision {
@@ -138,6 +140,16 @@ export function decideControlPlaneChange(
     case 'restrictEngine':
       // The restriction lives with the engine's policy; the control plane only serialises and audits it.
       return applied({ ...state, ...capital });
+    case 'clearEngineRestriction':
+      if ((ctx.restrictionsToClear ?? 0) === 0) {
+        return refused(
+          change.restrictionId !== undefined
+            ? `restrictionId: no active restriction ${change.restrictionId}`
+            : `engine: no active ${change.restriction ?? 'restriction'} on ${change.engine}${change.source ? ` from ${change.source}` : ''}`,
+        );
+      }
+      // Like a restriction, the clearing lives with the engine's policy; the control plane serialises and audits it.
+      return applied({ ...state, ...capital });
     case 'refreshCapitalBand':
       if (ctx.capital.band === state.capitalBand) return applied({ ...state, ...capital });
       return applied({
@@ -157,7 +169,10 @@ export const CONTROL_PLANE_AUDIT_KINDS = {
   setApplyMode: AuditKind.controlPlane.applyModeSet,
   restrictEngine: AuditKind.controlPlane.engineRestricted,
   refreshCapitalBand: AuditKind.controlPlane.capitalBandChanged,
+  clearEngineRestriction: AuditKind.controlPlane.engineRestrictionCleared,
 } as const satisfies Record<ControlPlaneChange['kind'], AuditKindName>;
 export const CONTROL_PLANE_REFUSAL_KIND = AuditKind.controlPlane.changeRefused;
 export const CONTROL_PLANE_REJECTION_KIND = AuditKind.controlPlane.signalRejected;
+export const CONTROL_PLANE_DROPPED_KIND = AuditKind.controlPlane.changeDropped;
+export const CONTROL_PLANE_OVERFLOW_KIND = AuditKind.controlPlane.queueOverflow;
 export const CONTROL_PLANE_SUBJECT = 'control-plane';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { CapitalBand } from '../capital/bands';
 import { type Role, RoleSchema } from '../identity/roles';
 import { EngineSchema } from '../risk/rules';
+import { safeText } from '../shared/validation';
 
 export const APPLY_MODES = ['dry_run', 'testnet', 'live'] as const;
 export const ApplyModeSchema = z.enum(APPLY_MODES);
@@ -12,12 +13,28 @@ export const EXECUTION_CLASSES = ['OBSERVE_ONLY', 'SANDBOX_EXEC', 'PROD_EXEC'] a
 export const ExecutionClassSchema = z.enum(EXECUTION_CLASSES);
 export type ExecutionClass = z.infer<typeof ExecutionClassSchema>;
 
-export const ActorSchema = z.string().trim().min(1, 'must name who acts').max(200);
-export const ReasonSchema = z.string().trim().min(1, 'must say why').max(2000);
+export const ActorSchema = safeText({ max: 200, minMessage: 'must name who acts' });
+export const ReasonSchema = safeText({ max: 2000, minMessage: 'must say why' });
 /** Who engaged a kill switch: an operator, or a watchdog such as tripwire or canary. */
 export const KillSwitchSourceSchema = z
   .string()
   .regex(/^[a-z][a-z0-9_-]{0,63}$/, 'expected a lowercase source name such as operator, tripwire or canary');
+/**
+ * Who placed an engine restriction: a source name, optionally qualified, e.g.
+ * `tripwire:WHOLESALE/roi_event` or `operator:alice`.
+ */
+export const RestrictionSourceSchema = z
+  .string()
+  .regex(
+    /^[a-z][a-z0-9_-]{0,63}(:[A-Za-z0-9_.@/-]{1,200})?$/,
+    'expected a lowercase source name, optionally qualified, such as operator, tripwire:WHOLESALE/roi_event or operator:alice',
+  );
+/** A signed approval token: printable, bounded. */
+export const ApprovalTokenSchema = safeText({ max: 4096 });
+/** Largest control-plane payload read, as JSON text; a bigger one is refused before parsing (an engage still engages). */
+export const MAX_CONTROL_PLANE_PAYLOAD = 64 * 1024;
+/** Most changes queued at once; past it a non-engage change is refused (audited), an engage never. */
+export const MAX_CONTROL_PLANE_QUEUE = 256;
 
 // Payloads are plain JSON so operators can send them from the Temporal CLI or
 // Web UI; strict objects turn a misspelt field into an error naming it.
@@ -40,17 +57,37 @@ export const ReleaseKillSwitchInputSchema = z.strictObject({
   actor: ActorSchema,
   reason: ReasonSchema,
   role: RoleSchema.optional(),
-  token: z.string().min(1).max(4096).optional(),
+  token: ApprovalTokenSchema.optional(),
 });
 export const DeclineKillSwitchReleaseInputSchema = ReleaseKillSwitchInputSchema;
 /** Throttle or pause one engine (seed 000 tripwire actions), e.g. from an Alertmanager alert. */
 export const RestrictEngineInputSchema = z.strictObject({
   engine: EngineSchema,
   restriction: z.enum(['throttle', 'pause'], { message: 'expected throttle or pause' }),
-  source: KillSwitchSourceSchema,
+  source: RestrictionSourceSchema,
   actor: ActorSchema,
   reason: ReasonSchema,
 });
+/**
+ * Lift engine restrictions: one by `restrictionId`, or every active one on
+ * `engine` (narrowed by `restriction` kind and/or `source`). Clearing the last
+ * throttle restores the engine policy as it was before the first.
+ */
+const ClearEngineRestrictionFields = z.strictObject({
+  restrictionId: z
+    .string()
+    .regex(/^[1-9][0-9]{0,17}$/, 'expected a restriction id such as 42')
+    .optional(),
+  engine: EngineSchema.optional(),
+  restriction: z.enum(['throttle', 'pause'], { message: 'expected throttle or pause' }).optional(),
+  source: RestrictionSourceSchema.optional(),
+  actor: ActorSchema,
+  reason: ReasonSchema,
+});
+const oneTarget = (v: { restrictionId?: string | undefined; engine?: string | undefined }) =>
+  (v.restrictionId === undefined) !== (v.engine === undefined);
+const ONE_TARGET = { message: 'give exactly one of restrictionId or engine', path: ['restrictionId'] };
+export const ClearEngineRestrictionInputSchema = ClearEngineRestrictionFields.refine(oneTarget, ONE_TARGET);
 /** Re-reads capital usage into the state; the band is measured, never taken from the payload. */
 export const RefreshCapitalBandInputSchema = z.strictObject({ actor: ActorSchema });
 export const SetApplyModeInputSchema = z.strictObject({
@@ -64,6 +101,7 @@ export type EngageKillSwitchInput = z.infer<typeof EngageKillSwitchInputSchema>;
 export type ReleaseKillSwitchInput = z.infer<typeof ReleaseKillSwitchInputSchema>;
 export type DeclineKillSwitchReleaseInput = z.infer<typeof DeclineKillSwitchReleaseInputSchema>;
 export type RestrictEngineInput = z.infer<typeof RestrictEngineInputSchema>;
+export type ClearEngineRestrictionInput = z.infer<typeof ClearEngineRestrictionInputSchema>;
 export type RefreshCapitalBandInput = z.infer<typeof RefreshCapitalBandInputSchema>;
 export type SetApplyModeInput = z.infer<typeof SetApplyModeInputSchema>;
 
@@ -75,6 +113,7 @@ export const controlPlaneChangeSchemas = {
   setApplyMode: SetApplyModeInputSchema,
   restrictEngine: RestrictEngineInputSchema,
   refreshCapitalBand: RefreshCapitalBandInputSchema,
+  clearEngineRestriction: ClearEngineRestrictionInputSchema,
 } as const;
 export type ControlPlaneChangeKind = keyof typeof controlPlaneChangeSchemas;
 
@@ -85,7 +124,8 @@ export type ControlPlaneChange =
   | ({ kind: 'declineKillSwitchRelease' } & DeclineKillSwitchReleaseInput)
   | ({ kind: 'setApplyMode' } & SetApplyModeInput)
   | ({ kind: 'restrictEngine' } & RestrictEngineInput)
-  | ({ kind: 'refreshCapitalBand' } & RefreshCapitalBandInput);
+  | ({ kind: 'refreshCapitalBand' } & RefreshCapitalBandInput)
+  | ({ kind: 'clearEngineRestriction' } & ClearEngineRestrictionInput);
 
 export interface ReleaseApproval {
   actor: string;
@@ -127,6 +167,7 @@ export const ChangeControlPlaneInputSchema = z.discriminatedUnion('kind', [
   SetApplyModeInputSchema.extend({ kind: z.literal('setApplyMode') }),
   RestrictEngineInputSchema.extend({ kind: z.literal('restrictEngine') }),
   RefreshCapitalBandInputSchema.extend({ kind: z.literal('refreshCapitalBand') }),
+  ClearEngineRestrictionFields.extend({ kind: z.literal('clearEngineRestriction') }).refine(oneTarget, ONE_TARGET),
 ]);
 
 export type ChangeControlPlaneInput = z.input<typeof ChangeControlPlaneInputSchema>;
@@ -140,6 +181,8 @@ export interface ChangeResult {
 export interface ControlPlaneView extends ControlPlaneState {
   pendingChanges: number;
   rejectedSignals: number;
+  /** Changes dropped because the database would not take them (audited as control_plane.change_dropped). */
+  droppedChanges?: number;
 }
 
 export const INITIAL_CONTROL_PLANE_STATE: ControlPlaneState = {
@@ -162,6 +205,7 @@ export const ControlPlaneInputSchema = z.strictObject({
   /** Signals handled by earlier runs; carried over continue-as-new for the audit trail. */
   handledSignals: z.number().int().min(0).default(0),
   rejectedSignals: z.number().int().min(0).default(0),
+  droppedChanges: z.number().int().min(0).default(0),
   /** Continue-as-new after this many signals; well under the 10,000 per execution. */
   signalsPerRun: z.number().int().min(1).max(5000).default(1000),
 });

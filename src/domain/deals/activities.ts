@@ -2,19 +2,72 @@ import type { ApplyMode, ExecutionClass } from '../control-plane/types';
 import type { PermitDecision } from '../permits/decisions';
 import type { EligibilityDecision } from '../prod-eligibility/rules';
 import type { ReleaseOutcome, ReserveDecision, SettleOutcome } from '../risk/reservations';
-import type { DealResult } from './types';
+import type { Admission, PositionKey } from './policy';
+import type { ClaimOutcome } from './claims';
+import type { DealResult, DealTerms } from './types';
 
 // The deal gates' activity contract: names, inputs and outputs. Workflows proxy
 // it; activities/deal-gates.ts implements it. Free of Node and of SQL, so the
 // workflow bundle and its type-check never see the implementation.
 
 export type ExecutionAuthorization =
-  | { authorized: true; applyMode: ApplyMode }
-  | { authorized: false; gate: 'control_plane' | 'permit'; reason: string; detail: string };
+  | {
+      authorized: true;
+      applyMode: ApplyMode;
+      /** How long one executor attempt may run once started (governor settings); since deal-reconciliation. */
+      executorTimeoutSeconds?: number;
+    }
+  | {
+      authorized: false;
+      gate: 'control_plane' | 'permit';
+      reason: string;
+      detail: string;
+      /** Another run of this deal already used the permit: it may have executed, so reconcile, never compensate. */
+      ambiguous?: boolean;
+    };
+
+/** What one sweep did: deals released (never reached the executor) and flagged (may have executed). */
+export interface SweepReport {
+  released: string[];
+  flagged: string[];
+  /** Holdings looked at whose workflow still runs (or cannot be identified). */
+  kept: number;
+}
+
+/** What an executed deal does to Warden's position: the key it moves and the side; the amount is the reservation's. */
+export interface SettlePosition {
+  position: PositionKey;
+  side: 'buy' | 'sell';
+}
+
+/** Admission (issue 13 item 2): what the deal is, by Warden's policy, before anything is reserved. */
+export interface DealPolicyActivities {
+  admitDeal(input: {
+    dealId: string;
+    engine: string;
+    requestedClass: ExecutionClass;
+    strategyId?: string;
+    recommendationId?: string;
+    executorTaskQueue?: string;
+    ownTaskQueue: string;
+  }): Promise<Admission>;
+}
 
 // Each activity takes an idempotency key from the workflow: a retry after a
 // commit returns the first outcome and counts nothing twice.
 export interface DealActivities {
+  /**
+   * Claims the deal id with its terms, first thing: a second workflow for the
+   * id gets the first one's result (same terms) or a denial; a new run of a
+   * workflow whose permit was used is told to reconcile. Idempotent per run.
+   */
+  claimDeal(input: {
+    dealId: string;
+    terms: DealTerms;
+    workflowId: string;
+    runId: string;
+    actor: string;
+  }): Promise<ClaimOutcome>;
   reserveExposure(input: {
     key: string;
     engine: string;
@@ -22,7 +75,17 @@ export interface DealActivities {
     actor: string;
     at: string;
   }): Promise<ReserveDecision>;
-  settleResult(input: { key: string; realizedLoss: number; actor: string }): Promise<SettleOutcome>;
+  /**
+   * Books the executed deal: releases its open risk, books the realized loss
+   * and, given `position` (since patch `deal-policy`), moves Warden's own
+   * position in the same transaction, once.
+   */
+  settleResult(input: {
+    key: string;
+    realizedLoss: number;
+    actor: string;
+    position?: SettlePosition;
+  }): Promise<SettleOutcome>;
   releaseReservation(input: { key: string; actor: string; reason: string }): Promise<ReleaseOutcome>;
   assertProdEligible(input: {
     recommendationId: string;
@@ -47,6 +110,8 @@ export interface DealActivities {
     dealId: string;
     executionClass: ExecutionClass;
     at: string;
+    /** The run asking: the deal's claim lets only its own workflow use the permit, once. */
+    run?: { workflowId: string; runId: string };
   }): Promise<ExecutionAuthorization>;
   revokePermit(input: { permitId: string; reason: string }): Promise<{ revoked: boolean }>;
   /** Seed 003 auto-disarm: the control plane drops to dry_run, audited there like any change. */
@@ -58,5 +123,21 @@ export interface DealActivities {
     result: DealResult;
     compensation: string | null;
     kpi: { domain: string; metric: string; success: boolean; value: number; at: string } | null;
+    /** The workflow holding the deal's claim: its result (or its wait for reconciliation) is recorded there. */
+    claim?: { workflowId: string; runId: string };
   }): Promise<void>;
+  /** An operator's `reconcileDeal`, audited with the actor; the workflow then settles or releases. */
+  auditReconciliation(input: {
+    key: string;
+    dealId: string;
+    executed: boolean;
+    realizedLoss: number;
+    actor: string;
+    reason: string;
+  }): Promise<void>;
+}
+
+/** The scheduled sweep of reservations and permits whose deal workflow is closed. */
+export interface ReservationSweepActivities {
+  sweepOrphanedHoldings(input: { at: string }): Promise<SweepReport>;
 }

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { ActorSchema, type ApplyMode, ExecutionClassSchema } from '../control-plane/types';
+import {
+  ActorSchema,
+  type ApplyMode,
+  type ExecutionClass,
+  ExecutionClassSchema,
+  ReasonSchema,
+} from '../control-plane/types';
 import { DomainSchema } from '../prod-eligibility/rules';
 import { SymbolSchema } from '../permits/rules';
 import { EngineSchema } from '../risk/rules';
@@ -20,7 +26,11 @@ export const DealInputSchema = z.strictObject({
   recommendationId: z.uuid('expected a recommendation id (uuid)').optional(),
   executionClass: ExecutionClassSchema.default('PROD_EXEC'),
   requestedBy: ActorSchema,
-  /** Where the producer's `executeDeal` runs; defaults to Warden's own queue and its simulated executor. */
+  /**
+   * Where the producer's `executeDeal` runs. Without it, Warden's own queue: it serves a
+   * (simulated) executor only under `npm start`, the tests or WARDEN_SIMULATED_EXECUTORS=true;
+   * otherwise the deal is denied `no_executor` before anything is reserved.
+   */
   executorTaskQueue: z
     .string()
     .regex(/^\S{1,255}$/, 'expected a task queue name')
@@ -31,7 +41,11 @@ export const DealInputSchema = z.strictObject({
     .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected a strategy id')
     .optional(),
   side: z.enum(['buy', 'sell']).default('buy'),
-  /** The strategy's current position in this symbol (signed notional), to tell exits from growth. */
+  /**
+   * Ignored, kept for old callers: a producer's claim cannot unlock the reduce-only exemption.
+   * The strategy gate reads Warden's own position (kept from executed deals and audited
+   * reconciliations, `warden positions`).
+   */
   position: z.number().finite().default(0),
   impact: ImpactInputSchema.optional(),
   executionTokenId: z.uuid('expected an execution token id').optional(),
@@ -46,7 +60,12 @@ export const DealInputSchema = z.strictObject({
 export type DealInput = z.input<typeof DealInputSchema>;
 export type ParsedDealInput = z.output<typeof DealInputSchema>;
 
-export type DealGate = 'control_plane' | 'strategy' | 'risk' | 'prod_eligibility' | 'permit';
+/**
+ * `claim`: the deal id was claimed before, by another workflow or with other terms.
+ * `policy`: the engine's execution policy refused it (`strategy_required`,
+ * `recommendation_required`, `no_executor`).
+ */
+export type DealGate = 'control_plane' | 'strategy' | 'risk' | 'prod_eligibility' | 'permit' | 'claim' | 'policy';
 
 export type DealResult =
   | {
@@ -61,7 +80,60 @@ export type DealResult =
   | { status: 'shadow'; dealId: string; strategyId: string; amount: number }
   | { status: 'paper'; dealId: string; strategyId: string; amount: number }
   | { status: 'denied'; dealId: string; gate: DealGate; reason: string; detail: string }
-  | { status: 'failed'; dealId: string; error: string; compensated: true };
+  | { status: 'failed'; dealId: string; error: string; compensated: true }
+  /**
+   * The executor may have run (a timeout, retries exhausted, a cancel after it
+   * was scheduled, a lost worker): the reservation stays held until an
+   * operator's `reconcileDeal` settles or releases it. The workflow's final
+   * result is then the reconciled one; this status is what the deal shows
+   * (progress query, audit, a sweep of a closed workflow) while it waits.
+   */
+  | {
+      status: 'needs_reconciliation';
+      dealId: string;
+      applyMode: Exclude<ApplyMode, 'dry_run'> | null;
+      permitId: string | null;
+      cause: string;
+    };
+
+/**
+ * `reconcileDeal`: an operator's word on a deal that may have executed. Plain
+ * JSON, so the Temporal CLI and UI can send it:
+ * `{"executed": false, "actor": "alice", "reason": "no fill at the exchange"}`.
+ */
+export const ReconcileDealInputSchema = z.strictObject({
+  executed: z.boolean({ message: 'expected true or false: did the order execute?' }),
+  /** The loss the executed order booked; only with `executed: true`. */
+  realizedLoss: z.number().finite().nonnegative('must be 0 or more').max(1_000_000_000).optional(),
+  externalId: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,255}$/, 'expected the execution id, printable ASCII')
+    .optional(),
+  actor: ActorSchema,
+  reason: ReasonSchema,
+});
+export type ReconcileDealInput = z.input<typeof ReconcileDealInputSchema>;
+
+/** The terms a deal id is claimed with: a second workflow for the id must bring the same ones. */
+export interface DealTerms {
+  engine: string;
+  symbol: string;
+  amount: number;
+  executionClass: string;
+  strategyId: string | null;
+  side: 'buy' | 'sell';
+}
+
+export function dealTermsOf(input: ParsedDealInput): DealTerms {
+  return {
+    engine: input.engine,
+    symbol: input.symbol,
+    amount: input.amount,
+    executionClass: input.executionClass,
+    strategyId: input.strategyId ?? null,
+    side: input.side,
+  };
+}
 
 /** What the producer's executor receives: a permitted, reserved action to carry out. */
 export interface ExecuteDealInput {
@@ -69,8 +141,11 @@ export interface ExecuteDealInput {
   engine: string;
   symbol: string;
   amount: number;
+  /** The effective apply mode: at most `testnet` for SANDBOX_EXEC. */
   applyMode: Exclude<ApplyMode, 'dry_run'>;
   permitId: string;
+  /** The effective execution class, by Warden's policy (absent from deals started before `deal-policy`). */
+  executionClass?: ExecutionClass;
 }
 
 export interface ExecuteDealResult {
@@ -102,6 +177,8 @@ export type DealStage =
   | 'settle'
   | 'record'
   | 'compensate'
+  | 'claim'
+  | 'awaiting_reconciliation'
   | 'done';
 
 export interface DealProgress {

@@ -4,7 +4,7 @@ import { ActorSchema, ReasonSchema } from '../control-plane/types';
 import type { HealthStatus } from '../system-health/rules';
 import { RELEASE_APPROVER_ROLES } from '../identity/roles';
 import type { ApprovalClaimCheck as ApproverCheck } from '../identity/approval-check';
-import { describeIssues } from '../shared/validation';
+import { describeIssues, safeText, TokenTextSchema } from '../shared/validation';
 
 /**
  * Seed 004 PACK H: nine concrete launch steps, taken in order. Band-aware:
@@ -131,10 +131,10 @@ export const PlaybookStepIdSchema = z.enum(PLAYBOOK_STEP_IDS, {
 export const CompleteStepPayloadSchema = z.strictObject({
   step: PlaybookStepIdSchema,
   actor: ActorSchema,
-  evidence: z.string().trim().min(1, 'must describe the evidence').max(4000),
-  role: z.string().trim().min(1).max(64).optional(),
+  evidence: safeText({ max: 4000, multiline: true, minMessage: 'must describe the evidence' }),
+  role: safeText({ max: 64 }).optional(),
   /** A signed approval token (required for sign_off when signed approvals are on). */
-  token: z.string().min(1).max(4096).optional(),
+  token: TokenTextSchema.optional(),
 });
 export type CompleteStepPayload = z.infer<typeof CompleteStepPayloadSchema>;
 

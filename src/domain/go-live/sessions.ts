@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeText } from '../shared/validation';
 import type { CapitalUsage } from '../capital/bands';
 import { ActorSchema, type ControlPlaneState } from '../control-plane/types';
 import type { HealthReport } from '../system-health/rules';
@@ -9,7 +10,7 @@ export const OperatorSchema = z
   .string()
   .regex(/^[A-Za-z0-9._@-]{1,100}$/, 'expected an operator name of letters, digits, . _ @ or -');
 
-const NotesSchema = z.string().trim().min(1, 'must not be empty').max(2000);
+const NotesSchema = safeText({ max: 2000, multiline: true, minMessage: 'must not be empty' });
 
 export const OperatorSessionInputSchema = z.strictObject({
   /** The row's id; a new one per session, so ended sessions stay listed. */

@@ -32,6 +32,9 @@ export const PERMISSIONS = [
   'playbook:run',
   'session:run',
   'approval_token:issue',
+  'policy:set',
+  'position:reconcile',
+  'deal:reconcile',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -55,6 +58,11 @@ export const RBAC: Record<Permission, readonly Role[]> = {
   'playbook:run': ['owner', 'manager', 'risk_officer', 'operator', 'engineer'],
   'session:run': ['owner', 'manager', 'risk_officer', 'operator', 'engineer'],
   'approval_token:issue': people.filter((r) => r !== 'auditor' && r !== 'analyst'),
+  // What an action is and where a position stands are the risk owners' to say.
+  'policy:set': ['owner', 'manager', 'risk_officer'],
+  'position:reconcile': ['owner', 'manager', 'risk_officer'],
+  // Settling or releasing a deal that may have executed: an approver or the risk officer says what happened.
+  'deal:reconcile': RELEASE_APPROVER_ROLES,
 };
 
 export function allows(roles: readonly Role[], permission: Permission): boolean {

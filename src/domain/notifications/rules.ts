@@ -13,6 +13,7 @@ export const NOTIFICATION_KINDS = [
   'canary_tripped',
   'breaker_triggered',
   'proposal_waiting',
+  'deal_needs_reconciliation',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
@@ -73,7 +74,18 @@ const RULES: Record<string, Rule> = {
     kind: 'proposal_waiting',
     summary: `Expansion proposal ${after('proposal:', subject)} to ${text(details.targetPhase, 'the next phase')} waits for approval`,
   }),
+  [AuditKind.deal.needs_reconciliation]: reconciliation,
+  [AuditKind.dealLifecycle.orphanFlagged]: reconciliation,
 } satisfies Partial<Record<AuditKindName, Rule>>;
+
+/** A deal that may have executed: its reservation stays held until an operator's reconcileDeal. */
+function reconciliation({ subject, details }: AnnouncedEvent): NotificationDraft {
+  const result = record(details.result);
+  return {
+    kind: 'deal_needs_reconciliation',
+    summary: `Deal ${after('deal:', subject)} may have executed (${text(result.cause, text(details.cause, 'cause unknown'))}): its reservation stays held until reconcileDeal`,
+  };
+}
 
 function breaker({ subject, details }: AnnouncedEvent): NotificationDraft {
   const scope = typeof details.commandType === 'string' ? ` on ${details.commandType}` : '';

@@ -7,6 +7,8 @@ export const GovernorSettingsSchema = z.strictObject({
   maxPerHour: z.number().int().min(1).default(3),
   maxPer5Min: z.number().int().min(1).default(2),
   permitTtlSeconds: z.number().int().min(1).max(86_400).default(60),
+  /** How long one executor attempt may run once started; past it the deal waits for reconciliation. Default 60. */
+  executorTimeoutSeconds: z.number().int().min(1).max(3600).optional(),
   autoDisarm: z.boolean().default(true),
 });
 export type GovernorSettings = z.output<typeof GovernorSettingsSchema>;

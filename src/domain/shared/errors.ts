@@ -24,16 +24,24 @@ export const ErrorType = {
   CommandRejected: 'CommandRejected',
   /** Thrown by a producer's deal executor for a permanent refusal: not retried; the deal compensates and fails. */
   ExecutionRejected: 'ExecutionRejected',
+  /** A `reconcileDeal` the deal cannot take: it is not waiting for reconciliation, or the claim contradicts it. */
+  ReconciliationRefused: 'ReconciliationRefused',
   /** Settle or release of a reservation key that was never reserved. */
   ReservationNotFound: 'ReservationNotFound',
   /** Settle or release of a reservation no longer in the state the step needs. */
   ReservationStateError: 'ReservationStateError',
   /** Clearing an engine restriction that is not active. */
   RestrictionNotFound: 'RestrictionNotFound',
+  /** A control-plane change (or its audit) the database refuses for its content, or after bounded retries: dropped, audited, never retried. */
+  ControlPlaneChangeUnstorable: 'ControlPlaneChangeUnstorable',
   /** Changing a regression policy that does not exist. */
   TripwireNotFound: 'TripwireNotFound',
   /** Attesting a readiness checklist item that cannot be attested by hand. */
   UnknownChecklistItem: 'UnknownChecklistItem',
+  /** A write that would change a strategy's maturity level outside promotion (approved) or demotion. */
+  StrategyLevelChangeRefused: 'StrategyLevelChangeRefused',
+  /** A proposal that cannot be recorded: another is open, or its terms do not follow the ladder. */
+  ProposalRefused: 'ProposalRefused',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

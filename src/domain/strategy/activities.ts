@@ -1,5 +1,6 @@
 import type { ApproverRole } from '../autonomy/phases';
 import type { StrategyGateOutcome, StrategyOrder } from './gate';
+import type { RecordedPromotion } from './messages';
 import type { MaturityLevel, TradeStats } from './rules';
 
 // The strategy gate's activity contract, implemented by activities/strategy-gate.ts.
@@ -39,5 +40,22 @@ export interface StrategyGateActivities {
     to: MaturityLevel;
     approver: string;
     role: string;
+    /** Since Warden-owned proposals: the promotion record, closed with the outcome; a stale one is audited. */
+    proposalId?: string;
   }): Promise<boolean>;
+}
+
+/**
+ * Warden-owned promotions: the terms come from Warden's record, keyed by the workflow id
+ * (`promotionWorkflowId`), never from the start payload.
+ */
+export interface PromotionActivities {
+  /** The open promotion record for this id; without one, the refusal is audited (once per run) and `found` is false. */
+  loadPromotion(input: {
+    proposalId: string;
+    runId: string;
+    claimed: unknown;
+  }): Promise<{ found: true; terms: RecordedPromotion } | { found: false; reason: string }>;
+  /** Closes the record when the promotion ends without applying (rejected, expired), so the id cannot be run again. */
+  closePromotion(input: { proposalId: string; status: string }): Promise<void>;
 }

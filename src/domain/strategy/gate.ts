@@ -12,6 +12,7 @@ export interface StrategyOrder {
   strategyId: string;
   symbol: string;
   side: 'buy' | 'sell';
+  /** Ignored: the gate reads Warden's own position. Kept so recorded histories' inputs still fit. */
   position: number;
   notional: number;
   impact: ImpactInput;

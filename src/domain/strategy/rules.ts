@@ -261,13 +261,14 @@ export function decideStrategyGate(i: GateInputs): GateDecision {
   ];
   let action = verdicts.map((v) => v.action).reduce(mostRestrictive, 'ALLOW');
   const reasons = verdicts.filter((v) => v.action !== 'ALLOW').map((v) => `${v.component}: ${v.reason}`);
-  // A halt must never trap a position: orders that only reduce it still go (not past a kill).
+  // A halt must never trap a position: orders that only reduce it still go (not past a kill),
+  // and never past the strategy's level: an L0 exit stays shadow, an L1 exit paper.
   const reduceOnlyExit = i.reduceOnly && (action === 'BLOCK' || action === 'DEMOTE' || action === 'PAUSE');
   if (reduceOnlyExit)
     return {
       action: 'ALLOW',
       sizeMultiplier: 1,
-      execution: 'live',
+      execution: i.level === 'L0' ? 'shadow' : i.level === 'L1' ? 'paper' : 'live',
       verdicts,
       reasons: [...reasons, 'reduce-only exit allowed'],
       reduceOnlyExit,

@@ -20,12 +20,16 @@ export interface Restriction {
 export interface WatchdogActivities {
   /** Evaluates every enabled regression policy; the workflow acts on what fired. */
   evaluateRegressionPolicies(input: { at: string }): Promise<TripwireReport>;
+  /**
+   * Asks the control plane (the one writer of engine restrictions) to throttle
+   * or pause. Histories from before it did carry the Restriction it wrote.
+   */
   applyEngineRestriction(input: {
     engine: string;
     kind: 'throttle' | 'pause';
     source: string;
     reason: string;
-  }): Promise<Restriction>;
+  }): Promise<Restriction | void>;
   /** A watchdog's kill switch: signal-with-start, so it lands even if the control plane was not running. */
   engageKillSwitch(input: { source: 'tripwire' | 'canary'; reason: string }): Promise<void>;
   // Checks report a failure as a result; only a timeout surfaces as an activity failure.

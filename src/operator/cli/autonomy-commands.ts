@@ -3,12 +3,17 @@ import { z } from 'zod';
 import { BreakerRuleSchema } from '../../domain/autonomy/breakers';
 import { ApproverRoleSchema, whitelistFor } from '../../domain/autonomy/phases';
 import type { ProposalView } from '../../domain/autonomy/proposals';
-import { ATTESTABLE_ITEMS } from '../../domain/autonomy/readiness';
+import { ATTESTABLE_ITEMS } from '../../domain/autonomy/readiness-checklist';
 import { ActorSchema, ReasonSchema } from '../../domain/control-plane/types';
-import { describeIssues } from '../../domain/shared/validation';
+import { describeIssues, safeText } from '../../domain/shared/validation';
 import type { GovernanceCycleResult } from '../../../workflows/governance-cycle';
 import { approveUpdate, rejectUpdate } from '../../../workflows/messages';
-import { GOVERNANCE_CYCLE_WORKFLOW_ID, GOVERNANCE_CYCLE_WORKFLOW_TYPE } from '../../../workflows/names';
+import {
+  EXPANSION_PROPOSAL_WORKFLOW_TYPE,
+  GOVERNANCE_CYCLE_WORKFLOW_ID,
+  GOVERNANCE_CYCLE_WORKFLOW_TYPE,
+} from '../../../workflows/names';
+import { ErrorType } from '../../domain/shared/errors';
 import {
   actorOf,
   EXIT,
@@ -59,7 +64,7 @@ async function proposals({ config, flags, args }: Invocation): Promise<number> {
 /** Approvals go through the proposal's update, so the approver hears the reason for a refusal. */
 async function proposalDecision(kind: 'approve' | 'reject', { config, flags, args }: Invocation): Promise<number> {
   expectArgs(`proposal ${kind}`, args, 1);
-  const id = field('id', z.string().min(1), args[0]);
+  const id = field('id', safeText({ max: 200 }), args[0]);
   const role = field('--role', ApproverRoleSchema, flags.role);
   const approver = field('--approver', ActorSchema, flags.approver ?? process.env.WARDEN_ACTOR);
   return withWarden(config, async (warden) => {
@@ -83,6 +88,37 @@ async function proposalDecision(kind: 'approve' | 'reject', { config, flags, arg
       throw error;
     }
   });
+}
+
+/**
+ * An operator's expansion proposal: Warden records it (one step up from the current phase, on the next
+ * phase's own terms; the requester, in an approver role, may not approve it) and starts its workflow.
+ */
+async function proposalCreate({ config, flags, args }: Invocation): Promise<number> {
+  expectArgs('proposal create', args, 0);
+  const role = field('--role', ApproverRoleSchema, flags.role);
+  const reason = field('--reason', ReasonSchema, flags.reason);
+  const requestedBy = actorOf(flags);
+  const terms = await withData(config, async (data) => {
+    try {
+      return await data.proposeExpansion({ requestedBy, role, reason });
+    } catch (error) {
+      if (error instanceof Error && error.name === ErrorType.ProposalRefused) throw new UsageError(error.message);
+      throw error;
+    }
+  });
+  await withWarden(config, (warden) =>
+    warden.client.workflow.start(EXPANSION_PROPOSAL_WORKFLOW_TYPE, {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: terms.proposalId,
+      // Only the id matters: the workflow loads its terms from Warden's record.
+      args: [{ proposalId: terms.proposalId }],
+    }),
+  );
+  printJsonOr(flags, terms, () => [
+    `${terms.proposalId}: ${terms.fromPhase} → ${terms.targetPhase} proposed by ${requestedBy}; needs ${terms.requiredRoles.join(', ')} (not ${requestedBy})`,
+  ]);
+  return EXIT.ok;
 }
 
 async function readiness({ config, flags, args }: Invocation): Promise<number> {
@@ -151,7 +187,7 @@ async function breakers({ config, flags, args }: Invocation): Promise<number> {
     }
     if (what === 'set-rule') {
       expectArgs('breakers set-rule', rest, 1);
-      const name = field('name', z.string().min(1), rest[0]);
+      const name = field('name', safeText({ max: 100 }), rest[0]);
       const current = (await data.listBreakerRules()).find((r) => r.name === name);
       const candidate = {
         name,
@@ -225,6 +261,7 @@ export const autonomyCommands: Record<string, (inv: Invocation) => Promise<numbe
   autonomy: sub('autonomy', { status: autonomyStatus }),
   proposals,
   proposal: sub('proposal', {
+    create: proposalCreate,
     approve: (inv) => proposalDecision('approve', inv),
     reject: (inv) => proposalDecision('reject', inv),
   }),

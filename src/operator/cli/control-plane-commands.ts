@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TokenTextSchema } from '../../domain/shared/validation';
 import {
   ApplyModeSchema,
   type ChangeControlPlaneInput,
@@ -94,7 +95,7 @@ export const controlPlaneCommands: Record<string, (inv: Invocation) => Promise<n
     }
     // A vote: the role acted in (checked against the token's roles when one is given).
     const role = inv.flags.role === undefined ? {} : { role: field('--role', RoleSchema, inv.flags.role) };
-    const token = inv.flags.token === undefined ? {} : { token: field('--token', z.string().min(1), inv.flags.token) };
+    const token = inv.flags.token === undefined ? {} : { token: field('--token', TokenTextSchema, inv.flags.token) };
     return change(inv, {
       kind: action === 'release' ? 'releaseKillSwitch' : 'declineKillSwitchRelease',
       actor,

@@ -6,17 +6,19 @@ import { AuditKind } from '../../domain/audit/kinds';
 import { authenticateApiKey, createApiKey, listApiKeys, revokeApiKey } from '../../db/api-keys.repository';
 import type { Role } from '../../domain/identity/roles';
 import type { Database } from '../../db/database';
-import { listOperatorSessions } from '../../db/go-live.repository';
+import { listOperatorSessions } from '../../db/operator-sessions.repository';
 import { listNotifications } from '../../db/notifications.repository';
 import { listScorecards } from '../../db/heimdall.repository';
 import { listPermits } from '../../db/permits.repository';
+import { listDealHoldings } from '../../db/deal-claims.repository';
 import { ledgerReport, listRiskPolicies, upsertRiskPolicy } from '../../db/risk.repository';
+import { listExecutionPolicies, readExecutionPolicy, setExecutionPolicy } from '../../db/execution-policies.repository';
+import { listPositions, reconcilePosition } from '../../db/positions.repository';
+import type { PositionScope, ReconcilePositionInput, SetExecutionPolicyInput } from '../../domain/deals/policy';
 import type { RiskPolicy } from '../../domain/risk/rules';
 import { recordKpiEvent } from '../../db/kpi.repository';
 import {
-  applyRestriction,
   canaryStates,
-  clearRestriction,
   listRegressionPolicies,
   listRestrictions,
   regressionStates,
@@ -28,11 +30,16 @@ import {
   issueToken,
   listTokens,
   revokeTokens,
+  demoteStrategy,
+  proposePromotion,
   type Strategy,
   strategyReport,
   upsertStrategy,
 } from '../../db/strategy.repository';
+import type { MaturityLevel } from '../../domain/strategy/rules';
 import type { BreakerRule } from '../../domain/autonomy/breakers';
+import { type CommandPolicyChange, CommandPolicyChangeSchema } from '../../domain/autonomy/commands';
+import { listCommandPolicies, setCommandPolicy } from '../../db/command-policies.repository';
 import type { ApproverRole } from '../../domain/autonomy/phases';
 import {
   addApprover,
@@ -43,6 +50,7 @@ import {
   listBreakerRules,
   listProposals,
   loadPhaseDefinitions,
+  proposeExpansion,
   readGovernanceState,
   resolveBreakerEvent,
   setBreakerRule,
@@ -75,23 +83,22 @@ export function createDataAccess(db: Kysely<Database>) {
     listRiskPolicies: () => listRiskPolicies(db),
     ledgerReport: (day: string) => ledgerReport(db, day),
     upsertRiskPolicy: (policy: RiskPolicy, actor: string) => upsertRiskPolicy(db, policy, actor),
+    listExecutionPolicies: () => listExecutionPolicies(db),
+    readExecutionPolicy: (engine: string) => readExecutionPolicy(db, engine),
+    setExecutionPolicy: (input: SetExecutionPolicyInput) => setExecutionPolicy(db, input),
+    listPositions: (filter: { scope?: PositionScope; scopeId?: string }) => listPositions(db, filter),
+    reconcilePosition: (input: ReconcilePositionInput) => reconcilePosition(db, input),
     listScorecards: (day: string) => listScorecards(db, day),
     listPermits: (filter: { symbol?: string }) => listPermits(db, filter),
+    listDealHoldings: () => listDealHoldings(db),
     verifyAuditChain: () => verifyAuditChain(db),
     listRegressionPolicies: () => listRegressionPolicies(db),
     setRegressionPolicy: (policy: RegressionPolicy, actor: string) => setRegressionPolicy(db, policy, actor),
     regressionStates: () => regressionStates(db),
+    // Re-arms the tripwire only: what it restricted is lifted through the control plane (the one writer).
     resetTripwire: (policy: { domain: string; metric: string }, actor: string, reason: string) =>
-      resetTripwire(db, policy, actor, reason),
+      resetTripwire(db, policy, actor, reason, { liftRestrictions: false }),
     listRestrictions: (activeOnly: boolean) => listRestrictions(db, { activeOnly }),
-    applyRestriction: (input: {
-      engine: string;
-      kind: 'throttle' | 'pause';
-      source: string;
-      reason: string;
-      actor: string;
-    }) => applyRestriction(db, input),
-    clearRestriction: (id: string, actor: string, reason: string) => clearRestriction(db, id, actor, reason),
     canaryStates: () => canaryStates(db),
     recordKpi: (event: { domain: string; metric: string; success?: boolean; value?: number; source: string }) =>
       recordKpiEvent(db, event),
@@ -109,8 +116,25 @@ export function createDataAccess(db: Kysely<Database>) {
       resolveBreakerEvent(db, id, actor, resolution),
     attest: (input: { item: string; passed: boolean; note?: string; actor: string }) => attest(db, input),
     addApprover: (role: ApproverRole, approver: string, actor: string) => addApprover(db, role, approver, actor),
+    listCommandPolicies: () => listCommandPolicies(db),
+    // Parsed again here: the local ops endpoint passes arguments through as JSON.
+    setCommandPolicy: (change: CommandPolicyChange) => setCommandPolicy(db, CommandPolicyChangeSchema.parse(change)),
     strategyReport: (id: string) => strategyReport(db, id),
     upsertStrategy: (strategy: Strategy, actor: string, reason: string) => upsertStrategy(db, strategy, actor, reason),
+    /** Lowering applies at once; raising is refused here (it goes through proposePromotion and its workflow). */
+    demoteStrategy: (input: { id: string; to: MaturityLevel; actor: string; reason: string }) =>
+      demoteStrategy(db, input),
+    /** Warden's record of an operator's promotion proposal; the caller starts its strategyPromotion workflow. */
+    proposePromotion: async (input: {
+      strategyId: string;
+      requestedBy: string;
+      role: ApproverRole;
+      reason: string;
+      expiresInDays?: number;
+    }) => proposePromotion(db, input, await listApprovers(db)),
+    /** Warden's record of an operator's expansion proposal; the caller starts its expansionProposal workflow. */
+    proposeExpansion: (input: { requestedBy: string; role: ApproverRole; reason: string; expiresInDays?: number }) =>
+      proposeExpansion(db, input),
     issueToken: (input: {
       strategyId: string;
       symbols: string[];
@@ -144,16 +168,20 @@ export const DATA_METHODS = [
   'listRiskPolicies',
   'ledgerReport',
   'upsertRiskPolicy',
+  'listExecutionPolicies',
+  'readExecutionPolicy',
+  'setExecutionPolicy',
+  'listPositions',
+  'reconcilePosition',
   'listScorecards',
   'listPermits',
+  'listDealHoldings',
   'verifyAuditChain',
   'listRegressionPolicies',
   'setRegressionPolicy',
   'regressionStates',
   'resetTripwire',
   'listRestrictions',
-  'applyRestriction',
-  'clearRestriction',
   'canaryStates',
   'recordKpi',
   'autonomyStatus',
@@ -165,8 +193,13 @@ export const DATA_METHODS = [
   'resolveBreakerEvent',
   'attest',
   'addApprover',
+  'listCommandPolicies',
+  'setCommandPolicy',
   'strategyReport',
   'upsertStrategy',
+  'demoteStrategy',
+  'proposePromotion',
+  'proposeExpansion',
   'issueToken',
   'revokeTokens',
   'listTokens',

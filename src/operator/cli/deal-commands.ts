@@ -1,6 +1,11 @@
 import { z } from 'zod';
-import { ExecutionClassSchema } from '../../domain/control-plane/types';
-import { DealIdSchema } from '../../domain/deals/types';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { WardenClient } from '../../client';
+import { ExecutionClassSchema, ReasonSchema } from '../../domain/control-plane/types';
+import { type DealHolding, orphanViews } from '../../domain/deals/orphans';
+import type { DealWorkflowStatus } from '../../domain/deals/port';
+import { DealIdSchema, type DealResult } from '../../domain/deals/types';
+import { dealWorkflowId } from '../../../workflows/names';
 import { DomainSchema } from '../../domain/prod-eligibility/rules';
 import { SymbolSchema } from '../../domain/permits/rules';
 import { EngineSchema, type RiskPolicy, utcDay } from '../../domain/risk/rules';
@@ -190,24 +195,100 @@ async function dealStart({ config, flags, args }: Invocation): Promise<number> {
       return EXIT.ok;
     }
     const result = await handle.result();
-    printJsonOr(flags, result, () => [
-      result.status === 'denied'
-        ? `deal ${result.dealId} DENIED at ${result.gate}: ${result.reason} (${result.detail})`
-        : result.status === 'failed'
-          ? `deal ${result.dealId} FAILED: ${result.error} (reservations released)`
-          : result.status === 'dry_run'
-            ? `deal ${result.dealId} passed every gate (dry_run: not executed)`
-            : result.status === 'shadow' || result.status === 'paper'
-              ? `deal ${result.dealId} recorded for strategy ${result.strategyId} (${result.status}: not executed)`
-              : `deal ${result.dealId} executed (${result.applyMode}), realized loss ${result.realizedLoss}`,
-    ]);
+    printJsonOr(flags, result, () => [describeResult(result)]);
     return result.status === 'denied' || result.status === 'failed' ? EXIT.problem : EXIT.ok;
   });
+}
+
+function describeResult(result: DealResult): string {
+  switch (result.status) {
+    case 'denied':
+      return `deal ${result.dealId} DENIED at ${result.gate}: ${result.reason} (${result.detail})`;
+    case 'failed':
+      return `deal ${result.dealId} FAILED: ${result.error} (reservations released)`;
+    case 'dry_run':
+      return `deal ${result.dealId} passed every gate (dry_run: not executed)`;
+    case 'shadow':
+    case 'paper':
+      return `deal ${result.dealId} recorded for strategy ${result.strategyId} (${result.status}: not executed)`;
+    case 'needs_reconciliation':
+      return `deal ${result.dealId} NEEDS RECONCILIATION: ${result.cause} (reservation held)`;
+    case 'executed':
+      return `deal ${result.dealId} executed (${result.applyMode}), realized loss ${result.realizedLoss}`;
+  }
+}
+
+/** `warden deal reconcile ID --executed true|false --reason R`: the operator's word on an ambiguous deal. */
+async function dealReconcile({ config, flags, args }: Invocation): Promise<number> {
+  expectArgs('deal reconcile', args, 1);
+  const dealId = field('deal id', DealIdSchema, args[0]);
+  const executed = optionalBool('--executed', flags.executed);
+  if (executed === undefined) throw new UsageError('deal reconcile: give --executed true|false');
+  const input = {
+    executed,
+    ...(flags['realized-loss'] !== undefined
+      ? { realizedLoss: field('--realized-loss', money, flags['realized-loss']) }
+      : {}),
+    ...(flags['external-id'] !== undefined ? { externalId: flags['external-id'] } : {}),
+    actor: actorOf(flags),
+    reason: field('--reason', ReasonSchema, flags.reason),
+  };
+  const workflowId = flags['workflow-id'];
+  return withWarden(config, async (warden) => {
+    const result = await warden.reconcileDeal(dealId, input, workflowId);
+    printJsonOr(flags, result, () => [describeResult(result)]);
+    return EXIT.ok;
+  });
+}
+
+/** `warden deals orphans`: what closed deal workflows still hold, and what the sweep does with it. */
+async function dealsOrphans({ config, flags, args }: Invocation): Promise<number> {
+  expectArgs('deals orphans', args, 0);
+  const holdings = await withData(config, (data) => data.listDealHoldings());
+  const statuses = await withWarden(config, async (warden) => {
+    const found = new Map<DealHolding, { workflowId: string; workflow: DealWorkflowStatus }>();
+    for (const h of holdings) {
+      const workflowId = h.workflowId ?? dealWorkflowId(h.dealId);
+      found.set(h, { workflowId, workflow: await workflowStatus(warden, workflowId) });
+    }
+    return found;
+  });
+  const orphans = orphanViews(holdings, (h) => statuses.get(h)!);
+  printJsonOr(flags, orphans, () =>
+    orphans.length === 0
+      ? ['no orphaned reservations or permits']
+      : table(
+          ['deal', 'workflow', 'status', 'stage', 'engine', 'amount', 'reservation', 'permits', 'action'],
+          orphans.map((o) => [
+            o.dealId,
+            o.workflowId,
+            o.workflow,
+            o.stage,
+            o.engine,
+            o.amount,
+            o.reservation,
+            o.permits.map((p) => p.status).join(',') || null,
+            o.action === 'flag' ? 'reconcile (may have executed)' : 'release (never executed)',
+          ]),
+        ),
+  );
+  return EXIT.ok;
+}
+
+async function workflowStatus(warden: WardenClient, workflowId: string): Promise<DealWorkflowStatus> {
+  try {
+    const { status } = await warden.client.workflow.getHandle(workflowId).describe();
+    return status.name === 'RUNNING' ? 'running' : 'closed';
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return 'not_found';
+    throw error;
+  }
 }
 
 export const dealCommands: Record<string, (inv: Invocation) => Promise<number>> = {
   risk: sub('risk', { policies: riskPolicies, ledger: riskLedger, 'set-policy': riskSetPolicy }),
   heimdall: sub('heimdall', { scorecard: heimdallScorecard }),
   permits,
-  deal: sub('deal', { start: dealStart }),
+  deal: sub('deal', { start: dealStart, reconcile: dealReconcile }),
+  deals: sub('deals', { orphans: dealsOrphans }),
 };

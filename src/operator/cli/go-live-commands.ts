@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { z } from 'zod';
+import { safeText } from '../../domain/shared/validation';
 import { AlreadyRunningError } from '../../client';
 import { ReasonSchema } from '../../domain/control-plane/types';
 import { GO_LIVE_PLAYBOOK_WORKFLOW_ID } from '../../../workflows/names';
@@ -23,7 +24,13 @@ const PlaybookIdSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,200}$/, 'expected 
 const playbookIdOf = (inv: Invocation) => field('--id', PlaybookIdSchema, inv.flags.id ?? GO_LIVE_PLAYBOOK_WORKFLOW_ID);
 const notesOf = (inv: Invocation) =>
   inv.flags.notes !== undefined
-    ? { notes: field('--notes', z.string().trim().min(1, 'must not be empty').max(2000), inv.flags.notes) }
+    ? {
+        notes: field(
+          '--notes',
+          safeText({ max: 2000, multiline: true, minMessage: 'must not be empty' }),
+          inv.flags.notes,
+        ),
+      }
     : {};
 
 function stepLines(): string[] {
@@ -118,7 +125,11 @@ async function playbookStep(inv: Invocation): Promise<number> {
   const payload = {
     step: field('step', PlaybookStepIdSchema, inv.args[0]),
     actor: actorOf(inv.flags),
-    evidence: field('--evidence', z.string().trim().min(1, 'must describe the evidence').max(4000), inv.flags.evidence),
+    evidence: field(
+      '--evidence',
+      safeText({ max: 4000, multiline: true, minMessage: 'must describe the evidence' }),
+      inv.flags.evidence,
+    ),
     ...(inv.flags.role !== undefined ? { role: inv.flags.role } : {}),
     ...(inv.flags.token !== undefined ? { token: inv.flags.token } : {}),
   };

@@ -12,6 +12,8 @@ import { notificationCommands } from './notification-commands';
 import { reviewCommands } from './review-commands';
 import { goLiveCommands } from './go-live-commands';
 import { identityCommands } from './identity-commands';
+import { policyCommands } from './policy-commands';
+import { commandPolicyCommands } from './command-policy-commands';
 import { EXIT, options, out, UsageError } from './shared';
 
 const USAGE = `usage: warden <command> [options]
@@ -26,8 +28,15 @@ control plane
 deals and gates
   deal start --deal-id ID --engine E --symbol S --amount N [--domain D] [--recommendation-id U] [--class C]
              [--strategy S --side buy|sell --position N] [--wait]
+  deal reconcile ID --executed true|false [--realized-loss N] [--external-id X] --reason R [--workflow-id W]
+                                                    settle or release a deal waiting in needs_reconciliation
+  deals orphans                                     reservations and permits held by closed deal workflows
   risk policies | ledger [--date D] | set-policy ENGINE [--max-daily-loss N|none] [--max-daily-exposure N|none]
        [--max-open-risk N|none] [--max-actions-per-day N|none] [--enabled true|false]
+  engine-policies list | set ENGINE [--class OBSERVE_ONLY|SANDBOX_EXEC|PROD_EXEC] [--strategy-required true|false]
+       [--recommendation-required true|false] --reason R   what a deal on the engine is (audited)
+  positions list [--strategy S | --engine E] | set (--strategy S | --engine E) --symbol SYM --quantity N --reason R
+                                                    Warden's net positions; set reconciles one (audited)
   heimdall scorecard [--date D]
   permits [--symbol S]
 watchdogs
@@ -40,14 +49,18 @@ watchdogs
 autonomy
   autonomy status                                   phase, whitelist, paused command types, approvers
   proposals [--pending] | proposal approve|reject ID --role R --approver A [--comment C | --reason R]
+  proposal create --role R --reason R   (next phase, on its own terms; someone else approves)
   readiness                                         the 80-point checklist, with blockers
   breakers [rules | events [--pending] | resolve ID --reason R | set-rule NAME [--condition C] [--window W] [--action A] [--severity S] [--enabled true|false]]
   attest ITEM [--passed true|false] [--note N]     an operator's attestation of a checklist item
   approvers add ROLE NAME                           who may approve for a role
   cycle run                                         run the weekly governance cycle now
+  command-policies list | set TYPE --class OBSERVE_ONLY|SANDBOX_EXEC|PROD_EXEC --reason R
+                                                    what a command type is (audited); any other type is PROD_EXEC
 strategies (seed 001)
-  strategy status ID | enable ID [--level L0..L4] [--capital N] [--token-required true|false] [--health-floor F] | disable ID
-  strategy promote|demote|pause|resume ID --reason R   (demote takes --level to skip levels)
+  strategy status ID | enable ID [--capital N] [--token-required true|false] [--health-floor F] | disable ID   (new: L0)
+  strategy promote ID --role R --reason R   (proposes one level up; someone else approves the strategyPromotion)
+  strategy demote|pause|resume ID --reason R   (demote is immediate; --level to skip levels down)
   tokens issue --strategy S --max-notional N [--symbols A,B|*] [--actions buy,sell] [--ttl SECONDS] | revoke ID | revoke --strategy S | list [--strategy S]
 go-live playbook and operator sessions (seed 004)
   playbook start|status|steps [--id ID]             the nine guided steps before go-live can be turned on
@@ -77,6 +90,8 @@ const commands = {
   ...notificationCommands,
   ...goLiveCommands,
   ...identityCommands,
+  ...policyCommands,
+  ...commandPolicyCommands,
 };
 
 async function run(argv: string[]): Promise<number> {

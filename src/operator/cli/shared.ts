@@ -55,6 +55,9 @@ export const options = {
   capital: { type: 'string' },
   'token-required': { type: 'string' },
   'health-floor': { type: 'string' },
+  'strategy-required': { type: 'string' },
+  'recommendation-required': { type: 'string' },
+  quantity: { type: 'string' },
   symbols: { type: 'string' },
   'max-notional': { type: 'string' },
   actions: { type: 'string' },
@@ -72,6 +75,10 @@ export const options = {
   identity: { type: 'string' },
   roles: { type: 'string' },
   key: { type: 'string' },
+  executed: { type: 'string' },
+  'realized-loss': { type: 'string' },
+  'external-id': { type: 'string' },
+  'workflow-id': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -1,7 +1,11 @@
 import { z } from 'zod';
+import { safeText } from '../../domain/shared/validation';
 import { ReasonSchema } from '../../domain/control-plane/types';
 import type { Strategy } from '../../db/strategy.repository';
+import { ApproverRoleSchema } from '../../domain/autonomy/phases';
+import { ErrorType } from '../../domain/shared/errors';
 import { MATURITY_LABELS, MATURITY_LEVELS, MaturityLevelSchema } from '../../domain/strategy/rules';
+import { STRATEGY_PROMOTION_WORKFLOW_TYPE } from '../../../workflows/names';
 import {
   actorOf,
   bool,
@@ -14,6 +18,7 @@ import {
   table,
   UsageError,
   withData,
+  withWarden,
 } from './shared';
 
 const StrategyIdSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected a strategy id');
@@ -36,7 +41,10 @@ async function status({ config, flags, args }: Invocation): Promise<number> {
   });
 }
 
-/** Every manual change goes through one upsert, audited with who and why. */
+/**
+ * Every manual change other than the level goes through one upsert, audited with who and why. The level
+ * is not the upsert's: `promote` proposes (an approved strategyPromotion moves it), `demote` lowers at once.
+ */
 function change(verb: string, apply: (s: Strategy, inv: Invocation) => Strategy, { needsExisting = true } = {}) {
   return async (inv: Invocation): Promise<number> => {
     expectArgs(`strategy ${verb}`, inv.args, 1);
@@ -59,7 +67,13 @@ function change(verb: string, apply: (s: Strategy, inv: Invocation) => Strategy,
         },
         inv,
       );
-      await data.upsertStrategy(next, actorOf(inv.flags), reason);
+      if (next.level !== (current?.level ?? 'L0'))
+        throw new UsageError(
+          current
+            ? `--level: ${id} is at ${current.level}; raise it with \`warden strategy promote ${id} --role R\` (approved by someone else), lower it with \`warden strategy demote ${id}\``
+            : `--level: a new strategy starts at L0; raise it with \`warden strategy promote ${id} --role R\` (approved by someone else)`,
+        );
+      await levelRefusalsAsUsage(() => data.upsertStrategy(next, actorOf(inv.flags), reason));
       printJsonOr(inv.flags, next, () => [
         `${id}: ${next.level} ${MATURITY_LABELS[next.level]}${next.paused ? ' (paused)' : ''}${next.enabled ? '' : ' (gate disabled)'}`,
       ]);
@@ -68,14 +82,70 @@ function change(verb: string, apply: (s: Strategy, inv: Invocation) => Strategy,
   };
 }
 
+/** A refused level change or proposal is the operator's to fix: a usage error naming the field. */
+async function levelRefusalsAsUsage<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (
+      error instanceof Error &&
+      (error.name === ErrorType.StrategyLevelChangeRefused || error.name === ErrorType.ProposalRefused)
+    )
+      throw new UsageError(error.message);
+    throw error;
+  }
+}
+
 const step = (level: Strategy['level'], by: number) =>
   MATURITY_LEVELS[Math.max(0, Math.min(4, MATURITY_LEVELS.indexOf(level) + by))]!;
+
+/**
+ * Proposes one level up: Warden records the promotion (the requester, in an approver role, may not
+ * approve it) and starts its strategyPromotion workflow; the level moves only once someone else approves.
+ */
+async function promote({ config, flags, args }: Invocation): Promise<number> {
+  expectArgs('strategy promote', args, 1);
+  const strategyId = field('id', StrategyIdSchema, args[0]);
+  const role = field('--role', ApproverRoleSchema, flags.role);
+  const reason = field('--reason', ReasonSchema, flags.reason);
+  const requestedBy = actorOf(flags);
+  const { proposalId, terms } = await withData(config, (data) =>
+    levelRefusalsAsUsage(() => data.proposePromotion({ strategyId, requestedBy, role, reason })),
+  );
+  await withWarden(config, (warden) =>
+    warden.client.workflow.start(STRATEGY_PROMOTION_WORKFLOW_TYPE, {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: proposalId,
+      // Only the id matters: the workflow loads these terms from Warden's record.
+      args: [{ strategyId, from: terms.from, to: terms.to, evidence: terms.evidence, approvers: {} }],
+    }),
+  );
+  printJsonOr(flags, { proposalId, ...terms }, () => [
+    `${strategyId}: promotion ${terms.from} → ${terms.to} proposed (${proposalId}); awaits approval by another approver: temporal workflow signal --workflow-id ${proposalId} --name approvePromotion`,
+  ]);
+  return EXIT.ok;
+}
+
+/** Lowers the level at once (tightening needs nobody's approval), audited; never raises it. */
+async function demote({ config, flags, args }: Invocation): Promise<number> {
+  expectArgs('strategy demote', args, 1);
+  const id = field('id', StrategyIdSchema, args[0]);
+  const reason = field('--reason', ReasonSchema, flags.reason);
+  return withData(config, async (data) => {
+    const current = (await data.strategyReport(id))?.strategy;
+    if (!current) throw new UsageError(`strategy ${id} has not opted in: warden strategy enable ${id}`);
+    const to = flags.level ? field('--level', MaturityLevelSchema, flags.level) : step(current.level, -1);
+    const next = await levelRefusalsAsUsage(() => data.demoteStrategy({ id, to, actor: actorOf(flags), reason }));
+    printJsonOr(flags, next, () => [`${id}: ${next.level} ${MATURITY_LABELS[next.level]} (was ${current.level})`]);
+    return EXIT.ok;
+  });
+}
 
 async function tokensIssue({ config, flags, args }: Invocation): Promise<number> {
   expectArgs('tokens issue', args, 0);
   const input = {
     strategyId: field('--strategy', StrategyIdSchema, flags.strategy),
-    symbols: field('--symbols', z.string().min(1), flags.symbols ?? '*')
+    symbols: field('--symbols', safeText({ max: 2000 }), flags.symbols ?? '*')
       .split(',')
       .map((x) => x.trim()),
     maxNotional: field('--max-notional', z.coerce.number().positive('must be greater than 0'), flags['max-notional']),
@@ -157,11 +227,8 @@ export const strategyCommands: Record<string, (inv: Invocation) => Promise<numbe
       { needsExisting: false },
     ),
     disable: change('disable', (s) => ({ ...s, enabled: false })),
-    promote: change('promote', (s) => ({ ...s, level: step(s.level, 1) })),
-    demote: change('demote', (s, { flags }) => ({
-      ...s,
-      level: flags.level ? field('--level', MaturityLevelSchema, flags.level) : step(s.level, -1),
-    })),
+    promote,
+    demote,
     pause: change('pause', (s, { flags }) => ({ ...s, paused: true, pausedReason: flags.reason ?? 'operator' })),
     resume: change('resume', (s) => ({ ...s, paused: false, pausedReason: null })),
   }),

@@ -1,6 +1,11 @@
 import { z } from 'zod';
 import { watchdogScheduleSettings } from '../../config/index';
-import { ReasonSchema } from '../../domain/control-plane/types';
+import {
+  type ChangeControlPlaneInput,
+  type ChangeResult,
+  ReasonSchema,
+  RestrictionSourceSchema,
+} from '../../domain/control-plane/types';
 import { EngineSchema } from '../../domain/risk/rules';
 import { applyWatchdogSchedules } from '../../temporal/schedules';
 import { REGRESSION_TRIPWIRE_WORKFLOW_ID, REGRESSION_TRIPWIRE_WORKFLOW_TYPE } from '../../../workflows/names';
@@ -91,13 +96,29 @@ async function tripwireReset({ config, flags, args }: Invocation): Promise<numbe
   const policy = field('policy', PolicyIdSchema, args[0]);
   const reason = field('--reason', ReasonSchema, flags.reason);
   const actor = actorOf(flags);
-  return withData(config, async (data) => {
-    const result = await data.resetTripwire(policy, actor, reason);
-    printJsonOr(flags, result, () => [
-      `reset ${result.policy}; lifted ${result.lifted.length === 0 ? 'nothing' : result.lifted.map((r) => `#${r.id} ${r.kind} ${r.engine}`).join(', ')}`,
-    ]);
-    return EXIT.ok;
+  const result = await withData(config, (data) => data.resetTripwire(policy, actor, reason));
+  // What it throttled or paused is lifted through the control plane, the one writer of restrictions.
+  const lifted = await withWarden(config, async (warden) => {
+    const outcomes = [];
+    for (const r of result.toLift) {
+      const { outcome } = await warden.changeControlPlane({
+        kind: 'clearEngineRestriction',
+        restrictionId: r.id,
+        actor,
+        reason,
+      });
+      outcomes.push(
+        outcome.status === 'applied'
+          ? { ...r, clearedAt: new Date().toISOString(), clearedBy: actor, clearReason: reason, outcome }
+          : { ...r, outcome },
+      );
+    }
+    return outcomes;
   });
+  printJsonOr(flags, { policy: result.policy, lifted }, () => [
+    `reset ${result.policy}; lifted ${lifted.length === 0 ? 'nothing' : lifted.map((r) => `#${r.id} ${r.kind} ${r.engine}${r.outcome.status === 'refused' ? ` (refused: ${r.outcome.reason})` : ''}`).join(', ')}`,
+  ]);
+  return EXIT.ok;
 }
 
 async function tripwireSetPolicy({ config, flags, args }: Invocation): Promise<number> {
@@ -165,29 +186,51 @@ async function restrictionsList({ config, flags, args }: Invocation): Promise<nu
   });
 }
 
-async function restrictionsClear({ config, flags, args }: Invocation): Promise<number> {
-  expectArgs('restrictions clear', args, 1);
-  const id = field('id', z.string().regex(/^\d+$/, 'expected a restriction id'), args[0]);
-  const reason = field('--reason', ReasonSchema, flags.reason);
-  const actor = actorOf(flags);
-  return withData(config, async (data) => {
-    const cleared = await data.clearRestriction(id, actor, reason);
-    printJsonOr(flags, cleared, () => [`cleared #${cleared.id} ${cleared.kind} on ${cleared.engine}`]);
-    return EXIT.ok;
+/** Through the control plane (the one writer of restrictions), answered with the outcome. */
+async function restrictionChange(
+  { config, flags }: Invocation,
+  input: ChangeControlPlaneInput,
+  done: (state: ChangeResult) => string,
+): Promise<number> {
+  return withWarden(config, async (warden) => {
+    const result = await warden.changeControlPlane(input);
+    printJsonOr(flags, result, () => [
+      result.outcome.status === 'refused' ? `refused: ${result.outcome.reason}` : done(result),
+    ]);
+    return result.outcome.status === 'refused' ? EXIT.problem : EXIT.ok;
   });
 }
 
-async function restrictionsAdd({ config, flags, args }: Invocation): Promise<number> {
+async function restrictionsClear(inv: Invocation): Promise<number> {
+  const { flags, args } = inv;
+  expectArgs('restrictions clear', args, 1);
+  const restrictionId = field('id', z.string().regex(/^[1-9]\d{0,17}$/, 'expected a restriction id'), args[0]);
+  const reason = field('--reason', ReasonSchema, flags.reason);
+  const actor = actorOf(flags);
+  return restrictionChange(
+    inv,
+    { kind: 'clearEngineRestriction', restrictionId, actor, reason },
+    () => `cleared #${restrictionId}`,
+  );
+}
+
+async function restrictionsAdd(inv: Invocation): Promise<number> {
+  const { flags, args } = inv;
   expectArgs('restrictions add', args, 2);
   const kind = field('kind', z.enum(['throttle', 'pause'], { message: 'expected throttle or pause' }), args[0]);
   const engine = field('engine', EngineSchema, args[1]);
   const reason = field('--reason', ReasonSchema, flags.reason);
   const actor = actorOf(flags);
-  return withData(config, async (data) => {
-    const row = await data.applyRestriction({ engine, kind, source: `operator:${actor}`, reason, actor });
-    printJsonOr(flags, row, () => [`#${row.id} ${row.kind} on ${row.engine}`]);
-    return EXIT.ok;
-  });
+  const source = field(
+    '--actor',
+    RestrictionSourceSchema,
+    `operator:${actor.replace(/[^A-Za-z0-9_.@/-]/g, '_').slice(0, 200)}`,
+  );
+  return restrictionChange(
+    inv,
+    { kind: 'restrictEngine', engine, restriction: kind, source, actor, reason },
+    () => `${kind} on ${engine}`,
+  );
 }
 
 async function canaryStatus({ config, flags, args }: Invocation): Promise<number> {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Kysely } from 'kysely';
 import { Registry } from 'prom-client';
 import { dbGauges } from './db-gauge';
-import { computeMetrics } from '../../domain/autonomy/metrics';
+import { type CommandStatus, computeMetrics } from '../../domain/autonomy/metrics';
 import { PHASES } from '../../domain/autonomy/phases';
 import type { Database } from '../../db/database';
 import { registerStrategyMetrics } from './strategy-metrics';
@@ -72,7 +72,9 @@ export function createGovernanceMetrics(
       failed: 'failed',
       rejected: 'rejected',
       rolled_back: 'rolledBack',
-    } as const;
+      denied: 'denied',
+      dry_run: 'dryRun',
+    } as const satisfies Record<CommandStatus, string>;
     for (const [status, label] of Object.entries(names))
       g.set({ status: label }, Number(rows.find((r) => r.status === status)?.n ?? 0));
   });

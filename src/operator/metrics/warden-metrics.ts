@@ -28,6 +28,7 @@ const DEAL_GATES = [
   'risk',
   'prod_eligibility',
   'permit',
+  'policy',
 ] as const satisfies readonly DealGate[];
 /** The `gate` label of an outcome no gate refused. */
 const NO_GATE = 'none';

@@ -3,16 +3,10 @@ import { listProposals } from '../../db/autonomy.repository';
 import { readControlPlaneState } from '../../db/control-plane.repository';
 import type { Database } from '../../db/database';
 import { readHealth } from '../../db/health.repository';
-import {
-  listEnabledStrategyIds,
-  listPlaybooksInProgress,
-  type ReviewBroke,
-  type ReviewDenied,
-  reviewBroke,
-  reviewDenied,
-  type ReviewDrift,
-  reviewDrift,
-} from '../../db/review.repository';
+import { type ReviewBroke, reviewBroke } from '../../db/review/broke';
+import { type ReviewDenied, reviewDenied } from '../../db/review/denied';
+import { listEnabledStrategyIds, type ReviewDrift, reviewDrift } from '../../db/review/drift';
+import { listPlaybooksInProgress } from '../../db/review/waiting';
 import { strategyReport } from '../../db/strategy.repository';
 import type { ProposalStatus } from '../../domain/autonomy/proposals';
 import type { CapitalBandThresholds, CapitalUsage } from '../../domain/capital/bands';
@@ -21,7 +15,7 @@ import { PLAYBOOK } from '../../domain/go-live/playbook';
 import type { HealthReport } from '../../domain/system-health/rules';
 import type { WaitingWorkflow } from './waiting-workflows';
 
-export type { Listed } from '../../db/review.repository';
+export type { Listed } from '../../db/review/shared';
 
 /**
  * Seed 000's Monday control-plane review: what broke, what was denied, what

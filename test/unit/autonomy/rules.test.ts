@@ -8,7 +8,8 @@ import {
   decideExpansion,
   ProposalTermsSchema,
 } from '../../../src/domain/autonomy/proposals';
-import { assessReadiness, READINESS_CHECKLIST, type ReadinessEvidence } from '../../../src/domain/autonomy/readiness';
+import { assessReadiness, type ReadinessEvidence } from '../../../src/domain/autonomy/readiness';
+import { READINESS_CHECKLIST } from '../../../src/domain/autonomy/readiness-checklist';
 
 const phases: PhaseDefinition[] = [
   { phase: 'L3', ordinal: 0, addedCommands: [], allCommands: false, validationDays: null, requiredRoles: [] },
@@ -80,13 +81,29 @@ describe('metrics collector', () => {
     ]);
     expect(m).toEqual({
       total: 5,
-      counts: { succeeded: 2, failed: 1, rejected: 1, rolled_back: 1 },
+      counts: { succeeded: 2, failed: 1, rejected: 1, rolled_back: 1, denied: 0, dry_run: 0 },
       successRate: 0.5,
       errorRate: 0.25,
       rollbackRate: 0.25,
       approvalRate: 0.5,
     });
     expect(computeMetrics([])).toMatchObject({ successRate: null, approvalRate: null });
+  });
+
+  it('a denied or dry-run command is not an execution: no failure, no change to the rates', () => {
+    const m = computeMetrics([
+      outcome('succeeded', 1),
+      outcome('denied', 2, 'A', 'approved'),
+      outcome('dry_run', 3),
+      outcome('denied', 4),
+    ]);
+    expect(m).toMatchObject({
+      total: 4,
+      counts: { succeeded: 1, failed: 0, denied: 2, dry_run: 1 },
+      successRate: 1,
+      errorRate: 0,
+      rollbackRate: 0,
+    });
   });
 });
 
@@ -115,7 +132,7 @@ describe('readiness: the 80-point checklist', () => {
     daysAtPhase: 200,
     metrics: {
       total: 1000,
-      counts: { succeeded: 1000, failed: 0, rejected: 0, rolled_back: 0 },
+      counts: { succeeded: 1000, failed: 0, rejected: 0, rolled_back: 0, denied: 0, dry_run: 0 },
       successRate: 1,
       errorRate: 0,
       rollbackRate: 0,
@@ -367,7 +384,7 @@ describe('expansion decision logic', () => {
     daysAtPhase: 200,
     metrics: {
       total: 10,
-      counts: { succeeded: 10, failed: 0, rejected: 0, rolled_back: 0 },
+      counts: { succeeded: 10, failed: 0, rejected: 0, rolled_back: 0, denied: 0, dry_run: 0 },
       successRate: 1,
       errorRate: 0,
       rollbackRate: 0,

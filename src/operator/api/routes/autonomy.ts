@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeText } from '../../../domain/shared/validation';
 import {
   approveCommandSignal,
   approveUpdate,
@@ -8,17 +9,33 @@ import {
 } from '../../../../workflows/messages';
 import { AuditKind } from '../../../domain/audit/kinds';
 import { ReasonSchema } from '../../../domain/control-plane/types';
-import { listBreakerEvents, listProposals, readGovernanceState } from '../../../db/autonomy.repository';
-import { commandWorkflowId } from '../../../../workflows/names';
+import {
+  listApprovers,
+  listBreakerEvents,
+  listProposals,
+  ProposalRefusedError,
+  proposeExpansion,
+  readGovernanceState,
+} from '../../../db/autonomy.repository';
+import { proposePromotion, StrategyLevelChangeError } from '../../../db/strategy.repository';
+import {
+  commandWorkflowId,
+  EXPANSION_PROPOSAL_WORKFLOW_TYPE,
+  STRATEGY_PROMOTION_WORKFLOW_TYPE,
+} from '../../../../workflows/names';
 import { type ApproverRole, ApproverRoleSchema } from '../../../domain/autonomy/phases';
 import { AUTONOMY_APPROVER_ROLE, autonomyRolesOf, type Identity } from '../../../domain/identity/roles';
 import { badRequest, conflict, forbidden, route, type RouteSpec } from '../http';
 import { type ApiDeps, ok, signedFor, viaWorkflow } from './shared';
 
 const ProposalParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9._:+-]{1,128}$/, 'expected a proposal id') });
+const StrategyParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected a strategy id') });
 const CommandParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9._:+-]{1,128}$/, 'expected a command id') });
 /** An approval of a proposal or a decision on a command: the role to act in and an optional comment. */
-const RoleCommentBody = z.strictObject({ role: z.string().optional(), comment: z.string().max(2000).optional() });
+const RoleCommentBody = z.strictObject({
+  role: safeText({ max: 64 }).optional(),
+  comment: safeText({ max: 2000, min: 0, multiline: true }).optional(),
+});
 
 /** The autonomy approver role a key acts in: named in the body, or its only one. */
 function autonomyRole(identity: Identity, requestedRole: string | undefined): ApproverRole {
@@ -101,6 +118,28 @@ async function proposalDecision(
   );
 }
 
+/** A refused proposal (another open, wrong allowlist, top of the ladder) is a conflict naming the field. */
+async function refusedAsConflict<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof ProposalRefusedError || error instanceof StrategyLevelChangeError)
+      throw conflict(error.message);
+    throw error;
+  }
+}
+
+/**
+ * An operator's proposal: Warden records it (its terms are Warden's: the next phase's definition, or one
+ * level up with the strategy's evidence), then starts its workflow, which loads them by id. The requester
+ * may not approve it.
+ */
+async function propose(deps: ApiDeps, record: () => Promise<{ id: string; type: string; args: unknown[] }>) {
+  const { id, type, args } = await refusedAsConflict(record);
+  await deps.temporal.workflow.start(type, { taskQueue: deps.config.temporal.taskQueue, workflowId: id, args });
+  return id;
+}
+
 /** Autonomy phase, expansion proposals, circuit breakers, and the commands waiting for a human. */
 export function autonomyRoutes(deps: ApiDeps): RouteSpec[] {
   const { db } = deps;
@@ -121,6 +160,56 @@ export function autonomyRoutes(deps: ApiDeps): RouteSpec[] {
       summary: 'Expansion proposals.',
       query: z.strictObject({ open: z.enum(['true', 'false']).optional() }),
       handle: async ({ query }) => ok(await listProposals(db, { openOnly: query.open === 'true' })),
+    }),
+    route({
+      id: 'createProposal',
+      method: 'POST',
+      url: '/proposals',
+      access: 'proposal:decide',
+      summary:
+        "Propose widening autonomy one phase, on the next phase's own terms (as an approver role; someone else approves). 409 while another proposal is open.",
+      body: z.strictObject({ role: safeText({ max: 64 }).optional(), reason: ReasonSchema }),
+      handle: async ({ identity, body }) => {
+        const role = autonomyRole(identity, body.role);
+        let terms: Awaited<ReturnType<typeof proposeExpansion>> | undefined;
+        await propose(deps, async () => {
+          terms = await proposeExpansion(db, { requestedBy: identity.name, role, reason: body.reason });
+          return {
+            id: terms.proposalId,
+            type: EXPANSION_PROPOSAL_WORKFLOW_TYPE,
+            args: [{ proposalId: terms.proposalId }],
+          };
+        });
+        return ok(terms, 201);
+      },
+    }),
+    route({
+      id: 'proposePromotion',
+      method: 'POST',
+      url: '/strategies/:id/promotion',
+      access: 'proposal:decide',
+      summary:
+        'Propose raising a strategy one maturity level (as an approver role; someone else approves its strategyPromotion). The level moves only when approved.',
+      params: StrategyParams,
+      body: z.strictObject({ role: safeText({ max: 64 }).optional(), reason: ReasonSchema }),
+      handle: async ({ identity, params, body }) => {
+        const role = autonomyRole(identity, body.role);
+        let proposal: Awaited<ReturnType<typeof proposePromotion>> | undefined;
+        await propose(deps, async () => {
+          proposal = await proposePromotion(
+            db,
+            { strategyId: params.id, requestedBy: identity.name, role, reason: body.reason },
+            await listApprovers(db),
+          );
+          const { requestedBy, ...terms } = proposal.terms;
+          return {
+            id: proposal.proposalId,
+            type: STRATEGY_PROMOTION_WORKFLOW_TYPE,
+            args: [{ ...terms, approvers: {} }],
+          };
+        });
+        return ok(proposal, 201);
+      },
     }),
     route({
       id: 'breakerEvents',
@@ -150,7 +239,7 @@ export function autonomyRoutes(deps: ApiDeps): RouteSpec[] {
       access: 'proposal:decide',
       summary: 'Reject an expansion proposal.',
       params: ProposalParams,
-      body: z.strictObject({ role: z.string().optional(), reason: ReasonSchema }),
+      body: z.strictObject({ role: safeText({ max: 64 }).optional(), reason: ReasonSchema }),
       handle: ({ identity, params, body }) =>
         proposalDecision(deps, identity, params.id, { approve: false, reason: body.reason, role: body.role }),
     }),

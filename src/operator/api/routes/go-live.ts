@@ -1,13 +1,16 @@
 import { z } from 'zod';
-import { listOperatorSessions, readPlaybook } from '../../../db/go-live.repository';
+import { safeText } from '../../../domain/shared/validation';
+import { ActorSchema } from '../../../domain/control-plane/types';
+import { readPlaybook } from '../../../db/go-live.repository';
+import { listOperatorSessions } from '../../../db/operator-sessions.repository';
 import { GO_LIVE_PLAYBOOK_WORKFLOW_ID } from '../../../../workflows/names';
 import { PlaybookStepIdSchema } from '../../../domain/go-live/playbook';
 import { RELEASE_APPROVER_ROLES, RoleSchema } from '../../../domain/identity/roles';
 import { conflict, notFound, route, type RouteSpec } from '../http';
 import { type ApiDeps, ok, Paging, requireRole, signedFor, viaWorkflow } from './shared';
 
-const SessionParams = z.strictObject({ operator: z.string().min(1).max(200) });
-const SessionNotes = z.strictObject({ notes: z.string().max(4000).optional() });
+const SessionParams = z.strictObject({ operator: ActorSchema });
+const SessionNotes = z.strictObject({ notes: safeText({ max: 4000, min: 0, multiline: true }).optional() });
 
 /** The guided go-live playbook and the operator sessions that survive restarts. */
 export function goLiveRoutes(deps: ApiDeps): RouteSpec[] {
@@ -57,7 +60,7 @@ export function goLiveRoutes(deps: ApiDeps): RouteSpec[] {
         'Complete the next playbook step with evidence; refused (409) when out of order, in the wrong band or health, or without an approver for sign_off.',
       body: z.strictObject({
         step: PlaybookStepIdSchema,
-        evidence: z.string().trim().min(1, 'must describe the evidence').max(4000),
+        evidence: safeText({ max: 4000, multiline: true, minMessage: 'must describe the evidence' }),
         role: RoleSchema.optional(),
       }),
       handle: async ({ identity, body }) => {

@@ -1,11 +1,14 @@
 import type { RouteSpec } from '../http';
 import { auditRoutes } from './audit';
 import { autonomyRoutes } from './autonomy';
+import { commandPolicyRoutes } from './command-policies';
 import { controlPlaneRoutes } from './control-plane';
+import { dealRoutes } from './deals';
 import { gateRoutes } from './gates';
 import { goLiveRoutes } from './go-live';
 import { identityRoutes } from './identity';
 import { notificationRoutes } from './notifications';
+import { policyRoutes } from './policies';
 import { riskRoutes } from './risk';
 import type { ApiDeps } from './shared';
 import { systemRoutes } from './system';
@@ -22,8 +25,11 @@ export function createRoutes(deps: ApiDeps): RouteSpec[] {
     ...systemRoutes(deps),
     ...controlPlaneRoutes(deps),
     ...riskRoutes(deps),
+    ...policyRoutes(deps),
     ...gateRoutes(deps),
+    ...dealRoutes(deps),
     ...autonomyRoutes(deps),
+    ...commandPolicyRoutes(deps),
     ...goLiveRoutes(deps),
     ...auditRoutes(deps),
     ...notificationRoutes(deps),

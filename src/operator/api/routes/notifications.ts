@@ -1,4 +1,6 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { z } from 'zod';
+import { InvalidRequestError } from '../../../domain/shared/validation';
 import {
   type AlertmanagerPayload,
   AlertmanagerPayloadSchema,
@@ -26,22 +28,32 @@ async function actOnAlerts(deps: ApiDeps, identity: Identity, payload: Alertmana
       continue;
     }
     const reason = `alert ${item.alertname} firing: ${item.summary}`;
-    const changed =
+    // A refused restriction is reported with its alert; it never fails the batch (nor a kill switch in it).
+    const changed = await (
       item.action === 'kill_switch'
-        ? await deps.warden.changeControlPlane({
+        ? deps.warden.changeControlPlane({
             kind: 'engageKillSwitch',
             source: 'alertmanager',
             actor: identity.name,
             reason,
           })
-        : await deps.warden.changeControlPlane({
+        : deps.warden.changeControlPlane({
             kind: 'restrictEngine',
             engine: item.engine,
             restriction: item.action,
             source: 'alertmanager',
             actor: identity.name,
             reason,
-          });
+          })
+    ).catch((error: unknown) => {
+      if (!(error instanceof InvalidRequestError || error instanceof WorkflowUpdateFailedError)) throw error;
+      return {
+        outcome: {
+          status: 'refused' as const,
+          reason: error instanceof WorkflowUpdateFailedError ? (error.cause?.message ?? error.message) : error.message,
+        },
+      };
+    });
     results.push({
       alert: item.alertname,
       status: 'firing',

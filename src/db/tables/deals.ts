@@ -1,0 +1,22 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ClaimStage } from '../../domain/deals/claims';
+import type { DealResult, DealTerms } from '../../domain/deals/types';
+
+// Deal claims (issue 13): one row per deal id, with its terms and how far it got.
+
+export interface DealClaimTable {
+  deal_id: string;
+  terms: ColumnType<DealTerms, string, string>;
+  workflow_id: string;
+  run_id: string;
+  stage: ClaimStage;
+  result: ColumnType<DealResult | null, string | null, string | null>;
+  permit_id: string | null;
+  apply_mode: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export type DealClaimRow = Selectable<DealClaimTable>;
+export type NewDealClaim = Insertable<DealClaimTable>;
+export type DealClaimUpdate = Updateable<DealClaimTable>;

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { listExecutionPolicies, setExecutionPolicy } from '../../../db/execution-policies.repository';
+import { listPositions, reconcilePosition } from '../../../db/positions.repository';
+import { ExecutionClassSchema, ReasonSchema } from '../../../domain/control-plane/types';
+import { POSITION_SCOPES, ReconcilePositionInputSchema } from '../../../domain/deals/policy';
+import { EngineSchema } from '../../../domain/risk/rules';
+import { route, type RouteSpec } from '../http';
+import { type ApiDeps, ok } from './shared';
+
+/**
+ * What an action is (issue 13): engine execution policies and Warden's own
+ * positions. The writes are the risk owners' (owner, manager, risk_officer);
+ * each is audited with the key's identity as actor, in its own transaction.
+ */
+export function policyRoutes(deps: ApiDeps): RouteSpec[] {
+  const { db } = deps;
+  return [
+    route({
+      id: 'executionPolicies',
+      method: 'GET',
+      url: '/execution-policies',
+      access: 'read',
+      summary: 'Each engine’s execution class and required gates (an engine without one: PROD_EXEC, none required).',
+      handle: async () => ok(await listExecutionPolicies(db)),
+    }),
+    route({
+      id: 'setExecutionPolicy',
+      method: 'POST',
+      url: '/engines/:engine/execution-policy',
+      access: 'policy:set',
+      summary: 'Set an engine’s execution class and whether the strategy and prod-eligibility gates are required.',
+      params: z.strictObject({ engine: EngineSchema }),
+      body: z.strictObject({
+        executionClass: ExecutionClassSchema,
+        strategyRequired: z.boolean(),
+        recommendationRequired: z.boolean(),
+        reason: ReasonSchema,
+      }),
+      handle: async ({ identity, params, body }) =>
+        ok(await setExecutionPolicy(db, { engine: params.engine, ...body, actor: identity.name })),
+    }),
+    route({
+      id: 'positions',
+      method: 'GET',
+      url: '/positions',
+      access: 'read',
+      summary: 'Warden’s net positions per (strategy, symbol) and (engine, symbol), from its own executed deals.',
+      query: z.strictObject({
+        scope: z.enum(POSITION_SCOPES).optional(),
+        scopeId: ReconcilePositionInputSchema.shape.scopeId.optional(),
+      }),
+      handle: async ({ query }) =>
+        ok(
+          await listPositions(db, {
+            ...(query.scope ? { scope: query.scope } : {}),
+            ...(query.scopeId ? { scopeId: query.scopeId } : {}),
+          }),
+        ),
+    }),
+    route({
+      id: 'reconcilePosition',
+      method: 'POST',
+      url: '/positions',
+      access: 'position:reconcile',
+      summary: 'Reconcile one position to a quantity (signed notional), audited with who and why.',
+      body: ReconcilePositionInputSchema.omit({ actor: true }),
+      handle: async ({ identity, body }) => ok(await reconcilePosition(db, { ...body, actor: identity.name })),
+    }),
+  ];
+}

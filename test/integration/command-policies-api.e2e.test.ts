@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { listAuditEvents } from '../../src/db/audit.repository';
+import { commandExecutionClass } from '../../src/db/command-policies.repository';
+import { useApiServer } from './api-server';
+
+// What a command type is, read and changed through the API: a risk-owning role changes it, as itself, audited.
+describe('command policies through the operator API', () => {
+  const { env, as } = useApiServer({ label: 'command-policies', worker: false });
+
+  it('a risk owner sets a class (audited, as the caller); other roles are refused; bad input names the field', async () => {
+    expect(await commandExecutionClass(env.t.db, 'SET_DRUM')).toBe('PROD_EXEC');
+    const body = { executionClass: 'OBSERVE_ONLY', reason: 'drum sensor only' };
+    expect(await as('operator', 'POST', '/command-policies/SET_DRUM', body)).toMatchObject({ status: 403 });
+    expect(await as('engineer', 'POST', '/command-policies/SET_DRUM', body)).toMatchObject({ status: 403 });
+    expect(
+      await as('risk_officer', 'POST', '/command-policies/SET_DRUM', { ...body, executionClass: 'YOLO' }),
+    ).toMatchObject({ status: 400, body: { message: expect.stringMatching(/^body\.executionClass: /) } });
+    expect(
+      await as('risk_officer', 'POST', '/command-policies/SET_DRUM', { ...body, reason: 'bad\u0000byte' }),
+    ).toMatchObject({ status: 400, body: { message: expect.stringMatching(/^body\.reason: /) } });
+    expect(await as('risk_officer', 'POST', '/command-policies/set_drum', body)).toMatchObject({ status: 400 });
+    expect(await commandExecutionClass(env.t.db, 'SET_DRUM')).toBe('PROD_EXEC');
+
+    expect(await as('risk_officer', 'POST', '/command-policies/SET_DRUM', body)).toMatchObject({
+      status: 200,
+      body: { commandType: 'SET_DRUM', executionClass: 'OBSERVE_ONLY', updatedBy: 'risk_officer-user' },
+    });
+    expect(await as('analyst', 'GET', '/command-policies')).toMatchObject({
+      status: 200,
+      body: [{ commandType: 'SET_DRUM', executionClass: 'OBSERVE_ONLY', reason: 'drum sensor only' }],
+    });
+    expect(await commandExecutionClass(env.t.db, 'SET_DRUM')).toBe('OBSERVE_ONLY');
+    expect(await listAuditEvents(env.t.db, { kind: 'command_policy.set' })).toMatchObject([
+      {
+        actor: 'risk_officer-user',
+        subject: 'command_type:SET_DRUM',
+        details: { before: { executionClass: 'PROD_EXEC', default: true }, after: { executionClass: 'OBSERVE_ONLY' } },
+      },
+    ]);
+  });
+});

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { listAuditEvents } from '../../src/db/audit.repository';
+import { readExecutionPolicy } from '../../src/db/execution-policies.repository';
+import { readPosition } from '../../src/db/positions.repository';
+import { useApiServer } from './api-server';
+
+// Engine execution policies and positions through the operator API: the writes are the risk owners', audited.
+describe('execution policies and positions through the API', () => {
+  const { env, as } = useApiServer({ label: 'policies-api', worker: false });
+  const sandbox = { executionClass: 'SANDBOX_EXEC', strategyRequired: true, recommendationRequired: false };
+
+  it('a risk officer sets an engine policy; an operator may not; bad input names the field and changes nothing', async () => {
+    expect(
+      await as('operator', 'POST', '/engines/CAPITAL/execution-policy', { ...sandbox, reason: 'lab' }),
+    ).toMatchObject({ status: 403 });
+    expect(
+      await as('risk_officer', 'POST', '/engines/CAPITAL/execution-policy', { ...sandbox, reason: 'a\u0000b' }),
+    ).toMatchObject({ status: 400, body: { message: expect.stringContaining('reason') } });
+    expect(await readExecutionPolicy(env.t.db, 'CAPITAL')).toMatchObject({ executionClass: 'PROD_EXEC' });
+
+    const set = await as('risk_officer', 'POST', '/engines/CAPITAL/execution-policy', { ...sandbox, reason: 'lab' });
+    expect(set).toMatchObject({
+      status: 200,
+      body: {
+        engine: 'CAPITAL',
+        executionClass: 'SANDBOX_EXEC',
+        strategyRequired: true,
+        updatedBy: 'risk_officer-user',
+      },
+    });
+    expect((await as('analyst', 'GET', '/execution-policies')).body).toContainEqual(
+      expect.objectContaining({ engine: 'CAPITAL', executionClass: 'SANDBOX_EXEC' }),
+    );
+    expect(await listAuditEvents(env.t.db, { kind: 'execution_policy.set' })).toEqual([
+      expect.objectContaining({
+        actor: 'risk_officer-user',
+        details: expect.objectContaining({ before: expect.objectContaining({ executionClass: 'PROD_EXEC' }) }),
+      }),
+    ]);
+  });
+
+  it('a risk officer reconciles a position, audited with who and why', async () => {
+    const body = {
+      scope: 'strategy',
+      scopeId: 'mr-1',
+      symbol: 'BTCUSDT',
+      quantity: 250.5,
+      reason: 'exchange statement',
+    };
+    expect(await as('engineer', 'POST', '/positions', body)).toMatchObject({ status: 403 });
+    expect(await as('risk_officer', 'POST', '/positions', body)).toMatchObject({
+      status: 200,
+      body: { scope: 'strategy', scopeId: 'mr-1', quantity: 250.5, updatedBy: 'risk_officer-user' },
+    });
+    expect(await readPosition(env.t.db, { scope: 'strategy', scopeId: 'mr-1', symbol: 'BTCUSDT' })).toBe(250.5);
+    expect((await as('auditor', 'GET', '/positions?scope=strategy')).body).toEqual([
+      expect.objectContaining({ scopeId: 'mr-1', quantity: 250.5 }),
+    ]);
+    expect(await listAuditEvents(env.t.db, { kind: 'position.reconciled' })).toEqual([
+      expect.objectContaining({
+        actor: 'risk_officer-user',
+        details: expect.objectContaining({ before: 0, after: 250.5 }),
+      }),
+    ]);
+  });
+});

@@ -1,0 +1,292 @@
+// What a deal holds and how it ends: a denial or a provable non-execution
+// releases what it took, once; a failure that may have executed keeps the
+// reservation and waits for an operator's `reconcileDeal`; the outcome is
+// recorded (and, since deal-claims, on the deal's claim).
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  condition,
+  proxyLocalActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ClaimOutcome } from '../../src/domain/deals/claims';
+import type { DealActivities, SettlePosition } from '../../src/domain/deals/activities';
+import {
+  type DealGate,
+  type DealProgress,
+  type DealResult,
+  dealTermsOf,
+  type ParsedDealInput,
+  type ReconcileDealInput,
+  ReconcileDealInputSchema,
+} from '../../src/domain/deals/types';
+import type { ApplyMode } from '../../src/domain/control-plane/types';
+import { ErrorType, parseInput } from '../../src/domain/shared/errors';
+
+const gates = proxyLocalActivities<DealActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: {
+    initialInterval: '200 milliseconds',
+    maximumInterval: '10 seconds',
+    nonRetryableErrorTypes: [ErrorType.ReservationNotFound, ErrorType.ReservationStateError],
+  },
+});
+
+const now = () => new Date().toISOString(); // workflow time: deterministic, and skipped in tests
+
+type Reconciliation = ReturnType<typeof ReconcileDealInputSchema.parse>;
+
+export class DealSaga {
+  readonly key: string;
+  readonly progress: DealProgress;
+  reserved = false;
+  permit: { id: string; consumed: boolean } | undefined;
+  /** Since deal-claims: the deal id is claimed first, and the outcome recorded on the claim. */
+  claims = false;
+  /** Since deal-reconciliation: executor attempts driven here, ambiguity reconciled, cancellation compensated. */
+  reconciles = false;
+  /** The executor may have run from the moment its first attempt is scheduled. */
+  executorScheduled = false;
+  /** What the executor answered, once it did: a cancel after this settles instead of reconciling. */
+  executed: { realizedLoss: number; externalId: string | null; pnl: number } | undefined;
+  /** The permit used and the mode the deal runs in, for a reconciled result. */
+  permitId: string | null = null;
+  applyMode: Exclude<ApplyMode, 'dry_run'> | null = null;
+  /** Where an executed deal moves Warden's position (since deal-policy). */
+  settlePosition: SettlePosition | undefined;
+  private compensation: string | null = null;
+  private awaiting = false;
+  private reconciliation: Reconciliation | undefined;
+
+  constructor(private readonly input: ParsedDealInput) {
+    this.key = `deal:${input.dealId}`;
+    this.progress = { dealId: input.dealId, stage: 'control_plane', gates: [], applyMode: null, result: null };
+  }
+
+  get run(): { workflowId: string; runId: string } {
+    const { workflowId, runId } = workflowInfo();
+    return { workflowId, runId };
+  }
+
+  /**
+   * Claims the deal id, first thing. Answers the deal's result when it ends
+   * here: the first workflow's result, a denial, or (after a reset past the
+   * pre-execute check) the wait for reconciliation.
+   */
+  async claim(): Promise<DealResult | undefined> {
+    const { input, progress } = this;
+    progress.stage = 'claim';
+    const claimed: ClaimOutcome = await gates.claimDeal({
+      dealId: input.dealId,
+      terms: dealTermsOf(input),
+      ...this.run,
+      actor: input.requestedBy,
+    });
+    if (claimed.outcome === 'claimed') return undefined;
+    if (claimed.outcome === 'result') {
+      progress.result = claimed.result;
+      progress.stage = 'done';
+      return claimed.result;
+    }
+    if (claimed.outcome === 'denied') return this.deny('claim', claimed.reason, claimed.detail);
+    this.reserved = true;
+    this.permitId = claimed.permitId;
+    this.applyMode = claimed.applyMode;
+    return this.awaitReconciliation(claimed.cause);
+  }
+
+  async compensate(reason: string): Promise<void> {
+    const { key, input } = this;
+    this.progress.stage = 'compensate';
+    const undone: string[] = [];
+    if (
+      this.permit &&
+      !this.permit.consumed &&
+      (await gates.revokePermit({ permitId: this.permit.id, reason })).revoked
+    )
+      undone.push('permit revoked');
+    this.permit = undefined;
+    if (this.reserved && (await gates.releaseReservation({ key, actor: input.requestedBy, reason })).released)
+      undone.push('reservation released');
+    this.reserved = false;
+    this.compensation = undone.length > 0 ? `${undone.join(', ')}: ${reason}` : null;
+  }
+
+  async finish(result: DealResult, kpiSuccess?: boolean, outcomeKey = `${this.key}:outcome`): Promise<DealResult> {
+    const { input, progress } = this;
+    progress.stage = 'record';
+    const kpi =
+      kpiSuccess === undefined
+        ? null
+        : {
+            domain: input.domain ?? input.engine,
+            metric: 'deal_executed',
+            success: kpiSuccess,
+            value: input.amount,
+            at: now(),
+          };
+    await gates.recordDealOutcome({
+      key: outcomeKey,
+      actor: input.requestedBy,
+      result,
+      compensation: this.compensation,
+      kpi,
+      ...(this.claims ? { claim: this.run } : {}),
+    });
+    progress.result = result;
+    progress.stage = 'done';
+    return result;
+  }
+
+  async deny(gate: DealGate, reason: string, detail: string): Promise<DealResult> {
+    this.progress.gates.push({ gate, ok: false, reason });
+    await this.compensate(`denied at ${gate}: ${reason}`);
+    // A refused claim is this run's own outcome, not the deal id's: keyed by the run.
+    const key = gate === 'claim' ? `${this.key}:claim-refused:${this.run.workflowId}:${this.run.runId}` : undefined;
+    return this.finish({ status: 'denied', dealId: this.input.dealId, gate, reason, detail }, undefined, key);
+  }
+
+  /** The executor answered: settle, then record the executed deal. */
+  async settle(realizedLoss: number): Promise<void> {
+    this.progress.stage = 'settle';
+    await gates.settleResult({
+      key: this.key,
+      realizedLoss,
+      actor: this.input.requestedBy,
+      ...(this.settlePosition ? { position: this.settlePosition } : {}),
+    });
+    this.reserved = false;
+  }
+
+  /**
+   * Invariant 9: the order may have executed. The reservation stays held, the
+   * wait is audited (and notifies operators), and only `reconcileDeal`
+   * settles or releases it. Nothing cancels the wait.
+   */
+  awaitReconciliation(cause: string): Promise<DealResult> {
+    return CancellationScope.nonCancellable(async () => {
+      const { input, progress } = this;
+      const waiting: DealResult = {
+        status: 'needs_reconciliation',
+        dealId: input.dealId,
+        applyMode: this.applyMode,
+        permitId: this.permitId,
+        cause,
+      };
+      progress.stage = 'awaiting_reconciliation';
+      await gates.recordDealOutcome({
+        key: `${this.key}:needs_reconciliation`,
+        actor: input.requestedBy,
+        result: waiting,
+        compensation: null,
+        kpi: null,
+        ...(this.claims ? { claim: this.run } : {}),
+      });
+      progress.result = waiting;
+      this.awaiting = true;
+      await condition(() => this.reconciliation !== undefined);
+      const word = this.reconciliation!;
+      await gates.auditReconciliation({
+        key: `${this.key}:reconciled`,
+        dealId: input.dealId,
+        executed: word.executed,
+        realizedLoss: word.realizedLoss ?? 0,
+        actor: word.actor,
+        reason: word.reason,
+      });
+      if (!word.executed) {
+        await this.compensate(`reconciled by ${word.actor} as not executed: ${word.reason}`);
+        return this.finish(
+          {
+            status: 'failed',
+            dealId: input.dealId,
+            error: `not executed (reconciled by ${word.actor}): ${word.reason}`,
+            compensated: true,
+          },
+          false,
+        );
+      }
+      const realizedLoss = word.realizedLoss ?? 0;
+      try {
+        await this.settle(realizedLoss);
+      } catch (error) {
+        // A reservation no longer held (released by an earlier run) has nothing to settle; the word still counts.
+        if (!(error instanceof ActivityFailure)) throw error;
+      }
+      return this.finish(
+        {
+          status: 'executed',
+          dealId: input.dealId,
+          applyMode: this.applyMode!,
+          permitId: this.permitId!,
+          realizedLoss,
+          externalId: word.externalId ?? null,
+        },
+        true,
+      );
+    });
+  }
+
+  /** The update's validator: synchronous, so a refused word never reaches history. */
+  validateReconciliation(raw: ReconcileDealInput): void {
+    const word = parseInput(ReconcileDealInputSchema, raw, 'reconcileDeal');
+    if (!this.awaiting || this.reconciliation !== undefined)
+      throw ApplicationFailure.nonRetryable(
+        `deal ${this.input.dealId} is not awaiting reconciliation (stage ${this.progress.stage})`,
+        ErrorType.ReconciliationRefused,
+      );
+    if (word.executed && (this.applyMode === null || this.permitId === null))
+      throw ApplicationFailure.nonRetryable(
+        `executed: deal ${this.input.dealId} never used a permit in testnet or live, so it cannot have executed`,
+        ErrorType.ReconciliationRefused,
+      );
+    if (!word.executed && word.realizedLoss !== undefined)
+      throw ApplicationFailure.nonRetryable('realizedLoss: only for an executed deal', ErrorType.InvalidInput);
+  }
+
+  /** The update's handler: takes the word (the first one only) and answers with the reconciled result. */
+  reconcile(raw: ReconcileDealInput): Promise<DealResult> {
+    this.reconciliation ??= ReconcileDealInputSchema.parse(raw);
+    // Handlers run in the root scope: a deal cancelled while it waits must still answer.
+    return CancellationScope.nonCancellable(async () => {
+      await condition(() => this.progress.stage === 'done');
+      return this.progress.result!;
+    });
+  }
+
+  /**
+   * A cancel request: before the executor was scheduled, compensate and end
+   * cancelled; after it, the order may be live, so reconcile; after it
+   * answered, finish the settle. Runs in a non-cancellable scope.
+   */
+  async afterCancel(cancel: unknown): Promise<DealResult> {
+    if (this.progress.stage === 'done' && this.progress.result) return this.progress.result;
+    if (this.executed && this.applyMode && this.permitId) {
+      const { realizedLoss, externalId } = this.executed;
+      if (this.reserved) await this.settle(realizedLoss);
+      return this.finish(
+        {
+          status: 'executed',
+          dealId: this.input.dealId,
+          applyMode: this.applyMode,
+          permitId: this.permitId,
+          realizedLoss,
+          externalId,
+        },
+        true,
+      );
+    }
+    if (this.executorScheduled) return this.awaitReconciliation('cancelled after the executor was scheduled');
+    await this.compensate('cancelled before execution');
+    await this.finish({
+      status: 'failed',
+      dealId: this.input.dealId,
+      error: 'cancelled before execution',
+      compensated: true,
+    });
+    // The run ends cancelled, as asked.
+    throw cancel instanceof ActivityFailure && cancel.cause instanceof CancelledFailure ? cancel.cause : cancel;
+  }
+}
