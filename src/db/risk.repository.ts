@@ -210,12 +210,30 @@ export async function upsertRiskPolicy(db: Kysely<Database>, policy: RiskPolicy,
       .where('engine', '=', policy.engine)
       .forUpdate()
       .executeTakeFirst();
+    // A throttle is lifted only through the control plane: while one is active the engine stays disabled,
+    // and the edit's enabled flag becomes what clearing the last throttle restores.
+    const throttled = await trx
+      .selectFrom('engine_restriction')
+      .select('id')
+      .where('engine', '=', policy.engine)
+      .where('kind', '=', 'throttle')
+      .where('cleared_at', 'is', null)
+      .orderBy('id')
+      .executeTakeFirst();
+    if (throttled) {
+      const wish = { policy_existed: true, policy_enabled: policy.enabled };
+      await trx
+        .insertInto('engine_restriction_prior_state')
+        .values({ engine: policy.engine, ...wish, restriction_id: throttled.id })
+        .onConflict((oc) => oc.column('engine').doUpdateSet(wish))
+        .execute();
+    }
     const values = {
       max_daily_loss: policy.maxDailyLoss,
       max_daily_exposure: policy.maxDailyExposure,
       max_open_risk: policy.maxOpenRisk,
       max_actions_per_day: policy.maxActionsPerDay,
-      enabled: policy.enabled,
+      enabled: throttled ? false : policy.enabled,
       updated_by: actor,
       updated_at: new Date(),
     };
@@ -228,9 +246,13 @@ export async function upsertRiskPolicy(db: Kysely<Database>, policy: RiskPolicy,
       actor,
       kind: AuditKind.risk.policySet,
       subject: `engine:${policy.engine}`,
-      details: { before: before ? toPolicy(before) : null, after: policy },
+      details: {
+        before: before ? toPolicy(before) : null,
+        after: { ...policy, enabled: values.enabled },
+        ...(throttled ? { heldByThrottle: true, enabledAfterThrottle: policy.enabled } : {}),
+      },
     });
-    return policy;
+    return { ...policy, enabled: values.enabled };
   });
 }
 

@@ -5,6 +5,7 @@ import { createStrategyGateActivities } from '../../activities/strategy-gate';
 import type { StrategyOrder } from '../../src/domain/strategy/gate';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { addApprover } from '../../src/db/autonomy.repository';
+import { reconcilePosition } from '../../src/db/positions.repository';
 import {
   evaluateStrategyDrift,
   getStrategy,
@@ -199,7 +200,20 @@ describe('strategy gate activities on PostgreSQL', () => {
         reasons: ['state: strategy is paused', 'drift: drift beyond 50%'],
       });
       expect(await listAuditEvents(t.db, { kind: 'strategy.paused' })).toHaveLength(1);
+      // The payload's claimed position unlocks nothing; Warden's own position does.
       expect((await decided(order({ side: 'sell', position: 5000, notional: 1000 }))).decision).toMatchObject({
+        action: 'PAUSE',
+        reduceOnlyExit: false,
+      });
+      await reconcilePosition(t.db, {
+        scope: 'strategy',
+        scopeId: 'mr-1',
+        symbol: 'BTCUSDT',
+        quantity: 5000,
+        actor: 'ops',
+        reason: 'opening book',
+      });
+      expect((await decided(order({ side: 'sell', notional: 1000 }))).decision).toMatchObject({
         action: 'ALLOW',
         execution: 'live',
         reduceOnlyExit: true,

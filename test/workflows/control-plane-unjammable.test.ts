@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { createControlPlaneActivities } from '../../activities/control-plane';
 import { createWatchdogActivities } from '../../activities/watchdogs';
 import { listAuditEvents } from '../../src/db/audit.repository';
+import { upsertRiskPolicy } from '../../src/db/risk.repository';
 import type { ChangeControlPlaneInput, ControlPlaneView } from '../../src/domain/control-plane/types';
 import { controlPlane } from '../../workflows/control-plane';
 import {
@@ -201,6 +202,41 @@ describe('controlPlane cannot be jammed, and writes every engine restriction', (
     expect(await policy('NEWENGINE')).toBeUndefined();
     const cleared = await listAuditEvents(t.db, { kind: 'control_plane.engine_restriction_cleared' });
     expect(cleared).toHaveLength(4);
+  });
+
+  it('a risk-policy edit cannot lift a throttle: the engine stays disabled, and the edit is what the clear restores', async () => {
+    const edit = (engine: string, enabled: boolean) =>
+      upsertRiskPolicy(
+        t.db,
+        { engine, maxDailyLoss: 100, maxDailyExposure: 1000, maxOpenRisk: null, maxActionsPerDay: null, enabled },
+        'risk-officer',
+      );
+    await edit('EDITED_ON', true);
+    await edit('EDITED_OFF', true);
+    const w = await worker();
+    await w.runUntil(async () => {
+      const handle = await start();
+      await settled(handle, () => true);
+      const change = (input: ChangeControlPlaneInput) =>
+        handle.executeUpdate(changeControlPlaneUpdate, { args: [input] });
+      for (const engine of ['EDITED_ON', 'EDITED_OFF'])
+        await change({
+          kind: 'restrictEngine',
+          engine,
+          restriction: 'throttle',
+          source: 'operator',
+          actor: 'ops',
+          reason: 'drill',
+        });
+      // The side door: re-enabling through the policy setter while throttled.
+      expect(await edit('EDITED_ON', true)).toMatchObject({ enabled: false });
+      await edit('EDITED_OFF', false);
+      expect(await policy('EDITED_ON')).toEqual({ engine: 'EDITED_ON', enabled: false });
+      for (const engine of ['EDITED_ON', 'EDITED_OFF'])
+        await change({ kind: 'clearEngineRestriction', engine, actor: 'ops', reason: 'drill over' });
+    });
+    expect(await policy('EDITED_ON')).toEqual({ engine: 'EDITED_ON', enabled: true });
+    expect(await policy('EDITED_OFF')).toEqual({ engine: 'EDITED_OFF', enabled: false });
   });
 
   it('the tripwire restricts through the control plane, never the database', async () => {

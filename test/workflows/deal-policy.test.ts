@@ -200,6 +200,50 @@ describe('what a deal is: engine execution policies and Warden’s positions', (
     expect(executeDeal).not.toHaveBeenCalled();
   });
 
+  it('a required strategy disabled between admission and the strategy gate is a denial, not a pass', async () => {
+    await policy('CAPITAL', 'PROD_EXEC', { strategyRequired: true });
+    const strategyId = `${run}-racing`;
+    const define = (enabled: boolean) =>
+      upsertStrategy(
+        t.db,
+        {
+          id: strategyId,
+          enabled,
+          level: 'L3',
+          paused: false,
+          pausedReason: null,
+          capital: 100_000,
+          tokenRequired: false,
+          healthFloor: 0.25,
+        },
+        'ops',
+        'test',
+      );
+    await define(true);
+    // The real activities, with an operator disabling the strategy just as the deal reaches its gate.
+    const activities = createActivities({ db: t.db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: port });
+    const racingQueue = uniqueName('deal-policy-race');
+    const racing = await runDevServerWorker({
+      taskQueue: racingQueue,
+      activities: {
+        ...activities,
+        evaluateStrategyGate: async (input: Parameters<typeof activities.evaluateStrategyGate>[0]) => {
+          await define(false);
+          return activities.evaluateStrategyGate(input);
+        },
+      },
+    });
+    try {
+      const raced = deal({ engine: 'CAPITAL', strategyId });
+      const result = await new WardenClient(env.client, racingQueue).executeDeal(raced);
+      expect(result).toMatchObject({ status: 'denied', gate: 'strategy', reason: 'strategy_required' });
+      expect(await reservation(raced.dealId)).toBeUndefined();
+      expect(executeDeal).not.toHaveBeenCalled();
+    } finally {
+      await racing.stop();
+    }
+  });
+
   it('the reduce-only exemption follows Warden’s position, never the payload’s, and executed deals move it once', async () => {
     const strategyId = await strategy('L3');
     // The payload claims a long position of 100: on its own word the paused strategy may not sell.

@@ -377,6 +377,17 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
     });
   });
 
+  /** The L3 promotion the deal's evidence raised, once it waits for a decision. */
+  const pendingPromotion = async () => {
+    const proposal = env.client.workflow.getHandle(promotionWorkflowId('mr-1', 'L3'));
+    await expect
+      .poll(async () => (await proposal.query(promotionStatusQuery).catch(() => undefined))?.status, {
+        timeout: 10_000,
+      })
+      .toBe('pending');
+    return proposal;
+  };
+
   it('evidence raises a promotion proposal that an operator approves by signal', async () => {
     await strategy({ level: 'L2' });
     // 50 trades at L2: 30 wins of 10, 20 losses of 5 → win rate 0.6, profit factor 3.
@@ -393,9 +404,10 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
         .poll(async () => (await handle.query(dealProgressQuery)).stage, { timeout: 10_000 })
         .toBe('awaiting_order_approval');
       await handle.signal(approveOrderSignal, { approver: 'alice', role: 'tech_lead' });
-      expect(await handle.result()).toMatchObject({ status: 'executed' });
-      const proposal = env.client.workflow.getHandle(promotionWorkflowId('mr-1', 'L3'));
+      // Approved while it waits: awaiting a result lets the time-skipping server jump past its 7-day expiry.
+      const proposal = await pendingPromotion();
       await proposal.signal(approvePromotionSignal, { approver: 'alice', role: 'tech_lead' });
+      expect(await handle.result()).toMatchObject({ status: 'executed' });
       expect(await proposal.result()).toMatchObject({ status: 'promoted', from: 'L2', to: 'L3', decidedBy: 'alice' });
       await record(proposal.workflowId, 'strategy-promotion-promoted.json');
     });

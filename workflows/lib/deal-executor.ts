@@ -2,7 +2,8 @@
 // that what each failure proves is known: Temporal's timeouts apply per
 // attempt, and only the FIRST attempt's schedule-to-start timeout proves the
 // order never reached an executor. Every attempt is its own activity with
-// maximumAttempts 1.
+// maximumAttempts 1. Deals from before deal-reconciliation keep the one
+// activity with Temporal's retries (`executeWithRetries`).
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -13,6 +14,14 @@ import {
 } from '@temporalio/workflow';
 import type { DealExecutor, ExecuteDealInput, ExecuteDealResult } from '../../src/domain/deals/types';
 import { ErrorType } from '../../src/domain/shared/errors';
+
+/** Retry policy for the producer's executor; after it, the deal compensates and fails. */
+export const EXECUTOR_RETRY = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumAttempts: 3,
+  nonRetryableErrorTypes: [ErrorType.ExecutionRejected],
+};
 
 /** Attempts, and the backoff between them (as the retry policy before it: 1 s, then doubling). */
 export const EXECUTOR_ATTEMPTS = 3;
@@ -94,4 +103,32 @@ export async function runExecutor(options: {
     }
   }
   return { kind: 'ambiguous', cause: `${EXECUTOR_ATTEMPTS} attempts failed, the last: ${last}` };
+}
+
+/** What the executor did, as the deal settles it: the loss, the producer's id and the P&L, or why it failed. */
+export type Execution =
+  { ok: true; realizedLoss: number; externalId: string | null; pnl: number } | { ok: false; cause: string };
+
+export function executionOf(execution: ExecuteDealResult): Execution {
+  const realizedLoss = Math.max(0, execution.realizedLoss);
+  return { ok: true, realizedLoss, externalId: execution.externalId ?? null, pnl: execution.pnl ?? -realizedLoss };
+}
+
+/** Before deal-reconciliation: the executor with Temporal's retries; a failure after them comes back as its cause. */
+export async function executeWithRetries(taskQueue: string, order: ExecuteDealInput): Promise<Execution> {
+  const executor = proxyActivities<DealExecutor>({
+    taskQueue,
+    startToCloseTimeout: '1 minute',
+    retry: EXECUTOR_RETRY,
+  });
+  try {
+    return executionOf(await executor.executeDeal(order));
+  } catch (error) {
+    if (!(error instanceof ActivityFailure)) throw error;
+    const cause =
+      error.cause instanceof ApplicationFailure
+        ? `${error.cause.type ?? 'Error'}: ${error.cause.message}`
+        : (error.cause?.message ?? error.message);
+    return { ok: false, cause };
+  }
 }

@@ -1,0 +1,127 @@
+// Seed 001's strategy gate inside a deal: the verdict, the execution mode, a
+// human's approval of the order where needed, the size; and, once the deal
+// executed, what its outcome teaches the strategy.
+import { ParentClosePolicy, patched, startChild } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { DealProgress, ParsedDealInput } from '../../src/domain/deals/types';
+import { redactToken } from '../../src/domain/identity/redact';
+import { OrderApprovalSchema } from '../../src/domain/strategy/messages';
+import { promotionWorkflowId } from '../names';
+import { strategyPromotion } from '../strategy-promotion';
+import { type ApprovalInbox, awaitDecision, screenApproval } from './approval-inbox';
+import { gates, now } from './deal-gates';
+
+/** The size a deal goes ahead with, whether it only trades on paper, and whether the strategy gate governs it. */
+export interface Sizing {
+  amount: number;
+  paper: boolean;
+  governed: boolean;
+}
+export type StrategyVerdict =
+  { outcome: 'denied'; reason: string; detail: string } | { outcome: 'shadow' } | { outcome: 'pass'; sizing: Sizing };
+
+/** Seed 001's strategy gate: the verdict, the execution mode, a human's approval where needed, the size. */
+export async function strategyVerdict(
+  input: ParsedDealInput,
+  strategyId: string,
+  progress: DealProgress,
+  inbox: ApprovalInbox,
+  required: boolean,
+): Promise<StrategyVerdict> {
+  progress.stage = 'strategy';
+  const gate = await gates.evaluateStrategyGate({
+    traceId: `deal:${input.dealId}`,
+    strategyId,
+    symbol: input.symbol,
+    side: input.side,
+    position: input.position,
+    notional: input.amount,
+    impact: input.impact ?? {},
+    tokenId: input.executionTokenId,
+    at: now(),
+  });
+  // A strategy the engine's policy requires must still be governed here: disabled since admission is a denial.
+  if (!gate.enabled && required)
+    return { outcome: 'denied', reason: 'strategy_required', detail: `strategy ${strategyId} is no longer enabled` };
+  if (!gate.enabled) return { outcome: 'pass', sizing: { amount: input.amount, paper: false, governed: false } };
+  const d = gate.decision;
+  if (d.action !== 'ALLOW' && d.action !== 'REDUCE_SIZE')
+    return { outcome: 'denied', reason: d.action.toLowerCase(), detail: d.reasons.join('; ') };
+  if (d.execution === 'shadow') {
+    progress.gates.push({ gate: 'strategy', ok: true, reason: 'shadow' });
+    return { outcome: 'shadow' };
+  }
+  if (d.execution === 'approval' && !d.reduceOnlyExit) {
+    progress.stage = 'awaiting_order_approval';
+    const approved = await awaitOrderApproval(input, inbox, gate.approvers);
+    if (!approved)
+      return {
+        outcome: 'denied',
+        reason: 'approval_timeout',
+        detail: `no approveOrder within ${input.orderApprovalTimeoutSeconds} s`,
+      };
+  }
+  const amount = Math.floor(input.amount * d.sizeMultiplier * 100) / 100;
+  if (amount <= 0)
+    return { outcome: 'denied', reason: 'size_reduced_to_zero', detail: `size multiplier ${d.sizeMultiplier}` };
+  progress.gates.push({
+    gate: 'strategy',
+    ok: true,
+    ...(d.action === 'REDUCE_SIZE' ? { reason: `reduced to ${amount}` } : {}),
+  });
+  return { outcome: 'pass', sizing: { amount, paper: d.execution === 'paper', governed: true } };
+}
+
+/**
+ * Waits for an `approveOrder` until the order's timeout. Each approval is
+ * judged as it is taken, and a refusal audited (without the token) before the
+ * next one, as recorded histories have it.
+ */
+async function awaitOrderApproval(
+  input: ParsedDealInput,
+  inbox: ApprovalInbox,
+  approvers: Record<string, string[]>,
+): Promise<boolean> {
+  const approvedBy = async (): Promise<boolean> => {
+    for (;;) {
+      const received = inbox.next();
+      // A signal without a payload ends the round unjudged and unaudited, as it always has.
+      if (received === undefined || received.payload === undefined) return false;
+      const screened = screenApproval(OrderApprovalSchema, received.payload, approvers);
+      let problem = screened.ok ? null : screened.problem;
+      // Since signed approvals: the approver (and token, if any) must also pass the worker's check.
+      if (screened.ok && patched('signed-approvals')) {
+        const verdict = await inbox.verify(screened.approval, `deal:${input.dealId}:approveOrder`);
+        if (!verdict.ok) problem = verdict.problem;
+      }
+      if (problem === null) return true;
+      inbox.refuse(received.message, redactToken(received.payload) ?? null, problem);
+      await inbox.auditRefusals();
+    }
+  };
+  let approved = false;
+  return awaitDecision({
+    deadline: new Date().getTime() + input.orderApprovalTimeoutSeconds * 1000,
+    decided: () => approved,
+    wake: () => inbox.waiting > 0,
+    drain: async () => void (approved = await approvedBy()),
+    drainFirst: true,
+    drainOnTimeout: true,
+  });
+}
+
+/** Outcomes feed the strategy's health and maturity: a demotion is immediate, a promotion is proposed to an operator. */
+export async function learnFromOutcome(strategyId: string, dealId: string, pnl: number, at: string): Promise<void> {
+  const effects = await gates.recordStrategyOutcome({ strategyId, dealId, pnl, at });
+  if (!effects.promotion) return;
+  try {
+    await startChild(strategyPromotion, {
+      workflowId: promotionWorkflowId(strategyId, effects.promotion.to),
+      args: [effects.promotion],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    });
+  } catch (error) {
+    // Already proposed by an earlier deal: one proposal per level.
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
+}

@@ -1,0 +1,198 @@
+// The decisions of one expansion proposal: every approve and reject, by signal
+// or update, judged by the same rules; approvers checked by an activity (since
+// signed approvals) in the main loop, refusals audited, and the proposal saved
+// once per change, always in that order. The workflow wires the handlers to
+// these and runs the waits.
+import { allHandlersFinished, ApplicationFailure, condition } from '@temporalio/workflow';
+import type { ApprovalActivities } from '../../src/domain/identity/activities';
+import type { AutonomyActivities, ProposalActivities } from '../../src/domain/autonomy/activities';
+import type { ProposalEvent } from '../../src/domain/audit/kinds';
+import type { ApproverRole } from '../../src/domain/autonomy/phases';
+import {
+  checkApproval,
+  checkRejection,
+  type ParsedProposalTerms,
+  type ProposalView,
+} from '../../src/domain/autonomy/proposals';
+import { redactToken } from '../../src/domain/identity/redact';
+import { ErrorType } from '../../src/domain/shared/errors';
+import { ApprovalInbox, type ApproverClaim } from './approval-inbox';
+import { Mailbox } from './mailbox';
+
+export const DAY_MS = 86_400_000;
+
+export type Message = 'approve' | 'reject';
+export type ProposalCalls = AutonomyActivities & ApprovalActivities & ProposalActivities;
+type Change = { actor: string; event: ProposalEvent };
+/**
+ * The terms a proposal runs on: the start payload's (histories from before Warden-owned proposals, with
+ * their own allowlist), or Warden's record (no allowlist: the approver table is read per decision).
+ */
+export type Terms = Omit<ParsedProposalTerms, 'approvers'> & {
+  approvers?: ParsedProposalTerms['approvers'];
+  requestedBy?: string;
+};
+
+export class ProposalDecisions {
+  readonly view: ProposalView;
+  private readonly changes: Change[] = [];
+  private readonly inbox: ApprovalInbox;
+  /** Well-formed decisions wait here for their approver check; an update's caller hears the answer. */
+  private readonly awaitingCheck = new Mailbox<{ message: Message; payload: unknown }, string | null>();
+
+  constructor(
+    readonly terms: Terms,
+    createdAt: Date,
+    private readonly autonomy: ProposalCalls,
+    /** Since Warden-owned proposals, and since signed approvals (each approver checked before it counts). */
+    readonly since: { wardenOwned: boolean; verifiesApprovers: boolean },
+  ) {
+    this.view = openingView(terms, createdAt);
+    this.inbox = new ApprovalInbox({
+      verifyApproval: autonomy.verifyApproval,
+      audit: { subject: `proposal:${terms.proposalId}`, auditRejectedMessage: autonomy.auditRejectedMessage },
+    });
+  }
+
+  /** Refusals to audit or decisions to check: what the main loop wakes for. */
+  get unjudged(): boolean {
+    return this.inbox.refusing > 0 || this.awaitingCheck.size > 0;
+  }
+
+  /** Approvals taken and not yet saved. */
+  get unsaved(): number {
+    return this.changes.length;
+  }
+
+  /** Why a decision cannot count now (the proposal moved on, or the rules refuse it), or null. */
+  problemOf(message: Message, payload: unknown): string | null {
+    return problemOf(this.terms, this.view, message, payload);
+  }
+
+  /** Signals never throw: a refusal is audited and the proposal carries on. */
+  bySignal(message: Message): (payload: unknown) => void {
+    return (payload: unknown) => {
+      const problem = this.since.verifiesApprovers ? this.problemOf(message, payload) : this.apply(message, payload);
+      if (problem !== null) this.inbox.refuse(message, payload ?? null, problem);
+      else if (this.since.verifiesApprovers) this.awaitingCheck.post({ message, payload });
+    };
+  }
+
+  /** An update's validator: the same rules, with the reason handed back to the caller. */
+  validate(message: Message): (payload: unknown) => void {
+    return (payload: unknown) => {
+      const problem = this.problemOf(message, payload);
+      if (problem !== null) throw ApplicationFailure.nonRetryable(problem, ErrorType.ApprovalRefused);
+    };
+  }
+
+  /** An update's handler: answers the proposal once the decision counts, or the reason it was refused. */
+  byUpdate(message: Message): (payload: unknown) => Promise<ProposalView> {
+    return async (payload: unknown): Promise<ProposalView> => {
+      if (!this.since.verifiesApprovers) {
+        this.apply(message, payload);
+        return this.view;
+      }
+      const problem = await this.awaitingCheck.ask({ message, payload });
+      if (problem !== null) throw ApplicationFailure.nonRetryable(problem, ErrorType.ApprovalRefused);
+      return this.view;
+    };
+  }
+
+  /** A revert_to_l3 breaker trip during the validation period. */
+  breakerTripped(payload: { rule?: unknown; detail?: unknown } | undefined): void {
+    if (this.view.status === 'validating' && typeof payload?.rule === 'string')
+      this.view.revertedBy = `${payload.rule}: ${String(payload.detail ?? '')}`;
+  }
+
+  /** Approver checks, then audits of refusals, then the proposal saved once per change: always in this order. */
+  async settle(): Promise<void> {
+    await this.checkApprovers();
+    await this.inbox.auditRefusals(() => void (this.view.rejectedMessages += 1));
+    while (this.changes.length > 0) await this.autonomy.saveProposal({ view: this.view, ...this.changes.shift()! });
+  }
+
+  /** Saves the proposal's end, and answers it once every handler has finished. */
+  async close(actor: string, event: ProposalEvent): Promise<ProposalView> {
+    await this.autonomy.saveProposal({ view: this.view, actor, event });
+    await condition(allHandlersFinished);
+    return this.view;
+  }
+
+  private apply(message: Message, payload: unknown): string | null {
+    return applyDecision(this.terms, this.view, this.changes, message, payload);
+  }
+
+  /** Checks each queued approver (token and role) off the workflow, then applies the decision or refuses it. */
+  private checkApprovers(): Promise<void> {
+    return this.awaitingCheck.drain(async ({ message, payload }) => {
+      const claim = payload as ApproverClaim;
+      // Warden's allowlist as it stands now, then the token (spent only for an approver on it).
+      const listed = this.since.wardenOwned
+        ? await this.autonomy.checkApprover({ role: claim.role, approver: claim.approver })
+        : ({ ok: true } as const);
+      const verdict = listed.ok
+        ? await this.inbox.verify(claim, `proposal:${this.terms.proposalId}:${message}`)
+        : listed;
+      // The proposal may have moved on while the check ran: the rules are applied again.
+      const problem = verdict.ok ? this.apply(message, payload) : verdict.problem;
+      if (problem !== null) this.inbox.refuse(message, redactToken(payload), problem);
+      return problem;
+    });
+  }
+}
+
+function openingView(terms: Terms, createdAt: Date): ProposalView {
+  return {
+    proposalId: terms.proposalId,
+    status: 'pending',
+    fromPhase: terms.fromPhase,
+    targetPhase: terms.targetPhase,
+    commands: terms.commands,
+    validationDays: terms.validationDays,
+    requiredRoles: terms.requiredRoles,
+    approvals: [],
+    missingRoles: [...terms.requiredRoles],
+    rejection: null,
+    rejectedMessages: 0,
+    createdAt: createdAt.toISOString(),
+    expiresAt: new Date(createdAt.getTime() + terms.expiresInDays * DAY_MS).toISOString(),
+    validationEndsAt: null,
+    revertedBy: null,
+    ...(terms.requestedBy !== undefined ? { requestedBy: terms.requestedBy } : {}),
+  };
+}
+
+function problemOf(terms: Terms, view: ProposalView, message: Message, payload: unknown): string | null {
+  if (view.status !== 'pending') return `proposal ${terms.proposalId} is ${view.status}`;
+  const check = message === 'approve' ? checkApproval(terms, view.approvals, payload) : checkRejection(terms, payload);
+  return check.ok ? null : check.reason;
+}
+
+/** Applies a decision that passes the rules (an approval is queued to be saved); answers why not otherwise. */
+function applyDecision(
+  terms: Terms,
+  view: ProposalView,
+  changes: Change[],
+  message: Message,
+  payload: unknown,
+): string | null {
+  const problem = problemOf(terms, view, message, payload);
+  if (problem !== null) return problem;
+  if (message === 'approve') {
+    const p = checkApproval(terms, view.approvals, payload).payload!;
+    view.approvals.push({
+      role: p.role,
+      approver: p.approver,
+      comment: p.comment ?? null,
+      at: new Date().toISOString(),
+    });
+    view.missingRoles = terms.requiredRoles.filter((r: ApproverRole) => !view.approvals.some((a) => a.role === r));
+    changes.push({ actor: p.approver, event: 'approved' });
+  } else {
+    const p = checkRejection(terms, payload).payload!;
+    view.rejection = { role: p.role, approver: p.approver, reason: p.reason };
+    view.status = 'rejected';
+  }
+  return null;
+}
