@@ -6,19 +6,15 @@ import { appendAuditEvent, recordAuditEvent } from '../src/db/audit.repository';
 import { AuditKind } from '../src/domain/audit/kinds';
 import {
   applyPhase,
-  assessAndStoreReadiness,
-  collectMetrics,
   finishValidation,
   listApprovers,
-  listProposals,
   loadAutonomyContext,
   loadPhaseDefinitions,
-  outcomesSince,
   readGovernanceState,
-  recordCommandOutcome,
-  saveGovernanceReport,
-  saveProposal,
 } from '../src/db/autonomy.repository';
+import { assessAndStoreReadiness, saveGovernanceReport } from '../src/db/governance-reports.repository';
+import { collectMetrics, outcomesSince, recordCommandOutcome } from '../src/db/command-records.repository';
+import { listProposals, recordExpansionProposal, saveProposal } from '../src/db/expansion-proposals.repository';
 import {
   incidentsBetween,
   insertBreakerEvent,
@@ -34,7 +30,6 @@ import {
   setPausedCommandTypes,
 } from '../src/db/breakers.repository';
 import type { Database } from '../src/db/database';
-import { recordExpansionProposal } from '../src/db/autonomy.repository';
 import { alreadyOpen, breakerEffects } from '../src/domain/autonomy/breaker-effects';
 import { evaluateBreakers } from '../src/domain/autonomy/breakers';
 

@@ -6,22 +6,23 @@ import { listApprovers } from '../src/db/autonomy.repository';
 import { closeProposalRecord } from '../src/db/proposal-records.repository';
 import { checkLevelStillFrom } from '../src/domain/strategy/messages';
 import { readPosition } from '../src/db/positions.repository';
+import { evaluateStrategyDrift, recentDriftActions } from '../src/db/strategy-drift.repository';
+import { failingCanaryChecks } from '../src/db/watchdogs.repository';
 import {
-  evaluateStrategyDrift,
-  failingCanaryChecks,
   findGovernanceDecision,
-  findToken,
   insertGovernanceLog,
   insertStrategyOutcome,
+  pnls,
+  readOutcomeEffects,
+  storeOutcomeEffects,
+} from '../src/db/strategy-outcomes.repository';
+import { findToken } from '../src/db/execution-tokens.repository';
+import {
   levelSince,
   lockStrategy,
   pauseStrategy,
-  pnls,
-  readOutcomeEffects,
   recordPromotion,
-  recentDriftActions,
   setStrategyLevel,
-  storeOutcomeEffects,
 } from '../src/db/strategy.repository';
 import type { StoredOutcomeEffects } from '../src/db/tables/strategy';
 import type { ControlPlanePort } from '../src/domain/control-plane/port';

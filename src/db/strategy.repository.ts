@@ -1,11 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import { type DriftEvaluation, type DriftThresholds, evaluateDrift } from '../domain/strategy/drift';
 import { HEALTH_WINDOW } from '../domain/strategy/gate';
 import {
   computeHealth,
   demotionFor,
-  type ExecutionToken,
   MATURITY_LEVELS,
   type MaturityLevel,
   promotionCheck,
@@ -17,11 +14,11 @@ import { ErrorType } from '../domain/shared/errors';
 import { promotionProposalId, type RecordedPromotion } from '../domain/strategy/messages';
 import { appendAuditEvent } from './audit.repository';
 import { recordProposal } from './proposal-records.repository';
+import { pnls } from './strategy-outcomes.repository';
 import type { Database, StrategyTable } from './database';
-import type { StoredOutcomeEffects } from './tables/strategy';
 
-/** How far back the health and maturity evidence reaches. */
-const EVIDENCE_TRADES = 500;
+// Strategy rows, levels, promotion and demotion. Execution tokens live in execution-tokens.repository,
+// trade outcomes and the governance log in strategy-outcomes.repository, drift in strategy-drift.repository.
 
 /** A repository call runs on the pool or inside the caller's transaction. */
 type Db = Kysely<Database> | Transaction<Database>;
@@ -111,18 +108,6 @@ export async function upsertStrategy(
   });
 }
 
-/** P&L oldest first; `since` limits it to the current level's record (maturity evidence), none for health. */
-export async function pnls(db: Db, strategyId: string, since?: Date): Promise<number[]> {
-  let q = db
-    .selectFrom('strategy_outcome')
-    .select('pnl')
-    .where('strategy_id', '=', strategyId)
-    .orderBy('id', 'desc')
-    .limit(EVIDENCE_TRADES);
-  if (since) q = q.where('at', '>=', since);
-  return (await q.execute()).map((r) => r.pnl).reverse();
-}
-
 export async function levelSince(db: Db, strategyId: string): Promise<Date> {
   return (await db.selectFrom('strategy').select('level_since').where('id', '=', strategyId).executeTakeFirstOrThrow())
     .level_since;
@@ -139,137 +124,6 @@ export async function strategyReport(db: Kysely<Database>, id: string) {
     promotion: promotionCheck(strategy.level, stats),
     demotion: demotionFor(strategy.level, stats) ?? null,
   };
-}
-
-export function toToken(
-  r: Selectable<Database['execution_token']>,
-): ExecutionToken & { traceId: string; issuedBy: string } {
-  return {
-    id: r.id,
-    strategyId: r.strategy_id,
-    symbols: r.symbols,
-    maxNotional: r.max_notional,
-    actions: r.actions,
-    expiresAt: r.expires_at.toISOString(),
-    revokedAt: r.revoked_at?.toISOString() ?? null,
-    traceId: r.trace_id,
-    issuedBy: r.issued_by,
-  };
-}
-
-export async function issueToken(
-  db: Kysely<Database>,
-  input: {
-    strategyId: string;
-    symbols: string[];
-    maxNotional: number;
-    actions: ('buy' | 'sell')[];
-    ttlSeconds: number;
-    traceId?: string;
-    actor: string;
-  },
-) {
-  const id = randomUUID();
-  const expires = new Date(Date.now() + input.ttlSeconds * 1000);
-  const traceId = input.traceId ?? randomUUID();
-  await db.transaction().execute(async (trx) => {
-    await trx
-      .insertInto('execution_token')
-      .values({
-        id,
-        strategy_id: input.strategyId,
-        symbols: JSON.stringify(input.symbols),
-        max_notional: input.maxNotional,
-        actions: JSON.stringify(input.actions),
-        trace_id: traceId,
-        issued_by: input.actor,
-        expires_at: expires,
-        revoked_at: null,
-        revoked_by: null,
-      })
-      .execute();
-    await appendAuditEvent(trx, {
-      actor: input.actor,
-      kind: AuditKind.token.issued,
-      subject: `strategy:${input.strategyId}`,
-      details: {
-        tokenId: id,
-        traceId,
-        symbols: input.symbols,
-        maxNotional: input.maxNotional,
-        actions: input.actions,
-        expiresAt: expires.toISOString(),
-      },
-    });
-  });
-  return toToken(await db.selectFrom('execution_token').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
-}
-
-/** Revokes one token, or every live token of a strategy. Returns how many. */
-export async function revokeTokens(
-  db: Kysely<Database>,
-  target: { tokenId: string } | { strategyId: string },
-  actor: string,
-): Promise<number> {
-  return db.transaction().execute(async (trx) => {
-    let q = trx
-      .updateTable('execution_token')
-      .set({ revoked_at: new Date(), revoked_by: actor })
-      .where('revoked_at', 'is', null);
-    q = 'tokenId' in target ? q.where('id', '=', target.tokenId) : q.where('strategy_id', '=', target.strategyId);
-    const rows = await q.returning('id').execute();
-    if (rows.length > 0)
-      await appendAuditEvent(trx, {
-        actor,
-        kind: AuditKind.token.revoked,
-        subject: 'tokenId' in target ? `token:${target.tokenId}` : `strategy:${target.strategyId}`,
-        details: { tokens: rows.map((r) => r.id) },
-      });
-    return rows.length;
-  });
-}
-
-export async function listTokens(db: Kysely<Database>, strategyId?: string) {
-  let q = db.selectFrom('execution_token').selectAll().orderBy('issued_at', 'desc').limit(100);
-  if (strategyId) q = q.where('strategy_id', '=', strategyId);
-  return (await q.execute()).map(toToken);
-}
-
-/** The outcome a trace id was decided with, if it was (a retry's answer). */
-export async function findGovernanceDecision(db: Db, traceId: string): Promise<unknown> {
-  const prior = await db
-    .selectFrom('governance_log')
-    .select(['details'])
-    .where('trace_id', '=', traceId)
-    .executeTakeFirst();
-  return prior?.details;
-}
-
-/** The latest drift evaluations of a strategy, newest first. */
-export async function recentDriftActions(db: Db, strategyId: string): Promise<{ metric: string; action: string }[]> {
-  return db
-    .selectFrom('drift_evaluation')
-    .select(['metric', 'action', 'id'])
-    .where('strategy_id', '=', strategyId)
-    .orderBy('id', 'desc')
-    .limit(50)
-    .execute();
-}
-
-/** Canary checks failing now, at least `threshold` times in a row. */
-export async function failingCanaryChecks(db: Db, threshold: number): Promise<string[]> {
-  const rows = await db
-    .selectFrom('canary_check_state')
-    .select('name')
-    .where('last_ok', '=', false)
-    .where('consecutive_failures', '>=', threshold)
-    .execute();
-  return rows.map((r) => r.name);
-}
-
-export async function findToken(db: Db, tokenId: string) {
-  const row = await db.selectFrom('execution_token').selectAll().where('id', '=', tokenId).executeTakeFirst();
-  return row && toToken(row);
 }
 
 /** Moves a strategy's level; with `from`, only if it is still there. True when it moved. */
@@ -295,124 +149,6 @@ export async function pauseStrategy(db: Db, id: string, reason: string): Promise
     .returning('id')
     .execute();
   return rows.length > 0;
-}
-
-export async function insertGovernanceLog(
-  db: Db,
-  entry: {
-    traceId: string;
-    strategyId: string;
-    action: string;
-    scores: Record<string, unknown>;
-    details: unknown;
-    durationMs: number;
-  },
-): Promise<void> {
-  await db
-    .insertInto('governance_log')
-    .values({
-      trace_id: entry.traceId,
-      strategy_id: entry.strategyId,
-      action: entry.action,
-      scores: JSON.stringify(entry.scores),
-      details: JSON.stringify(entry.details),
-      duration_ms: entry.durationMs,
-    })
-    .onConflict((oc) => oc.column('trace_id').doNothing())
-    .execute();
-}
-
-/** One trade outcome; a deal's outcome is stored once. True when this call stored it. */
-export async function insertStrategyOutcome(
-  db: Db,
-  input: { strategyId: string; dealId: string; pnl: number; at: string },
-): Promise<boolean> {
-  const row = await db
-    .insertInto('strategy_outcome')
-    .values({ strategy_id: input.strategyId, deal_id: input.dealId, pnl: input.pnl, at: new Date(input.at) })
-    .onConflict((oc) => oc.column('deal_id').doNothing())
-    .returning('id')
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
-/** What recording a deal's outcome answered; null for an outcome stored before answers were kept. */
-export async function readOutcomeEffects(db: Db, dealId: string): Promise<StoredOutcomeEffects | null> {
-  const row = await db
-    .selectFrom('strategy_outcome')
-    .select('effects')
-    .where('deal_id', '=', dealId)
-    .executeTakeFirstOrThrow();
-  return row.effects;
-}
-
-/** Keeps what recording a deal's outcome answered, for its retries. */
-export async function storeOutcomeEffects(db: Db, dealId: string, effects: StoredOutcomeEffects): Promise<void> {
-  await db
-    .updateTable('strategy_outcome')
-    .set({ effects: JSON.stringify(effects) })
-    .where('deal_id', '=', dealId)
-    .execute();
-}
-
-/** Seed 001's governance log, newest first. */
-export async function listGovernanceLog(db: Kysely<Database>, filter: { strategyId?: string; limit?: number } = {}) {
-  let query = db
-    .selectFrom('governance_log')
-    .selectAll()
-    .orderBy('id', 'desc')
-    .limit(filter.limit ?? 50);
-  if (filter.strategyId !== undefined) query = query.where('strategy_id', '=', filter.strategyId);
-  const rows = await query.execute();
-  return rows.map((r) => ({
-    id: String(r.id),
-    traceId: r.trace_id,
-    strategyId: r.strategy_id,
-    action: r.action,
-    scores: r.scores,
-    details: r.details,
-    durationMs: r.duration_ms,
-    at: r.at.toISOString(),
-  }));
-}
-
-export async function setDriftBaseline(
-  db: Kysely<Database>,
-  input: { strategyId: string; metric: string; baselineValue: number; actor: string },
-): Promise<void> {
-  const values = { baseline_value: input.baselineValue, updated_by: input.actor, updated_at: new Date() };
-  await db
-    .insertInto('drift_baseline')
-    .values({ strategy_id: input.strategyId, metric: input.metric, ...values })
-    .onConflict((oc) => oc.columns(['strategy_id', 'metric']).doUpdateSet(values))
-    .execute();
-}
-
-/** Live metric against the stored backtest baseline; the evaluation is kept. Undefined without a baseline. */
-export async function evaluateStrategyDrift(
-  db: Db,
-  input: { strategyId: string; metric: string; liveValue: number; thresholds?: DriftThresholds },
-): Promise<(DriftEvaluation & { baselineValue: number }) | undefined> {
-  const baseline = await db
-    .selectFrom('drift_baseline')
-    .selectAll()
-    .where('strategy_id', '=', input.strategyId)
-    .where('metric', '=', input.metric)
-    .executeTakeFirst();
-  if (!baseline) return undefined;
-  const evaluation = evaluateDrift(baseline.baseline_value, input.liveValue, input.thresholds);
-  await db
-    .insertInto('drift_evaluation')
-    .values({
-      strategy_id: input.strategyId,
-      metric: input.metric,
-      baseline_value: baseline.baseline_value,
-      live_value: input.liveValue,
-      deviation: Number.isFinite(evaluation.deviation) ? evaluation.deviation : 1e308,
-      action: evaluation.action,
-    })
-    .execute();
-  return { ...evaluation, baselineValue: baseline.baseline_value };
 }
 
 /** Warden's record of a promotion, keyed by its workflow id; an open one is left as it is. True when written. */

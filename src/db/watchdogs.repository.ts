@@ -229,3 +229,14 @@ export async function canaryStates(db: Kysely<Database>) {
     lastRecoveredAt: r.last_recovered_at?.toISOString() ?? null,
   }));
 }
+
+/** Canary checks failing now, at least `threshold` times in a row. */
+export async function failingCanaryChecks(db: Db, threshold: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('canary_check_state')
+    .select('name')
+    .where('last_ok', '=', false)
+    .where('consecutive_failures', '>=', threshold)
+    .execute();
+  return rows.map((r) => r.name);
+}

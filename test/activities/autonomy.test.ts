@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createAutonomyActivities } from '../../activities/autonomy';
 import { listAuditEvents } from '../../src/db/audit.repository';
-import { addApprover, attest, readGovernanceState } from '../../src/db/autonomy.repository';
+import { addApprover, readGovernanceState } from '../../src/db/autonomy.repository';
+import { attest } from '../../src/db/governance-reports.repository';
 import type { CommandOutcomeRecord } from '../../src/domain/autonomy/activities';
 import { READINESS_CHECKLIST } from '../../src/domain/autonomy/readiness-checklist';
 import type { Phase } from '../../src/domain/autonomy/phases';

@@ -6,14 +6,9 @@ import type { StrategyOrder } from '../../src/domain/strategy/gate';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { addApprover } from '../../src/db/autonomy.repository';
 import { reconcilePosition } from '../../src/db/positions.repository';
-import {
-  evaluateStrategyDrift,
-  getStrategy,
-  issueToken,
-  setDriftBaseline,
-  type Strategy,
-  upsertStrategy,
-} from '../../src/db/strategy.repository';
+import { evaluateStrategyDrift, setDriftBaseline } from '../../src/db/strategy-drift.repository';
+import { getStrategy, type Strategy, upsertStrategy } from '../../src/db/strategy.repository';
+import { issueToken } from '../../src/db/execution-tokens.repository';
 import type { ControlPlanePort } from '../../src/domain/control-plane/port';
 import { createTestDatabase, type TestDatabase } from '../helpers';
 

@@ -4,7 +4,7 @@ import { createWatchdogActivities } from '../../activities/watchdogs';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { openDatabase } from '../../src/db/connect';
 import { recordKpiEvent } from '../../src/db/kpi.repository';
-import { evaluateStrategyDrift, setDriftBaseline } from '../../src/db/strategy.repository';
+import { evaluateStrategyDrift, setDriftBaseline } from '../../src/db/strategy-drift.repository';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import {
   applyRestriction,

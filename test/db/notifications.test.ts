@@ -6,7 +6,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createNotificationActivities, WebhookUnavailableError } from '../../activities/notifications';
 import { appendAuditEvent, listAuditEvents, recordAuditEvent } from '../../src/db/audit.repository';
-import { saveProposal } from '../../src/db/autonomy.repository';
+import { saveProposal } from '../../src/db/expansion-proposals.repository';
 import {
   listNotifications,
   markDeliveryFailed,

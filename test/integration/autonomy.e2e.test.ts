@@ -9,13 +9,9 @@ import { createActivities } from '../../activities';
 import { READINESS_CHECKLIST } from '../../src/domain/autonomy/readiness-checklist';
 import type { ProposalTerms } from '../../src/domain/autonomy/proposals';
 import { WardenClient } from '../../src/client';
-import {
-  addApprover,
-  attest,
-  listApprovers,
-  readGovernanceState,
-  recordExpansionProposal,
-} from '../../src/db/autonomy.repository';
+import { addApprover, listApprovers, readGovernanceState } from '../../src/db/autonomy.repository';
+import { attest } from '../../src/db/governance-reports.repository';
+import { recordExpansionProposal } from '../../src/db/expansion-proposals.repository';
 import { createGovernanceMetrics } from '../../src/operator/metrics/governance-metrics';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { toolPaths } from '../../src/config/paths';

@@ -12,13 +12,8 @@ import { WardenClient } from '../../src/client';
 import type { GovernanceSettings } from '../../src/config/index';
 import { issueApprovalToken } from '../../src/security/approval-tokens';
 import { listAuditEvents } from '../../src/db/audit.repository';
-import {
-  addApprover,
-  listBreakerEvents,
-  readGovernanceState,
-  resolveBreakerEvent,
-  setBreakerRule,
-} from '../../src/db/autonomy.repository';
+import { addApprover, readGovernanceState } from '../../src/db/autonomy.repository';
+import { listBreakerEvents, resolveBreakerEvent, setBreakerRule } from '../../src/db/breakers.repository';
 import { setCommandPolicy } from '../../src/db/command-policies.repository';
 import type { ExecutionClass } from '../../src/domain/control-plane/types';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';

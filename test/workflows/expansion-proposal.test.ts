@@ -18,8 +18,8 @@ import {
   listApprovers,
   loadPhaseDefinitions,
   readGovernanceState,
-  recordExpansionProposal,
 } from '../../src/db/autonomy.repository';
+import { recordExpansionProposal } from '../../src/db/expansion-proposals.repository';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { expansionProposal } from '../../workflows/expansion-proposal';
 import {

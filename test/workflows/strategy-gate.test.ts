@@ -13,15 +13,9 @@ import { CONTROL_PLANE_WORKFLOW_ID, promotionWorkflowId } from '../../workflows/
 import { addApprover } from '../../src/db/autonomy.repository';
 import { readControlPlaneState } from '../../src/db/control-plane.repository';
 import { upsertRiskPolicy } from '../../src/db/risk.repository';
-import {
-  evaluateStrategyDrift,
-  getStrategy,
-  issueToken,
-  revokeTokens,
-  setDriftBaseline,
-  type Strategy,
-  upsertStrategy,
-} from '../../src/db/strategy.repository';
+import { evaluateStrategyDrift, setDriftBaseline } from '../../src/db/strategy-drift.repository';
+import { getStrategy, type Strategy, upsertStrategy } from '../../src/db/strategy.repository';
+import { issueToken, revokeTokens } from '../../src/db/execution-tokens.repository';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { reconcilePosition } from '../../src/db/positions.repository';
 import { createGovernanceMetrics } from '../../src/operator/metrics/governance-metrics';

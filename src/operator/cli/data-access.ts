@@ -26,10 +26,8 @@ import {
   setRegressionPolicy,
 } from '../../db/watchdogs.repository';
 import type { RegressionPolicy } from '../../domain/watchdogs/tripwire';
+import { issueToken, listTokens, revokeTokens } from '../../db/execution-tokens.repository';
 import {
-  issueToken,
-  listTokens,
-  revokeTokens,
   demoteStrategy,
   proposePromotion,
   type Strategy,
@@ -41,20 +39,10 @@ import type { BreakerRule } from '../../domain/autonomy/breakers';
 import { type CommandPolicyChange, CommandPolicyChangeSchema } from '../../domain/autonomy/commands';
 import { listCommandPolicies, setCommandPolicy } from '../../db/command-policies.repository';
 import type { ApproverRole } from '../../domain/autonomy/phases';
-import {
-  addApprover,
-  assessAndStoreReadiness,
-  attest,
-  listApprovers,
-  listBreakerEvents,
-  listBreakerRules,
-  listProposals,
-  loadPhaseDefinitions,
-  proposeExpansion,
-  readGovernanceState,
-  resolveBreakerEvent,
-  setBreakerRule,
-} from '../../db/autonomy.repository';
+import { addApprover, listApprovers, loadPhaseDefinitions, readGovernanceState } from '../../db/autonomy.repository';
+import { assessAndStoreReadiness, attest } from '../../db/governance-reports.repository';
+import { listBreakerEvents, listBreakerRules, resolveBreakerEvent, setBreakerRule } from '../../db/breakers.repository';
+import { listProposals, proposeExpansion } from '../../db/expansion-proposals.repository';
 
 /**
  * What operators read and edit outside workflows. Every result is plain JSON,

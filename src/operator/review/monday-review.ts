@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { listProposals } from '../../db/autonomy.repository';
+import { listProposals } from '../../db/expansion-proposals.repository';
 import { readControlPlaneState } from '../../db/control-plane.repository';
 import type { Database } from '../../db/database';
 import { readHealth } from '../../db/health.repository';

@@ -9,14 +9,9 @@ import {
 } from '../../../../workflows/messages';
 import { AuditKind } from '../../../domain/audit/kinds';
 import { ReasonSchema } from '../../../domain/control-plane/types';
-import {
-  listApprovers,
-  listBreakerEvents,
-  listProposals,
-  ProposalRefusedError,
-  proposeExpansion,
-  readGovernanceState,
-} from '../../../db/autonomy.repository';
+import { listApprovers, readGovernanceState } from '../../../db/autonomy.repository';
+import { listBreakerEvents } from '../../../db/breakers.repository';
+import { listProposals, ProposalRefusedError, proposeExpansion } from '../../../db/expansion-proposals.repository';
 import { proposePromotion, StrategyLevelChangeError } from '../../../db/strategy.repository';
 import {
   commandWorkflowId,

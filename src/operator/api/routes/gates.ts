@@ -1,6 +1,6 @@
 import { listScorecards } from '../../../db/heimdall.repository';
 import { listPermits } from '../../../db/permits.repository';
-import { listGovernanceLog } from '../../../db/strategy.repository';
+import { listGovernanceLog } from '../../../db/strategy-outcomes.repository';
 import { utcDay } from '../../../domain/risk/rules';
 import { route, type RouteSpec } from '../http';
 import { type ApiDeps, ok, Paging } from './shared';
