@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import { appendAuditEvent, recordAuditEvent } from '../src/db/audit.repository';
-import { listApprovers, readGovernanceState } from '../src/db/autonomy.repository';
+import { recordAuditEvent } from '../src/db/audit.repository';
+import { listApprovers, readGovernanceState, writeAppliedPhase } from '../src/db/autonomy.repository';
 import type { Database } from '../src/db/database';
 import { closeProposalRecord, findProposalRecord, type ProposalKind } from '../src/db/proposal-records.repository';
 import { AuditKind } from '../src/domain/audit/kinds';
@@ -65,20 +65,11 @@ export function createProposalActivities({ db }: { db: Kysely<Database> }): Prop
         if (state.active_proposal_id === input.proposalId && current === input.targetPhase) return { applied: true };
         const check = checkPhaseStillFrom(current, input.fromPhase, input.targetPhase);
         if (!check.ok) return { applied: false, reason: check.reason, phase: current };
-        await trx
-          .updateTable('governance_state')
-          .set({
-            current_phase: input.targetPhase,
-            phase_since: new Date(input.at),
-            active_proposal_id: input.proposalId,
-            updated_at: new Date(),
-          })
-          .execute();
-        await appendAuditEvent(trx, {
-          actor: 'autonomy',
-          kind: AuditKind.autonomy.phaseApplied,
-          subject: `phase:${input.targetPhase}`,
-          details: { from: current, proposalId: input.proposalId },
+        await writeAppliedPhase(trx, {
+          proposalId: input.proposalId,
+          targetPhase: input.targetPhase,
+          at: input.at,
+          from: current,
         });
         await closeProposalRecord(trx, input.proposalId, 'applied');
         return { applied: true };

@@ -117,21 +117,29 @@ export async function applyPhase(
   await db.transaction().execute(async (trx: Transaction<Database>) => {
     const state = await trx.selectFrom('governance_state').selectAll().forUpdate().executeTakeFirstOrThrow();
     if (state.active_proposal_id === input.proposalId && state.current_phase === input.targetPhase) return;
-    await trx
-      .updateTable('governance_state')
-      .set({
-        current_phase: input.targetPhase,
-        phase_since: new Date(input.at),
-        active_proposal_id: input.proposalId,
-        updated_at: new Date(),
-      })
-      .execute();
-    await appendAuditEvent(trx, {
-      actor: 'autonomy',
-      kind: AuditKind.autonomy.phaseApplied,
-      subject: `phase:${input.targetPhase}`,
-      details: { from: state.current_phase, proposalId: input.proposalId },
-    });
+    await writeAppliedPhase(trx, { ...input, from: state.current_phase });
+  });
+}
+
+/** Widens the phase to the proposal's target and audits it; the caller holds governance_state's row lock. */
+export async function writeAppliedPhase(
+  trx: Transaction<Database>,
+  input: { proposalId: string; targetPhase: Phase; at: string; from: string },
+): Promise<void> {
+  await trx
+    .updateTable('governance_state')
+    .set({
+      current_phase: input.targetPhase,
+      phase_since: new Date(input.at),
+      active_proposal_id: input.proposalId,
+      updated_at: new Date(),
+    })
+    .execute();
+  await appendAuditEvent(trx, {
+    actor: 'autonomy',
+    kind: AuditKind.autonomy.phaseApplied,
+    subject: `phase:${input.targetPhase}`,
+    details: { from: input.from, proposalId: input.proposalId },
   });
 }
 
