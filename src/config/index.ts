@@ -8,6 +8,27 @@ const hostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'expected host:por
 
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 60s, 5m or 1h');
 
+/** `name=http(s)://url[,name=url…]`: canary probes and webhooks. */
+const namedUrls = () =>
+  z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      const named: { name: string; url: string }[] = [];
+      for (const entry of value
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean)) {
+        const match = /^([a-z][a-z0-9_-]{0,63})=(https?:\/\/\S+)$/.exec(entry);
+        if (!match) {
+          ctx.addIssue({ code: 'custom', message: `expected name=http(s)://url[,name=url…], got '${entry}'` });
+          return z.NEVER;
+        }
+        named.push({ name: match[1]!, url: match[2]! });
+      }
+      return named;
+    });
+
 const optionalText = z
   .string()
   .trim()
@@ -48,24 +69,7 @@ const envSchema = z
       .string()
       .regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression, e.g. "0 23 * * 5"')
       .default('0 23 * * 5'),
-    WARDEN_CANARY_HTTP_PROBES: z
-      .string()
-      .default('')
-      .transform((value, ctx) => {
-        const probes = [];
-        for (const entry of value
-          .split(',')
-          .map((e) => e.trim())
-          .filter(Boolean)) {
-          const match = /^([a-z][a-z0-9_-]{0,63})=(https?:\/\/\S+)$/.exec(entry);
-          if (!match) {
-            ctx.addIssue({ code: 'custom', message: `expected name=http(s)://url[,name=url…], got '${entry}'` });
-            return z.NEVER;
-          }
-          probes.push({ name: match[1]!, url: match[2]! });
-        }
-        return probes;
-      }),
+    WARDEN_CANARY_HTTP_PROBES: namedUrls(),
     WARDEN_ENV: z
       .string()
       .regex(/^[a-z][a-z0-9_-]{0,31}$/, 'expected an environment name such as dev, staging or prod')
@@ -94,24 +98,7 @@ const envSchema = z
     WARDEN_SIGNED_APPROVALS: z.enum(['true', 'false'], { message: 'expected true or false' }).default('false'),
     WARDEN_APPROVAL_SIGNING_KEY: optionalText,
     WARDEN_APPROVAL_TOKEN_TTL: duration.default('10m'),
-    WARDEN_WEBHOOKS: z
-      .string()
-      .default('')
-      .transform((value, ctx) => {
-        const hooks = [];
-        for (const entry of value
-          .split(',')
-          .map((e) => e.trim())
-          .filter(Boolean)) {
-          const match = /^([a-z][a-z0-9_-]{0,63})=(https?:\/\/\S+)$/.exec(entry);
-          if (!match) {
-            ctx.addIssue({ code: 'custom', message: `expected name=http(s)://url[,name=url…], got '${entry}'` });
-            return z.NEVER;
-          }
-          hooks.push({ name: match[1]!, url: match[2]! });
-        }
-        return hooks;
-      }),
+    WARDEN_WEBHOOKS: namedUrls(),
     WARDEN_ALERTMANAGER_RECEIVERS: z
       .string()
       .default('')
