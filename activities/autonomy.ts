@@ -4,6 +4,8 @@ import type { AutonomyActivities, BreakerEvaluation } from '../src/domain/autono
 import { decideExpansion, expansionTermsFor, type ProposalTerms } from '../src/domain/autonomy/proposals';
 import { appendAuditEvent, recordAuditEvent } from '../src/db/audit.repository';
 import { AuditKind } from '../src/domain/audit/kinds';
+import { redactToken } from '../src/domain/identity/redact';
+import { storablePayload, storableText } from '../src/domain/shared/validation';
 import {
   applyPhase,
   finishValidation,
@@ -54,17 +56,20 @@ export function createAutonomyActivities({ db, notifyProposal }: AutonomyActivit
     checkBreakers: (input) => checkBreakers(new Date(input.at)),
 
     async auditRejectedMessage(input) {
-      const actor =
-        typeof input.payload === 'object' &&
-        input.payload !== null &&
-        typeof (input.payload as { approver?: unknown }).approver === 'string'
-          ? String((input.payload as { approver: string }).approver).slice(0, 200)
-          : 'unknown';
+      // The payload was refused, so it is untrusted: recorded bounded, without control characters or a token.
+      const approver =
+        typeof input.payload === 'object' && input.payload !== null
+          ? (input.payload as { approver?: unknown }).approver
+          : undefined;
       await recordAuditEvent(db, {
-        actor,
+        actor: typeof approver === 'string' ? storableText(approver, 200) : 'unknown',
         kind: AuditKind.autonomy.messageRejected,
         subject: input.subject,
-        details: { message: input.message, payload: input.payload ?? null, problem: input.problem },
+        details: {
+          message: input.message,
+          payload: storablePayload(redactToken(input.payload ?? null)),
+          problem: storableText(input.problem, 2000),
+        },
         idempotencyKey: input.key,
       });
     },

@@ -27,18 +27,21 @@ export async function appendAuditEvent(
   await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`.execute(trx);
   const last = await trx.selectFrom('audit_event').select('hash').orderBy('id', 'desc').limit(1).executeTakeFirst();
   const prevHash = last?.hash ?? GENESIS_HASH;
-  // Round-trip through JSON so the hashed details equal what jsonb stores.
-  const details = JSON.parse(JSON.stringify(entry.details ?? {})) as Record<string, unknown>;
+  // Round-trip through JSON so the hashed details equal what jsonb stores. PostgreSQL refuses
+  // U+0000 in text and jsonb: escaped (before hashing), so no payload can make an audit write fail for ever.
+  const details = withoutNul(JSON.parse(JSON.stringify(entry.details ?? {}))) as Record<string, unknown>;
+  const actor = escapeNulText(entry.actor);
+  const subject = escapeNulText(entry.subject);
   // Postgres keeps microseconds, JS milliseconds: hash what both can hold.
   const at = new Date(Math.floor((entry.at ?? new Date()).getTime()));
-  const hash = chainHash(prevHash, { at, actor: entry.actor, kind: entry.kind, subject: entry.subject, details });
+  const hash = chainHash(prevHash, { at, actor, kind: entry.kind, subject, details });
   const row = await trx
     .insertInto('audit_event')
     .values({
       at,
-      actor: entry.actor,
+      actor,
       kind: entry.kind,
-      subject: entry.subject,
+      subject,
       details: JSON.stringify(details),
       idempotency_key: entry.idempotencyKey ?? null,
       prev_hash: prevHash,
@@ -52,6 +55,16 @@ export async function appendAuditEvent(
   if (row) await enqueueNotification(trx, row);
   return row;
 }
+
+/** U+0000 written as the six characters `\u0000`, in every string of a JSON value (keys included). */
+function withoutNul(value: unknown): unknown {
+  if (typeof value === 'string') return escapeNulText(value);
+  if (Array.isArray(value)) return value.map(withoutNul);
+  if (typeof value === 'object' && value !== null)
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [escapeNulText(k), withoutNul(v)]));
+  return value;
+}
+const escapeNulText = (text: string): string => text.replaceAll('\u0000', '\\u0000');
 
 /** Seed 004's notification queue: written with the event it announces, so neither exists without the other. */
 async function enqueueNotification(trx: Transaction<Database>, event: AuditEventRow): Promise<void> {

@@ -3,6 +3,7 @@ import { AuditKind } from '../domain/audit/kinds';
 import type { StepRecording } from '../domain/go-live/activities';
 import type { PlaybookStatus, StepRecord, StepRefusal } from '../domain/go-live/playbook';
 import { redactToken } from '../domain/identity/redact';
+import { storablePayload } from '../domain/shared/validation';
 import { spendApprovalToken } from './approval-tokens.repository';
 import { appendAuditEvent, recordAuditEvent } from './audit.repository';
 import type { Database, GoLivePlaybookTable } from './database';
@@ -179,12 +180,13 @@ export async function auditPlaybookRefusal(
   input: { id: string; refusal: StepRefusal; payload: unknown; key: string },
 ): Promise<void> {
   const { actor, ...refusal } = input.refusal;
-  const payload = redactToken(input.payload);
+  // Refused, so untrusted: bounded and free of control characters, and never the token.
+  const payload = storablePayload(redactToken(input.payload ?? null));
   await recordAuditEvent(db, {
     actor,
     kind: input.refusal.reason === 'invalid_payload' ? AuditKind.goLive.messageRejected : AuditKind.goLive.stepRefused,
     subject: playbookSubject(input.id),
-    details: { ...refusal, payload: payload ?? null },
+    details: { ...refusal, payload },
     idempotencyKey: `go-live-refusal:${input.key}`,
   });
 }

@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import type { ApprovalActivities, ApprovalVerdict } from '../../src/domain/identity/activities';
 import type { AutonomyActivities } from '../../src/domain/autonomy/activities';
 import type { ApproverRole } from '../../src/domain/autonomy/phases';
+import { redactToken } from '../../src/domain/identity/redact';
 import { AUTONOMY_APPROVER_ROLE } from '../../src/domain/identity/roles';
 import { describeIssues } from '../../src/domain/shared/validation';
 
@@ -98,9 +99,9 @@ export class ApprovalInbox<K extends string = string> {
     });
   }
 
-  /** Queues a refusal for the audit; `payload` is what gets recorded, so pass it through `redactToken` once parsed. */
+  /** Queues a refusal for the audit, recorded without its token (a bearer credential), parsed or not. */
   refuse(message: string, payload: unknown, problem: string): void {
-    this.refusals.push({ message, payload, problem });
+    this.refusals.push({ message, payload: redactToken(payload), problem });
   }
 
   /** Refusals queued and not yet audited. */
