@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import { AuditKind } from '../domain/audit/kinds';
 import type { OperatorSessionView, SystemSnapshot } from '../domain/go-live/sessions';
 import { appendAuditEvent } from './audit.repository';
@@ -67,14 +67,7 @@ export async function openOperatorSession(
       .onConflict((oc) => oc.column('id').doNothing())
       .returningAll()
       .executeTakeFirst();
-    if (!inserted)
-      return toSession(
-        await trx
-          .selectFrom('operator_session')
-          .selectAll()
-          .where('id', '=', input.sessionId)
-          .executeTakeFirstOrThrow(),
-      );
+    if (!inserted) return storedSession(trx, input.sessionId);
     await appendAuditEvent(trx, {
       at: input.startedAt,
       actor: input.operator,
@@ -90,6 +83,13 @@ export async function openOperatorSession(
     });
     return toSession(inserted);
   });
+}
+
+/** The session as stored: what a retried open or close answers. */
+async function storedSession(trx: Transaction<Database>, sessionId: string): Promise<OperatorSessionView> {
+  return toSession(
+    await trx.selectFrom('operator_session').selectAll().where('id', '=', sessionId).executeTakeFirstOrThrow(),
+  );
 }
 
 /** Ends an active session with its end snapshot; a retry returns the session as ended the first time. */
@@ -110,14 +110,7 @@ export async function closeOperatorSession(
       .where('status', '=', 'active')
       .returningAll()
       .executeTakeFirst();
-    if (!ended)
-      return toSession(
-        await trx
-          .selectFrom('operator_session')
-          .selectAll()
-          .where('id', '=', input.sessionId)
-          .executeTakeFirstOrThrow(),
-      );
+    if (!ended) return storedSession(trx, input.sessionId);
     await appendAuditEvent(trx, {
       at: input.endedAt,
       actor: input.actor,

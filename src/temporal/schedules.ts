@@ -76,22 +76,25 @@ export async function applyWatchdogSchedules(
   settings: WatchdogScheduleSettings,
 ): Promise<{ created: string[]; updated: string[] }> {
   const outcome = { created: [] as string[], updated: [] as string[] };
-  for (const options of schedules(settings)) {
-    try {
-      await client.schedule.create(options);
-      outcome.created.push(options.scheduleId);
-    } catch (error) {
-      if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-      await client.schedule.getHandle(options.scheduleId).update((previous) => ({
-        ...previous,
-        spec: options.spec,
-        action: options.action,
-        policies: { ...previous.policies, ...options.policies },
-      }));
-      outcome.updated.push(options.scheduleId);
-    }
-  }
+  for (const options of schedules(settings)) outcome[await applySchedule(client, options)].push(options.scheduleId);
   return outcome;
+}
+
+/** Creates one schedule, or brings an existing one's spec, action and policies up to date. */
+async function applySchedule(client: Client, options: ScheduleOptions): Promise<'created' | 'updated'> {
+  try {
+    await client.schedule.create(options);
+    return 'created';
+  } catch (error) {
+    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+    await client.schedule.getHandle(options.scheduleId).update((previous) => ({
+      ...previous,
+      spec: options.spec,
+      action: options.action,
+      policies: { ...previous.policies, ...options.policies },
+    }));
+    return 'updated';
+  }
 }
 
 /**
@@ -116,17 +119,5 @@ export async function applyReservationSweepSchedule(
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
     memo: { purpose: 'issue 13: release what closed deal workflows still hold' },
   };
-  try {
-    await client.schedule.create(options);
-    return 'created';
-  } catch (error) {
-    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-    await client.schedule.getHandle(options.scheduleId).update((previous) => ({
-      ...previous,
-      spec: options.spec,
-      action: options.action,
-      policies: { ...previous.policies, ...options.policies },
-    }));
-    return 'updated';
-  }
+  return applySchedule(client, options);
 }
