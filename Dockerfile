@@ -1,5 +1,7 @@
-# The Warden worker for the production-like stack (docker-compose.yml).
-FROM node:20-bookworm-slim
+# The Warden worker for the production-like stack (docker-compose.yml):
+# workflows, activities, the `warden` Nexus service, the operator API and
+# metrics. Node 24, the active LTS line.
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./

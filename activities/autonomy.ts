@@ -34,6 +34,9 @@ import {
 import type { Database } from '../src/db/database';
 import { alreadyOpen, breakerEffects } from '../src/domain/autonomy/breaker-effects';
 import { evaluateBreakers } from '../src/domain/autonomy/breakers';
+import { fridayChangeRequest, reviewHeimdallWeek, reviewWindow } from '../src/domain/prod-eligibility/promotion';
+import { heimdallWeek } from '../src/db/heimdall.repository';
+import { auditListed } from '../src/db/review/shared';
 
 const DAY_MS = 86_400_000;
 
@@ -142,6 +145,24 @@ export function createAutonomyActivities({ db, notifyProposal }: AutonomyActivit
         terms,
         phase: state.phase,
       };
+    },
+
+    /** Read-only: the review proposes, the change request the cycle opens decides and applies. */
+    async reviewHeimdallWeek(input) {
+      const at = new Date(input.at);
+      const window = reviewWindow(at);
+      const tripwires = await auditListed(
+        db,
+        { since: new Date(`${window.from}T00:00:00Z`), until: at },
+        [AuditKind.tripwire.triggered],
+        () => null,
+      );
+      const review = reviewHeimdallWeek({
+        at,
+        domains: await heimdallWeek(db, window),
+        tripwireFirings: tripwires.count,
+      });
+      return { review, request: fridayChangeRequest(at, review) };
     },
 
     saveGovernanceReport: (input) => saveGovernanceReport(db, input.report, input.proposalId, input.at, input.key),

@@ -11,9 +11,12 @@ import {
   writeControlPlaneState,
 } from '../src/db/control-plane.repository';
 import type { Database } from '../src/db/database';
-import { hasCompletedPlaybook } from '../src/db/go-live.repository';
+import { latestPlaybookCompletion } from '../src/db/go-live.repository';
+import { readChangeRequest } from '../src/db/change-requests.repository';
+import { appliedUnderChangeRequest, lastGoLiveOffAt } from '../src/db/control-plane-history.repository';
 import { applyRestrictionIn, clearRestrictionsIn, lockActiveRestrictions } from '../src/db/restrictions.repository';
 import type { ControlPlaneActivities } from '../src/domain/control-plane/activities';
+import type { AuthorityContext } from '../src/domain/control-plane/loosening';
 import type { ReleaseVote } from '../src/domain/control-plane/release';
 import {
   CONTROL_PLANE_DROPPED_KIND,
@@ -25,9 +28,10 @@ import {
 } from '../src/domain/control-plane/rules';
 import type { ControlPlaneChange } from '../src/domain/control-plane/types';
 import { redactToken } from '../src/domain/identity/redact';
+import { releaseVoteAudience } from '../src/domain/identity/audience';
 import { RELEASE_APPROVER_ROLES } from '../src/domain/identity/roles';
 import { storablePayload, storableText } from '../src/domain/shared/validation';
-import { checkApprovalClaim } from '../src/security/approvals';
+import { checkApprovalFor } from './approvals';
 import { storing } from './unstorable';
 
 /** This environment's governance settings the control plane enforces. */
@@ -81,18 +85,23 @@ export function createControlPlaneActivities({
                   source: change.source,
                 })
               : [];
-          const [capital, goLivePlaybookCompleted, vote] = await Promise.all([
+          const goLiveOn = change.kind === 'setGoLive' && change.enabled;
+          const [capital, playbookAt, offAt, authority, vote] = await Promise.all([
             readCapitalUsage(trx, settings.capitalBands, at),
-            change.kind === 'setGoLive' && change.enabled ? hasCompletedPlaybook(trx) : Promise.resolve(false),
+            goLiveOn ? latestPlaybookCompletion(trx) : Promise.resolve(null),
+            goLiveOn ? lastGoLiveOffAt(trx) : Promise.resolve(null),
+            readAuthority(trx, change),
             change.kind === 'releaseKillSwitch' || change.kind === 'declineKillSwitchRelease'
-              ? settleVote(trx, change, settings, at)
+              ? settleVote(trx, change, changeId, settings)
               : Promise.resolve(undefined),
           ]);
           const decision = decideControlPlaneChange(current, change, {
             at,
             release: settings.release,
-            goLivePlaybookCompleted,
+            playbookCompletedAt: playbookAt?.toISOString() ?? null,
+            lastGoLiveOffAt: offAt?.toISOString() ?? null,
             capital,
+            ...(authority ? { authority } : {}),
             ...(vote ? { vote } : {}),
             restrictionsToClear: toClear.length,
           });
@@ -126,6 +135,8 @@ export function createControlPlaneActivities({
                 before: current,
                 after: next,
                 ...(malformed === undefined ? {} : { malformed: storableText(malformed, 2000) }),
+                // The approved request applied: what a later use of the same request is checked against.
+                ...(decision.authority ? { authority: decision.authority } : {}),
                 ...(cleared.length > 0
                   ? { cleared: cleared.map((r) => ({ id: r.id, engine: r.engine, kind: r.kind })) }
                   : {}),
@@ -195,16 +206,34 @@ export function createControlPlaneActivities({
   };
 }
 
-/** Who votes, in which role: checked like every approval, and a token is spent with the vote. */
+/**
+ * Who votes, in which role: checked like every approval, for the audience
+ * `warden-control-plane:<kind>`, and a token is spent with the vote by this change.
+ */
 async function settleVote(
   trx: Transaction<Database>,
   change: ControlPlaneChange & { kind: 'releaseKillSwitch' | 'declineKillSwitchRelease' },
+  changeId: string,
   settings: ControlPlaneSettings,
-  at: Date,
 ): Promise<ReleaseVote | { refused: string }> {
-  const claim = checkApprovalClaim(change, RELEASE_APPROVER_ROLES, settings, at);
+  const use = { audience: releaseVoteAudience(change.kind), requestKey: `control-plane:${changeId}` };
+  const claim = await checkApprovalFor(trx, change, RELEASE_APPROVER_ROLES, settings, use);
   if (!claim.ok) return { refused: claim.problem };
-  if (claim.token && !(await spendApprovalToken(trx, claim.token, change.kind)))
-    return { refused: 'token: already used (each approval token approves once)' };
+  const spent = claim.token ? await spendApprovalToken(trx, claim.token, use) : { ok: true as const };
+  if (!spent.ok) return { refused: spent.problem };
   return { actor: claim.actor, role: claim.role, decline: change.kind === 'declineKillSwitchRelease' };
+}
+
+/** The change request a change names, as Warden holds it, and what the control plane already applied under it. */
+async function readAuthority(
+  trx: Transaction<Database>,
+  change: ControlPlaneChange,
+): Promise<AuthorityContext | undefined> {
+  const id = 'changeRequestId' in change ? change.changeRequestId : undefined;
+  if (id === undefined) return undefined;
+  const [request, spent] = await Promise.all([readChangeRequest(trx, id), appliedUnderChangeRequest(trx, id)]);
+  return {
+    changeRequest: request ? { id: request.id, status: request.status, changes: request.changes } : null,
+    spent,
+  };
 }

@@ -1,9 +1,17 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/database';
-import { auditPlaybookRefusal, closePlaybook, openPlaybook, recordPlaybookStep } from '../src/db/go-live.repository';
+import {
+  auditPlaybookRefusal,
+  closePlaybook,
+  openPlaybook,
+  playbookStepRequest,
+  recordPlaybookStep,
+} from '../src/db/go-live.repository';
 import { captureSnapshot, closeOperatorSession, openOperatorSession } from '../src/db/operator-sessions.repository';
 import { readHealth } from '../src/db/health.repository';
-import { checkApprover } from '../src/security/release-approver';
+import { approvalAudience } from '../src/domain/identity/audience';
+import { RELEASE_APPROVER_ROLES, ROLES } from '../src/domain/identity/roles';
+import { checkApprovalFor } from './approvals';
 import type { GoLiveActivities } from '../src/domain/go-live/activities';
 import { stepById } from '../src/domain/go-live/playbook';
 import type { GoLiveSettings } from '../src/config/go-live-settings';
@@ -17,18 +25,21 @@ export function createGoLiveActivities({
 }): GoLiveActivities {
   const healthOptions = { capitalBands: settings.capitalBands, canaryThreshold: settings.canaryThreshold };
   return {
-    /** Band and R/Y/G health now, and for a sign-off whether the actor may give it. */
+    /**
+     * Band and R/Y/G health now, and the actor's credentials: for a sign-off (an approver role), and for
+     * every step that carries a token or, with signed approvals on, must (a token for this step of this
+     * playbook, not yet spent by another request; recordPlaybookStep spends it).
+     */
     async assessGoLiveConditions(input) {
       const health = await readHealth(db, healthOptions);
-      let approver = stepById(input.step).needsApprover ? checkApprover(input, settings) : null;
-      if (approver?.ok && approver.token) {
-        const used = await db
-          .selectFrom('approval_token_use')
-          .select('used_for')
-          .where('token_id', '=', approver.token.tokenId)
-          .executeTakeFirst();
-        if (used) approver = { ok: false, problem: `token: already used for ${used.used_for}` };
-      }
+      const { needsApprover } = stepById(input.step);
+      const approver =
+        needsApprover || settings.approvals.signed || input.token !== undefined
+          ? await checkApprovalFor(db, input, needsApprover ? RELEASE_APPROVER_ROLES : ROLES, settings, {
+              audience: approvalAudience(input.playbookId, input.step),
+              requestKey: playbookStepRequest(input.runId, input.step),
+            })
+          : null;
       return {
         band: health.band.band,
         health: health.status,

@@ -15,6 +15,7 @@ import { createDealPolicyActivities } from './deal-policy';
 import { createGoLiveActivities } from './go-live';
 import { createNotificationActivities } from './notifications';
 import { createApprovalActivities } from './approvals';
+import { createChangeRequestActivities } from './change-requests';
 import { createProposalActivities } from './proposals';
 import { createStrategyGateActivities } from './strategy-gate';
 import { type CanaryChecks, createWatchdogActivities } from './watchdogs';
@@ -65,6 +66,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createNotificationActivities({ db, webhooks: settings.webhooks, environment: settings.environment }),
     ...createApprovalActivities({ db, settings }),
     ...createProposalActivities({ db }),
+    ...createChangeRequestActivities({ db, controlPlane: deps.controlPlane, settings }),
     // Admission knows whether Warden's own queue serves an executor: without one (and without an
     // executorTaskQueue) a deal is denied `no_executor` before anything is reserved. The command
     // path does the same from `{ commandExecutorServed: deps.commandExecutor !== undefined }` in

@@ -10,7 +10,7 @@ import { createSimulatedExecutor } from '../activities/executors/simulated';
 import { WardenClient } from '../src/client';
 import { reserveExposure } from '../activities/gates/risk';
 import { upsertRiskPolicy } from '../src/db/risk.repository';
-import { upsertStrategy } from '../src/db/strategy.repository';
+import { setStrategyLevel, upsertStrategy } from '../src/db/strategy.repository';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../src/domain/permits/rules';
 import { projectRoot, toolPaths } from '../src/config/paths';
 import { createScratchDatabase, percentile } from '../test/support/processes';
@@ -143,12 +143,13 @@ async function main(): Promise<void> {
     gateTimes.clear();
     for (const [k, v] of loadedGates) gateTimes.set(k, v);
     // The same governed deals with seed 001's strategy gate on (an L4 strategy: all six components run).
+    // A new strategy starts at L0; the benchmark seeds its level directly.
     await upsertStrategy(
       db,
       {
         id: 'bench-strategy',
         enabled: true,
-        level: 'L4',
+        level: 'L0',
         paused: false,
         pausedReason: null,
         capital: 1e9,
@@ -158,6 +159,7 @@ async function main(): Promise<void> {
       'bench',
       'benchmark',
     );
+    await setStrategyLevel(db, { id: 'bench-strategy', to: 'L4', since: new Date() });
     await runBatch('strategy', 20, 'warm-strategy');
     const strategyTimes = gateTimes.get('evaluateStrategyGate') ?? [];
     strategyTimes.length = 0;

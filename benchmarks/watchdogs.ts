@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     // No default executor: the deals fill on the bench's own queue.
     executor: createSimulatedExecutor(),
     // Each repetition releases at once: no cooldown here, the bench measures the way in.
-    settings: { ...SAFE_GOVERNANCE_SETTINGS, release: { cooldown: '0s', approvals: 1, selfApproval: true } },
+    settings: { ...SAFE_GOVERNANCE_SETTINGS, release: { cooldown: '0s', approvals: 1 } },
     pingTemporal: async () => {
       await env.client.workflowService.getSystemInfo({});
     },

@@ -14,6 +14,10 @@ export const E2E_NAMESPACES = [
   'warden-go-live-e2e',
   'warden-api-e2e',
   'warden-commands-e2e',
+  'warden-change-requests-e2e',
+  'warden-policy-e2e',
+  'warden-policies-api-e2e',
+  'warden-command-policies-e2e',
 ];
 
 declare module 'vitest' {

@@ -25,11 +25,11 @@ export interface TestDatabase {
 }
 
 /** A fresh, migrated database on the test cluster; one per test file. */
-/** Release rules loose enough for tests about other things: no cooldown, one approver, self-approval allowed. */
+/** Release rules loose enough for tests about other things: no cooldown, one approver (never the engager). */
 export const TEST_SETTINGS: GovernanceSettings = {
   ...SAFE_GOVERNANCE_SETTINGS,
   environment: 'test',
-  release: { cooldown: '0s', approvals: 1, selfApproval: true },
+  release: { cooldown: '0s', approvals: 1 },
 };
 
 /**

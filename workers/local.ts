@@ -6,8 +6,8 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createSimulatedCommandExecutor, createSimulatedExecutor } from '../activities/executors/simulated';
 import type { ControlPlaneView } from '../src/domain/control-plane/types';
 import { type Config, ConfigError, loadConfig } from '../src/config/index';
+import { withLocalApprovalKeys } from '../src/security/approval-keys';
 import { type DevServer, startDevServer } from '../src/temporal/dev-server';
-import { createDataAccess } from '../src/operator/cli/data-access';
 import { serveLocalOps } from '../src/operator/cli/local-ops';
 import { workerRuntimeTelemetry } from '../src/operator/metrics/worker-runtime';
 import { runWarden, wire } from './wire';
@@ -17,8 +17,10 @@ function say(line: string): void {
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  // Votes through the API are signed even here: the first run makes the key pair under the data folder.
+  const { config, created } = withLocalApprovalKeys(loadConfig());
   mkdirSync(config.dataDir, { recursive: true });
+  if (created) say(`approval signing key made: ${created} (owner-only, 0600; its public half beside it)`);
   // Before any NativeConnection: the runtime's telemetry is fixed at install.
   const telemetryOptions = workerRuntimeTelemetry(config.workerMetricsPort, '127.0.0.1');
   Runtime.install({ logger: new DefaultLogger('WARN'), ...(telemetryOptions ? { telemetryOptions } : {}) });
@@ -39,12 +41,6 @@ async function main(): Promise<void> {
       host: '127.0.0.1',
       // The demo's executors: every deal fills, every command succeeds.
       extras: { executor: createSimulatedExecutor(), commandExecutor: createSimulatedCommandExecutor() },
-      // The embedded database admits one process: `warden` reads through us.
-      afterMigrate: async (db) => {
-        if (config.databaseUrl !== undefined) return undefined;
-        const ops = await serveLocalOps(createDataAccess(db), config.dataDir);
-        return () => ops.close();
-      },
     });
     cleanups.push(() => wiring.close());
     say(`database: ${wiring.description} (${wiring.migrationsApplied} migration(s) applied)`);
@@ -56,6 +52,13 @@ async function main(): Promise<void> {
     await runWarden(wiring, config, {
       host: '127.0.0.1',
       onRunning: async ({ warden, schedules, apiUrl }) => {
+        // The embedded database admits one process: `warden` without a key runs its operations through
+        // us, as the local owner.
+        if (config.databaseUrl === undefined) {
+          const deps = { db: wiring.db, warden, temporal: wiring.client, config, registry: wiring.registry };
+          const ops = await serveLocalOps(deps, config.dataDir);
+          wiring.onClose(() => ops.close());
+        }
         const state = await warden.waitForControlPlane(0);
         printHints({
           config,
@@ -98,10 +101,7 @@ function printHints({
     `Warden is running: worker on task queue "${config.temporal.taskQueue}", namespace "${config.temporal.namespace}".`,
   );
   if (devServer) say(`Temporal Web UI: ${devServer.uiUrl}/namespaces/${config.temporal.namespace}/workflows`);
-  if (apiUrl)
-    say(
-      `Operator API: ${apiUrl} (OpenAPI at ${apiUrl}/openapi.json; create a key with: npx warden keys create --identity you --roles owner)`,
-    );
+  if (apiUrl) say(`Operator API: ${apiUrl} (OpenAPI at ${apiUrl}/openapi.json)`);
   if (metricsUrl) say(`Prometheus metrics: ${metricsUrl}`);
   if (telemetry) say(`Worker runtime metrics: http://127.0.0.1:${config.workerMetricsPort}/metrics`);
   say(
@@ -114,10 +114,16 @@ function printHints({
     `Control plane: go-live ${state.goLiveEnabled ? 'ON' : 'off'}, kill switch ${state.killSwitchEngaged ? 'ENGAGED' : 'released'}, apply mode ${state.applyMode} (version ${state.version})`,
   );
   say('');
-  say('Try, in another terminal:');
+  if (config.databaseUrl === undefined)
+    say('Try, in another terminal (without a key, `warden` acts as the local owner of this embedded database):');
+  else {
+    say('With PostgreSQL, `warden` acts only with an API key. The first owner key (once, while no key exists):');
+    say('  npx warden keys create --identity you --roles owner && export WARDEN_API_KEY=wk_…');
+    say('Then try:');
+  }
   say('  npx warden status');
   if (state.killSwitchEngaged)
-    say('  npx warden kill-switch release --role risk_officer --reason "reviewed"   # engaged since last time');
+    say('  npx warden kill-switch release --reason "reviewed"   # engaged since last time (someone else votes)');
   say(
     '  npx warden review                                  # the Monday review: what broke, was denied, drifted, waits',
   );
@@ -135,6 +141,9 @@ function printHints({
   say('  npx warden kill-switch engage --reason "drill"');
   say('  npx warden audit verify');
   say(`  .tools/bin/temporal workflow query --workflow-id warden-control-plane --type state`);
+  say('Two people: what loosens anything waits for someone else. Create a second identity, approve as it:');
+  say('  npx warden keys create --identity bob --roles manager              # prints wk_… once');
+  say('  WARDEN_API_KEY=wk_… npx warden change approve <id>                  # bob approves the change request <id>');
   say('Ctrl-C stops everything; state is kept for the next start.');
 }
 

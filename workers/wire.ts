@@ -12,6 +12,7 @@ import { openDatabase } from '../src/db/connect';
 import type { Database } from '../src/db/database';
 import { migrateToLatest } from '../src/db/migrate';
 import type { ControlPlanePort } from '../src/domain/control-plane/port';
+import { wardenNexusHandler } from '../src/nexus/handlers';
 import { createApiServer, serveApi } from '../src/operator/api/server';
 import { createGovernanceMetrics, serveMetrics } from '../src/operator/metrics/governance-metrics';
 import { connectClient, connectWorkerConnection } from '../src/temporal/connection';
@@ -59,6 +60,8 @@ export async function createWardenWorker(
     namespace: deps.config.temporal.namespace,
     taskQueue: deps.config.temporal.taskQueue,
     workflowsPath: workflowsEntry,
+    // Producers outside Warden's namespace reach the deal and command workflows through this service.
+    nexusServices: [wardenNexusHandler],
     activities: createActivities({
       db: deps.db,
       governor: deps.config.governor,

@@ -86,7 +86,12 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
       const { token, ...decision } = c.decision;
       const verdict = view.decision
         ? { ok: false as const, problem: notWaiting }
-        : await inbox.verify(c.decision, `command:${input.commandId}:${c.kind}`);
+        : await inbox.verify(
+            c.decision,
+            c.kind,
+            // Requester ≠ approver; a requester may still reject (withdraw) their own command.
+            c.kind === 'approve' ? [{ actor: input.requestedBy, as: 'submitted this command' }] : [],
+          );
       if (verdict.ok) view.decision = { kind: c.kind, ...decision };
       else inbox.refuse(c.message, redactToken(c.decision), verdict.problem);
     }

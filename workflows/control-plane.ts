@@ -72,19 +72,21 @@ const isEngage = (item: Queued): boolean =>
   item.ok ? item.change.kind === 'engageKillSwitch' : item.engage !== undefined;
 
 const descriptions: Record<ControlPlaneChangeKind, string> = {
-  setGoLive: 'Turn production execution on or off. {"enabled": true, "actor": "alice", "reason": "…"}',
+  setGoLive:
+    'Turn production execution on or off; on applies an approved change request. {"enabled": true, "actor": "alice", "reason": "…", "changeRequestId": "cr-0123456789ab"}',
   engageKillSwitch:
     'Stop all PROD_EXEC actions now; never refused for its form (a malformed field is recorded as such). {"source": "operator", "actor": "alice", "reason": "…"}',
   releaseKillSwitch:
     'Approve releasing the kill switch (approver roles only, after the cooldown). {"actor": "alice", "role": "risk_officer", "reason": "…", "token": "wat1… (when signed approvals are on)"}',
   declineKillSwitchRelease:
     'Decline releasing the kill switch; discards approvals so far. {"actor": "alice", "role": "manager", "reason": "…"}',
-  setApplyMode: 'Set apply mode dry_run | testnet | live. {"mode": "dry_run", "actor": "alice", "reason": "…"}',
+  setApplyMode:
+    'Set apply mode dry_run | testnet | live; towards live applies an approved change request. {"mode": "dry_run", "actor": "alice", "reason": "…", "changeRequestId": "cr-… (towards live)"}',
   restrictEngine:
     'Throttle or pause one engine. {"engine": "WHOLESALE", "restriction": "pause", "source": "operator", "actor": "alice", "reason": "…"}',
   refreshCapitalBand: 'Re-measure capital usage into the band. {"actor": "risk-guard"}',
   clearEngineRestriction:
-    'Lift a throttle or pause; the last one lifted restores the engine policy as it was. {"restrictionId": "42", "actor": "alice", "reason": "…"} or {"engine": "WHOLESALE", "restriction": "throttle", "actor": "alice", "reason": "…"}',
+    'Lift a throttle or pause, applying an approved change request; the last one lifted restores the engine policy as it was. {"restrictionId": "42", "actor": "alice", "reason": "…", "changeRequestId": "cr-…"} or {"engine": "WHOLESALE", "restriction": "throttle", "actor": "alice", "reason": "…", "changeRequestId": "cr-…"}',
 };
 
 /** Reads one signal's payload: too large, malformed or valid; never throws. */

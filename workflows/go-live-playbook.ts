@@ -94,6 +94,8 @@ export async function goLivePlaybook(rawInput: PlaybookInput): Promise<PlaybookP
     const request = check.request;
     const step = stepById(request.step);
     const conditions = await goLive.assessGoLiveConditions({
+      playbookId,
+      runId,
       step: step.id,
       actor: request.actor,
       ...(request.role ? { role: request.role } : {}),
@@ -112,7 +114,8 @@ export async function goLivePlaybook(rawInput: PlaybookInput): Promise<PlaybookP
     };
     const token = conditions.approver?.ok ? conditions.approver.token : undefined;
     const recording = await goLive.recordPlaybookStep({ playbookId, runId, record, ...(token ? { token } : {}) });
-    if (!recording.recorded) return refuse(message, id, step.id, 'approver_required', recording.problem);
+    if (!recording.recorded)
+      return refuse(message, id, step.id, recording.reason ?? 'approver_required', recording.problem);
     progress.done.push(record);
     progress.nextStep = nextStepOf(progress);
     if (progress.done.length === PLAYBOOK.length) {

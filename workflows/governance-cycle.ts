@@ -1,6 +1,17 @@
-import { ParentClosePolicy, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import {
+  ParentClosePolicy,
+  patched,
+  proxyActivities,
+  startChild,
+  WorkflowIdReusePolicy,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { AutonomyActivities } from '../src/domain/autonomy/activities';
+import type { HeimdallWeekReview } from '../src/domain/prod-eligibility/promotion';
 import { expansionProposal } from './expansion-proposal';
+import { policyChangeWorkflowId } from './names';
+import { policyChange } from './policy-change';
 
 const autonomy = proxyActivities<AutonomyActivities>({
   startToCloseTimeout: '2 minutes',
@@ -12,12 +23,22 @@ export interface GovernanceCycleResult {
   expand: boolean;
   reasons: string[];
   proposalId: string | null;
+  /** Since friday-promotion: the Friday change request this cycle opened (or found opened today); null if none. */
+  changeRequestId?: string | null;
+}
+
+/** Since friday-promotion: seed 000's Heimdall review as the report keeps it. */
+export interface FridayPromotion extends HeimdallWeekReview {
+  changeRequestId: string | null;
+  /** False when today's request already existed (a second run the same day): nothing new was opened. */
+  opened: boolean;
 }
 
 /**
  * Seed 002's weekly governance cycle, run by a Schedule (Friday end of day
  * UTC): metrics → readiness → breakers → expansion decision → report →
- * state; an expansion starts its own long-lived proposal workflow.
+ * state; an expansion starts its own long-lived proposal workflow. Seed 000's
+ * Friday Heimdall review rides along and opens a change request.
  */
 export async function governanceCycle(): Promise<GovernanceCycleResult> {
   const at = new Date().toISOString();
@@ -33,14 +54,46 @@ export async function governanceCycle(): Promise<GovernanceCycleResult> {
     });
     proposalId = prepared.terms.proposalId;
   }
+  // Histories from before the Friday promotion replay without it.
+  const heimdall = patched('friday-promotion') ? await fridayPromotion(at) : undefined;
   const { terms, ...report } = prepared;
   // Keyed by this run: a retried save finds its report. Activity inputs are not compared on replay.
   const { workflowId, runId } = workflowInfo();
   const reportId = await autonomy.saveGovernanceReport({
-    report: { ...report, proposal: terms },
+    report: { ...report, proposal: terms, ...(heimdall ? { heimdall } : {}) },
     proposalId,
     at,
     key: `governance-report:${workflowId}:${runId}`,
   });
-  return { reportId, expand: prepared.decision.expand, reasons: prepared.decision.reasons, proposalId };
+  return {
+    reportId,
+    expand: prepared.decision.expand,
+    reasons: prepared.decision.reasons,
+    proposalId,
+    ...(heimdall ? { changeRequestId: heimdall.changeRequestId } : {}),
+  };
+}
+
+/**
+ * Seed 000's Friday promotion: what each domain's week earned goes into one
+ * change request. The cycle only opens it; the request applies what tightens
+ * and waits for people (other than this system requester) to approve what
+ * loosens, such as prod use. Abandoned, not owned: it outlives the cycle.
+ */
+async function fridayPromotion(at: string): Promise<FridayPromotion> {
+  const { review, request } = await autonomy.reviewHeimdallWeek({ at });
+  if (!request) return { ...review, changeRequestId: null, opened: false };
+  try {
+    await startChild(policyChange, {
+      workflowId: policyChangeWorkflowId(request.id),
+      args: [request],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      // One request per cycle day, even after it closed: a re-run that day must not propose the week twice.
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    });
+    return { ...review, changeRequestId: request.id, opened: true };
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    return { ...review, changeRequestId: request.id, opened: false };
+  }
 }

@@ -8,6 +8,7 @@ export { governanceCycle } from './governance-cycle';
 export { infrastructureCanary } from './infrastructure-canary';
 export { notificationDispatch } from './notification-dispatch';
 export { operatorSession } from './operator-session';
+export { policyChange } from './policy-change';
 export { regressionTripwire } from './regression-tripwire';
 export { reservationSweep } from './reservation-sweep';
 export { strategyPromotion } from './strategy-promotion';

@@ -2,6 +2,13 @@
 // client and CLI send them. Names and JSON fields are a public interface.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CommandDecision, CommandView } from '../src/domain/autonomy/commands';
+import type {
+  ApproveChangePayload,
+  CancelChangePayload,
+  ChangeRequestView,
+  EditChangePayload,
+  RejectChangePayload,
+} from '../src/domain/change-requests/request';
 import type { ApprovePayload, ProposalView, RejectPayload } from '../src/domain/autonomy/proposals';
 import type {
   ChangeControlPlaneInput,
@@ -84,3 +91,17 @@ export const sessionQuery = defineQuery<OperatorSessionView>('session');
 // saves the wait, so it carries no payload and can never be wrong.
 export const notificationsPendingSignal = defineSignal('notificationsPending');
 export const notificationDispatchQuery = defineQuery<NotificationDispatchView>('dispatch');
+
+// Change requests (issue 14). Decisions are updates, so whoever decides hears
+// at once whether it counted (the validator names the field); approve and
+// reject are also plain-JSON signals for the Temporal CLI and Web UI, whose
+// refusals are audited and dropped. `opened` answers once the request is
+// recorded (and, when nothing loosens, applied).
+export const approveChangeUpdate = defineUpdate<ChangeRequestView, [ApproveChangePayload]>('approve');
+export const rejectChangeUpdate = defineUpdate<ChangeRequestView, [RejectChangePayload]>('reject');
+export const editChangeUpdate = defineUpdate<ChangeRequestView, [EditChangePayload]>('edit');
+export const cancelChangeUpdate = defineUpdate<ChangeRequestView, [CancelChangePayload]>('cancel');
+export const approveChangeSignal = defineSignal<[ApproveChangePayload]>('approveChange');
+export const rejectChangeSignal = defineSignal<[RejectChangePayload]>('rejectChange');
+export const changeRequestOpenedUpdate = defineUpdate<ChangeRequestView>('opened');
+export const changeRequestStatusQuery = defineQuery<ChangeRequestView>('status');

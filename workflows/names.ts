@@ -2,6 +2,7 @@
 // clients, the CLI, the API and schedules. They are public names: operators
 // type them into the raw `temporal` CLI and histories carry them, so the
 // values never change. Free of workflow code, so clients import it as is.
+import { changeRequestWorkflowId } from '../src/domain/change-requests/request';
 import { promotionProposalId } from '../src/domain/strategy/messages';
 import type { MaturityLevel } from '../src/domain/strategy/rules';
 import type * as workflows from './index';
@@ -18,6 +19,7 @@ export const GOVERNANCE_CYCLE_WORKFLOW_TYPE = 'governanceCycle' satisfies Workfl
 export const INFRASTRUCTURE_CANARY_WORKFLOW_TYPE = 'infrastructureCanary' satisfies WorkflowType;
 export const NOTIFICATION_DISPATCH_WORKFLOW_TYPE = 'notificationDispatch' satisfies WorkflowType;
 export const OPERATOR_SESSION_WORKFLOW_TYPE = 'operatorSession' satisfies WorkflowType;
+export const POLICY_CHANGE_WORKFLOW_TYPE = 'policyChange' satisfies WorkflowType;
 export const REGRESSION_TRIPWIRE_WORKFLOW_TYPE = 'regressionTripwire' satisfies WorkflowType;
 export const RESERVATION_SWEEP_WORKFLOW_TYPE = 'reservationSweep' satisfies WorkflowType;
 export const STRATEGY_PROMOTION_WORKFLOW_TYPE = 'strategyPromotion' satisfies WorkflowType;
@@ -38,6 +40,8 @@ export const RESERVATION_SWEEP_WORKFLOW_ID = 'warden-reservation-sweep';
 // One run per entity: the id is derived from the entity's own, so a second start is refused by Temporal.
 export const dealWorkflowId = (dealId: string) => `deal-${dealId}`;
 export const commandWorkflowId = (commandId: string) => `command-${commandId}`;
+/** One change request (its id: `cr-<12 hex>` from clients, deterministic from the Friday cycle). */
+export const policyChangeWorkflowId = (changeRequestId: string) => changeRequestWorkflowId(changeRequestId);
 /** One promotion proposal per strategy and level (also the key of Warden's promotion record). */
 export const promotionWorkflowId = (strategyId: string, to: MaturityLevel) => promotionProposalId(strategyId, to);
 

@@ -95,7 +95,8 @@ export async function strategyPromotion(rawInput: PromotionInput): Promise<Promo
         const listed = wardenOwned
           ? await checkApprover({ role: approval.role, approver: approval.approver })
           : ({ ok: true } as const);
-        const verdict = listed.ok ? await inbox.verify(approval, `promotion:${input.strategyId}:${input.to}`) : listed;
+        const excluded = input.requestedBy ? [{ actor: input.requestedBy, as: 'requested this promotion' }] : [];
+        const verdict = listed.ok ? await inbox.verify(approval, approve ? 'approve' : 'reject', excluded) : listed;
         if (verdict.ok) decision = { approve, approver: approval.approver, role: approval.role };
         else view.refused.push(verdict.problem);
       }

@@ -15,6 +15,13 @@ import type {
   SetApplyModeInput,
   SetGoLiveInput,
 } from '../domain/control-plane/types';
+import type {
+  ApproveChangePayload,
+  CancelChangePayload,
+  ChangeRequestView,
+  EditChangePayload,
+  RejectChangePayload,
+} from '../domain/change-requests/request';
 import type { DealInput, DealProgress, DealResult, ReconcileDealInput } from '../domain/deals/types';
 import type {
   AbandonPayload,
@@ -24,12 +31,14 @@ import type {
   StepResult,
 } from '../domain/go-live/playbook';
 import type { OperatorSessionView } from '../domain/go-live/sessions';
+import * as changeRequests from './change-requests';
 import * as controlPlane from './control-plane';
 import * as deals from './deals';
 import * as goLive from './go-live';
 import type { Target } from './target';
 
 export { AlreadyRunningError, DealAlreadyStartedError, InvalidRequestError } from './errors';
+export { ChangeRequestRefusedError, newChangeRequestId, type PolicyChangeSubmission } from './change-requests';
 export type { Target } from './target';
 
 /**
@@ -127,6 +136,34 @@ export class WardenClient implements Target, ControlPlanePort {
   /** Waits until the control plane has persisted every queued change and reached `minVersion`. */
   waitForControlPlane(minVersion: number, timeoutMs = 15_000): Promise<ControlPlaneView> {
     return controlPlane.waitForControlPlane(this, minVersion, timeoutMs);
+  }
+
+  // Change requests (issue 14): every change to governed state; loosening ones wait for others' approvals.
+
+  /** Opens a change request; answers once it is recorded (a tightening-only one has applied by then). */
+  submitPolicyChanges(input: changeRequests.PolicyChangeSubmission): Promise<ChangeRequestView> {
+    return changeRequests.submitPolicyChanges(this, input);
+  }
+
+  approveChangeRequest(id: string, payload: ApproveChangePayload): Promise<ChangeRequestView> {
+    return changeRequests.approveChangeRequest(this, id, payload);
+  }
+
+  rejectChangeRequest(id: string, payload: RejectChangePayload): Promise<ChangeRequestView> {
+    return changeRequests.rejectChangeRequest(this, id, payload);
+  }
+
+  /** The requester's new changes; approvals given so far are revoked. */
+  editChangeRequest(id: string, payload: EditChangePayload): Promise<ChangeRequestView> {
+    return changeRequests.editChangeRequest(this, id, payload);
+  }
+
+  cancelChangeRequest(id: string, payload: CancelChangePayload): Promise<ChangeRequestView> {
+    return changeRequests.cancelChangeRequest(this, id, payload);
+  }
+
+  changeRequestStatus(id: string): Promise<ChangeRequestView> {
+    return changeRequests.changeRequestStatus(this, id);
   }
 
   // Go-live playbook and operator sessions (seed 004 PACK H/I).

@@ -1,8 +1,18 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { type ApprovalRequirements, ChangeApprovalsConfigSchema } from '../domain/change-requests/approvals';
 import type { CapitalBandThresholds } from '../domain/capital/bands';
 import type { KillSwitchReleasePolicy } from '../domain/control-plane/release';
 import type { GovernorSettings } from '../domain/permits/rules';
+import { MAX_APPROVAL_TOKEN_TTL_MS } from '../domain/identity/audience';
+import { durationMs } from '../domain/shared/durations';
+import {
+  type ApprovalPrivateKey,
+  type ApprovalPublicKey,
+  parseApprovalPrivateKey,
+  parseApprovalPublicKeys,
+  publicHalf,
+} from '../security/approval-keys';
 
 const hostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'expected host:port, e.g. localhost:7233');
 
@@ -34,6 +44,52 @@ const optionalText = z
   .trim()
   .transform((value) => (value === '' ? undefined : value))
   .optional();
+
+/** A key setting: the JSON itself or a file path, parsed (and its key checked) once, here. */
+const keySetting = <T>(parse: (value: string) => T) =>
+  optionalText.transform((value, ctx) => {
+    if (value === undefined) return undefined;
+    try {
+      return parse(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+      return z.NEVER;
+    }
+  });
+
+interface ApprovalEnv {
+  WARDEN_ENV: string;
+  WARDEN_SIGNED_APPROVALS?: 'true' | 'false' | undefined;
+  WARDEN_APPROVAL_SIGNING_KEY?: string | undefined;
+  WARDEN_APPROVAL_PRIVATE_KEY?: ApprovalPrivateKey | undefined;
+  WARDEN_APPROVAL_PUBLIC_KEYS?: ApprovalPublicKey[] | undefined;
+}
+
+const signedApprovals = (env: ApprovalEnv) => env.WARDEN_ENV === 'production' || env.WARDEN_SIGNED_APPROVALS === 'true';
+
+/** What is wrong with the approval settings taken together, as [variable, problem]. */
+function approvalKeyIssues(env: ApprovalEnv): [string, string][] {
+  const issues: [string, string][] = [];
+  if (env.WARDEN_APPROVAL_SIGNING_KEY !== undefined)
+    issues.push([
+      'WARDEN_APPROVAL_SIGNING_KEY',
+      'HMAC approval tokens are gone: the API signs with WARDEN_APPROVAL_PRIVATE_KEY (an Ed25519 JWK) and workers verify with WARDEN_APPROVAL_PUBLIC_KEYS (a JWKS)',
+    ]);
+  if (env.WARDEN_ENV === 'production' && env.WARDEN_SIGNED_APPROVALS === 'false')
+    issues.push(['WARDEN_SIGNED_APPROVALS', 'signed approvals are always on with WARDEN_ENV=production']);
+  const { WARDEN_APPROVAL_PRIVATE_KEY: own, WARDEN_APPROVAL_PUBLIC_KEYS: known } = env;
+  if (signedApprovals(env) && own === undefined && known === undefined)
+    issues.push([
+      'WARDEN_APPROVAL_PUBLIC_KEYS',
+      'signed approvals are on (WARDEN_ENV=production or WARDEN_SIGNED_APPROVALS=true): give the public keys that verify them, as a JWKS JSON or a file path',
+    ]);
+  if (own !== undefined && known !== undefined && !known.some((k) => k.kid === own.kid && k.x === own.x))
+    issues.push([
+      'WARDEN_APPROVAL_PUBLIC_KEYS',
+      `holds no key ${own.kid}, the public half of WARDEN_APPROVAL_PRIVATE_KEY: the tokens this API signs would be refused`,
+    ]);
+  return issues;
+}
 
 const envSchema = z
   .object({
@@ -94,11 +150,23 @@ const envSchema = z
       }),
     WARDEN_KILL_SWITCH_COOLDOWN: duration.default('15m'),
     WARDEN_RELEASE_APPROVALS: z.coerce.number().int().min(1).max(10).default(1),
-    WARDEN_RELEASE_SELF_APPROVAL: z.enum(['true', 'false'], { message: 'expected true or false' }).default('false'),
-    WARDEN_SIGNED_APPROVALS: z.enum(['true', 'false'], { message: 'expected true or false' }).default('false'),
+    // Separation of duties is not configurable: a leftover `true` is refused rather than silently ignored.
+    WARDEN_RELEASE_SELF_APPROVAL: z
+      .enum(['false'], { message: 'no longer configurable: whoever engaged the kill switch never approves its release' })
+      .optional(),
+    // Unset: on with WARDEN_ENV=production, off elsewhere.
+    WARDEN_SIGNED_APPROVALS: z.enum(['true', 'false'], { message: 'expected true or false' }).optional(),
+    // Gone with HMAC tokens: a leftover key is refused below rather than silently ignored.
     WARDEN_APPROVAL_SIGNING_KEY: optionalText,
-    WARDEN_APPROVAL_TOKEN_TTL: duration.default('10m'),
+    WARDEN_APPROVAL_PRIVATE_KEY: keySetting(parseApprovalPrivateKey),
+    WARDEN_APPROVAL_PUBLIC_KEYS: keySetting(parseApprovalPublicKeys),
+    WARDEN_APPROVAL_TOKEN_TTL: duration
+      .default('5m')
+      .refine((ttl) => durationMs(ttl) >= 1000 && durationMs(ttl) <= MAX_APPROVAL_TOKEN_TTL_MS, {
+        message: `expected 1s to ${MAX_APPROVAL_TOKEN_TTL_MS / 60_000}m: an approval token is a bearer credential`,
+      }),
     WARDEN_WEBHOOKS: namedUrls(),
+    WARDEN_CHANGE_APPROVALS: ChangeApprovalsConfigSchema,
     WARDEN_ALERTMANAGER_RECEIVERS: z
       .string()
       .default('')
@@ -122,16 +190,9 @@ const envSchema = z
       }),
   })
   .superRefine((env, ctx) => {
-    if (
-      env.WARDEN_SIGNED_APPROVALS === 'true' &&
-      (env.WARDEN_APPROVAL_SIGNING_KEY === undefined || env.WARDEN_APPROVAL_SIGNING_KEY.length < 32)
-    ) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['WARDEN_APPROVAL_SIGNING_KEY'],
-        message: 'signed approvals need a signing key of at least 32 characters',
-      });
-    }
+    approvalKeyIssues(env).forEach(([variable, message]) =>
+      ctx.addIssue({ code: 'custom', path: [variable], message }),
+    );
     if ((env.TEMPORAL_TLS_CERT === undefined) !== (env.TEMPORAL_TLS_KEY === undefined)) {
       const missing = env.TEMPORAL_TLS_CERT === undefined ? 'TEMPORAL_TLS_CERT' : 'TEMPORAL_TLS_KEY';
       ctx.addIssue({
@@ -180,10 +241,21 @@ export interface Config {
   /** Capital usage (fraction of the GLOBAL daily exposure cap) at which bands B, C and D begin. */
   capitalBands: CapitalBandThresholds;
   killSwitch: KillSwitchReleasePolicy;
-  approvals: { signed: boolean; signingKey: string | undefined; tokenTtl: string };
+  /**
+   * Signed approvals: on with WARDEN_ENV=production (or WARDEN_SIGNED_APPROVALS=true). The API signs with
+   * `privateKey`; workers verify with `publicKeys` (the private key's public half when none are given).
+   */
+  approvals: {
+    signed: boolean;
+    privateKey: ApprovalPrivateKey | undefined;
+    publicKeys: ApprovalPublicKey[];
+    tokenTtl: string;
+  };
   webhooks: { name: string; url: string }[];
   /** Alertmanager receiver name → shared secret. */
   alertmanagerReceivers: Record<string, string>;
+  /** Who must approve a change request that loosens, per change kind (WARDEN_CHANGE_APPROVALS over the defaults). */
+  changeApprovals: ApprovalRequirements;
 }
 
 export class ConfigError extends Error {
@@ -237,15 +309,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     killSwitch: {
       cooldown: e.WARDEN_KILL_SWITCH_COOLDOWN,
       approvals: e.WARDEN_RELEASE_APPROVALS,
-      selfApproval: e.WARDEN_RELEASE_SELF_APPROVAL === 'true',
     },
     approvals: {
-      signed: e.WARDEN_SIGNED_APPROVALS === 'true',
-      signingKey: e.WARDEN_APPROVAL_SIGNING_KEY,
+      signed: signedApprovals(e),
+      privateKey: e.WARDEN_APPROVAL_PRIVATE_KEY,
+      publicKeys:
+        e.WARDEN_APPROVAL_PUBLIC_KEYS ??
+        (e.WARDEN_APPROVAL_PRIVATE_KEY ? [publicHalf(e.WARDEN_APPROVAL_PRIVATE_KEY)] : []),
       tokenTtl: e.WARDEN_APPROVAL_TOKEN_TTL,
     },
     webhooks: e.WARDEN_WEBHOOKS,
     alertmanagerReceivers: e.WARDEN_ALERTMANAGER_RECEIVERS,
+    changeApprovals: e.WARDEN_CHANGE_APPROVALS,
   };
 }
 
@@ -266,20 +341,22 @@ export function watchdogScheduleSettings(config: Config) {
 export interface GovernanceSettings {
   environment: string;
   release: KillSwitchReleasePolicy;
-  approvals: { signed: boolean; signingKey: string | undefined };
+  approvals: { signed: boolean; publicKeys: readonly ApprovalPublicKey[] };
   capitalBands: CapitalBandThresholds;
   canaryThreshold: number;
   webhooks: { name: string; url: string }[];
+  changeApprovals: ApprovalRequirements;
 }
 
 export function governanceSettingsOf(config: Config): GovernanceSettings {
   return {
     environment: config.environment,
     release: config.killSwitch,
-    approvals: { signed: config.approvals.signed, signingKey: config.approvals.signingKey },
+    approvals: { signed: config.approvals.signed, publicKeys: config.approvals.publicKeys },
     capitalBands: config.capitalBands,
     canaryThreshold: config.watchdogs.canaryThreshold,
     webhooks: config.webhooks,
+    changeApprovals: config.changeApprovals,
   };
 }
 

@@ -1,6 +1,7 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { chainHash, GENESIS_HASH } from '../security/audit-chain';
 import type { AuditKindName } from '../domain/audit/kinds';
+import { redactToken } from '../domain/identity/redact';
 import { notificationFor } from '../domain/notifications/rules';
 import type { AuditEventRow, Database } from './database';
 
@@ -29,7 +30,8 @@ export async function appendAuditEvent(
   const prevHash = last?.hash ?? GENESIS_HASH;
   // Round-trip through JSON so the hashed details equal what jsonb stores. PostgreSQL refuses
   // U+0000 in text and jsonb: escaped (before hashing), so no payload can make an audit write fail for ever.
-  const details = withoutNul(JSON.parse(JSON.stringify(entry.details ?? {}))) as Record<string, unknown>;
+  // Approval tokens and their references are credentials: masked here, whoever wrote the event.
+  const details = redactToken(withoutNul(JSON.parse(JSON.stringify(entry.details ?? {})))) as Record<string, unknown>;
   const actor = escapeNulText(entry.actor);
   const subject = escapeNulText(entry.subject);
   // Postgres keeps microseconds, JS milliseconds: hash what both can hold.

@@ -4,6 +4,7 @@ import { type ApproverRole, type Phase, type PhaseDefinition, whitelistFor } fro
 import { AuditKind } from '../domain/audit/kinds';
 import { appendAuditEvent, recordAuditEvent } from './audit.repository';
 import type { Database } from './database';
+import { type WriteContext, inTransaction } from './transaction';
 
 // Autonomy's phases, approvers and governance state. Command records and metrics live in
 // command-records.repository, readiness and the weekly report in governance-reports.repository,
@@ -74,12 +75,13 @@ export async function listApprovers(db: Db): Promise<Record<ApproverRole, string
 }
 
 export async function addApprover(
-  db: Kysely<Database>,
+  db: Db,
   role: ApproverRole,
   approver: string,
   actor: string,
+  context: WriteContext = {},
 ): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await trx
       .insertInto('autonomy_approver')
       .values({ role, approver, added_by: actor })
@@ -89,8 +91,34 @@ export async function addApprover(
       actor,
       kind: AuditKind.autonomy.approverAdded,
       subject: `role:${role}`,
-      details: { approver },
+      details: { approver, ...context },
     });
+  });
+}
+
+/** Takes a name off a role's allowlist (tightening: it approves nothing from now on). True when it was on it. */
+export async function removeApprover(
+  db: Db,
+  role: ApproverRole,
+  approver: string,
+  actor: string,
+  context: WriteContext = {},
+): Promise<boolean> {
+  return inTransaction(db, async (trx) => {
+    const removed = await trx
+      .deleteFrom('autonomy_approver')
+      .where('role', '=', role)
+      .where('approver', '=', approver)
+      .returning('approver')
+      .execute();
+    if (removed.length === 0) return false;
+    await appendAuditEvent(trx, {
+      actor,
+      kind: AuditKind.autonomy.approverRemoved,
+      subject: `role:${role}`,
+      details: { approver, ...context },
+    });
+    return true;
   });
 }
 

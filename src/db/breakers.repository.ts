@@ -3,6 +3,7 @@ import type { BreakerRule, BreakerTrip } from '../domain/autonomy/breakers';
 import { AuditKind } from '../domain/audit/kinds';
 import { appendAuditEvent } from './audit.repository';
 import type { CircuitBreakerRuleTable, Database } from './database';
+import { type WriteContext, inTransaction } from './transaction';
 
 // Seed 002's circuit breakers: rules, the events they trip, and the revert outbox.
 
@@ -26,8 +27,13 @@ export async function listBreakerRules(db: Db, { ordered = true } = {}): Promise
 }
 
 /** Callers validate with BreakerRuleSchema first: a malformed condition never reaches the table. */
-export async function setBreakerRule(db: Kysely<Database>, rule: BreakerRule, actor: string): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+export async function setBreakerRule(
+  db: Db,
+  rule: BreakerRule,
+  actor: string,
+  context: WriteContext = {},
+): Promise<void> {
+  await inTransaction(db, async (trx) => {
     const values = {
       enabled: rule.enabled,
       condition: rule.condition,
@@ -46,7 +52,7 @@ export async function setBreakerRule(db: Kysely<Database>, rule: BreakerRule, ac
       actor,
       kind: AuditKind.breaker.ruleSet,
       subject: `breaker:${rule.name}`,
-      details: { rule },
+      details: { rule, ...context },
     });
   });
 }

@@ -1,4 +1,3 @@
-import type { Kysely, Transaction } from 'kysely';
 import { AuditKind } from '../domain/audit/kinds';
 import {
   type CommandPolicy,
@@ -7,9 +6,8 @@ import {
 } from '../domain/autonomy/commands';
 import type { ExecutionClass } from '../domain/control-plane/types';
 import { appendAuditEvent } from './audit.repository';
-import type { CommandPolicyRow, Database } from './database';
-
-type Db = Kysely<Database> | Transaction<Database>;
+import type { CommandPolicyRow } from './database';
+import { type WriteContext, type Db, inTransaction } from './transaction';
 
 function toPolicy(row: CommandPolicyRow): CommandPolicy {
   return {
@@ -36,8 +34,12 @@ export async function commandExecutionClass(db: Db, commandType: string): Promis
 }
 
 /** Sets one command type's class, with an audit event naming before and after, in one transaction. */
-export async function setCommandPolicy(db: Kysely<Database>, change: CommandPolicyChange): Promise<CommandPolicy> {
-  return db.transaction().execute(async (trx) => {
+export async function setCommandPolicy(
+  db: Db,
+  change: CommandPolicyChange,
+  context: WriteContext = {},
+): Promise<CommandPolicy> {
+  return inTransaction(db, async (trx) => {
     const before = await trx
       .selectFrom('command_policy')
       .selectAll()
@@ -65,6 +67,7 @@ export async function setCommandPolicy(db: Kysely<Database>, change: CommandPoli
         before: before ? toPolicy(before) : { executionClass: DEFAULT_COMMAND_EXECUTION_CLASS, default: true },
         after,
         reason: change.reason,
+        ...context,
       },
     });
     return after;

@@ -20,7 +20,7 @@ export function toControlPlaneState(row: ControlPlaneStateRow): ControlPlaneStat
   };
 }
 
-export async function readControlPlaneState(db: Kysely<Database>): Promise<ControlPlaneState> {
+export async function readControlPlaneState(db: Kysely<Database> | Transaction<Database>): Promise<ControlPlaneState> {
   const row = await db.selectFrom('control_plane_state').selectAll().where('id', '=', 1).executeTakeFirstOrThrow();
   return toControlPlaneState(row);
 }

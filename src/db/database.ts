@@ -14,12 +14,13 @@ import type {
   ReadinessAssessmentTable,
   ReadinessAttestationTable,
 } from './tables/autonomy';
+import type { ChangeRequestTable } from './tables/change-requests';
 import type { CommandPolicyTable } from './tables/command-policies';
 import type { ControlPlaneStateTable } from './tables/control-plane';
 import type { DealClaimTable } from './tables/deals';
 import type { ExecutionPolicyTable, PositionEventTable, PositionTable } from './tables/execution-policies';
 import type { GoLivePlaybookTable, OperatorSessionTable } from './tables/go-live';
-import type { ApiKeyTable, ApprovalTokenUseTable } from './tables/identity';
+import type { ApiKeyTable, ApprovalTokenTable, ApprovalTokenUseTable } from './tables/identity';
 import type { NotificationDeliveryTable, NotificationTable } from './tables/notifications';
 import type { DisarmRecordTable, ExecutionPermitTable, PermitBlockTable } from './tables/permits';
 import type {
@@ -50,6 +51,7 @@ import type {
 // keep taking them from here.
 export type * from './tables/audit';
 export type * from './tables/autonomy';
+export type * from './tables/change-requests';
 export type * from './tables/command-policies';
 export type * from './tables/control-plane';
 export type * from './tables/deals';
@@ -69,6 +71,7 @@ export interface Database {
   audit_event: AuditEventTable;
   api_key: ApiKeyTable;
   approval_token_use: ApprovalTokenUseTable;
+  approval_token: ApprovalTokenTable;
   risk_policy: RiskPolicyTable;
   risk_ledger_day: RiskLedgerDayTable;
   risk_reservation: RiskReservationTable;
@@ -114,4 +117,5 @@ export interface Database {
   execution_policy: ExecutionPolicyTable;
   position: PositionTable;
   position_event: PositionEventTable;
+  change_request: ChangeRequestTable;
 }

@@ -1,4 +1,5 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
+import type { AdmissionInputs } from '../domain/change-requests/replay';
 import type { ApplyMode } from '../domain/control-plane/types';
 import type { ClaimStage, StoredClaim } from '../domain/deals/claims';
 import type { DealHolding } from '../domain/deals/orphans';
@@ -68,6 +69,15 @@ export async function setClaimRun(trx: Db, dealId: string, runId: string): Promi
   await trx
     .updateTable('deal_claim')
     .set({ run_id: runId, updated_at: sql`now()` })
+    .where('deal_id', '=', dealId)
+    .execute();
+}
+
+/** What the deal asked at admission, on its claim (none before deal-claims: nothing to update then). */
+export async function recordAdmissionInputs(db: Db, dealId: string, inputs: AdmissionInputs): Promise<void> {
+  await db
+    .updateTable('deal_claim')
+    .set({ admission: JSON.stringify(inputs) })
     .where('deal_id', '=', dealId)
     .execute();
 }

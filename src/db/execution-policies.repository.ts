@@ -1,11 +1,9 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Selectable } from 'kysely';
 import { AuditKind } from '../domain/audit/kinds';
 import { defaultExecutionPolicy, type ExecutionPolicy, type SetExecutionPolicyInput } from '../domain/deals/policy';
 import { appendAuditEvent } from './audit.repository';
-import type { Database, ExecutionPolicyTable } from './database';
-
-/** A repository call runs on the pool or inside the caller's transaction. */
-type Db = Kysely<Database> | Transaction<Database>;
+import type { ExecutionPolicyTable } from './database';
+import { type WriteContext, type Db, inTransaction } from './transaction';
 
 export interface StoredExecutionPolicy extends ExecutionPolicy {
   updatedBy: string;
@@ -40,10 +38,11 @@ export async function listExecutionPolicies(db: Db): Promise<StoredExecutionPoli
 
 /** Sets an engine's policy; the change and what it replaced go on the audit chain in the same transaction. */
 export async function setExecutionPolicy(
-  db: Kysely<Database>,
+  db: Db,
   input: SetExecutionPolicyInput,
+  context: WriteContext = {},
 ): Promise<StoredExecutionPolicy> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const before = await trx
       .selectFrom('execution_policy')
       .selectAll()
@@ -73,6 +72,7 @@ export async function setExecutionPolicy(
         before: before ? toPolicy(before) : { ...defaultExecutionPolicy(input.engine), default: true },
         after,
         reason: input.reason,
+        ...context,
       },
     });
     return after;

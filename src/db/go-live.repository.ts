@@ -1,7 +1,8 @@
 import type { Kysely, Selectable } from 'kysely';
 import { AuditKind } from '../domain/audit/kinds';
 import type { StepRecording } from '../domain/go-live/activities';
-import type { PlaybookStatus, StepRecord, StepRefusal } from '../domain/go-live/playbook';
+import { type PlaybookStatus, signOffProblem, type StepRecord, type StepRefusal } from '../domain/go-live/playbook';
+import { approvalAudience } from '../domain/identity/audience';
 import { redactToken } from '../domain/identity/redact';
 import { storablePayload } from '../domain/shared/validation';
 import { spendApprovalToken } from './approval-tokens.repository';
@@ -10,15 +11,17 @@ import type { Database, GoLivePlaybookTable } from './database';
 
 const playbookSubject = (id: string) => `playbook:${id}`;
 
-/** The control plane's go-live guard: some playbook ran all nine steps. */
-export async function hasCompletedPlaybook(db: Kysely<Database>): Promise<boolean> {
+/** The one request a playbook step's approval token is spent by: the step, in this run. */
+export const playbookStepRequest = (runId: string, step: string) => `go-live:${runId}:step:${step}`;
+
+/** The control plane's go-live guard: when a playbook last ran all nine steps, or null if none has. */
+export async function latestPlaybookCompletion(db: Kysely<Database>): Promise<Date | null> {
   const row = await db
     .selectFrom('go_live_playbook')
-    .select('id')
+    .select((eb) => eb.fn.max('completed_at').as('at'))
     .where('status', '=', 'completed')
-    .limit(1)
     .executeTakeFirst();
-  return row !== undefined;
+  return row?.at ?? null;
 }
 
 export interface PlaybookRecord {
@@ -101,10 +104,16 @@ export async function recordPlaybookStep(
     if (row.steps.some((s) => s.step === input.record.step)) return { recorded: true };
     if (row.status !== 'in_progress')
       return { recorded: false, problem: `step: playbook ${input.id} is ${row.status}` };
+    // Before any token is spent: a refused sign-off leaves the token unused.
+    const separation = input.record.step === 'sign_off' ? signOffProblem(row.steps, input.record.actor) : null;
+    if (separation !== null) return { recorded: false, problem: separation, reason: 'separation_of_duties' };
     if (input.token) {
-      const usedFor = `${playbookSubject(input.id)}:${input.runId}:${input.record.step}`;
-      if (!(await spendApprovalToken(trx, input.token, usedFor)))
-        return { recorded: false, problem: `token: already used (token ${input.token.tokenId})` };
+      // Signed for this step of this playbook; this run's step is the one request that may spend it.
+      const spent = await spendApprovalToken(trx, input.token, {
+        audience: approvalAudience(input.id, input.record.step),
+        requestKey: playbookStepRequest(input.runId, input.record.step),
+      });
+      if (!spent.ok) return { recorded: false, problem: spent.problem };
     }
     await trx
       .updateTable('go_live_playbook')

@@ -11,6 +11,7 @@ import { utcDay } from '../domain/risk/rules';
 import { AuditKind } from '../domain/audit/kinds';
 import { appendAuditEvent } from './audit.repository';
 import type { Database, HeimdallPolicyTable } from './database';
+import { type WriteContext, type Db, inTransaction } from './transaction';
 
 function toPolicy(row: Selectable<HeimdallPolicyTable>): HeimdallPolicy {
   return {
@@ -181,12 +182,17 @@ export async function listScorecards(
   });
 }
 
+export async function listHeimdallPolicies(db: Db): Promise<HeimdallPolicy[]> {
+  return (await db.selectFrom('heimdall_policy').selectAll().orderBy('domain').execute()).map(toPolicy);
+}
+
 export async function setHeimdallPolicy(
-  db: Kysely<Database>,
+  db: Db,
   policy: HeimdallPolicy,
   actor: string,
+  context: WriteContext = {},
 ): Promise<HeimdallPolicy> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const values = {
       min_confidence_prod: policy.minConfidenceProd,
       min_sandbox_trials: policy.minSandboxTrials,
@@ -204,8 +210,27 @@ export async function setHeimdallPolicy(
       actor,
       kind: AuditKind.heimdall.policySet,
       subject: `domain:${policy.domain}`,
-      details: { policy },
+      details: { policy, ...context },
     });
     return policy;
   });
+}
+
+/** Every domain's policy with its scorecards for the UTC days `from`..`to` (inclusive): the Friday review's input. */
+export async function heimdallWeek(
+  db: Kysely<Database>,
+  window: { from: string; to: string },
+): Promise<{ policy: HeimdallPolicy; cards: Scorecard[] }[]> {
+  const policies = await listHeimdallPolicies(db);
+  const cards = await db
+    .selectFrom('heimdall_scorecard_day')
+    .selectAll()
+    .where('day', '>=', window.from)
+    .where('day', '<=', window.to)
+    .orderBy('day')
+    .execute();
+  return policies.map((policy) => ({
+    policy,
+    cards: cards.filter((c) => c.domain === policy.domain).map(toScorecard),
+  }));
 }

@@ -1,12 +1,10 @@
-import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import type { LedgerSnapshot, ReserveDecision } from '../domain/risk/reservations';
 import { GLOBAL_ENGINE, type LedgerDay, type RiskPolicy } from '../domain/risk/rules';
 import { AuditKind } from '../domain/audit/kinds';
 import { appendAuditEvent } from './audit.repository';
 import type { Database, RiskPolicyTable, RiskReservationTable } from './database';
-
-/** A repository call runs on the pool or inside the caller's transaction. */
-type Db = Kysely<Database> | Transaction<Database>;
+import { type WriteContext, type Db, inTransaction } from './transaction';
 
 function toPolicy(row: Omit<Selectable<RiskPolicyTable>, 'updated_at' | 'updated_by'>): RiskPolicy {
   return {
@@ -192,7 +190,7 @@ export async function setReservationStatus(
     .execute();
 }
 
-export async function listRiskPolicies(db: Kysely<Database>): Promise<RiskPolicy[]> {
+export async function listRiskPolicies(db: Db): Promise<RiskPolicy[]> {
   const rows = await db
     .selectFrom('risk_policy')
     .selectAll()
@@ -202,8 +200,13 @@ export async function listRiskPolicies(db: Kysely<Database>): Promise<RiskPolicy
   return rows.map(toPolicy);
 }
 
-export async function upsertRiskPolicy(db: Kysely<Database>, policy: RiskPolicy, actor: string): Promise<RiskPolicy> {
-  return db.transaction().execute(async (trx) => {
+export async function upsertRiskPolicy(
+  db: Db,
+  policy: RiskPolicy,
+  actor: string,
+  context: WriteContext = {},
+): Promise<RiskPolicy> {
+  return inTransaction(db, async (trx) => {
     const before = await trx
       .selectFrom('risk_policy')
       .selectAll()
@@ -250,6 +253,7 @@ export async function upsertRiskPolicy(db: Kysely<Database>, policy: RiskPolicy,
         before: before ? toPolicy(before) : null,
         after: { ...policy, enabled: values.enabled },
         ...(throttled ? { heldByThrottle: true, enabledAfterThrottle: policy.enabled } : {}),
+        ...context,
       },
     });
     return { ...policy, enabled: values.enabled };

@@ -16,6 +16,7 @@ import { appendAuditEvent } from './audit.repository';
 import { recordProposal } from './proposal-records.repository';
 import { pnls } from './strategy-outcomes.repository';
 import type { Database, StrategyTable } from './database';
+import { type WriteContext, inTransaction } from './transaction';
 
 // Strategy rows, levels, promotion and demotion. Execution tokens live in execution-tokens.repository,
 // trade outcomes and the governance log in strategy-outcomes.repository, drift in strategy-drift.repository.
@@ -45,6 +46,10 @@ const toStrategy = (r: Selectable<StrategyTable>): Strategy => ({
   healthFloor: r.health_floor,
 });
 
+export async function listStrategies(db: Db): Promise<Strategy[]> {
+  return (await db.selectFrom('strategy').selectAll().orderBy('id').execute()).map(toStrategy);
+}
+
 export async function getStrategy(db: Db, id: string): Promise<Strategy | undefined> {
   const row = await db.selectFrom('strategy').selectAll().where('id', '=', id).executeTakeFirst();
   return row ? toStrategy(row) : undefined;
@@ -67,21 +72,26 @@ export class StrategyLevelChangeError extends Error {
 
 /**
  * Opt in (or change) a strategy; every change is audited. The level is not this function's to change:
- * for an existing strategy a different `level` is refused (StrategyLevelChangeError, naming the field);
- * raising goes through an approved strategyPromotion, lowering through `demoteStrategy`. A new row takes
- * the level given: the operator paths (CLI) create at L0; a higher one is for direct seeding only.
+ * for an existing strategy a different `level` is refused (StrategyLevelChangeError, naming the field),
+ * and a new one starts at L0. Raising goes through an approved strategyPromotion or an approved change
+ * request (policy-state.repository), lowering through `demoteStrategy`.
  */
 export async function upsertStrategy(
-  db: Kysely<Database>,
+  db: Db,
   s: Strategy,
   actor: string,
   reason: string,
+  context: WriteContext = {},
 ): Promise<Strategy> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const before = await trx.selectFrom('strategy').selectAll().where('id', '=', s.id).forUpdate().executeTakeFirst();
     if (before && before.level !== s.level)
       throw new StrategyLevelChangeError(
         `level: ${s.id} is at ${before.level}; its level changes only through promotion (an approved strategyPromotion: warden strategy promote) or demotion (warden strategy demote), not to ${s.level} by an update`,
+      );
+    if (!before && s.level !== 'L0')
+      throw new StrategyLevelChangeError(
+        `level: a new strategy starts at L0, not ${s.level}; raise ${s.id} through an approved promotion (warden strategy promote)`,
       );
     const values = {
       enabled: s.enabled,
@@ -102,7 +112,7 @@ export async function upsertStrategy(
       actor,
       kind: AuditKind.strategy.changed,
       subject: `strategy:${s.id}`,
-      details: { before: before ? toStrategy(before) : null, after: s, reason },
+      details: { before: before ? toStrategy(before) : null, after: s, reason, ...context },
     });
     return s;
   });

@@ -10,6 +10,7 @@ import { AuditKind } from '../domain/audit/kinds';
 import { appendAuditEvent } from './audit.repository';
 import type { Database, RegressionPolicyTable } from './database';
 import { clearRows, toRestriction } from './restrictions.repository';
+import { type WriteContext, inTransaction } from './transaction';
 
 // Restrictions moved to their own repository; re-exported for existing callers.
 export * from './restrictions.repository';
@@ -32,18 +33,19 @@ function toPolicy(row: Selectable<RegressionPolicyTable>): RegressionPolicy {
   };
 }
 
-export async function listRegressionPolicies(db: Kysely<Database>): Promise<RegressionPolicy[]> {
+export async function listRegressionPolicies(db: Db): Promise<RegressionPolicy[]> {
   return (await db.selectFrom('regression_policy').selectAll().orderBy('domain').orderBy('metric').execute()).map(
     toPolicy,
   );
 }
 
 export async function setRegressionPolicy(
-  db: Kysely<Database>,
+  db: Db,
   policy: RegressionPolicy,
   actor: string,
+  context: WriteContext = {},
 ): Promise<RegressionPolicy> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const values = {
       engine: policy.engine,
       window_events: policy.windowEvents,
@@ -63,7 +65,7 @@ export async function setRegressionPolicy(
       actor,
       kind: AuditKind.tripwire.policySet,
       subject: `tripwire:${policyId(policy)}`,
-      details: { policy },
+      details: { policy, ...context },
     });
     return policy;
   });

@@ -24,3 +24,8 @@ export async function connectClient(config: Config['temporal']): Promise<Client>
 export async function connectWorkerConnection(config: Config['temporal']): Promise<NativeConnection> {
   return NativeConnection.connect(await connectionOptions(config));
 }
+
+/** A client that connects on its first call: for callers (the CLI in-process) that may never need Temporal. */
+export async function lazyClient(config: Config['temporal']): Promise<Client> {
+  return new Client({ connection: Connection.lazy(await connectionOptions(config)), namespace: config.namespace });
+}

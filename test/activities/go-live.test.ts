@@ -3,19 +3,22 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGoLiveActivities } from '../../activities/go-live';
 import type { GoLiveSettings } from '../../src/config/go-live-settings';
 import { listAuditEvents } from '../../src/db/audit.repository';
-import { closePlaybook, hasCompletedPlaybook, readPlaybook } from '../../src/db/go-live.repository';
+import { closePlaybook, latestPlaybookCompletion, readPlaybook } from '../../src/db/go-live.repository';
 import { DEFAULT_CAPITAL_BANDS } from '../../src/domain/capital/bands';
 import type { StepRecord } from '../../src/domain/go-live/playbook';
-import { issueApprovalToken } from '../../src/security/approval-tokens';
 import { createTestDatabase, type TestDatabase } from '../helpers';
+import { testApprovalKeys } from '../support/approval-keys';
 
-const KEY = 'go-live-test-signing-key-0123456789abcdef';
+const keys = testApprovalKeys();
 const SIGNED: GoLiveSettings = {
   environment: 'test',
   capitalBands: DEFAULT_CAPITAL_BANDS,
   canaryThreshold: 3,
-  approvals: { signed: true, signingKey: KEY },
+  approvals: keys.settings('test').approvals,
 };
+const UNSIGNED: GoLiveSettings = { ...SIGNED, approvals: keys.settings('test', false).approvals };
+const TOKEN_REQUIRED =
+  'token: signed approvals are on in this environment; get a token with `warden approvals token` or POST /approval-tokens';
 const at = '2026-11-24T12:00:00.000Z';
 const step = (id: StepRecord['step'], actor = 'olga'): StepRecord => ({
   step: id,
@@ -42,8 +45,10 @@ describe('go-live activities on PostgreSQL', () => {
     activities().openGoLivePlaybook({ playbookId, runId, startedBy: 'olga', startedAt: at });
 
   describe('assessGoLiveConditions', () => {
-    it('reads band and health from the database, and checks no approver for an ordinary step', async () => {
-      expect(await activities().assessGoLiveConditions({ step: 'preflight', actor: 'olga' })).toEqual({
+    const run = { playbookId: 'pb-1', runId: 'run-1' };
+
+    it('reads band and health from the database; unsigned, no credentials are checked for an ordinary step', async () => {
+      expect(await activities(UNSIGNED).assessGoLiveConditions({ ...run, step: 'preflight', actor: 'olga' })).toEqual({
         band: 'A',
         health: 'GREEN',
         healthReasons: [],
@@ -53,7 +58,7 @@ describe('go-live activities on PostgreSQL', () => {
         .updateTable('control_plane_state')
         .set({ kill_switch_engaged: true, kill_switch_source: 'operator', reason: 'drill' })
         .execute();
-      expect(await activities().assessGoLiveConditions({ step: 'preflight', actor: 'olga' })).toEqual({
+      expect(await activities(UNSIGNED).assessGoLiveConditions({ ...run, step: 'preflight', actor: 'olga' })).toEqual({
         band: 'A',
         health: 'RED',
         healthReasons: ['kill_switch_engaged: kill switch engaged by operator: drill'],
@@ -61,29 +66,48 @@ describe('go-live activities on PostgreSQL', () => {
       });
     });
 
+    it('signed: every step needs a token for that step of that playbook', async () => {
+      const preflight = async (token?: string) =>
+        (
+          await activities().assessGoLiveConditions({
+            ...run,
+            step: 'preflight',
+            actor: 'olga',
+            ...(token ? { token } : {}),
+          })
+        ).approver;
+      expect(await preflight()).toEqual({ ok: false, problem: TOKEN_REQUIRED });
+      const forStep = (audience: string) => keys.issue(t.db, { subject: 'olga', roles: ['operator'], audience });
+      expect(await preflight(await forStep('pb-1:preflight'))).toMatchObject({
+        ok: true,
+        actor: 'olga',
+        role: 'operator',
+      });
+      expect(await preflight(await forStep('pb-2:preflight'))).toEqual({
+        ok: false,
+        problem: 'token: issued for pb-2:preflight, not pb-1:preflight',
+      });
+    });
+
     it('sign-off: refuses without a token, accepts a valid one, refuses it once it was spent on a step', async () => {
       const signOff = async (actor: string, token?: string) =>
         (
           await activities().assessGoLiveConditions({
+            ...run,
             step: 'sign_off',
             actor,
             role: 'risk_officer',
             ...(token ? { token } : {}),
           })
         ).approver;
-      expect(await signOff('rita')).toEqual({
-        ok: false,
-        problem:
-          'token: signed approvals are on in this environment; get a token with `warden approvals token` or POST /approval-tokens',
-      });
-      const { token, claims } = issueApprovalToken({
-        subject: 'rita',
-        roles: ['risk_officer'],
-        environment: 'test',
-        ttlMs: 60_000,
-        key: KEY,
-      });
-      const vouched = { tokenId: claims.jti, subject: 'rita' };
+      expect(await signOff('rita')).toEqual({ ok: false, problem: TOKEN_REQUIRED });
+      const token = await keys.issue(t.db, { subject: 'rita', roles: ['risk_officer'], audience: 'pb-1:sign_off' });
+      const { token_id: tokenId } = await t.db
+        .selectFrom('approval_token')
+        .select('token_id')
+        .where('reference', '=', token)
+        .executeTakeFirstOrThrow();
+      const vouched = { tokenId, subject: 'rita' };
       expect(await signOff('rita', token)).toEqual({ ok: true, actor: 'rita', role: 'risk_officer', token: vouched });
       expect(await signOff('mallory', token)).toEqual({
         ok: false,
@@ -95,10 +119,20 @@ describe('go-live activities on PostgreSQL', () => {
       expect(
         await activities().recordPlaybookStep({ playbookId: 'pb-1', runId: 'run-1', record, token: vouched }),
       ).toEqual({ recorded: true });
-      expect(await signOff('rita', token)).toEqual({
-        ok: false,
-        problem: 'token: already used for playbook:pb-1:run-1:sign_off',
-      });
+      // Spent by this run's sign-off: the same step of another run may not use it again.
+      expect(await signOff('rita', token)).toEqual({ ok: true, actor: 'rita', role: 'risk_officer', token: vouched });
+      expect(
+        (
+          await activities().assessGoLiveConditions({
+            ...run,
+            runId: 'run-2',
+            step: 'sign_off',
+            actor: 'rita',
+            role: 'risk_officer',
+            token,
+          })
+        ).approver,
+      ).toEqual({ ok: false, problem: 'token: already used (each approval token approves once)' });
     });
   });
 
@@ -187,7 +221,7 @@ describe('go-live activities on PostgreSQL', () => {
       await activities().closeGoLivePlaybook({ ...close, playbookId: 'pb-1', status: 'abandoned', reason: 'drill' });
       await activities().closeGoLivePlaybook({ ...close, playbookId: 'pb-1', status: 'completed' });
       expect(await readPlaybook(t.db, 'pb-1')).toMatchObject({ status: 'abandoned', completedAt: null });
-      expect(await hasCompletedPlaybook(t.db)).toBe(false);
+      expect(await latestPlaybookCompletion(t.db)).toBeNull();
       expect(await kinds()).toEqual(['go_live.playbook_started', 'go_live.playbook_abandoned']);
 
       // The repository says what happened: a retry of the close that did happen, or a refusal with what is stored.
@@ -228,10 +262,7 @@ describe('go-live activities on PostgreSQL', () => {
           record: step('risk_policies_reviewed', 'rita'),
           token,
         }),
-      ).toEqual({
-        recorded: false,
-        problem: `token: already used (token ${token.tokenId})`,
-      });
+      ).toEqual({ recorded: false, problem: 'token: already used (each approval token approves once)' });
       expect((await readPlaybook(t.db, 'pb-1'))!.steps.map((s) => s.step)).toEqual(['preflight']);
       expect(await listAuditEvents(t.db, { kind: 'go_live.step_completed' })).toHaveLength(1);
     });

@@ -7,7 +7,8 @@ import { listAuditEvents } from '../../src/db/audit.repository';
 import { addApprover } from '../../src/db/autonomy.repository';
 import { reconcilePosition } from '../../src/db/positions.repository';
 import { evaluateStrategyDrift, setDriftBaseline } from '../../src/db/strategy-drift.repository';
-import { getStrategy, type Strategy, upsertStrategy } from '../../src/db/strategy.repository';
+import { getStrategy, type Strategy } from '../../src/db/strategy.repository';
+import { seedStrategy } from '../support/strategies';
 import { issueToken } from '../../src/db/execution-tokens.repository';
 import type { ControlPlanePort } from '../../src/domain/control-plane/port';
 import { createTestDatabase, type TestDatabase } from '../helpers';
@@ -26,7 +27,7 @@ describe('strategy gate activities on PostgreSQL', () => {
 
   const gate = () => createStrategyGateActivities({ db: t.db, controlPlane });
   const strategy = (over: Partial<Strategy> = {}) =>
-    upsertStrategy(
+    seedStrategy(
       t.db,
       {
         id: 'mr-1',

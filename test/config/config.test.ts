@@ -1,6 +1,10 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index';
+import { DEFAULT_CHANGE_APPROVALS } from '../../src/domain/change-requests/approvals';
+import { testApprovalKeys } from '../support/approval-keys';
+
+const keys = testApprovalKeys();
 
 describe('loadConfig', () => {
   it('defaults to the embedded set-up', () => {
@@ -27,10 +31,13 @@ describe('loadConfig', () => {
       rateLimitPerMinute: 120,
       capitalBands: { B: 0.25, C: 0.5, D: 0.75 },
       // Safe defaults: a 15-minute cooldown, and the engager may not approve the release.
-      killSwitch: { cooldown: '15m', approvals: 1, selfApproval: false },
-      approvals: { signed: false, signingKey: undefined, tokenTtl: '10m' },
+      killSwitch: { cooldown: '15m', approvals: 1 },
+      // Signed approvals only when asked for, or in production; tokens live 5 minutes.
+      approvals: { signed: false, privateKey: undefined, publicKeys: [], tokenTtl: '5m' },
       webhooks: [],
       alertmanagerReceivers: {},
+      // Who approves a loosening change request, per kind: the defaults unless WARDEN_CHANGE_APPROVALS says otherwise.
+      changeApprovals: DEFAULT_CHANGE_APPROVALS,
     });
   });
 
@@ -39,20 +46,26 @@ describe('loadConfig', () => {
       WARDEN_ENV: 'prod',
       WARDEN_CAPITAL_BANDS: '0.1,0.4,0.9',
       WARDEN_RELEASE_APPROVALS: '2',
-      WARDEN_RELEASE_SELF_APPROVAL: 'true',
       WARDEN_SIGNED_APPROVALS: 'true',
-      WARDEN_APPROVAL_SIGNING_KEY: 'k'.repeat(32),
+      ...keys.env,
       WARDEN_WEBHOOKS: 'ops=https://hooks.example.com/x',
       WARDEN_ALERTMANAGER_RECEIVERS: 'warden=0123456789abcdef',
     });
     expect(config).toMatchObject({
       environment: 'prod',
       capitalBands: { B: 0.1, C: 0.4, D: 0.9 },
-      killSwitch: { approvals: 2, selfApproval: true },
-      approvals: { signed: true },
+      killSwitch: { approvals: 2 },
+      approvals: { signed: true, privateKey: keys.privateKey, publicKeys: keys.publicKeys },
       webhooks: [{ name: 'ops', url: 'https://hooks.example.com/x' }],
       alertmanagerReceivers: { warden: '0123456789abcdef' },
     });
+  });
+
+  it('never lets the engager approve a kill-switch release: WARDEN_RELEASE_SELF_APPROVAL=true is refused', () => {
+    expect(loadConfig({ WARDEN_RELEASE_SELF_APPROVAL: 'false' }).killSwitch).toEqual({ cooldown: '15m', approvals: 1 });
+    expect(() => loadConfig({ WARDEN_RELEASE_SELF_APPROVAL: 'true' })).toThrow(
+      /^invalid WARDEN_RELEASE_SELF_APPROVAL: no longer configurable/,
+    );
   });
 
   it('serves the simulated executors only when WARDEN_SIMULATED_EXECUTORS=true', () => {
@@ -94,7 +107,15 @@ describe('loadConfig', () => {
     [{ TEMPORAL_ADDRESS: 'localhost' }, /^invalid TEMPORAL_ADDRESS: expected host:port/],
     [{ DATABASE_URL: 'mysql://x' }, /^invalid DATABASE_URL: expected a postgres/],
     [{ WARDEN_CAPITAL_BANDS: '0.5,0.25,0.75' }, /^invalid WARDEN_CAPITAL_BANDS: expected three ascending fractions/],
-    [{ WARDEN_SIGNED_APPROVALS: 'true' }, /^invalid WARDEN_APPROVAL_SIGNING_KEY: signed approvals need a signing key/],
+    [{ WARDEN_SIGNED_APPROVALS: 'true' }, /^invalid WARDEN_APPROVAL_PUBLIC_KEYS: signed approvals are on/],
+    [{ WARDEN_ENV: 'production' }, /^invalid WARDEN_APPROVAL_PUBLIC_KEYS: signed approvals are on/],
+    [
+      { WARDEN_APPROVAL_SIGNING_KEY: 'k'.repeat(32) },
+      /^invalid WARDEN_APPROVAL_SIGNING_KEY: HMAC approval tokens are gone/,
+    ],
+    [{ WARDEN_APPROVAL_PUBLIC_KEYS: '{"keys":[]}' }, /^invalid WARDEN_APPROVAL_PUBLIC_KEYS: expected a JWKS/],
+    [{ WARDEN_APPROVAL_PRIVATE_KEY: '{"kty":"RSA"}' }, /^invalid WARDEN_APPROVAL_PRIVATE_KEY: kty: expected kty OKP/],
+    [{ WARDEN_APPROVAL_TOKEN_TTL: '20m' }, /^invalid WARDEN_APPROVAL_TOKEN_TTL: expected 1s to 15m/],
     [{ WARDEN_ALERTMANAGER_RECEIVERS: 'warden=short' }, /^invalid WARDEN_ALERTMANAGER_RECEIVERS: expected name=secret/],
     [{ WARDEN_KILL_SWITCH_COOLDOWN: 'soon' }, /^invalid WARDEN_KILL_SWITCH_COOLDOWN: expected a duration/],
     [{ WARDEN_TASK_QUEUE: 'two words' }, /^invalid WARDEN_TASK_QUEUE:/],
@@ -107,6 +128,7 @@ describe('loadConfig', () => {
     [{ WARDEN_PERMIT_MAX_PER_5MIN: '0' }, /^invalid WARDEN_PERMIT_MAX_PER_5MIN:/],
     [{ WARDEN_TRIPWIRE_EVERY: 'often' }, /^invalid WARDEN_TRIPWIRE_EVERY: expected a duration/],
     [{ WARDEN_CANARY_HTTP_PROBES: 'exchange=ftp://x' }, /^invalid WARDEN_CANARY_HTTP_PROBES: expected name=http/],
+    [{ WARDEN_CHANGE_APPROVALS: '{"risk_policy": []}' }, /^invalid WARDEN_CHANGE_APPROVALS: risk_policy: /],
   ])('refuses %o with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
     try {

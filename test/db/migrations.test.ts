@@ -18,11 +18,13 @@ async function tables(db: Kysely<Database>): Promise<string[]> {
 
 const ALL_TABLES = [
   'api_key',
+  'approval_token',
   'approval_token_use',
   'audit_event',
   'autonomy_approver',
   'autonomy_phase',
   'canary_check_state',
+  'change_request',
   'circuit_breaker_event',
   'circuit_breaker_rule',
   'command_policy',

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { createApprovalActivities } from '../../activities/approvals';
 import { createProposalActivities } from '../../activities/proposals';
 import { recordProposal } from '../../src/db/proposal-records.repository';
@@ -24,7 +24,7 @@ import {
   type TestDatabase,
   uniqueName,
 } from '../helpers';
-import { wardenCli } from '../support/processes';
+import { serveCliApi } from '../support/processes';
 
 const bands = { capitalBands: DEFAULT_CAPITAL_BANDS };
 
@@ -128,12 +128,14 @@ describe('the Monday review on PostgreSQL', () => {
   });
 
   it('warden review --json prints the same review, with Temporal asked for waiting workflows', async () => {
-    const warden = wardenCli({
-      DATABASE_URL: t.url,
-      TEMPORAL_ADDRESS: devServerAddress(),
-      WARDEN_TASK_QUEUE: uniqueName('review'),
-      WARDEN_ACTOR: 'ops',
+    // An analyst's key, through the API: which asks Temporal for the workflows waiting on a person.
+    const client = new Client({ connection: await Connection.connect({ address: devServerAddress() }) });
+    const api = await serveCliApi({ db: t.db, client, taskQueue: uniqueName('review') });
+    onTestFinished(async () => {
+      await api.close();
+      await client.connection.close();
     });
+    const warden = api.cli(await api.key('ana', ['analyst']), { DATABASE_URL: t.url });
     const ran = await warden(['review', '--since', '1d', '--json']);
     expect(ran.stderr).toBe('');
     expect(ran.code).toBe(0);

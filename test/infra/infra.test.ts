@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { ensurePromtool } from '../../scripts/debian-tools.mjs';
 import type { Database } from '../../src/db/database';
 import { createGovernanceMetrics } from '../../src/operator/metrics/governance-metrics';
@@ -154,7 +155,7 @@ describe('infra/: the Grafana dashboard', () => {
     }
   });
 
-  it('reads from the provisioned datasource, and the provisioning and compose mounts agree', () => {
+  it('reads from the provisioned datasource, and the provisioning, dynamic config and compose mounts agree', () => {
     const datasourceUid = /uid:\s*(\S+)/.exec(
       read(infra('grafana', 'provisioning', 'datasources', 'prometheus.yml')),
     )![1];
@@ -162,12 +163,17 @@ describe('infra/: the Grafana dashboard', () => {
       expect(p.datasource?.uid, p.title).toBe(datasourceUid);
       for (const t of p.targets ?? []) expect(t.datasource?.uid, p.title).toBe(datasourceUid);
     }
-    const compose = read(path.join(projectRoot, 'docker-compose.yml'));
-    const mounts = [...compose.matchAll(/-\s*\.\/(infra\/\S+?):(\/\S+?)(?::ro)?\s*$/gm)].map((m) => ({
-      source: m[1]!,
-      target: m[2]!,
-    }));
+    const composeText = read(path.join(projectRoot, 'docker-compose.yml'));
+    const compose = parse(composeText, { merge: true }) as { services: Record<string, { volumes?: string[] }> };
+    const mounts = Object.values(compose.services)
+      .flatMap((s) => s.volumes ?? [])
+      .filter((v) => v.startsWith('./infra/'))
+      .map((v) => {
+        const [source, target] = v.split(':');
+        return { source: source!.slice(2), target: target! };
+      });
     expect(mounts.map((m) => m.source)).toEqual([
+      'infra/temporal/dynamicconfig',
       'infra/prometheus',
       'infra/alertmanager',
       'infra/grafana/provisioning',
@@ -176,11 +182,15 @@ describe('infra/: the Grafana dashboard', () => {
     const dashboardsDir = /path:\s*(\S+)/.exec(read(infra('grafana', 'provisioning', 'dashboards', 'warden.yml')))![1];
     expect(mounts.find((m) => m.source === 'infra/grafana/dashboards')?.target).toBe(dashboardsDir);
     expect(mounts.find((m) => m.source === 'infra/prometheus')?.target).toBe('/etc/prometheus');
-    expect(compose).toContain('--config.file=/etc/prometheus/prometheus.yml');
-    expect(compose).toContain('--config.file=/etc/alertmanager/alertmanager.yml');
-    // Alertmanager's bearer secret is the one Warden's receiver is configured with.
-    const secret = /credentials:\s*(\S+)/.exec(read(infra('alertmanager', 'alertmanager.yml')))![1];
-    expect(compose).toContain(`WARDEN_ALERTMANAGER_RECEIVERS: warden=${secret}`);
+    expect(mounts.find((m) => m.source === 'infra/alertmanager')?.target).toBe('/etc/alertmanager');
+    expect(composeText).toContain('--config.file=/etc/prometheus/prometheus.yml');
+    expect(composeText).toContain('--config.file=/etc/alertmanager/alertmanager.yml');
+    // The Temporal server reads the dynamic config file in the mounted folder.
+    const dynamicConfig = mounts.find((m) => m.source === 'infra/temporal/dynamicconfig')!.target;
+    expect(composeText).toContain(`DYNAMIC_CONFIG_FILE_PATH: ${dynamicConfig}/warden.yaml`);
+    expect(parse(read(infra('temporal', 'dynamicconfig', 'warden.yaml')))).toEqual({
+      'system.enableNexus': [{ value: true }],
+    });
   });
 });
 

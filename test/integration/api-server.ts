@@ -22,11 +22,13 @@ import {
   type TestDatabase,
   uniqueName,
 } from '../helpers';
+import { testApprovalKeys } from '../support/approval-keys';
 
 // Its own namespace: the control plane is a singleton per namespace. Only the
 // file that runs a worker starts workflows in it.
-const namespace = 'warden-api-e2e';
-export const SIGNING_KEY = 'test-signing-key-0123456789abcdef0123456789';
+const API_NAMESPACE = 'warden-api-e2e';
+/** The deployment's approval key pair: the API signs with the private key, the worker holds the public keys only. */
+export const APPROVAL_KEYS = testApprovalKeys();
 export const RECEIVER_SECRET = 'am-secret-0123456789abcdef';
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
@@ -50,7 +52,9 @@ interface Served {
  * and, with `worker`, a worker and the control plane, so writes act through
  * workflows. Registers its own beforeAll and afterAll.
  */
-export function useApiServer(options: { label: string; worker: boolean }) {
+export function useApiServer(options: { label: string; worker: boolean; namespace?: string }) {
+  // A second file that runs a worker (and so a control plane) takes a namespace of its own.
+  const namespace = options.namespace ?? API_NAMESPACE;
   const env = {} as {
     t: TestDatabase;
     client: Client;
@@ -68,9 +72,9 @@ export function useApiServer(options: { label: string; worker: boolean }) {
     TEMPORAL_ADDRESS: address,
     TEMPORAL_NAMESPACE: namespace,
     WARDEN_TASK_QUEUE: taskQueue,
-    WARDEN_ENV: 'test',
-    WARDEN_SIGNED_APPROVALS: 'true',
-    WARDEN_APPROVAL_SIGNING_KEY: SIGNING_KEY,
+    // Production: signed approvals are on without being asked for.
+    WARDEN_ENV: 'production',
+    ...APPROVAL_KEYS.env,
     WARDEN_ALERTMANAGER_RECEIVERS: `ops=${RECEIVER_SECRET}`,
   });
 
@@ -123,8 +127,9 @@ export function useApiServer(options: { label: string; worker: boolean }) {
           commandExecutor: createSimulatedCommandExecutor(),
           settings: {
             ...TEST_SETTINGS,
-            release: { cooldown: '2s', approvals: 1, selfApproval: false },
-            approvals: { signed: true, signingKey: SIGNING_KEY },
+            environment: 'production',
+            release: { cooldown: '2s', approvals: 1 },
+            approvals: APPROVAL_KEYS.settings('production').approvals,
           },
         }),
       });

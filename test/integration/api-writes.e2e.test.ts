@@ -6,9 +6,9 @@ import { commandWorkflowId, CONTROL_PLANE_WORKFLOW_ID } from '../../workflows/na
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { readControlPlaneState } from '../../src/db/control-plane.repository';
 import { listRestrictions } from '../../src/db/watchdogs.repository';
-import { issueApprovalToken } from '../../src/security/approval-tokens';
 import { markGoLivePlaybookCompleted, uniqueName } from '../helpers';
-import { RECEIVER_SECRET, SIGNING_KEY, useApiServer, waitFor } from './api-server';
+import { testApprovalKeys } from '../support/approval-keys';
+import { APPROVAL_KEYS, RECEIVER_SECRET, useApiServer, waitFor } from './api-server';
 
 // Writes through the API act through workflows: a worker and the control plane run. The tests share that state, in order.
 describe('operator API writes against a real server', () => {
@@ -54,7 +54,7 @@ describe('operator API writes against a real server', () => {
     });
   });
 
-  it('signed mode: an unsigned approval sent with the real temporal CLI is refused and audited; an expired token is refused; a signed one passes', async () => {
+  it('production: with the real temporal CLI, a release vote without a token, with an expired, planted or stolen one is refused; a reference from the API counts once; history holds no JWS', async () => {
     await as('engineer', 'POST', '/control-plane/kill-switch/engage', { reason: 'signed-mode drill' });
     await new Promise((r) => setTimeout(r, 2100));
     const signal = (payload: object) =>
@@ -68,45 +68,64 @@ describe('operator API writes against a real server', () => {
         '--input',
         JSON.stringify(payload),
       );
+    const voter = { subject: 'risk_officer-user', roles: ['risk_officer' as const], environment: 'production' };
+    const refusedWith = async (what: string, token: string | undefined, problem: RegExp) => {
+      expect(
+        await signal({ actor: 'risk_officer-user', role: 'risk_officer', reason: what, ...(token ? { token } : {}) }),
+      ).toMatchObject({ code: 0 });
+      await waitFor(`the ${what} refusal`, async () =>
+        (await refusedChanges(problem)).length === 1 ? true : undefined,
+      );
+    };
 
-    expect(await signal({ actor: 'risk_officer-user', role: 'risk_officer', reason: 'unsigned' })).toMatchObject({
-      code: 0,
-    });
-    await waitFor('the unsigned refusal', async () =>
-      (await refusedChanges(/^token: signed approvals are on/)).length === 1 ? true : undefined,
-    );
-
-    const expired = issueApprovalToken({
-      subject: 'risk_officer-user',
-      roles: ['risk_officer'],
-      environment: 'test',
-      ttlMs: 60_000,
-      key: SIGNING_KEY,
+    await refusedWith('unsigned', undefined, /^token: signed approvals are on/);
+    const expired = await APPROVAL_KEYS.issue(env.t.db, {
+      ...voter,
+      audience: 'warden-control-plane:releaseKillSwitch',
       now: new Date(Date.now() - 3_600_000),
     });
-    expect(await signal({ actor: 'risk_officer-user', reason: 'expired', token: expired.token })).toMatchObject({
-      code: 0,
+    await refusedWith('expired', expired, /^token: expired at /);
+    // A database writer plants a JWS under a reference: without the private key its signature does not hold.
+    const planted = 'wtr_' + 'p'.repeat(43);
+    await env.t.db
+      .insertInto('approval_token')
+      .values({
+        reference: planted,
+        jws: await testApprovalKeys().sign({ ...voter, audience: 'warden-control-plane:releaseKillSwitch' }),
+        token_id: 'planted',
+        subject: 'risk_officer-user',
+        audience: 'warden-control-plane:releaseKillSwitch',
+        expires_at: new Date(Date.now() + 60_000),
+      })
+      .execute();
+    await refusedWith('planted', planted, /^token: signed by a key this environment does not know/);
+    // Taken from another target: a decline vote's token does not release.
+    const stolen = await as('risk_officer', 'POST', '/approval-tokens', {
+      audience: 'warden-control-plane:declineKillSwitchRelease',
     });
-    await waitFor('the expired refusal', async () =>
-      (await refusedChanges(/^token: expired at /)).length === 1 ? true : undefined,
-    );
-    const forged = issueApprovalToken({
-      subject: 'risk_officer-user',
-      roles: ['risk_officer'],
-      environment: 'test',
-      ttlMs: 60_000,
-      key: 'not-the-signing-key-0123456789abcdef',
-    });
-    expect(await signal({ actor: 'risk_officer-user', reason: 'forged', token: forged.token })).toMatchObject({
-      code: 0,
-    });
-    await waitFor('the forged refusal', async () =>
-      (await refusedChanges(/^token: bad signature/)).length === 1 ? true : undefined,
+    await refusedWith(
+      'stolen',
+      stolen.body.token,
+      /^token: issued for warden-control-plane:declineKillSwitchRelease, not warden-control-plane:releaseKillSwitch$/,
     );
     expect(await readControlPlaneState(env.t.db)).toMatchObject({ killSwitchEngaged: true });
 
-    const issued = await as('risk_officer', 'POST', '/approval-tokens', {});
-    expect(issued).toMatchObject({ status: 201, body: { subject: 'risk_officer-user', roles: ['risk_officer'] } });
+    expect(await as('risk_officer', 'POST', '/approval-tokens', { audience: 'release' })).toMatchObject({
+      status: 400,
+      body: { message: expect.stringMatching(/audience: expected <workflowId>:<action>/) },
+    });
+    const issued = await as('risk_officer', 'POST', '/approval-tokens', {
+      audience: 'warden-control-plane:releaseKillSwitch',
+    });
+    expect(issued).toMatchObject({
+      status: 201,
+      body: {
+        token: expect.stringMatching(/^wtr_[A-Za-z0-9_-]{43}$/),
+        audience: 'warden-control-plane:releaseKillSwitch',
+        subject: 'risk_officer-user',
+        roles: ['risk_officer'],
+      },
+    });
     expect(await signal({ actor: 'risk_officer-user', reason: 'signed', token: issued.body.token })).toMatchObject({
       code: 0,
     });
@@ -116,16 +135,26 @@ describe('operator API writes against a real server', () => {
     // Each token approves once.
     await as('engineer', 'POST', '/control-plane/kill-switch/engage', { reason: 'again' });
     await new Promise((r) => setTimeout(r, 2100));
-    expect(await signal({ actor: 'risk_officer-user', reason: 'replayed', token: issued.body.token })).toMatchObject({
-      code: 0,
-    });
-    await waitFor('the replay refusal', async () =>
-      (await refusedChanges(/^token: already used/)).length === 1 ? true : undefined,
-    );
+    await refusedWith('replayed', issued.body.token, /^token: already used/);
     expect(await as('manager', 'POST', '/control-plane/kill-switch/release', { reason: 'reviewed' })).toMatchObject({
       status: 200,
       body: { state: { killSwitchEngaged: false } },
     });
+
+    // Signals carried references only; the audit and /audit show neither references nor JWS.
+    const payloads: string[] = [];
+    const walk = (value: unknown): void => {
+      if (value instanceof Uint8Array) payloads.push(Buffer.from(value).toString('utf8'));
+      else if (typeof value === 'object' && value !== null) Object.values(value).forEach(walk);
+    };
+    walk(await env.client.workflow.getHandle(CONTROL_PLANE_WORKFLOW_ID).fetchHistory());
+    const history = payloads.join('\n');
+    expect(history).toContain(issued.body.token.slice(0, 12));
+    expect(history).not.toMatch(/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\./);
+    const audit = await as('owner', 'GET', '/audit?limit=500');
+    expect(audit.status).toBe(200);
+    expect(JSON.stringify(audit.body)).not.toMatch(/wtr_|eyJ/);
+    expect(JSON.stringify(await listAuditEvents(env.t.db, { limit: 1000 }))).not.toMatch(/wtr_|eyJ/);
   });
 
   it('Alertmanager: a wrong secret is 401; a firing kill_switch alert engages; pause restricts the engine; resolved changes nothing', async () => {
@@ -272,11 +301,19 @@ describe('operator API writes against a real server', () => {
       body: { message: expect.stringMatching(/^enabled: go-live needs a completed goLivePlaybook/) },
     });
     await markGoLivePlaybookCompleted(env.t.db);
-    expect(await as('owner', 'POST', '/control-plane/go-live', { enabled: true, reason: 'launch' })).toMatchObject({
-      status: 200,
-      body: { state: { goLiveEnabled: true } },
+    // Going live loosens: a change request (202) that applies once two others approve.
+    const asked = await as('owner', 'POST', '/control-plane/go-live', { enabled: true, reason: 'launch' });
+    expect(asked).toMatchObject({
+      status: 202,
+      body: { outcome: { status: 'pending' }, state: { goLiveEnabled: false }, changeRequest: { status: 'pending' } },
     });
-    const [event] = await listAuditEvents(env.t.db, { kind: 'control_plane.go_live_set' });
-    expect(event).toMatchObject({ actor: 'owner-user' });
+    const id = asked.body.changeRequest.changeRequestId as string;
+    expect(await as('manager', 'POST', `/change-requests/${id}/approve`, {})).toMatchObject({ status: 200 });
+    expect(await as('risk_officer', 'POST', `/change-requests/${id}/approve`, {})).toMatchObject({ status: 200 });
+    const event = await waitFor(
+      'go-live on',
+      async () => (await listAuditEvents(env.t.db, { kind: 'control_plane.go_live_set' }))[0],
+    );
+    expect(event.details).toMatchObject({ after: { goLiveEnabled: true }, authority: { changeRequestId: id } });
   });
 });

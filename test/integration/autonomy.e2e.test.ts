@@ -23,7 +23,7 @@ import {
 } from '../../src/temporal/schedules';
 import type { GovernanceCycleResult } from '../../workflows/governance-cycle';
 import { approveUpdate, breakerTrippedSignal, proposalStatusQuery } from '../../workflows/messages';
-import { wardenCli } from '../support/processes';
+import { type CliApi, type Ran, serveCliApi } from '../support/processes';
 import {
   createTestDatabase,
   devServerAddress,
@@ -44,14 +44,10 @@ describe('autonomy governance end to end', () => {
   const address = devServerAddress();
   const temporal = (...args: string[]) =>
     run(toolPaths.temporal, [...args, '--address', address, '--namespace', namespace]);
-  const cli = (args: string[]) =>
-    wardenCli({
-      TEMPORAL_ADDRESS: address,
-      TEMPORAL_NAMESPACE: namespace,
-      WARDEN_TASK_QUEUE: taskQueue,
-      DATABASE_URL: t.url,
-      WARDEN_ACTOR: 'ops',
-    })(args);
+  let api: CliApi;
+  // `warden` as ops (an owner), and as alice (an engineer and operator: tech_lead or ops_lead), each with a key.
+  let cli: (args: string[]) => Promise<Ran>;
+  let alice: (args: string[]) => Promise<Ran>;
 
   beforeAll(async () => {
     t = await createTestDatabase();
@@ -73,9 +69,13 @@ describe('autonomy governance end to end', () => {
       ['exec_sponsor', 'erin'],
     ] as const)
       await addApprover(t.db, role, person, 'setup');
+    api = await serveCliApi({ db: t.db, client, taskQueue });
+    cli = api.cli(await api.key('ops', ['owner']), { DATABASE_URL: t.url });
+    alice = api.cli(await api.key('alice', ['engineer', 'operator']), { DATABASE_URL: t.url });
   });
 
   afterAll(async () => {
+    await api?.close();
     for (const id of [TRIPWIRE_SCHEDULE_ID, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID])
       await client.schedule
         .getHandle(id)
@@ -207,23 +207,14 @@ describe('autonomy governance end to end', () => {
     expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
     expect((refused as WorkflowUpdateFailedError).cause?.message).toBe('mallory is not on the allowlist for ops_lead');
 
-    const viaCli = await cli([
-      'proposal',
-      'approve',
-      terms.proposalId,
-      '--role',
-      'tech_lead',
-      '--approver',
-      'alice',
-      '--json',
-    ]);
+    const viaCli = await alice(['proposal', 'approve', terms.proposalId, '--role', 'tech_lead', '--json']);
     expect(viaCli.code).toBe(0);
     expect(JSON.parse(viaCli.stdout)).toMatchObject({
       status: 'pending',
       approvals: [{ role: 'tech_lead', approver: 'alice' }],
       missingRoles: ['ops_lead'],
     });
-    const twice = await cli(['proposal', 'approve', terms.proposalId, '--role', 'ops_lead', '--approver', 'alice']);
+    const twice = await alice(['proposal', 'approve', terms.proposalId, '--role', 'ops_lead']);
     expect(twice).toMatchObject({
       code: 3,
       // The workflow's own rules run first; Warden's allowlist (the approver table) is read when a decision is judged.
@@ -250,10 +241,18 @@ describe('autonomy governance end to end', () => {
       code: 2,
       stderr: expect.stringContaining('condition: condition \'errorRate >> 0.1\' is not "<metric> <op> <number>"'),
     });
-    expect((await cli(['breakers', 'set-rule', 'High Error Rate', '--condition', 'errorRate > 0.1'])).code).toBe(0);
+    // A rule that trips sooner applies at once; one that trips later is a change request for others.
+    expect(await cli(['breakers', 'set-rule', 'High Error Rate', '--condition', 'errorRate > 0.02'])).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^applied at once \(it only tightens\)/),
+    });
+    expect(await cli(['breakers', 'set-rule', 'High Error Rate', '--condition', 'errorRate > 0.1'])).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^pending approval: change request cr-/),
+    });
     const rules = JSON.parse((await cli(['breakers', 'rules', '--json'])).stdout);
     expect(rules.find((r: { name: string }) => r.name === 'High Error Rate')).toMatchObject({
-      condition: 'errorRate > 0.1',
+      condition: 'errorRate > 0.02',
       action: 'revert_to_l3',
     });
   });

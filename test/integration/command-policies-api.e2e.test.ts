@@ -3,15 +3,20 @@ import { listAuditEvents } from '../../src/db/audit.repository';
 import { commandExecutionClass } from '../../src/db/command-policies.repository';
 import { useApiServer } from './api-server';
 
-// What a command type is, read and changed through the API: a risk-owning role changes it, as itself, audited.
+// What a command type is, read and changed through the API: a change request (a worker runs it), as the
+// caller, audited. Towards OBSERVE_ONLY only tightens, so it applies at once for any write role.
 describe('command policies through the operator API', () => {
-  const { env, as } = useApiServer({ label: 'command-policies', worker: false });
+  const { env, as } = useApiServer({
+    label: 'command-policies',
+    worker: true,
+    namespace: 'warden-command-policies-e2e',
+  });
 
-  it('a risk owner sets a class (audited, as the caller); other roles are refused; bad input names the field', async () => {
+  it('a write role tightens a class at once (audited, as the caller); read roles are refused; bad input names the field', async () => {
     expect(await commandExecutionClass(env.t.db, 'SET_DRUM')).toBe('PROD_EXEC');
     const body = { executionClass: 'OBSERVE_ONLY', reason: 'drum sensor only' };
-    expect(await as('operator', 'POST', '/command-policies/SET_DRUM', body)).toMatchObject({ status: 403 });
-    expect(await as('engineer', 'POST', '/command-policies/SET_DRUM', body)).toMatchObject({ status: 403 });
+    expect(await as('analyst', 'POST', '/command-policies/SET_DRUM', body)).toMatchObject({ status: 403 });
+    expect(await as('auditor', 'POST', '/command-policies/SET_DRUM', body)).toMatchObject({ status: 403 });
     expect(
       await as('risk_officer', 'POST', '/command-policies/SET_DRUM', { ...body, executionClass: 'YOLO' }),
     ).toMatchObject({ status: 400, body: { message: expect.stringMatching(/^body\.executionClass: /) } });
@@ -23,11 +28,16 @@ describe('command policies through the operator API', () => {
 
     expect(await as('risk_officer', 'POST', '/command-policies/SET_DRUM', body)).toMatchObject({
       status: 200,
-      body: { commandType: 'SET_DRUM', executionClass: 'OBSERVE_ONLY', updatedBy: 'risk_officer-user' },
+      body: {
+        commandType: 'SET_DRUM',
+        executionClass: 'OBSERVE_ONLY',
+        updatedBy: 'risk_officer-user',
+        changeRequest: { applied: true, message: expect.stringMatching(/^applied at once/) },
+      },
     });
     expect(await as('analyst', 'GET', '/command-policies')).toMatchObject({
       status: 200,
-      body: [{ commandType: 'SET_DRUM', executionClass: 'OBSERVE_ONLY', reason: 'drum sensor only' }],
+      body: [{ commandType: 'SET_DRUM', executionClass: 'OBSERVE_ONLY' }],
     });
     expect(await commandExecutionClass(env.t.db, 'SET_DRUM')).toBe('OBSERVE_ONLY');
     expect(await listAuditEvents(env.t.db, { kind: 'command_policy.set' })).toMatchObject([

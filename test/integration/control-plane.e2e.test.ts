@@ -12,7 +12,9 @@ import { CONTROL_PLANE_WORKFLOW_ID } from '../../workflows/names';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { readControlPlaneState } from '../../src/db/control-plane.repository';
 import { toolPaths } from '../../src/config/paths';
-import { exec, wardenCli as runWarden } from '../support/processes';
+import { type CliApi, exec, type Ran, serveCliApi } from '../support/processes';
+import { armControlPlane, recordedChangeRequest } from '../support/change-requests';
+import { waitFor } from './api-server';
 import {
   createTestDatabase,
   markGoLivePlaybookCompleted,
@@ -31,14 +33,13 @@ describe('control plane end to end', () => {
   let worker: RunningWorker | undefined;
   let client: Client;
   let warden: WardenClient;
+  let api: CliApi;
+  let carol: (args: string[], extra?: Record<string, string>) => Promise<Ran>;
   const taskQueue = uniqueName('e2e');
   const address = devServerAddress();
   const temporal = (...args: string[]) => exec(toolPaths.temporal, [...args, '--address', address]);
-  const wardenCli = (args: string[], env: Record<string, string> = {}) =>
-    runWarden({ TEMPORAL_ADDRESS: address, WARDEN_TASK_QUEUE: taskQueue, DATABASE_URL: t.url, WARDEN_ACTOR: 'carol' })(
-      args,
-      env,
-    );
+  // `warden` as carol, through the API with her key: she holds two approver roles.
+  const wardenCli = (args: string[], env: Record<string, string> = {}) => carol(args, env);
 
   beforeAll(async () => {
     t = await createTestDatabase();
@@ -57,9 +58,16 @@ describe('control plane end to end', () => {
     await warden.ensureControlPlane();
     await warden.ensureControlPlane(); // idempotent: still one running instance
     await warden.waitForControlPlane(0);
+    api = await serveCliApi({ db: t.db, client, taskQueue });
+    carol = api.cli(await api.key('carol', ['owner', 'risk_officer']), {
+      TEMPORAL_ADDRESS: address,
+      WARDEN_TASK_QUEUE: taskQueue,
+      DATABASE_URL: t.url,
+    });
   });
 
   afterAll(async () => {
+    await api?.close();
     await worker?.stop();
     await client?.connection.close();
     await t?.drop();
@@ -154,12 +162,13 @@ describe('control plane end to end', () => {
     });
     expect(await readControlPlaneState(t.db)).toMatchObject({ version: 1 });
 
-    // A release is an approver's vote: without the role it is refused (exit 3) with the reason, and audited.
+    // A release is an approver's vote in one role: a key holding two must name it (bad input, exit 2).
     const roleless = await wardenCli(['kill-switch', 'release', '--reason', 'drill over']);
     expect(roleless).toMatchObject({
-      code: 3,
-      stdout: expect.stringMatching(/^refused: role: name the role you approve in/),
+      code: 2,
+      stderr: 'warden: body.role: carol holds several approver roles (owner, risk_officer); name one\n',
     });
+    expect(await readControlPlaneState(t.db)).toMatchObject({ version: 1, killSwitchEngaged: true });
     const release = await wardenCli([
       'kill-switch',
       'release',
@@ -174,22 +183,32 @@ describe('control plane end to end', () => {
       outcome: { status: 'applied' },
       state: { killSwitchEngaged: false, updatedBy: 'carol', version: 2 },
     });
+    // Loosening the apply mode and turning go-live on are change requests: carol cannot apply them alone.
     const mode = await wardenCli(['apply-mode', 'testnet', '--reason', 'paper week']);
     expect(mode.code).toBe(0);
-    expect(mode.stdout).toContain('apply mode:   testnet');
-    const goLive = await wardenCli(['go-live', 'on']);
-    expect(goLive.stdout).toContain('go-live:      ON');
-    expect(await readControlPlaneState(t.db)).toMatchObject({
-      version: 4,
-      goLiveEnabled: true,
-      applyMode: 'testnet',
-      killSwitchEngaged: false,
-    });
+    expect(mode.stdout).toMatch(/^pending approval: change request cr-[0-9a-f]{12} needs owner or manager \+ /);
+    expect(mode.stdout).toContain('apply mode:   dry_run');
+    const goLive = await wardenCli(['go-live', 'on', '--json']);
+    expect(goLive.code).toBe(0);
+    const goLiveRequest = JSON.parse(goLive.stdout) as { changeRequestId: string; status: string };
+    expect(goLiveRequest.status).toBe('pending');
+    expect(await readControlPlaneState(t.db)).toMatchObject({ version: 2, goLiveEnabled: false, applyMode: 'dry_run' });
+    // Two others approve each; then both apply.
+    const dave = api.cli(await api.key('dave', ['manager']), { DATABASE_URL: t.url });
+    const erin = api.cli(await api.key('erin', ['risk_officer']), { DATABASE_URL: t.url });
+    const modeRequest = /(cr-[0-9a-f]{12})/.exec(mode.stdout)![1]!;
+    for (const id of [modeRequest, goLiveRequest.changeRequestId]) {
+      expect((await dave(['change', 'approve', id, '--role', 'manager'])).code).toBe(0);
+      expect((await erin(['change', 'approve', id, '--role', 'risk_officer'])).code).toBe(0);
+    }
+    const armed = await warden.waitForControlPlane(4);
+    expect(armed).toMatchObject({ goLiveEnabled: true, applyMode: 'testnet', killSwitchEngaged: false });
+    expect(await readControlPlaneState(t.db)).toMatchObject({ version: 4, goLiveEnabled: true, applyMode: 'testnet' });
   });
 
   it('checkControlPlane reads the persisted state: an engaged kill switch stops PROD_EXEC at once', async () => {
     const { checkControlPlane } = createControlPlaneActivities({ db: t.db });
-    await warden.setGoLive({ enabled: true, actor: 'carol' });
+    await armControlPlane(t.db, warden, { goLive: true, actor: 'carol' });
     const ready = await warden.waitForControlPlane((await readControlPlaneState(t.db)).version + 1);
     expect(await checkControlPlane({ executionClass: 'PROD_EXEC' })).toMatchObject({
       allowed: true,
@@ -323,14 +342,102 @@ describe('control plane end to end', () => {
       details: { change: { engine: 'CAPITAL', source: 'operator:carol' } },
     });
     const [row] = await t.db.selectFrom('engine_restriction').selectAll().where('engine', '=', 'CAPITAL').execute();
+    // Lifting it loosens: a change request carol cannot approve herself; dave, a manager, does.
     const clear = await wardenCli(['restrictions', 'clear', String(row!.id), '--reason', 'maintenance over']);
-    expect(clear).toMatchObject({ code: 0, stdout: `cleared #${row!.id}\n` });
-    const [cleared] = await listAuditEvents(t.db, { kind: 'control_plane.engine_restriction_cleared' });
-    expect(cleared).toMatchObject({ actor: 'carol' });
+    expect(clear).toMatchObject({ code: 0, stdout: expect.stringMatching(/^pending approval: change request /) });
+    expect(await listAuditEvents(t.db, { kind: 'control_plane.engine_restriction_cleared' })).toEqual([]);
+    const id = /(cr-[0-9a-f]{12})/.exec(clear.stdout)![1]!;
+    const dave = api.cli(await api.key('dave-2', ['manager']), { DATABASE_URL: t.url });
+    expect((await dave(['change', 'approve', id, '--role', 'manager'])).code).toBe(0);
+    const cleared = await waitFor(
+      'the restriction cleared',
+      async () => (await listAuditEvents(t.db, { kind: 'control_plane.engine_restriction_cleared' }))[0],
+    );
+    expect(cleared.details).toMatchObject({ authority: { changeRequestId: id } });
     expect(
       await t.db.selectFrom('risk_policy').select('enabled').where('engine', '=', 'CAPITAL').executeTakeFirst(),
     ).toEqual({
       enabled: false,
     });
+  });
+
+  it('raw `temporal workflow signal` loosening signals count only with an approved change request naming them', async () => {
+    const signal = async (name: string, payload: object) =>
+      expect(
+        await temporal(
+          'workflow',
+          'signal',
+          '--workflow-id',
+          CONTROL_PLANE_WORKFLOW_ID,
+          '--name',
+          name,
+          '--input',
+          JSON.stringify(payload),
+        ),
+      ).toMatchObject({ code: 0 });
+    const refusedSoFar = async () => (await listAuditEvents(t.db, { kind: 'control_plane.change_refused' })).length;
+    const refusedBefore = await refusedSoFar();
+    // Tightening needs nobody: go-live off, dry_run and a pause apply for anyone.
+    await signal('setGoLive', { enabled: false, actor: 'mallory', reason: 'tighten' });
+    await signal('setApplyMode', { mode: 'dry_run', actor: 'mallory' });
+    await signal('restrictEngine', {
+      engine: 'WHOLESALE',
+      restriction: 'pause',
+      source: 'operator',
+      actor: 'mallory',
+      reason: 'tighten',
+    });
+    await markGoLivePlaybookCompleted(t.db);
+    const pending = await recordedChangeRequest(
+      t.db,
+      [{ kind: 'control_plane', target: 'applyMode', before: 'dry_run', after: 'testnet' }],
+      'pending',
+    );
+    // Loosening alone: without a request, with a forged one, with one nobody approved.
+    await signal('setGoLive', { enabled: true, actor: 'mallory', reason: 'yolo' });
+    await signal('setApplyMode', { mode: 'live', actor: 'mallory', changeRequestId: 'cr-forged000000' });
+    await signal('setApplyMode', { mode: 'testnet', actor: 'mallory', changeRequestId: pending });
+    await signal('clearEngineRestriction', {
+      engine: 'WHOLESALE',
+      restriction: 'pause',
+      actor: 'mallory',
+      reason: 'x',
+    });
+    await expect.poll(refusedSoFar, { timeout: 15_000 }).toBe(refusedBefore + 4);
+    const reasons = (await listAuditEvents(t.db, { kind: 'control_plane.change_refused', limit: 4 }))
+      .map((e) => (e.details as { outcome: { reason: string } }).outcome.reason)
+      .reverse();
+    expect(reasons).toEqual([
+      expect.stringMatching(/^changeRequestId: go-live on is a change request: open one with `warden go-live on`/),
+      'changeRequestId: Warden holds no change request cr-forged000000',
+      `changeRequestId: change request ${pending} is pending, not approved`,
+      expect.stringMatching(/^changeRequestId: lifting a restriction is a change request/),
+    ]);
+    expect(await readControlPlaneState(t.db)).toMatchObject({ goLiveEnabled: false, applyMode: 'dry_run' });
+    const paused = () =>
+      t.db
+        .selectFrom('engine_restriction')
+        .select('id')
+        .where('engine', '=', 'WHOLESALE')
+        .where('cleared_at', 'is', null)
+        .execute();
+    expect(await paused()).toHaveLength(1);
+
+    // The same signals applying an approved request: they count.
+    const approved = await recordedChangeRequest(t.db, [
+      { kind: 'control_plane', target: 'goLive', before: false, after: true },
+      { kind: 'restriction', target: 'WHOLESALE', before: { engine: 'WHOLESALE', restriction: 'pause' }, after: null },
+    ]);
+    await signal('setGoLive', { enabled: true, actor: 'policy-change', changeRequestId: approved });
+    await signal('clearEngineRestriction', {
+      engine: 'WHOLESALE',
+      restriction: 'pause',
+      actor: 'policy-change',
+      reason: 'approved',
+      changeRequestId: approved,
+    });
+    await expect.poll(async () => (await readControlPlaneState(t.db)).goLiveEnabled, { timeout: 15_000 }).toBe(true);
+    await expect.poll(async () => (await paused()).length, { timeout: 15_000 }).toBe(0);
+    expect(await refusedSoFar()).toBe(refusedBefore + 4);
   });
 });

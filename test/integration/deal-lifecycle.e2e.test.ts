@@ -13,7 +13,7 @@ import type { DealInput, ExecuteDealInput, ExecuteDealResult } from '../../src/d
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { applyReservationSweepSchedule, RESERVATION_SWEEP_SCHEDULE_ID } from '../../src/temporal/schedules';
 import { dealWorkflowPort } from '../../workers/wire';
-import { wardenCli } from '../support/processes';
+import { type CliApi, type Ran, serveCliApi } from '../support/processes';
 import {
   createTestDatabase,
   devServerAddress,
@@ -46,10 +46,8 @@ describe('a deal’s lifecycle end to end (dev server, raw temporal CLI)', () =>
     return { realizedLoss: 0, externalId: `fill-${input.dealId}` };
   });
   const temporal = (args: string[]) => run(toolPaths.temporal, [...args, '--address', address]);
-  const cli = (args: string[]) =>
-    wardenCli({ TEMPORAL_ADDRESS: address, WARDEN_TASK_QUEUE: taskQueue, DATABASE_URL: t.url, WARDEN_ACTOR: 'ops' })(
-      args,
-    );
+  let api: CliApi;
+  let cli: (args: string[]) => Promise<Ran>;
   const deal = (name: string): DealInput => ({
     dealId: id(name),
     engine: 'WHOLESALE',
@@ -85,10 +83,14 @@ describe('a deal’s lifecycle end to end (dev server, raw temporal CLI)', () =>
       }),
       await runDevServerWorker({ taskQueue: producerQueue, activities: { executeDeal }, workflows: false }),
     );
+    // `warden` as ops, a risk officer: reconciling a deal is an approver's or the risk officer's word.
+    api = await serveCliApi({ db: t.db, client, taskQueue });
+    cli = api.cli(await api.key('ops', ['risk_officer']), { DATABASE_URL: t.url });
   });
 
   afterAll(async () => {
     hang();
+    await api?.close();
     await client?.schedule
       .getHandle(RESERVATION_SWEEP_SCHEDULE_ID)
       .delete()

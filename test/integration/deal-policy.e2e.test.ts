@@ -7,7 +7,7 @@ import type { ControlPlanePort } from '../../src/domain/control-plane/port';
 import type { DealResult, ExecuteDealInput, ExecuteDealResult } from '../../src/domain/deals/types';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { dealWorkflowId } from '../../workflows/names';
-import { exec, wardenCli } from '../support/processes';
+import { type CliApi, exec, type Ran, serveCliApi } from '../support/processes';
 import {
   createTestDatabase,
   devServerAddress,
@@ -36,10 +36,8 @@ describe('deal policy end to end: raw temporal CLI, the warden CLI, a production
     {},
     { get: (_, name) => (name === 'then' ? undefined : async () => undefined) },
   ) as ControlPlanePort;
-  const cli = (args: string[]) =>
-    wardenCli({ TEMPORAL_ADDRESS: address, WARDEN_TASK_QUEUE: taskQueue, DATABASE_URL: t.url, WARDEN_ACTOR: 'ops' })(
-      args,
-    );
+  let api: CliApi;
+  let cli: (args: string[]) => Promise<Ran>;
   /** `temporal workflow start`, as anyone with access to the namespace could; answers the deal's result. */
   const startRaw = async (input: Record<string, unknown>): Promise<DealResult> => {
     const dealId = uniqueName('raw');
@@ -77,8 +75,12 @@ describe('deal policy end to end: raw temporal CLI, the warden CLI, a production
       }),
       await runDevServerWorker({ taskQueue: producerQueue, activities: { executeDeal }, workflows: false }),
     );
+    // `warden` as ops, a risk officer: what an action is and where a position stands are the risk owners' to say.
+    api = await serveCliApi({ db: t.db, client, taskQueue });
+    cli = api.cli(await api.key('ops', ['risk_officer']), { DATABASE_URL: t.url });
   });
   afterAll(async () => {
+    await api?.close();
     await Promise.all(workers.map((w) => w.stop()));
     await client?.connection.close();
     await t?.drop();

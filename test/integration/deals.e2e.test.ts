@@ -9,7 +9,8 @@ import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import type { ExecuteDealInput, ExecuteDealResult } from '../../src/domain/deals/types';
 import { toolPaths } from '../../src/config/paths';
 import { setStrategyLevel } from '../../src/db/strategy.repository';
-import { wardenCli } from '../support/processes';
+import { type CliApi, type Ran, serveCliApi } from '../support/processes';
+import { armControlPlane } from '../support/change-requests';
 import {
   createTestDatabase,
   markGoLivePlaybookCompleted,
@@ -38,14 +39,8 @@ describe('governed deals end to end', () => {
     externalId: `fill-${input.dealId}`,
   }));
 
-  const cli = (args: string[]) =>
-    wardenCli({
-      TEMPORAL_ADDRESS: address,
-      TEMPORAL_NAMESPACE: namespace,
-      WARDEN_TASK_QUEUE: taskQueue,
-      DATABASE_URL: t.url,
-      WARDEN_ACTOR: 'ops',
-    })(args);
+  let api: CliApi;
+  let cli: (args: string[]) => Promise<Ran>;
   const ledger = async (engine: string) =>
     JSON.parse((await cli(['risk', 'ledger', '--json'])).stdout).engines.find(
       (e: { engine: string }) => e.engine === engine,
@@ -71,12 +66,15 @@ describe('governed deals end to end', () => {
       // The producer's own worker: only its executor, on its own task queue.
       await runDevServerWorker({ namespace, taskQueue: producerQueue, activities: { executeDeal }, workflows: false }),
     );
-    await warden.setGoLive({ enabled: true, actor: 'ops', reason: 'e2e' });
-    await warden.setApplyMode({ mode: 'live', actor: 'ops', reason: 'e2e' });
+    await armControlPlane(t.db, warden, { goLive: true, applyMode: 'live', reason: 'e2e' });
     await warden.waitForControlPlane(2);
+    // `warden` as ops, through the API with an owner's key.
+    api = await serveCliApi({ db: t.db, client, taskQueue });
+    cli = api.cli(await api.key('ops', ['owner']), { DATABASE_URL: t.url });
   });
 
   afterAll(async () => {
+    await api?.close();
     await Promise.all(workers.map((w) => w.stop()));
     await client?.connection.close();
     await t?.drop();

@@ -8,7 +8,9 @@ import { GO_LIVE_PLAYBOOK_WORKFLOW_ID, operatorSessionWorkflowId } from '../../w
 import { PLAYBOOK } from '../../src/domain/go-live/playbook';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { toolPaths } from '../../src/config/paths';
-import { exec, wardenCli as runWarden } from '../support/processes';
+import type { Role } from '../../src/domain/identity/roles';
+import { type CliApi, exec, serveCliApi } from '../support/processes';
+import { recordedChangeRequest } from '../support/change-requests';
 import {
   createTestDatabase,
   devServerAddress,
@@ -30,14 +32,18 @@ describe('go-live playbook and operator sessions end to end', () => {
   const address = devServerAddress();
   const temporal = (...args: string[]) =>
     exec(toolPaths.temporal, [...args, '--address', address, '--namespace', namespace]);
-  const wardenCli = (args: string[], env: Record<string, string> = {}) =>
-    runWarden({
-      TEMPORAL_ADDRESS: address,
-      TEMPORAL_NAMESPACE: namespace,
-      WARDEN_TASK_QUEUE: taskQueue,
-      DATABASE_URL: t.url,
-      WARDEN_ACTOR: 'olga',
-    })(args, env);
+  let api: CliApi;
+  // `warden` as each person, with a key of their own: mona also holds an approver role (manager).
+  const roles: Record<string, Role[]> = {
+    olga: ['operator'],
+    mona: ['operator', 'manager'],
+    'night-owl': ['operator'],
+  };
+  const keys = new Map<string, Promise<string>>();
+  const wardenCli = async (args: string[], as = 'olga') => {
+    if (!keys.has(as)) keys.set(as, api.key(as, roles[as]!));
+    return api.cli(await keys.get(as)!, { DATABASE_URL: t.url })(args);
+  };
 
   const startWorker = async () => {
     worker = await runDevServerWorker({
@@ -54,9 +60,11 @@ describe('go-live playbook and operator sessions end to end', () => {
     await startWorker();
     await warden.ensureControlPlane();
     await warden.waitForControlPlane(0);
+    api = await serveCliApi({ db: t.db, client, taskQueue });
   });
 
   afterAll(async () => {
+    await api?.close();
     await worker?.stop();
     await client?.connection.close();
     await t?.drop();
@@ -122,14 +130,10 @@ describe('go-live playbook and operator sessions end to end', () => {
       });
     }
     expect(
-      await wardenCli(['playbook', 'step', 'sign_off', '--evidence', 'CHG-1042', '--role', 'operator'], {
-        WARDEN_ACTOR: 'mona',
-      }),
+      await wardenCli(['playbook', 'step', 'sign_off', '--evidence', 'CHG-1042', '--role', 'operator'], 'mona'),
     ).toMatchObject({ code: 2, stderr: expect.stringContaining('role: sign_off must be done in an approver role') });
     expect(
-      await wardenCli(['playbook', 'step', 'sign_off', '--evidence', 'CHG-1042', '--role', 'manager'], {
-        WARDEN_ACTOR: 'mona',
-      }),
+      await wardenCli(['playbook', 'step', 'sign_off', '--evidence', 'CHG-1042', '--role', 'manager'], 'mona'),
     ).toMatchObject({ code: 0, stdout: expect.stringContaining('COMPLETED, 9/9 done') });
 
     const status = await wardenCli(['playbook', 'status', '--json']);
@@ -143,22 +147,25 @@ describe('go-live playbook and operator sessions end to end', () => {
     });
     expect((await listAuditEvents(t.db, { kind: 'go_live.playbook_completed' }))[0]).toMatchObject({ actor: 'mona' });
 
+    // Go-live on is loosening: it applies an approved change request.
+    const changeRequestId = await recordedChangeRequest(t.db, [
+      { kind: 'control_plane', target: 'goLive', before: false, after: true },
+    ]);
     const after = await warden.changeControlPlane({
       kind: 'setGoLive',
       enabled: true,
       actor: 'mona',
       reason: 'playbook signed off',
+      changeRequestId,
     });
     expect(after).toMatchObject({ outcome: { status: 'applied' }, state: { goLiveEnabled: true } });
   });
 
   it('an operator session survives a worker restart, and both snapshots are stored', async () => {
-    const started = await wardenCli(['session', 'start', '--notes', 'night shift', '--json'], {
-      WARDEN_ACTOR: 'night-owl',
-    });
+    const started = await wardenCli(['session', 'start', '--notes', 'night shift', '--json'], 'night-owl');
     expect(started.code).toBe(0);
     const session = JSON.parse(started.stdout) as { sessionId: string };
-    expect(await wardenCli(['session', 'start'], { WARDEN_ACTOR: 'night-owl' })).toMatchObject({
+    expect(await wardenCli(['session', 'start'], 'night-owl')).toMatchObject({
       code: 3,
       stderr: expect.stringContaining('night-owl already has an active session'),
     });
@@ -174,9 +181,7 @@ describe('go-live playbook and operator sessions end to end', () => {
     ).toEqual({ status: 'active', end_snapshot: null });
     await startWorker();
 
-    const ended = await wardenCli(['session', 'end', '--notes', 'quiet night, handed over'], {
-      WARDEN_ACTOR: 'night-owl',
-    });
+    const ended = await wardenCli(['session', 'end', '--notes', 'quiet night, handed over'], 'night-owl');
     expect(ended).toMatchObject({
       code: 0,
       stdout: expect.stringContaining(`session ${session.sessionId} of night-owl: ENDED`),

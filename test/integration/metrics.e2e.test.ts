@@ -11,6 +11,7 @@ import { WORKER_RUNTIME_METRICS } from '../../src/operator/metrics/worker-runtim
 import { projectRoot } from '../../src/config/paths';
 import { CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID, TRIPWIRE_SCHEDULE_ID } from '../../src/temporal/schedules';
 import { closedPort } from '../support/processes';
+import { armControlPlane } from '../support/change-requests';
 import {
   createTestDatabase,
   devServerAddress,
@@ -105,8 +106,7 @@ describe('/metrics of a running Warden', () => {
     await warden.waitForControlPlane(0, 90_000).catch((error: unknown) => {
       throw new Error(`${String(error)}\nworker output:\n${workerLog}`);
     });
-    await warden.setGoLive({ enabled: true, actor: 'ops', reason: 'metrics e2e' });
-    await warden.setApplyMode({ mode: 'live', actor: 'ops', reason: 'metrics e2e' });
+    await armControlPlane(t.db, warden, { goLive: true, applyMode: 'live', reason: 'metrics e2e' });
     await warden.waitForControlPlane(2);
   });
 

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createActivities } from '../../activities';
 import { WardenClient } from '../../src/client';
 import { SAFE_GOVERNANCE_SETTINGS } from '../../src/config/index';
@@ -14,7 +14,7 @@ import { NOTIFICATION_DISPATCH_WORKFLOW_ID, NOTIFICATION_DISPATCH_WORKFLOW_TYPE 
 import type { NotificationPayload } from '../../src/domain/notifications/rules';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { notificationDispatchQuery, notificationsPendingSignal } from '../../workflows/messages';
-import { wardenCli } from '../support/processes';
+import { serveCliApi } from '../support/processes';
 import {
   createTestDatabase,
   devServerAddress,
@@ -237,12 +237,10 @@ describe('notifications end to end', () => {
   });
 
   it('`warden notifications` lists them with each delivery; --pending shows none left', async () => {
-    const cli = wardenCli({
-      DATABASE_URL: t.url,
-      TEMPORAL_ADDRESS: address,
-      TEMPORAL_NAMESPACE: namespace,
-      WARDEN_TASK_QUEUE: taskQueue,
-    });
+    // Read with an analyst's key, through the API.
+    const api = await serveCliApi({ db: t.db, client, taskQueue });
+    onTestFinished(() => api.close());
+    const cli = api.cli(await api.key('nora', ['analyst']), { DATABASE_URL: t.url });
     const json = await cli(['notifications', '--json']);
     expect(json.code).toBe(0);
     const listed = JSON.parse(json.stdout) as NotificationView[];

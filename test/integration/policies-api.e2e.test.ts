@@ -4,14 +4,15 @@ import { readExecutionPolicy } from '../../src/db/execution-policies.repository'
 import { readPosition } from '../../src/db/positions.repository';
 import { useApiServer } from './api-server';
 
-// Engine execution policies and positions through the operator API: the writes are the risk owners', audited.
+// Engine execution policies and positions through the operator API, audited. A policy change is a change
+// request (a worker runs it): a stricter policy applies at once for any write role.
 describe('execution policies and positions through the API', () => {
-  const { env, as } = useApiServer({ label: 'policies-api', worker: false });
+  const { env, as } = useApiServer({ label: 'policies-api', worker: true, namespace: 'warden-policies-api-e2e' });
   const sandbox = { executionClass: 'SANDBOX_EXEC', strategyRequired: true, recommendationRequired: false };
 
-  it('a risk officer sets an engine policy; an operator may not; bad input names the field and changes nothing', async () => {
+  it('a risk officer tightens an engine policy at once; an analyst may not; bad input names the field and changes nothing', async () => {
     expect(
-      await as('operator', 'POST', '/engines/CAPITAL/execution-policy', { ...sandbox, reason: 'lab' }),
+      await as('analyst', 'POST', '/engines/CAPITAL/execution-policy', { ...sandbox, reason: 'lab' }),
     ).toMatchObject({ status: 403 });
     expect(
       await as('risk_officer', 'POST', '/engines/CAPITAL/execution-policy', { ...sandbox, reason: 'a\u0000b' }),
@@ -26,6 +27,7 @@ describe('execution policies and positions through the API', () => {
         executionClass: 'SANDBOX_EXEC',
         strategyRequired: true,
         updatedBy: 'risk_officer-user',
+        changeRequest: { applied: true, status: 'applied' },
       },
     });
     expect((await as('analyst', 'GET', '/execution-policies')).body).toContainEqual(

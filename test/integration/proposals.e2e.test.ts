@@ -24,7 +24,8 @@ import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import type { PromotionView } from '../../src/domain/strategy/messages';
 import { breakerTrippedSignal, promotionStatusQuery } from '../../workflows/messages';
 import { promotionWorkflowId } from '../../workflows/names';
-import { wardenCli } from '../support/processes';
+import { type CliApi, serveCliApi } from '../support/processes';
+import { seedStrategy } from '../support/strategies';
 import {
   createTestDatabase,
   devServerAddress,
@@ -46,13 +47,13 @@ describe("proposals are Warden's, not the caller's (dev server, raw temporal CLI
   const taskQueue = uniqueName('proposals');
   const address = devServerAddress();
   const temporal = (...args: string[]) => run(toolPaths.temporal, [...args, '--address', address]);
-  const cli = (args: string[], actor = 'ops') =>
-    wardenCli({
-      TEMPORAL_ADDRESS: address,
-      WARDEN_TASK_QUEUE: taskQueue,
-      DATABASE_URL: t.url,
-      WARDEN_ACTOR: actor,
-    })(args);
+  let api: CliApi;
+  // `warden` as each person, with a key of their own: alice and bob are engineers (tech_lead), ops an owner.
+  const keys = new Map<string, Promise<string>>();
+  const cli = async (args: string[], actor = 'ops') => {
+    if (!keys.has(actor)) keys.set(actor, api.key(actor, actor === 'ops' ? ['owner'] : ['engineer']));
+    return api.cli(await keys.get(actor)!, { DATABASE_URL: t.url })(args);
+  };
   /** Waits (bounded) for the run to close; an open run after the bound fails the test. */
   const closed = async <T>(workflowId: string): Promise<T> => {
     const handle = client.workflow.getHandle(workflowId);
@@ -66,8 +67,8 @@ describe("proposals are Warden's, not the caller's (dev server, raw temporal CLI
       historyToJSON(await client.workflow.getHandle(workflowId).fetchHistory()),
     );
   };
-  const seedStrategy = (id: string, level: Strategy['level']) =>
-    upsertStrategy(
+  const seedStrategyAt = (id: string, level: Strategy['level']) =>
+    seedStrategy(
       t.db,
       {
         id,
@@ -103,8 +104,10 @@ describe("proposals are Warden's, not the caller's (dev server, raw temporal CLI
       ['exec_sponsor', 'erin'],
     ] as const)
       await addApprover(t.db, role, person, 'setup');
+    api = await serveCliApi({ db: t.db, client, taskQueue });
   });
   afterAll(async () => {
+    await api?.close();
     await worker?.stop();
     await client?.connection.close();
     await t?.drop();
@@ -169,7 +172,7 @@ describe("proposals are Warden's, not the caller's (dev server, raw temporal CLI
   });
 
   it("an outsider's strategyPromotion with his own approvers is refused at once, audited; the level stays", async () => {
-    await seedStrategy('mr-out', 'L2');
+    await seedStrategyAt('mr-out', 'L2');
     const id = promotionWorkflowId('mr-out', 'L3');
     const input = { strategyId: 'mr-out', from: 'L2', to: 'L3', evidence: {}, approvers: { tech_lead: ['mallory'] } };
     await temporal(
@@ -218,7 +221,7 @@ describe("proposals are Warden's, not the caller's (dev server, raw temporal CLI
     };
     expect(terms).toMatchObject({ fromPhase: 'L3+', targetPhase: 'L4', requiredRoles: ['tech_lead', 'ops_lead'] });
     const id = terms.proposalId;
-    expect(await cli(['proposal', 'approve', id, '--role', 'tech_lead', '--approver', 'alice'])).toMatchObject({
+    expect(await cli(['proposal', 'approve', id, '--role', 'tech_lead'], 'alice')).toMatchObject({
       code: 3,
       stderr: expect.stringContaining('alice requested this proposal'),
     });
@@ -236,7 +239,7 @@ describe("proposals are Warden's, not the caller's (dev server, raw temporal CLI
     await createAutonomyActivities({ db: t.db }).checkBreakers({ at: new Date().toISOString() });
     expect(await readGovernanceState(t.db)).toMatchObject({ phase: 'L3' });
     // The approvals still come in (CLI and raw temporal CLI); applying them would skip L3+.
-    expect(await cli(['proposal', 'approve', id, '--role', 'tech_lead', '--approver', 'bob'])).toMatchObject({
+    expect(await cli(['proposal', 'approve', id, '--role', 'tech_lead'], 'bob')).toMatchObject({
       code: 0,
     });
     await temporal(
@@ -263,7 +266,7 @@ describe("proposals are Warden's, not the caller's (dev server, raw temporal CLI
   });
 
   it('a Warden-made promotion approved after the level moved ends stale; the requester cannot approve it', async () => {
-    await seedStrategy('mr-st', 'L2');
+    await seedStrategyAt('mr-st', 'L2');
     const proposed = await cli(
       ['strategy', 'promote', 'mr-st', '--role', 'tech_lead', '--reason', 'evidence', '--json'],
       'alice',

@@ -15,6 +15,7 @@ import {
   runDevServerWorker,
   type RunningWorker,
 } from '../helpers';
+import { armControlPlane } from '../support/change-requests';
 
 const namespace = 'warden-restart-e2e';
 
@@ -55,12 +56,11 @@ describe('restarts lose nothing', () => {
     const setup = await openDatabase({ databaseUrl: postgres.url, dataDir: '.data' });
     await migrateToLatest(setup.db);
     await markGoLivePlaybookCompleted(setup.db);
-    await setup.close();
     client = new Client({ connection: await Connection.connect({ address }), namespace });
     warden = new WardenClient(client, taskQueue);
     await startWorker();
-    await warden.setGoLive({ enabled: true, actor: 'ops' });
-    await warden.setApplyMode({ mode: 'live', actor: 'ops' });
+    await armControlPlane(setup.db, warden, { goLive: true, applyMode: 'live' });
+    await setup.close();
     await warden.waitForControlPlane(2);
   });
 

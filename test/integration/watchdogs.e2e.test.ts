@@ -20,7 +20,8 @@ import {
   GOVERNANCE_CYCLE_SCHEDULE_ID,
   TRIPWIRE_SCHEDULE_ID,
 } from '../../src/temporal/schedules';
-import { closedPort, wardenCli } from '../support/processes';
+import { type CliApi, closedPort, type Ran, serveCliApi } from '../support/processes';
+import { armControlPlane } from '../support/change-requests';
 import {
   createTestDatabase,
   markGoLivePlaybookCompleted,
@@ -101,14 +102,8 @@ describe('watchdogs end to end', () => {
     }
     return result;
   }
-  const cli = (args: string[]) =>
-    wardenCli({
-      TEMPORAL_ADDRESS: address,
-      TEMPORAL_NAMESPACE: namespace,
-      WARDEN_TASK_QUEUE: taskQueue,
-      DATABASE_URL: t.url,
-      WARDEN_ACTOR: 'ops',
-    })(args);
+  let api: CliApi;
+  let cli: (args: string[]) => Promise<Ran>;
   const deal = (dealId: string, engine: string, symbol = 'BTCUSDT') =>
     warden.executeDeal({ dealId, engine, symbol, amount: 10, requestedBy: 'bot' });
   const degrade = async (domain: string, metric: string) => {
@@ -154,13 +149,16 @@ describe('watchdogs end to end', () => {
       created: [],
       updated: [TRIPWIRE_SCHEDULE_ID, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID],
     });
-    await warden.setGoLive({ enabled: true, actor: 'ops' });
-    await warden.setApplyMode({ mode: 'live', actor: 'ops' });
+    await armControlPlane(t.db, warden, { goLive: true, applyMode: 'live' });
     await warden.waitForControlPlane(2);
+    // `warden` as ops, a risk officer: resetting a tripwire lifts what it restricted.
+    api = await serveCliApi({ db: t.db, client, taskQueue });
+    cli = api.cli(await api.key('ops', ['risk_officer']), { DATABASE_URL: t.url });
   });
 
   afterAll(async () => {
     release?.();
+    await api?.close();
     for (const id of [TRIPWIRE_SCHEDULE_ID, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID])
       await client.schedule
         .getHandle(id)
@@ -217,11 +215,19 @@ describe('watchdogs end to end', () => {
     await stopWorker();
     await startWorker();
     expect(await deal('t2', 'WHOLESALE')).toMatchObject({ status: 'denied', reason: 'policy_disabled' });
+    // Re-armed at once; lifting its throttle loosens, so it waits for someone other than ops to approve.
     const reset = await cli(['tripwire', 'reset', 'WHOLESALE/contract_rate', '--reason', 'reviewed', '--json']);
-    expect(JSON.parse(reset.stdout)).toMatchObject({
+    const answer = JSON.parse(reset.stdout);
+    expect(answer).toMatchObject({
       policy: 'WHOLESALE/contract_rate',
-      lifted: [{ kind: 'throttle', engine: 'WHOLESALE', clearedBy: 'ops' }],
+      lifted: [],
+      liftRequest: { status: 'pending', changes: [{ kind: 'restriction', direction: 'loosen' }] },
     });
+    const boss = api.cli(await api.key('boss', ['manager']), { DATABASE_URL: t.url });
+    expect((await boss(['change', 'approve', answer.liftRequest.changeRequestId, '--role', 'manager'])).code).toBe(0);
+    await expect
+      .poll(async () => (await listRestrictions(t.db, { activeOnly: true })).length, { timeout: 15_000 })
+      .toBe(0);
     expect(await deal('t3', 'WHOLESALE')).toMatchObject({ status: 'executed' });
     await setRegressionPolicy(
       t.db,

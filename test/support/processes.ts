@@ -4,10 +4,19 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type { Client } from '@temporalio/client';
+import type { Kysely } from 'kysely';
 import pg from 'pg';
-import { openDatabase, type OpenDatabase } from '../../src/db/connect';
-import { migrateToLatest } from '../../src/db/migrate';
+import { Registry } from 'prom-client';
+import { WardenClient } from '../../src/client';
+import { loadConfig } from '../../src/config/index';
 import { projectRoot } from '../../src/config/paths';
+import { createApiKey } from '../../src/db/api-keys.repository';
+import { openDatabase, type OpenDatabase } from '../../src/db/connect';
+import type { Database } from '../../src/db/database';
+import { migrateToLatest } from '../../src/db/migrate';
+import type { Role } from '../../src/domain/identity/roles';
+import { createApiServer, serveApi } from '../../src/operator/api/server';
 
 const run = promisify(execFile);
 
@@ -17,12 +26,12 @@ export interface Ran {
   stderr: string;
 }
 
-/** Runs a command to its end, resolving with its exit code and output instead of throwing. */
-export async function exec(file: string, args: string[], env: Record<string, string> = {}): Promise<Ran> {
+/** Runs a command to its end, resolving with its exit code and output instead of throwing; an undefined variable is unset. */
+export async function exec(file: string, args: string[], env: Record<string, string | undefined> = {}): Promise<Ran> {
   try {
     const { stdout, stderr } = await run(file, args, {
       cwd: projectRoot,
-      env: { ...process.env, ...env },
+      env: Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([, v]) => v !== undefined)),
       timeout: 60_000,
     });
     return { code: 0, stdout, stderr };
@@ -34,10 +43,63 @@ export async function exec(file: string, args: string[], env: Record<string, str
 
 /** The `warden` command as an operator runs it, with this environment. */
 export function wardenCli(
-  env: Record<string, string>,
-): (args: string[], extra?: Record<string, string>) => Promise<Ran> {
+  env: Record<string, string | undefined>,
+): (args: string[], extra?: Record<string, string | undefined>) => Promise<Ran> {
   return (args, extra = {}) =>
     exec(process.execPath, [path.join(projectRoot, 'bin', 'warden.cjs'), ...args], { ...env, ...extra });
+}
+
+export interface CliApi {
+  url: string;
+  /** A new API key for `identity` with `roles`, made with the repository (as `warden keys create` does). */
+  key(identity: string, roles: Role[]): Promise<string>;
+  /** `warden` acting with `key` against this API; `env` is laid over the defaults. */
+  cli(
+    key: string,
+    env?: Record<string, string | undefined>,
+  ): (args: string[], extra?: Record<string, string | undefined>) => Promise<Ran>;
+  close(): Promise<void>;
+}
+
+/**
+ * The operator API in this process, for tests that run the `warden` command: the CLI acts only as the
+ * identity of an API key, through the API (as it does against PostgreSQL outside tests).
+ */
+export async function serveCliApi(options: {
+  db: Kysely<Database>;
+  client: Client;
+  taskQueue: string;
+  /** Extra configuration of the API process (signing keys, environment). */
+  env?: Record<string, string>;
+  authFailuresPerMinute?: number;
+}): Promise<CliApi> {
+  const config = loadConfig({
+    TEMPORAL_NAMESPACE: options.client.options.namespace,
+    WARDEN_TASK_QUEUE: options.taskQueue,
+    ...options.env,
+  });
+  const deps = {
+    db: options.db,
+    warden: new WardenClient(options.client, options.taskQueue),
+    temporal: options.client,
+    config,
+    registry: new Registry(),
+  };
+  const api = await serveApi(
+    createApiServer(deps, {
+      rateLimitPerMinute: 10_000,
+      ...(options.authFailuresPerMinute ? { authFailuresPerMinute: options.authFailuresPerMinute } : {}),
+    }),
+    0,
+    '127.0.0.1',
+  );
+  const url = `http://127.0.0.1:${api.port}`;
+  return {
+    url,
+    key: async (identity, roles) => (await createApiKey(options.db, { identity, roles, actor: 'test' })).key,
+    cli: (key, env = {}) => wardenCli({ WARDEN_API_URL: url, WARDEN_API_KEY: key, ...env }),
+    close: () => api.close(),
+  };
 }
 
 /** A local port with nothing listening: a probe of it fails fast with ECONNREFUSED. */

@@ -10,7 +10,6 @@ import type { CommandExecutor } from '../../src/domain/autonomy/activities';
 import type { CommandExecutionInput } from '../../src/domain/autonomy/commands';
 import { WardenClient } from '../../src/client';
 import type { GovernanceSettings } from '../../src/config/index';
-import { issueApprovalToken } from '../../src/security/approval-tokens';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { addApprover, readGovernanceState } from '../../src/db/autonomy.repository';
 import { listBreakerEvents, resolveBreakerEvent, setBreakerRule } from '../../src/db/breakers.repository';
@@ -27,6 +26,7 @@ import {
   workflowBundle,
   TEST_SETTINGS,
 } from '../helpers';
+import { testApprovalKeys } from '../support/approval-keys';
 
 describe('commandExecution workflow (time-skipping server)', () => {
   let env: TestWorkflowEnvironment;
@@ -148,9 +148,9 @@ describe('commandExecution workflow (time-skipping server)', () => {
   });
 
   it('signed approvals: an unsigned approval is refused and audited, a signed one runs the command', async () => {
-    const key = 'command-signing-key-0123456789abcdef';
+    const keys = testApprovalKeys();
     await (
-      await worker({ ...TEST_SETTINGS, approvals: { signed: true, signingKey: key } })
+      await worker({ ...TEST_SETTINGS, approvals: keys.settings('test').approvals })
     ).runUntil(async () => {
       const handle = await start(command('SET_DRUM'));
       await expect
@@ -161,13 +161,8 @@ describe('commandExecution workflow (time-skipping server)', () => {
         .poll(async () => (await handle.query(commandStatusQuery)).rejectedMessages, { timeout: 10_000 })
         .toBe(1);
       expect(executeCommand).not.toHaveBeenCalled();
-      const { token } = issueApprovalToken({
-        subject: 'alice',
-        roles: ['engineer'],
-        environment: 'test',
-        ttlMs: 600_000,
-        key,
-      });
+      const audience = `${handle.workflowId}:approve`;
+      const token = await keys.issue(t.db, { subject: 'alice', roles: ['engineer'], audience });
       await handle.signal(approveCommandSignal, { approver: 'alice', role: 'tech_lead', token });
       expect(await handle.result()).toMatchObject({ status: 'succeeded', autonomous: false });
       if (process.env.WARDEN_RECORD_HISTORIES === '1') {

@@ -28,6 +28,7 @@ import {
   uniqueName,
   workflowBundle,
 } from '../helpers';
+import { recordedChangeRequest } from '../support/change-requests';
 
 async function settled(
   handle: WorkflowHandle,
@@ -93,9 +94,13 @@ describe('controlPlane cannot be jammed, and writes every engine restriction', (
       await settled(handle, () => true);
       const change = (input: ChangeControlPlaneInput) =>
         handle.executeUpdate(changeControlPlaneUpdate, { args: [input] });
+      // Towards live: each applies an approved change request (a dropped change spends none of it).
+      const changeRequestId = await recordedChangeRequest(t.db, [
+        { kind: 'control_plane', target: 'applyMode', before: 'dry_run', after: 'testnet' },
+      ]);
       // Awaited: the caller hears the refusal.
       expect(
-        await change({ kind: 'setApplyMode', mode: 'testnet', actor: 'alice', reason: 'poison-data' }),
+        await change({ kind: 'setApplyMode', mode: 'testnet', actor: 'alice', reason: 'poison-data', changeRequestId }),
       ).toMatchObject({
         outcome: {
           status: 'refused',
@@ -105,7 +110,12 @@ describe('controlPlane cannot be jammed, and writes every engine restriction', (
       });
       // The unknown fault retries (1 s backoff) while two changes queue behind it; the engage goes first.
       await handle.signal(setGoLiveSignal, { enabled: false, actor: 'bob', reason: 'poison-unknown' });
-      await handle.signal(setApplyModeSignal, { mode: 'testnet', actor: 'carol', reason: 'paper week' });
+      await handle.signal(setApplyModeSignal, {
+        mode: 'testnet',
+        actor: 'carol',
+        reason: 'paper week',
+        changeRequestId,
+      });
       await handle.signal(engageKillSwitchSignal, { source: 'operator', actor: 'dana', reason: 'stop now' });
       const view = await settled(handle, (v) => v.version === 2);
       expect(view).toMatchObject({
@@ -185,8 +195,22 @@ describe('controlPlane cannot be jammed, and writes every engine restriction', (
         outcome: { status: 'applied' },
       });
       expect(await policy('NEWENGINE')).toEqual({ engine: 'NEWENGINE', enabled: false });
+      // Lifting is loosening: each clear applies its change of an approved request.
+      const lift = (engine: string, extra: { source?: string } = {}) =>
+        ({ kind: 'restriction', target: engine, before: { engine, ...extra }, after: null }) as const;
+      const changeRequestId = await recordedChangeRequest(t.db, [
+        lift('WHOLESALE', { source: 'operator' }),
+        ...['CAPITAL', 'WHOLESALE', 'NEWENGINE'].map((engine) => lift(engine)),
+      ]);
       const clear = (engine: string, extra: { source?: string } = {}) =>
-        change({ kind: 'clearEngineRestriction', engine, ...extra, actor: 'ops', reason: 'drill over' });
+        change({
+          kind: 'clearEngineRestriction',
+          engine,
+          ...extra,
+          actor: 'ops',
+          reason: 'drill over',
+          changeRequestId,
+        });
       // One of two throttles lifted: still throttled.
       expect(await clear('WHOLESALE', { source: 'operator' })).toMatchObject({ outcome: { status: 'applied' } });
       expect(await policy('WHOLESALE')).toEqual({ engine: 'WHOLESALE', enabled: false });
@@ -232,8 +256,17 @@ describe('controlPlane cannot be jammed, and writes every engine restriction', (
       expect(await edit('EDITED_ON', true)).toMatchObject({ enabled: false });
       await edit('EDITED_OFF', false);
       expect(await policy('EDITED_ON')).toEqual({ engine: 'EDITED_ON', enabled: false });
+      const changeRequestId = await recordedChangeRequest(
+        t.db,
+        ['EDITED_ON', 'EDITED_OFF'].map((engine) => ({
+          kind: 'restriction',
+          target: engine,
+          before: { engine },
+          after: null,
+        })),
+      );
       for (const engine of ['EDITED_ON', 'EDITED_OFF'])
-        await change({ kind: 'clearEngineRestriction', engine, actor: 'ops', reason: 'drill over' });
+        await change({ kind: 'clearEngineRestriction', engine, actor: 'ops', reason: 'drill over', changeRequestId });
     });
     expect(await policy('EDITED_ON')).toEqual({ engine: 'EDITED_ON', enabled: true });
     expect(await policy('EDITED_OFF')).toEqual({ engine: 'EDITED_OFF', enabled: false });

@@ -29,6 +29,7 @@ import {
   uniqueName,
   workflowBundle,
 } from '../helpers';
+import { recordedChangeRequest } from '../support/change-requests';
 
 async function settled(
   handle: WorkflowHandle,
@@ -88,8 +89,18 @@ describe.each([
         killSwitchEngaged: false,
         applyMode: 'dry_run',
       });
-      await handle.signal(setGoLiveSignal, { enabled: true, actor: 'alice', reason: 'checklist done' });
-      await handle.signal(setApplyModeSignal, { mode: 'testnet', actor: 'alice' });
+      // Loosening, each applying an approved change request (invariant 8).
+      const changeRequestId = await recordedChangeRequest(t.db, [
+        { kind: 'control_plane', target: 'goLive', before: false, after: true },
+        { kind: 'control_plane', target: 'applyMode', before: 'dry_run', after: 'testnet' },
+      ]);
+      await handle.signal(setGoLiveSignal, {
+        enabled: true,
+        actor: 'alice',
+        reason: 'checklist done',
+        changeRequestId,
+      });
+      await handle.signal(setApplyModeSignal, { mode: 'testnet', actor: 'alice', changeRequestId });
       // Settled first: an engage jumps the queue, and this test pins the order.
       await settled(handle, (v) => v.version === 2);
       await handle.signal(engageKillSwitchSignal, {
@@ -148,7 +159,7 @@ describe.each([
   it.runIf(full)(
     'changeControlPlane answers each change: two distinct approvers release, the engager and a roleless vote are refused',
     async () => {
-      const w = await worker({ ...TEST_SETTINGS, release: { cooldown: '0s', approvals: 2, selfApproval: false } });
+      const w = await worker({ ...TEST_SETTINGS, release: { cooldown: '0s', approvals: 2 } });
       const handle = await w.runUntil(async () => {
         const handle = await start();
         await settled(handle, () => true);
@@ -249,8 +260,23 @@ describe.each([
     await w.runUntil(async () => {
       const handle = await start({ signalsPerRun: 3 });
       const firstRun = (await handle.describe()).runId;
-      for (const mode of ['testnet', 'live', 'dry_run', 'testnet'] as const) {
-        await handle.signal(setApplyModeSignal, { mode, actor: 'alice', reason: `to ${mode}` });
+      const toMode = (after: 'testnet' | 'live') =>
+        ({ kind: 'control_plane', target: 'applyMode', before: 'dry_run', after }) as const;
+      // Each request applies once: going testnet a second time takes a second one; dry_run takes none.
+      const first = await recordedChangeRequest(t.db, [toMode('testnet'), toMode('live')]);
+      const second = await recordedChangeRequest(t.db, [toMode('testnet')]);
+      for (const [mode, changeRequestId] of [
+        ['testnet', first],
+        ['live', first],
+        ['dry_run', undefined],
+        ['testnet', second],
+      ] as const) {
+        await handle.signal(setApplyModeSignal, {
+          mode,
+          actor: 'alice',
+          reason: `to ${mode}`,
+          ...(changeRequestId ? { changeRequestId } : {}),
+        });
       }
       await handle.signal('setGoLive', { nope: 1 });
       const latest = env.client.workflow.getHandle(handle.workflowId);

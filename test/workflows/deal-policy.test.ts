@@ -7,7 +7,6 @@ import { createActivities } from '../../activities';
 import { WardenClient } from '../../src/client';
 import { setExecutionPolicy } from '../../src/db/execution-policies.repository';
 import { readPosition, reconcilePosition } from '../../src/db/positions.repository';
-import { upsertStrategy } from '../../src/db/strategy.repository';
 import type { ControlPlanePort } from '../../src/domain/control-plane/port';
 import type { ApplyMode, ExecutionClass } from '../../src/domain/control-plane/types';
 import type { DealInput, ExecuteDealInput, ExecuteDealResult } from '../../src/domain/deals/types';
@@ -21,6 +20,7 @@ import {
   type TestDatabase,
   uniqueName,
 } from '../helpers';
+import { seedStrategy } from '../support/strategies';
 
 // Issue 13 items 2 and 3: what a deal *is* — its class, the gates it needs,
 // its position — comes from Warden's policy and records, never the payload.
@@ -109,7 +109,7 @@ describe('what a deal is: engine execution policies and Warden’s positions', (
     )?.status;
   // One strategy per level: a level changes only through promotion or demotion.
   const strategy = async (level: MaturityLevel, paused = true) => {
-    await upsertStrategy(
+    await seedStrategy(
       t.db,
       {
         id: `${run}-${level}`,
@@ -204,7 +204,7 @@ describe('what a deal is: engine execution policies and Warden’s positions', (
     await policy('CAPITAL', 'PROD_EXEC', { strategyRequired: true });
     const strategyId = `${run}-racing`;
     const define = (enabled: boolean) =>
-      upsertStrategy(
+      seedStrategy(
         t.db,
         {
           id: strategyId,

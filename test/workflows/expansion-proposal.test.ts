@@ -11,7 +11,6 @@ import type { ProposalTerms, ProposalView } from '../../src/domain/autonomy/prop
 import type { Phase } from '../../src/domain/autonomy/phases';
 import { WardenClient } from '../../src/client';
 import type { GovernanceSettings } from '../../src/config/index';
-import { issueApprovalToken } from '../../src/security/approval-tokens';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import {
   addApprover,
@@ -37,6 +36,7 @@ import {
   uniqueName,
   workflowBundle,
 } from '../helpers';
+import { testApprovalKeys } from '../support/approval-keys';
 
 const PEOPLE = { tech_lead: 'alice', ops_lead: 'carol', product_lead: 'pat', exec_sponsor: 'erin' } as const;
 const FROM: Record<string, Phase> = { 'L3+': 'L3', L4: 'L3+', 'L4+': 'L4', L5: 'L4+' };
@@ -161,13 +161,13 @@ describe('expansionProposal workflow (time-skipping server)', () => {
   );
 
   it('signed approvals: unsigned, expired and wrong-role approvals are refused and audited; a signed one counts', async () => {
-    const key = 'proposal-signing-key-0123456789abcdef';
-    const token = (roles: ('engineer' | 'operator')[], now = new Date()) =>
-      issueApprovalToken({ subject: 'alice', roles, environment: 'test', ttlMs: 600_000, key, now }).token;
+    const keys = testApprovalKeys();
     await (
-      await worker(undefined, undefined, { ...TEST_SETTINGS, approvals: { signed: true, signingKey: key } })
+      await worker(undefined, undefined, { ...TEST_SETTINGS, approvals: keys.settings('test').approvals })
     ).runUntil(async () => {
       const handle = await start('L3+');
+      const token = (roles: ('engineer' | 'operator')[], now = new Date(), action = 'approve') =>
+        keys.issue(t.db, { subject: 'alice', roles, audience: `${handle.workflowId}:${action}`, now });
       await handle.signal(approveSignal, { role: 'tech_lead', approver: 'alice', comment: 'unsigned, from the CLI' });
       await expect
         .poll(async () => (await handle.query(proposalStatusQuery)).rejectedMessages, { timeout: 15_000 })
@@ -175,21 +175,36 @@ describe('expansionProposal workflow (time-skipping server)', () => {
       const expired = await handle
         .executeUpdate(approveUpdate, {
           args: [
-            { role: 'tech_lead', approver: 'alice', token: token(['engineer'], new Date(Date.now() - 3_600_000)) },
+            {
+              role: 'tech_lead',
+              approver: 'alice',
+              token: await token(['engineer'], new Date(Date.now() - 3_600_000)),
+            },
           ],
         })
         .catch((e: unknown) => e);
       expect(String((expired as Error & { cause?: Error }).cause?.message)).toMatch(/^token: expired at /);
       const wrongRole = await handle
-        .executeUpdate(approveUpdate, { args: [{ role: 'tech_lead', approver: 'alice', token: token(['operator']) }] })
+        .executeUpdate(approveUpdate, {
+          args: [{ role: 'tech_lead', approver: 'alice', token: await token(['operator']) }],
+        })
         .catch((e: unknown) => e);
       expect(String((wrongRole as Error & { cause?: Error }).cause?.message)).toBe(
         'role: the token does not grant engineer',
       );
+      // A token issued to reject this proposal does not approve it.
+      const stolen = await handle
+        .executeUpdate(approveUpdate, {
+          args: [{ role: 'tech_lead', approver: 'alice', token: await token(['engineer'], new Date(), 'reject') }],
+        })
+        .catch((e: unknown) => e);
+      expect(String((stolen as Error & { cause?: Error }).cause?.message)).toBe(
+        `token: issued for ${handle.workflowId}:reject, not ${handle.workflowId}:approve`,
+      );
       expect((await handle.query(proposalStatusQuery)).status).toBe('pending');
 
       const approved = await handle.executeUpdate(approveUpdate, {
-        args: [{ role: 'tech_lead', approver: 'alice', token: token(['engineer']) }],
+        args: [{ role: 'tech_lead', approver: 'alice', token: await token(['engineer']) }],
       });
       expect(approved).toMatchObject({ missingRoles: [] });
       await status(handle, 'validating');
@@ -203,7 +218,8 @@ describe('expansionProposal workflow (time-skipping server)', () => {
           'role: the token does not grant engineer',
         ]),
       );
-      expect(JSON.stringify(await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' }))).not.toContain('wat1.');
+      const audited = JSON.stringify(await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' }));
+      expect(audited).not.toMatch(/wtr_|eyJ/);
       if (process.env.WARDEN_RECORD_HISTORIES === '1') {
         writeFileSync(
           path.join(__dirname, '..', 'histories', 'expansion-proposal-signed.json'),

@@ -9,17 +9,16 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createActivities } from '../../activities';
 import { WardenClient } from '../../src/client';
 import { listAuditEvents, verifyAuditChain } from '../../src/db/audit.repository';
-import { hasCompletedPlaybook, readPlaybook } from '../../src/db/go-live.repository';
+import { latestPlaybookCompletion, readPlaybook } from '../../src/db/go-live.repository';
 import { PLAYBOOK, type PlaybookStepId, type StepResult } from '../../src/domain/go-live/playbook';
 import { type GovernanceSettings, SAFE_GOVERNANCE_SETTINGS } from '../../src/config/index';
-import { issueApprovalToken } from '../../src/security/approval-tokens';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { utcDay } from '../../src/domain/risk/rules';
 import { abandonPlaybookSignal, completePlaybookStepSignal, playbookProgressQuery } from '../../workflows/messages';
 import { connectDevServer, createTestDatabase, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+import { testApprovalKeys } from '../support/approval-keys';
 
 const GLOBAL_CAP = 1500; // the seeded GLOBAL daily exposure cap
-const SIGNING_KEY = 'go-live-test-signing-key-0123456789abcdef';
 
 // The playbook has no long timers: the shared dev server runs it.
 describe('goLivePlaybook workflow', () => {
@@ -97,7 +96,7 @@ describe('goLivePlaybook workflow', () => {
     const w = await worker();
     const { playbookId, handle } = await w.runUntil(async () => {
       const started = await start();
-      expect(await hasCompletedPlaybook(t.db)).toBe(false);
+      expect(await latestPlaybookCompletion(t.db)).toBeNull();
       await accepted(started.playbookId, ids.slice(0, 4));
       // The Web UI's Send a Signal takes the same payload.
       await started.handle.signal(completePlaybookStepSignal, {
@@ -109,7 +108,7 @@ describe('goLivePlaybook workflow', () => {
         .poll(async () => (await started.handle.query(playbookProgressQuery)).nextStep, { timeout: 15_000 })
         .toBe('alerts_routed');
       await accepted(started.playbookId, ids.slice(5, 8));
-      expect(await hasCompletedPlaybook(t.db)).toBe(false);
+      expect(await latestPlaybookCompletion(t.db)).toBeNull();
       const last = await step(started.playbookId, 'sign_off', { actor: 'mona', role: 'manager' });
       expect(last).toMatchObject({ status: 'accepted', progress: { status: 'completed', nextStep: null } });
       expect(await started.handle.result()).toMatchObject({
@@ -118,7 +117,7 @@ describe('goLivePlaybook workflow', () => {
       });
       return started;
     });
-    expect(await hasCompletedPlaybook(t.db)).toBe(true);
+    expect(await latestPlaybookCompletion(t.db)).toBeInstanceOf(Date);
     const row = await readPlaybook(t.db, playbookId);
     expect(row).toMatchObject({
       status: 'completed',
@@ -192,6 +191,48 @@ describe('goLivePlaybook workflow', () => {
     expect((await listAuditEvents(t.db, { kind: 'go_live.step_completed' })).length).toBe(1);
   });
 
+  it('the sign-off must come from someone who did none of the other steps: refused with the reason, audited', async () => {
+    const w = await worker();
+    await w.runUntil(async () => {
+      const { playbookId, handle } = await start();
+      await accepted(playbookId, ids.slice(0, 2));
+      expect(await step(playbookId, 'prod_gates_reviewed', { actor: 'pete' })).toMatchObject({ status: 'accepted' });
+      await accepted(playbookId, ids.slice(3, 8));
+      // olga did seven steps, pete one: neither vouches for them, whatever the spelling or the role.
+      for (const actor of ['olga', 'Pete'])
+        expect(await step(playbookId, 'sign_off', { actor, role: 'manager' })).toMatchObject({
+          status: 'refused',
+          reason: 'separation_of_duties',
+          progress: { status: 'in_progress', nextStep: 'sign_off' },
+        });
+      // By signal, as from the Temporal CLI or UI: refused the same way.
+      await handle.signal(completePlaybookStepSignal, {
+        step: 'sign_off',
+        actor: 'olga',
+        role: 'owner',
+        evidence: 'CHG-1',
+      });
+      await expect
+        .poll(async () => (await handle.query(playbookProgressQuery)).refusals.length, { timeout: 15_000 })
+        .toBe(3);
+      expect(await step(playbookId, 'sign_off', { actor: 'mona', role: 'manager' })).toMatchObject({
+        status: 'accepted',
+        progress: { status: 'completed' },
+      });
+    });
+    const refused = (await listAuditEvents(t.db, { kind: 'go_live.step_refused' })).reverse();
+    expect(refused.map((e) => [e.actor, e.details.reason, e.details.detail])).toEqual([
+      [
+        'olga',
+        'separation_of_duties',
+        expect.stringMatching(/^actor: olga did preflight; approval must come from someone else/),
+      ],
+      ['Pete', 'separation_of_duties', expect.stringMatching(/^actor: Pete did prod_gates_reviewed;/)],
+      ['olga', 'separation_of_duties', expect.stringMatching(/^actor: olga did preflight;/)],
+    ]);
+    expect(await latestPlaybookCompletion(t.db)).toBeInstanceOf(Date);
+  });
+
   it('while health is RED only preflight proceeds', async () => {
     const w = await worker();
     await w.runUntil(async () => {
@@ -241,7 +282,7 @@ describe('goLivePlaybook workflow', () => {
     expect(await listAuditEvents(t.db, { kind: 'go_live.step_refused' })).toMatchObject([
       { actor: 'olga', details: { step: 'risk_policies_reviewed', reason: 'health_red' } },
     ]);
-    expect(await hasCompletedPlaybook(t.db)).toBe(false);
+    expect(await latestPlaybookCompletion(t.db)).toBeNull();
   });
 
   it('holds each step to the worst capital band it tolerates: D for the first three, C up to the dry run, A/B after', async () => {
@@ -278,7 +319,7 @@ describe('goLivePlaybook workflow', () => {
         'capital_band_confirmed',
       ]);
     });
-    expect(await hasCompletedPlaybook(t.db)).toBe(true);
+    expect(await latestPlaybookCompletion(t.db)).toBeInstanceOf(Date);
     expect((await listAuditEvents(t.db, { kind: 'go_live.step_refused' })).length).toBe(3);
   });
 
@@ -302,20 +343,33 @@ describe('goLivePlaybook workflow', () => {
       });
       expect(await handle.result()).toMatchObject({ status: 'abandoned', done: [{ step: 'preflight' }] });
     });
-    expect(await hasCompletedPlaybook(t.db)).toBe(false);
+    expect(await latestPlaybookCompletion(t.db)).toBeNull();
     expect((await listAuditEvents(t.db, { kind: 'go_live.playbook_abandoned' }))[0]).toMatchObject({
       actor: 'olga',
       details: { reason: 'launch moved to Q3' },
     });
   });
 
-  it('with signed approvals on, the sign-off needs a valid token for an approver role, used once', async () => {
-    const w = await worker({ ...SAFE_GOVERNANCE_SETTINGS, approvals: { signed: true, signingKey: SIGNING_KEY } });
-    const token = (roles: ('manager' | 'operator')[], subject = 'mona') =>
-      issueApprovalToken({ subject, roles, environment: 'dev', ttlMs: 600_000, key: SIGNING_KEY }).token;
+  it('with signed approvals on, every step needs a token for it, and the sign-off one for an approver role, used once', async () => {
+    const keys = testApprovalKeys();
+    const w = await worker({ ...SAFE_GOVERNANCE_SETTINGS, approvals: keys.settings('dev').approvals });
+    const token = (playbookId: string, id: PlaybookStepId, roles: ('manager' | 'operator')[], subject = 'mona') =>
+      keys.issue(t.db, { subject, roles, audience: `${playbookId}:${id}`, environment: 'dev' });
+    const signedSteps = async (playbookId: string) => {
+      for (const id of ids.slice(0, 8))
+        expect(await step(playbookId, id, { token: await token(playbookId, id, ['operator'], 'olga') })).toMatchObject({
+          status: 'accepted',
+          step: id,
+        });
+    };
     await w.runUntil(async () => {
       const first = await start();
-      await accepted(first.playbookId, ids.slice(0, 8));
+      expect(await step(first.playbookId, 'preflight')).toMatchObject({
+        status: 'refused',
+        reason: 'approver_required',
+        detail: expect.stringMatching(/^token: signed approvals are on in this environment/),
+      });
+      await signedSteps(first.playbookId);
       expect(await updateRejection(step(first.playbookId, 'sign_off', { actor: 'mona', role: 'operator' }))).toMatch(
         /^role: sign_off must be done in an approver role/,
       );
@@ -324,31 +378,46 @@ describe('goLivePlaybook workflow', () => {
         reason: 'approver_required',
         detail: expect.stringMatching(/^token: signed approvals are on in this environment/),
       });
+      const signOff = (roles: ('manager' | 'operator')[], subject?: string) =>
+        token(first.playbookId, 'sign_off', roles, subject);
       expect(
-        await step(first.playbookId, 'sign_off', { actor: 'mona', role: 'manager', token: token(['operator']) }),
+        await step(first.playbookId, 'sign_off', {
+          actor: 'mona',
+          role: 'manager',
+          token: await signOff(['operator']),
+        }),
       ).toMatchObject({ status: 'refused', detail: 'role: the token does not grant manager' });
       expect(
-        await step(first.playbookId, 'sign_off', { actor: 'mona', role: 'manager', token: token(['manager'], 'nils') }),
+        await step(first.playbookId, 'sign_off', {
+          actor: 'mona',
+          role: 'manager',
+          token: await signOff(['manager'], 'nils'),
+        }),
       ).toMatchObject({ status: 'refused', detail: "actor: mona is not the token's subject (nils)" });
-      const good = token(['manager']);
+      const good = await signOff(['manager']);
       expect(await step(first.playbookId, 'sign_off', { actor: 'mona', role: 'manager', token: good })).toMatchObject({
         status: 'accepted',
         progress: { status: 'completed' },
       });
 
+      // The sign-off's token signed off that playbook: on another it counts for nothing.
       const second = await start();
-      await accepted(second.playbookId, ids.slice(0, 8));
+      await signedSteps(second.playbookId);
       expect(await step(second.playbookId, 'sign_off', { actor: 'mona', role: 'manager', token: good })).toMatchObject({
         status: 'refused',
-        detail: expect.stringMatching(/^token: already used for playbook:/),
+        detail: `token: issued for ${first.playbookId}:sign_off, not ${second.playbookId}:sign_off`,
       });
     });
-    expect(await t.db.selectFrom('approval_token_use').select(['subject', 'used_for']).execute()).toEqual([
-      { subject: 'mona', used_for: expect.stringMatching(/:sign_off$/) },
-    ]);
-    // Refused tokens stay unspent: the audit log must not hand them to its readers.
+    expect(
+      await t.db
+        .selectFrom('approval_token_use')
+        .select(['subject', 'used_for'])
+        .where('subject', '=', 'mona')
+        .execute(),
+    ).toEqual([{ subject: 'mona', used_for: expect.stringMatching(/:sign_off$/) }]);
+    // Refused tokens stay unspent: the audit log must not hand them (or their references) to its readers.
     const refusals = await listAuditEvents(t.db, { kind: 'go_live.step_refused' });
-    expect(refusals.length).toBe(4);
-    expect(JSON.stringify(refusals)).not.toMatch(/wat1\./);
+    expect(refusals.length).toBe(5);
+    expect(JSON.stringify(refusals)).not.toMatch(/wtr_|eyJ/);
   });
 });

@@ -8,13 +8,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { createActivities } from '../../activities';
 import { WardenClient } from '../../src/client';
 import type { GovernanceSettings } from '../../src/config/index';
-import { issueApprovalToken } from '../../src/security/approval-tokens';
 import { CONTROL_PLANE_WORKFLOW_ID, promotionWorkflowId } from '../../workflows/names';
 import { addApprover } from '../../src/db/autonomy.repository';
 import { readControlPlaneState } from '../../src/db/control-plane.repository';
 import { upsertRiskPolicy } from '../../src/db/risk.repository';
 import { evaluateStrategyDrift, setDriftBaseline } from '../../src/db/strategy-drift.repository';
-import { getStrategy, type Strategy, upsertStrategy } from '../../src/db/strategy.repository';
+import { getStrategy, type Strategy } from '../../src/db/strategy.repository';
+import { seedStrategy } from '../support/strategies';
 import { issueToken, revokeTokens } from '../../src/db/execution-tokens.repository';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { reconcilePosition } from '../../src/db/positions.repository';
@@ -35,6 +35,7 @@ import {
   uniqueName,
   workflowBundle,
 } from '../helpers';
+import { testApprovalKeys } from '../support/approval-keys';
 
 describe('strategy gate inside dealExecution (time-skipping server)', () => {
   let env: TestWorkflowEnvironment;
@@ -93,7 +94,7 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
       }),
     });
   const strategy = (over: Partial<Strategy> = {}) =>
-    upsertStrategy(
+    seedStrategy(
       t.db,
       {
         id: 'mr-1',
@@ -409,9 +410,10 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
   });
 
   it('signed approvals: order and promotion approvals without a valid token are refused and audited; signed ones count', async () => {
-    const key = 'strategy-signing-key-0123456789abcdef';
-    const token = () =>
-      issueApprovalToken({ subject: 'alice', roles: ['engineer'], environment: 'test', ttlMs: 600_000, key }).token;
+    const keys = testApprovalKeys();
+    // Each approval's token is for its own target: this deal's order, that promotion.
+    const token = (workflowId: string) =>
+      keys.issue(t.db, { subject: 'alice', roles: ['engineer'], audience: `${workflowId}:approve` });
     await strategy({ level: 'L2' });
     for (let i = 0; i < 50; i++)
       await t.db
@@ -419,7 +421,7 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
         .values({ strategy_id: 'mr-1', deal_id: `hist-${i}`, pnl: i % 5 < 3 ? 10 : -5, at: new Date() })
         .execute();
     await (
-      await worker({ ...TEST_SETTINGS, approvals: { signed: true, signingKey: key } })
+      await worker({ ...TEST_SETTINGS, approvals: keys.settings('test').approvals })
     ).runUntil(async () => {
       const handle = await warden.startDeal(deal());
       await expect
@@ -432,7 +434,11 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
         })
         .toBe(1);
       expect((await handle.query(dealProgressQuery)).stage).toBe('awaiting_order_approval');
-      await handle.signal(approveOrderSignal, { approver: 'alice', role: 'tech_lead', token: token() });
+      await handle.signal(approveOrderSignal, {
+        approver: 'alice',
+        role: 'tech_lead',
+        token: await token(handle.workflowId),
+      });
       expect(await handle.result()).toMatchObject({ status: 'executed' });
       await record(handle.workflowId, 'deal-execution-signed-order.json');
       const proposal = env.client.workflow.getHandle(promotionWorkflowId('mr-1', 'L3'));
@@ -440,7 +446,11 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
       await expect
         .poll(async () => (await proposal.query(promotionStatusQuery)).refused, { timeout: 10_000 })
         .toEqual([expect.stringMatching(/^token: signed approvals are on/)]);
-      await proposal.signal(approvePromotionSignal, { approver: 'alice', role: 'tech_lead', token: token() });
+      await proposal.signal(approvePromotionSignal, {
+        approver: 'alice',
+        role: 'tech_lead',
+        token: await token(proposal.workflowId),
+      });
       expect(await proposal.result()).toMatchObject({ status: 'promoted', decidedBy: 'alice' });
       await record(proposal.workflowId, 'strategy-promotion-signed.json');
     });

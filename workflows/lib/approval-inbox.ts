@@ -4,12 +4,14 @@
 // deadline. Each workflow composes these steps in the order its recorded
 // histories hold; the pieces issue no command beyond the activities and
 // timers the callers had, so workflows moved onto them still replay.
-import { condition, uuid4 } from '@temporalio/workflow';
+import { condition, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { ApprovalActivities, ApprovalVerdict } from '../../src/domain/identity/activities';
 import type { AutonomyActivities } from '../../src/domain/autonomy/activities';
 import type { ApproverRole } from '../../src/domain/autonomy/phases';
+import { type ApprovalAction, approvalAudience } from '../../src/domain/identity/audience';
 import { redactToken } from '../../src/domain/identity/redact';
+import type { Excluded } from '../../src/domain/identity/separation';
 import { AUTONOMY_APPROVER_ROLE } from '../../src/domain/identity/roles';
 import { describeIssues } from '../../src/domain/shared/validation';
 
@@ -88,14 +90,19 @@ export class ApprovalInbox<K extends string = string> {
     return this.received.splice(0);
   }
 
-  /** The worker's check of an approver (and token, if any), spent for `usedFor` so a token approves once. */
-  verify(claim: ApproverClaim, usedFor: string): Promise<ApprovalVerdict> {
+  /**
+   * The worker's check of an approver (and token, if any) for `action` on this workflow: a token counts
+   * only if issued for `<workflowId>:<action>`, and is spent so it approves once. Whoever is `excluded`
+   * (the requester) is refused there, before the token is spent.
+   */
+  verify(claim: ApproverClaim, action: ApprovalAction, excluded: readonly Excluded[] = []): Promise<ApprovalVerdict> {
     const { approver, role, token } = claim;
     return this.options.verifyApproval({
       actor: approver,
       role: AUTONOMY_APPROVER_ROLE[role],
-      usedFor,
+      usedFor: approvalAudience(workflowInfo().workflowId, action),
       ...(token !== undefined ? { token } : {}),
+      ...(excluded.length > 0 ? { excluded: [...excluded] } : {}),
     });
   }
 

@@ -91,7 +91,9 @@ async function awaitOrderApproval(
       let problem = screened.ok ? null : screened.problem;
       // Since signed approvals: the approver (and token, if any) must also pass the worker's check.
       if (screened.ok && patched('signed-approvals')) {
-        const verdict = await inbox.verify(screened.approval, `deal:${input.dealId}:approveOrder`);
+        const verdict = await inbox.verify(screened.approval, 'approve', [
+          { actor: input.requestedBy, as: 'requested this deal' },
+        ]);
         if (!verdict.ok) problem = verdict.problem;
       }
       if (problem === null) return true;

@@ -131,9 +131,12 @@ export class ProposalDecisions {
       const listed = this.since.wardenOwned
         ? await this.autonomy.checkApprover({ role: claim.role, approver: claim.approver })
         : ({ ok: true } as const);
-      const verdict = listed.ok
-        ? await this.inbox.verify(claim, `proposal:${this.terms.proposalId}:${message}`)
-        : listed;
+      const { requestedBy } = this.terms;
+      const excluded =
+        message === 'approve' && requestedBy !== undefined
+          ? [{ actor: requestedBy, as: 'requested this proposal' }]
+          : [];
+      const verdict = listed.ok ? await this.inbox.verify(claim, message, excluded) : listed;
       // The proposal may have moved on while the check ran: the rules are applied again.
       const problem = verdict.ok ? this.apply(message, payload) : verdict.problem;
       if (problem !== null) this.inbox.refuse(message, redactToken(payload), problem);

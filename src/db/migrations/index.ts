@@ -13,6 +13,10 @@ import * as executionPolicies from './2026_12_01_0003_execution_policies';
 import * as commandPolicies from './2026_12_01_0004_command_policies';
 import * as proposalRecords from './2026_12_01_0005_proposal_records';
 import * as restrictionPriorState from './2026_12_01_0006_restriction_prior_state';
+import * as changeRequests from './2026_12_02_0001_change_requests';
+import * as pendingApiKeys from './2026_12_02_0002_pending_api_keys';
+import * as approvalTokenRefs from './2026_12_02_0003_approval_token_refs';
+import * as dealAdmission from './2026_12_02_0030_deal_admission';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const migrations: Record<string, Migration> = {
@@ -30,4 +34,8 @@ export const migrations: Record<string, Migration> = {
   '2026_12_01_0004_command_policies': commandPolicies,
   '2026_12_01_0005_proposal_records': proposalRecords,
   '2026_12_01_0006_restriction_prior_state': restrictionPriorState,
+  '2026_12_02_0001_change_requests': changeRequests,
+  '2026_12_02_0002_pending_api_keys': pendingApiKeys,
+  '2026_12_02_0003_approval_token_refs': approvalTokenRefs,
+  '2026_12_02_0030_deal_admission': dealAdmission,
 };

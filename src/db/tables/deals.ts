@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { AdmissionInputs } from '../../domain/change-requests/replay';
 import type { ClaimStage } from '../../domain/deals/claims';
 import type { DealResult, DealTerms } from '../../domain/deals/types';
 
@@ -13,6 +14,8 @@ export interface DealClaimTable {
   result: ColumnType<DealResult | null, string | null, string | null>;
   permit_id: string | null;
   apply_mode: string | null;
+  /** What the deal asked at admission (issue 14: replayed by `warden policy plan`); null before it. */
+  admission: ColumnType<AdmissionInputs | null, string | null | undefined, string | null>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }

@@ -25,6 +25,26 @@ export type ProposalEvent =
   | 'stale'
   /** Started for an id Warden holds no open proposal record for: nothing happens. */
   | 'refused';
+/** What a change request's history records, one audit event each. */
+export type ChangeRequestEvent =
+  | 'opened'
+  /** The requester replaced the changes: approvals given so far are revoked. */
+  | 'edited'
+  /** One approval counted; `approved` follows once every slot is filled. */
+  | 'approval_counted'
+  | 'approved'
+  | 'rejected'
+  | 'cancelled'
+  | 'expired'
+  | 'applied'
+  /** Approved, but the state it was read against had moved on: nothing applied. */
+  | 'stale'
+  /** Not recorded: invalid, nothing to change, or a loosening without the requester's token. */
+  | 'refused'
+  /** A message (approve, reject, edit, cancel) refused with the reason. */
+  | 'message_rejected'
+  /** The message budget is spent: later messages are ignored. */
+  | 'messages_ignored';
 type RestrictionKind = 'throttle' | 'pause';
 type BreakerAction = (typeof BREAKER_ACTIONS)[number];
 
@@ -73,6 +93,21 @@ const proposal = {
   stale: 'proposal.stale',
   refused: 'proposal.refused',
 } as const satisfies KeyedKinds<'proposal', ProposalEvent>;
+
+const changeRequest = {
+  opened: 'change_request.opened',
+  edited: 'change_request.edited',
+  approval_counted: 'change_request.approval_counted',
+  approved: 'change_request.approved',
+  rejected: 'change_request.rejected',
+  cancelled: 'change_request.cancelled',
+  expired: 'change_request.expired',
+  applied: 'change_request.applied',
+  stale: 'change_request.stale',
+  refused: 'change_request.refused',
+  message_rejected: 'change_request.message_rejected',
+  messages_ignored: 'change_request.messages_ignored',
+} as const satisfies KeyedKinds<'change_request', ChangeRequestEvent>;
 
 const breakerTripped = {
   revert_to_l3: 'breaker.revert_to_l3',
@@ -157,6 +192,7 @@ export const AuditKind = {
   autonomy: {
     phaseDefinitionSet: 'autonomy.phase_definition_set',
     approverAdded: 'autonomy.approver_added',
+    approverRemoved: 'autonomy.approver_removed',
     phaseApplied: 'autonomy.phase_applied',
     phaseValidated: 'autonomy.phase_validated',
     messageRejected: 'autonomy.message_rejected',
@@ -170,12 +206,18 @@ export const AuditKind = {
   proposal,
   // Warden's own record of a proposal (expansion or promotion): its terms, written before its workflow runs.
   proposalRecord: { recorded: 'proposal_record.recorded' },
+  // A change request's history (governed state changes), keyed by `ChangeRequestEvent`.
+  changeRequest,
   // Circuit breakers: rules, resolutions, and trips keyed by the rule's action.
   breaker: { ruleSet: 'breaker.rule_set', resolved: 'breaker.resolved' },
   breakerTripped,
   // Operator surface: refused API requests, keys, approval tokens, Alertmanager alerts recorded (keyed by status).
-  api: { requestRefused: 'api.request_refused' },
-  apiKey: { created: 'api_key.created', revoked: 'api_key.revoked' },
+  api: {
+    requestRefused: 'api.request_refused',
+    /** A request without a valid key: the source address and route, never the key presented. */
+    authenticationFailed: 'api.authentication_failed',
+  },
+  apiKey: { created: 'api_key.created', revoked: 'api_key.revoked', activated: 'api_key.activated' },
   approvalToken: { issued: 'approval_token.issued' },
   alert,
   // Notifications.

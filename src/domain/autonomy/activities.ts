@@ -1,4 +1,6 @@
 import type { ProposalEvent } from '../audit/kinds';
+import type { PolicyChangeStart } from '../change-requests/request';
+import type { HeimdallWeekReview } from '../prod-eligibility/promotion';
 import type { ApplyMode, ExecutionClass } from '../control-plane/types';
 import type { BreakerTrip } from './breakers';
 import type { CommandDenialReason, CommandGate } from './commands';
@@ -69,6 +71,12 @@ export interface GovernanceReportDraft {
   phase: Phase;
 }
 
+/** The Friday review and the change request it asks for (null: none this week). */
+export interface HeimdallWeekAnswer {
+  review: HeimdallWeekReview;
+  request: PolicyChangeStart | null;
+}
+
 export interface AutonomyActivities {
   loadAutonomyContext(): Promise<AutonomyContext>;
   /** Stores the outcome, then runs the breakers on it (seed 002: evaluated after each command outcome). */
@@ -86,6 +94,8 @@ export interface AutonomyActivities {
   finishValidation(input: { proposalId: string }): Promise<void>;
   /** Steps 1–5 of seed 002's weekly cycle; the workflow starts the proposal and updates state. */
   prepareGovernanceReport(input: { at: string; minimumDaysOverride?: number }): Promise<GovernanceReportDraft>;
+  /** Seed 000's Friday review of every Heimdall domain's week: what it earned, as change-request changes. */
+  reviewHeimdallWeek(input: { at: string }): Promise<HeimdallWeekAnswer>;
   /** Stores the week's report once per key (default: its period, `at`); a retry answers the first report's id. */
   saveGovernanceReport(input: {
     report: Record<string, unknown>;

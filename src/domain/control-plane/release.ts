@@ -1,18 +1,17 @@
 import { durationMs } from '../shared/durations';
 import { RELEASE_APPROVER_ROLES, type Role } from '../identity/roles';
+import { checkSeparation, sameIdentity } from '../identity/separation';
 import type { ControlPlaneState, ReleaseApproval } from './types';
 
 /** This environment's rules for releasing an engaged kill switch. */
 export interface KillSwitchReleasePolicy {
   /** How long after engaging before a release may be approved, e.g. 15m. */
   cooldown: string;
-  /** Distinct approvers needed. */
+  /** Distinct approvers needed; whoever engaged the kill switch is never one of them (separation of duties). */
   approvals: number;
-  /** May whoever engaged the kill switch approve its release? */
-  selfApproval: boolean;
 }
 
-export const DEFAULT_RELEASE_POLICY: KillSwitchReleasePolicy = { cooldown: '15m', approvals: 1, selfApproval: false };
+export const DEFAULT_RELEASE_POLICY: KillSwitchReleasePolicy = { cooldown: '15m', approvals: 1 };
 
 /** A vote whose identity and role are settled (by a verified token, or as declared when tokens are off). */
 export interface ReleaseVote {
@@ -29,8 +28,8 @@ export type ReleaseDecision =
 
 /**
  * Engaging is instant and open to many; releasing is slow and narrow: only an
- * approver role, only after the cooldown, never by the engager unless the
- * environment allows it, and any decline throws away the approvals gathered.
+ * approver role, only after the cooldown, never by the engager (in any
+ * environment), and any decline throws away the approvals gathered.
  */
 export function decideReleaseVote(
   state: ControlPlaneState,
@@ -59,13 +58,13 @@ export function decideReleaseVote(
       reason: `cooldown: the kill switch was engaged at ${state.killSwitchEngagedAt}; a release may be approved from ${new Date(releasableAt).toISOString()} (cooldown ${policy.cooldown})`,
     };
   }
-  if (!policy.selfApproval && vote.actor === state.killSwitchEngagedBy) {
-    return {
-      status: 'refused',
-      reason: `actor: ${vote.actor} engaged the kill switch and may not approve its release in this environment`,
-    };
-  }
-  if (state.releaseApprovals.some((a) => a.actor === vote.actor)) {
+  const engager = state.killSwitchEngagedBy;
+  const separated = checkSeparation(
+    vote.actor,
+    engager === null ? [] : [{ actor: engager, as: 'engaged the kill switch' }],
+  );
+  if (!separated.ok) return { status: 'refused', reason: separated.problem };
+  if (state.releaseApprovals.some((a) => sameIdentity(a.actor, vote.actor))) {
     return { status: 'refused', reason: `actor: ${vote.actor} has already approved this release` };
   }
   const approvals = [...state.releaseApprovals, { actor: vote.actor, role: vote.role, at: now.toISOString() }];

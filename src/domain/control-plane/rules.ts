@@ -1,5 +1,6 @@
 import { AuditKind, type AuditKindName } from '../audit/kinds';
 import type { CapitalBand } from '../capital/bands';
+import { type AuthorityChange, type AuthorityContext, judgeAuthority, playbookProblem } from './loosening';
 import { decideReleaseVote, type KillSwitchReleasePolicy, type ReleaseVote } from './release';
 import type { ApplyMode, ChangeOutcome, ControlPlaneChange, ControlPlaneState, ExecutionClass } from './types';
 
@@ -40,8 +41,12 @@ export function enforceControlPlane(executionClass: ExecutionClass, state: Contr
 export interface ChangeContext {
   at: Date;
   release: KillSwitchReleasePolicy;
-  /** Has a goLivePlaybook run all nine steps? */
-  goLivePlaybookCompleted: boolean;
+  /** For go-live on: when a goLivePlaybook last ran all nine steps (ISO-8601), or null if none has. */
+  playbookCompletedAt: string | null;
+  /** For go-live on: when go-live last went from on to off (ISO-8601), or null if it never has. */
+  lastGoLiveOffAt: string | null;
+  /** For a change naming a change request: the request as Warden holds it, and what it already applied. */
+  authority?: AuthorityContext;
   /** For release votes: the settled identity and role, or why the vote cannot count (bad or missing token). */
   vote?: ReleaseVote | { refused: string };
   /** Capital usage measured now; every change refreshes the band. */
@@ -55,6 +60,8 @@ export interface ChangeDecision {
   next: ControlPlaneState;
   /** The audit kind that records it. */
   auditKind: AuditKindName;
+  /** The approved change request a loosening change applied, and its change it applied. */
+  authority?: { changeRequestId: string; change: AuthorityChange };
 }
 
 /**
@@ -80,17 +87,25 @@ export function decideControlPlaneChange(
     next: state,
     auditKind: CONTROL_PLANE_REFUSAL_KIND,
   });
-  const applied = (next: ControlPlaneState, auditKind = CONTROL_PLANE_AUDIT_KINDS[change.kind]): ChangeDecision => ({
-    outcome: { status: 'applied' },
-    next,
-    auditKind,
-  });
+  // Whatever would apply and loosens needs others' approval, on every path: an approved change request.
+  const applied = (next: ControlPlaneState, auditKind = CONTROL_PLANE_AUDIT_KINDS[change.kind]): ChangeDecision => {
+    const authority = judgeAuthority(state, change, ctx.authority);
+    if (authority.needed && !authority.ok) return refused(authority.problem);
+    return {
+      outcome: { status: 'applied' },
+      next,
+      auditKind,
+      ...(authority.needed
+        ? { authority: { changeRequestId: authority.changeRequestId, change: authority.change } }
+        : {}),
+    };
+  };
   switch (change.kind) {
-    case 'setGoLive':
-      if (change.enabled && !ctx.goLivePlaybookCompleted) {
-        return refused('enabled: go-live needs a completed goLivePlaybook (all nine steps, see `warden playbook`)');
-      }
+    case 'setGoLive': {
+      const problem = change.enabled ? playbookProblem(ctx.playbookCompletedAt, ctx.lastGoLiveOffAt) : null;
+      if (problem !== null) return refused(problem);
       return applied({ ...state, ...stamped, goLiveEnabled: change.enabled });
+    }
     case 'engageKillSwitch':
       // A new engagement is a new incident: the cooldown restarts and earlier approvals lapse.
       return applied({

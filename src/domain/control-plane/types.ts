@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { CapitalBand } from '../capital/bands';
+import { ChangeRequestIdSchema } from '../change-requests/id';
 import { type Role, RoleSchema } from '../identity/roles';
 import { EngineSchema } from '../risk/rules';
 import { safeText } from '../shared/validation';
@@ -36,12 +37,21 @@ export const MAX_CONTROL_PLANE_PAYLOAD = 64 * 1024;
 /** Most changes queued at once; past it a non-engage change is refused (audited), an engage never. */
 export const MAX_CONTROL_PLANE_QUEUE = 256;
 
+/**
+ * The approved change request a loosening change applies (go-live on, apply
+ * mode towards live, lifting a restriction): without one, or with one that
+ * does not include exactly this change, the control plane refuses it.
+ * Tightening changes need none.
+ */
+const ChangeRequestAuthorityField = ChangeRequestIdSchema.optional();
+
 // Payloads are plain JSON so operators can send them from the Temporal CLI or
 // Web UI; strict objects turn a misspelt field into an error naming it.
 export const SetGoLiveInputSchema = z.strictObject({
   enabled: z.boolean(),
   actor: ActorSchema,
   reason: ReasonSchema.optional(),
+  changeRequestId: ChangeRequestAuthorityField,
 });
 export const EngageKillSwitchInputSchema = z.strictObject({
   source: KillSwitchSourceSchema,
@@ -83,6 +93,7 @@ const ClearEngineRestrictionFields = z.strictObject({
   source: RestrictionSourceSchema.optional(),
   actor: ActorSchema,
   reason: ReasonSchema,
+  changeRequestId: ChangeRequestAuthorityField,
 });
 const oneTarget = (v: { restrictionId?: string | undefined; engine?: string | undefined }) =>
   (v.restrictionId === undefined) !== (v.engine === undefined);
@@ -94,6 +105,7 @@ export const SetApplyModeInputSchema = z.strictObject({
   mode: ApplyModeSchema,
   actor: ActorSchema,
   reason: ReasonSchema.optional(),
+  changeRequestId: ChangeRequestAuthorityField,
 });
 
 export type SetGoLiveInput = z.infer<typeof SetGoLiveInputSchema>;

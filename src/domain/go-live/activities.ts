@@ -1,13 +1,17 @@
-import type { GoLiveConditions, PlaybookStepId, StepRecord, StepRefusal } from './playbook';
+import type { GoLiveConditions, PlaybookStepId, StepRecord, StepRefusal, StepRefusalReason } from './playbook';
 import type { OperatorSessionView } from './sessions';
 
 // The go-live playbook's and operator sessions' activity contract, implemented by activities/go-live.ts.
 
-export type StepRecording = { recorded: true } | { recorded: false; problem: string };
+/** A step not recorded says why; `reason` when it is not the approver's credentials (`approver_required`). */
+export type StepRecording = { recorded: true } | { recorded: false; problem: string; reason?: StepRefusalReason };
 
 export interface GoLiveActivities {
-  /** Band and R/Y/G health now, and for a sign-off whether the actor may give it. */
+  /** Band and R/Y/G health now, and the actor's credentials (a sign-off's approver role; a token for the step). */
   assessGoLiveConditions(input: {
+    /** The playbook's workflow id and run: a step's token is for `<playbookId>:<step>`, spent by this run's step. */
+    playbookId: string;
+    runId: string;
     step: PlaybookStepId;
     actor: string;
     role?: string;

@@ -4,6 +4,7 @@ import { ActorSchema, ReasonSchema } from '../control-plane/types';
 import type { HealthStatus } from '../system-health/rules';
 import { RELEASE_APPROVER_ROLES } from '../identity/roles';
 import type { ApprovalClaimCheck as ApproverCheck } from '../identity/approval-check';
+import { checkSeparation } from '../identity/separation';
 import { describeIssues, safeText, TokenTextSchema } from '../shared/validation';
 
 /**
@@ -158,7 +159,7 @@ export interface StepRecord {
 }
 
 export type StepRefusalReason =
-  'playbook_closed' | 'out_of_order' | 'health_red' | 'band_exceeded' | 'approver_required';
+  'playbook_closed' | 'out_of_order' | 'health_red' | 'band_exceeded' | 'approver_required' | 'separation_of_duties';
 
 export interface StepRefusal {
   step: string;
@@ -188,7 +189,10 @@ export interface GoLiveConditions {
   health: HealthStatus;
   /** Why health is not GREEN, one line each. */
   healthReasons: string[];
-  /** The approver's credentials, checked for a step that needs them; null otherwise. */
+  /**
+   * The actor's credentials: checked for a step that needs an approver, and for any step that came with
+   * a token or, with signed approvals on, must; null otherwise.
+   */
   approver: ApproverCheck | null;
 }
 
@@ -283,5 +287,18 @@ export function decideStep(
       };
     }
   }
+  // Credentials checked for any other step (every step, with signed approvals on) count only if they hold.
+  if (conditions.approver !== null && !conditions.approver.ok)
+    return { accepted: false, reason: 'approver_required', detail: conditions.approver.problem };
   return { accepted: true };
+}
+
+/**
+ * The sign-off vouches for the other eight steps, so it comes from someone who
+ * did none of them. Decided where the step is recorded, with the row locked.
+ */
+export function signOffProblem(done: readonly StepRecord[], actor: string): string | null {
+  const others = done.filter((d) => d.step !== 'sign_off').map((d) => ({ actor: d.actor, as: `did ${d.step}` }));
+  const check = checkSeparation(actor, others);
+  return check.ok ? null : check.problem;
 }

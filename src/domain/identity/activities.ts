@@ -1,4 +1,5 @@
 import type { Role } from './roles';
+import type { Excluded } from './separation';
 
 // The signed-approval activity contract, implemented by activities/approvals.ts.
 
@@ -6,5 +7,15 @@ export type ApprovalVerdict = { ok: true } | { ok: false; problem: string };
 
 /** Signed approvals for workflows that take approvals by signal or update: the token is checked and spent off the workflow. */
 export interface ApprovalActivities {
-  verifyApproval(input: { actor: string; role: Role; token?: string; usedFor: string }): Promise<ApprovalVerdict>;
+  /**
+   * `excluded` names who may not approve this (its requester, say): refused before any token is
+   * spent, and decided here so the verdict is recorded in the workflow's history.
+   */
+  verifyApproval(input: {
+    actor: string;
+    role: Role;
+    token?: string;
+    usedFor: string;
+    excluded?: Excluded[];
+  }): Promise<ApprovalVerdict>;
 }

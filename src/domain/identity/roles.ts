@@ -35,6 +35,11 @@ export const PERMISSIONS = [
   'policy:set',
   'position:reconcile',
   'deal:reconcile',
+  'deal:start',
+  'kpi:record',
+  'api_key:manage',
+  'change:decide',
+  'change:request',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -63,6 +68,16 @@ export const RBAC: Record<Permission, readonly Role[]> = {
   'position:reconcile': ['owner', 'manager', 'risk_officer'],
   // Settling or releasing a deal that may have executed: an approver or the risk officer says what happened.
   'deal:reconcile': RELEASE_APPROVER_ROLES,
+  // Starting a deal from the operator's side (`warden deal start`): people who run things, never automation.
+  'deal:start': ['owner', 'manager', 'operator', 'engineer'],
+  // KPI events feed the regression tripwire: producers' integrations and the people who run them.
+  'kpi:record': ['owner', 'manager', 'operator', 'engineer', 'automation'],
+  // Who holds which role is the owner's to say.
+  'api_key:manage': ['owner'],
+  // Deciding a change request: people in write roles; the request's own rules say which roles count (and never its requester).
+  'change:decide': ['owner', 'manager', 'risk_officer', 'operator', 'engineer'],
+  // Opening a change request: every write role and automation (what only tightens applies at once; the rest waits for others).
+  'change:request': ['owner', 'manager', 'risk_officer', 'operator', 'engineer', 'automation'],
 };
 
 export function allows(roles: readonly Role[], permission: Permission): boolean {

@@ -42,6 +42,12 @@ export const ErrorType = {
   StrategyLevelChangeRefused: 'StrategyLevelChangeRefused',
   /** A proposal that cannot be recorded: another is open, or its terms do not follow the ladder. */
   ProposalRefused: 'ProposalRefused',
+  /** A change request's change was read against a state that has moved on: nothing applied, the request is stale. */
+  PolicyChangeStale: 'PolicyChangeStale',
+  /** A change request's change that cannot apply for its content (e.g. an API key's roles, a revoked key). */
+  PolicyChangeRefused: 'PolicyChangeRefused',
+  /** A change request's edit or cancel sent by update was refused (not the requester, or no longer pending). */
+  ChangeRequestRefused: 'ChangeRequestRefused',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

@@ -40,6 +40,8 @@ export interface RouteContext<B, Q, P> {
   body: B;
   query: Q;
   params: P;
+  /** The request's Accept header, for routes that answer in more than one format. */
+  accept?: string | undefined;
 }
 
 export interface Reply {

@@ -1,5 +1,6 @@
 /**
- * Per key and per endpoint: a fixed one-minute window per (key, route). Kept
+ * A fixed one-minute window per key: (API key, route) for requests, source
+ * address for failed authentications. Kept
  * in the API process's memory: limits protect the process, and a restart
  * forgiving a burst is acceptable.
  */
@@ -13,6 +14,13 @@ export class RateLimiter {
 
   /** Counts one request; says whether it may proceed and, if not, when to retry. */
   take(key: string, limit: number): { ok: true; remaining: number } | { ok: false; retryAfterSeconds: number } {
+    const taken = this.peek(key, limit);
+    if (taken.ok) this.windows.get(key)!.count += 1;
+    return taken.ok ? { ok: true, remaining: taken.remaining - 1 } : taken;
+  }
+
+  /** Whether one more would be within the limit, counting nothing (e.g. before a failure is known). */
+  peek(key: string, limit: number): { ok: true; remaining: number } | { ok: false; retryAfterSeconds: number } {
     const now = this.now();
     let window = this.windows.get(key);
     if (window === undefined || now - window.start >= this.windowMs) {
@@ -22,7 +30,6 @@ export class RateLimiter {
     }
     if (window.count >= limit)
       return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((window.start + this.windowMs - now) / 1000)) };
-    window.count += 1;
     return { ok: true, remaining: limit - window.count };
   }
 

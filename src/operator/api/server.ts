@@ -4,16 +4,42 @@ import { authenticateApiKey } from '../../db/api-keys.repository';
 import { recordAuditEvent } from '../../db/audit.repository';
 import { AuditKind } from '../../domain/audit/kinds';
 import { allows, type Identity } from '../../domain/identity/roles';
-import { ApiError, parsePart, type RouteSpec } from './http';
+import { type Operation, OPERATIONS, runOperation } from '../operations';
+import { ApiError, parsePart, route, type RouteSpec } from './http';
 import { buildOpenApi } from './openapi';
 import { OPERATOR_PAGE_HTML } from './operator-page';
 import { RateLimiter } from './rate-limit';
 import { type ApiDeps, createRoutes } from './routes';
+import { ok } from './routes/shared';
 
 export interface ApiServerOptions {
   /** Requests per key per endpoint per minute; writes get a quarter of it. */
   rateLimitPerMinute: number;
+  /** Failed authentications per source address per minute; past it the source gets 429 before any key lookup. */
+  authFailuresPerMinute?: number;
   limiter?: RateLimiter;
+}
+
+/** Reads, whatever their method: the full rate; writes a quarter of it. */
+const READ_ACCESS = new Set(['read', 'audit:read']);
+
+/**
+ * Every operation of the registry as `POST /operations/<name>`, the way the
+ * `warden` command reaches the API: the same handler as every other route
+ * (key, rate limit, the operation's permission, its input schema).
+ */
+export function operationRoutes(deps: ApiDeps): RouteSpec[] {
+  return (Object.entries(OPERATIONS) as [string, Operation][]).map(([name, op]) =>
+    route<unknown>({
+      id: `operation:${name}`,
+      method: 'POST',
+      url: `/operations/${name}`,
+      access: op.permission,
+      summary: op.summary,
+      body: op.input,
+      handle: async ({ identity, body }) => ok(await runOperation(op, deps, identity, body)),
+    }),
+  );
 }
 
 function presentedKey(request: FastifyRequest): string | undefined {
@@ -30,19 +56,59 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 /**
- * The operator HTTP API. Every request is authenticated (API key → identity
- * and roles), rate limited per key and endpoint, checked against the RBAC
- * table, and validated before its handler runs; writes act only through
- * workflows, so the audit trail names the identity.
+ * The operator HTTP API, and through `/operations/<name>` every `warden`
+ * command. Every request is authenticated (API key → identity and roles; failed
+ * attempts rate limited and audited by source), rate limited per key and
+ * endpoint, checked against the RBAC table, and validated before its handler
+ * runs; the audit trail names the identity.
  */
 export function createApiServer(deps: ApiDeps, options: ApiServerOptions): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024 });
+  // A policy file may be posted as it is (POST /policy/plan, /policy/apply): YAML arrives as text.
+  app.addContentTypeParser(
+    ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'],
+    { parseAs: 'string' },
+    (_request, body, done) => done(null, body),
+  );
   const limiter = options.limiter ?? new RateLimiter();
-  const routes = createRoutes(deps);
+  const failures = new RateLimiter();
+  const failureLimit = options.authFailuresPerMinute ?? 10;
+  const routes = [...createRoutes(deps), ...operationRoutes(deps)];
   const openApi = buildOpenApi(routes, deps.config.environment);
 
-  async function authenticate(spec: RouteSpec, request: FastifyRequest): Promise<Identity> {
+  /**
+   * Who calls. A source past its failed authentications gets 429 before any
+   * key lookup; every 401 is counted against its source and audited with the
+   * address and route (never the key presented).
+   */
+  async function authenticate(spec: RouteSpec, request: FastifyRequest, reply: FastifyReply): Promise<Identity> {
     if (spec.access === 'public') return { name: 'anonymous', roles: [], keyId: '' };
+    const source = request.ip;
+    const blocked = failures.peek(source, failureLimit);
+    if (!blocked.ok) {
+      void reply.header('retry-after', String(blocked.retryAfterSeconds));
+      throw new ApiError(
+        429,
+        'rate_limited',
+        `too many failed authentications from ${source}; retry in ${blocked.retryAfterSeconds} s`,
+      );
+    }
+    try {
+      return await identify(spec, request);
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 401) throw error;
+      failures.take(source, failureLimit);
+      await recordAuditEvent(deps.db, {
+        actor: 'unauthenticated',
+        kind: AuditKind.api.authenticationFailed,
+        subject: `source:${source}`,
+        details: { source, method: spec.method, url: spec.url, route: spec.id, reason: error.message },
+      });
+      throw error;
+    }
+  }
+
+  async function identify(spec: RouteSpec, request: FastifyRequest): Promise<Identity> {
     if (spec.access === 'alertmanager') {
       const receiver = (request.query as { receiver?: unknown }).receiver;
       const secret = typeof receiver === 'string' ? deps.config.alertmanagerReceivers[receiver] : undefined;
@@ -80,10 +146,12 @@ export function createApiServer(deps: ApiDeps, options: ApiServerOptions): Fasti
   }
 
   const handler = (spec: RouteSpec) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const identity = await authenticate(spec, request);
+    const identity = await authenticate(spec, request, reply);
     if (spec.access !== 'public') {
       const limit =
-        spec.method === 'GET' ? options.rateLimitPerMinute : Math.max(1, Math.floor(options.rateLimitPerMinute / 4));
+        spec.method === 'GET' || READ_ACCESS.has(spec.access)
+          ? options.rateLimitPerMinute
+          : Math.max(1, Math.floor(options.rateLimitPerMinute / 4));
       const taken = limiter.take(`${identity.keyId}|${spec.id}`, limit);
       if (!taken.ok) {
         void reply.header('retry-after', String(taken.retryAfterSeconds));
@@ -103,6 +171,7 @@ export function createApiServer(deps: ApiDeps, options: ApiServerOptions): Fasti
       params: spec.params ? parsePart(spec.params, request.params, 'params') : undefined,
       query: spec.query ? parsePart(spec.query, request.query, 'query') : undefined,
       body: spec.body ? parsePart(spec.body, request.body, 'body') : undefined,
+      accept: request.headers.accept,
     });
     void reply.code(result.status ?? 200);
     if (result.contentType) void reply.type(result.contentType);

@@ -1,28 +1,15 @@
 import { z } from 'zod';
-import { TokenTextSchema } from '../../domain/shared/validation';
 import {
   ApplyModeSchema,
-  type ChangeControlPlaneInput,
+  type ChangeResult,
   type ControlPlaneState,
   type ControlPlaneView,
-  KillSwitchSourceSchema,
   ReasonSchema,
 } from '../../domain/control-plane/types';
 import { RoleSchema } from '../../domain/identity/roles';
 import { migrateDown, migrateToLatest } from '../../db/migrate';
-import {
-  actorOf,
-  EXIT,
-  expectArgs,
-  field,
-  type Invocation,
-  out,
-  printJsonOr,
-  UsageError,
-  withData,
-  withDatabase,
-  withWarden,
-} from './shared';
+import { printSubmitted } from './change-commands';
+import { EXIT, expectArgs, field, type Invocation, out, printJsonOr, UsageError, withDatabase } from './shared';
 
 function describeState(
   view: ControlPlaneState & Partial<Pick<ControlPlaneView, 'pendingChanges' | 'rejectedSignals'>>,
@@ -45,20 +32,18 @@ function describeState(
   ];
 }
 
-/** Sends a change as an update and prints what became of it: applied, waiting for approvals, or refused with the reason. */
-function change({ config, flags }: Invocation, input: ChangeControlPlaneInput): Promise<number> {
-  return withWarden(config, async (warden) => {
-    const { outcome, state } = await warden.changeControlPlane(input);
-    printJsonOr(flags, { outcome, state }, () => [
-      ...(outcome.status === 'refused'
-        ? [`refused: ${outcome.reason}`]
-        : outcome.status === 'pending'
-          ? [`recorded: ${outcome.detail}`]
-          : []),
-      ...describeState(state),
-    ]);
-    return outcome.status === 'refused' ? EXIT.problem : EXIT.ok;
-  });
+/** Prints what became of a change: applied, waiting for approvals, or refused with the reason. */
+async function change({ flags }: Invocation, result: Promise<ChangeResult>): Promise<number> {
+  const { outcome, state } = await result;
+  printJsonOr(flags, { outcome, state }, () => [
+    ...(outcome.status === 'refused'
+      ? [`refused: ${outcome.reason}`]
+      : outcome.status === 'pending'
+        ? [`recorded: ${outcome.detail}`]
+        : []),
+    ...describeState(state),
+  ]);
+  return outcome.status === 'refused' ? EXIT.problem : EXIT.ok;
 }
 
 const optionalReason = (reason: string | undefined) =>
@@ -67,17 +52,16 @@ const optionalReason = (reason: string | undefined) =>
 export const controlPlaneCommands: Record<string, (inv: Invocation) => Promise<number>> = {
   async status(inv) {
     expectArgs('status', inv.args, 0);
-    return withWarden(inv.config, async (warden) => {
-      const view = await warden.controlPlaneState();
-      printJsonOr(inv.flags, view, () => describeState(view));
-      return EXIT.ok;
-    });
+    const view = await inv.ops.call('controlPlane.status', {});
+    printJsonOr(inv.flags, view, () => describeState(view));
+    return EXIT.ok;
   },
 
   async 'go-live'(inv) {
     expectArgs('go-live', inv.args, 1);
     const enabled = field('go-live', z.enum(['on', 'off'], { message: 'expected on or off' }), inv.args[0]) === 'on';
-    return change(inv, { kind: 'setGoLive', enabled, actor: actorOf(inv.flags), ...optionalReason(inv.flags.reason) });
+    const submitted = await inv.ops.call('goLive.set', { enabled, ...optionalReason(inv.flags.reason) });
+    return printSubmitted(inv.flags, submitted, () => describeState(submitted.state));
   },
 
   async 'kill-switch'(inv) {
@@ -88,41 +72,32 @@ export const controlPlaneCommands: Record<string, (inv: Invocation) => Promise<n
       inv.args[0],
     );
     const reason = field('--reason', ReasonSchema, inv.flags.reason);
-    const actor = actorOf(inv.flags);
-    if (action === 'engage') {
-      const source = field('--source', KillSwitchSourceSchema, inv.flags.source ?? 'operator');
-      return change(inv, { kind: 'engageKillSwitch', source, actor, reason });
-    }
-    // A vote: the role acted in (checked against the token's roles when one is given).
+    if (action === 'engage') return change(inv, inv.ops.call('killSwitch.engage', { reason }));
+    // A vote, in one of the key's approver roles (named when it holds several), signed by the API.
     const role = inv.flags.role === undefined ? {} : { role: field('--role', RoleSchema, inv.flags.role) };
-    const token = inv.flags.token === undefined ? {} : { token: field('--token', TokenTextSchema, inv.flags.token) };
-    return change(inv, {
-      kind: action === 'release' ? 'releaseKillSwitch' : 'declineKillSwitchRelease',
-      actor,
-      reason,
-      ...role,
-      ...token,
-    });
+    return change(
+      inv,
+      inv.ops.call(action === 'release' ? 'killSwitch.release' : 'killSwitch.decline', { reason, ...role }),
+    );
   },
 
   async 'apply-mode'(inv) {
     expectArgs('apply-mode', inv.args, 1);
     const mode = field('apply-mode', ApplyModeSchema, inv.args[0]);
-    return change(inv, { kind: 'setApplyMode', mode, actor: actorOf(inv.flags), ...optionalReason(inv.flags.reason) });
+    const submitted = await inv.ops.call('applyMode.set', { mode, ...optionalReason(inv.flags.reason) });
+    return printSubmitted(inv.flags, submitted, () => describeState(submitted.state));
   },
 
   async audit(inv) {
     expectArgs('audit', inv.args, 1);
     field('audit', z.literal('verify', { message: 'expected verify' }), inv.args[0]);
-    return withData(inv.config, async (data) => {
-      const result = await data.verifyAuditChain();
-      printJsonOr(inv.flags, result, () => [
-        result.ok
-          ? `audit chain intact: ${result.events} event(s), head ${result.lastHash.slice(0, 16)}…`
-          : `audit chain BROKEN at event ${result.brokenAt.id} (${result.brokenAt.kind} at ${result.brokenAt.at}): ${result.problem}; ${result.events} event(s) before it verified`,
-      ]);
-      return result.ok ? EXIT.ok : EXIT.problem;
-    });
+    const result = await inv.ops.call('audit.verify', {});
+    printJsonOr(inv.flags, result, () => [
+      result.ok
+        ? `audit chain intact: ${result.events} event(s), head ${result.lastHash.slice(0, 16)}…`
+        : `audit chain BROKEN at event ${result.brokenAt.id} (${result.brokenAt.kind} at ${result.brokenAt.at}): ${result.problem}; ${result.events} event(s) before it verified`,
+    ]);
+    return result.ok ? EXIT.ok : EXIT.problem;
   },
 
   async migrate(inv) {

@@ -1,16 +1,10 @@
 import { z } from 'zod';
-import { WorkflowNotFoundError } from '@temporalio/client';
-import type { WardenClient } from '../../client';
 import { ExecutionClassSchema, ReasonSchema } from '../../domain/control-plane/types';
-import { type DealHolding, orphanViews } from '../../domain/deals/orphans';
-import type { DealWorkflowStatus } from '../../domain/deals/port';
 import { DealIdSchema, type DealResult } from '../../domain/deals/types';
-import { dealWorkflowId } from '../../../workflows/names';
 import { DomainSchema } from '../../domain/prod-eligibility/rules';
 import { SymbolSchema } from '../../domain/permits/rules';
 import { EngineSchema, type RiskPolicy, utcDay } from '../../domain/risk/rules';
 import {
-  actorOf,
   EXIT,
   expectArgs,
   field,
@@ -22,9 +16,9 @@ import {
   table,
   UsageError,
   sub,
-  withData,
-  withWarden,
 } from './shared';
+import { OperationFailed } from './transport';
+import { printSubmitted } from './change-commands';
 
 const DateSchema = z.iso.date('expected a date as YYYY-MM-DD');
 const money = z.coerce.number().nonnegative('must be 0 or more').finite();
@@ -32,45 +26,41 @@ const money = z.coerce.number().nonnegative('must be 0 or more').finite();
 const cap = (schema: z.ZodType<number>) => z.union([z.literal('none').transform(() => null), schema]);
 const day = (date: string | undefined) => (date === undefined ? utcDay(new Date()) : field('--date', DateSchema, date));
 
-async function riskPolicies({ config, flags }: Invocation): Promise<number> {
-  return withData(config, async (data) => {
-    const policies = await data.listRiskPolicies();
-    printJsonOr(flags, policies, () =>
-      table(
-        ['engine', 'enabled', 'max_daily_loss', 'max_daily_exposure', 'max_open_risk', 'max_actions_per_day'],
-        policies.map((p) => [
-          p.engine,
-          p.enabled ? 'yes' : 'NO',
-          p.maxDailyLoss,
-          p.maxDailyExposure,
-          p.maxOpenRisk,
-          p.maxActionsPerDay,
-        ]),
-      ),
-    );
-    return EXIT.ok;
-  });
+async function riskPolicies({ flags, ops }: Invocation): Promise<number> {
+  const policies = await ops.call('risk.policies', {});
+  printJsonOr(flags, policies, () =>
+    table(
+      ['engine', 'enabled', 'max_daily_loss', 'max_daily_exposure', 'max_open_risk', 'max_actions_per_day'],
+      policies.map((p) => [
+        p.engine,
+        p.enabled ? 'yes' : 'NO',
+        p.maxDailyLoss,
+        p.maxDailyExposure,
+        p.maxOpenRisk,
+        p.maxActionsPerDay,
+      ]),
+    ),
+  );
+  return EXIT.ok;
 }
 
-async function riskLedger({ config, flags }: Invocation): Promise<number> {
+async function riskLedger({ flags, ops }: Invocation): Promise<number> {
   const date = day(flags.date);
-  return withData(config, async (data) => {
-    const report = await data.ledgerReport(date);
-    printJsonOr(flags, report, () => [
-      `risk ledger for ${report.day} (UTC)`,
-      ...table(
-        ['engine', 'exposure_used', 'open_risk_reserved', 'realized_loss', 'actions'],
-        report.engines.map((e) => [e.engine, e.exposureUsed, e.openRiskReserved, e.realizedLoss, e.actions]),
-      ),
-      '',
-      report.denials.length === 0 ? 'no denials' : 'denials by reason:',
-      ...report.denials.map((d) => `  ${d.engine} ${d.reason}: ${d.count}`),
-    ]);
-    return EXIT.ok;
-  });
+  const report = await ops.call('risk.ledger', { day: date });
+  printJsonOr(flags, report, () => [
+    `risk ledger for ${report.day} (UTC)`,
+    ...table(
+      ['engine', 'exposure_used', 'open_risk_reserved', 'realized_loss', 'actions'],
+      report.engines.map((e) => [e.engine, e.exposureUsed, e.openRiskReserved, e.realizedLoss, e.actions]),
+    ),
+    '',
+    report.denials.length === 0 ? 'no denials' : 'denials by reason:',
+    ...report.denials.map((d) => `  ${d.engine} ${d.reason}: ${d.count}`),
+  ]);
+  return EXIT.ok;
 }
 
-async function riskSetPolicy({ config, flags, args }: Invocation): Promise<number> {
+async function riskSetPolicy({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('risk set-policy', args, 1);
   const engine = field('engine', EngineSchema, args[0]);
   const changes = {
@@ -89,77 +79,87 @@ async function riskSetPolicy({ config, flags, args }: Invocation): Promise<numbe
       'risk set-policy: give at least one of --max-daily-loss, --max-daily-exposure, --max-open-risk, --max-actions-per-day, --enabled',
     );
   }
-  const actor = actorOf(flags);
-  return withData(config, async (data) => {
-    const current = (await data.listRiskPolicies()).find((p) => p.engine === engine);
-    const base: RiskPolicy = current ?? {
-      engine,
-      maxDailyLoss: null,
-      maxDailyExposure: null,
-      maxOpenRisk: null,
-      maxActionsPerDay: null,
-      enabled: true,
-    };
-    const next: RiskPolicy = { ...base, ...givenChanges(changes) };
-    await data.upsertRiskPolicy(next, actor);
-    printJsonOr(flags, next, () => [
-      `${current ? 'updated' : 'created'} risk policy ${engine}`,
-      ...table(
-        ['field', 'value'],
-        Object.entries(next).map(([k, v]) => [k, v as string]),
-      ),
-    ]);
-    return EXIT.ok;
-  });
+  const current = (await ops.call('risk.policies', {})).find((p) => p.engine === engine);
+  const base: RiskPolicy = current ?? {
+    engine,
+    maxDailyLoss: null,
+    maxDailyExposure: null,
+    maxOpenRisk: null,
+    maxActionsPerDay: null,
+    enabled: true,
+  };
+  const { paused: _held, ...next }: RiskPolicy = { ...base, ...givenChanges(changes) };
+  const reason = flags.reason === undefined ? {} : { reason: field('--reason', ReasonSchema, flags.reason) };
+  return printSubmitted(flags, await ops.call('risk.setPolicy', { policy: next, ...reason }));
 }
 
-async function heimdallScorecard({ config, flags }: Invocation): Promise<number> {
+/** `heimdall set DOMAIN`: prod use and thresholds, as a change request (off or stricter applies at once). */
+async function heimdallSet({ flags, args, ops }: Invocation): Promise<number> {
+  expectArgs('heimdall set', args, 1);
+  const given = givenChanges({
+    prodUseEnabled: optionalBool('--prod-use', flags['prod-use']),
+    minConfidenceProd: optionalField('--min-confidence', z.coerce.number().min(0).max(1), flags['min-confidence']),
+    minSandboxTrials: optionalField('--min-trials', z.coerce.number().int().nonnegative(), flags['min-trials']),
+    minSandboxSuccessRate: optionalField(
+      '--min-success-rate',
+      z.coerce.number().min(0).max(1),
+      flags['min-success-rate'],
+    ),
+    reason: optionalField('--reason', ReasonSchema, flags.reason),
+  });
+  if (Object.keys(given).filter((k) => k !== 'reason').length === 0)
+    throw new UsageError(
+      'heimdall set: give at least one of --prod-use, --min-confidence, --min-trials, --min-success-rate',
+    );
+  return printSubmitted(
+    flags,
+    await ops.call('heimdall.set', { domain: field('domain', DomainSchema, args[0]), ...given }),
+  );
+}
+
+async function heimdallScorecard({ flags, ops }: Invocation): Promise<number> {
   const date = day(flags.date);
-  return withData(config, async (data) => {
-    const cards = await data.listScorecards(date);
-    printJsonOr(flags, cards, () => [
-      `Heimdall scorecards for ${date} (UTC)`,
-      ...table(
-        ['domain', 'prod_use', 'trials', 'success_rate', 'avg_confidence', 'needs'],
-        cards.map((c) => [
-          c.domain,
-          c.policy.prodUseEnabled ? 'ON' : 'off',
-          c.trials,
-          c.successRate.toFixed(3),
-          c.avgConfidence.toFixed(3),
-          `≥${c.policy.minSandboxTrials} trials, ≥${c.policy.minSandboxSuccessRate} success, ≥${c.policy.minConfidenceProd} conf`,
-        ]),
-      ),
-    ]);
-    return EXIT.ok;
-  });
+  const cards = await ops.call('heimdall.scorecards', { day: date });
+  printJsonOr(flags, cards, () => [
+    `Heimdall scorecards for ${date} (UTC)`,
+    ...table(
+      ['domain', 'prod_use', 'trials', 'success_rate', 'avg_confidence', 'needs'],
+      cards.map((c) => [
+        c.domain,
+        c.policy.prodUseEnabled ? 'ON' : 'off',
+        c.trials,
+        c.successRate.toFixed(3),
+        c.avgConfidence.toFixed(3),
+        `≥${c.policy.minSandboxTrials} trials, ≥${c.policy.minSandboxSuccessRate} success, ≥${c.policy.minConfidenceProd} conf`,
+      ]),
+    ),
+  ]);
+  return EXIT.ok;
 }
 
-async function permits({ config, flags, args }: Invocation): Promise<number> {
+async function permits({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('permits', args, 0);
   const symbol = optionalField('--symbol', SymbolSchema, flags.symbol);
-  return withData(config, async (data) => {
-    const listing = await data.listPermits(symbol ? { symbol } : {});
-    printJsonOr(flags, listing, () => [
-      'permits:',
-      ...table(
-        ['symbol', 'deal', 'status', 'issued_at', 'expires_at'],
-        listing.permits.map((p) => [p.symbol, p.dealId, p.status, p.issuedAt, p.expiresAt]),
-      ),
-      '',
-      'blocks:',
-      ...table(
-        ['symbol', 'deal', 'reason', 'at'],
-        listing.blocks.map((b) => [b.symbol, b.dealId, b.reason, b.at]),
-      ),
-      '',
-      `disarms: ${listing.disarms.length === 0 ? 'none' : listing.disarms.map((d) => `${d.at} ${d.reason} on ${d.symbol}`).join('; ')}`,
-    ]);
-    return EXIT.ok;
-  });
+  const listing = await ops.call('permits.list', symbol ? { symbol } : {});
+  printJsonOr(flags, listing, () => [
+    'permits:',
+    ...table(
+      ['symbol', 'deal', 'status', 'issued_at', 'expires_at'],
+      listing.permits.map((p) => [p.symbol, p.dealId, p.status, p.issuedAt, p.expiresAt]),
+    ),
+    '',
+    'blocks:',
+    ...table(
+      ['symbol', 'deal', 'reason', 'at'],
+      listing.blocks.map((b) => [b.symbol, b.dealId, b.reason, b.at]),
+    ),
+    '',
+    `disarms: ${listing.disarms.length === 0 ? 'none' : listing.disarms.map((d) => `${d.at} ${d.reason} on ${d.symbol}`).join('; ')}`,
+  ]);
+  return EXIT.ok;
 }
 
-async function dealStart({ config, flags, args }: Invocation): Promise<number> {
+async function dealStart({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('deal start', args, 0);
   const input = {
     dealId: field('--deal-id', DealIdSchema, flags['deal-id']),
@@ -184,20 +184,22 @@ async function dealStart({ config, flags, args }: Invocation): Promise<number> {
     ...(flags.position !== undefined
       ? { position: field('--position', z.coerce.number().finite(), flags.position) }
       : {}),
-    requestedBy: actorOf(flags),
   };
-  return withWarden(config, async (warden) => {
-    const handle = await warden.startDeal(input);
-    if (!flags.wait) {
-      printJsonOr(flags, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId }, () => [
-        `started deal ${input.dealId}: workflow ${handle.workflowId}`,
-      ]);
-      return EXIT.ok;
-    }
-    const result = await handle.result();
-    printJsonOr(flags, result, () => [describeResult(result)]);
-    return result.status === 'denied' || result.status === 'failed' ? EXIT.problem : EXIT.ok;
+  const started = await ops.call('deal.start', input).catch((error: unknown) => {
+    // A deal id is used once: naming one already started is the caller's mistake.
+    if (error instanceof OperationFailed && error.code === 'already_started') throw new UsageError(error.message);
+    throw error;
   });
+  if (!flags.wait) {
+    printJsonOr(flags, started, () => [`started deal ${input.dealId}: workflow ${started.workflowId}`]);
+    return EXIT.ok;
+  }
+  // Asked again until it closes: a deal may wait on an approval longer than one request should.
+  let answer = await ops.call('deal.result', { dealId: input.dealId });
+  while (!answer.done) answer = await ops.call('deal.result', { dealId: input.dealId });
+  const result = answer.result;
+  printJsonOr(flags, result, () => [describeResult(result)]);
+  return result.status === 'denied' || result.status === 'failed' ? EXIT.problem : EXIT.ok;
 }
 
 function describeResult(result: DealResult): string {
@@ -219,7 +221,7 @@ function describeResult(result: DealResult): string {
 }
 
 /** `warden deal reconcile ID --executed true|false --reason R`: the operator's word on an ambiguous deal. */
-async function dealReconcile({ config, flags, args }: Invocation): Promise<number> {
+async function dealReconcile({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('deal reconcile', args, 1);
   const dealId = field('deal id', DealIdSchema, args[0]);
   const executed = optionalBool('--executed', flags.executed);
@@ -230,30 +232,18 @@ async function dealReconcile({ config, flags, args }: Invocation): Promise<numbe
       ? { realizedLoss: field('--realized-loss', money, flags['realized-loss']) }
       : {}),
     ...(flags['external-id'] !== undefined ? { externalId: flags['external-id'] } : {}),
-    actor: actorOf(flags),
     reason: field('--reason', ReasonSchema, flags.reason),
+    ...(flags['workflow-id'] !== undefined ? { workflowId: flags['workflow-id'] } : {}),
   };
-  const workflowId = flags['workflow-id'];
-  return withWarden(config, async (warden) => {
-    const result = await warden.reconcileDeal(dealId, input, workflowId);
-    printJsonOr(flags, result, () => [describeResult(result)]);
-    return EXIT.ok;
-  });
+  const result = await ops.call('deal.reconcile', { dealId, ...input });
+  printJsonOr(flags, result, () => [describeResult(result)]);
+  return EXIT.ok;
 }
 
 /** `warden deals orphans`: what closed deal workflows still hold, and what the sweep does with it. */
-async function dealsOrphans({ config, flags, args }: Invocation): Promise<number> {
+async function dealsOrphans({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('deals orphans', args, 0);
-  const holdings = await withData(config, (data) => data.listDealHoldings());
-  const statuses = await withWarden(config, async (warden) => {
-    const found = new Map<DealHolding, { workflowId: string; workflow: DealWorkflowStatus }>();
-    for (const h of holdings) {
-      const workflowId = h.workflowId ?? dealWorkflowId(h.dealId);
-      found.set(h, { workflowId, workflow: await workflowStatus(warden, workflowId) });
-    }
-    return found;
-  });
-  const orphans = orphanViews(holdings, (h) => statuses.get(h)!);
+  const orphans = await ops.call('deals.orphans', {});
   printJsonOr(flags, orphans, () =>
     orphans.length === 0
       ? ['no orphaned reservations or permits']
@@ -275,19 +265,9 @@ async function dealsOrphans({ config, flags, args }: Invocation): Promise<number
   return EXIT.ok;
 }
 
-async function workflowStatus(warden: WardenClient, workflowId: string): Promise<DealWorkflowStatus> {
-  try {
-    const { status } = await warden.client.workflow.getHandle(workflowId).describe();
-    return status.name === 'RUNNING' ? 'running' : 'closed';
-  } catch (error) {
-    if (error instanceof WorkflowNotFoundError) return 'not_found';
-    throw error;
-  }
-}
-
 export const dealCommands: Record<string, (inv: Invocation) => Promise<number>> = {
   risk: sub('risk', { policies: riskPolicies, ledger: riskLedger, 'set-policy': riskSetPolicy }),
-  heimdall: sub('heimdall', { scorecard: heimdallScorecard }),
+  heimdall: sub('heimdall', { scorecard: heimdallScorecard, set: heimdallSet }),
   permits,
   deal: sub('deal', { start: dealStart, reconcile: dealReconcile }),
   deals: sub('deals', { orphans: dealsOrphans }),

@@ -1,24 +1,12 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { z } from 'zod';
 import { safeText } from '../../domain/shared/validation';
-import { AlreadyRunningError } from '../../client';
 import { ReasonSchema } from '../../domain/control-plane/types';
+import { RoleSchema } from '../../domain/identity/roles';
 import { GO_LIVE_PLAYBOOK_WORKFLOW_ID } from '../../../workflows/names';
 import { PLAYBOOK, PlaybookStepIdSchema, type PlaybookProgress } from '../../domain/go-live/playbook';
 import { OperatorSchema, type OperatorSessionView, type SystemSnapshot } from '../../domain/go-live/sessions';
-import {
-  actorOf,
-  EXIT,
-  expectArgs,
-  field,
-  type Invocation,
-  out,
-  printJsonOr,
-  sub,
-  table,
-  withData,
-  withWarden,
-} from './shared';
+import { EXIT, expectArgs, field, type Invocation, out, printJsonOr, sub, table } from './shared';
+import { OperationFailed } from './transport';
 
 const PlaybookIdSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,200}$/, 'expected a workflow id');
 const playbookIdOf = (inv: Invocation) => field('--id', PlaybookIdSchema, inv.flags.id ?? GO_LIVE_PLAYBOOK_WORKFLOW_ID);
@@ -81,24 +69,28 @@ function describeSession(v: OperatorSessionView): string[] {
   ];
 }
 
-/** A validator's refusal names the field at fault (bad input, exit 2); a missing or running workflow is exit 3. */
+/**
+ * A validator's refusal names the field at fault (bad input, exit 2); a missing or already running
+ * workflow is exit 3.
+ */
 async function answered(what: string, run: () => Promise<number>): Promise<number> {
   try {
     return await run();
   } catch (error) {
-    if (error instanceof WorkflowNotFoundError) {
+    if (!(error instanceof OperationFailed)) throw error;
+    if (error.status === 404) {
       process.stderr.write(
-        `warden: ${what}: no such workflow ${error.workflowId ?? ''} (start one with warden playbook start or warden session start)\n`,
+        `warden: ${what}: ${error.message} (start one with warden playbook start or warden session start)\n`,
       );
       return EXIT.problem;
     }
-    if (error instanceof WorkflowUpdateFailedError) {
-      process.stderr.write(`warden: ${what} refused: ${error.cause?.message ?? error.message}\n`);
-      return EXIT.usage;
-    }
-    if (error instanceof AlreadyRunningError) {
+    if (error.code === 'already_running') {
       process.stderr.write(`warden: ${error.message}\n`);
       return EXIT.problem;
+    }
+    if (error.status === 409) {
+      process.stderr.write(`warden: ${what} refused: ${error.message}\n`);
+      return EXIT.usage;
     }
     throw error;
   }
@@ -107,119 +99,101 @@ async function answered(what: string, run: () => Promise<number>): Promise<numbe
 async function playbookStart(inv: Invocation): Promise<number> {
   expectArgs('playbook start', inv.args, 0);
   const playbookId = playbookIdOf(inv);
-  const startedBy = actorOf(inv.flags);
-  return answered('playbook start', () =>
-    withWarden(inv.config, async (warden) => {
-      await warden.startGoLivePlaybook({ startedBy }, playbookId);
-      printJsonOr(inv.flags, { playbookId, startedBy, steps: PLAYBOOK }, () => [
-        `go-live playbook ${playbookId} started by ${startedBy}; do the steps in order with warden playbook step STEP --evidence "…"`,
-        ...stepLines(),
-      ]);
-      return EXIT.ok;
-    }),
-  );
+  return answered('playbook start', async () => {
+    const { startedBy } = await inv.ops.call('playbook.start', { playbookId });
+    printJsonOr(inv.flags, { playbookId, startedBy, steps: PLAYBOOK }, () => [
+      `go-live playbook ${playbookId} started by ${startedBy}; do the steps in order with warden playbook step STEP --evidence "…"`,
+      ...stepLines(),
+    ]);
+    return EXIT.ok;
+  });
 }
 
 async function playbookStep(inv: Invocation): Promise<number> {
   expectArgs('playbook step', inv.args, 1);
   const payload = {
     step: field('step', PlaybookStepIdSchema, inv.args[0]),
-    actor: actorOf(inv.flags),
     evidence: field(
       '--evidence',
       safeText({ max: 4000, multiline: true, minMessage: 'must describe the evidence' }),
       inv.flags.evidence,
     ),
-    ...(inv.flags.role !== undefined ? { role: inv.flags.role } : {}),
-    ...(inv.flags.token !== undefined ? { token: inv.flags.token } : {}),
+    ...(inv.flags.role !== undefined ? { role: field('--role', RoleSchema, inv.flags.role) } : {}),
   };
   const playbookId = playbookIdOf(inv);
-  return answered(`step ${payload.step}`, () =>
-    withWarden(inv.config, async (warden) => {
-      const result = await warden.completePlaybookStep(payload, playbookId);
-      if (result.status === 'refused') {
-        if (inv.flags.json) out(JSON.stringify(result, null, 2));
-        process.stderr.write(`warden: step ${result.step} refused (${result.reason}): ${result.detail}\n`);
-        return EXIT.problem;
-      }
-      printJsonOr(inv.flags, result, () => describePlaybook(result.progress));
-      return EXIT.ok;
-    }),
-  );
+  return answered(`step ${payload.step}`, async () => {
+    const result = await inv.ops.call('playbook.step', { ...payload, playbookId });
+    if (result.status === 'refused') {
+      if (inv.flags.json) out(JSON.stringify(result, null, 2));
+      process.stderr.write(`warden: step ${result.step} refused (${result.reason}): ${result.detail}\n`);
+      return EXIT.problem;
+    }
+    printJsonOr(inv.flags, result, () => describePlaybook(result.progress));
+    return EXIT.ok;
+  });
 }
 
 async function playbookStatus(inv: Invocation): Promise<number> {
   expectArgs('playbook status', inv.args, 0);
   const playbookId = playbookIdOf(inv);
-  return answered('playbook status', () =>
-    withWarden(inv.config, async (warden) => {
-      const progress = await warden.playbookProgress(playbookId);
-      printJsonOr(inv.flags, progress, () => describePlaybook(progress));
-      return EXIT.ok;
-    }),
-  );
+  return answered('playbook status', async () => {
+    const progress = await inv.ops.call('playbook.status', { playbookId });
+    printJsonOr(inv.flags, progress, () => describePlaybook(progress));
+    return EXIT.ok;
+  });
 }
 
 async function playbookAbandon(inv: Invocation): Promise<number> {
   expectArgs('playbook abandon', inv.args, 0);
-  const payload = { actor: actorOf(inv.flags), reason: field('--reason', ReasonSchema, inv.flags.reason) };
+  const reason = field('--reason', ReasonSchema, inv.flags.reason);
   const playbookId = playbookIdOf(inv);
-  return answered('abandon', () =>
-    withWarden(inv.config, async (warden) => {
-      const progress = await warden.abandonPlaybook(payload, playbookId);
-      printJsonOr(inv.flags, progress, () => describePlaybook(progress));
-      return EXIT.ok;
-    }),
-  );
+  return answered('abandon', async () => {
+    const progress = await inv.ops.call('playbook.abandon', { reason, playbookId });
+    printJsonOr(inv.flags, progress, () => describePlaybook(progress));
+    return EXIT.ok;
+  });
 }
 
 async function sessionStart(inv: Invocation): Promise<number> {
   expectArgs('session start', inv.args, 0);
-  const operator = field('--actor', OperatorSchema, actorOf(inv.flags));
-  return answered('session start', () =>
-    withWarden(inv.config, async (warden) => {
-      const view = await warden.startOperatorSession({ operator, ...notesOf(inv) });
-      printJsonOr(inv.flags, view, () => describeSession(view));
-      return EXIT.ok;
-    }),
-  );
+  return answered('session start', async () => {
+    const view = await inv.ops.call('session.start', notesOf(inv));
+    printJsonOr(inv.flags, view, () => describeSession(view));
+    return EXIT.ok;
+  });
 }
 
 async function sessionEnd(inv: Invocation): Promise<number> {
   expectArgs('session end', inv.args, 0);
-  const actor = actorOf(inv.flags);
-  const operator = field('--operator', OperatorSchema, inv.flags.operator ?? actor);
-  return answered('session end', () =>
-    withWarden(inv.config, async (warden) => {
-      const view = await warden.endOperatorSession({ operator, actor, ...notesOf(inv) });
-      printJsonOr(inv.flags, view, () => describeSession(view));
-      return EXIT.ok;
-    }),
-  );
+  const operator =
+    inv.flags.operator === undefined ? {} : { operator: field('--operator', OperatorSchema, inv.flags.operator) };
+  return answered('session end', async () => {
+    const view = await inv.ops.call('session.end', { ...operator, ...notesOf(inv) });
+    printJsonOr(inv.flags, view, () => describeSession(view));
+    return EXIT.ok;
+  });
 }
 
 async function sessionList(inv: Invocation): Promise<number> {
   expectArgs('session list', inv.args, 0);
-  return withData(inv.config, async (data) => {
-    const sessions = await data.listOperatorSessions(inv.flags.active ?? false);
-    printJsonOr(inv.flags, sessions, () =>
-      sessions.length === 0
-        ? ['no sessions']
-        : table(
-            ['session', 'operator', 'status', 'started', 'ended', 'health start→end', 'band start→end'],
-            sessions.map((s) => [
-              s.sessionId,
-              s.operator,
-              s.status,
-              s.startedAt,
-              s.endedAt,
-              `${s.startSnapshot.health.status}→${s.endSnapshot?.health.status ?? '…'}`,
-              `${s.startSnapshot.band.band}→${s.endSnapshot?.band.band ?? '…'}`,
-            ]),
-          ),
-    );
-    return EXIT.ok;
-  });
+  const sessions = await inv.ops.call('session.list', { active: inv.flags.active ?? false });
+  printJsonOr(inv.flags, sessions, () =>
+    sessions.length === 0
+      ? ['no sessions']
+      : table(
+          ['session', 'operator', 'status', 'started', 'ended', 'health start→end', 'band start→end'],
+          sessions.map((s) => [
+            s.sessionId,
+            s.operator,
+            s.status,
+            s.startedAt,
+            s.endedAt,
+            `${s.startSnapshot.health.status}→${s.endSnapshot?.health.status ?? '…'}`,
+            `${s.startSnapshot.band.band}→${s.endSnapshot?.band.band ?? '…'}`,
+          ]),
+        ),
+  );
+  return EXIT.ok;
 }
 
 export const goLiveCommands: Record<string, (inv: Invocation) => Promise<number>> = {

@@ -1,8 +1,6 @@
 import { parseArgs } from 'node:util';
-import { WorkflowNotFoundError } from '@temporalio/client';
-import { DealAlreadyStartedError, InvalidRequestError } from '../../client';
+import { InvalidRequestError } from '../../client';
 import { ConfigError, loadConfig } from '../../config/index';
-import { DatabaseLockedError } from '../../db/connect';
 import { controlPlaneCommands } from './control-plane-commands';
 import { dealCommands } from './deal-commands';
 import { watchdogCommands } from './watchdog-commands';
@@ -14,15 +12,18 @@ import { goLiveCommands } from './go-live-commands';
 import { identityCommands } from './identity-commands';
 import { policyCommands } from './policy-commands';
 import { commandPolicyCommands } from './command-policy-commands';
+import { changeCommands } from './change-commands';
+import { policyFileCommands } from './policy-file-commands';
 import { EXIT, options, out, UsageError } from './shared';
+import { createCaller, IdentityError, OperationFailed } from './transport';
 
 const USAGE = `usage: warden <command> [options]
 
 control plane
   status [--json]                                   go-live, kill switch, apply mode
   go-live on|off [--reason R]                       turn production execution on or off
-  kill-switch engage --reason R [--source S]        stop PROD_EXEC now
-  kill-switch release|decline --role R --reason R [--token T]
+  kill-switch engage --reason R                     stop PROD_EXEC now
+  kill-switch release|decline [--role R] --reason R
                                                     an approver's vote on releasing it (cooldown, approvals: see README)
   apply-mode dry_run|testnet|live [--reason R]
 deals and gates
@@ -37,7 +38,8 @@ deals and gates
        [--recommendation-required true|false] --reason R   what a deal on the engine is (audited)
   positions list [--strategy S | --engine E] | set (--strategy S | --engine E) --symbol SYM --quantity N --reason R
                                                     Warden's net positions; set reconciles one (audited)
-  heimdall scorecard [--date D]
+  heimdall scorecard [--date D] | set DOMAIN [--prod-use true|false] [--min-confidence F] [--min-trials N]
+       [--min-success-rate F]                        prod eligibility per domain (on, or looser: a change request)
   permits [--symbol S]
 watchdogs
   tripwire status | evaluate | reset DOMAIN/metric --reason R
@@ -48,12 +50,12 @@ watchdogs
   schedules apply                                   create or update the watchdog schedules
 autonomy
   autonomy status                                   phase, whitelist, paused command types, approvers
-  proposals [--pending] | proposal approve|reject ID --role R --approver A [--comment C | --reason R]
+  proposals [--pending] | proposal approve|reject ID --role R [--comment C | --reason R]
   proposal create --role R --reason R   (next phase, on its own terms; someone else approves)
   readiness                                         the 80-point checklist, with blockers
   breakers [rules | events [--pending] | resolve ID --reason R | set-rule NAME [--condition C] [--window W] [--action A] [--severity S] [--enabled true|false]]
   attest ITEM [--passed true|false] [--note N]     an operator's attestation of a checklist item
-  approvers add ROLE NAME                           who may approve for a role
+  approvers add|remove ROLE NAME [--reason R]       who may approve for a role (adding one is a change request)
   cycle run                                         run the weekly governance cycle now
   command-policies list | set TYPE --class OBSERVE_ONLY|SANDBOX_EXEC|PROD_EXEC --reason R
                                                     what a command type is (audited); any other type is PROD_EXEC
@@ -64,21 +66,34 @@ strategies (seed 001)
   tokens issue --strategy S --max-notional N [--symbols A,B|*] [--actions buy,sell] [--ttl SECONDS] | revoke ID | revoke --strategy S | list [--strategy S]
 go-live playbook and operator sessions (seed 004)
   playbook start|status|steps [--id ID]             the nine guided steps before go-live can be turned on
-  playbook step STEP --evidence E [--role R] [--token T] [--id ID]
+  playbook step STEP --evidence E [--role R] [--id ID]
   playbook abandon --reason R [--id ID]
-  session start [--notes N] | end [--notes N] [--operator O] | list [--active]
+  session start [--notes N] | end [--notes N] [--operator O] | list [--active]   (your own session)
+policy as code and change requests (what loosens waits for someone else's approval)
+  policy export [--json]                            the governed state as YAML: warden policy export > policies.yaml
+  policy plan -f FILE                               what FILE changes (applies now / needs approval), and the last
+                                                    7 days of deals and commands replayed under it
+  policy apply -f FILE [--reason R]                 the tightening part applies now; the rest opens one change request
+  change list [--status S] | show ID                change requests and the approvals they wait for
+  change approve ID --role R [--comment C] | reject ID --reason R [--role R]   (never your own request)
+  change edit ID -f FILE [--reason R] | cancel ID --reason R                   (your own; an edit revokes approvals)
 review
   review [--since 7d|2026-11-30|ISO] [--json]        what broke, was denied, drifted, waits for approval; band and health
 identities (seed 004)
   keys create --identity NAME --roles owner,manager,… | list | revoke ID --reason R
-  approvals token [--key wk_…]                      a short-lived signed approval token (WARDEN_API_KEY by default)
+  approvals token --for WORKFLOW_ID:ACTION          a short-lived approval token for one target, for the Temporal CLI/UI
 records
   notifications [--pending] [--json]                alerts queued for the webhooks, with each delivery's status
   audit verify [--json]                             walk the audit hash chain
   migrate [--down [--all]]                          apply (or roll back) database migrations
 
-  --actor A   who acts (default: $WARDEN_ACTOR or your user name)     --json   machine-readable output
-environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, WARDEN_TASK_QUEUE, DATABASE_URL, WARDEN_DATA_DIR`;
+who acts: the identity of your API key (--key wk_…, $WARDEN_API_KEY, or a 0600 profile file $WARDEN_PROFILE,
+  default ~/.config/warden/profile.json, holding {"apiUrl", "key"}), through the API at $WARDEN_API_URL
+  (default http://127.0.0.1:8080). Without a key: refused against PostgreSQL (DATABASE_URL), except migrate,
+  audit verify and the first owner key (keys create while none exists); on npm start's embedded database, the
+  local owner.
+  --json   machine-readable output
+environment: WARDEN_API_KEY, WARDEN_API_URL, WARDEN_PROFILE, DATABASE_URL, WARDEN_DATA_DIR, TEMPORAL_ADDRESS`;
 
 const commands = {
   ...controlPlaneCommands,
@@ -92,6 +107,8 @@ const commands = {
   ...identityCommands,
   ...policyCommands,
   ...commandPolicyCommands,
+  ...policyFileCommands,
+  ...changeCommands,
 };
 
 async function run(argv: string[]): Promise<number> {
@@ -103,15 +120,32 @@ async function run(argv: string[]): Promise<number> {
   }
   const command = commands[name];
   if (!command) throw new UsageError(`unknown command ${name}; run warden help`);
-  return command({ config: loadConfig(), flags, args });
+  const config = loadConfig();
+  // Database tooling needs no key, holding the database's own credentials: `audit verify`, and the first key.
+  const tooling = name === 'audit' ? 'audit' : name === 'keys' && args[0] === 'create' ? 'first-key' : undefined;
+  const ops = createCaller(config, flags.key, tooling);
+  try {
+    return await command({ config, flags, args, ops });
+  } finally {
+    await ops.close();
+  }
 }
+
+/** What the API's answer means here: bad input or identity 2, refused or not found 3, the rest 1. */
+function exitOf(error: OperationFailed): number {
+  if (error.status === 400 || error.status === 401) return EXIT.usage;
+  if (error.status === 403 || error.status === 404 || error.status === 409) return EXIT.problem;
+  return EXIT.failure;
+}
+
+const LABELS: Record<number, string> = { 401: 'not authenticated', 403: 'forbidden', 429: 'rate limited' };
 
 function isUsage(error: unknown): boolean {
   return (
     error instanceof UsageError ||
+    error instanceof IdentityError ||
     error instanceof InvalidRequestError ||
     error instanceof ConfigError ||
-    error instanceof DealAlreadyStartedError ||
     String((error as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS')
   );
 }
@@ -119,10 +153,12 @@ function isUsage(error: unknown): boolean {
 run(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    let message = error instanceof Error ? error.message : String(error);
-    if (error instanceof WorkflowNotFoundError)
-      message = 'the control plane is not running: start Warden with npm start';
-    if (error instanceof DatabaseLockedError) message = error.message;
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof OperationFailed) {
+      const label = LABELS[error.status];
+      process.stderr.write(`warden: ${label ? `${label} (${error.status}): ` : ''}${message}\n`);
+      process.exit(exitOf(error));
+    }
     process.stderr.write(`warden: ${message}\n`);
     process.exit(isUsage(error) ? EXIT.usage : EXIT.failure);
   },

@@ -8,7 +8,6 @@ import {
 import { SymbolSchema } from '../../domain/permits/rules';
 import { EngineSchema } from '../../domain/risk/rules';
 import {
-  actorOf,
   EXIT,
   expectArgs,
   field,
@@ -19,34 +18,32 @@ import {
   sub,
   table,
   UsageError,
-  withData,
 } from './shared';
+import { printSubmitted } from './change-commands';
 
 // What an action is (issue 13): engine execution policies and Warden's positions.
 // Both writes are audited in the transaction that makes them.
 
-async function policiesList({ config, flags }: Invocation): Promise<number> {
-  return withData(config, async (data) => {
-    const policies = await data.listExecutionPolicies();
-    printJsonOr(flags, policies, () => [
-      ...table(
-        ['engine', 'class', 'strategy_required', 'recommendation_required', 'updated_by', 'reason'],
-        policies.map((p) => [
-          p.engine,
-          p.executionClass,
-          p.strategyRequired ? 'yes' : 'no',
-          p.recommendationRequired ? 'yes' : 'no',
-          p.updatedBy,
-          p.reason,
-        ]),
-      ),
-      'an engine without a row: PROD_EXEC, no gate required (go-live and the kill switch apply)',
-    ]);
-    return EXIT.ok;
-  });
+async function policiesList({ flags, ops }: Invocation): Promise<number> {
+  const policies = await ops.call('executionPolicies.list', {});
+  printJsonOr(flags, policies, () => [
+    ...table(
+      ['engine', 'class', 'strategy_required', 'recommendation_required', 'updated_by', 'reason'],
+      policies.map((p) => [
+        p.engine,
+        p.executionClass,
+        p.strategyRequired ? 'yes' : 'no',
+        p.recommendationRequired ? 'yes' : 'no',
+        p.updatedBy,
+        p.reason,
+      ]),
+    ),
+    'an engine without a row: PROD_EXEC, no gate required (go-live and the kill switch apply)',
+  ]);
+  return EXIT.ok;
 }
 
-async function policiesSet({ config, flags, args }: Invocation): Promise<number> {
+async function policiesSet({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('engine-policies set', args, 1);
   const engine = field('engine', EngineSchema, args[0]);
   const changes = {
@@ -59,23 +56,15 @@ async function policiesSet({ config, flags, args }: Invocation): Promise<number>
       'engine-policies set: give at least one of --class, --strategy-required, --recommendation-required',
     );
   const reason = field('--reason', ReasonSchema, flags.reason);
-  const actor = actorOf(flags);
-  return withData(config, async (data) => {
-    const current = await data.readExecutionPolicy(engine);
-    const input = field('policy', SetExecutionPolicyInputSchema, {
-      engine,
-      executionClass: changes.executionClass ?? current.executionClass,
-      strategyRequired: changes.strategyRequired ?? current.strategyRequired,
-      recommendationRequired: changes.recommendationRequired ?? current.recommendationRequired,
-      actor,
-      reason,
-    });
-    const after = await data.setExecutionPolicy(input);
-    printJsonOr(flags, after, () => [
-      `execution policy ${engine}: ${after.executionClass}, strategy ${after.strategyRequired ? 'required' : 'optional'}, recommendation ${after.recommendationRequired ? 'required' : 'optional'}`,
-    ]);
-    return EXIT.ok;
+  const current = await ops.call('executionPolicy.read', { engine });
+  const input = field('policy', SetExecutionPolicyInputSchema.omit({ actor: true }), {
+    engine,
+    executionClass: changes.executionClass ?? current.executionClass,
+    strategyRequired: changes.strategyRequired ?? current.strategyRequired,
+    recommendationRequired: changes.recommendationRequired ?? current.recommendationRequired,
+    reason,
   });
+  return printSubmitted(flags, await ops.call('executionPolicy.set', input));
 }
 
 /** `--strategy S` or `--engine E`: whose position. */
@@ -91,39 +80,34 @@ function scopeOf(flags: Invocation['flags']): { scope: PositionScope; scopeId: s
   return undefined;
 }
 
-async function positionsList({ config, flags, args }: Invocation): Promise<number> {
+async function positionsList({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('positions list', args, 0);
   const scope = scopeOf(flags);
-  return withData(config, async (data) => {
-    const positions = await data.listPositions(scope ?? {});
-    printJsonOr(flags, positions, () =>
-      table(
-        ['scope', 'id', 'symbol', 'quantity', 'updated_by', 'updated_at'],
-        positions.map((p) => [p.scope, p.scopeId, p.symbol, p.quantity, p.updatedBy, p.updatedAt]),
-      ),
-    );
-    return EXIT.ok;
-  });
+  const positions = await ops.call('positions.list', scope ?? {});
+  printJsonOr(flags, positions, () =>
+    table(
+      ['scope', 'id', 'symbol', 'quantity', 'updated_by', 'updated_at'],
+      positions.map((p) => [p.scope, p.scopeId, p.symbol, p.quantity, p.updatedBy, p.updatedAt]),
+    ),
+  );
+  return EXIT.ok;
 }
 
-async function positionsSet({ config, flags, args }: Invocation): Promise<number> {
+async function positionsSet({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('positions set', args, 0);
   const scope = scopeOf(flags);
   if (!scope) throw new UsageError('positions set: give --strategy S or --engine E');
-  const input = field('position', ReconcilePositionInputSchema, {
+  const input = field('position', ReconcilePositionInputSchema.omit({ actor: true }), {
     ...scope,
     symbol: field('--symbol', SymbolSchema, flags.symbol),
     quantity: field('--quantity', z.coerce.number().finite(), flags.quantity),
-    actor: actorOf(flags),
     reason: field('--reason', ReasonSchema, flags.reason),
   });
-  return withData(config, async (data) => {
-    const position = await data.reconcilePosition(input);
-    printJsonOr(flags, position, () => [
-      `position ${position.scope} ${position.scopeId} ${position.symbol}: ${position.quantity} (reconciled by ${position.updatedBy})`,
-    ]);
-    return EXIT.ok;
-  });
+  const position = await ops.call('positions.reconcile', input);
+  printJsonOr(flags, position, () => [
+    `position ${position.scope} ${position.scopeId} ${position.symbol}: ${position.quantity} (reconciled by ${position.updatedBy})`,
+  ]);
+  return EXIT.ok;
 }
 
 export const policyCommands: Record<string, (inv: Invocation) => Promise<number>> = {

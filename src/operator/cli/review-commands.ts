@@ -1,7 +1,6 @@
 import { DEFAULT_REVIEW_PERIOD_MS, type Listed, type MondayReview } from '../review/monday-review';
 import { SinceSchema } from '../review/since';
-import { listWaitingWorkflows, type WaitingWorkflow } from '../review/waiting-workflows';
-import { EXIT, expectArgs, field, type Invocation, printJsonOr, withData, withWarden } from './shared';
+import { EXIT, expectArgs, field, type Invocation, printJsonOr } from './shared';
 
 const percent = (fraction: number) => `${(fraction * 100).toFixed(1)}%`;
 const counts = <T extends { count: number }>(rows: T[], label: (row: T) => string) =>
@@ -138,28 +137,14 @@ function describeReview(r: MondayReview, temporalProblem: string | null): string
 }
 
 export const reviewCommands: Record<string, (inv: Invocation) => Promise<number>> = {
-  async review({ config, flags, args }) {
+  async review({ flags, args, ops }) {
     expectArgs('review', args, 0);
     const since =
       flags.since === undefined
         ? new Date(Date.now() - DEFAULT_REVIEW_PERIOD_MS)
         : field('--since', SinceSchema, flags.since);
-    const review = await withData(config, (data) =>
-      data.review({
-        since: since.toISOString(),
-        capitalBands: config.capitalBands,
-        canaryThreshold: config.watchdogs.canaryThreshold,
-      }),
-    );
-    let temporalProblem: string | null = null;
-    let workflows: WaitingWorkflow[] | null = null;
-    try {
-      workflows = await withWarden(config, (warden) => listWaitingWorkflows(warden.client, config.temporal.taskQueue));
-    } catch (error) {
-      temporalProblem = error instanceof Error ? error.message : String(error);
-    }
-    const complete: MondayReview = { ...review, awaitingApproval: { ...review.awaitingApproval, workflows } };
-    printJsonOr(flags, complete, () => describeReview(complete, temporalProblem));
+    const { review, temporalProblem } = await ops.call('review', { since: since.toISOString() });
+    printJsonOr(flags, review, () => describeReview(review, temporalProblem));
     return EXIT.ok;
   },
 };

@@ -1,14 +1,9 @@
-import os from 'node:os';
 import type { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { WardenClient } from '../../client';
 import type { Config } from '../../config/index';
-import { ActorSchema } from '../../domain/control-plane/types';
-import { DatabaseLockedError, openDatabase, type OpenDatabase } from '../../db/connect';
-import { createDataAccess, type DataAccess } from './data-access';
-import { connectLocalOps } from './local-ops';
-import { connectClient } from '../../temporal/connection';
+import { openDatabase, type OpenDatabase } from '../../db/connect';
 import { describeIssues } from '../../domain/shared/validation';
+import type { Caller } from './transport';
 
 /** Exit codes: 0 done, 1 could not reach or run it, 2 bad usage, 3 a check found a problem. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, problem: 3 } as const;
@@ -18,8 +13,6 @@ export class UsageError extends Error {}
 export const options = {
   json: { type: 'boolean' },
   reason: { type: 'string' },
-  actor: { type: 'string' },
-  source: { type: 'string' },
   down: { type: 'boolean' },
   all: { type: 'boolean' },
   date: { type: 'string' },
@@ -44,7 +37,6 @@ export const options = {
   'max-drop': { type: 'string' },
   action: { type: 'string' },
   role: { type: 'string' },
-  approver: { type: 'string' },
   comment: { type: 'string' },
   pending: { type: 'boolean' },
   passed: { type: 'string' },
@@ -67,7 +59,6 @@ export const options = {
   position: { type: 'string' },
   since: { type: 'string' },
   evidence: { type: 'string' },
-  token: { type: 'string' },
   id: { type: 'string' },
   notes: { type: 'string' },
   operator: { type: 'string' },
@@ -75,10 +66,17 @@ export const options = {
   identity: { type: 'string' },
   roles: { type: 'string' },
   key: { type: 'string' },
+  for: { type: 'string' },
   executed: { type: 'string' },
   'realized-loss': { type: 'string' },
   'external-id': { type: 'string' },
   'workflow-id': { type: 'string' },
+  file: { type: 'string', short: 'f' },
+  status: { type: 'string' },
+  'prod-use': { type: 'string' },
+  'min-confidence': { type: 'string' },
+  'min-trials': { type: 'string' },
+  'min-success-rate': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -89,6 +87,8 @@ export interface Invocation {
   flags: Flags;
   /** Positional arguments after the command word(s). */
   args: string[];
+  /** Warden's operations, as the caller's identity: the API with a key, else the local owner (embedded database). */
+  ops: Caller;
 }
 
 /** Validates one argument; the error names it, as the user typed it. */
@@ -125,19 +125,6 @@ export function givenChanges<T extends Record<string, unknown>>(
   }>;
 }
 
-/** Runs a scheduled workflow once, now, under a workflow id of its own, and answers with its result. */
-export function runOnce<R>(
-  warden: WardenClient,
-  config: Config,
-  workflowType: string,
-  workflowIdPrefix: string,
-): Promise<R> {
-  return warden.client.workflow.execute<() => Promise<R>>(workflowType, {
-    taskQueue: config.temporal.taskQueue,
-    workflowId: `${workflowIdPrefix}-${new Date().toISOString()}`,
-  });
-}
-
 export function expectArgs(command: string, args: string[], max: number): void {
   if (args.length > max) throw new UsageError(`${command}: unexpected argument ${args[max]}`);
 }
@@ -151,34 +138,7 @@ export function printJsonOr(flags: Flags, value: unknown, lines: () => string[])
   else lines().forEach(out);
 }
 
-export function actorOf(flags: Flags): string {
-  return field('--actor', ActorSchema, flags.actor ?? process.env.WARDEN_ACTOR ?? os.userInfo().username);
-}
-
-export async function withWarden<T>(config: Config, fn: (warden: WardenClient) => Promise<T>): Promise<T> {
-  const client = await connectClient(config.temporal);
-  try {
-    return await fn(new WardenClient(client, config.temporal.taskQueue));
-  } finally {
-    await client.connection.close();
-  }
-}
-
-/**
- * Operator data, in-process when we can open the database; through the
- * running Warden when it holds the embedded one.
- */
-export async function withData<T>(config: Config, fn: (access: DataAccess) => Promise<T>): Promise<T> {
-  try {
-    return await withDatabase(config, ({ db }) => fn(createDataAccess(db)));
-  } catch (error) {
-    if (!(error instanceof DatabaseLockedError)) throw error;
-    const remote = connectLocalOps(config.dataDir);
-    if (!remote) throw error;
-    return fn(remote);
-  }
-}
-
+/** Operator tooling with the database's own credentials (`migrate`): in this process, never through the API. */
 export async function withDatabase<T>(config: Config, fn: (database: OpenDatabase) => Promise<T>): Promise<T> {
   const database = await openDatabase(config);
   try {

@@ -3,42 +3,26 @@ import { safeText } from '../../domain/shared/validation';
 import { ReasonSchema } from '../../domain/control-plane/types';
 import type { Strategy } from '../../db/strategy.repository';
 import { ApproverRoleSchema } from '../../domain/autonomy/phases';
-import { ErrorType } from '../../domain/shared/errors';
 import { MATURITY_LABELS, MATURITY_LEVELS, MaturityLevelSchema } from '../../domain/strategy/rules';
-import { STRATEGY_PROMOTION_WORKFLOW_TYPE } from '../../../workflows/names';
-import {
-  actorOf,
-  bool,
-  EXIT,
-  expectArgs,
-  field,
-  type Invocation,
-  printJsonOr,
-  sub,
-  table,
-  UsageError,
-  withData,
-  withWarden,
-} from './shared';
+import { bool, EXIT, expectArgs, field, type Invocation, printJsonOr, sub, table, UsageError } from './shared';
+import { printSubmitted } from './change-commands';
 
 const StrategyIdSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected a strategy id');
 
-async function status({ config, flags, args }: Invocation): Promise<number> {
+async function status({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('strategy status', args, 1);
   const id = field('id', StrategyIdSchema, args[0]);
-  return withData(config, async (data) => {
-    const report = await data.strategyReport(id);
-    if (!report) throw new UsageError(`strategy ${id} has not opted in: warden strategy enable ${id}`);
-    const { strategy: s, stats, health, promotion, demotion } = report;
-    printJsonOr(flags, report, () => [
-      `${s.id}: ${s.level} ${MATURITY_LABELS[s.level]}${s.paused ? ` — PAUSED (${s.pausedReason ?? 'no reason'})` : ''}${s.enabled ? '' : ' — gate disabled'}`,
-      `evidence at this level: ${stats.trades} trades, win rate ${stats.winRate.toFixed(3)}, profit factor ${Number.isFinite(stats.profitFactor) ? stats.profitFactor.toFixed(2) : '∞'}, drawdown ${(stats.drawdown * 100).toFixed(1)}%, loss streak ${stats.lossStreak}`,
-      `health ${health.score.toFixed(2)} (debt ${health.debt}, credit ${health.credit}) → sizing ×${health.sizingMultiplier.toFixed(2)}`,
-      promotion.eligible ? `promotion to ${promotion.to}: eligible` : `promotion: ${promotion.reasons.join('; ')}`,
-      demotion ? `demotion due: ${demotion.reason}` : 'no demotion due',
-    ]);
-    return EXIT.ok;
-  });
+  const report = await ops.call('strategy.report', { id });
+  if (!report) throw new UsageError(`strategy ${id} has not opted in: warden strategy enable ${id}`);
+  const { strategy: s, stats, health, promotion, demotion } = report;
+  printJsonOr(flags, report, () => [
+    `${s.id}: ${s.level} ${MATURITY_LABELS[s.level]}${s.paused ? ` — PAUSED (${s.pausedReason ?? 'no reason'})` : ''}${s.enabled ? '' : ' — gate disabled'}`,
+    `evidence at this level: ${stats.trades} trades, win rate ${stats.winRate.toFixed(3)}, profit factor ${Number.isFinite(stats.profitFactor) ? stats.profitFactor.toFixed(2) : '∞'}, drawdown ${(stats.drawdown * 100).toFixed(1)}%, loss streak ${stats.lossStreak}`,
+    `health ${health.score.toFixed(2)} (debt ${health.debt}, credit ${health.credit}) → sizing ×${health.sizingMultiplier.toFixed(2)}`,
+    promotion.eligible ? `promotion to ${promotion.to}: eligible` : `promotion: ${promotion.reasons.join('; ')}`,
+    demotion ? `demotion due: ${demotion.reason}` : 'no demotion due',
+  ]);
+  return EXIT.ok;
 }
 
 /**
@@ -50,50 +34,39 @@ function change(verb: string, apply: (s: Strategy, inv: Invocation) => Strategy,
     expectArgs(`strategy ${verb}`, inv.args, 1);
     const id = field('id', StrategyIdSchema, inv.args[0]);
     const reason = field('--reason', ReasonSchema, inv.flags.reason ?? (verb === 'enable' ? 'opted in' : undefined));
-    return withData(inv.config, async (data) => {
-      const current = (await data.strategyReport(id))?.strategy;
-      if (!current && needsExisting)
-        throw new UsageError(`strategy ${id} has not opted in: warden strategy enable ${id}`);
-      const next = apply(
-        current ?? {
-          id,
-          enabled: true,
-          level: 'L0',
-          paused: false,
-          pausedReason: null,
-          capital: 10_000,
-          tokenRequired: false,
-          healthFloor: 0.25,
-        },
-        inv,
+    const current = (await inv.ops.call('strategy.report', { id }))?.strategy;
+    if (!current && needsExisting)
+      throw new UsageError(`strategy ${id} has not opted in: warden strategy enable ${id}`);
+    const next = apply(
+      current ?? {
+        id,
+        enabled: true,
+        level: 'L0',
+        paused: false,
+        pausedReason: null,
+        capital: 10_000,
+        tokenRequired: false,
+        healthFloor: 0.25,
+      },
+      inv,
+    );
+    if (next.level !== (current?.level ?? 'L0'))
+      throw new UsageError(
+        current
+          ? `--level: ${id} is at ${current.level}; raise it with \`warden strategy promote ${id} --role R\` (approved by someone else), lower it with \`warden strategy demote ${id}\``
+          : `--level: a new strategy starts at L0; raise it with \`warden strategy promote ${id} --role R\` (approved by someone else)`,
       );
-      if (next.level !== (current?.level ?? 'L0'))
-        throw new UsageError(
-          current
-            ? `--level: ${id} is at ${current.level}; raise it with \`warden strategy promote ${id} --role R\` (approved by someone else), lower it with \`warden strategy demote ${id}\``
-            : `--level: a new strategy starts at L0; raise it with \`warden strategy promote ${id} --role R\` (approved by someone else)`,
-        );
-      await levelRefusalsAsUsage(() => data.upsertStrategy(next, actorOf(inv.flags), reason));
-      printJsonOr(inv.flags, next, () => [
-        `${id}: ${next.level} ${MATURITY_LABELS[next.level]}${next.paused ? ' (paused)' : ''}${next.enabled ? '' : ' (gate disabled)'}`,
-      ]);
+    if (verb === 'pause' || verb === 'resume') {
+      // The pause is the gate's own state: set at once, audited with who and why.
+      const s = await inv.ops.call('strategy.setPaused', { id, paused: next.paused, reason });
+      printJsonOr(inv.flags, s, () => [`${id}: ${s.level} ${MATURITY_LABELS[s.level]}${s.paused ? ' (paused)' : ''}`]);
       return EXIT.ok;
-    });
+    }
+    // Settings are governed: a change request (disabling applies at once, enabling waits for approval).
+    const { enabled, capital, tokenRequired, healthFloor } = next;
+    const settings = { enabled, capital, tokenRequired, healthFloor };
+    return printSubmitted(inv.flags, await inv.ops.call('strategy.set', { id, settings, reason }));
   };
-}
-
-/** A refused level change or proposal is the operator's to fix: a usage error naming the field. */
-async function levelRefusalsAsUsage<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (
-      error instanceof Error &&
-      (error.name === ErrorType.StrategyLevelChangeRefused || error.name === ErrorType.ProposalRefused)
-    )
-      throw new UsageError(error.message);
-    throw error;
-  }
 }
 
 const step = (level: Strategy['level'], by: number) =>
@@ -103,23 +76,12 @@ const step = (level: Strategy['level'], by: number) =>
  * Proposes one level up: Warden records the promotion (the requester, in an approver role, may not
  * approve it) and starts its strategyPromotion workflow; the level moves only once someone else approves.
  */
-async function promote({ config, flags, args }: Invocation): Promise<number> {
+async function promote({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('strategy promote', args, 1);
   const strategyId = field('id', StrategyIdSchema, args[0]);
   const role = field('--role', ApproverRoleSchema, flags.role);
   const reason = field('--reason', ReasonSchema, flags.reason);
-  const requestedBy = actorOf(flags);
-  const { proposalId, terms } = await withData(config, (data) =>
-    levelRefusalsAsUsage(() => data.proposePromotion({ strategyId, requestedBy, role, reason })),
-  );
-  await withWarden(config, (warden) =>
-    warden.client.workflow.start(STRATEGY_PROMOTION_WORKFLOW_TYPE, {
-      taskQueue: config.temporal.taskQueue,
-      workflowId: proposalId,
-      // Only the id matters: the workflow loads these terms from Warden's record.
-      args: [{ strategyId, from: terms.from, to: terms.to, evidence: terms.evidence, approvers: {} }],
-    }),
-  );
+  const { proposalId, terms } = await ops.call('strategy.promote', { id: strategyId, role, reason });
   printJsonOr(flags, { proposalId, ...terms }, () => [
     `${strategyId}: promotion ${terms.from} → ${terms.to} proposed (${proposalId}); awaits approval by another approver: temporal workflow signal --workflow-id ${proposalId} --name approvePromotion`,
   ]);
@@ -127,21 +89,19 @@ async function promote({ config, flags, args }: Invocation): Promise<number> {
 }
 
 /** Lowers the level at once (tightening needs nobody's approval), audited; never raises it. */
-async function demote({ config, flags, args }: Invocation): Promise<number> {
+async function demote({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('strategy demote', args, 1);
   const id = field('id', StrategyIdSchema, args[0]);
   const reason = field('--reason', ReasonSchema, flags.reason);
-  return withData(config, async (data) => {
-    const current = (await data.strategyReport(id))?.strategy;
-    if (!current) throw new UsageError(`strategy ${id} has not opted in: warden strategy enable ${id}`);
-    const to = flags.level ? field('--level', MaturityLevelSchema, flags.level) : step(current.level, -1);
-    const next = await levelRefusalsAsUsage(() => data.demoteStrategy({ id, to, actor: actorOf(flags), reason }));
-    printJsonOr(flags, next, () => [`${id}: ${next.level} ${MATURITY_LABELS[next.level]} (was ${current.level})`]);
-    return EXIT.ok;
-  });
+  const current = (await ops.call('strategy.report', { id }))?.strategy;
+  if (!current) throw new UsageError(`strategy ${id} has not opted in: warden strategy enable ${id}`);
+  const to = flags.level ? field('--level', MaturityLevelSchema, flags.level) : step(current.level, -1);
+  const next = await ops.call('strategy.demote', { id, to, reason });
+  printJsonOr(flags, next, () => [`${id}: ${next.level} ${MATURITY_LABELS[next.level]} (was ${current.level})`]);
+  return EXIT.ok;
 }
 
-async function tokensIssue({ config, flags, args }: Invocation): Promise<number> {
+async function tokensIssue({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('tokens issue', args, 0);
   const input = {
     strategyId: field('--strategy', StrategyIdSchema, flags.strategy),
@@ -163,50 +123,43 @@ async function tokensIssue({ config, flags, args }: Invocation): Promise<number>
         .max(30 * 86_400),
       flags.ttl ?? '3600',
     ),
-    actor: actorOf(flags),
   };
-  return withData(config, async (data) => {
-    const token = await data.issueToken(input);
-    printJsonOr(flags, token, () => [
-      `token ${token.id} for ${token.strategyId}: ${token.symbols.join(',')} ≤ ${token.maxNotional}, ${token.actions.join('/')}, until ${token.expiresAt} (trace ${token.traceId})`,
-    ]);
-    return EXIT.ok;
-  });
+  const token = await ops.call('tokens.issue', input);
+  printJsonOr(flags, token, () => [
+    `token ${token.id} for ${token.strategyId}: ${token.symbols.join(',')} ≤ ${token.maxNotional}, ${token.actions.join('/')}, until ${token.expiresAt} (trace ${token.traceId})`,
+  ]);
+  return EXIT.ok;
 }
 
-async function tokensRevoke({ config, flags, args }: Invocation): Promise<number> {
+async function tokensRevoke({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('tokens revoke', args, 1);
   const target =
     args[0] !== undefined
       ? { tokenId: field('id', z.uuid('expected a token id'), args[0]) }
       : { strategyId: field('--strategy', StrategyIdSchema, flags.strategy) };
-  return withData(config, async (data) => {
-    const revoked = await data.revokeTokens(target, actorOf(flags));
-    printJsonOr(flags, { revoked }, () => [`revoked ${revoked} token(s)`]);
-    return EXIT.ok;
-  });
+  const { revoked } = await ops.call('tokens.revoke', target);
+  printJsonOr(flags, { revoked }, () => [`revoked ${revoked} token(s)`]);
+  return EXIT.ok;
 }
 
-async function tokensList({ config, flags, args }: Invocation): Promise<number> {
+async function tokensList({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('tokens list', args, 0);
-  return withData(config, async (data) => {
-    const tokens = await data.listTokens(flags.strategy);
-    printJsonOr(flags, tokens, () =>
-      table(
-        ['id', 'strategy', 'symbols', 'max_notional', 'actions', 'expires', 'revoked'],
-        tokens.map((t) => [
-          t.id,
-          t.strategyId,
-          t.symbols.join(','),
-          t.maxNotional,
-          t.actions.join('/'),
-          t.expiresAt,
-          t.revokedAt,
-        ]),
-      ),
-    );
-    return EXIT.ok;
-  });
+  const tokens = await ops.call('tokens.list', flags.strategy ? { strategyId: flags.strategy } : {});
+  printJsonOr(flags, tokens, () =>
+    table(
+      ['id', 'strategy', 'symbols', 'max_notional', 'actions', 'expires', 'revoked'],
+      tokens.map((t) => [
+        t.id,
+        t.strategyId,
+        t.symbols.join(','),
+        t.maxNotional,
+        t.actions.join('/'),
+        t.expiresAt,
+        t.revokedAt,
+      ]),
+    ),
+  );
+  return EXIT.ok;
 }
 
 export const strategyCommands: Record<string, (inv: Invocation) => Promise<number>> = {

@@ -1,23 +1,8 @@
 import { z } from 'zod';
-import { watchdogScheduleSettings } from '../../config/index';
-import {
-  type ChangeControlPlaneInput,
-  type ChangeResult,
-  ReasonSchema,
-  RestrictionSourceSchema,
-} from '../../domain/control-plane/types';
+import { type ChangeResult, ReasonSchema } from '../../domain/control-plane/types';
 import { EngineSchema } from '../../domain/risk/rules';
-import { applyWatchdogSchedules } from '../../temporal/schedules';
-import { REGRESSION_TRIPWIRE_WORKFLOW_ID, REGRESSION_TRIPWIRE_WORKFLOW_TYPE } from '../../../workflows/names';
+import { MetricSchema, PolicyIdSchema, policyId, RegressionActionSchema } from '../../domain/watchdogs/tripwire';
 import {
-  MetricSchema,
-  PolicyIdSchema,
-  policyId,
-  RegressionActionSchema,
-  type TripwireReport,
-} from '../../domain/watchdogs/tripwire';
-import {
-  actorOf,
   bool,
   EXIT,
   expectArgs,
@@ -27,101 +12,69 @@ import {
   optionalBool,
   optionalField,
   printJsonOr,
-  runOnce,
   sub,
   table,
   UsageError,
-  withData,
-  withWarden,
 } from './shared';
+import { printSubmitted, submittedLines } from './change-commands';
 
-async function tripwireStatus({ config, flags, args }: Invocation): Promise<number> {
+async function tripwireStatus({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('tripwire status', args, 0);
-  return withData(config, async (data) => {
-    const [policies, states, restrictions] = await Promise.all([
-      data.listRegressionPolicies(),
-      data.regressionStates(),
-      data.listRestrictions(true),
-    ]);
-    const view = policies.map((p) => ({ ...p, state: states.find((s) => s.policy === policyId(p)) ?? null }));
-    printJsonOr(flags, { policies: view, restrictions }, () => [
-      ...table(
-        ['policy', 'enabled', 'window', 'baseline', 'max_drop', 'action', 'state', 'baseline→current', 'drop'],
-        view.map((p) => [
-          policyId(p),
-          p.enabled ? 'yes' : 'no',
-          p.windowEvents,
-          p.baselineEvents,
-          p.maxDropFraction,
-          p.action,
-          p.state ? (p.state.triggered ? 'TRIGGERED' : p.state.lastDecision) : 'never run',
-          p.state?.baseline != null && p.state.current != null
-            ? `${p.state.baseline.toFixed(3)}→${p.state.current.toFixed(3)}`
-            : null,
-          p.state?.dropFraction != null ? `${(p.state.dropFraction * 100).toFixed(1)}%` : null,
-        ]),
-      ),
-      '',
-      restrictions.length === 0 ? 'no active throttles or pauses' : 'active restrictions:',
-      ...restrictions.map((r) => `  #${r.id} ${r.kind} ${r.engine} by ${r.source} since ${r.createdAt}: ${r.reason}`),
-    ]);
-    return EXIT.ok;
-  });
-}
-
-async function tripwireEvaluate({ config, flags, args }: Invocation): Promise<number> {
-  expectArgs('tripwire evaluate', args, 0);
-  return withWarden(config, async (warden) => {
-    const report = await runOnce<TripwireReport>(
-      warden,
-      config,
-      REGRESSION_TRIPWIRE_WORKFLOW_TYPE,
-      `${REGRESSION_TRIPWIRE_WORKFLOW_ID}-manual`,
-    );
-    printJsonOr(flags, report, () => [
-      ...(report.evaluated.length === 0
-        ? ['no enabled regression policies']
-        : report.evaluated.map(
-            (e) =>
-              `${e.policy}: ${e.decision}${e.dropFraction !== null ? ` (drop ${(e.dropFraction * 100).toFixed(1)}%)` : ''}`,
-          )),
-      ...report.fired.map((f) => `FIRED ${f.policy} → ${f.action}`),
-    ]);
-    return EXIT.ok;
-  });
-}
-
-async function tripwireReset({ config, flags, args }: Invocation): Promise<number> {
-  expectArgs('tripwire reset', args, 1);
-  const policy = field('policy', PolicyIdSchema, args[0]);
-  const reason = field('--reason', ReasonSchema, flags.reason);
-  const actor = actorOf(flags);
-  const result = await withData(config, (data) => data.resetTripwire(policy, actor, reason));
-  // What it throttled or paused is lifted through the control plane, the one writer of restrictions.
-  const lifted = await withWarden(config, async (warden) => {
-    const outcomes = [];
-    for (const r of result.toLift) {
-      const { outcome } = await warden.changeControlPlane({
-        kind: 'clearEngineRestriction',
-        restrictionId: r.id,
-        actor,
-        reason,
-      });
-      outcomes.push(
-        outcome.status === 'applied'
-          ? { ...r, clearedAt: new Date().toISOString(), clearedBy: actor, clearReason: reason, outcome }
-          : { ...r, outcome },
-      );
-    }
-    return outcomes;
-  });
-  printJsonOr(flags, { policy: result.policy, lifted }, () => [
-    `reset ${result.policy}; lifted ${lifted.length === 0 ? 'nothing' : lifted.map((r) => `#${r.id} ${r.kind} ${r.engine}${r.outcome.status === 'refused' ? ` (refused: ${r.outcome.reason})` : ''}`).join(', ')}`,
+  const { policies: view, restrictions } = await ops.call('tripwire.status', {});
+  printJsonOr(flags, { policies: view, restrictions }, () => [
+    ...table(
+      ['policy', 'enabled', 'window', 'baseline', 'max_drop', 'action', 'state', 'baseline→current', 'drop'],
+      view.map((p) => [
+        policyId(p),
+        p.enabled ? 'yes' : 'no',
+        p.windowEvents,
+        p.baselineEvents,
+        p.maxDropFraction,
+        p.action,
+        p.state ? (p.state.triggered ? 'TRIGGERED' : p.state.lastDecision) : 'never run',
+        p.state?.baseline != null && p.state.current != null
+          ? `${p.state.baseline.toFixed(3)}→${p.state.current.toFixed(3)}`
+          : null,
+        p.state?.dropFraction != null ? `${(p.state.dropFraction * 100).toFixed(1)}%` : null,
+      ]),
+    ),
+    '',
+    restrictions.length === 0 ? 'no active throttles or pauses' : 'active restrictions:',
+    ...restrictions.map((r) => `  #${r.id} ${r.kind} ${r.engine} by ${r.source} since ${r.createdAt}: ${r.reason}`),
   ]);
   return EXIT.ok;
 }
 
-async function tripwireSetPolicy({ config, flags, args }: Invocation): Promise<number> {
+async function tripwireEvaluate({ flags, args, ops }: Invocation): Promise<number> {
+  expectArgs('tripwire evaluate', args, 0);
+  const report = await ops.call('tripwire.evaluate', {});
+  printJsonOr(flags, report, () => [
+    ...(report.evaluated.length === 0
+      ? ['no enabled regression policies']
+      : report.evaluated.map(
+          (e) =>
+            `${e.policy}: ${e.decision}${e.dropFraction !== null ? ` (drop ${(e.dropFraction * 100).toFixed(1)}%)` : ''}`,
+        )),
+    ...report.fired.map((f) => `FIRED ${f.policy} → ${f.action}`),
+  ]);
+  return EXIT.ok;
+}
+
+async function tripwireReset({ flags, args, ops }: Invocation): Promise<number> {
+  expectArgs('tripwire reset', args, 1);
+  const policy = args[0]!;
+  field('policy', PolicyIdSchema, policy);
+  const reason = field('--reason', ReasonSchema, flags.reason);
+  // Lifting what it throttled or paused loosens: a change request, for someone else to approve.
+  const result = await ops.call('tripwire.reset', { policy, reason });
+  printJsonOr(flags, result, () => [
+    `reset ${result.policy}; ${result.liftRequest ? '' : 'nothing to lift'}`.trimEnd(),
+    ...(result.liftRequest ? submittedLines(result.liftRequest) : []),
+  ]);
+  return EXIT.ok;
+}
+
+async function tripwireSetPolicy({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('tripwire set-policy', args, 1);
   const { domain, metric } = field('policy', PolicyIdSchema, args[0]);
   field('metric', MetricSchema, metric);
@@ -137,68 +90,58 @@ async function tripwireSetPolicy({ config, flags, args }: Invocation): Promise<n
     throw new UsageError(
       'tripwire set-policy: give at least one of --enabled, --window, --baseline, --max-drop, --action, --engine',
     );
-  const actor = actorOf(flags);
-  return withData(config, async (data) => {
-    const current = (await data.listRegressionPolicies()).find((p) => p.domain === domain && p.metric === metric);
-    if (!current && (changes.action === undefined || changes.maxDropFraction === undefined)) {
-      throw new UsageError(
-        `tripwire set-policy: ${domain}/${metric} is new: give --action and --max-drop (window and baseline default to 50 and 200)`,
-      );
-    }
-    const base = current ?? {
-      domain,
-      metric,
-      engine: domain,
-      windowEvents: 50,
-      baselineEvents: 200,
-      maxDropFraction: 0.2,
-      action: 'THROTTLE' as const,
-      enabled: false,
-    };
-    const next = { ...base, ...givenChanges(changes) };
-    await data.setRegressionPolicy(next, actor);
-    printJsonOr(flags, next, () => [
-      `${current ? 'updated' : 'created'} regression policy ${domain}/${metric}: ${next.enabled ? 'enabled' : 'disabled'}, ${next.windowEvents}/${next.baselineEvents} events, max drop ${next.maxDropFraction}, ${next.action} ${next.engine}`,
-    ]);
-    return EXIT.ok;
-  });
+  const current = (await ops.call('tripwire.policies', {})).find((p) => p.domain === domain && p.metric === metric);
+  if (!current && (changes.action === undefined || changes.maxDropFraction === undefined)) {
+    throw new UsageError(
+      `tripwire set-policy: ${domain}/${metric} is new: give --action and --max-drop (window and baseline default to 50 and 200)`,
+    );
+  }
+  const base = current ?? {
+    domain,
+    metric,
+    engine: domain,
+    windowEvents: 50,
+    baselineEvents: 200,
+    maxDropFraction: 0.2,
+    action: 'THROTTLE' as const,
+    enabled: false,
+  };
+  const next = { ...base, ...givenChanges(changes) };
+  const reason = flags.reason === undefined ? {} : { reason: field('--reason', ReasonSchema, flags.reason) };
+  return printSubmitted(flags, await ops.call('tripwire.setPolicy', { policy: next, ...reason }));
 }
 
-async function restrictionsList({ config, flags, args }: Invocation): Promise<number> {
+async function restrictionsList({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('restrictions', args, 0);
-  return withData(config, async (data) => {
-    const rows = await data.listRestrictions(!flags.all);
-    printJsonOr(flags, rows, () =>
-      table(
-        ['id', 'kind', 'engine', 'source', 'since', 'cleared', 'reason'],
-        rows.map((r) => [
-          r.id,
-          r.kind,
-          r.engine,
-          r.source,
-          r.createdAt,
-          r.clearedAt ? `${r.clearedAt} by ${r.clearedBy}` : null,
-          r.reason,
-        ]),
-      ),
-    );
-    return EXIT.ok;
-  });
+  const rows = await ops.call('restrictions.list', { all: flags.all ?? false });
+  printJsonOr(flags, rows, () =>
+    table(
+      ['id', 'kind', 'engine', 'source', 'since', 'cleared', 'reason'],
+      rows.map((r) => [
+        r.id,
+        r.kind,
+        r.engine,
+        r.source,
+        r.createdAt,
+        r.clearedAt ? `${r.clearedAt} by ${r.clearedBy}` : null,
+        r.reason,
+      ]),
+    ),
+  );
+  return EXIT.ok;
 }
 
 /** Through the control plane (the one writer of restrictions), answered with the outcome. */
 async function restrictionChange(
-  { config, flags }: Invocation,
-  input: ChangeControlPlaneInput,
+  { flags }: Invocation,
+  change: Promise<ChangeResult>,
   done: (state: ChangeResult) => string,
 ): Promise<number> {
-  return withWarden(config, async (warden) => {
-    const result = await warden.changeControlPlane(input);
-    printJsonOr(flags, result, () => [
-      result.outcome.status === 'refused' ? `refused: ${result.outcome.reason}` : done(result),
-    ]);
-    return result.outcome.status === 'refused' ? EXIT.problem : EXIT.ok;
-  });
+  const result = await change;
+  printJsonOr(flags, result, () => [
+    result.outcome.status === 'refused' ? `refused: ${result.outcome.reason}` : done(result),
+  ]);
+  return result.outcome.status === 'refused' ? EXIT.problem : EXIT.ok;
 }
 
 async function restrictionsClear(inv: Invocation): Promise<number> {
@@ -206,12 +149,7 @@ async function restrictionsClear(inv: Invocation): Promise<number> {
   expectArgs('restrictions clear', args, 1);
   const restrictionId = field('id', z.string().regex(/^[1-9]\d{0,17}$/, 'expected a restriction id'), args[0]);
   const reason = field('--reason', ReasonSchema, flags.reason);
-  const actor = actorOf(flags);
-  return restrictionChange(
-    inv,
-    { kind: 'clearEngineRestriction', restrictionId, actor, reason },
-    () => `cleared #${restrictionId}`,
-  );
+  return printSubmitted(flags, await inv.ops.call('restrictions.clear', { restrictionId, reason }));
 }
 
 async function restrictionsAdd(inv: Invocation): Promise<number> {
@@ -220,62 +158,49 @@ async function restrictionsAdd(inv: Invocation): Promise<number> {
   const kind = field('kind', z.enum(['throttle', 'pause'], { message: 'expected throttle or pause' }), args[0]);
   const engine = field('engine', EngineSchema, args[1]);
   const reason = field('--reason', ReasonSchema, flags.reason);
-  const actor = actorOf(flags);
-  const source = field(
-    '--actor',
-    RestrictionSourceSchema,
-    `operator:${actor.replace(/[^A-Za-z0-9_.@/-]/g, '_').slice(0, 200)}`,
-  );
   return restrictionChange(
     inv,
-    { kind: 'restrictEngine', engine, restriction: kind, source, actor, reason },
+    inv.ops.call('restrictions.add', { engine, restriction: kind, reason }),
     () => `${kind} on ${engine}`,
   );
 }
 
-async function canaryStatus({ config, flags, args }: Invocation): Promise<number> {
+async function canaryStatus({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('canary status', args, 0);
-  return withData(config, async (data) => {
-    const rows = await data.canaryStates();
-    printJsonOr(flags, rows, () =>
-      rows.length === 0
-        ? ['the canary has not run yet']
-        : table(
-            ['check', 'status', 'consecutive_failures', 'last_checked', 'last_error'],
-            rows.map((r) => [r.name, r.ok ? 'ok' : 'FAILING', r.consecutiveFailures, r.lastCheckedAt, r.lastError]),
-          ),
-    );
-    return EXIT.ok;
-  });
+  const rows = await ops.call('canary.status', {});
+  printJsonOr(flags, rows, () =>
+    rows.length === 0
+      ? ['the canary has not run yet']
+      : table(
+          ['check', 'status', 'consecutive_failures', 'last_checked', 'last_error'],
+          rows.map((r) => [r.name, r.ok ? 'ok' : 'FAILING', r.consecutiveFailures, r.lastCheckedAt, r.lastError]),
+        ),
+  );
+  return EXIT.ok;
 }
 
-async function kpiRecord({ config, flags, args }: Invocation): Promise<number> {
+async function kpiRecord({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('kpi record', args, 0);
   const event = {
     domain: field('--domain', EngineSchema, flags.domain),
     metric: field('--metric', MetricSchema, flags.metric),
     ...(flags.success !== undefined ? { success: bool('--success', flags.success) } : {}),
     ...(flags.value !== undefined ? { value: field('--value', z.coerce.number().finite(), flags.value) } : {}),
-    source: `cli:${actorOf(flags)}`,
   };
   if (event.success === undefined && event.value === undefined)
     throw new UsageError('kpi record: give --success, --value or both');
-  return withData(config, async (data) => {
-    await data.recordKpi(event);
-    printJsonOr(flags, event, () => [`recorded ${event.domain}/${event.metric}`]);
-    return EXIT.ok;
-  });
+  await ops.call('kpi.record', event);
+  printJsonOr(flags, event, () => [`recorded ${event.domain}/${event.metric}`]);
+  return EXIT.ok;
 }
 
-async function schedulesApply({ config, flags, args }: Invocation): Promise<number> {
+async function schedulesApply({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('schedules apply', args, 0);
-  return withWarden(config, async (warden) => {
-    const result = await applyWatchdogSchedules(warden.client, watchdogScheduleSettings(config));
-    printJsonOr(flags, result, () => [
-      `created: ${result.created.join(', ') || 'none'}; updated: ${result.updated.join(', ') || 'none'}`,
-    ]);
-    return EXIT.ok;
-  });
+  const result = await ops.call('schedules.apply', {});
+  printJsonOr(flags, result, () => [
+    `created: ${result.created.join(', ') || 'none'}; updated: ${result.updated.join(', ') || 'none'}`,
+  ]);
+  return EXIT.ok;
 }
 
 export const watchdogCommands: Record<string, (inv: Invocation) => Promise<number>> = {

@@ -73,8 +73,9 @@ describe('decideControlPlaneChange', () => {
   const at = new Date('2026-11-24T10:00:00.000Z');
   const ctx = (over: Partial<ChangeContext> = {}): ChangeContext => ({
     at,
-    release: { cooldown: '15m', approvals: 1, selfApproval: false },
-    goLivePlaybookCompleted: true,
+    release: { cooldown: '15m', approvals: 1 },
+    playbookCompletedAt: '2026-11-20T09:00:00.000Z',
+    lastGoLiveOffAt: null,
     capital: { band: 'A', usage: 0.1 },
     ...over,
   });
@@ -141,15 +142,19 @@ describe('decideControlPlaneChange', () => {
     });
   });
 
-  it('self-approval is allowed where the environment allows it', () => {
-    expect(
-      release(engage(), vote('carol', 'owner'), 20, { release: { cooldown: '15m', approvals: 1, selfApproval: true } })
-        .outcome,
-    ).toEqual({ status: 'applied' });
+  it('the engager never approves the release, however the name is spelt, but may decline it', () => {
+    for (const name of ['carol', 'Carol', ' CAROL ', 'ｃａｒｏｌ'])
+      expect(release(engage(), vote(name, 'owner'), 20).outcome).toEqual({
+        status: 'refused',
+        reason: `actor: ${name} engaged the kill switch; approval must come from someone else (separation of duties)`,
+      });
+    expect(release(engage(), vote('carol', 'owner', true), 20).auditKind).toBe(
+      'control_plane.kill_switch_release_declined',
+    );
   });
 
   it('needs the configured number of distinct approvals, and any decline discards them', () => {
-    const policy = { release: { cooldown: '0s', approvals: 2, selfApproval: false } };
+    const policy = { release: { cooldown: '0s', approvals: 2 } };
     const first = release(engage(), vote('rita', 'risk_officer'), 1, policy);
     expect(first.outcome).toEqual({ status: 'pending', detail: '1 of 2 approvals' });
     expect(first.next.releaseApprovals).toEqual([
@@ -186,7 +191,7 @@ describe('decideControlPlaneChange', () => {
       decideControlPlaneChange(
         INITIAL_CONTROL_PLANE_STATE,
         { kind: 'setGoLive', enabled: true, actor: 'bob' },
-        ctx({ goLivePlaybookCompleted: false }),
+        ctx({ playbookCompletedAt: null }),
       ).outcome,
     ).toMatchObject({
       status: 'refused',
@@ -196,11 +201,23 @@ describe('decideControlPlaneChange', () => {
       decideControlPlaneChange(
         INITIAL_CONTROL_PLANE_STATE,
         { kind: 'setGoLive', enabled: false, actor: 'bob' },
-        ctx({ goLivePlaybookCompleted: false }),
+        ctx({ playbookCompletedAt: null }),
       ).outcome,
     ).toEqual({ status: 'applied' });
     const engaged = engage();
-    const live = decideControlPlaneChange(engaged, { kind: 'setGoLive', enabled: true, actor: 'bob' }, ctx()).next;
+    const approved = (after: unknown, target: string) => ({
+      changeRequest: {
+        id: 'cr-1',
+        status: 'applied',
+        changes: [{ kind: 'control_plane', target, before: null, after }],
+      },
+      spent: [],
+    });
+    const live = decideControlPlaneChange(
+      engaged,
+      { kind: 'setGoLive', enabled: true, actor: 'bob', changeRequestId: 'cr-1' },
+      ctx({ authority: approved(true, 'goLive') }),
+    ).next;
     expect(live).toMatchObject({
       goLiveEnabled: true,
       killSwitchEngaged: true,
@@ -208,7 +225,11 @@ describe('decideControlPlaneChange', () => {
       reason: null,
     });
     expect(
-      decideControlPlaneChange(live, { kind: 'setApplyMode', mode: 'live', actor: 'bob', reason: 'ready' }, ctx()).next,
+      decideControlPlaneChange(
+        live,
+        { kind: 'setApplyMode', mode: 'live', actor: 'bob', reason: 'ready', changeRequestId: 'cr-1' },
+        ctx({ authority: approved('live', 'applyMode') }),
+      ).next,
     ).toMatchObject({ applyMode: 'live', goLiveEnabled: true, version: 3 });
   });
 

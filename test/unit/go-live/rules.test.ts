@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { CAPITAL_BANDS, type CapitalBand } from '../../../src/domain/capital/bands';
-import { checkApprover } from '../../../src/security/release-approver';
 import {
   checkStepRequest,
   decideStep,
@@ -9,9 +8,7 @@ import {
   type PlaybookProgress,
   type StepRecord,
 } from '../../../src/domain/go-live/playbook';
-import { issueApprovalToken } from '../../../src/security/approval-tokens';
 
-const KEY = 'unit-test-signing-key-0123456789abcdef';
 const progressAt = (index: number): PlaybookProgress => ({
   playbookId: 'go-live-playbook',
   status: 'in_progress',
@@ -84,51 +81,21 @@ describe('go-live playbook rules', () => {
     });
   });
 
-  it('signed approvals: the token must be valid, unexpired, for this environment, the actor and the role', () => {
-    const settings = { environment: 'prod', approvals: { signed: true, signingKey: KEY } };
-    const now = new Date('2026-11-24T10:00:00Z');
-    const token = (over: Partial<{ subject: string; environment: string; ttlMs: number; now: Date }> = {}) =>
-      issueApprovalToken({
-        subject: 'mona',
-        roles: ['risk_officer'],
-        environment: 'prod',
-        ttlMs: 60_000,
-        key: KEY,
-        now,
-        ...over,
-      }).token;
-    expect(checkApprover({ actor: 'mona', role: 'risk_officer', token: token() }, settings, now)).toMatchObject({
-      ok: true,
-      role: 'risk_officer',
-      token: { subject: 'mona' },
-    });
+  it('a step whose credentials were checked counts only if they hold, approver step or not', () => {
+    const refused = { ok: false as const, problem: 'token: expired at 2026-11-24T09:00:00.000Z' };
+    for (const index of [0, 8]) {
+      expect(
+        decideStep(
+          progressAt(index),
+          PLAYBOOK[index]!,
+          { ...conditions('A', 'GREEN'), approver: refused },
+          payloadFor(index),
+        ),
+      ).toEqual({ accepted: false, reason: 'approver_required', detail: refused.problem });
+    }
+    // Unchecked (unsigned, no token): an ordinary step needs none.
     expect(
-      checkApprover(
-        { actor: 'mona', role: 'risk_officer', token: token({ now: new Date('2026-11-24T09:00:00Z') }) },
-        settings,
-        now,
-      ),
-    ).toMatchObject({ ok: false, problem: expect.stringMatching(/^token: expired/) });
-    expect(
-      checkApprover({ actor: 'mona', role: 'risk_officer', token: token({ environment: 'staging' }) }, settings, now),
-    ).toMatchObject({ ok: false, problem: 'token: issued for environment staging, not prod' });
-    expect(checkApprover({ actor: 'mona', role: 'risk_officer', token: `${token()}x` }, settings, now)).toMatchObject({
-      ok: false,
-      problem: 'token: bad signature',
-    });
-    expect(
-      checkApprover(
-        { actor: 'mona', role: 'risk_officer' },
-        { ...settings, approvals: { signed: false, signingKey: undefined } },
-        now,
-      ),
-    ).toEqual({ ok: true, actor: 'mona', role: 'risk_officer' });
-    expect(
-      checkApprover(
-        { actor: 'mona', role: 'operator' },
-        { ...settings, approvals: { signed: false, signingKey: undefined } },
-        now,
-      ),
-    ).toMatchObject({ ok: false, problem: expect.stringMatching(/^role: /) });
+      decideStep(progressAt(0), PLAYBOOK[0]!, { ...conditions('A', 'GREEN'), approver: null }, payloadFor(0)),
+    ).toEqual({ accepted: true });
   });
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { redactToken } from '../../../domain/identity/redact';
 import { safeText } from '../../../domain/shared/validation';
 import { listAuditEvents } from '../../../db/audit.repository';
 import { buildReview } from '../../review/monday-review';
@@ -34,7 +35,8 @@ export function auditRoutes(deps: ApiDeps): RouteSpec[] {
         });
         const last = events.at(-1);
         return ok({
-          events,
+          // Written redacted; masked again on the way out, for events older than central redaction.
+          events: events.map((e) => ({ ...e, details: redactToken(e.details) })),
           next: events.length === query.limit && last ? `/audit?limit=${query.limit}&before=${last.id}` : null,
         });
       },

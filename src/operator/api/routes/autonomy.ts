@@ -8,6 +8,7 @@ import {
   rejectUpdate,
 } from '../../../../workflows/messages';
 import { AuditKind } from '../../../domain/audit/kinds';
+import { approvalAudience } from '../../../domain/identity/audience';
 import { ReasonSchema } from '../../../domain/control-plane/types';
 import { listApprovers, readGovernanceState } from '../../../db/autonomy.repository';
 import { listBreakerEvents } from '../../../db/breakers.repository';
@@ -33,7 +34,7 @@ const RoleCommentBody = z.strictObject({
 });
 
 /** The autonomy approver role a key acts in: named in the body, or its only one. */
-function autonomyRole(identity: Identity, requestedRole: string | undefined): ApproverRole {
+export function autonomyRole(identity: Identity, requestedRole: string | undefined): ApproverRole {
   const held = autonomyRolesOf(identity.roles);
   const requested = requestedRole === undefined ? undefined : ApproverRoleSchema.safeParse(requestedRole);
   if (requested && !requested.success)
@@ -66,7 +67,7 @@ async function commandDecision(
       approver: identity.name,
       role,
       ...(body.comment ? { comment: body.comment } : {}),
-      ...signedFor(deps, identity),
+      ...(await signedFor(deps, identity, approvalAudience(commandWorkflowId(commandId), kind))),
     });
     const deadline = Date.now() + 10_000;
     for (;;) {
@@ -83,7 +84,8 @@ async function commandDecision(
   });
 }
 
-async function proposalDecision(
+/** An approval or rejection of an expansion proposal as the identity, in its autonomy approver role, signed by the API. */
+export async function proposalDecision(
   deps: ApiDeps,
   identity: Identity,
   id: string,
@@ -93,6 +95,7 @@ async function proposalDecision(
 ) {
   const role = autonomyRole(identity, decision.role);
   const handle = deps.temporal.workflow.getHandle(id);
+  const signed = await signedFor(deps, identity, approvalAudience(id, decision.approve ? 'approve' : 'reject'));
   return viaWorkflow(`proposal ${id}`, async () =>
     ok(
       decision.approve
@@ -102,12 +105,12 @@ async function proposalDecision(
                 role,
                 approver: identity.name,
                 ...(decision.comment ? { comment: decision.comment } : {}),
-                ...signedFor(deps, identity),
+                ...signed,
               },
             ],
           })
         : await handle.executeUpdate(rejectUpdate, {
-            args: [{ role, approver: identity.name, reason: decision.reason, ...signedFor(deps, identity) }],
+            args: [{ role, approver: identity.name, reason: decision.reason, ...signed }],
           }),
     ),
   );
@@ -133,6 +136,42 @@ async function propose(deps: ApiDeps, record: () => Promise<{ id: string; type: 
   const { id, type, args } = await refusedAsConflict(record);
   await deps.temporal.workflow.start(type, { taskQueue: deps.config.temporal.taskQueue, workflowId: id, args });
   return id;
+}
+
+/** The identity's expansion proposal: one phase up, on Warden's terms, started as its workflow. */
+export async function createExpansionProposal(
+  deps: ApiDeps,
+  identity: Identity,
+  body: { role?: string | undefined; reason: string },
+) {
+  const role = autonomyRole(identity, body.role);
+  let terms: Awaited<ReturnType<typeof proposeExpansion>> | undefined;
+  await propose(deps, async () => {
+    terms = await proposeExpansion(deps.db, { requestedBy: identity.name, role, reason: body.reason });
+    return { id: terms.proposalId, type: EXPANSION_PROPOSAL_WORKFLOW_TYPE, args: [{ proposalId: terms.proposalId }] };
+  });
+  return terms!;
+}
+
+/** The identity's proposal to raise a strategy one level, started as its strategyPromotion workflow. */
+export async function proposeStrategyPromotion(
+  deps: ApiDeps,
+  identity: Identity,
+  strategyId: string,
+  body: { role?: string | undefined; reason: string },
+) {
+  const role = autonomyRole(identity, body.role);
+  let proposal: Awaited<ReturnType<typeof proposePromotion>> | undefined;
+  await propose(deps, async () => {
+    proposal = await proposePromotion(
+      deps.db,
+      { strategyId, requestedBy: identity.name, role, reason: body.reason },
+      await listApprovers(deps.db),
+    );
+    const { requestedBy, ...terms } = proposal.terms;
+    return { id: proposal.proposalId, type: STRATEGY_PROMOTION_WORKFLOW_TYPE, args: [{ ...terms, approvers: {} }] };
+  });
+  return proposal!;
 }
 
 /** Autonomy phase, expansion proposals, circuit breakers, and the commands waiting for a human. */
@@ -164,19 +203,7 @@ export function autonomyRoutes(deps: ApiDeps): RouteSpec[] {
       summary:
         "Propose widening autonomy one phase, on the next phase's own terms (as an approver role; someone else approves). 409 while another proposal is open.",
       body: z.strictObject({ role: safeText({ max: 64 }).optional(), reason: ReasonSchema }),
-      handle: async ({ identity, body }) => {
-        const role = autonomyRole(identity, body.role);
-        let terms: Awaited<ReturnType<typeof proposeExpansion>> | undefined;
-        await propose(deps, async () => {
-          terms = await proposeExpansion(db, { requestedBy: identity.name, role, reason: body.reason });
-          return {
-            id: terms.proposalId,
-            type: EXPANSION_PROPOSAL_WORKFLOW_TYPE,
-            args: [{ proposalId: terms.proposalId }],
-          };
-        });
-        return ok(terms, 201);
-      },
+      handle: async ({ identity, body }) => ok(await createExpansionProposal(deps, identity, body), 201),
     }),
     route({
       id: 'proposePromotion',
@@ -187,24 +214,8 @@ export function autonomyRoutes(deps: ApiDeps): RouteSpec[] {
         'Propose raising a strategy one maturity level (as an approver role; someone else approves its strategyPromotion). The level moves only when approved.',
       params: StrategyParams,
       body: z.strictObject({ role: safeText({ max: 64 }).optional(), reason: ReasonSchema }),
-      handle: async ({ identity, params, body }) => {
-        const role = autonomyRole(identity, body.role);
-        let proposal: Awaited<ReturnType<typeof proposePromotion>> | undefined;
-        await propose(deps, async () => {
-          proposal = await proposePromotion(
-            db,
-            { strategyId: params.id, requestedBy: identity.name, role, reason: body.reason },
-            await listApprovers(db),
-          );
-          const { requestedBy, ...terms } = proposal.terms;
-          return {
-            id: proposal.proposalId,
-            type: STRATEGY_PROMOTION_WORKFLOW_TYPE,
-            args: [{ ...terms, approvers: {} }],
-          };
-        });
-        return ok(proposal, 201);
-      },
+      handle: async ({ identity, params, body }) =>
+        ok(await proposeStrategyPromotion(deps, identity, params.id, body), 201),
     }),
     route({
       id: 'breakerEvents',

@@ -1,8 +1,11 @@
 import { z } from 'zod';
-import { listCommandPolicies, setCommandPolicy } from '../../../db/command-policies.repository';
+import { listCommandPolicies } from '../../../db/command-policies.repository';
 import { CommandPolicyChangeSchema } from '../../../domain/autonomy/commands';
 import { CommandTypeSchema } from '../../../domain/autonomy/phases';
 import { ExecutionClassSchema } from '../../../domain/control-plane/types';
+import { governedSetterOperations } from '../../operations/governed-setters';
+import { runOperation } from '../../operations/operation';
+import { submittedReply } from '../../operations/submit-changes';
 import { route, type RouteSpec } from '../http';
 import { type ApiDeps, ok } from './shared';
 
@@ -22,19 +25,18 @@ export function commandPolicyRoutes(deps: ApiDeps): RouteSpec[] {
       id: 'setCommandPolicy',
       method: 'POST',
       url: '/command-policies/:type',
-      access: 'policy:set',
-      summary: "Set a command type's execution class (OBSERVE_ONLY, SANDBOX_EXEC or PROD_EXEC), as the caller.",
+      access: 'change:request',
+      summary:
+        "Propose a command type's execution class (OBSERVE_ONLY, SANDBOX_EXEC or PROD_EXEC): stricter applies now (200), looser opens a change request (202).",
       params: z.strictObject({ type: CommandTypeSchema }),
       body: z.strictObject({ executionClass: ExecutionClassSchema, reason: CommandPolicyChangeSchema.shape.reason }),
-      handle: async ({ identity, params, body }) =>
-        ok(
-          await setCommandPolicy(db, {
-            commandType: params.type,
-            executionClass: body.executionClass,
-            actor: identity.name,
-            reason: body.reason,
-          }),
-        ),
+      // A change request (invariant 8): towards OBSERVE_ONLY applies now (200), away from it waits (202).
+      handle: async ({ identity, params, body }) => {
+        const op = governedSetterOperations['commandPolicies.set'];
+        const submitted = await runOperation(op, deps, identity, { commandType: params.type, ...body });
+        const stored = (await listCommandPolicies(db)).find((p) => p.commandType === params.type);
+        return submittedReply(submitted, submitted.applied && stored ? { ...stored } : {});
+      },
     }),
   ];
 }

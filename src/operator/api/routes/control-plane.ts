@@ -3,15 +3,20 @@ import {
   ApplyModeSchema,
   type ChangeControlPlaneInput,
   type ChangeResult,
+  type ControlPlaneState,
   ReasonSchema,
 } from '../../../domain/control-plane/types';
 import { readControlPlaneState } from '../../../db/control-plane.repository';
 import { type Identity, RELEASE_APPROVER_ROLES, type Role, RoleSchema } from '../../../domain/identity/roles';
 import { badRequest, conflict, type Reply, route, type RouteSpec } from '../http';
+import { releaseVoteAudience } from '../../../domain/identity/audience';
 import { type ApiDeps, ok, requireRole, signedFor, sourceOf, viaWorkflow } from './shared';
+import { controlSetterOperations } from '../../operations/control-setters';
+import { runOperation } from '../../operations/operation';
+import { type ChangeSubmitted, submittedReply } from '../../operations/submit-changes';
 
 export const Reason = z.strictObject({ reason: ReasonSchema });
-const ReleaseVoteBody = z.strictObject({
+export const ReleaseVoteBody = z.strictObject({
   reason: ReasonSchema,
   /** Which approver role to act in, when the key holds several. */
   role: RoleSchema.optional(),
@@ -33,6 +38,11 @@ export async function change(deps: ApiDeps, input: ChangeControlPlaneInput): Pro
   return changeReply(await viaWorkflow('the control plane', () => deps.warden.changeControlPlane(input)));
 }
 
+/** A control-plane setter's change request, in this route's answer shape: outcome and state, and the request. */
+function submittedChange({ state, ...submitted }: ChangeSubmitted & { state: ControlPlaneState }): Reply {
+  return submittedReply(submitted, { outcome: { status: submitted.applied ? 'applied' : 'pending' }, state });
+}
+
 /** The one approver role a vote is cast in: named in the body, or the key's only one. */
 function releaseRole(identity: Identity, requested: Role | undefined): Role {
   const held = identity.roles.filter((r) => RELEASE_APPROVER_ROLES.includes(r));
@@ -42,12 +52,22 @@ function releaseRole(identity: Identity, requested: Role | undefined): Role {
   return held[0]!;
 }
 
-function vote(deps: ApiDeps, identity: Identity, body: z.infer<typeof ReleaseVoteBody>) {
+/**
+ * A release vote as the identity: in its approver role, signed by the API (which authenticated it)
+ * for `warden-control-plane:<kind>` alone.
+ */
+export async function vote<K extends 'releaseKillSwitch' | 'declineKillSwitchRelease'>(
+  deps: ApiDeps,
+  identity: Identity,
+  kind: K,
+  body: z.infer<typeof ReleaseVoteBody>,
+) {
   return {
+    kind,
     actor: identity.name,
     role: releaseRole(identity, body.role),
     reason: body.reason,
-    ...signedFor(deps, identity),
+    ...(await signedFor(deps, identity, releaseVoteAudience(kind))),
   };
 }
 
@@ -87,7 +107,7 @@ export function controlPlaneRoutes(deps: ApiDeps): RouteSpec[] {
         'Approve releasing the kill switch (approver roles, after the cooldown). 202 while more approvals are needed; 409 with the reason when refused.',
       body: ReleaseVoteBody,
       response: ChangeResultSchema,
-      handle: ({ identity, body }) => change(deps, { kind: 'releaseKillSwitch', ...vote(deps, identity, body) }),
+      handle: async ({ identity, body }) => change(deps, await vote(deps, identity, 'releaseKillSwitch', body)),
     }),
     route({
       id: 'declineKillSwitchRelease',
@@ -97,39 +117,31 @@ export function controlPlaneRoutes(deps: ApiDeps): RouteSpec[] {
       summary: 'Decline releasing the kill switch; approvals gathered so far are discarded.',
       body: ReleaseVoteBody,
       response: ChangeResultSchema,
-      handle: ({ identity, body }) => change(deps, { kind: 'declineKillSwitchRelease', ...vote(deps, identity, body) }),
+      handle: async ({ identity, body }) => change(deps, await vote(deps, identity, 'declineKillSwitchRelease', body)),
     }),
     route({
       id: 'setGoLive',
       method: 'POST',
       url: '/control-plane/go-live',
       access: 'go_live:set',
-      summary: 'Turn go-live on (only after a completed go-live playbook) or off.',
+      summary:
+        'Turn go-live off (applies now, 200) or on (a change request others approve, 202; a completed playbook is needed).',
       body: z.strictObject({ enabled: z.boolean(), reason: ReasonSchema.optional() }),
       response: ChangeResultSchema,
-      handle: ({ identity, body }) =>
-        change(deps, {
-          kind: 'setGoLive',
-          enabled: body.enabled,
-          actor: identity.name,
-          ...(body.reason ? { reason: body.reason } : {}),
-        }),
+      handle: async ({ identity, body }) =>
+        submittedChange(await runOperation(controlSetterOperations['goLive.set'], deps, identity, body)),
     }),
     route({
       id: 'setApplyMode',
       method: 'POST',
       url: '/control-plane/apply-mode',
       access: 'apply_mode:set',
-      summary: 'Set apply mode dry_run | testnet | live.',
+      summary:
+        'Set apply mode dry_run | testnet | live: towards dry_run applies now (200), towards live opens a change request (202).',
       body: z.strictObject({ mode: ApplyModeSchema, reason: ReasonSchema.optional() }),
       response: ChangeResultSchema,
-      handle: ({ identity, body }) =>
-        change(deps, {
-          kind: 'setApplyMode',
-          mode: body.mode,
-          actor: identity.name,
-          ...(body.reason ? { reason: body.reason } : {}),
-        }),
+      handle: async ({ identity, body }) =>
+        submittedChange(await runOperation(controlSetterOperations['applyMode.set'], deps, identity, body)),
     }),
   ];
 }

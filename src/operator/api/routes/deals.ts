@@ -7,20 +7,20 @@ import { type DealHolding, orphanViews } from '../../../domain/deals/orphans';
 import type { DealWorkflowStatus } from '../../../domain/deals/port';
 import { DealIdSchema } from '../../../domain/deals/types';
 import { dealWorkflowId } from '../../../../workflows/names';
+import type { Identity } from '../../../domain/identity/roles';
 import { route, type RouteSpec } from '../http';
 import { type ApiDeps, ok, viaWorkflow } from './shared';
 
 const DealParams = z.strictObject({ dealId: DealIdSchema });
-const ReconcileBody = z.strictObject({
+export const ReconcileBody = z.strictObject({
   executed: z.boolean({ message: 'expected true or false: did the order execute?' }),
   realizedLoss: z.number().finite().nonnegative('must be 0 or more').optional(),
   externalId: safeText({ max: 500 }).optional(),
   reason: ReasonSchema,
 });
 
-/** What closed deal workflows still hold, as the sweep sees it, and the operator's word on an ambiguous deal. */
-export function dealRoutes(deps: ApiDeps): RouteSpec[] {
-  const { db, temporal } = deps;
+/** Reservations and permits held by deals whose workflow is closed, with what the sweep does with each. */
+export async function dealOrphans({ db, temporal }: ApiDeps) {
   const statusOf = async (workflowId: string): Promise<DealWorkflowStatus> => {
     try {
       const { status } = await temporal.workflow.getHandle(workflowId).describe();
@@ -30,6 +30,31 @@ export function dealRoutes(deps: ApiDeps): RouteSpec[] {
       throw error;
     }
   };
+  const holdings = await listDealHoldings(db);
+  const statuses = new Map<DealHolding, { workflowId: string; workflow: DealWorkflowStatus }>();
+  for (const h of holdings) {
+    const workflowId = h.workflowId ?? dealWorkflowId(h.dealId);
+    statuses.set(h, { workflowId, workflow: await statusOf(workflowId) });
+  }
+  return orphanViews(holdings, (h) => statuses.get(h)!);
+}
+
+/** The identity's word on a deal waiting in needs_reconciliation: settle (executed) or release it. */
+export async function reconcileDeal(
+  deps: ApiDeps,
+  identity: Identity,
+  dealId: string,
+  body: z.infer<typeof ReconcileBody>,
+  workflowId?: string,
+) {
+  const claim = workflowId === undefined ? await findClaim(deps.db, dealId) : undefined;
+  return viaWorkflow(`deal ${dealId}`, () =>
+    deps.warden.reconcileDeal(dealId, { ...body, actor: identity.name }, workflowId ?? claim?.workflowId),
+  );
+}
+
+/** What closed deal workflows still hold, as the sweep sees it, and the operator's word on an ambiguous deal. */
+export function dealRoutes(deps: ApiDeps): RouteSpec[] {
   return [
     route({
       id: 'dealOrphans',
@@ -38,15 +63,7 @@ export function dealRoutes(deps: ApiDeps): RouteSpec[] {
       access: 'read',
       summary:
         'Reservations and permits held by deals whose workflow is closed: to release (never reached the executor) or to reconcile.',
-      handle: async () => {
-        const holdings = await listDealHoldings(db);
-        const statuses = new Map<DealHolding, { workflowId: string; workflow: DealWorkflowStatus }>();
-        for (const h of holdings) {
-          const workflowId = h.workflowId ?? dealWorkflowId(h.dealId);
-          statuses.set(h, { workflowId, workflow: await statusOf(workflowId) });
-        }
-        return ok(orphanViews(holdings, (h) => statuses.get(h)!));
-      },
+      handle: async () => ok(await dealOrphans(deps)),
     }),
     route({
       id: 'reconcileDeal',
@@ -57,13 +74,7 @@ export function dealRoutes(deps: ApiDeps): RouteSpec[] {
         "Settle (executed) or release (not executed) a deal waiting in needs_reconciliation; the key's identity is the audited actor.",
       params: DealParams,
       body: ReconcileBody,
-      handle: async ({ identity, params, body }) => {
-        const claim = await findClaim(db, params.dealId);
-        const result = await viaWorkflow(`deal ${params.dealId}`, () =>
-          deps.warden.reconcileDeal(params.dealId, { ...body, actor: identity.name }, claim?.workflowId),
-        );
-        return ok(result);
-      },
+      handle: async ({ identity, params, body }) => ok(await reconcileDeal(deps, identity, params.dealId, body)),
     }),
   ];
 }

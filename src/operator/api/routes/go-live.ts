@@ -5,12 +5,46 @@ import { readPlaybook } from '../../../db/go-live.repository';
 import { listOperatorSessions } from '../../../db/operator-sessions.repository';
 import { GO_LIVE_PLAYBOOK_WORKFLOW_ID } from '../../../../workflows/names';
 import { PlaybookStepIdSchema } from '../../../domain/go-live/playbook';
-import { RELEASE_APPROVER_ROLES, RoleSchema } from '../../../domain/identity/roles';
+import { approvalAudience } from '../../../domain/identity/audience';
+import { type Identity, RELEASE_APPROVER_ROLES, RoleSchema } from '../../../domain/identity/roles';
 import { conflict, notFound, route, type RouteSpec } from '../http';
 import { type ApiDeps, ok, Paging, requireRole, signedFor, viaWorkflow } from './shared';
 
 const SessionParams = z.strictObject({ operator: ActorSchema });
 const SessionNotes = z.strictObject({ notes: safeText({ max: 4000, min: 0, multiline: true }).optional() });
+export const PlaybookStepBody = z.strictObject({
+  step: PlaybookStepIdSchema,
+  evidence: safeText({ max: 4000, multiline: true, minMessage: 'must describe the evidence' }),
+  role: RoleSchema.optional(),
+});
+
+/**
+ * The identity does the playbook's next step, by default in its approver role if it has one (the sign-off
+ * needs it), signed by the API. A refusal (order, band, health, approver) is the workflow's result.
+ */
+export async function completePlaybookStep(
+  deps: ApiDeps,
+  identity: Identity,
+  body: z.infer<typeof PlaybookStepBody>,
+  playbookId?: string,
+) {
+  const role = requireRole(
+    identity,
+    body.role ?? identity.roles.find((r) => RELEASE_APPROVER_ROLES.includes(r)) ?? identity.roles[0]!,
+  );
+  // Signed for this step of this playbook alone.
+  const audience = approvalAudience(playbookId ?? GO_LIVE_PLAYBOOK_WORKFLOW_ID, body.step);
+  return deps.warden.completePlaybookStep(
+    {
+      step: body.step,
+      evidence: body.evidence,
+      actor: identity.name,
+      role,
+      ...(await signedFor(deps, identity, audience)),
+    },
+    playbookId,
+  );
+}
 
 /** The guided go-live playbook and the operator sessions that survive restarts. */
 export function goLiveRoutes(deps: ApiDeps): RouteSpec[] {
@@ -58,29 +92,13 @@ export function goLiveRoutes(deps: ApiDeps): RouteSpec[] {
       access: 'playbook:run',
       summary:
         'Complete the next playbook step with evidence; refused (409) when out of order, in the wrong band or health, or without an approver for sign_off.',
-      body: z.strictObject({
-        step: PlaybookStepIdSchema,
-        evidence: safeText({ max: 4000, multiline: true, minMessage: 'must describe the evidence' }),
-        role: RoleSchema.optional(),
-      }),
-      handle: async ({ identity, body }) => {
-        // By default the key's approver role, if it has one: the sign-off needs it.
-        const role = requireRole(
-          identity,
-          body.role ?? identity.roles.find((r) => RELEASE_APPROVER_ROLES.includes(r)) ?? identity.roles[0]!,
-        );
-        return viaWorkflow('the go-live playbook', async () => {
-          const result = await deps.warden.completePlaybookStep({
-            step: body.step,
-            evidence: body.evidence,
-            actor: identity.name,
-            role,
-            ...signedFor(deps, identity),
-          });
+      body: PlaybookStepBody,
+      handle: async ({ identity, body }) =>
+        viaWorkflow('the go-live playbook', async () => {
+          const result = await completePlaybookStep(deps, identity, body);
           if (result.status === 'refused') throw conflict(`${result.reason}: ${result.detail}`, { result });
           return ok(result);
-        });
-      },
+        }),
     }),
     route({
       id: 'startSession',

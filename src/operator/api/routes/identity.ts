@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { listApiKeys } from '../../../db/api-keys.repository';
-import { recordAuditEvent } from '../../../db/audit.repository';
-import { AuditKind } from '../../../domain/audit/kinds';
-import { ApiError, route, type RouteSpec } from '../http';
+import { ApprovalAudienceSchema } from '../../../domain/identity/audience';
+import { route, type RouteSpec } from '../http';
 import { type ApiDeps, mintToken, ok } from './shared';
 
 /** Who calls: API keys, the calling identity, and the approval tokens it may take to the Temporal CLI or UI. */
@@ -31,32 +30,17 @@ export function identityRoutes(deps: ApiDeps): RouteSpec[] {
       url: '/approval-tokens',
       access: 'approval_token:issue',
       summary:
-        "A short-lived signed approval token with the caller's roles, for approvals sent by the Temporal CLI or UI.",
-      body: z.strictObject({}),
-      handle: async ({ identity }) => {
-        const issued = mintToken(deps, identity);
-        if (!issued)
-          throw new ApiError(
-            409,
-            'not_configured',
-            'this environment has no approval signing key (WARDEN_APPROVAL_SIGNING_KEY)',
-          );
-        await recordAuditEvent(db, {
-          actor: identity.name,
-          kind: AuditKind.approvalToken.issued,
-          subject: `approval_token:${issued.claims.jti}`,
-          details: {
-            roles: issued.claims.roles,
-            expiresAt: new Date(issued.claims.exp * 1000).toISOString(),
-            keyId: identity.keyId,
-          },
-        });
+        "A short-lived signed approval token with the caller's roles, good once for one target (`<workflowId>:<action>`), for approvals sent by the Temporal CLI or UI. Answers its `wtr_…` reference: put that in the payload's `token`.",
+      body: z.strictObject({ audience: ApprovalAudienceSchema }),
+      handle: async ({ identity, body }) => {
+        const issued = await mintToken(deps, identity, body.audience);
         return ok(
           {
-            token: issued.token,
-            subject: issued.claims.sub,
-            roles: issued.claims.roles,
-            expiresAt: new Date(issued.claims.exp * 1000).toISOString(),
+            token: issued.reference,
+            audience: issued.audience,
+            subject: issued.subject,
+            roles: issued.roles,
+            expiresAt: issued.expiresAt,
           },
           201,
         );

@@ -1,6 +1,7 @@
 import type { RouteSpec } from '../http';
 import { auditRoutes } from './audit';
 import { autonomyRoutes } from './autonomy';
+import { changeRequestRoutes } from './change-requests';
 import { commandPolicyRoutes } from './command-policies';
 import { controlPlaneRoutes } from './control-plane';
 import { dealRoutes } from './deals';
@@ -9,6 +10,7 @@ import { goLiveRoutes } from './go-live';
 import { identityRoutes } from './identity';
 import { notificationRoutes } from './notifications';
 import { policyRoutes } from './policies';
+import { policyFileRoutes } from './policy-file';
 import { riskRoutes } from './risk';
 import type { ApiDeps } from './shared';
 import { systemRoutes } from './system';
@@ -26,10 +28,12 @@ export function createRoutes(deps: ApiDeps): RouteSpec[] {
     ...controlPlaneRoutes(deps),
     ...riskRoutes(deps),
     ...policyRoutes(deps),
+    ...policyFileRoutes(deps),
     ...gateRoutes(deps),
     ...dealRoutes(deps),
     ...autonomyRoutes(deps),
     ...commandPolicyRoutes(deps),
+    ...changeRequestRoutes(deps),
     ...goLiveRoutes(deps),
     ...auditRoutes(deps),
     ...notificationRoutes(deps),

@@ -1,9 +1,12 @@
 import { z } from 'zod';
-import { listExecutionPolicies, setExecutionPolicy } from '../../../db/execution-policies.repository';
+import { listExecutionPolicies } from '../../../db/execution-policies.repository';
 import { listPositions, reconcilePosition } from '../../../db/positions.repository';
 import { ExecutionClassSchema, ReasonSchema } from '../../../domain/control-plane/types';
 import { POSITION_SCOPES, ReconcilePositionInputSchema } from '../../../domain/deals/policy';
 import { EngineSchema } from '../../../domain/risk/rules';
+import { governedSetterOperations } from '../../operations/governed-setters';
+import { runOperation } from '../../operations/operation';
+import { submittedReply } from '../../operations/submit-changes';
 import { route, type RouteSpec } from '../http';
 import { type ApiDeps, ok } from './shared';
 
@@ -27,8 +30,9 @@ export function policyRoutes(deps: ApiDeps): RouteSpec[] {
       id: 'setExecutionPolicy',
       method: 'POST',
       url: '/engines/:engine/execution-policy',
-      access: 'policy:set',
-      summary: 'Set an engine’s execution class and whether the strategy and prod-eligibility gates are required.',
+      access: 'change:request',
+      summary:
+        'Propose an engine’s execution class and required gates: stricter applies now (200), looser opens a change request (202).',
       params: z.strictObject({ engine: EngineSchema }),
       body: z.strictObject({
         executionClass: ExecutionClassSchema,
@@ -36,8 +40,13 @@ export function policyRoutes(deps: ApiDeps): RouteSpec[] {
         recommendationRequired: z.boolean(),
         reason: ReasonSchema,
       }),
-      handle: async ({ identity, params, body }) =>
-        ok(await setExecutionPolicy(db, { engine: params.engine, ...body, actor: identity.name })),
+      // A change request (invariant 8): a stricter policy applies now (200 with it), a looser one waits (202).
+      handle: async ({ identity, params, body }) => {
+        const op = governedSetterOperations['executionPolicy.set'];
+        const submitted = await runOperation(op, deps, identity, { engine: params.engine, ...body });
+        const stored = (await listExecutionPolicies(db)).find((p) => p.engine === params.engine);
+        return submittedReply(submitted, submitted.applied && stored ? { ...stored } : {});
+      },
     }),
     route({
       id: 'positions',

@@ -7,8 +7,8 @@ import type { Config } from '../../../config/index';
 import type { Database } from '../../../db/database';
 import type { Identity, Role } from '../../../domain/identity/roles';
 import { durationMs } from '../../../domain/shared/durations';
-import { issueApprovalToken } from '../../../security/approval-tokens';
-import { conflict, forbidden, notFound, type Reply } from '../http';
+import { type IssuedApprovalToken, issueApprovalToken } from '../../../db/approval-tokens.repository';
+import { ApiError, conflict, forbidden, notFound, type Reply } from '../http';
 
 /**
  * What every area's routes share: the dependencies, the success answer, the
@@ -63,23 +63,33 @@ export async function viaWorkflow<T>(what: string, call: () => Promise<T>): Prom
   }
 }
 
-export function mintToken(deps: ApiDeps, identity: Identity) {
-  const key = deps.config.approvals.signingKey;
-  if (key === undefined) return undefined;
-  return issueApprovalToken({
+/**
+ * A signed approval token for `identity`, good once for `audience` (`<workflowId>:<action>`):
+ * signed with the API's private key, stored, and handed out as its `wtr_…` reference.
+ * 409 when this API holds no private key.
+ */
+export async function mintToken(deps: ApiDeps, identity: Identity, audience: string): Promise<IssuedApprovalToken> {
+  const { privateKey, tokenTtl } = deps.config.approvals;
+  if (privateKey === undefined)
+    throw new ApiError(409, 'not_configured', 'this API holds no approval private key (WARDEN_APPROVAL_PRIVATE_KEY)');
+  return issueApprovalToken(deps.db, {
+    privateKey,
+    environment: deps.config.environment,
+    ttlMs: durationMs(tokenTtl),
     subject: identity.name,
     roles: identity.roles,
-    environment: deps.config.environment,
-    ttlMs: durationMs(deps.config.approvals.tokenTtl),
-    key,
+    audience,
+    keyId: identity.keyId,
   });
 }
 
 /**
- * The API has authenticated the caller, so it signs the vote itself: approvals
- * that come through the API pass in signed mode like any other signed one.
+ * The API has authenticated the caller, so it signs the vote it passes on for
+ * exactly that target: approvals through the API count in signed mode like any
+ * other signed one, and the payload carries only the reference. Without a
+ * private key (and signed approvals off) the vote goes unsigned.
  */
-export function signedFor(deps: ApiDeps, identity: Identity): { token?: string } {
-  const issued = mintToken(deps, identity);
-  return issued ? { token: issued.token } : {};
+export async function signedFor(deps: ApiDeps, identity: Identity, audience: string): Promise<{ token?: string }> {
+  if (deps.config.approvals.privateKey === undefined && !deps.config.approvals.signed) return {};
+  return { token: (await mintToken(deps, identity, audience)).reference };
 }
