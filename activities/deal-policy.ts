@@ -4,7 +4,7 @@ import { recordAdmissionInputs } from '../src/db/deal-claims.repository';
 import { readExecutionPolicy } from '../src/db/execution-policies.repository';
 import { getStrategy } from '../src/db/strategy.repository';
 import type { DealPolicyActivities } from '../src/domain/deals/activities';
-import type { AdmissionInputs } from '../src/domain/change-requests/replay';
+import type { AdmissionInputs } from '../src/domain/change-requests/replay-inputs';
 import { decideAdmission } from '../src/domain/deals/policy';
 
 export interface DealPolicyDeps {

@@ -76,8 +76,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < 20; i++) await call('GET', '/control-plane'); // warm-up
     await time('GET /control-plane (key, RBAC, database)', REQUESTS, () => call('GET', '/control-plane'));
     await time('GET /review (the Monday review)', Math.ceil(REQUESTS / 4), () => call('GET', '/review'));
-    await time('POST /control-plane/apply-mode (update, persisted)', REQUESTS, (i) =>
-      call('POST', '/control-plane/apply-mode', { mode: i % 2 === 0 ? 'testnet' : 'dry_run', reason: 'bench' }),
+    // A control-plane update, persisted: the kill switch (the apply mode towards live is a change request now).
+    await time('POST /control-plane/kill-switch/engage (update)', REQUESTS, (i) =>
+      call('POST', '/control-plane/kill-switch/engage', { reason: `bench ${i}` }),
     );
     await time('GET /openapi.json (no key)', REQUESTS, () => call('GET', '/openapi.json'));
   });

@@ -1,5 +1,5 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
-import type { AdmissionInputs } from '../domain/change-requests/replay';
+import type { AdmissionInputs } from '../domain/change-requests/replay-inputs';
 import type { ApplyMode } from '../domain/control-plane/types';
 import type { ClaimStage, StoredClaim } from '../domain/deals/claims';
 import type { DealHolding } from '../domain/deals/orphans';

@@ -145,6 +145,26 @@ describe('policy as code and setters as change requests', () => {
     expect(shown.stdout).toContain('loosens   control_plane applyMode: dry_run → testnet');
   });
 
+  it('`warden heimdall set` and `warden approvers add`: stricter applies now, prod use on and a new approver wait', async () => {
+    const stricter = await cliAs('risk_officer')(['heimdall', 'set', 'WHOLESALE_OFFER', '--min-trials', '100']);
+    expect(stricter).toMatchObject({ code: 0, stdout: expect.stringMatching(/^applied at once/) });
+    expect(stricter.stdout).toContain('minSandboxTrials 75 → 100: stricter (tightens)');
+    const prodUse = await cliAs('risk_officer')(['heimdall', 'set', 'WHOLESALE_OFFER', '--prod-use', 'true']);
+    expect(prodUse).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^pending approval: .* needs risk_officer \+ manager/),
+    });
+    expect((await as('analyst', 'GET', '/policy')).body.heimdall.WHOLESALE_OFFER).toMatchObject({
+      minSandboxTrials: 100,
+      prodUseEnabled: false,
+    });
+    const fresh = await cliAs('risk_officer')(['heimdall', 'set', 'NEW_DOMAIN', '--prod-use', 'false']);
+    expect(fresh).toMatchObject({ code: 2, stderr: expect.stringContaining('NEW_DOMAIN has no Heimdall policy yet') });
+    const approver = await cliAs('manager')(['approvers', 'add', 'tech_lead', 'alice']);
+    expect(approver).toMatchObject({ code: 0, stdout: expect.stringMatching(/^pending approval: /) });
+    expect((await as('analyst', 'GET', '/policy')).body.approvers.tech_lead).toEqual([]);
+  });
+
   it('`warden policy apply` of a mixed file: the tightening part applies now, the loosening part opens one request', async () => {
     const at = file(
       'mixed.yaml',

@@ -1,5 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
-import type { AdmissionInputs } from '../../domain/change-requests/replay';
+import type { AdmissionInputs } from '../../domain/change-requests/replay-inputs';
 import type { ClaimStage } from '../../domain/deals/claims';
 import type { DealResult, DealTerms } from '../../domain/deals/types';
 

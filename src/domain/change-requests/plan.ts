@@ -1,7 +1,8 @@
 import { type ClassifiedChange, type ClassifyContext, classifyChange } from './classify';
 import { diffPolicyDocuments, type PartialPolicyDocument, type PolicyChange, type PolicyDocument } from './changes';
 import { proposedDocument } from './policy-file';
-import { type RecordedGateInputs, type ReplayReport, replayPolicies } from './replay';
+import { type ReplayReport, replayPolicies } from './replay';
+import type { RecordedGateInputs } from './replay-inputs';
 
 // `warden policy plan` (and POST /policy/plan): the diff of a proposed document against the running
 // state, split by invariant 8 into what applies at once and what waits for others' approval, and the

@@ -1,75 +1,18 @@
 import { DEFAULT_COMMAND_EXECUTION_CLASS, decideCommandGate } from '../autonomy/commands';
 import { enforceControlPlane } from '../control-plane/rules';
-import {
-  type ApplyMode,
-  type ControlPlaneState,
-  type ExecutionClass,
-  INITIAL_CONTROL_PLANE_STATE,
-} from '../control-plane/types';
-import { type AdmissionRequest, decideAdmission, defaultExecutionPolicy, effectiveApplyMode } from '../deals/policy';
-import { evaluateProdGate, type Scorecard } from '../prod-eligibility/rules';
+import { type ApplyMode, type ControlPlaneState, INITIAL_CONTROL_PLANE_STATE } from '../control-plane/types';
+import { decideAdmission, defaultExecutionPolicy, effectiveApplyMode } from '../deals/policy';
+import { evaluateProdGate } from '../prod-eligibility/rules';
 import { decideReservation } from '../risk/reservations';
 import { EMPTY_LEDGER, GLOBAL_ENGINE, type LedgerDay, type RiskPolicy, utcDay } from '../risk/rules';
 import type { PolicyDocument } from './changes';
+import type { RecordedCommand, RecordedDeal, RecordedGateInputs } from './replay-inputs';
 
 // `warden policy plan`'s replay: the recorded gate inputs of the last days, run through the current and the
 // proposed document with the gates' own pure decisions (admission, control plane, risk caps on a running
 // ledger, prod eligibility, the command gate). The two replays are compared with each other, never with what
 // happened, so what the replay cannot know (a gate the document does not govern, a loss never booked) weighs
 // the same on both sides and only the document's difference shows.
-
-/** Admission's inputs other than the policies, as admitDeal records them on the deal's claim. */
-export type AdmissionInputs = Omit<AdmissionRequest, 'policy' | 'strategy'>;
-
-/** One deal as Warden recorded it: what it asked, and what the gates the document does not govern said. */
-export interface RecordedDeal {
-  dealId: string;
-  /** When it asked (or would have asked) the risk guard: its reserve, else its claim. ISO-8601. */
-  at: string;
-  engine: string;
-  /** What it asked the risk guard for (the strategy's sizing included), else its terms' amount. */
-  amount: number;
-  /** Admission's inputs other than the policies: what the producer asked and what could execute it. */
-  admission: AdmissionInputs;
-  /** The kill switch as it stood at `at` (go-live and the apply mode are the document's). */
-  killSwitchEngaged: boolean;
-  /** Engines (GLOBAL included) under an active pause restriction at `at`. */
-  pausedEngines: readonly string[];
-  /** The named recommendation as stored; null when it was named but not found. */
-  recommendation?: { domain: string; confidence: number } | null;
-  /** That domain's sandbox scorecard for the day, as of `at`. */
-  scorecard?: Scorecard;
-  /** The strategy gate's word (not replayed: the document holds only part of its inputs). */
-  strategy?: { denied: string } | { ended: 'shadow' | 'paper' };
-  /** The permit gate's denial, when it denied the deal (rate windows are not policy). */
-  permitDenied?: string;
-  /** What the executor did, when the deal reached it: settled with a loss, failed, or unknown (held). */
-  executor?: { settled: { at: string; realizedLoss: number } } | { failed: { at: string } } | { ambiguous: true };
-}
-
-/** One command as Warden recorded it. */
-export interface RecordedCommand {
-  commandId: string;
-  commandType: string;
-  at: string;
-  killSwitchEngaged: boolean;
-  requestedClass?: ExecutionClass;
-  executorAvailable: boolean;
-  /** Refused because a circuit breaker paused its type (breakers are not replayed). */
-  pausedType: boolean;
-  /** Whitelisted in its phase: it runs without a human. */
-  autonomous: boolean;
-  /** A human's decision, when one was asked and given. */
-  decision?: { approved: true; approver: string; role: string } | { approved: false; reason: 'rejected' | 'timed_out' };
-}
-
-export interface RecordedGateInputs {
-  /** The window replayed, ISO-8601: whole UTC days, so every ledger starts the day empty. */
-  from: string;
-  to: string;
-  deals: readonly RecordedDeal[];
-  commands: readonly RecordedCommand[];
-}
 
 /** Where an action ends: denied at a gate, or through them all (in a mode, or short of execution). */
 export type ReplayOutcome =

@@ -81,8 +81,9 @@ export const changeCommands: Record<string, (inv: Invocation) => Promise<number>
     approve: async (inv) => {
       const id = idOf(inv, 'change approve');
       const comment = optionalField('--comment', safeText({ max: 2000, multiline: true }), inv.flags.comment);
-      const role = field('--role', RoleSchema, inv.flags.role);
-      return printed(inv, await inv.ops.call('change.approve', { id, role, ...(comment ? { comment } : {}) }));
+      const role = optionalField('--role', RoleSchema, inv.flags.role);
+      const input = { id, ...(role ? { role } : {}), ...(comment ? { comment } : {}) };
+      return printed(inv, await inv.ops.call('change.approve', input));
     },
     reject: async (inv) => {
       const id = idOf(inv, 'change reject');

@@ -75,7 +75,7 @@ policy as code and change requests (what loosens waits for someone else's approv
                                                     7 days of deals and commands replayed under it
   policy apply -f FILE [--reason R]                 the tightening part applies now; the rest opens one change request
   change list [--status S] | show ID                change requests and the approvals they wait for
-  change approve ID --role R [--comment C] | reject ID --reason R [--role R]   (never your own request)
+  change approve ID [--role R] [--comment C] | reject ID --reason R [--role R]   (never your own; R: your key's role)
   change edit ID -f FILE [--reason R] | cancel ID --reason R                   (your own; an edit revokes approvals)
 review
   review [--since 7d|2026-11-30|ISO] [--json]        what broke, was denied, drifted, waits for approval; band and health

@@ -179,8 +179,8 @@ const DATABASE_TOOLING: Record<DatabaseTooling, Identity> = {
 /** In-process as the first key's maker, or undefined once any key is active: then a key is needed like anywhere. */
 async function firstKey(config: Config): Promise<Transport | undefined> {
   const transport = await inProcess(config, DATABASE_TOOLING['first-key']);
-  const keys = (await transport.call('keys.list', {})) as { revokedAt: string | null }[];
-  if (keys.every((k) => k.revokedAt !== null)) return transport;
+  const keys = (await transport.call('keys.list', {})) as { revokedAt: string | null; active: boolean }[];
+  if (keys.every((k) => k.revokedAt !== null || !k.active)) return transport;
   await transport.close();
   return undefined;
 }

@@ -7,7 +7,7 @@ import { ChangeRequestIdSchema } from '../../domain/change-requests/id';
 import { ChangeRequestStatusSchema, type ChangeRequestView } from '../../domain/change-requests/request';
 import { ReasonSchema } from '../../domain/control-plane/types';
 import { approvalAudience } from '../../domain/identity/audience';
-import { type Identity, RoleSchema } from '../../domain/identity/roles';
+import { type Identity, type Role, RoleSchema } from '../../domain/identity/roles';
 import { safeText } from '../../domain/shared/validation';
 import { policyChangeWorkflowId } from '../../../workflows/names';
 import { badRequest, notFound } from '../api/http';
@@ -39,6 +39,13 @@ async function showRequest(deps: ApiDeps, id: string): Promise<ChangeRequestView
   return deps.warden.changeRequestStatus(id).catch(() => changeRequestView(record));
 }
 
+/** The role a key decides in: the one named (which it must hold), or its only role. */
+export function decidingRole(identity: Identity, role: Role | undefined): Role {
+  if (role !== undefined) return requireRole(identity, role);
+  if (identity.roles.length === 1) return identity.roles[0]!;
+  throw badRequest(`body.role: ${identity.name} holds ${identity.roles.join(', ')}; name the one you decide in`);
+}
+
 const decision = (deps: ApiDeps, identity: Identity, id: string, action: 'approve' | 'reject') =>
   signedFor(deps, identity, approvalAudience(policyChangeWorkflowId(id), action));
 
@@ -63,11 +70,11 @@ export const changeRequestOperations = {
     summary: 'Approve a change request in one of your roles (never your own request).',
     input: z.strictObject({
       ...IdInput,
-      role: RoleSchema,
+      role: RoleSchema.optional(),
       comment: safeText({ max: 2000, multiline: true }).optional(),
     }),
-    run: async (deps, identity, { id, role, comment }) => {
-      requireRole(identity, role);
+    run: async (deps, identity, { id, role: asked, comment }) => {
+      const role = decidingRole(identity, asked);
       const token = await decision(deps, identity, id, 'approve');
       const payload = { actor: identity.name, role, ...(comment ? { comment } : {}), ...token };
       return withStanding(await viaWorkflow(what(id), () => deps.warden.approveChangeRequest(id, payload)));
@@ -78,8 +85,7 @@ export const changeRequestOperations = {
     summary: 'Reject a change request, with the reason.',
     input: z.strictObject({ ...IdInput, role: RoleSchema.optional(), reason: ReasonSchema }),
     run: async (deps, identity, { id, role: asked, reason }) => {
-      // Any role the key holds may say no; the first one when none is named.
-      const role = requireRole(identity, asked ?? identity.roles[0]!);
+      const role = decidingRole(identity, asked);
       const token = await decision(deps, identity, id, 'reject');
       const payload = { actor: identity.name, role, reason, ...token };
       return withStanding(await viaWorkflow(what(id), () => deps.warden.rejectChangeRequest(id, payload)));

@@ -1,9 +1,5 @@
 import { z } from 'zod';
-import {
-  type ChangeControlPlaneInput,
-  ReasonSchema,
-  RestrictionSourceSchema,
-} from '../../domain/control-plane/types';
+import { type ChangeControlPlaneInput, ReasonSchema, RestrictionSourceSchema } from '../../domain/control-plane/types';
 import type { Identity } from '../../domain/identity/roles';
 import { EngineSchema } from '../../domain/risk/rules';
 import { Reason, ReleaseVoteBody, vote } from '../api/routes/control-plane';
@@ -22,7 +18,6 @@ const restrictionSource = (identity: Identity) =>
   RestrictionSourceSchema.parse(
     `${sourceOf(identity)}:${identity.name.replace(/[^A-Za-z0-9_.@/-]/g, '_').slice(0, 200)}`,
   );
-
 
 /** Go-live, the kill switch, the apply mode and engine restrictions: the control plane's changes. */
 export const controlPlaneOperations = {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createApiKey, readApiKeyState } from '../../db/api-keys.repository';
+import { createApiKey, listApiKeys, readApiKeyState } from '../../db/api-keys.repository';
 import { lastGoLiveOffAt } from '../../db/control-plane-history.repository';
 import { readControlPlaneState } from '../../db/control-plane.repository';
 import { latestPlaybookCompletion } from '../../db/go-live.repository';
@@ -69,14 +69,17 @@ export const controlSetterOperations = {
   'keys.create': operation({
     permission: 'api_key:manage',
     summary:
-      'Create an API key for an identity; the key is shown once. Active at once when it grants no more than its creator may; otherwise inactive until its change request is approved.',
+      'Create an API key for an identity; the key is shown once. Active at once when it grants no more than its creator may (or is the first key); otherwise inactive until its change request is approved.',
     input: z.strictObject({ identity: ActorSchema, roles: z.array(RoleSchema).min(1, 'expected at least one role') }),
     run: async (deps, creator, input) => {
       const after = { identity: input.identity, roles: input.roles, active: true };
       const ctx = { requesterName: creator.name, requesterRoles: creator.roles };
       // The target is unknown before the key exists; classifying needs only what it grants and to whom.
       const { direction } = classifyChange({ kind: 'api_key', target: '000000000000', before: null, after }, ctx);
-      if (direction === 'tighten') {
+      // The first key of a deployment: no one holds a key who could approve it, and whoever makes it holds the
+      // database itself (the first-key tooling, or the local owner of the embedded one).
+      const first = (await listApiKeys(deps.db)).every((k) => !k.active || k.revokedAt !== null);
+      if (direction === 'tighten' || first) {
         const created = await createApiKey(deps.db, { ...input, actor: creator.name });
         return { ...created, changeRequest: null };
       }

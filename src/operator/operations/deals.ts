@@ -4,10 +4,7 @@ import { listScorecards } from '../../db/heimdall.repository';
 import { listPermits } from '../../db/permits.repository';
 import { listPositions, reconcilePosition } from '../../db/positions.repository';
 import { ledgerReport, listRiskPolicies } from '../../db/risk.repository';
-import {
-  POSITION_SCOPES,
-  ReconcilePositionInputSchema,
-} from '../../domain/deals/policy';
+import { POSITION_SCOPES, ReconcilePositionInputSchema } from '../../domain/deals/policy';
 import { DealIdSchema, DealInputSchema, type DealResult } from '../../domain/deals/types';
 import { SymbolSchema } from '../../domain/permits/rules';
 import { EngineSchema } from '../../domain/risk/rules';

@@ -10,17 +10,11 @@ import {
 } from '../../db/watchdogs.repository';
 import { ReasonSchema } from '../../domain/control-plane/types';
 import { EngineSchema } from '../../domain/risk/rules';
-import {
-  MetricSchema,
-  PolicyIdSchema,
-  policyId,
-  type TripwireReport,
-} from '../../domain/watchdogs/tripwire';
+import { MetricSchema, PolicyIdSchema, policyId, type TripwireReport } from '../../domain/watchdogs/tripwire';
 import { applyWatchdogSchedules } from '../../temporal/schedules';
 import { REGRESSION_TRIPWIRE_WORKFLOW_ID, REGRESSION_TRIPWIRE_WORKFLOW_TYPE } from '../../../workflows/names';
 import { operation, runOnce } from './operation';
 import { submitChanges } from './submit-changes';
-
 
 /** The regression tripwire, the infrastructure canary, KPI events, engine restrictions and the schedules. */
 export const watchdogOperations = {

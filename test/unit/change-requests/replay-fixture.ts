@@ -1,7 +1,11 @@
 // A week's worth of recorded gate inputs, small enough to replay by hand (see replay.test.ts for the sums).
 import { APPROVER_ROLES } from '../../../src/domain/autonomy/phases';
 import type { PolicyDocument } from '../../../src/domain/change-requests/changes';
-import type { RecordedCommand, RecordedDeal, RecordedGateInputs } from '../../../src/domain/change-requests/replay';
+import type {
+  RecordedCommand,
+  RecordedDeal,
+  RecordedGateInputs,
+} from '../../../src/domain/change-requests/replay-inputs';
 
 const noApprovers = Object.fromEntries(APPROVER_ROLES.map((r) => [r, [] as string[]])) as PolicyDocument['approvers'];
 
