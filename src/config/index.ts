@@ -152,7 +152,9 @@ const envSchema = z
     WARDEN_RELEASE_APPROVALS: z.coerce.number().int().min(1).max(10).default(1),
     // Separation of duties is not configurable: a leftover `true` is refused rather than silently ignored.
     WARDEN_RELEASE_SELF_APPROVAL: z
-      .enum(['false'], { message: 'no longer configurable: whoever engaged the kill switch never approves its release' })
+      .enum(['false'], {
+        message: 'no longer configurable: whoever engaged the kill switch never approves its release',
+      })
       .optional(),
     // Unset: on with WARDEN_ENV=production, off elsewhere.
     WARDEN_SIGNED_APPROVALS: z.enum(['true', 'false'], { message: 'expected true or false' }).optional(),
