@@ -18,6 +18,7 @@ export const E2E_NAMESPACES = [
   'warden-policy-e2e',
   'warden-policies-api-e2e',
   'warden-command-policies-e2e',
+  'warden-ops-e2e',
 ];
 
 declare module 'vitest' {

@@ -1,6 +1,7 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
-import type { BreakerRule, BreakerTrip } from '../domain/autonomy/breakers';
+import { type BreakerRule, BreakerRuleSchema, type BreakerTrip } from '../domain/autonomy/breakers';
 import { AuditKind } from '../domain/audit/kinds';
+import type { BreakerEventState } from '../domain/change-requests/operational-changes';
 import { appendAuditEvent } from './audit.repository';
 import type { CircuitBreakerRuleTable, Database } from './database';
 import { type WriteContext, inTransaction } from './transaction';
@@ -162,14 +163,28 @@ export async function listBreakerEvents(db: Kysely<Database>, { unresolvedOnly =
   }));
 }
 
+/** An event as its change request sees it, or null when there is none. */
+export async function readBreakerEventState(db: Db, id: string): Promise<BreakerEventState | null> {
+  const e = await db.selectFrom('circuit_breaker_event').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!e) return null;
+  return {
+    rule: e.rule_name,
+    action: BreakerRuleSchema.shape.action.parse(e.action),
+    commandType: e.command_type,
+    resolved: e.resolved_at !== null,
+    resolution: e.resolution,
+  };
+}
+
 /** Resolving a pause event also lifts the pause on its command type. */
 export async function resolveBreakerEvent(
-  db: Kysely<Database>,
+  db: Db,
   id: string,
   actor: string,
   resolution: string,
+  context: WriteContext = {},
 ): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const event = await trx
       .selectFrom('circuit_breaker_event')
       .selectAll()
@@ -197,7 +212,7 @@ export async function resolveBreakerEvent(
       actor,
       kind: AuditKind.breaker.resolved,
       subject: `breaker:${event.rule_name}`,
-      details: { eventId: id, resolution },
+      details: { eventId: id, resolution, ...context },
     });
     return true;
   });

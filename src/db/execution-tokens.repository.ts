@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
+import type { ExecutionTokenTerms } from '../domain/change-requests/operational-changes';
 import type { ExecutionToken } from '../domain/strategy/rules';
 import { AuditKind } from '../domain/audit/kinds';
 import { appendAuditEvent } from './audit.repository';
 import type { Database } from './database';
-
-/** A repository call runs on the pool or inside the caller's transaction. */
-type Db = Kysely<Database> | Transaction<Database>;
+import { type Db, inTransaction, type WriteContext } from './transaction';
 
 export function toToken(
   r: Selectable<Database['execution_token']>,
@@ -24,22 +23,16 @@ export function toToken(
   };
 }
 
+/** Issues a token under `id` (a change request names it before it applies), with its audit, in one transaction. */
 export async function issueToken(
-  db: Kysely<Database>,
-  input: {
-    strategyId: string;
-    symbols: string[];
-    maxNotional: number;
-    actions: ('buy' | 'sell')[];
-    ttlSeconds: number;
-    traceId?: string;
-    actor: string;
-  },
+  db: Db,
+  input: ExecutionTokenTerms & { id?: string; traceId?: string; actor: string },
+  context: WriteContext = {},
 ) {
-  const id = randomUUID();
+  const id = input.id ?? randomUUID();
   const expires = new Date(Date.now() + input.ttlSeconds * 1000);
   const traceId = input.traceId ?? randomUUID();
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await trx
       .insertInto('execution_token')
       .values({
@@ -66,10 +59,24 @@ export async function issueToken(
         maxNotional: input.maxNotional,
         actions: input.actions,
         expiresAt: expires.toISOString(),
+        ...context,
       },
     });
   });
   return toToken(await db.selectFrom('execution_token').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
+}
+
+/** A token's terms as its change request states them (its lifetime as issued), or null when there is none. */
+export async function readTokenTerms(db: Db, tokenId: string): Promise<ExecutionTokenTerms | null> {
+  const r = await db.selectFrom('execution_token').selectAll().where('id', '=', tokenId).executeTakeFirst();
+  if (!r) return null;
+  return {
+    strategyId: r.strategy_id,
+    symbols: r.symbols,
+    maxNotional: r.max_notional,
+    actions: r.actions,
+    ttlSeconds: Math.round((r.expires_at.getTime() - r.issued_at.getTime()) / 1000),
+  };
 }
 
 /** Revokes one token, or every live token of a strategy. Returns how many. */

@@ -7,6 +7,7 @@ import { listCommandPolicies } from './command-policies.repository';
 import { readControlPlaneState } from './control-plane.repository';
 import { listExecutionPolicies } from './execution-policies.repository';
 import { listHeimdallPolicies } from './heimdall.repository';
+import { readOperationalValue } from './operational-changes.repository';
 import { listRiskPolicies } from './risk.repository';
 import { listStrategies } from './strategy.repository';
 import type { Db } from './transaction';
@@ -127,6 +128,11 @@ export async function readStoredValue<K extends PolicyChangeKind>(
         return (await section('controlPlane'))[target as 'goLive' | 'applyMode'] ?? null;
       case 'restriction':
         return activeRestriction(db, target);
+      case 'execution_token':
+      case 'strategy_pause':
+      case 'breaker_event':
+      case 'position':
+        return readOperationalValue(db, kind, target);
     }
     return null;
   };

@@ -21,6 +21,7 @@ import type { Database } from './database';
 import { setExecutionPolicy } from './execution-policies.repository';
 import { setHeimdallPolicy } from './heimdall.repository';
 import { activeRestriction, isRestrictionId, readPolicyDocument, readStoredValue } from './policy-document.repository';
+import { applyOperationalChange, lockOperationalTarget } from './operational-changes.repository';
 import { upsertRiskPolicy } from './risk.repository';
 import { getStrategy, setStrategyLevel, upsertStrategy } from './strategy.repository';
 import { setRegressionPolicy } from './watchdogs.repository';
@@ -60,6 +61,9 @@ const ROWS = {
   execution_policy: ['execution_policy', 'engine'],
   command_policy: ['command_policy', 'command_type'],
   api_key: ['api_key', 'id'],
+  execution_token: ['execution_token', 'id'],
+  strategy_pause: ['strategy', 'id'],
+  breaker_event: ['circuit_breaker_event', 'id'],
 } as const satisfies Partial<Record<PolicyChangeKind, readonly [keyof Database, string]>>;
 
 /**
@@ -67,7 +71,8 @@ const ROWS = {
  * and the write. Approvers are rows that exist or not (the apply lock serialises them); the control plane
  * is its own writer.
  */
-async function lockTarget(trx: Transaction<Database>, change: PolicyChange): Promise<void> {
+async function lockTarget(trx: Transaction<Database>, change: PolicyChange, actor: string): Promise<void> {
+  if (change.kind === 'position') return lockOperationalTarget(trx, change, actor);
   if (change.kind === 'regression_policy') {
     const { domain, metric } = PolicyIdSchema.parse(change.target);
     await sql`select 1 from regression_policy where domain = ${domain} and metric = ${metric} for update`.execute(trx);
@@ -108,7 +113,7 @@ export async function applyPolicyChanges(
   ctx: ApplyContext,
 ): Promise<ControlPlaneBoundChange[]> {
   await sql`select pg_advisory_xact_lock(${POLICY_APPLY_LOCK})`.execute(trx);
-  for (const change of changes) await lockTarget(trx, change);
+  for (const change of changes) await lockTarget(trx, change, ctx.actor);
   const document = await readPolicyDocument(trx);
   for (const change of changes) {
     const { stored, asRead } = await checkAsRead(trx, change, document);
@@ -155,6 +160,11 @@ async function applyOne(
       return void (await removeApprover(trx, change.before!.role, change.before!.name, actor, context));
     case 'api_key':
       return applyApiKey(trx, change, ctx);
+    case 'execution_token':
+    case 'strategy_pause':
+    case 'breaker_event':
+    case 'position':
+      return applyOperationalChange(trx, change, ctx, (message) => new PolicyChangeRefusedError(message));
   }
 }
 

@@ -1,11 +1,9 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Selectable, Transaction } from 'kysely';
 import { AuditKind } from '../domain/audit/kinds';
 import { type Position, type PositionKey, positionAfter, type ReconcilePositionInput } from '../domain/deals/policy';
 import { appendAuditEvent } from './audit.repository';
 import type { Database, PositionTable } from './database';
-
-/** A repository call runs on the pool or inside the caller's transaction. */
-type Db = Kysely<Database> | Transaction<Database>;
+import { type Db, inTransaction, type WriteContext } from './transaction';
 
 function toPosition(row: Selectable<PositionTable>): Position {
   return {
@@ -44,7 +42,7 @@ export async function listPositions(
 }
 
 /** The position row, locked, created at 0 first if missing. */
-async function lockPosition(trx: Transaction<Database>, key: PositionKey, actor: string): Promise<number> {
+export async function lockPosition(trx: Transaction<Database>, key: PositionKey, actor: string): Promise<number> {
   await trx
     .insertInto('position')
     .values({ ...matching(key), updated_by: actor })
@@ -122,8 +120,12 @@ export async function applyDealToPosition(
 }
 
 /** An operator's (or producer's) reconciliation: sets the position, audited with who and why, one transaction. */
-export async function reconcilePosition(db: Kysely<Database>, input: ReconcilePositionInput): Promise<Position> {
-  return db.transaction().execute(async (trx) => {
+export async function reconcilePosition(
+  db: Db,
+  input: ReconcilePositionInput,
+  context: WriteContext = {},
+): Promise<Position> {
+  return inTransaction(db, async (trx) => {
     const key: PositionKey = { scope: input.scope, scopeId: input.scopeId, symbol: input.symbol };
     const before = await lockPosition(trx, key, input.actor);
     const delta = (Math.round(input.quantity * 100) - Math.round(before * 100)) / 100;
@@ -139,7 +141,7 @@ export async function reconcilePosition(db: Kysely<Database>, input: ReconcilePo
       actor: input.actor,
       kind: AuditKind.position.reconciled,
       subject: `position:${input.scope}:${input.scopeId}:${input.symbol}`,
-      details: { before, after: input.quantity, delta, reason: input.reason },
+      details: { before, after: input.quantity, delta, reason: input.reason, ...context },
     });
     const row = await trx
       .selectFrom('position')

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { WardenClient } from '../../src/client';
 import { toolPaths } from '../../src/config/paths';
-import { upsertStrategy } from '../../src/db/strategy.repository';
+import { seedStrategy } from '../support/strategies';
 import type { ControlPlanePort } from '../../src/domain/control-plane/port';
 import type { DealInput } from '../../src/domain/deals/types';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
@@ -168,7 +168,7 @@ describe('producers outside Warden’s namespace: the warden Nexus service', () 
   it('joins a deal still running under its id: the typed client’s run, one deal, one result', async () => {
     // An L2 strategy holds each order for approveOrder: the deal waits (here until its 5 s timeout).
     const strategyId = uniqueName('l2');
-    await upsertStrategy(
+    await seedStrategy(
       t.db,
       {
         id: strategyId,

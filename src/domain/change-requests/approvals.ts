@@ -22,7 +22,9 @@ const approver = slot('owner', 'manager', 'risk_officer');
  * The defaults: money and gates need the risk officer and a manager; breakers
  * and command classes (seed 002's machine side) an engineer or the risk officer
  * and a manager; go-live, apply mode and approver lists an owner or manager and
- * one more approver; API keys the owner.
+ * one more approver; API keys the owner. Of operational state, what moves money (an execution token, a
+ * position away from zero) needs the risk officer and a manager; lifting a pause (a strategy's, a breaker's)
+ * one approver.
  */
 export const DEFAULT_CHANGE_APPROVALS: ApprovalRequirements = {
   risk_policy: [slot('risk_officer'), slot('manager')],
@@ -36,6 +38,10 @@ export const DEFAULT_CHANGE_APPROVALS: ApprovalRequirements = {
   api_key: [slot('owner')],
   control_plane: [slot('owner', 'manager'), approver],
   restriction: [approver],
+  execution_token: [slot('risk_officer'), slot('manager')],
+  strategy_pause: [approver],
+  breaker_event: [approver],
+  position: [slot('risk_officer'), slot('manager')],
 };
 
 /** A slot as configured: one role, or a list of roles any of which fills it. */

@@ -3,13 +3,27 @@ import { BreakerRuleSchema } from '../autonomy/breakers';
 import { CommandPolicyChangeSchema } from '../autonomy/commands';
 import { ApproverRoleSchema, type ApproverRole, APPROVER_ROLES, CommandTypeSchema } from '../autonomy/phases';
 import { ActorSchema, ApplyModeSchema, RestrictionSourceSchema } from '../control-plane/types';
-import { SetExecutionPolicyInputSchema } from '../deals/policy';
 import { RoleSchema } from '../identity/roles';
 import { ConfidenceSchema, DomainSchema, type HeimdallPolicy } from '../prod-eligibility/rules';
 import { EngineSchema, type RiskPolicy } from '../risk/rules';
+import { SetExecutionPolicyInputSchema } from '../deals/policy';
 import { MaturityLevelSchema } from '../strategy/rules';
 import { PolicyIdSchema, RegressionActionSchema, type RegressionPolicy } from '../watchdogs/tripwire';
 import { safeText } from '../shared/validation';
+import {
+  BreakerEventIdSchema,
+  BreakerEventStateSchema,
+  ExecutionTokenIdSchema,
+  ExecutionTokenTermsSchema,
+  PositionQuantitySchema,
+  PositionTargetSchema,
+  StrategyPauseSchema,
+  OPERATIONAL_CHANGE_KINDS,
+  type OperationalChangeKind,
+  StrategyIdSchema,
+} from './operational-changes';
+
+export { StrategyIdSchema };
 
 // The governed state as one document (also `warden policy export`'s format), and the changes between two of
 // them. Every section is keyed by what names an entry (engine, DOMAIN/metric, rule name, …), so an error in a
@@ -56,7 +70,6 @@ export const HeimdallSettingsSchema = z.strictObject({
   prodUseEnabled: z.boolean(),
 }) satisfies z.ZodType<Omit<HeimdallPolicy, 'domain'>>;
 
-export const StrategyIdSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected a strategy id');
 /** A strategy's level and settings (seed 001). Its pause is the gate's, lifted by no document. */
 export const StrategySettingsSchema = z.strictObject({
   level: MaturityLevelSchema,
@@ -189,6 +202,32 @@ export const PolicyChangeSchema = z.discriminatedUnion('kind', [
       message: 'must be <approverRole>:<name> of the entry',
       path: ['target'],
     }),
+  z
+    .strictObject({
+      kind: z.literal('execution_token'),
+      target: ExecutionTokenIdSchema,
+      before: ExecutionTokenTermsSchema.nullable(),
+      after: ExecutionTokenTermsSchema,
+    })
+    .refine((c) => c.before === null, {
+      message: 'an execution token is issued once; issue a new one',
+      path: ['target'],
+    }),
+  entryChange('strategy_pause', StrategyIdSchema, StrategyPauseSchema),
+  z
+    .strictObject({
+      kind: z.literal('breaker_event'),
+      target: BreakerEventIdSchema,
+      before: BreakerEventStateSchema.nullable(),
+      after: BreakerEventStateSchema,
+    })
+    .refine((c) => c.after.resolved, { message: 'a breaker event is resolved, never reopened', path: ['after'] }),
+  z.strictObject({
+    kind: z.literal('position'),
+    target: PositionTargetSchema,
+    before: PositionQuantitySchema,
+    after: PositionQuantitySchema,
+  }),
   z.strictObject({
     kind: z.literal('api_key'),
     target: ApiKeyIdSchema,
@@ -240,7 +279,13 @@ export const POLICY_CHANGE_KINDS = [
   'api_key',
   'control_plane',
   'restriction',
+  ...OPERATIONAL_CHANGE_KINDS,
 ] as const satisfies readonly PolicyChangeKind[];
+
+/** Operational state (a token issued, a pause lifted, a breaker event resolved, a position set). */
+export type OperationalChange = PolicyChangeOf<OperationalChangeKind>;
+export const isOperational = (c: PolicyChange): c is OperationalChange =>
+  (OPERATIONAL_CHANGE_KINDS as readonly string[]).includes(c.kind);
 
 /** Changes that only the control-plane workflow may write (invariant 10): applied after the transaction. */
 export type ControlPlaneBoundChange = PolicyChangeOf<'control_plane' | 'restriction'>;

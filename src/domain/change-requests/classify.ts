@@ -77,6 +77,20 @@ function verdictsOf(change: PolicyChange, ctx: ClassifyContext): Verdict[] {
       return change.after !== null
         ? [tighten(`places a ${change.after.restriction} on ${change.after.engine}`)]
         : [loosen(`clears ${describeRestriction(change.target, change.before!)}`)];
+    case 'execution_token':
+      return [
+        loosen(
+          `issues a token for ${change.after.strategyId}: ${change.after.actions.join('/')} ${change.after.symbols.join(',')} up to ${change.after.maxNotional} for ${change.after.ttlSeconds}s`,
+        ),
+      ];
+    case 'strategy_pause':
+      if (change.before === null) return [loosen(`${change.target} has not opted in: nothing to pause or resume`)];
+      if (change.before.paused === change.after.paused) return [];
+      return change.after.paused ? [tighten(`pauses ${change.target}`)] : [loosen(`lifts ${change.target}'s pause`)];
+    case 'breaker_event':
+      return breakerEvent(change);
+    case 'position':
+      return position(change);
     default:
       return unknownKind(change);
   }
@@ -287,6 +301,27 @@ function apiKey({ before, after }: PolicyChangeOf<'api_key'>, ctx: ClassifyConte
       ? loosen(`${what}: ${unheld.join(', ')} not held by the requester`)
       : tighten(`${what}: the requester's own key, with roles the requester holds`),
   ];
+}
+
+/** Resolving lifts a command-type pause (loosens); any other event only closes, so its rule may trip again. */
+function breakerEvent({ target, before, after }: PolicyChangeOf<'breaker_event'>): Verdict[] {
+  if (before === null) return [loosen(`breaker event ${target}: no such event`)];
+  if (before.resolved) return [];
+  const note = `resolves breaker event ${target} (${after.rule})`;
+  return after.action === 'pause_command_type' && after.commandType !== null
+    ? [loosen(`${note}: lifts the pause on ${after.commandType}`)]
+    : [tighten(`${note}: the rule may trip again`)];
+}
+
+/**
+ * A position bounds the reduce-only exits it lets through: towards zero (same side) tightens; away from zero,
+ * or across it, loosens.
+ */
+function position({ before, after }: PolicyChangeOf<'position'>): Verdict[] {
+  if (before === after) return [];
+  const note = `quantity ${before} → ${after}`;
+  if (after !== 0 && Math.sign(after) !== Math.sign(before)) return [loosen(`${note}: a new or flipped position`)];
+  return Math.abs(after) < Math.abs(before) ? [tighten(`${note}: towards zero`)] : [loosen(`${note}: away from zero`)];
 }
 
 function describeRestriction(

@@ -124,13 +124,13 @@ async function breakers({ flags, args, ops }: Invocation): Promise<number> {
   if (what === 'resolve') {
     expectArgs('breakers resolve', rest, 1);
     const id = field('id', z.string().regex(/^\d+$/, 'expected an event id'), rest[0]);
-    const { resolved } = await ops.call('breakers.resolve', {
+    const { changeRequest } = await ops.call('breakers.resolve', {
       id,
       reason: field('--reason', ReasonSchema, flags.reason),
     });
-    if (!resolved) throw new UsageError(`breakers resolve: no open event ${id}`);
-    printJsonOr(flags, { id, resolved }, () => [`resolved event ${id}`]);
-    return EXIT.ok;
+    if (!changeRequest) throw new UsageError(`breakers resolve: no open event ${id}`);
+    // One that lifts a command-type pause waits for approval; the others close at once.
+    return printSubmitted(flags, changeRequest);
   }
   if (what === 'set-rule') {
     expectArgs('breakers set-rule', rest, 1);

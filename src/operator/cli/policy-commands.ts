@@ -103,11 +103,8 @@ async function positionsSet({ flags, args, ops }: Invocation): Promise<number> {
     quantity: field('--quantity', z.coerce.number().finite(), flags.quantity),
     reason: field('--reason', ReasonSchema, flags.reason),
   });
-  const position = await ops.call('positions.reconcile', input);
-  printJsonOr(flags, position, () => [
-    `position ${position.scope} ${position.scopeId} ${position.symbol}: ${position.quantity} (reconciled by ${position.updatedBy})`,
-  ]);
-  return EXIT.ok;
+  // Towards zero applies at once; away from zero (larger reduce-only exits) waits for approval.
+  return printSubmitted(flags, await ops.call('positions.reconcile', input));
 }
 
 export const policyCommands: Record<string, (inv: Invocation) => Promise<number>> = {

@@ -57,10 +57,8 @@ function change(verb: string, apply: (s: Strategy, inv: Invocation) => Strategy,
           : `--level: a new strategy starts at L0; raise it with \`warden strategy promote ${id} --role R\` (approved by someone else)`,
       );
     if (verb === 'pause' || verb === 'resume') {
-      // The pause is the gate's own state: set at once, audited with who and why.
-      const s = await inv.ops.call('strategy.setPaused', { id, paused: next.paused, reason });
-      printJsonOr(inv.flags, s, () => [`${id}: ${s.level} ${MATURITY_LABELS[s.level]}${s.paused ? ' (paused)' : ''}`]);
-      return EXIT.ok;
+      // Pausing applies at once; lifting a pause is a change request someone else approves.
+      return printSubmitted(inv.flags, await inv.ops.call('strategy.setPaused', { id, paused: next.paused, reason }));
     }
     // Settings are governed: a change request (disabling applies at once, enabling waits for approval).
     const { enabled, capital, tokenRequired, healthFloor } = next;
@@ -124,11 +122,11 @@ async function tokensIssue({ flags, args, ops }: Invocation): Promise<number> {
       flags.ttl ?? '3600',
     ),
   };
-  const token = await ops.call('tokens.issue', input);
-  printJsonOr(flags, token, () => [
-    `token ${token.id} for ${token.strategyId}: ${token.symbols.join(',')} ≤ ${token.maxNotional}, ${token.actions.join('/')}, until ${token.expiresAt} (trace ${token.traceId})`,
+  // Issuing loosens: the token works once its change request is approved, for --ttl from then.
+  const issued = await ops.call('tokens.issue', input);
+  return printSubmitted(flags, issued, () => [
+    `token ${issued.tokenId} for ${input.strategyId}: ${input.symbols.join(',')} ≤ ${input.maxNotional}, ${input.actions.join('/')}, ${input.ttlSeconds}s once applied`,
   ]);
-  return EXIT.ok;
 }
 
 async function tokensRevoke({ flags, args, ops }: Invocation): Promise<number> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { listApprovers, loadPhaseDefinitions, readGovernanceState } from '../../db/autonomy.repository';
-import { listBreakerEvents, listBreakerRules, resolveBreakerEvent } from '../../db/breakers.repository';
+import { listBreakerEvents, listBreakerRules, readBreakerEventState } from '../../db/breakers.repository';
 import { listCommandPolicies } from '../../db/command-policies.repository';
 import { listProposals } from '../../db/expansion-proposals.repository';
 import { assessAndStoreReadiness, attest } from '../../db/governance-reports.repository';
@@ -13,6 +13,7 @@ import type { GovernanceCycleResult } from '../../../workflows/governance-cycle'
 import { GOVERNANCE_CYCLE_WORKFLOW_ID, GOVERNANCE_CYCLE_WORKFLOW_TYPE } from '../../../workflows/names';
 import { createExpansionProposal, proposalDecision } from '../api/routes/autonomy';
 import { operation, runOnce } from './operation';
+import { submitChanges } from './submit-changes';
 
 const ProposalIdSchema = safeText({ max: 200 });
 const Comment = safeText({ max: 2000, min: 0, multiline: true }).optional();
@@ -88,11 +89,16 @@ export const autonomyOperations = {
   }),
   'breakers.resolve': operation({
     permission: 'policy:set',
-    summary: 'Resolve an open circuit-breaker event; answers whether one was open.',
+    summary:
+      'Resolve an open circuit-breaker event: one that paused a command type is a change request (someone else approves), others close now. Answers whether one was open.',
     input: z.strictObject({ id: z.string().regex(/^\d+$/, 'expected an event id'), reason: ReasonSchema }),
-    run: async (deps, identity, { id, reason }) => ({
-      resolved: await resolveBreakerEvent(deps.db, id, identity.name, reason),
-    }),
+    run: async (deps, identity, { id, reason }) => {
+      const event = await readBreakerEventState(deps.db, id);
+      if (!event || event.resolved) return { resolved: false, changeRequest: null };
+      const after = { ...event, resolved: true, resolution: reason };
+      const changeRequest = await submitChanges(deps, identity, [{ kind: 'breaker_event', target: id, after }], reason);
+      return { resolved: changeRequest.applied, changeRequest };
+    },
   }),
   'cycle.run': operation({
     permission: 'proposal:decide',

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { listExecutionPolicies, readExecutionPolicy } from '../../db/execution-policies.repository';
 import { listScorecards } from '../../db/heimdall.repository';
 import { listPermits } from '../../db/permits.repository';
-import { listPositions, reconcilePosition } from '../../db/positions.repository';
+import { listPositions } from '../../db/positions.repository';
+import { positionTarget } from '../../domain/change-requests/operational-changes';
 import { ledgerReport, listRiskPolicies } from '../../db/risk.repository';
 import { POSITION_SCOPES, ReconcilePositionInputSchema } from '../../domain/deals/policy';
 import { DealIdSchema, DealInputSchema, type DealResult } from '../../domain/deals/types';
@@ -11,6 +12,7 @@ import { EngineSchema } from '../../domain/risk/rules';
 import { dealWorkflowId } from '../../../workflows/names';
 import { dealOrphans, ReconcileBody, reconcileDeal } from '../api/routes/deals';
 import { operation } from './operation';
+import { submitChanges } from './submit-changes';
 
 const DaySchema = z.strictObject({ day: z.iso.date('expected a date as YYYY-MM-DD') });
 /** How long one `deal.result` call waits for the deal to close before answering "still running". */
@@ -110,8 +112,10 @@ export const dealOperations = {
   }),
   'positions.reconcile': operation({
     permission: 'position:reconcile',
-    summary: 'Reconcile one position to a quantity, audited with who and why.',
+    summary:
+      'Reconcile one position to a quantity: towards zero applies now; away from zero or across it (larger reduce-only exits) is a change request.',
     input: ReconcilePositionInputSchema.omit({ actor: true }),
-    run: (deps, identity, input) => reconcilePosition(deps.db, { ...input, actor: identity.name }),
+    run: (deps, identity, { quantity, reason, ...key }) =>
+      submitChanges(deps, identity, [{ kind: 'position', target: positionTarget(key), after: quantity }], reason),
   }),
 };

@@ -1,17 +1,22 @@
 import { z } from 'zod';
-import { issueToken, listTokens, revokeTokens } from '../../db/execution-tokens.repository';
-import { demoteStrategy, getStrategy, strategyReport, upsertStrategy } from '../../db/strategy.repository';
+import { randomUUID } from 'node:crypto';
+import { listTokens, revokeTokens } from '../../db/execution-tokens.repository';
+import { demoteStrategy, getStrategy, strategyReport } from '../../db/strategy.repository';
 import { ApproverRoleSchema } from '../../domain/autonomy/phases';
+import { ExecutionTokenTermsSchema } from '../../domain/change-requests/operational-changes';
 import { ReasonSchema } from '../../domain/control-plane/types';
-import { SymbolSchema } from '../../domain/permits/rules';
 import { MaturityLevelSchema } from '../../domain/strategy/rules';
 import { notFound } from '../api/http';
 import { proposeStrategyPromotion } from '../api/routes/autonomy';
 import { operation } from './operation';
+import { submitChanges } from './submit-changes';
 
 const StrategyIdSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected a strategy id');
 
-/** Seed 001's strategy gate: opt-in and settings, promotion (proposed) and demotion (at once), execution tokens. */
+/**
+ * Seed 001's strategy gate: opt-in and settings, promotion (proposed) and demotion (at once), execution tokens.
+ * Lifting a pause and issuing a token loosen: change requests (invariant 8); pausing and revoking apply now.
+ */
 export const strategyOperations = {
   'strategy.report': operation({
     permission: 'read',
@@ -22,13 +27,13 @@ export const strategyOperations = {
   'strategy.setPaused': operation({
     permission: 'policy:set',
     summary:
-      "Pause a strategy or lift its pause (the gate's own state, as a tripwire's restriction is); its settings are a change request (strategy.set).",
+      'Pause a strategy (applies now) or lift its pause (a change request: someone else approves); its settings are strategy.set.',
     input: z.strictObject({ id: StrategyIdSchema, paused: z.boolean(), reason: ReasonSchema }),
     run: async (deps, identity, { id, paused, reason }) => {
-      const current = await getStrategy(deps.db, id);
-      if (!current) throw notFound(`strategy ${id} has not opted in: warden strategy enable ${id}`);
-      const next = { ...current, paused, pausedReason: paused ? reason : null };
-      return upsertStrategy(deps.db, next, identity.name, reason);
+      if (!(await getStrategy(deps.db, id)))
+        throw notFound(`strategy ${id} has not opted in: warden strategy enable ${id}`);
+      const after = { paused, reason: paused ? reason : null };
+      return submitChanges(deps, identity, [{ kind: 'strategy_pause', target: id, after }], reason);
     },
   }),
   'strategy.demote': operation({
@@ -46,19 +51,21 @@ export const strategyOperations = {
   }),
   'tokens.issue': operation({
     permission: 'policy:set',
-    summary: 'Issue a scoped execution token for a strategy.',
-    input: z.strictObject({
-      strategyId: StrategyIdSchema,
-      symbols: z.array(z.union([z.literal('*'), SymbolSchema])).min(1),
-      maxNotional: z.number().positive('must be greater than 0').finite(),
-      actions: z.array(z.enum(['buy', 'sell'])).min(1, 'expected buy, sell or buy,sell'),
-      ttlSeconds: z
-        .number()
-        .int()
-        .min(1)
-        .max(30 * 86_400),
-    }),
-    run: (deps, identity, input) => issueToken(deps.db, { ...input, actor: identity.name }),
+    summary:
+      'Propose a scoped execution token for a strategy (a change request: others approve); its id is known now, it works once applied.',
+    input: ExecutionTokenTermsSchema,
+    run: async (deps, identity, terms) => {
+      // The id is chosen here so the issuer can hand it on; the token exists only once its request applies.
+      const tokenId = randomUUID();
+      const what = `token for ${terms.strategyId}: ${terms.actions.join('/')} ≤ ${terms.maxNotional}`;
+      const submitted = await submitChanges(
+        deps,
+        identity,
+        [{ kind: 'execution_token', target: tokenId, after: terms }],
+        what,
+      );
+      return { tokenId, ...submitted };
+    },
   }),
   'tokens.revoke': operation({
     // Tightening: open to every write role.

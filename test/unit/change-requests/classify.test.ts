@@ -349,6 +349,57 @@ describe('restriction', () => {
   });
 });
 
+describe('operational state (invariant 8)', () => {
+  const terms = { strategyId: 's1', symbols: ['*'], maxNotional: 500, actions: ['buy' as const], ttlSeconds: 60 };
+  it('issuing an execution token loosens', () => {
+    const id = '3f1c1d6e-8c5d-4a43-9a55-0e3c3f6f2d11';
+    expect(direction({ kind: 'execution_token', target: id, before: null, after: terms })).toBe('loosen');
+  });
+
+  it("a strategy's pause: pausing tightens, lifting it loosens, a new reason changes nothing that matters", () => {
+    const paused = { paused: true, reason: 'drift' };
+    const running = { paused: false, reason: null };
+    const pause = (before: typeof paused | typeof running | null, after: typeof paused | typeof running) =>
+      direction({ kind: 'strategy_pause', target: 's1', before, after });
+    expect(pause(running, paused)).toBe('tighten');
+    expect(pause(paused, running)).toBe('loosen');
+    expect(pause(paused, { paused: true, reason: 'still drifting' })).toBe('tighten');
+    expect(pause(null, running)).toBe('loosen');
+  });
+
+  it('resolving a breaker event loosens when it lifts a command-type pause, tightens otherwise (the rule may trip again)', () => {
+    const open = {
+      rule: 'r',
+      action: 'pause_command_type' as const,
+      commandType: 'deploy',
+      resolved: false,
+      resolution: null,
+    };
+    const resolve = (before: typeof open) =>
+      direction({
+        kind: 'breaker_event',
+        target: '7',
+        before,
+        after: { ...before, resolved: true, resolution: 'fixed' },
+      });
+    expect(resolve(open)).toBe('loosen');
+    expect(resolve({ ...open, action: 'alert_only', commandType: null })).toBe('tighten');
+    expect(resolve({ ...open, action: 'revert_to_l3', commandType: null })).toBe('tighten');
+  });
+
+  it('a position: towards zero tightens; away from zero, new, or across zero loosens', () => {
+    const set = (before: number, after: number) =>
+      direction({ kind: 'position', target: 'strategy:s1:BTCUSDT', before, after });
+    expect(set(100, 40)).toBe('tighten');
+    expect(set(-100, -40)).toBe('tighten');
+    expect(set(100, 0)).toBe('tighten');
+    expect(set(100, 150)).toBe('loosen');
+    expect(set(-100, -150)).toBe('loosen');
+    expect(set(0, 10)).toBe('loosen');
+    expect(set(100, -40)).toBe('loosen');
+  });
+});
+
 describe('a request', () => {
   it('loosens when any change does', () => {
     expect(loosens([{ direction: 'tighten', why: [] }])).toBe(false);

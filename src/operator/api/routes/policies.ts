@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { listExecutionPolicies } from '../../../db/execution-policies.repository';
-import { listPositions, reconcilePosition } from '../../../db/positions.repository';
+import { listPositions } from '../../../db/positions.repository';
 import { ExecutionClassSchema, ReasonSchema } from '../../../domain/control-plane/types';
 import { POSITION_SCOPES, ReconcilePositionInputSchema } from '../../../domain/deals/policy';
 import { EngineSchema } from '../../../domain/risk/rules';
+import { dealOperations } from '../../operations/deals';
 import { governedSetterOperations } from '../../operations/governed-setters';
 import { runOperation } from '../../operations/operation';
 import { submittedReply } from '../../operations/submit-changes';
@@ -71,9 +72,11 @@ export function policyRoutes(deps: ApiDeps): RouteSpec[] {
       method: 'POST',
       url: '/positions',
       access: 'position:reconcile',
-      summary: 'Reconcile one position to a quantity (signed notional), audited with who and why.',
+      summary:
+        'Reconcile one position to a quantity (signed notional): towards zero applies now (200); away from zero or across it waits for approval (202).',
       body: ReconcilePositionInputSchema.omit({ actor: true }),
-      handle: async ({ identity, body }) => ok(await reconcilePosition(db, { ...body, actor: identity.name })),
+      handle: async ({ identity, body }) =>
+        submittedReply(await runOperation(dealOperations['positions.reconcile'], deps, identity, body)),
     }),
   ];
 }
