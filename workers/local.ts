@@ -142,7 +142,9 @@ function printHints({
   say('  npx warden audit verify');
   say(`  .tools/bin/temporal workflow query --workflow-id warden-control-plane --type state`);
   say('Two people: what loosens anything waits for someone else. Create a second identity, approve as it:');
-  say('  npx warden keys create --identity bob --roles manager              # prints wk_… once');
+  say(
+    '  npx warden keys create --identity bob --roles owner                # the first key is active at once; wk_… shown once',
+  );
   say('  WARDEN_API_KEY=wk_… npx warden change approve <id>                  # bob approves the change request <id>');
   say('Ctrl-C stops everything; state is kept for the next start.');
 }

@@ -194,11 +194,36 @@ describe('governed deals end to end', () => {
       code: 2,
       stderr: expect.stringContaining('--level: Invalid option'),
     });
-    const token = JSON.parse(
+    // Issuing a token loosens: a change request a risk officer and a manager other than its requester approve.
+    const issued = JSON.parse(
       (await cli(['tokens', 'issue', '--strategy', 'mr-9', '--max-notional', '500', '--symbols', 'ADAUSDT', '--json']))
         .stdout,
     );
-    expect(token).toMatchObject({ strategyId: 'mr-9', symbols: ['ADAUSDT'], maxNotional: 500 });
+    expect(issued).toMatchObject({ status: 'pending', changes: [{ kind: 'execution_token', direction: 'loosen' }] });
+    for (const [who, role] of [
+      ['ro', 'risk_officer'],
+      ['mgr', 'manager'],
+    ] as const)
+      expect(
+        (
+          await api.cli(await api.key(who, [role]), { DATABASE_URL: t.url })([
+            'change',
+            'approve',
+            issued.changeRequestId,
+            '--role',
+            role,
+          ])
+        ).code,
+      ).toBe(0);
+    const token = await vi.waitFor(
+      async () => {
+        const listed = JSON.parse((await cli(['tokens', 'list', '--strategy', 'mr-9', '--json'])).stdout);
+        expect(listed).toHaveLength(1);
+        return listed[0];
+      },
+      { timeout: 15_000, interval: 200 },
+    );
+    expect(token).toMatchObject({ id: issued.tokenId, strategyId: 'mr-9', symbols: ['ADAUSDT'], maxNotional: 500 });
     const noToken = await cli([
       'deal',
       'start',
@@ -226,7 +251,7 @@ describe('governed deals end to end', () => {
     expect(JSON.parse((await cli(['tokens', 'revoke', '--strategy', 'mr-9', '--json'])).stdout)).toEqual({
       revoked: 1,
     });
-    expect((await cli(['strategy', 'pause', 'mr-9', '--reason', 'review'])).stdout).toContain('(paused)');
+    expect((await cli(['strategy', 'pause', 'mr-9', '--reason', 'review'])).stdout).toMatch(/^applied at once/);
   });
 
   it('the kill switch, engaged with the raw temporal CLI, blocks the next deal', async () => {

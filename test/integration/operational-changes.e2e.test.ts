@@ -88,7 +88,7 @@ describe('operational loosening as change requests', () => {
       { ...trip, action: 'alert_only', commandType: null },
       new Date(),
     );
-    const closed = await cliAs('operator')(['breakers', 'resolve', alertId, '--reason', 'seen']);
+    const closed = await cliAs('risk_officer')(['breakers', 'resolve', alertId, '--reason', 'seen']);
     expect(closed).toMatchObject({ code: 0, stdout: expect.stringMatching(/^applied at once/) });
   });
 

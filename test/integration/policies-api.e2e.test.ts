@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { readExecutionPolicy } from '../../src/db/execution-policies.repository';
 import { readPosition } from '../../src/db/positions.repository';
@@ -41,7 +41,7 @@ describe('execution policies and positions through the API', () => {
     ]);
   });
 
-  it('a risk officer reconciles a position, audited with who and why', async () => {
+  it('a risk officer reconciles a position, audited with who and why (away from zero: once another approves)', async () => {
     const body = {
       scope: 'strategy',
       scopeId: 'mr-1',
@@ -50,18 +50,26 @@ describe('execution policies and positions through the API', () => {
       reason: 'exchange statement',
     };
     expect(await as('engineer', 'POST', '/positions', body)).toMatchObject({ status: 403 });
-    expect(await as('risk_officer', 'POST', '/positions', body)).toMatchObject({
-      status: 200,
-      body: { scope: 'strategy', scopeId: 'mr-1', quantity: 250.5, updatedBy: 'risk_officer-user' },
+    const opened = await as('risk_officer', 'POST', '/positions', body);
+    expect(opened).toMatchObject({
+      status: 202,
+      body: { changeRequest: { status: 'pending', changes: [{ kind: 'position', target: 'strategy:mr-1:BTCUSDT' }] } },
     });
-    expect(await readPosition(env.t.db, { scope: 'strategy', scopeId: 'mr-1', symbol: 'BTCUSDT' })).toBe(250.5);
+    const id = opened.body.changeRequest.changeRequestId as string;
+    for (const role of ['manager', 'owner'] as const)
+      expect(await as(role, 'POST', `/change-requests/${id}/approve`, {})).toMatchObject({ status: 200 });
+    await vi.waitFor(
+      async () =>
+        expect(await readPosition(env.t.db, { scope: 'strategy', scopeId: 'mr-1', symbol: 'BTCUSDT' })).toBe(250.5),
+      { timeout: 15_000, interval: 200 },
+    );
     expect((await as('auditor', 'GET', '/positions?scope=strategy')).body).toEqual([
       expect.objectContaining({ scopeId: 'mr-1', quantity: 250.5 }),
     ]);
     expect(await listAuditEvents(env.t.db, { kind: 'position.reconciled' })).toEqual([
       expect.objectContaining({
         actor: 'risk_officer-user',
-        details: expect.objectContaining({ before: 0, after: 250.5 }),
+        details: expect.objectContaining({ before: 0, after: 250.5, changeRequestId: id }),
       }),
     ]);
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PolicyChange, PolicyChangeOf } from '../../../src/domain/change-requests/changes';
 import { type ClassifyContext, classifyChange, loosens } from '../../../src/domain/change-requests/classify';
+import type { BreakerEventState } from '../../../src/domain/change-requests/operational-changes';
 
 // Invariant 8, field by field: what provably reduces risk tightens; everything else loosens.
 
@@ -368,14 +369,14 @@ describe('operational state (invariant 8)', () => {
   });
 
   it('resolving a breaker event loosens when it lifts a command-type pause, tightens otherwise (the rule may trip again)', () => {
-    const open = {
+    const open: BreakerEventState = {
       rule: 'r',
-      action: 'pause_command_type' as const,
+      action: 'pause_command_type',
       commandType: 'deploy',
       resolved: false,
       resolution: null,
     };
-    const resolve = (before: typeof open) =>
+    const resolve = (before: BreakerEventState) =>
       direction({
         kind: 'breaker_event',
         target: '7',
