@@ -129,9 +129,11 @@ function printHints({
   );
   say('  npx warden playbook start && npx warden playbook steps   # go-live is refused until the nine steps are done');
   say('  npx warden playbook step preflight --evidence "migrations applied, seed policies listed"');
-  say('  npx warden go-live on --reason "demo"                 # after sign_off');
-  say('  npx warden apply-mode testnet --reason "demo"');
-  say('  npx warden deal start --deal-id demo-1 --engine WHOLESALE --symbol BTCUSDT --amount 100 --wait   # executed');
+  say('  npx warden go-live on --reason "demo"                 # after sign_off; a change request others approve');
+  say('  npx warden apply-mode testnet --reason "demo"          # a change request others approve (below)');
+  say(
+    '  npx warden deal start --deal-id demo-1 --engine WHOLESALE --symbol BTCUSDT --amount 100 --class SANDBOX_EXEC --wait   # executed, once both are approved',
+  );
   say(
     '  npx warden deal start --deal-id demo-2 --engine WHOLESALE --symbol BTCUSDT --amount 900 --wait   # denied: over the cap',
   );
