@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../src/db/audit.repository';
 import {
   auditChangeRequest,
+  type ChangeRequestRecord,
   changeRequestView,
   lockChangeRequest,
   readChangeRequest,
@@ -10,6 +11,7 @@ import {
   saveChangeRequestState,
 } from '../src/db/change-requests.repository';
 import type { Database } from '../src/db/database';
+import { findClaim } from '../src/db/deal-claims.repository';
 import { PolicyChangeRefusedError, readStoredValue, StaleChangeError } from '../src/db/policy-state.repository';
 import type { Db } from '../src/db/transaction';
 import type { GovernanceSettings } from '../src/config/index';
@@ -28,12 +30,14 @@ import {
   requestWindow,
 } from '../src/domain/change-requests/request';
 import type { ControlPlanePort } from '../src/domain/control-plane/port';
+import type { DealReleasePort } from '../src/domain/deals/port';
 import { approvalAudience } from '../src/domain/identity/audience';
 import { redactToken } from '../src/domain/identity/redact';
 import type { Role } from '../src/domain/identity/roles';
 import { sameIdentity } from '../src/domain/identity/separation';
 import { ErrorType } from '../src/domain/shared/errors';
 import { describeIssues, storablePayload, storableText } from '../src/domain/shared/validation';
+import { dealWorkflowId } from '../workflows/names';
 import { applyInOneTransaction, markStale, proveRequester } from './gates/change-requests';
 
 export interface ChangeRequestDeps {
@@ -41,6 +45,8 @@ export interface ChangeRequestDeps {
   /** Where an applied request's go-live, apply-mode and restriction changes go: the control plane, their one writer. */
   controlPlane: ControlPlanePort;
   settings: Pick<GovernanceSettings, 'environment' | 'approvals' | 'changeApprovals'>;
+  /** Where an applied request's deal releases go: each deal's workflow, its reservation's one writer. */
+  dealReleases?: DealReleasePort;
 }
 
 /** Names Warden's own workflows request under; they hold no roles and need no token, but only a Warden workflow may use one. */
@@ -51,6 +57,7 @@ export function createChangeRequestActivities({
   db,
   controlPlane,
   settings,
+  dealReleases,
 }: ChangeRequestDeps): ChangeRequestActivities {
   /** Reads what each change would replace and prepares the request's changes and approvals from it. */
   async function prepare(
@@ -74,6 +81,24 @@ export function createChangeRequestActivities({
   /** A request that loosens needs its requester proven when approvals are signed. */
   const unproven = (workflowId: string, name: string) =>
     `token: a request that loosens needs ${name}'s signed token for ${approvalAudience(workflowId, 'request')} (signed approvals are on)`;
+
+  /** After the commit, like the control plane's: each released deal's workflow frees its reservation itself. */
+  async function sendDealReleases(request: ChangeRequestRecord) {
+    for (const change of request.changes) {
+      if (change.kind !== 'deal_release') continue;
+      if (!dealReleases)
+        throw ApplicationFailure.nonRetryable(
+          `deal_release ${change.target}: no deal release port is wired`,
+          ErrorType.InvalidInput,
+        );
+      const claim = await findClaim(db, change.target);
+      await dealReleases.releaseDeal(claim?.workflowId ?? dealWorkflowId(change.target), change.target, {
+        actor: request.requestedBy.name,
+        reason: request.reason,
+        changeRequestId: request.id,
+      });
+    }
+  }
 
   return {
     async openChangeRequest({ workflowId, runId, start, at, startedByWorkflow }) {
@@ -231,6 +256,7 @@ export function createChangeRequestActivities({
         actor: applied.request.requestedBy.name,
         changeRequestId: id,
       });
+      await sendDealReleases(applied.request);
       return { outcome: 'applied', appliedAt: applied.appliedAt };
     },
 

@@ -10,7 +10,7 @@ import { createCommandGateActivities } from './command-gates';
 import { createControlPlaneActivities } from './control-plane';
 import { createDealActivities } from './deal-gates';
 import { createReservationSweepActivities } from './reservation-sweep';
-import type { DealWorkflowPort } from '../src/domain/deals/port';
+import type { DealReleasePort, DealWorkflowPort } from '../src/domain/deals/port';
 import { createDealPolicyActivities } from './deal-policy';
 import { createGoLiveActivities } from './go-live';
 import { createNotificationActivities } from './notifications';
@@ -41,6 +41,8 @@ export interface ActivityDeps {
   executor?: DealExecutor;
   /** Tells the reservation sweep whether a deal's workflow is closed; without it, nothing is swept. */
   dealWorkflows?: DealWorkflowPort;
+  /** Sends an applied deal_release change request to its deal's workflow; without it, such a request cannot apply. */
+  dealReleases?: DealReleasePort;
 }
 
 /** Every activity the `warden` worker serves, closed over its dependencies. */
@@ -66,7 +68,12 @@ export function createActivities(deps: ActivityDeps) {
     ...createNotificationActivities({ db, webhooks: settings.webhooks, environment: settings.environment }),
     ...createApprovalActivities({ db, settings }),
     ...createProposalActivities({ db }),
-    ...createChangeRequestActivities({ db, controlPlane: deps.controlPlane, settings }),
+    ...createChangeRequestActivities({
+      db,
+      controlPlane: deps.controlPlane,
+      settings,
+      ...(deps.dealReleases ? { dealReleases: deps.dealReleases } : {}),
+    }),
     // Admission knows whether Warden's own queue serves an executor: without one (and without an
     // executorTaskQueue) a deal is denied `no_executor` before anything is reserved. The command
     // path does the same from `{ commandExecutorServed: deps.commandExecutor !== undefined }` in

@@ -8,6 +8,7 @@ import { inject } from 'vitest';
 import type { Database } from '../src/db/database';
 import { openDatabase } from '../src/db/connect';
 import { migrateToLatest } from '../src/db/migrate';
+import { recordChangeRequest } from '../src/db/change-requests.repository';
 import { toolPaths } from '../src/config/paths';
 
 export function adminDatabaseUrl(): string {
@@ -132,4 +133,48 @@ export async function runDevServerWorker(options: {
       await connection.close();
     },
   };
+}
+
+/**
+ * A `deal_release` change request as the policyChange workflow records it, pending or applied (as after its
+ * approvals), for tests of the deal's side: a release counts only under an applied one.
+ */
+export function recordDealReleaseRequest(
+  db: Kysely<Database>,
+  {
+    id,
+    dealId,
+    status,
+    requester = 'ops',
+  }: { id: string; dealId: string; status: 'pending' | 'applied'; requester?: string },
+) {
+  return db.transaction().execute(async (trx) => {
+    await recordChangeRequest(trx, {
+      id,
+      runId: `run-${id}`,
+      requestedBy: { name: requester, roles: ['operator'] },
+      reason: 'not executed',
+      changes: [
+        {
+          kind: 'deal_release',
+          target: dealId,
+          before: 'needs_reconciliation',
+          after: 'released',
+          direction: 'loosen',
+          why: [`releases deal ${dealId}`],
+        },
+      ],
+      required: [{ roles: ['risk_officer'] }, { roles: ['manager'] }],
+      status: 'pending',
+      applyAt: null,
+      expiresAt: new Date('2100-01-01T00:00:00Z'),
+      createdAt: new Date(),
+    });
+    if (status === 'applied')
+      await trx
+        .updateTable('change_request')
+        .set({ status: 'applied', applied_at: new Date() })
+        .where('id', '=', id)
+        .execute();
+  });
 }

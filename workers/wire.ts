@@ -1,8 +1,9 @@
 // The worker's composition, shared by the production entry (main.ts) and the
 // local one (local.ts): config → Kysely → client → activity factories → Worker.
 import { type NativeConnection, Worker } from '@temporalio/worker';
-import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import type { DealWorkflowPort } from '../src/domain/deals/port';
+import { ApplicationFailure, type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { DealReleasePort, DealWorkflowPort } from '../src/domain/deals/port';
+import { ErrorType } from '../src/domain/shared/errors';
 import { type ActivityDeps, createActivities } from '../activities';
 import type { CanaryChecks } from '../activities/watchdogs';
 import { WardenClient } from '../src/client';
@@ -51,6 +52,29 @@ export function dealWorkflowPort(client: Client): DealWorkflowPort {
   };
 }
 
+/**
+ * An applied deal_release change request's word to its deal. A deal no longer waiting (a resend after it
+ * ended) or whose workflow closed (an orphan, the sweep's to flag) takes no word: nothing to send.
+ */
+export function dealReleasePort(client: Client, taskQueue: string): DealReleasePort {
+  const warden = new WardenClient(client, taskQueue);
+  return {
+    async releaseDeal(workflowId, dealId, word) {
+      try {
+        if ((await client.workflow.getHandle(workflowId).describe()).status.name !== 'RUNNING') return;
+        await warden.reconcileDeal(dealId, { executed: false, ...word }, workflowId);
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return;
+        const refused =
+          error instanceof WorkflowUpdateFailedError &&
+          error.cause instanceof ApplicationFailure &&
+          error.cause.type === ErrorType.ReconciliationRefused;
+        if (!refused) throw error;
+      }
+    },
+  };
+}
+
 /** The `warden` worker: every workflow and activity, wired to one database. */
 export async function createWardenWorker(
   deps: { connection: NativeConnection; config: Config; db: Kysely<Database>; client: Client } & WorkerExtras,
@@ -74,6 +98,7 @@ export async function createWardenWorker(
         await deps.client.workflowService.getSystemInfo({});
       },
       dealWorkflows: dealWorkflowPort(deps.client),
+      dealReleases: dealReleasePort(deps.client, deps.config.temporal.taskQueue),
       ...(deps.canaryChecks ? { canaryChecks: deps.canaryChecks } : {}),
       ...(deps.executor ? { executor: deps.executor } : {}),
       ...(deps.commandExecutor ? { commandExecutor: deps.commandExecutor } : {}),

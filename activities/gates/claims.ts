@@ -3,9 +3,11 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../src/db/database';
 import { appendAuditEvent } from '../../src/db/audit.repository';
+import { readChangeRequest } from '../../src/db/change-requests.repository';
 import { dealIdUsed, findClaim, insertClaim, lockDealId, setClaimRun } from '../../src/db/deal-claims.repository';
 import { AuditKind } from '../../src/domain/audit/kinds';
-import { type ClaimOutcome, type ClaimRequest, decideClaim } from '../../src/domain/deals/claims';
+import type { DealActivities, ReconciliationAudit } from '../../src/domain/deals/activities';
+import { type ClaimOutcome, type ClaimRequest, decideClaim, releaseCounts } from '../../src/domain/deals/claims';
 
 /**
  * Claims a deal id once, with its terms. Serialised per deal id, so two
@@ -41,18 +43,37 @@ export async function claimDeal(
   });
 }
 
-/** An operator's reconcileDeal, on the audit chain with its actor and reason; keyed, so a retry appends it once. */
+/**
+ * An operator's reconcileDeal, on the audit chain with its actor and reason; keyed, so a retry appends it once.
+ * With `releaseNeedsApproval`, a release counts only under an applied `deal_release` change request for this
+ * deal (invariant 8: releasing money is never one person's word); one that does not is audited as refused.
+ */
 export async function auditReconciliation(
   db: Kysely<Database>,
-  input: { key: string; dealId: string; executed: boolean; realizedLoss: number; actor: string; reason: string },
-): Promise<void> {
+  input: Parameters<DealActivities['auditReconciliation']>[0],
+): Promise<ReconciliationAudit> {
+  const request =
+    input.releaseNeedsApproval && !input.executed && input.changeRequestId !== undefined
+      ? await readChangeRequest(db, input.changeRequestId)
+      : undefined;
+  const verdict: ReconciliationAudit =
+    input.releaseNeedsApproval && !input.executed
+      ? releaseCounts(input.dealId, input.changeRequestId, request)
+      : { counted: true };
+  const details = {
+    executed: input.executed,
+    realizedLoss: input.realizedLoss,
+    reason: input.reason,
+    ...(input.changeRequestId !== undefined ? { changeRequestId: input.changeRequestId } : {}),
+  };
   await db.transaction().execute((trx) =>
     appendAuditEvent(trx, {
       actor: input.actor,
-      kind: AuditKind.dealLifecycle.reconciled,
+      kind: verdict.counted ? AuditKind.dealLifecycle.reconciled : AuditKind.dealLifecycle.reconcileRefused,
       subject: `deal:${input.dealId}`,
-      details: { executed: input.executed, realizedLoss: input.realizedLoss, reason: input.reason },
+      details: verdict.counted ? details : { ...details, problem: verdict.problem },
       idempotencyKey: input.key,
     }),
   );
+  return verdict;
 }

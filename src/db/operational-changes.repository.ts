@@ -1,7 +1,10 @@
 import type { Transaction } from 'kysely';
 import type { OperationalChange } from '../domain/change-requests/changes';
 import { type OperationalChangeKind, parsePositionTarget } from '../domain/change-requests/operational-changes';
+import { AuditKind } from '../domain/audit/kinds';
+import { appendAuditEvent } from './audit.repository';
 import { readBreakerEventState, resolveBreakerEvent } from './breakers.repository';
+import { findClaim, lockDealId } from './deal-claims.repository';
 import type { Database } from './database';
 import { issueToken, readTokenTerms } from './execution-tokens.repository';
 import { lockPosition, readPosition, reconcilePosition } from './positions.repository';
@@ -25,12 +28,15 @@ export async function readOperationalValue(db: Db, kind: OperationalChangeKind, 
       return readBreakerEventState(db, target);
     case 'position':
       return readPosition(db, parsePositionTarget(target));
+    case 'deal_release':
+      return (await findClaim(db, target))?.stage ?? null;
   }
 }
 
 /** Holds a position's row (created at 0 when missing) until the transaction ends; the others lock by id. */
 export async function lockOperationalTarget(trx: Transaction<Database>, change: OperationalChange, actor: string) {
   if (change.kind === 'position') await lockPosition(trx, parsePositionTarget(change.target), actor);
+  if (change.kind === 'deal_release') await lockDealId(trx, change.target);
 }
 
 /**
@@ -76,6 +82,18 @@ export async function applyOperationalChange(
         { ...parsePositionTarget(change.target), quantity: change.after, actor: ctx.actor, reason },
         context,
       );
+      return;
+    case 'deal_release':
+      // The approval is recorded here; the deal's workflow, the reservation's one writer, releases it once
+      // the request has committed (the change request activities send it reconcileDeal with this request's id).
+      if (change.before !== 'needs_reconciliation')
+        throw refuse(`deal_release ${change.target}: the deal is not waiting in needs_reconciliation`);
+      await appendAuditEvent(trx, {
+        actor: ctx.actor,
+        kind: AuditKind.dealLifecycle.releaseApproved,
+        subject: `deal:${change.target}`,
+        details: { dealId: change.target, changeRequestId: ctx.changeRequestId },
+      });
       return;
   }
 }

@@ -132,6 +132,7 @@ export async function readStoredValue<K extends PolicyChangeKind>(
       case 'strategy_pause':
       case 'breaker_event':
       case 'position':
+      case 'deal_release':
         return readOperationalValue(db, kind, target);
     }
     return null;

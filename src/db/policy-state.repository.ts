@@ -72,7 +72,7 @@ const ROWS = {
  * is its own writer.
  */
 async function lockTarget(trx: Transaction<Database>, change: PolicyChange, actor: string): Promise<void> {
-  if (change.kind === 'position') return lockOperationalTarget(trx, change, actor);
+  if (change.kind === 'position' || change.kind === 'deal_release') return lockOperationalTarget(trx, change, actor);
   if (change.kind === 'regression_policy') {
     const { domain, metric } = PolicyIdSchema.parse(change.target);
     await sql`select 1 from regression_policy where domain = ${domain} and metric = ${metric} for update`.execute(trx);
@@ -164,6 +164,7 @@ async function applyOne(
     case 'strategy_pause':
     case 'breaker_event':
     case 'position':
+    case 'deal_release':
       return applyOperationalChange(trx, change, ctx, (message) => new PolicyChangeRefusedError(message));
   }
 }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { readGovernanceState } from '../../src/db/autonomy.repository';
 import { insertBreakerEvent, setPausedCommandTypes } from '../../src/db/breakers.repository';
+import { insertClaim, settleOrphanClaim } from '../../src/db/deal-claims.repository';
 import { findToken } from '../../src/db/execution-tokens.repository';
 import {
   applyPolicyChanges,
@@ -136,5 +137,41 @@ describe('operational changes on PostgreSQL', () => {
     await reconcilePosition(d.db, { ...key, quantity: 80, actor: 'bob', reason: 'moved' });
     await expect(apply({ kind: 'position', target, before: 120, after: 200 })).rejects.toThrow(StaleChangeError);
     expect(await readPosition(d.db, key)).toBe(80);
+  });
+
+  it('approves a deal release only while its deal waits in needs_reconciliation, audited with the request', async () => {
+    const terms = {
+      engine: 'WHOLESALE',
+      symbol: 'BTCUSDT',
+      amount: 10,
+      executionClass: 'PROD_EXEC',
+      strategyId: null,
+      side: 'buy' as const,
+    };
+    await insertClaim(d.db, { dealId: 'rel-1', terms, workflowId: 'deal-rel-1', runId: 'r1' });
+    expect(await read('deal_release', 'rel-1')).toBe('claimed');
+    // Read while the deal was still claimed: the claim moved on since, so the request is stale.
+    await settleOrphanClaim(d.db, 'rel-1', { stage: 'needs_reconciliation' });
+    await expect(
+      apply({ kind: 'deal_release', target: 'rel-1', before: 'claimed', after: 'released' }),
+    ).rejects.toThrow(StaleChangeError);
+    const cr = await apply({
+      kind: 'deal_release',
+      target: 'rel-1',
+      before: 'needs_reconciliation',
+      after: 'released',
+    });
+    expect(await audited(cr)).toEqual([
+      expect.objectContaining({
+        kind: 'deal.release_approved',
+        subject: 'deal:rel-1',
+        details: { dealId: 'rel-1', changeRequestId: cr },
+      }),
+    ]);
+    // The claim is the workflow's to settle: the request only approves the word it then sends.
+    expect(await read('deal_release', 'rel-1')).toBe('needs_reconciliation');
+    await expect(apply({ kind: 'deal_release', target: 'nobody', before: null, after: 'released' })).rejects.toThrow(
+      PolicyChangeRefusedError,
+    );
   });
 });

@@ -12,7 +12,7 @@ import { toolPaths } from '../../src/config/paths';
 import type { DealInput, ExecuteDealInput, ExecuteDealResult } from '../../src/domain/deals/types';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { applyReservationSweepSchedule, RESERVATION_SWEEP_SCHEDULE_ID } from '../../src/temporal/schedules';
-import { dealWorkflowPort } from '../../workers/wire';
+import { dealReleasePort, dealWorkflowPort } from '../../workers/wire';
 import { type CliApi, type Ran, serveCliApi } from '../support/processes';
 import {
   createTestDatabase,
@@ -65,6 +65,15 @@ describe('a deal’s lifecycle end to end (dev server, raw temporal CLI)', () =>
         .executeTakeFirst()
     )?.status;
   const stage = async (name: string) => (await warden.dealProgress(id(name))).stage;
+  /** A release is a change request: others than its requester (ops) approve it, each in one role. */
+  const approveAs = async (name: string, role: 'risk_officer' | 'manager', changeRequestId: string) =>
+    api.cli(await api.key(name, [role]), { DATABASE_URL: t.url })([
+      'change',
+      'approve',
+      changeRequestId,
+      '--role',
+      role,
+    ]);
 
   beforeAll(async () => {
     t = await createTestDatabase();
@@ -79,6 +88,7 @@ describe('a deal’s lifecycle end to end (dev server, raw temporal CLI)', () =>
           governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPer5Min: 20, maxPerHour: 20, executorTimeoutSeconds: 2 },
           controlPlane: warden,
           dealWorkflows: dealWorkflowPort(client),
+          dealReleases: dealReleasePort(client, taskQueue),
         }),
       }),
       await runDevServerWorker({ taskQueue: producerQueue, activities: { executeDeal }, workflows: false }),
@@ -153,6 +163,62 @@ describe('a deal’s lifecycle end to end (dev server, raw temporal CLI)', () =>
       );
   });
 
+  it("releasing a waiting deal is a change request: one person's word, raw or through the CLI, frees nothing until others approve", async () => {
+    const handle = await warden.startDeal(deal('release-slow'));
+    await expect.poll(() => stage('release-slow'), { timeout: 15_000 }).toBe('awaiting_reconciliation');
+    const rawRelease = (extra: Record<string, string>) =>
+      temporal([
+        'workflow',
+        'update',
+        'execute',
+        '--workflow-id',
+        `deal-${id('release-slow')}`,
+        '--name',
+        'reconcileDeal',
+        '--input',
+        JSON.stringify({ executed: false, actor: 'ops', reason: 'no fill', ...extra }),
+      ]).then(
+        () => 'counted',
+        (e: { stderr?: string }) => String(e.stderr),
+      );
+    // The raw Temporal CLI: with no change request, or one that does not exist, the release is refused.
+    expect(await rawRelease({})).toContain('needs an approved deal_release change request');
+    expect(await rawRelease({ changeRequestId: 'cr-000000000000' })).toContain('no change request cr-000000000000');
+    expect(await reservation('release-slow')).toBe('reserved');
+    // The API answers 202 with the request it opened (left pending here: the CLI's one is approved below).
+    const viaApi = await fetch(`${api.url}/deals/${id('release-slow')}/reconcile`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${await api.key('ops-api', ['risk_officer'])}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ executed: false, reason: 'no fill' }),
+    });
+    expect(viaApi.status).toBe(202);
+    expect(await viaApi.json()).toMatchObject({ changeRequest: { status: 'pending', applied: false } });
+    // The CLI opens a request; its requester's word alone leaves the money reserved.
+    const asked = await cli(['deal', 'reconcile', id('release-slow'), '--executed', 'false', '--reason', 'no fill']);
+    expect(asked).toMatchObject({ code: 0, stdout: expect.stringMatching(/^pending approval: change request cr-/) });
+    const changeRequestId = /(cr-[0-9a-f]{12})/.exec(asked.stdout)![1]!;
+    expect(await rawRelease({ changeRequestId })).toContain(`change request ${changeRequestId} is pending`);
+    expect(await reservation('release-slow')).toBe('reserved');
+    expect(await stage('release-slow')).toBe('awaiting_reconciliation');
+    // Two others approve: the request applies and sends the release; the deal frees its reservation.
+    expect(await approveAs('risk-2', 'risk_officer', changeRequestId)).toMatchObject({ code: 0 });
+    expect(await approveAs('mgr-1', 'manager', changeRequestId)).toMatchObject({ code: 0 });
+    expect(await handle.result()).toMatchObject({
+      status: 'failed',
+      compensated: true,
+      error: 'not executed (reconciled by ops): no fill',
+    });
+    expect(await reservation('release-slow')).toBe('released');
+    const [reconciled] = await listAuditEvents(t.db, {
+      kind: 'deal.reconciled',
+      subject: `deal:${id('release-slow')}`,
+    });
+    expect(reconciled).toMatchObject({ actor: 'ops', details: { executed: false, changeRequestId } });
+  });
+
   it('a reset never executes a deal again: an executed one answers its result, an ambiguous one waits again', async () => {
     const first = await warden.executeDeal(deal('reset-done'));
     expect(first).toMatchObject({ status: 'executed' });
@@ -195,8 +261,17 @@ describe('a deal’s lifecycle end to end (dev server, raw temporal CLI)', () =>
       '--json',
     ]);
     expect(released.code).toBe(0);
-    expect(JSON.parse(released.stdout)).toMatchObject({ status: 'failed', compensated: true });
-    expect(await reservation('reset-slow')).toBe('released');
+    const asked = JSON.parse(released.stdout);
+    expect(asked).toMatchObject({ status: 'pending', applied: false });
+    expect(await reservation('reset-slow')).toBe('reserved');
+    // The applier sends the release to the run that claimed the deal: the reset one.
+    expect(await approveAs('risk-3', 'risk_officer', asked.changeRequestId)).toMatchObject({ code: 0 });
+    expect(await approveAs('mgr-2', 'manager', asked.changeRequestId)).toMatchObject({ code: 0 });
+    await expect.poll(() => reservation('reset-slow'), { timeout: 15_000 }).toBe('released');
+    expect(await client.workflow.getHandle(`deal-${id('reset-slow')}`).result()).toMatchObject({
+      status: 'failed',
+      compensated: true,
+    });
   });
 
   it('`temporal schedule trigger` runs the sweep: a terminated deal is flagged, listed by `warden deals orphans`', async () => {

@@ -16,7 +16,14 @@ import { setHeimdallPolicy } from '../../src/db/heimdall.repository';
 import { createRecommendation, recordSandboxTrial } from '../../src/db/producer.repository';
 import type { DealInput, ExecuteDealInput, ExecuteDealResult } from '../../src/domain/deals/types';
 import { DEFAULT_GOVERNOR_SETTINGS, type GovernorSettings } from '../../src/domain/permits/rules';
-import { createTestDatabase, createTimeSkippingEnv, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+import {
+  createTestDatabase,
+  createTimeSkippingEnv,
+  recordDealReleaseRequest,
+  type TestDatabase,
+  uniqueName,
+  workflowBundle,
+} from '../helpers';
 
 describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () => {
   let env: TestWorkflowEnvironment;
@@ -96,6 +103,8 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
     const history = await env.client.workflow.getHandle(`deal-${dealId}`).fetchHistory();
     writeFileSync(path.join(__dirname, '..', 'histories', file), historyToJSON(history));
   };
+  const releaseRequest = (id: string, dealId: string, status: 'pending' | 'applied') =>
+    recordDealReleaseRequest(t.db, { id, dealId, status });
   const reservations = () => t.db.selectFrom('risk_reservation').select(['idempotency_key', 'status']).execute();
 
   it('executes a deal within limits in testnet, settles it, records a KPI and an audit event', async () => {
@@ -246,7 +255,26 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
         status: 'needs_reconciliation',
         cause: '3 attempts failed, the last: Error: exchange unreachable',
       });
-      const reconciled = await warden.reconcileDeal('flaky', { executed: false, actor: 'ops', reason: 'no fill' });
+      // A release frees money: one person's word does not do it (invariant 8), nor a request that has not applied.
+      const word = { executed: false, actor: 'ops', reason: 'no fill' };
+      const refusal = (changeRequestId?: string) =>
+        warden.reconcileDeal('flaky', { ...word, ...(changeRequestId ? { changeRequestId } : {}) }).then(
+          () => 'counted',
+          (error: Error) => (error.cause as Error | undefined)?.message,
+        );
+      expect(await refusal()).toMatch(/changeRequestId: releasing deal flaky needs an approved deal_release change/);
+      expect(await refusal('cr-forged')).toBe('changeRequestId: no change request cr-forged');
+      await releaseRequest('cr-pending', 'flaky', 'pending');
+      expect(await refusal('cr-pending')).toMatch(/change request cr-pending is pending, not applied/);
+      expect(await reservations()).toEqual([{ idempotency_key: 'deal:flaky', status: 'reserved' }]);
+      expect((await warden.dealProgress('flaky')).stage).toBe('awaiting_reconciliation');
+      await releaseRequest('cr-applied', 'flaky', 'applied');
+      // A forged word sent alongside the approved release never crowds it out.
+      const [forged, reconciled] = await Promise.all([
+        refusal('cr-forged'),
+        warden.reconcileDeal('flaky', { ...word, changeRequestId: 'cr-applied' }),
+      ]);
+      expect(forged).not.toBe('counted');
       expect(await handle.result()).toEqual(reconciled);
       return reconciled;
     });
@@ -256,7 +284,12 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
       error: 'not executed (reconciled by ops): no fill',
       compensated: true,
     });
-    await record('flaky', 'deal-execution-reconciled.json');
+    await record('flaky', 'deal-execution-release-approved.json');
+    const audited = (await listAuditEvents(t.db, { limit: 500 })).filter((e) => e.subject === 'deal:flaky');
+    expect(audited.filter((e) => e.kind === 'deal.reconcile_refused').length).toBeGreaterThanOrEqual(2);
+    expect(audited.filter((e) => e.kind === 'deal.reconciled').map((e) => e.details)).toEqual([
+      expect.objectContaining({ executed: false, changeRequestId: 'cr-applied' }),
+    ]);
     expect(executeDeal).toHaveBeenCalledTimes(3);
     expect(await reservations()).toEqual([{ idempotency_key: 'deal:flaky', status: 'released' }]);
     expect(await ledger()).toMatchObject({ exposureUsed: 0, openRiskReserved: 0, actions: 0 });

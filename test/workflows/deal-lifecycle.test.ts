@@ -14,7 +14,14 @@ import type { DealInput, ExecuteDealInput, ExecuteDealResult } from '../../src/d
 import { DEFAULT_GOVERNOR_SETTINGS, type GovernorSettings } from '../../src/domain/permits/rules';
 import { dealWorkflowPort } from '../../workers/wire';
 import { CONTROL_PLANE_WORKFLOW_ID } from '../../workflows/names';
-import { createTestDatabase, createTimeSkippingEnv, type TestDatabase, uniqueName, workflowBundle } from '../helpers';
+import {
+  createTestDatabase,
+  createTimeSkippingEnv,
+  recordDealReleaseRequest,
+  type TestDatabase,
+  uniqueName,
+  workflowBundle,
+} from '../helpers';
 
 // Issue 13 items 4–6: a deal id executes once, ambiguity keeps the money
 // reserved until reconcileDeal, and cancelled or terminated deals leak nothing.
@@ -181,8 +188,15 @@ describe('a deal’s lifecycle: claims, reconciliation, cancellation, the sweep 
         idempotency_key: 'deal:cancel-late',
         status: 'reserved',
       });
+      // Since deal-release-approval, a release counts under an applied deal_release change request only.
+      await recordDealReleaseRequest(t.db, { id: 'cr-cancel-late', dealId: 'cancel-late', status: 'applied' });
       expect(
-        await warden.reconcileDeal('cancel-late', { executed: false, actor: 'ops', reason: 'never sent' }),
+        await warden.reconcileDeal('cancel-late', {
+          executed: false,
+          actor: 'ops',
+          reason: 'never sent',
+          changeRequestId: 'cr-cancel-late',
+        }),
       ).toMatchObject({ status: 'failed', compensated: true });
       await record('deal-cancel-late', 'deal-execution-cancelled-after-start.json');
     });

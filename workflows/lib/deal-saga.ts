@@ -8,6 +8,7 @@ import {
   CancellationScope,
   CancelledFailure,
   condition,
+  patched,
   proxyLocalActivities,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -58,7 +59,14 @@ export class DealSaga {
   settlePosition: SettlePosition | undefined;
   private compensation: string | null = null;
   private awaiting = false;
-  private reconciliation: Reconciliation | undefined;
+  /** Words taken and not yet audited, in arrival order; before deal-release-approval, at most one. */
+  private readonly words: Reconciliation[] = [];
+  /** A word counted: the deal settles or releases, and takes no other. */
+  private wordCounted = false;
+  /** Since deal-release-approval: a release counts only under an applied deal_release change request. */
+  private releaseNeedsApproval = false;
+  /** Words that did not count, with why: their updates answer the refusal, the deal keeps waiting. */
+  private readonly refused = new Map<Reconciliation, string>();
 
   constructor(private readonly input: ParsedDealInput) {
     this.key = `deal:${input.dealId}`;
@@ -185,17 +193,9 @@ export class DealSaga {
         ...(this.claims ? { claim: this.run } : {}),
       });
       progress.result = waiting;
+      this.releaseNeedsApproval = patched('deal-release-approval');
       this.awaiting = true;
-      await condition(() => this.reconciliation !== undefined);
-      const word = this.reconciliation!;
-      await gates.auditReconciliation({
-        key: `${this.key}:reconciled`,
-        dealId: input.dealId,
-        executed: word.executed,
-        realizedLoss: word.realizedLoss ?? 0,
-        actor: word.actor,
-        reason: word.reason,
-      });
+      const word = await this.countedReconciliation();
       if (!word.executed) {
         await this.compensate(`reconciled by ${word.actor} as not executed: ${word.reason}`);
         return this.finish(
@@ -229,10 +229,41 @@ export class DealSaga {
     });
   }
 
+  /**
+   * The first word that counts. Before deal-release-approval every word did; since, a release that its
+   * change request does not back is audited as refused and dropped, and the deal waits for the next word.
+   * Words are queued, so refused ones sent meanwhile never crowd out the release its change request sends.
+   */
+  private async countedReconciliation(): Promise<Reconciliation> {
+    for (let attempt = 0; ; attempt++) {
+      await condition(() => this.words.length > 0);
+      const word = this.words.shift()!;
+      const audit = await gates.auditReconciliation({
+        key: attempt === 0 ? `${this.key}:reconciled` : `${this.key}:reconciled:${attempt}`,
+        dealId: this.input.dealId,
+        executed: word.executed,
+        realizedLoss: word.realizedLoss ?? 0,
+        actor: word.actor,
+        reason: word.reason,
+        ...(this.releaseNeedsApproval
+          ? { releaseNeedsApproval: true, ...(word.changeRequestId ? { changeRequestId: word.changeRequestId } : {}) }
+          : {}),
+      });
+      if (!this.releaseNeedsApproval || !audit || audit.counted) {
+        this.wordCounted = true;
+        for (const later of this.words.splice(0))
+          this.refused.set(later, `deal ${this.input.dealId} was reconciled by an earlier word`);
+        return word;
+      }
+      this.refused.set(word, audit.problem);
+    }
+  }
+
   /** The update's validator: synchronous, so a refused word never reaches history. */
   validateReconciliation(raw: ReconcileDealInput): void {
     const word = parseInput(ReconcileDealInputSchema, raw, 'reconcileDeal');
-    if (!this.awaiting || this.reconciliation !== undefined)
+    // Before deal-release-approval the first word was the only one; since, words queue until one counts.
+    if (!this.awaiting || this.wordCounted || (!this.releaseNeedsApproval && this.words.length > 0))
       throw ApplicationFailure.nonRetryable(
         `deal ${this.input.dealId} is not awaiting reconciliation (stage ${this.progress.stage})`,
         ErrorType.ReconciliationRefused,
@@ -244,14 +275,22 @@ export class DealSaga {
       );
     if (!word.executed && word.realizedLoss !== undefined)
       throw ApplicationFailure.nonRetryable('realizedLoss: only for an executed deal', ErrorType.InvalidInput);
+    if (this.releaseNeedsApproval && !word.executed && word.changeRequestId === undefined)
+      throw ApplicationFailure.nonRetryable(
+        `changeRequestId: releasing deal ${this.input.dealId} needs an approved deal_release change request (warden deal reconcile ${this.input.dealId} --executed false opens one)`,
+        ErrorType.ReconciliationRefused,
+      );
   }
 
   /** The update's handler: takes the word (the first one only) and answers with the reconciled result. */
   reconcile(raw: ReconcileDealInput): Promise<DealResult> {
-    this.reconciliation ??= ReconcileDealInputSchema.parse(raw);
+    const word = ReconcileDealInputSchema.parse(raw);
+    this.words.push(word);
     // Handlers run in the root scope: a deal cancelled while it waits must still answer.
     return CancellationScope.nonCancellable(async () => {
-      await condition(() => this.progress.stage === 'done');
+      await condition(() => this.progress.stage === 'done' || this.refused.has(word));
+      const problem = this.refused.get(word);
+      if (problem !== undefined) throw ApplicationFailure.nonRetryable(problem, ErrorType.ReconciliationRefused);
       return this.progress.result!;
     });
   }

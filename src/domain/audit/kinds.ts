@@ -155,6 +155,8 @@ export const AuditKind = {
   dealLifecycle: {
     claimReplayed: 'deal.claim_replayed',
     reconciled: 'deal.reconciled',
+    reconcileRefused: 'deal.reconcile_refused',
+    releaseApproved: 'deal.release_approved',
     orphanReleased: 'deal.orphan_released',
     orphanFlagged: 'deal.orphan_flagged',
   },

@@ -23,7 +23,7 @@ const approver = slot('owner', 'manager', 'risk_officer');
  * and command classes (seed 002's machine side) an engineer or the risk officer
  * and a manager; go-live, apply mode and approver lists an owner or manager and
  * one more approver; API keys the owner. Of operational state, what moves money (an execution token, a
- * position away from zero) needs the risk officer and a manager; lifting a pause (a strategy's, a breaker's)
+ * position away from zero, a deal released) needs the risk officer and a manager; lifting a pause (a strategy's, a breaker's)
  * one approver.
  */
 export const DEFAULT_CHANGE_APPROVALS: ApprovalRequirements = {
@@ -42,6 +42,7 @@ export const DEFAULT_CHANGE_APPROVALS: ApprovalRequirements = {
   strategy_pause: [approver],
   breaker_event: [approver],
   position: [slot('risk_officer'), slot('manager')],
+  deal_release: [slot('risk_officer'), slot('manager')],
 };
 
 /** A slot as configured: one role, or a list of roles any of which fills it. */

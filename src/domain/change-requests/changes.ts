@@ -13,6 +13,8 @@ import { safeText } from '../shared/validation';
 import {
   BreakerEventIdSchema,
   BreakerEventStateSchema,
+  DealClaimStageSchema,
+  DealReleaseTargetSchema,
   ExecutionTokenIdSchema,
   ExecutionTokenTermsSchema,
   PositionQuantitySchema,
@@ -227,6 +229,12 @@ export const PolicyChangeSchema = z.discriminatedUnion('kind', [
     target: PositionTargetSchema,
     before: PositionQuantitySchema,
     after: PositionQuantitySchema,
+  }),
+  z.strictObject({
+    kind: z.literal('deal_release'),
+    target: DealReleaseTargetSchema,
+    before: DealClaimStageSchema.nullable(),
+    after: z.literal('released', { message: 'expected released' }),
   }),
   z.strictObject({
     kind: z.literal('api_key'),

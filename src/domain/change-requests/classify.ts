@@ -91,6 +91,13 @@ function verdictsOf(change: PolicyChange, ctx: ClassifyContext): Verdict[] {
       return breakerEvent(change);
     case 'position':
       return position(change);
+    case 'deal_release':
+      // The deal may have executed: releasing its reservation frees money on someone's word that it did not.
+      return [
+        loosen(
+          `releases deal ${change.target}'s reservation as not executed (its claim is ${change.before ?? 'absent'})`,
+        ),
+      ];
     default:
       return unknownKind(change);
   }

@@ -2,13 +2,15 @@ import { z } from 'zod';
 import { BREAKER_ACTIONS } from '../autonomy/breakers';
 import { ReasonSchema } from '../control-plane/types';
 import { POSITION_SCOPES } from '../deals/policy';
+import { DealIdSchema } from '../deals/types';
 import { SymbolSchema } from '../permits/rules';
 import { safeText } from '../shared/validation';
 
 export const StrategyIdSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected a strategy id');
 
 // Operational state a person may loosen too (invariant 8): issuing an execution token, lifting a strategy's
-// pause, resolving a breaker event (which lifts its command-type pause), moving a position away from zero.
+// pause, resolving a breaker event (which lifts its command-type pause), moving a position away from zero,
+// releasing a deal that may have executed.
 
 /** What an execution token allows; created (under the id its request names) when the request applies. */
 export const ExecutionTokenTermsSchema = z.strictObject({
@@ -58,5 +60,18 @@ export const PositionQuantitySchema = z
   .max(1_000_000_000_000)
   .refine((n) => Math.abs(n * 100 - Math.round(n * 100)) < 1e-6, 'must be in whole cents');
 
-export const OPERATIONAL_CHANGE_KINDS = ['execution_token', 'strategy_pause', 'breaker_event', 'position'] as const;
+/**
+ * A deal waiting in needs_reconciliation, released as not executed: its reservation is freed, so money moves.
+ * Its value is the stage of the deal's claim (null: no claim); a release applies only to a waiting deal.
+ */
+export const DealReleaseTargetSchema = DealIdSchema;
+export const DealClaimStageSchema = z.enum(['claimed', 'executing', 'needs_reconciliation', 'done']);
+
+export const OPERATIONAL_CHANGE_KINDS = [
+  'execution_token',
+  'strategy_pause',
+  'breaker_event',
+  'position',
+  'deal_release',
+] as const;
 export type OperationalChangeKind = (typeof OPERATIONAL_CHANGE_KINDS)[number];

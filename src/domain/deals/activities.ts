@@ -26,6 +26,9 @@ export type ExecutionAuthorization =
       ambiguous?: boolean;
     };
 
+/** Whether a reconcileDeal counted; a release without its approved change request does not. */
+export type ReconciliationAudit = { counted: true } | { counted: false; problem: string };
+
 /** What one sweep did: deals released (never reached the executor) and flagged (may have executed). */
 export interface SweepReport {
   released: string[];
@@ -126,7 +129,11 @@ export interface DealActivities {
     /** The workflow holding the deal's claim: its result (or its wait for reconciliation) is recorded there. */
     claim?: { workflowId: string; runId: string };
   }): Promise<void>;
-  /** An operator's `reconcileDeal`, audited with the actor; the workflow then settles or releases. */
+  /**
+   * An operator's `reconcileDeal`, audited with the actor; the workflow then settles or releases. With
+   * `releaseNeedsApproval` (since deal-release-approval) a release counts only under an applied `deal_release`
+   * change request for the deal; one that does not is audited as refused, and the deal keeps waiting.
+   */
   auditReconciliation(input: {
     key: string;
     dealId: string;
@@ -134,7 +141,9 @@ export interface DealActivities {
     realizedLoss: number;
     actor: string;
     reason: string;
-  }): Promise<void>;
+    changeRequestId?: string;
+    releaseNeedsApproval?: boolean;
+  }): Promise<ReconciliationAudit | undefined>;
 }
 
 /** The scheduled sweep of reservations and permits whose deal workflow is closed. */

@@ -131,3 +131,32 @@ export function claimAllowsExecution(
     detail: `deal ${claim.dealId} is ${claim.stage} (run ${claim.runId})`,
   };
 }
+
+/**
+ * Whether a release (`reconcileDeal` with `executed: false`) counts: only under a change request that applied
+ * (so people other than its requester approved it) and that releases this very deal. Anything else is refused,
+ * naming the request, and the deal keeps its reservation (invariant 9).
+ */
+export function releaseCounts(
+  dealId: string,
+  changeRequestId: string | undefined,
+  request: { status: string; changes: readonly { kind: string; target: string }[] } | undefined,
+): { counted: true } | { counted: false; problem: string } {
+  if (changeRequestId === undefined)
+    return {
+      counted: false,
+      problem: `changeRequestId: releasing deal ${dealId} needs an approved deal_release change request (warden deal reconcile ${dealId} --executed false opens one)`,
+    };
+  if (!request) return { counted: false, problem: `changeRequestId: no change request ${changeRequestId}` };
+  if (!request.changes.some((c) => c.kind === 'deal_release' && c.target === dealId))
+    return {
+      counted: false,
+      problem: `changeRequestId: change request ${changeRequestId} does not release deal ${dealId}`,
+    };
+  if (request.status !== 'applied')
+    return {
+      counted: false,
+      problem: `changeRequestId: change request ${changeRequestId} is ${request.status}, not applied: the release waits for its approvals`,
+    };
+  return { counted: true };
+}

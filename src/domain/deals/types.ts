@@ -6,6 +6,7 @@ import {
   ExecutionClassSchema,
   ReasonSchema,
 } from '../control-plane/types';
+import { ChangeRequestIdSchema } from '../change-requests/id';
 import { DomainSchema } from '../prod-eligibility/rules';
 import { SymbolSchema } from '../permits/rules';
 import { EngineSchema } from '../risk/rules';
@@ -111,6 +112,11 @@ export const ReconcileDealInputSchema = z.strictObject({
     .optional(),
   actor: ActorSchema,
   reason: ReasonSchema,
+  /**
+   * Since deal-release-approval: a release (`executed: false`) frees money, so it counts only when this
+   * change request (kind `deal_release`, for this deal) has applied; its applier sends the word.
+   */
+  changeRequestId: ChangeRequestIdSchema.optional(),
 });
 export type ReconcileDealInput = z.input<typeof ReconcileDealInputSchema>;
 

@@ -236,6 +236,8 @@ async function dealReconcile({ flags, args, ops }: Invocation): Promise<number> 
     ...(flags['workflow-id'] !== undefined ? { workflowId: flags['workflow-id'] } : {}),
   };
   const result = await ops.call('deal.reconcile', { dealId, ...input });
+  // A release is a change request: it says who must approve it.
+  if ('changeRequestId' in result) return printSubmitted(flags, result);
   printJsonOr(flags, result, () => [describeResult(result)]);
   return EXIT.ok;
 }

@@ -30,7 +30,8 @@ deals and gates
   deal start --deal-id ID --engine E --symbol S --amount N [--domain D] [--recommendation-id U] [--class C]
              [--strategy S --side buy|sell --position N] [--wait]
   deal reconcile ID --executed true|false [--realized-loss N] [--external-id X] --reason R [--workflow-id W]
-                                                    settle or release a deal waiting in needs_reconciliation
+                                                    settle (at once) or release (a change request others approve)
+                                                    a deal waiting in needs_reconciliation
   deals orphans                                     reservations and permits held by closed deal workflows
   risk policies | ledger [--date D] | set-policy ENGINE [--max-daily-loss N|none] [--max-daily-exposure N|none]
        [--max-open-risk N|none] [--max-actions-per-day N|none] [--enabled true|false]

@@ -10,9 +10,9 @@ import { DealIdSchema, DealInputSchema, type DealResult } from '../../domain/dea
 import { SymbolSchema } from '../../domain/permits/rules';
 import { EngineSchema } from '../../domain/risk/rules';
 import { dealWorkflowId } from '../../../workflows/names';
-import { dealOrphans, ReconcileBody, reconcileDeal } from '../api/routes/deals';
+import { dealOrphans, ReconcileBody, reconcileDeal, requestDealRelease } from '../api/routes/deals';
 import { operation } from './operation';
-import { submitChanges } from './submit-changes';
+import { type ChangeSubmitted, submitChanges } from './submit-changes';
 
 const DaySchema = z.strictObject({ day: z.iso.date('expected a date as YYYY-MM-DD') });
 /** How long one `deal.result` call waits for the deal to close before answering "still running". */
@@ -49,7 +49,8 @@ export const dealOperations = {
   }),
   'deal.reconcile': operation({
     permission: 'deal:reconcile',
-    summary: 'Settle (executed) or release (not executed) a deal waiting in needs_reconciliation.',
+    summary:
+      'Settle (executed) a deal waiting in needs_reconciliation, or request its release (not executed): a change request others approve.',
     input: ReconcileBody.extend({
       dealId: DealIdSchema,
       workflowId: z
@@ -57,7 +58,10 @@ export const dealOperations = {
         .regex(/^[A-Za-z0-9._:-]{1,255}$/, 'expected a workflow id')
         .optional(),
     }),
-    run: (deps, identity, { dealId, workflowId, ...body }) => reconcileDeal(deps, identity, dealId, body, workflowId),
+    run: async (deps, identity, { dealId, workflowId, ...body }): Promise<DealResult | ChangeSubmitted> =>
+      body.executed
+        ? reconcileDeal(deps, identity, dealId, body, workflowId)
+        : requestDealRelease(deps, identity, dealId, body),
   }),
   'deals.orphans': operation({
     permission: 'read',

@@ -417,3 +417,18 @@ describe('a request', () => {
     );
   });
 });
+
+describe('deal_release', () => {
+  it('loosens: it frees a reservation on the word that the order did not execute', () => {
+    const release: PolicyChange = {
+      kind: 'deal_release',
+      target: 'd1',
+      before: 'needs_reconciliation',
+      after: 'released',
+    };
+    expect(direction(release)).toBe('loosen');
+    expect(classifyChange(release, ctx).why).toEqual([
+      "releases deal d1's reservation as not executed (its claim is needs_reconciliation) (loosens)",
+    ]);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { claimAllowsExecution, decideClaim, type StoredClaim } from '../../../src/domain/deals/claims';
+import { claimAllowsExecution, decideClaim, releaseCounts, type StoredClaim } from '../../../src/domain/deals/claims';
 import { sweepActionFor, type DealHolding } from '../../../src/domain/deals/orphans';
 import type { DealTerms } from '../../../src/domain/deals/types';
 
@@ -111,5 +111,34 @@ describe('sweepActionFor', () => {
     );
     expect(sweepActionFor(holding({ workflowId: null, stage: null }), 'not_found')).toBe('keep');
     expect(sweepActionFor(holding({ reservation: null, permits: [] }), 'closed')).toBe('keep');
+  });
+});
+
+describe('releaseCounts', () => {
+  const release = (target: string, status: string) => ({ status, changes: [{ kind: 'deal_release', target }] });
+  it('counts only under an applied deal_release request for this deal', () => {
+    expect(releaseCounts('d1', 'cr-1', release('d1', 'applied'))).toEqual({ counted: true });
+  });
+  it('refuses no request, an unknown one, one for another deal or kind, and one not applied, naming it', () => {
+    expect(releaseCounts('d1', undefined, undefined)).toMatchObject({
+      counted: false,
+      problem: /^changeRequestId: releasing deal d1 needs/,
+    });
+    expect(releaseCounts('d1', 'cr-x', undefined)).toEqual({
+      counted: false,
+      problem: 'changeRequestId: no change request cr-x',
+    });
+    expect(releaseCounts('d1', 'cr-2', release('d2', 'applied'))).toMatchObject({
+      counted: false,
+      problem: /does not release deal d1/,
+    });
+    expect(
+      releaseCounts('d1', 'cr-3', { status: 'applied', changes: [{ kind: 'position', target: 'd1' }] }),
+    ).toMatchObject({ counted: false });
+    for (const status of ['pending', 'approved', 'rejected', 'expired', 'stale'])
+      expect(releaseCounts('d1', 'cr-4', release('d1', status))).toMatchObject({
+        counted: false,
+        problem: new RegExp(`is ${status}, not applied`),
+      });
   });
 });

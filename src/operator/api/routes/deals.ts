@@ -8,7 +8,8 @@ import type { DealWorkflowStatus } from '../../../domain/deals/port';
 import { DealIdSchema } from '../../../domain/deals/types';
 import { dealWorkflowId } from '../../../../workflows/names';
 import type { Identity } from '../../../domain/identity/roles';
-import { route, type RouteSpec } from '../http';
+import { type ChangeSubmitted, submitChanges, submittedReply } from '../../operations/submit-changes';
+import { badRequest, conflict, route, type RouteSpec } from '../http';
 import { type ApiDeps, ok, viaWorkflow } from './shared';
 
 const DealParams = z.strictObject({ dealId: DealIdSchema });
@@ -53,6 +54,26 @@ export async function reconcileDeal(
   );
 }
 
+/**
+ * The identity's release of a deal waiting in needs_reconciliation: it frees money on the word that the order
+ * did not execute, so it is a `deal_release` change request (invariant 8); once others approve it, its
+ * applier sends the deal's workflow the release.
+ */
+export async function requestDealRelease(
+  deps: ApiDeps,
+  identity: Identity,
+  dealId: string,
+  body: z.infer<typeof ReconcileBody>,
+): Promise<ChangeSubmitted> {
+  if (body.realizedLoss !== undefined) throw badRequest('realizedLoss: only for an executed deal');
+  const claim = await findClaim(deps.db, dealId);
+  if (claim?.stage !== 'needs_reconciliation')
+    throw conflict(
+      `deal ${dealId} is not awaiting reconciliation (${claim ? `its claim is ${claim.stage}` : 'no claim'})`,
+    );
+  return submitChanges(deps, identity, [{ kind: 'deal_release', target: dealId, after: 'released' }], body.reason);
+}
+
 /** What closed deal workflows still hold, as the sweep sees it, and the operator's word on an ambiguous deal. */
 export function dealRoutes(deps: ApiDeps): RouteSpec[] {
   return [
@@ -71,10 +92,13 @@ export function dealRoutes(deps: ApiDeps): RouteSpec[] {
       url: '/deals/:dealId/reconcile',
       access: 'deal:reconcile',
       summary:
-        "Settle (executed) or release (not executed) a deal waiting in needs_reconciliation; the key's identity is the audited actor.",
+        "Settle (executed) a deal waiting in needs_reconciliation, or request its release (not executed: a change request others approve, 202); the key's identity is the audited actor.",
       params: DealParams,
       body: ReconcileBody,
-      handle: async ({ identity, params, body }) => ok(await reconcileDeal(deps, identity, params.dealId, body)),
+      handle: async ({ identity, params, body }) =>
+        body.executed
+          ? ok(await reconcileDeal(deps, identity, params.dealId, body))
+          : submittedReply(await requestDealRelease(deps, identity, params.dealId, body)),
     }),
   ];
 }
