@@ -2,10 +2,8 @@ import type { Kysely } from 'kysely';
 import { nextPhase } from '../src/domain/autonomy/phases';
 import type { AutonomyActivities, BreakerEvaluation } from '../src/domain/autonomy/activities';
 import { decideExpansion, expansionTermsFor, type ProposalTerms } from '../src/domain/autonomy/proposals';
-import { appendAuditEvent, recordAuditEvent } from '../src/db/audit.repository';
+import { appendAuditEvent, recordRefusedMessage } from '../src/db/audit.repository';
 import { AuditKind } from '../src/domain/audit/kinds';
-import { redactToken } from '../src/domain/identity/redact';
-import { storablePayload, storableText } from '../src/domain/shared/validation';
 import {
   applyPhase,
   finishValidation,
@@ -59,21 +57,14 @@ export function createAutonomyActivities({ db, notifyProposal }: AutonomyActivit
     checkBreakers: (input) => checkBreakers(new Date(input.at)),
 
     async auditRejectedMessage(input) {
-      // The payload was refused, so it is untrusted: recorded bounded, without control characters or a token.
-      const approver =
-        typeof input.payload === 'object' && input.payload !== null
-          ? (input.payload as { approver?: unknown }).approver
-          : undefined;
-      await recordAuditEvent(db, {
-        actor: typeof approver === 'string' ? storableText(approver, 200) : 'unknown',
+      await recordRefusedMessage(db, {
         kind: AuditKind.autonomy.messageRejected,
         subject: input.subject,
-        details: {
-          message: input.message,
-          payload: storablePayload(redactToken(input.payload ?? null)),
-          problem: storableText(input.problem, 2000),
-        },
-        idempotencyKey: input.key,
+        actorField: 'approver',
+        message: input.message,
+        payload: input.payload,
+        problem: input.problem,
+        key: input.key,
       });
     },
 

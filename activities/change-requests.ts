@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
-import { recordAuditEvent } from '../src/db/audit.repository';
+import { recordAuditEvent, recordRefusedMessage } from '../src/db/audit.repository';
 import {
   auditChangeRequest,
   type ChangeRequestRecord,
@@ -261,21 +261,14 @@ export function createChangeRequestActivities({
     },
 
     async auditChangeRequestMessage(input) {
-      // The payload was refused, so it is untrusted: recorded bounded, without control characters or a token.
-      const actor =
-        typeof input.payload === 'object' && input.payload !== null
-          ? (input.payload as { actor?: unknown }).actor
-          : undefined;
-      await recordAuditEvent(db, {
-        actor: typeof actor === 'string' ? storableText(actor, 200) : 'unknown',
+      await recordRefusedMessage(db, {
         kind: AuditKind.changeRequest[input.event ?? 'message_rejected'],
         subject: input.subject,
-        details: {
-          message: input.message,
-          payload: storablePayload(redactToken(input.payload ?? null)),
-          problem: storableText(input.problem, 2000),
-        },
-        idempotencyKey: input.key,
+        actorField: 'actor',
+        message: input.message,
+        payload: input.payload,
+        problem: input.problem,
+        key: input.key,
       });
     },
   };

@@ -3,6 +3,7 @@ import { chainHash, GENESIS_HASH } from '../security/audit-chain';
 import type { AuditKindName } from '../domain/audit/kinds';
 import { redactToken } from '../domain/identity/redact';
 import { notificationFor } from '../domain/notifications/rules';
+import { storablePayload, storableText } from '../domain/shared/validation';
 import type { AuditEventRow, Database } from './database';
 
 export interface AuditEntry {
@@ -87,6 +88,40 @@ async function enqueueNotification(trx: Transaction<Database>, event: AuditEvent
 
 export async function recordAuditEvent(db: Kysely<Database>, entry: AuditEntry): Promise<AuditEventRow | undefined> {
   return db.transaction().execute((trx) => appendAuditEvent(trx, entry));
+}
+
+/**
+ * A message a workflow refused: its payload is untrusted, so it is recorded
+ * bounded, without control characters or a token; the actor is whatever the
+ * payload's `actorField` says, if it is a string.
+ */
+export async function recordRefusedMessage(
+  db: Kysely<Database>,
+  input: {
+    kind: AuditKindName;
+    subject: string;
+    actorField: string;
+    message: string;
+    payload: unknown;
+    problem: string;
+    key?: string | undefined;
+  },
+): Promise<void> {
+  const claimed =
+    typeof input.payload === 'object' && input.payload !== null
+      ? (input.payload as Record<string, unknown>)[input.actorField]
+      : undefined;
+  await recordAuditEvent(db, {
+    actor: typeof claimed === 'string' ? storableText(claimed, 200) : 'unknown',
+    kind: input.kind,
+    subject: input.subject,
+    details: {
+      message: input.message,
+      payload: storablePayload(redactToken(input.payload ?? null)),
+      problem: storableText(input.problem, 2000),
+    },
+    ...(input.key === undefined ? {} : { idempotencyKey: input.key }),
+  });
 }
 
 /** Several events in one transaction, in order. */
