@@ -54,6 +54,16 @@ describe('change requests through the API', () => {
       status: 400,
       body: { message: expect.stringMatching(/^body\.changes/) },
     });
+    // A NUL or an overlong reason is refused at the boundary, naming the field; a 1 MB body before parsing.
+    for (const reason of ['a\u0000b', 'x'.repeat(10_000)])
+      expect(await as('operator', 'POST', '/change-requests', { changes: [cap(2)], reason })).toMatchObject({
+        status: 400,
+        body: { message: expect.stringMatching(/^body\.reason/) },
+      });
+    expect(
+      await as('operator', 'POST', '/change-requests', { changes: [cap(2)], reason: 'x'.repeat(1_000_000) }),
+    ).toMatchObject({ status: 413, body: { message: expect.stringMatching(/^body: .*too large/) } });
+    expect(await stored()).not.toBe(2);
   });
 
   it('a loosening waits for others in the required roles: self-approval refused, applied after both approvals', async () => {

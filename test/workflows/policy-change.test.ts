@@ -286,4 +286,38 @@ describe('policyChange workflow (time-skipping server)', () => {
       expect(await readChangeRequest(t.db, id)).toBeUndefined();
     });
   });
+  it('hostile input changes nothing: a NUL or a 1 MB field is refused, audited bounded, and the request goes on', async () => {
+    await run(async () => {
+      const view = await submit([cap(1_100)]);
+      const handle = env.client.workflow.getHandle(policyChangeWorkflowId(view.id));
+      await handle.signal(approveChangeSignal, { actor: 'bo\u0000b', role: 'risk_officer' });
+      await handle.signal(approveChangeSignal, { actor: 'bob', role: 'risk_officer', comment: 'x'.repeat(1_000_000) });
+      await handle.signal(approveChangeSignal, { actor: 'bob', role: 'risk_officer', bogus: true } as never);
+      await expect
+        .poll(async () => (await warden.changeRequestStatus(view.id)).rejectedMessages, { timeout: 10_000 })
+        .toBe(3);
+      expect((await warden.changeRequestStatus(view.id)).approvals).toEqual([]);
+      const refused = await listAuditEvents(t.db, { kind: 'change_request.message_rejected' });
+      const mine = refused.filter((e) => e.subject === `change-request:${view.id}`);
+      expect(mine).toHaveLength(3);
+      for (const e of mine) expect(JSON.stringify(e.details).length).toBeLessThan(20_000);
+      // The request still takes a valid approval, and nothing was applied meanwhile.
+      await approve(view, 'bob', 'risk_officer');
+      expect((await warden.changeRequestStatus(view.id)).approvals.map((a) => a.actor)).toEqual(['bob']);
+      expect(await maxDailyLoss()).toBe(500);
+
+      // A raw start with a NUL in its reason is refused and recorded nowhere.
+      const id = uniqueName('cr').slice(0, 40);
+      const started = await env.client.workflow.start('policyChange', {
+        taskQueue,
+        workflowId: policyChangeWorkflowId(id),
+        args: [{ id, requestedBy: alice, changes: [cap(2_000)], reason: 'why\u0000not' }],
+      });
+      expect(await started.result()).toMatchObject({
+        status: 'refused',
+        detail: expect.stringMatching(/reason: must not contain control characters/),
+      });
+      expect(await readChangeRequest(t.db, id)).toBeUndefined();
+    });
+  });
 });
