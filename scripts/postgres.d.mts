@@ -2,6 +2,7 @@
 export interface ThrowawayPostgres {
   url: string;
   pause(): void;
+  crash(): void;
   resume(): void;
   stop(): void;
 }

@@ -87,6 +87,10 @@ export async function startPostgres() {
     pause() {
       pgRun('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
     },
+    /** Kills the server as a crash would (`pg_ctl -m immediate`): no shutdown checkpoint, recovery at the next start. */
+    crash() {
+      pgRun('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
+    },
     resume() {
       pgRun('pg_ctl', ['-D', dataDir, '-w', '-l', join(dir, 'postgres.log'), '-o', options, 'start']);
     },

@@ -1,5 +1,5 @@
-// Idempotent set-up: npm dependencies and the Temporal binaries in a
-// project-local tools folder. Fast when everything is already in place.
+// Idempotent set-up: npm dependencies, the Temporal binaries in a
+// project-local tools folder, and the compiled CLI. Fast when everything is already in place.
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -116,6 +116,8 @@ export function setup({ quiet = false } = {}) {
   const started = Date.now();
   ensureNodeModules();
   const tools = ensureTools();
+  // The compiled CLI (scripts/build.mjs): its own process, since esbuild is an npm package installed above.
+  run(process.execPath, [join(root, 'scripts', 'build.mjs'), ...(quiet ? ['--quiet'] : [])]);
   if (!quiet) {
     const cli = capture(toolPaths.temporal, ['--version']) ?? 'unknown';
     log(`temporal CLI: ${cli} [${tools.temporal}]`);

@@ -83,7 +83,9 @@ export async function createWardenWorker(
     connection: deps.connection,
     namespace: deps.config.temporal.namespace,
     taskQueue: deps.config.temporal.taskQueue,
-    workflowsPath: workflowsEntry,
+    ...(deps.config.workflowBundlePath
+      ? { workflowBundle: { codePath: deps.config.workflowBundlePath } }
+      : { workflowsPath: workflowsEntry }),
     // Producers outside Warden's namespace reach the deal and command workflows through this service.
     nexusServices: [wardenNexusHandler],
     activities: createActivities({

@@ -110,6 +110,9 @@ const envSchema = z
       .regex(/^postgres(ql)?:\/\/\S+$/, 'expected a postgres:// or postgresql:// URL')
       .optional(),
     WARDEN_DATA_DIR: z.string().min(1).default('.data'),
+    // A workflow bundle built beforehand (bundleWorkflowCode's code, as a file): the worker starts without webpack.
+    WARDEN_WORKFLOW_BUNDLE: optionalText,
+    WARDEN_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
     WARDEN_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
     WARDEN_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
     WARDEN_PERMIT_MAX_PER_HOUR: z.coerce.number().int().min(1).default(3),
@@ -217,6 +220,10 @@ export interface Config {
   /** Undefined: embedded PGlite under the data folder. */
   databaseUrl: string | undefined;
   dataDir: string;
+  /** A prebuilt workflow bundle; undefined: the worker bundles workflows/ at start. */
+  workflowBundlePath: string | undefined;
+  /** gRPC port of the embedded dev server (used only when TEMPORAL_ADDRESS is unset). */
+  temporalPort: number;
   uiPort: number;
   /** Prometheus /metrics on the worker; 0 turns it off. */
   metricsPort: number;
@@ -286,6 +293,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     databaseUrl: e.DATABASE_URL,
     dataDir: path.resolve(e.WARDEN_DATA_DIR),
+    workflowBundlePath: e.WARDEN_WORKFLOW_BUNDLE === undefined ? undefined : path.resolve(e.WARDEN_WORKFLOW_BUNDLE),
+    temporalPort: e.WARDEN_TEMPORAL_PORT,
     uiPort: e.WARDEN_UI_PORT,
     metricsPort: e.WARDEN_METRICS_PORT,
     governor: {

@@ -6,6 +6,8 @@ export interface DevServer {
   address: string;
   uiUrl: string;
   stop(): Promise<void>;
+  /** Kills the server as a crash would (SIGKILL); its state file stays for a restart. */
+  kill(): Promise<void>;
 }
 
 function portOpen(port: number): Promise<boolean> {
@@ -35,6 +37,8 @@ export async function startDevServer(options: {
   port?: number;
   uiPort?: number;
   logFile?: string;
+  /** More `start-dev` flags (namespaces, search attributes). */
+  extraArgs?: string[];
 }): Promise<DevServer> {
   const port = options.port ?? 7233;
   const uiPort = options.uiPort ?? 8233;
@@ -60,6 +64,7 @@ export async function startDevServer(options: {
       '127.0.0.1',
       '--log-level',
       'warn',
+      ...(options.extraArgs ?? []),
     ],
     // Own process group: Ctrl-C reaches us first, and we stop the worker before the server.
     { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
@@ -86,6 +91,11 @@ export async function startDevServer(options: {
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited(child);
       clearTimeout(timer);
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited(child);
     },
   };
 }
