@@ -2,6 +2,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { toolPaths, workflowsEntry } from '../src/config/paths';
+import { serverLimitArgs } from '../src/temporal/dev-server';
 
 /** Namespaces created on the shared dev server, one per file that runs `warden-control-plane`. */
 export const E2E_NAMESPACES = [
@@ -19,6 +20,8 @@ export const E2E_NAMESPACES = [
   'warden-policies-api-e2e',
   'warden-command-policies-e2e',
   'warden-ops-e2e',
+  'warden-fuzz-e2e',
+  'warden-long-lived-e2e',
 ];
 
 declare module 'vitest' {
@@ -37,7 +40,7 @@ export default async function setup(project: TestProject) {
         ui: false,
         log: { format: 'pretty', level: 'error' },
         // Files that own the singleton control plane each get a namespace of their own.
-        extraArgs: E2E_NAMESPACES.flatMap((ns) => ['--namespace', ns]),
+        extraArgs: [...serverLimitArgs(), ...E2E_NAMESPACES.flatMap((ns) => ['--namespace', ns])],
       },
     }),
     bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: quietLogger }),

@@ -32,7 +32,11 @@ async function main(): Promise<void> {
   try {
     let devServer: DevServer | undefined;
     if (config.temporal.address === undefined) {
-      devServer = await startDevServer({ dbFile: path.join(config.dataDir, 'temporal.sqlite'), uiPort: config.uiPort });
+      devServer = await startDevServer({
+        dbFile: path.join(config.dataDir, 'temporal.sqlite'),
+        port: config.temporalPort,
+        uiPort: config.uiPort,
+      });
       cleanups.push(() => devServer!.stop());
       config.temporal.address = devServer.address;
       say(`temporal dev server up at ${devServer.address} (state in ${path.join(config.dataDir, 'temporal.sqlite')})`);

@@ -61,6 +61,13 @@ const {
 export const UNJAMMABLE_CONTROL_PLANE = 'unjammable-control-plane';
 
 /**
+ * A run due to continue as new stops draining, answers its updates and engages, and hands the
+ * signals still queued to the next run: under sustained traffic the queue is never empty, and a run
+ * that waited for it would grow its history until Temporal ends it.
+ */
+export const CONTROL_PLANE_HANDS_OVER = 'control-plane-hands-over';
+
+/**
  * A change to persist, or a bad payload to audit; one at a time. A malformed
  * engage carries the engage built from it (`engage`), which still takes effect.
  */
@@ -149,6 +156,12 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
   const input = parseInput(ControlPlaneInputSchema, rawInput ?? {}, 'controlPlane input');
   // Changes by update wait in the mailbox for their outcome, handed back to the caller.
   const mailbox = new Mailbox<Queued, ChangeOutcome>();
+  // What the last run handed over goes first; a change is judged again, as if it had just arrived.
+  for (const item of input.queued)
+    mailbox.post(item.ok ? classifyChange(item.change) : { ...item, payload: storablePayload(item.payload ?? null) });
+  const handsOver = input.queued.length > 0 || patched(CONTROL_PLANE_HANDS_OVER);
+  /** Signals taken out of the mailbox to hand to the next run. */
+  const handingOver: Queued[] = [];
   let handled = 0;
   let rejected = input.rejectedSignals;
   let dropped = input.droppedChanges;
@@ -172,7 +185,7 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
       (payload: unknown) => {
         const item = classify(kind, payload);
         if (!item.ok) log.warn('control-plane signal rejected', { signal: kind, problem: item.problem });
-        if (mailbox.size >= MAX_CONTROL_PLANE_QUEUE && !isEngage(item)) {
+        if (mailbox.size + handingOver.length >= MAX_CONTROL_PLANE_QUEUE && !isEngage(item)) {
           // Full: refused, counted and audited in one event; an engage is never refused.
           overflow.dropped += 1;
           overflow.kinds[kind] = (overflow.kinds[kind] ?? 0) + 1;
@@ -246,6 +259,79 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
     return { status: 'refused', reason: `not persisted, dropped: ${problem}` };
   };
 
+  const auditOverflow = async () => {
+    const report = { overflowId: uuid4(), ...overflow, kinds: { ...overflow.kinds } };
+    rejected += overflow.dropped;
+    Object.assign(overflow, { dropped: 0, kinds: {}, samples: [] });
+    await auditQueueOverflow(report).catch((auditError: unknown) => {
+      if (!(auditError instanceof ActivityFailure)) throw auditError;
+      log.error('control-plane queue overflow not audited', { problem: failureText(auditError) });
+    });
+  };
+
+  const handleNext = async (item: Queued, id: string, awaited: boolean) => {
+    handled += 1;
+    try {
+      return await handle(item, id);
+    } catch (error) {
+      if (!(error instanceof ActivityFailure)) throw error;
+      return drop(item, id, awaited, error);
+    }
+  };
+  // Engages first: nothing queued ahead of the kill switch delays it.
+  const engagesFirst = (items: readonly Queued[]) => {
+    const engage = items.findIndex(isEngage);
+    return engage > 0 && patched(UNJAMMABLE_CONTROL_PLANE) ? engage : 0;
+  };
+  const due = () => handled >= input.signalsPerRun || workflowInfo().continueAsNewSuggested;
+
+  /**
+   * Answers every update and engage queued (they are not handed over: a caller waits on one, the other
+   * must not wait), takes the other signals out to hand over, then continues as new with them.
+   */
+  const handOver = async (): Promise<never> => {
+    const answered = (items: readonly Queued[], awaited: readonly boolean[]) => {
+      const engage = items.findIndex(isEngage);
+      return engage >= 0 ? engage : awaited.indexOf(true);
+    };
+    const unanswered = () => mailbox.has((item, awaited) => awaited || isEngage(item));
+    for (;;) {
+      handingOver.push(...mailbox.take((item) => !isEngage(item)));
+      if (mailbox.size > 0) {
+        await mailbox.drain(handleNext, answered, () => !unanswered());
+        continue;
+      }
+      if (overflow.dropped > 0) {
+        await auditOverflow();
+        continue;
+      }
+      await condition(() => allHandlersFinished() || mailbox.size > 0 || overflow.dropped > 0);
+      if (allHandlersFinished() && mailbox.size === 0 && overflow.dropped === 0) break;
+    }
+    return continueAsNew<typeof controlPlane>({
+      handledSignals: input.handledSignals + handled,
+      rejectedSignals: rejected,
+      ...(dropped > 0 ? { droppedChanges: dropped } : {}),
+      signalsPerRun: input.signalsPerRun,
+      // Only when there is one: a worker from before the field refuses unknown input.
+      ...(handingOver.length > 0
+        ? {
+            queued: handingOver.map((item) =>
+              item.ok
+                ? { ok: true as const, change: item.change }
+                : {
+                    ok: false as const,
+                    signal: item.signal,
+                    // Compacted: a refused payload only needs to reach the audit, bounded.
+                    payload: storableText(JSON.stringify(item.payload) ?? 'null', 1000),
+                    problem: item.problem,
+                  },
+            ),
+          }
+        : {}),
+    });
+  };
+
   state = await loadControlPlaneState();
 
   for (;;) {
@@ -257,32 +343,10 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
         workflowInfo().continueAsNewSuggested,
     );
     // Each item leaves the mailbox only once persisted, so the query's pending count stays true.
-    await mailbox.drain(
-      async (item, id, awaited) => {
-        handled += 1;
-        try {
-          return await handle(item, id);
-        } catch (error) {
-          if (!(error instanceof ActivityFailure)) throw error;
-          return drop(item, id, awaited, error);
-        }
-      },
-      // Engages first: nothing queued ahead of the kill switch delays it.
-      (items) => {
-        const engage = items.findIndex(isEngage);
-        return engage > 0 && patched(UNJAMMABLE_CONTROL_PLANE) ? engage : 0;
-      },
-    );
-    if (overflow.dropped > 0 && patched(UNJAMMABLE_CONTROL_PLANE)) {
-      const report = { overflowId: uuid4(), ...overflow, kinds: { ...overflow.kinds } };
-      rejected += overflow.dropped;
-      Object.assign(overflow, { dropped: 0, kinds: {}, samples: [] });
-      await auditQueueOverflow(report).catch((auditError: unknown) => {
-        if (!(auditError instanceof ActivityFailure)) throw auditError;
-        log.error('control-plane queue overflow not audited', { problem: failureText(auditError) });
-      });
-    }
-    if (handled >= input.signalsPerRun || workflowInfo().continueAsNewSuggested) {
+    await mailbox.drain(handleNext, engagesFirst, handsOver ? due : undefined);
+    if (overflow.dropped > 0 && patched(UNJAMMABLE_CONTROL_PLANE)) await auditOverflow();
+    if (due()) {
+      if (handsOver) await handOver();
       await condition(allHandlersFinished);
       if (mailbox.size === 0 && overflow.dropped === 0) {
         await continueAsNew<typeof controlPlane>({

@@ -19,6 +19,9 @@ import { approveOrderSignal, dealProgressQuery, reconcileDealUpdate } from './me
 
 export { EXECUTOR_RETRY } from './lib/deal-executor';
 
+/** The patches the deal asks after its first local activity (here, in deal-strategy and in deal-saga). */
+const LATER_DEAL_PATCHES = ['deal-policy', 'strategy-gate', 'signed-approvals', 'deal-release-approval'];
+
 /** A step either hands the deal on to the next one or ends it with its result. */
 type Step<T> = T | { ended: DealResult };
 /** What the deal is, by the engine's policy (since deal-policy) or the producer's ask (before it). */
@@ -56,6 +59,11 @@ export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
   // reservation and waits for reconcileDeal, and a cancelled deal compensates (or reconciles).
   deal.claims = patched('deal-claims');
   deal.reconciles = patched('deal-reconciliation');
+  // Since deal-patches-first, the later patches are decided here, before the first local activity. A
+  // worker under load can record a local activity's result in one workflow task and act on it in the
+  // next; a replay then acts on it a task early, where a patch first asked after it reads as absent (the
+  // load harness's nondeterminism, issue 15). Decided up front, every later patched() answers the same.
+  if (patched('deal-patches-first')) for (const id of LATER_DEAL_PATCHES) patched(id);
   if (!deal.reconciles) return governDeal(input, deal);
   try {
     return await governDeal(input, deal);

@@ -2,6 +2,7 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   condition,
+  continueAsNew,
   patched,
   proxyActivities,
   setHandler,
@@ -18,7 +19,14 @@ import {
 import { describeIssues } from '../src/domain/shared/validation';
 import { ErrorType, parseInput } from '../src/domain/shared/errors';
 import { awaitDecision } from './lib/approval-inbox';
-import { DAY_MS, type Message, type ProposalCalls, ProposalDecisions, type Terms } from './lib/proposal-decisions';
+import {
+  DAY_MS,
+  type HandedOver,
+  type Message,
+  type ProposalCalls,
+  ProposalDecisions,
+  type Terms,
+} from './lib/proposal-decisions';
 import {
   approveSignal,
   approveUpdate,
@@ -27,6 +35,31 @@ import {
   rejectSignal,
   rejectUpdate,
 } from './messages';
+
+/**
+ * A proposal continues as new after this many messages in one run (or when Temporal suggests it), so
+ * spam can neither outgrow its history nor use up the 10,000 signals Temporal lets one run take.
+ */
+export const PROPOSAL_ROLLS_OVER = 'proposal-continue-as-new';
+export const DEFAULT_PROPOSAL_MESSAGES_PER_RUN = 500;
+
+/** Most signalled messages one run hands the next (each bounded), so the continue-as-new input stays small. */
+export const MAX_PROPOSAL_HANDED_OVER = 128;
+
+/** What one run hands the next: the proposal as it stands, and the signals it received and did not judge. */
+export interface CarriedProposal {
+  terms: Terms;
+  view: ProposalView;
+  createdAt: string;
+  since: { wardenOwned: boolean; verifiesApprovers: boolean };
+  messages?: HandedOver[];
+}
+
+/** The start payload, plus what a run continued as new carries (`carried`) and its per-run budget. */
+export type ProposalRun = ProposalStart & { carried?: CarriedProposal; messagesPerRun?: number };
+
+/** When the current run should hand over; undefined in histories from before the rollover. */
+type Full = (() => boolean) | undefined;
 
 const autonomy = proxyActivities<ProposalCalls>({
   startToCloseTimeout: '30 seconds',
@@ -44,8 +77,15 @@ const autonomy = proxyActivities<ProposalCalls>({
  * approver is checked against Warden's approver table when judged, and the
  * phase widens only from the phase the proposal started from (else `stale`).
  */
-export async function expansionProposal(rawTerms: ProposalStart): Promise<ProposalView> {
+export async function expansionProposal(rawInput: ProposalRun): Promise<ProposalView> {
+  const { carried, messagesPerRun, rawTerms } = splitRun(rawInput);
+  let messages = 0;
+  const full = () => messages >= messagesPerRun || workflowInfo().continueAsNewSuggested;
+  const counted = () => void (messages += 1);
+  if (carried !== undefined) return resume(carried, messagesPerRun, full, counted);
   const wardenOwned = patched('warden-owned-proposals');
+  const rolls = patched(PROPOSAL_ROLLS_OVER);
+  const roll: Full = rolls ? full : undefined;
   const loaded = await loadTerms(rawTerms, wardenOwned);
   if ('refused' in loaded) return loaded.refused;
   const { terms, early } = loaded;
@@ -55,18 +95,101 @@ export async function expansionProposal(rawTerms: ProposalStart): Promise<Propos
   // checked by an activity before it counts; the worker holds the signing key.
   const verifiesApprovers = patched('signed-approvals');
   const proposal = new ProposalDecisions(terms, createdAt, autonomy, { wardenOwned, verifiesApprovers });
-  wireHandlers(proposal, early);
+  wireHandlers(proposal, early, rolls ? counted : undefined);
 
   await autonomy.saveProposal({
     view: proposal.view,
     actor: terms.requestedBy ?? 'governance-cycle',
     event: 'created',
   });
-  const undecided = await judgeDecisions(proposal, createdAt);
+  return decideThenValidate(proposal, createdAt, messagesPerRun, roll);
+}
+
+/** Judging, then (once approved) the phase widened and its validation period; either may hand over to a new run. */
+async function decideThenValidate(
+  proposal: ProposalDecisions,
+  createdAt: Date,
+  messagesPerRun: number,
+  roll: Full,
+): Promise<ProposalView> {
+  const undecided = await judgeDecisions(proposal, createdAt, roll);
+  if (undecided === 'roll') return rollOver(proposal, createdAt, messagesPerRun);
   if (undecided) return undecided;
   const applied = await applyPhase(proposal);
   if ('ended' in applied) return applied.ended;
-  return validationPeriod(proposal, applied.validationEnds);
+  return validate(proposal, applied.validationEnds, createdAt, messagesPerRun, roll);
+}
+
+async function validate(
+  proposal: ProposalDecisions,
+  validationEnds: number,
+  createdAt: Date,
+  messagesPerRun: number,
+  roll: Full,
+): Promise<ProposalView> {
+  const ended = await validationPeriod(proposal, validationEnds, roll);
+  return ended === 'roll' ? rollOver(proposal, createdAt, messagesPerRun) : ended;
+}
+
+/** A run continued as new: the proposal as the last run left it, judged or validated from there. */
+async function resume(
+  carried: CarriedProposal,
+  messagesPerRun: number,
+  full: () => boolean,
+  counted: () => void,
+): Promise<ProposalView> {
+  const createdAt = new Date(carried.createdAt);
+  const proposal = new ProposalDecisions(carried.terms, createdAt, autonomy, carried.since);
+  Object.assign(proposal.view, carried.view);
+  proposal.receive(carried.messages ?? []);
+  wireHandlers(proposal, undefined, counted);
+  if (proposal.view.status === 'pending') return decideThenValidate(proposal, createdAt, messagesPerRun, full);
+  return validate(proposal, Date.parse(proposal.view.validationEndsAt!), createdAt, messagesPerRun, full);
+}
+
+/**
+ * Hands the proposal to a new run once every handler has answered and every approval is saved, with
+ * the signals still unjudged: nothing in flight is lost, and a flood cannot keep the run from handing over.
+ */
+async function rollOver(proposal: ProposalDecisions, createdAt: Date, messagesPerRun: number): Promise<never> {
+  const messages: HandedOver[] = [];
+  for (;;) {
+    // Signals not yet judged go to the next run; under sustained spam this run would never be done with them.
+    messages.push(...proposal.handOver(MAX_PROPOSAL_HANDED_OVER - messages.length));
+    if (proposal.unjudged || proposal.unsaved > 0) {
+      await proposal.settle();
+      continue;
+    }
+    await condition(() => proposal.unjudged || proposal.unsaved > 0 || allHandlersFinished());
+    if (!proposal.unjudged && proposal.unsaved === 0 && allHandlersFinished()) break;
+  }
+  return continueAsNew<typeof expansionProposal>({
+    proposalId: proposal.terms.proposalId,
+    messagesPerRun,
+    carried: {
+      terms: proposal.terms,
+      view: proposal.view,
+      createdAt: createdAt.toISOString(),
+      since: proposal.since,
+      ...(messages.length > 0 ? { messages } : {}),
+    },
+  });
+}
+
+/** The start payload as the first run reads it, apart from what only a continued run carries. */
+function splitRun(rawInput: ProposalRun): {
+  carried?: CarriedProposal;
+  messagesPerRun: number;
+  rawTerms: ProposalStart;
+} {
+  if (typeof rawInput !== 'object' || rawInput === null || !('carried' in rawInput || 'messagesPerRun' in rawInput))
+    return { messagesPerRun: DEFAULT_PROPOSAL_MESSAGES_PER_RUN, rawTerms: rawInput };
+  const { carried, messagesPerRun, ...rawTerms } = rawInput;
+  const perRun =
+    Number.isInteger(messagesPerRun) && messagesPerRun! >= 10 && messagesPerRun! <= 5000
+      ? messagesPerRun!
+      : DEFAULT_PROPOSAL_MESSAGES_PER_RUN;
+  return { ...(carried !== undefined ? { carried } : {}), messagesPerRun: perRun, rawTerms: rawTerms as ProposalStart };
 }
 
 type EarlyUpdates = ReturnType<typeof holdEarlyUpdates>;
@@ -94,21 +217,28 @@ async function loadTerms(
 }
 
 /** Signals, updates (and those held while the record was read), the breaker trip and the status query. */
-function wireHandlers(proposal: ProposalDecisions, early: EarlyUpdates | undefined): void {
-  setHandler(approveSignal, proposal.bySignal('approve'), {
+function wireHandlers(proposal: ProposalDecisions, early: EarlyUpdates | undefined, counted?: () => void): void {
+  // Every signal and update counts towards the run's budget (histories from before the rollover count none).
+  const count =
+    <P, R>(handle: (payload: P) => R) =>
+    (payload: P): R => {
+      counted?.();
+      return handle(payload);
+    };
+  setHandler(approveSignal, count(proposal.bySignal('approve')), {
     description:
       'Approve. {"role": "tech_lead", "approver": "alice", "comment": "…", "token": "wat1… (when signed approvals are on)"}',
   });
-  setHandler(rejectSignal, proposal.bySignal('reject'), {
+  setHandler(rejectSignal, count(proposal.bySignal('reject')), {
     description:
       'Reject. {"role": "tech_lead", "approver": "alice", "reason": "…", "token": "wat1… (when signed approvals are on)"}',
   });
   // Updates: the validator runs the same rules and hands the reason back to the caller.
-  setHandler(approveUpdate, proposal.byUpdate('approve'), {
+  setHandler(approveUpdate, count(proposal.byUpdate('approve')), {
     validator: proposal.validate('approve'),
     description: 'Approve, and get the proposal back (or the reason it was refused).',
   });
-  setHandler(rejectUpdate, proposal.byUpdate('reject'), {
+  setHandler(rejectUpdate, count(proposal.byUpdate('reject')), {
     validator: proposal.validate('reject'),
     description: 'Reject, and get the proposal back (or the reason it was refused).',
   });
@@ -118,22 +248,35 @@ function wireHandlers(proposal: ProposalDecisions, early: EarlyUpdates | undefin
     if (problem !== null) throw ApplicationFailure.nonRetryable(problem, ErrorType.ApprovalRefused);
     return proposal.byUpdate(message)(payload);
   });
-  setHandler(breakerTrippedSignal, (payload) => proposal.breakerTripped(payload));
+  setHandler(
+    breakerTrippedSignal,
+    count((payload: Parameters<ProposalDecisions['breakerTripped']>[0]) => proposal.breakerTripped(payload)),
+  );
   setHandler(proposalStatusQuery, () => proposal.view, { description: 'Status, approvals and what is still missing.' });
 }
 
-/** Judges decisions until every required role approved, one rejected, or the proposal expired (it then ends). */
-async function judgeDecisions(proposal: ProposalDecisions, createdAt: Date): Promise<ProposalView | undefined> {
+/**
+ * Judges decisions until every required role approved, one rejected, or the proposal expired (it then
+ * ends); or, once the run's budget is spent with time left, answers `roll` (hand over to a new run).
+ */
+async function judgeDecisions(
+  proposal: ProposalDecisions,
+  createdAt: Date,
+  roll: Full,
+): Promise<ProposalView | 'roll' | undefined> {
   const { terms, view } = proposal;
+  const deadline = createdAt.getTime() + terms.expiresInDays * DAY_MS;
+  const decided = () => view.status !== 'pending' || view.missingRoles.length === 0;
+  const full = () => roll !== undefined && roll();
   await awaitDecision({
-    deadline: createdAt.getTime() + terms.expiresInDays * DAY_MS,
-    decided: () => view.status !== 'pending' || view.missingRoles.length === 0,
-    wake: () =>
-      view.status !== 'pending' || view.missingRoles.length === 0 || proposal.unjudged || proposal.unsaved > 0,
-    drain: () => proposal.settle(),
+    deadline,
+    decided: () => decided() || full(),
+    wake: () => decided() || full() || proposal.unjudged || proposal.unsaved > 0,
+    drain: () => proposal.settle(roll && full),
     drainOnTimeout: true,
   });
-  await proposal.settle();
+  await proposal.settle(roll && full);
+  if (!decided() && full() && new Date().getTime() < deadline) return 'roll';
   if (view.status === 'rejected') return proposal.close(view.rejection!.approver, 'rejected');
   if (view.missingRoles.length > 0) {
     view.status = 'expired';
@@ -174,15 +317,21 @@ async function applyPhase(proposal: ProposalDecisions): Promise<{ ended: Proposa
 }
 
 /** The validation period: a breaker trip ends it early; late decisions are still judged (and refused). */
-async function validationPeriod(proposal: ProposalDecisions, validationEnds: number): Promise<ProposalView> {
+async function validationPeriod(
+  proposal: ProposalDecisions,
+  validationEnds: number,
+  roll: Full,
+): Promise<ProposalView | 'roll'> {
   const { terms, view } = proposal;
+  const full = () => roll !== undefined && roll();
   await awaitDecision({
     deadline: validationEnds,
-    decided: () => view.revertedBy !== null,
-    wake: () => view.revertedBy !== null || proposal.unjudged,
-    drain: () => proposal.settle(),
+    decided: () => view.revertedBy !== null || full(),
+    wake: () => view.revertedBy !== null || full() || proposal.unjudged,
+    drain: () => proposal.settle(roll && full),
     drainOnTimeout: true,
   });
+  if (view.revertedBy === null && full() && new Date().getTime() < validationEnds) return 'roll';
   view.status = view.revertedBy !== null ? 'reverted' : 'validated';
   if (view.status === 'validated') await autonomy.finishValidation({ proposalId: terms.proposalId });
   return proposal.close('autonomy', view.status);

@@ -1,5 +1,13 @@
-import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { ChangeRequestView, PolicyChangeStart } from '../src/domain/change-requests/request';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  patched,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { type ChangeRequestView, MAX_MESSAGES, type PolicyChangeStart } from '../src/domain/change-requests/request';
 import { ErrorType } from '../src/domain/shared/errors';
 import { awaitDecision } from './lib/approval-inbox';
 import { type ChangeRequestCalls, ChangeRequestDesk, WARDEN_ACTOR } from './lib/change-request-desk';
@@ -14,6 +22,17 @@ import {
   rejectChangeUpdate,
 } from './messages';
 
+/** Past its message budget a run hands the request to a new one (continue-as-new) instead of ignoring the rest. */
+export const POLICY_CHANGE_ROLLS_OVER = 'policy-change-continue-as-new';
+
+/** What one run hands the next: the request as it stands, every message judged and saved. */
+export interface CarriedChangeRequest {
+  view: ChangeRequestView;
+}
+
+/** The start, plus what a run continued as new carries and (optionally lower) its per-run message budget. */
+export type PolicyChangeRun = PolicyChangeStart & { carried?: CarriedChangeRequest; messagesPerRun?: number };
+
 const calls = proxyActivities<ChangeRequestCalls>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumInterval: '1 minute', nonRetryableErrorTypes: [ErrorType.InvalidInput] },
@@ -27,9 +46,18 @@ const calls = proxyActivities<ChangeRequestCalls>({
  * then applies at its apply time in one transaction — or ends rejected,
  * cancelled, expired, or stale when the state moved on meanwhile.
  */
-export async function policyChange(start: PolicyChangeStart): Promise<ChangeRequestView> {
+export async function policyChange(run: PolicyChangeRun): Promise<ChangeRequestView> {
+  const { carried, messagesPerRun, start } = splitRun(run);
+  if (carried !== undefined) {
+    // Recorded (and opened) by the first run: only the decisions are left.
+    const desk = new ChangeRequestDesk(carried.view, calls);
+    Object.assign(desk, { rollsOver: true, messagesPerRun, settledOpen: true });
+    wireHandlers(desk);
+    return decide(desk, start);
+  }
   const info = workflowInfo();
   const desk = new ChangeRequestDesk(openingView(start, info.workflowId, info.startTime), calls);
+  Object.assign(desk, { rollsOver: patched(POLICY_CHANGE_ROLLS_OVER), messagesPerRun });
   wireHandlers(desk);
 
   const opened = await calls.openChangeRequest({
@@ -45,9 +73,49 @@ export async function policyChange(start: PolicyChangeStart): Promise<ChangeRequ
     return desk.close();
   }
   desk.view = { ...opened.request, rejectedMessages: desk.view.rejectedMessages };
-  if (desk.view.status === 'pending') await awaitApprovals(desk);
-  if (desk.view.status === 'approved') await applyWhenDue(desk);
+  return decide(desk, start);
+}
+
+/** Approvals, then the apply time; either wait may hand the request over to a new run. */
+async function decide(desk: ChangeRequestDesk, start: PolicyChangeStart): Promise<ChangeRequestView> {
+  if (desk.view.status === 'pending' && (await awaitApprovals(desk)) === 'roll') return rollOver(desk, start);
+  if (desk.view.status === 'approved' && (await applyWhenDue(desk)) === 'roll') return rollOver(desk, start);
   return desk.close();
+}
+
+/**
+ * Hands the request to a new run once every handler has answered and every message is judged:
+ * nothing in flight is lost, and the next run starts from the view alone.
+ */
+async function rollOver(desk: ChangeRequestDesk, start: PolicyChangeStart): Promise<never> {
+  for (;;) {
+    await desk.settle();
+    await condition(() => desk.unjudged || allHandlersFinished());
+    if (!desk.unjudged && allHandlersFinished()) break;
+  }
+  // The requester's token was spent opening the request: it is not handed on.
+  const { token: _spent, ...kept } = start;
+  return continueAsNew<typeof policyChange>({
+    ...kept,
+    carried: { view: desk.view },
+    ...(desk.messagesPerRun !== MAX_MESSAGES ? { messagesPerRun: desk.messagesPerRun } : {}),
+  });
+}
+
+/** The start as the activity reads it, apart from what only the workflow reads (a budget outside 10..MAX_MESSAGES is ignored). */
+function splitRun(run: PolicyChangeRun): {
+  carried?: CarriedChangeRequest;
+  messagesPerRun: number;
+  start: PolicyChangeStart;
+} {
+  if (typeof run !== 'object' || run === null || !('carried' in run || 'messagesPerRun' in run))
+    return { messagesPerRun: MAX_MESSAGES, start: run };
+  const { carried, messagesPerRun, ...start } = run;
+  const perRun =
+    Number.isInteger(messagesPerRun) && messagesPerRun! >= 10 && messagesPerRun! <= MAX_MESSAGES
+      ? messagesPerRun!
+      : MAX_MESSAGES;
+  return { ...(carried !== undefined ? { carried } : {}), messagesPerRun: perRun, start };
 }
 
 function wireHandlers(desk: ChangeRequestDesk): void {
@@ -88,39 +156,46 @@ function wireHandlers(desk: ChangeRequestDesk): void {
   });
 }
 
-/** Until every slot is filled, a rejection, a cancel, or the expiry (then saved as expired). */
-async function awaitApprovals(desk: ChangeRequestDesk): Promise<void> {
+/**
+ * Until every slot is filled, a rejection, a cancel, or the expiry (then saved as expired); or `roll`
+ * once the run's budget is spent with time left.
+ */
+async function awaitApprovals(desk: ChangeRequestDesk): Promise<'roll' | undefined> {
   desk.settledOpen = true;
   const pending = () => desk.view.status === 'pending';
+  const deadline = Date.parse(desk.view.expiresAt!);
   await awaitDecision({
-    deadline: Date.parse(desk.view.expiresAt!),
-    decided: () => !pending(),
-    wake: () => !pending() || desk.unjudged,
+    deadline,
+    decided: () => !pending() || desk.full,
+    wake: () => !pending() || desk.unjudged || desk.full,
     drain: () => desk.settle(),
     drainFirst: true,
     drainOnTimeout: true,
   });
-  if (!pending()) return;
+  if (pending() && desk.full && new Date().getTime() < deadline) return 'roll';
+  if (!pending()) return undefined;
   desk.view.status = 'expired';
   desk.view.decidedAt = new Date().toISOString();
   desk.view.decidedBy = WARDEN_ACTOR;
   desk.view.detail = `expired at ${desk.view.expiresAt} with ${desk.view.missing.length} approval(s) missing`;
   await desk.save([{ actor: WARDEN_ACTOR, event: 'expired', details: { missing: desk.view.missing } }]);
+  return undefined;
 }
 
-/** Not before its apply time (a rejection or cancel may still stop it), then one transaction. */
-async function applyWhenDue(desk: ChangeRequestDesk): Promise<void> {
+/** Not before its apply time (a rejection or cancel may still stop it), then one transaction; or `roll`. */
+async function applyWhenDue(desk: ChangeRequestDesk): Promise<'roll' | undefined> {
   const applyAt = desk.view.applyAt === null ? 0 : Date.parse(desk.view.applyAt);
   if (applyAt > new Date().getTime()) {
     desk.settledOpen = true;
     await awaitDecision({
       deadline: applyAt,
-      decided: () => desk.view.status !== 'approved',
-      wake: () => desk.view.status !== 'approved' || desk.unjudged,
+      decided: () => desk.view.status !== 'approved' || desk.full,
+      wake: () => desk.view.status !== 'approved' || desk.unjudged || desk.full,
       drain: () => desk.settle(),
       drainOnTimeout: true,
     });
-    if (desk.view.status !== 'approved') return;
+    if (desk.view.status === 'approved' && desk.full && new Date().getTime() < applyAt) return 'roll';
+    if (desk.view.status !== 'approved') return undefined;
   }
   const applied = await calls.applyChangeRequest({ id: desk.view.id, key: desk.key('apply') });
   const v = desk.view;
@@ -131,6 +206,7 @@ async function applyWhenDue(desk: ChangeRequestDesk): Promise<void> {
     v.status = 'stale';
     v.detail = applied.detail;
   } else v.status = applied.status;
+  return undefined;
 }
 
 /** What the query shows while the request is being read and recorded. */

@@ -74,6 +74,12 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
     // An idle connection dropped by a PostgreSQL restart must not crash the
     // process: the pool replaces it, and the failed activity is retried.
     pool.on('error', (error) => console.warn(`warden: idle database connection lost: ${error.message}`));
+    // pg-pool listens only while a connection is idle: one lost while handed out (a transaction between
+    // statements) would be an unhandled 'error' and end the process. Its next query fails instead, the
+    // failed work is retried, and the pool drops the broken connection when it is released.
+    pool.on('connect', (client) =>
+      client.on('error', (error) => console.warn(`warden: database connection lost in use: ${error.message}`)),
+    );
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, description: redact(target.databaseUrl), close: () => db.destroy() };
   }

@@ -29,6 +29,7 @@ import type {
   HeimdallSandboxTrialTable,
   HeimdallScorecardDayTable,
 } from './tables/prod-eligibility';
+import type { RateLimitWindowTable } from './tables/rate-limits';
 import type { RiskEventTable, RiskLedgerDayTable, RiskPolicyTable, RiskReservationTable } from './tables/risk';
 import type {
   DriftBaselineTable,
@@ -61,6 +62,7 @@ export type * from './tables/identity';
 export type * from './tables/notifications';
 export type * from './tables/permits';
 export type * from './tables/prod-eligibility';
+export type * from './tables/rate-limits';
 export type * from './tables/risk';
 export type * from './tables/strategy';
 export type * from './tables/watchdogs';
@@ -72,6 +74,7 @@ export interface Database {
   api_key: ApiKeyTable;
   approval_token_use: ApprovalTokenUseTable;
   approval_token: ApprovalTokenTable;
+  rate_limit_window: RateLimitWindowTable;
   risk_policy: RiskPolicyTable;
   risk_ledger_day: RiskLedgerDayTable;
   risk_reservation: RiskReservationTable;

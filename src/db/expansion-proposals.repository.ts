@@ -42,7 +42,9 @@ export async function saveProposal(
         approvals: view.approvals,
         rejection: view.rejection,
       },
-      idempotencyKey: `proposal:${view.proposalId}:${event}:${view.approvals.length}:${view.status}`,
+      // The actor too: racing approvals judged in one drain are saved with the same view, one save per approver.
+      // And when it was made: a closed proposal reopened under its id (the same phase the same day) is another.
+      idempotencyKey: `proposal:${view.proposalId}:${view.createdAt}:${event}:${actor}:${view.approvals.length}:${view.status}`,
     });
   });
 }

@@ -2,6 +2,24 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { toolPaths } from '../config/paths';
 
+/**
+ * Server limits Warden runs with, the same for the dev server (flags below) and the production-like
+ * stack (infra/temporal/dynamicconfig/warden.yaml, checked against this by a test). A burst of signals
+ * to one workflow is buffered while its task runs; past 100 events or 2 MiB (the defaults) the server
+ * force-fails that task to flush them. Signals are up to 2 MiB each (limit.blobSize.error, kept), so a
+ * few hostile ones or a flood of small ones could fail the control plane's task at will: the buffer
+ * holds more here. Temporal Cloud keeps its own limits; a forced task is retried there, nothing is lost.
+ */
+export const SERVER_LIMITS: Readonly<Record<string, number>> = {
+  'history.maximumBufferedEventsBatch': 2_000,
+  'history.maximumBufferedEventsSizeInBytes': 64 * 1024 * 1024,
+};
+
+/** SERVER_LIMITS as `temporal server start-dev` flags. */
+export function serverLimitArgs(): string[] {
+  return Object.entries(SERVER_LIMITS).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${value}`]);
+}
+
 export interface DevServer {
   address: string;
   uiUrl: string;
@@ -64,6 +82,7 @@ export async function startDevServer(options: {
       '127.0.0.1',
       '--log-level',
       'warn',
+      ...serverLimitArgs(),
       ...(options.extraArgs ?? []),
     ],
     // Own process group: Ctrl-C reaches us first, and we stop the worker before the server.

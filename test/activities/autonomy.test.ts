@@ -201,6 +201,38 @@ describe('autonomy activities on PostgreSQL', () => {
       ]);
     });
 
+    it('audits each approval once when two are saved after both were judged (the view already holds both)', async () => {
+      // The workflow judges racing approvals in one drain, then saves once per approval with the view as it stands.
+      const both = view({
+        status: 'pending',
+        approvals: [
+          { role: 'tech_lead', approver: 'alice', comment: null, at: '2026-11-28T09:00:00.000Z' },
+          { role: 'ops_lead', approver: 'carol', comment: null, at: '2026-11-28T09:00:01.000Z' },
+        ],
+        missingRoles: [],
+      });
+      await autonomy().saveProposal({ view: both, actor: 'alice', event: 'approved' });
+      await autonomy().saveProposal({ view: both, actor: 'carol', event: 'approved' });
+      // A retried save of the same approval still appends nothing.
+      await autonomy().saveProposal({ view: both, actor: 'carol', event: 'approved' });
+      const approved = (await listAuditEvents(t.db, { kind: 'proposal.approved' })).map((e) => e.actor).sort();
+      expect(approved).toEqual(['alice', 'carol']);
+    });
+
+    it('audits a proposal reopened under the same id (the same phase the same day) as a proposal of its own', async () => {
+      await autonomy().saveProposal({ view: view(), actor: 'alice', event: 'created' });
+      await autonomy().saveProposal({ view: view({ status: 'rejected' }), actor: 'bob', event: 'rejected' });
+      const again = { createdAt: '2026-11-27T15:00:00.000Z' };
+      await autonomy().saveProposal({ view: view(again), actor: 'alice', event: 'created' });
+      await autonomy().saveProposal({ view: view({ ...again, status: 'rejected' }), actor: 'bob', event: 'rejected' });
+      expect((await listAuditEvents(t.db)).map((e) => e.kind).reverse()).toEqual([
+        'proposal.created',
+        'proposal.rejected',
+        'proposal.created',
+        'proposal.rejected',
+      ]);
+    });
+
     it('refuses a phase that is not defined, without writes', async () => {
       const before = await readGovernanceState(t.db);
       await expect(

@@ -58,6 +58,7 @@ const ALL_TABLES = [
   'position',
   'position_event',
   'proposal_record',
+  'rate_limit_window',
   'readiness_assessment',
   'readiness_attestation',
   'regression_policy',

@@ -11,6 +11,7 @@ import type { Database } from '../../src/db/database';
 import { createGovernanceMetrics } from '../../src/operator/metrics/governance-metrics';
 import { WORKER_RUNTIME_METRIC_PREFIX, WORKER_RUNTIME_METRICS } from '../../src/operator/metrics/worker-runtime';
 import { projectRoot } from '../../src/config/paths';
+import { SERVER_LIMITS } from '../../src/temporal/dev-server';
 
 const run = promisify(execFile);
 const infra = (...parts: string[]) => path.join(projectRoot, 'infra', ...parts);
@@ -188,8 +189,10 @@ describe('infra/: the Grafana dashboard', () => {
     // The Temporal server reads the dynamic config file in the mounted folder.
     const dynamicConfig = mounts.find((m) => m.source === 'infra/temporal/dynamicconfig')!.target;
     expect(composeText).toContain(`DYNAMIC_CONFIG_FILE_PATH: ${dynamicConfig}/warden.yaml`);
+    // The same server limits as the dev server's, so the stack flushes a signal burst as the tests do.
     expect(parse(read(infra('temporal', 'dynamicconfig', 'warden.yaml')))).toEqual({
       'system.enableNexus': [{ value: true }],
+      ...Object.fromEntries(Object.entries(SERVER_LIMITS).map(([key, value]) => [key, [{ value }]])),
     });
   });
 });

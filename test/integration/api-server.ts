@@ -146,7 +146,11 @@ export function useApiServer(options: { label: string; worker: boolean; namespac
       registry: createGovernanceMetrics(env.t.db, { capitalBands: DEFAULT_CAPITAL_BANDS }),
     };
     env.api = await serveApi(createApiServer(deps, { rateLimitPerMinute: 1000 }), 0, '127.0.0.1');
-    env.strict = await serveApi(createApiServer(deps, { rateLimitPerMinute: 4 }), 0, '127.0.0.1');
+    env.strict = await serveApi(
+      createApiServer(deps, { rateLimitPerMinute: 4, rateLimitScope: 'strict' }),
+      0,
+      '127.0.0.1',
+    );
   });
 
   afterAll(async () => {

@@ -88,7 +88,10 @@ export async function serveCliApi(options: {
   const api = await serveApi(
     createApiServer(deps, {
       rateLimitPerMinute: 10_000,
-      ...(options.authFailuresPerMinute ? { authFailuresPerMinute: options.authFailuresPerMinute } : {}),
+      // A stricter API is a deployment of its own: its failed-authentication windows are kept apart.
+      ...(options.authFailuresPerMinute
+        ? { authFailuresPerMinute: options.authFailuresPerMinute, rateLimitScope: 'strict' }
+        : {}),
     }),
     0,
     '127.0.0.1',

@@ -52,7 +52,7 @@ export interface Received<K extends string> {
   payload: unknown;
 }
 
-interface Refusal {
+export interface Refusal {
   message: string;
   payload: unknown;
   problem: string;
@@ -111,16 +111,21 @@ export class ApprovalInbox<K extends string = string> {
     this.refusals.push({ message, payload: redactToken(payload), problem });
   }
 
+  /** Takes up to `most` refusals not yet audited, oldest first, out of the queue (to hand them to a new run). */
+  takeRefusals(most: number): Refusal[] {
+    return this.refusals.splice(0, Math.max(0, most));
+  }
+
   /** Refusals queued and not yet audited. */
   get refusing(): number {
     return this.refusals.length;
   }
 
-  /** Audits the queued refusals one by one, oldest first; `counted` runs as each one starts. */
-  async auditRefusals(counted: () => void = () => undefined): Promise<void> {
+  /** Audits the queued refusals one by one, oldest first, until `stop` holds; `counted` runs as each one starts. */
+  async auditRefusals(counted: () => void = () => undefined, stop?: () => boolean): Promise<void> {
     const audit = this.options.audit;
     if (audit === undefined) throw new Error('this approval inbox has nowhere to audit its refusals');
-    while (this.refusals.length > 0) {
+    while (this.refusals.length > 0 && !stop?.()) {
       const r = this.refusals.shift()!;
       counted();
       await audit.auditRejectedMessage({

@@ -2,7 +2,8 @@
 // update or signal, screened by the same rules, then judged one at a time in
 // the main loop (approver check by the worker, the decision saved with its
 // audit), so racing or repeated deliveries count once. Refusals are audited;
-// past the message budget the rest is ignored (audited once).
+// past the message budget the request continues as new (`rollsOver`; runs from
+// before that ignored the rest, audited once), so spam cannot starve it.
 import { allHandlersFinished, ApplicationFailure, condition, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { ChangeRequestEvent } from '../../src/domain/audit/kinds';
@@ -75,6 +76,10 @@ export class ChangeRequestDesk {
   private messages = 0;
   private budget: 'open' | 'spent' | 'audited' = 'open';
   private seq = 0;
+  /** Since the rollover: past the budget every message is still judged, and the run hands over to a new one. */
+  rollsOver = false;
+  /** The budget of one run (since the rollover); MAX_MESSAGES unless the start lowers it. */
+  messagesPerRun = MAX_MESSAGES;
 
   constructor(
     public view: ChangeRequestView,
@@ -84,6 +89,11 @@ export class ChangeRequestDesk {
       verifyApproval: calls.verifyApproval,
       audit: { subject: `change-request:${view.id}`, auditRejectedMessage: calls.auditChangeRequestMessage },
     });
+  }
+
+  /** The run has taken its budget of messages (or Temporal suggests a new run): time to continue as new. */
+  get full(): boolean {
+    return this.rollsOver && (this.messages >= this.messagesPerRun || workflowInfo().continueAsNewSuggested);
   }
 
   /** Something to judge or audit: what the main loop wakes for. */
@@ -110,7 +120,8 @@ export class ChangeRequestDesk {
   /** An update's validator: the same rules, the reason handed back (and nothing in history). */
   validate(kind: DecisionKind): (payload: unknown) => void {
     return (payload: unknown) => {
-      if (this.messages >= MAX_MESSAGES) throw refusal(kind, `request ${this.view.id} takes no more messages`);
+      if (!this.rollsOver && this.messages >= MAX_MESSAGES)
+        throw refusal(kind, `request ${this.view.id} takes no more messages`);
       const screened = this.screen(kind, payload);
       if ('problem' in screened) throw refusal(kind, screened.problem);
     };
@@ -170,7 +181,7 @@ export class ChangeRequestDesk {
 
   private admit(): boolean {
     this.messages += 1;
-    if (this.messages <= MAX_MESSAGES) return true;
+    if (this.rollsOver || this.messages <= MAX_MESSAGES) return true;
     if (this.budget === 'open') this.budget = 'spent';
     return false;
   }

@@ -19,6 +19,21 @@ export class Mailbox<T, A> {
     return this.letters.length;
   }
 
+  /** Whether some queued item is one `which` picks (`awaited`: a caller waits on it, an update's). */
+  has(which: (item: T, awaited: boolean) => boolean): boolean {
+    return this.letters.some((l) => which(l.item, l.awaited));
+  }
+
+  /**
+   * Takes (up to `most` of) the queued items nobody waits for that `which` picks, oldest first, out of
+   * the queue (to hand them to a new run). Never called while `drain` runs: the item being handled stays.
+   */
+  take(which: (item: T) => boolean, most = Number.POSITIVE_INFINITY): T[] {
+    const taken = this.letters.filter((l) => !l.awaited && which(l.item)).slice(0, most);
+    for (const letter of taken) this.letters.splice(this.letters.indexOf(letter), 1);
+    return taken.map((l) => l.item);
+  }
+
   /** Queues an item nobody waits for (a signal's); its id is fresh, for idempotency keys. */
   post(item: T): void {
     this.letters.push({ id: uuid4(), item, awaited: false });
@@ -37,15 +52,21 @@ export class Mailbox<T, A> {
   /**
    * Handles every queued item, oldest first unless `pick` chooses another
    * (an index into the queued items, e.g. to let an urgent one jump the
-   * queue), including those that arrive meanwhile. An item leaves the queue
-   * once handled; an awaited one's answer is handed to its caller.
+   * queue), including those that arrive meanwhile, until `stop` holds. An
+   * item leaves the queue once handled; an awaited one's answer is handed to its caller.
    */
   async drain(
     handle: (item: T, id: string, awaited: boolean) => Promise<A>,
-    pick?: (items: readonly T[]) => number,
+    pick?: (items: readonly T[], awaited: readonly boolean[]) => number,
+    stop?: () => boolean,
   ): Promise<void> {
-    while (this.letters.length > 0) {
-      const chosen = pick ? pick(this.letters.map((l) => l.item)) : 0;
+    while (this.letters.length > 0 && !stop?.()) {
+      const chosen = pick
+        ? pick(
+            this.letters.map((l) => l.item),
+            this.letters.map((l) => l.awaited),
+          )
+        : 0;
       const index = chosen >= 0 && chosen < this.letters.length ? chosen : 0;
       const letter = this.letters[index]!;
       const answer = await handle(letter.item, letter.id, letter.awaited);

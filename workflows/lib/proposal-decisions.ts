@@ -17,6 +17,7 @@ import {
 import { redactToken } from '../../src/domain/identity/redact';
 import { ErrorType } from '../../src/domain/shared/errors';
 import { ApprovalInbox, type ApproverClaim } from './approval-inbox';
+import { storablePayload, storableText } from '../../src/domain/shared/validation';
 import { Mailbox } from './mailbox';
 
 export const DAY_MS = 86_400_000;
@@ -24,6 +25,8 @@ export const DAY_MS = 86_400_000;
 export type Message = 'approve' | 'reject';
 export type ProposalCalls = AutonomyActivities & ApprovalActivities & ProposalActivities;
 type Change = { actor: string; event: ProposalEvent };
+/** A message one run received and did not judge, handed to the next: a decision to check, or a refusal to audit. */
+export type HandedOver = { message: Message; payload: unknown; problem?: string };
 /**
  * The terms a proposal runs on: the start payload's (histories from before Warden-owned proposals, with
  * their own allowlist), or Warden's record (no allowlist: the approver table is read per decision).
@@ -62,6 +65,27 @@ export class ProposalDecisions {
   /** Approvals taken and not yet saved. */
   get unsaved(): number {
     return this.changes.length;
+  }
+
+  /**
+   * Takes up to `most` signalled messages not yet judged out of this run, oldest first (an update's
+   * stays: its caller waits here). A refused payload is compacted: it only has to reach the audit.
+   */
+  handOver(most: number): HandedOver[] {
+    const refusals = this.inbox.takeRefusals(most).map((r) => ({
+      message: r.message as Message,
+      payload: storableText(JSON.stringify(storablePayload(r.payload ?? null)) ?? 'null', 1000),
+      problem: r.problem,
+    }));
+    const checks = this.awaitingCheck.take(() => true, Math.max(0, most - refusals.length));
+    return [...refusals, ...checks];
+  }
+
+  /** What the last run handed over, queued as if it had just arrived. */
+  receive(items: readonly HandedOver[]): void {
+    for (const item of items)
+      if (item.problem !== undefined) this.inbox.refuse(item.message, item.payload, item.problem);
+      else this.awaitingCheck.post({ message: item.message, payload: item.payload });
   }
 
   /** Why a decision cannot count now (the proposal moved on, or the rules refuse it), or null. */
@@ -105,10 +129,13 @@ export class ProposalDecisions {
       this.view.revertedBy = `${payload.rule}: ${String(payload.detail ?? '')}`;
   }
 
-  /** Approver checks, then audits of refusals, then the proposal saved once per change: always in this order. */
-  async settle(): Promise<void> {
-    await this.checkApprovers();
-    await this.inbox.auditRefusals(() => void (this.view.rejectedMessages += 1));
+  /**
+   * Approver checks, then audits of refusals, then the proposal saved once per change: always in this
+   * order. Checks and audits pause once `stop` holds (the run is handing over); saves never do.
+   */
+  async settle(stop?: () => boolean): Promise<void> {
+    await this.checkApprovers(stop);
+    await this.inbox.auditRefusals(() => void (this.view.rejectedMessages += 1), stop);
     while (this.changes.length > 0) await this.autonomy.saveProposal({ view: this.view, ...this.changes.shift()! });
   }
 
@@ -124,24 +151,28 @@ export class ProposalDecisions {
   }
 
   /** Checks each queued approver (token and role) off the workflow, then applies the decision or refuses it. */
-  private checkApprovers(): Promise<void> {
-    return this.awaitingCheck.drain(async ({ message, payload }) => {
-      const claim = payload as ApproverClaim;
-      // Warden's allowlist as it stands now, then the token (spent only for an approver on it).
-      const listed = this.since.wardenOwned
-        ? await this.autonomy.checkApprover({ role: claim.role, approver: claim.approver })
-        : ({ ok: true } as const);
-      const { requestedBy } = this.terms;
-      const excluded =
-        message === 'approve' && requestedBy !== undefined
-          ? [{ actor: requestedBy, as: 'requested this proposal' }]
-          : [];
-      const verdict = listed.ok ? await this.inbox.verify(claim, message, excluded) : listed;
-      // The proposal may have moved on while the check ran: the rules are applied again.
-      const problem = verdict.ok ? this.apply(message, payload) : verdict.problem;
-      if (problem !== null) this.inbox.refuse(message, redactToken(payload), problem);
-      return problem;
-    });
+  private checkApprovers(stop?: () => boolean): Promise<void> {
+    return this.awaitingCheck.drain(
+      async ({ message, payload }) => {
+        const claim = payload as ApproverClaim;
+        // Warden's allowlist as it stands now, then the token (spent only for an approver on it).
+        const listed = this.since.wardenOwned
+          ? await this.autonomy.checkApprover({ role: claim.role, approver: claim.approver })
+          : ({ ok: true } as const);
+        const { requestedBy } = this.terms;
+        const excluded =
+          message === 'approve' && requestedBy !== undefined
+            ? [{ actor: requestedBy, as: 'requested this proposal' }]
+            : [];
+        const verdict = listed.ok ? await this.inbox.verify(claim, message, excluded) : listed;
+        // The proposal may have moved on while the check ran: the rules are applied again.
+        const problem = verdict.ok ? this.apply(message, payload) : verdict.problem;
+        if (problem !== null) this.inbox.refuse(message, redactToken(payload), problem);
+        return problem;
+      },
+      undefined,
+      stop,
+    );
   }
 }
 

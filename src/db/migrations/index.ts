@@ -17,6 +17,7 @@ import * as changeRequests from './2026_12_02_0001_change_requests';
 import * as pendingApiKeys from './2026_12_02_0002_pending_api_keys';
 import * as approvalTokenRefs from './2026_12_02_0003_approval_token_refs';
 import * as dealAdmission from './2026_12_02_0030_deal_admission';
+import * as rateLimitWindows from './2026_12_02_0040_rate_limit_windows';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const migrations: Record<string, Migration> = {
@@ -38,4 +39,5 @@ export const migrations: Record<string, Migration> = {
   '2026_12_02_0002_pending_api_keys': pendingApiKeys,
   '2026_12_02_0003_approval_token_refs': approvalTokenRefs,
   '2026_12_02_0030_deal_admission': dealAdmission,
+  '2026_12_02_0040_rate_limit_windows': rateLimitWindows,
 };

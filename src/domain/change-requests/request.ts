@@ -45,7 +45,10 @@ export const isFinal = (status: ChangeRequestStatus): boolean => NEXT[status].le
 export const HOUR_MS = 3_600_000;
 export const DEFAULT_EXPIRY_HOURS = 7 * 24;
 export const MAX_EXPIRY_HOURS = 30 * 24;
-/** Signals and updates a request takes before it ignores the rest (audited once): its history stays bounded. */
+/**
+ * Signals and updates one run of a request takes: past it the request continues as new, so its history
+ * stays bounded and spam cannot starve it (runs from before that ignored the rest, audited once).
+ */
 export const MAX_MESSAGES = 500;
 
 /** What a requester sends: each change's kind, target and wanted state; Warden reads `before` itself. */

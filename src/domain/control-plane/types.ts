@@ -36,6 +36,11 @@ export const ApprovalTokenSchema = safeText({ max: 4096 });
 export const MAX_CONTROL_PLANE_PAYLOAD = 64 * 1024;
 /** Most changes queued at once; past it a non-engage change is refused (audited), an engage never. */
 export const MAX_CONTROL_PLANE_QUEUE = 256;
+/**
+ * Most signals one run hands the next: the whole queue. Each is bounded (a change by its schema, a
+ * refused payload compacted to text), so the continue-as-new input stays under Temporal's 2 MB.
+ */
+export const MAX_HANDED_OVER = MAX_CONTROL_PLANE_QUEUE;
 
 /**
  * The approved change request a loosening change applies (go-live on, apply
@@ -220,5 +225,23 @@ export const ControlPlaneInputSchema = z.strictObject({
   droppedChanges: z.number().int().min(0).default(0),
   /** Continue-as-new after this many signals; well under the 10,000 per execution. */
   signalsPerRun: z.number().int().min(1).max(5000).default(1000),
+  /**
+   * Signals the last run received and did not handle, handed over by continue-as-new (so sustained
+   * traffic cannot keep a run from ever handing over): a change, or a refused payload still to audit.
+   */
+  queued: z
+    .array(
+      z.union([
+        z.strictObject({ ok: z.literal(true), change: z.unknown() }),
+        z.strictObject({
+          ok: z.literal(false),
+          signal: z.string().max(100),
+          payload: z.unknown(),
+          problem: z.string().max(2000),
+        }),
+      ]),
+    )
+    .max(MAX_HANDED_OVER)
+    .default([]),
 });
 export type ControlPlaneInput = z.input<typeof ControlPlaneInputSchema>;

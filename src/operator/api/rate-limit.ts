@@ -1,39 +1,51 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/database';
+import { peekRateLimit, sweepRateLimitWindows, takeRateLimit } from '../../db/rate-limits.repository';
+
+export type RateLimitAnswer = { ok: true; remaining: number } | { ok: false; retryAfterSeconds: number };
+
 /**
  * A fixed one-minute window per key: (API key, route) for requests, source
- * address for failed authentications. Kept
- * in the API process's memory: limits protect the process, and a restart
- * forgiving a burst is acceptable.
+ * address for failed authentications. Kept in PostgreSQL, shared by every API
+ * process on the database: a deployment that runs two allows each limit once,
+ * not once per process, and a restart forgives nothing.
  */
 export class RateLimiter {
-  private readonly windows = new Map<string, { start: number; count: number }>();
+  private lastSweep = 0;
 
+  /**
+   * @param scope keeps apart the windows of APIs that share a database but not their limits (tests
+   *   that serve two APIs with different limits); a deployment's processes share the default.
+   */
   constructor(
-    private readonly windowMs = 60_000,
+    private readonly db: Kysely<Database>,
+    private readonly scope = '',
+    private readonly windowSeconds = 60,
     private readonly now: () => number = Date.now,
   ) {}
 
   /** Counts one request; says whether it may proceed and, if not, when to retry. */
-  take(key: string, limit: number): { ok: true; remaining: number } | { ok: false; retryAfterSeconds: number } {
-    const taken = this.peek(key, limit);
-    if (taken.ok) this.windows.get(key)!.count += 1;
-    return taken.ok ? { ok: true, remaining: taken.remaining - 1 } : taken;
+  async take(key: string, limit: number): Promise<RateLimitAnswer> {
+    await this.sweepNow();
+    const taken = await takeRateLimit(this.db, this.keyOf(key), limit, this.windowSeconds);
+    return taken.ok ? { ok: true, remaining: limit - taken.count } : taken;
   }
 
   /** Whether one more would be within the limit, counting nothing (e.g. before a failure is known). */
-  peek(key: string, limit: number): { ok: true; remaining: number } | { ok: false; retryAfterSeconds: number } {
-    const now = this.now();
-    let window = this.windows.get(key);
-    if (window === undefined || now - window.start >= this.windowMs) {
-      window = { start: now, count: 0 };
-      this.windows.set(key, window);
-      if (this.windows.size > 10_000) this.sweep(now);
-    }
-    if (window.count >= limit)
-      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((window.start + this.windowMs - now) / 1000)) };
-    return { ok: true, remaining: limit - window.count };
+  async peek(key: string, limit: number): Promise<RateLimitAnswer> {
+    const { count, retryAfterSeconds } = await peekRateLimit(this.db, this.keyOf(key), this.windowSeconds);
+    return count >= limit ? { ok: false, retryAfterSeconds } : { ok: true, remaining: limit - count };
   }
 
-  private sweep(now: number): void {
-    for (const [key, window] of this.windows) if (now - window.start >= this.windowMs) this.windows.delete(key);
+  private keyOf(key: string): string {
+    return this.scope === '' ? key : `${this.scope}/${key}`;
+  }
+
+  /** Old windows go once a window per process: any process's sweep serves all. */
+  private async sweepNow(): Promise<void> {
+    const now = this.now();
+    if (now - this.lastSweep < this.windowSeconds * 1000) return;
+    this.lastSweep = now;
+    await sweepRateLimitWindows(this.db, this.windowSeconds);
   }
 }

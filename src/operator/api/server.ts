@@ -17,7 +17,11 @@ export interface ApiServerOptions {
   rateLimitPerMinute: number;
   /** Failed authentications per source address per minute; past it the source gets 429 before any key lookup. */
   authFailuresPerMinute?: number;
-  limiter?: RateLimiter;
+  /**
+   * The limits' windows are shared through the database by every API on it; a scope keeps one
+   * API's apart (tests serving two APIs with different limits on one database).
+   */
+  rateLimitScope?: string;
 }
 
 /** Reads, whatever their method: the full rate; writes a quarter of it. */
@@ -70,8 +74,7 @@ export function createApiServer(deps: ApiDeps, options: ApiServerOptions): Fasti
     { parseAs: 'string' },
     (_request, body, done) => done(null, body),
   );
-  const limiter = options.limiter ?? new RateLimiter();
-  const failures = new RateLimiter();
+  const limiter = new RateLimiter(deps.db, options.rateLimitScope);
   const failureLimit = options.authFailuresPerMinute ?? 10;
   const routes = [...createRoutes(deps), ...operationRoutes(deps)];
   const openApi = buildOpenApi(routes, deps.config.environment);
@@ -84,7 +87,7 @@ export function createApiServer(deps: ApiDeps, options: ApiServerOptions): Fasti
   async function authenticate(spec: RouteSpec, request: FastifyRequest, reply: FastifyReply): Promise<Identity> {
     if (spec.access === 'public') return { name: 'anonymous', roles: [], keyId: '' };
     const source = request.ip;
-    const blocked = failures.peek(source, failureLimit);
+    const blocked = await limiter.peek(`auth-failure|${source}`, failureLimit);
     if (!blocked.ok) {
       void reply.header('retry-after', String(blocked.retryAfterSeconds));
       throw new ApiError(
@@ -97,7 +100,7 @@ export function createApiServer(deps: ApiDeps, options: ApiServerOptions): Fasti
       return await identify(spec, request);
     } catch (error) {
       if (!(error instanceof ApiError) || error.status !== 401) throw error;
-      failures.take(source, failureLimit);
+      await limiter.take(`auth-failure|${source}`, failureLimit);
       await recordAuditEvent(deps.db, {
         actor: 'unauthenticated',
         kind: AuditKind.api.authenticationFailed,
@@ -152,7 +155,7 @@ export function createApiServer(deps: ApiDeps, options: ApiServerOptions): Fasti
         spec.method === 'GET' || READ_ACCESS.has(spec.access)
           ? options.rateLimitPerMinute
           : Math.max(1, Math.floor(options.rateLimitPerMinute / 4));
-      const taken = limiter.take(`${identity.keyId}|${spec.id}`, limit);
+      const taken = await limiter.take(`${identity.keyId}|${spec.id}`, limit);
       if (!taken.ok) {
         void reply.header('retry-after', String(taken.retryAfterSeconds));
         throw new ApiError(

@@ -13,10 +13,11 @@ export const wantsYaml = (accept: string | undefined) =>
   accept !== undefined && YAML_TYPES.some((t) => accept.toLowerCase().includes(t));
 
 /** A policy document: its YAML text (any YAML or text content type), or the document as JSON. */
-const PolicyBody = z.union([
-  z.string().max(256 * 1024, 'a policy file is at most 256 KiB'),
-  z.record(z.string(), z.unknown()),
-]);
+const PolicyBody = z.union(
+  [z.string().max(256 * 1024, 'a policy file is at most 256 KiB'), z.record(z.string(), z.unknown())],
+  // Neither branch: zod's own union message is a bare "Invalid input", which names nothing to fix.
+  { error: 'expected the policy file as YAML text or the document as a JSON object' },
+);
 const sourceOf = (body: z.infer<typeof PolicyBody>) =>
   readPolicySource(typeof body === 'string' ? { file: 'body', text: body } : { file: 'body', document: body });
 

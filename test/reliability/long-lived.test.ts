@@ -1,0 +1,283 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities';
+import { WardenClient } from '../../src/client';
+import { addApprover } from '../../src/db/autonomy.repository';
+import { listRiskPolicies, upsertRiskPolicy } from '../../src/db/risk.repository';
+import type { ChangeRequestView } from '../../src/domain/change-requests/request';
+import { recordExpansionProposal } from '../../src/db/expansion-proposals.repository';
+import type { ProposalView } from '../../src/domain/autonomy/proposals';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
+import { SAFE_GOVERNANCE_SETTINGS } from '../../src/config/index';
+import {
+  approveChangeSignal,
+  approveSignal,
+  breakerTrippedSignal,
+  changeRequestOpenedUpdate,
+  changeRequestStatusQuery,
+  controlPlaneStateQuery,
+  proposalStatusQuery,
+  restrictEngineSignal,
+} from '../../workflows/messages';
+import type { policyChange } from '../../workflows/policy-change';
+import { policyChangeWorkflowId } from '../../workflows/names';
+import { formatLongLived, runLongLived } from '../../reliability/long-lived';
+import {
+  createTestDatabase,
+  devServerAddress,
+  runDevServerWorker,
+  type RunningWorker,
+  type TestDatabase,
+  uniqueName,
+  workflowBundle,
+} from '../helpers';
+
+const namespace = 'warden-long-lived-e2e';
+
+// Issue 15 item 6, small: the control plane through 1,000 signals and a proposal through 300, with the
+// continue-as-new thresholds lowered through the workflows' optional inputs so several runs happen
+// (each signal costs the workflow one or two activities in turn: the full sizes run on demand).
+describe('long-lived workflows under a flood of signals', () => {
+  let t: TestDatabase;
+  let client: Client;
+  let worker: RunningWorker;
+  const taskQueue = uniqueName('long-lived');
+
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    client = new Client({ connection: await Connection.connect({ address: devServerAddress() }), namespace });
+    worker = await runDevServerWorker({
+      namespace,
+      taskQueue,
+      activities: createActivities({
+        db: t.db,
+        governor: DEFAULT_GOVERNOR_SETTINGS,
+        // The safe defaults: a 15-minute cooldown, so no release attempt in the flood can release.
+        settings: SAFE_GOVERNANCE_SETTINGS,
+        controlPlane: new WardenClient(client, taskQueue),
+        notifyProposal: (id, payload) => client.workflow.getHandle(id).signal(breakerTrippedSignal, payload),
+      }),
+    });
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await client?.connection.close();
+    await t?.drop();
+  });
+
+  it('keeps history bounded, state intact and every signal accounted for across continue-as-new', async () => {
+    const figures = await runLongLived({
+      client,
+      taskQueue,
+      db: t.db,
+      controlPlaneSignals: 1_000,
+      proposalSignals: 300,
+      controlPlaneSignalsPerRun: 300,
+      proposalMessagesPerRun: 40,
+      // Bursts of 100, each judged before the next: every burst outgrows a run's budget.
+      proposalBurst: 100,
+      batch: 50,
+      maxEventsPerRun: 4_000,
+      proposalId: uniqueName('expansion-long-lived'),
+    });
+    console.log(formatLongLived(figures));
+    expect(figures.controlPlane.stateChecks.failed).toEqual([]);
+    expect(figures.proposal.stateChecks.failed).toEqual([]);
+    expect(figures.controlPlane.continuedAsNew).toBeGreaterThanOrEqual(2);
+    expect(figures.proposal.continuedAsNew).toBeGreaterThanOrEqual(2);
+    expect(figures.controlPlane.dropped).toBe(0);
+    expect(figures.proposal.dropped).toBe(0);
+    expect(figures.ok).toBe(true);
+  }, 120_000);
+
+  it('a proposal continued as new replays, and its last approval is not starved by the spam before it', async () => {
+    const proposalId = uniqueName('expansion-continued');
+    await addApprover(t.db, 'tech_lead', 'cn-alice', 'test');
+    await addApprover(t.db, 'ops_lead', 'cn-carol', 'test');
+    await recordExpansionProposal(t.db, {
+      proposalId,
+      fromPhase: 'L3',
+      targetPhase: 'L3+',
+      commands: ['SET_FAN'],
+      validationDays: 7,
+      achievements: [],
+      risk: { level: 'low', mitigations: [] },
+      requiredRoles: ['tech_lead', 'ops_lead'],
+      expiresInDays: 14,
+      requestedBy: 'cn-governance',
+    });
+    await t.db.updateTable('governance_state').set({ current_phase: 'L3' }).execute();
+    const handle = await client.workflow.start('expansionProposal', {
+      taskQueue,
+      workflowId: proposalId,
+      args: [{ proposalId, messagesPerRun: 10 }],
+    });
+    await handle.signal(approveSignal, { role: 'tech_lead', approver: 'cn-alice' });
+    const view = client.workflow.getHandle(proposalId);
+    const status = async () =>
+      (await view.query(proposalStatusQuery).catch(() => undefined)) as ProposalView | undefined;
+    let lastRun = (await view.describe()).runId;
+    // Three rounds of spam, each past the run's budget of 10 messages and judged before the next.
+    for (let round = 1; round <= 3; round++) {
+      for (let i = 0; i < 12; i++)
+        await handle.signal(approveSignal, { role: 'ops_lead', approver: `cn-mallory-${i}` });
+      await expect.poll(async () => (await status())?.rejectedMessages, { timeout: 20_000 }).toBe(12 * round);
+      await expect.poll(async () => (await view.describe()).runId, { timeout: 20_000 }).not.toBe(lastRun);
+      lastRun = (await view.describe()).runId;
+    }
+    await handle.signal(approveSignal, { role: 'ops_lead', approver: 'cn-carol' });
+    // Validating is only ever shown by a run with budget left: the one that applied the phase, the last.
+    await expect.poll(async () => (await status())?.status, { timeout: 20_000 }).toBe('validating');
+    const final = (await view.query(proposalStatusQuery)) as ProposalView;
+    expect(final.approvals.map((a) => a.approver)).toEqual(['cn-alice', 'cn-carol']);
+    expect(final.rejectedMessages).toBe(36);
+    // Every closed run replays with today's code; the first is kept as a fixture for later versions.
+    const runs: string[] = [];
+    let runId: string | undefined = (await view.describe()).runId;
+    while (runId) {
+      runs.push(runId);
+      const history: temporal.api.history.v1.IHistory = await client.workflow
+        .getHandle(proposalId, runId)
+        .fetchHistory();
+      runId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+    }
+    expect(runs.length).toBeGreaterThanOrEqual(4);
+    for (const run of runs.slice(1)) {
+      const history = await client.workflow.getHandle(proposalId, run).fetchHistory();
+      await expect(
+        Worker.runReplayHistory({ workflowBundle: workflowBundle() }, history, run),
+      ).resolves.toBeUndefined();
+    }
+    if (process.env.WARDEN_RECORD_HISTORIES === '1') {
+      const first = await client.workflow.getHandle(proposalId, runs.at(-1)).fetchHistory();
+      writeFileSync(path.join(__dirname, '..', 'histories', 'expansion-proposal-continued.json'), historyToJSON(first));
+    }
+    await handle.terminate('test over');
+  });
+
+  /** Every run of a workflow, newest first; each closed one replays with today's code. */
+  const runsReplayed = async (workflowId: string): Promise<temporal.api.history.v1.IHistory[]> => {
+    const histories: temporal.api.history.v1.IHistory[] = [];
+    let runId: string | undefined = (await client.workflow.getHandle(workflowId).describe()).runId;
+    while (runId) {
+      const history: temporal.api.history.v1.IHistory = await client.workflow
+        .getHandle(workflowId, runId)
+        .fetchHistory();
+      histories.push(history);
+      runId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+    }
+    for (const [k, history] of histories.slice(1).entries())
+      await expect(
+        Worker.runReplayHistory({ workflowBundle: workflowBundle() }, history, `${workflowId}#${k}`),
+      ).resolves.toBeUndefined();
+    return histories;
+  };
+
+  it('a change request past its message budget continues as new and still takes its approvals', async () => {
+    const RISK = {
+      maxDailyLoss: 500,
+      maxDailyExposure: 10_000,
+      maxOpenRisk: 2_000,
+      maxActionsPerDay: 50,
+      enabled: true,
+    };
+    await upsertRiskPolicy(t.db, { engine: 'LLCR', ...RISK }, 'setup');
+    const id = `cr-${uniqueName('ll').slice(-12)}`;
+    const workflowId = policyChangeWorkflowId(id);
+    const start = await client.workflow.start<typeof policyChange>('policyChange', {
+      taskQueue,
+      workflowId,
+      args: [
+        {
+          id,
+          requestedBy: { name: 'll-alice', roles: ['risk_officer'] },
+          changes: [{ kind: 'risk_policy', target: 'LLCR', after: { ...RISK, maxDailyLoss: 900 } }],
+          reason: 'long-lived',
+          messagesPerRun: 20,
+        },
+      ],
+    });
+    expect((await start.executeUpdate(changeRequestOpenedUpdate)).status).toBe('pending');
+    const handle = client.workflow.getHandle(workflowId);
+    const status = async () =>
+      (await handle.query(changeRequestStatusQuery).catch(() => undefined)) as ChangeRequestView | undefined;
+    // Three rounds of junk, each past the run's budget of 20 (the old budget ignored everything past it).
+    let lastRun = (await handle.describe()).runId;
+    for (let round = 1; round <= 3; round++) {
+      for (let i = 0; i < 25; i++)
+        await handle.signal(approveChangeSignal, { actor: `ll-spam-${i}`, role: 'nobody' } as never);
+      await expect.poll(async () => (await status())?.rejectedMessages, { timeout: 20_000 }).toBe(25 * round);
+      await expect.poll(async () => (await handle.describe()).runId, { timeout: 20_000 }).not.toBe(lastRun);
+      lastRun = (await handle.describe()).runId;
+    }
+    await handle.signal(approveChangeSignal, { actor: 'll-bob', role: 'risk_officer' });
+    await handle.signal(approveChangeSignal, { actor: 'll-carol', role: 'manager' });
+    await expect.poll(async () => (await status())?.status, { timeout: 20_000 }).toBe('applied');
+    const final = (await status())!;
+    expect(final.approvals.map((a) => a.actor)).toEqual(['ll-bob', 'll-carol']);
+    expect(final.rejectedMessages).toBe(75);
+    expect((await listRiskPolicies(t.db)).find((p) => p.engine === 'LLCR')?.maxDailyLoss).toBe(900);
+    await handle.result();
+    const histories = await runsReplayed(workflowId);
+    expect(histories.length).toBeGreaterThanOrEqual(4);
+    if (process.env.WARDEN_RECORD_HISTORIES === '1')
+      writeFileSync(
+        path.join(__dirname, '..', 'histories', 'policy-change-continued.json'),
+        historyToJSON(histories.at(-1)!),
+      );
+  });
+
+  it('a control plane due to continue as new hands its queued signals to the next run', async () => {
+    // Its own workflow id: the singleton's runs belong to the flood above; the state row is shared.
+    const workflowId = uniqueName('control-plane-hand-over');
+    const handle = await client.workflow.start('controlPlane', { taskQueue, workflowId, args: [{ signalsPerRun: 5 }] });
+    await expect
+      .poll(async () => (await handle.query(controlPlaneStateQuery).catch(() => undefined)) !== undefined)
+      .toBe(true);
+    const before = await t.db
+      .selectFrom('audit_event')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('kind', '=', 'control_plane.engine_restricted')
+      .executeTakeFirstOrThrow();
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        handle.signal(restrictEngineSignal, {
+          engine: 'LLHO',
+          restriction: 'pause',
+          source: 'operator:ho',
+          actor: 'ho',
+          reason: `burst ${i}`,
+        }),
+      ),
+    );
+    const restricted = async () =>
+      Number(
+        (
+          await t.db
+            .selectFrom('audit_event')
+            .select((eb) => eb.fn.countAll<string>().as('n'))
+            .where('kind', '=', 'control_plane.engine_restricted')
+            .executeTakeFirstOrThrow()
+        ).n,
+      ) - Number(before.n);
+    await expect.poll(restricted, { timeout: 30_000 }).toBe(40);
+    const histories = await runsReplayed(workflowId);
+    expect(histories.length).toBeGreaterThanOrEqual(3);
+    const signalled = histories
+      .flatMap((h) => h.events ?? [])
+      .filter((e) => e.workflowExecutionSignaledEventAttributes != null);
+    expect(signalled).toHaveLength(40);
+    if (process.env.WARDEN_RECORD_HISTORIES === '1')
+      writeFileSync(
+        path.join(__dirname, '..', 'histories', 'control-plane-handed-over.json'),
+        historyToJSON(histories.at(-1)!),
+      );
+    await handle.terminate('test over');
+  });
+});
