@@ -7,12 +7,12 @@ import { toolPaths } from '../config/paths';
  * stack (infra/temporal/dynamicconfig/warden.yaml, checked against this by a test). A burst of signals
  * to one workflow is buffered while its task runs; past 100 events or 2 MiB (the defaults) the server
  * force-fails that task to flush them. Signals are up to 2 MiB each (limit.blobSize.error, kept), so a
- * few hostile ones or a flood of small ones could fail the control plane's task at will: the buffer
- * holds more here. Temporal Cloud keeps its own limits; a forced task is retried there, nothing is lost.
+ * flood of small ones could fail the control plane's task at will: the buffer holds more events here.
+ * Its byte bound stays at 2 MiB: buffered signals are written in one transaction, which the server caps at
+ * 4 MiB, so a larger buffer would refuse signals outright instead of flushing them. Temporal Cloud keeps its own limits; a forced task is retried there, nothing is lost.
  */
 export const SERVER_LIMITS: Readonly<Record<string, number>> = {
   'history.maximumBufferedEventsBatch': 2_000,
-  'history.maximumBufferedEventsSizeInBytes': 64 * 1024 * 1024,
 };
 
 /** SERVER_LIMITS as `temporal server start-dev` flags. */
