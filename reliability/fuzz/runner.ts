@@ -176,18 +176,11 @@ export async function engageLatency(env: FuzzEnv, label: string): Promise<number
   return Number.POSITIVE_INFINITY;
 }
 
-export async function runBoundary(
-  env: FuzzEnv,
-  boundary: Boundary,
-  runs: number,
-  seed: number,
-  log: (line: string) => void = () => undefined,
-): Promise<BoundaryResult> {
-  const started = performance.now();
-  const payloads = boundary.payloads?.(runs, seed) ?? samplePayloads(boundary.template, runs, seed);
-  const result: BoundaryResult = {
-    boundary: boundary.name,
-    kind: boundary.kind,
+/** A boundary's tally before its first payload. */
+export function emptyResult(boundary: string, kind: BoundaryKind): BoundaryResult {
+  return {
+    boundary,
+    kind,
     payloads: 0,
     rejected: 0,
     accepted: 0,
@@ -202,6 +195,18 @@ export async function runBoundary(
     families: {},
     findings: [],
   };
+}
+
+export async function runBoundary(
+  env: FuzzEnv,
+  boundary: Boundary,
+  runs: number,
+  seed: number,
+  log: (line: string) => void = () => undefined,
+): Promise<BoundaryResult> {
+  const started = performance.now();
+  const payloads = boundary.payloads?.(runs, seed) ?? samplePayloads(boundary.template, runs, seed);
+  const result = emptyResult(boundary.name, boundary.kind);
   const finding = (text: string) => {
     if (result.findings.length < 12) result.findings.push(short(text, 600));
   };

@@ -7,7 +7,7 @@ import { projectRoot } from '../../src/config/paths';
 import { createApiServer, serveApi } from '../../src/operator/api/server';
 import { httpBoundaries, messageBoundaries, workflowBoundaries } from './boundaries';
 import type { FuzzEnv } from './env';
-import { type BoundaryResult, engageLatency, runBoundary, verdictFailures, withTimeout } from './runner';
+import { type BoundaryResult, emptyResult, engageLatency, runBoundary, verdictFailures, withTimeout } from './runner';
 import { controlText, HUGE } from './payloads';
 import fc from 'fast-check';
 
@@ -103,21 +103,8 @@ async function runCli(env: FuzzEnv, options: SuiteOptions): Promise<BoundaryResu
     (v) => ['--no-such-flag', v],
   ];
   const result: BoundaryResult = {
-    boundary: 'cli bin/warden.cjs',
-    kind: 'cli',
-    payloads: 0,
-    rejected: 0,
-    accepted: 0,
-    taskFailures: 0,
-    badRuns: 0,
-    stateChanges: 0,
-    unnamed: 0,
-    serverErrors: 0,
-    hangs: 0,
-    engageMs: null,
-    seconds: 0,
+    ...emptyResult('cli bin/warden.cjs', 'cli'),
     families: { 'hostile argument': hostile.length },
-    findings: [],
   };
   try {
     for (const [i, value] of hostile.entries()) {

@@ -14,6 +14,7 @@ import { toolPaths } from '../../src/config/paths';
 import type { CommandResult } from '../../src/domain/autonomy/commands';
 import type { ControlPlaneView } from '../../src/domain/control-plane/types';
 import type { DealResult } from '../../src/domain/deals/types';
+import { PLAYBOOK_STEP_IDS } from '../../src/domain/go-live/playbook';
 import type { Role } from '../../src/domain/identity/roles';
 import { CANARY_SCHEDULE_ID, TRIPWIRE_SCHEDULE_ID } from '../../src/temporal/schedules';
 import { COMMAND_EXECUTION_WORKFLOW_TYPE, commandWorkflowId, dealWorkflowId } from '../../workflows/names';
@@ -192,17 +193,8 @@ async function arm(warden: LocalWarden, api: Api, keys: Map<string, string>): Pr
       await api.op('alice', 'change.approve', { id: created.changeRequest.changeRequestId });
   }
   await api.op('alice', 'playbook.start', {});
-  const steps = [
-    'preflight',
-    'risk_policies_reviewed',
-    'prod_gates_reviewed',
-    'watchdogs_running',
-    'kill_switch_drill',
-    'alerts_routed',
-    'dry_run_reviewed',
-    'capital_band_confirmed',
-  ];
-  for (const step of steps) {
+  // Every step but the sign-off, which someone else gives below.
+  for (const step of PLAYBOOK_STEP_IDS.filter((id) => id !== 'sign_off')) {
     const answer = await api.op<{ accepted?: boolean }>('alice', 'playbook.step', {
       step,
       evidence: `endurance harness: ${step}`,
