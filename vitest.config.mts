@@ -4,6 +4,9 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     pool: 'forks',
+    // Most files wait on the shared dev server and PostgreSQL rather than compute: on 2 cores vitest's
+    // default (cores − 1) runs them one at a time. Each file has its own database, namespace or task queue.
+    maxWorkers: 2,
     globalSetup: ['test/global-setup.ts'],
     setupFiles: ['test/setup-runtime.ts'],
     testTimeout: 60_000,

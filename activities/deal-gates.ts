@@ -8,9 +8,9 @@ import { enforceControlPlane } from '../src/domain/control-plane/rules';
 import { effectiveApplyMode } from '../src/domain/deals/policy';
 import { appendAuditEvent } from '../src/db/audit.repository';
 import { AuditKind } from '../src/domain/audit/kinds';
-import { readControlPlaneState } from '../src/db/control-plane.repository';
+import { readControlPlaneStateShared } from '../src/db/control-plane.repository';
 import { recordKpiEvent } from '../src/db/kpi.repository';
-import { consumePermit, issuePermit, revokePermit } from './gates/permits';
+import { consumePermitIn, issuePermit, revokePermit } from './gates/permits';
 import { assertProdEligible } from './gates/prod-eligibility';
 import { releaseReservation, reserveExposure, settleResult } from './gates/risk';
 import { auditReconciliation, claimDeal } from './gates/claims';
@@ -58,30 +58,43 @@ export function createDealActivities({
     /**
      * The last gate before the executor: the control plane is read again (a
      * kill switch engaged since the first check stops the deal here), and only
-     * then is the permit used.
+     * then is the permit used — in one transaction that holds the control
+     * plane's row FOR SHARE, so an engage (FOR UPDATE) commits either before
+     * this read and the deal stops, or after its permit was used: never a
+     * permit used after the engage was persisted.
      */
-    async authorizeExecution(input) {
-      const decision = enforceControlPlane(input.executionClass, await readControlPlaneState(db));
-      if (!decision.allowed)
-        return { authorized: false, gate: 'control_plane', reason: decision.reason, detail: decision.detail };
-      // OBSERVE_ONLY never executes (dry_run); SANDBOX_EXEC never goes past testnet.
-      const applyMode = effectiveApplyMode(input.executionClass, decision.applyMode);
-      const used = await consumePermit(db, {
-        permitId: input.permitId,
-        dealId: input.dealId,
-        at: new Date(input.at),
-        ...(input.run ? { run: { ...input.run, applyMode } } : {}),
-      });
-      if (!used.ok)
+    authorizeExecution: (input) =>
+      db.transaction().execute(async (trx) => {
+        const decision = enforceControlPlane(input.executionClass, await readControlPlaneStateShared(trx));
+        if (!decision.allowed)
+          return {
+            authorized: false,
+            gate: 'control_plane',
+            reason: decision.reason,
+            detail: decision.detail,
+          };
+        // OBSERVE_ONLY never executes (dry_run); SANDBOX_EXEC never goes past testnet.
+        const applyMode = effectiveApplyMode(input.executionClass, decision.applyMode);
+        const used = await consumePermitIn(trx, {
+          permitId: input.permitId,
+          dealId: input.dealId,
+          at: new Date(input.at),
+          ...(input.run ? { run: { ...input.run, applyMode } } : {}),
+        });
+        if (!used.ok)
+          return {
+            authorized: false,
+            gate: 'permit',
+            reason: used.reason,
+            detail: 'detail' in used ? used.detail : `permit ${input.permitId} could not be used`,
+            ...('ambiguous' in used && used.ambiguous ? { ambiguous: true } : {}),
+          };
         return {
-          authorized: false,
-          gate: 'permit',
-          reason: used.reason,
-          detail: 'detail' in used ? used.detail : `permit ${input.permitId} could not be used`,
-          ...('ambiguous' in used && used.ambiguous ? { ambiguous: true } : {}),
+          authorized: true,
+          applyMode,
+          executorTimeoutSeconds: governor.executorTimeoutSeconds ?? 60,
         };
-      return { authorized: true, applyMode, executorTimeoutSeconds: governor.executorTimeoutSeconds ?? 60 };
-    },
+      }),
 
     revokePermit: (input) => revokePermit(db, input),
 

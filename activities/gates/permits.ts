@@ -1,7 +1,7 @@
 // Seed 003's execution permits: lock the symbol → decide (src/domain/permits)
 // → write the permit, block or disarm record, then audit.
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../../src/db/database';
 import { recordAuditEvents } from '../../src/db/audit.repository';
 import {
@@ -107,29 +107,38 @@ export async function consumePermit(
     at: Date;
     run?: { workflowId: string; runId: string; applyMode: ApplyMode };
   },
-): Promise<ConsumeResult | { ok: false; reason: 'deal_already_executing'; detail: string; ambiguous: boolean }> {
-  return db.transaction().execute(async (trx) => {
-    const permit = await lockPermit(trx, request.permitId);
-    const claim = request.run ? await findClaim(trx, request.dealId, { forUpdate: true }) : undefined;
-    const byClaim = claimAllowsExecution(claim, request.run);
-    if (!byClaim.ok) {
-      // A new run of the claiming workflow (a reset) takes over the wait for reconciliation.
-      if (byClaim.ambiguous && claim?.workflowId === request.run?.workflowId)
-        await setClaimRun(trx, request.dealId, request.run!.runId);
-      return { ok: false, reason: 'deal_already_executing', detail: byClaim.detail, ambiguous: byClaim.ambiguous };
-    }
-    const { consume, ...result } = decideConsume(permit, request);
-    // Not audited on its own: the deal's outcome event names the permit it used.
-    if (consume) await setPermitStatus(trx, request.permitId, { status: 'consumed', at: request.at });
-    if (result.ok && byClaim.advance && request.run)
-      await markExecuting(trx, {
-        dealId: request.dealId,
-        runId: request.run.runId,
-        permitId: request.permitId,
-        applyMode: request.run.applyMode,
-      });
-    return result as ConsumeResult;
-  });
+): Promise<ConsumeOutcome> {
+  return db.transaction().execute((trx) => consumePermitIn(trx, request));
+}
+
+type ConsumeOutcome =
+  ConsumeResult | { ok: false; reason: 'deal_already_executing'; detail: string; ambiguous: boolean };
+
+/** {@link consumePermit} inside the caller's transaction (the last gate holds the control plane's row in it). */
+export async function consumePermitIn(
+  trx: Transaction<Database>,
+  request: Parameters<typeof consumePermit>[1],
+): Promise<ConsumeOutcome> {
+  const permit = await lockPermit(trx, request.permitId);
+  const claim = request.run ? await findClaim(trx, request.dealId, { forUpdate: true }) : undefined;
+  const byClaim = claimAllowsExecution(claim, request.run);
+  if (!byClaim.ok) {
+    // A new run of the claiming workflow (a reset) takes over the wait for reconciliation.
+    if (byClaim.ambiguous && claim?.workflowId === request.run?.workflowId)
+      await setClaimRun(trx, request.dealId, request.run!.runId);
+    return { ok: false, reason: 'deal_already_executing', detail: byClaim.detail, ambiguous: byClaim.ambiguous };
+  }
+  const { consume, ...result } = decideConsume(permit, request);
+  // Not audited on its own: the deal's outcome event names the permit it used.
+  if (consume) await setPermitStatus(trx, request.permitId, { status: 'consumed', at: request.at });
+  if (result.ok && byClaim.advance && request.run)
+    await markExecuting(trx, {
+      dealId: request.dealId,
+      runId: request.run.runId,
+      permitId: request.permitId,
+      applyMode: request.run.applyMode,
+    });
+  return result as ConsumeResult;
 }
 
 /** Compensation: an unused permit of a stopped deal is revoked and stops counting against the limits. */

@@ -41,7 +41,7 @@ import {
 } from '../../workflows/names';
 import type { FuzzEnv } from './env';
 import { toJsonText } from './payloads';
-import { type Attempt, type Boundary, pool, withTimeout } from './runner';
+import { type Attempt, type Boundary, type InspectedRuns, pool, withTimeout } from './runner';
 import { exampleOf, fieldNames, jsonSchemaOf, templateOf } from './templates';
 import { inspectWorkflow } from './verdicts';
 
@@ -87,13 +87,15 @@ async function inspectRuns(
   ids: string[],
   expected: (status: string, failure: string | undefined) => boolean,
   terminate: boolean,
-): Promise<{ taskFailures: number; badRuns: string[] }> {
+): Promise<InspectedRuns> {
   let taskFailures = 0;
+  let serverRetries = 0;
   const badRuns: string[] = [];
   await pool(ids, 20, async (key) => {
     const [id, runId] = key.split('\u0000') as [string, string | undefined];
     const verdict = await inspectWorkflow(env.client, id, runId);
     taskFailures += verdict.taskFailures;
+    serverRetries += verdict.serverRetries;
     if (verdict.taskFailure) badRuns.push(`${id}: workflow task failed, ${verdict.taskFailure}`);
     else if (!expected(verdict.status, verdict.failure))
       badRuns.push(`${id}: ${verdict.status} ${verdict.failure ?? ''}`);
@@ -104,7 +106,7 @@ async function inspectRuns(
         .terminate('fuzz run over')
         .catch(() => undefined);
   });
-  return { taskFailures, badRuns };
+  return { taskFailures, serverRetries, badRuns };
 }
 
 /**

@@ -52,9 +52,16 @@ export interface Boundary {
   /** State tables a refused payload may still change (an engage engages whatever its form). */
   allowedChanges?: readonly string[];
   /** After the batch: workflow task failures and runs that are not running or closed as they should be. */
-  inspect?(): Promise<{ taskFailures: number; badRuns: string[] }>;
+  inspect?(): Promise<InspectedRuns>;
   /** Overrides the generated payloads (e.g. no payload at all for a payload-free signal). */
   payloads?(count: number, seed: number): Fuzzed[];
+}
+
+export interface InspectedRuns {
+  taskFailures: number;
+  /** Tasks the server failed and rescheduled itself (see HistoryVerdict): reported, not a failure. */
+  serverRetries: number;
+  badRuns: string[];
 }
 
 export interface BoundaryResult {
@@ -64,6 +71,7 @@ export interface BoundaryResult {
   rejected: number;
   accepted: number;
   taskFailures: number;
+  serverRetries: number;
   badRuns: number;
   stateChanges: number;
   unnamed: number;
@@ -185,6 +193,7 @@ export function emptyResult(boundary: string, kind: BoundaryKind): BoundaryResul
     rejected: 0,
     accepted: 0,
     taskFailures: 0,
+    serverRetries: 0,
     badRuns: 0,
     stateChanges: 0,
     unnamed: 0,
@@ -313,9 +322,12 @@ export async function runBoundary(
   if (boundary.inspect) {
     const inspected = await boundary.inspect();
     result.taskFailures = inspected.taskFailures;
+    result.serverRetries = inspected.serverRetries;
     result.badRuns = inspected.badRuns.length;
     for (const run of inspected.badRuns.slice(0, 5)) finding(`run not running or closed as it should: ${run}`);
     if (inspected.taskFailures > 0) finding(`${inspected.taskFailures} workflow task failures in the target histories`);
+    if (inspected.serverRetries > 0)
+      finding(`${inspected.serverRetries} tasks the server failed and rescheduled itself (not failures)`);
   }
   result.engageMs = await engageLatency(env, boundary.name);
   result.seconds = (performance.now() - started) / 1000;

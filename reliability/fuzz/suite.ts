@@ -143,12 +143,12 @@ const pad = (value: string | number, width: number) => String(value).padStart(wi
 
 /** The table the issue asks for, one row a boundary, and a total. */
 export function formatTable(results: BoundaryResult[], minPayloads: number): string[] {
-  const header = `${'boundary'.padEnd(58)} ${pad('payloads', 8)} ${pad('rejected', 8)} ${pad('accepted', 8)} ${pad('task fail', 9)} ${pad('state chg', 9)} ${pad('unnamed', 7)} ${pad('5xx/hang', 8)} ${pad('engage ms', 9)} verdict`;
+  const header = `${'boundary'.padEnd(58)} ${pad('payloads', 8)} ${pad('rejected', 8)} ${pad('accepted', 8)} ${pad('task fail', 9)} ${pad('srv retry', 9)} ${pad('state chg', 9)} ${pad('unnamed', 7)} ${pad('5xx/hang', 8)} ${pad('engage ms', 9)} verdict`;
   const lines = [header, '-'.repeat(header.length)];
   for (const r of results) {
     const failures = verdictFailures(r, r.kind === 'cli' ? 1 : minPayloads);
     lines.push(
-      `${r.boundary.slice(0, 58).padEnd(58)} ${pad(r.payloads, 8)} ${pad(r.rejected, 8)} ${pad(r.accepted, 8)} ${pad(r.taskFailures + r.badRuns, 9)} ${pad(r.stateChanges, 9)} ${pad(r.unnamed, 7)} ${pad(r.serverErrors + r.hangs, 8)} ${pad(r.engageMs === null ? '—' : r.engageMs.toFixed(0), 9)} ${failures.length === 0 ? 'pass' : 'FAIL'}`,
+      `${r.boundary.slice(0, 58).padEnd(58)} ${pad(r.payloads, 8)} ${pad(r.rejected, 8)} ${pad(r.accepted, 8)} ${pad(r.taskFailures + r.badRuns, 9)} ${pad(r.serverRetries, 9)} ${pad(r.stateChanges, 9)} ${pad(r.unnamed, 7)} ${pad(r.serverErrors + r.hangs, 8)} ${pad(r.engageMs === null ? '—' : r.engageMs.toFixed(0), 9)} ${failures.length === 0 ? 'pass' : 'FAIL'}`,
     );
   }
   const sum = (f: (r: BoundaryResult) => number) => results.reduce((n, r) => n + f(r), 0);
@@ -166,6 +166,9 @@ export function formatTable(results: BoundaryResult[], minPayloads: number): str
       8,
     )} ${pad(
       sum((r) => r.taskFailures + r.badRuns),
+      9,
+    )} ${pad(
+      sum((r) => r.serverRetries),
       9,
     )} ${pad(
       sum((r) => r.stateChanges),

@@ -132,7 +132,15 @@ export function namesField(message: string, known: ReadonlySet<string>, payload:
 }
 
 export interface HistoryVerdict {
+  /** Workflow task failures the worker reported: what the fuzz must never cause. */
   taskFailures: number;
+  /**
+   * Tasks the server itself failed and scheduled again, the workflow's code not at fault: a signal that
+   * arrived while the task completed the run (UNHANDLED_COMMAND: the continue-as-new is retried with the
+   * signal in), or a flood of megabyte signals that overran the server's buffer while a task was in
+   * flight (FORCE_CLOSE_COMMAND: the buffer is written and a new task scheduled). Reported apart.
+   */
+  serverRetries: number;
   /** The first workflow task failure's cause and message, when there is one. */
   taskFailure?: string;
   status: string;
@@ -140,22 +148,29 @@ export interface HistoryVerdict {
   failure?: string;
 }
 
+/** WorkflowTaskFailedCause UNHANDLED_COMMAND and FORCE_CLOSE_COMMAND (the names live in @temporalio/proto, no direct dependency). */
+const SERVER_RETRY_CAUSES = new Set([1, 17]);
+
 /** What the server's history says of one run: its workflow task failures and how it stands or closed. */
 export async function inspectWorkflow(client: Client, workflowId: string, runId?: string): Promise<HistoryVerdict> {
   const handle = client.workflow.getHandle(workflowId, runId);
   const [history, description] = await Promise.all([handle.fetchHistory(), handle.describe()]);
   const events = history.events ?? [];
-  const failures = events.filter((e) => e.workflowTaskFailedEventAttributes != null);
-  const first = failures[0]?.workflowTaskFailedEventAttributes;
+  const failed = events.flatMap((e) =>
+    e.workflowTaskFailedEventAttributes ? [e.workflowTaskFailedEventAttributes] : [],
+  );
+  const failures = failed.filter((f) => !SERVER_RETRY_CAUSES.has(Number(f.cause ?? 0)));
+  const first = failures[0];
   const taskFailures = failures.length;
-  const failed = events.find((e) => e.workflowExecutionFailedEventAttributes != null);
-  const message = failed?.workflowExecutionFailedEventAttributes?.failure?.message ?? undefined;
+  const closed = events.find((e) => e.workflowExecutionFailedEventAttributes != null);
+  const message = closed?.workflowExecutionFailedEventAttributes?.failure?.message ?? undefined;
   return {
     taskFailures,
+    serverRetries: failed.length - failures.length,
     ...(first
       ? {
           taskFailure:
-            // The cause as its number (WorkflowTaskFailedCause): the enum's names live in @temporalio/proto, no direct dependency.
+            // The cause as its number (WorkflowTaskFailedCause), as above.
             `cause ${String(first.cause ?? 0)}: ${first.failure?.message ?? ''}`.slice(0, 400),
         }
       : {}),

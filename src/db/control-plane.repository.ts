@@ -25,6 +25,20 @@ export async function readControlPlaneState(db: Kysely<Database> | Transaction<D
   return toControlPlaneState(row);
 }
 
+/**
+ * The state, its row held FOR SHARE until the transaction ends: readers do not wait for each other, but a
+ * change (which locks the row FOR UPDATE) commits either before this read or after this transaction.
+ */
+export async function readControlPlaneStateShared(trx: Transaction<Database>): Promise<ControlPlaneState> {
+  const row = await trx
+    .selectFrom('control_plane_state')
+    .selectAll()
+    .where('id', '=', 1)
+    .forShare()
+    .executeTakeFirstOrThrow();
+  return toControlPlaneState(row);
+}
+
 /** The state row, locked until the transaction ends: one writer at a time. */
 export async function lockControlPlaneState(trx: Transaction<Database>): Promise<ControlPlaneStateRow> {
   return trx.selectFrom('control_plane_state').selectAll().where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();

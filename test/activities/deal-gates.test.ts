@@ -326,6 +326,52 @@ describe('execution permits on PostgreSQL', () => {
   });
 });
 
+describe('the last gate and an engage on PostgreSQL', () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  it('an engage committing while the last gate runs stops the deal: no permit is used after the engage is persisted', async () => {
+    await t.db.updateTable('control_plane_state').set({ go_live_enabled: true }).execute();
+    const permit = await gates(t).issuePermit({
+      key: 'in-flight',
+      dealId: 'in-flight',
+      symbol: 'BTCUSDT',
+      at: new Date().toISOString(),
+      actor: 'test',
+    });
+    if (!permit.granted) throw new Error('expected a permit');
+    // An engage in progress: the control plane's row locked and changed, not yet committed.
+    const engage = await t.db.startTransaction().execute();
+    await engage.selectFrom('control_plane_state').selectAll().forUpdate().execute();
+    await engage.updateTable('control_plane_state').set({ kill_switch_engaged: true }).execute();
+    let settled = false;
+    const answer = gates(t)
+      .authorizeExecution({
+        permitId: permit.permitId,
+        dealId: 'in-flight',
+        executionClass: 'PROD_EXEC',
+        at: new Date().toISOString(),
+      })
+      .finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The gate waits for the engage rather than deciding on the state it replaces.
+    expect(settled).toBe(false);
+    await engage.commit().execute();
+    expect(await answer).toMatchObject({ authorized: false, gate: 'control_plane', reason: 'kill_switch_engaged' });
+    const row = await t.db
+      .selectFrom('execution_permit')
+      .select('status')
+      .where('id', '=', permit.permitId)
+      .executeTakeFirstOrThrow();
+    expect(row.status).not.toBe('consumed');
+  });
+});
+
 const WHOLESALE_OFFER: HeimdallPolicy = {
   domain: 'WHOLESALE_OFFER',
   minConfidenceProd: 0.92,

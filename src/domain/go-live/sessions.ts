@@ -10,17 +10,18 @@ export const OperatorSchema = z
   .string()
   .regex(/^[A-Za-z0-9._@-]{1,100}$/, 'expected an operator name of letters, digits, . _ @ or -');
 
-const NotesSchema = safeText({ max: 2000, multiline: true, minMessage: 'must not be empty' });
+/** A session's free-text notes, the same at every boundary. */
+export const SessionNotesSchema = safeText({ max: 2000, multiline: true, minMessage: 'must not be empty' });
 
 export const OperatorSessionInputSchema = z.strictObject({
   /** The row's id; a new one per session, so ended sessions stay listed. */
   sessionId: z.uuid(),
   operator: OperatorSchema,
-  notes: NotesSchema.optional(),
+  notes: SessionNotesSchema.optional(),
 });
 export type OperatorSessionInput = z.infer<typeof OperatorSessionInputSchema>;
 
-export const EndSessionPayloadSchema = z.strictObject({ actor: ActorSchema, notes: NotesSchema.optional() });
+export const EndSessionPayloadSchema = z.strictObject({ actor: ActorSchema, notes: SessionNotesSchema.optional() });
 export type EndSessionPayload = z.infer<typeof EndSessionPayloadSchema>;
 
 /** Seed 004 PACK I: the state of the system when a session starts or ends. */

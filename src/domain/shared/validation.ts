@@ -2,14 +2,25 @@ import { z } from 'zod';
 
 /** One line naming the first offending field, e.g. `reason: must say why`. */
 export function describeIssues(error: z.ZodError): string {
-  return error.issues
+  return describe(error.issues, []);
+}
+
+function describe(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[]): string {
+  return issues
     .map((issue) => {
+      const path = [...prefix, ...issue.path];
       if (issue.code === 'unrecognized_keys') {
-        const prefix = issue.path.length > 0 ? `${issue.path.join('.')}.` : '';
-        return issue.keys.map((key) => `${prefix}${key}: unknown field`).join('; ');
+        const at = path.length > 0 ? `${path.join('.')}.` : '';
+        return issue.keys.map((key) => `${at}${key}: unknown field`).join('; ');
       }
-      const field = issue.path.length > 0 ? issue.path.join('.') : 'payload';
-      return `${field}: ${issue.message}`;
+      // A union none of whose forms fit: zod's own message is a bare "Invalid input". Name what the
+      // closest forms (fewest problems) need instead, so the caller learns which field to fix.
+      if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+        const fewest = Math.min(...issue.errors.map((e) => e.length));
+        const closest = issue.errors.filter((e) => e.length === fewest).map((e) => describe(e, path));
+        return [...new Set(closest)].join(' — or — ');
+      }
+      return `${path.length > 0 ? path.join('.') : 'payload'}: ${issue.message}`;
     })
     .join('; ');
 }

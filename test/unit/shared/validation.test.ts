@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { classifyDatabaseFailure } from '../../../activities/unstorable';
 import { coerceEngage, oversizedProblem } from '../../../src/domain/control-plane/engage';
 import { EngageKillSwitchInputSchema } from '../../../src/domain/control-plane/types';
@@ -31,6 +32,25 @@ describe('safeText, the one schema for free text at a boundary', () => {
     const text = safeText({ max: 20, multiline: true });
     expect(problem(text, 'a\n\tb')).toBe('a\n\tb');
     expect(problem(text, 'a\r\nb')).toMatch(/found U\+000D/);
+  });
+});
+
+describe('a refusal names the field', () => {
+  it('of a union: the closest forms, never a bare "Invalid input"', () => {
+    const target = z.union([
+      z.strictObject({ tokenId: z.uuid('expected a token id') }),
+      z.strictObject({ strategyId: z.string().min(1) }),
+    ]);
+    const refusal = (value: unknown) => {
+      const parsed = z.strictObject({ target }).safeParse({ target: value });
+      return parsed.success ? 'accepted' : describeIssues(parsed.error);
+    };
+    expect(refusal({ tokenId: 'x' })).toBe('target.tokenId: expected a token id');
+    expect(refusal({ strategyId: 5 })).toBe('target.strategyId: Invalid input: expected string, received number');
+    expect(refusal({})).toBe(
+      'target.tokenId: expected a token id — or — target.strategyId: Invalid input: expected string, received undefined',
+    );
+    expect(refusal('x')).toBe('target: Invalid input: expected object, received string');
   });
 });
 

@@ -1,11 +1,9 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
-import { safeText } from '../../../domain/shared/validation';
 import { findClaim, listDealHoldings } from '../../../db/deal-claims.repository';
-import { ReasonSchema } from '../../../domain/control-plane/types';
 import { type DealHolding, orphanViews } from '../../../domain/deals/orphans';
 import type { DealWorkflowStatus } from '../../../domain/deals/port';
-import { DealIdSchema } from '../../../domain/deals/types';
+import { DealIdSchema, ReconcileDealInputSchema } from '../../../domain/deals/types';
 import { dealWorkflowId } from '../../../../workflows/names';
 import type { Identity } from '../../../domain/identity/roles';
 import { type ChangeSubmitted, submitChanges, submittedReply } from '../../operations/submit-changes';
@@ -13,12 +11,8 @@ import { badRequest, conflict, route, type RouteSpec } from '../http';
 import { type ApiDeps, ok, viaWorkflow } from './shared';
 
 const DealParams = z.strictObject({ dealId: DealIdSchema });
-export const ReconcileBody = z.strictObject({
-  executed: z.boolean({ message: 'expected true or false: did the order execute?' }),
-  realizedLoss: z.number().finite().nonnegative('must be 0 or more').optional(),
-  externalId: safeText({ max: 500 }).optional(),
-  reason: ReasonSchema,
-});
+/** The workflow's own word, less what the API supplies (the actor is the key's identity; a release goes through a change request). */
+export const ReconcileBody = ReconcileDealInputSchema.omit({ actor: true, changeRequestId: true });
 
 /** Reservations and permits held by deals whose workflow is closed, with what the sweep does with each. */
 export async function dealOrphans({ db, temporal }: ApiDeps) {

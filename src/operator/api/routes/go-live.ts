@@ -1,20 +1,18 @@
 import { z } from 'zod';
-import { safeText } from '../../../domain/shared/validation';
-import { ActorSchema } from '../../../domain/control-plane/types';
+import { OperatorSchema, SessionNotesSchema } from '../../../domain/go-live/sessions';
 import { readPlaybook } from '../../../db/go-live.repository';
 import { listOperatorSessions } from '../../../db/operator-sessions.repository';
 import { GO_LIVE_PLAYBOOK_WORKFLOW_ID } from '../../../../workflows/names';
-import { PlaybookStepIdSchema } from '../../../domain/go-live/playbook';
+import { CompleteStepPayloadSchema } from '../../../domain/go-live/playbook';
 import { approvalAudience } from '../../../domain/identity/audience';
 import { type Identity, RELEASE_APPROVER_ROLES, RoleSchema } from '../../../domain/identity/roles';
 import { conflict, notFound, route, type RouteSpec } from '../http';
 import { type ApiDeps, ok, Paging, requireRole, signedFor, viaWorkflow } from './shared';
 
-const SessionParams = z.strictObject({ operator: ActorSchema });
-const SessionNotes = z.strictObject({ notes: safeText({ max: 4000, min: 0, multiline: true }).optional() });
-export const PlaybookStepBody = z.strictObject({
-  step: PlaybookStepIdSchema,
-  evidence: safeText({ max: 4000, multiline: true, minMessage: 'must describe the evidence' }),
+const SessionParams = z.strictObject({ operator: OperatorSchema });
+const SessionNotes = z.strictObject({ notes: SessionNotesSchema.optional() });
+/** The workflow's payload less what the API supplies (actor, token); the role one of Warden's. */
+export const PlaybookStepBody = CompleteStepPayloadSchema.pick({ step: true, evidence: true }).extend({
   role: RoleSchema.optional(),
 });
 

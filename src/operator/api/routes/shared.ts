@@ -8,6 +8,7 @@ import type { Database } from '../../../db/database';
 import type { Identity, Role } from '../../../domain/identity/roles';
 import { durationMs } from '../../../domain/shared/durations';
 import { type IssuedApprovalToken, issueApprovalToken } from '../../../db/approval-tokens.repository';
+import { operationError } from '../../operations/operation';
 import { ApiError, conflict, forbidden, notFound, type Reply } from '../http';
 
 /**
@@ -51,7 +52,8 @@ export function workflowError(error: unknown, what: string): unknown {
   if (error instanceof WorkflowNotFoundError) return notFound(`${what} not found`);
   if (error instanceof WorkflowUpdateFailedError) return conflict(error.cause?.message ?? error.message);
   if (error instanceof AlreadyRunningError) return conflict(error.message);
-  return error;
+  // The rest as any operation's: a refusal of the client's own validation is the caller's 400, never a 500.
+  return operationError(error);
 }
 
 /** Runs a call to the workflow named by `what`, answering its refusals as {@link workflowError} does. */
