@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../src/db/audit.repository';
 import { listApprovers, readGovernanceState, writeAppliedPhase } from '../src/db/autonomy.repository';
+import { findBreakerEvent } from '../src/db/breakers.repository';
 import type { Database } from '../src/db/database';
 import { closeProposalRecord, findProposalRecord, type ProposalKind } from '../src/db/proposal-records.repository';
 import { AuditKind } from '../src/domain/audit/kinds';
@@ -54,6 +55,13 @@ export function createProposalActivities({ db }: { db: Kysely<Database> }): Prop
     async checkApprover({ role, approver }) {
       const check = onAllowlist(await listApprovers(db), role, approver);
       return check.ok ? { ok: true } : { ok: false, problem: check.reason };
+    },
+
+    async confirmBreakerRevert({ proposalId, eventId }) {
+      const event = await findBreakerEvent(db, eventId);
+      if (event?.reverted_proposal_id !== proposalId)
+        return { ok: false, problem: `no breaker event ${eventId} reverted proposal ${proposalId}` };
+      return { ok: true, rule: event.rule_name, detail: event.detail };
     },
 
     /** Read → decide → write + audit in one transaction holding the governance state. */

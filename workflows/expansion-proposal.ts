@@ -250,7 +250,7 @@ function wireHandlers(proposal: ProposalDecisions, early: EarlyUpdates | undefin
   });
   setHandler(
     breakerTrippedSignal,
-    count((payload: Parameters<ProposalDecisions['breakerTripped']>[0]) => proposal.breakerTripped(payload)),
+    count((payload: unknown) => proposal.breakerTripped(payload, patched('breaker-trip-checked'))),
   );
   setHandler(proposalStatusQuery, () => proposal.view, { description: 'Status, approvals and what is still missing.' });
 }

@@ -9,7 +9,12 @@ import type {
   EditChangePayload,
   RejectChangePayload,
 } from '../src/domain/change-requests/request';
-import type { ApprovePayload, ProposalView, RejectPayload } from '../src/domain/autonomy/proposals';
+import type {
+  ApprovePayload,
+  BreakerTrippedPayload,
+  ProposalView,
+  RejectPayload,
+} from '../src/domain/autonomy/proposals';
 import type {
   ChangeControlPlaneInput,
   ChangeResult,
@@ -64,7 +69,7 @@ export const rejectSignal = defineSignal<[RejectPayload]>('reject');
 export const approveUpdate = defineUpdate<ProposalView, [ApprovePayload]>('approveProposal');
 export const rejectUpdate = defineUpdate<ProposalView, [RejectPayload]>('rejectProposal');
 /** Sent by the circuit breaker when a revert_to_l3 trips during the validation period. */
-export const breakerTrippedSignal = defineSignal<[{ rule: string; detail: string; eventId: string }]>('breakerTripped');
+export const breakerTrippedSignal = defineSignal<[BreakerTrippedPayload]>('breakerTripped');
 export const proposalStatusQuery = defineQuery<ProposalView>('status');
 
 // Strategy gate (seed 001).

@@ -103,7 +103,8 @@ export async function createFuzzEnv(options: {
     identity: { name: 'fuzz-owner', roles: [...ROLES], keyId: created.view.id },
     async stop() {
       await app.close();
-      worker.shutdown();
+      // Already stopping (a second stop, or the worker shut itself down): shutdown() would throw.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await connection.close();
       await client.connection.close();

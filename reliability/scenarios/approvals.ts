@@ -9,6 +9,7 @@ import { type WorkflowHandle, WorkflowNotFoundError, WorkflowUpdateFailedError, 
 import { sql } from 'kysely';
 import { verifyAuditChain } from '../../src/db/audit.repository';
 import { addApprover } from '../../src/db/autonomy.repository';
+import { insertBreakerEvent, markRevertedProposal } from '../../src/db/breakers.repository';
 import { proposeExpansion } from '../../src/db/expansion-proposals.repository';
 import type { ApproverRole } from '../../src/domain/autonomy/phases';
 import type { ProposalView } from '../../src/domain/autonomy/proposals';
@@ -413,6 +414,24 @@ async function untilProposal(
  * One proposal L3+ → L4 (tech_lead and ops_lead): racing approvals and a rejection; once approved
  * (validating), the harness plays the breaker (trips it, then puts the phase back) so the next can open.
  */
+/** A breaker event that reverted proposal `id`'s phase, as the breaker evaluation records one; its id. */
+async function recordRevert(cluster: Cluster, id: string): Promise<string> {
+  const event = await insertBreakerEvent(
+    cluster.db,
+    {
+      rule: 'reliability-harness',
+      action: 'revert_to_l3',
+      alertSeverity: 'critical',
+      commandType: null,
+      observed: 1,
+      detail: 'ends validation',
+    },
+    new Date(),
+  );
+  await markRevertedProposal(cluster.db, event, id);
+  return event;
+}
+
 async function lastAuditId(cluster: Cluster): Promise<bigint> {
   const row = await cluster.db
     .selectFrom('audit_event')
@@ -491,12 +510,14 @@ async function runProposal(cluster: Cluster, client: Client, i: number): Promise
     ]);
   try {
     run.decided = await untilProposal(handle, (v) => v.status !== 'pending', id);
-    if (run.decided.status === 'validating')
+    if (run.decided.status === 'validating') {
+      // A trip counts only with Warden's breaker event behind it: the harness records one, as a breaker would.
+      const eventId = await persistently(() => recordRevert(cluster, id), `breaker event for ${id}`);
       await persistently(
-        () =>
-          handle.signal(breakerTrippedSignal, { rule: 'reliability-harness', detail: 'ends validation', eventId: id }),
+        () => handle.signal(breakerTrippedSignal, { rule: 'reliability-harness', detail: 'ends validation', eventId }),
         `trip ${id}`,
       );
+    }
     run.view = (await persistently(() => handle.result(), `result of ${id}`, 120_000)) as ProposalView;
     run.ms = Date.now() - t0;
   } catch (error) {

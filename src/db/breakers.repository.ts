@@ -131,6 +131,15 @@ export async function setPausedCommandTypes(db: Db, types: string[], at: Date): 
 }
 
 /** Reverts whose proposal has not been told yet (the outbox). */
+/** One breaker event by id (the id as text, as a signal carries it). */
+export function findBreakerEvent(db: Kysely<Database>, eventId: string) {
+  return db
+    .selectFrom('circuit_breaker_event')
+    .select(['id', 'rule_name', 'detail', 'reverted_proposal_id'])
+    .where('id', '=', eventId)
+    .executeTakeFirst();
+}
+
 export async function pendingRevertNotices(db: Kysely<Database>) {
   return db
     .selectFrom('circuit_breaker_event')

@@ -39,7 +39,7 @@ import {
 
 const namespace = 'warden-long-lived-e2e';
 
-// Issue 15 item 6, small: the control plane through 600 signals and a proposal through 300, with the
+// Issue 15 item 6, small: the control plane through 300 signals and a proposal through 150, with the
 // continue-as-new thresholds lowered through the workflows' optional inputs so several runs happen
 // (each signal costs the workflow one or two activities in turn: the full sizes run on demand).
 describe('long-lived workflows under a flood of signals', () => {
@@ -76,12 +76,12 @@ describe('long-lived workflows under a flood of signals', () => {
       client,
       taskQueue,
       db: t.db,
-      controlPlaneSignals: 600,
-      proposalSignals: 300,
-      controlPlaneSignalsPerRun: 150,
+      controlPlaneSignals: 300,
+      proposalSignals: 150,
+      controlPlaneSignalsPerRun: 80,
       proposalMessagesPerRun: 40,
-      // Bursts of 100, each judged before the next: every burst outgrows a run's budget.
-      proposalBurst: 100,
+      // Bursts of 50, each judged before the next: every burst outgrows a run's budget.
+      proposalBurst: 50,
       batch: 50,
       maxEventsPerRun: 2_500,
       proposalId: uniqueName('expansion-long-lived'),

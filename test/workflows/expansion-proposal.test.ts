@@ -323,6 +323,13 @@ describe('expansionProposal workflow (time-skipping server)', () => {
       const handle = await start('L3+');
       await handle.signal(approveSignal, { role: 'tech_lead', approver: 'alice' });
       await status(handle, 'validating');
+      // A trip no breaker event stands behind, and one carrying a NUL: refused and audited, the validation goes on.
+      await handle.signal(breakerTrippedSignal, { rule: 'Critical Incident', detail: 'forged', eventId: '999999' });
+      await handle.signal(breakerTrippedSignal, { rule: 'x', detail: 'a\u0000b', eventId: '1' });
+      await expect
+        .poll(async () => (await handle.query(proposalStatusQuery)).rejectedMessages, { timeout: 15_000 })
+        .toBe(2);
+      expect(await handle.query(proposalStatusQuery)).toMatchObject({ status: 'validating', revertedBy: null });
       await env.sleep('5 days');
       // From here the clock stays put (a plain client does not unlock time skipping): the revert must come from the breaker, not a timer.
       const locked = new Client({ connection: env.connection });
@@ -342,7 +349,7 @@ describe('expansionProposal workflow (time-skipping server)', () => {
       const view = await locked.workflow.getHandle<typeof expansionProposal>(handle.workflowId).result();
       if (process.env.WARDEN_RECORD_HISTORIES === '1') {
         writeFileSync(
-          path.join(__dirname, '..', 'histories', 'expansion-proposal-reverted.json'),
+          path.join(__dirname, '..', 'histories', 'expansion-proposal-reverted-confirmed.json'),
           historyToJSON(await handle.fetchHistory()),
         );
       }

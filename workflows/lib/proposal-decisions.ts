@@ -9,6 +9,8 @@ import type { AutonomyActivities, ProposalActivities } from '../../src/domain/au
 import type { ProposalEvent } from '../../src/domain/audit/kinds';
 import type { ApproverRole } from '../../src/domain/autonomy/phases';
 import {
+  type BreakerTrippedPayload,
+  BreakerTrippedPayloadSchema,
   checkApproval,
   checkRejection,
   type ParsedProposalTerms,
@@ -17,7 +19,7 @@ import {
 import { redactToken } from '../../src/domain/identity/redact';
 import { ErrorType } from '../../src/domain/shared/errors';
 import { ApprovalInbox, type ApproverClaim } from './approval-inbox';
-import { storablePayload, storableText } from '../../src/domain/shared/validation';
+import { describeIssues, storablePayload, storableText } from '../../src/domain/shared/validation';
 import { Mailbox } from './mailbox';
 
 export const DAY_MS = 86_400_000;
@@ -42,6 +44,8 @@ export class ProposalDecisions {
   private readonly inbox: ApprovalInbox;
   /** Well-formed decisions wait here for their approver check; an update's caller hears the answer. */
   private readonly awaitingCheck = new Mailbox<{ message: Message; payload: unknown }, string | null>();
+  /** Well-formed breaker trips waiting for Warden's breaker event to confirm them. */
+  private readonly trips: BreakerTrippedPayload[] = [];
 
   constructor(
     readonly terms: Terms,
@@ -57,9 +61,9 @@ export class ProposalDecisions {
     });
   }
 
-  /** Refusals to audit or decisions to check: what the main loop wakes for. */
+  /** Refusals to audit, decisions or breaker trips to check: what the main loop wakes for. */
   get unjudged(): boolean {
-    return this.inbox.refusing > 0 || this.awaitingCheck.size > 0;
+    return this.inbox.refusing > 0 || this.awaitingCheck.size > 0 || this.trips.length > 0;
   }
 
   /** Approvals taken and not yet saved. */
@@ -123,10 +127,22 @@ export class ProposalDecisions {
     };
   }
 
-  /** A revert_to_l3 breaker trip during the validation period. */
-  breakerTripped(payload: { rule?: unknown; detail?: unknown } | undefined): void {
-    if (this.view.status === 'validating' && typeof payload?.rule === 'string')
-      this.view.revertedBy = `${payload.rule}: ${String(payload.detail ?? '')}`;
+  /**
+   * A revert_to_l3 breaker trip during the validation period. Since breaker-trip-checked, the payload is
+   * parsed (what it carries is saved with the proposal: an unbounded or NUL-bearing one would stall every
+   * later save) and waits for Warden's breaker event to confirm it (see settle): a trip anyone could forge
+   * would end the validation while the widened phase stays. A malformed or unconfirmed one is audited and dropped.
+   */
+  breakerTripped(payload: unknown, checked: boolean): void {
+    if (!checked) {
+      const trip = payload as { rule?: unknown; detail?: unknown } | undefined;
+      if (this.view.status === 'validating' && typeof trip?.rule === 'string')
+        this.view.revertedBy = `${trip.rule}: ${String(trip.detail ?? '')}`;
+      return;
+    }
+    const parsed = BreakerTrippedPayloadSchema.safeParse(payload);
+    if (!parsed.success) return this.inbox.refuse('breakerTripped', payload ?? null, describeIssues(parsed.error));
+    this.trips.push(parsed.data);
   }
 
   /**
@@ -135,6 +151,7 @@ export class ProposalDecisions {
    */
   async settle(stop?: () => boolean): Promise<void> {
     await this.checkApprovers(stop);
+    await this.confirmTrips(stop);
     await this.inbox.auditRefusals(() => void (this.view.rejectedMessages += 1), stop);
     while (this.changes.length > 0) await this.autonomy.saveProposal({ view: this.view, ...this.changes.shift()! });
   }
@@ -148,6 +165,19 @@ export class ProposalDecisions {
 
   private apply(message: Message, payload: unknown): string | null {
     return applyDecision(this.terms, this.view, this.changes, message, payload);
+  }
+
+  /** Each queued trip against Warden's breaker events: a confirmed one reverts, in the event's own words. */
+  private async confirmTrips(stop?: () => boolean): Promise<void> {
+    while (this.trips.length > 0 && !stop?.()) {
+      const trip = this.trips.shift()!;
+      const verdict = await this.autonomy.confirmBreakerRevert({
+        proposalId: this.terms.proposalId,
+        eventId: trip.eventId,
+      });
+      if (!verdict.ok) this.inbox.refuse('breakerTripped', trip, verdict.problem);
+      else if (this.view.status === 'validating') this.view.revertedBy ??= `${verdict.rule}: ${verdict.detail}`;
+    }
   }
 
   /** Checks each queued approver (token and role) off the workflow, then applies the decision or refuses it. */

@@ -121,6 +121,11 @@ export interface ProposalActivities {
     role: ApproverRole;
     approver: string;
   }): Promise<{ ok: true } | { ok: false; problem: string }>;
+  /** Whether Warden's breaker event `eventId` reverted this proposal's phase: its rule and detail, or why not. */
+  confirmBreakerRevert(input: {
+    proposalId: string;
+    eventId: string;
+  }): Promise<{ ok: true; rule: string; detail: string } | { ok: false; problem: string }>;
   /** Widens the phase only if it is still `fromPhase` (one step up); otherwise nothing changes and the answer says why. */
   applyProposedPhase(input: {
     proposalId: string;

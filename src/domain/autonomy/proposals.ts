@@ -4,6 +4,18 @@ import { describeIssues, safeText, TokenTextSchema } from '../shared/validation'
 import { type ApproverRole, ApproverRoleSchema, nextPhase, type Phase, PhaseSchema } from './phases';
 import type { ReadinessReport } from './readiness';
 
+/**
+ * `breakerTripped`: a revert_to_l3 breaker tripped while the proposal validates. Warden's breaker evaluation
+ * sends it after it reverted the phase; since breaker-trip-checked the proposal reverts only once Warden's
+ * breaker event confirms it (anyone who can signal could send one), and bounded, as it is stored.
+ */
+export const BreakerTrippedPayloadSchema = z.strictObject({
+  rule: safeText({ max: 100 }),
+  detail: safeText({ max: 4000, min: 0, multiline: true }).optional(),
+  eventId: z.string().regex(/^[1-9][0-9]{0,17}$/, 'expected the id of the breaker event that reverted the phase'),
+});
+export type BreakerTrippedPayload = z.infer<typeof BreakerTrippedPayloadSchema>;
+
 /** A signed approval token; required when signed approvals are on (`approver` must be its subject). */
 const TokenSchema = TokenTextSchema.optional();
 export const ApprovePayloadSchema = z.strictObject({
