@@ -75,7 +75,8 @@ export const proposalStatusQuery = defineQuery<ProposalView>('status');
 // Strategy gate (seed 001).
 export const approveOrderSignal = defineSignal<[OrderApproval]>('approveOrder');
 export const approvePromotionSignal = defineSignal<[OrderApproval]>('approvePromotion');
-export const rejectPromotionSignal = defineSignal<[OrderApproval & { reason?: string }]>('rejectPromotion');
+// A rejection says why in `comment`, as an approval does.
+export const rejectPromotionSignal = defineSignal<[OrderApproval]>('rejectPromotion');
 export const promotionStatusQuery = defineQuery<PromotionView>('status');
 
 // Go-live playbook (seed 004 PACK H). A step is an update so whoever does it

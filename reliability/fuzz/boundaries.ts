@@ -6,7 +6,12 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { z } from 'zod';
 import { CommandDecisionSchema, CommandExecutionInputSchema } from '../../src/domain/autonomy/commands';
-import { ApprovePayloadSchema, ProposalTermsSchema, RejectPayloadSchema } from '../../src/domain/autonomy/proposals';
+import {
+  ApprovePayloadSchema,
+  BreakerTrippedPayloadSchema,
+  ProposalTermsSchema,
+  RejectPayloadSchema,
+} from '../../src/domain/autonomy/proposals';
 import {
   ApproveChangePayloadSchema,
   CancelChangePayloadSchema,
@@ -20,7 +25,7 @@ import {
   controlPlaneChangeSchemas,
   type ControlPlaneChangeKind,
 } from '../../src/domain/control-plane/types';
-import { DealInputSchema } from '../../src/domain/deals/types';
+import { DealInputSchema, ReconcileDealInputSchema } from '../../src/domain/deals/types';
 import {
   AbandonPayloadSchema,
   CompleteStepPayloadSchema,
@@ -28,9 +33,10 @@ import {
 } from '../../src/domain/go-live/playbook';
 import { EndSessionPayloadSchema, OperatorSessionInputSchema } from '../../src/domain/go-live/sessions';
 import { NotificationDispatchInputSchema } from '../../src/domain/notifications/dispatch';
-import { PromotionInputSchema } from '../../src/domain/strategy/messages';
+import { OrderApprovalSchema, PromotionInputSchema } from '../../src/domain/strategy/messages';
 import { CanaryInputSchema } from '../../src/domain/watchdogs/canary';
 import { addApprover } from '../../src/db/autonomy.repository';
+import { getStrategy, setStrategyLevel, upsertStrategy } from '../../src/db/strategy.repository';
 import { OPERATIONS, runOperation } from '../../src/operator/operations';
 import {
   CONTROL_PLANE_WORKFLOW_ID,
@@ -39,6 +45,7 @@ import {
   operatorSessionWorkflowId,
   policyChangeWorkflowId,
 } from '../../workflows/names';
+import { dealProgressQuery, promotionStatusQuery } from '../../workflows/messages';
 import type { FuzzEnv } from './env';
 import { toJsonText } from './payloads';
 import { type Attempt, type Boundary, type InspectedRuns, pool, withTimeout } from './runner';
@@ -309,6 +316,65 @@ function messageBoundary(
   };
 }
 
+const ORDER_APPROVAL_STRATEGY = 'fuzz-order-approval';
+
+/** A strategy opted in at `level` (a new one starts at L0 and is put there directly, as a seeded database holds it). */
+async function fuzzStrategy(env: FuzzEnv, id: string, level: 'L0' | 'L2'): Promise<void> {
+  if (await getStrategy(env.db, id)) return;
+  await upsertStrategy(
+    env.db,
+    {
+      id,
+      enabled: true,
+      level: 'L0',
+      paused: false,
+      pausedReason: null,
+      capital: 100_000,
+      tokenRequired: false,
+      healthFloor: 0.25,
+    },
+    'fuzz',
+    'fuzz target',
+  );
+  if (level !== 'L0') await setStrategyLevel(env.db, { id, to: level, since: new Date() });
+}
+
+/** Until `done` holds (or `ms` passed): a target is handed out once it waits where its messages matter. */
+async function waitFor(done: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await done().catch(() => false)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
+/**
+ * A promotion keeps the refusals of its signals on its view (`refused`), not in the audit trail the runner
+ * reads a signal's from: each payload is sent alone and judged, as an update is, by what the view then holds.
+ */
+function judgedByView(env: FuzzEnv, t: Target, message: string, boundary: Boundary): Boundary {
+  return {
+    ...boundary,
+    kind: 'update',
+    concurrency: 1,
+    async send(payload: unknown): Promise<Attempt> {
+      const handle = env.client.workflow.getHandle(await t.id());
+      const before = (await handle.query(promotionStatusQuery)).refused.length;
+      try {
+        await handle.signal(message, payload);
+      } catch (error) {
+        return updateRefusal(error);
+      }
+      let view = await handle.query(promotionStatusQuery);
+      // A payload that parses is refused (or counts) only after the worker's check of its approver.
+      const deadline = Date.now() + 5_000;
+      while (view.refused.length === before && view.status === 'pending' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        view = await handle.query(promotionStatusQuery);
+      }
+      const problem = view.refused[before];
+      return problem === undefined ? { rejected: false } : { rejected: true, message: problem };
+    },
+  };
+}
+
 const CONTROL_PLANE_OMIT = ['pendingChanges', 'rejectedSignals', 'droppedChanges'];
 
 export function messageBoundaries(env: FuzzEnv): Boundary[] {
@@ -419,6 +485,7 @@ export function messageBoundaries(env: FuzzEnv): Boundary[] {
     ['reject', 'reject', 'signal', RejectPayloadSchema],
     ['approveProposal', 'approveProposal', 'update', ApprovePayloadSchema],
     ['rejectProposal', 'rejectProposal', 'update', RejectPayloadSchema],
+    ['breakerTripped', 'breakerTripped', 'signal', BreakerTrippedPayloadSchema],
   ] as const)
     boundaries.push(messageBoundary(env, proposal, { name: `expansionProposal.${name}`, message, kind, schema }));
 
@@ -444,6 +511,68 @@ export function messageBoundaries(env: FuzzEnv): Boundary[] {
         kind: 'signal',
         schema: CommandDecisionSchema,
       }),
+    );
+
+  const deal = target(
+    env,
+    async () => {
+      // An L2 strategy's order waits for approveOrder; OBSERVE_ONLY passes the control plane even with go-live
+      // off or the kill switch engaged (each batch's engage probe engages it), and never calls an executor.
+      await fuzzStrategy(env, ORDER_APPROVAL_STRATEGY, 'L2');
+      const handle = await env.warden.startDeal({
+        dealId: `fuzz-${randomUUID()}`,
+        engine: 'FUZZ',
+        symbol: 'FUZZ',
+        amount: 100,
+        requestedBy: 'fuzz-producer',
+        strategyId: ORDER_APPROVAL_STRATEGY,
+        executionClass: 'OBSERVE_ONLY',
+        orderApprovalTimeoutSeconds: 86_400,
+      });
+      await waitFor(async () => (await handle.query(dealProgressQuery)).stage === 'awaiting_order_approval');
+      return handle.workflowId;
+    },
+    'progress',
+  );
+  for (const [name, kind, schema] of [
+    ['approveOrder', 'signal', OrderApprovalSchema],
+    // A word that parses is refused for the deal's stage (not awaiting reconciliation): the validator parses first.
+    ['reconcileDeal', 'update', ReconcileDealInputSchema],
+  ] as const)
+    boundaries.push(messageBoundary(env, deal, { name: `dealExecution.${name}`, message: name, kind, schema }));
+
+  const promotion = target(
+    env,
+    async () => {
+      // A new strategy each time: one open promotion per strategy and level. Its requester (the env's identity,
+      // the only approver listed) may not decide it, so no payload closes it.
+      const strategyId = `fuzz-promotion-${randomUUID()}`;
+      await fuzzStrategy(env, strategyId, 'L0');
+      await addApprover(env.db, 'tech_lead', env.identity.name, 'fuzz');
+      const proposed = (await runOperation(OPERATIONS['strategy.promote'], env.deps, env.identity, {
+        id: strategyId,
+        role: 'tech_lead',
+        reason: 'fuzz target',
+      })) as { proposalId: string };
+      return proposed.proposalId;
+    },
+    'status',
+    // Refusals pile up here: each payload is judged by the entry it adds (see judgedByView).
+    ['refused'],
+  );
+  for (const name of ['approvePromotion', 'rejectPromotion'])
+    boundaries.push(
+      judgedByView(
+        env,
+        promotion,
+        name,
+        messageBoundary(env, promotion, {
+          name: `strategyPromotion.${name}`,
+          message: name,
+          kind: 'signal',
+          schema: OrderApprovalSchema,
+        }),
+      ),
     );
 
   const dispatch = target(env, async () => NOTIFICATION_DISPATCH_WORKFLOW_ID, 'dispatch', [

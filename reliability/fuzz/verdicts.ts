@@ -114,7 +114,7 @@ const WHOLE = new Set(['payload', 'body', 'query', 'params', 'input', 'args']);
  */
 export function namesField(message: string, known: ReadonlySet<string>, payload: unknown): boolean {
   const sent = keysOf(payload);
-  const candidates = message.matchAll(/(?:^|[\s;,(])([^\s:;,()]{1,300}?)\s*:\s/gu);
+  const candidates = message.matchAll(/(?:^|[\s;,(])([^\s:;,()]{1,300}?)\s*:(?=\s)/gu);
   for (const [, token] of candidates) {
     const segments = token!
       .replace(/\[(\d+)\]/g, '.$1')
