@@ -269,27 +269,33 @@ async function driveControlPlane(options: LongLivedOptions): Promise<WorkflowFig
     async () => void (await until(view, (v) => v.pendingChanges <= 128 - width, 120_000)),
   );
   options.log?.(`control plane: ${options.controlPlaneSignals} sent in ${(Date.now() - started) / 1000} s`);
-  // Once the queue is empty: an engage jumps the queue, and the marker must be the last change.
-  await until(view, (v) => v.pendingChanges === 0, 600_000);
-  const marker = { source: 'operator', actor: 'll-final', reason: 'after the flood' };
-  await cp.signal(engageKillSwitchSignal, marker);
-  const final = await until(view, (v) => v.pendingChanges === 0 && v.killSwitchEngagedBy === 'll-final', 300_000);
-
   // What was sent, by kind, against the audit log.
   const count = (p: (s: Sent) => boolean) => sent.filter(p).length;
-  const rows = await db
-    .selectFrom('audit_event')
-    .select(['id', 'kind', 'details'])
-    .where('subject', '=', CONTROL_PLANE_SUBJECT)
-    .orderBy('id')
-    .execute();
-  const byChange = (kind: string) =>
-    rows.filter((r) => (r.details.change as { kind?: string } | undefined)?.kind === kind);
-  const overflowed = rows
-    .filter((r) => r.kind === CONTROL_PLANE_OVERFLOW_KIND)
-    .reduce((n, r) => n + Number((r.details as { dropped?: number }).dropped ?? 0), 0);
-  const rejections = rows.filter((r) => r.kind === CONTROL_PLANE_REJECTION_KIND).length;
-  const engages = byChange('engageKillSwitch');
+  const tally = async () => {
+    const rows = await db
+      .selectFrom('audit_event')
+      .select(['id', 'kind', 'details'])
+      .where('subject', '=', CONTROL_PLANE_SUBJECT)
+      .orderBy('id')
+      .execute();
+    const byChange = (kind: string) =>
+      rows.filter((r) => (r.details.change as { kind?: string } | undefined)?.kind === kind);
+    const overflowed = rows
+      .filter((r) => r.kind === CONTROL_PLANE_OVERFLOW_KIND)
+      .reduce((n, r) => n + Number((r.details as { dropped?: number }).dropped ?? 0), 0);
+    const engages = byChange('engageKillSwitch');
+    const audited = {
+      engages: engages.length,
+      malformed: engages.filter((r) => r.details.malformed !== undefined).length,
+      releases: byChange('releaseKillSwitch').length,
+      declines: byChange('declineKillSwitchRelease').length,
+      restricts: byChange('restrictEngine').length,
+      applyModes: byChange('setApplyMode').length,
+      invalid: rows.filter((r) => r.kind === CONTROL_PLANE_REJECTION_KIND).length,
+    };
+    const traced = Object.values(audited).reduce((a, b) => a + b, 0) - audited.malformed + overflowed;
+    return { rows, audited, overflowed, traced };
+  };
   const expected = {
     engages: count((s) => s.signal === 'engage') + 2,
     malformed: count((s) => s.signal === 'engage' && s.malformed),
@@ -299,18 +305,19 @@ async function driveControlPlane(options: LongLivedOptions): Promise<WorkflowFig
     applyModes: count((s) => s.signal === 'applyMode'),
     invalid: count((s) => s.signal === 'invalid'),
   };
-  const audited = {
-    engages: engages.length,
-    malformed: engages.filter((r) => r.details.malformed !== undefined).length,
-    releases: byChange('releaseKillSwitch').length,
-    declines: byChange('declineKillSwitchRelease').length,
-    restricts: byChange('restrictEngine').length,
-    applyModes: byChange('setApplyMode').length,
-    invalid: rejections,
-  };
-  // With backpressure some may be refused in aggregate; they are accounted for, not dropped.
-  const traced = Object.values(audited).reduce((a, b) => a + b, 0) - audited.malformed + overflowed;
   const owed = Object.values(expected).reduce((a, b) => a + b, 0) - expected.malformed;
+  // Once every flood signal is in the audit log (an engage jumps the queue, and the marker must be the last
+  // change; an empty queue in a query is not enough, as a signal may not have reached the run yet).
+  await until(
+    async () => ({ ...(await view()), traced: (await tally()).traced }),
+    (v) => v.pendingChanges === 0 && v.traced >= owed - 1,
+    180_000,
+  );
+  const marker = { source: 'operator', actor: 'll-final', reason: 'after the flood' };
+  await cp.signal(engageKillSwitchSignal, marker);
+  const final = await until(view, (v) => v.pendingChanges === 0 && v.killSwitchEngagedBy === 'll-final', 300_000);
+  const { rows, audited, overflowed, traced } = await tally();
+  // With backpressure some may be refused in aggregate; they are accounted for, not dropped.
   const dropped = Math.max(0, owed - traced);
   if (overflowed === 0) checks.equal(audited, expected, 'audit rows per change kind = signals sent per kind');
   checks.equal(final.droppedChanges ?? 0, 0, 'changes the control plane dropped');
@@ -458,13 +465,20 @@ async function driveProposal(options: LongLivedOptions): Promise<WorkflowFigures
     'approvals counted once each, none lost',
   );
   checks.equal(final.rejectedMessages, refusedSent, 'refusals carried across runs');
-  const audited = await db
-    .selectFrom('audit_event')
-    .select((eb) => eb.fn.countAll<string>().as('n'))
-    .where('subject', '=', `proposal:${proposalId}`)
-    .where('kind', '=', AuditKind.autonomy.messageRejected)
-    .executeTakeFirstOrThrow();
-  checks.equal(Number(audited.n), refusedSent, 'refusal audit rows = refusable signals sent');
+  const auditedRefusals = async () =>
+    Number(
+      (
+        await db
+          .selectFrom('audit_event')
+          .select((eb) => eb.fn.countAll<string>().as('n'))
+          .where('subject', '=', `proposal:${proposalId}`)
+          .where('kind', '=', AuditKind.autonomy.messageRejected)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  // The view counts a refusal as its audit starts: the last audits may still be committing.
+  const audited = await until(auditedRefusals, (n) => n >= refusedSent, 30_000).catch(auditedRefusals);
+  checks.equal(audited, refusedSent, 'refusal audit rows = refusable signals sent');
   const phase = await db.selectFrom('governance_state').select('current_phase').executeTakeFirstOrThrow();
   checks.equal(phase.current_phase, 'L4', 'phase widened once');
 
@@ -480,7 +494,7 @@ async function driveProposal(options: LongLivedOptions): Promise<WorkflowFigures
     maxEventsPerRun: maxEvents,
     eventsTotal: walked.events.reduce((a, b) => a + b, 0),
     stateChecks: { passed: checks.passed, failed: checks.failed },
-    dropped: Math.max(0, refusedSent - Number(audited.n)) + (2 - final.approvals.length),
+    dropped: Math.max(0, refusedSent - audited) + (2 - final.approvals.length),
     refusedByBackpressure: 0,
     seconds: (Date.now() - started) / 1000,
   };

@@ -268,14 +268,20 @@ async function judgeDecisions(
   const deadline = createdAt.getTime() + terms.expiresInDays * DAY_MS;
   const decided = () => view.status !== 'pending' || view.missingRoles.length === 0;
   const full = () => roll !== undefined && roll();
+  // Since proposal-decision-first: once decided, the checks and audits still queued wait for the validation
+  // period (or for the close, which then judges them first), so a flood of refused signals cannot hold back
+  // the decision it arrived with.
+  const decisionFirst = patched('proposal-decision-first');
+  if (decisionFirst) proposal.settleBeforeClose = true;
+  const pause = decisionFirst ? () => decided() || full() : roll && full;
   await awaitDecision({
     deadline,
     decided: () => decided() || full(),
     wake: () => decided() || full() || proposal.unjudged || proposal.unsaved > 0,
-    drain: () => proposal.settle(roll && full),
+    drain: () => proposal.settle(pause),
     drainOnTimeout: true,
   });
-  await proposal.settle(roll && full);
+  await proposal.settle(pause);
   if (!decided() && full() && new Date().getTime() < deadline) return 'roll';
   if (view.status === 'rejected') return proposal.close(view.rejection!.approver, 'rejected');
   if (view.missingRoles.length > 0) {
@@ -324,6 +330,8 @@ async function validationPeriod(
 ): Promise<ProposalView | 'roll'> {
   const { terms, view } = proposal;
   const full = () => roll !== undefined && roll();
+  // A trip ends the period at once; what the decision left queued is judged before the run closes.
+  if (patched('proposal-decision-first')) proposal.settleBeforeClose = true;
   await awaitDecision({
     deadline: validationEnds,
     decided: () => view.revertedBy !== null || full(),

@@ -156,8 +156,12 @@ export class ProposalDecisions {
     while (this.changes.length > 0) await this.autonomy.saveProposal({ view: this.view, ...this.changes.shift()! });
   }
 
+  /** Whether close() first judges what is still queued (since proposal-decision-first; see judgeDecisions). */
+  settleBeforeClose = false;
+
   /** Saves the proposal's end, and answers it once every handler has finished. */
   async close(actor: string, event: ProposalEvent): Promise<ProposalView> {
+    if (this.settleBeforeClose) await this.settle();
     await this.autonomy.saveProposal({ view: this.view, actor, event });
     await condition(allHandlersFinished);
     return this.view;
