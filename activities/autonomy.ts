@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { nextPhase } from '../src/domain/autonomy/phases';
 import type { AutonomyActivities, BreakerEvaluation } from '../src/domain/autonomy/activities';
 import { decideExpansion, expansionTermsFor, type ProposalTerms } from '../src/domain/autonomy/proposals';
-import { appendAuditEvent, recordRefusedMessage } from '../src/db/audit.repository';
+import { appendAuditEvent, recordRefusedMessage, recordRefusedMessages } from '../src/db/audit.repository';
 import { AuditKind } from '../src/domain/audit/kinds';
 import {
   applyPhase,
@@ -67,6 +67,13 @@ export function createAutonomyActivities({ db, notifyProposal }: AutonomyActivit
         key: input.key,
       });
     },
+
+    auditRejectedMessages: (input) =>
+      recordRefusedMessages(
+        db,
+        { kind: AuditKind.autonomy.messageRejected, subject: input.subject, actorField: 'approver' },
+        input.refusals,
+      ),
 
     saveProposal: (input) => saveProposal(db, input.view, input.actor, input.event),
     applyPhase: (input) => applyPhase(db, input),

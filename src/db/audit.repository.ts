@@ -95,23 +95,38 @@ export async function recordAuditEvent(db: Kysely<Database>, entry: AuditEntry):
  * bounded, without control characters or a token; the actor is whatever the
  * payload's `actorField` says, if it is a string.
  */
-export async function recordRefusedMessage(
+export async function recordRefusedMessage(db: Kysely<Database>, input: RefusedMessage): Promise<void> {
+  await recordAuditEvent(db, refusedMessageEntry(input));
+}
+
+/** Refused messages of one subject, in one transaction and in order (a workflow's backlog of refusals). */
+export async function recordRefusedMessages(
   db: Kysely<Database>,
-  input: {
-    kind: AuditKindName;
-    subject: string;
-    actorField: string;
-    message: string;
-    payload: unknown;
-    problem: string;
-    key?: string | undefined;
-  },
+  common: Pick<RefusedMessage, 'kind' | 'subject' | 'actorField'>,
+  refusals: Pick<RefusedMessage, 'message' | 'payload' | 'problem' | 'key'>[],
 ): Promise<void> {
+  await recordAuditEvents(
+    db,
+    refusals.map((r) => refusedMessageEntry({ ...common, ...r })),
+  );
+}
+
+interface RefusedMessage {
+  kind: AuditKindName;
+  subject: string;
+  actorField: string;
+  message: string;
+  payload: unknown;
+  problem: string;
+  key?: string | undefined;
+}
+
+function refusedMessageEntry(input: RefusedMessage): AuditEntry {
   const claimed =
     typeof input.payload === 'object' && input.payload !== null
       ? (input.payload as Record<string, unknown>)[input.actorField]
       : undefined;
-  await recordAuditEvent(db, {
+  return {
     actor: typeof claimed === 'string' ? storableText(claimed, 200) : 'unknown',
     kind: input.kind,
     subject: input.subject,
@@ -121,7 +136,7 @@ export async function recordRefusedMessage(
       problem: storableText(input.problem, 2000),
     },
     ...(input.key === undefined ? {} : { idempotencyKey: input.key }),
-  });
+  };
 }
 
 /** Several events in one transaction, in order. */

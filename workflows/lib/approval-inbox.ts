@@ -4,7 +4,7 @@
 // deadline. Each workflow composes these steps in the order its recorded
 // histories hold; the pieces issue no command beyond the activities and
 // timers the callers had, so workflows moved onto them still replay.
-import { condition, uuid4, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { ApprovalActivities, ApprovalVerdict } from '../../src/domain/identity/activities';
 import type { AutonomyActivities } from '../../src/domain/autonomy/activities';
@@ -13,7 +13,7 @@ import { type ApprovalAction, approvalAudience } from '../../src/domain/identity
 import { redactToken } from '../../src/domain/identity/redact';
 import type { Excluded } from '../../src/domain/identity/separation';
 import { AUTONOMY_APPROVER_ROLE } from '../../src/domain/identity/roles';
-import { describeIssues } from '../../src/domain/shared/validation';
+import { describeIssues, storablePayload } from '../../src/domain/shared/validation';
 
 /** What every approval payload names: who, in which seed-002 role, and (with signed approvals) a token. */
 export interface ApproverClaim {
@@ -61,8 +61,17 @@ export interface Refusal {
 export interface ApprovalInboxOptions {
   verifyApproval: ApprovalActivities['verifyApproval'];
   /** Where refusals are audited; without it a workflow keeps them on its own view. */
-  audit?: { subject: string; auditRejectedMessage: AutonomyActivities['auditRejectedMessage'] };
+  audit?: {
+    subject: string;
+    auditRejectedMessage: AutonomyActivities['auditRejectedMessage'];
+    /** Audits a backlog in batches (since batched-refusal-audits): one activity per batch, not per refusal. */
+    auditRejectedMessages?: AutonomyActivities['auditRejectedMessages'];
+  };
 }
+
+/** Refusals per audit batch, and the most their bounded payloads may weigh together (an activity input stays small). */
+const AUDIT_BATCH = 50;
+const AUDIT_BATCH_CHARS = 200_000;
 
 export class ApprovalInbox<K extends string = string> {
   private readonly received: Received<K>[] = [];
@@ -125,6 +134,21 @@ export class ApprovalInbox<K extends string = string> {
   async auditRefusals(counted: () => void = () => undefined, stop?: () => boolean): Promise<void> {
     const audit = this.options.audit;
     if (audit === undefined) throw new Error('this approval inbox has nowhere to audit its refusals');
+    // A flood of refusals is audited at one activity per batch: one per refusal kept a backlog of thousands
+    // (and the decision behind it) waiting minutes.
+    const batched = audit.auditRejectedMessages !== undefined && patched('batched-refusal-audits');
+    while (batched && this.refusals.length > 0 && !stop?.()) {
+      const batch: { message: string; payload: unknown; problem: string; key: string }[] = [];
+      let chars = 0;
+      while (this.refusals.length > 0 && batch.length < AUDIT_BATCH && chars < AUDIT_BATCH_CHARS) {
+        const r = this.refusals.shift()!;
+        const payload = storablePayload(r.payload ?? null);
+        chars += (JSON.stringify(payload) ?? '').length + r.problem.length;
+        counted();
+        batch.push({ message: r.message, payload, problem: r.problem, key: uuid4() });
+      }
+      await audit.auditRejectedMessages!({ subject: audit.subject, refusals: batch });
+    }
     while (this.refusals.length > 0 && !stop?.()) {
       const r = this.refusals.shift()!;
       counted();

@@ -57,7 +57,11 @@ export class ProposalDecisions {
     this.view = openingView(terms, createdAt);
     this.inbox = new ApprovalInbox({
       verifyApproval: autonomy.verifyApproval,
-      audit: { subject: `proposal:${terms.proposalId}`, auditRejectedMessage: autonomy.auditRejectedMessage },
+      audit: {
+        subject: `proposal:${terms.proposalId}`,
+        auditRejectedMessage: autonomy.auditRejectedMessage,
+        auditRejectedMessages: autonomy.auditRejectedMessages,
+      },
     });
   }
 

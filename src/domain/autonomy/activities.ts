@@ -89,6 +89,11 @@ export interface AutonomyActivities {
     problem: string;
     key: string;
   }): Promise<void>;
+  /** Several refusals of one subject in one transaction, in order (since batched-refusal-audits). */
+  auditRejectedMessages(input: {
+    subject: string;
+    refusals: { message: string; payload: unknown; problem: string; key: string }[];
+  }): Promise<void>;
   saveProposal(input: { view: ProposalView; actor: string; event: ProposalEvent }): Promise<void>;
   applyPhase(input: { proposalId: string; targetPhase: Phase; at: string }): Promise<void>;
   finishValidation(input: { proposalId: string }): Promise<void>;
