@@ -8,7 +8,7 @@ import { enforceControlPlane } from '../src/domain/control-plane/rules';
 import { effectiveApplyMode } from '../src/domain/deals/policy';
 import { appendAuditEvent } from '../src/db/audit.repository';
 import { AuditKind } from '../src/domain/audit/kinds';
-import { readControlPlaneStateShared } from '../src/db/control-plane.repository';
+import { readControlPlaneState } from '../src/db/control-plane.repository';
 import { recordKpiEvent } from '../src/db/kpi.repository';
 import { consumePermitIn, issuePermit, revokePermit } from './gates/permits';
 import { assertProdEligible } from './gates/prod-eligibility';
@@ -65,7 +65,7 @@ export function createDealActivities({
      */
     authorizeExecution: (input) =>
       db.transaction().execute(async (trx) => {
-        const decision = enforceControlPlane(input.executionClass, await readControlPlaneStateShared(trx));
+        const decision = enforceControlPlane(input.executionClass, await readControlPlaneState(trx, { share: true }));
         if (!decision.allowed)
           return {
             authorized: false,

@@ -20,22 +20,17 @@ export function toControlPlaneState(row: ControlPlaneStateRow): ControlPlaneStat
   };
 }
 
-export async function readControlPlaneState(db: Kysely<Database> | Transaction<Database>): Promise<ControlPlaneState> {
-  const row = await db.selectFrom('control_plane_state').selectAll().where('id', '=', 1).executeTakeFirstOrThrow();
-  return toControlPlaneState(row);
-}
-
 /**
- * The state, its row held FOR SHARE until the transaction ends: readers do not wait for each other, but a
- * change (which locks the row FOR UPDATE) commits either before this read or after this transaction.
+ * The state. With `share` inside a transaction, the row is held FOR SHARE until it ends: readers do not
+ * wait for each other, but a change (which locks the row FOR UPDATE) commits either before this read or
+ * after the transaction.
  */
-export async function readControlPlaneStateShared(trx: Transaction<Database>): Promise<ControlPlaneState> {
-  const row = await trx
-    .selectFrom('control_plane_state')
-    .selectAll()
-    .where('id', '=', 1)
-    .forShare()
-    .executeTakeFirstOrThrow();
+export async function readControlPlaneState(
+  db: Kysely<Database> | Transaction<Database>,
+  options: { share?: boolean } = {},
+): Promise<ControlPlaneState> {
+  const query = db.selectFrom('control_plane_state').selectAll().where('id', '=', 1);
+  const row = await (options.share ? query.forShare() : query).executeTakeFirstOrThrow();
   return toControlPlaneState(row);
 }
 
