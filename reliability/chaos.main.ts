@@ -46,6 +46,8 @@ const SCENARIOS: Scenario[] = [
       ] as const) {
         flat[`${workflow}: signals sent`] = f.signalsSent;
         flat[`${workflow}: signals recorded`] = f.signalsRecorded;
+        flat[`${workflow}: signals missing`] = f.signalsMissing;
+        flat[`${workflow}: signals recorded twice`] = f.signalsDuplicated;
         flat[`${workflow}: runs`] = f.runs;
         flat[`${workflow}: max events per run`] = f.maxEventsPerRun;
         flat[`${workflow}: refused by back-pressure`] = f.refusedByBackpressure;

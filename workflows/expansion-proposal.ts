@@ -22,6 +22,7 @@ import { awaitDecision } from './lib/approval-inbox';
 import {
   DAY_MS,
   type HandedOver,
+  type Spilled,
   type Message,
   type ProposalCalls,
   ProposalDecisions,
@@ -43,8 +44,17 @@ import {
 export const PROPOSAL_ROLLS_OVER = 'proposal-continue-as-new';
 export const DEFAULT_PROPOSAL_MESSAGES_PER_RUN = 500;
 
-/** Most signalled messages one run hands the next (each bounded), so the continue-as-new input stays small. */
+/**
+ * Most signalled messages one run hands the next in histories from before PROPOSAL_HANDS_OVER_UNJUDGED
+ * (each bounded), so the continue-as-new input stays small; that run judged the rest itself.
+ */
 export const MAX_PROPOSAL_HANDED_OVER = 128;
+/**
+ * Since this patch a run hands over every signalled message it has not judged (to HAND_OVER_LIMITS, the
+ * rest refused in aggregate) and judges none of them: judging them kept a run under a flood that never
+ * paused from ever handing over, and its history past its bound.
+ */
+export const PROPOSAL_HANDS_OVER_UNJUDGED = 'proposal-hands-over-unjudged';
 
 /** What one run hands the next: the proposal as it stands, and the signals it received and did not judge. */
 export interface CarriedProposal {
@@ -53,6 +63,8 @@ export interface CarriedProposal {
   createdAt: string;
   since: { wardenOwned: boolean; verifiesApprovers: boolean };
   messages?: HandedOver[];
+  /** Refused in aggregate at a full hand-over; the next run audits it (since PROPOSAL_HANDS_OVER_UNJUDGED). */
+  spilled?: Spilled;
 }
 
 /** The start payload, plus what a run continued as new carries (`carried`) and its per-run budget. */
@@ -141,7 +153,7 @@ async function resume(
   const createdAt = new Date(carried.createdAt);
   const proposal = new ProposalDecisions(carried.terms, createdAt, autonomy, carried.since);
   Object.assign(proposal.view, carried.view);
-  proposal.receive(carried.messages ?? []);
+  proposal.receive(carried.messages ?? [], carried.spilled);
   wireHandlers(proposal, undefined, counted);
   if (proposal.view.status === 'pending') return decideThenValidate(proposal, createdAt, messagesPerRun, full);
   return validate(proposal, Date.parse(proposal.view.validationEndsAt!), createdAt, messagesPerRun, full);
@@ -153,6 +165,18 @@ async function resume(
  */
 async function rollOver(proposal: ProposalDecisions, createdAt: Date, messagesPerRun: number): Promise<never> {
   const messages: HandedOver[] = [];
+  if (patched(PROPOSAL_HANDS_OVER_UNJUDGED)) {
+    for (;;) {
+      proposal.handOverUnjudged(messages);
+      if (proposal.owed) {
+        await proposal.answerOwed();
+        continue;
+      }
+      await condition(() => proposal.owed || proposal.signalledUnjudged || allHandlersFinished());
+      if (!proposal.owed && !proposal.signalledUnjudged && allHandlersFinished()) break;
+    }
+    return continueAs(proposal, createdAt, messagesPerRun, messages);
+  }
   for (;;) {
     // Signals not yet judged go to the next run; under sustained spam this run would never be done with them.
     messages.push(...proposal.handOver(MAX_PROPOSAL_HANDED_OVER - messages.length));
@@ -163,6 +187,17 @@ async function rollOver(proposal: ProposalDecisions, createdAt: Date, messagesPe
     await condition(() => proposal.unjudged || proposal.unsaved > 0 || allHandlersFinished());
     if (!proposal.unjudged && proposal.unsaved === 0 && allHandlersFinished()) break;
   }
+  return continueAs(proposal, createdAt, messagesPerRun, messages);
+}
+
+/** The next run, with the proposal as it stands, what this run did not judge, and what it refused in aggregate. */
+function continueAs(
+  proposal: ProposalDecisions,
+  createdAt: Date,
+  messagesPerRun: number,
+  messages: HandedOver[],
+): Promise<never> {
+  const spilled = proposal.spill;
   return continueAsNew<typeof expansionProposal>({
     proposalId: proposal.terms.proposalId,
     messagesPerRun,
@@ -172,6 +207,7 @@ async function rollOver(proposal: ProposalDecisions, createdAt: Date, messagesPe
       createdAt: createdAt.toISOString(),
       since: proposal.since,
       ...(messages.length > 0 ? { messages } : {}),
+      ...(spilled !== undefined ? { spilled } : {}),
     },
   });
 }

@@ -11,7 +11,7 @@ import { addApprover } from '../../src/db/autonomy.repository';
 import { listRiskPolicies, upsertRiskPolicy } from '../../src/db/risk.repository';
 import type { ChangeRequestView } from '../../src/domain/change-requests/request';
 import { recordExpansionProposal } from '../../src/db/expansion-proposals.repository';
-import type { ProposalView } from '../../src/domain/autonomy/proposals';
+import { type ProposalView, SPILLED_MESSAGE } from '../../src/domain/autonomy/proposals';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { SAFE_GOVERNANCE_SETTINGS } from '../../src/config/index';
 import {
@@ -159,6 +159,97 @@ describe('long-lived workflows under a flood of signals', () => {
       writeFileSync(path.join(__dirname, '..', 'histories', 'expansion-proposal-continued.json'), historyToJSON(first));
     }
     await handle.terminate('test over');
+  });
+
+  it('a run past its budget hands over what it has not judged, and refuses past a full hand-over in one audited event', async () => {
+    const proposalId = uniqueName('expansion-flooded');
+    await addApprover(t.db, 'tech_lead', 'fl-alice', 'test');
+    await addApprover(t.db, 'ops_lead', 'fl-carol', 'test');
+    await recordExpansionProposal(t.db, {
+      proposalId,
+      fromPhase: 'L3',
+      targetPhase: 'L3+',
+      commands: ['SET_FAN'],
+      validationDays: 7,
+      achievements: [],
+      risk: { level: 'low', mitigations: [] },
+      requiredRoles: ['tech_lead', 'ops_lead'],
+      expiresInDays: 14,
+      requestedBy: 'fl-governance',
+    });
+    await t.db.updateTable('governance_state').set({ current_phase: 'L3' }).execute();
+    // No worker yet on this queue: the whole flood waits in the server and reaches the first run at once,
+    // a run past its budget of 10 from its first task on, so what it does with them is deterministic.
+    const floodQueue = uniqueName('flooded');
+    const handle = await client.workflow.start('expansionProposal', {
+      taskQueue: floodQueue,
+      workflowId: proposalId,
+      args: [{ proposalId, messagesPerRun: 10 }],
+    });
+    await handle.signal(approveSignal, { role: 'tech_lead', approver: 'fl-alice' });
+    // Each well formed (each needs its approver checked) and about 2,100 characters: 121 fit the hand-over.
+    const flood = 140;
+    const comment = 'x'.repeat(2000);
+    for (let from = 0; from < flood; from += 35)
+      await Promise.all(
+        Array.from({ length: Math.min(35, flood - from) }, (_, k) =>
+          handle.signal(approveSignal, { role: 'ops_lead', approver: `fl-mallory-${from + k}`, comment }),
+        ),
+      );
+    const flooded = await runDevServerWorker({
+      namespace,
+      taskQueue: floodQueue,
+      activities: createActivities({
+        db: t.db,
+        governor: DEFAULT_GOVERNOR_SETTINGS,
+        settings: SAFE_GOVERNANCE_SETTINGS,
+        controlPlane: new WardenClient(client, floodQueue),
+      }),
+    });
+    try {
+      const status = async () =>
+        (await handle.query(proposalStatusQuery).catch(() => undefined)) as ProposalView | undefined;
+      await expect.poll(async () => (await status())?.rejectedMessages, { timeout: 60_000 }).toBe(flood);
+      await handle.signal(approveSignal, { role: 'ops_lead', approver: 'fl-carol' });
+      await expect.poll(async () => (await status())?.status, { timeout: 20_000 }).toBe('validating');
+      const final = (await handle.query(proposalStatusQuery)) as ProposalView;
+      expect(final.approvals.map((a) => a.approver)).toEqual(['fl-alice', 'fl-carol']);
+
+      const histories = await runsReplayed(proposalId);
+      const first = histories.at(-1)!;
+      // The first run judged nothing once past its budget: no approver was checked there, all was handed over.
+      const scheduled = (history: temporal.api.history.v1.IHistory, type: string) =>
+        (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type)
+          .length;
+      expect(scheduled(first, 'checkApprover')).toBe(0);
+      const start = histories.at(-2)!.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+      const input = JSON.parse(Buffer.from(start.data!).toString()) as {
+        carried: { messages: unknown[]; spilled?: { count: number; kinds: Record<string, number> } };
+      };
+      expect(input.carried.messages.length + (input.carried.spilled?.count ?? 0)).toBe(flood + 1);
+      expect(input.carried.spilled?.count).toBeGreaterThan(0);
+      expect(JSON.stringify(input).length).toBeLessThan(300_000);
+      // Every refusal reached the audit: one row each, and one for the whole spill.
+      const rows = await t.db
+        .selectFrom('audit_event')
+        .select('details')
+        .where('subject', '=', `proposal:${proposalId}`)
+        .where('kind', '=', 'autonomy.message_rejected')
+        .execute();
+      const spills = rows.filter((r) => r.details.message === SPILLED_MESSAGE);
+      expect(spills).toHaveLength(1);
+      const spilled = (spills[0]!.details.payload as { count: number }).count;
+      expect(spilled).toBe(input.carried.spilled!.count);
+      expect(rows.length - 1 + spilled).toBe(flood);
+      if (process.env.WARDEN_RECORD_HISTORIES === '1')
+        writeFileSync(
+          path.join(__dirname, '..', 'histories', 'expansion-proposal-handed-over.json'),
+          historyToJSON(first),
+        );
+      await handle.terminate('test over');
+    } finally {
+      await flooded.stop();
+    }
   });
 
   /** Every run of a workflow, newest first; each closed one replays with today's code. */

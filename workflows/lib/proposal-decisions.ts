@@ -3,7 +3,7 @@
 // signed approvals) in the main loop, refusals audited, and the proposal saved
 // once per change, always in that order. The workflow wires the handlers to
 // these and runs the waits.
-import { allHandlersFinished, ApplicationFailure, condition } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, uuid4 } from '@temporalio/workflow';
 import type { ApprovalActivities } from '../../src/domain/identity/activities';
 import type { AutonomyActivities, ProposalActivities } from '../../src/domain/autonomy/activities';
 import type { ProposalEvent } from '../../src/domain/audit/kinds';
@@ -15,6 +15,7 @@ import {
   checkRejection,
   type ParsedProposalTerms,
   type ProposalView,
+  SPILLED_MESSAGE,
 } from '../../src/domain/autonomy/proposals';
 import { redactToken } from '../../src/domain/identity/redact';
 import { ErrorType } from '../../src/domain/shared/errors';
@@ -27,8 +28,22 @@ export const DAY_MS = 86_400_000;
 export type Message = 'approve' | 'reject';
 export type ProposalCalls = AutonomyActivities & ApprovalActivities & ProposalActivities;
 type Change = { actor: string; event: ProposalEvent };
-/** A message one run received and did not judge, handed to the next: a decision to check, or a refusal to audit. */
-export type HandedOver = { message: Message; payload: unknown; problem?: string };
+/**
+ * A message one run received and did not judge, handed to the next: a decision to check, a refusal to
+ * audit, or (since proposal-hands-over-unjudged) a breaker trip to confirm.
+ */
+export type HandedOver = { message: Message | 'breakerTripped'; payload: unknown; problem?: string };
+/**
+ * Signalled messages a run refused in aggregate because its hand-over was full (since
+ * proposal-hands-over-unjudged): counted by kind with a few bounded samples, and audited as one event
+ * by the next run, as the control plane's queue overflow is.
+ */
+export type Spilled = { count: number; kinds: Record<string, number>; samples: unknown[] };
+/**
+ * The most one run hands the next (since proposal-hands-over-unjudged): the continue-as-new input stays
+ * well under Temporal's payload limit, however long the flood that fills it.
+ */
+export const HAND_OVER_LIMITS = { items: 2_000, chars: 256_000 } as const;
 /**
  * The terms a proposal runs on: the start payload's (histories from before Warden-owned proposals, with
  * their own allowlist), or Warden's record (no allowlist: the approver table is read per decision).
@@ -46,6 +61,10 @@ export class ProposalDecisions {
   private readonly awaitingCheck = new Mailbox<{ message: Message; payload: unknown }, string | null>();
   /** Well-formed breaker trips waiting for Warden's breaker event to confirm them. */
   private readonly trips: BreakerTrippedPayload[] = [];
+  /** Refused in aggregate at a full hand-over, not yet audited (see Spilled). */
+  private spilled: Spilled = { count: 0, kinds: {}, samples: [] };
+  /** Characters of what handOverUnjudged has handed over so far in this run. */
+  private handedChars = 0;
 
   constructor(
     readonly terms: Terms,
@@ -65,9 +84,24 @@ export class ProposalDecisions {
     });
   }
 
-  /** Refusals to audit, decisions or breaker trips to check: what the main loop wakes for. */
+  /** Refusals to audit, decisions or breaker trips to check, a spill to account for: what the main loop wakes for. */
   get unjudged(): boolean {
-    return this.inbox.refusing > 0 || this.awaitingCheck.size > 0 || this.trips.length > 0;
+    return this.inbox.refusing > 0 || this.awaitingCheck.size > 0 || this.trips.length > 0 || this.spilled.count > 0;
+  }
+
+  /** Decisions whose update caller waits in this run, or approvals not yet saved: what a hand-over must finish. */
+  get owed(): boolean {
+    return this.changes.length > 0 || this.awaitingCheck.has((_, awaited) => awaited);
+  }
+
+  /** Signalled messages (not updates) not yet judged. */
+  get signalledUnjudged(): boolean {
+    return this.inbox.refusing > 0 || this.trips.length > 0 || this.awaitingCheck.has((_, awaited) => !awaited);
+  }
+
+  /** What the next run must audit as refused in aggregate, if anything. */
+  get spill(): Spilled | undefined {
+    return this.spilled.count > 0 ? this.spilled : undefined;
   }
 
   /** Approvals taken and not yet saved. */
@@ -81,7 +115,7 @@ export class ProposalDecisions {
    */
   handOver(most: number): HandedOver[] {
     const refusals = this.inbox.takeRefusals(most).map((r) => ({
-      message: r.message as Message,
+      message: r.message as HandedOver['message'],
       payload: storableText(JSON.stringify(storablePayload(r.payload ?? null)) ?? 'null', 1000),
       problem: r.problem,
     }));
@@ -89,11 +123,36 @@ export class ProposalDecisions {
     return [...refusals, ...checks];
   }
 
-  /** What the last run handed over, queued as if it had just arrived. */
-  receive(items: readonly HandedOver[]): void {
+  /**
+   * Since proposal-hands-over-unjudged: takes every signalled message not yet judged out of this run into
+   * `into` (decisions and trips first: they may count; refusals only await their audit), as far as
+   * HAND_OVER_LIMITS allow; the rest is spilled, refused in aggregate. Judging nothing here is what lets a
+   * run hand over under a flood that never pauses.
+   */
+  handOverUnjudged(into: HandedOver[]): void {
+    const trips = this.trips.splice(0).map((payload) => ({ message: 'breakerTripped' as const, payload }));
+    const checks = this.awaitingCheck.take(() => true);
+    for (const item of [...trips, ...checks, ...this.handOver(Number.POSITIVE_INFINITY)]) {
+      const chars = (JSON.stringify(item) ?? '').length;
+      if (into.length < HAND_OVER_LIMITS.items && this.handedChars + chars <= HAND_OVER_LIMITS.chars) {
+        into.push(item);
+        this.handedChars += chars;
+        continue;
+      }
+      const spilled = this.spilled;
+      spilled.count += 1;
+      spilled.kinds[item.message] = (spilled.kinds[item.message] ?? 0) + 1;
+      if (spilled.samples.length < 5) spilled.samples.push(storablePayload(item.payload ?? null, 200));
+    }
+  }
+
+  /** What the last run handed over, queued as if it had just arrived, and what it refused in aggregate. */
+  receive(items: readonly HandedOver[], spilled?: Spilled): void {
     for (const item of items)
       if (item.problem !== undefined) this.inbox.refuse(item.message, item.payload, item.problem);
+      else if (item.message === 'breakerTripped') this.trips.push(item.payload as BreakerTrippedPayload);
       else this.awaitingCheck.post({ message: item.message, payload: item.payload });
+    if (spilled !== undefined) this.spilled = spilled;
   }
 
   /** Why a decision cannot count now (the proposal moved on, or the rules refuse it), or null. */
@@ -154,9 +213,23 @@ export class ProposalDecisions {
    * order. Checks and audits pause once `stop` holds (the run is handing over); saves never do.
    */
   async settle(stop?: () => boolean): Promise<void> {
+    if (this.spilled.count > 0 && !stop?.()) await this.auditSpill();
     await this.checkApprovers(stop);
     await this.confirmTrips(stop);
     await this.inbox.auditRefusals(() => void (this.view.rejectedMessages += 1), stop);
+    while (this.changes.length > 0) await this.autonomy.saveProposal({ view: this.view, ...this.changes.shift()! });
+  }
+
+  /**
+   * At a hand-over (since proposal-hands-over-unjudged): answers the updates whose callers wait in this run,
+   * then saves; decisions signalled meanwhile stay queued for handOverUnjudged.
+   */
+  async answerOwed(): Promise<void> {
+    await this.awaitingCheck.drain(
+      ({ message, payload }) => this.judge(message, payload),
+      (_, awaited) => awaited.indexOf(true),
+      () => !this.awaitingCheck.has((_, awaited) => awaited),
+    );
     while (this.changes.length > 0) await this.autonomy.saveProposal({ view: this.view, ...this.changes.shift()! });
   }
 
@@ -188,29 +261,44 @@ export class ProposalDecisions {
     }
   }
 
+  /** The spill a run handed over, audited as one event and counted with the refusals. */
+  private async auditSpill(): Promise<void> {
+    const { count, kinds, samples } = this.spilled;
+    this.spilled = { count: 0, kinds: {}, samples: [] };
+    await this.autonomy.auditRejectedMessages({
+      subject: `proposal:${this.terms.proposalId}`,
+      refusals: [
+        {
+          message: SPILLED_MESSAGE,
+          payload: { count, kinds, samples },
+          problem: `${count} signalled message(s) refused unjudged: the proposal was handing over to a new run with its hand-over full; send them again (an update answers)`,
+          key: uuid4(),
+        },
+      ],
+    });
+    this.view.rejectedMessages += count;
+  }
+
   /** Checks each queued approver (token and role) off the workflow, then applies the decision or refuses it. */
   private checkApprovers(stop?: () => boolean): Promise<void> {
-    return this.awaitingCheck.drain(
-      async ({ message, payload }) => {
-        const claim = payload as ApproverClaim;
-        // Warden's allowlist as it stands now, then the token (spent only for an approver on it).
-        const listed = this.since.wardenOwned
-          ? await this.autonomy.checkApprover({ role: claim.role, approver: claim.approver })
-          : ({ ok: true } as const);
-        const { requestedBy } = this.terms;
-        const excluded =
-          message === 'approve' && requestedBy !== undefined
-            ? [{ actor: requestedBy, as: 'requested this proposal' }]
-            : [];
-        const verdict = listed.ok ? await this.inbox.verify(claim, message, excluded) : listed;
-        // The proposal may have moved on while the check ran: the rules are applied again.
-        const problem = verdict.ok ? this.apply(message, payload) : verdict.problem;
-        if (problem !== null) this.inbox.refuse(message, redactToken(payload), problem);
-        return problem;
-      },
-      undefined,
-      stop,
-    );
+    return this.awaitingCheck.drain(({ message, payload }) => this.judge(message, payload), undefined, stop);
+  }
+
+  /** One decision: its approver checked (token and role), then applied, or refused with the reason. */
+  private async judge(message: Message, payload: unknown): Promise<string | null> {
+    const claim = payload as ApproverClaim;
+    // Warden's allowlist as it stands now, then the token (spent only for an approver on it).
+    const listed = this.since.wardenOwned
+      ? await this.autonomy.checkApprover({ role: claim.role, approver: claim.approver })
+      : ({ ok: true } as const);
+    const { requestedBy } = this.terms;
+    const excluded =
+      message === 'approve' && requestedBy !== undefined ? [{ actor: requestedBy, as: 'requested this proposal' }] : [];
+    const verdict = listed.ok ? await this.inbox.verify(claim, message, excluded) : listed;
+    // The proposal may have moved on while the check ran: the rules are applied again.
+    const problem = verdict.ok ? this.apply(message, payload) : verdict.problem;
+    if (problem !== null) this.inbox.refuse(message, redactToken(payload), problem);
+    return problem;
   }
 }
 

@@ -16,6 +16,9 @@ export const BreakerTrippedPayloadSchema = z.strictObject({
 });
 export type BreakerTrippedPayload = z.infer<typeof BreakerTrippedPayloadSchema>;
 
+/** The `message` of the one audit event that accounts for the signals a full hand-over refused in aggregate. */
+export const SPILLED_MESSAGE = 'handOverOverflow';
+
 /** A signed approval token; required when signed approvals are on (`approver` must be its subject). */
 const TokenSchema = TokenTextSchema.optional();
 export const ApprovePayloadSchema = z.strictObject({
