@@ -9,7 +9,7 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { WardenClient } from '../src/client';
 import { SAFE_GOVERNANCE_SETTINGS } from '../src/config/index';
-import { projectRoot, toolPaths, workflowsEntry } from '../src/config/paths';
+import { projectRoot, toolPaths, workflowSource } from '../src/config/paths';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../src/domain/permits/rules';
 import { breakerTrippedSignal } from '../workflows/messages';
 import { createScratchDatabase } from '../test/support/processes';
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
-    workflowsPath: workflowsEntry,
+    ...workflowSource(),
     activities: createActivities({
       db: database.db,
       governor: DEFAULT_GOVERNOR_SETTINGS,

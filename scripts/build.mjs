@@ -1,6 +1,8 @@
-// Compiled JavaScript for what runs at every call: the `warden` CLI, one
-// esbuild bundle of our code (npm packages stay external). Rebuilt only when a
-// source is newer than the output; bin/warden.cjs runs TypeScript otherwise.
+// Compiled JavaScript for what runs at every call or start: the `warden` CLI
+// and the workers, each one esbuild bundle of our code (npm packages stay
+// external), and the workflow bundle the worker would otherwise build with
+// webpack at every start. Rebuilt only when a source is newer than the output;
+// a stale output is never run (bin/built.cjs): the TypeScript is.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
@@ -8,29 +10,67 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { log, root } from './lib.mjs';
 
-const { isFresh } = createRequire(import.meta.url)('../bin/built.cjs');
+const require = createRequire(import.meta.url);
+const { isFresh } = require('../bin/built.cjs');
 
-const TARGETS = [{ entry: 'src/operator/cli/main.ts', output: 'dist/cli.cjs' }];
+const PROGRAMS = [
+  { entry: 'src/operator/cli/main.ts', output: 'dist/cli.cjs' },
+  { entry: 'workers/local.ts', output: 'dist/local.cjs' },
+  { entry: 'workers/main.ts', output: 'dist/worker.cjs' },
+];
+export const WORKFLOW_BUNDLE = 'dist/workflows.bundle.js';
+
+/** Our sources an entry reaches (esbuild's import graph), relative to the root. */
+async function sourcesOf(entry, write, outfile) {
+  const result = await build({
+    entryPoints: [join(root, entry)],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    packages: 'external',
+    metafile: true,
+    logLevel: 'error',
+    write,
+    ...(outfile ? { outfile: join(root, outfile) } : { outdir: join(root, 'dist', '.graph') }),
+  });
+  return Object.keys(result.metafile.inputs).map((file) => relative(root, join(root, file)));
+}
+
+function recordInputs(output, inputs) {
+  writeFileSync(join(root, `${output}.inputs.json`), `${JSON.stringify(inputs)}\n`);
+}
 
 export async function buildAll({ quiet = false } = {}) {
-  for (const { entry, output } of TARGETS) {
+  mkdirSync(join(root, 'dist'), { recursive: true });
+  const say = (line) => !quiet && log(line);
+  for (const { entry, output } of PROGRAMS) {
     if (isFresh(output)) continue;
     const started = Date.now();
-    mkdirSync(join(root, 'dist'), { recursive: true });
-    const result = await build({
-      entryPoints: [join(root, entry)],
-      outfile: join(root, output),
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      packages: 'external',
-      metafile: true,
-      logLevel: 'error',
-    });
-    const inputs = Object.keys(result.metafile.inputs).map((file) => relative(root, join(root, file)));
-    writeFileSync(join(root, `${output}.inputs.json`), `${JSON.stringify(inputs)}\n`);
-    if (!quiet) log(`built ${output} from ${inputs.length} sources in ${Date.now() - started} ms`);
+    const inputs = await sourcesOf(entry, true, output);
+    recordInputs(output, inputs);
+    say(`built ${output} from ${inputs.length} sources in ${Date.now() - started} ms`);
+  }
+  if (!isFresh(WORKFLOW_BUNDLE)) {
+    const started = Date.now();
+    // The SDK's own bundler, as the worker would run it; the lock stands for the npm packages it pulls in.
+    const { bundleWorkflowCode } = require('@temporalio/worker');
+    const entry = 'workflows/index.ts';
+    const quietLogger = {
+      log() {},
+      trace() {},
+      debug() {},
+      info() {},
+      warn: (m) => console.warn(m),
+      error: (m) => console.error(m),
+    };
+    const [{ code }, sources] = await Promise.all([
+      bundleWorkflowCode({ workflowsPath: join(root, entry), logger: quietLogger }),
+      sourcesOf(entry, false),
+    ]);
+    writeFileSync(join(root, WORKFLOW_BUNDLE), code);
+    recordInputs(WORKFLOW_BUNDLE, [...sources, 'package-lock.json']);
+    say(`built ${WORKFLOW_BUNDLE} from ${sources.length} sources in ${Date.now() - started} ms`);
   }
 }
 

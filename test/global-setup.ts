@@ -1,7 +1,8 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
-import { toolPaths, workflowsEntry } from '../src/config/paths';
+import { readFile } from 'node:fs/promises';
+import { toolPaths, workflowSource } from '../src/config/paths';
 import { serverLimitArgs } from '../src/temporal/dev-server';
 
 /** Namespaces created on the shared dev server, one per file that runs `warden-control-plane`. */
@@ -43,13 +44,20 @@ export default async function setup(project: TestProject) {
         extraArgs: [...serverLimitArgs(), ...E2E_NAMESPACES.flatMap((ns) => ['--namespace', ns])],
       },
     }),
-    bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: quietLogger }),
+    workflowBundleCode(),
   ]);
   project.provide('temporalAddress', env.address);
-  project.provide('workflowBundleCode', bundle.code);
+  project.provide('workflowBundleCode', bundle);
   return async () => {
     await env.teardown();
   };
+}
+
+/** The bundle set-up built (the test command runs set-up first), or one built now from sources edited since. */
+async function workflowBundleCode(): Promise<string> {
+  const source = workflowSource();
+  if ('workflowBundle' in source) return readFile(source.workflowBundle.codePath, 'utf8');
+  return (await bundleWorkflowCode({ workflowsPath: source.workflowsPath, logger: quietLogger })).code;
 }
 
 const quietLogger = {

@@ -8,7 +8,7 @@ import { type ActivityDeps, createActivities } from '../activities';
 import type { CanaryChecks } from '../activities/watchdogs';
 import { WardenClient } from '../src/client';
 import { type Config, governanceSettingsOf, watchdogScheduleSettings } from '../src/config/index';
-import { workflowsEntry } from '../src/config/paths';
+import { workflowSource } from '../src/config/paths';
 import { openDatabase } from '../src/db/connect';
 import type { Database } from '../src/db/database';
 import { migrateToLatest } from '../src/db/migrate';
@@ -85,7 +85,7 @@ export async function createWardenWorker(
     taskQueue: deps.config.temporal.taskQueue,
     ...(deps.config.workflowBundlePath
       ? { workflowBundle: { codePath: deps.config.workflowBundlePath } }
-      : { workflowsPath: workflowsEntry }),
+      : workflowSource()),
     // Producers outside Warden's namespace reach the deal and command workflows through this service.
     nexusServices: [wardenNexusHandler],
     activities: createActivities({

@@ -12,6 +12,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import { startPostgres, type ThrowawayPostgres } from '../../scripts/postgres.mjs';
 import { WardenClient } from '../../src/client';
+import { isFresh } from '../../bin/built.cjs';
 import { projectRoot, workflowsEntry } from '../../src/config/paths';
 import { createApiKey } from '../../src/db/api-keys.repository';
 import { openDatabase } from '../../src/db/connect';
@@ -189,7 +190,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         pid: () => child?.pid,
         async start() {
           const log = openSync(logFile, 'a');
-          child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'workers', 'main.ts')], {
+          // The production worker as set-up compiled it, or its TypeScript when a source is newer.
+          const program = isFresh('dist/worker.cjs')
+            ? [path.join(projectRoot, 'dist', 'worker.cjs')]
+            : ['--import', 'tsx', path.join(projectRoot, 'workers', 'main.ts')];
+          child = spawn(process.execPath, program, {
             cwd: projectRoot,
             env,
             stdio: ['ignore', log, log],

@@ -1,0 +1,34 @@
+import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isFresh, root } from '../../bin/built.cjs';
+import { workflowSource } from '../../src/config/paths';
+
+// Issue 16 item 5: the CLI and workers run compiled JavaScript and the worker a prebuilt workflow bundle,
+// built by set-up (which the test command runs first) and never run once a source is newer.
+describe('compiled outputs', () => {
+  it('set-up leaves every compiled output up to date with its sources, and the worker takes the prebuilt bundle', () => {
+    for (const output of ['dist/cli.cjs', 'dist/local.cjs', 'dist/worker.cjs', 'dist/workflows.bundle.js'])
+      expect(isFresh(output), output).toBe(true);
+    expect(workflowSource()).toEqual({
+      workflowBundle: { codePath: path.join(root, 'dist', 'workflows.bundle.js') },
+    });
+  });
+
+  it('an output older than one of its sources is stale, as is one without its list of sources', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'warden-built-'));
+    const output = path.relative(root, path.join(dir, 'out.js'));
+    const source = path.join(dir, 'source.ts');
+    writeFileSync(path.join(root, output), '');
+    writeFileSync(source, '');
+    expect(isFresh(output)).toBe(false);
+    writeFileSync(path.join(root, `${output}.inputs.json`), JSON.stringify([path.relative(root, source)]));
+    const built = new Date(Date.now() - 60_000);
+    utimesSync(path.join(root, output), built, built);
+    utimesSync(source, new Date(built.getTime() - 1000), new Date(built.getTime() - 1000));
+    expect(isFresh(output)).toBe(true);
+    utimesSync(source, new Date(built.getTime() + 1000), new Date(built.getTime() + 1000));
+    expect(isFresh(output)).toBe(false);
+  });
+});
