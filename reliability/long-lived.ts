@@ -158,14 +158,18 @@ async function walkRuns(
   return { runs: events.length, events, signals, recorded };
 }
 
-/** Polls until `done` holds or the deadline passes; answers the last value seen. */
+/** Polls until `done` holds or the deadline passes; answers the last value seen, or names the last error. */
 async function until<T>(read: () => Promise<T | undefined>, done: (v: T) => boolean, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let failure: unknown;
   for (;;) {
-    const value = await read().catch(() => undefined);
+    const value = await read().catch((error: unknown) => void (failure = error));
     if (value !== undefined && done(value)) return value;
-    if (Date.now() > deadline)
-      throw new Error(`not settled in ${timeoutMs} ms: ${JSON.stringify(value)?.slice(0, 500)}`);
+    if (Date.now() > deadline) {
+      const seen =
+        value === undefined ? `no value; last error: ${String(failure)}` : JSON.stringify(value)?.slice(0, 500);
+      throw new Error(`not settled in ${timeoutMs} ms: ${seen}`);
+    }
     await sleep(100);
   }
 }
