@@ -15,12 +15,15 @@ import { assertProdEligible } from './gates/prod-eligibility';
 import { releaseReservation, reserveExposure, settleResult } from './gates/risk';
 import { auditReconciliation, claimDeal } from './gates/claims';
 import { recordClaimOutcome } from '../src/db/deal-claims.repository';
-import type { DealActivities } from '../src/domain/deals/activities';
+import type { DealActivities, DealPolicyActivities } from '../src/domain/deals/activities';
+import { admitDeal } from './gates/admission';
 import type { GovernorSettings } from '../src/domain/permits/rules';
 
 export interface DealActivityDeps {
   db: Kysely<Database>;
   governor: GovernorSettings;
+  /** Does this worker serve an `executeDeal` on Warden's own queue? Without one, admission denies `no_executor`. */
+  executorServed?: boolean;
   /** Reaches the control plane for auto-disarm (signal-with-start, so it is never lost). */
   controlPlane: Pick<ControlPlanePort, 'setApplyMode' | 'refreshCapitalBand'>;
   capitalBands?: CapitalBandThresholds;
@@ -34,16 +37,24 @@ export function createDealActivities({
   governor,
   controlPlane,
   capitalBands = DEFAULT_CAPITAL_BANDS,
-}: DealActivityDeps): DealActivities {
+  executorServed = false,
+}: DealActivityDeps): DealActivities & DealPolicyActivities {
   const nudgeCapitalBand = createBandWatcher({ db, capitalBands, controlPlane });
+  const nudgeAfterReserve = () =>
+    nudgeCapitalBand('risk-guard').catch((error: unknown) =>
+      log.warn('capital band nudge failed', { error: String(error) }),
+    );
   return {
+    async admitDeal(input) {
+      const admission = await admitDeal({ db, governor, executorServed }, input);
+      // The reservation stands whatever happens to the nudge; the tripwire's run re-measures too.
+      if (admission.clearance?.cleared) await nudgeAfterReserve();
+      return admission;
+    },
+
     async reserveExposure(input) {
       const decision = await reserveExposure(db, { ...input, at: new Date(input.at) });
-      // The reservation stands whatever happens to the nudge; the tripwire's run re-measures too.
-      if (decision.ok)
-        await nudgeCapitalBand('risk-guard').catch((error: unknown) =>
-          log.warn('capital band nudge failed', { error: String(error) }),
-        );
+      if (decision.ok) await nudgeAfterReserve();
       return decision;
     },
 

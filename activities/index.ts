@@ -11,7 +11,6 @@ import { createControlPlaneActivities } from './control-plane';
 import { createDealActivities } from './deal-gates';
 import { createReservationSweepActivities } from './reservation-sweep';
 import type { DealReleasePort, DealWorkflowPort } from '../src/domain/deals/port';
-import { createDealPolicyActivities } from './deal-policy';
 import { createGoLiveActivities } from './go-live';
 import { createNotificationActivities } from './notifications';
 import { createApprovalActivities } from './approvals';
@@ -51,7 +50,16 @@ export function createActivities(deps: ActivityDeps) {
   const { db } = deps;
   return {
     ...createControlPlaneActivities({ db, settings }),
-    ...createDealActivities({ ...deps, capitalBands: settings.capitalBands }),
+    // Admission knows whether Warden's own queue serves an executor: without one (and without an
+    // executorTaskQueue) a deal is denied `no_executor` before anything is reserved. The command
+    // path does the same from `{ commandExecutorServed: deps.commandExecutor !== undefined }` in
+    // its own factory line. There is no default executor: the simulated ones (no fake fills in
+    // production) are wired only by `npm start`, the tests, or WARDEN_SIMULATED_EXECUTORS=true.
+    ...createDealActivities({
+      ...deps,
+      capitalBands: settings.capitalBands,
+      executorServed: deps.executor !== undefined,
+    }),
     ...createReservationSweepActivities({
       db,
       workflows: deps.dealWorkflows ?? { dealWorkflowStatus: async () => 'running' },
@@ -74,12 +82,6 @@ export function createActivities(deps: ActivityDeps) {
       settings,
       ...(deps.dealReleases ? { dealReleases: deps.dealReleases } : {}),
     }),
-    // Admission knows whether Warden's own queue serves an executor: without one (and without an
-    // executorTaskQueue) a deal is denied `no_executor` before anything is reserved. The command
-    // path does the same from `{ commandExecutorServed: deps.commandExecutor !== undefined }` in
-    // its own factory line. There is no default executor: the simulated ones (no fake fills in
-    // production) are wired only by `npm start`, the tests, or WARDEN_SIMULATED_EXECUTORS=true.
-    ...createDealPolicyActivities({ db, executorServed: deps.executor !== undefined }),
     ...deps.executor,
     ...deps.commandExecutor,
   };

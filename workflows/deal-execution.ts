@@ -1,8 +1,9 @@
 import { CancellationScope, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ApplyMode } from '../src/domain/control-plane/types';
-import type { ExecutionAuthorization } from '../src/domain/deals/activities';
+import type { Clearance, ExecutionAuthorization } from '../src/domain/deals/activities';
 import { positionKeyOf } from '../src/domain/deals/policy';
 import {
+  type DealGate,
   type DealInput,
   DealInputSchema,
   type DealResult,
@@ -19,8 +20,20 @@ import { approveOrderSignal, dealProgressQuery, reconcileDealUpdate } from './me
 
 export { EXECUTOR_RETRY } from './lib/deal-executor';
 
+/**
+ * Since this patch a deal without a strategy step is admitted and cleared (control plane, reserve, prod
+ * eligibility, permit) by one local activity in one transaction: one round trip where it made four.
+ */
+const DEAL_ADMITTED_AT_ONCE = 'deal-admitted-at-once';
+
 /** The patches the deal asks after its first local activity (here, in deal-strategy and in deal-saga). */
-const LATER_DEAL_PATCHES = ['deal-policy', 'strategy-gate', 'signed-approvals', 'deal-release-approval'];
+const LATER_DEAL_PATCHES = [
+  'deal-policy',
+  'strategy-gate',
+  'signed-approvals',
+  'deal-release-approval',
+  DEAL_ADMITTED_AT_ONCE,
+];
 
 /** A step either hands the deal on to the next one or ends it with its result. */
 type Step<T> = T | { ended: DealResult };
@@ -29,11 +42,16 @@ interface Admitted {
   policed: boolean;
   executionClass: ParsedDealInput['executionClass'];
   strategyRequired: boolean;
+  /** Since deal-admitted-at-once: the permit admission already issued (reserved, eligible), if it cleared the deal. */
+  issued?: Issued;
 }
-/** The permit the deal may execute with, and the control plane's word on how. */
-interface Cleared {
+/** The permit issued to the deal (its reservation held). */
+interface Issued {
   permitId: string;
   expiresAt: string;
+}
+/** The permit the deal may execute with, and the control plane's word on how. */
+interface Cleared extends Issued {
   ready: Extract<ExecutionAuthorization, { authorized: true }>;
 }
 type Executed = Extract<Execution, { ok: true }> & { applyMode: Exclude<ApplyMode, 'dry_run'> };
@@ -83,7 +101,9 @@ async function governDeal(input: ParsedDealInput, deal: DealSaga): Promise<DealR
   if ('ended' in admitted) return admitted.ended;
   const sized = await strategyStep(input, deal, admitted.strategyRequired);
   if ('ended' in sized) return sized.ended;
-  const cleared = await permitStep(input, deal, admitted.executionClass, sized.amount);
+  const issued = admitted.issued ?? (await permitStep(input, deal, sized.amount));
+  if ('ended' in issued) return issued.ended;
+  const cleared = await preExecuteStep(input, deal, admitted.executionClass, issued);
   if ('ended' in cleared) return cleared.ended;
   const executed = await executeStep(input, deal, admitted, sized, cleared);
   if ('ended' in executed) return executed.ended;
@@ -99,7 +119,10 @@ async function admissionStep(input: ParsedDealInput, deal: DealSaga): Promise<St
   const policed = patched('deal-policy');
   let executionClass = input.executionClass;
   let strategyRequired = false;
+  // Without a strategy step nothing stands between admission and the permit: one transaction does it all.
+  const atOnce = policed && input.strategyId === undefined && patched(DEAL_ADMITTED_AT_ONCE);
   if (policed) {
+    deal.admitting = atOnce;
     const admission = await gates.admitDeal({
       dealId: input.dealId,
       engine: input.engine,
@@ -108,15 +131,60 @@ async function admissionStep(input: ParsedDealInput, deal: DealSaga): Promise<St
       recommendationId: input.recommendationId,
       executorTaskQueue: input.executorTaskQueue,
       ownTaskQueue: workflowInfo().taskQueue,
+      ...(atOnce
+        ? {
+            clear: {
+              key: deal.key,
+              amount: input.amount,
+              symbol: input.symbol,
+              actor: input.requestedBy,
+              at: now(),
+              ...(input.domain !== undefined ? { domain: input.domain } : {}),
+            },
+          }
+        : {}),
     });
+    deal.admitting = false;
     executionClass = admission.executionClass;
     if (!admission.admitted) return { ended: await deal.deny('policy', admission.reason, admission.detail) };
     strategyRequired = admission.policy.strategyRequired;
+    if (admission.clearance !== undefined) return clearedStep(input, deal, admission.clearance, executionClass);
   }
   const entry = await gates.checkControlPlane({ executionClass });
   if (!entry.allowed) return { ended: await deal.deny('control_plane', entry.reason, entry.detail) };
   deal.progress.gates.push({ gate: 'control_plane', ok: true });
   return { policed, executionClass, strategyRequired };
+}
+
+/** Since deal-admitted-at-once: what admission's one transaction answered, gate by gate, as the steps would have. */
+async function clearedStep(
+  input: ParsedDealInput,
+  deal: DealSaga,
+  clearance: Clearance,
+  executionClass: Admitted['executionClass'],
+): Promise<Step<Admitted>> {
+  // The gates in seed order; those before the one that refused (all, once cleared) passed.
+  const order: DealGate[] = [
+    'control_plane',
+    'risk',
+    ...(input.recommendationId !== undefined ? (['prod_eligibility'] as const) : []),
+    'permit',
+  ];
+  const passed = clearance.cleared ? order.length : order.indexOf(clearance.gate);
+  for (const gate of order.slice(0, passed)) deal.progress.gates.push({ gate, ok: true });
+  if (!clearance.cleared) {
+    if (clearance.disarm)
+      await controlPlane.disarmToDryRun({ symbol: input.symbol, dealId: input.dealId, detail: clearance.detail });
+    return { ended: await deal.deny(clearance.gate, clearance.reason, clearance.detail) };
+  }
+  deal.reserved = true;
+  deal.permit = { id: clearance.permitId, consumed: false };
+  return {
+    policed: true,
+    executionClass,
+    strategyRequired: false,
+    issued: { permitId: clearance.permitId, expiresAt: clearance.expiresAt },
+  };
 }
 
 /** Seed 001's order: the strategy gate (and the order's approval) after the control plane, before the risk reserve. */
@@ -138,13 +206,8 @@ async function strategyStep(input: ParsedDealInput, deal: DealSaga, required: bo
   return verdict.sizing;
 }
 
-/** Reserve, prod eligibility, permit, then the control plane again: a kill switch engaged since stops it here. */
-async function permitStep(
-  input: ParsedDealInput,
-  deal: DealSaga,
-  executionClass: Admitted['executionClass'],
-  amount: number,
-): Promise<Step<Cleared>> {
+/** Reserve, prod eligibility, permit: one local activity each (before deal-admitted-at-once, or after a strategy step). */
+async function permitStep(input: ParsedDealInput, deal: DealSaga, amount: number): Promise<Step<Issued>> {
   const { dealId, requestedBy: actor } = input;
   const { progress, key } = deal;
   progress.stage = 'reserve';
@@ -171,10 +234,21 @@ async function permitStep(
     if (issued.disarm) await controlPlane.disarmToDryRun({ symbol: input.symbol, dealId, detail: issued.detail });
     return { ended: await deal.deny('permit', issued.reason, issued.detail) };
   }
-  const permit: { id: string; consumed: boolean } = { id: issued.permitId, consumed: false };
-  deal.permit = permit;
+  deal.permit = { id: issued.permitId, consumed: false };
   progress.gates.push({ gate: 'permit', ok: true });
+  return { permitId: issued.permitId, expiresAt: issued.expiresAt };
+}
 
+/** The control plane again, and the permit used: a kill switch engaged since admission stops the deal here. */
+async function preExecuteStep(
+  input: ParsedDealInput,
+  deal: DealSaga,
+  executionClass: Admitted['executionClass'],
+  issued: Issued,
+): Promise<Step<Cleared>> {
+  const { dealId } = input;
+  const { progress } = deal;
+  const permit = deal.permit!;
   // A kill switch engaged since the first check stops the deal here, before any side effect.
   progress.stage = 'pre_execute_check';
   const ready = await gates.authorizeExecution({

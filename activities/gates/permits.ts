@@ -41,56 +41,63 @@ export async function issuePermit(
   settings: GovernorSettings,
   request: PermitRequest,
 ): Promise<PermitDecision> {
-  const decision = await db.transaction().execute(async (trx): Promise<PermitDecision> => {
-    await lockSymbol(trx, request.symbol);
-    const prior = priorPermitDecision(await findPermitByKey(trx, request.key), await findBlockByKey(trx, request.key));
-    if (prior) return prior;
-    const check = decidePermit(await countRecentPermits(trx, request.symbol, request.at), settings);
-    if (!check.ok) {
-      await insertPermitBlock(trx, {
-        key: request.key,
-        dealId: request.dealId,
-        symbol: request.symbol,
-        reason: check.reason,
-        at: request.at,
-        detail: check.detail,
-        disarm: check.disarm,
-      });
-      if (check.disarm)
-        await insertDisarmRecord(trx, {
-          key: `disarm:${request.key}`,
-          symbol: request.symbol,
-          at: request.at,
-          context: { dealId: request.dealId, detail: check.detail },
-        });
-      return {
-        granted: false,
-        symbol: request.symbol,
-        reason: check.reason,
-        detail: check.detail,
-        disarm: check.disarm,
-      };
-    }
-    const expiresAt = new Date(request.at.getTime() + settings.permitTtlSeconds * 1000);
-    const id = randomUUID();
-    await insertPermit(trx, {
-      id,
+  const decision = await db.transaction().execute((trx) => issuePermitInTransaction(trx, settings, request));
+  await recordAuditEvents(db, permitAudits(request, decision));
+  return decision;
+}
+
+/** The permit decision itself, inside the caller's transaction (admitDeal's, or its own); the caller audits. */
+export async function issuePermitInTransaction(
+  trx: Transaction<Database>,
+  settings: GovernorSettings,
+  request: PermitRequest,
+): Promise<PermitDecision> {
+  await lockSymbol(trx, request.symbol);
+  const prior = priorPermitDecision(await findPermitByKey(trx, request.key), await findBlockByKey(trx, request.key));
+  if (prior) return prior;
+  const check = decidePermit(await countRecentPermits(trx, request.symbol, request.at), settings);
+  if (!check.ok) {
+    await insertPermitBlock(trx, {
       key: request.key,
       dealId: request.dealId,
       symbol: request.symbol,
-      issuedAt: request.at,
-      expiresAt,
+      reason: check.reason,
+      at: request.at,
+      detail: check.detail,
+      disarm: check.disarm,
     });
+    if (check.disarm)
+      await insertDisarmRecord(trx, {
+        key: `disarm:${request.key}`,
+        symbol: request.symbol,
+        at: request.at,
+        context: { dealId: request.dealId, detail: check.detail },
+      });
     return {
-      granted: true,
-      permitId: id,
+      granted: false,
       symbol: request.symbol,
-      issuedAt: request.at.toISOString(),
-      expiresAt: expiresAt.toISOString(),
+      reason: check.reason,
+      detail: check.detail,
+      disarm: check.disarm,
     };
+  }
+  const expiresAt = new Date(request.at.getTime() + settings.permitTtlSeconds * 1000);
+  const id = randomUUID();
+  await insertPermit(trx, {
+    id,
+    key: request.key,
+    dealId: request.dealId,
+    symbol: request.symbol,
+    issuedAt: request.at,
+    expiresAt,
   });
-  await recordAuditEvents(db, permitAudits(request, decision));
-  return decision;
+  return {
+    granted: true,
+    permitId: id,
+    symbol: request.symbol,
+    issuedAt: request.at.toISOString(),
+    expiresAt: expiresAt.toISOString(),
+  };
 }
 
 /**
@@ -144,13 +151,15 @@ export async function consumePermitIn(
 /** Compensation: an unused permit of a stopped deal is revoked and stops counting against the limits. */
 export async function revokePermit(
   db: Kysely<Database>,
-  request: { permitId: string; reason: string },
+  request: { permitId: string; reason: string } | { key: string; reason: string },
 ): Promise<{ revoked: boolean }> {
   return db.transaction().execute(async (trx) => {
-    const permit = await lockPermit(trx, request.permitId);
+    // By key: the deal's permit when the run never heard its id (a cancel while admission ran).
+    const permitId = 'permitId' in request ? request.permitId : (await findPermitByKey(trx, request.key))?.id;
+    const permit = permitId === undefined ? undefined : await lockPermit(trx, permitId);
     if (!permit || permit.status !== 'issued') return { revoked: false };
     // Compensation is summarised in the deal's outcome event.
-    await setPermitStatus(trx, request.permitId, { status: 'revoked' });
+    await setPermitStatus(trx, permit.id, { status: 'revoked' });
     return { revoked: true };
   });
 }

@@ -18,11 +18,21 @@ export async function assertProdEligible(
   db: Kysely<Database>,
   input: { recommendationId: string; domain?: string; actor: string; correlationId: string },
 ): Promise<EligibilityDecision> {
-  const rec = await findRecommendation(db, input.recommendationId);
-  const decision = checkRecommendation(input.recommendationId, rec, input.domain) ?? {
-    ...(await evaluateDomainGate(db, rec!.domain, rec!.confidence)),
-    recommendationId: rec!.id,
-  };
+  const decision = await decideProdEligibility(db, input);
   await recordAuditEvent(db, eligibilityAudit(input, decision));
   return decision;
+}
+
+/** The decision alone, read through `db` (admitDeal's transaction, or the pool); the caller audits it. */
+export async function decideProdEligibility(
+  db: Kysely<Database>,
+  input: { recommendationId: string; domain?: string },
+): Promise<EligibilityDecision> {
+  const rec = await findRecommendation(db, input.recommendationId);
+  return (
+    checkRecommendation(input.recommendationId, rec, input.domain) ?? {
+      ...(await evaluateDomainGate(db, rec!.domain, rec!.confidence)),
+      recommendationId: rec!.id,
+    }
+  );
 }

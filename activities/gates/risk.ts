@@ -36,44 +36,50 @@ import { utcDay } from '../../src/domain/risk/rules';
  * retry after a crash between the two appends it exactly once.
  */
 export async function reserveExposure(db: Kysely<Database>, request: ReserveRequest): Promise<ReserveDecision> {
-  const day = utcDay(request.at ?? new Date());
-  const decision = await db.transaction().execute(async (trx): Promise<ReserveDecision> => {
-    const ledgers = await lockLedgers(trx, request.engine, day);
-    // Under the lock, so a concurrent retry of the same key cannot also pass.
-    const prior = await findReservation(trx, request.key);
-    // A reservation already settled or released is over: a new run (a reset) asking again gets no exposure
-    // it does not hold. Only one still reserved (or a denial) is the first decision a retry sees.
-    if (prior && (prior.status === 'settled' || prior.status === 'released'))
-      return {
-        ok: false,
-        key: prior.idempotency_key,
-        engine: prior.engine,
-        amount: prior.amount,
-        day: prior.day,
-        scope: prior.engine,
-        reason: 'reservation_closed',
-        detail: `reservation ${request.key} was ${prior.status} before`,
-      };
-    if (prior) return storedDecision(prior);
-    const { decision, after } = decideReservation(request, day, ledgers);
-    if (decision.ok)
-      await adjustLedgers(trx, request.engine, day, { exposure: request.amount, openRisk: request.amount, actions: 1 });
-    await insertReservation(trx, decision, request.actor);
-    await insertRiskEvent(trx, {
-      engine: request.engine,
-      kind: 'RESERVE',
-      ok: decision.ok,
-      reason: decision.ok ? null : decision.reason,
-      amount: request.amount,
-      key: request.key,
-      actor: request.actor,
-      details: decision.ok
-        ? { day, ledger: after.engine, global: after.global }
-        : { day, scope: decision.scope, detail: decision.detail },
-    });
-    return decision;
-  });
+  const decision = await db.transaction().execute((trx) => reserveInTransaction(trx, request));
   await recordAuditEvent(db, reserveAudit(decision, request.actor));
+  return decision;
+}
+
+/** The reserve itself, inside the caller's transaction (admitDeal's, or its own); the caller appends its audit. */
+export async function reserveInTransaction(
+  trx: Transaction<Database>,
+  request: ReserveRequest,
+): Promise<ReserveDecision> {
+  const day = utcDay(request.at ?? new Date());
+  const ledgers = await lockLedgers(trx, request.engine, day);
+  // Under the lock, so a concurrent retry of the same key cannot also pass.
+  const prior = await findReservation(trx, request.key);
+  // A reservation already settled or released is over: a new run (a reset) asking again gets no exposure
+  // it does not hold. Only one still reserved (or a denial) is the first decision a retry sees.
+  if (prior && (prior.status === 'settled' || prior.status === 'released'))
+    return {
+      ok: false,
+      key: prior.idempotency_key,
+      engine: prior.engine,
+      amount: prior.amount,
+      day: prior.day,
+      scope: prior.engine,
+      reason: 'reservation_closed',
+      detail: `reservation ${request.key} was ${prior.status} before`,
+    };
+  if (prior) return storedDecision(prior);
+  const { decision, after } = decideReservation(request, day, ledgers);
+  if (decision.ok)
+    await adjustLedgers(trx, request.engine, day, { exposure: request.amount, openRisk: request.amount, actions: 1 });
+  await insertReservation(trx, decision, request.actor);
+  await insertRiskEvent(trx, {
+    engine: request.engine,
+    kind: 'RESERVE',
+    ok: decision.ok,
+    reason: decision.ok ? null : decision.reason,
+    amount: request.amount,
+    key: request.key,
+    actor: request.actor,
+    details: decision.ok
+      ? { day, ledger: after.engine, global: after.global }
+      : { day, scope: decision.scope, detail: decision.detail },
+  });
   return decision;
 }
 

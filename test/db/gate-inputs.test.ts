@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDealPolicyActivities } from '../../activities/deal-policy';
+import { admitDeal } from '../../activities/gates/admission';
 import { claimDeal } from '../../activities/gates/claims';
 import { releaseReservation, reserveExposure, settleResult } from '../../activities/gates/risk';
 import { recordCommandOutcome } from '../../src/db/command-records.repository';
@@ -11,6 +11,7 @@ import { diffPolicyDocuments, type PolicyDocument } from '../../src/domain/chang
 import { assembleGateInputs, replayWindow } from '../../src/domain/change-requests/replay-inputs';
 import { replayPolicies } from '../../src/domain/change-requests/replay';
 import type { DealResult } from '../../src/domain/deals/types';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import { createTestDatabase, type TestDatabase } from '../helpers';
 
 // What Warden records on the way (a claim, admission, the risk guard's events, a recommendation and its
@@ -47,7 +48,8 @@ describe('the recorded gate inputs, read back for the replay', () => {
     for (let i = 0; i < 3; i += 1) await recordSandboxTrial(t.db, { domain: 'OFFERS', success: true, confidence: 0.9 });
     recommendationId = (await createRecommendation(t.db, { domain: 'OFFERS', confidence: 0.9, actor: 'bot' })).id;
 
-    const admit = createDealPolicyActivities({ db: t.db, executorServed: true }).admitDeal;
+    const admit = (input: Parameters<typeof admitDeal>[1]) =>
+      admitDeal({ db: t.db, governor: DEFAULT_GOVERNOR_SETTINGS, executorServed: true }, input);
     const deal = async (dealId: string, amount: number, loss: number | null, rec?: string) => {
       const run = { workflowId: `deal-${dealId}`, runId: 'run-1' };
       const terms = {

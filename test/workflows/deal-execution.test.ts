@@ -106,6 +106,14 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
   const releaseRequest = (id: string, dealId: string, status: 'pending' | 'applied') =>
     recordDealReleaseRequest(t.db, { id, dealId, status });
   const reservations = () => t.db.selectFrom('risk_reservation').select(['idempotency_key', 'status']).execute();
+  /** The local activities a deal's history recorded, in order (their markers). */
+  const localActivities = async (dealId: string) => {
+    const history = await env.client.workflow.getHandle(`deal-${dealId}`).fetchHistory();
+    return (history.events ?? []).flatMap((e) => {
+      const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+      return data ? [(JSON.parse(Buffer.from(data).toString()) as { activity_type: string }).activity_type] : [];
+    });
+  };
 
   it('executes a deal within limits in testnet, settles it, records a KPI and an audit event', async () => {
     await arm('testnet');
@@ -140,7 +148,15 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
       { domain: 'WHOLESALE', metric: 'deal_executed', success: true, value: 100 },
     ]);
     expect((await listAuditEvents(t.db, { kind: 'deal.executed' })).map((e) => e.subject)).toEqual(['deal:d1']);
-    await record('d1', 'deal-execution-executed.json');
+    await record('d1', 'deal-execution-admitted-at-once.json');
+    // Issue 16: admission, the control plane, the reserve and the permit are one local activity (one transaction).
+    expect(await localActivities('d1')).toEqual([
+      'claimDeal',
+      'admitDeal',
+      'authorizeExecution',
+      'settleResult',
+      'recordDealOutcome',
+    ]);
     expect(progress).toMatchObject({
       stage: 'done',
       applyMode: 'testnet',
@@ -215,13 +231,13 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
     expect(result).toMatchObject({ status: 'executed', applyMode: 'live' });
   });
 
-  it('a kill switch engaged between reserve and execute releases and denies', async () => {
+  it('a kill switch engaged between admission and execute releases and denies', async () => {
     await arm('live');
     const w = await worker({
       wrap: (a) => ({
         ...a,
-        issuePermit: async (input) => {
-          const permit = await a.issuePermit(input);
+        admitDeal: async (input) => {
+          const permit = await a.admitDeal(input);
           await t.db
             .updateTable('control_plane_state')
             .set({ kill_switch_engaged: true, kill_switch_source: 'tripwire', reason: 'roi drop' })
@@ -235,7 +251,7 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
     expect(executeDeal).not.toHaveBeenCalled();
     expect(await reservations()).toEqual([{ idempotency_key: 'deal:killed', status: 'released' }]);
     expect(await t.db.selectFrom('execution_permit').select('status').execute()).toEqual([{ status: 'revoked' }]);
-    await record('killed', 'deal-execution-killed.json');
+    await record('killed', 'deal-execution-killed-at-once.json');
     expect(await ledger()).toMatchObject({ exposureUsed: 0, openRiskReserved: 0, actions: 0 });
   });
 
@@ -284,7 +300,7 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
       error: 'not executed (reconciled by ops): no fill',
       compensated: true,
     });
-    await record('flaky', 'deal-execution-release-approved.json');
+    await record('flaky', 'deal-execution-release-approved-at-once.json');
     const audited = (await listAuditEvents(t.db, { limit: 500 })).filter((e) => e.subject === 'deal:flaky');
     expect(audited.filter((e) => e.kind === 'deal.reconcile_refused').length).toBeGreaterThanOrEqual(2);
     expect(audited.filter((e) => e.kind === 'deal.reconciled').map((e) => e.details)).toEqual([
@@ -304,28 +320,63 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
     expect(executeDeal).toHaveBeenCalledTimes(1);
   });
 
-  it('retries a reserve that failed after its commit without counting it twice', async () => {
+  it('retries an admission that failed after its commit without counting it twice', async () => {
     await arm('live');
-    const reserve = vi.fn();
+    const admit = vi.fn();
     const w = await worker({
       wrap: (a) => ({
         ...a,
-        reserveExposure: async (input) => {
-          reserve(input);
-          const decision = await a.reserveExposure(input);
-          if (reserve.mock.calls.length === 1) throw new Error('connection reset after commit');
-          return decision;
+        admitDeal: async (input) => {
+          admit(input);
+          const admission = await a.admitDeal(input);
+          if (admit.mock.calls.length === 1) throw new Error('connection reset after commit');
+          return admission;
         },
       }),
     });
     const result = await w.runUntil(() => warden.executeDeal(deal('retry', { amount: 250 })));
     expect(result).toMatchObject({ status: 'executed' });
-    expect(reserve).toHaveBeenCalledTimes(2);
+    expect(admit).toHaveBeenCalledTimes(2);
+    expect(await t.db.selectFrom('execution_permit').select('status').execute()).toEqual([{ status: 'consumed' }]);
     expect(await ledger()).toMatchObject({ exposureUsed: 250, openRiskReserved: 0, actions: 1 });
     expect(await t.db.selectFrom('risk_event').select(['kind']).execute()).toEqual([
       { kind: 'RESERVE' },
       { kind: 'SETTLE' },
     ]);
+  });
+
+  it('an admission retried after a kill switch engaged answers its first decision, and the last gate stops the deal', async () => {
+    await arm('live');
+    let calls = 0;
+    const w = await worker({
+      wrap: (a) => ({
+        ...a,
+        admitDeal: async (input) => {
+          const admission = await a.admitDeal(input);
+          calls += 1;
+          if (calls === 1) {
+            await t.db
+              .updateTable('control_plane_state')
+              .set({ kill_switch_engaged: true, kill_switch_source: 'tripwire', reason: 'roi drop' })
+              .execute();
+            throw new Error('connection reset after commit');
+          }
+          return admission;
+        },
+      }),
+    });
+    const [result, progress] = await w.runUntil(async () => {
+      const result = await warden.executeDeal(deal('retry-killed', { amount: 250 }));
+      return [result, await warden.dealProgress('retry-killed')] as const;
+    });
+    // Not a denial at admission, which would leave the first attempt's reservation and permit held.
+    expect(result).toMatchObject({ status: 'denied', gate: 'control_plane', reason: 'kill_switch_engaged' });
+    expect(progress.gates.map((g) => g.gate)).toEqual(['control_plane', 'risk', 'permit', 'control_plane']);
+    expect(calls).toBe(2);
+    expect(executeDeal).not.toHaveBeenCalled();
+    expect(await reservations()).toEqual([{ idempotency_key: 'deal:retry-killed', status: 'released' }]);
+    expect(await t.db.selectFrom('execution_permit').select('status').execute()).toEqual([{ status: 'revoked' }]);
+    expect(await ledger()).toMatchObject({ exposureUsed: 0, openRiskReserved: 0, actions: 0 });
   });
 
   it('blocks on the rate limits over time, and a burst breach disarms to dry_run', async () => {

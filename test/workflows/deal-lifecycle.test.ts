@@ -152,13 +152,15 @@ describe('a deal’s lifecycle: claims, reconciliation, cancellation, the sweep 
     const w = await worker({
       wrap: (a) => ({
         ...a,
-        issuePermit: async (input) => {
+        // Admission commits its reservation and permit, then the cancel arrives before the run hears of them.
+        admitDeal: async (input) => {
+          const admission = await a.admitDeal(input);
           if (input.dealId === 'cancel-early') {
             permit.entered();
             // An activity that honours cancellation: the cancel reaches it, it stops.
             await Promise.race([permit.gate, Context.current().cancelled]);
           }
-          return a.issuePermit(input);
+          return admission;
         },
       }),
     });
@@ -171,7 +173,7 @@ describe('a deal’s lifecycle: claims, reconciliation, cancellation, the sweep 
       expect(error).toBeInstanceOf(WorkflowFailedError);
       expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
       expect(await reservations()).toEqual([{ idempotency_key: 'deal:cancel-early', status: 'released' }]);
-      expect(await permits()).toEqual([]);
+      expect(await permits()).toEqual([{ deal_id: 'cancel-early', status: 'revoked' }]);
       expect((await listAuditEvents(t.db, { kind: 'deal.failed' }))[0]).toMatchObject({
         details: { result: { error: 'cancelled before execution', compensated: true } },
       });

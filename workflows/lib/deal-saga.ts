@@ -44,6 +44,11 @@ export class DealSaga {
   readonly progress: DealProgress;
   reserved = false;
   permit: { id: string; consumed: boolean } | undefined;
+  /**
+   * Since deal-admitted-at-once, while admission's one transaction runs: it may reserve and permit
+   * without this run hearing it (a cancel mid-call), so compensation gives both back by the deal's key.
+   */
+  admitting = false;
   /** Since deal-claims: the deal id is claimed first, and the outcome recorded on the claim. */
   claims = false;
   /** Since deal-reconciliation: executor attempts driven here, ambiguity reconciled, cancellation compensated. */
@@ -115,10 +120,16 @@ export class DealSaga {
       (await gates.revokePermit({ permitId: this.permit.id, reason })).revoked
     )
       undone.push('permit revoked');
+    else if (!this.permit && this.admitting && (await gates.revokePermit({ key, reason })).revoked)
+      undone.push('permit revoked');
     this.permit = undefined;
-    if (this.reserved && (await gates.releaseReservation({ key, actor: input.requestedBy, reason })).released)
+    if (
+      (this.reserved || this.admitting) &&
+      (await gates.releaseReservation({ key, actor: input.requestedBy, reason })).released
+    )
       undone.push('reservation released');
     this.reserved = false;
+    this.admitting = false;
     this.compensation = undone.length > 0 ? `${undone.join(', ')}: ${reason}` : null;
   }
 

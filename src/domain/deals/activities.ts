@@ -43,17 +43,41 @@ export interface SettlePosition {
   side: 'buy' | 'sell';
 }
 
-/** Admission (issue 13 item 2): what the deal is, by Warden's policy, before anything is reserved. */
+export interface AdmitDealInput {
+  dealId: string;
+  engine: string;
+  requestedClass: ExecutionClass;
+  strategyId?: string;
+  recommendationId?: string;
+  executorTaskQueue?: string;
+  ownTaskQueue: string;
+  /**
+   * Since deal-admitted-at-once, for a deal without a strategy step: clear it in the same transaction
+   * (control plane, risk reserve, prod eligibility, permit). Without it, admission is the policy alone.
+   */
+  clear?: { key: string; amount: number; symbol: string; actor: string; at: string; domain?: string };
+}
+
+/** Cleared: reserved, eligible and permitted; or denied at the first gate that refused, holding nothing. */
+export type Clearance =
+  | { cleared: true; permitId: string; expiresAt: string }
+  | {
+      cleared: false;
+      gate: 'control_plane' | 'risk' | 'prod_eligibility' | 'permit';
+      reason: string;
+      detail: string;
+      /** A burst breach with auto-disarm on: the caller disarms the control plane. */
+      disarm?: boolean;
+      /** The reservation taken in the same transaction was given back. */
+      released?: boolean;
+    };
+
+/** The policy's admission, and what clearing the deal answered when it was asked to. */
+export type DealAdmission = Admission & { clearance?: Clearance };
+
+/** Admission (issue 13 item 2; in one transaction since issue 16): what the deal is, and whether it may go on. */
 export interface DealPolicyActivities {
-  admitDeal(input: {
-    dealId: string;
-    engine: string;
-    requestedClass: ExecutionClass;
-    strategyId?: string;
-    recommendationId?: string;
-    executorTaskQueue?: string;
-    ownTaskQueue: string;
-  }): Promise<Admission>;
+  admitDeal(input: AdmitDealInput): Promise<DealAdmission>;
 }
 
 // Each activity takes an idempotency key from the workflow: a retry after a
@@ -116,7 +140,10 @@ export interface DealActivities {
     /** The run asking: the deal's claim lets only its own workflow use the permit, once. */
     run?: { workflowId: string; runId: string };
   }): Promise<ExecutionAuthorization>;
-  revokePermit(input: { permitId: string; reason: string }): Promise<{ revoked: boolean }>;
+  /** By id, or (since deal-admitted-at-once) by the deal's key when the run never heard the id. */
+  revokePermit(
+    input: { permitId: string; reason: string } | { key: string; reason: string },
+  ): Promise<{ revoked: boolean }>;
   /** Seed 003 auto-disarm: the control plane drops to dry_run, audited there like any change. */
   disarmToDryRun(input: { symbol: string; dealId: string; detail: string }): Promise<void>;
   /** The deal's audit event and, for a deal that reached the executor, its KPI event: one transaction. */

@@ -1,0 +1,130 @@
+// A deal's admission (issue 13 item 2, in one transaction since issue 16): what
+// the deal is by the engine's policy, and then, when the deal asks to be
+// cleared, the control plane's word, the risk reserve, prod eligibility and
+// the permit, each decided by its own rules in src/domain, all read and written
+// in one transaction. The audit events it owes follow in one append, keyed.
+import type { Kysely, Transaction } from 'kysely';
+import type { AuditEntry } from '../../src/db/audit.repository';
+import { recordAuditEvents } from '../../src/db/audit.repository';
+import { readControlPlaneState } from '../../src/db/control-plane.repository';
+import type { Database } from '../../src/db/database';
+import { recordAdmissionInputs } from '../../src/db/deal-claims.repository';
+import { readExecutionPolicy } from '../../src/db/execution-policies.repository';
+import { findReservation } from '../../src/db/risk.repository';
+import { getStrategy } from '../../src/db/strategy.repository';
+import type { AdmissionInputs } from '../../src/domain/change-requests/replay-inputs';
+import { enforceControlPlane } from '../../src/domain/control-plane/rules';
+import type { AdmitDealInput, Clearance, DealAdmission } from '../../src/domain/deals/activities';
+import { decideAdmission } from '../../src/domain/deals/policy';
+import { permitAudits } from '../../src/domain/permits/decisions';
+import type { GovernorSettings } from '../../src/domain/permits/rules';
+import { eligibilityAudit } from '../../src/domain/prod-eligibility/rules';
+import { reserveAudit } from '../../src/domain/risk/reservations';
+import { issuePermitInTransaction } from './permits';
+import { decideProdEligibility } from './prod-eligibility';
+import { releaseInTransaction, reserveInTransaction } from './risk';
+
+export interface AdmissionDeps {
+  db: Kysely<Database>;
+  governor: GovernorSettings;
+  /** Does this worker serve an `executeDeal` on Warden's own queue (the simulated one, or a user's)? */
+  executorServed: boolean;
+}
+
+/**
+ * Admission reads the engine's policy and the named strategy → decides with src/domain/deals/policy.ts.
+ * A denial is the deal's own, audited by its outcome. What the deal asked is kept on its claim, so
+ * `warden policy plan` can replay it under proposed policies. With `clear`, the gates that follow are
+ * decided in the same transaction (see clearDeal); the control plane's row is held FOR SHARE meanwhile,
+ * so an engage commits before this reads it or after the deal holds its permit, as at the last gate.
+ */
+export async function admitDeal(deps: AdmissionDeps, input: AdmitDealInput): Promise<DealAdmission> {
+  const audits: AuditEntry[] = [];
+  const admission = await deps.db.transaction().execute(async (trx): Promise<DealAdmission> => {
+    const asked: AdmissionInputs = {
+      requestedClass: input.requestedClass,
+      strategyId: input.strategyId,
+      recommendationId: input.recommendationId,
+      executorTaskQueue: input.executorTaskQueue,
+      ownTaskQueue: input.ownTaskQueue,
+      executorServed: deps.executorServed,
+    };
+    await recordAdmissionInputs(trx, input.dealId, asked);
+    const policy = await readExecutionPolicy(trx, input.engine);
+    const strategy = input.strategyId === undefined ? undefined : await getStrategy(trx, input.strategyId);
+    const decided = decideAdmission({ ...asked, policy, strategy });
+    if (!decided.admitted || input.clear === undefined) return decided;
+    return { ...decided, clearance: await clearDeal(trx, deps.governor, input, decided.executionClass, audits) };
+  });
+  // After the commit, in one transaction of its own: the ledger and symbol locks are never held while
+  // waiting for the audit chain. Keyed, so a retry after a crash in between appends each once.
+  if (audits.length > 0) await recordAuditEvents(deps.db, audits);
+  return admission;
+}
+
+/**
+ * The control plane, the risk reserve, prod eligibility and the permit, in seed order, in the caller's
+ * transaction. A gate that refuses after the reserve gives the reservation back there and then, so a
+ * denied deal holds nothing. A retry after the commit finds its reservation and answers the first
+ * decision: the control plane is not asked again (the last gate asks it, before the executor).
+ */
+async function clearDeal(
+  trx: Transaction<Database>,
+  governor: GovernorSettings,
+  input: AdmitDealInput,
+  executionClass: DealAdmission['executionClass'],
+  audits: AuditEntry[],
+): Promise<Clearance> {
+  const clear = input.clear!;
+  const at = new Date(clear.at);
+  if ((await findReservation(trx, clear.key)) === undefined) {
+    const entry = enforceControlPlane(executionClass, await readControlPlaneState(trx, { share: true }));
+    if (!entry.allowed) return { cleared: false, gate: 'control_plane', reason: entry.reason, detail: entry.detail };
+  }
+  const reserved = await reserveInTransaction(trx, {
+    key: clear.key,
+    engine: input.engine,
+    amount: clear.amount,
+    actor: clear.actor,
+    at,
+  });
+  audits.push(reserveAudit(reserved, clear.actor));
+  if (!reserved.ok) return { cleared: false, gate: 'risk', reason: reserved.reason, detail: reserved.detail };
+  const giveBack = (gate: string, reason: string) =>
+    releaseInTransaction(trx, { key: clear.key, actor: clear.actor, reason: `denied at ${gate}: ${reason}` });
+
+  if (input.recommendationId !== undefined) {
+    const eligibility = { recommendationId: input.recommendationId, actor: clear.actor, correlationId: clear.key };
+    const eligible = await decideProdEligibility(trx, {
+      recommendationId: input.recommendationId,
+      ...(clear.domain !== undefined ? { domain: clear.domain } : {}),
+    });
+    audits.push(eligibilityAudit(eligibility, eligible));
+    if (!eligible.ok) {
+      await giveBack('prod_eligibility', eligible.reason);
+      return {
+        cleared: false,
+        gate: 'prod_eligibility',
+        reason: eligible.reason,
+        detail: eligible.detail,
+        released: true,
+      };
+    }
+  }
+
+  const request = { key: clear.key, dealId: input.dealId, symbol: clear.symbol, at, actor: clear.actor };
+  const permit = await issuePermitInTransaction(trx, governor, request);
+  audits.push(...permitAudits(request, permit));
+  if (!permit.granted) {
+    await giveBack('permit', permit.reason);
+    return {
+      cleared: false,
+      gate: 'permit',
+      reason: permit.reason,
+      detail: permit.detail,
+      disarm: permit.disarm,
+      released: true,
+    };
+  }
+  return { cleared: true, permitId: permit.permitId, expiresAt: permit.expiresAt };
+}
