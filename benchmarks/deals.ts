@@ -35,7 +35,10 @@ async function pool<T>(count: number, concurrency: number, task: (i: number) => 
   return results;
 }
 
-async function main(): Promise<void> {
+/** Every figure one run of the deal benchmark measured (also printed, as lines, through `say`). */
+export type DealFigures = Awaited<ReturnType<typeof benchDeals>>;
+
+export async function benchDeals(say: (line: string) => void = console.log) {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const database = await createScratchDatabase('warden_bench');
   const db = database.db;
@@ -168,38 +171,36 @@ async function main(): Promise<void> {
   });
 
   const executed = results.governed.outcomes.filter((o) => o.status === 'executed').length;
-  console.log(
+  say(
     `\ngoverned vs bare deals — ${N} each, concurrency ${CONCURRENCY}, dev server + PostgreSQL, ${process.platform} ${process.arch}`,
   );
-  console.log(
+  say(
     `  bare:      ${results.bare.throughput.toFixed(1)} deals/s   e2e p50 ${ms(results.bare.p50)}  p99 ${ms(results.bare.p99)}`,
   );
-  console.log(
+  say(
     `  governed:  ${results.governed.throughput.toFixed(1)} deals/s   e2e p50 ${ms(results.governed.p50)}  p99 ${ms(results.governed.p99)}   (${executed}/${N} executed)`,
   );
-  console.log(
-    `  ratio:     ${(results.governed.throughput / results.bare.throughput).toFixed(2)} × bare (target ≥ 0.6)`,
-  );
-  console.log('  gate steps (per call, in the worker):');
+  say(`  ratio:     ${(results.governed.throughput / results.bare.throughput).toFixed(2)} × bare (target ≥ 0.6)`);
+  say('  gate steps (per call, in the worker):');
   const gateRows: Record<string, { p50: number; p99: number; calls: number }> = {};
   for (const [activity, times] of [...gateTimes.entries()].sort()) {
     if (activity === 'executeDeal') continue;
     gateRows[activity] = { p50: percentile(times, 50), p99: percentile(times, 99), calls: times.length };
-    console.log(
+    say(
       `    ${activity.padEnd(22)} p50 ${ms(percentile(times, 50)).padStart(9)}  p99 ${ms(percentile(times, 99)).padStart(9)}  (${times.length} calls)`,
     );
   }
   const allGates = [...gateTimes.entries()]
     .filter(([a]) => a !== 'executeDeal' && a !== 'evaluateStrategyGate' && a !== 'recordStrategyOutcome')
     .flatMap(([, t]) => t);
-  console.log(
+  say(
     `    all gate calls         p50 ${ms(percentile(allGates, 50)).padStart(9)}  p99 ${ms(percentile(allGates, 99)).padStart(9)}  (target p99 ≤ 25 ms)`,
   );
-  console.log(
+  say(
     `  with the strategy gate on: ${results.strategy.throughput.toFixed(1)} deals/s, ratio ${(results.strategy.throughput / results.bare.throughput).toFixed(2)} × bare; gate decision p50 ${ms(percentile(results.strategyGate, 50))}  p99 ${ms(percentile(results.strategyGate, 99))}`,
   );
   const solo = [...results.soloGates.entries()].filter(([a]) => a !== 'executeDeal').flatMap(([, t]) => t);
-  console.log(
+  say(
     `    unloaded (1 deal at a time, 50 deals): all gate calls p50 ${ms(percentile(solo, 50))}  p99 ${ms(percentile(solo, 99))}`,
   );
 
@@ -232,38 +233,42 @@ async function main(): Promise<void> {
     .where('engine', '=', 'RACE')
     .executeTakeFirstOrThrow();
   const overCommit = Math.max(0, row.open_risk_reserved - cap);
-  console.log(`\n${RESERVES} concurrent reserves on one ledger row (cap ${cap}, ${amount} each):`);
-  console.log(
+  say(`\n${RESERVES} concurrent reserves on one ledger row (cap ${cap}, ${amount} each):`);
+  say(
     `  ${(RESERVES / raceSeconds).toFixed(0)} reserves/s, ${ok} granted (affordable: ${Math.floor(cap / amount)}), reserved ${row.open_risk_reserved}, over-commit ${overCommit}`,
   );
 
-  console.log(
-    `\nJSON ${JSON.stringify({
-      deals: N,
-      concurrency: CONCURRENCY,
-      bare: { throughput: results.bare.throughput, p50: results.bare.p50, p99: results.bare.p99 },
-      governed: { throughput: results.governed.throughput, p50: results.governed.p50, p99: results.governed.p99 },
-      ratio: results.governed.throughput / results.bare.throughput,
-      gates: gateRows,
-      gatesUnloaded: { p50: percentile(solo, 50), p99: percentile(solo, 99) },
-      strategyGate: {
-        throughput: results.strategy.throughput,
-        ratio: results.strategy.throughput / results.bare.throughput,
-        p50: percentile(results.strategyGate, 50),
-        p99: percentile(results.strategyGate, 99),
-      },
-      race: { reserves: RESERVES, perSecond: RESERVES / raceSeconds, granted: ok, overCommit },
-    })}`,
-  );
+  const figures = {
+    deals: N,
+    concurrency: CONCURRENCY,
+    bare: { throughput: results.bare.throughput, p50: results.bare.p50, p99: results.bare.p99 },
+    governed: { throughput: results.governed.throughput, p50: results.governed.p50, p99: results.governed.p99 },
+    ratio: results.governed.throughput / results.bare.throughput,
+    gates: gateRows,
+    gatesLoaded: { p50: percentile(allGates, 50), p99: percentile(allGates, 99) },
+    gatesUnloaded: { p50: percentile(solo, 50), p99: percentile(solo, 99) },
+    strategyGate: {
+      throughput: results.strategy.throughput,
+      ratio: results.strategy.throughput / results.bare.throughput,
+      p50: percentile(results.strategyGate, 50),
+      p99: percentile(results.strategyGate, 99),
+    },
+    race: { reserves: RESERVES, perSecond: RESERVES / raceSeconds, granted: ok, overCommit },
+    admission: { p50: results.governed.p50, p99: results.governed.p99, answeredAt: 'end of deal' },
+  };
+  say(`\nJSON ${JSON.stringify(figures)}`);
 
   await env.teardown();
   await database.drop();
+  return figures;
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+// Run directly (`npm run bench:deals`); `npm run bench` imports it.
+if (require.main === module)
+  benchDeals().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );

@@ -5,6 +5,7 @@ import { positionKeyOf } from '../src/domain/deals/policy';
 import {
   type DealGate,
   type DealInput,
+  type DealTerms,
   DealInputSchema,
   type DealResult,
   type ExecuteDealInput,
@@ -16,7 +17,7 @@ import { type Execution, executeWithRetries, executionOf, runExecutor } from './
 import { controlPlane, gates, now } from './lib/deal-gates';
 import { DealSaga } from './lib/deal-saga';
 import { learnFromOutcome, type Sizing, strategyVerdict } from './lib/deal-strategy';
-import { approveOrderSignal, dealProgressQuery, reconcileDealUpdate } from './messages';
+import { approveOrderSignal, dealAdmissionUpdate, dealProgressQuery, reconcileDealUpdate } from './messages';
 
 export { EXECUTOR_RETRY } from './lib/deal-executor';
 
@@ -72,6 +73,12 @@ export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
     validator: (word) => deal.validateReconciliation(word),
     description:
       'Settle or release a deal that may have executed. {"executed": false, "actor": "alice", "reason": "no fill"}',
+  });
+  // The producer's one round trip (update-with-start): answered once admission is decided.
+  setHandler(dealAdmissionUpdate, (_terms?: DealTerms) => deal.admission(), {
+    validator: (terms?: DealTerms) => deal.validateAdmission(terms),
+    description:
+      "Answers once the deal is admitted (its permit used, with the apply mode) or ended (its result). Optional: the deal's terms, refused if the deal runs with others.",
   });
   // Since deal-claims, the deal id is claimed first; since deal-reconciliation, ambiguity keeps the
   // reservation and waits for reconcileDeal, and a cancelled deal compensates (or reconciles).

@@ -28,7 +28,13 @@ import type {
   SetApplyModeInput,
   SetGoLiveInput,
 } from '../src/domain/control-plane/types';
-import type { DealProgress, DealResult, ReconcileDealInput } from '../src/domain/deals/types';
+import type {
+  DealAdmissionAnswer,
+  DealProgress,
+  DealResult,
+  DealTerms,
+  ReconcileDealInput,
+} from '../src/domain/deals/types';
 import type { NotificationDispatchView } from '../src/domain/notifications/dispatch';
 import type { AbandonPayload, CompleteStepPayload, PlaybookProgress, StepResult } from '../src/domain/go-live/playbook';
 import type { EndSessionPayload, OperatorSessionView } from '../src/domain/go-live/sessions';
@@ -56,6 +62,11 @@ export const dealProgressQuery = defineQuery<DealProgress>('progress');
  * reconciled result; plain JSON, so `temporal workflow update execute` works.
  */
 export const reconcileDealUpdate = defineUpdate<DealResult, [ReconcileDealInput]>('reconcileDeal');
+/**
+ * Answers once the deal's admission is decided (update-with-start: the producer hears it in one round
+ * trip while execution goes on). Given the caller's terms, a deal running with other terms refuses it.
+ */
+export const dealAdmissionUpdate = defineUpdate<DealAdmissionAnswer, [DealTerms?]>('admission');
 
 // Autonomy (seed 002). Approvals are plain JSON so approvers can act from the
 // Temporal CLI or Web UI; proposals also take them as updates, whose

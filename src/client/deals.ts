@@ -1,8 +1,14 @@
-import { WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import type { dealExecution } from '../../workflows/deal-execution';
-import { dealProgressQuery, reconcileDealUpdate } from '../../workflows/messages';
+import { dealAdmissionUpdate, dealProgressQuery, reconcileDealUpdate } from '../../workflows/messages';
 import { DEAL_EXECUTION_WORKFLOW_TYPE, dealWorkflowId } from '../../workflows/names';
 import {
+  type DealAdmissionAnswer,
+  dealTermsOf,
   type DealInput,
   DealInputSchema,
   type DealProgress,
@@ -38,6 +44,32 @@ export async function executeDeal(target: Target, input: DealInput): Promise<Dea
   } catch (error) {
     if (error instanceof DealAlreadyStartedError) return getDealResult(target, error.dealId);
     throw error;
+  }
+}
+
+/**
+ * Starts the deal (or attaches to the one running under its id, which must run with these terms) and
+ * answers as soon as its admission is decided, in one round trip (update-with-start): `admitted` with the
+ * permit and apply mode while execution goes on durably, or `ended` with the deal's result. A deal id
+ * whose workflow has closed answers that deal's result; the deal still runs once.
+ */
+export async function admitDeal(target: Target, input: DealInput): Promise<DealAdmissionAnswer> {
+  const parsed = validateRequest(DealInputSchema, input, 'deal');
+  const startWorkflowOperation = new WithStartWorkflowOperation<typeof dealExecution>(DEAL_EXECUTION_WORKFLOW_TYPE, {
+    workflowId: dealWorkflowId(parsed.dealId),
+    taskQueue: target.taskQueue,
+    args: [parsed],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+  });
+  try {
+    return await target.client.workflow.executeUpdateWithStart(dealAdmissionUpdate, {
+      args: [dealTermsOf(parsed)],
+      startWorkflowOperation,
+    });
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    return { outcome: 'ended', dealId: parsed.dealId, result: await getDealResult(target, parsed.dealId) };
   }
 }
 

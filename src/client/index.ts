@@ -22,7 +22,13 @@ import type {
   EditChangePayload,
   RejectChangePayload,
 } from '../domain/change-requests/request';
-import type { DealInput, DealProgress, DealResult, ReconcileDealInput } from '../domain/deals/types';
+import type {
+  DealAdmissionAnswer,
+  DealInput,
+  DealProgress,
+  DealResult,
+  ReconcileDealInput,
+} from '../domain/deals/types';
 import type {
   AbandonPayload,
   CompleteStepPayload,
@@ -63,6 +69,11 @@ export class WardenClient implements Target, ControlPlanePort {
   /** Starts the deal (or joins the run already started for its id) and waits for its result. */
   executeDeal(input: DealInput): Promise<DealResult> {
     return deals.executeDeal(this, input);
+  }
+
+  /** Starts the deal and answers once its admission is decided (update-with-start), while it goes on. */
+  admitDeal(input: DealInput): Promise<DealAdmissionAnswer> {
+    return deals.admitDeal(this, input);
   }
 
   getDealResult(dealId: string): Promise<DealResult> {

@@ -254,6 +254,55 @@ describe('governed deals end to end', () => {
     expect((await cli(['strategy', 'pause', 'mr-9', '--reason', 'review'])).stdout).toMatch(/^applied at once/);
   });
 
+  it('admitDeal answers at admission in one round trip while the deal executes; other terms under its id are refused', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    executeDeal.mockImplementationOnce(async (input) => {
+      await held;
+      return { realizedLoss: 0, externalId: `fill-${input.dealId}` };
+    });
+    const input = {
+      dealId: 'e2e-admit',
+      engine: 'WHOLESALE',
+      symbol: 'BTCUSDT',
+      amount: 10,
+      requestedBy: 'bot-7',
+      executorTaskQueue: producerQueue,
+    };
+    let answer: Awaited<ReturnType<WardenClient['admitDeal']>>;
+    try {
+      answer = await warden.admitDeal(input);
+      expect(answer).toEqual({
+        outcome: 'admitted',
+        dealId: 'e2e-admit',
+        permitId: expect.any(String),
+        applyMode: 'live',
+      });
+      // The executor has not answered: the producer heard before the deal ended.
+      expect((await warden.dealProgress('e2e-admit')).result).toBeNull();
+      // The same id with other terms would take this deal's admission for its own: refused.
+      await expect(warden.admitDeal({ ...input, amount: 20 })).rejects.toMatchObject({
+        cause: { type: 'DealTermsMismatch', message: expect.stringMatching(/runs with other terms/) },
+      });
+      expect(await warden.admitDeal(input)).toEqual(answer);
+    } finally {
+      release();
+    }
+    const result = await warden.getDealResult('e2e-admit');
+    expect(result).toMatchObject({
+      status: 'executed',
+      permitId: answer.outcome === 'admitted' ? answer.permitId : '',
+    });
+    // Closed: the id answers its deal's result, and nothing runs twice.
+    expect(await warden.admitDeal(input)).toEqual({ outcome: 'ended', dealId: 'e2e-admit', result });
+    expect(executeDeal.mock.calls.filter(([call]) => call.dealId === 'e2e-admit')).toHaveLength(1);
+    // A denial is the answer too.
+    expect(await warden.admitDeal({ ...input, dealId: 'e2e-admit-over', amount: 1_000_000 })).toMatchObject({
+      outcome: 'ended',
+      result: { status: 'denied', gate: 'risk' },
+    });
+  });
+
   it('the kill switch, engaged with the raw temporal CLI, blocks the next deal', async () => {
     await run(toolPaths.temporal, [
       'workflow',
@@ -270,6 +319,7 @@ describe('governed deals end to end', () => {
       JSON.stringify({ source: 'operator', actor: 'ops', reason: 'e2e drill' }),
     ]);
     await warden.waitForControlPlane(3);
+    const calls = executeDeal.mock.calls.length;
     const result = await warden.executeDeal({
       dealId: 'e2e-3',
       engine: 'WHOLESALE',
@@ -279,6 +329,6 @@ describe('governed deals end to end', () => {
       executorTaskQueue: producerQueue,
     });
     expect(result).toMatchObject({ status: 'denied', gate: 'control_plane', reason: 'kill_switch_engaged' });
-    expect(executeDeal).toHaveBeenCalledTimes(1);
+    expect(executeDeal).toHaveBeenCalledTimes(calls);
   });
 });

@@ -12,10 +12,12 @@ import {
   proxyLocalActivities,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ClaimOutcome } from '../../src/domain/deals/claims';
+import { type ClaimOutcome, sameTerms } from '../../src/domain/deals/claims';
 import type { DealActivities, SettlePosition } from '../../src/domain/deals/activities';
 import {
+  type DealAdmissionAnswer,
   type DealGate,
+  type DealTerms,
   type DealProgress,
   type DealResult,
   dealTermsOf,
@@ -271,6 +273,31 @@ export class DealSaga {
   }
 
   /** The update's validator: synchronous, so a refused word never reaches history. */
+  /**
+   * The `admission` update's validator: a caller naming terms (update-with-start attaches to a running
+   * deal of the same id) must name this deal's, or it would take another deal's admission for its own.
+   */
+  validateAdmission(terms: unknown): void {
+    if (terms === undefined || terms === null) return;
+    const ours = dealTermsOf(this.input);
+    if (typeof terms !== 'object' || !sameTerms(ours, terms as DealTerms))
+      throw ApplicationFailure.nonRetryable(
+        `deal ${this.input.dealId} runs with other terms: ${JSON.stringify(ours)}`,
+        ErrorType.DealTermsMismatch,
+      );
+  }
+
+  /** Once the last gate used the permit (the deal is admitted and executes durably), or the deal ended. */
+  async admission(): Promise<DealAdmissionAnswer> {
+    const { progress } = this;
+    await condition(() => progress.applyMode !== null || progress.result !== null);
+    const { dealId } = this.input;
+    const permitId = this.permit?.id ?? this.permitId;
+    if (progress.applyMode !== null && permitId !== null)
+      return { outcome: 'admitted', dealId, permitId, applyMode: progress.applyMode };
+    return { outcome: 'ended', dealId, result: progress.result! };
+  }
+
   validateReconciliation(raw: ReconcileDealInput): void {
     const word = parseInput(ReconcileDealInputSchema, raw, 'reconcileDeal');
     // Before deal-release-approval the first word was the only one; since, words queue until one counts.

@@ -141,6 +141,15 @@ export function dealTermsOf(input: ParsedDealInput): DealTerms {
   };
 }
 
+/**
+ * The `admission` update's answer (issue 16 item 4): `admitted` once the last gate used the deal's permit
+ * (execution goes on durably), or `ended` with the deal's result when it ended before that (a denial,
+ * a shadow or paper deal, a duplicate id's first result, a wait for reconciliation).
+ */
+export type DealAdmissionAnswer =
+  | { outcome: 'admitted'; dealId: string; permitId: string; applyMode: ApplyMode }
+  | { outcome: 'ended'; dealId: string; result: DealResult };
+
 /** What the producer's executor receives: a permitted, reserved action to carry out. */
 export interface ExecuteDealInput {
   dealId: string;

@@ -26,6 +26,8 @@ export const ErrorType = {
   ExecutionRejected: 'ExecutionRejected',
   /** A `reconcileDeal` the deal cannot take: it is not waiting for reconciliation, or the claim contradicts it. */
   ReconciliationRefused: 'ReconciliationRefused',
+  /** An `admission` update naming terms other than those the deal runs with (its id is taken). */
+  DealTermsMismatch: 'DealTermsMismatch',
   /** Settle or release of a reservation key that was never reserved. */
   ReservationNotFound: 'ReservationNotFound',
   /** Settle or release of a reservation no longer in the state the step needs. */

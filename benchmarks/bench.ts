@@ -1,0 +1,215 @@
+// `npm run bench`: every figure of issue 16 from one run, side by side with its
+// target — the deal benchmark (benchmarks/deals.ts), pgbench's capped update of
+// one row at the reserves' concurrency, `warden status` next to `temporal
+// workflow query` on the same workflow, a worker's start to its first task, and
+// a second `npm start` until it serves. Prints one table, writes
+// .data/bench.json; asserts nothing (targets are read, never enforced).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { WardenClient } from '../src/client';
+import { projectRoot, toolPaths, workflowSource } from '../src/config/paths';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../src/domain/permits/rules';
+import { CONTROL_PLANE_WORKFLOW_ID } from '../workflows/names';
+import { controlPlaneStateQuery } from '../workflows/messages';
+import { createScratchDatabase, percentile } from '../test/support/processes';
+import { benchDeals } from './deals';
+
+/** The connections the reserves race on: the pool's size (src/db/connect.ts). */
+const RESERVE_CONCURRENCY = 20;
+const REPEATS = 10;
+
+const median = (values: number[]) => percentile(values, 50);
+
+/** Wall time of a command, in ms, the median of REPEATS runs; it must succeed. */
+function timed(command: string, args: string[], env: NodeJS.ProcessEnv): number {
+  const runs: number[] = [];
+  for (let i = 0; i < REPEATS; i++) {
+    const started = performance.now();
+    const run = spawnSync(command, args, { env, cwd: projectRoot, encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${run.stderr || run.stdout}`);
+    runs.push(performance.now() - started);
+  }
+  return median(runs);
+}
+
+/** pgbench's capped UPDATE + INSERT on one row, `clients` at once: transactions per second. */
+function pgbenchSingleRow(url: string, clients: number): number {
+  const bin = ['/usr/lib/postgresql/15/bin/pgbench', '/usr/lib/postgresql/16/bin/pgbench', 'pgbench'].find(
+    (candidate) => spawnSync(candidate, ['--version']).status === 0,
+  );
+  if (bin === undefined) throw new Error('pgbench not found (it comes with the PostgreSQL set-up installs)');
+  const psql = path.join(path.dirname(bin), 'psql');
+  execFileSync(psql, [
+    url,
+    '-qc',
+    'drop table if exists bench_row, bench_event; create table bench_row (id int primary key, reserved bigint not null); insert into bench_row values (1, 0); create table bench_event (id bigserial primary key, amount int not null);',
+  ]);
+  const dir = mkdtempSync(path.join(tmpdir(), 'warden-pgbench-'));
+  const script = path.join(dir, 'reserve.sql');
+  writeFileSync(
+    script,
+    'update bench_row set reserved = reserved + 7 where id = 1 and reserved + 7 <= 9000000000;\ninsert into bench_event (amount) values (7);\n',
+  );
+  const out = execFileSync(bin, ['-n', '-c', String(clients), '-j', '2', '-T', '10', '-f', script, url], {
+    encoding: 'utf8',
+  });
+  const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(out);
+  if (!tps) throw new Error(`pgbench printed no tps: ${out}`);
+  return Number(tps[1]);
+}
+
+/** `npm start` twice on a scratch data dir: the second one's time until /health answers, in ms. */
+async function secondStart(): Promise<number> {
+  const data = mkdtempSync(path.join(tmpdir(), 'warden-start-'));
+  const once = async () => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [path.join(projectRoot, 'scripts', 'start.mjs')], {
+      cwd: projectRoot,
+      env: { ...process.env, DATABASE_URL: '', WARDEN_DATA_DIR: data },
+      stdio: 'ignore',
+    });
+    try {
+      for (;;) {
+        if (performance.now() - started > 120_000) throw new Error('npm start did not serve within 120 s');
+        const ok = await fetch('http://127.0.0.1:8080/health').then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (ok) return performance.now() - started;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGINT');
+      await exited;
+    }
+  };
+  await once();
+  return once();
+}
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const lines: string[] = [];
+  const deals = await benchDeals((line) => lines.push(line));
+  const pgbench = pgbenchSingleRow(process.env.DATABASE_URL!, RESERVE_CONCURRENCY);
+
+  // `warden status` against `temporal workflow query`, on one control plane served by one worker.
+  const database = await createScratchDatabase('warden_bench_cli');
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: toolPaths.temporal },
+      ui: false,
+      log: { format: 'pretty', level: 'error' },
+    },
+  });
+  const taskQueue = 'warden';
+  const warden = new WardenClient(env.client, taskQueue);
+  const activities = createActivities({ db: database.db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: warden });
+  // A worker's start to its first task: created from the prebuilt bundle, until the control plane answers.
+  const startedAt = performance.now();
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, activities, ...workflowSource() });
+  const cli = await worker.runUntil(async () => {
+    await warden.ensureControlPlane();
+    await env.client.workflow.getHandle(CONTROL_PLANE_WORKFLOW_ID).query(controlPlaneStateQuery);
+    const firstTask = performance.now() - startedAt;
+    const cliEnv = { ...process.env, DATABASE_URL: database.url, TEMPORAL_ADDRESS: env.address };
+    const created = spawnSync(
+      process.execPath,
+      [
+        path.join(projectRoot, 'bin', 'warden.cjs'),
+        'keys',
+        'create',
+        '--identity',
+        'bench',
+        '--roles',
+        'owner',
+        '--json',
+      ],
+      { env: cliEnv, encoding: 'utf8' },
+    );
+    const key = /wk_[A-Za-z0-9_-]+/.exec(created.stdout)?.[0];
+    if (key === undefined) throw new Error(`no API key created: ${created.stderr || created.stdout}`);
+    const status = timed(process.execPath, [path.join(projectRoot, 'bin', 'warden.cjs'), 'status'], {
+      ...cliEnv,
+      WARDEN_API_KEY: key,
+    });
+    const query = timed(
+      toolPaths.temporal,
+      ['workflow', 'query', '--address', env.address, '--workflow-id', CONTROL_PLANE_WORKFLOW_ID, '--type', 'state'],
+      process.env,
+    );
+    return { firstTask, status, query };
+  });
+  await env.teardown();
+  await database.drop();
+  const restart = await secondStart();
+
+  const rows: [string, string, string, boolean][] = [
+    [
+      'governed ÷ bare deals/s, concurrency 20',
+      `${deals.ratio.toFixed(2)} (${deals.governed.throughput.toFixed(1)} ÷ ${deals.bare.throughput.toFixed(1)})`,
+      '≥ 0.8',
+      deals.ratio >= 0.8,
+    ],
+    [
+      'all gate calls p50 / p99 under that load',
+      `${deals.gatesLoaded.p50.toFixed(1)} / ${deals.gatesLoaded.p99.toFixed(1)} ms`,
+      'p99 ≤ 25 ms',
+      deals.gatesLoaded.p99 <= 25,
+    ],
+    [
+      'gate calls p50 / p99 unloaded',
+      `${deals.gatesUnloaded.p50.toFixed(1)} / ${deals.gatesUnloaded.p99.toFixed(1)} ms`,
+      'p99 ≤ 5 ms',
+      deals.gatesUnloaded.p99 <= 5,
+    ],
+    [
+      `admission answer p50 / p99 (${deals.admission.answeredAt})`,
+      `${deals.admission.p50.toFixed(0)} / ${deals.admission.p99.toFixed(0)} ms`,
+      'p99 ≤ 50 ms',
+      deals.admission.p99 <= 50,
+    ],
+    [
+      `reserves/s, ${deals.race.reserves} racing on one cap ÷ pgbench one row, ${RESERVE_CONCURRENCY} clients`,
+      `${(deals.race.perSecond / pgbench).toFixed(2)} (${deals.race.perSecond.toFixed(0)} ÷ ${pgbench.toFixed(0)}), over-commit ${deals.race.overCommit}`,
+      '≥ 1.0, over-commit 0',
+      deals.race.perSecond / pgbench >= 1 && deals.race.overCommit === 0,
+    ],
+    [
+      '`warden status` ÷ `temporal workflow query`',
+      `${(cli.status / cli.query).toFixed(1)} (${cli.status.toFixed(0)} ÷ ${cli.query.toFixed(0)} ms)`,
+      '≤ 3',
+      cli.status / cli.query <= 3,
+    ],
+    ['worker start to first task', `${cli.firstTask.toFixed(0)} ms`, '—', true],
+    ['a second `npm start` until it serves', `${(restart / 1000).toFixed(1)} s`, '≤ 5 s', restart <= 5000],
+  ];
+  const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => String(r[c]).length), 6));
+  const line = (r: string[]) => r.map((v, c) => v.padEnd(widths[c] ?? 0)).join('  ');
+  console.log(`\nnpm run bench — ${process.platform} ${process.arch}, dev server + PostgreSQL, one run\n`);
+  console.log(line(['figure', 'measured', 'target', 'met']));
+  for (const r of rows) console.log(line([r[0], r[1], r[2], r[3] ? 'yes' : 'no']));
+  const out = path.join(projectRoot, '.data');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(
+    path.join(out, 'bench.json'),
+    `${JSON.stringify({ at: new Date().toISOString(), deals, pgbench: { clients: RESERVE_CONCURRENCY, tps: pgbench }, cli, secondStartMs: restart }, null, 2)}\n`,
+  );
+  console.log('\nwritten to .data/bench.json; the deal benchmark in full:');
+  for (const l of lines) console.log(l);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
