@@ -10,14 +10,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { WardenClient } from '../src/client';
 import { projectRoot, toolPaths, workflowSource } from '../src/config/paths';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../src/domain/permits/rules';
 import { CONTROL_PLANE_WORKFLOW_ID } from '../workflows/names';
 import { controlPlaneStateQuery } from '../workflows/messages';
-import { createScratchDatabase, percentile } from '../test/support/processes';
+import { createScratchDatabase, percentile, serveCliApi } from '../test/support/processes';
 import { benchDeals } from './deals';
 
 /** The connections the reserves race on: the pool's size (src/db/connect.ts). */
@@ -26,13 +26,19 @@ const REPEATS = 10;
 
 const median = (values: number[]) => percentile(values, 50);
 
-/** Wall time of a command, in ms, the median of REPEATS runs; it must succeed. */
-function timed(command: string, args: string[], env: NodeJS.ProcessEnv): number {
+/** Wall time of a command, in ms, the median of REPEATS runs; it must succeed. Never blocks this process (it serves the API). */
+async function timed(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const runs: number[] = [];
   for (let i = 0; i < REPEATS; i++) {
     const started = performance.now();
-    const run = spawnSync(command, args, { env, cwd: projectRoot, encoding: 'utf8' });
-    if (run.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${run.stderr || run.stdout}`);
+    const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
+      const child = spawn(command, args, { env, cwd: projectRoot });
+      let output = '';
+      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      child.on('close', (code) => resolve({ code, output }));
+    });
+    if (code !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${output}`);
     runs.push(performance.now() - started);
   }
   return median(runs);
@@ -64,18 +70,23 @@ function pgbenchSingleRow(url: string, clients: number): number {
   return Number(tps[1]);
 }
 
-/** `npm start` twice on a scratch data dir: the second one's time until /health answers, in ms. */
+/** `npm start` twice on a scratch data dir (embedded PGlite): the second one's time until /health answers, in ms. */
 async function secondStart(): Promise<number> {
   const data = mkdtempSync(path.join(tmpdir(), 'warden-start-'));
+  const { DATABASE_URL: _ours, ...inherited } = process.env;
   const once = async () => {
     const started = performance.now();
     const child = spawn(process.execPath, [path.join(projectRoot, 'scripts', 'start.mjs')], {
       cwd: projectRoot,
-      env: { ...process.env, DATABASE_URL: '', WARDEN_DATA_DIR: data },
+      env: { ...inherited, WARDEN_DATA_DIR: data },
       stdio: 'ignore',
     });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    let gone = false;
+    void exited.then(() => (gone = true));
     try {
       for (;;) {
+        if (gone) throw new Error('npm start exited before it served');
         if (performance.now() - started > 120_000) throw new Error('npm start did not serve within 120 s');
         const ok = await fetch('http://127.0.0.1:8080/health').then(
           (r) => r.ok,
@@ -85,8 +96,8 @@ async function secondStart(): Promise<number> {
         await new Promise((r) => setTimeout(r, 50));
       }
     } finally {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGINT');
+      // start.mjs hands SIGTERM to Warden, which stops cleanly (a terminal's Ctrl-C reaches both at once).
+      if (!gone) child.kill('SIGTERM');
       await exited;
     }
   };
@@ -95,7 +106,7 @@ async function secondStart(): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // The deal benchmark installs the SDK's runtime (its logger) for the whole process.
   const lines: string[] = [];
   const deals = await benchDeals((line) => lines.push(line));
   const pgbench = pgbenchSingleRow(process.env.DATABASE_URL!, RESERVE_CONCURRENCY);
@@ -117,30 +128,26 @@ async function main(): Promise<void> {
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, activities, ...workflowSource() });
   const cli = await worker.runUntil(async () => {
     await warden.ensureControlPlane();
-    await env.client.workflow.getHandle(CONTROL_PLANE_WORKFLOW_ID).query(controlPlaneStateQuery);
+    // Its first task reads the persisted state; the query answers once that has loaded.
+    const handle = env.client.workflow.getHandle(CONTROL_PLANE_WORKFLOW_ID);
+    while (
+      !(await handle.query(controlPlaneStateQuery).then(
+        () => true,
+        () => false,
+      ))
+    )
+      await new Promise((r) => setTimeout(r, 20));
     const firstTask = performance.now() - startedAt;
-    const cliEnv = { ...process.env, DATABASE_URL: database.url, TEMPORAL_ADDRESS: env.address };
-    const created = spawnSync(
-      process.execPath,
-      [
-        path.join(projectRoot, 'bin', 'warden.cjs'),
-        'keys',
-        'create',
-        '--identity',
-        'bench',
-        '--roles',
-        'owner',
-        '--json',
-      ],
-      { env: cliEnv, encoding: 'utf8' },
-    );
-    const key = /wk_[A-Za-z0-9_-]+/.exec(created.stdout)?.[0];
-    if (key === undefined) throw new Error(`no API key created: ${created.stderr || created.stdout}`);
-    const status = timed(process.execPath, [path.join(projectRoot, 'bin', 'warden.cjs'), 'status'], {
-      ...cliEnv,
+    // The CLI as an operator runs it: through the operator API, as its key's identity.
+    const api = await serveCliApi({ db: database.db, client: env.client, taskQueue });
+    const key = await api.key('bench', ['owner']);
+    const status = await timed(process.execPath, [path.join(projectRoot, 'bin', 'warden.cjs'), 'status'], {
+      ...process.env,
+      WARDEN_API_URL: api.url,
       WARDEN_API_KEY: key,
     });
-    const query = timed(
+    await api.close();
+    const query = await timed(
       toolPaths.temporal,
       ['workflow', 'query', '--address', env.address, '--workflow-id', CONTROL_PLANE_WORKFLOW_ID, '--type', 'state'],
       process.env,

@@ -98,13 +98,19 @@ export async function benchDeals(say: (line: string) => void = console.log) {
   });
 
   const results = await worker.runUntil(async () => {
-    const runBatch = async (kind: 'bare' | 'governed' | 'strategy', count: number, prefix: string) => {
+    const runBatch = async (kind: 'bare' | 'governed' | 'strategy' | 'admitted', count: number, prefix: string) => {
       const latencies: number[] = [];
       const started = performance.now();
       const outcomes = await pool(count, CONCURRENCY, async (i) => {
         const dealId = `${prefix}-${i}`;
         const t0 = performance.now();
         const input = { dealId, engine: 'BENCH', symbol: `SYM${i % 50}`, amount: 10 };
+        if (kind === 'admitted') {
+          // The producer's answer by update-with-start: timed to the admission, then the deal runs out.
+          const answer = await warden.admitDeal({ ...input, requestedBy: 'bench' });
+          latencies.push(performance.now() - t0);
+          return (await warden.getDealResult(answer.dealId)) as { status?: string };
+        }
         const result =
           kind === 'bare'
             ? await env.client.workflow.execute('bareDeal', {
@@ -143,6 +149,7 @@ export async function benchDeals(say: (line: string) => void = console.log) {
       warden.executeDeal({ dealId: `solo-${i}`, engine: 'BENCH', symbol: 'SOLO', amount: 1, requestedBy: 'bench' }),
     );
     const soloGates = new Map(gateTimes);
+    const admitted = await runBatch('admitted', N, 'admit');
     gateTimes.clear();
     for (const [k, v] of loadedGates) gateTimes.set(k, v);
     // The same governed deals with seed 001's strategy gate on (an L4 strategy: all six components run).
@@ -167,7 +174,14 @@ export async function benchDeals(say: (line: string) => void = console.log) {
     const strategyTimes = gateTimes.get('evaluateStrategyGate') ?? [];
     strategyTimes.length = 0;
     const strategy = await runBatch('strategy', N, 'strategy');
-    return { bare, governed, soloGates, strategy, strategyGate: [...(gateTimes.get('evaluateStrategyGate') ?? [])] };
+    return {
+      bare,
+      governed,
+      soloGates,
+      admitted,
+      strategy,
+      strategyGate: [...(gateTimes.get('evaluateStrategyGate') ?? [])],
+    };
   });
 
   const executed = results.governed.outcomes.filter((o) => o.status === 'executed').length;
@@ -180,7 +194,7 @@ export async function benchDeals(say: (line: string) => void = console.log) {
   say(
     `  governed:  ${results.governed.throughput.toFixed(1)} deals/s   e2e p50 ${ms(results.governed.p50)}  p99 ${ms(results.governed.p99)}   (${executed}/${N} executed)`,
   );
-  say(`  ratio:     ${(results.governed.throughput / results.bare.throughput).toFixed(2)} × bare (target ≥ 0.6)`);
+  say(`  ratio:     ${(results.governed.throughput / results.bare.throughput).toFixed(2)} × bare (target ≥ 0.8)`);
   say('  gate steps (per call, in the worker):');
   const gateRows: Record<string, { p50: number; p99: number; calls: number }> = {};
   for (const [activity, times] of [...gateTimes.entries()].sort()) {
@@ -254,7 +268,7 @@ export async function benchDeals(say: (line: string) => void = console.log) {
       p99: percentile(results.strategyGate, 99),
     },
     race: { reserves: RESERVES, perSecond: RESERVES / raceSeconds, granted: ok, overCommit },
-    admission: { p50: results.governed.p50, p99: results.governed.p99, answeredAt: 'end of deal' },
+    admission: { p50: results.admitted.p50, p99: results.admitted.p99, answeredAt: 'admitDeal, update-with-start' },
   };
   say(`\nJSON ${JSON.stringify(figures)}`);
 
