@@ -75,7 +75,7 @@ export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
       'Settle or release a deal that may have executed. {"executed": false, "actor": "alice", "reason": "no fill"}',
   });
   // The producer's one round trip (update-with-start): answered once admission is decided.
-  setHandler(dealAdmissionUpdate, (_terms?: DealTerms) => deal.admission(), {
+  setHandler(dealAdmissionUpdate, (terms?: DealTerms) => deal.admission(terms), {
     validator: (terms?: DealTerms) => deal.validateAdmission(terms),
     description:
       "Answers once the deal is admitted (its permit used, with the apply mode) or ended (its result). Optional: the deal's terms, refused if the deal runs with others.",

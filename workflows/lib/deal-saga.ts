@@ -287,8 +287,12 @@ export class DealSaga {
       );
   }
 
-  /** Once the last gate used the permit (the deal is admitted and executes durably), or the deal ended. */
-  async admission(): Promise<DealAdmissionAnswer> {
+  /**
+   * Once the last gate used the permit (the deal is admitted and executes durably), or the deal ended.
+   * The terms are checked again here: a validator does not run when an accepted update is replayed.
+   */
+  async admission(terms?: DealTerms): Promise<DealAdmissionAnswer> {
+    this.validateAdmission(terms);
     const { progress } = this;
     await condition(() => progress.applyMode !== null || progress.result !== null);
     const { dealId } = this.input;
