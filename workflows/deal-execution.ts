@@ -182,7 +182,9 @@ async function clearedStep(
   if (!clearance.cleared) {
     if (clearance.disarm)
       await controlPlane.disarmToDryRun({ symbol: input.symbol, dealId: input.dealId, detail: clearance.detail });
-    return { ended: await deal.deny(clearance.gate, clearance.reason, clearance.detail) };
+    // Admission's transaction already gave its reservation back: the outcome says so.
+    const undone = clearance.released ? ['reservation released'] : [];
+    return { ended: await deal.deny(clearance.gate, clearance.reason, clearance.detail, undone) };
   }
   deal.reserved = true;
   deal.permit = { id: clearance.permitId, consumed: false };

@@ -206,6 +206,10 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
     expect(result).toMatchObject({ status: 'denied', gate: 'prod_eligibility', reason: 'prod_use_disabled' });
     expect(await reservations()).toEqual([{ idempotency_key: 'deal:rec', status: 'released' }]);
     expect(await ledger()).toMatchObject({ exposureUsed: 0, openRiskReserved: 0, actions: 0 });
+    // Given back inside admission's transaction, and the outcome says so.
+    expect((await listAuditEvents(t.db, { kind: 'deal.denied' }))[0]).toMatchObject({
+      details: { compensation: 'reservation released: denied at prod_eligibility: prod_use_disabled' },
+    });
   });
 
   it('executes with an eligible recommendation', async () => {

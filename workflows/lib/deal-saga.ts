@@ -112,10 +112,10 @@ export class DealSaga {
     return this.awaitReconciliation(claimed.cause);
   }
 
-  async compensate(reason: string): Promise<void> {
+  /** Gives back what the deal holds; `undone` is what a gate already gave back in its own transaction. */
+  async compensate(reason: string, undone: string[] = []): Promise<void> {
     const { key, input } = this;
     this.progress.stage = 'compensate';
-    const undone: string[] = [];
     if (
       this.permit &&
       !this.permit.consumed &&
@@ -161,9 +161,9 @@ export class DealSaga {
     return result;
   }
 
-  async deny(gate: DealGate, reason: string, detail: string): Promise<DealResult> {
+  async deny(gate: DealGate, reason: string, detail: string, undone: string[] = []): Promise<DealResult> {
     this.progress.gates.push({ gate, ok: false, reason });
-    await this.compensate(`denied at ${gate}: ${reason}`);
+    await this.compensate(`denied at ${gate}: ${reason}`, [...undone]);
     // A refused claim is this run's own outcome, not the deal id's: keyed by the run.
     const key = gate === 'claim' ? `${this.key}:claim-refused:${this.run.workflowId}:${this.run.runId}` : undefined;
     return this.finish({ status: 'denied', dealId: this.input.dealId, gate, reason, detail }, undefined, key);
