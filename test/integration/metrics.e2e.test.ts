@@ -283,7 +283,7 @@ describe('/metrics of a running Warden', () => {
       s.some(
         (x) =>
           x.name === 'temporal_local_activity_execution_latency_count' &&
-          x.labels.activity_type === 'reserveExposure' &&
+          x.labels.activity_type === 'admitDeal' &&
           x.value >= 3,
       ),
     ).toBe(true);
