@@ -269,6 +269,14 @@ describe('governed deals end to end', () => {
       requestedBy: 'bot-7',
       executorTaskQueue: producerQueue,
     };
+    const dealTerms = {
+      engine: 'WHOLESALE',
+      symbol: 'BTCUSDT',
+      amount: 10,
+      executionClass: 'PROD_EXEC',
+      strategyId: null,
+      side: 'buy',
+    };
     let answer: Awaited<ReturnType<WardenClient['admitDeal']>>;
     try {
       answer = await warden.admitDeal(input);
@@ -285,6 +293,17 @@ describe('governed deals end to end', () => {
         cause: { type: 'DealTermsMismatch', message: expect.stringMatching(/runs with other terms/) },
       });
       expect(await warden.admitDeal(input)).toEqual(answer);
+      // Raw callers (the CLI, the Web UI): hostile terms are refused naming the field, and change nothing.
+      const raw = client.workflow.getHandle('deal-e2e-admit');
+      for (const [terms, field] of [
+        [{ ...dealTerms, symbol: `BTC\u0000${'x'.repeat(1_000_000)}` }, 'symbol'],
+        [{ ...dealTerms, executionClass: 'GODMODE' }, 'executionClass'],
+        [{ ...dealTerms, extra: true }, 'extra'],
+      ] as const)
+        await expect(raw.executeUpdate('admission', { args: [terms] })).rejects.toMatchObject({
+          cause: { type: 'InvalidInput', message: expect.stringContaining(field) },
+        });
+      expect((await warden.dealProgress('e2e-admit')).result).toBeNull();
     } finally {
       release();
     }

@@ -18,6 +18,7 @@ import {
   type DealAdmissionAnswer,
   type DealGate,
   type DealTerms,
+  DealTermsSchema,
   type DealProgress,
   type DealResult,
   dealTermsOf,
@@ -279,8 +280,9 @@ export class DealSaga {
    */
   validateAdmission(terms: unknown): void {
     if (terms === undefined || terms === null) return;
+    const asked = parseInput(DealTermsSchema, terms, 'admission terms');
     const ours = dealTermsOf(this.input);
-    if (typeof terms !== 'object' || !sameTerms(ours, terms as DealTerms))
+    if (!sameTerms(ours, asked))
       throw ApplicationFailure.nonRetryable(
         `deal ${this.input.dealId} runs with other terms: ${JSON.stringify(ours)}`,
         ErrorType.DealTermsMismatch,

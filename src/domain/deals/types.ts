@@ -130,6 +130,16 @@ export interface DealTerms {
   side: 'buy' | 'sell';
 }
 
+/** The terms a caller of the `admission` update names: each field as the deal's input has it, nothing else. */
+export const DealTermsSchema = z.strictObject({
+  engine: DealInputSchema.shape.engine,
+  symbol: DealInputSchema.shape.symbol,
+  amount: DealInputSchema.shape.amount,
+  executionClass: ExecutionClassSchema,
+  strategyId: DealInputSchema.shape.strategyId.unwrap().nullable(),
+  side: z.enum(['buy', 'sell']),
+});
+
 export function dealTermsOf(input: ParsedDealInput): DealTerms {
   return {
     engine: input.engine,
