@@ -90,8 +90,16 @@ async function clearDeal(
   });
   audits.push(reserveAudit(reserved, clear.actor));
   if (!reserved.ok) return { cleared: false, gate: 'risk', reason: reserved.reason, detail: reserved.detail };
-  const giveBack = (gate: string, reason: string) =>
-    releaseInTransaction(trx, { key: clear.key, actor: clear.actor, reason: `denied at ${gate}: ${reason}` });
+  // A gate after the reserve refused: the reservation is given back in this transaction, and said so.
+  const refusedAfterReserve = async (
+    gate: 'prod_eligibility' | 'permit',
+    reason: string,
+    detail: string,
+    disarm?: boolean,
+  ): Promise<Clearance> => {
+    await releaseInTransaction(trx, { key: clear.key, actor: clear.actor, reason: `denied at ${gate}: ${reason}` });
+    return { cleared: false, gate, reason, detail, ...(disarm !== undefined ? { disarm } : {}), released: true };
+  };
 
   if (input.recommendationId !== undefined) {
     const eligibility = { recommendationId: input.recommendationId, actor: clear.actor, correlationId: clear.key };
@@ -100,31 +108,12 @@ async function clearDeal(
       ...(clear.domain !== undefined ? { domain: clear.domain } : {}),
     });
     audits.push(eligibilityAudit(eligibility, eligible));
-    if (!eligible.ok) {
-      await giveBack('prod_eligibility', eligible.reason);
-      return {
-        cleared: false,
-        gate: 'prod_eligibility',
-        reason: eligible.reason,
-        detail: eligible.detail,
-        released: true,
-      };
-    }
+    if (!eligible.ok) return refusedAfterReserve('prod_eligibility', eligible.reason, eligible.detail);
   }
 
   const request = { key: clear.key, dealId: input.dealId, symbol: clear.symbol, at, actor: clear.actor };
   const permit = await issuePermitInTransaction(trx, governor, request);
   audits.push(...permitAudits(request, permit));
-  if (!permit.granted) {
-    await giveBack('permit', permit.reason);
-    return {
-      cleared: false,
-      gate: 'permit',
-      reason: permit.reason,
-      detail: permit.detail,
-      disarm: permit.disarm,
-      released: true,
-    };
-  }
+  if (!permit.granted) return refusedAfterReserve('permit', permit.reason, permit.detail, permit.disarm);
   return { cleared: true, permitId: permit.permitId, expiresAt: permit.expiresAt };
 }

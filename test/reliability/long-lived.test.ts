@@ -71,6 +71,25 @@ describe('long-lived workflows under a flood of signals', () => {
     await t?.drop();
   });
 
+  /** An L3 → L3+ proposal Warden recorded, its two approvers `<prefix>-alice` and `<prefix>-carol`, the phase at L3. */
+  const recordProposal = async (proposalId: string, prefix: string) => {
+    await addApprover(t.db, 'tech_lead', `${prefix}-alice`, 'test');
+    await addApprover(t.db, 'ops_lead', `${prefix}-carol`, 'test');
+    await recordExpansionProposal(t.db, {
+      proposalId,
+      fromPhase: 'L3',
+      targetPhase: 'L3+',
+      commands: ['SET_FAN'],
+      validationDays: 7,
+      achievements: [],
+      risk: { level: 'low', mitigations: [] },
+      requiredRoles: ['tech_lead', 'ops_lead'],
+      expiresInDays: 14,
+      requestedBy: `${prefix}-governance`,
+    });
+    await t.db.updateTable('governance_state').set({ current_phase: 'L3' }).execute();
+  };
+
   it('keeps history bounded, state intact and every signal accounted for across continue-as-new', async () => {
     const figures = await runLongLived({
       client,
@@ -98,21 +117,7 @@ describe('long-lived workflows under a flood of signals', () => {
 
   it('a proposal continued as new replays, and its last approval is not starved by the spam before it', async () => {
     const proposalId = uniqueName('expansion-continued');
-    await addApprover(t.db, 'tech_lead', 'cn-alice', 'test');
-    await addApprover(t.db, 'ops_lead', 'cn-carol', 'test');
-    await recordExpansionProposal(t.db, {
-      proposalId,
-      fromPhase: 'L3',
-      targetPhase: 'L3+',
-      commands: ['SET_FAN'],
-      validationDays: 7,
-      achievements: [],
-      risk: { level: 'low', mitigations: [] },
-      requiredRoles: ['tech_lead', 'ops_lead'],
-      expiresInDays: 14,
-      requestedBy: 'cn-governance',
-    });
-    await t.db.updateTable('governance_state').set({ current_phase: 'L3' }).execute();
+    await recordProposal(proposalId, 'cn');
     const handle = await client.workflow.start('expansionProposal', {
       taskQueue,
       workflowId: proposalId,
@@ -163,21 +168,7 @@ describe('long-lived workflows under a flood of signals', () => {
 
   it('a run past its budget hands over what it has not judged, and refuses past a full hand-over in one audited event', async () => {
     const proposalId = uniqueName('expansion-flooded');
-    await addApprover(t.db, 'tech_lead', 'fl-alice', 'test');
-    await addApprover(t.db, 'ops_lead', 'fl-carol', 'test');
-    await recordExpansionProposal(t.db, {
-      proposalId,
-      fromPhase: 'L3',
-      targetPhase: 'L3+',
-      commands: ['SET_FAN'],
-      validationDays: 7,
-      achievements: [],
-      risk: { level: 'low', mitigations: [] },
-      requiredRoles: ['tech_lead', 'ops_lead'],
-      expiresInDays: 14,
-      requestedBy: 'fl-governance',
-    });
-    await t.db.updateTable('governance_state').set({ current_phase: 'L3' }).execute();
+    await recordProposal(proposalId, 'fl');
     // No worker yet on this queue: the whole flood waits in the server and reaches the first run at once,
     // a run past its budget of 10 from its first task on, so what it does with them is deterministic.
     const floodQueue = uniqueName('flooded');
