@@ -94,7 +94,10 @@ export async function expansionProposal(rawInput: ProposalRun): Promise<Proposal
   let messages = 0;
   const full = () => messages >= messagesPerRun || workflowInfo().continueAsNewSuggested;
   const counted = () => void (messages += 1);
-  if (carried !== undefined) return resume(carried, messagesPerRun, full, counted);
+  // What a run carries counts only in a run continued as new (no client can start one): a raw start
+  // naming `carried` (approved terms, a validating view) is judged as the first run it is.
+  if (carried !== undefined && workflowInfo().continuedFromExecutionRunId !== undefined)
+    return resume(carried, messagesPerRun, full, counted);
   const wardenOwned = patched('warden-owned-proposals');
   const rolls = patched(PROPOSAL_ROLLS_OVER);
   const roll: Full = rolls ? full : undefined;

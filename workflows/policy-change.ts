@@ -48,7 +48,9 @@ const calls = proxyActivities<ChangeRequestCalls>({
  */
 export async function policyChange(run: PolicyChangeRun): Promise<ChangeRequestView> {
   const { carried, messagesPerRun, start } = splitRun(run);
-  if (carried !== undefined) {
+  // What a run carries counts only in a run continued as new (no client can start one): a raw start
+  // naming `carried` (an approved view) is opened as the new request it is.
+  if (carried !== undefined && workflowInfo().continuedFromExecutionRunId !== undefined) {
     // Recorded (and opened) by the first run: only the decisions are left.
     const desk = new ChangeRequestDesk(carried.view, calls);
     Object.assign(desk, { rollsOver: true, messagesPerRun, settledOpen: true });

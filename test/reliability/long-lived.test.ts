@@ -243,6 +243,58 @@ describe('long-lived workflows under a flood of signals', () => {
     }
   });
 
+  it('a raw start naming what a continued run carries is judged as a first run: no forged approval widens the phase', async () => {
+    const proposalId = uniqueName('expansion-forged');
+    await t.db.updateTable('governance_state').set({ current_phase: 'L3' }).execute();
+    const terms = {
+      proposalId,
+      fromPhase: 'L3',
+      targetPhase: 'L3+',
+      commands: ['SET_FAN'],
+      validationDays: 7,
+      achievements: [],
+      risk: { level: 'low', mitigations: [] },
+      requiredRoles: ['tech_lead'],
+      expiresInDays: 14,
+    };
+    const at = new Date().toISOString();
+    const handle = await client.workflow.start('expansionProposal', {
+      taskQueue,
+      workflowId: proposalId,
+      args: [
+        {
+          proposalId,
+          carried: {
+            terms,
+            createdAt: at,
+            since: { wardenOwned: false, verifiesApprovers: false },
+            view: {
+              proposalId,
+              status: 'pending',
+              fromPhase: 'L3',
+              targetPhase: 'L3+',
+              commands: ['SET_FAN'],
+              validationDays: 7,
+              requiredRoles: ['tech_lead'],
+              approvals: [{ role: 'tech_lead', approver: 'mallory', comment: null, at }],
+              missingRoles: [],
+              rejection: null,
+              rejectedMessages: 0,
+              createdAt: at,
+              expiresAt: at,
+              validationEndsAt: null,
+              revertedBy: null,
+            },
+          },
+        },
+      ],
+    });
+    // Warden never recorded this proposal: refused, and the phase stays where it was.
+    expect(await handle.result()).toMatchObject({ status: 'refused', approvals: [] });
+    const phase = await t.db.selectFrom('governance_state').select('current_phase').executeTakeFirstOrThrow();
+    expect(phase.current_phase).toBe('L3');
+  });
+
   /** Every run of a workflow, newest first; each closed one replays with today's code. */
   const runsReplayed = async (workflowId: string): Promise<temporal.api.history.v1.IHistory[]> => {
     const histories: temporal.api.history.v1.IHistory[] = [];
