@@ -1,6 +1,6 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { chainHash, GENESIS_HASH } from '../security/audit-chain';
-import type { AuditKindName } from '../domain/audit/kinds';
+import { AuditKind, type AuditKindName } from '../domain/audit/kinds';
 import { redactToken } from '../domain/identity/redact';
 import { notificationFor } from '../domain/notifications/rules';
 import { storablePayload, storableText } from '../domain/shared/validation';
@@ -17,17 +17,60 @@ export interface AuditEntry {
   at?: Date;
 }
 
-// Appends are serialised so that each event chains onto the true latest one.
-const AUDIT_CHAIN_LOCK = 0x5741_5244; // "WARD"
+/**
+ * The log is AUDIT_CHAINS hash chains: an append extends whichever chain no other open transaction holds
+ * (chain 0 when the system is quiet), so concurrent gates never queue on one lock, and each chain is as
+ * tamper-evident as one log was. A transaction keeps the chain it took for all its appends (one lock,
+ * so no lock order between chains to get wrong); its events stay in order within that chain.
+ */
+export const AUDIT_CHAINS = 8;
+const AUDIT_CHAIN_LOCK = 0x5741_5244; // "WARD"; the chain is the lock's second key
+const chainHeld = new WeakMap<Transaction<Database>, number>();
+let fallbackChain = 0;
 
-/** Appends one event to the hash chain; must run inside the caller's transaction. */
+async function takeChain(trx: Transaction<Database>): Promise<number> {
+  const held = chainHeld.get(trx);
+  if (held !== undefined) return held;
+  // No ORDER BY: the scan stops at the first lock taken, so no other chain is locked in passing.
+  const free = await sql<{ chain: number }>`
+    select c as chain from generate_series(0, ${AUDIT_CHAINS - 1}::int) c
+    where pg_try_advisory_xact_lock(${AUDIT_CHAIN_LOCK}::int, c) limit 1`.execute(trx);
+  let chain = free.rows[0]?.chain;
+  if (chain === undefined) {
+    // Every chain busy: wait for one, spreading the waiters. Its own statement: under READ COMMITTED
+    // the next one then sees every event committed while we waited.
+    chain = fallbackChain = (fallbackChain + 1) % AUDIT_CHAINS;
+    await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK}::int, ${chain}::int)`.execute(trx);
+  }
+  chainHeld.set(trx, chain);
+  return chain;
+}
+
+/** Appends one event to a hash chain; must run inside the caller's transaction. */
 export async function appendAuditEvent(
   trx: Transaction<Database>,
   entry: AuditEntry,
 ): Promise<AuditEventRow | undefined> {
-  // Its own statement: under READ COMMITTED the next one then sees every event committed while we waited.
-  await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`.execute(trx);
-  const last = await trx.selectFrom('audit_event').select('hash').orderBy('id', 'desc').limit(1).executeTakeFirst();
+  const chain = await takeChain(trx);
+  if (Date.now() >= nextEpochAt) {
+    nextEpochAt = Date.now() + EPOCH_INTERVAL_MS;
+    await appendEpoch(trx, chain);
+  }
+  return appendToChain(trx, chain, entry);
+}
+
+async function appendToChain(
+  trx: Transaction<Database>,
+  chain: number,
+  entry: AuditEntry,
+): Promise<AuditEventRow | undefined> {
+  const last = await trx
+    .selectFrom('audit_event')
+    .select('hash')
+    .where('chain', '=', chain)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
   const prevHash = last?.hash ?? GENESIS_HASH;
   // Round-trip through JSON so the hashed details equal what jsonb stores. PostgreSQL refuses
   // U+0000 in text and jsonb: escaped (before hashing), so no payload can make an audit write fail for ever.
@@ -47,6 +90,7 @@ export async function appendAuditEvent(
       subject,
       details: JSON.stringify(details),
       idempotency_key: entry.idempotencyKey ?? null,
+      chain,
       prev_hash: prevHash,
       hash,
     })
@@ -57,6 +101,48 @@ export async function appendAuditEvent(
   // Only an event actually appended announces itself: a retried writer's duplicate enqueues nothing.
   if (row) await enqueueNotification(trx, row);
   return row;
+}
+
+/**
+ * A chain can only be cut at its end unnoticed, and a whole chain removed would leave no gap: so, at most
+ * every EPOCH_INTERVAL_MS per process, an append first records the heads of the other chains on its own
+ * (when they moved). Verification then finds every head an epoch names, or names the epoch.
+ */
+const EPOCH_INTERVAL_MS = 10_000;
+let nextEpochAt = 0;
+
+interface ChainHead {
+  chain: number;
+  id: string;
+  hash: string;
+}
+
+/** An epoch now, whatever the interval (an operator's `audit verify` after a quiet spell, a test). */
+export async function recordAuditEpoch(db: Kysely<Database>): Promise<void> {
+  await db.transaction().execute(async (trx) => appendEpoch(trx, await takeChain(trx)));
+}
+
+async function appendEpoch(trx: Transaction<Database>, own: number): Promise<void> {
+  const heads = await sql<ChainHead>`
+    select c as chain, e.id::text as id, e.hash from generate_series(0, ${AUDIT_CHAINS - 1}::int) c
+    cross join lateral (select id, hash from audit_event where chain = c order by id desc limit 1) e
+    where c <> ${own}::int order by c`.execute(trx);
+  if (heads.rows.length === 0) return;
+  const previous = await trx
+    .selectFrom('audit_event')
+    .select('details')
+    .where('kind', '=', AuditKind.audit.epoch)
+    // By time: the (kind, at) index answers it at once however many epochs there are.
+    .orderBy('at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  if (JSON.stringify(previous?.details['heads'] ?? null) === JSON.stringify(heads.rows)) return;
+  await appendToChain(trx, own, {
+    actor: 'warden',
+    kind: AuditKind.audit.epoch,
+    subject: 'audit',
+    details: { heads: heads.rows },
+  });
 }
 
 /** U+0000 written as the six characters `\u0000`, in every string of a JSON value (keys included). */
@@ -147,35 +233,82 @@ export async function recordAuditEvents(db: Kysely<Database>, entries: AuditEntr
 }
 
 export type AuditVerification =
-  | { ok: true; events: number; lastHash: string }
+  | { ok: true; events: number; chains: number; epochs: number; lastHash: string }
   | { ok: false; events: number; brokenAt: { id: string; kind: string; at: string }; problem: string };
 
-/** Walks the chain in id order and names the first event that does not hold. */
+/**
+ * Walks the log in id order, each event against the one before it on its chain, then every chain head an
+ * epoch recorded; names the first event that does not hold. `events` counts what Warden recorded, `epochs`
+ * the log's own records of its heads; `lastHash` is the newest event's.
+ */
 export async function verifyAuditChain(db: Kysely<Database>, pageSize = 1000): Promise<AuditVerification> {
-  let prevHash = GENESIS_HASH;
+  const heads = new Map<number, string>();
+  let lastHash = GENESIS_HASH;
   let afterId: string | undefined;
   let events = 0;
+  const epochs: { row: AuditEventRow; named: ChainHead[] }[] = [];
+  const broken = (row: AuditEventRow, problem: string): AuditVerification => ({
+    ok: false,
+    events,
+    brokenAt: { id: String(row.id), kind: row.kind, at: row.at.toISOString() },
+    problem,
+  });
   for (;;) {
     let query = db.selectFrom('audit_event').selectAll().orderBy('id', 'asc').limit(pageSize);
     if (afterId !== undefined) query = query.where('id', '>', afterId);
     const rows = await query.execute();
     for (const row of rows) {
-      const broken = (problem: string): AuditVerification => ({
-        ok: false,
-        events,
-        brokenAt: { id: String(row.id), kind: row.kind, at: row.at.toISOString() },
-        problem,
-      });
+      const prevHash = heads.get(row.chain) ?? GENESIS_HASH;
       if (row.prev_hash !== prevHash)
-        return broken('prev_hash does not match the hash of the event before it (an event was removed or reordered)');
-      const expected = chainHash(prevHash, row);
-      if (row.hash !== expected) return broken('content does not match its hash (the event was altered)');
-      prevHash = row.hash;
-      events += 1;
+        return broken(
+          row,
+          `prev_hash does not match the hash of the event before it on chain ${row.chain} (an event was removed or reordered)`,
+        );
+      if (row.hash !== chainHash(prevHash, row))
+        return broken(row, 'content does not match its hash (the event was altered)');
+      if (row.kind === AuditKind.audit.epoch) epochs.push({ row, named: epochHeads(row.details) });
+      else events += 1;
+      heads.set(row.chain, row.hash);
+      lastHash = row.hash;
     }
-    if (rows.length < pageSize) return { ok: true, events, lastHash: prevHash };
+    if (rows.length < pageSize) break;
     afterId = String(rows[rows.length - 1]!.id);
   }
+  for (const { row, named } of epochs) {
+    if (named.length === 0) continue;
+    const found = await db
+      .selectFrom('audit_event')
+      .select(['id', 'chain', 'hash'])
+      .where(
+        'id',
+        'in',
+        named.map((h) => h.id),
+      )
+      .execute();
+    for (const head of named) {
+      const event = found.find((f) => String(f.id) === head.id);
+      if (!event || event.chain !== head.chain || event.hash !== head.hash)
+        return broken(
+          row,
+          `the epoch names event ${head.id} as the head of chain ${head.chain}, and the log no longer holds it (events were removed)`,
+        );
+    }
+  }
+  return { ok: true, events, chains: heads.size, epochs: epochs.length, lastHash };
+}
+
+/** What an epoch's details name; anything malformed names nothing (its own hash already holds). */
+function epochHeads(details: Record<string, unknown>): ChainHead[] {
+  const heads = details['heads'];
+  if (!Array.isArray(heads)) return [];
+  return heads.filter(
+    (h): h is ChainHead =>
+      typeof h === 'object' &&
+      h !== null &&
+      typeof (h as ChainHead).chain === 'number' &&
+      typeof (h as ChainHead).id === 'string' &&
+      typeof (h as ChainHead).hash === 'string',
+  );
 }
 
 export async function listAuditEvents(

@@ -1,7 +1,13 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chainHash, canonicalJson, GENESIS_HASH } from '../../src/security/audit-chain';
-import { listAuditEvents, recordAuditEvent, verifyAuditChain } from '../../src/db/audit.repository';
+import {
+  appendAuditEvent,
+  listAuditEvents,
+  recordAuditEpoch,
+  recordAuditEvent,
+  verifyAuditChain,
+} from '../../src/db/audit.repository';
 import type { AuditKindName } from '../../src/domain/audit/kinds';
 import { createTestDatabase, type TestDatabase } from '../helpers';
 
@@ -28,7 +34,7 @@ describe('audit log', () => {
   });
 
   it('chains events, verifies a clean log, and appends an idempotent event once', async () => {
-    expect(await verifyAuditChain(t.db)).toEqual({ ok: true, events: 0, lastHash: GENESIS_HASH });
+    expect(await verifyAuditChain(t.db)).toEqual({ ok: true, events: 0, chains: 0, epochs: 0, lastHash: GENESIS_HASH });
     const first = await recordAuditEvent(t.db, {
       actor: 'alice',
       kind: testKind('test.first'),
@@ -50,17 +56,40 @@ describe('audit log', () => {
       }),
     ).toBeUndefined();
     expect(second!.prev_hash).toBe(first!.hash);
-    expect(await verifyAuditChain(t.db)).toEqual({ ok: true, events: 2, lastHash: second!.hash });
+    expect(second!.chain).toBe(0);
+    expect(await verifyAuditChain(t.db)).toEqual({ ok: true, events: 2, chains: 1, epochs: 0, lastHash: second!.hash });
   });
 
-  it('keeps one valid chain under concurrent appends', async () => {
+  it('appends while another transaction holds an append open: no lock for the whole log', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let first: { chain: number } | undefined;
+    const open = t.db.transaction().execute(async (trx) => {
+      first = await appendAuditEvent(trx, { actor: 'slow', kind: testKind('test.held'), subject: 's' });
+      await held;
+    });
+    await expect.poll(() => first).toBeDefined();
+    // On one chain this append waits for the open transaction, for as long as it stays open.
+    const second = await Promise.race([
+      recordAuditEvent(t.db, { actor: 'quick', kind: testKind('test.held'), subject: 's' }),
+      new Promise<'waited'>((resolve) => setTimeout(() => resolve('waited'), 5_000)),
+    ]);
+    release();
+    await open;
+    expect(second).not.toBe('waited');
+    expect((second as { chain: number }).chain).not.toBe(first!.chain);
+    expect(await verifyAuditChain(t.db)).toMatchObject({ ok: true, events: 4, chains: 2 });
+  });
+
+  it('keeps every chain valid under concurrent appends', async () => {
     await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
         recordAuditEvent(t.db, { actor: `w${i}`, kind: testKind('test.race'), subject: 's', details: { i } }),
       ),
     );
     const result = await verifyAuditChain(t.db, 7);
-    expect(result).toMatchObject({ ok: true, events: 42 });
+    expect(result).toMatchObject({ ok: true, events: 44 });
+    expect((result as { chains: number }).chains).toBeGreaterThan(1);
     expect(await listAuditEvents(t.db, { kind: 'test.race' })).toHaveLength(40);
   });
 
@@ -83,6 +112,59 @@ describe('audit log', () => {
       brokenAt: { id: victim.id, kind: 'test.race' },
       problem: expect.stringContaining('altered'),
     });
+  });
+
+  it('names the epoch that recorded a chain removed whole, or its head removed', async () => {
+    const fresh = await createTestDatabase();
+    try {
+      const hold = async (chains: number) => {
+        // Open transactions holding chains 0..n-1, so the next append lands on chain n.
+        const releases: (() => void)[] = [];
+        const opens: Promise<void>[] = [];
+        for (let i = 0; i < chains; i++) {
+          let appended!: () => void;
+          const ready = new Promise<void>((resolve) => (appended = resolve));
+          opens.push(
+            fresh.db.transaction().execute(async (trx) => {
+              await appendAuditEvent(trx, { actor: 'holder', kind: testKind('test.holder'), subject: 's' });
+              appended();
+              await new Promise<void>((resolve) => releases.push(resolve));
+            }),
+          );
+          await ready;
+        }
+        return async () => {
+          for (const r of releases) r();
+          await Promise.all(opens);
+        };
+      };
+      const done = await hold(1);
+      const onChain1 = (await recordAuditEvent(fresh.db, { actor: 'a', kind: testKind('test.side'), subject: 's' }))!;
+      const headOfChain1 = (await recordAuditEvent(fresh.db, {
+        actor: 'a',
+        kind: testKind('test.side'),
+        subject: 's',
+      }))!;
+      await done();
+      expect([onChain1.chain, headOfChain1.chain]).toEqual([1, 1]);
+      await recordAuditEpoch(fresh.db);
+      const [epoch] = await listAuditEvents(fresh.db, { kind: 'audit.epoch' });
+      expect(epoch!.details).toEqual({ heads: [{ chain: 1, id: headOfChain1.id, hash: headOfChain1.hash }] });
+      expect(await verifyAuditChain(fresh.db)).toMatchObject({ ok: true, events: 3, chains: 2, epochs: 1 });
+
+      await sql`alter table audit_event disable trigger audit_event_no_update_delete`.execute(fresh.superuser);
+      await sql`delete from audit_event where id = ${headOfChain1.id}`.execute(fresh.superuser);
+      const broken = {
+        ok: false,
+        brokenAt: { id: epoch!.id, kind: 'audit.epoch' },
+        problem: expect.stringContaining('removed'),
+      };
+      expect(await verifyAuditChain(fresh.db)).toMatchObject(broken);
+      await sql`delete from audit_event where chain = 1`.execute(fresh.superuser);
+      expect(await verifyAuditChain(fresh.db)).toMatchObject(broken);
+    } finally {
+      await fresh.drop();
+    }
   });
 
   it('names the event after a deleted one', async () => {

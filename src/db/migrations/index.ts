@@ -18,6 +18,7 @@ import * as pendingApiKeys from './2026_12_02_0002_pending_api_keys';
 import * as approvalTokenRefs from './2026_12_02_0003_approval_token_refs';
 import * as dealAdmission from './2026_12_02_0030_deal_admission';
 import * as rateLimitWindows from './2026_12_02_0040_rate_limit_windows';
+import * as auditChains from './2026_12_02_0050_audit_chains';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const migrations: Record<string, Migration> = {
@@ -40,4 +41,5 @@ export const migrations: Record<string, Migration> = {
   '2026_12_02_0003_approval_token_refs': approvalTokenRefs,
   '2026_12_02_0030_deal_admission': dealAdmission,
   '2026_12_02_0040_rate_limit_windows': rateLimitWindows,
+  '2026_12_02_0050_audit_chains': auditChains,
 };

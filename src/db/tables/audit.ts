@@ -11,6 +11,8 @@ export interface AuditEventTable {
   details: ColumnType<Record<string, unknown>, string, never>;
   /** Set when a retried writer must not append the same event twice. */
   idempotency_key: string | null;
+  /** Which of the log's hash chains the event extends (src/db/audit.repository.ts). */
+  chain: ColumnType<number, number | undefined, never>;
   prev_hash: string;
   hash: string;
 }

@@ -224,6 +224,8 @@ export const AuditKind = {
   alert,
   // Notifications.
   notification: { deliveryFailed: 'notification.delivery_failed' },
+  /** The heads of every audit chain, recorded on chain 0: removing a whole chain is then evident. */
+  audit: { epoch: 'audit.epoch' },
 } as const;
 
 type Leaves<T> = T extends string ? T : { [K in keyof T]: Leaves<T[K]> }[keyof T];

@@ -94,7 +94,7 @@ export const controlPlaneCommands: Record<string, (inv: Invocation) => Promise<n
     const result = await inv.ops.call('audit.verify', {});
     printJsonOr(inv.flags, result, () => [
       result.ok
-        ? `audit chain intact: ${result.events} event(s), head ${result.lastHash.slice(0, 16)}…`
+        ? `audit chain intact: ${result.events} event(s) on ${result.chains} chain(s), newest ${result.lastHash.slice(0, 16)}…`
         : `audit chain BROKEN at event ${result.brokenAt.id} (${result.brokenAt.kind} at ${result.brokenAt.at}): ${result.problem}; ${result.events} event(s) before it verified`,
     ]);
     return result.ok ? EXIT.ok : EXIT.problem;

@@ -39,7 +39,7 @@ export const recordOperations = {
   }),
   'audit.verify': operation({
     permission: 'audit:read',
-    summary: "Walk the audit log's hash chain and name the first altered event.",
+    summary: "Walk the audit log's hash chains and name the first altered or removed event.",
     input: z.strictObject({}),
     run: (deps) => verifyAuditChain(deps.db),
   }),
