@@ -247,7 +247,7 @@ export async function benchDeals(say: (line: string) => void = console.log) {
     .where('engine', '=', 'RACE')
     .executeTakeFirstOrThrow();
   const overCommit = Math.max(0, row.open_risk_reserved - cap);
-  say(`\n${RESERVES} concurrent reserves on one ledger row (cap ${cap}, ${amount} each):`);
+  say(`\n${RESERVES} concurrent reserves on one cap (cap ${cap}, ${amount} each):`);
   say(
     `  ${(RESERVES / raceSeconds).toFixed(0)} reserves/s, ${ok} granted (affordable: ${Math.floor(cap / amount)}), reserved ${row.open_risk_reserved}, over-commit ${overCommit}`,
   );

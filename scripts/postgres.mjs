@@ -42,8 +42,11 @@ function freePort() {
   });
 }
 
-/** Starts a cluster; returns its URL and a stop function. */
-export async function startPostgres() {
+/**
+ * Starts a cluster; returns its URL and a stop function. `durable` flushes every commit to disk (fsync,
+ * full page writes), as a deployment does: for benchmarks of write rates, never needed by a test.
+ */
+export async function startPostgres({ durable = false } = {}) {
   let bin = postgresBinDir();
   if (!bin) {
     installPostgres();
@@ -71,7 +74,8 @@ export async function startPostgres() {
   // fsync=off survives a crash of the server (the OS keeps what was written), not of the machine: fine for
   // tests. synchronous_commit stays on: off, a crash (`pg_ctl -m immediate`) loses commits already answered,
   // which no real deployment does and which would make every crash test report lost writes.
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200`;
+  const flush = durable ? '-c fsync=on -c full_page_writes=on' : '-c fsync=off -c full_page_writes=off';
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 ${flush} -c max_connections=200`;
   pgRun('pg_ctl', ['-D', dataDir, '-w', '-l', join(dir, 'postgres.log'), '-o', options, 'start']);
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   log(`PostgreSQL (${bin}) on ${url}, data in ${dataDir}`);

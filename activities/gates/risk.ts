@@ -6,16 +6,20 @@ import { recordAuditEvent } from '../../src/db/audit.repository';
 import { applyDealToPosition } from '../../src/db/positions.repository';
 import type { SettlePosition } from '../../src/domain/deals/activities';
 import {
-  adjustLedgers,
+  adjustStripe,
   findReservation,
   insertReservation,
   insertRiskEvent,
-  lockLedgers,
+  ledgerEngines,
+  lockStripes,
+  readReserveInputs,
+  type ReserveInputs,
+  reserveOnStripe,
   setReservationStatus,
+  writeStripes,
 } from '../../src/db/risk.repository';
 import {
   decideRelease,
-  decideReservation,
   decideSettle,
   type ReleaseOutcome,
   type ReserveDecision,
@@ -24,16 +28,17 @@ import {
   type SettleOutcome,
   storedDecision,
 } from '../../src/domain/risk/reservations';
-import { utcDay } from '../../src/domain/risk/rules';
+import { policyMissing, type RiskCheck, utcDay } from '../../src/domain/risk/rules';
+import { mayTakeHomeStripe, reserveOnTotals, stripeOf } from '../../src/domain/risk/stripes';
 
 /**
- * Seed 000's reserve_exposure with dual control. Atomic: both ledger rows are
- * locked before the check, so racing reserves cannot overshoot a cap. The
+ * Seed 000's reserve_exposure with dual control. Exact: an engine's day is striped
+ * (src/domain/risk/stripes.ts), and a reserve either fits its home stripe's share of every cap or is
+ * decided on the day's totals with every stripe locked, so racing reserves cannot overshoot a cap. The
  * idempotency key makes a retry return the first decision, counted once.
  *
- * The decision also goes on the audit chain, in a transaction of its own: the
- * ledger lock is never held while waiting for the chain's lock. Keyed, so a
- * retry after a crash between the two appends it exactly once.
+ * The decision also goes on the audit chain, in a transaction of its own: the ledger rows are never
+ * held while an audit chain is taken. Keyed, so a retry after a crash between the two appends it once.
  */
 export async function reserveExposure(db: Kysely<Database>, request: ReserveRequest): Promise<ReserveDecision> {
   const decision = await db.transaction().execute((trx) => reserveInTransaction(trx, request));
@@ -47,8 +52,8 @@ export async function reserveInTransaction(
   request: ReserveRequest,
 ): Promise<ReserveDecision> {
   const day = utcDay(request.at ?? new Date());
-  const ledgers = await lockLedgers(trx, request.engine, day);
-  // Under the lock, so a concurrent retry of the same key cannot also pass.
+  // A concurrent first try of the same key cannot also pass: the reservation's key is unique, and the
+  // loser's transaction fails and is retried, to find this one.
   const prior = await findReservation(trx, request.key);
   // A reservation already settled or released is over: a new run (a reset) asking again gets no exposure
   // it does not hold. Only one still reserved (or a denial) is the first decision a retry sees.
@@ -64,10 +69,30 @@ export async function reserveInTransaction(
       detail: `reservation ${request.key} was ${prior.status} before`,
     };
   if (prior) return storedDecision(prior);
-  const { decision, after } = decideReservation(request, day, ledgers);
-  if (decision.ok)
-    await adjustLedgers(trx, request.engine, day, { exposure: request.amount, openRisk: request.amount, actions: 1 });
-  await insertReservation(trx, decision, request.actor);
+  const stripe = stripeOf(request.key);
+  const engines = ledgerEngines(request.engine);
+  const inputs = await readReserveInputs(trx, engines, day);
+  const booked: string[] = [];
+  let check: RiskCheck = { ok: true };
+  for (const engine of engines) {
+    check = await reserveOnEngine(trx, { engine, day, stripe }, inputs.get(engine)!, request.amount);
+    if (!check.ok) break;
+    booked.push(engine);
+  }
+  const base = { key: request.key, engine: request.engine, amount: request.amount, day };
+  const decision: ReserveDecision = check.ok
+    ? { ...base, ok: true }
+    : { ...base, ok: false, scope: check.scope, reason: check.reason, detail: check.detail };
+  // The engine refused after GLOBAL took it: GLOBAL's stripe gives it back (its lock is held).
+  if (!decision.ok)
+    for (const engine of booked)
+      await adjustStripe(
+        trx,
+        { engine, day, stripe },
+        { exposure: -request.amount, openRisk: -request.amount, actions: -1 },
+        'kept',
+      );
+  await insertReservation(trx, decision, request.actor, stripe);
   await insertRiskEvent(trx, {
     engine: request.engine,
     kind: 'RESERVE',
@@ -76,11 +101,26 @@ export async function reserveInTransaction(
     amount: request.amount,
     key: request.key,
     actor: request.actor,
-    details: decision.ok
-      ? { day, ledger: after.engine, global: after.global }
-      : { day, scope: decision.scope, detail: decision.detail },
+    details: decision.ok ? { day, stripe } : { day, scope: decision.scope, detail: decision.detail },
   });
   return decision;
+}
+
+/** One engine of a reserve: its home stripe when the share fits, else every stripe and the day's totals. */
+async function reserveOnEngine(
+  trx: Transaction<Database>,
+  at: { engine: string; day: string; stripe: number },
+  { policy, dayLoss }: ReserveInputs,
+  amount: number,
+): Promise<RiskCheck> {
+  if (!policy) return policyMissing(at.engine);
+  if (mayTakeHomeStripe(policy, dayLoss, amount) && (await reserveOnStripe(trx, at, amount))) return { ok: true };
+  // Decided on the policy as it is under the lock: the one read before may have changed since.
+  const locked = await lockStripes(trx, at.engine, at.day);
+  if (!locked.policy) return policyMissing(at.engine);
+  const exact = reserveOnTotals({ ...locked.policy, paused: policy.paused }, locked.stripes, at.stripe, amount);
+  if (exact.check.ok) await writeStripes(trx, at.engine, at.day, exact.stripes);
+  return exact.check;
 }
 
 /** Seed 000's settle_result: releases the open-risk reserve and books the realized loss, once. */
@@ -93,9 +133,14 @@ export async function settleResult(
     const row = await findReservation(trx, request.key, { forUpdate: true });
     const settle = decideSettle(row, request.key);
     if (!settle.settle) return settle.outcome;
-    const { engine, day, amount } = row!;
-    await lockLedgers(trx, engine, day);
-    await adjustLedgers(trx, engine, day, { openRisk: -amount, loss: request.realizedLoss });
+    const { engine, day, amount, stripe } = row!;
+    for (const ledger of ledgerEngines(engine))
+      await adjustStripe(
+        trx,
+        { engine: ledger, day, stripe },
+        { openRisk: -amount, loss: request.realizedLoss },
+        'to_day',
+      );
     await setReservationStatus(trx, request.key, { status: 'settled', realizedLoss: request.realizedLoss });
     await insertRiskEvent(trx, {
       engine,
@@ -139,9 +184,14 @@ export async function releaseInTransaction(
   const row = await findReservation(trx, request.key, { forUpdate: true });
   const release = decideRelease(row, request.key);
   if (!release.release) return release.outcome;
-  const { engine, day, amount } = row!;
-  await lockLedgers(trx, engine, day);
-  await adjustLedgers(trx, engine, day, { exposure: -amount, openRisk: -amount, actions: -1 });
+  const { engine, day, amount, stripe } = row!;
+  for (const ledger of ledgerEngines(engine))
+    await adjustStripe(
+      trx,
+      { engine: ledger, day, stripe },
+      { exposure: -amount, openRisk: -amount, actions: -1 },
+      'to_day',
+    );
   await setReservationStatus(trx, request.key, { status: 'released' });
   await insertRiskEvent(trx, {
     engine,

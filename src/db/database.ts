@@ -30,7 +30,13 @@ import type {
   HeimdallScorecardDayTable,
 } from './tables/prod-eligibility';
 import type { RateLimitWindowTable } from './tables/rate-limits';
-import type { RiskEventTable, RiskLedgerDayTable, RiskPolicyTable, RiskReservationTable } from './tables/risk';
+import type {
+  RiskEventTable,
+  RiskLedgerDayTable,
+  RiskLedgerStripeTable,
+  RiskPolicyTable,
+  RiskReservationTable,
+} from './tables/risk';
 import type {
   DriftBaselineTable,
   DriftEvaluationTable,
@@ -77,6 +83,7 @@ export interface Database {
   rate_limit_window: RateLimitWindowTable;
   risk_policy: RiskPolicyTable;
   risk_ledger_day: RiskLedgerDayTable;
+  risk_ledger_stripe: RiskLedgerStripeTable;
   risk_reservation: RiskReservationTable;
   risk_event: RiskEventTable;
   deal_claim: DealClaimTable;

@@ -1,5 +1,6 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
-import type { LedgerSnapshot, ReserveDecision } from '../domain/risk/reservations';
+import type { ReserveDecision } from '../domain/risk/reservations';
+import { LEDGER_STRIPES, type LedgerStripe } from '../domain/risk/stripes';
 import { GLOBAL_ENGINE, type LedgerDay, type RiskPolicy } from '../domain/risk/rules';
 import { AuditKind } from '../domain/audit/kinds';
 import { appendAuditEvent } from './audit.repository';
@@ -17,107 +18,231 @@ function toPolicy(row: Omit<Selectable<RiskPolicyTable>, 'updated_at' | 'updated
   };
 }
 
+/** What a reserve reads before it locks anything: the engine's policy (paused or not) and the day's loss. */
+export interface ReserveInputs {
+  policy: RiskPolicy | undefined;
+  dayLoss: number;
+}
+
+export async function readReserveInputs(
+  trx: Db,
+  engines: readonly string[],
+  day: string,
+): Promise<Map<string, ReserveInputs>> {
+  const rows = await sql<{
+    engine: string;
+    policy_engine: string | null;
+    max_daily_loss: number | null;
+    max_daily_exposure: number | null;
+    max_open_risk: number | null;
+    max_actions_per_day: number | null;
+    enabled: boolean | null;
+    paused: boolean;
+    day_loss: number;
+  }>`
+    select e.engine, p.engine as policy_engine, p.max_daily_loss, p.max_daily_exposure, p.max_open_risk,
+           p.max_actions_per_day, p.enabled,
+           exists (select 1 from engine_restriction r
+                   where r.engine = e.engine and r.kind = 'pause' and r.cleared_at is null) as paused,
+           coalesce((select sum(s.realized_loss) from risk_ledger_stripe s
+                     where s.engine = e.engine and s.day = ${day}), 0)::numeric(18, 2) as day_loss
+    from (values ${sql.join(engines.map((e) => sql`(${e}::text)`))}) as e(engine)
+    left join risk_policy p on p.engine = e.engine`.execute(trx);
+  return new Map(
+    rows.rows.map((r) => [
+      r.engine,
+      {
+        dayLoss: r.day_loss,
+        policy:
+          r.policy_engine === null || r.enabled === null
+            ? undefined
+            : {
+                ...toPolicy({
+                  engine: r.policy_engine,
+                  max_daily_loss: r.max_daily_loss,
+                  max_daily_exposure: r.max_daily_exposure,
+                  max_open_risk: r.max_open_risk,
+                  max_actions_per_day: r.max_actions_per_day,
+                  enabled: r.enabled,
+                }),
+                paused: r.paused,
+              },
+      },
+    ]),
+  );
+}
+
 /**
- * Locks the day's ledger rows, GLOBAL first (one lock order everywhere, so no
- * deadlocks), and reads both policies with them. A day's rows are created on
- * its first reserve.
+ * The reserve on its home stripe alone, if it fits the stripe's shares: one row updated (and locked),
+ * or none and nothing locked (the row missing, or its shares too small).
+ *
+ * Nothing locked matters: an update that waited for the row and then found it full keeps the row
+ * locked, and a reserve holding one stripe out of turn while it locks every stripe in order deadlocks
+ * with another doing the same. Rolling back to the savepoint lets the row go.
  */
-export async function lockLedgers(trx: Db, engine: string, day: string): Promise<LedgerSnapshot> {
-  const engines = engine === GLOBAL_ENGINE ? [GLOBAL_ENGINE] : [GLOBAL_ENGINE, engine];
+export async function reserveOnStripe(
+  trx: Db,
+  at: { engine: string; day: string; stripe: number },
+  amount: number,
+): Promise<boolean> {
+  await sql`savepoint home_stripe`.execute(trx);
+  const result = await trx
+    .updateTable('risk_ledger_stripe')
+    .set((eb) => ({
+      exposure_used: eb('exposure_used', '+', amount),
+      open_risk_reserved: eb('open_risk_reserved', '+', amount),
+      actions: eb('actions', '+', 1),
+    }))
+    .where('engine', '=', at.engine)
+    .where('day', '=', at.day)
+    .where('stripe', '=', at.stripe)
+    .where((eb) =>
+      eb.and([
+        eb.or([eb('exposure_share', 'is', null), eb(eb('exposure_used', '+', amount), '<=', eb.ref('exposure_share'))]),
+        eb.or([
+          eb('open_risk_share', 'is', null),
+          eb(eb('open_risk_reserved', '+', amount), '<=', eb.ref('open_risk_share')),
+        ]),
+        eb.or([eb('actions_share', 'is', null), eb(eb('actions', '+', 1), '<=', eb.ref('actions_share'))]),
+      ]),
+    )
+    .executeTakeFirst();
+  if (result.numUpdatedRows === 1n) return true;
+  await sql`rollback to savepoint home_stripe`.execute(trx);
+  return false;
+}
+
+/** An engine's day with its stripes locked, and the policy its shares come from. */
+export interface LockedDay {
+  policy: RiskPolicy | undefined;
+  stripes: LedgerStripe[];
+}
+
+/**
+ * Every stripe of an engine's day, locked in stripe order (the one order everywhere, after any GLOBAL
+ * stripe, so no deadlocks), with the engine's policy read under a share lock first: a cap changed at
+ * the same moment waits for this sharing out, or this waits for it and shares out the new caps, so no
+ * stripe ever keeps a share of a cap that is gone. A day's stripes are created together, with no share.
+ */
+export async function lockStripes(trx: Db, engine: string, day: string): Promise<LockedDay> {
+  const policyRow = await trx
+    .selectFrom('risk_policy')
+    .select(['engine', 'max_daily_loss', 'max_daily_exposure', 'max_open_risk', 'max_actions_per_day', 'enabled'])
+    .where('engine', '=', engine)
+    .forShare()
+    .executeTakeFirst();
+  const policy = policyRow && toPolicy(policyRow);
   const select = () =>
     trx
-      .selectFrom('risk_ledger_day as l')
-      .leftJoin('risk_policy as p', 'p.engine', 'l.engine')
-      .select([
-        'l.engine',
-        'l.exposure_used',
-        'l.open_risk_reserved',
-        'l.realized_loss',
-        'l.actions',
-        'p.engine as policy_engine',
-        'p.max_daily_loss',
-        'p.max_daily_exposure',
-        'p.max_open_risk',
-        'p.max_actions_per_day',
-        'p.enabled',
-        (eb) =>
-          eb
-            .exists(
-              eb
-                .selectFrom('engine_restriction as r')
-                .select('r.id')
-                .whereRef('r.engine', '=', 'l.engine')
-                .where('r.kind', '=', 'pause')
-                .where('r.cleared_at', 'is', null),
-            )
-            .as('paused'),
-      ])
-      .where('l.day', '=', day)
-      .where('l.engine', 'in', engines)
-      .orderBy(sql`l.engine = ${GLOBAL_ENGINE}`, 'desc')
-      .orderBy('l.engine')
-      .forUpdate('l')
+      .selectFrom('risk_ledger_stripe')
+      .selectAll()
+      .where('engine', '=', engine)
+      .where('day', '=', day)
+      .orderBy('stripe')
+      .forUpdate()
       .execute();
   let rows = await select();
-  if (rows.length < engines.length) {
+  if (policy && rows.length < LEDGER_STRIPES) {
+    const have = new Set(rows.map((r) => r.stripe));
+    const missing = Array.from({ length: LEDGER_STRIPES }, (_, stripe) => stripe).filter((s) => !have.has(s));
+    // A new stripe has no share until the next sharing out: it can only ever be given room, never take it.
     await trx
-      .insertInto('risk_ledger_day')
-      .values(engines.map((e) => ({ engine: e, day })))
-      .onConflict((oc) => oc.columns(['engine', 'day']).doNothing())
+      .insertInto('risk_ledger_stripe')
+      .values(
+        missing.map((stripe) => ({
+          engine,
+          day,
+          stripe,
+          exposure_share: policy.maxDailyExposure === null ? null : 0,
+          open_risk_share: policy.maxOpenRisk === null ? null : 0,
+          actions_share: policy.maxActionsPerDay === null ? null : 0,
+        })),
+      )
+      .onConflict((oc) => oc.columns(['engine', 'day', 'stripe']).doNothing())
       .execute();
     rows = await select();
   }
-  const row = (name: string) => rows.find((r) => r.engine === name)!;
-  const ledger = (name: string): LedgerDay => {
-    const r = row(name);
-    return {
+  return {
+    policy,
+    stripes: rows.map((r) => ({
+      stripe: r.stripe,
       exposureUsed: r.exposure_used,
       openRiskReserved: r.open_risk_reserved,
       realizedLoss: r.realized_loss,
       actions: r.actions,
-    };
-  };
-  const policy = (name: string): RiskPolicy | undefined => {
-    const r = row(name);
-    return r.policy_engine === null || r.enabled === null
-      ? undefined
-      : {
-          ...toPolicy({
-            engine: r.policy_engine,
-            max_daily_loss: r.max_daily_loss,
-            max_daily_exposure: r.max_daily_exposure,
-            max_open_risk: r.max_open_risk,
-            max_actions_per_day: r.max_actions_per_day,
-            enabled: r.enabled,
-          }),
-          paused: Boolean(r.paused),
-        };
-  };
-  return {
-    global: ledger(GLOBAL_ENGINE),
-    engine: ledger(engine),
-    policies: { global: policy(GLOBAL_ENGINE), engine: policy(engine) },
+      exposureShare: r.exposure_share,
+      openRiskShare: r.open_risk_share,
+      actionsShare: r.actions_share,
+    })),
   };
 }
 
-export async function adjustLedgers(
+/** Writes locked stripes back (what they use and their shares), in one statement. */
+export async function writeStripes(trx: Db, engine: string, day: string, stripes: LedgerStripe[]): Promise<void> {
+  const values = sql.join(
+    stripes.map(
+      (s) =>
+        sql`(${s.stripe}::smallint, ${s.exposureUsed}::numeric, ${s.openRiskReserved}::numeric, ${s.realizedLoss}::numeric, ${s.actions}::integer, ${s.exposureShare}::numeric, ${s.openRiskShare}::numeric, ${s.actionsShare}::integer)`,
+    ),
+  );
+  await sql`
+    update risk_ledger_stripe l set exposure_used = v.exposure_used, open_risk_reserved = v.open_risk_reserved,
+      realized_loss = v.realized_loss, actions = v.actions, exposure_share = v.exposure_share,
+      open_risk_share = v.open_risk_share, actions_share = v.actions_share
+    from (values ${values}) as v(stripe, exposure_used, open_risk_reserved, realized_loss, actions,
+                                 exposure_share, open_risk_share, actions_share)
+    where l.engine = ${engine} and l.day = ${day} and l.stripe = v.stripe`.execute(trx);
+}
+
+/**
+ * Moves one stripe of an engine's day. A reserve undone in its own transaction gives its stripe the room
+ * back (`room: 'kept'`). A settle or release gives what it held back to the day, not to the stripe
+ * (`room: 'to_day'`, its shares fall with it): a stripe never holds room the day's caps may no longer
+ * have (after a cap was lowered under what is used); the day's next sharing out hands it out again.
+ */
+export async function adjustStripe(
   trx: Db,
-  engine: string,
-  day: string,
+  at: { engine: string; day: string; stripe: number },
   delta: { exposure?: number; openRisk?: number; loss?: number; actions?: number },
+  room: 'kept' | 'to_day',
 ): Promise<void> {
-  const engines = engine === GLOBAL_ENGINE ? [GLOBAL_ENGINE] : [GLOBAL_ENGINE, engine];
+  const share = (column: 'exposure_share' | 'open_risk_share' | 'actions_share', by: number | undefined) =>
+    room === 'kept' || !by ? sql<number | null>`${sql.ref(column)}` : sql<number | null>`${sql.ref(column)} + ${by}`;
   await trx
-    .updateTable('risk_ledger_day')
+    .updateTable('risk_ledger_stripe')
     .set((eb) => ({
       exposure_used: eb('exposure_used', '+', delta.exposure ?? 0),
       open_risk_reserved: eb('open_risk_reserved', '+', delta.openRisk ?? 0),
       realized_loss: eb('realized_loss', '+', delta.loss ?? 0),
       actions: eb('actions', '+', delta.actions ?? 0),
+      exposure_share: share('exposure_share', delta.exposure),
+      open_risk_share: share('open_risk_share', delta.openRisk),
+      actions_share: share('actions_share', delta.actions),
     }))
-    .where('day', '=', day)
-    .where('engine', 'in', engines)
+    .where('engine', '=', at.engine)
+    .where('day', '=', at.day)
+    .where('stripe', '=', at.stripe)
     .execute();
+}
+
+/** Every stripe of the engine, on every day, keeps only what it uses of caps that are set (none of unset ones). */
+async function withdrawShares(
+  trx: Db,
+  caps: Pick<RiskPolicy, 'engine' | 'maxDailyExposure' | 'maxOpenRisk' | 'maxActionsPerDay'>,
+): Promise<void> {
+  const exposure = caps.maxDailyExposure === null ? sql`null::numeric` : sql`exposure_used`;
+  const open = caps.maxOpenRisk === null ? sql`null::numeric` : sql`open_risk_reserved`;
+  const actions = caps.maxActionsPerDay === null ? sql`null::integer` : sql`actions`;
+  await sql`
+    update risk_ledger_stripe set exposure_share = ${exposure}, open_risk_share = ${open}, actions_share = ${actions}
+    where engine = ${caps.engine}
+      and (exposure_share is distinct from ${exposure} or open_risk_share is distinct from ${open}
+           or actions_share is distinct from ${actions})`.execute(trx);
+}
+
+/** The engines a reserve on `engine` books against, GLOBAL first (dual control, and the lock order). */
+export function ledgerEngines(engine: string): string[] {
+  return engine === GLOBAL_ENGINE ? [GLOBAL_ENGINE] : [GLOBAL_ENGINE, engine];
 }
 
 /** Every ledger movement gets an immutable risk event (seed 000's RiskEvent). */
@@ -158,11 +283,17 @@ export async function findReservation(
   return (forUpdate ? query.forUpdate() : query).executeTakeFirst();
 }
 
-export async function insertReservation(trx: Db, decision: ReserveDecision, actor: string): Promise<void> {
+export async function insertReservation(
+  trx: Db,
+  decision: ReserveDecision,
+  actor: string,
+  stripe: number,
+): Promise<void> {
   await trx
     .insertInto('risk_reservation')
     .values({
       idempotency_key: decision.key,
+      stripe,
       engine: decision.engine,
       day: decision.day,
       amount: decision.amount,
@@ -245,6 +376,9 @@ export async function upsertRiskPolicy(
       .values({ engine: policy.engine, ...values })
       .onConflict((oc) => oc.column('engine').doUpdateSet(values))
       .execute();
+    // No stripe of any day keeps a share of the old caps: each keeps only what it uses, and the day's
+    // next reserve is decided on its totals under the new caps and shares their headroom out.
+    await withdrawShares(trx, policy);
     await appendAuditEvent(trx, {
       actor,
       kind: AuditKind.risk.policySet,

@@ -231,6 +231,93 @@ describe('risk guard on PostgreSQL', () => {
     expect(await ledger('CAPITAL')).toMatchObject({ openRiskReserved: 294, actions: 42 });
     expect(await verifyAuditChain(t.db)).toMatchObject({ ok: true, events: 250 });
   });
+
+  /** Every stripe of a day within its shares, and the shares never past the cap (or what is used, past it). */
+  const expectStripesExact = async (engine: string, stripeDay: string, capCents: number) => {
+    const stripes = await t.db
+      .selectFrom('risk_ledger_stripe')
+      .selectAll()
+      .where('engine', '=', engine)
+      .where('day', '=', stripeDay)
+      .execute();
+    const c = (n: number | null) => Math.round((n ?? 0) * 100);
+    for (const s of stripes) expect(c(s.exposure_used)).toBeLessThanOrEqual(c(s.exposure_share));
+    const used = stripes.reduce((a, s) => a + c(s.exposure_used), 0);
+    expect(stripes.reduce((a, s) => a + c(s.exposure_share), 0)).toBeLessThanOrEqual(Math.max(capCents, used));
+    return { stripes: stripes.length, used: used / 100 };
+  };
+
+  it('holds a day in stripes that settle and release find again, and reports one figure per engine', async () => {
+    const keys = Array.from({ length: 24 }, (_, i) => `spread-${i}`);
+    expect((await Promise.all(keys.map((k) => reserve(k, 'WHOLESALE', 10)))).every((r) => r.ok)).toBe(true);
+    const homes = await t.db.selectFrom('risk_reservation').select('stripe').distinct().execute();
+    expect(homes.length).toBeGreaterThan(1);
+    await gates(t).settleResult({ key: 'spread-0', realizedLoss: 4, actor: 'test' });
+    await gates(t).releaseReservation({ key: 'spread-1', actor: 'test', reason: 'denied later' });
+    expect(await ledger('WHOLESALE')).toMatchObject({
+      exposureUsed: 230,
+      openRiskReserved: 220,
+      realizedLoss: 4,
+      actions: 23,
+    });
+    expect(await ledger('GLOBAL')).toMatchObject({ exposureUsed: 230, openRiskReserved: 220, actions: 23 });
+    expect(await expectStripesExact('GLOBAL', day, 150_000)).toEqual({ stripes: 8, used: 230 });
+    const { engines } = await ledgerReport(t.db, day);
+    expect(engines.filter((e) => e.engine === 'WHOLESALE')).toHaveLength(1);
+  });
+
+  it('borrows the whole day near exhaustion, and a cap lowered mid-day leaves no stripe room it no longer has', async () => {
+    // GLOBAL 1500: 8 × 180 = 1440 fit wherever they land; then only 60 is left, wherever the key's home is.
+    const first = await Promise.all(Array.from({ length: 8 }, (_, i) => reserve(`g-${i}`, 'GLOBAL', 180)));
+    expect(first.every((r) => r.ok)).toBe(true);
+    expect(await reserve('g-big', 'GLOBAL', 61)).toMatchObject({ ok: false, reason: 'daily_exposure_exceeded' });
+    expect(await reserve('g-last', 'GLOBAL', 60)).toMatchObject({ ok: true });
+    await expectStripesExact('GLOBAL', day, 150_000);
+    // Released room goes back; lowered to 1000 under what is used, nothing more fits on any stripe.
+    await gates(t).releaseReservation({ key: 'g-0', actor: 'test', reason: 'x' });
+    const [global] = (await listRiskPolicies(t.db)).filter((p) => p.engine === 'GLOBAL');
+    await upsertRiskPolicy(t.db, { ...global!, maxDailyExposure: 1000 }, 'test');
+    const after = await Promise.all(Array.from({ length: 40 }, (_, i) => reserve(`late-${i}`, 'GLOBAL', 1)));
+    expect(after.filter((r) => r.ok)).toHaveLength(0);
+    expect(await expectStripesExact('GLOBAL', day, 100_000)).toMatchObject({ used: 1320 });
+    // What releases give back goes to the day, not to their stripes: exactly the 400 under the new cap fit.
+    for (const k of ['g-1', 'g-2', 'g-3', 'g-4'])
+      await gates(t).releaseReservation({ key: k, actor: 'test', reason: 'x' });
+    const refill = await Promise.all(Array.from({ length: 450 }, (_, i) => reserve(`refill-${i}`, 'GLOBAL', 1)));
+    expect(refill.filter((r) => r.ok)).toHaveLength(400);
+    expect(await expectStripesExact('GLOBAL', day, 100_000)).toMatchObject({ used: 1000 });
+  });
+
+  it('a cap lowered while a new day is first reserved on never leaves the old cap shared out', async () => {
+    const [global] = (await listRiskPolicies(t.db)).filter((p) => p.engine === 'GLOBAL');
+    const nextDay = new Date(at.getTime() + 86_400_000);
+    const race = Array.from({ length: 60 }, (_, i) =>
+      gates(t).reserveExposure({
+        key: `n-${i}`,
+        engine: 'GLOBAL',
+        amount: 5,
+        actor: 'test',
+        at: nextDay.toISOString(),
+      }),
+    );
+    await Promise.all([...race, upsertRiskPolicy(t.db, { ...global!, maxDailyExposure: 100 }, 'test')]);
+    const more = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        gates(t).reserveExposure({
+          key: `m-${i}`,
+          engine: 'GLOBAL',
+          amount: 5,
+          actor: 'test',
+          at: nextDay.toISOString(),
+        }),
+      ),
+    );
+    const { used } = await expectStripesExact('GLOBAL', utcDay(nextDay), 10_000);
+    // However much the race admitted before the change, nothing after it passed 100.
+    const raced = (await Promise.all(race)).filter((r) => r.ok).length * 5;
+    expect(used).toBeLessThanOrEqual(Math.max(100, raced));
+    expect(used - raced).toBe(more.filter((r) => r.ok).length * 5);
+  });
 });
 
 describe('decidePermit (pure)', () => {

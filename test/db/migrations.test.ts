@@ -65,6 +65,7 @@ const ALL_TABLES = [
   'regression_state',
   'risk_event',
   'risk_ledger_day',
+  'risk_ledger_stripe',
   'risk_policy',
   'risk_reservation',
   'strategy',

@@ -74,9 +74,9 @@ describe('goLivePlaybook workflow', () => {
   const useCapital = async (fraction: number) => {
     const exposure = fraction * GLOBAL_CAP;
     await t.db
-      .insertInto('risk_ledger_day')
-      .values({ engine: 'GLOBAL', day: utcDay(new Date()), exposure_used: exposure })
-      .onConflict((oc) => oc.columns(['engine', 'day']).doUpdateSet({ exposure_used: exposure }))
+      .insertInto('risk_ledger_stripe')
+      .values({ engine: 'GLOBAL', day: utcDay(new Date()), stripe: 0, exposure_used: exposure })
+      .onConflict((oc) => oc.columns(['engine', 'day', 'stripe']).doUpdateSet({ exposure_used: exposure }))
       .execute();
   };
   const updateRejection = async (promise: Promise<unknown>) => {

@@ -14,14 +14,30 @@ export interface RiskPolicyTable {
   updated_at: Generated<Date>;
 }
 
+/** A view: an engine's day summed over its stripes, one row per engine and day as it always was. */
 export interface RiskLedgerDayTable {
-  engine: string;
+  engine: ColumnType<string, never, never>;
   /** UTC day, 'YYYY-MM-DD'. */
+  day: ColumnType<string, never, never>;
+  exposure_used: ColumnType<number, never, never>;
+  open_risk_reserved: ColumnType<number, never, never>;
+  realized_loss: ColumnType<number, never, never>;
+  actions: ColumnType<number, never, never>;
+}
+
+/** One stripe of an engine's day (src/domain/risk/stripes.ts): what it uses and its share of each cap. */
+export interface RiskLedgerStripeTable {
+  engine: string;
   day: string;
+  stripe: number;
   exposure_used: Generated<number>;
   open_risk_reserved: Generated<number>;
   realized_loss: Generated<number>;
   actions: Generated<number>;
+  /** Null: the policy sets no such cap. */
+  exposure_share: number | null;
+  open_risk_share: number | null;
+  actions_share: number | null;
 }
 
 export type ReservationStatus = 'reserved' | 'denied' | 'settled' | 'released';
@@ -34,6 +50,8 @@ export interface RiskReservationTable {
   status: ReservationStatus;
   denial_scope: string | null;
   denial_reason: string | null;
+  /** The ledger stripe its exposure sits on (reservations before striping: 0). */
+  stripe: Generated<number>;
   realized_loss: number | null;
   actor: string;
   created_at: Generated<Date>;
@@ -58,8 +76,7 @@ export type NewRiskPolicy = Insertable<RiskPolicyTable>;
 export type RiskPolicyUpdate = Updateable<RiskPolicyTable>;
 
 export type RiskLedgerDayRow = Selectable<RiskLedgerDayTable>;
-export type NewRiskLedgerDay = Insertable<RiskLedgerDayTable>;
-export type RiskLedgerDayUpdate = Updateable<RiskLedgerDayTable>;
+export type RiskLedgerStripeRow = Selectable<RiskLedgerStripeTable>;
 
 export type RiskReservationRow = Selectable<RiskReservationTable>;
 export type NewRiskReservation = Insertable<RiskReservationTable>;

@@ -85,18 +85,21 @@ export function decideReserve(
   policies: { global: RiskPolicy | undefined; engine: RiskPolicy | undefined },
   ledgers: { global: LedgerDay; engine: LedgerDay },
 ): RiskCheck {
-  if (!policies.global)
-    return { ok: false, scope: GLOBAL_ENGINE, reason: 'policy_missing', detail: 'no GLOBAL risk policy' };
+  if (!policies.global) return policyMissing(GLOBAL_ENGINE);
   const global = checkPolicy(policies.global, ledgers.global, input.amount);
   if (!global.ok || input.engine === GLOBAL_ENGINE) return global;
-  if (!policies.engine)
-    return {
-      ok: false,
-      scope: input.engine,
-      reason: 'policy_missing',
-      detail: `no risk policy for engine ${input.engine}`,
-    };
+  if (!policies.engine) return policyMissing(input.engine);
   return checkPolicy(policies.engine, ledgers.engine, input.amount);
+}
+
+/** The denial of a reserve on an engine without a policy: nothing is allowed that no policy caps. */
+export function policyMissing(engine: string): RiskCheck {
+  return {
+    ok: false,
+    scope: engine,
+    reason: 'policy_missing',
+    detail: engine === GLOBAL_ENGINE ? 'no GLOBAL risk policy' : `no risk policy for engine ${engine}`,
+  };
 }
 
 export function addReservation(ledger: LedgerDay, amount: number): LedgerDay {
