@@ -13,28 +13,36 @@ import { log, root } from './lib.mjs';
 const require = createRequire(import.meta.url);
 const { isFresh } = require('../bin/built.cjs');
 
+// The CLI starts at every call: its npm packages go into its bundle too (no module resolution, one file
+// for V8's code cache, bin/warden.cjs), except those it loads only on the embedded-database or worker
+// paths and those with native or wasm parts. The workers load the SDK's packages as they ship.
+const CLI_EXTERNAL = ['@temporalio/*', '@electric-sql/pglite', 'pg-native'];
 const PROGRAMS = [
-  { entry: 'src/operator/cli/main.ts', output: 'dist/cli.cjs' },
+  { entry: 'src/operator/cli/main.ts', output: 'dist/cli.cjs', external: CLI_EXTERNAL },
   { entry: 'workers/local.ts', output: 'dist/local.cjs' },
   { entry: 'workers/main.ts', output: 'dist/worker.cjs' },
 ];
 export const WORKFLOW_BUNDLE = 'dist/workflows.bundle.js';
 
 /** Our sources an entry reaches (esbuild's import graph), relative to the root. */
-async function sourcesOf(entry, write, outfile) {
+async function sourcesOf(entry, write, outfile, external) {
   const result = await build({
     entryPoints: [join(root, entry)],
     bundle: true,
     platform: 'node',
     format: 'cjs',
     target: 'node20',
-    packages: 'external',
+    ...(external ? { external } : { packages: 'external' }),
     metafile: true,
     logLevel: 'error',
     write,
     ...(outfile ? { outfile: join(root, outfile) } : { outdir: join(root, 'dist', '.graph') }),
   });
-  return Object.keys(result.metafile.inputs).map((file) => relative(root, join(root, file)));
+  // Our sources and this build's own settings; the lock stands for the npm packages bundled in.
+  const sources = Object.keys(result.metafile.inputs)
+    .map((file) => relative(root, join(root, file)))
+    .filter((file) => !file.startsWith('node_modules/'));
+  return [...sources, 'scripts/build.mjs', ...(external ? ['package-lock.json'] : [])];
 }
 
 function recordInputs(output, inputs) {
@@ -44,10 +52,10 @@ function recordInputs(output, inputs) {
 export async function buildAll({ quiet = false } = {}) {
   mkdirSync(join(root, 'dist'), { recursive: true });
   const say = (line) => !quiet && log(line);
-  for (const { entry, output } of PROGRAMS) {
+  for (const { entry, output, external } of PROGRAMS) {
     if (isFresh(output)) continue;
     const started = Date.now();
-    const inputs = await sourcesOf(entry, true, output);
+    const inputs = await sourcesOf(entry, true, output, external);
     recordInputs(output, inputs);
     say(`built ${output} from ${inputs.length} sources in ${Date.now() - started} ms`);
   }

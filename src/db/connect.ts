@@ -1,8 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
-import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import type { Database } from './database';
 
@@ -87,6 +85,11 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
   mkdirSync(dir, { recursive: true });
   const unlock = lockPglite(dir);
   try {
+    // Loaded only here: a process on PostgreSQL (and every CLI call) never pays for the embedded engine.
+    const [{ PGlite }, { PGliteDialect }] = await Promise.all([
+      import('@electric-sql/pglite'),
+      import('kysely-pglite-dialect'),
+    ]);
     const pglite = await PGlite.create(dir, { parsers: pgliteParsers });
     const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
     return {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import { type Config, DEFAULT_TEMPORAL_ADDRESS } from '../config/index';
 
 async function connectionOptions(config: Config['temporal']) {
@@ -22,6 +22,8 @@ export async function connectClient(config: Config['temporal']): Promise<Client>
 }
 
 export async function connectWorkerConnection(config: Config['temporal']): Promise<NativeConnection> {
+  // Loaded only here: the worker's native core is not what a client (the CLI, the API) needs.
+  const { NativeConnection } = await import('@temporalio/worker');
   return NativeConnection.connect(await connectionOptions(config));
 }
 

@@ -7,7 +7,6 @@ import {
   ReasonSchema,
 } from '../../domain/control-plane/types';
 import { RoleSchema } from '../../domain/identity/roles';
-import { migrateDown, migrateToLatest } from '../../db/migrate';
 import { printSubmitted } from './change-commands';
 import { EXIT, expectArgs, field, type Invocation, out, printJsonOr, UsageError, withDatabase } from './shared';
 
@@ -104,6 +103,7 @@ export const controlPlaneCommands: Record<string, (inv: Invocation) => Promise<n
     expectArgs('migrate', inv.args, 0);
     if (inv.flags.all && !inv.flags.down) throw new UsageError('--all: only with --down');
     return withDatabase(inv.config, async (database) => {
+      const { migrateDown, migrateToLatest } = await import('../../db/migrate');
       const report = inv.flags.down
         ? await migrateDown(database.db, { all: inv.flags.all ?? false })
         : await migrateToLatest(database.db);

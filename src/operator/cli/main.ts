@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { InvalidRequestError } from '../../client';
+import { InvalidRequestError } from '../../domain/shared/validation';
 import { ConfigError, loadConfig } from '../../config/index';
 import { controlPlaneCommands } from './control-plane-commands';
 import { dealCommands } from './deal-commands';

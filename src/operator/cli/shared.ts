@@ -1,7 +1,7 @@
 import type { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { Config } from '../../config/index';
-import { openDatabase, type OpenDatabase } from '../../db/connect';
+import type { OpenDatabase } from '../../db/connect';
 import { describeIssues } from '../../domain/shared/validation';
 import type { Caller } from './transport';
 
@@ -140,6 +140,7 @@ export function printJsonOr(flags: Flags, value: unknown, lines: () => string[])
 
 /** Operator tooling with the database's own credentials (`migrate`): in this process, never through the API. */
 export async function withDatabase<T>(config: Config, fn: (database: OpenDatabase) => Promise<T>): Promise<T> {
+  const { openDatabase } = await import('../../db/connect');
   const database = await openDatabase(config);
   try {
     return await fn(database);

@@ -1,25 +1,12 @@
 import { readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Registry } from 'prom-client';
 import { z } from 'zod';
-import { WardenClient } from '../../client';
 import type { Config } from '../../config/index';
-import { DatabaseLockedError, openDatabase } from '../../db/connect';
 import type { Identity } from '../../domain/identity/roles';
 import { describeIssues } from '../../domain/shared/validation';
-import { withLocalApprovalKeys } from '../../security/approval-keys';
-import { lazyClient } from '../../temporal/connection';
-import { ApiError } from '../api/http';
-import {
-  findOperation,
-  invokeOperation,
-  LOCAL_OWNER,
-  type OperationInput,
-  type OperationName,
-  type OperationOutput,
-} from '../operations';
-import { connectLocalOps } from './local-ops';
+import type { OperationInput, OperationName, OperationOutput } from '../operations';
+import type { Transport } from './in-process';
 
 /** Where the CLI finds the API when only a key is given: the API `npm start` and the compose stack serve. */
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
@@ -46,11 +33,6 @@ export class IdentityError extends Error {
 /** How a command reaches Warden: its operations, by name, as the caller's identity. */
 export interface Caller {
   call<N extends OperationName>(name: N, input: OperationInput<N>): Promise<OperationOutput<N>>;
-  close(): Promise<void>;
-}
-
-interface Transport {
-  call(name: string, input: unknown): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -133,38 +115,6 @@ export function httpTransport(baseUrl: string, bearer: string, what = `the Warde
   return { call: (name, input) => request(`/operations/${name}`, input), close: async () => undefined };
 }
 
-/** Runs operations in this process on the database, as `identity`; Temporal is reached only if an operation needs it. */
-async function inProcess(given: Config, identity: Identity): Promise<Transport> {
-  // The local owner signs what it approves with the key pair `npm start` keeps in the data folder.
-  const config = identity === LOCAL_OWNER ? withLocalApprovalKeys(given).config : given;
-  const database = await openDatabase(config);
-  const temporal = await lazyClient(config.temporal);
-  const deps = {
-    db: database.db,
-    config,
-    temporal,
-    warden: new WardenClient(temporal, config.temporal.taskQueue),
-    // The API's metrics are not served from here.
-    registry: new Registry(),
-  };
-  return {
-    async call(name, input) {
-      const op = findOperation(name);
-      if (!op) throw new OperationFailed(404, 'not_found', `no operation ${name}`);
-      try {
-        return await invokeOperation(op, deps, identity, input);
-      } catch (error) {
-        if (error instanceof ApiError) throw new OperationFailed(error.status, error.code, error.message, error.extra);
-        throw error;
-      }
-    },
-    async close() {
-      await temporal.connection.close();
-      await database.close();
-    },
-  };
-}
-
 /**
  * Operator tooling that holds the database's own credentials, not an API identity: it verifies the audit
  * chain, and makes the first owner key of a deployment (while none exists: whoever holds these credentials
@@ -178,6 +128,7 @@ const DATABASE_TOOLING: Record<DatabaseTooling, Identity> = {
 
 /** In-process as the first key's maker, or undefined once any key is active: then a key is needed like anywhere. */
 async function firstKey(config: Config): Promise<Transport | undefined> {
+  const { inProcess } = await import('./in-process');
   const transport = await inProcess(config, DATABASE_TOOLING['first-key']);
   const keys = (await transport.call('keys.list', {})) as { revokedAt: string | null; active: boolean }[];
   if (keys.every((k) => k.revokedAt !== null || !k.active)) return transport;
@@ -198,6 +149,9 @@ async function openTransport(
 ): Promise<Transport> {
   const keyed = resolveKey(flagKey);
   if (keyed) return httpTransport(keyed.apiUrl, keyed.key);
+  // Everything in-process (the database, Temporal's client, the operations) is loaded only on these paths:
+  // a call through the API loads none of it.
+  const { inProcess, LOCAL_OWNER, isDatabaseLocked, connectLocalOps } = await import('./in-process');
   if (config.databaseUrl !== undefined) {
     if (tooling === 'audit') return inProcess(config, DATABASE_TOOLING.audit);
     const first = tooling === 'first-key' ? await firstKey(config) : undefined;
@@ -210,7 +164,7 @@ async function openTransport(
   try {
     return await inProcess(config, LOCAL_OWNER);
   } catch (error) {
-    if (!(error instanceof DatabaseLockedError)) throw error;
+    if (!isDatabaseLocked(error)) throw error;
     const local = connectLocalOps(config.dataDir);
     if (!local) throw error;
     return httpTransport(local.url, local.token, `the running Warden (pid ${local.pid})`);
