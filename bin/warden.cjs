@@ -10,7 +10,7 @@ if (isFresh('dist/cli.cjs')) {
   // --import gives: a child process, on this path only (sources edited since the last build).
   const { spawnSync } = require('node:child_process');
   const path = require('node:path');
-  const main = path.join(__dirname, '..', 'src', 'operator', 'cli', 'main.ts');
+  const main = path.join(__dirname, '..', 'src', 'operator', 'cli', 'bin.ts');
   const child = spawnSync(process.execPath, ['--import', 'tsx', main, ...process.argv.slice(2)], { stdio: 'inherit' });
   if (child.error) throw child.error;
   process.exitCode = child.status ?? 1;

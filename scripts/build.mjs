@@ -18,7 +18,7 @@ const { isFresh } = require('../bin/built.cjs');
 // paths and those with native or wasm parts. The workers load the SDK's packages as they ship.
 const CLI_EXTERNAL = ['@temporalio/*', '@electric-sql/pglite', 'pg-native'];
 const PROGRAMS = [
-  { entry: 'src/operator/cli/main.ts', output: 'dist/cli.cjs', external: CLI_EXTERNAL },
+  { entry: 'src/operator/cli/bin.ts', output: 'dist/cli.cjs', external: CLI_EXTERNAL },
   { entry: 'workers/local.ts', output: 'dist/local.cjs' },
   { entry: 'workers/main.ts', output: 'dist/worker.cjs' },
 ];

@@ -12,7 +12,7 @@ import { serverLimitArgs } from '../../src/temporal/dev-server';
 import { createScratchDatabase } from '../../test/support/processes';
 import { createFuzzEnv } from './env';
 import { verdictFailures } from './runner';
-import { formatTable, runSuite } from './suite';
+import { formatTable, minPayloadsOf, runSuite } from './suite';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20_260_101);
@@ -54,7 +54,7 @@ async function main(): Promise<number> {
     const seconds = (performance.now() - started) / 1000;
     console.log(`\nfuzz: ${RUNS} payloads per boundary, seed ${SEED}, ${seconds.toFixed(0)} s`);
     for (const line of formatTable(results, RUNS)) console.log(line);
-    const failed = results.filter((r) => verdictFailures(r, r.kind === 'cli' ? 1 : RUNS).length > 0);
+    const failed = results.filter((r) => verdictFailures(r, minPayloadsOf(r, RUNS)).length > 0);
     const dir = path.join(projectRoot, '.data', 'reliability');
     mkdirSync(dir, { recursive: true });
     writeFileSync(
@@ -66,7 +66,7 @@ async function main(): Promise<number> {
           seed: SEED,
           seconds,
           passed: failed.length === 0,
-          boundaries: results.map((r) => ({ ...r, failures: verdictFailures(r, r.kind === 'cli' ? 1 : RUNS) })),
+          boundaries: results.map((r) => ({ ...r, failures: verdictFailures(r, minPayloadsOf(r, RUNS)) })),
         },
         null,
         2,

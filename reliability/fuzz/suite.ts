@@ -16,7 +16,7 @@ export interface SuiteOptions {
   seed: number;
   /** Only boundaries whose name matches (FUZZ_ONLY), for a focused run. */
   only?: RegExp;
-  /** Argument vectors sent through the real `bin/warden.cjs`; 0 skips the CLI. */
+  /** Argument vectors also sent through the real `bin/warden.cjs` (a process each); 0 skips the CLI. */
   cliSamples: number;
   log?: (line: string) => void;
 }
@@ -55,9 +55,136 @@ export async function runSuite(envs: FuzzEnv[], options: SuiteOptions): Promise<
       }
     }),
   );
-  if (options.cliSamples > 0 && (!options.only || options.only.test('cli')))
+  if (options.cliSamples > 0)
+    for (const command of CLI_COMMANDS) {
+      const name = `cli ${command('ARG').join(' ')}`;
+      if (options.only && !options.only.test(name)) continue;
+      const result = await runCliInProcess(envs[0]!, command, name, options);
+      log(
+        `${verdictFailures(result, options.runs).length === 0 ? 'ok  ' : 'FAIL'} ${name}: ${result.payloads} payloads`,
+      );
+      results.push(result);
+    }
+  if (options.cliSamples > 0 && (!options.only || options.only.test(CLI_BIN)))
     results.push(await runCli(envs[0]!, options));
   return results;
+}
+
+/** The spawned CLI's boundary: a sample only (a process each), the same argument vectors as in-process. */
+export const CLI_BIN = 'cli bin/warden.cjs';
+
+/** How many payloads a boundary's verdict asks for. */
+export const minPayloadsOf = (result: BoundaryResult, runs: number) => (result.boundary === CLI_BIN ? 1 : runs);
+
+/** CLI commands with a hostile value in their free-text and numeric places. */
+const CLI_COMMANDS: ((v: string) => string[])[] = [
+  (v) => ['kill-switch', 'release', '--reason', v],
+  (v) => ['go-live', v],
+  (v) => ['deal', 'start', '--deal-id', v, '--engine', 'GLOBAL', '--symbol', 'X', '--amount', v],
+  (v) => ['restrictions', 'add', 'pause', v, '--reason', v],
+  (v) => ['risk', 'set-policy', 'GLOBAL', '--max-daily-loss', v],
+  (v) => ['change', 'approve', v, '--role', v],
+  (v) => ['proposal', 'approve', v, '--role', 'tech_lead'],
+  (v) => ['kpi', 'record', '--domain', v, '--metric', v],
+  (v) => ['playbook', 'step', v, '--evidence', v],
+  (v) => ['--no-such-flag', v],
+];
+
+const hostileArguments = fc.oneof(
+  controlText,
+  fc.constantFrom('', '-1', 'NaN', '1e308', '9007199254740993', 'x'.repeat(100_000)),
+);
+
+/** NUL cannot travel in an argv (the OS refuses it): it is replaced by the next worst. */
+const asArgument = (value: string) => value.replaceAll('\u0000', '\u0001').slice(0, HUGE);
+
+/** One answer of the CLI to a hostile argument vector, judged as the spawned one is. */
+function judgeCli(result: BoundaryResult, argv: string[], ran: Ran | 'timeout'): void {
+  result.payloads += 1;
+  if (ran === 'timeout') {
+    result.hangs += 1;
+    return;
+  }
+  if (ran.code === 0) {
+    result.accepted += 1;
+    return;
+  }
+  result.rejected += 1;
+  // Exit 1 is "could not run": a crash or a 500, never an answer to bad input.
+  if (ran.code === 1) {
+    result.serverErrors += 1;
+    result.findings.push(`exit 1 for ${JSON.stringify(argv).slice(0, 200)}: ${ran.stderr.slice(0, 300)}`);
+  } else if (!/(--?[\w-]+|[\w.]+): |unknown|expected|unexpected/i.test(ran.stderr)) {
+    result.unnamed += 1;
+    result.findings.push(`no field named for ${JSON.stringify(argv).slice(0, 200)}: ${ran.stderr.slice(0, 300)}`);
+  }
+}
+
+/**
+ * One CLI command, `runs` hostile values, through the CLI's own `main` in this process (its parsing, its
+ * checks, its API calls): what a process each cannot afford. Its output is caught, not printed.
+ */
+async function runCliInProcess(
+  env: FuzzEnv,
+  command: (v: string) => string[],
+  name: string,
+  options: SuiteOptions,
+): Promise<BoundaryResult> {
+  const started = performance.now();
+  const served = await serveApi(createApiServer(env.deps, { rateLimitPerMinute: 1_000_000 }), 0, '127.0.0.1');
+  const result: BoundaryResult = { ...emptyResult(name, 'cli'), families: { 'hostile argument': options.runs } };
+  const cliEnv = cliEnvOf(served.port, env.key);
+  const saved = Object.fromEntries(Object.keys(cliEnv).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, cliEnv);
+  const { main } = await import('../../src/operator/cli/main');
+  try {
+    const values = fc.sample(hostileArguments, { numRuns: options.runs, seed: options.seed + name.length });
+    for (const value of values) {
+      const argv = command(asArgument(value));
+      judgeCli(
+        result,
+        argv,
+        await withTimeout(
+          capturing(() => main(argv)),
+          30_000,
+        ),
+      );
+    }
+  } finally {
+    for (const [k, v] of Object.entries(saved))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    await served.close();
+  }
+  result.engageMs = await engageLatency(env, 'cli');
+  result.seconds = (performance.now() - started) / 1000;
+  return result;
+}
+
+const cliEnvOf = (port: number, key: string) => ({
+  WARDEN_API_URL: `http://127.0.0.1:${port}`,
+  WARDEN_API_KEY: key,
+  DATABASE_URL: '',
+});
+
+/** Runs one in-process CLI call with its stdout dropped and its stderr kept. */
+async function capturing(call: () => Promise<number>): Promise<Ran> {
+  const { stdout, stderr } = process;
+  const writeOut = stdout.write.bind(stdout);
+  const writeErr = stderr.write.bind(stderr);
+  let text = '';
+  stdout.write = (() => true) as typeof stdout.write;
+  stderr.write = ((chunk: string | Uint8Array) => {
+    text += chunk.toString();
+    return true;
+  }) as typeof stderr.write;
+  try {
+    const code = await call();
+    return { code, stderr: text };
+  } finally {
+    stdout.write = writeOut;
+    stderr.write = writeErr;
+  }
 }
 
 interface Ran {
@@ -77,59 +204,16 @@ function runWarden(args: string[], env: Record<string, string>): Promise<Ran> {
   });
 }
 
-/**
- * The CLI's own parsing runs at import (its module calls `run(process.argv)`),
- * so it cannot be driven in-process: a sample of hostile argument vectors goes
- * through the real `bin/warden.cjs` against the API on a port.
- */
+/** A sample of the same argument vectors through the real `bin/warden.cjs` against the API on a port. */
 async function runCli(env: FuzzEnv, options: SuiteOptions): Promise<BoundaryResult> {
   const started = performance.now();
   const served = await serveApi(createApiServer(env.deps, { rateLimitPerMinute: 1_000_000 }), 0, '127.0.0.1');
-  const cliEnv = { WARDEN_API_URL: `http://127.0.0.1:${served.port}`, WARDEN_API_KEY: env.key, DATABASE_URL: '' };
-  const hostile = fc.sample(
-    fc.oneof(controlText, fc.constantFrom('', '-1', 'NaN', '1e308', '9007199254740993', 'x'.repeat(100_000))),
-    { numRuns: options.cliSamples, seed: options.seed },
-  );
-  const commands: ((v: string) => string[])[] = [
-    (v) => ['kill-switch', 'release', '--reason', v],
-    (v) => ['go-live', v],
-    (v) => ['deal', 'start', '--deal-id', v, '--engine', 'GLOBAL', '--symbol', 'X', '--amount', v],
-    (v) => ['restrictions', 'add', 'pause', v, '--reason', v],
-    (v) => ['risk', 'set-policy', 'GLOBAL', '--max-daily-loss', v],
-    (v) => ['change', 'approve', v, '--role', v],
-    (v) => ['proposal', 'approve', v, '--role', 'tech_lead'],
-    (v) => ['kpi', 'record', '--domain', v, '--metric', v],
-    (v) => ['playbook', 'step', v, '--evidence', v],
-    (v) => ['--no-such-flag', v],
-  ];
-  const result: BoundaryResult = {
-    ...emptyResult('cli bin/warden.cjs', 'cli'),
-    families: { 'hostile argument': hostile.length },
-  };
+  const hostile = fc.sample(hostileArguments, { numRuns: options.cliSamples, seed: options.seed });
+  const result: BoundaryResult = { ...emptyResult(CLI_BIN, 'cli'), families: { 'hostile argument': hostile.length } };
   try {
     for (const [i, value] of hostile.entries()) {
-      // NUL cannot travel in an argv: the OS refuses it, so it is replaced by the next worst.
-      const arg = value.replaceAll('\u0000', '\u0001').slice(0, HUGE);
-      const argv = commands[i % commands.length]!(arg);
-      const ran = await withTimeout(runWarden(argv, cliEnv), 30_000);
-      result.payloads += 1;
-      if (ran === 'timeout') {
-        result.hangs += 1;
-        continue;
-      }
-      if (ran.code === 0) {
-        result.accepted += 1;
-        continue;
-      }
-      result.rejected += 1;
-      // Exit 1 is "could not run": a crash or a 500, never an answer to bad input.
-      if (ran.code === 1) {
-        result.serverErrors += 1;
-        result.findings.push(`exit 1 for ${JSON.stringify(argv).slice(0, 200)}: ${ran.stderr.slice(0, 300)}`);
-      } else if (!/(--?[\w-]+|[\w.]+): |unknown|expected|unexpected/i.test(ran.stderr)) {
-        result.unnamed += 1;
-        result.findings.push(`no field named for ${JSON.stringify(argv).slice(0, 200)}: ${ran.stderr.slice(0, 300)}`);
-      }
+      const argv = CLI_COMMANDS[i % CLI_COMMANDS.length]!(asArgument(value));
+      judgeCli(result, argv, await withTimeout(runWarden(argv, cliEnvOf(served.port, env.key)), 30_000));
     }
   } finally {
     await served.close();
@@ -146,7 +230,7 @@ export function formatTable(results: BoundaryResult[], minPayloads: number): str
   const header = `${'boundary'.padEnd(58)} ${pad('payloads', 8)} ${pad('rejected', 8)} ${pad('accepted', 8)} ${pad('task fail', 9)} ${pad('srv retry', 9)} ${pad('state chg', 9)} ${pad('unnamed', 7)} ${pad('5xx/hang', 8)} ${pad('engage ms', 9)} verdict`;
   const lines = [header, '-'.repeat(header.length)];
   for (const r of results) {
-    const failures = verdictFailures(r, r.kind === 'cli' ? 1 : minPayloads);
+    const failures = verdictFailures(r, minPayloadsOf(r, minPayloads));
     lines.push(
       `${r.boundary.slice(0, 58).padEnd(58)} ${pad(r.payloads, 8)} ${pad(r.rejected, 8)} ${pad(r.accepted, 8)} ${pad(r.taskFailures + r.badRuns, 9)} ${pad(r.serverRetries, 9)} ${pad(r.stateChanges, 9)} ${pad(r.unnamed, 7)} ${pad(r.serverErrors + r.hangs, 8)} ${pad(r.engageMs === null ? '—' : r.engageMs.toFixed(0), 9)} ${failures.length === 0 ? 'pass' : 'FAIL'}`,
     );

@@ -151,16 +151,21 @@ function isUsage(error: unknown): boolean {
   );
 }
 
-run(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
+/**
+ * One call of the CLI: its exit code, with what went wrong written to stderr. Never exits the process:
+ * bin.ts does, and the fuzz harness drives this in-process.
+ */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await run(argv);
+  } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof OperationFailed) {
       const label = LABELS[error.status];
       process.stderr.write(`warden: ${label ? `${label} (${error.status}): ` : ''}${message}\n`);
-      process.exit(exitOf(error));
+      return exitOf(error);
     }
     process.stderr.write(`warden: ${message}\n`);
-    process.exit(isUsage(error) ? EXIT.usage : EXIT.failure);
-  },
-);
+    return isUsage(error) ? EXIT.usage : EXIT.failure;
+  }
+}
