@@ -4,6 +4,9 @@
 const { isFresh } = require('./built.cjs');
 
 if (isFresh('dist/cli.cjs')) {
+  // V8's code cache for the bundle where Node has one (22.1 and later), so a call compiles little of it.
+  // (On Node 20 none: the require hook that adds one breaks import() inside PGlite.)
+  require('node:module').enableCompileCache?.();
   require('../dist/cli.cjs');
 } else {
   // tsx as a loader for ESM and CJS alike (the CLI loads its in-process parts with import()), which only
