@@ -1,8 +1,9 @@
 import type { Kysely } from 'kysely';
+import { loadAutonomyContext } from '../src/db/autonomy.repository';
 import { commandExecutionClass } from '../src/db/command-policies.repository';
 import { readControlPlaneState } from '../src/db/control-plane.repository';
 import type { Database } from '../src/db/database';
-import type { CommandGateActivities } from '../src/domain/autonomy/command-activities';
+import type { CommandGateActivities, CommandGateInput } from '../src/domain/autonomy/command-activities';
 import { decideCommandGate } from '../src/domain/autonomy/commands';
 
 export interface CommandGateDeps {
@@ -11,20 +12,26 @@ export interface CommandGateDeps {
   commandExecutorServed: boolean;
 }
 
-/** The command gates: read (policy, control plane) → decide (src/domain/autonomy/commands.ts). */
+/** The command gates: read (policy, control plane, and at admission the autonomy context) → decide (src/domain/autonomy/commands.ts). */
 export function createCommandGateActivities({ db, commandExecutorServed }: CommandGateDeps): CommandGateActivities {
+  const gate = async (reader: Kysely<Database>, input: CommandGateInput) => {
+    const policyClass = await commandExecutionClass(reader, input.commandType);
+    const state = await readControlPlaneState(reader);
+    return decideCommandGate({
+      policyClass,
+      requestedClass: input.requestedClass,
+      state,
+      executorAvailable: input.hasExecutorTaskQueue || commandExecutorServed,
+    });
+  };
   return {
-    async checkCommandGate(input) {
-      const [policyClass, state] = await Promise.all([
-        commandExecutionClass(db, input.commandType),
-        readControlPlaneState(db),
-      ]);
-      return decideCommandGate({
-        policyClass,
-        requestedClass: input.requestedClass,
-        state,
-        executorAvailable: input.hasExecutorTaskQueue || commandExecutorServed,
-      });
-    },
+    checkCommandGate: (input) => gate(db, input),
+
+    // One snapshot: the context and the gate agree on one moment of the database.
+    admitCommand: (input) =>
+      db
+        .transaction()
+        .setIsolationLevel('repeatable read')
+        .execute(async (trx) => ({ context: await loadAutonomyContext(trx), gate: await gate(trx, input) })),
   };
 }

@@ -1,4 +1,4 @@
-import { patched, proxyActivities, setHandler } from '@temporalio/workflow';
+import { patched, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { ApprovalActivities } from '../src/domain/identity/activities';
 import type { AutonomyActivities } from '../src/domain/autonomy/activities';
 import type { CommandGateActivities } from '../src/domain/autonomy/command-activities';
@@ -25,6 +25,12 @@ const autonomy = proxyActivities<AutonomyActivities & ApprovalActivities>({
 });
 // Read-only gate checks: short, retried until the database answers.
 const gates = proxyActivities<CommandGateActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds' },
+});
+
+// Since command-admitted-at-once: the context and the first gate, in one local activity.
+const admission = proxyLocalActivities<CommandGateActivities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds' },
 });
@@ -98,7 +104,14 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
   };
   const flushRefused = () => inbox.auditRefusals(() => void (view.rejectedMessages += 1));
 
-  const context = await autonomy.loadAutonomyContext();
+  const gateInput = {
+    commandId: input.commandId,
+    commandType: input.commandType,
+    ...(input.executionClass ? { requestedClass: input.executionClass } : {}),
+    hasExecutorTaskQueue: input.executorTaskQueue !== undefined,
+  };
+  const admitted = governed && patched('command-admitted-at-once') ? await admission.admitCommand(gateInput) : null;
+  const context = admitted?.context ?? (await autonomy.loadAutonomyContext());
   const record = async (
     status: CommandStatus,
     extra: {
@@ -150,14 +163,7 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
       executionClass: gate.executionClass,
     });
   };
-  const check = (stage: 'start' | 'pre_execute') =>
-    gates.checkCommandGate({
-      commandId: input.commandId,
-      commandType: input.commandType,
-      ...(input.executionClass ? { requestedClass: input.executionClass } : {}),
-      hasExecutorTaskQueue: input.executorTaskQueue !== undefined,
-      stage,
-    });
+  const check = (stage: 'start' | 'pre_execute') => gates.checkCommandGate({ ...gateInput, stage });
   const finish = async (result: CommandResult) => {
     judge(context.approvers);
     await flushRefused();
@@ -185,7 +191,7 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
   if (governed) {
     // The first gate, as for a deal: go-live off or a kill switch stops the command before anyone is asked.
     view.stage = 'control_plane';
-    const entry = await check('start');
+    const entry = admitted?.gate ?? (await check('start'));
     if (!entry.allowed) return deny(entry, autonomous);
   }
   if (!autonomous) {

@@ -1,5 +1,6 @@
 import {
   ActivityFailure,
+  ApplicationFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -25,7 +26,8 @@ import {
   type EngageKillSwitchInput,
   MAX_CONTROL_PLANE_QUEUE,
 } from '../src/domain/control-plane/types';
-import { parseInput } from '../src/domain/shared/errors';
+import { ErrorType, parseInput } from '../src/domain/shared/errors';
+import { CONTROL_PLANE_WORKFLOW_ID } from './names';
 import { describeIssues, storablePayload, storableText } from '../src/domain/shared/validation';
 import { Mailbox } from './lib/mailbox';
 import {
@@ -66,6 +68,13 @@ export const UNJAMMABLE_CONTROL_PLANE = 'unjammable-control-plane';
  * that waited for it would grow its history until Temporal ends it.
  */
 export const CONTROL_PLANE_HANDS_OVER = 'control-plane-hands-over';
+
+/**
+ * One writer per control state (invariant 10): since this patch a controlPlane run under any other
+ * workflow id writes nothing and fails at once, naming the id. Checked only there, so the control
+ * plane's own history never records the patch.
+ */
+export const CONTROL_PLANE_ONE_WRITER = 'control-plane-one-writer';
 
 /**
  * A change to persist, or a bad payload to audit; one at a time. A malformed
@@ -154,6 +163,12 @@ const failureText = (error: ActivityFailure): string => storableText(error.cause
  */
 export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<void> {
   const input = parseInput(ControlPlaneInputSchema, rawInput ?? {}, 'controlPlane input');
+  const { workflowId } = workflowInfo();
+  if (workflowId !== CONTROL_PLANE_WORKFLOW_ID && patched(CONTROL_PLANE_ONE_WRITER))
+    throw ApplicationFailure.nonRetryable(
+      `workflowId: the control plane runs only as ${CONTROL_PLANE_WORKFLOW_ID}, one writer of its state; ${workflowId} changes nothing`,
+      ErrorType.InvalidInput,
+    );
   // Changes by update wait in the mailbox for their outcome, handed back to the caller.
   const mailbox = new Mailbox<Queued, ChangeOutcome>();
   // What the last run handed over goes first; a change is judged again, as if it had just arrived.

@@ -149,7 +149,8 @@ export function workflowBoundaries(env: FuzzEnv): Boundary[] {
       name: `workflow ${type}`,
       kind: 'workflow' as const,
       template,
-      known: schema ? fieldsOf(schema) : new Set<string>(),
+      // A controlPlane run under any id but the control plane's is refused naming the start's workflowId.
+      known: new Set([...(schema ? fieldsOf(schema) : []), ...(type === 'controlPlane' ? ['workflowId'] : [])]),
       ...(schema && !RECORD_BACKED.has(type) ? { schema } : { schema: z.unknown() }),
       // Each new run costs the worker a fresh workflow context: more at once only queues them, and
       // the control plane's own tasks wait in the same queue (the engage verdict would measure the harness).

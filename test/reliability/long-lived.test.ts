@@ -25,7 +25,7 @@ import {
   restrictEngineSignal,
 } from '../../workflows/messages';
 import type { policyChange } from '../../workflows/policy-change';
-import { policyChangeWorkflowId } from '../../workflows/names';
+import { CONTROL_PLANE_WORKFLOW_ID, policyChangeWorkflowId } from '../../workflows/names';
 import { formatLongLived, runLongLived } from '../../reliability/long-lived';
 import {
   createTestDatabase,
@@ -368,8 +368,13 @@ describe('long-lived workflows under a flood of signals', () => {
   });
 
   it('a control plane due to continue as new hands its queued signals to the next run', async () => {
-    // Its own workflow id: the singleton's runs belong to the flood above; the state row is shared.
-    const workflowId = uniqueName('control-plane-hand-over');
+    // One control plane per namespace, one writer of the state: the flood's makes way for one that
+    // continues as new every 5 signals.
+    const workflowId = CONTROL_PLANE_WORKFLOW_ID;
+    await client.workflow
+      .getHandle(workflowId)
+      .terminate('making way')
+      .catch(() => undefined);
     const handle = await client.workflow.start('controlPlane', { taskQueue, workflowId, args: [{ signalsPerRun: 5 }] });
     await expect
       .poll(async () => (await handle.query(controlPlaneStateQuery).catch(() => undefined)) !== undefined)

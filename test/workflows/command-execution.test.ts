@@ -88,8 +88,19 @@ describe('commandExecution workflow (time-skipping server)', () => {
       .orderBy('id')
       .execute();
 
-  it('runs a whitelisted command on its own', async () => {
-    const result = await (await worker()).runUntil(async () => (await start(command('SET_FAN'))).result());
+  it('runs a whitelisted command on its own, admitted in one local activity', async () => {
+    const { result, activities } = await (
+      await worker()
+    ).runUntil(async () => {
+      const handle = await start(command('SET_FAN'));
+      const done = await handle.result();
+      const events = (await handle.fetchHistory()).events ?? [];
+      const scheduled = events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+      const local = events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+      return { result: done, activities: { scheduled, local: local.length } };
+    });
+    // The context and the first gate in one local activity: no activity task of their own on the queue.
+    expect(activities).toEqual({ scheduled: ['checkCommandGate', 'executeCommand', 'recordCommandOutcome'], local: 1 });
     expect(result).toMatchObject({
       status: 'succeeded',
       autonomous: true,
@@ -125,7 +136,7 @@ describe('commandExecution workflow (time-skipping server)', () => {
 
       if (process.env.WARDEN_RECORD_HISTORIES === '1') {
         writeFileSync(
-          path.join(__dirname, '..', 'histories', 'command-execution-governed-approved.json'),
+          path.join(__dirname, '..', 'histories', 'command-execution-admitted-approved.json'),
           historyToJSON(await approved.fetchHistory()),
         );
       }
@@ -167,7 +178,7 @@ describe('commandExecution workflow (time-skipping server)', () => {
       expect(await handle.result()).toMatchObject({ status: 'succeeded', autonomous: false });
       if (process.env.WARDEN_RECORD_HISTORIES === '1') {
         writeFileSync(
-          path.join(__dirname, '..', 'histories', 'command-execution-governed-signed.json'),
+          path.join(__dirname, '..', 'histories', 'command-execution-admitted-signed.json'),
           historyToJSON(await handle.fetchHistory()),
         );
       }
@@ -322,7 +333,7 @@ describe('commandExecution workflow (time-skipping server)', () => {
         const result = await handle.result();
         if (process.env.WARDEN_RECORD_HISTORIES === '1') {
           writeFileSync(
-            path.join(__dirname, '..', 'histories', 'command-execution-governed-killed.json'),
+            path.join(__dirname, '..', 'histories', 'command-execution-admitted-killed.json'),
             historyToJSON(await handle.fetchHistory()),
           );
         }

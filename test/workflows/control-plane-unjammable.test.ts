@@ -12,6 +12,7 @@ import { listAuditEvents } from '../../src/db/audit.repository';
 import { upsertRiskPolicy } from '../../src/db/risk.repository';
 import type { ChangeControlPlaneInput, ControlPlaneView } from '../../src/domain/control-plane/types';
 import { controlPlane } from '../../workflows/control-plane';
+import { CONTROL_PLANE_WORKFLOW_ID } from '../../workflows/names';
 import {
   changeControlPlaneUpdate,
   controlPlaneStateQuery,
@@ -62,6 +63,11 @@ describe('controlPlane cannot be jammed, and writes every engine restriction', (
     taskQueue = uniqueName(ctx.task.name.slice(0, 40).replaceAll(' ', '-'));
   });
   afterEach(async () => {
+    // One control plane per namespace: the next test starts its own under the same id.
+    await env.client.workflow
+      .getHandle(CONTROL_PLANE_WORKFLOW_ID)
+      .terminate('test over')
+      .catch(() => undefined);
     await t.drop();
   });
 
@@ -73,7 +79,7 @@ describe('controlPlane cannot be jammed, and writes every engine restriction', (
       activities: createControlPlaneActivities({ db: t.db, settings: TEST_SETTINGS, persistAttempts: 2 }),
     });
   const start = () =>
-    env.client.workflow.start(controlPlane, { taskQueue, workflowId: uniqueName('control-plane'), args: [{}] });
+    env.client.workflow.start(controlPlane, { taskQueue, workflowId: CONTROL_PLANE_WORKFLOW_ID, args: [{}] });
   const policy = (engine: string) =>
     t.db.selectFrom('risk_policy').select(['engine', 'enabled']).where('engine', '=', engine).executeTakeFirst();
 

@@ -11,6 +11,7 @@ import { listAuditEvents, verifyAuditChain } from '../../src/db/audit.repository
 import { readControlPlaneState } from '../../src/db/control-plane.repository';
 import type { ChangeControlPlaneInput, ControlPlaneView } from '../../src/domain/control-plane/types';
 import { controlPlane } from '../../workflows/control-plane';
+import { CONTROL_PLANE_WORKFLOW_ID } from '../../workflows/names';
 import {
   changeControlPlaneUpdate,
   controlPlaneStateQuery,
@@ -66,6 +67,11 @@ describe.each([
     taskQueue = uniqueName(ctx.task.name.slice(0, 40).replaceAll(' ', '-'));
   });
   afterEach(async () => {
+    // One control plane per namespace: the next test starts its own under the same id.
+    await env.client.workflow
+      .getHandle(CONTROL_PLANE_WORKFLOW_ID)
+      .terminate('test over')
+      .catch(() => undefined);
     await t.drop();
   });
 
@@ -77,7 +83,7 @@ describe.each([
       activities: createControlPlaneActivities({ db: t.db, settings }),
     });
   const start = (input = {}) =>
-    env.client.workflow.start(controlPlane, { taskQueue, workflowId: uniqueName('control-plane'), args: [input] });
+    env.client.workflow.start(controlPlane, { taskQueue, workflowId: CONTROL_PLANE_WORKFLOW_ID, args: [input] });
 
   it('persists each change with one audit event before the query shows it', async () => {
     const w = await worker();
@@ -326,5 +332,31 @@ describe.each([
       expect(cause).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
       expect((cause as Error).message).toMatch(/^invalid controlPlane input: signalsPerRun: /);
     });
+  });
+
+  it('a second control plane under another id writes nothing, even the engage it was handed', async () => {
+    const audited = await listAuditEvents(t.db, { limit: 100 });
+    const w = await worker();
+    await w.runUntil(async () => {
+      const rogue = await env.client.workflow.start(controlPlane, {
+        taskQueue,
+        workflowId: uniqueName('control-plane-rogue'),
+        args: [
+          {
+            queued: [
+              { ok: true, change: { kind: 'engageKillSwitch', source: 'operator', actor: 'mallory', reason: 'mine' } },
+            ],
+          },
+        ],
+      });
+      const error = await rogue.result().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      expect((error as WorkflowFailedError).cause).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+      expect(((error as WorkflowFailedError).cause as Error).message).toMatch(
+        /^workflowId: the control plane runs only as warden-control-plane/,
+      );
+    });
+    expect(await readControlPlaneState(t.db)).toMatchObject({ version: 0, killSwitchEngaged: false });
+    expect(await listAuditEvents(t.db, { limit: 100 })).toEqual(audited);
   });
 });
