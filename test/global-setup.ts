@@ -23,6 +23,8 @@ export const E2E_NAMESPACES = [
   'warden-ops-e2e',
   'warden-fuzz-e2e',
   'warden-long-lived-e2e',
+  'warden-control-plane-e2e',
+  'warden-control-plane-unjammable-e2e',
 ];
 
 declare module 'vitest' {

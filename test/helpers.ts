@@ -89,8 +89,12 @@ export function devServerAddress(): string {
 }
 
 /** The run's shared dev server: for workflows without long timers, schedules and the CLI. */
-export function connectDevServer(): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createFromExistingServer({ address: devServerAddress() });
+/** The shared dev server; a file that runs the singleton control plane names its own namespace (global-setup.ts). */
+export function connectDevServer(namespace?: string): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createFromExistingServer({
+    address: devServerAddress(),
+    ...(namespace ? { namespace } : {}),
+  });
 }
 
 /** The time-skipping server: for workflows that wait on long timers. */

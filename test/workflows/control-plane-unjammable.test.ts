@@ -52,7 +52,8 @@ describe('controlPlane cannot be jammed, and writes every engine restriction', (
   let taskQueue: string;
 
   beforeAll(async () => {
-    env = await connectDevServer();
+    // The control plane runs only as warden-control-plane: this file has a namespace of its own.
+    env = await connectDevServer('warden-control-plane-unjammable-e2e');
   });
   afterAll(async () => {
     await env?.teardown();
@@ -74,6 +75,7 @@ describe('controlPlane cannot be jammed, and writes every engine restriction', (
   const worker = () =>
     Worker.create({
       connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
       taskQueue,
       workflowBundle: workflowBundle(),
       activities: createControlPlaneActivities({ db: t.db, settings: TEST_SETTINGS, persistAttempts: 2 }),

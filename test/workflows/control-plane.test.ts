@@ -48,7 +48,8 @@ async function settled(
 // The control plane has no long timers, so the dev server covers it all; the
 // core paths also run on the time-skipping server the timer-heavy workflows use.
 describe.each([
-  ['dev server', connectDevServer, true],
+  // The control plane runs only as warden-control-plane: this file has a namespace of its own.
+  ['dev server', () => connectDevServer('warden-control-plane-e2e'), true],
   ['time-skipping server', createTimeSkippingEnv, false],
 ] as const)('controlPlane workflow on the %s', (_server, createEnv, full) => {
   let env: TestWorkflowEnvironment;
@@ -78,6 +79,7 @@ describe.each([
   const worker = (settings: ControlPlaneSettings = TEST_SETTINGS) =>
     Worker.create({
       connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
       taskQueue,
       workflowBundle: workflowBundle(),
       activities: createControlPlaneActivities({ db: t.db, settings }),
