@@ -115,6 +115,11 @@ describe('operator API against a real server', () => {
       status: 200,
       body: { health: { status: expect.any(String) }, awaitingApproval: expect.any(Object) },
     });
+    // A lone surrogate, percent-encoded, is no UTF-8: Fastify cannot decode the path, and says where.
+    expect(await as('analyst', 'GET', '/commands/M%ED%A0%80x')).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_request', message: 'params: the path is not valid percent-encoded UTF-8' },
+    });
     expect(await as('owner', 'POST', '/proposals/no-such-proposal/approve', {})).toMatchObject({ status: 404 });
     expect(await as('engineer', 'POST', '/commands/no-such-command/approve', {})).toMatchObject({ status: 404 });
     expect(await readControlPlaneState(env.t.db)).toMatchObject({ version: 0 });

@@ -67,7 +67,21 @@ function sameSecret(a: string, b: string): boolean {
  * runs; the audit trail names the identity.
  */
 export function createApiServer(deps: ApiDeps, options: ApiServerOptions): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 256 * 1024 });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 256 * 1024,
+    // A path Fastify cannot decode (percent-encoding that is not UTF-8, e.g. a lone surrogate) is bad
+    // input like any other: answered naming the part, not with Fastify's own wording.
+    frameworkErrors: (error, _request, reply) => {
+      void (reply as FastifyReply).code(400).send({
+        error: 'invalid_request',
+        message:
+          error.code === 'FST_ERR_BAD_URL'
+            ? 'params: the path is not valid percent-encoded UTF-8'
+            : `params: ${error.message}`,
+      });
+    },
+  });
   // A policy file may be posted as it is (POST /policy/plan, /policy/apply): YAML arrives as text.
   app.addContentTypeParser(
     ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'],
