@@ -50,7 +50,7 @@ import type { FuzzEnv } from './env';
 import { toJsonText } from './payloads';
 import { type Attempt, type Boundary, type InspectedRuns, pool, withTimeout } from './runner';
 import { exampleOf, fieldNames, jsonSchemaOf, templateOf } from './templates';
-import { inspectWorkflow } from './verdicts';
+import { inspectWorkflow, percentEncode as encode } from './verdicts';
 
 const ANSWER_MS = 20_000;
 /** A started run still going after this took its input; its history is judged after the batch. */
@@ -680,26 +680,6 @@ export async function httpBoundaries(env: FuzzEnv): Promise<Boundary[]> {
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
-
-/**
- * Percent-encoding that never throws: a lone surrogate (which encodeURIComponent refuses) goes out as
- * its raw WTF-8 bytes, so the server sees invalid UTF-8 in the URL, as a hostile client could send it.
- */
-function encode(text: string): string {
-  let out = '';
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    const next = text.charCodeAt(i + 1);
-    if (code >= 0xd800 && code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
-      out += encodeURIComponent(text.slice(i, i + 2));
-      i++;
-    } else if (code >= 0xd800 && code <= 0xdfff) {
-      out +=
-        `%${(0xe0 | (code >> 12)).toString(16)}%${(0x80 | ((code >> 6) & 0x3f)).toString(16)}%${(0x80 | (code & 0x3f)).toString(16)}`.toUpperCase();
-    } else out += encodeURIComponent(text[i]!);
-  }
-  return out;
-}
 
 function asText(value: unknown): string {
   if (typeof value === 'string') return value;

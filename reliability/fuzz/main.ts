@@ -3,7 +3,8 @@
 // worker and the API in-process. FUZZ_RUNS (default 1000) payloads per
 // boundary; FUZZ_SEED; FUZZ_ONLY (a regex of boundary names). Prints the
 // table, writes .data/reliability/fuzz.json, exits non-zero on any failure.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
@@ -23,6 +24,8 @@ const NAMESPACES = Array.from({ length: LANES }, (_, i) => `warden-fuzz-${i}`);
 async function main(): Promise<number> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const started = performance.now();
+  // The server's state on disk: a whole run at 1,000 payloads a boundary outgrows an in-memory SQLite.
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'warden-fuzz-'));
   const log = (line: string) => process.stderr.write(`[fuzz] ${line}\n`);
   const [databases, server, bundle] = await Promise.all([
     Promise.all(NAMESPACES.map(() => createScratchDatabase('warden_fuzz'))),
@@ -30,6 +33,7 @@ async function main(): Promise<number> {
       server: {
         executable: { type: 'existing-path', path: toolPaths.temporal },
         ui: false,
+        dbFilename: path.join(stateDir, 'temporal.db'),
         log: { format: 'pretty', level: 'error' },
         // The lead's raised buffered-events limits: several ~1 MB signals at one task otherwise force-close it.
         extraArgs: [...serverLimitArgs(), ...NAMESPACES.flatMap((ns) => ['--namespace', ns])],
@@ -80,6 +84,7 @@ async function main(): Promise<number> {
     await Promise.all(envs.map((env) => env.stop()));
     await server.teardown();
     await Promise.all(databases.map((d) => d.drop()));
+    rmSync(stateDir, { recursive: true, force: true });
   }
 }
 

@@ -107,6 +107,26 @@ export function keysOf(value: unknown, into = new Set<string>(), depth = 0): Set
   return into;
 }
 
+/**
+ * Percent-encoding that never throws: a lone surrogate (which encodeURIComponent refuses) goes out as
+ * its raw WTF-8 bytes, so the server sees invalid UTF-8 in the URL, as a hostile client could send it.
+ */
+export function percentEncode(text: string): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    const next = text.charCodeAt(i + 1);
+    if (code >= 0xd800 && code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+      out += encodeURIComponent(text.slice(i, i + 2));
+      i++;
+    } else if (code >= 0xd800 && code <= 0xdfff) {
+      out +=
+        `%${(0xe0 | (code >> 12)).toString(16)}%${(0x80 | ((code >> 6) & 0x3f)).toString(16)}%${(0x80 | (code & 0x3f)).toString(16)}`.toUpperCase();
+    } else out += encodeURIComponent(text[i]!);
+  }
+  return out;
+}
+
 /** Names a whole payload or part rather than a field inside it. */
 const WHOLE = new Set(['payload', 'body', 'query', 'params', 'input', 'args']);
 
@@ -117,7 +137,8 @@ const WHOLE = new Set(['payload', 'body', 'query', 'params', 'input', 'args']);
  */
 export function namesField(message: string, known: ReadonlySet<string>, payload: unknown): boolean {
   const sent = keysOf(payload);
-  const candidates = message.matchAll(/(?:^|[\s;,(])([^\s:;,()]{1,300}?)\s*:(?=\s)/gu);
+  // A parser's position after the name (`body:1: Missing closing quote`) still names it.
+  const candidates = message.matchAll(/(?:^|[\s;,(])([^\s:;,()]{1,300}?)(?::\d+)*\s*:(?=\s)/gu);
   for (const [, token] of candidates) {
     const segments = token!
       .replace(/\[(\d+)\]/g, '.$1')
@@ -130,8 +151,13 @@ export function namesField(message: string, known: ReadonlySet<string>, payload:
     if (known.has(field) || sent.has(field)) return true;
   }
   // `payload` on its own at the end (e.g. `must be an object: payload`) is not the form; unknown-key text may
-  // hold the key escaped, so a message naming an escaped unknown key also counts.
-  return [...sent].some((k) => k.length > 0 && message.includes(`${k}: unknown field`));
+  // hold the key escaped, or still percent-encoded when it was not UTF-8 (a lone surrogate in a query
+  // string's key), so a message naming an escaped or encoded unknown key also counts.
+  return [...sent].some(
+    (k) =>
+      k.length > 0 &&
+      (message.includes(`${k}: unknown field`) || message.includes(`${percentEncode(k)}: unknown field`)),
+  );
 }
 
 export interface HistoryVerdict {

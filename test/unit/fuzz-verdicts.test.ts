@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { namesField } from '../../reliability/fuzz/verdicts';
+
+// The fuzz harness's judge of "the refusal names the field": a judge that passes everything proves nothing.
+describe('namesField', () => {
+  const known = new Set(['reason', 'amount']);
+
+  it('takes a field the schema knows, or the whole body, as named', () => {
+    expect(namesField('invalid input: amount: must be positive', known, {})).toBe(true);
+    expect(namesField('body: must be an object', known, 'x')).toBe(true);
+  });
+
+  it("takes a parser's line position after the name as naming it", () => {
+    expect(namesField('body:1: Missing closing "quote', known, 'x')).toBe(true);
+    expect(namesField('body:12:3: Unexpected token', known, 'x')).toBe(true);
+  });
+
+  it('takes an unknown query key still percent-encoded (a lone surrogate) as named', () => {
+    const key = '\ud800x';
+    expect(namesField('query.%ED%A0%80x: unknown field', known, { [key]: '1' })).toBe(true);
+  });
+
+  it('refuses a message that names nothing, or a field neither known nor sent', () => {
+    expect(namesField('Invalid input', known, { reason: 'x' })).toBe(false);
+    expect(namesField('colour: must be red', known, { reason: 'x' })).toBe(false);
+    expect(namesField('query.%ED%A0%80y: unknown field', known, { '\ud800x': '1' })).toBe(false);
+  });
+});
