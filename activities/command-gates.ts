@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { loadAutonomyContext } from '../src/db/autonomy.repository';
-import { commandExecutionClass } from '../src/db/command-policies.repository';
+import { commandGatePolicy } from '../src/db/command-policies.repository';
 import { readControlPlaneState } from '../src/db/control-plane.repository';
 import type { Database } from '../src/db/database';
 import type { CommandGateActivities, CommandGateInput } from '../src/domain/autonomy/command-activities';
@@ -15,10 +15,12 @@ export interface CommandGateDeps {
 /** The command gates: read (policy, control plane, and at admission the autonomy context) → decide (src/domain/autonomy/commands.ts). */
 export function createCommandGateActivities({ db, commandExecutorServed }: CommandGateDeps): CommandGateActivities {
   const gate = async (reader: Kysely<Database>, input: CommandGateInput) => {
-    const policyClass = await commandExecutionClass(reader, input.commandType);
+    const policy = await commandGatePolicy(reader, input.commandType);
     const state = await readControlPlaneState(reader);
     return decideCommandGate({
-      policyClass,
+      policyClass: policy.executionClass,
+      safeInReduce: policy.safeInReduce,
+      commandType: input.commandType,
       requestedClass: input.requestedClass,
       state,
       executorAvailable: input.hasExecutorTaskQueue || commandExecutorServed,

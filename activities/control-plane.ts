@@ -25,7 +25,9 @@ import {
   CONTROL_PLANE_SUBJECT,
   decideControlPlaneChange,
   enforceControlPlane,
+  tradingStateOf,
 } from '../src/domain/control-plane/rules';
+import { readExitCheck } from '../src/db/positions.repository';
 import type { ControlPlaneChange } from '../src/domain/control-plane/types';
 import { redactToken } from '../src/domain/identity/redact';
 import { releaseVoteAudience } from '../src/domain/identity/audience';
@@ -201,7 +203,12 @@ export function createControlPlaneActivities({
 
     /** The first gate of every governed action: reads the persisted state, so a kill switch bites at once. */
     async checkControlPlane(input) {
-      return enforceControlPlane(input.executionClass, await readControlPlaneState(db));
+      const state = await readControlPlaneState(db);
+      const reduce =
+        input.deal !== undefined && tradingStateOf(state) === 'reducing'
+          ? await readExitCheck(db, input.deal)
+          : undefined;
+      return enforceControlPlane(input.executionClass, state, reduce);
     },
   };
 }
@@ -221,7 +228,12 @@ async function settleVote(
   if (!claim.ok) return { refused: claim.problem };
   const spent = claim.token ? await spendApprovalToken(trx, claim.token, use) : { ok: true as const };
   if (!spent.ok) return { refused: spent.problem };
-  return { actor: claim.actor, role: claim.role, decline: change.kind === 'declineKillSwitchRelease' };
+  return {
+    actor: claim.actor,
+    role: claim.role,
+    decline: change.kind === 'declineKillSwitchRelease',
+    mode: change.mode,
+  };
 }
 
 /** The change request a change names, as Warden holds it, and what the control plane already applied under it. */

@@ -4,7 +4,8 @@ import { type CapitalBandThresholds, DEFAULT_CAPITAL_BANDS } from '../src/domain
 import { createBandWatcher } from './capital-band';
 import type { Database } from '../src/db/database';
 import type { ControlPlanePort } from '../src/domain/control-plane/port';
-import { enforceControlPlane } from '../src/domain/control-plane/rules';
+import { enforceControlPlane, tradingStateOf } from '../src/domain/control-plane/rules';
+import { holdsExit } from '../src/db/positions.repository';
 import { effectiveApplyMode } from '../src/domain/deals/policy';
 import { appendAuditEvent } from '../src/db/audit.repository';
 import { AuditKind } from '../src/domain/audit/kinds';
@@ -52,8 +53,8 @@ export function createDealActivities({
       return admission;
     },
 
-    async reserveExposure(input) {
-      const decision = await reserveExposure(db, { ...input, at: new Date(input.at) });
+    async reserveExposure({ exit, ...input }) {
+      const decision = await reserveExposure(db, { ...input, at: new Date(input.at) }, exit);
       if (decision.ok) await nudgeAfterReserve();
       return decision;
     },
@@ -76,7 +77,15 @@ export function createDealActivities({
      */
     authorizeExecution: (input) =>
       db.transaction().execute(async (trx) => {
-        const decision = enforceControlPlane(input.executionClass, await readControlPlaneState(trx, { share: true }));
+        const state = await readControlPlaneState(trx, { share: true });
+        // In reduce mode only a deal admitted as an exit (it holds its part of the position) goes on.
+        const reduce =
+          tradingStateOf(state) !== 'reducing'
+            ? undefined
+            : (await holdsExit(trx, input.dealId))
+              ? { reduces: true as const }
+              : { reduces: false as const, detail: 'the deal was not admitted as an exit of its position' };
+        const decision = enforceControlPlane(input.executionClass, state, reduce);
         if (!decision.allowed)
           return {
             authorized: false,

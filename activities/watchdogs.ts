@@ -74,7 +74,12 @@ export function createWatchdogActivities({
 
     /** A watchdog's kill switch: signal-with-start, so it lands even if the control plane was not running. */
     async engageKillSwitch(input) {
-      await controlPlane.engageKillSwitch({ source: input.source, actor: input.source, reason: input.reason });
+      await controlPlane.engageKillSwitch({
+        source: input.source,
+        actor: input.source,
+        reason: input.reason,
+        ...(input.mode !== undefined ? { mode: input.mode } : {}),
+      });
     },
 
     // Checks report a failure as a result; only a timeout surfaces as an activity failure.

@@ -13,6 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { ControlPlaneActivities } from '../src/domain/control-plane/activities';
 import { coerceEngage, oversizedProblem } from '../src/domain/control-plane/engage';
+import { tradingStateOf } from '../src/domain/control-plane/rules';
 import {
   type ChangeOutcome,
   type ChangeResult,
@@ -91,9 +92,9 @@ const descriptions: Record<ControlPlaneChangeKind, string> = {
   setGoLive:
     'Turn production execution on or off; on applies an approved change request. {"enabled": true, "actor": "alice", "reason": "…", "changeRequestId": "cr-0123456789ab"}',
   engageKillSwitch:
-    'Stop all PROD_EXEC actions now; never refused for its form (a malformed field is recorded as such). {"source": "operator", "actor": "alice", "reason": "…"}',
+    'Stop PROD_EXEC actions now: mode halt (the default) stops all of them, reduce lets through only deals that reduce a position and safe_in_reduce commands; never refused for its form (a malformed field is recorded as such). {"source": "operator", "actor": "alice", "reason": "…", "mode": "reduce"}',
   releaseKillSwitch:
-    'Approve releasing the kill switch (approver roles only, after the cooldown). {"actor": "alice", "role": "risk_officer", "reason": "…", "token": "wat1… (when signed approvals are on)"}',
+    'Approve releasing the kill switch (approver roles only, after the cooldown), or with "mode": "reduce" loosening a halt to reduce mode. {"actor": "alice", "role": "risk_officer", "reason": "…", "token": "wat1… (when signed approvals are on)"}',
   declineKillSwitchRelease:
     'Decline releasing the kill switch; discards approvals so far. {"actor": "alice", "role": "manager", "reason": "…"}',
   setApplyMode:
@@ -229,9 +230,18 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
     controlPlaneStateQuery,
     () => {
       if (state === undefined) throw new Error('control plane is still loading its state');
-      return { ...state, pendingChanges: mailbox.size, rejectedSignals: rejected, droppedChanges: dropped };
+      return {
+        ...state,
+        tradingState: tradingStateOf(state),
+        pendingChanges: mailbox.size,
+        rejectedSignals: rejected,
+        droppedChanges: dropped,
+      };
     },
-    { description: 'Go-live, kill switch and apply mode as persisted, with the number of changes still queued.' },
+    {
+      description:
+        'Go-live, kill switch (and its mode: trading state active, reducing or halted) and apply mode as persisted, with the number of changes still queued.',
+    },
   );
 
   const persist = async (changeId: string, change: ControlPlaneChange, malformed?: string) => {

@@ -1,6 +1,6 @@
 import { CancellationScope, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ApplyMode } from '../src/domain/control-plane/types';
-import type { Clearance, ExecutionAuthorization } from '../src/domain/deals/activities';
+import type { Clearance, DealExit, ExecutionAuthorization } from '../src/domain/deals/activities';
 import { positionKeyOf } from '../src/domain/deals/policy';
 import {
   type DealGate,
@@ -108,7 +108,7 @@ async function governDeal(input: ParsedDealInput, deal: DealSaga): Promise<DealR
   if ('ended' in admitted) return admitted.ended;
   const sized = await strategyStep(input, deal, admitted.strategyRequired);
   if ('ended' in sized) return sized.ended;
-  const issued = admitted.issued ?? (await permitStep(input, deal, sized.amount));
+  const issued = admitted.issued ?? (await permitStep(input, deal, sized.amount, admitted.policed));
   if ('ended' in issued) return issued.ended;
   const cleared = await preExecuteStep(input, deal, admitted.executionClass, issued);
   if ('ended' in cleared) return cleared.ended;
@@ -147,6 +147,7 @@ async function admissionStep(input: ParsedDealInput, deal: DealSaga): Promise<St
               actor: input.requestedBy,
               at: now(),
               ...(input.domain !== undefined ? { domain: input.domain } : {}),
+              side: input.side,
             },
           }
         : {}),
@@ -157,7 +158,10 @@ async function admissionStep(input: ParsedDealInput, deal: DealSaga): Promise<St
     strategyRequired = admission.policy.strategyRequired;
     if (admission.clearance !== undefined) return clearedStep(input, deal, admission.clearance, executionClass);
   }
-  const entry = await gates.checkControlPlane({ executionClass });
+  const entry = await gates.checkControlPlane({
+    executionClass,
+    ...(policed ? { deal: exitOf(input, input.amount) } : {}),
+  });
   if (!entry.allowed) return { ended: await deal.deny('control_plane', entry.reason, entry.detail) };
   deal.progress.gates.push({ gate: 'control_plane', ok: true });
   return { policed, executionClass, strategyRequired };
@@ -196,6 +200,14 @@ async function clearedStep(
   };
 }
 
+/** The deal as the exit rules read it (src/domain/deals/exits.ts): its position, side and (sized) amount. */
+const exitOf = (input: ParsedDealInput, amount: number): DealExit => ({
+  dealId: input.dealId,
+  position: positionKeyOf(input),
+  side: input.side,
+  amount,
+});
+
 /** Seed 001's order: the strategy gate (and the order's approval) after the control plane, before the risk reserve. */
 async function strategyStep(input: ParsedDealInput, deal: DealSaga, required: boolean): Promise<Step<Sizing>> {
   const { dealId, strategyId } = input;
@@ -216,11 +228,24 @@ async function strategyStep(input: ParsedDealInput, deal: DealSaga, required: bo
 }
 
 /** Reserve, prod eligibility, permit: one local activity each (before deal-admitted-at-once, or after a strategy step). */
-async function permitStep(input: ParsedDealInput, deal: DealSaga, amount: number): Promise<Step<Issued>> {
+async function permitStep(
+  input: ParsedDealInput,
+  deal: DealSaga,
+  amount: number,
+  policed: boolean,
+): Promise<Step<Issued>> {
   const { dealId, requestedBy: actor } = input;
   const { progress, key } = deal;
   progress.stage = 'reserve';
-  const reservation = await gates.reserveExposure({ key, engine: input.engine, amount, actor, at: now() });
+  const reservation = await gates.reserveExposure({
+    key,
+    engine: input.engine,
+    amount,
+    actor,
+    at: now(),
+    // Warden keeps positions of policed deals only: only they can be exits.
+    ...(policed ? { exit: exitOf(input, amount) } : {}),
+  });
   if (!reservation.ok) return { ended: await deal.deny('risk', reservation.reason, reservation.detail) };
   deal.reserved = true;
   progress.gates.push({ gate: 'risk', ok: true });
@@ -323,7 +348,9 @@ async function executeStep(
       // The first attempt must start while the permit is valid: a late start is a provable non-execution.
       startWithinMs: new Date(expiresAt).getTime() - new Date().getTime(),
       runWithinMs: (ready.executorTimeoutSeconds ?? 60) * 1000,
-      mayContinue: async () => (await gates.checkControlPlane({ executionClass })).allowed,
+      mayContinue: async () =>
+        (await gates.checkControlPlane({ executionClass, ...(policed ? { deal: exitOf(input, amount) } : {}) }))
+          .allowed,
       onScheduled: () => void (deal.executorScheduled = true),
     });
     if (outcome.kind === 'ambiguous') return { ended: await deal.awaitReconciliation(outcome.cause) };

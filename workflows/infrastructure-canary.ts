@@ -52,6 +52,7 @@ export async function infrastructureCanary(rawInput: CanaryInput = {}): Promise<
     await steady.engageKillSwitch({
       source: 'canary',
       reason: `canary: ${input.threshold} consecutive failures of ${failing.join(', ')}`,
+      ...(input.action === 'REDUCE_ONLY' ? { mode: 'reduce' as const } : {}),
     });
   }
   await steady.recordCanaryRun({ at: new Date().toISOString(), results, ...next });

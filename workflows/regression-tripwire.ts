@@ -16,6 +16,7 @@ export async function regressionTripwire(): Promise<TripwireReport> {
   for (const f of report.fired) {
     const reason = `${f.policy} dropped ${(f.dropFraction * 100).toFixed(1)}% (baseline ${f.baseline.toFixed(3)}, current ${f.current.toFixed(3)})`;
     if (f.action === 'KILL_SWITCH') await engageKillSwitch({ source: 'tripwire', reason });
+    else if (f.action === 'REDUCE_ONLY') await engageKillSwitch({ source: 'tripwire', reason, mode: 'reduce' });
     else
       await applyEngineRestriction({
         engine: f.engine,

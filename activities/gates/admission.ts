@@ -15,7 +15,8 @@ import { getStrategy } from '../../src/db/strategy.repository';
 import type { AdmissionInputs } from '../../src/domain/change-requests/replay-inputs';
 import { enforceControlPlane } from '../../src/domain/control-plane/rules';
 import type { AdmitDealInput, Clearance, DealAdmission } from '../../src/domain/deals/activities';
-import { decideAdmission } from '../../src/domain/deals/policy';
+import { decideAdmission, positionKeyOf } from '../../src/domain/deals/policy';
+import { dropExitHold, holdExit } from '../../src/db/positions.repository';
 import { permitAudits } from '../../src/domain/permits/decisions';
 import type { GovernorSettings } from '../../src/domain/permits/rules';
 import { eligibilityAudit } from '../../src/domain/prod-eligibility/rules';
@@ -77,9 +78,28 @@ async function clearDeal(
 ): Promise<Clearance> {
   const clear = input.clear!;
   const at = new Date(clear.at);
+  let exit = false;
   if ((await findReservation(trx, clear.key)) === undefined) {
-    const entry = enforceControlPlane(executionClass, await readControlPlaneState(trx, { share: true }));
-    if (!entry.allowed) return { cleared: false, gate: 'control_plane', reason: entry.reason, detail: entry.detail };
+    const state = await readControlPlaneState(trx, { share: true });
+    // An exit holds its part of the position (judged in src/domain/deals/exits.ts): in reduce mode only
+    // exits pass, and in any mode an exit takes no daily exposure.
+    const reduce =
+      clear.side === undefined
+        ? undefined
+        : await holdExit(trx, {
+            key: clear.key,
+            dealId: input.dealId,
+            position: positionKeyOf({ strategyId: input.strategyId, engine: input.engine, symbol: clear.symbol }),
+            side: clear.side,
+            amount: clear.amount,
+            actor: clear.actor,
+          });
+    exit = reduce?.reduces === true;
+    const entry = enforceControlPlane(executionClass, state, reduce);
+    if (!entry.allowed) {
+      if (exit) await dropExitHold(trx, clear.key);
+      return { cleared: false, gate: 'control_plane', reason: entry.reason, detail: entry.detail };
+    }
   }
   const reserved = await reserveInTransaction(trx, {
     key: clear.key,
@@ -87,9 +107,13 @@ async function clearDeal(
     amount: clear.amount,
     actor: clear.actor,
     at,
+    exit,
   });
   audits.push(reserveAudit(reserved, clear.actor));
-  if (!reserved.ok) return { cleared: false, gate: 'risk', reason: reserved.reason, detail: reserved.detail };
+  if (!reserved.ok) {
+    if (exit) await dropExitHold(trx, clear.key);
+    return { cleared: false, gate: 'risk', reason: reserved.reason, detail: reserved.detail };
+  }
   // A gate after the reserve refused: the reservation is given back in this transaction, and said so.
   const refusedAfterReserve = async (
     gate: 'prod_eligibility' | 'permit',

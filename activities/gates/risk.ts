@@ -3,8 +3,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../../src/db/database';
 import { recordAuditEvent } from '../../src/db/audit.repository';
-import { applyDealToPosition } from '../../src/db/positions.repository';
-import type { SettlePosition } from '../../src/domain/deals/activities';
+import { applyDealToPosition, dropExitHold, holdExit, lockPosition } from '../../src/db/positions.repository';
+import type { DealExit, SettlePosition } from '../../src/domain/deals/activities';
 import {
   adjustStripe,
   findReservation,
@@ -28,7 +28,7 @@ import {
   type SettleOutcome,
   storedDecision,
 } from '../../src/domain/risk/reservations';
-import { policyMissing, type RiskCheck, utcDay } from '../../src/domain/risk/rules';
+import { policyMissing, type ReserveKind, type RiskCheck, utcDay } from '../../src/domain/risk/rules';
 import { mayTakeHomeStripe, reserveOnTotals, stripeOf } from '../../src/domain/risk/stripes';
 
 /**
@@ -40,8 +40,21 @@ import { mayTakeHomeStripe, reserveOnTotals, stripeOf } from '../../src/domain/r
  * The decision also goes on the audit chain, in a transaction of its own: the ledger rows are never
  * held while an audit chain is taken. Keyed, so a retry after a crash between the two appends it once.
  */
-export async function reserveExposure(db: Kysely<Database>, request: ReserveRequest): Promise<ReserveDecision> {
-  const decision = await db.transaction().execute((trx) => reserveInTransaction(trx, request));
+export async function reserveExposure(
+  db: Kysely<Database>,
+  request: ReserveRequest,
+  exit?: DealExit,
+): Promise<ReserveDecision> {
+  const decision = await db.transaction().execute(async (trx) => {
+    // An exit is held against its position first (the position row, then the ledgers: as admission locks them).
+    const reduce =
+      exit !== undefined && (await findReservation(trx, request.key)) === undefined
+        ? await holdExit(trx, { key: request.key, actor: request.actor, ...exit })
+        : undefined;
+    const reserved = await reserveInTransaction(trx, { ...request, exit: reduce?.reduces === true });
+    if (!reserved.ok && reduce?.reduces) await dropExitHold(trx, request.key);
+    return reserved;
+  });
   await recordAuditEvent(db, reserveAudit(decision, request.actor));
   return decision;
 }
@@ -74,8 +87,9 @@ export async function reserveInTransaction(
   const inputs = await readReserveInputs(trx, engines, day);
   const booked: string[] = [];
   let check: RiskCheck = { ok: true };
+  const kind = { exit: request.exit === true };
   for (const engine of engines) {
-    check = await reserveOnEngine(trx, { engine, day, stripe }, inputs.get(engine)!, request.amount);
+    check = await reserveOnEngine(trx, { engine, day, stripe }, inputs.get(engine)!, request.amount, kind);
     if (!check.ok) break;
     booked.push(engine);
   }
@@ -89,10 +103,10 @@ export async function reserveInTransaction(
       await adjustStripe(
         trx,
         { engine, day, stripe },
-        { exposure: -request.amount, openRisk: -request.amount, actions: -1 },
+        { exposure: kind.exit ? 0 : -request.amount, openRisk: -request.amount, actions: -1 },
         'kept',
       );
-  await insertReservation(trx, decision, request.actor, stripe);
+  await insertReservation(trx, decision, request.actor, stripe, kind.exit);
   await insertRiskEvent(trx, {
     engine: request.engine,
     kind: 'RESERVE',
@@ -101,24 +115,32 @@ export async function reserveInTransaction(
     amount: request.amount,
     key: request.key,
     actor: request.actor,
-    details: decision.ok ? { day, stripe } : { day, scope: decision.scope, detail: decision.detail },
+    details: {
+      ...(decision.ok ? { day, stripe } : { day, scope: decision.scope, detail: decision.detail }),
+      ...(kind.exit ? { exit: true } : {}),
+    },
   });
   return decision;
 }
 
-/** One engine of a reserve: its home stripe when the share fits, else every stripe and the day's totals. */
+/**
+ * One engine of a reserve: its home stripe when the share fits, else every stripe and the day's totals.
+ * An exit is always decided on the totals: it is rare, and the home stripe's shares count exposure.
+ */
 async function reserveOnEngine(
   trx: Transaction<Database>,
   at: { engine: string; day: string; stripe: number },
   { policy, dayLoss }: ReserveInputs,
   amount: number,
+  kind: ReserveKind,
 ): Promise<RiskCheck> {
   if (!policy) return policyMissing(at.engine);
-  if (mayTakeHomeStripe(policy, dayLoss, amount) && (await reserveOnStripe(trx, at, amount))) return { ok: true };
+  if (!kind.exit && mayTakeHomeStripe(policy, dayLoss, amount) && (await reserveOnStripe(trx, at, amount)))
+    return { ok: true };
   // Decided on the policy as it is under the lock: the one read before may have changed since.
   const locked = await lockStripes(trx, at.engine, at.day);
   if (!locked.policy) return policyMissing(at.engine);
-  const exact = reserveOnTotals({ ...locked.policy, paused: policy.paused }, locked.stripes, at.stripe, amount);
+  const exact = reserveOnTotals({ ...locked.policy, paused: policy.paused }, locked.stripes, at.stripe, amount, kind);
   if (exact.check.ok) await writeStripes(trx, at.engine, at.day, exact.stripes);
   return exact.check;
 }
@@ -134,6 +156,8 @@ export async function settleResult(
     const settle = decideSettle(row, request.key);
     if (!settle.settle) return settle.outcome;
     const { engine, day, amount, stripe } = row!;
+    // The position before the ledgers, in the order an exit's admission takes them: never a deadlock.
+    if (request.position) await lockPosition(trx, request.position.position, request.actor);
     for (const ledger of ledgerEngines(engine))
       await adjustStripe(
         trx,
@@ -153,6 +177,8 @@ export async function settleResult(
       details: { day, realizedLoss: request.realizedLoss },
     });
     // Warden's own position moves with the settle, in its transaction: only once the reservation is settled.
+    // An exit's hold on the position ends as the position itself moves.
+    await dropExitHold(trx, request.key);
     if (request.position)
       await applyDealToPosition(trx, {
         key: request.key,
@@ -184,15 +210,16 @@ export async function releaseInTransaction(
   const row = await findReservation(trx, request.key, { forUpdate: true });
   const release = decideRelease(row, request.key);
   if (!release.release) return release.outcome;
-  const { engine, day, amount, stripe } = row!;
+  const { engine, day, amount, stripe, counts_exposure } = row!;
   for (const ledger of ledgerEngines(engine))
     await adjustStripe(
       trx,
       { engine: ledger, day, stripe },
-      { exposure: -amount, openRisk: -amount, actions: -1 },
+      { exposure: counts_exposure ? -amount : 0, openRisk: -amount, actions: -1 },
       'to_day',
     );
   await setReservationStatus(trx, request.key, { status: 'released' });
+  await dropExitHold(trx, request.key);
   await insertRiskEvent(trx, {
     engine,
     kind: 'RELEASE',

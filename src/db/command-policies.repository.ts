@@ -13,6 +13,7 @@ function toPolicy(row: CommandPolicyRow): CommandPolicy {
   return {
     commandType: row.command_type,
     executionClass: row.execution_class,
+    safeInReduce: row.safe_in_reduce,
     reason: row.reason,
     updatedBy: row.updated_by,
     updatedAt: row.updated_at.toISOString(),
@@ -23,14 +24,23 @@ export async function listCommandPolicies(db: Db): Promise<CommandPolicy[]> {
   return (await db.selectFrom('command_policy').selectAll().orderBy('command_type').execute()).map(toPolicy);
 }
 
-/** The command type's execution class: its policy's, or PROD_EXEC (the safe default) when it has none. */
-export async function commandExecutionClass(db: Db, commandType: string): Promise<ExecutionClass> {
+/**
+ * The command type's execution class and whether it runs in reduce mode: its policy's, or PROD_EXEC and
+ * not safe (the safe defaults) when it has none.
+ */
+export async function commandGatePolicy(
+  db: Db,
+  commandType: string,
+): Promise<{ executionClass: ExecutionClass; safeInReduce: boolean }> {
   const row = await db
     .selectFrom('command_policy')
-    .select('execution_class')
+    .select(['execution_class', 'safe_in_reduce'])
     .where('command_type', '=', commandType)
     .executeTakeFirst();
-  return row?.execution_class ?? DEFAULT_COMMAND_EXECUTION_CLASS;
+  return {
+    executionClass: row?.execution_class ?? DEFAULT_COMMAND_EXECUTION_CLASS,
+    safeInReduce: row?.safe_in_reduce ?? false,
+  };
 }
 
 /** Sets one command type's class, with an audit event naming before and after, in one transaction. */
@@ -48,6 +58,7 @@ export async function setCommandPolicy(
       .executeTakeFirst();
     const values = {
       execution_class: change.executionClass,
+      ...(change.safeInReduce !== undefined ? { safe_in_reduce: change.safeInReduce } : {}),
       reason: change.reason,
       updated_by: change.actor,
       updated_at: new Date(),

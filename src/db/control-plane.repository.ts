@@ -9,6 +9,8 @@ export function toControlPlaneState(row: ControlPlaneStateRow): ControlPlaneStat
     killSwitchSource: row.kill_switch_source,
     killSwitchEngagedAt: row.kill_switch_engaged_at?.toISOString() ?? null,
     killSwitchEngagedBy: row.kill_switch_engaged_by,
+    // A switch engaged before modes existed was engaged in halt.
+    killSwitchMode: row.kill_switch_engaged ? (row.kill_switch_mode ?? 'halt') : null,
     releaseApprovals: row.release_approvals,
     applyMode: row.apply_mode,
     capitalBand: row.capital_band,
@@ -66,6 +68,7 @@ export async function writeControlPlaneState(
       kill_switch_source: next.killSwitchSource,
       kill_switch_engaged_at: next.killSwitchEngagedAt === null ? null : new Date(next.killSwitchEngagedAt),
       kill_switch_engaged_by: next.killSwitchEngagedBy,
+      kill_switch_mode: next.killSwitchEngaged ? (next.killSwitchMode ?? 'halt') : null,
       release_approvals: JSON.stringify(next.releaseApprovals),
       apply_mode: next.applyMode,
       capital_band: next.capitalBand,

@@ -18,7 +18,12 @@ import type { ChangeRequestTable } from './tables/change-requests';
 import type { CommandPolicyTable } from './tables/command-policies';
 import type { ControlPlaneStateTable } from './tables/control-plane';
 import type { DealClaimTable } from './tables/deals';
-import type { ExecutionPolicyTable, PositionEventTable, PositionTable } from './tables/execution-policies';
+import type {
+  ExecutionPolicyTable,
+  PositionEventTable,
+  PositionExitHoldTable,
+  PositionTable,
+} from './tables/execution-policies';
 import type { GoLivePlaybookTable, OperatorSessionTable } from './tables/go-live';
 import type { ApiKeyTable, ApprovalTokenTable, ApprovalTokenUseTable } from './tables/identity';
 import type { NotificationDeliveryTable, NotificationTable } from './tables/notifications';
@@ -127,5 +132,6 @@ export interface Database {
   execution_policy: ExecutionPolicyTable;
   position: PositionTable;
   position_event: PositionEventTable;
+  position_exit_hold: PositionExitHoldTable;
   change_request: ChangeRequestTable;
 }

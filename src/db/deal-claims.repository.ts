@@ -204,3 +204,54 @@ export async function readDealHolding(db: Db, dealId: string, { forUpdate = fals
     permits: permits.map((p) => ({ id: p.id, status: p.status })),
   };
 }
+
+/** A deal whose outcome is unknown (`needs_reconciliation`): what it asked, what it holds, how long it has waited. */
+export interface UnresolvedDeal {
+  dealId: string;
+  workflowId: string;
+  engine: string;
+  symbol: string;
+  side: 'buy' | 'sell';
+  amount: number;
+  strategyId: string | null;
+  /** Still reserved against the caps while it waits (invariant 9); null when nothing is. */
+  reserved: number | null;
+  permitId: string | null;
+  /** Why the outcome is unknown, as the deal recorded it. */
+  cause: string | null;
+  since: string;
+  ageSeconds: number;
+}
+
+/** Every deal waiting for reconciliation, oldest first. */
+export async function listUnresolvedDeals(db: Db, at: Date, { limit = 500 } = {}): Promise<UnresolvedDeal[]> {
+  const rows = await db
+    .selectFrom('deal_claim as c')
+    .leftJoin('risk_reservation as r', (join) =>
+      join.on('r.idempotency_key', '=', sql<string>`${DEAL_KEY_PREFIX} || c.deal_id`).on('r.status', '=', 'reserved'),
+    )
+    .select(['c.deal_id', 'c.workflow_id', 'c.terms', 'c.result', 'c.permit_id', 'c.updated_at', 'r.amount'])
+    .where('c.stage', '=', 'needs_reconciliation')
+    .orderBy('c.updated_at')
+    .limit(limit)
+    .execute();
+  return rows.map((row) => {
+    const terms = row.terms;
+    const result = row.result as (DealResult & { cause?: string }) | null;
+    return {
+      dealId: row.deal_id,
+      workflowId: row.workflow_id,
+      engine: terms.engine,
+      symbol: terms.symbol,
+      // Terms claimed before sides were kept are buys (the input's default).
+      side: terms.side ?? 'buy',
+      amount: terms.amount,
+      strategyId: terms.strategyId,
+      reserved: row.amount,
+      permitId: row.permit_id,
+      cause: result?.cause ?? null,
+      since: row.updated_at.toISOString(),
+      ageSeconds: Math.max(0, Math.round((at.getTime() - row.updated_at.getTime()) / 1000)),
+    };
+  });
+}

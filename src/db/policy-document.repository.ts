@@ -78,7 +78,7 @@ export async function readPolicyDocument(db: Db): Promise<PolicyDocument> {
     commandTypes: byKey(
       commandTypes,
       (p) => p.commandType,
-      (p) => ({ executionClass: p.executionClass }),
+      (p) => ({ executionClass: p.executionClass, ...(p.safeInReduce ? { safeInReduce: true } : {}) }),
     ),
     approvers,
     controlPlane: { goLive: controlPlane.goLiveEnabled, applyMode: controlPlane.applyMode },

@@ -150,7 +150,13 @@ async function applyOne(
     case 'command_policy':
       return void (await setCommandPolicy(
         trx,
-        { commandType: change.target, executionClass: change.after.executionClass, actor, reason },
+        {
+          commandType: change.target,
+          executionClass: change.after.executionClass,
+          safeInReduce: change.after.safeInReduce ?? false,
+          actor,
+          reason,
+        },
         context,
       ));
     case 'strategy':

@@ -1,5 +1,7 @@
 import type { Selectable, Transaction } from 'kysely';
 import { AuditKind } from '../domain/audit/kinds';
+import type { ReduceCheck } from '../domain/control-plane/rules';
+import { judgeExit, mayReduce } from '../domain/deals/exits';
 import { type Position, type PositionKey, positionAfter, type ReconcilePositionInput } from '../domain/deals/policy';
 import { appendAuditEvent } from './audit.repository';
 import type { Database, PositionTable } from './database';
@@ -39,6 +41,63 @@ export async function listPositions(
   if (filter.scopeId !== undefined) query = query.where('scope_id', '=', filter.scopeId);
   const rows = await query.orderBy('scope').orderBy('scope_id').orderBy('symbol').execute();
   return rows.map(toPosition);
+}
+
+/** One change that built a position: an executed deal's (with its id) or a reconciliation. */
+export interface PositionChange {
+  source: 'deal' | 'reconcile';
+  dealId: string | null;
+  delta: number;
+  quantityAfter: number;
+  actor: string;
+  reason: string | null;
+  at: string;
+}
+
+/** A position with the changes that built it (the latest first, up to `changes`) and what exits hold of it. */
+export interface PositionDetail extends Position {
+  heldByExits: number;
+  changes: PositionChange[];
+}
+
+const DEAL_KEY = /^deal:(.+)$/;
+
+/** The positions, each with the deals (and reconciliations) that built it and what exits hold of it. */
+export async function listPositionDetails(
+  db: Db,
+  filter: { scope?: PositionKey['scope']; scopeId?: string } = {},
+  changes = 20,
+): Promise<PositionDetail[]> {
+  const positions = await listPositions(db, filter);
+  return Promise.all(
+    positions.map(async (p) => {
+      const [events, held] = await Promise.all([
+        db
+          .selectFrom('position_event')
+          .selectAll()
+          .where('scope', '=', p.scope)
+          .where('scope_id', '=', p.scopeId)
+          .where('symbol', '=', p.symbol)
+          .orderBy('id', 'desc')
+          .limit(changes)
+          .execute(),
+        heldByExits(db, p),
+      ]);
+      return {
+        ...p,
+        heldByExits: held,
+        changes: events.map((e) => ({
+          source: e.source,
+          dealId: DEAL_KEY.exec(e.idempotency_key ?? '')?.[1] ?? null,
+          delta: e.delta,
+          quantityAfter: e.quantity_after,
+          actor: e.actor,
+          reason: e.reason,
+          at: e.at.toISOString(),
+        })),
+      };
+    }),
+  );
 }
 
 /** The position row, locked, created at 0 first if missing. */
@@ -152,4 +211,78 @@ export async function reconcilePosition(
       .executeTakeFirstOrThrow();
     return toPosition(row);
   });
+}
+
+/** What admitted exits not yet settled or released hold of the position. */
+async function heldByExits(db: Db, key: PositionKey): Promise<number> {
+  const row = await db
+    .selectFrom('position_exit_hold')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('amount'), eb.lit(0)).as('held'))
+    .where('scope', '=', key.scope)
+    .where('scope_id', '=', key.scopeId)
+    .where('symbol', '=', key.symbol)
+    .executeTakeFirstOrThrow();
+  return Number(row.held);
+}
+
+/** What an exit asks of a position: its deal, its reservation's key, side and amount. */
+export interface ExitClaim {
+  key: string;
+  dealId: string;
+  position: PositionKey;
+  side: 'buy' | 'sell';
+  amount: number;
+  actor: string;
+}
+
+/**
+ * Judges whether the deal reduces its position (src/domain/deals/exits.ts) and, when it does, holds that
+ * much of the position for it until it settles or is released. The position row is locked first, so two
+ * exits racing on it are judged one after the other, each against what the other holds. A deal that cannot
+ * be an exit (a buy against a long, or no position) locks nothing. A retry finds its hold.
+ */
+export async function holdExit(trx: Transaction<Database>, claim: ExitClaim): Promise<ReduceCheck> {
+  const prior = await trx
+    .selectFrom('position_exit_hold')
+    .select('amount')
+    .where('idempotency_key', '=', claim.key)
+    .executeTakeFirst();
+  if (prior) return { reduces: true };
+  const unlocked = await readPosition(trx, claim.position);
+  if (!mayReduce(unlocked, claim.side))
+    return judgeExit({ position: unlocked, held: 0, side: claim.side, amount: claim.amount });
+  const position = await lockPosition(trx, claim.position, claim.actor);
+  const held = await heldByExits(trx, claim.position);
+  const check = judgeExit({ position, held, side: claim.side, amount: claim.amount });
+  if (check.reduces)
+    await trx
+      .insertInto('position_exit_hold')
+      .values({ idempotency_key: claim.key, deal_id: claim.dealId, ...matching(claim.position), amount: claim.amount })
+      .execute();
+  return check;
+}
+
+/** The exit's hold ends: its deal settled (the position moved) or was released. A no-op for any other deal. */
+export async function dropExitHold(trx: Transaction<Database>, key: string): Promise<void> {
+  await trx.deleteFrom('position_exit_hold').where('idempotency_key', '=', key).execute();
+}
+
+/**
+ * Reduce mode's read of a deal (its first check, and before each executor retry): an exit it already
+ * holds passes; otherwise it is judged against the position and what other exits hold, holding nothing.
+ */
+export async function readExitCheck(db: Db, deal: Omit<ExitClaim, 'key' | 'actor'>): Promise<ReduceCheck> {
+  if (await holdsExit(db, deal.dealId)) return { reduces: true };
+  const [position, held] = await Promise.all([readPosition(db, deal.position), heldByExits(db, deal.position)]);
+  return judgeExit({ position, held, side: deal.side, amount: deal.amount });
+}
+
+/** Whether the deal holds an exit: what reduce mode's last gate lets through. */
+export async function holdsExit(db: Db, dealId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('position_exit_hold')
+    .select('deal_id')
+    .where('deal_id', '=', dealId)
+    .executeTakeFirst();
+  return row !== undefined;
 }

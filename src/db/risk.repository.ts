@@ -7,7 +7,11 @@ import { appendAuditEvent } from './audit.repository';
 import type { Database, RiskPolicyTable, RiskReservationTable } from './database';
 import { type WriteContext, type Db, inTransaction } from './transaction';
 
-function toPolicy(row: Omit<Selectable<RiskPolicyTable>, 'updated_at' | 'updated_by'>): RiskPolicy {
+function toPolicy(
+  row: Omit<Selectable<RiskPolicyTable>, 'updated_at' | 'updated_by' | 'exits_ignore_loss_cap'> & {
+    exits_ignore_loss_cap?: boolean;
+  },
+): RiskPolicy {
   return {
     engine: row.engine,
     maxDailyLoss: row.max_daily_loss,
@@ -15,6 +19,8 @@ function toPolicy(row: Omit<Selectable<RiskPolicyTable>, 'updated_at' | 'updated
     maxOpenRisk: row.max_open_risk,
     maxActionsPerDay: row.max_actions_per_day,
     enabled: row.enabled,
+    // Shown only where it is on: policies read as they always did.
+    ...(row.exits_ignore_loss_cap ? { exitsIgnoreLossCap: true } : {}),
   };
 }
 
@@ -127,7 +133,15 @@ export interface LockedDay {
 export async function lockStripes(trx: Db, engine: string, day: string): Promise<LockedDay> {
   const policyRow = await trx
     .selectFrom('risk_policy')
-    .select(['engine', 'max_daily_loss', 'max_daily_exposure', 'max_open_risk', 'max_actions_per_day', 'enabled'])
+    .select([
+      'engine',
+      'max_daily_loss',
+      'max_daily_exposure',
+      'max_open_risk',
+      'max_actions_per_day',
+      'enabled',
+      'exits_ignore_loss_cap',
+    ])
     .where('engine', '=', engine)
     .forShare()
     .executeTakeFirst();
@@ -288,6 +302,7 @@ export async function insertReservation(
   decision: ReserveDecision,
   actor: string,
   stripe: number,
+  exit = false,
 ): Promise<void> {
   await trx
     .insertInto('risk_reservation')
@@ -301,6 +316,7 @@ export async function insertReservation(
       denial_scope: decision.ok ? null : decision.scope,
       denial_reason: decision.ok ? null : decision.reason,
       actor,
+      ...(exit ? { counts_exposure: false } : {}),
     })
     .execute();
 }
@@ -368,6 +384,7 @@ export async function upsertRiskPolicy(
       max_open_risk: policy.maxOpenRisk,
       max_actions_per_day: policy.maxActionsPerDay,
       enabled: throttled ? false : policy.enabled,
+      exits_ignore_loss_cap: policy.exitsIgnoreLossCap ?? false,
       updated_by: actor,
       updated_at: new Date(),
     };

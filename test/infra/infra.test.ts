@@ -136,6 +136,9 @@ describe('infra/: the Grafana dashboard', () => {
       expect(used.has(name) || HISTOGRAM_SUFFIXES.some((s) => used.has(`${name}${s}`)), name).toBe(true);
     for (const name of [
       'warden_kill_switch_engaged',
+      'warden_trading_state',
+      'warden_positions_open',
+      'warden_deals_unresolved',
       'warden_go_live_enabled',
       'warden_apply_mode',
       'warden_capital_band',

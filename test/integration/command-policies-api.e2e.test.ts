@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { listAuditEvents } from '../../src/db/audit.repository';
-import { commandExecutionClass } from '../../src/db/command-policies.repository';
+import { commandGatePolicy } from '../../src/db/command-policies.repository';
 import { useApiServer } from './api-server';
 
 // What a command type is, read and changed through the API: a change request (a worker runs it), as the
@@ -13,7 +13,7 @@ describe('command policies through the operator API', () => {
   });
 
   it('a write role tightens a class at once (audited, as the caller); read roles are refused; bad input names the field', async () => {
-    expect(await commandExecutionClass(env.t.db, 'SET_DRUM')).toBe('PROD_EXEC');
+    expect((await commandGatePolicy(env.t.db, 'SET_DRUM')).executionClass).toBe('PROD_EXEC');
     const body = { executionClass: 'OBSERVE_ONLY', reason: 'drum sensor only' };
     expect(await as('analyst', 'POST', '/command-policies/SET_DRUM', body)).toMatchObject({ status: 403 });
     expect(await as('auditor', 'POST', '/command-policies/SET_DRUM', body)).toMatchObject({ status: 403 });
@@ -24,7 +24,7 @@ describe('command policies through the operator API', () => {
       await as('risk_officer', 'POST', '/command-policies/SET_DRUM', { ...body, reason: 'bad\u0000byte' }),
     ).toMatchObject({ status: 400, body: { message: expect.stringMatching(/^body\.reason: /) } });
     expect(await as('risk_officer', 'POST', '/command-policies/set_drum', body)).toMatchObject({ status: 400 });
-    expect(await commandExecutionClass(env.t.db, 'SET_DRUM')).toBe('PROD_EXEC');
+    expect((await commandGatePolicy(env.t.db, 'SET_DRUM')).executionClass).toBe('PROD_EXEC');
 
     expect(await as('risk_officer', 'POST', '/command-policies/SET_DRUM', body)).toMatchObject({
       status: 200,
@@ -39,7 +39,7 @@ describe('command policies through the operator API', () => {
       status: 200,
       body: [{ commandType: 'SET_DRUM', executionClass: 'OBSERVE_ONLY' }],
     });
-    expect(await commandExecutionClass(env.t.db, 'SET_DRUM')).toBe('OBSERVE_ONLY');
+    expect((await commandGatePolicy(env.t.db, 'SET_DRUM')).executionClass).toBe('OBSERVE_ONLY');
     expect(await listAuditEvents(env.t.db, { kind: 'command_policy.set' })).toMatchObject([
       {
         actor: 'risk_officer-user',

@@ -6,6 +6,8 @@ import type { ExecutionClass } from '../../domain/control-plane/types';
 export interface CommandPolicyTable {
   command_type: string;
   execution_class: ExecutionClass;
+  /** Runs while the kill switch is in reduce mode. */
+  safe_in_reduce: Generated<boolean>;
   reason: string | null;
   updated_by: string;
   updated_at: Generated<Date>;

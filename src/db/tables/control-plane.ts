@@ -1,6 +1,6 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 import type { CapitalBand } from '../../domain/capital/bands';
-import type { ApplyMode, ReleaseApproval } from '../../domain/control-plane/types';
+import type { ApplyMode, KillSwitchMode, ReleaseApproval } from '../../domain/control-plane/types';
 
 // The control plane: one row (id 1) holding go-live, kill switch, apply mode and capital band.
 
@@ -18,6 +18,8 @@ export interface ControlPlaneStateTable {
   last_change_id: string | null;
   kill_switch_engaged_at: Date | null;
   kill_switch_engaged_by: string | null;
+  /** halt or reduce while engaged; null while released (and on rows from before modes). */
+  kill_switch_mode: KillSwitchMode | null;
   release_approvals: ColumnType<ReleaseApproval[], string | undefined, string>;
   capital_band: ColumnType<CapitalBand, CapitalBand | undefined, CapitalBand>;
   capital_usage: number | null;

@@ -25,6 +25,17 @@ export interface PositionTable {
   updated_at: Generated<Date>;
 }
 
+/** What an admitted exit holds of its position until it settles or is released (src/domain/deals/exits.ts). */
+export interface PositionExitHoldTable {
+  idempotency_key: string;
+  deal_id: string;
+  scope: PositionScope;
+  scope_id: string;
+  symbol: string;
+  amount: number;
+  created_at: Generated<Date>;
+}
+
 /** Every change to a position: an executed deal's (keyed by the deal) or an operator's reconciliation. */
 export interface PositionEventTable {
   id: ColumnType<string, never, never>;

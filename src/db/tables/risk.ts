@@ -10,6 +10,7 @@ export interface RiskPolicyTable {
   max_open_risk: number | null;
   max_actions_per_day: number | null;
   enabled: Generated<boolean>;
+  exits_ignore_loss_cap: Generated<boolean>;
   updated_by: Generated<string>;
   updated_at: Generated<Date>;
 }
@@ -52,6 +53,8 @@ export interface RiskReservationTable {
   denial_reason: string | null;
   /** The ledger stripe its exposure sits on (reservations before striping: 0). */
   stripe: Generated<number>;
+  /** False for an exit: its release gives back open risk and the action, but no exposure it never took. */
+  counts_exposure: Generated<boolean>;
   realized_loss: number | null;
   actor: string;
   created_at: Generated<Date>;

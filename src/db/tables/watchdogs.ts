@@ -13,7 +13,7 @@ export interface KpiEventTable {
   source: string;
 }
 
-export type RegressionAction = 'THROTTLE' | 'PAUSE' | 'KILL_SWITCH';
+export type RegressionAction = 'THROTTLE' | 'PAUSE' | 'REDUCE_ONLY' | 'KILL_SWITCH';
 
 export interface RegressionPolicyTable {
   domain: string;

@@ -126,6 +126,7 @@ export const AuditKind = {
     goLiveSet: 'control_plane.go_live_set',
     killSwitchEngaged: 'control_plane.kill_switch_engaged',
     killSwitchReleased: 'control_plane.kill_switch_released',
+    killSwitchReduced: 'control_plane.kill_switch_reduced',
     killSwitchReleaseApproved: 'control_plane.kill_switch_release_approved',
     killSwitchReleaseDeclined: 'control_plane.kill_switch_release_declined',
     applyModeSet: 'control_plane.apply_mode_set',

@@ -100,6 +100,8 @@ export const DEFAULT_COMMAND_EXECUTION_CLASS: ExecutionClass = 'PROD_EXEC';
 export interface CommandPolicy {
   commandType: string;
   executionClass: ExecutionClass;
+  /** May run while the kill switch is in reduce mode (SHUTDOWN, SET_POWER to 0…); off by default. */
+  safeInReduce: boolean;
   reason: string | null;
   updatedBy: string;
   updatedAt: string;
@@ -109,6 +111,8 @@ export interface CommandPolicy {
 export const CommandPolicyChangeSchema = z.strictObject({
   commandType: CommandTypeSchema,
   executionClass: ExecutionClassSchema,
+  /** Runs in reduce mode; marking a type safe is a loosening. Left out: as it was (off for a new type). */
+  safeInReduce: z.boolean().optional(),
   actor: ActorSchema,
   reason: safeText({ max: 2000, minMessage: 'must say why' }),
 });
@@ -134,13 +138,25 @@ export type CommandGateDecision =
 export function decideCommandGate(input: {
   policyClass: ExecutionClass;
   requestedClass?: ExecutionClass | undefined;
+  /** The command type's policy marks it safe in reduce mode. */
+  safeInReduce?: boolean | undefined;
+  commandType?: string | undefined;
   state: ControlPlaneState;
   executorAvailable: boolean;
 }): CommandGateDecision {
   // The same class rules as a deal's (src/domain/deals/policy.ts): a request only tightens.
   const executionClass =
     input.requestedClass === undefined ? input.policyClass : stricterClass(input.policyClass, input.requestedClass);
-  const enforced = enforceControlPlane(executionClass, input.state);
+  const enforced = enforceControlPlane(
+    executionClass,
+    input.state,
+    input.safeInReduce
+      ? { reduces: true }
+      : {
+          reduces: false,
+          detail: `command type ${input.commandType ?? 'unknown'} is not marked safe_in_reduce in its policy`,
+        },
+  );
   if (!enforced.allowed)
     return { allowed: false, executionClass, gate: 'control_plane', reason: enforced.reason, detail: enforced.detail };
   const applyMode = effectiveApplyMode(executionClass, enforced.applyMode);

@@ -42,6 +42,8 @@ export const RiskSettingsSchema = z.strictObject({
   maxOpenRisk: cap,
   maxActionsPerDay: z.number().int('must be a whole number').nonnegative('must be 0 or more').nullable(),
   enabled: z.boolean(),
+  /** Exits pass a reached daily-loss cap; left out, off. Turning it on is a loosening. */
+  exitsIgnoreLossCap: z.boolean().optional(),
 }) satisfies z.ZodType<Omit<RiskPolicy, 'engine' | 'paused'>>;
 
 /** A regression tripwire, keyed `DOMAIN/metric`. */
@@ -88,7 +90,7 @@ export const EngineSettingsSchema = SetExecutionPolicyInputSchema.pick({
   recommendationRequired: true,
 });
 /** A command type's policy: its execution class. */
-export const CommandTypeSettingsSchema = CommandPolicyChangeSchema.pick({ executionClass: true });
+export const CommandTypeSettingsSchema = CommandPolicyChangeSchema.pick({ executionClass: true, safeInReduce: true });
 
 const ApproverNamesSchema = z
   .array(ActorSchema)

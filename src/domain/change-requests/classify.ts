@@ -57,12 +57,16 @@ function verdictsOf(change: PolicyChange, ctx: ClassifyContext): Verdict[] {
     case 'execution_policy':
       return executionPolicy(change);
     case 'command_policy':
-      return rank(
-        'executionClass',
-        CLASS_STRICTEST_FIRST,
-        change.before?.executionClass ?? 'PROD_EXEC',
-        change.after.executionClass,
-      );
+      return [
+        ...rank(
+          'executionClass',
+          CLASS_STRICTEST_FIRST,
+          change.before?.executionClass ?? 'PROD_EXEC',
+          change.after.executionClass,
+        ),
+        // Safe in reduce mode lets the type run while the kill switch is engaged in reduce.
+        ...flag('safeInReduce', change.before?.safeInReduce ?? false, change.after.safeInReduce ?? false, false),
+      ];
     case 'approver':
       return change.after !== null
         ? [loosen(`adds ${change.after.name} as ${change.after.role} approver`)]
@@ -150,7 +154,7 @@ function opaque(field: string, before: unknown, after: unknown, why: string): Ve
 const CLASS_STRICTEST_FIRST: readonly ExecutionClass[] = ['OBSERVE_ONLY', 'SANDBOX_EXEC', 'PROD_EXEC'];
 const MODE_STRICTEST_FIRST: readonly ApplyMode[] = ['dry_run', 'testnet', 'live'];
 const LEVEL_STRICTEST_FIRST: readonly MaturityLevel[] = ['L0', 'L1', 'L2', 'L3', 'L4'];
-const TRIPWIRE_STRONGEST_FIRST: readonly RegressionAction[] = ['KILL_SWITCH', 'PAUSE', 'THROTTLE'];
+const TRIPWIRE_STRONGEST_FIRST: readonly RegressionAction[] = ['KILL_SWITCH', 'REDUCE_ONLY', 'PAUSE', 'THROTTLE'];
 const BREAKER_STRONGEST_FIRST = ['revert_to_l3', 'pause_command_type', 'alert_only'] as const;
 const SEVERITY_LOUDEST_FIRST = ['critical', 'high', 'medium', 'low'] as const;
 
@@ -166,6 +170,8 @@ function riskPolicy({ before, after }: PolicyChangeOf<'risk_policy'>): Verdict[]
     ...cap('maxDailyExposure', before.maxDailyExposure, after.maxDailyExposure),
     ...cap('maxOpenRisk', before.maxOpenRisk, after.maxOpenRisk),
     ...cap('maxActionsPerDay', before.maxActionsPerDay, after.maxActionsPerDay),
+    // Exits past a reached loss cap: on lets money move that the cap stopped.
+    ...flag('exitsIgnoreLossCap', before.exitsIgnoreLossCap ?? false, after.exitsIgnoreLossCap ?? false, false),
   ];
 }
 

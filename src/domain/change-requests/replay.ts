@@ -184,6 +184,8 @@ export function replayCommand(command: RecordedCommand, doc: PolicyDocument): Re
   if (command.pausedType) return { gate: 'breaker', reason: 'command_type_paused' };
   const gate = decideCommandGate({
     policyClass: doc.commandTypes[command.commandType]?.executionClass ?? DEFAULT_COMMAND_EXECUTION_CLASS,
+    safeInReduce: doc.commandTypes[command.commandType]?.safeInReduce,
+    commandType: command.commandType,
     requestedClass: command.requestedClass,
     state: controlPlaneOf(doc, command.killSwitchEngaged),
     executorAvailable: command.executorAvailable,

@@ -1,3 +1,4 @@
+import type { DealExit } from '../deals/activities';
 import type { EnforcementDecision } from './rules';
 import type { ChangeOutcome, ControlPlaneChange, ControlPlaneState, ExecutionClass } from './types';
 
@@ -53,5 +54,9 @@ export interface ControlPlaneActivities {
   /** Signals refused because the queue was full. */
   auditQueueOverflow(overflow: QueueOverflow): Promise<void>;
   /** The first gate of every governed action: reads the persisted state, so a kill switch bites at once. */
-  checkControlPlane(input: { executionClass: ExecutionClass }): Promise<EnforcementDecision>;
+  checkControlPlane(input: {
+    executionClass: ExecutionClass;
+    /** Since trading states: the deal asking, judged as an exit while the kill switch is in reduce mode. */
+    deal?: DealExit;
+  }): Promise<EnforcementDecision>;
 }

@@ -3,6 +3,7 @@ import {
   ActorSchema,
   type EngageKillSwitchInput,
   EngageKillSwitchInputSchema,
+  KillSwitchModeSchema,
   KillSwitchSourceSchema,
   MAX_CONTROL_PLANE_PAYLOAD,
   ReasonSchema,
@@ -50,7 +51,10 @@ export function coerceEngage(payload: unknown): EngageKillSwitchInput {
   const actor = ActorSchema.safeParse(field(payload, 'actor'));
   const reason = ReasonSchema.safeParse(field(payload, 'reason'));
   const isObject = typeof payload === 'object' && payload !== null && !Array.isArray(payload);
+  // A malformed mode is a halt: the stricter reading of an engage is the one that cannot let anything through.
+  const mode = KillSwitchModeSchema.safeParse(field(payload, 'mode'));
   const candidate = {
+    ...(mode.success ? { mode: mode.data } : {}),
     source: source.success ? source.data : 'unknown',
     actor: actor.success
       ? actor.data

@@ -18,13 +18,19 @@ export interface ReleaseVote {
   actor: string;
   role: Role;
   decline: boolean;
+  /** A vote towards reduce mode (halt → reduce) rather than towards a release. */
+  mode?: 'reduce' | undefined;
 }
 
 export type ReleaseDecision =
   | { status: 'refused'; reason: string }
   | { status: 'declined'; detail: string }
   | { status: 'pending'; approvals: ReleaseApproval[]; detail: string }
-  | { status: 'released'; approvals: ReleaseApproval[] };
+  | { status: 'released'; approvals: ReleaseApproval[] }
+  /** Enough votes towards reduce mode: the switch stays engaged, and lets through what reduces positions. */
+  | { status: 'reduced'; approvals: ReleaseApproval[] };
+
+const towards = (mode: 'reduce' | undefined) => (mode === 'reduce' ? 'reduce mode' : 'a release');
 
 /**
  * Engaging is instant and open to many; releasing is slow and narrow: only an
@@ -38,6 +44,11 @@ export function decideReleaseVote(
   now: Date,
 ): ReleaseDecision {
   if (!state.killSwitchEngaged) return { status: 'refused', reason: 'the kill switch is not engaged' };
+  if (!vote.decline && vote.mode === 'reduce' && state.killSwitchMode === 'reduce')
+    return {
+      status: 'refused',
+      reason: 'mode: the kill switch is already in reduce mode; vote without a mode to release it',
+    };
   if (!RELEASE_APPROVER_ROLES.includes(vote.role)) {
     return {
       status: 'refused',
@@ -67,7 +78,18 @@ export function decideReleaseVote(
   if (state.releaseApprovals.some((a) => sameIdentity(a.actor, vote.actor))) {
     return { status: 'refused', reason: `actor: ${vote.actor} has already approved this release` };
   }
-  const approvals = [...state.releaseApprovals, { actor: vote.actor, role: vote.role, at: now.toISOString() }];
-  if (approvals.length >= policy.approvals) return { status: 'released', approvals };
+  // Votes towards a release and towards reduce mode are never added up: each loosening has its own quorum.
+  const other = state.releaseApprovals.find((a) => a.mode !== vote.mode);
+  if (other !== undefined)
+    return {
+      status: 'refused',
+      reason: `mode: the approvals so far are towards ${towards(other.mode)}, this vote towards ${towards(vote.mode)}; vote the same, or decline to start again`,
+    };
+  const approvals = [
+    ...state.releaseApprovals,
+    { actor: vote.actor, role: vote.role, at: now.toISOString(), ...(vote.mode ? { mode: vote.mode } : {}) },
+  ];
+  if (approvals.length >= policy.approvals)
+    return vote.mode === 'reduce' ? { status: 'reduced', approvals } : { status: 'released', approvals };
   return { status: 'pending', approvals, detail: `${approvals.length} of ${policy.approvals} approvals` };
 }

@@ -2,9 +2,38 @@ import { AuditKind, type AuditKindName } from '../audit/kinds';
 import type { CapitalBand } from '../capital/bands';
 import { type AuthorityChange, type AuthorityContext, judgeAuthority, playbookProblem } from './loosening';
 import { decideReleaseVote, type KillSwitchReleasePolicy, type ReleaseVote } from './release';
-import type { ApplyMode, ChangeOutcome, ControlPlaneChange, ControlPlaneState, ExecutionClass } from './types';
+import type {
+  ApplyMode,
+  ChangeOutcome,
+  ControlPlaneChange,
+  ControlPlaneState,
+  ExecutionClass,
+  KillSwitchMode,
+  TradingState,
+} from './types';
 
-export type EnforcementBlockReason = 'go_live_disabled' | 'kill_switch_engaged';
+export type EnforcementBlockReason = 'go_live_disabled' | 'kill_switch_engaged' | 'reducing_only';
+
+/** The mode of an engaged switch; a state from before modes was engaged in halt. Null while released. */
+export function killSwitchModeOf(state: Pick<ControlPlaneState, 'killSwitchEngaged' | 'killSwitchMode'>) {
+  return state.killSwitchEngaged ? (state.killSwitchMode ?? 'halt') : null;
+}
+
+export function tradingStateOf(state: Pick<ControlPlaneState, 'killSwitchEngaged' | 'killSwitchMode'>): TradingState {
+  const mode = killSwitchModeOf(state);
+  return mode === null ? 'active' : mode === 'reduce' ? 'reducing' : 'halted';
+}
+
+/** An engage never loosens: reduce asked of a halted switch keeps it halted. */
+export function engagedMode(state: ControlPlaneState, asked: KillSwitchMode | undefined): KillSwitchMode {
+  return killSwitchModeOf(state) === 'halt' ? 'halt' : (asked ?? 'halt');
+}
+
+/**
+ * What reducing mode asks of an action: whether it reduces a position Warden keeps (a deal, by
+ * src/domain/deals/exits.ts) or is a command type marked safe in reduce; the detail says why not.
+ */
+export type ReduceCheck = { reduces: true } | { reduces: false; detail: string };
 
 export type EnforcementDecision =
   | { allowed: true; executionClass: ExecutionClass; applyMode: ApplyMode }
@@ -13,9 +42,15 @@ export type EnforcementDecision =
 /**
  * Seed 000, Lever 1. Coarse rule first: while go-live is off, only observation
  * passes. Precise rule second: an engaged kill switch stops production
- * execution but leaves sandbox work and observation running.
+ * execution but leaves sandbox work and observation running; in reduce mode it
+ * lets through the production actions that reduce (`reduce`, judged by the
+ * caller; without one, nothing passes).
  */
-export function enforceControlPlane(executionClass: ExecutionClass, state: ControlPlaneState): EnforcementDecision {
+export function enforceControlPlane(
+  executionClass: ExecutionClass,
+  state: ControlPlaneState,
+  reduce?: ReduceCheck,
+): EnforcementDecision {
   if (executionClass === 'OBSERVE_ONLY') {
     return { allowed: true, executionClass, applyMode: state.applyMode };
   }
@@ -25,6 +60,15 @@ export function enforceControlPlane(executionClass: ExecutionClass, state: Contr
       executionClass,
       reason: 'go_live_disabled',
       detail: 'go-live is off: only OBSERVE_ONLY actions run',
+    };
+  }
+  if (executionClass === 'PROD_EXEC' && tradingStateOf(state) === 'reducing') {
+    if (reduce?.reduces) return { allowed: true, executionClass, applyMode: state.applyMode };
+    return {
+      allowed: false,
+      executionClass,
+      reason: 'reducing_only',
+      detail: `kill switch in reduce mode (${state.killSwitchSource ?? 'unknown'}: ${state.reason ?? 'no reason given'}): ${reduce?.detail ?? 'only actions that reduce a position run'}`,
     };
   }
   if (executionClass === 'PROD_EXEC' && state.killSwitchEngaged) {
@@ -88,7 +132,10 @@ export function decideControlPlaneChange(
     auditKind: CONTROL_PLANE_REFUSAL_KIND,
   });
   // Whatever would apply and loosens needs others' approval, on every path: an approved change request.
-  const applied = (next: ControlPlaneState, auditKind = CONTROL_PLANE_AUDIT_KINDS[change.kind]): ChangeDecision => {
+  const applied = (
+    next: ControlPlaneState,
+    auditKind: AuditKindName = CONTROL_PLANE_AUDIT_KINDS[change.kind],
+  ): ChangeDecision => {
     const authority = judgeAuthority(state, change, ctx.authority);
     if (authority.needed && !authority.ok) return refused(authority.problem);
     return {
@@ -115,6 +162,7 @@ export function decideControlPlaneChange(
         killSwitchSource: change.source,
         killSwitchEngagedAt: ctx.at.toISOString(),
         killSwitchEngagedBy: change.actor,
+        killSwitchMode: engagedMode(state, change.mode),
         releaseApprovals: [],
       });
     case 'releaseKillSwitch':
@@ -145,8 +193,15 @@ export function decideControlPlaneChange(
             killSwitchSource: null,
             killSwitchEngagedAt: null,
             killSwitchEngagedBy: null,
+            killSwitchMode: null,
             releaseApprovals: [],
           });
+        case 'reduced':
+          // Halt → reduce: still engaged (its cooldown and engager stand), now letting exits through.
+          return applied(
+            { ...state, ...stamped, killSwitchMode: 'reduce', releaseApprovals: [] },
+            AuditKind.controlPlane.killSwitchReduced,
+          );
       }
       break;
     }

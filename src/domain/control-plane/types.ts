@@ -9,6 +9,20 @@ export const APPLY_MODES = ['dry_run', 'testnet', 'live'] as const;
 export const ApplyModeSchema = z.enum(APPLY_MODES);
 export type ApplyMode = z.infer<typeof ApplyModeSchema>;
 
+/**
+ * How an engaged kill switch stops production execution: `halt` stops all of it; `reduce` lets through
+ * only what reduces a position Warden keeps (NautilusTrader's REDUCING), so a halted book can still be
+ * closed. Halt is the stricter: reduce → halt is a tightening (at once), halt → reduce a loosening (votes,
+ * as for a release).
+ */
+export const KILL_SWITCH_MODES = ['halt', 'reduce'] as const;
+export const KillSwitchModeSchema = z.enum(KILL_SWITCH_MODES, { message: 'expected halt or reduce' });
+export type KillSwitchMode = z.infer<typeof KillSwitchModeSchema>;
+
+/** The trading state the control plane is in: released, engaged in reduce mode, engaged in halt mode. */
+export const TRADING_STATES = ['active', 'reducing', 'halted'] as const;
+export type TradingState = (typeof TRADING_STATES)[number];
+
 /** Seed 000 execution classes: what an action does when it runs. */
 export const EXECUTION_CLASSES = ['OBSERVE_ONLY', 'SANDBOX_EXEC', 'PROD_EXEC'] as const;
 export const ExecutionClassSchema = z.enum(EXECUTION_CLASSES);
@@ -62,6 +76,8 @@ export const EngageKillSwitchInputSchema = z.strictObject({
   source: KillSwitchSourceSchema,
   actor: ActorSchema,
   reason: ReasonSchema,
+  /** halt (the default) or reduce; an engage never loosens: reduce on a halted switch keeps it halted. */
+  mode: KillSwitchModeSchema.optional(),
 });
 /**
  * A vote on releasing the kill switch. `role` names the approver role acted
@@ -73,6 +89,8 @@ export const ReleaseKillSwitchInputSchema = z.strictObject({
   reason: ReasonSchema,
   role: RoleSchema.optional(),
   token: ApprovalTokenSchema.optional(),
+  /** `reduce`: a vote to loosen a halted switch to reduce mode only, not to release it. */
+  mode: z.literal('reduce', { message: 'expected reduce (a vote towards reduce mode), or no mode' }).optional(),
 });
 export const DeclineKillSwitchReleaseInputSchema = ReleaseKillSwitchInputSchema;
 /** Throttle or pause one engine (seed 000 tripwire actions), e.g. from an Alertmanager alert. */
@@ -148,6 +166,8 @@ export interface ReleaseApproval {
   actor: string;
   role: Role;
   at: string;
+  /** Set on a vote towards reduce mode; absent on a vote to release. */
+  mode?: 'reduce';
 }
 
 /** What became of one change: applied, recorded but waiting (more approvals), or refused with the reason. */
@@ -162,6 +182,8 @@ export interface ControlPlaneState {
   /** ISO-8601 instant the kill switch was engaged; the release cooldown runs from here. */
   killSwitchEngagedAt: string | null;
   killSwitchEngagedBy: string | null;
+  /** halt or reduce while engaged, null while released; absent in states from before modes (halt). */
+  killSwitchMode?: KillSwitchMode | null;
   /** Approvals collected towards releasing the kill switch. */
   releaseApprovals: ReleaseApproval[];
   applyMode: ApplyMode;
@@ -196,6 +218,8 @@ export interface ChangeResult {
 }
 
 export interface ControlPlaneView extends ControlPlaneState {
+  /** active, reducing or halted (since trading states; absent from runs before them). */
+  tradingState?: TradingState;
   pendingChanges: number;
   rejectedSignals: number;
   /** Changes dropped because the database would not take them (audited as control_plane.change_dropped). */
@@ -208,6 +232,7 @@ export const INITIAL_CONTROL_PLANE_STATE: ControlPlaneState = {
   killSwitchSource: null,
   killSwitchEngagedAt: null,
   killSwitchEngagedBy: null,
+  killSwitchMode: null,
   releaseApprovals: [],
   applyMode: 'dry_run',
   capitalBand: 'A',

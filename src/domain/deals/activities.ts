@@ -43,6 +43,14 @@ export interface SettlePosition {
   side: 'buy' | 'sell';
 }
 
+/** What reduce mode and the exit rules read of a deal: whose position it moves, which way, by how much. */
+export interface DealExit {
+  dealId: string;
+  position: PositionKey;
+  side: 'buy' | 'sell';
+  amount: number;
+}
+
 export interface AdmitDealInput {
   dealId: string;
   engine: string;
@@ -55,7 +63,16 @@ export interface AdmitDealInput {
    * Since deal-admitted-at-once, for a deal without a strategy step: clear it in the same transaction
    * (control plane, risk reserve, prod eligibility, permit). Without it, admission is the policy alone.
    */
-  clear?: { key: string; amount: number; symbol: string; actor: string; at: string; domain?: string };
+  clear?: {
+    key: string;
+    amount: number;
+    symbol: string;
+    actor: string;
+    at: string;
+    domain?: string;
+    /** Since trading states: the deal's side, so an exit (src/domain/deals/exits.ts) is held and judged as one. */
+    side?: 'buy' | 'sell';
+  };
 }
 
 /** Cleared: reserved, eligible and permitted; or denied at the first gate that refused, holding nothing. */
@@ -101,6 +118,8 @@ export interface DealActivities {
     amount: number;
     actor: string;
     at: string;
+    /** Since trading states: the deal, so an exit is held against its position and takes no exposure. */
+    exit?: DealExit;
   }): Promise<ReserveDecision>;
   /**
    * Books the executed deal: releases its open risk, books the realized loss

@@ -23,6 +23,8 @@ export interface ReserveRequest {
   amount: number;
   actor: string;
   at?: Date;
+  /** An exit (judged and held against Warden's position by the caller): no daily exposure taken. */
+  exit?: boolean;
 }
 
 /** What a reservation row holds of its decision. */

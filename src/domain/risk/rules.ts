@@ -14,6 +14,13 @@ export interface RiskPolicy {
   enabled: boolean;
   /** Paused by a tripwire or an operator: new reserves are refused, settles go on. */
   paused?: boolean;
+  /** Exits (reserves that reduce a position) pass a reached daily-loss cap; off unless approved on. */
+  exitsIgnoreLossCap?: boolean;
+}
+
+/** A reserve that reduces a position (src/domain/deals/exits.ts): open risk yes, daily exposure no. */
+export interface ReserveKind {
+  exit?: boolean;
 }
 
 export interface LedgerDay {
@@ -39,8 +46,16 @@ export type RiskCheck = { ok: true } | { ok: false; scope: string; reason: RiskD
 // Money compared in whole cents, so 0.1 + 0.2 never trips a 0.30 cap.
 const cents = (amount: number) => Math.round(amount * 100);
 
-/** One policy against its ledger, in seed 000's order: exposure, loss, open risk, then actions. */
-export function checkPolicy(policy: RiskPolicy, ledger: LedgerDay, amount: number): RiskCheck {
+/**
+ * One policy against its ledger, in seed 000's order: exposure, loss, open risk, then actions. An exit
+ * takes no daily exposure (it lowers what is at risk), and passes the loss cap where the engine says so.
+ */
+export function checkPolicy(
+  policy: RiskPolicy,
+  ledger: LedgerDay,
+  amount: number,
+  { exit = false }: ReserveKind = {},
+): RiskCheck {
   const deny = (reason: RiskDenialReason, detail: string): RiskCheck => ({
     ok: false,
     scope: policy.engine,
@@ -49,13 +64,18 @@ export function checkPolicy(policy: RiskPolicy, ledger: LedgerDay, amount: numbe
   });
   if (!policy.enabled) return deny('policy_disabled', `${policy.engine} policy is disabled`);
   if (policy.paused) return deny('engine_paused', `${policy.engine} is paused until an operator lifts it`);
-  if (policy.maxDailyExposure !== null && cents(ledger.exposureUsed) + cents(amount) > cents(policy.maxDailyExposure)) {
+  if (
+    !exit &&
+    policy.maxDailyExposure !== null &&
+    cents(ledger.exposureUsed) + cents(amount) > cents(policy.maxDailyExposure)
+  ) {
     return deny(
       'daily_exposure_exceeded',
       `${policy.engine}: exposure ${ledger.exposureUsed} + ${amount} > ${policy.maxDailyExposure}`,
     );
   }
-  if (policy.maxDailyLoss !== null && cents(ledger.realizedLoss) >= cents(policy.maxDailyLoss)) {
+  const lossCapped = !(exit && policy.exitsIgnoreLossCap === true);
+  if (lossCapped && policy.maxDailyLoss !== null && cents(ledger.realizedLoss) >= cents(policy.maxDailyLoss)) {
     return deny(
       'daily_loss_limit_reached',
       `${policy.engine}: realized loss ${ledger.realizedLoss} >= ${policy.maxDailyLoss}`,
@@ -102,10 +122,10 @@ export function policyMissing(engine: string): RiskCheck {
   };
 }
 
-export function addReservation(ledger: LedgerDay, amount: number): LedgerDay {
+export function addReservation(ledger: LedgerDay, amount: number, { exit = false }: ReserveKind = {}): LedgerDay {
   return {
     ...ledger,
-    exposureUsed: (cents(ledger.exposureUsed) + cents(amount)) / 100,
+    exposureUsed: exit ? ledger.exposureUsed : (cents(ledger.exposureUsed) + cents(amount)) / 100,
     openRiskReserved: (cents(ledger.openRiskReserved) + cents(amount)) / 100,
     actions: ledger.actions + 1,
   };

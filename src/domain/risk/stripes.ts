@@ -1,4 +1,11 @@
-import { addReservation, checkPolicy, type LedgerDay, type RiskCheck, type RiskPolicy } from './rules';
+import {
+  addReservation,
+  checkPolicy,
+  type LedgerDay,
+  type ReserveKind,
+  type RiskCheck,
+  type RiskPolicy,
+} from './rules';
 
 /**
  * An engine's day is held in LEDGER_STRIPES rows, so concurrent reserves do not all queue on one row.
@@ -63,10 +70,11 @@ export function reserveOnTotals(
   stripes: readonly LedgerStripe[],
   home: number,
   amount: number,
+  kind: ReserveKind = {},
 ): { check: RiskCheck; stripes: LedgerStripe[] } {
-  const check = checkPolicy(policy, ledgerTotals(stripes), amount);
+  const check = checkPolicy(policy, ledgerTotals(stripes), amount, kind);
   if (!check.ok) return { check, stripes: [...stripes] };
-  const after = stripes.map((s) => (s.stripe === home ? { ...s, ...addReservation(s, amount) } : s));
+  const after = stripes.map((s) => (s.stripe === home ? { ...s, ...addReservation(s, amount, kind) } : s));
   return { check, stripes: shareOut(policy, after) };
 }
 

@@ -1,3 +1,4 @@
+import type { KillSwitchMode } from '../control-plane/types';
 import type { CheckResult } from './canary';
 import type { TripwireReport } from './tripwire';
 
@@ -31,7 +32,7 @@ export interface WatchdogActivities {
     reason: string;
   }): Promise<Restriction | void>;
   /** A watchdog's kill switch: signal-with-start, so it lands even if the control plane was not running. */
-  engageKillSwitch(input: { source: 'tripwire' | 'canary'; reason: string }): Promise<void>;
+  engageKillSwitch(input: { source: 'tripwire' | 'canary'; reason: string; mode?: KillSwitchMode }): Promise<void>;
   // Checks report a failure as a result; only a timeout surfaces as an activity failure.
   checkPostgres(): Promise<CheckResult>;
   checkTemporal(): Promise<CheckResult>;

@@ -19,6 +19,10 @@ export const CanaryInputSchema = z.strictObject({
     .max(20)
     .default([]),
   threshold: z.number().int().min(1).max(100).default(3),
+  /** What a trip does: KILL_SWITCH (halt) or REDUCE_ONLY (the kill switch in reduce mode: exits still run). */
+  action: z
+    .enum(['KILL_SWITCH', 'REDUCE_ONLY'], { message: 'expected KILL_SWITCH or REDUCE_ONLY' })
+    .default('KILL_SWITCH'),
   checkTimeoutMs: z.number().int().min(50).max(30_000).default(2000),
 });
 export type CanaryInput = z.input<typeof CanaryInputSchema>;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
-export const REGRESSION_ACTIONS = ['THROTTLE', 'PAUSE', 'KILL_SWITCH'] as const;
+/** REDUCE_ONLY engages the kill switch in reduce mode: exits still run. */
+export const REGRESSION_ACTIONS = ['THROTTLE', 'PAUSE', 'REDUCE_ONLY', 'KILL_SWITCH'] as const;
 export const RegressionActionSchema = z.enum(REGRESSION_ACTIONS);
 export type RegressionAction = z.infer<typeof RegressionActionSchema>;
 

@@ -2,7 +2,17 @@ import { CommandPolicyChangeSchema } from '../../domain/autonomy/commands';
 import { CommandTypeSchema } from '../../domain/autonomy/phases';
 import { ExecutionClassSchema } from '../../domain/control-plane/types';
 import { printSubmitted } from './change-commands';
-import { EXIT, expectArgs, field, type Invocation, printJsonOr, sub, table } from './shared';
+import {
+  EXIT,
+  expectArgs,
+  field,
+  givenChanges,
+  type Invocation,
+  optionalBool,
+  printJsonOr,
+  sub,
+  table,
+} from './shared';
 
 // What a command type is: its execution class (issue 13). A type without a policy is PROD_EXEC.
 
@@ -11,8 +21,15 @@ async function commandPolicies({ flags, args, ops }: Invocation): Promise<number
   const policies = await ops.call('commandPolicies.list', {});
   printJsonOr(flags, policies, () => [
     ...table(
-      ['command_type', 'class', 'updated_by', 'updated_at', 'reason'],
-      policies.map((p) => [p.commandType, p.executionClass, p.updatedBy, p.updatedAt, p.reason]),
+      ['command_type', 'class', 'safe_in_reduce', 'updated_by', 'updated_at', 'reason'],
+      policies.map((p) => [
+        p.commandType,
+        p.executionClass,
+        String(p.safeInReduce),
+        p.updatedBy,
+        p.updatedAt,
+        p.reason,
+      ]),
     ),
     'any other command type: PROD_EXEC',
   ]);
@@ -24,6 +41,7 @@ async function commandSetPolicy({ flags, args, ops }: Invocation): Promise<numbe
   const policy = await ops.call('commandPolicies.set', {
     commandType: field('type', CommandTypeSchema, args[0]),
     executionClass: field('--class', ExecutionClassSchema, flags.class),
+    ...givenChanges({ safeInReduce: optionalBool('--safe-in-reduce', flags['safe-in-reduce']) }),
     reason: field('--reason', CommandPolicyChangeSchema.shape.reason, flags.reason),
   });
   return printSubmitted(flags, policy);

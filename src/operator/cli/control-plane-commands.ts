@@ -4,8 +4,11 @@ import {
   type ChangeResult,
   type ControlPlaneState,
   type ControlPlaneView,
+  KillSwitchModeSchema,
   ReasonSchema,
+  ReleaseKillSwitchInputSchema,
 } from '../../domain/control-plane/types';
+import { killSwitchModeOf, tradingStateOf } from '../../domain/control-plane/rules';
 import { RoleSchema } from '../../domain/identity/roles';
 import { printSubmitted } from './change-commands';
 import { EXIT, expectArgs, field, type Invocation, out, printJsonOr, UsageError, withDatabase } from './shared';
@@ -15,10 +18,11 @@ function describeState(
 ): string[] {
   return [
     `go-live:      ${view.goLiveEnabled ? 'ON' : 'off'}`,
-    `kill switch:  ${view.killSwitchEngaged ? `ENGAGED (source ${view.killSwitchSource ?? 'unknown'}, by ${view.killSwitchEngagedBy ?? 'unknown'} at ${view.killSwitchEngagedAt ?? '?'})` : 'released'}`,
+    `trading:      ${tradingStateOf(view)}`,
+    `kill switch:  ${view.killSwitchEngaged ? `ENGAGED in ${killSwitchModeOf(view)} (source ${view.killSwitchSource ?? 'unknown'}, by ${view.killSwitchEngagedBy ?? 'unknown'} at ${view.killSwitchEngagedAt ?? '?'})` : 'released'}`,
     ...(view.releaseApprovals.length > 0
       ? [
-          `release:      approved by ${view.releaseApprovals.map((a) => `${a.actor} (${a.role})`).join(', ')}; more approvals needed`,
+          `${view.releaseApprovals[0]?.mode === 'reduce' ? 'to reduce:   ' : 'release:     '} approved by ${view.releaseApprovals.map((a) => `${a.actor} (${a.role})`).join(', ')}; more approvals needed`,
         ]
       : []),
     `apply mode:   ${view.applyMode}`,
@@ -71,12 +75,20 @@ export const controlPlaneCommands: Record<string, (inv: Invocation) => Promise<n
       inv.args[0],
     );
     const reason = field('--reason', ReasonSchema, inv.flags.reason);
-    if (action === 'engage') return change(inv, inv.ops.call('killSwitch.engage', { reason }));
+    if (action === 'engage') {
+      const mode = inv.flags.mode === undefined ? {} : { mode: field('--mode', KillSwitchModeSchema, inv.flags.mode) };
+      return change(inv, inv.ops.call('killSwitch.engage', { reason, ...mode }));
+    }
     // A vote, in one of the key's approver roles (named when it holds several), signed by the API.
     const role = inv.flags.role === undefined ? {} : { role: field('--role', RoleSchema, inv.flags.role) };
+    // `release --mode reduce`: a vote to loosen a halt to reduce mode, not to release.
+    const mode =
+      inv.flags.mode === undefined || action !== 'release'
+        ? {}
+        : { mode: field('--mode', ReleaseKillSwitchInputSchema.shape.mode.unwrap(), inv.flags.mode) };
     return change(
       inv,
-      inv.ops.call(action === 'release' ? 'killSwitch.release' : 'killSwitch.decline', { reason, ...role }),
+      inv.ops.call(action === 'release' ? 'killSwitch.release' : 'killSwitch.decline', { reason, ...role, ...mode }),
     );
   },
 

@@ -73,10 +73,11 @@ async function riskSetPolicy({ flags, args, ops }: Invocation): Promise<number> 
       flags['max-actions-per-day'],
     ),
     enabled: optionalBool('--enabled', flags.enabled),
+    exitsIgnoreLossCap: optionalBool('--exits-ignore-loss-cap', flags['exits-ignore-loss-cap']),
   };
   if (Object.values(changes).every((v) => v === undefined)) {
     throw new UsageError(
-      'risk set-policy: give at least one of --max-daily-loss, --max-daily-exposure, --max-open-risk, --max-actions-per-day, --enabled',
+      'risk set-policy: give at least one of --max-daily-loss, --max-daily-exposure, --max-open-risk, --max-actions-per-day, --enabled, --exits-ignore-loss-cap',
     );
   }
   const current = (await ops.call('risk.policies', {})).find((p) => p.engine === engine);
@@ -242,6 +243,40 @@ async function dealReconcile({ flags, args, ops }: Invocation): Promise<number> 
   return EXIT.ok;
 }
 
+/**
+ * `warden deals reconcile`: every deal whose outcome is unknown, oldest first (age, what it holds, its
+ * executor attempts); with a deal id, the operator's word on it, as `deal reconcile ID` takes it.
+ */
+async function dealsReconcile(inv: Invocation): Promise<number> {
+  if (inv.args.length > 0) return dealReconcile(inv);
+  const deals = await inv.ops.call('deals.unresolved', {});
+  printJsonOr(inv.flags, deals, () =>
+    deals.length === 0
+      ? ['no deal waits for reconciliation']
+      : [
+          ...table(
+            ['deal', 'engine', 'symbol', 'side', 'amount', 'reserved', 'age', 'attempts', 'cause'],
+            deals.map((d) => [
+              d.dealId,
+              d.engine,
+              d.symbol,
+              d.side,
+              d.amount,
+              d.reserved,
+              formatAge(d.ageSeconds),
+              d.executorAttempts,
+              d.cause,
+            ]),
+          ),
+          'settle or release each: warden deals reconcile DEAL --executed true|false --reason R',
+        ],
+  );
+  return EXIT.ok;
+}
+
+const formatAge = (seconds: number) =>
+  seconds < 120 ? `${seconds}s` : seconds < 7200 ? `${Math.round(seconds / 60)}m` : `${(seconds / 3600).toFixed(1)}h`;
+
 /** `warden deals orphans`: what closed deal workflows still hold, and what the sweep does with it. */
 async function dealsOrphans({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('deals orphans', args, 0);
@@ -272,5 +307,5 @@ export const dealCommands: Record<string, (inv: Invocation) => Promise<number>> 
   heimdall: sub('heimdall', { scorecard: heimdallScorecard, set: heimdallSet }),
   permits,
   deal: sub('deal', { start: dealStart, reconcile: dealReconcile }),
-  deals: sub('deals', { orphans: dealsOrphans }),
+  deals: sub('deals', { orphans: dealsOrphans, reconcile: dealsReconcile }),
 };

@@ -20,11 +20,13 @@ import { createCaller, IdentityError, OperationFailed } from './transport';
 const USAGE = `usage: warden <command> [options]
 
 control plane
-  status [--json]                                   go-live, kill switch, apply mode
+  status [--json]                                   go-live, trading state (active|reducing|halted), kill switch, apply mode
   go-live on|off [--reason R]                       turn production execution on or off
-  kill-switch engage --reason R                     stop PROD_EXEC now
-  kill-switch release|decline [--role R] --reason R
-                                                    an approver's vote on releasing it (cooldown, approvals: see README)
+  kill-switch engage [--mode halt|reduce] --reason R
+                                                    stop PROD_EXEC now; reduce lets exits and safe_in_reduce commands run
+  kill-switch release|decline [--role R] [--mode reduce] --reason R
+                                                    an approver's vote on releasing it, or (--mode reduce) on loosening
+                                                    a halt to reduce (cooldown, approvals: see README)
   apply-mode dry_run|testnet|live [--reason R]
 deals and gates
   deal start --deal-id ID --engine E --symbol S --amount N [--domain D] [--recommendation-id U] [--class C]
@@ -33,18 +35,22 @@ deals and gates
                                                     settle (at once) or release (a change request others approve)
                                                     a deal waiting in needs_reconciliation
   deals orphans                                     reservations and permits held by closed deal workflows
+  deals reconcile [ID --executed true|false …]       deals whose outcome is unknown (age, reserved, attempts);
+                                                    with an ID, as deal reconcile
   risk policies | ledger [--date D] | set-policy ENGINE [--max-daily-loss N|none] [--max-daily-exposure N|none]
        [--max-open-risk N|none] [--max-actions-per-day N|none] [--enabled true|false]
+       [--exits-ignore-loss-cap true|false]        (on lets exits pass a reached daily-loss cap: a change request)
   engine-policies list | set ENGINE [--class OBSERVE_ONLY|SANDBOX_EXEC|PROD_EXEC] [--strategy-required true|false]
        [--recommendation-required true|false] --reason R   what a deal on the engine is (audited)
   positions list [--strategy S | --engine E] | set (--strategy S | --engine E) --symbol SYM --quantity N --reason R
-                                                    Warden's net positions; set reconciles one (audited)
+                                                    Warden's net positions with the deals that built them;
+                                                    set reconciles one (audited)
   heimdall scorecard [--date D] | set DOMAIN [--prod-use true|false] [--min-confidence F] [--min-trials N]
        [--min-success-rate F]                        prod eligibility per domain (on, or looser: a change request)
   permits [--symbol S]
 watchdogs
   tripwire status | evaluate | reset DOMAIN/metric --reason R
-  tripwire set-policy DOMAIN/metric [--enabled true|false] [--window N] [--baseline N] [--max-drop F] [--action THROTTLE|PAUSE|KILL_SWITCH] [--engine E]
+  tripwire set-policy DOMAIN/metric [--enabled true|false] [--window N] [--baseline N] [--max-drop F] [--action THROTTLE|PAUSE|REDUCE_ONLY|KILL_SWITCH] [--engine E]
   restrictions [--all] | add throttle|pause ENGINE --reason R | clear ID --reason R
   canary status
   kpi record --domain D --metric m [--success true|false] [--value N]
@@ -58,7 +64,7 @@ autonomy
   attest ITEM [--passed true|false] [--note N]     an operator's attestation of a checklist item
   approvers add|remove ROLE NAME [--reason R]       who may approve for a role (adding one is a change request)
   cycle run                                         run the weekly governance cycle now
-  command-policies list | set TYPE --class OBSERVE_ONLY|SANDBOX_EXEC|PROD_EXEC --reason R
+  command-policies list | set TYPE --class OBSERVE_ONLY|SANDBOX_EXEC|PROD_EXEC [--safe-in-reduce true|false] --reason R
                                                     what a command type is (audited); any other type is PROD_EXEC
 strategies (seed 001)
   strategy status ID | enable ID [--capital N] [--token-required true|false] [--health-floor F] | disable ID   (new: L0)

@@ -85,10 +85,13 @@ async function positionsList({ flags, args, ops }: Invocation): Promise<number> 
   const scope = scopeOf(flags);
   const positions = await ops.call('positions.list', scope ?? {});
   printJsonOr(flags, positions, () =>
-    table(
-      ['scope', 'id', 'symbol', 'quantity', 'updated_by', 'updated_at'],
-      positions.map((p) => [p.scope, p.scopeId, p.symbol, p.quantity, p.updatedBy, p.updatedAt]),
-    ),
+    positions.flatMap((p) => [
+      `${p.scope} ${p.scopeId} ${p.symbol}: ${p.quantity}${p.heldByExits > 0 ? ` (${p.heldByExits} held by exits in flight)` : ''} — updated by ${p.updatedBy} at ${p.updatedAt}`,
+      ...p.changes.map(
+        (c) =>
+          `  ${c.at}  ${c.delta > 0 ? '+' : ''}${c.delta} → ${c.quantityAfter}  ${c.source === 'deal' ? `deal ${c.dealId ?? '?'}` : `reconciled by ${c.actor}${c.reason ? `: ${c.reason}` : ''}`}`,
+      ),
+    ]),
   );
   return EXIT.ok;
 }

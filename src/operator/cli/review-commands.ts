@@ -27,7 +27,7 @@ function describeReview(r: MondayReview, temporalProblem: string | null): string
     `health:        ${r.health.status}`,
     ...r.health.reasons.map((reason) => `  ${reason.status.padEnd(6)} ${reason.code}: ${reason.detail}`),
     `capital band:  ${r.capital.band}: ${capital} on ${r.capital.day}`,
-    `control plane: go-live ${cp.goLiveEnabled ? 'ON' : 'off'}, kill switch ${cp.killSwitchEngaged ? `ENGAGED by ${cp.killSwitchSource ?? 'unknown'}` : 'released'}, apply mode ${cp.applyMode}`,
+    `control plane: go-live ${cp.goLiveEnabled ? 'ON' : 'off'}, trading ${cp.tradingState}, kill switch ${cp.killSwitchEngaged ? `ENGAGED by ${cp.killSwitchSource ?? 'unknown'}` : 'released'}, apply mode ${cp.applyMode}`,
     '',
     'What broke',
     ...orNothing([
@@ -85,6 +85,25 @@ function describeReview(r: MondayReview, temporalProblem: string | null): string
         ? [`  refused messages: ${counts(denied.rejectedMessages, (d) => d.kind)}`]
         : []),
     ]),
+    '',
+    'Positions at risk',
+    ...orNothing(
+      section(
+        'open positions',
+        r.positionsAtRisk,
+        (p) => `${p.scope} ${p.scopeId} ${p.symbol}: ${p.quantity} (since ${p.updatedAt})`,
+      ),
+    ),
+    '',
+    'Unresolved outcomes',
+    ...orNothing(
+      section(
+        'deals needing reconciliation',
+        r.unresolvedOutcomes,
+        (d) =>
+          `${d.since} ${d.dealId} ${d.engine} ${d.symbol} ${d.side} ${d.amount}: ${d.reserved ?? 0} held reserved${d.cause ? ` — ${d.cause}` : ''}`,
+      ),
+    ),
     '',
     'What drifted',
     ...orNothing([

@@ -77,6 +77,9 @@ export const options = {
   'min-confidence': { type: 'string' },
   'min-trials': { type: 'string' },
   'min-success-rate': { type: 'string' },
+  'safe-in-reduce': { type: 'string' },
+  'exits-ignore-loss-cap': { type: 'string' },
+  mode: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

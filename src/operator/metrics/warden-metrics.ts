@@ -2,7 +2,9 @@ import { type Kysely, sql } from 'kysely';
 import type { Registry } from 'prom-client';
 import { AuditKind } from '../../domain/audit/kinds';
 import { CAPITAL_BANDS, type CapitalBandThresholds } from '../../domain/capital/bands';
-import { APPLY_MODES } from '../../domain/control-plane/types';
+import { APPLY_MODES, TRADING_STATES } from '../../domain/control-plane/types';
+import { tradingStateOf } from '../../domain/control-plane/rules';
+import { POSITION_SCOPES } from '../../domain/deals/policy';
 import { readCapitalUsage } from '../../db/capital.repository';
 import { readControlPlaneState } from '../../db/control-plane.repository';
 import type { Database } from '../../db/database';
@@ -52,6 +54,42 @@ export function registerWardenMetrics(
   gauge('kill_switch_engaged', 'Kill switch engaged (1) or released (0)', [], async (g) => {
     g.set((await readControlPlaneState(db)).killSwitchEngaged ? 1 : 0);
   });
+  gauge(
+    'trading_state',
+    'Trading state (1 for the current one): active, reducing (exits only) or halted',
+    ['state'],
+    async (g) => {
+      const current = tradingStateOf(await readControlPlaneState(db));
+      for (const state of TRADING_STATES) g.set({ state }, state === current ? 1 : 0);
+    },
+  );
+  gauge(
+    'positions_open',
+    'Positions Warden keeps that are not flat, per scope (strategy or engine)',
+    ['scope'],
+    async (g) => {
+      const rows = await db
+        .selectFrom('position')
+        .select(['scope', (eb) => eb.fn.countAll<string>().as('n')])
+        .where('quantity', '<>', 0)
+        .groupBy('scope')
+        .execute();
+      for (const scope of POSITION_SCOPES) g.set({ scope }, Number(rows.find((r) => r.scope === scope)?.n ?? 0));
+    },
+  );
+  gauge(
+    'deals_unresolved',
+    'Deals whose outcome is unknown (needs_reconciliation), money still reserved',
+    [],
+    async (g) => {
+      const row = await db
+        .selectFrom('deal_claim')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('stage', '=', 'needs_reconciliation')
+        .executeTakeFirstOrThrow();
+      g.set(Number(row.n));
+    },
+  );
   gauge('go_live_enabled', 'Go-live on (1) or off (0)', [], async (g) => {
     g.set((await readControlPlaneState(db)).goLiveEnabled ? 1 : 0);
   });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { type ChangeControlPlaneInput, ReasonSchema, RestrictionSourceSchema } from '../../domain/control-plane/types';
 import type { Identity } from '../../domain/identity/roles';
 import { EngineSchema } from '../../domain/risk/rules';
-import { Reason, ReleaseVoteBody, vote } from '../api/routes/control-plane';
+import { EngageBody, ReleaseVoteBody, vote } from '../api/routes/control-plane';
 import { sourceOf, viaWorkflow } from '../api/routes/shared';
 import { operation, type OperationDeps } from './operation';
 
@@ -29,10 +29,16 @@ export const controlPlaneOperations = {
   }),
   'killSwitch.engage': operation({
     permission: 'kill_switch:engage',
-    summary: 'Engage the kill switch now.',
-    input: Reason,
-    run: (deps, identity, { reason }) =>
-      change(deps, { kind: 'engageKillSwitch', source: sourceOf(identity), actor: identity.name, reason }),
+    summary: 'Engage the kill switch now: halt (the default), or reduce (only exits and safe commands run).',
+    input: EngageBody,
+    run: (deps, identity, { reason, mode }) =>
+      change(deps, {
+        kind: 'engageKillSwitch',
+        source: sourceOf(identity),
+        actor: identity.name,
+        reason,
+        ...(mode !== undefined ? { mode } : {}),
+      }),
   }),
   'killSwitch.release': operation({
     permission: 'kill_switch:release',

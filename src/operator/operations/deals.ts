@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { listExecutionPolicies, readExecutionPolicy } from '../../db/execution-policies.repository';
 import { listScorecards } from '../../db/heimdall.repository';
 import { listPermits } from '../../db/permits.repository';
-import { listPositions } from '../../db/positions.repository';
+import { listPositionDetails } from '../../db/positions.repository';
 import { positionTarget } from '../../domain/change-requests/operational-changes';
 import { ledgerReport, listRiskPolicies } from '../../db/risk.repository';
 import { POSITION_SCOPES, ReconcilePositionInputSchema } from '../../domain/deals/policy';
@@ -10,7 +10,7 @@ import { DealIdSchema, DealInputSchema, type DealResult } from '../../domain/dea
 import { SymbolSchema } from '../../domain/permits/rules';
 import { EngineSchema } from '../../domain/risk/rules';
 import { dealWorkflowId } from '../../../workflows/names';
-import { dealOrphans, ReconcileBody, reconcileDeal, requestDealRelease } from '../api/routes/deals';
+import { dealOrphans, ReconcileBody, reconcileDeal, requestDealRelease, unresolvedDeals } from '../api/routes/deals';
 import { operation } from './operation';
 import { type ChangeSubmitted, submitChanges } from './submit-changes';
 
@@ -63,6 +63,13 @@ export const dealOperations = {
         ? reconcileDeal(deps, identity, dealId, body, workflowId)
         : requestDealRelease(deps, identity, dealId, body),
   }),
+  'deals.unresolved': operation({
+    permission: 'read',
+    summary:
+      'Deals whose outcome is unknown (needs_reconciliation): their age, what they still hold reserved and how many executor attempts ran.',
+    input: z.strictObject({}),
+    run: (deps) => unresolvedDeals(deps),
+  }),
   'deals.orphans': operation({
     permission: 'read',
     summary: 'Reservations and permits held by closed deal workflows, and what the sweep does with each.',
@@ -107,12 +114,12 @@ export const dealOperations = {
   }),
   'positions.list': operation({
     permission: 'read',
-    summary: "Warden's net positions.",
+    summary: "Warden's net positions, each with the deals that built it and what exits hold of it.",
     input: z.strictObject({
       scope: z.enum(POSITION_SCOPES).optional(),
       scopeId: ReconcilePositionInputSchema.shape.scopeId.optional(),
     }),
-    run: (deps, _identity, filter) => listPositions(deps.db, filter),
+    run: (deps, _identity, filter) => listPositionDetails(deps.db, filter),
   }),
   'positions.reconcile': operation({
     permission: 'position:reconcile',

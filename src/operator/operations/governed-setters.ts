@@ -102,13 +102,22 @@ export const governedSetterOperations = {
     permission: 'change:request',
     summary: "Propose a command type's execution class (towards OBSERVE_ONLY applies now).",
     input: CommandPolicyChangeSchema.omit({ actor: true }),
-    run: (deps, identity, { commandType, executionClass, reason }) =>
-      submitChanges(
+    run: async (deps, identity, { commandType, executionClass, safeInReduce, reason }) => {
+      // Left out, safe-in-reduce stays as it is.
+      const safe = safeInReduce ?? (await readPolicyDocument(deps.db)).commandTypes[commandType]?.safeInReduce;
+      return submitChanges(
         deps,
         identity,
-        [{ kind: 'command_policy', target: commandType, after: { executionClass } }],
+        [
+          {
+            kind: 'command_policy',
+            target: commandType,
+            after: { executionClass, ...(safe ? { safeInReduce: true } : {}) },
+          },
+        ],
         reason,
-      ),
+      );
+    },
   }),
   'heimdall.set': operation({
     permission: 'change:request',

@@ -7,10 +7,14 @@ import { type ReviewBroke, reviewBroke } from '../../db/review/broke';
 import { type ReviewDenied, reviewDenied } from '../../db/review/denied';
 import { listEnabledStrategyIds, type ReviewDrift, reviewDrift } from '../../db/review/drift';
 import { listPlaybooksInProgress } from '../../db/review/waiting';
+import { type PositionAtRisk, reviewPositionsAtRisk, reviewUnresolved } from '../../db/review/positions';
+import type { UnresolvedDeal } from '../../db/deal-claims.repository';
+import type { Listed } from '../../db/review/shared';
+import { tradingStateOf } from '../../domain/control-plane/rules';
 import { strategyReport } from '../../db/strategy.repository';
 import type { ProposalStatus } from '../../domain/autonomy/proposals';
 import type { CapitalBandThresholds, CapitalUsage } from '../../domain/capital/bands';
-import type { ApplyMode } from '../../domain/control-plane/types';
+import type { ApplyMode, TradingState } from '../../domain/control-plane/types';
 import { PLAYBOOK } from '../../domain/go-live/playbook';
 import type { HealthReport } from '../../domain/system-health/rules';
 import type { WaitingWorkflow } from './waiting-workflows';
@@ -29,6 +33,8 @@ export interface MondayReview {
   capital: CapitalUsage;
   controlPlane: {
     goLiveEnabled: boolean;
+    /** active, reducing (the kill switch in reduce mode) or halted. */
+    tradingState: TradingState;
     killSwitchEngaged: boolean;
     killSwitchSource: string | null;
     applyMode: ApplyMode;
@@ -36,6 +42,10 @@ export interface MondayReview {
   };
   broke: ReviewBroke;
   denied: ReviewDenied;
+  /** Positions Warden keeps that are not flat, the largest first: what a halt still has to close. */
+  positionsAtRisk: Listed<PositionAtRisk>;
+  /** Deals whose outcome is unknown, the oldest first: money held until someone reconciles them. */
+  unresolvedOutcomes: Listed<UnresolvedDeal>;
   drifted: ReviewDrift & {
     /** Enabled strategies carrying health debt or paused. */
     strategyHealth: {
@@ -116,6 +126,10 @@ export async function buildReview(db: Kysely<Database>, options: ReviewOptions):
   const controlPlane = await readControlPlaneState(db);
   const broke = await reviewBroke(db, period);
   const denied = await reviewDenied(db, period);
+  const [positionsAtRisk, unresolvedOutcomes] = await Promise.all([
+    reviewPositionsAtRisk(db),
+    reviewUnresolved(db, until),
+  ]);
   const { tripwires, strategyDrift, strategyChanges, scorecards } = await reviewDrift(db, period);
   const drifted: MondayReview['drifted'] = {
     tripwires,
@@ -160,6 +174,7 @@ export async function buildReview(db: Kysely<Database>, options: ReviewOptions):
     capital: band,
     controlPlane: {
       goLiveEnabled: controlPlane.goLiveEnabled,
+      tradingState: tradingStateOf(controlPlane),
       killSwitchEngaged: controlPlane.killSwitchEngaged,
       killSwitchSource: controlPlane.killSwitchSource,
       applyMode: controlPlane.applyMode,
@@ -167,6 +182,8 @@ export async function buildReview(db: Kysely<Database>, options: ReviewOptions):
     },
     broke,
     denied,
+    positionsAtRisk,
+    unresolvedOutcomes,
     drifted,
     awaitingApproval,
   };

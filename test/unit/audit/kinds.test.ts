@@ -53,6 +53,7 @@ const RECORDED: AuditKindName[] = [
   'control_plane.engine_restriction_cleared',
   'control_plane.go_live_set',
   'control_plane.kill_switch_engaged',
+  'control_plane.kill_switch_reduced',
   'control_plane.kill_switch_release_approved',
   'control_plane.kill_switch_release_declined',
   'control_plane.kill_switch_released',

@@ -27,9 +27,13 @@ export function commandPolicyRoutes(deps: ApiDeps): RouteSpec[] {
       url: '/command-policies/:type',
       access: 'change:request',
       summary:
-        "Propose a command type's execution class (OBSERVE_ONLY, SANDBOX_EXEC or PROD_EXEC): stricter applies now (200), looser opens a change request (202).",
+        "Propose a command type's execution class (OBSERVE_ONLY, SANDBOX_EXEC or PROD_EXEC) and whether it runs in reduce mode (safeInReduce): stricter applies now (200), looser opens a change request (202).",
       params: z.strictObject({ type: CommandTypeSchema }),
-      body: z.strictObject({ executionClass: ExecutionClassSchema, reason: CommandPolicyChangeSchema.shape.reason }),
+      body: z.strictObject({
+        executionClass: ExecutionClassSchema,
+        safeInReduce: CommandPolicyChangeSchema.shape.safeInReduce,
+        reason: CommandPolicyChangeSchema.shape.reason,
+      }),
       // A change request (invariant 8): towards OBSERVE_ONLY applies now (200), away from it waits (202).
       handle: async ({ identity, params, body }) => {
         const op = governedSetterOperations['commandPolicies.set'];

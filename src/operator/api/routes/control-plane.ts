@@ -4,9 +4,12 @@ import {
   type ChangeControlPlaneInput,
   type ChangeResult,
   type ControlPlaneState,
+  KillSwitchModeSchema,
   ReasonSchema,
+  ReleaseKillSwitchInputSchema,
 } from '../../../domain/control-plane/types';
 import { readControlPlaneState } from '../../../db/control-plane.repository';
+import { tradingStateOf } from '../../../domain/control-plane/rules';
 import { type Identity, RELEASE_APPROVER_ROLES, type Role, RoleSchema } from '../../../domain/identity/roles';
 import { badRequest, conflict, type Reply, route, type RouteSpec } from '../http';
 import { releaseVoteAudience } from '../../../domain/identity/audience';
@@ -16,10 +19,14 @@ import { runOperation } from '../../operations/operation';
 import { type ChangeSubmitted, submittedReply } from '../../operations/submit-changes';
 
 export const Reason = z.strictObject({ reason: ReasonSchema });
+/** An engage: halt (the default) or reduce (only position-reducing deals and safe commands run). */
+export const EngageBody = z.strictObject({ reason: ReasonSchema, mode: KillSwitchModeSchema.optional() });
 export const ReleaseVoteBody = z.strictObject({
   reason: ReasonSchema,
   /** Which approver role to act in, when the key holds several. */
   role: RoleSchema.optional(),
+  /** `reduce`: a vote to loosen a halted switch to reduce mode, not to release it. */
+  mode: ReleaseKillSwitchInputSchema.shape.mode,
 });
 
 export const ChangeResultSchema = z.object({
@@ -67,6 +74,7 @@ export async function vote<K extends 'releaseKillSwitch' | 'declineKillSwitchRel
     actor: identity.name,
     role: releaseRole(identity, body.role),
     reason: body.reason,
+    ...(body.mode !== undefined ? { mode: body.mode } : {}),
     ...(await signedFor(deps, identity, releaseVoteAudience(kind))),
   };
 }
@@ -80,15 +88,19 @@ export function controlPlaneRoutes(deps: ApiDeps): RouteSpec[] {
       url: '/control-plane',
       access: 'read',
       summary: 'Go-live, kill switch (with release approvals), apply mode and capital band, as persisted.',
-      handle: async () => ok(await readControlPlaneState(deps.db)),
+      handle: async () => {
+        const state = await readControlPlaneState(deps.db);
+        return ok({ ...state, tradingState: tradingStateOf(state) });
+      },
     }),
     route({
       id: 'engageKillSwitch',
       method: 'POST',
       url: '/control-plane/kill-switch/engage',
       access: 'kill_switch:engage',
-      summary: 'Engage the kill switch now (any write role, or automation).',
-      body: Reason,
+      summary:
+        'Engage the kill switch now (any write role, or automation): mode halt (the default) stops all production execution, reduce lets only position-reducing deals and safe_in_reduce commands through; reduce → halt applies at once, halt → reduce is a release vote with mode reduce.',
+      body: EngageBody,
       response: ChangeResultSchema,
       handle: ({ identity, body }) =>
         change(deps, {
@@ -96,6 +108,7 @@ export function controlPlaneRoutes(deps: ApiDeps): RouteSpec[] {
           source: sourceOf(identity),
           actor: identity.name,
           reason: body.reason,
+          ...(body.mode !== undefined ? { mode: body.mode } : {}),
         }),
     }),
     route({
@@ -104,7 +117,7 @@ export function controlPlaneRoutes(deps: ApiDeps): RouteSpec[] {
       url: '/control-plane/kill-switch/release',
       access: 'kill_switch:release',
       summary:
-        'Approve releasing the kill switch (approver roles, after the cooldown). 202 while more approvals are needed; 409 with the reason when refused.',
+        'Approve releasing the kill switch (approver roles, after the cooldown, never its engager), or with mode reduce loosening a halt to reduce mode. 202 while more approvals are needed; 409 with the reason when refused.',
       body: ReleaseVoteBody,
       response: ChangeResultSchema,
       handle: async ({ identity, body }) => change(deps, await vote(deps, identity, 'releaseKillSwitch', body)),

@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
-import { findClaim, listDealHoldings } from '../../../db/deal-claims.repository';
+import { findClaim, listDealHoldings, listUnresolvedDeals } from '../../../db/deal-claims.repository';
 import { type DealHolding, orphanViews } from '../../../domain/deals/orphans';
 import type { DealWorkflowStatus } from '../../../domain/deals/port';
 import { DealIdSchema, ReconcileDealInputSchema } from '../../../domain/deals/types';
@@ -32,6 +32,32 @@ export async function dealOrphans({ db, temporal }: ApiDeps) {
     statuses.set(h, { workflowId, workflow: await statusOf(workflowId) });
   }
   return orphanViews(holdings, (h) => statuses.get(h)!);
+}
+
+/** The executor attempts a deal's workflow started (each attempt's own, a retried activity's counted too). */
+async function executorAttempts({ temporal }: ApiDeps, workflowId: string): Promise<number | null> {
+  try {
+    const events = (await temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    const executes = new Set(
+      events
+        .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'executeDeal')
+        .map((e) => String(e.eventId)),
+    );
+    return events.reduce((n, e) => {
+      const started = e.activityTaskStartedEventAttributes;
+      return started && executes.has(String(started.scheduledEventId)) ? n + (started.attempt ?? 1) : n;
+    }, 0);
+  } catch (error) {
+    // The history is gone (retention) or unreachable: the list still shows what the database holds.
+    if (error instanceof WorkflowNotFoundError) return null;
+    throw error;
+  }
+}
+
+/** Deals whose outcome is unknown, oldest first, with their age, what they hold and their executor attempts. */
+export async function unresolvedDeals(deps: ApiDeps) {
+  const deals = await listUnresolvedDeals(deps.db, new Date());
+  return Promise.all(deals.map(async (d) => ({ ...d, executorAttempts: await executorAttempts(deps, d.workflowId) })));
 }
 
 /** The identity's word on a deal waiting in needs_reconciliation: settle (executed) or release it. */
@@ -79,6 +105,15 @@ export function dealRoutes(deps: ApiDeps): RouteSpec[] {
       summary:
         'Reservations and permits held by deals whose workflow is closed: to release (never reached the executor) or to reconcile.',
       handle: async () => ok(await dealOrphans(deps)),
+    }),
+    route({
+      id: 'unresolvedDeals',
+      method: 'GET',
+      url: '/deals/unresolved',
+      access: 'read',
+      summary:
+        'Deals whose outcome is unknown (needs_reconciliation), oldest first: age, amount still reserved, permit, cause and executor attempts. Settle or release each with POST /deals/{dealId}/reconcile.',
+      handle: async () => ok(await unresolvedDeals(deps)),
     }),
     route({
       id: 'reconcileDeal',

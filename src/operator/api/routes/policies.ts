@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { listExecutionPolicies } from '../../../db/execution-policies.repository';
-import { listPositions } from '../../../db/positions.repository';
+import { listPositionDetails } from '../../../db/positions.repository';
 import { ExecutionClassSchema, ReasonSchema } from '../../../domain/control-plane/types';
 import { POSITION_SCOPES, ReconcilePositionInputSchema } from '../../../domain/deals/policy';
 import { EngineSchema } from '../../../domain/risk/rules';
@@ -54,14 +54,15 @@ export function policyRoutes(deps: ApiDeps): RouteSpec[] {
       method: 'GET',
       url: '/positions',
       access: 'read',
-      summary: 'Warden’s net positions per (strategy, symbol) and (engine, symbol), from its own executed deals.',
+      summary:
+        'Warden’s net positions per (strategy, symbol) and (engine, symbol), from its own executed deals: each with the deals (and reconciliations) that built it, latest first, and what admitted exits hold of it.',
       query: z.strictObject({
         scope: z.enum(POSITION_SCOPES).optional(),
         scopeId: ReconcilePositionInputSchema.shape.scopeId.optional(),
       }),
       handle: async ({ query }) =>
         ok(
-          await listPositions(db, {
+          await listPositionDetails(db, {
             ...(query.scope ? { scope: query.scope } : {}),
             ...(query.scopeId ? { scopeId: query.scopeId } : {}),
           }),
