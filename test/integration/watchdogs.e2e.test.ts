@@ -353,6 +353,38 @@ describe('watchdogs end to end', () => {
     expect(await deal('k2', 'WHOLESALE')).toMatchObject({ status: 'executed' });
   });
 
+  it('a REDUCE_ONLY policy engages the kill switch in reduce mode: a deal that adds exposure is denied reducing_only', async () => {
+    const policy = {
+      domain: 'CAPITAL',
+      metric: 'exit_rate',
+      engine: 'CAPITAL',
+      windowEvents: 5,
+      baselineEvents: 10,
+      maxDropFraction: 0.3,
+      action: 'REDUCE_ONLY' as const,
+    };
+    await setRegressionPolicy(t.db, { ...policy, enabled: true }, 'ops');
+    await degrade('CAPITAL', 'exit_rate');
+    const before = (await warden.controlPlaneState()).version;
+    expect(await triggerAndWait(TRIPWIRE_SCHEDULE_ID)).toMatchObject({ fired: [{ action: 'REDUCE_ONLY' }] });
+    expect(await warden.waitForControlPlane(before + 1)).toMatchObject({
+      killSwitchEngaged: true,
+      killSwitchMode: 'reduce',
+      tradingState: 'reducing',
+      killSwitchSource: 'tripwire',
+    });
+    // No position to reduce: a new one is refused, while exits would pass (test/activities/exits.test.ts).
+    expect(await deal('r1', 'WHOLESALE')).toMatchObject({
+      status: 'denied',
+      gate: 'control_plane',
+      reason: 'reducing_only',
+    });
+    await resetTripwire(t.db, { domain: 'CAPITAL', metric: 'exit_rate' }, 'ops', 'reviewed');
+    await setRegressionPolicy(t.db, { ...policy, enabled: false }, 'ops');
+    await warden.releaseKillSwitch({ actor: 'ops', role: 'risk_officer', reason: 'tripwire reviewed' });
+    await warden.waitForControlPlane(before + 2);
+  });
+
   it('the canary engages the kill switch at its threshold, not before, naming the failing checks', async () => {
     for (const run of [1, 2]) {
       expect(await triggerAndWait(CANARY_SCHEDULE_ID)).toMatchObject({

@@ -128,6 +128,7 @@ describe.each([
       // The query answers from what was persisted: the row says the same.
       expect(await readControlPlaneState(t.db)).toEqual({
         ...view,
+        tradingState: undefined,
         pendingChanges: undefined,
         rejectedSignals: undefined,
         droppedChanges: undefined,
@@ -163,6 +164,73 @@ describe.each([
       writeFileSync(path.join(__dirname, '..', 'histories', 'control-plane-changes.json'), historyToJSON(history));
     }
   });
+
+  it.runIf(full)(
+    'trading states: reduce engages at once, reduce → halt at once, halt → reduce only by votes of others',
+    async () => {
+      const w = await worker({ ...TEST_SETTINGS, release: { cooldown: '0s', approvals: 1 } });
+      await w.runUntil(async () => {
+        const handle = await start();
+        await settled(handle, () => true);
+        const change = (input: ChangeControlPlaneInput) =>
+          handle.executeUpdate(changeControlPlaneUpdate, { args: [input] });
+        // A watchdog's REDUCE_ONLY engage, as plain JSON: reducing, at once.
+        await handle.signal(engageKillSwitchSignal, {
+          source: 'tripwire',
+          actor: 'tripwire',
+          reason: 'roi_event dropped',
+          mode: 'reduce',
+        });
+        expect(await settled(handle, (v) => v.version === 1)).toMatchObject({
+          tradingState: 'reducing',
+          killSwitchEngaged: true,
+          killSwitchMode: 'reduce',
+        });
+        // Reduce → halt tightens: at once, by anyone who may engage.
+        expect(
+          await change({ kind: 'engageKillSwitch', source: 'operator', actor: 'olga', reason: 'worse', mode: 'halt' }),
+        ).toMatchObject({ outcome: { status: 'applied' }, state: { killSwitchMode: 'halt' } });
+        // An engage asking reduce of a halted switch never loosens it.
+        expect(
+          await change({ kind: 'engageKillSwitch', source: 'canary', actor: 'canary', reason: 'down', mode: 'reduce' }),
+        ).toMatchObject({ outcome: { status: 'applied' }, state: { killSwitchEngaged: true, killSwitchMode: 'halt' } });
+        // Halt → reduce loosens: a release vote towards reduce, never by the engager.
+        expect(
+          await change({ kind: 'releaseKillSwitch', actor: 'canary', role: 'manager', reason: 'mine', mode: 'reduce' }),
+        ).toMatchObject({ outcome: { status: 'refused', reason: expect.stringMatching(/^actor: canary engaged/) } });
+        expect(
+          await change({
+            kind: 'releaseKillSwitch',
+            actor: 'rita',
+            role: 'risk_officer',
+            reason: 'exits',
+            mode: 'reduce',
+          }),
+        ).toMatchObject({
+          outcome: { status: 'applied' },
+          state: { killSwitchEngaged: true, killSwitchMode: 'reduce', releaseApprovals: [] },
+        });
+        expect(await settled(handle, () => true)).toMatchObject({ tradingState: 'reducing' });
+        // Already reducing: a vote towards reduce is refused, naming the field; a plain vote releases.
+        expect(
+          await change({ kind: 'releaseKillSwitch', actor: 'rita', role: 'risk_officer', reason: 'x', mode: 'reduce' }),
+        ).toMatchObject({ outcome: { status: 'refused', reason: expect.stringMatching(/^mode: /) } });
+        expect(
+          await change({ kind: 'releaseKillSwitch', actor: 'mona', role: 'manager', reason: 'closed out' }),
+        ).toMatchObject({ outcome: { status: 'applied' }, state: { killSwitchEngaged: false, killSwitchMode: null } });
+      });
+      const kinds = (await listAuditEvents(t.db)).map((e) => e.kind).reverse();
+      expect(kinds).toEqual([
+        'control_plane.kill_switch_engaged',
+        'control_plane.kill_switch_engaged',
+        'control_plane.kill_switch_engaged',
+        'control_plane.change_refused',
+        'control_plane.kill_switch_reduced',
+        'control_plane.change_refused',
+        'control_plane.kill_switch_released',
+      ]);
+    },
+  );
 
   it.runIf(full)(
     'changeControlPlane answers each change: two distinct approvers release, the engager and a roleless vote are refused',

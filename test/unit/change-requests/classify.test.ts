@@ -38,6 +38,18 @@ describe('risk_policy', () => {
     expect(direction(change({ enabled: true }, { ...risk, enabled: false }))).toBe('loosen');
   });
 
+  it('exitsIgnoreLossCap: on loosens (exits pass a reached loss cap), off tightens', () => {
+    expect(direction(change({ exitsIgnoreLossCap: true } as Partial<typeof risk>))).toBe('loosen');
+    expect(
+      direction(
+        change(
+          { exitsIgnoreLossCap: false } as Partial<typeof risk>,
+          { ...risk, exitsIgnoreLossCap: true } as typeof risk,
+        ),
+      ),
+    ).toBe('tighten');
+  });
+
   it('a new policy loosens when enabled (a missing one refuses every reserve), tightens when disabled', () => {
     expect(direction(change({}, null))).toBe('loosen');
     expect(direction(change({ enabled: false }, null))).toBe('tighten');
@@ -77,6 +89,9 @@ describe('regression_policy (tripwire)', () => {
   });
   it('action: towards KILL_SWITCH tightens, towards THROTTLE loosens', () => {
     expect(direction(change({ action: 'PAUSE' }))).toBe('tighten');
+    expect(direction(change({ action: 'REDUCE_ONLY' }))).toBe('tighten');
+    expect(direction(change({ action: 'REDUCE_ONLY' }, { ...wire, action: 'KILL_SWITCH' }))).toBe('loosen');
+    expect(direction(change({ action: 'KILL_SWITCH' }, { ...wire, action: 'REDUCE_ONLY' }))).toBe('tighten');
     expect(direction(change({ action: 'KILL_SWITCH' }))).toBe('tighten');
     expect(direction(change({ action: 'THROTTLE' }, { ...wire, action: 'KILL_SWITCH' }))).toBe('loosen');
     expect(direction(change({ action: 'PAUSE' }, { ...wire, action: 'KILL_SWITCH' }))).toBe('loosen');
@@ -430,5 +445,17 @@ describe('deal_release', () => {
     expect(classifyChange(release, ctx).why).toEqual([
       "releases deal d1's reservation as not executed (its claim is needs_reconciliation) (loosens)",
     ]);
+  });
+});
+
+describe('command_policy', () => {
+  const policy = { executionClass: 'PROD_EXEC' as const };
+  const change = (after: object, before: object | null = policy): PolicyChange =>
+    ({ kind: 'command_policy', target: 'SHUTDOWN', before, after: { ...policy, ...after } }) as unknown as PolicyChange;
+
+  it('safeInReduce: marking a type safe in reduce mode loosens, unmarking it tightens', () => {
+    expect(direction(change({ safeInReduce: true }))).toBe('loosen');
+    expect(direction(change({ safeInReduce: false }, { ...policy, safeInReduce: true }))).toBe('tighten');
+    expect(direction(change({ executionClass: 'OBSERVE_ONLY', safeInReduce: true }, null))).toBe('loosen');
   });
 });
