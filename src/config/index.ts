@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { type ApprovalRequirements, ChangeApprovalsConfigSchema } from '../domain/change-requests/approvals';
 import type { CapitalBandThresholds } from '../domain/capital/bands';
+import { CanaryInputSchema } from '../domain/watchdogs/canary';
 import type { KillSwitchReleasePolicy } from '../domain/control-plane/release';
 import type { GovernorSettings } from '../domain/permits/rules';
 import { MAX_APPROVAL_TOKEN_TTL_MS } from '../domain/identity/audience';
@@ -124,6 +125,7 @@ const envSchema = z
     WARDEN_TRIPWIRE_EVERY: duration.default('5m'),
     WARDEN_CANARY_EVERY: duration.default('60s'),
     WARDEN_CANARY_THRESHOLD: z.coerce.number().int().min(1).max(100).default(3),
+    WARDEN_CANARY_ACTION: CanaryInputSchema.shape.action,
     WARDEN_GOVERNANCE_CYCLE_CRON: z
       .string()
       .regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression, e.g. "0 23 * * 5"')
@@ -237,6 +239,8 @@ export interface Config {
     tripwireEvery: string;
     canaryEvery: string;
     canaryThreshold: number;
+    /** KILL_SWITCH (halt) or REDUCE_ONLY (the kill switch in reduce mode) at the threshold. */
+    canaryAction: 'KILL_SWITCH' | 'REDUCE_ONLY';
     httpProbes: { name: string; url: string }[];
     governanceCycleCron: string;
   };
@@ -309,6 +313,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       tripwireEvery: e.WARDEN_TRIPWIRE_EVERY,
       canaryEvery: e.WARDEN_CANARY_EVERY,
       canaryThreshold: e.WARDEN_CANARY_THRESHOLD,
+      canaryAction: e.WARDEN_CANARY_ACTION,
       httpProbes: e.WARDEN_CANARY_HTTP_PROBES,
       governanceCycleCron: e.WARDEN_GOVERNANCE_CYCLE_CRON,
     },
@@ -343,7 +348,11 @@ export function watchdogScheduleSettings(config: Config) {
     taskQueue: config.temporal.taskQueue,
     tripwireEvery: config.watchdogs.tripwireEvery,
     canaryEvery: config.watchdogs.canaryEvery,
-    canary: { threshold: config.watchdogs.canaryThreshold, httpProbes: config.watchdogs.httpProbes },
+    canary: {
+      threshold: config.watchdogs.canaryThreshold,
+      action: config.watchdogs.canaryAction,
+      httpProbes: config.watchdogs.httpProbes,
+    },
     governanceCycleCron: config.watchdogs.governanceCycleCron,
   };
 }

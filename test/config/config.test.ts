@@ -24,6 +24,7 @@ describe('loadConfig', () => {
         tripwireEvery: '5m',
         canaryEvery: '60s',
         canaryThreshold: 3,
+        canaryAction: 'KILL_SWITCH',
         httpProbes: [],
         governanceCycleCron: '0 23 * * 5',
       },

@@ -57,6 +57,7 @@ const ALL_TABLES = [
   'permit_block',
   'position',
   'position_event',
+  'position_exit_hold',
   'proposal_record',
   'rate_limit_window',
   'readiness_assessment',

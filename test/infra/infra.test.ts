@@ -71,7 +71,7 @@ const runtimeSeries = new Set<string>(WORKER_RUNTIME_METRICS);
 describe('infra/: Prometheus rules and configuration', () => {
   it('promtool check rules accepts the alert rules', async () => {
     const result = await promtool('check', 'rules', infra('prometheus', 'rules', 'warden.rules.yml'));
-    expect(result).toMatchObject({ code: 0, output: expect.stringContaining('SUCCESS: 9 rules found') });
+    expect(result).toMatchObject({ code: 0, output: expect.stringContaining('SUCCESS: 11 rules found') });
   });
 
   it('promtool check config accepts prometheus.yml and finds the rules beside it', async () => {

@@ -69,7 +69,8 @@ describe('operator page', () => {
     expect(await page.textContent('#health')).toContain(
       'kill_switch_engaged: kill switch engaged by operator: page drill',
     );
-    expect(await page.textContent('#control-plane')).toContain('ENGAGED by olga (operator)');
+    expect(await page.textContent('#control-plane')).toContain('ENGAGED (halt) by olga (operator)');
+    expect(await page.textContent('#control-plane')).toContain('tradinghalted');
     expect(await page.textContent('#broke')).toContain('killSwitchEngagements: 1');
     expect(await page.textContent('#audit')).toContain('control_plane.kill_switch_engaged by olga');
 

@@ -1,5 +1,8 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createActivities } from '../../activities';
 import { toolPaths } from '../../src/config/paths';
@@ -162,6 +165,11 @@ describe('halted, not frozen: reduce mode, positions and reconciliation end to e
     await trading('reduce');
     const before = executeDeal.mock.calls.length;
     expect(await deal('exit-half', 'sell', 60)).toMatchObject({ status: 'executed', applyMode: 'live' });
+    if (process.env.WARDEN_RECORD_HISTORIES === '1')
+      writeFileSync(
+        path.join(__dirname, '..', 'histories', 'deal-execution-exit-reducing.json'),
+        historyToJSON(await client.workflow.getHandle(dealWorkflowId('exit-half')).fetchHistory()),
+      );
     expect(calls('exit-half')).toBe(1);
     expect(await position()).toMatchObject({ quantity: 60, heldByExits: 0 });
     expect(await deal('exit-flip', 'sell', 61)).toMatchObject({

@@ -169,7 +169,7 @@ describe.each([
     'trading states: reduce engages at once, reduce → halt at once, halt → reduce only by votes of others',
     async () => {
       const w = await worker({ ...TEST_SETTINGS, release: { cooldown: '0s', approvals: 1 } });
-      await w.runUntil(async () => {
+      const handle = await w.runUntil(async () => {
         const handle = await start();
         await settled(handle, () => true);
         const change = (input: ChangeControlPlaneInput) =>
@@ -218,7 +218,13 @@ describe.each([
         expect(
           await change({ kind: 'releaseKillSwitch', actor: 'mona', role: 'manager', reason: 'closed out' }),
         ).toMatchObject({ outcome: { status: 'applied' }, state: { killSwitchEngaged: false, killSwitchMode: null } });
+        return handle;
       });
+      if (process.env.WARDEN_RECORD_HISTORIES === '1')
+        writeFileSync(
+          path.join(__dirname, '..', 'histories', 'control-plane-trading-states.json'),
+          historyToJSON(await handle.fetchHistory()),
+        );
       const kinds = (await listAuditEvents(t.db)).map((e) => e.kind).reverse();
       expect(kinds).toEqual([
         'control_plane.kill_switch_engaged',

@@ -68,7 +68,8 @@ export const OPERATOR_PAGE_HTML = `<!doctype html>
   function showControlPlane(cp) {
     const rows = [
       ['go-live', cp.goLiveEnabled ? 'ON' : 'off'],
-      ['kill switch', cp.killSwitchEngaged ? 'ENGAGED by ' + (cp.killSwitchEngagedBy || '?') + ' (' + (cp.killSwitchSource || '?') + ') at ' + cp.killSwitchEngagedAt : 'released'],
+      ['trading', cp.tradingState || (cp.killSwitchEngaged ? 'halted' : 'active')],
+      ['kill switch', cp.killSwitchEngaged ? 'ENGAGED (' + (cp.killSwitchMode || 'halt') + ') by ' + (cp.killSwitchEngagedBy || '?') + ' (' + (cp.killSwitchSource || '?') + ') at ' + cp.killSwitchEngagedAt : 'released'],
       ['release approvals', cp.releaseApprovals.length ? cp.releaseApprovals.map((a) => a.actor + ' (' + a.role + ')').join(', ') : 'none'],
       ['apply mode', cp.applyMode],
       ['capital band', cp.capitalBand + (cp.capitalUsage === null ? '' : ' (' + (cp.capitalUsage * 100).toFixed(1) + '% of the GLOBAL cap)')],
