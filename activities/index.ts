@@ -6,6 +6,7 @@ import type { DealExecutor } from '../src/domain/deals/types';
 import type { GovernorSettings } from '../src/domain/permits/rules';
 import type { CommandExecutor } from '../src/domain/autonomy/activities';
 import { createAutonomyActivities } from './autonomy';
+import { createWeekActivities } from './week';
 import { createCommandGateActivities } from './command-gates';
 import { createControlPlaneActivities } from './control-plane';
 import { createDealActivities } from './deal-gates';
@@ -70,6 +71,7 @@ export function createActivities(deps: ActivityDeps) {
       capitalBands: settings.capitalBands,
     }),
     ...createAutonomyActivities(deps),
+    ...createWeekActivities({ db, capitalBands: settings.capitalBands }),
     ...createCommandGateActivities({ db, commandExecutorServed: deps.commandExecutor !== undefined }),
     ...createStrategyGateActivities(deps),
     ...createGoLiveActivities({ db, goLive: settings }),

@@ -9,6 +9,8 @@ import {
 } from '@temporalio/workflow';
 import type { AutonomyActivities } from '../src/domain/autonomy/activities';
 import type { HeimdallWeekReview } from '../src/domain/prod-eligibility/promotion';
+import { type GovernanceCycleInput, GovernanceCycleInputSchema } from '../src/domain/autonomy/week';
+import { parseInput } from '../src/domain/shared/errors';
 import { expansionProposal } from './expansion-proposal';
 import { policyChangeWorkflowId } from './names';
 import { policyChange } from './policy-change';
@@ -25,7 +27,10 @@ export interface GovernanceCycleResult {
   proposalId: string | null;
   /** Since friday-promotion: the Friday change request this cycle opened (or found opened today); null if none. */
   changeRequestId?: string | null;
+  /** What the week's holds suppressed (issue 19). */
+  held?: ('expansion' | 'promotions')[];
 }
+
 
 /** Since friday-promotion: seed 000's Heimdall review as the report keeps it. */
 export interface FridayPromotion extends HeimdallWeekReview {
@@ -40,11 +45,17 @@ export interface FridayPromotion extends HeimdallWeekReview {
  * state; an expansion starts its own long-lived proposal workflow. Seed 000's
  * Friday Heimdall review rides along and opens a change request.
  */
-export async function governanceCycle(): Promise<GovernanceCycleResult> {
+export async function governanceCycle(rawInput: GovernanceCycleInput = {}): Promise<GovernanceCycleResult> {
+  // Run by the week's workflow (issue 19), it hears what the week's holds suppress; by the Schedule or by hand, nothing.
+  const { suppress = [], week } = parseInput(GovernanceCycleInputSchema, rawInput ?? {}, 'governanceCycle input');
+  const held = {
+    expansion: suppress.includes('expansion'),
+    promotions: suppress.includes('promotions'),
+  };
   const at = new Date().toISOString();
   const prepared = await autonomy.prepareGovernanceReport({ at });
   let proposalId: string | null = null;
-  if (prepared.terms) {
+  if (prepared.terms && !held.expansion) {
     // Abandoned, not owned: the proposal outlives this week's cycle. Its terms were recorded as Warden's by
     // prepareGovernanceReport; the proposal loads them by this id (the args are ignored since warden-owned-proposals).
     await startChild(expansionProposal, {
@@ -55,12 +66,19 @@ export async function governanceCycle(): Promise<GovernanceCycleResult> {
     proposalId = prepared.terms.proposalId;
   }
   // Histories from before the Friday promotion replay without it.
-  const heimdall = patched('friday-promotion') ? await fridayPromotion(at) : undefined;
+  const heimdall = patched('friday-promotion') && !held.promotions ? await fridayPromotion(at) : undefined;
   const { terms, ...report } = prepared;
+  // A hold says so in the report: what the cycle would have done, and who held it back.
+  const holds = suppress.length > 0 ? { suppressed: suppress, week: week ?? null } : undefined;
   // Keyed by this run: a retried save finds its report. Activity inputs are not compared on replay.
   const { workflowId, runId } = workflowInfo();
   const reportId = await autonomy.saveGovernanceReport({
-    report: { ...report, proposal: terms, ...(heimdall ? { heimdall } : {}) },
+    report: {
+      ...report,
+      proposal: held.expansion ? null : terms,
+      ...(heimdall ? { heimdall } : {}),
+      ...(holds ? { held: { ...holds, ...(held.expansion && terms ? { proposalHeld: terms } : {}) } } : {}),
+    },
     proposalId,
     at,
     key: `governance-report:${workflowId}:${runId}`,
@@ -71,6 +89,7 @@ export async function governanceCycle(): Promise<GovernanceCycleResult> {
     reasons: prepared.decision.reasons,
     proposalId,
     ...(heimdall ? { changeRequestId: heimdall.changeRequestId } : {}),
+    ...(suppress.length > 0 ? { held: suppress } : {}),
   };
 }
 

@@ -12,3 +12,4 @@ export { policyChange } from './policy-change';
 export { regressionTripwire } from './regression-tripwire';
 export { reservationSweep } from './reservation-sweep';
 export { strategyPromotion } from './strategy-promotion';
+export { weeklyGovernance, weeklyGovernanceKickoff } from './weekly-governance';

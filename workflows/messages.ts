@@ -3,6 +3,14 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CommandDecision, CommandView } from '../src/domain/autonomy/commands';
 import type {
+  AcknowledgeReview,
+  Attest,
+  Hold,
+  Note,
+  ReleaseHold,
+  WeekStatus,
+} from '../src/domain/autonomy/week';
+import type {
   ApproveChangePayload,
   CancelChangePayload,
   ChangeRequestView,
@@ -122,3 +130,12 @@ export const approveChangeSignal = defineSignal<[ApproveChangePayload]>('approve
 export const rejectChangeSignal = defineSignal<[RejectChangePayload]>('rejectChange');
 export const changeRequestOpenedUpdate = defineUpdate<ChangeRequestView>('opened');
 export const changeRequestStatusQuery = defineQuery<ChangeRequestView>('status');
+
+// The week's governance (issue 19): updates with validators (plain JSON, for the Temporal CLI and UI), one query.
+export const acknowledgeReviewUpdate = defineUpdate<WeekStatus, [AcknowledgeReview]>('acknowledgeReview');
+export const holdUpdate = defineUpdate<WeekStatus, [Hold]>('hold');
+export const releaseHoldUpdate = defineUpdate<WeekStatus, [ReleaseHold]>('release');
+export const noteUpdate = defineUpdate<WeekStatus, [Note]>('note');
+export const attestUpdate = defineUpdate<WeekStatus, [Attest]>('attest');
+export const nextWeekStartedSignal = defineSignal<[{ week: string }]>('nextWeekStarted');
+export const weekStatusQuery = defineQuery<WeekStatus>('status');

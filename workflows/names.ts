@@ -16,6 +16,8 @@ export const DEAL_EXECUTION_WORKFLOW_TYPE = 'dealExecution' satisfies WorkflowTy
 export const EXPANSION_PROPOSAL_WORKFLOW_TYPE = 'expansionProposal' satisfies WorkflowType;
 export const GO_LIVE_PLAYBOOK_WORKFLOW_TYPE = 'goLivePlaybook' satisfies WorkflowType;
 export const GOVERNANCE_CYCLE_WORKFLOW_TYPE = 'governanceCycle' satisfies WorkflowType;
+export const WEEKLY_GOVERNANCE_WORKFLOW_TYPE = 'weeklyGovernance' satisfies WorkflowType;
+export const WEEKLY_GOVERNANCE_KICKOFF_WORKFLOW_TYPE = 'weeklyGovernanceKickoff' satisfies WorkflowType;
 export const INFRASTRUCTURE_CANARY_WORKFLOW_TYPE = 'infrastructureCanary' satisfies WorkflowType;
 export const NOTIFICATION_DISPATCH_WORKFLOW_TYPE = 'notificationDispatch' satisfies WorkflowType;
 export const OPERATOR_SESSION_WORKFLOW_TYPE = 'operatorSession' satisfies WorkflowType;
@@ -35,6 +37,8 @@ export const GO_LIVE_PLAYBOOK_WORKFLOW_ID = 'go-live-playbook';
 export const REGRESSION_TRIPWIRE_WORKFLOW_ID = 'warden-regression-tripwire';
 export const INFRASTRUCTURE_CANARY_WORKFLOW_ID = 'warden-infrastructure-canary';
 export const GOVERNANCE_CYCLE_WORKFLOW_ID = 'warden-governance-cycle';
+/** The Monday Schedule's run, which starts the week's `weekly-governance-<ISO week>` (weeklyGovernanceWorkflowId). */
+export const WEEKLY_GOVERNANCE_KICKOFF_WORKFLOW_ID = 'warden-weekly-governance-kickoff';
 export const RESERVATION_SWEEP_WORKFLOW_ID = 'warden-reservation-sweep';
 
 // One run per entity: the id is derived from the entity's own, so a second start is refused by Temporal.

@@ -9,6 +9,8 @@ import {
   REGRESSION_TRIPWIRE_WORKFLOW_TYPE,
   RESERVATION_SWEEP_WORKFLOW_ID,
   RESERVATION_SWEEP_WORKFLOW_TYPE,
+  WEEKLY_GOVERNANCE_KICKOFF_WORKFLOW_ID,
+  WEEKLY_GOVERNANCE_KICKOFF_WORKFLOW_TYPE,
 } from '../../workflows/names';
 
 /** Public names: operators trigger and pause these with `temporal schedule …`. */
@@ -16,6 +18,7 @@ export const TRIPWIRE_SCHEDULE_ID = 'warden-regression-tripwire';
 export const CANARY_SCHEDULE_ID = 'warden-infrastructure-canary';
 export const GOVERNANCE_CYCLE_SCHEDULE_ID = 'warden-governance-cycle';
 export const RESERVATION_SWEEP_SCHEDULE_ID = 'warden-reservation-sweep';
+export const WEEKLY_GOVERNANCE_SCHEDULE_ID = 'warden-weekly-governance';
 
 export interface WatchdogScheduleSettings {
   taskQueue: string;
@@ -24,6 +27,8 @@ export interface WatchdogScheduleSettings {
   canary: CanaryInput;
   /** Cron, UTC; seed 002 runs the cycle on Friday end of day. */
   governanceCycleCron?: string;
+  /** Cron, UTC, that starts each week's weeklyGovernance (Monday 00:00 by default). */
+  weeklyGovernanceCron?: string;
 }
 
 function schedules(settings: WatchdogScheduleSettings): ScheduleOptions[] {
@@ -66,6 +71,19 @@ function schedules(settings: WatchdogScheduleSettings): ScheduleOptions[] {
       },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' },
       memo: { purpose: 'seed 002: weekly governance cycle' },
+    },
+    {
+      scheduleId: WEEKLY_GOVERNANCE_SCHEDULE_ID,
+      spec: { cronExpressions: [settings.weeklyGovernanceCron ?? '0 0 * * 1'] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: WEEKLY_GOVERNANCE_KICKOFF_WORKFLOW_TYPE,
+        workflowId: WEEKLY_GOVERNANCE_KICKOFF_WORKFLOW_ID,
+        taskQueue: settings.taskQueue,
+        args: [],
+      },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' },
+      memo: { purpose: 'issue 19: one weeklyGovernance workflow per ISO week' },
     },
   ];
 }

@@ -202,6 +202,18 @@ export const AuditKind = {
   },
   readiness: { attested: 'readiness.attested' },
   governance: { report: 'governance.report' },
+  // The weekly governance workflow (issue 19): one week's review, its steering and its Friday decision.
+  week: {
+    reviewRecorded: 'week.review_recorded',
+    reviewAcknowledged: 'week.review_acknowledged',
+    reviewUnacknowledged: 'week.review_unacknowledged',
+    held: 'week.held',
+    released: 'week.released',
+    noted: 'week.noted',
+    attested: 'week.attested',
+    refused: 'week.refused',
+    fridayDecided: 'week.friday_decided',
+  },
   // A governed command's outcome, keyed by `CommandStatus`; a command type's policy (its execution class).
   command,
   commandPolicy: { set: 'command_policy.set' },

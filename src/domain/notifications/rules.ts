@@ -14,6 +14,7 @@ export const NOTIFICATION_KINDS = [
   'breaker_triggered',
   'proposal_waiting',
   'deal_needs_reconciliation',
+  'review_unacknowledged',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
@@ -40,6 +41,10 @@ type Rule = (event: AnnouncedEvent) => NotificationDraft;
 
 /** Audit kind → notification. Breaker kinds are `breaker.<action>` for each trip action. */
 const RULES: Record<string, Rule> = {
+  [AuditKind.week.reviewUnacknowledged]: ({ subject, details }) => ({
+    kind: 'review_unacknowledged',
+    summary: `The Monday review of ${after('week:', subject)} is not acknowledged (${text(details.deadline, 'by noon UTC')}): ${text(details.roles, 'an operator')} to read it and acknowledgeReview`,
+  }),
   [AuditKind.controlPlane.killSwitchEngaged]: ({ actor, details }) => {
     const change = record(details.change);
     return {

@@ -122,6 +122,15 @@ const RECORDED: AuditKindName[] = [
   'tripwire.policy_set',
   'tripwire.reset',
   'tripwire.triggered',
+  'week.attested',
+  'week.friday_decided',
+  'week.held',
+  'week.noted',
+  'week.refused',
+  'week.released',
+  'week.review_acknowledged',
+  'week.review_recorded',
+  'week.review_unacknowledged',
 ];
 
 const leaves = (value: unknown): string[] =>

@@ -1,0 +1,191 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities';
+import { WardenClient } from '../../src/client';
+import { listAuditEvents } from '../../src/db/audit.repository';
+import { isoWeekOf, weekStart, weeklyGovernanceWorkflowId } from '../../src/domain/autonomy/week';
+import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
+import {
+  acknowledgeReviewUpdate,
+  holdUpdate,
+  nextWeekStartedSignal,
+  noteUpdate,
+  releaseHoldUpdate,
+  weekStatusQuery,
+} from '../../workflows/messages';
+import { weeklyGovernance } from '../../workflows/weekly-governance';
+import {
+  createTestDatabase,
+  createTimeSkippingEnv,
+  TEST_SETTINGS,
+  type TestDatabase,
+  uniqueName,
+  workflowBundle,
+} from '../helpers';
+
+const HOUR = 3_600_000;
+
+// Issue 19: a whole week in seconds on the time-skipping server, with Warden's own activities on a real
+// database. The week is next week's, so the run starts before its Monday and time only moves forward.
+describe('weeklyGovernance: one long-lived workflow per ISO week', () => {
+  let env: TestWorkflowEnvironment;
+  let t: TestDatabase;
+
+  // A server and a database per test: time only moves forward, and a query after a worker hand-over can hang.
+  beforeEach(async () => {
+    [env, t] = await Promise.all([createTimeSkippingEnv(), createTestDatabase()]);
+  });
+  afterEach(async () => {
+    await t?.drop();
+    await env?.teardown();
+  });
+
+  it("an unheld Friday opens the change request the week's Heimdall numbers call for, applying nothing", async () => {
+    const taskQueue = uniqueName('week');
+    const warden = new WardenClient(env.client, taskQueue);
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: workflowBundle(),
+      activities: createActivities({
+        db: t.db,
+        governor: DEFAULT_GOVERNOR_SETTINGS,
+        controlPlane: warden,
+        settings: TEST_SETTINGS,
+      }),
+    });
+    const week = isoWeekOf(new Date((await env.currentTimeMs()) + 7 * 24 * HOUR));
+    const monday = weekStart(week).getTime();
+    const dayOf = (days: number) => new Date(monday + days * 24 * HOUR).toISOString().slice(0, 10);
+    // WHOLESALE_OFFER (92%, 75 trials, 82%, off): 100 sandbox trials at 90% success and 0.95 confidence.
+    for (const d of [1, 2])
+      await t.db
+        .insertInto('heimdall_scorecard_day')
+        .values({ domain: 'WHOLESALE_OFFER', day: dayOf(d), trials: 50, successes: 45, confidence_sum: 0.95 * 50 })
+        .execute();
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(weeklyGovernance, {
+        taskQueue,
+        workflowId: weeklyGovernanceWorkflowId(week),
+        args: [{ week }],
+      });
+      await env.sleep(monday + (4 * 24 + 23.5) * HOUR - (await env.currentTimeMs()));
+      const friday = (await handle.query(weekStatusQuery)).friday;
+      expect(friday).toMatchObject({ held: [], changeRequestId: `friday-${dayOf(4)}` });
+      const policy = await t.db
+        .selectFrom('heimdall_policy')
+        .select(['min_confidence_prod', 'prod_use_enabled'])
+        .where('domain', '=', 'WHOLESALE_OFFER')
+        .executeTakeFirstOrThrow();
+      // Opened, never applied by the week: people approve it.
+      expect(policy).toEqual({ min_confidence_prod: 0.92, prod_use_enabled: false });
+      await handle.signal(nextWeekStartedSignal, { week: 'next' });
+      await handle.result();
+    });
+  });
+
+  it('Monday review and its noon reminder, holds and a release by someone else, Friday held back; bad input changes nothing', async () => {
+    const taskQueue = uniqueName('week');
+    const warden = new WardenClient(env.client, taskQueue);
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: workflowBundle(),
+      activities: createActivities({
+        db: t.db,
+        governor: DEFAULT_GOVERNOR_SETTINGS,
+        controlPlane: warden,
+        settings: TEST_SETTINGS,
+      }),
+    });
+    const week = isoWeekOf(new Date((await env.currentTimeMs()) + 7 * 24 * HOUR));
+    const monday = weekStart(week).getTime();
+    /** Moves the server's clock to `hours` after the week's Monday 00:00 UTC. */
+    const at = async (hours: number) => {
+      const left = monday + hours * HOUR - (await env.currentTimeMs());
+      if (left > 0) await env.sleep(left);
+    };
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(weeklyGovernance, {
+        taskQueue,
+        workflowId: weeklyGovernanceWorkflowId(week),
+        args: [{ week }],
+      });
+      const status = () => handle.query(weekStatusQuery);
+      expect(await status()).toMatchObject({ week, review: null, holds: [] });
+
+      await at(1);
+      expect((await status()).review).toMatchObject({ summary: { health: expect.any(String) } });
+      await at(13);
+      expect(await status()).toMatchObject({ acknowledged: null, reminded: true });
+      const reminder = await t.db
+        .selectFrom('notification')
+        .select(['kind', 'summary'])
+        .where('kind', '=', 'review_unacknowledged')
+        .execute();
+      expect(reminder).toEqual([{ kind: 'review_unacknowledged', summary: expect.stringContaining(week) }]);
+      await handle.executeUpdate(acknowledgeReviewUpdate, { args: [{ actor: 'olga', note: 'read it late' }] });
+
+      // Wednesday: a hold at once; its holder cannot release it, someone else can.
+      await at(2 * 24 + 10);
+      const held = await handle.executeUpdate(holdUpdate, {
+        args: [{ actor: 'alice', reason: 'drift on WHOLESALE', scope: 'expansion' }],
+      });
+      expect(held.suppressed).toEqual(['expansion']);
+      const own = handle.executeUpdate(releaseHoldUpdate, { args: [{ actor: 'Alice', reason: 'mine' }] });
+      await expect(own).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+      await expect(own).rejects.toMatchObject({ cause: { message: expect.stringMatching(/^actor: Alice placed/) } });
+      expect((await status()).suppressed).toEqual(['expansion']);
+      const released = await handle.executeUpdate(releaseHoldUpdate, { args: [{ actor: 'bob', reason: 'fixed' }] });
+      expect(released).toMatchObject({
+        holds: [],
+        suppressed: [],
+        releases: [{ actor: 'bob', released: ['expansion'] }],
+      });
+      await handle.executeUpdate(holdUpdate, { args: [{ actor: 'carol', reason: 'incident review', scope: 'all' }] });
+
+      // Bad input is refused by the validator, naming the field, before it reaches history.
+      const bad = handle.executeUpdate(holdUpdate, {
+        args: [{ actor: 'x', reason: 'r', scope: 'everything' } as never],
+      });
+      await expect(bad).rejects.toMatchObject({ cause: { message: expect.stringMatching(/^scope: /) } });
+      const nul = handle.executeUpdate(noteUpdate, { args: [{ actor: 'x', text: 'a\u0000b' }] });
+      await expect(nul).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+      expect(await status()).toMatchObject({ notes: [], suppressed: ['expansion', 'promotions'] });
+
+      // Friday end of day: the cycle runs inside the week, held back from what the holds name.
+      await at(4 * 24 + 23.5);
+      const friday = (await status()).friday;
+      expect(friday).toMatchObject({ held: ['expansion', 'promotions'], proposalId: null, changeRequestId: null });
+      const report = await t.db
+        .selectFrom('governance_report')
+        .select('report')
+        .where('id', '=', friday!.reportId)
+        .executeTakeFirstOrThrow();
+      expect(report.report).toMatchObject({ held: { suppressed: ['expansion', 'promotions'], week } });
+
+      await handle.signal(nextWeekStartedSignal, { week: 'next' });
+      expect(await handle.result()).toMatchObject({ week, friday: { held: ['expansion', 'promotions'] } });
+      const history = await handle.fetchHistory();
+      expect(history.events?.some((e) => e.workflowTaskFailedEventAttributes)).toBe(false);
+      if (process.env.WARDEN_RECORD_HISTORIES === '1')
+        writeFileSync(path.join(__dirname, '..', 'histories', 'weekly-governance-held.json'), historyToJSON(history));
+    });
+    const kinds = (await listAuditEvents(t.db, { subject: `week:${week}` })).map((e) => e.kind).reverse();
+    expect(kinds).toEqual([
+      'week.review_recorded',
+      'week.review_unacknowledged',
+      'week.review_acknowledged',
+      'week.held',
+      'week.refused',
+      'week.released',
+      'week.held',
+      'week.friday_decided',
+    ]);
+  });
+});
