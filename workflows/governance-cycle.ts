@@ -31,7 +31,6 @@ export interface GovernanceCycleResult {
   held?: ('expansion' | 'promotions')[];
 }
 
-
 /** Since friday-promotion: seed 000's Heimdall review as the report keeps it. */
 export interface FridayPromotion extends HeimdallWeekReview {
   changeRequestId: string | null;

@@ -2,14 +2,7 @@
 // client and CLI send them. Names and JSON fields are a public interface.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CommandDecision, CommandView } from '../src/domain/autonomy/commands';
-import type {
-  AcknowledgeReview,
-  Attest,
-  Hold,
-  Note,
-  ReleaseHold,
-  WeekStatus,
-} from '../src/domain/autonomy/week';
+import type { AcknowledgeReview, Attest, Hold, Note, ReleaseHold, WeekStatus } from '../src/domain/autonomy/week';
 import type {
   ApproveChangePayload,
   CancelChangePayload,

@@ -84,7 +84,7 @@ export async function weeklyGovernance(rawInput: WeeklyGovernanceInput): Promise
   const status = (): WeekStatus => ({
     ...state,
     fridayAt: calendar.fridayAt.toISOString(),
-    msUntilFriday: Math.max(0, calendar.fridayAt.getTime() - Date.now()),
+    msUntilFriday: Math.max(0, calendar.fridayAt.getTime() - new Date().getTime()),
     suppressed: suppressedBy(state.holds),
   });
   const now = () => new Date().toISOString();
@@ -174,7 +174,7 @@ export async function weeklyGovernance(rawInput: WeeklyGovernanceInput): Promise
   const waitUntil = async (at: Date, done: () => boolean = () => false) => {
     for (;;) {
       const due = () => workflowInfo().continueAsNewSuggested || messages >= MESSAGES_PER_RUN;
-      const left = at.getTime() - Date.now();
+      const left = at.getTime() - new Date().getTime();
       if (done() || left <= 0) return;
       await condition(() => done() || due(), left);
       if (due() && !done()) {
