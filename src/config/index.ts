@@ -130,6 +130,10 @@ const envSchema = z
       .string()
       .regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression, e.g. "0 23 * * 5"')
       .default('0 23 * * 5'),
+    WARDEN_WEEKLY_GOVERNANCE_CRON: z
+      .string()
+      .regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression, e.g. "0 0 * * 1"')
+      .default('0 0 * * 1'),
     WARDEN_CANARY_HTTP_PROBES: namedUrls(),
     WARDEN_ENV: z
       .string()
@@ -243,6 +247,8 @@ export interface Config {
     canaryAction: 'KILL_SWITCH' | 'REDUCE_ONLY';
     httpProbes: { name: string; url: string }[];
     governanceCycleCron: string;
+    /** Starts each ISO week's weeklyGovernance (Monday 00:00 UTC by default). */
+    weeklyGovernanceCron: string;
   };
   /** Deployment environment name; approval settings below are this environment's. */
   environment: string;
@@ -316,6 +322,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       canaryAction: e.WARDEN_CANARY_ACTION,
       httpProbes: e.WARDEN_CANARY_HTTP_PROBES,
       governanceCycleCron: e.WARDEN_GOVERNANCE_CYCLE_CRON,
+      weeklyGovernanceCron: e.WARDEN_WEEKLY_GOVERNANCE_CRON,
     },
     environment: e.WARDEN_ENV,
     apiPort: e.WARDEN_API_PORT,
@@ -354,6 +361,7 @@ export function watchdogScheduleSettings(config: Config) {
       httpProbes: config.watchdogs.httpProbes,
     },
     governanceCycleCron: config.watchdogs.governanceCycleCron,
+    weeklyGovernanceCron: config.watchdogs.weeklyGovernanceCron,
   };
 }
 

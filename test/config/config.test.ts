@@ -27,6 +27,7 @@ describe('loadConfig', () => {
         canaryAction: 'KILL_SWITCH',
         httpProbes: [],
         governanceCycleCron: '0 23 * * 5',
+        weeklyGovernanceCron: '0 0 * * 1',
       },
       environment: 'dev',
       apiPort: 8080,

@@ -19,6 +19,7 @@ import {
   applyWatchdogSchedules,
   CANARY_SCHEDULE_ID,
   GOVERNANCE_CYCLE_SCHEDULE_ID,
+  WEEKLY_GOVERNANCE_SCHEDULE_ID,
   TRIPWIRE_SCHEDULE_ID,
 } from '../../src/temporal/schedules';
 import type { GovernanceCycleResult } from '../../workflows/governance-cycle';
@@ -76,7 +77,12 @@ describe('autonomy governance end to end', () => {
 
   afterAll(async () => {
     await api?.close();
-    for (const id of [TRIPWIRE_SCHEDULE_ID, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID])
+    for (const id of [
+      TRIPWIRE_SCHEDULE_ID,
+      CANARY_SCHEDULE_ID,
+      GOVERNANCE_CYCLE_SCHEDULE_ID,
+      WEEKLY_GOVERNANCE_SCHEDULE_ID,
+    ])
       await client.schedule
         .getHandle(id)
         .delete()

@@ -9,7 +9,12 @@ import { upsertRiskPolicy } from '../../src/db/risk.repository';
 import { setRegressionPolicy } from '../../src/db/watchdogs.repository';
 import { WORKER_RUNTIME_METRICS } from '../../src/operator/metrics/worker-runtime';
 import { projectRoot } from '../../src/config/paths';
-import { CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID, TRIPWIRE_SCHEDULE_ID } from '../../src/temporal/schedules';
+import {
+  CANARY_SCHEDULE_ID,
+  GOVERNANCE_CYCLE_SCHEDULE_ID,
+  WEEKLY_GOVERNANCE_SCHEDULE_ID,
+  TRIPWIRE_SCHEDULE_ID,
+} from '../../src/temporal/schedules';
 import { closedPort } from '../support/processes';
 import { armControlPlane } from '../support/change-requests';
 import {
@@ -111,7 +116,12 @@ describe('/metrics of a running Warden', () => {
   });
 
   afterAll(async () => {
-    for (const id of [TRIPWIRE_SCHEDULE_ID, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID])
+    for (const id of [
+      TRIPWIRE_SCHEDULE_ID,
+      CANARY_SCHEDULE_ID,
+      GOVERNANCE_CYCLE_SCHEDULE_ID,
+      WEEKLY_GOVERNANCE_SCHEDULE_ID,
+    ])
       await client?.schedule
         .getHandle(id)
         .delete()

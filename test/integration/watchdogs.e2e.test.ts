@@ -18,6 +18,7 @@ import {
   applyWatchdogSchedules,
   CANARY_SCHEDULE_ID,
   GOVERNANCE_CYCLE_SCHEDULE_ID,
+  WEEKLY_GOVERNANCE_SCHEDULE_ID,
   TRIPWIRE_SCHEDULE_ID,
 } from '../../src/temporal/schedules';
 import { type CliApi, closedPort, type Ran, serveCliApi } from '../support/processes';
@@ -147,7 +148,7 @@ describe('watchdogs end to end', () => {
       }),
     ).toEqual({
       created: [],
-      updated: [TRIPWIRE_SCHEDULE_ID, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID],
+      updated: [TRIPWIRE_SCHEDULE_ID, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID, WEEKLY_GOVERNANCE_SCHEDULE_ID],
     });
     await armControlPlane(t.db, warden, { goLive: true, applyMode: 'live' });
     await warden.waitForControlPlane(2);
@@ -159,7 +160,12 @@ describe('watchdogs end to end', () => {
   afterAll(async () => {
     release?.();
     await api?.close();
-    for (const id of [TRIPWIRE_SCHEDULE_ID, CANARY_SCHEDULE_ID, GOVERNANCE_CYCLE_SCHEDULE_ID])
+    for (const id of [
+      TRIPWIRE_SCHEDULE_ID,
+      CANARY_SCHEDULE_ID,
+      GOVERNANCE_CYCLE_SCHEDULE_ID,
+      WEEKLY_GOVERNANCE_SCHEDULE_ID,
+    ])
       await client.schedule
         .getHandle(id)
         .delete()

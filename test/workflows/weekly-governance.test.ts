@@ -27,6 +27,7 @@ import {
   uniqueName,
   workflowBundle,
 } from '../helpers';
+import { serveCliApi } from '../support/processes';
 
 const HOUR = 3_600_000;
 
@@ -43,6 +44,59 @@ describe('weeklyGovernance: one long-lived workflow per ISO week', () => {
   afterEach(async () => {
     await t?.drop();
     await env?.teardown();
+  });
+
+  it('the warden CLI reads and steers the week as its keys: a holder cannot release, another approver can', async () => {
+    const taskQueue = uniqueName('week');
+    const warden = new WardenClient(env.client, taskQueue);
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: workflowBundle(),
+      activities: createActivities({
+        db: t.db,
+        governor: DEFAULT_GOVERNOR_SETTINGS,
+        controlPlane: warden,
+        settings: TEST_SETTINGS,
+      }),
+    });
+    const api = await serveCliApi({ db: t.db, client: env.client, taskQueue });
+    try {
+      const alice = api.cli(await api.key('alice', ['risk_officer']));
+      const bob = api.cli(await api.key('bob', ['manager']));
+      const week = isoWeekOf(new Date((await env.currentTimeMs()) + 7 * 24 * HOUR));
+      await worker.runUntil(async () => {
+        await env.client.workflow.start(weeklyGovernance, {
+          taskQueue,
+          workflowId: weeklyGovernanceWorkflowId(week),
+          args: [{ week }],
+        });
+        const held = await alice([
+          'week',
+          'hold',
+          '--week',
+          week,
+          '--scope',
+          'promotions',
+          '--reason',
+          'drift',
+          '--json',
+        ]);
+        expect(held, held.stderr).toMatchObject({ code: 0 });
+        expect(JSON.parse(held.stdout)).toMatchObject({ holds: [{ actor: 'alice', scope: 'promotions' }] });
+        const own = await alice(['week', 'release', '--week', week, '--reason', 'mine']);
+        expect(own.code).not.toBe(0);
+        expect(own.stderr).toContain('actor: alice placed the promotions hold');
+        const bad = await alice(['week', 'hold', '--week', week, '--scope', 'nothing', '--reason', 'x']);
+        expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining('--scope') });
+        expect(await bob(['week', 'release', '--week', week, '--reason', 'reviewed'])).toMatchObject({ code: 0 });
+        const status = await bob(['week', '--week', week, '--json']);
+        expect(JSON.parse(status.stdout)).toMatchObject({ week, holds: [], releases: [{ actor: 'bob' }] });
+        await env.client.workflow.getHandle(weeklyGovernanceWorkflowId(week)).terminate('test over');
+      });
+    } finally {
+      await api.close();
+    }
   });
 
   it("an unheld Friday opens the change request the week's Heimdall numbers call for, applying nothing", async () => {

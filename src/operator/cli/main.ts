@@ -8,6 +8,7 @@ import { autonomyCommands } from './autonomy-commands';
 import { strategyCommands } from './strategy-commands';
 import { notificationCommands } from './notification-commands';
 import { reviewCommands } from './review-commands';
+import { weekCommands } from './week-commands';
 import { goLiveCommands } from './go-live-commands';
 import { identityCommands } from './identity-commands';
 import { policyCommands } from './policy-commands';
@@ -64,6 +65,9 @@ autonomy
   attest ITEM [--passed true|false] [--note N]     an operator's attestation of a checklist item
   approvers add|remove ROLE NAME [--reason R]       who may approve for a role (adding one is a change request)
   cycle run                                         run the weekly governance cycle now
+  week [status] [--week 2026-W49]                   this ISO week's governance: review, holds, notes, Friday
+  week hold --scope expansion|promotions|all --reason R | release --reason R (not whoever held)
+  week ack [--note N] | note --text T               acknowledge the Monday review; a note on the week
   command-policies list | set TYPE --class OBSERVE_ONLY|SANDBOX_EXEC|PROD_EXEC [--safe-in-reduce true|false] --reason R
                                                     what a command type is (audited); any other type is PROD_EXEC
 strategies (seed 001)
@@ -109,6 +113,7 @@ const commands = {
   ...autonomyCommands,
   ...strategyCommands,
   ...reviewCommands,
+  ...weekCommands,
   ...notificationCommands,
   ...goLiveCommands,
   ...identityCommands,

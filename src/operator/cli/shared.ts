@@ -80,6 +80,9 @@ export const options = {
   'safe-in-reduce': { type: 'string' },
   'exits-ignore-loss-cap': { type: 'string' },
   mode: { type: 'string' },
+  week: { type: 'string' },
+  scope: { type: 'string' },
+  text: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

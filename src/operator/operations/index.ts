@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { weekOperations } from './week';
 import { autonomyOperations } from './autonomy';
 import { changeRequestOperations } from './change-requests';
 import { controlSetterOperations } from './control-setters';
@@ -31,6 +32,7 @@ export const OPERATIONS = {
   ...changeRequestOperations,
   ...governedSetterOperations,
   ...controlSetterOperations,
+  ...weekOperations,
 } satisfies Record<string, Operation>;
 
 export type Operations = typeof OPERATIONS;
