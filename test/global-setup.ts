@@ -8,6 +8,7 @@ import { serverLimitArgs } from '../src/temporal/dev-server';
 /** Namespaces created on the shared dev server, one per file that runs `warden-control-plane`. */
 export const E2E_NAMESPACES = [
   'warden-deals-e2e',
+  'warden-control-plane-cli-e2e',
   'warden-watchdogs-e2e',
   'warden-restart-e2e',
   'warden-autonomy-e2e',

@@ -37,16 +37,20 @@ describe('control plane end to end', () => {
   let carol: (args: string[], extra?: Record<string, string>) => Promise<Ran>;
   const taskQueue = uniqueName('e2e');
   const address = devServerAddress();
-  const temporal = (...args: string[]) => exec(toolPaths.temporal, [...args, '--address', address]);
+  // Its own namespace: the control plane is a singleton per namespace, and other files run one too.
+  const namespace = 'warden-control-plane-cli-e2e';
+  const temporal = (...args: string[]) =>
+    exec(toolPaths.temporal, [...args, '--address', address, '--namespace', namespace]);
   // `warden` as carol, through the API with her key: she holds two approver roles.
   const wardenCli = (args: string[], env: Record<string, string> = {}) => carol(args, env);
 
   beforeAll(async () => {
     t = await createTestDatabase();
     await markGoLivePlaybookCompleted(t.db);
-    client = new Client({ connection: await Connection.connect({ address }) });
+    client = new Client({ connection: await Connection.connect({ address }), namespace });
     warden = new WardenClient(client, taskQueue);
     worker = await runDevServerWorker({
+      namespace,
       taskQueue,
       activities: createActivities({
         db: t.db,
@@ -61,6 +65,7 @@ describe('control plane end to end', () => {
     api = await serveCliApi({ db: t.db, client, taskQueue });
     carol = api.cli(await api.key('carol', ['owner', 'risk_officer']), {
       TEMPORAL_ADDRESS: address,
+      TEMPORAL_NAMESPACE: namespace,
       WARDEN_TASK_QUEUE: taskQueue,
       DATABASE_URL: t.url,
     });
