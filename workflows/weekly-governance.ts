@@ -7,6 +7,7 @@ import {
   executeChild,
   getExternalWorkflowHandle,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -53,6 +54,9 @@ const week$ = proxyActivities<WeekActivities>({
   retry: { maximumInterval: '1 minute' },
 });
 
+/** Since this patch a weeklyGovernance run under any id but its week's fails at once, naming the id. */
+export const WEEKLY_GOVERNANCE_ONE_WRITER = 'weekly-governance-one-writer';
+
 /** Updates a run takes before it hands its state to the next (well under 10,000 events). */
 const MESSAGES_PER_RUN = 500;
 
@@ -76,9 +80,16 @@ const validating =
 export async function weeklyGovernance(rawInput: WeeklyGovernanceInput): Promise<WeekStatus> {
   const input = parseInput(WeeklyGovernanceInputSchema, rawInput, 'weeklyGovernance input');
   const { week } = input;
+  const { workflowId, runId } = workflowInfo();
+  // One writer per week: its Friday child and its audit keys are the week's, so no other id may run it.
+  // Asked only there (as the control plane does), so the week's own history never records the patch.
+  if (workflowId !== weeklyGovernanceWorkflowId(week) && patched(WEEKLY_GOVERNANCE_ONE_WRITER))
+    throw ApplicationFailure.nonRetryable(
+      `workflowId: the week ${week} runs only as ${weeklyGovernanceWorkflowId(week)}; ${workflowId} changes nothing`,
+      ErrorType.InvalidInput,
+    );
   const state: WeekState = input.state ?? emptyWeek(week);
   const calendar = weekCalendar(week, input);
-  const { workflowId, runId } = workflowInfo();
   let messages = 0;
 
   const status = (): WeekStatus => ({

@@ -35,6 +35,7 @@ import { EndSessionPayloadSchema, OperatorSessionInputSchema } from '../../src/d
 import { NotificationDispatchInputSchema } from '../../src/domain/notifications/dispatch';
 import { OrderApprovalSchema, PromotionInputSchema } from '../../src/domain/strategy/messages';
 import { CanaryInputSchema } from '../../src/domain/watchdogs/canary';
+import { WeeklyGovernanceInputSchema, WeeklyGovernanceKickoffInputSchema } from '../../src/domain/autonomy/week';
 import { addApprover } from '../../src/db/autonomy.repository';
 import { getStrategy, setStrategyLevel, upsertStrategy } from '../../src/db/strategy.repository';
 import { OPERATIONS, runOperation } from '../../src/operator/operations';
@@ -121,6 +122,8 @@ async function inspectRuns(
  * (a run Warden never proposed ends refused, for that reason, whatever it carried).
  */
 const RECORD_BACKED = new Set(['expansionProposal', 'strategyPromotion']);
+/** Workflows that run only under their own id: a start under the harness's random one is refused naming workflowId. */
+const ONE_WRITER = new Set(['controlPlane', 'weeklyGovernance']);
 
 /** Every workflow of the bundle, started raw with a fuzzed first argument. */
 export function workflowBoundaries(env: FuzzEnv): Boundary[] {
@@ -135,6 +138,8 @@ export function workflowBoundaries(env: FuzzEnv): Boundary[] {
     ['controlPlane', ControlPlaneInputSchema],
     ['notificationDispatch', NotificationDispatchInputSchema],
     ['infrastructureCanary', CanaryInputSchema],
+    ['weeklyGovernance', WeeklyGovernanceInputSchema],
+    ['weeklyGovernanceKickoff', WeeklyGovernanceKickoffInputSchema],
     // No input: whatever arrives is ignored, and the run must still close as it does.
     ['governanceCycle', undefined],
     ['regressionTripwire', undefined],
@@ -150,7 +155,7 @@ export function workflowBoundaries(env: FuzzEnv): Boundary[] {
       kind: 'workflow' as const,
       template,
       // A controlPlane run under any id but the control plane's is refused naming the start's workflowId.
-      known: new Set([...(schema ? fieldsOf(schema) : []), ...(type === 'controlPlane' ? ['workflowId'] : [])]),
+      known: new Set([...(schema ? fieldsOf(schema) : []), ...(ONE_WRITER.has(type) ? ['workflowId'] : [])]),
       ...(schema && !RECORD_BACKED.has(type) ? { schema } : { schema: z.unknown() }),
       // Each new run costs the worker a fresh workflow context: more at once only queues them, and
       // the control plane's own tasks wait in the same queue (the engage verdict would measure the harness).

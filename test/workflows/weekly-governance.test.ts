@@ -46,6 +46,31 @@ describe('weeklyGovernance: one long-lived workflow per ISO week', () => {
     await env?.teardown();
   });
 
+  it("runs only under its week's id: another id fails at once, naming workflowId, and writes nothing", async () => {
+    const taskQueue = uniqueName('week');
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: workflowBundle(),
+      activities: createActivities({
+        db: t.db,
+        governor: DEFAULT_GOVERNOR_SETTINGS,
+        controlPlane: new WardenClient(env.client, taskQueue),
+        settings: TEST_SETTINGS,
+      }),
+    });
+    const week = isoWeekOf(new Date(await env.currentTimeMs()));
+    await worker.runUntil(async () => {
+      const run = env.client.workflow.execute(weeklyGovernance, {
+        taskQueue,
+        workflowId: uniqueName('not-the-week'),
+        args: [{ week }],
+      });
+      await expect(run).rejects.toMatchObject({ cause: { message: expect.stringMatching(/^workflowId: /) } });
+    });
+    expect(await listAuditEvents(t.db, { subject: `week:${week}` })).toEqual([]);
+  });
+
   it('the warden CLI reads and steers the week as its keys: a holder cannot release, another approver can', async () => {
     const taskQueue = uniqueName('week');
     const warden = new WardenClient(env.client, taskQueue);
