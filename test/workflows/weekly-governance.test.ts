@@ -46,7 +46,8 @@ describe('weeklyGovernance: one long-lived workflow per ISO week', () => {
     await env?.teardown();
   });
 
-  it("runs only under its week's id: another id fails at once, naming workflowId, and writes nothing", async () => {
+  /** A worker of Warden's own workflows and activities on this test's server, database and queue. */
+  const weekWorker = async () => {
     const taskQueue = uniqueName('week');
     const worker = await Worker.create({
       connection: env.nativeConnection,
@@ -59,6 +60,11 @@ describe('weeklyGovernance: one long-lived workflow per ISO week', () => {
         settings: TEST_SETTINGS,
       }),
     });
+    return { taskQueue, worker };
+  };
+
+  it("runs only under its week's id: another id fails at once, naming workflowId, and writes nothing", async () => {
+    const { taskQueue, worker } = await weekWorker();
     const week = isoWeekOf(new Date(await env.currentTimeMs()));
     await worker.runUntil(async () => {
       const run = env.client.workflow.execute(weeklyGovernance, {
@@ -72,19 +78,7 @@ describe('weeklyGovernance: one long-lived workflow per ISO week', () => {
   });
 
   it('the warden CLI reads and steers the week as its keys: a holder cannot release, another approver can', async () => {
-    const taskQueue = uniqueName('week');
-    const warden = new WardenClient(env.client, taskQueue);
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: workflowBundle(),
-      activities: createActivities({
-        db: t.db,
-        governor: DEFAULT_GOVERNOR_SETTINGS,
-        controlPlane: warden,
-        settings: TEST_SETTINGS,
-      }),
-    });
+    const { taskQueue, worker } = await weekWorker();
     const api = await serveCliApi({ db: t.db, client: env.client, taskQueue });
     try {
       const alice = api.cli(await api.key('alice', ['risk_officer']));
@@ -125,19 +119,7 @@ describe('weeklyGovernance: one long-lived workflow per ISO week', () => {
   });
 
   it("an unheld Friday opens the change request the week's Heimdall numbers call for, applying nothing", async () => {
-    const taskQueue = uniqueName('week');
-    const warden = new WardenClient(env.client, taskQueue);
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: workflowBundle(),
-      activities: createActivities({
-        db: t.db,
-        governor: DEFAULT_GOVERNOR_SETTINGS,
-        controlPlane: warden,
-        settings: TEST_SETTINGS,
-      }),
-    });
+    const { taskQueue, worker } = await weekWorker();
     const week = isoWeekOf(new Date((await env.currentTimeMs()) + 7 * 24 * HOUR));
     const monday = weekStart(week).getTime();
     const dayOf = (days: number) => new Date(monday + days * 24 * HOUR).toISOString().slice(0, 10);
@@ -169,19 +151,7 @@ describe('weeklyGovernance: one long-lived workflow per ISO week', () => {
   });
 
   it('Monday review and its noon reminder, holds and a release by someone else, Friday held back; bad input changes nothing', async () => {
-    const taskQueue = uniqueName('week');
-    const warden = new WardenClient(env.client, taskQueue);
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: workflowBundle(),
-      activities: createActivities({
-        db: t.db,
-        governor: DEFAULT_GOVERNOR_SETTINGS,
-        controlPlane: warden,
-        settings: TEST_SETTINGS,
-      }),
-    });
+    const { taskQueue, worker } = await weekWorker();
     const week = isoWeekOf(new Date((await env.currentTimeMs()) + 7 * 24 * HOUR));
     const monday = weekStart(week).getTime();
     /** Moves the server's clock to `hours` after the week's Monday 00:00 UTC. */
