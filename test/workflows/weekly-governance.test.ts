@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { WardenClient } from '../../src/client';
 import { listAuditEvents } from '../../src/db/audit.repository';
-import { isoWeekOf, weekStart, weeklyGovernanceWorkflowId } from '../../src/domain/autonomy/week';
+import { emptyWeek, isoWeekOf, weekStart, weeklyGovernanceWorkflowId } from '../../src/domain/autonomy/week';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../../src/domain/permits/rules';
 import {
   acknowledgeReviewUpdate,
@@ -73,6 +73,13 @@ describe('weeklyGovernance: one long-lived workflow per ISO week', () => {
         args: [{ week }],
       });
       await expect(run).rejects.toMatchObject({ cause: { message: expect.stringMatching(/^workflowId: /) } });
+      // Under its own id, a forged hand-over (a Friday already "decided") is refused, naming the field.
+      const forged = env.client.workflow.execute(weeklyGovernance, {
+        taskQueue,
+        workflowId: weeklyGovernanceWorkflowId(week),
+        args: [{ week, state: { ...emptyWeek(week), friday: { decidedAt: 'then' } } as never }],
+      });
+      await expect(forged).rejects.toMatchObject({ cause: { message: expect.stringContaining('state.friday') } });
     });
     expect(await listAuditEvents(t.db, { subject: `week:${week}` })).toEqual([]);
   });

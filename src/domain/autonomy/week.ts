@@ -79,13 +79,18 @@ export const WeekTimingSchema = z.strictObject({
 });
 export const WeeklyGovernanceKickoffInputSchema = WeekTimingSchema.partial();
 
-export const WeeklyGovernanceInputSchema = z.strictObject({
-  week: WeekIdSchema,
-  reminderHourUtc: HourSchema.default(12),
-  fridayHourUtc: HourSchema.default(23),
-  /** The state a run hands the next (continue-as-new); a new week starts empty. */
-  state: z.custom<WeekState>((v) => typeof v === 'object' && v !== null, 'expected the week state').optional(),
-});
+export const WeeklyGovernanceInputSchema = z
+  .strictObject({
+    week: WeekIdSchema,
+    reminderHourUtc: HourSchema.default(12),
+    fridayHourUtc: HourSchema.default(23),
+    /** The state a run hands the next (continue-as-new); a new week starts empty. Checked like any input. */
+    state: z.lazy(() => WeekStateSchema).optional(),
+  })
+  .refine((input) => input.state === undefined || input.state.week === input.week, {
+    message: "must be this week's state",
+    path: ['state', 'week'],
+  });
 export type WeeklyGovernanceInput = z.input<typeof WeeklyGovernanceInputSchema>;
 
 /** The Friday step's input when the week runs it: the week, and what its holds suppress. */
@@ -131,6 +136,67 @@ export interface WeekState {
   friday: FridayOutcome | null;
   nextWeekStarted: boolean;
 }
+
+const Instant = z.iso.datetime({ message: 'expected an ISO-8601 instant' });
+const Said = safeText({ max: 4000, min: 0, multiline: true });
+const SuppressedSchema = z.enum(['expansion', 'promotions']);
+
+/** The week's state as a run hands it over: bounded, typed, every text safe. */
+export const WeekStateSchema = z.strictObject({
+  week: WeekIdSchema,
+  review: z
+    .strictObject({
+      at: Instant,
+      summary: z.strictObject({
+        health: safeText({ max: 20 }),
+        broke: z.number().int().min(0),
+        denied: z.number().int().min(0),
+        drifted: z.number().int().min(0),
+        waiting: z.number().int().min(0),
+        positionsAtRisk: z.number().int().min(0),
+        unresolvedOutcomes: z.number().int().min(0),
+      }),
+    })
+    .nullable(),
+  acknowledged: z.strictObject({ actor: ActorSchema, note: Said.nullable(), at: Instant }).nullable(),
+  reminded: z.boolean(),
+  holds: z
+    .array(z.strictObject({ actor: ActorSchema, reason: ReasonSchema, scope: HoldSchema.shape.scope, at: Instant }))
+    .max(1000),
+  releases: z
+    .array(
+      z.strictObject({
+        actor: ActorSchema,
+        reason: ReasonSchema,
+        at: Instant,
+        released: z.array(SuppressedSchema).max(2),
+      }),
+    )
+    .max(1000),
+  notes: z.array(z.strictObject({ actor: ActorSchema, text: Said, at: Instant })).max(1000),
+  attestations: z
+    .array(
+      z.strictObject({
+        item: safeText({ max: 100 }),
+        passed: z.boolean(),
+        actor: ActorSchema,
+        note: Said.nullable(),
+        at: Instant,
+      }),
+    )
+    .max(1000),
+  friday: z
+    .strictObject({
+      decidedAt: Instant,
+      reportId: safeText({ max: 200 }),
+      expand: z.boolean(),
+      proposalId: safeText({ max: 200 }).nullable(),
+      changeRequestId: safeText({ max: 200 }).nullable(),
+      held: z.array(SuppressedSchema).max(2),
+    })
+    .nullable(),
+  nextWeekStarted: z.boolean(),
+}) satisfies z.ZodType<WeekState>;
 
 export const emptyWeek = (week: string): WeekState => ({
   week,
