@@ -77,7 +77,8 @@ export function createApprovalActivities({
     /** `usedFor` is the approval's audience, `<workflowId>:<action>`: a token counts only for it. */
     async verifyApproval(input) {
       const use = { audience: input.usedFor, requestKey: activityRequestKey() };
-      const claim = await checkApprovalFor(db, input, [input.role], settings, use);
+      const acceptable = input.acceptable ?? (input.role === undefined ? [] : [input.role]);
+      const claim = await checkApprovalFor(db, input, acceptable, settings, use);
       if (!claim.ok) return claim;
       const separated = checkSeparation(claim.actor, input.excluded ?? []);
       if (!separated.ok) return separated;

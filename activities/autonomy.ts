@@ -34,6 +34,8 @@ import { alreadyOpen, breakerEffects } from '../src/domain/autonomy/breaker-effe
 import { evaluateBreakers } from '../src/domain/autonomy/breakers';
 import { fridayChangeRequest, reviewHeimdallWeek, reviewWindow } from '../src/domain/prod-eligibility/promotion';
 import { heimdallWeek } from '../src/db/heimdall.repository';
+import { kpiEventsSince, listRegressionPolicies } from '../src/db/watchdogs.repository';
+import { reviewBaselines } from '../src/domain/watchdogs/baselines';
 import { auditListed } from '../src/db/review/shared';
 
 const DAY_MS = 86_400_000;
@@ -160,7 +162,15 @@ export function createAutonomyActivities({ db, notifyProposal }: AutonomyActivit
         domains: await heimdallWeek(db, window),
         tripwireFirings: tripwires.count,
       });
-      return { review, request: fridayChangeRequest(at, review) };
+      const since = new Date(`${window.from}T00:00:00Z`);
+      const weeks = await Promise.all(
+        (await listRegressionPolicies(db)).map(async (policy) => ({
+          policy,
+          eventsThisWeek: await kpiEventsSince(db, policy, since, at, policy.windowEvents + policy.baselineEvents),
+        })),
+      );
+      const baselines = reviewBaselines({ since: since.toISOString(), weeks, tripwireFirings: tripwires.count });
+      return { review, baselines: baselines.review, request: fridayChangeRequest(at, review, baselines) };
     },
 
     saveGovernanceReport: (input) => saveGovernanceReport(db, input.report, input.proposalId, input.at, input.key),

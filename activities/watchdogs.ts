@@ -9,7 +9,7 @@ import {
   enabledRegressionPolicies,
   lockRegressionState,
   lockTripwire,
-  recentKpiSamples,
+  kpiComparison,
   saveCanaryState,
   saveRegressionState,
 } from '../src/db/watchdogs.repository';
@@ -142,7 +142,7 @@ export async function evaluateRegressionPolicies(db: Kysely<Database>, at: Date)
     await lockTripwire(trx);
     const report: TripwireReport = { evaluated: [], fired: [] };
     for (const policy of await enabledRegressionPolicies(trx)) {
-      const result = evaluateRegression(policy, await recentKpiSamples(trx, policy, at));
+      const result = evaluateRegression(policy, await kpiComparison(trx, policy, at));
       const { values, evaluated, firing } = nextRegressionState(
         policy,
         result,

@@ -9,6 +9,7 @@ import {
 } from '@temporalio/workflow';
 import type { AutonomyActivities } from '../src/domain/autonomy/activities';
 import type { HeimdallWeekReview } from '../src/domain/prod-eligibility/promotion';
+import type { BaselineReview } from '../src/domain/watchdogs/baselines';
 import { type GovernanceCycleInput, GovernanceCycleInputSchema } from '../src/domain/autonomy/week';
 import { parseInput } from '../src/domain/shared/errors';
 import { expansionProposal } from './expansion-proposal';
@@ -33,6 +34,8 @@ export interface GovernanceCycleResult {
 
 /** Since friday-promotion: seed 000's Heimdall review as the report keeps it. */
 export interface FridayPromotion extends HeimdallWeekReview {
+  /** Seed 000's baseline resets, proposed in the same change request. */
+  baselines?: BaselineReview;
   changeRequestId: string | null;
   /** False when today's request already existed (a second run the same day): nothing new was opened. */
   opened: boolean;
@@ -99,7 +102,8 @@ export async function governanceCycle(rawInput: GovernanceCycleInput = {}): Prom
  * loosens, such as prod use. Abandoned, not owned: it outlives the cycle.
  */
 async function fridayPromotion(at: string): Promise<FridayPromotion> {
-  const { review, request } = await autonomy.reviewHeimdallWeek({ at });
+  const { review: heimdall, baselines, request } = await autonomy.reviewHeimdallWeek({ at });
+  const review = { ...heimdall, ...(baselines ? { baselines } : {}) };
   if (!request) return { ...review, changeRequestId: null, opened: false };
   try {
     await startChild(policyChange, {

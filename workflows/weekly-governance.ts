@@ -39,6 +39,9 @@ import type { WeekActivities, WeekEventKind } from '../src/domain/autonomy/week-
 import { ErrorType, parseInput } from '../src/domain/shared/errors';
 import { describeIssues } from '../src/domain/shared/validation';
 import { governanceCycle } from './governance-cycle';
+import type { ApprovalActivities } from '../src/domain/identity/activities';
+import { approvalAudience } from '../src/domain/identity/audience';
+import { RELEASE_APPROVER_ROLES } from '../src/domain/identity/roles';
 import {
   acknowledgeReviewUpdate,
   attestUpdate,
@@ -49,13 +52,16 @@ import {
   weekStatusQuery,
 } from './messages';
 
-const week$ = proxyActivities<WeekActivities>({
+const week$ = proxyActivities<WeekActivities & ApprovalActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { maximumInterval: '1 minute' },
 });
 
 /** Since this patch a weeklyGovernance run under any id but its week's fails at once, naming the id. */
 export const WEEKLY_GOVERNANCE_ONE_WRITER = 'weekly-governance-one-writer';
+
+/** Since this patch a release is an approval: an approver role, and a signed token when signed approvals are on. */
+export const WEEKLY_GOVERNANCE_SIGNED_RELEASE = 'weekly-governance-signed-release';
 
 /** Updates a run takes before it hands its state to the next (well under 10,000 events). */
 const MESSAGES_PER_RUN = 500;
@@ -135,9 +141,22 @@ export async function weeklyGovernance(rawInput: WeeklyGovernanceInput): Promise
   );
   setHandler(
     releaseHoldUpdate,
-    async ({ actor, reason }) => {
+    async ({ actor, reason, role, token }) => {
       // Refused after the fact too (holds may have changed since the validator ran): audited, then answered.
-      const problem = releaseProblem(state, { actor, reason });
+      let problem = releaseProblem(state, { actor, reason });
+      // Who says they are an approver proves it (a raw update names any actor): checked off the workflow, and
+      // never one who held (the holds are read again there, after any hold placed meanwhile).
+      if (problem === null && patched(WEEKLY_GOVERNANCE_SIGNED_RELEASE)) {
+        const verdict = await week$.verifyApproval({
+          actor,
+          ...(role !== undefined ? { role } : {}),
+          acceptable: RELEASE_APPROVER_ROLES,
+          ...(token !== undefined ? { token } : {}),
+          usedFor: approvalAudience(workflowId, 'releaseHold'),
+          excluded: state.holds.map((h) => ({ actor: h.actor, as: `placed the ${h.scope} hold` })),
+        });
+        problem = verdict.ok ? releaseProblem(state, { actor, reason }) : verdict.problem;
+      }
       if (problem !== null) {
         messages += 1;
         await audit('refused', actor, { message: 'release', problem });
@@ -151,7 +170,8 @@ export async function weeklyGovernance(rawInput: WeeklyGovernanceInput): Promise
     },
     {
       validator: validating(ReleaseHoldSchema),
-      description: 'Lift the week\'s holds: a loosening, so never by whoever held. {"actor": "bob", "reason": "…"}',
+      description:
+        'Lift the week\'s holds: a loosening, so an approver role and never whoever held. {"actor": "bob", "role": "risk_officer", "reason": "…", "token": "wtr_… for weekly-governance-<week>:releaseHold (when signed approvals are on)"}',
     },
   );
   setHandler(

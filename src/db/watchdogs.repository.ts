@@ -1,7 +1,7 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import type { Restriction } from '../domain/watchdogs/activities';
 import { type CheckResult } from '../domain/watchdogs/canary';
-import { policyId, type RegressionPolicy } from '../domain/watchdogs/tripwire';
+import { type KpiComparison, policyId, type RegressionPolicy, rollingComparison } from '../domain/watchdogs/tripwire';
 import type { RegressionStateValues } from '../domain/watchdogs/tripwire-state';
 import { ErrorType } from '../domain/shared/errors';
 
@@ -30,6 +30,7 @@ function toPolicy(row: Selectable<RegressionPolicyTable>): RegressionPolicy {
     maxDropFraction: row.max_drop_fraction,
     action: row.action,
     enabled: row.enabled,
+    ...(row.baseline_since ? { baselineSince: row.baseline_since.toISOString() } : {}),
   };
 }
 
@@ -53,6 +54,7 @@ export async function setRegressionPolicy(
       max_drop_fraction: policy.maxDropFraction,
       action: policy.action,
       enabled: policy.enabled,
+      baseline_since: policy.baselineSince ? new Date(policy.baselineSince) : null,
       updated_by: actor,
       updated_at: new Date(),
     };
@@ -88,18 +90,56 @@ export async function enabledRegressionPolicies(db: Db): Promise<RegressionPolic
   ).map(toPolicy);
 }
 
-/** The window and baseline events of a policy up to `at`, newest first. */
-export async function recentKpiSamples(db: Db, policy: RegressionPolicy, at: Date) {
-  return db
+/**
+ * What a policy compares at `at`: the seed's rolling window and baseline, or, after a baseline reset, the
+ * first `baselineEvents` events from the reset (pinned) against the newest events after them.
+ */
+export async function kpiComparison(db: Db, policy: RegressionPolicy, at: Date): Promise<KpiComparison> {
+  const events = db
     .selectFrom('kpi_event')
-    .select(['success', 'value'])
+    .select(['id', 'at', 'success', 'value'])
     .where('domain', '=', policy.domain)
     .where('metric', '=', policy.metric)
-    .where('at', '<=', at)
-    .orderBy('at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(policy.windowEvents + policy.baselineEvents)
+    .where('at', '<=', at);
+  if (policy.baselineSince === undefined) {
+    const newestFirst = await events
+      .orderBy('at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(policy.windowEvents + policy.baselineEvents)
+      .execute();
+    return rollingComparison(policy, newestFirst);
+  }
+  const pinned = await events
+    .where('at', '>=', new Date(policy.baselineSince))
+    .orderBy('at', 'asc')
+    .orderBy('id', 'asc')
+    .limit(policy.baselineEvents)
     .execute();
+  const last = pinned.at(-1);
+  const recent =
+    last === undefined || pinned.length < policy.baselineEvents
+      ? []
+      : await events
+          .where((eb) => eb.or([eb('at', '>', last.at), eb.and([eb('at', '=', last.at), eb('id', '>', last.id)])]))
+          .orderBy('at', 'desc')
+          .orderBy('id', 'desc')
+          .limit(policy.windowEvents)
+          .execute();
+  return { recent, before: pinned.reverse() };
+}
+
+/** How many KPI events a policy has had since `since` (up to `at`), counted no further than `upTo`. */
+export async function kpiEventsSince(db: Db, policy: RegressionPolicy, since: Date, at: Date, upTo: number) {
+  const rows = await db
+    .selectFrom('kpi_event')
+    .select('id')
+    .where('domain', '=', policy.domain)
+    .where('metric', '=', policy.metric)
+    .where('at', '>=', since)
+    .where('at', '<=', at)
+    .limit(upTo)
+    .execute();
+  return rows.length;
 }
 
 /** A policy's stored state, locked until the transaction ends. */

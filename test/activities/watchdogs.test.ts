@@ -182,6 +182,53 @@ describe('watchdog activities on PostgreSQL', () => {
     );
   });
 
+  it('a baseline reset pins the good week: a slow drift the rolling baseline follows still fires', async () => {
+    const policy = {
+      domain: 'WHOLESALE',
+      metric: 'contract_rate',
+      engine: 'WHOLESALE',
+      windowEvents: 5,
+      baselineEvents: 10,
+      maxDropFraction: 0.2,
+      action: 'THROTTLE' as const,
+      enabled: true,
+    };
+    const t0 = Date.parse('2026-11-24T08:00:00Z');
+    const eighty = Array(3).fill([true, true, true, true, false]).flat();
+    // A good week at 100%, then 15 events at 80%: the rolling baseline has followed the drift down.
+    await kpis('WHOLESALE', 'contract_rate', Array(10).fill(true), t0);
+    await kpis('WHOLESALE', 'contract_rate', eighty, t0 + 20_000);
+    const at = new Date(t0 + 120_000).toISOString();
+    await setRegressionPolicy(t.db, policy, 'alice');
+    expect((await watchdogs().evaluateRegressionPolicies({ at })).evaluated).toMatchObject([
+      { policy: 'WHOLESALE/contract_rate', decision: 'ok', baseline: 0.8, current: 0.8 },
+    ]);
+    await setRegressionPolicy(t.db, { ...policy, baselineSince: new Date(t0).toISOString() }, 'alice');
+    expect((await watchdogs().evaluateRegressionPolicies({ at })).fired).toMatchObject([
+      { policy: 'WHOLESALE/contract_rate', baseline: 1, current: 0.8, dropFraction: 0.2 },
+    ]);
+  });
+
+  it('a baseline reset without a full baseline and window after it decides nothing', async () => {
+    const policy = {
+      domain: 'WHOLESALE',
+      metric: 'contract_rate',
+      engine: 'WHOLESALE',
+      windowEvents: 5,
+      baselineEvents: 10,
+      maxDropFraction: 0.2,
+      action: 'THROTTLE' as const,
+      enabled: true,
+    };
+    const t0 = Date.parse('2026-11-24T08:00:00Z');
+    await kpis('WHOLESALE', 'contract_rate', Array(20).fill(true), t0);
+    await kpis('WHOLESALE', 'contract_rate', Array(12).fill(false), t0 + 60_000);
+    await setRegressionPolicy(t.db, { ...policy, baselineSince: new Date(t0 + 60_000).toISOString() }, 'alice');
+    expect(
+      (await watchdogs().evaluateRegressionPolicies({ at: new Date(t0 + 120_000).toISOString() })).evaluated,
+    ).toMatchObject([{ decision: 'insufficient_data' }]);
+  });
+
   it('a pause holds new reserves while one already reserved settles', async () => {
     expect(await reserve('before', 'CAPITAL')).toMatchObject({ ok: true });
     const pause = await applyRestriction(t.db, {

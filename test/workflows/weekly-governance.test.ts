@@ -125,7 +125,7 @@ describe('weeklyGovernance: one long-lived workflow per ISO week', () => {
     }
   });
 
-  it("an unheld Friday opens the change request the week's Heimdall numbers call for, applying nothing", async () => {
+  it("an unheld Friday opens the change request the week's Heimdall and tripwire numbers call for, applying nothing", async () => {
     const { taskQueue, worker } = await weekWorker();
     const week = isoWeekOf(new Date((await env.currentTimeMs()) + 7 * 24 * HOUR));
     const monday = weekStart(week).getTime();
@@ -136,6 +136,27 @@ describe('weeklyGovernance: one long-lived workflow per ISO week', () => {
         .insertInto('heimdall_scorecard_day')
         .values({ domain: 'WHOLESALE_OFFER', day: dayOf(d), trials: 50, successes: 45, confidence_sum: 0.95 * 50 })
         .execute();
+    // Every tripwire on; WHOLESALE/contract_rate (window 50 + baseline 200) gets its 250 events on Tuesday, no
+    // trigger; the others too few: only it is reset, to the reviewed week's first day.
+    const tuesday = new Date(monday + 24 * HOUR + HOUR);
+    await t.db.updateTable('regression_policy').set({ enabled: true }).execute();
+    await t.db
+      .insertInto('kpi_event')
+      .values(
+        Array.from({ length: 250 }, (_, i) => ({
+          domain: 'WHOLESALE',
+          metric: 'contract_rate',
+          success: i % 5 !== 0,
+          value: null,
+          at: new Date(tuesday.getTime() + i * 1000),
+          source: 'test',
+        })),
+      )
+      .execute();
+    await t.db
+      .insertInto('kpi_event')
+      .values({ domain: 'CAPITAL', metric: 'roi_event', success: true, value: null, at: tuesday, source: 'test' })
+      .execute();
     await worker.runUntil(async () => {
       const handle = await env.client.workflow.start(weeklyGovernance, {
         taskQueue,
@@ -152,6 +173,21 @@ describe('weeklyGovernance: one long-lived workflow per ISO week', () => {
         .executeTakeFirstOrThrow();
       // Opened, never applied by the week: people approve it.
       expect(policy).toEqual({ min_confidence_prod: 0.92, prod_use_enabled: false });
+      const since = `${dayOf(-2)}T00:00:00.000Z`;
+      const request = await t.db
+        .selectFrom('change_request')
+        .select('changes')
+        .where('id', '=', `friday-${dayOf(4)}`)
+        .executeTakeFirstOrThrow();
+      const kinds = request.changes.map((c) => `${c.kind}:${c.target}`);
+      expect(kinds).toEqual(['heimdall_policy:WHOLESALE_OFFER', 'regression_policy:WHOLESALE/contract_rate']);
+      expect(request.changes[1]).toMatchObject({ after: { baselineSince: since }, direction: 'loosen' });
+      const tripwire = await t.db
+        .selectFrom('regression_policy')
+        .select('baseline_since')
+        .where('metric', '=', 'contract_rate')
+        .executeTakeFirstOrThrow();
+      expect(tripwire.baseline_since).toBeNull();
       await handle.signal(nextWeekStartedSignal, { week: 'next' });
       await handle.result();
     });
@@ -197,7 +233,20 @@ describe('weeklyGovernance: one long-lived workflow per ISO week', () => {
       await expect(own).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
       await expect(own).rejects.toMatchObject({ cause: { message: expect.stringMatching(/^actor: Alice placed/) } });
       expect((await status()).suppressed).toEqual(['expansion']);
-      const released = await handle.executeUpdate(releaseHoldUpdate, { args: [{ actor: 'bob', reason: 'fixed' }] });
+      // A release is an approval: an actor naming no approver role is refused, as is a role that approves nothing.
+      const roleless = handle.executeUpdate(releaseHoldUpdate, { args: [{ actor: 'bob', reason: 'fixed' }] });
+      await expect(roleless).rejects.toMatchObject({
+        cause: { message: expect.stringMatching(/^role: name the role/) },
+      });
+      const engineer = handle.executeUpdate(releaseHoldUpdate, {
+        args: [{ actor: 'bob', reason: 'fixed', role: 'engineer' as never }],
+      });
+      await expect(engineer).rejects.toMatchObject({
+        cause: { message: expect.stringMatching(/^role: expected an approver/) },
+      });
+      const released = await handle.executeUpdate(releaseHoldUpdate, {
+        args: [{ actor: 'bob', reason: 'fixed', role: 'risk_officer' }],
+      });
       expect(released).toMatchObject({
         holds: [],
         suppressed: [],
@@ -230,7 +279,10 @@ describe('weeklyGovernance: one long-lived workflow per ISO week', () => {
       const history = await handle.fetchHistory();
       expect(history.events?.some((e) => e.workflowTaskFailedEventAttributes)).toBe(false);
       if (process.env.WARDEN_RECORD_HISTORIES === '1')
-        writeFileSync(path.join(__dirname, '..', 'histories', 'weekly-governance-held.json'), historyToJSON(history));
+        writeFileSync(
+          path.join(__dirname, '..', 'histories', 'weekly-governance-signed-release.json'),
+          historyToJSON(history),
+        );
     });
     const kinds = (await listAuditEvents(t.db, { subject: `week:${week}` })).map((e) => e.kind).reverse();
     expect(kinds).toEqual([
@@ -238,6 +290,7 @@ describe('weeklyGovernance: one long-lived workflow per ISO week', () => {
       'week.review_unacknowledged',
       'week.review_acknowledged',
       'week.held',
+      'week.refused',
       'week.refused',
       'week.released',
       'week.held',

@@ -21,6 +21,7 @@ import * as rateLimitWindows from './2026_12_02_0040_rate_limit_windows';
 import * as auditChains from './2026_12_02_0050_audit_chains';
 import * as riskLedgerStripes from './2026_12_02_0060_risk_ledger_stripes';
 import * as reducingMode from './2026_12_03_0010_reducing_mode';
+import * as tripwireBaselineSince from './2026_12_03_0020_tripwire_baseline_since';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const migrations: Record<string, Migration> = {
@@ -46,4 +47,5 @@ export const migrations: Record<string, Migration> = {
   '2026_12_02_0050_audit_chains': auditChains,
   '2026_12_02_0060_risk_ledger_stripes': riskLedgerStripes,
   '2026_12_03_0010_reducing_mode': reducingMode,
+  '2026_12_03_0020_tripwire_baseline_since': tripwireBaselineSince,
 };

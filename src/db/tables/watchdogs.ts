@@ -25,6 +25,8 @@ export interface RegressionPolicyTable {
   max_drop_fraction: number;
   action: RegressionAction;
   enabled: Generated<boolean>;
+  /** The last baseline reset: events before it are not compared. */
+  baseline_since: ColumnType<Date | null, Date | null | undefined, Date | null>;
   updated_by: Generated<string>;
   updated_at: Generated<Date>;
 }

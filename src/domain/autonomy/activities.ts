@@ -1,3 +1,4 @@
+import type { BaselineReview } from '../watchdogs/baselines';
 import type { ProposalEvent } from '../audit/kinds';
 import type { PolicyChangeStart } from '../change-requests/request';
 import type { HeimdallWeekReview } from '../prod-eligibility/promotion';
@@ -74,6 +75,8 @@ export interface GovernanceReportDraft {
 /** The Friday review and the change request it asks for (null: none this week). */
 export interface HeimdallWeekAnswer {
   review: HeimdallWeekReview;
+  /** Seed 000's baseline resets, proposed in the same request (absent from answers recorded before them). */
+  baselines?: BaselineReview;
   request: PolicyChangeStart | null;
 }
 

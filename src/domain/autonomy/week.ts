@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ActorSchema, ReasonSchema } from '../control-plane/types';
+import { ActorSchema, ApprovalTokenSchema, ReasonSchema } from '../control-plane/types';
+import { RELEASE_APPROVER_ROLES, RoleSchema } from '../identity/roles';
 import { sameIdentity } from '../identity/separation';
 import { safeText } from '../shared/validation';
 
@@ -56,7 +57,18 @@ export const HoldSchema = z.strictObject({
   reason: ReasonSchema,
   scope: z.enum(HOLD_SCOPES, { message: 'expected expansion, promotions or all' }),
 });
-export const ReleaseHoldSchema = z.strictObject({ actor: ActorSchema, reason: ReasonSchema });
+/**
+ * A release is a loosening: an approver role (owner, manager or risk_officer), never whoever held, and a
+ * signed approval token for `weekly-governance-<week>:release` when signed approvals are on.
+ */
+export const ReleaseHoldSchema = z.strictObject({
+  actor: ActorSchema,
+  reason: ReasonSchema,
+  role: RoleSchema.refine((r) => RELEASE_APPROVER_ROLES.includes(r), {
+    message: `expected an approver role: ${RELEASE_APPROVER_ROLES.join(', ')}`,
+  }).optional(),
+  token: ApprovalTokenSchema.optional(),
+});
 export const NoteSchema = z.strictObject({ actor: ActorSchema, text: safeText({ max: 4000, multiline: true }) });
 export const AttestSchema = z.strictObject({
   item: safeText({ max: 100 }),

@@ -54,6 +54,12 @@ export const TripwireSettingsSchema = z.strictObject({
   maxDropFraction: z.number().gt(0, 'must be more than 0').max(1, 'must be at most 1'),
   action: RegressionActionSchema,
   enabled: z.boolean(),
+  /** The last baseline reset; left out, none. Moving it is a loosening (it forgets what came before). */
+  // Kept as the database gives it back, so a file's 23:59:00Z and the stored 23:59:00.000Z are no change.
+  baselineSince: z.iso
+    .datetime({ offset: true, message: 'expected an ISO time such as 2026-12-04T23:59:00Z' })
+    .transform((at) => new Date(at).toISOString())
+    .optional(),
 }) satisfies z.ZodType<Omit<RegressionPolicy, 'domain' | 'metric'>>;
 const TripwireIdSchema = z
   .string()

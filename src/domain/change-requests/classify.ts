@@ -185,6 +185,8 @@ function tripwire({ before, after }: PolicyChangeOf<'regression_policy'>): Verdi
     ...opaque('engine', before.engine, after.engine, `${before.engine} loses the tripwire`),
     ...opaque('windowEvents', before.windowEvents, after.windowEvents, 'changes what the tripwire compares'),
     ...opaque('baselineEvents', before.baselineEvents, after.baselineEvents, 'changes what the tripwire compares'),
+    // A reset blinds the tripwire until a new window and baseline have come in, and forgets the old level.
+    ...opaque('baselineSince', before.baselineSince ?? null, after.baselineSince ?? null, 'resets the baseline'),
   ];
 }
 

@@ -13,7 +13,10 @@ export interface ApprovalActivities {
    */
   verifyApproval(input: {
     actor: string;
-    role: Role;
+    /** The role approved in; left out, whichever of `acceptable` the token grants. */
+    role?: Role;
+    /** The roles that may approve (default: `role` alone). */
+    acceptable?: readonly Role[];
     token?: string;
     usedFor: string;
     excluded?: Excluded[];

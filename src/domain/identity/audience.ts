@@ -12,6 +12,8 @@ export const APPROVAL_ACTIONS = [
   'request',
   'releaseKillSwitch',
   'declineKillSwitchRelease',
+  // A week's holds lifted (weekly-governance-<week>:releaseHold).
+  'releaseHold',
   ...PLAYBOOK_STEP_IDS,
 ] as const;
 export type ApprovalAction = (typeof APPROVAL_ACTIONS)[number];

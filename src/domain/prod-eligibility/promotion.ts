@@ -1,5 +1,6 @@
 import type { PolicyChangeOf } from '../change-requests/changes';
 import type { PolicyChangeStart } from '../change-requests/request';
+import type { BaselineReview } from '../watchdogs/baselines';
 import type { HeimdallPolicy, Scorecard } from './rules';
 
 /**
@@ -170,17 +171,28 @@ export function promotionChanges(review: HeimdallWeekReview): PolicyChangeOf<'he
 export const FRIDAY_REQUESTER = { name: 'warden:governance-cycle', roles: [] };
 
 /**
- * The change request a review asks for, or null when it proposes nothing. Its id is the cycle's UTC day
- * (workflow `policy-change-friday-<day>`), so a second run that day finds the first request instead of a twin.
+ * The change request a Friday asks for (the Heimdall promotions and the baseline resets), or null when it
+ * proposes nothing. Its id is the cycle's UTC day (workflow `policy-change-friday-<day>`), so a second run
+ * that day finds the first request instead of a twin.
  */
-export function fridayChangeRequest(at: Date, review: HeimdallWeekReview): PolicyChangeStart | null {
-  const changes = promotionChanges(review);
+export function fridayChangeRequest(
+  at: Date,
+  review: HeimdallWeekReview,
+  baselines: { review: BaselineReview; changes: PolicyChangeOf<'regression_policy'>[] } = EMPTY_BASELINES,
+): PolicyChangeStart | null {
+  const changes = [...promotionChanges(review), ...baselines.changes];
   if (changes.length === 0) return null;
-  const what = review.domains
-    .filter((d) => d.after)
-    .map(
-      (d) => `${d.domain}: ${d.proposed.map((f) => `${f} ${String(d.before[f])} → ${String(d.after![f])}`).join(', ')}`,
-    );
+  const what = [
+    ...review.domains
+      .filter((d) => d.after)
+      .map(
+        (d) =>
+          `${d.domain}: ${d.proposed.map((f) => `${f} ${String(d.before[f])} → ${String(d.after![f])}`).join(', ')}`,
+      ),
+    ...baselines.review.policies
+      .filter((p) => p.reset)
+      .map((p) => `${p.policy}: baseline since ${baselines.review.since}`),
+  ];
   return {
     id: `friday-${at.toISOString().slice(0, 10)}`,
     requestedBy: FRIDAY_REQUESTER,
@@ -188,3 +200,5 @@ export function fridayChangeRequest(at: Date, review: HeimdallWeekReview): Polic
     reason: `Friday promotion (seed 000), week ${review.from}..${review.to}: ${what.join('; ')}`.slice(0, 2000),
   };
 }
+
+const EMPTY_BASELINES = { review: { since: '', held: null, policies: [] }, changes: [] };

@@ -27,6 +27,11 @@ export interface RegressionPolicy {
   maxDropFraction: number;
   action: RegressionAction;
   enabled: boolean;
+  /**
+   * The last baseline reset (ISO time): the baseline is pinned to the first `baselineEvents` events from it
+   * (the good week), and the window is the newest events after those. Left out, the seed's rolling baseline.
+   */
+  baselineSince?: string;
 }
 
 export interface KpiSample {
@@ -56,18 +61,34 @@ export type RegressionDecision =
       dropFraction: number;
     };
 
+/** What a tripwire compares: its recent window and the baseline before it, each newest first. */
+export interface KpiComparison {
+  recent: KpiSample[];
+  before: KpiSample[];
+}
+
+/** Seed 000's rolling comparison: the newest `windowEvents`, then the `baselineEvents` before them. */
+export function rollingComparison(
+  policy: Pick<RegressionPolicy, 'windowEvents' | 'baselineEvents'>,
+  newestFirst: KpiSample[],
+): KpiComparison {
+  return {
+    recent: newestFirst.slice(0, policy.windowEvents),
+    before: newestFirst.slice(policy.windowEvents, policy.windowEvents + policy.baselineEvents),
+  };
+}
+
 /**
  * Seed 000 Lever 4: the most recent `windowEvents` against the
- * `baselineEvents` before them (newest first in `events`). Triggered when the
- * drop relative to the baseline reaches `maxDropFraction`. Too few events,
- * or a baseline of zero, decides nothing.
+ * `baselineEvents` before them (newest first in `events`), or against the
+ * baseline a reset pinned. Triggered when the drop relative to the baseline
+ * reaches `maxDropFraction`. Too few events, or a baseline of zero, decides nothing.
  */
 export function evaluateRegression(
   policy: Pick<RegressionPolicy, 'windowEvents' | 'baselineEvents' | 'maxDropFraction'>,
-  newestFirst: KpiSample[],
+  samples: KpiSample[] | KpiComparison,
 ): RegressionDecision {
-  const recent = newestFirst.slice(0, policy.windowEvents);
-  const before = newestFirst.slice(policy.windowEvents, policy.windowEvents + policy.baselineEvents);
+  const { recent, before } = Array.isArray(samples) ? rollingComparison(policy, samples) : samples;
   const counts = { windowCount: recent.length, baselineCount: before.length };
   if (recent.length < policy.windowEvents || before.length < policy.baselineEvents) {
     return {

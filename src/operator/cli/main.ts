@@ -66,7 +66,7 @@ autonomy
   approvers add|remove ROLE NAME [--reason R]       who may approve for a role (adding one is a change request)
   cycle run                                         run the weekly governance cycle now
   week [status] [--week 2026-W49]                   this ISO week's governance: review, holds, notes, Friday
-  week hold --scope expansion|promotions|all --reason R | release --reason R (not whoever held)
+  week hold --scope expansion|promotions|all --reason R | release --reason R [--role R] (an approver, not who held)
   week ack [--note N] | note --text T               acknowledge the Monday review; a note on the week
   command-policies list | set TYPE --class OBSERVE_ONLY|SANDBOX_EXEC|PROD_EXEC [--safe-in-reduce true|false] --reason R
                                                     what a command type is (audited); any other type is PROD_EXEC

@@ -1,3 +1,4 @@
+import { RoleSchema } from '../../domain/identity/roles';
 import { HoldSchema, NoteSchema, WeekIdSchema, type WeekStatus } from '../../domain/autonomy/week';
 import { ReasonSchema } from '../../domain/control-plane/types';
 import { EXIT, field, type Invocation, optionalField, printJsonOr, sub, UsageError } from './shared';
@@ -51,6 +52,8 @@ const weekSub = sub('week', {
       await inv.ops.call('week.release', {
         ...weekFlag(inv),
         reason: field('--reason', ReasonSchema, inv.flags.reason),
+        // In one of the key's approver roles (named when it holds several), signed by the API.
+        ...(inv.flags.role === undefined ? {} : { role: field('--role', RoleSchema, inv.flags.role) }),
       }),
     ),
   ack: async (inv) =>

@@ -15,7 +15,9 @@ import {
   releaseHoldUpdate,
   weekStatusQuery,
 } from '../../../workflows/messages';
-import { viaWorkflow } from '../api/routes/shared';
+import { releaseRole } from '../api/routes/control-plane';
+import { signedFor, viaWorkflow } from '../api/routes/shared';
+import { approvalAudience } from '../../domain/identity/audience';
 import { operation, type OperationDeps } from './operation';
 
 // The week's governance (issue 19) for the CLI and the API: its workflow's query and updates, as the
@@ -55,14 +57,20 @@ export const weekOperations = {
       ),
   }),
   'week.release': operation({
-    // A loosening: an approver role, and never whoever held.
+    // A loosening: an approver role, never whoever held, and the key's signed approval when they are on.
     permission: 'kill_switch:release',
     summary: "Lift this week's holds (an approver, not whoever held).",
-    input: z.strictObject({ ...Week, reason: ReleaseHoldSchema.shape.reason }),
-    run: (deps, identity, { week, reason }) =>
-      viaWorkflow(what(week), () =>
-        handle(deps, week).executeUpdate(releaseHoldUpdate, { args: [{ actor: identity.name, reason }] }),
-      ),
+    input: z.strictObject({ ...Week, reason: ReleaseHoldSchema.shape.reason, role: ReleaseHoldSchema.shape.role }),
+    run: async (deps, identity, { week, reason, role }) => {
+      const id = weeklyGovernanceWorkflowId(weekOf(week));
+      const release = {
+        actor: identity.name,
+        reason,
+        role: releaseRole(identity, role),
+        ...(await signedFor(deps, identity, approvalAudience(id, 'releaseHold'))),
+      };
+      return viaWorkflow(what(week), () => handle(deps, week).executeUpdate(releaseHoldUpdate, { args: [release] }));
+    },
   }),
   'week.note': operation({
     permission: 'change:request',

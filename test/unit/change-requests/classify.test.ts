@@ -106,6 +106,11 @@ describe('regression_policy (tripwire)', () => {
     expect(direction(change({ windowEvents: 100 }))).toBe('loosen');
     expect(direction(change({ baselineEvents: 100 }))).toBe('loosen');
   });
+  it('a baseline reset forgets the old level: loosens; the same reset is no change', () => {
+    const since = '2026-11-28T00:00:00.000Z';
+    expect(direction(change({ baselineSince: since }))).toBe('loosen');
+    expect(direction(change({ baselineSince: since }, { ...wire, baselineSince: since }))).toBe('tighten');
+  });
   it('a new tripwire tightens: it only ever stops things', () => {
     expect(direction({ kind: 'regression_policy', target: 'WHOLESALE/roi', before: null, after: wire })).toBe(
       'tighten',

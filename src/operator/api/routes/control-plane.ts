@@ -51,7 +51,7 @@ function submittedChange({ state, ...submitted }: ChangeSubmitted & { state: Con
 }
 
 /** The one approver role a vote is cast in: named in the body, or the key's only one. */
-function releaseRole(identity: Identity, requested: Role | undefined): Role {
+export function releaseRole(identity: Identity, requested: Role | undefined): Role {
   const held = identity.roles.filter((r) => RELEASE_APPROVER_ROLES.includes(r));
   if (requested !== undefined) return requireRole(identity, requested, held);
   if (held.length > 1)
