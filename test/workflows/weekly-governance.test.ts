@@ -118,6 +118,21 @@ describe('weeklyGovernance: one long-lived workflow per ISO week', () => {
         expect(await bob(['week', 'release', '--week', week, '--reason', 'reviewed'])).toMatchObject({ code: 0 });
         const status = await bob(['week', '--week', week, '--json']);
         expect(JSON.parse(status.stdout)).toMatchObject({ week, holds: [], releases: [{ actor: 'bob' }] });
+        // The same as REST: GET /week and POST /week/holds, as the key's identity; bad input names the field.
+        const rest = (key: string, method: string, url: string, body?: unknown) =>
+          fetch(`${api.url}${url}`, {
+            method,
+            headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+            ...(body ? { body: JSON.stringify(body) } : {}),
+          });
+        const bobKey = await api.key('bob-rest', ['manager']);
+        const wrong = await rest(bobKey, 'POST', '/week/holds', { week, scope: 'nothing', reason: 'x' });
+        expect(wrong.status).toBe(400);
+        expect(await wrong.text()).toContain('scope');
+        const hold = await rest(bobKey, 'POST', '/week/holds', { week, scope: 'expansion', reason: 'rest' });
+        expect(hold.status).toBe(200);
+        const got = await rest(bobKey, 'GET', `/week?week=${week}`);
+        expect(await got.json()).toMatchObject({ week, holds: [{ actor: 'bob-rest', scope: 'expansion' }] });
         await env.client.workflow.getHandle(weeklyGovernanceWorkflowId(week)).terminate('test over');
       });
     } finally {

@@ -10,6 +10,7 @@ import { readControlPlaneState } from '../../db/control-plane.repository';
 import type { Database } from '../../db/database';
 import type { DealGate, DealResult } from '../../domain/deals/types';
 import { dbGauges } from './db-gauge';
+import { HoldSchema, isoWeekOf, suppressedBy } from '../../domain/autonomy/week';
 
 const PREFIX = 'warden_';
 
@@ -90,6 +91,18 @@ export function registerWardenMetrics(
       g.set(Number(row.n));
     },
   );
+  // The current ISO week's governance (issue 19), read from its audit trail: what is held, and whether
+  // Monday's review was acknowledged. The workflow's `status` query has the rest.
+  gauge('week_held', "This ISO week's holds (1 for a scope held): expansion, promotions", ['scope'], async (g) => {
+    const events = await weekEvents(db, [AuditKind.week.held, AuditKind.week.released]);
+    const since = events.map((e) => e.kind).lastIndexOf(AuditKind.week.released);
+    const holds = events.slice(since + 1).map((e) => ({ scope: HoldSchema.shape.scope.catch('all').parse(e.scope) }));
+    const held = new Set(suppressedBy(holds));
+    for (const scope of ['expansion', 'promotions'] as const) g.set({ scope }, held.has(scope) ? 1 : 0);
+  });
+  gauge('week_review_acknowledged', "This ISO week's Monday review acknowledged (1) or not yet (0)", [], async (g) => {
+    g.set((await weekEvents(db, [AuditKind.week.reviewAcknowledged])).length > 0 ? 1 : 0);
+  });
   gauge('go_live_enabled', 'Go-live on (1) or off (0)', [], async (g) => {
     g.set((await readControlPlaneState(db)).goLiveEnabled ? 1 : 0);
   });
@@ -245,4 +258,15 @@ function dealOutcomeTally(db: Kysely<Database>): () => Promise<OutcomeCount[]> {
     queue = next.catch(() => undefined);
     return next;
   };
+}
+
+/** The current ISO week's audit events of these kinds, oldest first. */
+async function weekEvents(db: Kysely<Database>, kinds: string[]) {
+  return db
+    .selectFrom('audit_event')
+    .select(['kind', sql<string | null>`details->>'scope'`.as('scope')])
+    .where('subject', '=', `week:${isoWeekOf(new Date())}`)
+    .where('kind', 'in', kinds)
+    .orderBy('id')
+    .execute();
 }

@@ -14,6 +14,7 @@ import { policyFileRoutes } from './policy-file';
 import { riskRoutes } from './risk';
 import type { ApiDeps } from './shared';
 import { systemRoutes } from './system';
+import { weekRoutes } from './week';
 
 export type { ApiDeps } from './shared';
 
@@ -38,5 +39,6 @@ export function createRoutes(deps: ApiDeps): RouteSpec[] {
     ...auditRoutes(deps),
     ...notificationRoutes(deps),
     ...identityRoutes(deps),
+    ...weekRoutes(deps),
   ];
 }
