@@ -281,8 +281,52 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Parses an environment record once; a bad value throws one line naming the variable. */
+/**
+ * `WARDEN_*` variables read outside this schema: the CLI's (its API, key and profile), the set-up's tools
+ * directory, the tests' history recording, and docker-compose's interpolation (.env.example).
+ */
+const WARDEN_VARIABLES_ELSEWHERE = [
+  'WARDEN_API_URL',
+  'WARDEN_API_KEY',
+  'WARDEN_PROFILE',
+  'WARDEN_TOOLS_DIR',
+  'WARDEN_RECORD_HISTORIES',
+  'WARDEN_DB_PASSWORD',
+  'WARDEN_ALERTMANAGER_SECRET',
+  'WARDEN_NAMESPACE',
+];
+const KNOWN_WARDEN_VARIABLES = new Set([
+  ...Object.keys(envSchema.shape).filter((k) => k.startsWith('WARDEN_')),
+  ...WARDEN_VARIABLES_ELSEWHERE,
+]);
+
+/** Edit distance, for "did you mean": a misspelt setting is the usual unknown one. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/** A `WARDEN_*` variable Warden does not read is an error naming it: a misspelt setting silently ignored is a default. */
+function unknownWardenVariable(env: Record<string, string | undefined>): string | undefined {
+  const unknown = Object.keys(env)
+    .filter((k) => k.startsWith('WARDEN_') && env[k] !== undefined && !KNOWN_WARDEN_VARIABLES.has(k))
+    .sort()[0];
+  if (unknown === undefined) return undefined;
+  const [closest] = [...KNOWN_WARDEN_VARIABLES].sort((a, b) => distance(unknown, a) - distance(unknown, b));
+  const hint = closest !== undefined && distance(unknown, closest) <= 3 ? ` (did you mean ${closest}?)` : '';
+  return `unknown ${unknown}: Warden has no such setting${hint}; the settings are in docs/configuration.md`;
+}
+
+/** Parses an environment record once; a bad value, or an unknown WARDEN_* variable, throws one line naming it. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const unknown = unknownWardenVariable(env);
+  if (unknown !== undefined) throw new ConfigError(unknown);
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

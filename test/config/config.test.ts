@@ -7,6 +7,17 @@ import { testApprovalKeys } from '../support/approval-keys';
 const keys = testApprovalKeys();
 
 describe('loadConfig', () => {
+  it('refuses an unknown WARDEN_* variable, naming it and the setting it was likely meant to be', () => {
+    expect(() => loadConfig({ WARDEN_API_PROT: '8080' })).toThrow(
+      /^unknown WARDEN_API_PROT: Warden has no such setting \(did you mean WARDEN_API_PORT\?\)/,
+    );
+    expect(() => loadConfig({ WARDEN_SOMETHING_ELSE_ENTIRELY: '1' })).toThrow(
+      /^unknown WARDEN_SOMETHING_ELSE_ENTIRELY: [^(]*$/,
+    );
+    // The CLI's and the set-up's own variables are known; other prefixes are not Warden's to judge.
+    expect(() => loadConfig({ WARDEN_API_URL: 'http://x', WARDEN_TOOLS_DIR: '/t', OTHER_THING: '1' })).not.toThrow();
+  });
+
   it('defaults to the embedded set-up', () => {
     const config = loadConfig({});
     expect(config).toEqual({

@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendAuditEvent } from '../../src/db/audit.repository';
-import { AuditKind } from '../../src/domain/audit/kinds';
+import { AuditKind, type AuditKindName } from '../../src/domain/audit/kinds';
 import { DEFAULT_CAPITAL_BANDS } from '../../src/domain/capital/bands';
 import { isoWeekOf } from '../../src/domain/autonomy/week';
 import { registerWardenMetrics } from '../../src/operator/metrics/warden-metrics';
@@ -21,8 +21,8 @@ describe('warden_week_* metrics', () => {
     const registry = new Registry();
     registerWardenMetrics(registry, t.db, { capitalBands: DEFAULT_CAPITAL_BANDS });
     const subject = `week:${isoWeekOf(new Date())}`;
-    const event = (kind: string, details: Record<string, unknown> = {}) =>
-      appendAuditEvent(t.db, { actor: 'alice', kind, subject, details });
+    const event = (kind: AuditKindName, details: Record<string, unknown> = {}) =>
+      t.db.transaction().execute((trx) => appendAuditEvent(trx, { actor: 'alice', kind, subject, details }));
     const series = async () => {
       const text = await registry.metrics();
       return text.split('\n').filter((l) => l.startsWith('warden_week_'));
@@ -34,12 +34,14 @@ describe('warden_week_* metrics', () => {
     ]);
     await event(AuditKind.week.held, { scope: 'promotions', reason: 'drift' });
     // Last week's hold is not this week's.
-    await appendAuditEvent(t.db, {
-      actor: 'bob',
-      kind: AuditKind.week.held,
-      subject: 'week:2020-W01',
-      details: { scope: 'all', reason: 'old' },
-    });
+    await t.db.transaction().execute((trx) =>
+      appendAuditEvent(trx, {
+        actor: 'bob',
+        kind: AuditKind.week.held,
+        subject: 'week:2020-W01',
+        details: { scope: 'all', reason: 'old' },
+      }),
+    );
     await event(AuditKind.week.reviewAcknowledged, { note: null });
     expect(await series()).toEqual([
       'warden_week_held{scope="expansion"} 0',
