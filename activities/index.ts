@@ -75,7 +75,12 @@ export function createActivities(deps: ActivityDeps) {
     ...createCommandGateActivities({ db, commandExecutorServed: deps.commandExecutor !== undefined }),
     ...createStrategyGateActivities(deps),
     ...createGoLiveActivities({ db, goLive: settings }),
-    ...createNotificationActivities({ db, webhooks: settings.webhooks, environment: settings.environment }),
+    ...createNotificationActivities({
+      db,
+      webhooks: settings.webhooks,
+      environment: settings.environment,
+      webhookSecret: settings.webhookSecret,
+    }),
     ...createApprovalActivities({ db, settings }),
     ...createProposalActivities({ db }),
     ...createChangeRequestActivities({

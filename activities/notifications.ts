@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
+import { Webhook as StandardWebhook } from 'standardwebhooks';
 import type { Database } from '../src/db/database';
 import {
   loadDelivery,
@@ -27,6 +28,8 @@ export interface NotificationActivityDeps {
   environment?: string;
   /** How long one POST may take before it counts as a failed attempt. */
   webhookTimeoutMs?: number;
+  /** Standard Webhooks secret (whsec_…): every body is signed with it; unset, unsigned. */
+  webhookSecret?: string | undefined;
 }
 
 /** A failed attempt that may succeed later: Temporal retries it with backoff. */
@@ -39,8 +42,23 @@ export function createNotificationActivities({
   webhooks = [],
   environment = 'dev',
   webhookTimeoutMs = 10_000,
+  webhookSecret,
 }: NotificationActivityDeps): NotificationActivities {
   const names = webhooks.map((w) => w.name);
+  const signer = webhookSecret === undefined ? undefined : new StandardWebhook(webhookSecret);
+  /**
+   * Standard Webhooks headers: the delivery's id is the message id, the same on every retry, so a receiver
+   * drops a redelivery; the timestamp is this attempt's, which the signature covers with the body.
+   */
+  const signed = (id: string, body: string): Record<string, string> => {
+    if (!signer) return {};
+    const at = new Date();
+    return {
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-signature': signer.sign(id, at, body),
+    };
+  };
   return {
     /** Routes new notifications to today's webhooks, then hands out the oldest pending deliveries. */
     async claimPendingDeliveries(input) {
@@ -68,13 +86,18 @@ export function createNotificationActivities({
       if (!webhook) return fail(`webhook ${delivery.webhook} is no longer configured (WARDEN_WEBHOOKS)`);
 
       const payload: NotificationPayload = { ...delivery.payload, environment };
+      const body = JSON.stringify(payload);
       let status: number;
       let answer: string;
       try {
         const response = await fetch(webhook.url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'user-agent': 'warden-notifications' },
-          body: JSON.stringify(payload),
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': 'warden-notifications',
+            ...signed(`warden-delivery-${deliveryId}`, body),
+          },
+          body,
           redirect: 'manual',
           signal: AbortSignal.any([AbortSignal.timeout(webhookTimeoutMs), Context.current().cancellationSignal]),
         });

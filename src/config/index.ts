@@ -177,6 +177,14 @@ const envSchema = z
         message: `expected 1s to ${MAX_APPROVAL_TOKEN_TTL_MS / 60_000}m: an approval token is a bearer credential`,
       }),
     WARDEN_WEBHOOKS: namedUrls(),
+    /** Signs every webhook body (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature). */
+    WARDEN_WEBHOOK_SECRET: z
+      .string()
+      .regex(
+        /^whsec_[A-Za-z0-9+/]{32,}={0,2}$/,
+        'expected a Standard Webhooks secret: whsec_ then at least 24 random bytes in base64 (whsec_$(openssl rand -base64 32))',
+      )
+      .optional(),
     WARDEN_CHANGE_APPROVALS: ChangeApprovalsConfigSchema,
     WARDEN_ALERTMANAGER_RECEIVERS: z
       .string()
@@ -204,6 +212,13 @@ const envSchema = z
     approvalKeyIssues(env).forEach(([variable, message]) =>
       ctx.addIssue({ code: 'custom', path: [variable], message }),
     );
+    // In production a receiver must be able to tell Warden's notifications from anyone's POST.
+    if (env.WARDEN_ENV === 'production' && env.WARDEN_WEBHOOKS.length > 0 && env.WARDEN_WEBHOOK_SECRET === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WARDEN_WEBHOOK_SECRET'],
+        message: 'required in production when WARDEN_WEBHOOKS is set: webhook bodies are signed',
+      });
     if ((env.TEMPORAL_TLS_CERT === undefined) !== (env.TEMPORAL_TLS_KEY === undefined)) {
       const missing = env.TEMPORAL_TLS_CERT === undefined ? 'TEMPORAL_TLS_CERT' : 'TEMPORAL_TLS_KEY';
       ctx.addIssue({
@@ -271,6 +286,7 @@ export interface Config {
     tokenTtl: string;
   };
   webhooks: { name: string; url: string }[];
+  webhookSecret: string | undefined;
   /** Alertmanager receiver name → shared secret. */
   alertmanagerReceivers: Record<string, string>;
   /** Who must approve a change request that loosens, per change kind (WARDEN_CHANGE_APPROVALS over the defaults). */
@@ -386,6 +402,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       tokenTtl: e.WARDEN_APPROVAL_TOKEN_TTL,
     },
     webhooks: e.WARDEN_WEBHOOKS,
+    webhookSecret: e.WARDEN_WEBHOOK_SECRET,
     alertmanagerReceivers: e.WARDEN_ALERTMANAGER_RECEIVERS,
     changeApprovals: e.WARDEN_CHANGE_APPROVALS,
   };
@@ -417,6 +434,8 @@ export interface GovernanceSettings {
   capitalBands: CapitalBandThresholds;
   canaryThreshold: number;
   webhooks: { name: string; url: string }[];
+  /** Standard Webhooks signing secret (whsec_…); unset, bodies go unsigned (refused in production). */
+  webhookSecret?: string | undefined;
   changeApprovals: ApprovalRequirements;
 }
 
@@ -428,6 +447,7 @@ export function governanceSettingsOf(config: Config): GovernanceSettings {
     capitalBands: config.capitalBands,
     canaryThreshold: config.watchdogs.canaryThreshold,
     webhooks: config.webhooks,
+    webhookSecret: config.webhookSecret,
     changeApprovals: config.changeApprovals,
   };
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
+import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createNotificationActivities, type Webhook, WebhookUnavailableError } from '../../activities/notifications';
 import { listAuditEvents, recordAuditEvent } from '../../src/db/audit.repository';
@@ -16,7 +17,7 @@ describe('notification activities on PostgreSQL', () => {
   let server: Server;
   let ops: Webhook;
   let pager: Webhook;
-  const received: { path: string; body: unknown; headers: IncomingMessage['headers'] }[] = [];
+  const received: { path: string; body: unknown; raw: string; headers: IncomingMessage['headers'] }[] = [];
   let answer: (res: ServerResponse) => void;
 
   beforeAll(async () => {
@@ -25,7 +26,7 @@ describe('notification activities on PostgreSQL', () => {
       let body = '';
       req.on('data', (chunk: Buffer) => (body += chunk.toString()));
       req.on('end', () => {
-        received.push({ path: req.url ?? '', body: JSON.parse(body), headers: req.headers });
+        received.push({ path: req.url ?? '', body: JSON.parse(body), raw: body, headers: req.headers });
         answer(res);
       });
     });
@@ -107,6 +108,39 @@ describe('notification activities on PostgreSQL', () => {
       { webhook: 'pager', status: 'delivered', attempts: 1, lastError: null },
     ]);
     expect(await claim()).toEqual([toOps]);
+  });
+
+  it('signs each body with Standard Webhooks headers a receiver verifies; the id stays across retries', async () => {
+    const secret = `whsec_${Buffer.from('a receiver and warden share this secret').toString('base64')}`;
+    const signing = createNotificationActivities({
+      db: t.db,
+      webhooks: [ops],
+      environment: 'staging',
+      webhookSecret: secret,
+    });
+    await killSwitch('signed');
+    const [delivery] = await signing.claimPendingDeliveries({ perWebhook: 10, inFlight: [], skipWebhooks: [] });
+    answer = (res) => res.writeHead(503).end();
+    const run = () =>
+      new MockActivityEnvironment(undefined, { logger: quiet }).run(signing.deliverNotification, {
+        deliveryId: delivery!.deliveryId,
+      });
+    await expect(run()).rejects.toBeInstanceOf(WebhookUnavailableError);
+    answer = (res) => res.writeHead(200).end();
+    expect(await run()).toEqual({ status: 'delivered' });
+    const [first, second] = received;
+    const headers = (r: typeof first) => ({
+      'webhook-id': String(r!.headers['webhook-id']),
+      'webhook-timestamp': String(r!.headers['webhook-timestamp']),
+      'webhook-signature': String(r!.headers['webhook-signature']),
+    });
+    const receiver = new StandardWebhook(secret);
+    expect(receiver.verify(second!.raw, headers(second))).toMatchObject({ kind: 'kill_switch_engaged' });
+    expect(headers(first)['webhook-id']).toBe(headers(second)['webhook-id']);
+    // A changed body, or another secret, does not verify.
+    expect(() => receiver.verify(second!.raw.replace('signed', 'forged'), headers(second))).toThrow();
+    const other = new StandardWebhook(`whsec_${Buffer.from('someone else entirely, not warden').toString('base64')}`);
+    expect(() => other.verify(second!.raw, headers(second))).toThrow();
   });
 
   it('a 503 is retryable and counted; the next attempt delivers', async () => {

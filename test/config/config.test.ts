@@ -7,6 +7,29 @@ import { testApprovalKeys } from '../support/approval-keys';
 const keys = testApprovalKeys();
 
 describe('loadConfig', () => {
+  it('a webhook secret is a Standard Webhooks one, and production signs every webhook body', () => {
+    expect(() => loadConfig({ WARDEN_WEBHOOK_SECRET: 'hunter2' })).toThrow(
+      /^invalid WARDEN_WEBHOOK_SECRET: expected a Standard/,
+    );
+    const secret = `whsec_${Buffer.alloc(24, 7).toString('base64')}`;
+    expect(loadConfig({ WARDEN_WEBHOOK_SECRET: secret }).webhookSecret).toBe(secret);
+    expect(() =>
+      loadConfig({
+        WARDEN_ENV: 'production',
+        WARDEN_WEBHOOKS: 'ops=https://hooks.example/ops',
+        ...keys.env,
+      }),
+    ).toThrow(/^invalid WARDEN_WEBHOOK_SECRET: required in production/);
+    expect(
+      loadConfig({
+        WARDEN_ENV: 'production',
+        WARDEN_WEBHOOKS: 'ops=https://hooks.example/ops',
+        WARDEN_WEBHOOK_SECRET: secret,
+        ...keys.env,
+      }).webhookSecret,
+    ).toBe(secret);
+  });
+
   it('refuses an unknown WARDEN_* variable, naming it and the setting it was likely meant to be', () => {
     expect(() => loadConfig({ WARDEN_API_PROT: '8080' })).toThrow(
       /^unknown WARDEN_API_PROT: Warden has no such setting \(did you mean WARDEN_API_PORT\?\)/,
