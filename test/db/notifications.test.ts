@@ -123,13 +123,84 @@ describe('notification queue', () => {
         'proposal_waiting',
         'Expansion proposal expansion-L3+-2026-11-27 to L3+ waits for approval',
       ],
+      [
+        {
+          actor: 'dana',
+          kind: 'control_plane.go_live_set',
+          subject: 'control-plane',
+          details: { change: { kind: 'setGoLive', enabled: true, reason: 'launch' } },
+        },
+        'go_live_changed',
+        'Go-live turned ON by dana: launch',
+      ],
+      [
+        {
+          actor: 'dana',
+          kind: 'control_plane.apply_mode_set',
+          subject: 'control-plane',
+          details: { change: { kind: 'setApplyMode', mode: 'live', reason: 'cutover' } },
+        },
+        'apply_mode_live',
+        'Apply mode set to LIVE by dana: deals now reach real executors (cutover)',
+      ],
+      [
+        {
+          actor: 'strategy-gate',
+          kind: 'strategy.demoted',
+          subject: 'strategy:momentum',
+          details: { from: 'L3', to: 'L2', reason: 'drift 2.1σ', by: 'drift' },
+        },
+        'strategy_demoted',
+        'Strategy momentum demoted L3 → L2 by drift: drift 2.1σ',
+      ],
+      [
+        {
+          actor: 'alice',
+          kind: 'change_request.opened',
+          subject: 'change-request:cr-1',
+          details: {
+            required: [{ role: 'risk_officer' }],
+            needs: '1 risk_officer',
+            expiresAt: new Date('2026-12-04T12:00:00Z'),
+            reason: 'raise WHOLESALE cap',
+          },
+        },
+        'change_request_waiting',
+        'Change request cr-1 by alice waits for approval by 1 risk_officer until 2026-12-04T12:00:00.000Z: raise WHOLESALE cap',
+      ],
+      [
+        {
+          actor: 'bob',
+          kind: 'control_plane.kill_switch_release_approved',
+          subject: 'control-plane',
+          details: { change: { role: 'manager' }, outcome: { status: 'pending', detail: '1 of 2 approvals' } },
+        },
+        'kill_switch_release_waiting',
+        'Kill switch release voted by bob (manager); it waits for more approvals from owner, manager or risk_officer, not the engager: 1 of 2 approvals',
+      ],
     ])('%o → %s', (event, kind, summary) => {
       expect(notificationFor(event)).toEqual({ kind, summary });
     });
 
     it('stays quiet for routine events, and survives details it did not expect', () => {
+      // Apply mode to anything but live, and a request that needs nobody, wait for no one.
+      expect(
+        notificationFor({
+          actor: 'a',
+          kind: 'control_plane.apply_mode_set',
+          subject: 'control-plane',
+          details: { change: { mode: 'testnet' } },
+        }),
+      ).toBeNull();
+      expect(
+        notificationFor({
+          actor: 'a',
+          kind: 'change_request.opened',
+          subject: 'change-request:x',
+          details: { required: [] },
+        }),
+      ).toBeNull();
       for (const kind of [
-        'control_plane.go_live_set',
         'breaker.resolved',
         'breaker.rule_set',
         'proposal.approved',
@@ -175,9 +246,9 @@ describe('notification queue', () => {
       });
       await recordAuditEvent(t.db, {
         actor: 'dana',
-        kind: 'control_plane.go_live_set',
+        kind: 'control_plane.apply_mode_set',
         subject: 'control-plane',
-        details: {},
+        details: { change: { mode: 'testnet' } },
       });
       const [only, ...rest] = await listNotifications(t.db);
       expect(rest).toEqual([]);

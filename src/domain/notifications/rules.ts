@@ -15,6 +15,11 @@ export const NOTIFICATION_KINDS = [
   'proposal_waiting',
   'deal_needs_reconciliation',
   'review_unacknowledged',
+  'go_live_changed',
+  'apply_mode_live',
+  'strategy_demoted',
+  'change_request_waiting',
+  'kill_switch_release_waiting',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
@@ -34,10 +39,14 @@ const text = (value: unknown, fallback: string): string =>
   typeof value === 'string' && value !== '' ? value : fallback;
 const record = (value: unknown): Record<string, unknown> =>
   typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+/** An instant as appended (a Date) or as stored (its ISO text). */
+const instant = (value: unknown, fallback: string): string =>
+  value instanceof Date ? value.toISOString() : text(value, fallback);
 const after = (prefix: string, subject: string): string =>
   subject.startsWith(prefix) ? subject.slice(prefix.length) : subject;
 
-type Rule = (event: AnnouncedEvent) => NotificationDraft;
+/** A rule answers null when this event of its kind owes nothing (apply mode set to anything but live). */
+type Rule = (event: AnnouncedEvent) => NotificationDraft | null;
 
 /** Audit kind → notification. Breaker kinds are `breaker.<action>` for each trip action. */
 const RULES: Record<string, Rule> = {
@@ -79,6 +88,41 @@ const RULES: Record<string, Rule> = {
     kind: 'proposal_waiting',
     summary: `Expansion proposal ${after('proposal:', subject)} to ${text(details.targetPhase, 'the next phase')} waits for approval`,
   }),
+  // Told when needed (issue 18): go-live either way, apply mode going live, a strategy demoted, and every
+  // approval that waits for people, with who may give it and by when.
+  [AuditKind.controlPlane.goLiveSet]: ({ actor, details }) => {
+    const change = record(details.change);
+    return {
+      kind: 'go_live_changed',
+      summary: `Go-live turned ${change.enabled === true ? 'ON' : 'off'} by ${actor}: ${text(change.reason, 'no reason given')}`,
+    };
+  },
+  [AuditKind.controlPlane.applyModeSet]: ({ actor, details }) => {
+    const change = record(details.change);
+    if (change.mode !== 'live') return null;
+    return {
+      kind: 'apply_mode_live',
+      summary: `Apply mode set to LIVE by ${actor}: deals now reach real executors (${text(change.reason, 'no reason given')})`,
+    };
+  },
+  [AuditKind.strategy.demoted]: ({ subject, details }) => ({
+    kind: 'strategy_demoted',
+    summary: `Strategy ${after('strategy:', subject)} demoted ${text(details.from, '?')} → ${text(details.to, '?')} by ${text(details.by, 'Warden')}: ${text(details.reason, 'no reason given')}`,
+  }),
+  [AuditKind.changeRequest.opened]: ({ actor, subject, details }) => {
+    if (!Array.isArray(details.required) || details.required.length === 0) return null;
+    return {
+      kind: 'change_request_waiting',
+      summary: `Change request ${after('change-request:', subject)} by ${actor} waits for approval by ${text(details.needs, 'approvers')} until ${instant(details.expiresAt, 'it expires')}: ${text(details.reason, 'no reason given')}`,
+    };
+  },
+  [AuditKind.controlPlane.killSwitchReleaseApproved]: ({ actor, details }) => {
+    const role = record(details.change).role;
+    return {
+      kind: 'kill_switch_release_waiting',
+      summary: `Kill switch release voted by ${actor}${typeof role === 'string' ? ` (${role})` : ''}; it waits for more approvals from owner, manager or risk_officer, not the engager: ${text(record(details.outcome).detail, 'more approvals needed')}`,
+    };
+  },
   [AuditKind.deal.needs_reconciliation]: reconciliation,
   [AuditKind.dealLifecycle.orphanFlagged]: reconciliation,
 } satisfies Partial<Record<AuditKindName, Rule>>;
