@@ -132,3 +132,50 @@ export async function saveGovernanceReport(
     return String(row.id);
   });
 }
+
+/** Seed 002's read side: the stored weekly reports, newest first, each with its id and period. */
+export async function listGovernanceReports(db: Kysely<Database>, limit: number) {
+  const rows = await db
+    .selectFrom('governance_report')
+    .select(['id', 'at', 'report', 'proposal_id'])
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map(reportView);
+}
+
+/** One stored report by id; undefined when there is none. */
+export async function readGovernanceReport(db: Kysely<Database>, id: string) {
+  const row = await db
+    .selectFrom('governance_report')
+    .select(['id', 'at', 'report', 'proposal_id'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return row && reportView(row);
+}
+
+function reportView(r: { id: string; at: Date; report: unknown; proposal_id: string | null }) {
+  return { id: String(r.id), at: r.at.toISOString(), proposalId: r.proposal_id, report: r.report };
+}
+
+/** Seed 002's metrics snapshots (what each cycle measured), newest first; a range keeps those ending in it. */
+export async function listMetricsSnapshots(
+  db: Kysely<Database>,
+  options: { limit: number; start?: Date | undefined; end?: Date | undefined },
+) {
+  const rows = await db
+    .selectFrom('metrics_snapshot')
+    .selectAll()
+    .$if(options.start !== undefined, (q) => q.where('window_end', '>=', options.start!))
+    .$if(options.end !== undefined, (q) => q.where('window_end', '<=', options.end!))
+    .orderBy('id', 'desc')
+    .limit(options.limit)
+    .execute();
+  return rows.map((r) => ({
+    id: String(r.id),
+    at: r.at.toISOString(),
+    windowStart: r.window_start.toISOString(),
+    windowEnd: r.window_end.toISOString(),
+    metrics: r.metrics,
+  }));
+}

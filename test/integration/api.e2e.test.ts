@@ -63,9 +63,11 @@ describe('operator API against a real server', () => {
             route.method === 'POST'
               ? 400
               : // A lookup of one thing: none exists here (no week's workflow runs in this test either).
-                ['playbook', 'command', 'changeRequest', 'week'].includes(route.id)
+                ['playbook', 'command', 'changeRequest', 'week', 'governanceReportLatest'].includes(route.id)
                 ? 404
-                : 200,
+                : route.id === 'governanceReport' // `no-such-thing` is not a report id
+                  ? 400
+                  : 200,
           );
         } else {
           expect([route.id, role, answer.status]).toEqual([route.id, role, 403]);
@@ -156,5 +158,61 @@ describe('operator API against a real server', () => {
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     expect((await call(env.strict.port, 'GET', '/capital', { key: keys.analyst })).status).toBe(200);
     expect((await call(env.strict.port, 'GET', '/control-plane', { key: keys.manager })).status).toBe(200);
+  });
+
+  it("serves seed 002's reports and metrics snapshots, and types its _total series as counters", async () => {
+    const db = env.t.db;
+    const [report] = await db
+      .insertInto('governance_report')
+      .values({
+        at: new Date('2026-11-27T23:00:00Z'),
+        report: JSON.stringify({ decision: { expand: false } }),
+        proposal_id: null,
+      })
+      .returning('id')
+      .execute();
+    await db
+      .insertInto('metrics_snapshot')
+      .values([
+        {
+          window_start: new Date('2026-11-13T00:00:00Z'),
+          window_end: new Date('2026-11-20T00:00:00Z'),
+          metrics: JSON.stringify({ successRate: 0.9 }),
+        },
+        {
+          window_start: new Date('2026-11-20T00:00:00Z'),
+          window_end: new Date('2026-11-27T00:00:00Z'),
+          metrics: JSON.stringify({ successRate: 0.95 }),
+        },
+      ])
+      .execute();
+    const id = String(report!.id);
+    expect(await as('analyst', 'GET', '/governance/reports/latest')).toMatchObject({
+      status: 200,
+      body: { id, at: '2026-11-27T23:00:00.000Z', report: { decision: { expand: false } } },
+    });
+    expect(await as('analyst', 'GET', `/governance/reports/${id}`)).toMatchObject({ status: 200, body: { id } });
+    expect(await as('analyst', 'GET', '/governance/reports/99999999')).toMatchObject({ status: 404 });
+    expect((await as('analyst', 'GET', '/governance/reports?limit=1')).body).toHaveLength(1);
+    expect(await as('analyst', 'GET', '/governance/reports?limit=0')).toMatchObject({
+      status: 400,
+      body: { message: expect.stringMatching(/^query\.limit: /) },
+    });
+    const snapshots = await as('analyst', 'GET', '/governance/metrics?start=2026-11-25T00:00:00Z');
+    expect(snapshots.body).toMatchObject([{ windowEnd: '2026-11-27T00:00:00.000Z', metrics: { successRate: 0.95 } }]);
+    expect((await as('analyst', 'GET', '/governance/metrics')).body).toHaveLength(2);
+
+    const text = String((await call(env.api.port, 'GET', '/metrics')).body);
+    for (const counter of [
+      'simcorp_governance_commands_total',
+      'simcorp_governance_incidents_total',
+      'simcorp_governance_circuit_breaker_events_total',
+      'simcorp_governance_safety_constraint_violations_total',
+      'simcorp_governance_safety_emergency_aborts_total',
+      'warden_governance_decisions_total',
+    ])
+      expect(text, counter).toContain(`# TYPE ${counter} counter`);
+    expect(text).toContain('# TYPE warden_kill_switch_engaged gauge');
+    expect(text).toMatch(/^simcorp_governance_safety_emergency_aborts_total \d+$/m);
   });
 });

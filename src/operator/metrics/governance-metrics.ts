@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Kysely } from 'kysely';
 import { Registry } from 'prom-client';
 import { dbGauges } from './db-gauge';
+import { AuditKind } from '../../domain/audit/kinds';
 import { type CommandStatus, computeMetrics } from '../../domain/autonomy/metrics';
 import { PHASES } from '../../domain/autonomy/phases';
 import type { Database } from '../../db/database';
@@ -121,6 +122,24 @@ export function createGovernanceMetrics(
       .execute();
     for (const severity of ['low', 'medium', 'high', 'critical'])
       g.set({ severity }, Number(rows.find((r) => r.severity === severity)?.n ?? 0));
+  });
+  // Seed 002's two safety series. A constraint violation is a governed command its gate denied (a limit or a
+  // class it may not pass); an emergency abort is a kill-switch engagement, by anyone or any watchdog.
+  gauge('safety_constraint_violations_total', 'Governed commands denied by a safety constraint', [], async (g) => {
+    const row = await db
+      .selectFrom('command_record')
+      .select(db.fn.countAll<string>().as('n'))
+      .where('status', '=', 'denied')
+      .executeTakeFirstOrThrow();
+    g.set(Number(row.n));
+  });
+  gauge('safety_emergency_aborts_total', 'Emergency aborts: kill-switch engagements', [], async (g) => {
+    const row = await db
+      .selectFrom('audit_event')
+      .select(db.fn.countAll<string>().as('n'))
+      .where('kind', '=', AuditKind.controlPlane.killSwitchEngaged)
+      .executeTakeFirstOrThrow();
+    g.set(Number(row.n));
   });
   registerStrategyMetrics(registry, db);
   registerGovernorMetrics(registry, db);

@@ -21,7 +21,12 @@ import {
 } from '../../../../workflows/names';
 import { type ApproverRole, ApproverRoleSchema } from '../../../domain/autonomy/phases';
 import { AUTONOMY_APPROVER_ROLE, autonomyRolesOf, type Identity } from '../../../domain/identity/roles';
-import { badRequest, conflict, forbidden, route, type RouteSpec } from '../http';
+import { badRequest, conflict, forbidden, notFound, route, type RouteSpec } from '../http';
+import {
+  listGovernanceReports,
+  listMetricsSnapshots,
+  readGovernanceReport,
+} from '../../../db/governance-reports.repository';
 import { type ApiDeps, ok, signedFor, viaWorkflow } from './shared';
 
 const ProposalParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9._:+-]{1,128}$/, 'expected a proposal id') });
@@ -174,6 +179,15 @@ export async function proposeStrategyPromotion(
   return proposal!;
 }
 
+const Limit = z.strictObject({
+  limit: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be 1 to 100')
+    .max(100, 'must be 1 to 100')
+    .default(10),
+});
+
 /** Autonomy phase, expansion proposals, circuit breakers, and the commands waiting for a human. */
 export function autonomyRoutes(deps: ApiDeps): RouteSpec[] {
   const { db } = deps;
@@ -185,6 +199,61 @@ export function autonomyRoutes(deps: ApiDeps): RouteSpec[] {
       access: 'read',
       summary: 'Autonomy phase and governance state.',
       handle: async () => ok(await readGovernanceState(db)),
+    }),
+    // Seed 002's read side: the weekly reports and the metrics snapshots each cycle stored.
+    route({
+      id: 'governanceReports',
+      method: 'GET',
+      url: '/governance/reports',
+      access: 'read',
+      summary: 'Weekly governance reports, newest first (limit, default 10, at most 100).',
+      query: Limit,
+      handle: async ({ query }) => ok(await listGovernanceReports(db, query.limit)),
+    }),
+    route({
+      id: 'governanceReportLatest',
+      method: 'GET',
+      url: '/governance/reports/latest',
+      access: 'read',
+      summary: 'The latest weekly governance report (404 before the first cycle).',
+      handle: async () => {
+        const [latest] = await listGovernanceReports(db, 1);
+        if (!latest) throw notFound('no governance report yet: the first cycle has not run');
+        return ok(latest);
+      },
+    }),
+    route({
+      id: 'governanceReport',
+      method: 'GET',
+      url: '/governance/reports/:id',
+      access: 'read',
+      summary: 'One weekly governance report by id.',
+      params: z.strictObject({ id: z.string().regex(/^[1-9][0-9]{0,17}$/, 'expected a report id such as 12') }),
+      handle: async ({ params }) => {
+        const report = await readGovernanceReport(db, params.id);
+        if (!report) throw notFound(`params.id: no governance report ${params.id}`);
+        return ok(report);
+      },
+    }),
+    route({
+      id: 'metricsSnapshots',
+      method: 'GET',
+      url: '/governance/metrics',
+      access: 'read',
+      summary:
+        "Seed 002's metrics snapshots (what each cycle measured over its window), newest first; start and end (ISO) keep those whose window ends between them.",
+      query: Limit.extend({
+        start: z.iso.datetime({ offset: true, message: 'expected an ISO time' }).optional(),
+        end: z.iso.datetime({ offset: true, message: 'expected an ISO time' }).optional(),
+      }),
+      handle: async ({ query }) =>
+        ok(
+          await listMetricsSnapshots(db, {
+            limit: query.limit,
+            start: query.start === undefined ? undefined : new Date(query.start),
+            end: query.end === undefined ? undefined : new Date(query.end),
+          }),
+        ),
     }),
     route({
       id: 'proposals',
