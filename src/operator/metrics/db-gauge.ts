@@ -24,11 +24,11 @@ export function dbGauges(registry: Registry, prefix: string) {
           await collect(this);
         },
       });
-    return new Counter({
+    const counter: Counter = new Counter({
       ...options,
-      async collect() {
-        this.reset();
-        const counter = this;
+      // A counter's collect writes through the family itself: it is re-read whole, so reset first.
+      collect: async () => {
+        counter.reset();
         const add = (labels: LabelValues<string>, value: number) => counter.inc(labels, Math.max(0, value));
         await collect({
           set: (labelsOrValue: LabelValues<string> | number, value?: number) =>
@@ -39,5 +39,6 @@ export function dbGauges(registry: Registry, prefix: string) {
         } as DbSeries);
       },
     });
+    return counter;
   };
 }
