@@ -1,3 +1,4 @@
+import { type ClientConnectConfig, loadClientConnectConfig } from '@temporalio/envconfig';
 import path from 'node:path';
 import { z } from 'zod';
 import { type ApprovalRequirements, ChangeApprovalsConfigSchema } from '../domain/change-requests/approvals';
@@ -95,10 +96,11 @@ function approvalKeyIssues(env: ApprovalEnv): [string, string][] {
 const envSchema = z
   .object({
     TEMPORAL_ADDRESS: hostPort.optional(),
+    // Left out, the Temporal profile's namespace (TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE), else `default`.
     TEMPORAL_NAMESPACE: z
       .string()
       .regex(/^[A-Za-z0-9_.-]{1,255}$/, 'expected a namespace name')
-      .default('default'),
+      .optional(),
     WARDEN_TASK_QUEUE: z
       .string()
       .regex(/^\S{1,255}$/, 'expected a task queue name without spaces')
@@ -235,8 +237,15 @@ export interface Config {
     address: string | undefined;
     namespace: string;
     taskQueue: string;
+    /** Warden's older TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY pair; the standard TEMPORAL_TLS_* are in `standard`. */
     tls: { certPath: string; keyPath: string } | undefined;
     apiKey: string | undefined;
+    /**
+     * The standard Temporal client configuration (@temporalio/envconfig): TEMPORAL_PROFILE and its file,
+     * TEMPORAL_TLS_CLIENT_CERT_PATH/…_KEY_PATH, the server CA (TEMPORAL_TLS_SERVER_CA_CERT_PATH) and SNI
+     * (TEMPORAL_TLS_SERVER_NAME), gRPC metadata.
+     */
+    standard: Pick<ClientConnectConfig['connectionOptions'], 'tls' | 'metadata'>;
   };
   /** Undefined: embedded PGlite under the data folder. */
   databaseUrl: string | undefined;
@@ -298,6 +307,23 @@ export class ConfigError extends Error {
 }
 
 /**
+ * The Temporal connection as every Temporal tool reads it (@temporalio/envconfig): the profile from
+ * TEMPORAL_PROFILE in TEMPORAL_CONFIG_FILE (or the default file), overridden by TEMPORAL_* variables.
+ * A profile or file it cannot read is an error naming the variable.
+ */
+function standardTemporalProfile(env: Record<string, string | undefined>): ClientConnectConfig {
+  const vars = Object.fromEntries(
+    Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined && kv[0].startsWith('TEMPORAL_')),
+  );
+  try {
+    return loadClientConnectConfig({ overrideEnvVars: vars });
+  } catch (error) {
+    const variable = vars.TEMPORAL_CONFIG_FILE !== undefined ? 'TEMPORAL_CONFIG_FILE' : 'TEMPORAL_PROFILE';
+    throw new ConfigError(`invalid ${variable}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
  * `WARDEN_*` variables read outside this schema: the CLI's (its API, key and profile), the set-up's tools
  * directory, the tests' history recording, and docker-compose's interpolation (.env.example).
  */
@@ -350,16 +376,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid ${variable}: ${issue.message}`);
   }
   const e = parsed.data;
+  const profile = standardTemporalProfile(env);
   return {
     temporal: {
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
+      address: e.TEMPORAL_ADDRESS ?? profile.connectionOptions.address,
+      namespace: e.TEMPORAL_NAMESPACE ?? profile.namespace ?? 'default',
       taskQueue: e.WARDEN_TASK_QUEUE,
       tls:
         e.TEMPORAL_TLS_CERT && e.TEMPORAL_TLS_KEY
           ? { certPath: e.TEMPORAL_TLS_CERT, keyPath: e.TEMPORAL_TLS_KEY }
           : undefined,
-      apiKey: e.TEMPORAL_API_KEY,
+      apiKey: e.TEMPORAL_API_KEY ?? profile.connectionOptions.apiKey,
+      standard: {
+        ...(profile.connectionOptions.tls !== undefined ? { tls: profile.connectionOptions.tls } : {}),
+        ...(profile.connectionOptions.metadata ? { metadata: profile.connectionOptions.metadata } : {}),
+      },
     },
     databaseUrl: e.DATABASE_URL,
     dataDir: path.resolve(e.WARDEN_DATA_DIR),

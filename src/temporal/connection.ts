@@ -3,16 +3,20 @@ import { Client, Connection } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { type Config, DEFAULT_TEMPORAL_ADDRESS } from '../config/index';
 
+/** The standard profile's TLS (server CA, SNI, client pair), with Warden's older cert/key pair in it when given. */
 async function connectionOptions(config: Config['temporal']) {
+  const standard = config.standard.tls;
   const tls = config.tls
-    ? { clientCertPair: { crt: await readFile(config.tls.certPath), key: await readFile(config.tls.keyPath) } }
-    : config.apiKey
-      ? true // Temporal Cloud API keys travel over TLS.
-      : undefined;
+    ? {
+        ...(typeof standard === 'object' ? standard : {}),
+        clientCertPair: { crt: await readFile(config.tls.certPath), key: await readFile(config.tls.keyPath) },
+      }
+    : (standard ?? (config.apiKey ? true : undefined)); // Temporal Cloud API keys travel over TLS.
   return {
     address: config.address ?? DEFAULT_TEMPORAL_ADDRESS,
     ...(tls !== undefined ? { tls } : {}),
     ...(config.apiKey !== undefined ? { apiKey: config.apiKey } : {}),
+    ...(config.standard.metadata ? { metadata: config.standard.metadata } : {}),
   };
 }
 

@@ -1,3 +1,5 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index';
@@ -30,6 +32,34 @@ describe('loadConfig', () => {
     ).toBe(secret);
   });
 
+  it('reads the Temporal connection as every Temporal tool does: a profile in a config file, TEMPORAL_* over it', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'warden-envconfig-'));
+    const file = path.join(dir, 'temporal.toml');
+    writeFileSync(
+      file,
+      [
+        '[profile.prod]',
+        'address = "prod.example:7233"',
+        'namespace = "warden-prod"',
+        '[profile.prod.tls]',
+        'server_name = "temporal.internal"',
+      ].join('\n'),
+    );
+    const prod = loadConfig({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod' }).temporal;
+    expect(prod).toMatchObject({ address: 'prod.example:7233', namespace: 'warden-prod' });
+    expect(prod.standard.tls).toMatchObject({ serverNameOverride: 'temporal.internal' });
+    // A variable overrides its profile; a profile that is not there is an error naming the variable.
+    expect(
+      loadConfig({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod', TEMPORAL_NAMESPACE: 'other' }).temporal
+        .namespace,
+    ).toBe('other');
+    expect(() => loadConfig({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'nope' })).toThrow(
+      /^invalid TEMPORAL_CONFIG_FILE: /,
+    );
+    // Without a profile: the embedded dev server, namespace default.
+    expect(loadConfig({}).temporal).toMatchObject({ address: undefined, namespace: 'default' });
+  });
+
   it('refuses an unknown WARDEN_* variable, naming it and the setting it was likely meant to be', () => {
     expect(() => loadConfig({ WARDEN_API_PROT: '8080' })).toThrow(
       /^unknown WARDEN_API_PROT: Warden has no such setting \(did you mean WARDEN_API_PORT\?\)/,
@@ -44,7 +74,14 @@ describe('loadConfig', () => {
   it('defaults to the embedded set-up', () => {
     const config = loadConfig({});
     expect(config).toEqual({
-      temporal: { address: undefined, namespace: 'default', taskQueue: 'warden', tls: undefined, apiKey: undefined },
+      temporal: {
+        address: undefined,
+        namespace: 'default',
+        taskQueue: 'warden',
+        tls: undefined,
+        apiKey: undefined,
+        standard: {},
+      },
       databaseUrl: undefined,
       dataDir: path.resolve('.data'),
       workflowBundlePath: undefined,
