@@ -144,8 +144,8 @@ export async function weeklyGovernance(rawInput: WeeklyGovernanceInput): Promise
     async ({ actor, reason, role, token }) => {
       // Refused after the fact too (holds may have changed since the validator ran): audited, then answered.
       let problem = releaseProblem(state, { actor, reason });
-      // Who says they are an approver proves it (a raw update names any actor): checked off the workflow, and
-      // never one who held (the holds are read again there, after any hold placed meanwhile).
+      // Who says they are an approver proves it (a raw update names any actor): checked off the workflow, never
+      // one who held, and the holds checked again after it for any placed meanwhile.
       if (problem === null && patched(WEEKLY_GOVERNANCE_SIGNED_RELEASE)) {
         const verdict = await week$.verifyApproval({
           actor,
