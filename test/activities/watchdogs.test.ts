@@ -25,6 +25,18 @@ const controlPlane = () => ({
   restrictEngine: vi.fn(async () => undefined),
 });
 
+/** A tripwire small enough to fill by hand: 5 recent events against the 10 before them. */
+const SMALL_TRIPWIRE = {
+  domain: 'WHOLESALE',
+  metric: 'contract_rate',
+  engine: 'WHOLESALE',
+  windowEvents: 5,
+  baselineEvents: 10,
+  maxDropFraction: 0.2,
+  action: 'THROTTLE' as const,
+  enabled: true,
+};
+
 describe('watchdog activities on PostgreSQL', () => {
   let t: TestDatabase;
   beforeEach(async () => {
@@ -96,16 +108,7 @@ describe('watchdog activities on PostgreSQL', () => {
   });
 
   it('fires once on a drop, records too-few-events, and a reset lifts its throttle', async () => {
-    const policy = {
-      domain: 'WHOLESALE',
-      metric: 'contract_rate',
-      engine: 'WHOLESALE',
-      windowEvents: 5,
-      baselineEvents: 10,
-      maxDropFraction: 0.2,
-      action: 'THROTTLE' as const,
-      enabled: true,
-    };
+    const policy = SMALL_TRIPWIRE;
     await setRegressionPolicy(t.db, policy, 'alice');
     const t0 = Date.parse('2026-11-24T08:00:00Z');
     await kpis('WHOLESALE', 'contract_rate', Array(10).fill(true), t0);
@@ -183,16 +186,7 @@ describe('watchdog activities on PostgreSQL', () => {
   });
 
   it('a baseline reset pins the good week: a slow drift the rolling baseline follows still fires', async () => {
-    const policy = {
-      domain: 'WHOLESALE',
-      metric: 'contract_rate',
-      engine: 'WHOLESALE',
-      windowEvents: 5,
-      baselineEvents: 10,
-      maxDropFraction: 0.2,
-      action: 'THROTTLE' as const,
-      enabled: true,
-    };
+    const policy = SMALL_TRIPWIRE;
     const t0 = Date.parse('2026-11-24T08:00:00Z');
     const eighty = Array(3).fill([true, true, true, true, false]).flat();
     // A good week at 100%, then 15 events at 80%: the rolling baseline has followed the drift down.
@@ -210,16 +204,7 @@ describe('watchdog activities on PostgreSQL', () => {
   });
 
   it('a baseline reset without a full baseline and window after it decides nothing', async () => {
-    const policy = {
-      domain: 'WHOLESALE',
-      metric: 'contract_rate',
-      engine: 'WHOLESALE',
-      windowEvents: 5,
-      baselineEvents: 10,
-      maxDropFraction: 0.2,
-      action: 'THROTTLE' as const,
-      enabled: true,
-    };
+    const policy = SMALL_TRIPWIRE;
     const t0 = Date.parse('2026-11-24T08:00:00Z');
     await kpis('WHOLESALE', 'contract_rate', Array(20).fill(true), t0);
     await kpis('WHOLESALE', 'contract_rate', Array(12).fill(false), t0 + 60_000);

@@ -29,26 +29,12 @@ describe("seed 000's Friday baseline reset", () => {
       ],
     });
     expect(changes.map((c) => c.target)).toEqual(['WHOLESALE/full', 'WHOLESALE/old']);
+    const { domain: _d, metric: _m, ...settings } = policy('full');
     expect(changes[0]).toEqual({
       kind: 'regression_policy',
       target: 'WHOLESALE/full',
-      before: {
-        engine: 'WHOLESALE',
-        windowEvents: 50,
-        baselineEvents: 200,
-        maxDropFraction: 0.2,
-        action: 'THROTTLE',
-        enabled: true,
-      },
-      after: {
-        engine: 'WHOLESALE',
-        windowEvents: 50,
-        baselineEvents: 200,
-        maxDropFraction: 0.2,
-        action: 'THROTTLE',
-        enabled: true,
-        baselineSince: since,
-      },
+      before: settings,
+      after: { ...settings, baselineSince: since },
     });
     expect(review.policies.find((p) => p.policy === 'WHOLESALE/short')?.reason).toContain('249 events');
   });
