@@ -28,6 +28,8 @@ import {
   workflowBundle,
 } from '../helpers';
 import { serveCliApi } from '../support/processes';
+import { testApprovalKeys } from '../support/approval-keys';
+import type { GovernanceSettings } from '../../src/config/index';
 
 const HOUR = 3_600_000;
 
@@ -47,7 +49,7 @@ describe('weeklyGovernance: one long-lived workflow per ISO week', () => {
   });
 
   /** A worker of Warden's own workflows and activities on this test's server, database and queue. */
-  const weekWorker = async () => {
+  const weekWorker = async (settings: GovernanceSettings = TEST_SETTINGS) => {
     const taskQueue = uniqueName('week');
     const worker = await Worker.create({
       connection: env.nativeConnection,
@@ -57,7 +59,7 @@ describe('weeklyGovernance: one long-lived workflow per ISO week', () => {
         db: t.db,
         governor: DEFAULT_GOVERNOR_SETTINGS,
         controlPlane: new WardenClient(env.client, taskQueue),
-        settings: TEST_SETTINGS,
+        settings,
       }),
     });
     return { taskQueue, worker };
@@ -205,6 +207,39 @@ describe('weeklyGovernance: one long-lived workflow per ISO week', () => {
       expect(tripwire.baseline_since).toBeNull();
       await handle.signal(nextWeekStartedSignal, { week: 'next' });
       await handle.result();
+    });
+  });
+
+  it('with signed approvals a release proves its approver: no token, a stolen, misdirected or spent one changes nothing', async () => {
+    const keys = testApprovalKeys();
+    const { taskQueue, worker } = await weekWorker({ ...TEST_SETTINGS, ...keys.settings('test') });
+    const week = isoWeekOf(new Date((await env.currentTimeMs()) + 7 * 24 * HOUR));
+    const id = weeklyGovernanceWorkflowId(week);
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(weeklyGovernance, { taskQueue, workflowId: id, args: [{ week }] });
+      await handle.executeUpdate(holdUpdate, { args: [{ actor: 'alice', reason: 'drift', scope: 'all' }] });
+      const release = (extra: Record<string, unknown>) =>
+        handle.executeUpdate(releaseHoldUpdate, {
+          args: [{ actor: 'bob', reason: 'reviewed', role: 'risk_officer', ...extra }],
+        });
+      const refused = async (extra: Record<string, unknown>, message: RegExp) =>
+        expect(release(extra)).rejects.toMatchObject({ cause: { message: expect.stringMatching(message) } });
+      const token = (subject: string, audience = `${id}:releaseHold`) =>
+        keys.issue(t.db, { subject, roles: ['risk_officer'], audience });
+      await refused({}, /^token: /);
+      // Someone else's token, one for another week, and a 1 MB or NUL-bearing one: refused, nothing lifted.
+      await refused({ token: await token('carol') }, /^actor: bob is not the token's subject/);
+      await refused({ token: await token('bob', 'weekly-governance-2020-W01:releaseHold') }, /^token: issued for/);
+      await refused({ token: 'x'.repeat(1_000_000) }, /^token: /);
+      await refused({ token: 'wtr_\u0000' }, /^token: /);
+      expect((await handle.query(weekStatusQuery)).suppressed).toEqual(['expansion', 'promotions']);
+      // Bob's own token releases once; spent, it lifts no later hold.
+      const bobs = await token('bob');
+      expect(await release({ token: bobs })).toMatchObject({ holds: [], releases: [{ actor: 'bob' }] });
+      await handle.executeUpdate(holdUpdate, { args: [{ actor: 'alice', reason: 'again', scope: 'expansion' }] });
+      await refused({ token: bobs }, /already used/);
+      expect((await handle.query(weekStatusQuery)).suppressed).toEqual(['expansion']);
+      await handle.terminate('test over');
     });
   });
 
