@@ -7,7 +7,9 @@ import {
   spendApprovalToken,
   TOKEN_ALREADY_USED,
 } from '../src/db/approval-tokens.repository';
+import { appendAuditEvent } from '../src/db/audit.repository';
 import type { Database } from '../src/db/database';
+import { AuditKind } from '../src/domain/audit/kinds';
 import type { ApprovalClaimCheck } from '../src/domain/identity/approval-check';
 import type { Role } from '../src/domain/identity/roles';
 import { claimedTokenId, isTokenReference } from '../src/security/approval-tokens';
@@ -83,6 +85,18 @@ export function createApprovalActivities({
       const separated = checkSeparation(claim.actor, input.excluded ?? []);
       if (!separated.ok) return separated;
       return claim.token ? spendApprovalToken(db, claim.token, use) : { ok: true };
+    },
+
+    async announceApprovalWaiting({ key, subject, what, roles, deadline, requestedBy }) {
+      await db.transaction().execute((trx) =>
+        appendAuditEvent(trx, {
+          actor: requestedBy,
+          kind: AuditKind.approval.waiting,
+          subject,
+          details: { what, roles, deadline },
+          idempotencyKey: key,
+        }),
+      );
     },
   };
 }

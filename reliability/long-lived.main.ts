@@ -12,6 +12,7 @@ import { SAFE_GOVERNANCE_SETTINGS } from '../src/config/index';
 import { projectRoot, toolPaths, workflowSource } from '../src/config/paths';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../src/domain/permits/rules';
 import { breakerTrippedSignal } from '../workflows/messages';
+import { devServerArgs } from '../src/temporal/dev-server';
 import { createScratchDatabase } from '../test/support/processes';
 import { formatLongLived, runLongLived } from './long-lived';
 
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
       executable: { type: 'existing-path', path: toolPaths.temporal },
       ui: false,
       log: { format: 'pretty', level: 'error' },
+      extraArgs: devServerArgs(),
     },
   });
   const taskQueue = 'long-lived';

@@ -3,7 +3,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { readFile } from 'node:fs/promises';
 import { toolPaths, workflowSource } from '../src/config/paths';
-import { serverLimitArgs } from '../src/temporal/dev-server';
+import { devServerArgs } from '../src/temporal/dev-server';
 
 /** Namespaces created on the shared dev server, one per file that runs `warden-control-plane`. */
 export const E2E_NAMESPACES = [
@@ -44,7 +44,7 @@ export default async function setup(project: TestProject) {
         ui: false,
         log: { format: 'pretty', level: 'error' },
         // Files that own the singleton control plane each get a namespace of their own.
-        extraArgs: [...serverLimitArgs(), ...E2E_NAMESPACES.flatMap((ns) => ['--namespace', ns])],
+        extraArgs: devServerArgs(E2E_NAMESPACES),
       },
     }),
     workflowBundleCode(),

@@ -2,6 +2,7 @@ import { type GovernanceSettings, SAFE_GOVERNANCE_SETTINGS } from '../src/config
 import { randomUUID } from 'node:crypto';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { registerSearchAttributes } from '../src/temporal/search-attributes';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
@@ -97,11 +98,13 @@ export function connectDevServer(namespace?: string): Promise<TestWorkflowEnviro
   });
 }
 
-/** The time-skipping server: for workflows that wait on long timers. */
-export function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createTimeSkipping({
+/** The time-skipping server: for workflows that wait on long timers. Warden's search attributes registered, as a worker needs. */
+export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: toolPaths.testServer } },
   });
+  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
+  return env;
 }
 
 /** Task queue and workflow ids unique to one test. */

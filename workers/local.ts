@@ -43,6 +43,7 @@ async function main(): Promise<void> {
     }
     const wiring = await wire(config, {
       host: '127.0.0.1',
+      registerSearchAttributes: devServer !== undefined,
       // The demo's executors: every deal fills, every command succeeds.
       extras: { executor: createSimulatedExecutor(), commandExecutor: createSimulatedCommandExecutor() },
     });

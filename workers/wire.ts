@@ -17,6 +17,7 @@ import { wardenNexusHandler } from '../src/nexus/handlers';
 import { createApiServer, serveApi } from '../src/operator/api/server';
 import { createGovernanceMetrics, serveMetrics } from '../src/operator/metrics/governance-metrics';
 import { connectClient, connectWorkerConnection } from '../src/temporal/connection';
+import { ensureSearchAttributes } from '../src/temporal/search-attributes';
 import {
   applyReservationSweepSchedule,
   applyWatchdogSchedules,
@@ -133,6 +134,8 @@ export async function wire(
     host: string;
     extras?: WorkerExtras;
     afterMigrate?: (db: Kysely<Database>) => Promise<(() => Promise<void>) | void>;
+    /** Add Warden's search attributes where missing (the embedded dev server); otherwise a missing one stops the start. */
+    registerSearchAttributes?: boolean;
   },
 ): Promise<Wiring> {
   const closers: (() => Promise<void>)[] = [];
@@ -150,6 +153,9 @@ export async function wire(
     if (metrics) closers.push(() => metrics.close());
     const connection = await connectWorkerConnection(config.temporal);
     closers.push(() => connection.close());
+    await ensureSearchAttributes(connection, config.temporal.namespace, {
+      register: options.registerSearchAttributes ?? false,
+    });
     const client = await connectClient(config.temporal);
     closers.push(() => client.connection.close());
     const worker = await createWardenWorker({ connection, config, db: database.db, client, ...options.extras });

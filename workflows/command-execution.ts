@@ -17,6 +17,7 @@ import { parseInput } from '../src/domain/shared/errors';
 import { redactToken } from '../src/domain/identity/redact';
 import { ApprovalInbox, awaitDecision, screenApproval } from './lib/approval-inbox';
 import { execute, type Incident } from './lib/command-executor';
+import { Visibility } from './lib/visibility';
 import { approveCommandSignal, commandStatusQuery, rejectCommandSignal } from './messages';
 
 const autonomy = proxyActivities<AutonomyActivities & ApprovalActivities>({
@@ -58,6 +59,10 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
   const verifiesApprovers = patched('signed-approvals');
   // Since command-governed: the control plane and the command type's policy decide, at the start and just before the executor.
   const governed = patched('command-governed');
+  // Since approval-waiting-announced: a command that waits for people says so (audited, so operators are notified).
+  const announces = patched('approval-waiting-announced');
+  const visibility = new Visibility().decide();
+  visibility.show({ stage: 'admission' }, `Command ${input.commandId} (${input.commandType}), at admission`);
   // Decisions are queued as they come (even before the context is loaded) and judged in order by the main loop.
   const inbox = new ApprovalInbox<Kind>({
     verifyApproval: autonomy.verifyApproval,
@@ -169,6 +174,15 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
     await flushRefused();
     view.result = result;
     view.stage = 'done';
+    visibility.show(
+      {
+        stage: 'done',
+        outcome: result.status,
+        deniedGate: result.status === 'denied' ? result.gate : null,
+        awaitingApproval: null,
+      },
+      result.status === 'denied' ? `Denied at ${result.gate}: ${result.reason}` : `Ended: ${result.status}`,
+    );
     return result;
   };
 
@@ -196,8 +210,25 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
   }
   if (!autonomous) {
     view.stage = 'awaiting_approval';
+    const deadline = new Date().getTime() + input.approvalTimeoutSeconds * 1000;
+    const roles = Object.keys(context.approvers);
+    const what = `Command ${input.commandId} (${input.commandType})`;
+    const until = new Date(deadline).toISOString();
+    visibility.show(
+      { stage: 'awaiting_approval', awaitingApproval: roles },
+      `${what} waits for approveCommand or rejectCommand from ${roles.join(' or ') || 'an approver'} until ${until}`,
+    );
+    if (announces)
+      await autonomy.announceApprovalWaiting({
+        key: `command:${input.commandId}:approval-waiting`,
+        subject: `command:${input.commandId}`,
+        what,
+        roles,
+        deadline: until,
+        requestedBy: input.requestedBy,
+      });
     await awaitDecision({
-      deadline: new Date().getTime() + input.approvalTimeoutSeconds * 1000,
+      deadline,
       decided: () => view.decision !== null,
       wake: () => inbox.waiting > 0,
       drain: async () => {

@@ -31,6 +31,8 @@ import { ErrorType, parseInput } from '../src/domain/shared/errors';
 import { CONTROL_PLANE_WORKFLOW_ID } from './names';
 import { describeIssues, storablePayload, storableText } from '../src/domain/shared/validation';
 import { Mailbox } from './lib/mailbox';
+import { Visibility } from './lib/visibility';
+import { RELEASE_APPROVER_ROLES } from '../src/domain/identity/roles';
 import {
   changeControlPlaneUpdate,
   clearEngineRestrictionSignal,
@@ -176,6 +178,24 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
   for (const item of input.queued)
     mailbox.post(item.ok ? classifyChange(item.change) : { ...item, payload: storablePayload(item.payload ?? null) });
   const handsOver = input.queued.length > 0 || patched(CONTROL_PLANE_HANDS_OVER);
+  const visibility = new Visibility().decide();
+  /** The state in the Web UI: trading state as the stage, the release's approver roles once a release is voted on. */
+  const showState = (shown: ControlPlaneState) => {
+    const trading = tradingStateOf(shown);
+    // States from before release votes carry no releaseApprovals.
+    const votes = shown.releaseApprovals?.length ?? 0;
+    const voting = shown.killSwitchEngaged && votes > 0;
+    visibility.show(
+      { stage: trading, awaitingApproval: voting ? RELEASE_APPROVER_ROLES : null },
+      [
+        `Go-live ${shown.goLiveEnabled ? 'ON' : 'off'}, apply mode ${shown.applyMode}`,
+        shown.killSwitchEngaged
+          ? `kill switch engaged (${trading}) by ${shown.killSwitchEngagedBy ?? shown.killSwitchSource ?? 'unknown'}${shown.reason ? `: ${shown.reason}` : ''}`
+          : 'kill switch released',
+        ...(voting ? [`release voted by ${votes}; waits for more approvals`] : []),
+      ].join(' · '),
+    );
+  };
   /** Signals taken out of the mailbox to hand to the next run. */
   const handingOver: Queued[] = [];
   let handled = 0;
@@ -252,6 +272,7 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
       ...(malformed === undefined ? {} : { malformed }),
     });
     state = persisted;
+    showState(persisted);
     return outcome ?? { status: 'applied' as const };
   };
 
@@ -358,6 +379,7 @@ export async function controlPlane(rawInput: ControlPlaneInput = {}): Promise<vo
   };
 
   state = await loadControlPlaneState();
+  showState(state);
 
   for (;;) {
     await condition(

@@ -16,7 +16,7 @@ import { ApprovalInbox } from './lib/approval-inbox';
 import { type Execution, executeWithRetries, executionOf, runExecutor } from './lib/deal-executor';
 import { controlPlane, gates, now } from './lib/deal-gates';
 import { DealSaga } from './lib/deal-saga';
-import { learnFromOutcome, type Sizing, strategyVerdict } from './lib/deal-strategy';
+import { learnFromOutcome, ORDER_APPROVAL_ANNOUNCED, type Sizing, strategyVerdict } from './lib/deal-strategy';
 import { approveOrderSignal, dealAdmissionUpdate, dealProgressQuery, reconcileDealUpdate } from './messages';
 
 export { EXECUTOR_RETRY } from './lib/deal-executor';
@@ -34,6 +34,7 @@ const LATER_DEAL_PATCHES = [
   'signed-approvals',
   'deal-release-approval',
   DEAL_ADMITTED_AT_ONCE,
+  ORDER_APPROVAL_ANNOUNCED,
 ];
 
 /** A step either hands the deal on to the next one or ends it with its result. */
@@ -89,6 +90,15 @@ export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
   // next; a replay then acts on it a task early, where a patch first asked after it reads as absent (the
   // load harness's nondeterminism, issue 15). Decided up front, every later patched() answers the same.
   if (patched('deal-patches-first')) for (const id of LATER_DEAL_PATCHES) patched(id);
+  deal.visibility.decide().show(
+    {
+      engine: input.engine,
+      symbol: input.symbol,
+      ...(input.strategyId !== undefined ? { strategy: input.strategyId } : {}),
+      stage: 'admission',
+    },
+    `Deal ${input.dealId}: ${input.side} ${input.amount} ${input.symbol} on ${input.engine}, at admission`,
+  );
   if (!deal.reconciles) return governDeal(input, deal);
   try {
     return await governDeal(input, deal);
@@ -220,7 +230,7 @@ async function strategyStep(input: ParsedDealInput, deal: DealSaga, required: bo
   });
   if (strategyId === undefined || !patched('strategy-gate'))
     return { amount: input.amount, paper: false, governed: false };
-  const verdict = await strategyVerdict(input, strategyId, deal.progress, inbox, required);
+  const verdict = await strategyVerdict(input, strategyId, deal.progress, inbox, required, deal.visibility);
   if (verdict.outcome === 'denied') return { ended: await deal.deny('strategy', verdict.reason, verdict.detail) };
   if (verdict.outcome === 'shadow')
     return { ended: await deal.finish({ status: 'shadow', dealId, strategyId, amount: input.amount }) };

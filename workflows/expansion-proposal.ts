@@ -112,11 +112,7 @@ export async function expansionProposal(rawInput: ProposalRun): Promise<Proposal
   const proposal = new ProposalDecisions(terms, createdAt, autonomy, { wardenOwned, verifiesApprovers });
   wireHandlers(proposal, early, rolls ? counted : undefined);
 
-  await autonomy.saveProposal({
-    view: proposal.view,
-    actor: terms.requestedBy ?? 'governance-cycle',
-    event: 'created',
-  });
+  await proposal.save({ actor: terms.requestedBy ?? 'governance-cycle', event: 'created' });
   return decideThenValidate(proposal, createdAt, messagesPerRun, roll);
 }
 
@@ -357,7 +353,7 @@ async function applyPhase(proposal: ProposalDecisions): Promise<{ ended: Proposa
   view.status = 'validating';
   const validationEnds = appliedAt.getTime() + terms.validationDays * DAY_MS;
   view.validationEndsAt = new Date(validationEnds).toISOString();
-  await autonomy.saveProposal({ view, actor: 'autonomy', event: 'applied' });
+  await proposal.save({ actor: 'autonomy', event: 'applied' });
   return { validationEnds };
 }
 

@@ -30,6 +30,7 @@ import {
   completePlaybookStepUpdate,
   playbookProgressQuery,
 } from './messages';
+import { Visibility } from './lib/visibility';
 
 const goLive = proxyActivities<GoLiveActivities>({
   startToCloseTimeout: '30 seconds',
@@ -195,12 +196,25 @@ export async function goLivePlaybook(rawInput: PlaybookInput): Promise<PlaybookP
   );
   setHandler(playbookProgressQuery, () => progress, { description: 'Steps done, the next step, refusals and status.' });
 
+  const visibility = new Visibility().decide();
+  const showProgress = () =>
+    visibility.show(
+      {
+        stage: progress.status === 'in_progress' ? (progress.nextStep ?? 'in_progress') : progress.status,
+        ...(progress.status !== 'in_progress' ? { outcome: progress.status } : {}),
+      },
+      progress.status === 'in_progress'
+        ? `Go-live playbook: ${progress.done.length} step(s) done, next: ${progress.nextStep ?? 'none'}`
+        : `Go-live playbook ${progress.status}`,
+    );
   await goLive.openGoLivePlaybook({ playbookId, runId, startedBy: input.startedBy, startedAt: progress.startedAt });
   // Messages still queued when the playbook closes are answered (refused), so no caller waits forever.
   while (progress.status === 'in_progress' || mailbox.size > 0) {
+    showProgress();
     await condition(() => mailbox.size > 0);
     await mailbox.drain((message, id) => (message.kind === 'step' ? doStep(message, id) : abandon(message, id)));
   }
   await condition(allHandlersFinished);
+  showProgress();
   return progress;
 }

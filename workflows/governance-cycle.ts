@@ -15,6 +15,7 @@ import { parseInput } from '../src/domain/shared/errors';
 import { expansionProposal } from './expansion-proposal';
 import { policyChangeWorkflowId } from './names';
 import { policyChange } from './policy-change';
+import { Visibility } from './lib/visibility';
 
 const autonomy = proxyActivities<AutonomyActivities>({
   startToCloseTimeout: '2 minutes',
@@ -50,6 +51,7 @@ export interface FridayPromotion extends HeimdallWeekReview {
 export async function governanceCycle(rawInput: GovernanceCycleInput = {}): Promise<GovernanceCycleResult> {
   // Run by the week's workflow (issue 19), it hears what the week's holds suppress; by the Schedule or by hand, nothing.
   const { suppress = [], week } = parseInput(GovernanceCycleInputSchema, rawInput ?? {}, 'governanceCycle input');
+  const visibility = new Visibility().decide();
   const held = {
     expansion: suppress.includes('expansion'),
     promotions: suppress.includes('promotions'),
@@ -85,6 +87,10 @@ export async function governanceCycle(rawInput: GovernanceCycleInput = {}): Prom
     at,
     key: `governance-report:${workflowId}:${runId}`,
   });
+  visibility.show(
+    { outcome: proposalId !== null ? 'expansion_proposed' : prepared.decision.expand ? 'expansion_held' : 'steady' },
+    `Report ${reportId}: ${prepared.decision.reasons.join('; ') || 'no reasons'}`,
+  );
   return {
     reportId,
     expand: prepared.decision.expand,

@@ -8,6 +8,7 @@ import {
   nextCanaryState,
 } from '../src/domain/watchdogs/canary';
 import { parseInput } from '../src/domain/shared/errors';
+import { Visibility } from './lib/visibility';
 
 const steady = proxyActivities<WatchdogActivities>({
   startToCloseTimeout: '30 seconds',
@@ -21,6 +22,7 @@ const steady = proxyActivities<WatchdogActivities>({
  */
 export async function infrastructureCanary(rawInput: CanaryInput = {}): Promise<CanaryRunResult> {
   const input = parseInput(CanaryInputSchema, rawInput ?? {}, 'infrastructureCanary input');
+  const visibility = new Visibility().decide();
   const previous = (workflowInfo().lastResult as CanaryRunResult | undefined)?.consecutiveFailures ?? {};
   // One attempt each: a check that cannot answer in time has failed.
   const probe = proxyActivities<WatchdogActivities>({
@@ -56,5 +58,10 @@ export async function infrastructureCanary(rawInput: CanaryInput = {}): Promise<
     });
   }
   await steady.recordCanaryRun({ at: new Date().toISOString(), results, ...next });
+  const failing = results.filter((r) => !r.ok).map((r) => r.name);
+  visibility.show(
+    { outcome: next.tripped.length > 0 ? 'tripped' : failing.length > 0 ? 'failing' : 'healthy' },
+    failing.length > 0 ? `Failing: ${failing.join(', ')}` : `All ${results.length} checks passed`,
+  );
   return { ...next, results };
 }

@@ -10,6 +10,7 @@ import {
 } from '../src/domain/go-live/sessions';
 import { describeIssues } from '../src/domain/shared/validation';
 import { endSessionUpdate, sessionQuery } from './messages';
+import { Visibility } from './lib/visibility';
 
 const goLive = proxyActivities<GoLiveActivities>({
   startToCloseTimeout: '30 seconds',
@@ -56,6 +57,8 @@ export async function operatorSession(rawInput: OperatorSessionInput): Promise<O
     },
   );
 
+  const visibility = new Visibility().decide();
+  visibility.show({ stage: 'active' }, `Operator session of ${input.operator}: active`);
   view = await goLive.openOperatorSession({
     sessionId: input.sessionId,
     operator: input.operator,
@@ -70,5 +73,9 @@ export async function operatorSession(rawInput: OperatorSessionInput): Promise<O
     endedAt: new Date().toISOString(),
   });
   await condition(allHandlersFinished);
+  visibility.show(
+    { stage: 'ended', outcome: 'ended' },
+    `Operator session of ${input.operator}: ended by ${ending!.actor}`,
+  );
   return view;
 }

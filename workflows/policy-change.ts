@@ -75,6 +75,7 @@ export async function policyChange(run: PolicyChangeRun): Promise<ChangeRequestV
     return desk.close();
   }
   desk.view = { ...opened.request, rejectedMessages: desk.view.rejectedMessages };
+  desk.show();
   return decide(desk, start);
 }
 

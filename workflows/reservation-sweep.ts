@@ -1,5 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { ReservationSweepActivities, SweepReport } from '../src/domain/deals/activities';
+import { Visibility } from './lib/visibility';
 
 const { sweepOrphanedHoldings } = proxyActivities<ReservationSweepActivities>({
   startToCloseTimeout: '2 minutes',
@@ -13,5 +14,11 @@ const { sweepOrphanedHoldings } = proxyActivities<ReservationSweepActivities>({
  * A running deal's holdings are never touched.
  */
 export async function reservationSweep(): Promise<SweepReport> {
-  return sweepOrphanedHoldings({ at: new Date().toISOString() });
+  const visibility = new Visibility().decide();
+  const report = await sweepOrphanedHoldings({ at: new Date().toISOString() });
+  visibility.show(
+    { outcome: report.flagged.length > 0 ? 'flagged' : report.released.length > 0 ? 'released' : 'clean' },
+    `Released ${report.released.length}, flagged for reconciliation ${report.flagged.length}, kept ${report.kept}`,
+  );
+  return report;
 }

@@ -11,14 +11,17 @@ import {
   type PromotionView,
 } from '../src/domain/strategy/messages';
 import { describeIssues } from '../src/domain/shared/validation';
+import { APPROVER_ROLES } from '../src/domain/autonomy/phases';
 import { ApprovalInbox, awaitDecision, type Screened, screenApproval } from './lib/approval-inbox';
+import { Visibility } from './lib/visibility';
 import { approvePromotionSignal, promotionStatusQuery, rejectPromotionSignal } from './messages';
 
-const { promoteStrategy, verifyApproval, loadPromotion, closePromotion, checkApprover } = proxyActivities<
-  StrategyGateActivities & ApprovalActivities & PromotionActivities & Pick<ProposalActivities, 'checkApprover'>
->({
-  startToCloseTimeout: '30 seconds',
-});
+const { promoteStrategy, verifyApproval, announceApprovalWaiting, loadPromotion, closePromotion, checkApprover } =
+  proxyActivities<
+    StrategyGateActivities & ApprovalActivities & PromotionActivities & Pick<ProposalActivities, 'checkApprover'>
+  >({
+    startToCloseTimeout: '30 seconds',
+  });
 
 /** What a promotion runs on: the start payload (histories from before Warden-owned proposals) or Warden's record. */
 interface Terms {
@@ -43,11 +46,21 @@ interface Terms {
  */
 export async function strategyPromotion(rawInput: PromotionInput): Promise<PromotionView> {
   const wardenOwned = patched('warden-owned-proposals');
+  const visibility = new Visibility().decide();
+  // Since approval-waiting-announced: the pending promotion is audited as waiting, so operators are notified.
+  const announces = patched('approval-waiting-announced');
+  const ended = (view: PromotionView): PromotionView => {
+    visibility.show(
+      { stage: 'done', outcome: view.status, awaitingApproval: null },
+      `Promotion ${view.strategyId} ${view.from}→${view.to}: ${view.status}${view.endReason ? ` (${view.endReason})` : ''}`,
+    );
+    return view;
+  };
   let input: Terms;
   if (wardenOwned) {
     const { workflowId, runId } = workflowInfo();
     const loaded = await loadPromotion({ proposalId: workflowId, runId, claimed: rawInput ?? null });
-    if (!loaded.found) return refusedView(rawInput, loaded.reason);
+    if (!loaded.found) return ended(refusedView(rawInput, loaded.reason));
     input = loaded.terms;
   } else input = parseInput(PromotionInputSchema, rawInput, 'strategyPromotion input');
   const view: PromotionView = {
@@ -84,9 +97,28 @@ export async function strategyPromotion(rawInput: PromotionInput): Promise<Promo
   });
   setHandler(promotionStatusQuery, () => view);
 
+  // Warden's record names no allowlist: whoever the approver table lists in an approver role may decide.
+  const roles = input.approvers ? Object.keys(input.approvers) : [...APPROVER_ROLES];
+  const deadline = new Date().getTime() + input.expiresInDays * 86_400_000;
+  const what = `Promotion of strategy ${input.strategyId} ${input.from}→${input.to}`;
+  const until = new Date(deadline).toISOString();
+  visibility.show(
+    { strategy: input.strategyId, stage: 'pending', awaitingApproval: roles },
+    `${what} waits for approvePromotion or rejectPromotion from ${roles.join(' or ')} until ${until}`,
+  );
+  if (announces)
+    await announceApprovalWaiting({
+      key: `${workflowInfo().workflowId}:${workflowInfo().runId}:approval-waiting`,
+      subject: `strategy:${input.strategyId}`,
+      what,
+      roles,
+      deadline: until,
+      requestedBy: input.requestedBy ?? 'warden',
+    });
+
   // Waits first and gives up at the deadline without judging again, as recorded histories do.
   await awaitDecision({
-    deadline: new Date().getTime() + input.expiresInDays * 86_400_000,
+    deadline,
     decided: () => decision !== undefined,
     wake: () => decision !== undefined || unchecked.length > 0,
     drain: async () => {
@@ -105,13 +137,13 @@ export async function strategyPromotion(rawInput: PromotionInput): Promise<Promo
   if (decision === undefined) {
     view.status = 'expired';
     if (wardenOwned) await closePromotion({ proposalId: workflowInfo().workflowId, status: view.status });
-    return view;
+    return ended(view);
   }
   view.decidedBy = decision.approver;
   if (!decision.approve) {
     view.status = 'rejected';
     if (wardenOwned) await closePromotion({ proposalId: workflowInfo().workflowId, status: view.status });
-    return view;
+    return ended(view);
   }
   const moved = await promoteStrategy({
     strategyId: input.strategyId,
@@ -123,7 +155,7 @@ export async function strategyPromotion(rawInput: PromotionInput): Promise<Promo
   });
   view.status = moved ? 'promoted' : 'stale';
   if (!moved && wardenOwned) view.endReason = `the strategy is no longer at ${input.from}; nothing applied`;
-  return view;
+  return ended(view);
 }
 
 function parseApproval(payload: unknown): Screened<OrderApproval> {

@@ -39,6 +39,7 @@ import type { WeekActivities, WeekEventKind } from '../src/domain/autonomy/week-
 import { ErrorType, parseInput } from '../src/domain/shared/errors';
 import { describeIssues } from '../src/domain/shared/validation';
 import { governanceCycle } from './governance-cycle';
+import { Visibility } from './lib/visibility';
 import type { ApprovalActivities } from '../src/domain/identity/activities';
 import { approvalAudience } from '../src/domain/identity/audience';
 import { RELEASE_APPROVER_ROLES } from '../src/domain/identity/roles';
@@ -97,6 +98,28 @@ export async function weeklyGovernance(rawInput: WeeklyGovernanceInput): Promise
   const state: WeekState = input.state ?? emptyWeek(week);
   const calendar = weekCalendar(week, input);
   let messages = 0;
+  const visibility = new Visibility().decide();
+  /** The week in the Web UI: where its cycle stands, and who is awaited while the review waits for acknowledgement. */
+  const showWeek = (ended = false) => {
+    const stage = ended
+      ? 'done'
+      : state.friday !== null
+        ? 'decided'
+        : state.review === null
+          ? 'before_review'
+          : state.acknowledged === null
+            ? 'awaiting_acknowledgement'
+            : 'before_friday';
+    const holds = state.holds.length > 0 ? `; held: ${state.holds.map((h) => h.scope).join(', ')}` : '';
+    visibility.show(
+      {
+        stage,
+        awaitingApproval: stage === 'awaiting_acknowledgement' ? RELEASE_APPROVER_ROLES : null,
+        ...(ended ? { outcome: 'done' } : {}),
+      },
+      `Week ${week}: ${stage.replaceAll('_', ' ')}${holds}`,
+    );
+  };
 
   const status = (): WeekStatus => ({
     ...state,
@@ -203,6 +226,7 @@ export async function weeklyGovernance(rawInput: WeeklyGovernanceInput): Promise
 
   /** Waits until `at` (or `done`), handing over to a new run when history or messages grow. */
   const waitUntil = async (at: Date, done: () => boolean = () => false) => {
+    showWeek();
     for (;;) {
       const due = () => workflowInfo().continueAsNewSuggested || messages >= MESSAGES_PER_RUN;
       const left = at.getTime() - new Date().getTime();
@@ -249,6 +273,7 @@ export async function weeklyGovernance(rawInput: WeeklyGovernanceInput): Promise
   }
   await waitUntil(calendar.endsBy, () => state.nextWeekStarted);
   await condition(allHandlersFinished);
+  showWeek(true);
   return status();
 }
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { projectRoot, toolPaths, workflowsEntry } from '../../src/config/paths';
-import { serverLimitArgs } from '../../src/temporal/dev-server';
+import { devServerArgs } from '../../src/temporal/dev-server';
 import { createScratchDatabase } from '../../test/support/processes';
 import { createFuzzEnv } from './env';
 import { verdictFailures } from './runner';
@@ -36,7 +36,7 @@ async function main(): Promise<number> {
         dbFilename: path.join(stateDir, 'temporal.db'),
         log: { format: 'pretty', level: 'error' },
         // The lead's raised buffered-events limits: several ~1 MB signals at one task otherwise force-close it.
-        extraArgs: [...serverLimitArgs(), ...NAMESPACES.flatMap((ns) => ['--namespace', ns])],
+        extraArgs: devServerArgs(NAMESPACES),
       },
     }),
     bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: new DefaultLogger('ERROR') }),

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { toolPaths } from '../config/paths';
+import { searchAttributeArgs } from './search-attributes';
 
 /**
  * Server limits Warden runs with, the same for the dev server (flags below) and the production-like
@@ -16,8 +17,16 @@ export const SERVER_LIMITS: Readonly<Record<string, number>> = {
 };
 
 /** SERVER_LIMITS as `temporal server start-dev` flags. */
-export function serverLimitArgs(): string[] {
+function serverLimitArgs(): string[] {
   return Object.entries(SERVER_LIMITS).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${value}`]);
+}
+
+/**
+ * Every `start-dev` flag a Warden dev server needs: its limits, Warden's search attributes (registered
+ * at every start, in every namespace, so a state file from before has them too) and extra namespaces.
+ */
+export function devServerArgs(namespaces: readonly string[] = []): string[] {
+  return [...serverLimitArgs(), ...searchAttributeArgs(), ...namespaces.flatMap((ns) => ['--namespace', ns])];
 }
 
 export interface DevServer {
@@ -82,7 +91,7 @@ export async function startDevServer(options: {
       '127.0.0.1',
       '--log-level',
       'warn',
-      ...serverLimitArgs(),
+      ...devServerArgs(),
       ...(options.extraArgs ?? []),
     ],
     // Own process group: Ctrl-C reaches us first, and we stop the worker before the server.

@@ -196,12 +196,17 @@ describe('what waits for approval in running workflows', () => {
               kind: 'strategy_promotion',
               workflowId,
               startedAt: expect.any(String),
-              detail: 'mean-revert L2→L3 awaits approval',
+              // Warden's record names no allowlist: any approver role on the approver table may decide.
+              roles: ['tech_lead', 'ops_lead', 'product_lead', 'exec_sponsor'],
+              detail: 'mean-revert: pending, awaits tech_lead or ops_lead or product_lead or exec_sponsor',
             },
           ]);
         },
         { timeout: 20_000, interval: 250 },
       );
+      // Narrowed to roles: one that may decide sees it, one that may not does not.
+      expect(await listWaitingWorkflows(client, taskQueue, { roles: ['ops_lead'] })).toHaveLength(1);
+      expect(await listWaitingWorkflows(client, taskQueue, { roles: ['risk_officer'] })).toEqual([]);
       await handle.signal(rejectPromotionSignal, { approver: 'alice', role: 'tech_lead' });
       expect(await handle.result()).toMatchObject({ status: 'rejected' });
       await vi.waitFor(async () => expect(await listWaitingWorkflows(client, taskQueue)).toEqual([]), {

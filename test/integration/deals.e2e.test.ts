@@ -119,6 +119,63 @@ describe('governed deals end to end', () => {
     expect(report.denials).toEqual([{ engine: 'WHOLESALE', reason: 'daily_exposure_exceeded', count: 1 }]);
   });
 
+  it("the denied deal is found by its search attributes: the raw CLI's query, and `warden deals list --outcome denied --engine`", async () => {
+    const listed = async (query: string) =>
+      JSON.parse(
+        (
+          await run(toolPaths.temporal, [
+            'workflow',
+            'list',
+            '--address',
+            address,
+            '--namespace',
+            namespace,
+            '--query',
+            query,
+            '-o',
+            'json',
+          ])
+        ).stdout || '[]',
+      ) as { execution: { workflowId: string } }[];
+    const ids = (rows: { execution: { workflowId: string } }[]) => rows.map((r) => r.execution.workflowId).sort();
+    // Visibility trails the close by a moment.
+    await vi.waitFor(
+      async () =>
+        expect(
+          ids(await listed(`WardenOutcome='denied' AND WardenEngine='WHOLESALE' AND TaskQueue='${taskQueue}'`)),
+        ).toEqual(['deal-e2e-2']),
+      { timeout: 15_000, interval: 250 },
+    );
+    expect(
+      ids(await listed(`WardenOutcome='executed' AND WardenSymbol='ETHUSDT' AND TaskQueue='${taskQueue}'`)),
+    ).toEqual(['deal-e2e-1']);
+    expect(ids(await listed(`WardenDeniedGate='risk' AND TaskQueue='${taskQueue}'`))).toEqual(['deal-e2e-2']);
+
+    const cliList = await cli(['deals', 'list', '--outcome', 'denied', '--engine', 'WHOLESALE', '--json']);
+    expect(cliList.code, cliList.stderr).toBe(0);
+    const answer = JSON.parse(cliList.stdout);
+    expect(answer.query).toBe(
+      "WorkflowType = 'dealExecution' AND WardenOutcome = 'denied' AND WardenEngine = 'WHOLESALE'",
+    );
+    expect(answer.deals).toContainEqual(
+      expect.objectContaining({
+        dealId: 'e2e-2',
+        status: 'COMPLETED',
+        engine: 'WHOLESALE',
+        symbol: 'ETHUSDT',
+        outcome: 'denied',
+        deniedGate: 'risk',
+        stage: 'done',
+        awaitingApproval: [],
+      }),
+    );
+    expect(answer.deals.map((d: { dealId: string }) => d.dealId)).not.toContain('e2e-1');
+    // A filter value is validated, never pasted into the query.
+    const hostile = await cli(['deals', 'list', '--engine', "X' OR WorkflowType != '"]);
+    expect(hostile.code).toBe(2);
+    expect(hostile.stderr).toContain('--engine');
+  });
+
   it('`warden deal start --wait` runs a deal, and a throttled engine is denied policy_disabled', async () => {
     const started = await cli([
       'deal',

@@ -28,6 +28,7 @@ import {
 import type { Role } from '../../src/domain/identity/roles';
 import type { ApprovalActivities } from '../../src/domain/identity/activities';
 import { approvalAudience } from '../../src/domain/identity/audience';
+import { Visibility } from './visibility';
 import { sameIdentity } from '../../src/domain/identity/separation';
 import { ErrorType } from '../../src/domain/shared/errors';
 import { describeIssues } from '../../src/domain/shared/validation';
@@ -80,6 +81,7 @@ export class ChangeRequestDesk {
   rollsOver = false;
   /** The budget of one run (since the rollover); MAX_MESSAGES unless the start lowers it. */
   messagesPerRun = MAX_MESSAGES;
+  private readonly visibility = new Visibility().decide();
 
   constructor(
     public view: ChangeRequestView,
@@ -141,6 +143,7 @@ export class ChangeRequestDesk {
   async settle(): Promise<void> {
     await this.mailbox.drain((letter) => this.judge(letter));
     await this.inbox.auditRefusals(() => void (this.view.rejectedMessages += 1));
+    this.show();
     if (this.budget === 'spent') {
       this.budget = 'audited';
       await this.calls.auditChangeRequestMessage({
@@ -177,6 +180,21 @@ export class ChangeRequestDesk {
       if (!this.unjudged && allHandlersFinished()) return this.view;
       await condition(() => this.unjudged || allHandlersFinished());
     }
+  }
+
+  /** The request in the Web UI: its status, the roles still missing, and in words what it waits for. */
+  show(): void {
+    const v = this.view;
+    const waiting = v.status === 'pending' ? [...new Set(v.missing.flatMap((slot) => slot.roles))] : [];
+    const ended = !['opening', 'pending', 'approved'].includes(v.status);
+    this.visibility.show(
+      { stage: v.status, awaitingApproval: waiting, ...(ended ? { outcome: v.status } : {}) },
+      v.status === 'pending'
+        ? `Change request ${v.id} by ${v.requestedBy.name} waits for ${v.missing.length} approval(s) (${v.missing.map((slot) => slot.roles.join(' or ')).join('; ')}) until ${v.expiresAt ?? 'it expires'}`
+        : v.status === 'approved'
+          ? `Change request ${v.id} is approved; it applies at ${v.applyAt ?? 'once'}`
+          : `Change request ${v.id}: ${v.status}${v.detail ? ` (${v.detail})` : ''}`,
+    );
   }
 
   private admit(): boolean {

@@ -28,6 +28,7 @@ import {
 } from '../../src/domain/deals/types';
 import type { ApplyMode } from '../../src/domain/control-plane/types';
 import { ErrorType, parseInput } from '../../src/domain/shared/errors';
+import { Visibility } from './visibility';
 
 const gates = proxyLocalActivities<DealActivities>({
   startToCloseTimeout: '10 seconds',
@@ -45,6 +46,8 @@ type Reconciliation = ReturnType<typeof ReconcileDealInputSchema.parse>;
 export class DealSaga {
   readonly key: string;
   readonly progress: DealProgress;
+  /** The deal in the Web UI: engine, symbol and strategy from the start, its outcome (and gate) at the end. */
+  readonly visibility = new Visibility();
   reserved = false;
   permit: { id: string; consumed: boolean } | undefined;
   /**
@@ -159,6 +162,19 @@ export class DealSaga {
     });
     progress.result = result;
     progress.stage = 'done';
+    this.visibility.show(
+      {
+        stage: 'done',
+        outcome: result.status,
+        deniedGate: result.status === 'denied' ? result.gate : null,
+        awaitingApproval: null,
+      },
+      result.status === 'denied'
+        ? `Denied at ${result.gate}: ${result.reason}`
+        : result.status === 'failed'
+          ? `Failed, compensated: ${result.error}`
+          : `Ended: ${result.status}`,
+    );
     return result;
   }
 
@@ -207,6 +223,10 @@ export class DealSaga {
         ...(this.claims ? { claim: this.run } : {}),
       });
       progress.result = waiting;
+      this.visibility.show(
+        { stage: 'awaiting_reconciliation', outcome: 'needs_reconciliation' },
+        `May have executed (${cause}): the reservation stays held until someone reconciles it with reconcileDeal`,
+      );
       this.releaseNeedsApproval = patched('deal-release-approval');
       this.awaiting = true;
       const word = await this.countedReconciliation();

@@ -10,6 +10,10 @@ import { promotionWorkflowId } from '../names';
 import { strategyPromotion } from '../strategy-promotion';
 import { type ApprovalInbox, awaitDecision, screenApproval } from './approval-inbox';
 import { gates, now } from './deal-gates';
+import type { Visibility } from './visibility';
+
+/** Since this patch an order that waits for approveOrder is audited as waiting, so operators are notified. */
+export const ORDER_APPROVAL_ANNOUNCED = 'approval-waiting-announced';
 
 /** The size a deal goes ahead with, whether it only trades on paper, and whether the strategy gate governs it. */
 export interface Sizing {
@@ -27,6 +31,7 @@ export async function strategyVerdict(
   progress: DealProgress,
   inbox: ApprovalInbox,
   required: boolean,
+  visibility: Visibility,
 ): Promise<StrategyVerdict> {
   progress.stage = 'strategy';
   const gate = await gates.evaluateStrategyGate({
@@ -53,7 +58,27 @@ export async function strategyVerdict(
   }
   if (d.execution === 'approval' && !d.reduceOnlyExit) {
     progress.stage = 'awaiting_order_approval';
+    const roles = Object.keys(gate.approvers);
+    const until = new Date(new Date().getTime() + input.orderApprovalTimeoutSeconds * 1000).toISOString();
+    const what = `Order of deal ${input.dealId} (${input.side} ${input.amount} ${input.symbol}, strategy ${strategyId})`;
+    visibility.show(
+      { stage: 'awaiting_order_approval', awaitingApproval: roles },
+      `${what} waits for approveOrder from ${roles.join(' or ') || 'an approver'} until ${until}`,
+    );
+    if (patched(ORDER_APPROVAL_ANNOUNCED))
+      await gates.announceApprovalWaiting({
+        key: `deal:${input.dealId}:order-approval-waiting`,
+        subject: `deal:${input.dealId}`,
+        what,
+        roles,
+        deadline: until,
+        requestedBy: input.requestedBy,
+      });
     const approved = await awaitOrderApproval(input, inbox, gate.approvers);
+    visibility.show(
+      { stage: 'strategy', awaitingApproval: null },
+      approved ? 'Order approved' : 'Order not approved in time',
+    );
     if (!approved)
       return {
         outcome: 'denied',

@@ -21,6 +21,7 @@ import { redactToken } from '../../src/domain/identity/redact';
 import { ErrorType } from '../../src/domain/shared/errors';
 import { ApprovalInbox, type ApproverClaim } from './approval-inbox';
 import { describeIssues, storablePayload, storableText } from '../../src/domain/shared/validation';
+import { Visibility } from './visibility';
 import { Mailbox } from './mailbox';
 
 export const DAY_MS = 86_400_000;
@@ -65,6 +66,7 @@ export class ProposalDecisions {
   private spilled: Spilled = { count: 0, kinds: {}, samples: [] };
   /** Characters of what handOverUnjudged has handed over so far in this run. */
   private handedChars = 0;
+  private readonly visibility = new Visibility().decide();
 
   constructor(
     readonly terms: Terms,
@@ -217,7 +219,7 @@ export class ProposalDecisions {
     await this.checkApprovers(stop);
     await this.confirmTrips(stop);
     await this.inbox.auditRefusals(() => void (this.view.rejectedMessages += 1), stop);
-    while (this.changes.length > 0) await this.autonomy.saveProposal({ view: this.view, ...this.changes.shift()! });
+    while (this.changes.length > 0) await this.save(this.changes.shift()!);
   }
 
   /**
@@ -230,7 +232,7 @@ export class ProposalDecisions {
       (_, awaited) => awaited.indexOf(true),
       () => !this.awaitingCheck.has((_, awaited) => awaited),
     );
-    while (this.changes.length > 0) await this.autonomy.saveProposal({ view: this.view, ...this.changes.shift()! });
+    while (this.changes.length > 0) await this.save(this.changes.shift()!);
   }
 
   /** Whether close() first judges what is still queued (since proposal-decision-first; see judgeDecisions). */
@@ -239,9 +241,28 @@ export class ProposalDecisions {
   /** Saves the proposal's end, and answers it once every handler has finished. */
   async close(actor: string, event: ProposalEvent): Promise<ProposalView> {
     if (this.settleBeforeClose) await this.settle();
-    await this.autonomy.saveProposal({ view: this.view, actor, event });
+    await this.save({ actor, event });
     await condition(allHandlersFinished);
     return this.view;
+  }
+
+  /** Saves the proposal as it stands with one event, shown first in the Web UI (status, roles still missing). */
+  async save(change: Change): Promise<void> {
+    const v = this.view;
+    const ended = !['pending', 'validating'].includes(v.status);
+    this.visibility.show(
+      {
+        stage: v.status,
+        awaitingApproval: v.status === 'pending' ? v.missingRoles : null,
+        ...(ended ? { outcome: v.status } : {}),
+      },
+      v.status === 'pending'
+        ? `Expansion ${v.fromPhase}→${v.targetPhase} waits for approval by ${v.missingRoles.join(', ') || 'nobody'} until ${v.expiresAt}`
+        : v.status === 'validating'
+          ? `Expansion to ${v.targetPhase} applied; validating until ${v.validationEndsAt ?? 'its period ends'}`
+          : `Expansion ${v.fromPhase}→${v.targetPhase}: ${v.status}${v.endReason ? ` (${v.endReason})` : ''}`,
+    );
+    await this.autonomy.saveProposal({ view: v, ...change });
   }
 
   private apply(message: Message, payload: unknown): string | null {

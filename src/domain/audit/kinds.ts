@@ -234,6 +234,8 @@ export const AuditKind = {
   },
   apiKey: { created: 'api_key.created', revoked: 'api_key.revoked', activated: 'api_key.activated' },
   approvalToken: { issued: 'approval_token.issued' },
+  /** Something waits for people's approval (a command, an order, a promotion): who may give it and by when. */
+  approval: { waiting: 'approval.waiting' },
   alert,
   // Notifications.
   notification: { deliveryFailed: 'notification.delivery_failed' },

@@ -66,7 +66,16 @@ export type ParsedDealInput = z.output<typeof DealInputSchema>;
  * `policy`: the engine's execution policy refused it (`strategy_required`,
  * `recommendation_required`, `no_executor`).
  */
-export type DealGate = 'control_plane' | 'strategy' | 'risk' | 'prod_eligibility' | 'permit' | 'claim' | 'policy';
+export const DEAL_GATES = [
+  'control_plane',
+  'strategy',
+  'risk',
+  'prod_eligibility',
+  'permit',
+  'claim',
+  'policy',
+] as const;
+export type DealGate = (typeof DEAL_GATES)[number];
 
 export type DealResult =
   | {
@@ -97,11 +106,23 @@ export type DealResult =
       cause: string;
     };
 
+/** How a deal ends (its WardenOutcome search attribute): every status of DealResult. */
+export const DEAL_OUTCOMES = [
+  'executed',
+  'dry_run',
+  'shadow',
+  'paper',
+  'denied',
+  'failed',
+  'needs_reconciliation',
+] as const satisfies readonly DealResult['status'][];
+
 /**
  * `reconcileDeal`: an operator's word on a deal that may have executed. Plain
  * JSON, so the Temporal CLI and UI can send it:
  * `{"executed": false, "actor": "alice", "reason": "no fill at the exchange"}`.
  */
+
 export const ReconcileDealInputSchema = z.strictObject({
   executed: z.boolean({ message: 'expected true or false: did the order execute?' }),
   /** The loss the executed order booked; only with `executed: true`. */

@@ -21,4 +21,20 @@ export interface ApprovalActivities {
     usedFor: string;
     excluded?: Excluded[];
   }): Promise<ApprovalVerdict>;
+  /**
+   * Audits that `subject` now waits for approval by `roles` until `deadline` (and so notifies operators).
+   * `key` makes a retried or replayed announcement one event.
+   */
+  announceApprovalWaiting(input: ApprovalWaiting): Promise<void>;
+}
+
+/** What waits, for whom, until when: the `approval.waiting` audit event's details. */
+export interface ApprovalWaiting {
+  key: string;
+  subject: string;
+  /** In words, for the notification: "Command c-1 (restart_service)". */
+  what: string;
+  roles: readonly string[];
+  deadline: string;
+  requestedBy: string;
 }

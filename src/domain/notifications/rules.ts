@@ -20,6 +20,7 @@ export const NOTIFICATION_KINDS = [
   'strategy_demoted',
   'change_request_waiting',
   'kill_switch_release_waiting',
+  'approval_waiting',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
@@ -123,6 +124,10 @@ const RULES: Record<string, Rule> = {
       summary: `Kill switch release voted by ${actor}${typeof role === 'string' ? ` (${role})` : ''}; it waits for more approvals from owner, manager or risk_officer, not the engager: ${text(record(details.outcome).detail, 'more approvals needed')}`,
     };
   },
+  [AuditKind.approval.waiting]: ({ details }) => ({
+    kind: 'approval_waiting',
+    summary: `${text(details.what, 'Something')} waits for approval by ${Array.isArray(details.roles) && details.roles.length > 0 ? details.roles.join(' or ') : 'an approver'} until ${instant(details.deadline, 'its deadline')}`,
+  }),
   [AuditKind.deal.needs_reconciliation]: reconciliation,
   [AuditKind.dealLifecycle.orphanFlagged]: reconciliation,
 } satisfies Partial<Record<AuditKindName, Rule>>;

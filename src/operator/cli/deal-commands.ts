@@ -19,6 +19,7 @@ import {
 } from './shared';
 import { OperationFailed } from './transport';
 import { printSubmitted } from './change-commands';
+import { DealListFilter } from '../api/routes/deals';
 
 const DateSchema = z.iso.date('expected a date as YYYY-MM-DD');
 const money = z.coerce.number().nonnegative('must be 0 or more').finite();
@@ -277,6 +278,44 @@ async function dealsReconcile(inv: Invocation): Promise<number> {
 const formatAge = (seconds: number) =>
   seconds < 120 ? `${seconds}s` : seconds < 7200 ? `${Math.round(seconds / 60)}m` : `${(seconds / 3600).toFixed(1)}h`;
 
+/**
+ * `warden deals list [--outcome O] [--engine E] [--symbol S] [--strategy ID] [--gate G] [--running true|false]
+ * [--limit N]`: one visibility query on Warden's search attributes; the query is printed for the Web UI's filter.
+ */
+async function dealsList({ flags, args, ops }: Invocation): Promise<number> {
+  expectArgs('deals list', args, 0);
+  const filter = DealListFilter.shape;
+  const listed = await ops.call('deals.list', {
+    outcome: optionalField('--outcome', filter.outcome, flags.outcome),
+    engine: optionalField('--engine', filter.engine, flags.engine),
+    symbol: optionalField('--symbol', filter.symbol, flags.symbol),
+    strategy: optionalField('--strategy', filter.strategy, flags.strategy),
+    gate: optionalField('--gate', filter.gate, flags.gate),
+    running: optionalBool('--running', flags.running),
+    limit: optionalField('--limit', filter.limit, flags.limit) ?? 50,
+  });
+  printJsonOr(flags, listed, () => [
+    ...(listed.deals.length === 0
+      ? ['no deal matches']
+      : table(
+          ['deal', 'status', 'engine', 'symbol', 'strategy', 'outcome', 'gate', 'stage', 'started'],
+          listed.deals.map((d) => [
+            d.dealId,
+            d.status,
+            d.engine ?? null,
+            d.symbol ?? null,
+            d.strategy ?? null,
+            d.outcome ?? null,
+            d.deniedGate ?? null,
+            d.stage ?? null,
+            d.startedAt,
+          ]),
+        )),
+    `Web UI filter: ${listed.query}`,
+  ]);
+  return EXIT.ok;
+}
+
 /** `warden deals orphans`: what closed deal workflows still hold, and what the sweep does with it. */
 async function dealsOrphans({ flags, args, ops }: Invocation): Promise<number> {
   expectArgs('deals orphans', args, 0);
@@ -307,5 +346,5 @@ export const dealCommands: Record<string, (inv: Invocation) => Promise<number>> 
   heimdall: sub('heimdall', { scorecard: heimdallScorecard, set: heimdallSet }),
   permits,
   deal: sub('deal', { start: dealStart, reconcile: dealReconcile }),
-  deals: sub('deals', { orphans: dealsOrphans, reconcile: dealsReconcile }),
+  deals: sub('deals', { list: dealsList, orphans: dealsOrphans, reconcile: dealsReconcile }),
 };

@@ -35,6 +35,7 @@ deals and gates
   deal reconcile ID --executed true|false [--realized-loss N] [--external-id X] --reason R [--workflow-id W]
                                                     settle (at once) or release (a change request others approve)
                                                     a deal waiting in needs_reconciliation
+  deals list [--outcome O] [--engine E] [--gate G]  deals by outcome, engine, symbol, strategy, gate (a visibility query)
   deals orphans                                     reservations and permits held by closed deal workflows
   deals reconcile [ID --executed true|false …]       deals whose outcome is unknown (age, reserved, attempts);
                                                     with an ID, as deal reconcile

@@ -83,6 +83,10 @@ export const options = {
   week: { type: 'string' },
   scope: { type: 'string' },
   text: { type: 'string' },
+  outcome: { type: 'string' },
+  gate: { type: 'string' },
+  running: { type: 'string' },
+  limit: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -10,7 +10,15 @@ import { DealIdSchema, DealInputSchema, type DealResult } from '../../domain/dea
 import { SymbolSchema } from '../../domain/permits/rules';
 import { EngineSchema } from '../../domain/risk/rules';
 import { dealWorkflowId } from '../../../workflows/names';
-import { dealOrphans, ReconcileBody, reconcileDeal, requestDealRelease, unresolvedDeals } from '../api/routes/deals';
+import {
+  dealOrphans,
+  DealListFilter,
+  listDeals,
+  ReconcileBody,
+  reconcileDeal,
+  requestDealRelease,
+  unresolvedDeals,
+} from '../api/routes/deals';
 import { operation } from './operation';
 import { type ChangeSubmitted, submitChanges } from './submit-changes';
 
@@ -62,6 +70,13 @@ export const dealOperations = {
       body.executed
         ? reconcileDeal(deps, identity, dealId, body, workflowId)
         : requestDealRelease(deps, identity, dealId, body),
+  }),
+  'deals.list': operation({
+    permission: 'read',
+    summary:
+      "Deals by outcome, engine, symbol, strategy or denying gate: one visibility query on Warden's search attributes.",
+    input: DealListFilter,
+    run: (deps, _identity, filter) => listDeals(deps, filter),
   }),
   'deals.unresolved': operation({
     permission: 'read',

@@ -1,16 +1,33 @@
 import type { Client } from '@temporalio/client';
-import { commandStatusQuery, dealProgressQuery, promotionStatusQuery } from '../../../workflows/messages';
 import {
   COMMAND_EXECUTION_WORKFLOW_TYPE,
+  CONTROL_PLANE_WORKFLOW_TYPE,
   DEAL_EXECUTION_WORKFLOW_TYPE,
+  EXPANSION_PROPOSAL_WORKFLOW_TYPE,
+  POLICY_CHANGE_WORKFLOW_TYPE,
   STRATEGY_PROMOTION_WORKFLOW_TYPE,
+  WEEKLY_GOVERNANCE_WORKFLOW_TYPE,
 } from '../../../workflows/names';
+import { queryValue, wardenAwaitingApprovalKey } from '../../../workflows/search-attributes';
+import { searchAttributesOf } from './visibility';
 
-/** An open workflow waiting on a person, as the Monday review lists it. */
+const KINDS = {
+  [COMMAND_EXECUTION_WORKFLOW_TYPE]: 'command',
+  [STRATEGY_PROMOTION_WORKFLOW_TYPE]: 'strategy_promotion',
+  [DEAL_EXECUTION_WORKFLOW_TYPE]: 'order',
+  [POLICY_CHANGE_WORKFLOW_TYPE]: 'change_request',
+  [EXPANSION_PROPOSAL_WORKFLOW_TYPE]: 'expansion_proposal',
+  [CONTROL_PLANE_WORKFLOW_TYPE]: 'kill_switch_release',
+  [WEEKLY_GOVERNANCE_WORKFLOW_TYPE]: 'week',
+} as const;
+
+/** An open workflow waiting on a person, as the Monday review and the approvals page list it. */
 export interface WaitingWorkflow {
-  kind: 'command' | 'strategy_promotion' | 'order';
+  kind: (typeof KINDS)[keyof typeof KINDS] | 'other';
   workflowId: string;
   startedAt: string;
+  /** The roles whose approval it waits for (its WardenAwaitingApproval). */
+  roles: string[];
   detail: string;
 }
 
@@ -18,46 +35,34 @@ export interface WaitingWorkflow {
 const MAX_OPEN_WORKFLOWS = 200;
 
 /**
- * What waits on a person lives in running workflows, not in tables: commands
- * awaiting approval, strategy promotions, orders awaiting approveOrder. Each
- * open one is asked for its stage, briefly: a command or promotion no worker
- * answers for is still listed, marked so (a deal's wait is then unknown, and
- * it is left out).
+ * Every open workflow waiting on a person, in one visibility query: each
+ * says so in its WardenAwaitingApproval search attribute (the roles it waits
+ * for), so no worker is asked anything. `roles` narrows it to what any of
+ * those roles may approve. Workflows started before the attributes existed
+ * never set them and are not listed.
  */
 export async function listWaitingWorkflows(
   client: Client,
   taskQueue: string,
-  { queryTimeoutMs = 3000 } = {},
+  { roles }: { roles?: readonly string[] } = {},
 ): Promise<WaitingWorkflow[]> {
-  const query = `ExecutionStatus = 'Running' AND TaskQueue = '${taskQueue.replaceAll("'", "''")}' AND WorkflowType IN ('${COMMAND_EXECUTION_WORKFLOW_TYPE}', '${STRATEGY_PROMOTION_WORKFLOW_TYPE}', '${DEAL_EXECUTION_WORKFLOW_TYPE}')`;
+  const awaiting =
+    roles === undefined
+      ? `${wardenAwaitingApprovalKey.name} IS NOT NULL`
+      : `${wardenAwaitingApprovalKey.name} IN (${roles.map(queryValue).join(', ') || "''"})`;
+  const query = `ExecutionStatus = 'Running' AND TaskQueue = ${queryValue(taskQueue)} AND ${awaiting}`;
   const waiting: WaitingWorkflow[] = [];
-  let seen = 0;
   for await (const info of client.workflow.list({ query })) {
-    if (++seen > MAX_OPEN_WORKFLOWS) break;
-    const handle = client.workflow.getHandle(info.workflowId, info.runId);
-    const ask = <T>(fn: () => Promise<T>) =>
-      client.withDeadline(Date.now() + queryTimeoutMs, fn).catch(() => undefined);
-    const base = { workflowId: info.workflowId, startedAt: info.startTime.toISOString() };
-    if (info.type === COMMAND_EXECUTION_WORKFLOW_TYPE) {
-      const view = await ask(() => handle.query(commandStatusQuery));
-      if (!view) waiting.push({ ...base, kind: 'command', detail: 'running; no worker answered for its stage' });
-      else if (view.stage === 'awaiting_approval')
-        waiting.push({ ...base, kind: 'command', detail: `${view.commandType} ${view.commandId} awaits approval` });
-    } else if (info.type === STRATEGY_PROMOTION_WORKFLOW_TYPE) {
-      const view = await ask(() => handle.query(promotionStatusQuery));
-      if (!view)
-        waiting.push({ ...base, kind: 'strategy_promotion', detail: 'running; no worker answered for its stage' });
-      else if (view.status === 'pending')
-        waiting.push({
-          ...base,
-          kind: 'strategy_promotion',
-          detail: `${view.strategyId} ${view.from}→${view.to} awaits approval`,
-        });
-    } else {
-      const view = await ask(() => handle.query(dealProgressQuery));
-      if (view?.stage === 'awaiting_order_approval')
-        waiting.push({ ...base, kind: 'order', detail: `deal ${view.dealId} awaits approveOrder` });
-    }
+    if (waiting.length >= MAX_OPEN_WORKFLOWS) break;
+    const shown = searchAttributesOf(info);
+    const about = [shown.engine, shown.symbol, shown.strategy].filter((part) => part !== undefined).join(' ');
+    waiting.push({
+      kind: KINDS[info.type as keyof typeof KINDS] ?? 'other',
+      workflowId: info.workflowId,
+      startedAt: info.startTime.toISOString(),
+      roles: shown.awaitingApproval,
+      detail: `${about ? `${about}: ` : ''}${shown.stage ?? 'waiting'}, awaits ${shown.awaitingApproval.join(' or ')}`,
+    });
   }
   return waiting;
 }

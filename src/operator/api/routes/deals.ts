@@ -3,7 +3,11 @@ import { z } from 'zod';
 import { findClaim, listDealHoldings, listUnresolvedDeals } from '../../../db/deal-claims.repository';
 import { type DealHolding, orphanViews } from '../../../domain/deals/orphans';
 import type { DealWorkflowStatus } from '../../../domain/deals/port';
-import { DealIdSchema, ReconcileDealInputSchema } from '../../../domain/deals/types';
+import { DEAL_GATES, DEAL_OUTCOMES, DealIdSchema, ReconcileDealInputSchema } from '../../../domain/deals/types';
+import { StrategyIdSchema } from '../../../domain/change-requests/operational-changes';
+import { SymbolSchema } from '../../../domain/permits/rules';
+import { EngineSchema } from '../../../domain/risk/rules';
+import { dealListQuery, searchAttributesOf } from '../../review/visibility';
 import { dealWorkflowId } from '../../../../workflows/names';
 import type { Identity } from '../../../domain/identity/roles';
 import { type ChangeSubmitted, submitChanges, submittedReply } from '../../operations/submit-changes';
@@ -13,6 +17,42 @@ import { type ApiDeps, ok, viaWorkflow } from './shared';
 const DealParams = z.strictObject({ dealId: DealIdSchema });
 /** The workflow's own word, less what the API supplies (the actor is the key's identity; a release goes through a change request). */
 export const ReconcileBody = ReconcileDealInputSchema.omit({ actor: true, changeRequestId: true });
+
+/** Which deals to list, by their search attributes; as a query string or an operation's JSON. */
+export const DealListFilter = z.strictObject({
+  outcome: z.enum(DEAL_OUTCOMES).optional(),
+  engine: EngineSchema.optional(),
+  symbol: SymbolSchema.optional(),
+  strategy: StrategyIdSchema.optional(),
+  gate: z.enum(DEAL_GATES).optional(),
+  running: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+/** Deals by outcome, engine, symbol, strategy or denying gate: one visibility query, newest first. */
+export async function listDeals({ temporal }: ApiDeps, filter: z.output<typeof DealListFilter>) {
+  const query = dealListQuery({
+    outcome: filter.outcome,
+    engine: filter.engine,
+    symbol: filter.symbol,
+    strategy: filter.strategy,
+    deniedGate: filter.gate,
+    running: filter.running,
+  });
+  const deals = [];
+  for await (const info of temporal.workflow.list({ query })) {
+    if (deals.length >= filter.limit) break;
+    deals.push({
+      dealId: info.workflowId.replace(/^deal-/, ''),
+      workflowId: info.workflowId,
+      status: info.status.name,
+      startedAt: info.startTime.toISOString(),
+      closedAt: info.closeTime?.toISOString() ?? null,
+      ...searchAttributesOf(info),
+    });
+  }
+  return { query, deals };
+}
 
 /** Reservations and permits held by deals whose workflow is closed, with what the sweep does with each. */
 export async function dealOrphans({ db, temporal }: ApiDeps) {
@@ -97,6 +137,16 @@ export async function requestDealRelease(
 /** What closed deal workflows still hold, as the sweep sees it, and the operator's word on an ambiguous deal. */
 export function dealRoutes(deps: ApiDeps): RouteSpec[] {
   return [
+    route({
+      id: 'listDeals',
+      method: 'GET',
+      url: '/deals',
+      access: 'read',
+      summary:
+        "Deals by outcome, engine, symbol, strategy or denying gate (?outcome=denied&engine=WHOLESALE&gate=risk&running=false&limit=50): one visibility query on Warden's search attributes, answered with the query itself for the Web UI.",
+      query: DealListFilter,
+      handle: async ({ query }) => ok(await listDeals(deps, query)),
+    }),
     route({
       id: 'dealOrphans',
       method: 'GET',

@@ -1,0 +1,66 @@
+import type { WorkflowExecutionInfo } from '@temporalio/client';
+import { DEAL_EXECUTION_WORKFLOW_TYPE } from '../../../workflows/names';
+import {
+  queryValue,
+  wardenAwaitingApprovalKey,
+  wardenDeniedGateKey,
+  wardenEngineKey,
+  wardenOutcomeKey,
+  wardenStageKey,
+  wardenStrategyKey,
+  wardenSymbolKey,
+} from '../../../workflows/search-attributes';
+
+/** What a listed workflow shows of itself through Warden's search attributes. */
+export interface ShownAttributes {
+  engine?: string;
+  symbol?: string;
+  strategy?: string;
+  stage?: string;
+  outcome?: string;
+  deniedGate?: string;
+  awaitingApproval: string[];
+}
+
+export function searchAttributesOf(info: WorkflowExecutionInfo): ShownAttributes {
+  const sa = info.typedSearchAttributes;
+  const shown: ShownAttributes = { awaitingApproval: sa.get(wardenAwaitingApprovalKey) ?? [] };
+  for (const [field, key] of [
+    ['engine', wardenEngineKey],
+    ['symbol', wardenSymbolKey],
+    ['strategy', wardenStrategyKey],
+    ['stage', wardenStageKey],
+    ['outcome', wardenOutcomeKey],
+    ['deniedGate', wardenDeniedGateKey],
+  ] as const) {
+    const value = sa.get(key);
+    if (value !== undefined) shown[field] = value;
+  }
+  return shown;
+}
+
+/** Which deals to list: each field left out matches any. */
+export interface DealFilter {
+  outcome?: string | undefined;
+  engine?: string | undefined;
+  symbol?: string | undefined;
+  strategy?: string | undefined;
+  deniedGate?: string | undefined;
+  /** true: still running; false: closed; left out: either. */
+  running?: boolean | undefined;
+}
+
+/** The one visibility query `warden deals list` and `GET /deals` run; the same string works in the Web UI. */
+export function dealListQuery(filter: DealFilter): string {
+  const clauses = [`WorkflowType = ${queryValue(DEAL_EXECUTION_WORKFLOW_TYPE)}`];
+  const add = (name: string, value: string | undefined) => {
+    if (value !== undefined) clauses.push(`${name} = ${queryValue(value)}`);
+  };
+  add(wardenOutcomeKey.name, filter.outcome);
+  add(wardenEngineKey.name, filter.engine);
+  add(wardenSymbolKey.name, filter.symbol);
+  add(wardenStrategyKey.name, filter.strategy);
+  add(wardenDeniedGateKey.name, filter.deniedGate);
+  if (filter.running !== undefined) clauses.push(`ExecutionStatus ${filter.running ? '=' : '!='} 'Running'`);
+  return clauses.join(' AND ');
+}
