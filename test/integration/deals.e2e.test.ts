@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -170,6 +173,11 @@ describe('governed deals end to end', () => {
       }),
     );
     expect(answer.deals.map((d: { dealId: string }) => d.dealId)).not.toContain('e2e-1');
+    if (process.env.WARDEN_RECORD_HISTORIES === '1')
+      writeFileSync(
+        path.join(__dirname, '..', 'histories', 'deal-execution-visible-denied.json'),
+        historyToJSON(await client.workflow.getHandle('deal-e2e-2').fetchHistory()),
+      );
     // A filter value is validated, never pasted into the query.
     const hostile = await cli(['deals', 'list', '--engine', "X' OR WorkflowType != '"]);
     expect(hostile.code).toBe(2);

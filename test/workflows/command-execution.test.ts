@@ -139,6 +139,11 @@ describe('commandExecution workflow (time-skipping server)', () => {
           path.join(__dirname, '..', 'histories', 'command-execution-admitted-approved.json'),
           historyToJSON(await approved.fetchHistory()),
         );
+        // Since warden-search-attributes and approval-waiting-announced: upserts and the waiting audit.
+        writeFileSync(
+          path.join(__dirname, '..', 'histories', 'command-execution-visible-approved.json'),
+          historyToJSON(await approved.fetchHistory()),
+        );
       }
       const rejected = await start(command('PREHEAT'));
       await rejected.signal(rejectCommandSignal, {

@@ -210,6 +210,8 @@ describe('policyChange workflow (time-skipping server)', () => {
         .toBe('applied');
       expect(await maxDailyLoss()).toBe(700);
       await record(view.id, 'policy-change-edited-applied.json');
+      // Since warden-search-attributes: the request's stage and missing roles upserted as it moves.
+      await record(view.id, 'policy-change-visible-applied.json');
     });
   });
 
