@@ -211,7 +211,10 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
   if (!autonomous) {
     view.stage = 'awaiting_approval';
     const deadline = new Date().getTime() + input.approvalTimeoutSeconds * 1000;
-    const roles = Object.keys(context.approvers);
+    // Roles with someone on the allowlist: a role nobody holds approves nothing.
+    const roles = Object.entries(context.approvers)
+      .filter(([, names]) => names.length > 0)
+      .map(([role]) => role);
     const what = `Command ${input.commandId} (${input.commandType})`;
     const until = new Date(deadline).toISOString();
     visibility.show(

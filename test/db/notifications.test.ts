@@ -178,6 +178,20 @@ describe('notification queue', () => {
         'kill_switch_release_waiting',
         'Kill switch release voted by bob (manager); it waits for more approvals from owner, manager or risk_officer, not the engager: 1 of 2 approvals',
       ],
+      [
+        {
+          actor: 'bot-7',
+          kind: 'approval.waiting',
+          subject: 'command:c-1',
+          details: {
+            what: 'Command c-1 (SET_DRUM)',
+            roles: ['tech_lead', 'ops_lead'],
+            deadline: '2026-12-04T12:00:00.000Z',
+          },
+        },
+        'approval_waiting',
+        'Command c-1 (SET_DRUM) waits for approval by tech_lead or ops_lead until 2026-12-04T12:00:00.000Z',
+      ],
     ])('%o → %s', (event, kind, summary) => {
       expect(notificationFor(event)).toEqual({ kind, summary });
     });

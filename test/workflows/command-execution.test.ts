@@ -11,6 +11,7 @@ import type { CommandExecutionInput } from '../../src/domain/autonomy/commands';
 import { WardenClient } from '../../src/client';
 import type { GovernanceSettings } from '../../src/config/index';
 import { listAuditEvents } from '../../src/db/audit.repository';
+import { listNotifications } from '../../src/db/notifications.repository';
 import { addApprover, readGovernanceState } from '../../src/db/autonomy.repository';
 import { listBreakerEvents, resolveBreakerEvent, setBreakerRule } from '../../src/db/breakers.repository';
 import { setCommandPolicy } from '../../src/db/command-policies.repository';
@@ -129,6 +130,17 @@ describe('commandExecution workflow (time-skipping server)', () => {
       await expect
         .poll(async () => (await approved.query(commandStatusQuery)).stage, { timeout: 10_000 })
         .toBe('awaiting_approval');
+      // Operators are told: who may approve, and until when (one notification, however often the task replays).
+      await expect
+        .poll(async () => (await listNotifications(t.db, {})).map((n) => [n.kind, n.summary]), { timeout: 10_000 })
+        .toEqual([
+          [
+            'approval_waiting',
+            expect.stringMatching(
+              /^Command cmd-[0-9a-f-]+ \(SET_DRUM\) waits for approval by tech_lead until \d{4}-\d\d-\d\dT/,
+            ),
+          ],
+        ]);
       await approved.signal(approveCommandSignal, { approver: 'mallory', role: 'tech_lead' });
       await approved.signal(approveCommandSignal, { approver: 'alice', role: 'tech_lead', comment: 'drum check done' });
       expect(await approved.result()).toMatchObject({ status: 'succeeded', autonomous: false });

@@ -58,7 +58,10 @@ export async function strategyVerdict(
   }
   if (d.execution === 'approval' && !d.reduceOnlyExit) {
     progress.stage = 'awaiting_order_approval';
-    const roles = Object.keys(gate.approvers);
+    // Roles with someone on the allowlist: a role nobody holds approves nothing.
+    const roles = Object.entries(gate.approvers)
+      .filter(([, names]) => names.length > 0)
+      .map(([role]) => role);
     const until = new Date(new Date().getTime() + input.orderApprovalTimeoutSeconds * 1000).toISOString();
     const what = `Order of deal ${input.dealId} (${input.side} ${input.amount} ${input.symbol}, strategy ${strategyId})`;
     visibility.show(
