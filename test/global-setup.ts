@@ -26,6 +26,7 @@ export const E2E_NAMESPACES = [
   'warden-long-lived-e2e',
   'warden-control-plane-e2e',
   'warden-control-plane-unjammable-e2e',
+  'warden-approvals-page-e2e',
 ];
 
 declare module 'vitest' {

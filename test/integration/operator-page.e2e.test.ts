@@ -9,6 +9,8 @@ import { createApiKey } from '../../src/db/api-keys.repository';
 import { createControlPlaneActivities } from '../../activities/control-plane';
 import { createGovernanceMetrics } from '../../src/operator/metrics/governance-metrics';
 import { createTestDatabase, devServerAddress, TEST_SETTINGS, type TestDatabase, uniqueName } from '../helpers';
+import { listRiskPolicies, upsertRiskPolicy } from '../../src/db/risk.repository';
+import { useApiServer } from './api-server';
 
 // The read-only operator page in a real headless Chromium, over the real API
 // and database. No worker: the page only reads.
@@ -85,6 +87,90 @@ describe('operator page', () => {
     await page.fill('#key', 'wk_000000000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
     await page.click('button[type=submit]');
     await expect.poll(() => page.textContent('#problem'), { timeout: 10_000 }).toBe('unknown API key');
+    await page.close();
+  });
+});
+
+// The approvals queue, end to end: a worker runs the change request's workflow, the API signs each
+// decision (production mode), and two people approve from the page in Chromium.
+describe('approvals on the operator page', () => {
+  const { env, keys, as } = useApiServer({
+    label: 'approvals-page',
+    worker: true,
+    namespace: 'warden-approvals-page-e2e',
+  });
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await chromium.launch({
+      executablePath: ensureChromium(),
+      args: ['--no-sandbox', '--disable-dev-shm-usage'],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('each approver sees the request in their queue and approves it from the page; the requester does not; it applies', async () => {
+    const RISK = {
+      maxDailyLoss: 500,
+      maxDailyExposure: 10_000,
+      maxOpenRisk: 2_000,
+      maxActionsPerDay: 50,
+      enabled: true,
+    };
+    await upsertRiskPolicy(env.t.db, { engine: 'RETAIL', ...RISK }, 'setup');
+    const opened = await as('owner', 'POST', '/change-requests', {
+      changes: [{ kind: 'risk_policy', target: 'RETAIL', after: { ...RISK, maxDailyLoss: 900 } }],
+      reason: 'new season',
+    });
+    expect(opened).toMatchObject({ status: 201, body: { status: 'pending' } });
+    const { id } = opened.body as { id: string };
+
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${env.api.port}/`);
+    /** The queue as `key` sees it, asked again until `expected` holds (visibility trails a moment). */
+    const queueOf = async (key: string, expected: (queue: string) => boolean) => {
+      await page.fill('#key', key);
+      let queue = '';
+      await expect
+        .poll(
+          async () => {
+            await page.click('#key-form button');
+            await page.waitForTimeout(300);
+            queue = (await page.textContent('#approvals')) ?? '';
+            return expected(queue);
+          },
+          { timeout: 15_000, interval: 200 },
+        )
+        .toBe(true);
+      return queue;
+    };
+    const item = `#approvals li:has-text("Change request ${id}")`;
+
+    // The requester may not approve their own request: it is not in their queue.
+    expect(await queueOf(keys.owner, (q) => q.includes('nothing awaits your roles'))).not.toContain(id);
+
+    for (const role of ['risk_officer', 'manager'] as const) {
+      const queue = await queueOf(keys[role], (q) => q.includes(id));
+      expect(queue).toContain(`Change request ${id} by owner-user: new season (risk_policy RETAIL)`);
+      expect(queue).toContain(`as ${role}`);
+      await page.fill(`${item} input`, `checked by ${role}`);
+      await page.click(`${item} button:text("Approve")`);
+      await expect
+        .poll(() => page.textContent('#decided'), { timeout: 10_000 })
+        .toContain(`approved: Change request ${id}`);
+    }
+    await expect
+      .poll(async () => (await as('analyst', 'GET', `/change-requests/${id}`)).body.status, { timeout: 15_000 })
+      .toBe('applied');
+    expect((await listRiskPolicies(env.t.db)).find((p) => p.engine === 'RETAIL')?.maxDailyLoss).toBe(900);
+    const { body } = await as('analyst', 'GET', `/change-requests/${id}`);
+    expect(body.approvals).toEqual([
+      expect.objectContaining({ actor: 'risk_officer-user', role: 'risk_officer', comment: 'checked by risk_officer' }),
+      expect.objectContaining({ actor: 'manager-user', role: 'manager', comment: 'checked by manager' }),
+    ]);
+    // Decided, it leaves every queue.
+    await queueOf(keys.manager, (q) => !q.includes(id));
     await page.close();
   });
 });

@@ -1,9 +1,10 @@
 /**
- * A read-only operator page over the API: health, control plane, the Monday
- * review, what waits for approval, notifications and the audit tail on one
- * screen, which the Temporal UI (one workflow at a time) does not give. It
- * only issues GETs with the operator's key; every value is written as text,
- * never as HTML.
+ * The operator page over the API: health, control plane, the Monday review,
+ * notifications and the audit tail on one screen, which the Temporal UI (one
+ * workflow at a time) does not give; and the queue of what awaits the key's
+ * roles, approved or declined (with a reason) through the same routes, tokens
+ * and workflows as every other client. Every value is written as text, never
+ * as HTML.
  */
 export const OPERATOR_PAGE_HTML = `<!doctype html>
 <html lang="en">
@@ -28,6 +29,9 @@ export const OPERATOR_PAGE_HTML = `<!doctype html>
   .GREEN { background: #2f855a; } .YELLOW { background: #b7791f; } .RED { background: #c53030; }
   .muted { color: #718096; }
   #problem { color: #c53030; padding: 0 1.25rem; }
+  #approvals li { margin-bottom: .6rem; }
+  #approvals .decide { display: flex; gap: .4rem; margin-top: .25rem; }
+  #approvals .decide input { width: auto; flex: 1; }
 </style>
 </head>
 <body>
@@ -41,6 +45,7 @@ export const OPERATOR_PAGE_HTML = `<!doctype html>
 </header>
 <p id="problem" role="alert"></p>
 <main>
+  <section><h2>Approvals for you</h2><p id="decided" class="muted" role="status"></p><ul id="approvals"></ul></section>
   <section><h2>Health</h2><div id="health"></div></section>
   <section><h2>Control plane</h2><dl id="control-plane"></dl></section>
   <section><h2>What broke</h2><ul id="broke"></ul></section>
@@ -109,13 +114,72 @@ export const OPERATOR_PAGE_HTML = `<!doctype html>
     ]);
   }
 
+  async function post(path, body) {
+    const response = await fetch(path, {
+      method: 'POST',
+      headers: { authorization: 'Bearer ' + key, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(answer.message || response.statusText);
+    return answer;
+  }
+
+  // Each item decided where every client decides it: its own route, signed for the key's identity.
+  let shownApprovals = null;
+  function showApprovals(items) {
+    const ul = $('approvals');
+    // Redrawn only when the queue changed: a reason being typed survives the refresh.
+    const shown = JSON.stringify(items.map((item) => [item.workflowId, item.title]));
+    if (shown === shownApprovals) return;
+    shownApprovals = shown;
+    if (!items.length) return ul.replaceChildren(text('li', 'nothing awaits your roles'));
+    ul.replaceChildren(...items.map((item) => {
+      const li = text('li', item.title + ' — as ' + item.as);
+      li.dataset.workflowId = item.workflowId;
+      if (!item.approve) {
+        li.append(text('div', 'decide with the CLI or the Temporal UI', 'muted'));
+        return li;
+      }
+      const form = document.createElement('form');
+      form.className = 'decide';
+      const reason = document.createElement('input');
+      reason.placeholder = 'comment or reason (a decline needs one)';
+      reason.name = 'reason';
+      const approve = text('button', 'Approve');
+      approve.value = 'approve';
+      const decline = text('button', 'Decline');
+      decline.value = 'decline';
+      form.append(reason, approve, decline);
+      form.addEventListener('submit', async (event) => {
+        event.preventDefault();
+        const approving = event.submitter === approve;
+        const said = reason.value.trim();
+        const role = item.as;
+        const body = item.kind === 'kill_switch_release'
+          ? { role, reason: said || 'approved from the operator page' }
+          : approving ? { role, ...(said ? { comment: said } : {}) } : { role, reason: said };
+        try {
+          await post(approving ? item.approve : item.decline, body);
+          $('decided').textContent = (approving ? 'approved: ' : 'declined: ') + item.title;
+        } catch (error) {
+          $('decided').textContent = 'not counted: ' + error.message;
+        }
+        void refresh();
+      });
+      li.append(form);
+      return li;
+    }));
+  }
+
   async function refresh() {
     if (!key) {
       $('problem').textContent = 'Enter an API key (warden keys create --identity you --roles analyst).';
       return;
     }
     try {
-      const [cp, review, notes] = await Promise.all([get('/control-plane'), get('/review'), get('/notifications?limit=10')]);
+      const [cp, review, notes, approvals] = await Promise.all([get('/control-plane'), get('/review'), get('/notifications?limit=10'), get('/approvals')]);
+      showApprovals(approvals);
       showControlPlane(cp);
       showReview(review);
       list('notifications', notes.map((n) => n.at + ' ' + n.kind + ': ' + n.summary + ' [' + (n.deliveries.map((x) => x.webhook + ' ' + x.status).join(', ') || 'recorded') + ']'));

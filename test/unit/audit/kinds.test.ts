@@ -12,6 +12,7 @@ const RECORDED: AuditKindName[] = [
   'api_key.created',
   'api_key.revoked',
   'approval_token.issued',
+  'approval.waiting',
   'audit.epoch',
   'autonomy.approver_added',
   'autonomy.approver_removed',

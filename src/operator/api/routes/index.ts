@@ -1,4 +1,5 @@
 import type { RouteSpec } from '../http';
+import { approvalRoutes } from './approvals';
 import { auditRoutes } from './audit';
 import { autonomyRoutes } from './autonomy';
 import { changeRequestRoutes } from './change-requests';
@@ -40,5 +41,6 @@ export function createRoutes(deps: ApiDeps): RouteSpec[] {
     ...notificationRoutes(deps),
     ...identityRoutes(deps),
     ...weekRoutes(deps),
+    ...approvalRoutes(deps),
   ];
 }
