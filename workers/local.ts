@@ -2,7 +2,8 @@
 // folder unless TEMPORAL_ADDRESS is set, PGlite unless DATABASE_URL is set.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { Runtime } from '@temporalio/worker';
+import { createLogger, temporalLogger } from '../src/config/logging';
 import { createSimulatedCommandExecutor, createSimulatedExecutor } from '../activities/executors/simulated';
 import type { ControlPlaneView } from '../src/domain/control-plane/types';
 import { type Config, ConfigError, loadConfig } from '../src/config/index';
@@ -23,7 +24,12 @@ async function main(): Promise<void> {
   if (created) say(`approval signing key made: ${created} (owner-only, 0600; its public half beside it)`);
   // Before any NativeConnection: the runtime's telemetry is fixed at install.
   const telemetryOptions = workerRuntimeTelemetry(config.workerMetricsPort, '127.0.0.1');
-  Runtime.install({ logger: new DefaultLogger('WARN'), ...(telemetryOptions ? { telemetryOptions } : {}) });
+  // Structured like the production worker's, at warn unless asked: the lines above and below say what happens.
+  const logger = createLogger(config.logLevel ?? 'warn');
+  Runtime.install({
+    logger: temporalLogger(logger.child({ component: 'worker' })),
+    ...(telemetryOptions ? { telemetryOptions } : {}),
+  });
 
   const cleanups: (() => Promise<void>)[] = [];
   const cleanUp = async () => {
@@ -56,6 +62,7 @@ async function main(): Promise<void> {
     };
     await runWarden(wiring, config, {
       host: '127.0.0.1',
+      logger,
       onRunning: async ({ warden, schedules, apiUrl }) => {
         // The embedded database admits one process: `warden` without a key runs its operations through
         // us, as the local owner.

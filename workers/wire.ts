@@ -1,6 +1,7 @@
 // The worker's composition, shared by the production entry (main.ts) and the
 // local one (local.ts): config → Kysely → client → activity factories → Worker.
 import { type NativeConnection, Worker } from '@temporalio/worker';
+import type { Logger } from 'pino';
 import { ApplicationFailure, type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { DealReleasePort, DealWorkflowPort } from '../src/domain/deals/port';
 import { ErrorType } from '../src/domain/shared/errors';
@@ -190,7 +191,7 @@ export interface Running {
 export async function runWarden(
   w: Wiring,
   config: Config,
-  options: { host: string; onRunning?: (running: Running) => Promise<void> | void },
+  options: { host: string; logger?: Logger; onRunning?: (running: Running) => Promise<void> | void },
 ): Promise<void> {
   const running = w.worker.run();
   try {
@@ -205,7 +206,7 @@ export async function runWarden(
       const api = await serveApi(
         createApiServer(
           { db: w.db, warden, temporal: w.client, config, registry: w.registry },
-          { rateLimitPerMinute: config.rateLimitPerMinute },
+          { rateLimitPerMinute: config.rateLimitPerMinute, ...(options.logger ? { logger: options.logger } : {}) },
         ),
         config.apiPort,
         options.host,

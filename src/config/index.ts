@@ -1,4 +1,5 @@
 import { type ClientConnectConfig, loadClientConnectConfig } from '@temporalio/envconfig';
+import { LOG_LEVELS, type WardenLogLevel } from './logging';
 import path from 'node:path';
 import { z } from 'zod';
 import { type ApprovalRequirements, ChangeApprovalsConfigSchema } from '../domain/change-requests/approvals';
@@ -118,6 +119,8 @@ const envSchema = z
     WARDEN_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
     WARDEN_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
     WARDEN_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+    // Left out: info for the production worker, warn for `npm start` (its own lines say what happens).
+    WARDEN_LOG_LEVEL: z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(', ')}` }).optional(),
     WARDEN_PERMIT_MAX_PER_HOUR: z.coerce.number().int().min(1).default(3),
     WARDEN_PERMIT_MAX_PER_5MIN: z.coerce.number().int().min(1).default(2),
     WARDEN_PERMIT_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
@@ -257,6 +260,8 @@ export interface Config {
   uiPort: number;
   /** Prometheus /metrics on the worker; 0 turns it off. */
   metricsPort: number;
+  /** WARDEN_LOG_LEVEL, when set: the structured log's level. */
+  logLevel: WardenLogLevel | undefined;
   governor: GovernorSettings;
   /**
    * Serve the simulated deal and command executors on Warden's own queue (fake fills).
@@ -398,6 +403,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     temporalPort: e.WARDEN_TEMPORAL_PORT,
     uiPort: e.WARDEN_UI_PORT,
     metricsPort: e.WARDEN_METRICS_PORT,
+    logLevel: e.WARDEN_LOG_LEVEL,
     governor: {
       maxPerHour: e.WARDEN_PERMIT_MAX_PER_HOUR,
       maxPer5Min: e.WARDEN_PERMIT_MAX_PER_5MIN,

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { authenticateApiKey } from '../../db/api-keys.repository';
 import { recordAuditEvent } from '../../db/audit.repository';
 import { AuditKind } from '../../domain/audit/kinds';
@@ -22,6 +22,8 @@ export interface ApiServerOptions {
    * API's apart (tests serving two APIs with different limits on one database).
    */
   rateLimitScope?: string;
+  /** Where requests and failures are logged (structured); left out, nothing is. */
+  logger?: FastifyBaseLogger;
 }
 
 /** Reads, whatever their method: the full rate; writes a quarter of it. */
@@ -68,7 +70,7 @@ function sameSecret(a: string, b: string): boolean {
  */
 export function createApiServer(deps: ApiDeps, options: ApiServerOptions): FastifyInstance {
   const app = Fastify({
-    logger: false,
+    ...(options.logger ? { loggerInstance: options.logger.child({ component: 'api' }) } : { logger: false }),
     bodyLimit: 256 * 1024,
     // A path Fastify cannot decode (percent-encoding that is not UTF-8, e.g. a lone surrogate) is bad
     // input like any other: answered naming the part, not with Fastify's own wording.
