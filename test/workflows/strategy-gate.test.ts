@@ -184,6 +184,18 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
     expect(metrics).toContain('warden_strategy_governance_maturity_level{strategy="mr-1"} 4');
     expect(metrics).toContain('warden_strategy_governance_drift_deviation{strategy="mr-1",metric="sharpe"} 0.55');
     expect(metrics).toMatch(/warden_strategy_governance_gate_latency_ms\{quantile="0.99"\} [\d.]+/);
+    // And as a histogram: typed so, every decision counted once, buckets cumulative up to +Inf.
+    const decisions = [...metrics.matchAll(/^warden_strategy_governance_decisions_total\{[^}]*\} (\d+)$/gm)].reduce(
+      (n, m) => n + Number(m[1]),
+      0,
+    );
+    expect(metrics).toContain('# TYPE warden_strategy_governance_gate_latency_seconds histogram');
+    expect(metrics).toContain(`warden_strategy_governance_gate_latency_seconds_bucket{le="+Inf"} ${decisions}`);
+    expect(metrics).toContain(`warden_strategy_governance_gate_latency_seconds_count ${decisions}`);
+    const buckets = [
+      ...metrics.matchAll(/^warden_strategy_governance_gate_latency_seconds_bucket\{le="[^"]+"\} (\d+)$/gm),
+    ].map((m) => Number(m[1]));
+    expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
   });
 
   it('trade outcomes feed the drift detector: a live win rate far below its backtest pauses the strategy', async () => {

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Registry } from 'prom-client';
-import { dbGauges } from './db-gauge';
+import { sql } from 'kysely';
+import { dbGauges, dbHistogram } from './db-gauge';
 import type { Database } from '../../db/database';
 import { computeHealth, MATURITY_LEVELS } from '../../domain/strategy/rules';
 
@@ -81,6 +82,31 @@ export function registerStrategyMetrics(registry: Registry, db: Kysely<Database>
     for (const q of [0.5, 0.99])
       g.set({ quantile: String(q) }, sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!);
   });
+  // The same decisions as a histogram (every one recorded), so latency aggregates across processes and time.
+  dbHistogram(
+    registry,
+    {
+      name: `${PREFIX}gate_latency_seconds`,
+      help: 'Gate decision time, every decision recorded',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    },
+    async (buckets) => {
+      const row = await db
+        .selectFrom('governance_log')
+        .select([
+          ...buckets.map((le, i) => sql<string>`count(*) filter (where duration_ms <= ${le * 1000})`.as(`b${i}`)),
+          sql<string>`coalesce(sum(duration_ms), 0) / 1000.0`.as('sum'),
+          db.fn.countAll<string>().as('count'),
+        ])
+        .executeTakeFirstOrThrow();
+      const counts = row as unknown as Record<string, string>;
+      return {
+        atOrUnder: buckets.map((_, i) => Number(counts[`b${i}`])),
+        sum: Number(row.sum),
+        count: Number(row.count),
+      };
+    },
+  );
   gauge('active_tokens', 'Execution tokens neither expired nor revoked', [], async (g) => {
     const row = await db
       .selectFrom('execution_token')
