@@ -155,6 +155,16 @@ describe('notification queue', () => {
       ],
       [
         {
+          actor: 'strategy-gate',
+          kind: 'strategy.paused',
+          subject: 'strategy:mr-1',
+          details: { reason: 'drift beyond 50%', traceId: 'deal:d-1' },
+        },
+        'strategy_paused',
+        'Strategy mr-1 paused by the strategy gate: drift beyond 50%; its orders are refused until an operator resumes it',
+      ],
+      [
+        {
           actor: 'alice',
           kind: 'change_request.opened',
           subject: 'change-request:cr-1',

@@ -16,6 +16,7 @@ import { evaluateStrategyDrift, setDriftBaseline } from '../../src/db/strategy-d
 import { getStrategy, type Strategy } from '../../src/db/strategy.repository';
 import { seedStrategy } from '../support/strategies';
 import { issueToken, revokeTokens } from '../../src/db/execution-tokens.repository';
+import { listNotifications } from '../../src/db/notifications.repository';
 import { listAuditEvents } from '../../src/db/audit.repository';
 import { reconcilePosition } from '../../src/db/positions.repository';
 import { createGovernanceMetrics } from '../../src/operator/metrics/governance-metrics';
@@ -178,6 +179,11 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
     });
     expect(await reserved(reduced.dealId)).toBe(50);
     expect(await getStrategy(t.db, 'mr-1')).toMatchObject({ paused: true, pausedReason: 'drift: drift beyond 50%' });
+    // Operators are told: a paused strategy refuses every order until someone resumes it.
+    expect((await listNotifications(t.db)).map((n) => [n.kind, n.subject])).toContainEqual([
+      'strategy_paused',
+      'strategy:mr-1',
+    ]);
     const metrics = await createGovernanceMetrics(t.db).metrics();
     expect(metrics).toContain('warden_strategy_governance_decisions_total{action="REDUCE_SIZE"} 1');
     expect(metrics).toContain('warden_strategy_governance_decisions_total{action="PAUSE"} 1');

@@ -18,6 +18,7 @@ export const NOTIFICATION_KINDS = [
   'go_live_changed',
   'apply_mode_live',
   'strategy_demoted',
+  'strategy_paused',
   'change_request_waiting',
   'kill_switch_release_waiting',
   'approval_waiting',
@@ -109,6 +110,10 @@ const RULES: Record<string, Rule> = {
   [AuditKind.strategy.demoted]: ({ subject, details }) => ({
     kind: 'strategy_demoted',
     summary: `Strategy ${after('strategy:', subject)} demoted ${text(details.from, '?')} → ${text(details.to, '?')} by ${text(details.by, 'Warden')}: ${text(details.reason, 'no reason given')}`,
+  }),
+  [AuditKind.strategy.paused]: ({ subject, details }) => ({
+    kind: 'strategy_paused',
+    summary: `Strategy ${after('strategy:', subject)} paused by the strategy gate: ${text(details.reason, 'no reason given')}; its orders are refused until an operator resumes it`,
   }),
   [AuditKind.changeRequest.opened]: ({ actor, subject, details }) => {
     if (!Array.isArray(details.required) || details.required.length === 0) return null;
