@@ -5,6 +5,7 @@ import { positionKeyOf } from '../src/domain/deals/policy';
 import {
   type DealGate,
   type DealInput,
+  dealSummary,
   type DealTerms,
   DealInputSchema,
   type DealResult,
@@ -97,7 +98,7 @@ export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
       ...(input.strategyId !== undefined ? { strategy: input.strategyId } : {}),
       stage: 'admission',
     },
-    `Deal ${input.dealId}: ${input.side} ${input.amount} ${input.symbol} on ${input.engine}, at admission`,
+    `${dealSummary(input)}: at admission`,
   );
   if (!deal.reconciles) return governDeal(input, deal);
   try {

@@ -80,6 +80,7 @@ export async function submitPolicyChanges(target: Target, input: PolicyChangeSub
       taskQueue: target.taskQueue,
       args: [start],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      staticSummary: `Change request ${start.id} by ${start.requestedBy.name}: ${start.reason}`.slice(0, 400),
     });
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError)

@@ -13,6 +13,7 @@ import {
   DealInputSchema,
   type DealProgress,
   type DealResult,
+  dealSummary,
   type ReconcileDealInput,
   ReconcileDealInputSchema,
 } from '../domain/deals/types';
@@ -31,6 +32,7 @@ export async function startDeal(
       taskQueue: target.taskQueue,
       args: [parsed],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      staticSummary: dealSummary(parsed),
     });
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) throw new DealAlreadyStartedError(parsed.dealId);
@@ -61,6 +63,7 @@ export async function admitDeal(target: Target, input: DealInput): Promise<DealA
     args: [parsed],
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    staticSummary: dealSummary(parsed),
   });
   try {
     return await target.client.workflow.executeUpdateWithStart(dealAdmissionUpdate, {

@@ -26,7 +26,7 @@ import {
   CommandExecutionInputSchema,
   type CommandResult,
 } from '../domain/autonomy/commands';
-import { type DealInput, DealInputSchema, type DealResult } from '../domain/deals/types';
+import { type DealInput, DealInputSchema, type DealResult, dealSummary } from '../domain/deals/types';
 import { wardenNexusService } from '../domain/nexus/service';
 import { InvalidRequestError, validateRequest } from '../domain/shared/validation';
 
@@ -93,6 +93,7 @@ export const wardenNexusHandler = nexus.serviceHandler(wardenNexusService, {
         workflowId: dealWorkflowId(deal.dealId),
         args: [deal],
         ...START_OPTIONS,
+        staticSummary: dealSummary(deal),
       });
     },
   ),
@@ -103,6 +104,7 @@ export const wardenNexusHandler = nexus.serviceHandler(wardenNexusService, {
         workflowId: commandWorkflowId(command.commandId),
         args: [command],
         ...START_OPTIONS,
+        staticSummary: `Command ${command.commandId} (${command.commandType}), by ${command.requestedBy}`,
       });
     },
   ),

@@ -173,6 +173,9 @@ describe('governed deals end to end', () => {
       }),
     );
     expect(answer.deals.map((d: { dealId: string }) => d.dealId)).not.toContain('e2e-1');
+    // The Web UI's summary line, and the details saying how it ended.
+    const denied = client.workflow.getHandle('deal-e2e-2');
+    expect(await (await denied.describe()).staticSummary()).toBe('Deal e2e-2: buy 800 ETHUSDT on WHOLESALE, by bot-7');
     if (process.env.WARDEN_RECORD_HISTORIES === '1')
       writeFileSync(
         path.join(__dirname, '..', 'histories', 'deal-execution-visible-denied.json'),

@@ -141,6 +141,11 @@ describe('commandExecution workflow (time-skipping server)', () => {
             ),
           ],
         ]);
+      // The Web UI's current details say what it waits for, in words.
+      const metadata = (await approved.query('__temporal_workflow_metadata')) as { currentDetails: string };
+      expect(metadata.currentDetails).toMatch(
+        /^Command cmd-[0-9a-f-]+ \(SET_DRUM\) waits for approveCommand or rejectCommand from tech_lead until /,
+      );
       await approved.signal(approveCommandSignal, { approver: 'mallory', role: 'tech_lead' });
       await approved.signal(approveCommandSignal, { approver: 'alice', role: 'tech_lead', comment: 'drum check done' });
       expect(await approved.result()).toMatchObject({ status: 'succeeded', autonomous: false });

@@ -61,6 +61,10 @@ export const DealInputSchema = z.strictObject({
 export type DealInput = z.input<typeof DealInputSchema>;
 export type ParsedDealInput = z.output<typeof DealInputSchema>;
 
+/** A deal in one line: its workflow's summary in the Web UI (static, from the start) and its first current details. */
+export const dealSummary = (deal: ParsedDealInput): string =>
+  `Deal ${deal.dealId}: ${deal.side} ${deal.amount} ${deal.symbol} on ${deal.engine}${deal.strategyId !== undefined ? `, strategy ${deal.strategyId}` : ''}, by ${deal.requestedBy}`;
+
 /**
  * `claim`: the deal id was claimed before, by another workflow or with other terms.
  * `policy`: the engine's execution policy refused it (`strategy_required`,
