@@ -155,7 +155,10 @@ export async function buildReview(db: Kysely<Database>, options: ReviewOptions):
       controlPlane.killSwitchEngaged && controlPlane.releaseApprovals.length > 0
         ? { approvals: controlPlane.releaseApprovals }
         : null,
-    workflows: options.waitingWorkflows ?? null,
+    // Proposals and the release are listed above from Warden's own records: not twice.
+    workflows:
+      options.waitingWorkflows?.filter((w) => w.kind !== 'expansion_proposal' && w.kind !== 'kill_switch_release') ??
+      null,
     playbooks: playbooks.map((p) => ({
       id: p.id,
       startedBy: p.started_by,
