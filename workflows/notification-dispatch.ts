@@ -11,6 +11,7 @@ import type { NotificationActivities } from '../src/domain/notifications/activit
 import { ErrorType, parseInput } from '../src/domain/shared/errors';
 import { type NotificationDispatchInput, NotificationDispatchInputSchema } from '../src/domain/notifications/dispatch';
 import { notificationDispatchQuery, notificationsPendingSignal } from './messages';
+import { Visibility } from './lib/visibility';
 
 const { claimPendingDeliveries, markDeliveryFailed } = proxyActivities<NotificationActivities>({
   startToCloseTimeout: '30 seconds',
@@ -45,6 +46,8 @@ export async function notificationDispatch(rawInput: NotificationDispatchInput =
   const inFlight = new Map<string, string>(); // delivery id → webhook
   let settled = 0;
   let woken = false;
+  const visibility = new Visibility().decide();
+  visibility.show({ stage: 'dispatching' });
 
   setHandler(notificationsPendingSignal, () => void (woken = true), {
     description: 'Look for undelivered notifications now instead of at the next poll. No payload.',
@@ -95,6 +98,10 @@ export async function notificationDispatch(rawInput: NotificationDispatchInput =
       inFlight.set(deliveryId, webhook);
       void deliver(deliveryId);
     }
+    visibility.show(
+      {},
+      `${inFlight.size} deliveries in flight; ${input.handledDeliveries + settled} settled since the first run`,
+    );
     const settledBefore = settled;
     await condition(() => woken || settled !== settledBefore, POLL_INTERVAL);
   }

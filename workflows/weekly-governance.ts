@@ -285,6 +285,7 @@ export async function weeklyGovernanceKickoff(
   rawInput: z.input<typeof WeeklyGovernanceKickoffInputSchema> = {},
 ): Promise<{ week: string; started: boolean }> {
   const timing = parseInput(WeeklyGovernanceKickoffInputSchema, rawInput ?? {}, 'weeklyGovernanceKickoff input');
+  const visibility = new Visibility().decide();
   const week = isoWeekOf(new Date());
   let started = true;
   try {
@@ -298,6 +299,10 @@ export async function weeklyGovernanceKickoff(
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
     started = false;
   }
+  visibility.show(
+    { outcome: started ? 'started' : 'already_running' },
+    `Week ${week}: ${started ? 'started' : 'already running'}`,
+  );
   const previous = isoWeekOf(new Date(weekStart(week).getTime() - 86_400_000));
   // Last week's may have ended already (or never run): nothing to tell.
   await getExternalWorkflowHandle(weeklyGovernanceWorkflowId(previous))

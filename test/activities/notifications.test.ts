@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createNotificationActivities, type Webhook, WebhookUnavailableError } from '../../activities/notifications';
 import { listAuditEvents, recordAuditEvent } from '../../src/db/audit.repository';
 import { listNotifications } from '../../src/db/notifications.repository';
+import type { AuditKindName } from '../../src/domain/audit/kinds';
 import { ErrorType } from '../../src/domain/shared/errors';
 import { createTestDatabase, type TestDatabase } from '../helpers';
 
@@ -141,6 +142,56 @@ describe('notification activities on PostgreSQL', () => {
     expect(() => receiver.verify(second!.raw.replace('signed', 'forged'), headers(second))).toThrow();
     const other = new StandardWebhook(`whsec_${Buffer.from('someone else entirely, not warden').toString('base64')}`);
     expect(() => other.verify(second!.raw, headers(second))).toThrow();
+  });
+
+  it('every kind an operator is told about reaches the webhook signed: go-live, live mode, a demotion or pause, each approval waiting', async () => {
+    const secret = `whsec_${Buffer.from('a receiver and warden share this secret').toString('base64')}`;
+    const signing = createNotificationActivities({
+      db: t.db,
+      webhooks: [ops],
+      environment: 'staging',
+      webhookSecret: secret,
+    });
+    const events: [AuditKindName, string, Record<string, unknown>][] = [
+      ['control_plane.go_live_set', 'go_live_changed', { change: { enabled: true, reason: 'launch' } }],
+      ['control_plane.apply_mode_set', 'apply_mode_live', { change: { mode: 'live', reason: 'cutover' } }],
+      ['strategy.demoted', 'strategy_demoted', { from: 'L3', to: 'L2', reason: 'drift', by: 'drift' }],
+      ['strategy.paused', 'strategy_paused', { reason: 'drift beyond 50%' }],
+      [
+        'change_request.opened',
+        'change_request_waiting',
+        { required: [{ roles: ['manager'] }], needs: 'manager', expiresAt: '2026-12-04T12:00:00Z', reason: 'cap' },
+      ],
+      [
+        'control_plane.kill_switch_release_approved',
+        'kill_switch_release_waiting',
+        { change: { role: 'manager' }, outcome: { detail: '1 of 2' } },
+      ],
+      [
+        'approval.waiting',
+        'approval_waiting',
+        { what: 'Command c-1 (SET_DRUM)', roles: ['tech_lead'], deadline: '2026-12-04T12:00:00Z' },
+      ],
+    ];
+    for (const [kind, , details] of events)
+      await recordAuditEvent(t.db, { actor: 'dana', kind, subject: 'subject:x', details });
+    const claimed = await signing.claimPendingDeliveries({ perWebhook: 50, inFlight: [], skipWebhooks: [] });
+    for (const { deliveryId } of claimed)
+      expect(
+        await new MockActivityEnvironment(undefined, { logger: quiet }).run(signing.deliverNotification, {
+          deliveryId,
+        }),
+      ).toEqual({ status: 'delivered' });
+    const receiver = new StandardWebhook(secret);
+    const verified = received.map(
+      (r) =>
+        receiver.verify(r.raw, {
+          'webhook-id': String(r.headers['webhook-id']),
+          'webhook-timestamp': String(r.headers['webhook-timestamp']),
+          'webhook-signature': String(r.headers['webhook-signature']),
+        }) as { kind: string },
+    );
+    expect(verified.map((body) => body.kind).sort()).toEqual(events.map(([, kind]) => kind).sort());
   });
 
   it('a 503 is retryable and counted; the next attempt delivers', async () => {
