@@ -1,5 +1,4 @@
 import { type ClientConnectConfig, loadClientConnectConfig } from '@temporalio/envconfig';
-import { LOG_LEVELS, type WardenLogLevel } from './logging';
 import path from 'node:path';
 import { z } from 'zod';
 import { type ApprovalRequirements, ChangeApprovalsConfigSchema } from '../domain/change-requests/approvals';
@@ -16,6 +15,10 @@ import {
   parseApprovalPublicKeys,
   publicHalf,
 } from '../security/approval-keys';
+
+/** WARDEN_LOG_LEVEL's values: pino's levels (the logger itself, src/config/logging.ts, loads only where it logs). */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type WardenLogLevel = (typeof LOG_LEVELS)[number];
 
 const hostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'expected host:port, e.g. localhost:7233');
 
@@ -233,7 +236,6 @@ const envSchema = z
       });
     }
   });
-
 export interface Config {
   temporal: {
     /** Undefined: Warden runs its own dev server (embedded default). */

@@ -1,9 +1,7 @@
 import type { Logger, LogLevel, LogMetadata } from '@temporalio/common';
 import { pino, type Logger as Pino } from 'pino';
 
-/** WARDEN_LOG_LEVEL's values: pino's levels. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type WardenLogLevel = (typeof LOG_LEVELS)[number];
+import type { WardenLogLevel } from './index';
 
 /**
  * Warden's structured log: one JSON line per event on stdout, for the API

@@ -19,7 +19,7 @@ import {
 } from './shared';
 import { OperationFailed } from './transport';
 import { printSubmitted } from './change-commands';
-import { DealListFilter } from '../api/routes/deals';
+import { DealListFilter } from '../review/visibility';
 
 const DateSchema = z.iso.date('expected a date as YYYY-MM-DD');
 const money = z.coerce.number().nonnegative('must be 0 or more').finite();

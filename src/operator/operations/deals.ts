@@ -12,13 +12,13 @@ import { EngineSchema } from '../../domain/risk/rules';
 import { dealWorkflowId } from '../../../workflows/names';
 import {
   dealOrphans,
-  DealListFilter,
   listDeals,
   ReconcileBody,
   reconcileDeal,
   requestDealRelease,
   unresolvedDeals,
 } from '../api/routes/deals';
+import { DealListFilter } from '../review/visibility';
 import { operation } from './operation';
 import { type ChangeSubmitted, submitChanges } from './submit-changes';
 

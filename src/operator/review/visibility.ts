@@ -1,4 +1,9 @@
 import type { WorkflowExecutionInfo } from '@temporalio/client';
+import { z } from 'zod';
+import { StrategyIdSchema } from '../../domain/change-requests/operational-changes';
+import { DEAL_GATES, DEAL_OUTCOMES } from '../../domain/deals/types';
+import { SymbolSchema } from '../../domain/permits/rules';
+import { EngineSchema } from '../../domain/risk/rules';
 import { DEAL_EXECUTION_WORKFLOW_TYPE } from '../../../workflows/names';
 import {
   queryValue,
@@ -38,6 +43,17 @@ export function searchAttributesOf(info: WorkflowExecutionInfo): ShownAttributes
   }
   return shown;
 }
+
+/** Which deals to list, by their search attributes; as a query string or an operation's JSON. */
+export const DealListFilter = z.strictObject({
+  outcome: z.enum(DEAL_OUTCOMES).optional(),
+  engine: EngineSchema.optional(),
+  symbol: SymbolSchema.optional(),
+  strategy: StrategyIdSchema.optional(),
+  gate: z.enum(DEAL_GATES).optional(),
+  running: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
 
 /** Which deals to list: each field left out matches any. */
 export interface DealFilter {

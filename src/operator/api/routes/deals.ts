@@ -3,11 +3,8 @@ import { z } from 'zod';
 import { findClaim, listDealHoldings, listUnresolvedDeals } from '../../../db/deal-claims.repository';
 import { type DealHolding, orphanViews } from '../../../domain/deals/orphans';
 import type { DealWorkflowStatus } from '../../../domain/deals/port';
-import { DEAL_GATES, DEAL_OUTCOMES, DealIdSchema, ReconcileDealInputSchema } from '../../../domain/deals/types';
-import { StrategyIdSchema } from '../../../domain/change-requests/operational-changes';
-import { SymbolSchema } from '../../../domain/permits/rules';
-import { EngineSchema } from '../../../domain/risk/rules';
-import { dealListQuery, searchAttributesOf } from '../../review/visibility';
+import { DealIdSchema, ReconcileDealInputSchema } from '../../../domain/deals/types';
+import { DealListFilter, dealListQuery, searchAttributesOf } from '../../review/visibility';
 import { dealWorkflowId } from '../../../../workflows/names';
 import type { Identity } from '../../../domain/identity/roles';
 import { type ChangeSubmitted, submitChanges, submittedReply } from '../../operations/submit-changes';
@@ -17,17 +14,6 @@ import { type ApiDeps, ok, viaWorkflow } from './shared';
 const DealParams = z.strictObject({ dealId: DealIdSchema });
 /** The workflow's own word, less what the API supplies (the actor is the key's identity; a release goes through a change request). */
 export const ReconcileBody = ReconcileDealInputSchema.omit({ actor: true, changeRequestId: true });
-
-/** Which deals to list, by their search attributes; as a query string or an operation's JSON. */
-export const DealListFilter = z.strictObject({
-  outcome: z.enum(DEAL_OUTCOMES).optional(),
-  engine: EngineSchema.optional(),
-  symbol: SymbolSchema.optional(),
-  strategy: StrategyIdSchema.optional(),
-  gate: z.enum(DEAL_GATES).optional(),
-  running: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-});
 
 /** Deals by outcome, engine, symbol, strategy or denying gate: one visibility query, newest first. */
 export async function listDeals({ temporal }: ApiDeps, filter: z.output<typeof DealListFilter>) {
