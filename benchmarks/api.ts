@@ -2,7 +2,6 @@
 // real PostgreSQL — a read from the database, the Monday review, and a write
 // that goes through the control plane's update and back. Figures only.
 import { performance } from 'node:perf_hooks';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createApiServer, serveApi } from '../src/operator/api/server';
@@ -11,8 +10,8 @@ import { loadConfig } from '../src/config/index';
 import { createApiKey } from '../src/db/api-keys.repository';
 import { createGovernanceMetrics } from '../src/operator/metrics/governance-metrics';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../src/domain/permits/rules';
-import { toolPaths, workflowsEntry } from '../src/config/paths';
-import { createScratchDatabase, percentile } from '../test/support/processes';
+import { workflowsEntry } from '../src/config/paths';
+import { createScratchDatabase, percentile, createWardenDevServer } from '../test/support/processes';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200);
 
@@ -20,13 +19,7 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const database = await createScratchDatabase('warden_bench_api');
   const db = database.db;
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: toolPaths.temporal },
-      ui: false,
-      log: { format: 'pretty', level: 'error' },
-    },
-  });
+  const env = await createWardenDevServer();
   const taskQueue = 'bench-api';
   const warden = new WardenClient(env.client, taskQueue);
   const worker = await Worker.create({

@@ -9,7 +9,6 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { WardenClient } from '../src/client';
@@ -17,7 +16,7 @@ import { projectRoot, toolPaths, workflowSource } from '../src/config/paths';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../src/domain/permits/rules';
 import { CONTROL_PLANE_WORKFLOW_ID } from '../workflows/names';
 import { controlPlaneStateQuery } from '../workflows/messages';
-import { createScratchDatabase, percentile, serveCliApi } from '../test/support/processes';
+import { createScratchDatabase, percentile, serveCliApi, createWardenDevServer } from '../test/support/processes';
 import { benchDeals } from './deals';
 
 /** The connections the reserves race on: the pool's size (src/db/connect.ts). */
@@ -113,13 +112,7 @@ async function main(): Promise<void> {
 
   // `warden status` against `temporal workflow query`, on one control plane served by one worker.
   const database = await createScratchDatabase('warden_bench_cli');
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: toolPaths.temporal },
-      ui: false,
-      log: { format: 'pretty', level: 'error' },
-    },
-  });
+  const env = await createWardenDevServer();
   const taskQueue = 'warden';
   const warden = new WardenClient(env.client, taskQueue);
   const activities = createActivities({ db: database.db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: warden });

@@ -3,7 +3,6 @@
 // Prints figures; asserts nothing.
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createSimulatedExecutor } from '../activities/executors/simulated';
@@ -12,8 +11,8 @@ import { reserveExposure } from '../activities/gates/risk';
 import { upsertRiskPolicy } from '../src/db/risk.repository';
 import { setStrategyLevel, upsertStrategy } from '../src/db/strategy.repository';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../src/domain/permits/rules';
-import { projectRoot, toolPaths } from '../src/config/paths';
-import { createScratchDatabase, percentile } from '../test/support/processes';
+import { projectRoot } from '../src/config/paths';
+import { createScratchDatabase, percentile, createWardenDevServer } from '../test/support/processes';
 
 const N = Number(process.env.BENCH_DEALS ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
@@ -51,13 +50,7 @@ export async function benchDeals(say: (line: string) => void = console.log) {
   }
   await db.updateTable('control_plane_state').set({ go_live_enabled: true, apply_mode: 'live' }).execute();
 
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: toolPaths.temporal },
-      ui: false,
-      log: { format: 'pretty', level: 'error' },
-    },
-  });
+  const env = await createWardenDevServer();
   const bundle = await bundleWorkflowCode({
     workflowsPath: path.join(projectRoot, 'benchmarks', 'workflows.ts'),
     logger: new DefaultLogger('WARN'),

@@ -3,7 +3,6 @@
 // Dev server + real PostgreSQL; prints p50/p99 over the repetitions.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createSimulatedExecutor } from '../activities/executors/simulated';
@@ -12,8 +11,8 @@ import { SAFE_GOVERNANCE_SETTINGS } from '../src/config/index';
 import { recordKpiEvent } from '../src/db/kpi.repository';
 import { resetTripwire, setRegressionPolicy } from '../src/db/watchdogs.repository';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../src/domain/permits/rules';
-import { toolPaths, workflowsEntry } from '../src/config/paths';
-import { closedPort, createScratchDatabase, percentile } from '../test/support/processes';
+import { workflowsEntry } from '../src/config/paths';
+import { closedPort, createScratchDatabase, percentile, createWardenDevServer } from '../test/support/processes';
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 20);
 
@@ -23,13 +22,7 @@ async function main(): Promise<void> {
   const db = database.db;
   await db.updateTable('control_plane_state').set({ go_live_enabled: true, apply_mode: 'live' }).execute();
 
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: toolPaths.temporal },
-      ui: false,
-      log: { format: 'pretty', level: 'error' },
-    },
-  });
+  const env = await createWardenDevServer();
   const taskQueue = 'bench-watchdogs';
   const warden = new WardenClient(env.client, taskQueue);
   let decidedAt = 0;

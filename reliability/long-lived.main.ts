@@ -4,16 +4,14 @@
 // LONG_LIVED_PROPOSAL_SIGNALS (25,000 and 5,000).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { WardenClient } from '../src/client';
 import { SAFE_GOVERNANCE_SETTINGS } from '../src/config/index';
-import { projectRoot, toolPaths, workflowSource } from '../src/config/paths';
+import { projectRoot, workflowSource } from '../src/config/paths';
 import { DEFAULT_GOVERNOR_SETTINGS } from '../src/domain/permits/rules';
 import { breakerTrippedSignal } from '../workflows/messages';
-import { devServerArgs } from '../src/temporal/dev-server';
-import { createScratchDatabase } from '../test/support/processes';
+import { createScratchDatabase, createWardenDevServer } from '../test/support/processes';
 import { formatLongLived, runLongLived } from './long-lived';
 
 const size = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -21,14 +19,7 @@ const size = (name: string, fallback: number) => Number(process.env[name] ?? fal
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const database = await createScratchDatabase('warden_long_lived');
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: toolPaths.temporal },
-      ui: false,
-      log: { format: 'pretty', level: 'error' },
-      extraArgs: devServerArgs(),
-    },
-  });
+  const env = await createWardenDevServer();
   const taskQueue = 'long-lived';
   const worker = await Worker.create({
     connection: env.nativeConnection,

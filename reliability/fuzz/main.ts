@@ -6,11 +6,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
-import { projectRoot, toolPaths, workflowsEntry } from '../../src/config/paths';
-import { devServerArgs } from '../../src/temporal/dev-server';
-import { createScratchDatabase } from '../../test/support/processes';
+import { projectRoot, workflowsEntry } from '../../src/config/paths';
+import { createScratchDatabase, createWardenDevServer } from '../../test/support/processes';
 import { createFuzzEnv } from './env';
 import { verdictFailures } from './runner';
 import { formatTable, minPayloadsOf, runSuite } from './suite';
@@ -29,16 +27,8 @@ async function main(): Promise<number> {
   const log = (line: string) => process.stderr.write(`[fuzz] ${line}\n`);
   const [databases, server, bundle] = await Promise.all([
     Promise.all(NAMESPACES.map(() => createScratchDatabase('warden_fuzz'))),
-    TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: { type: 'existing-path', path: toolPaths.temporal },
-        ui: false,
-        dbFilename: path.join(stateDir, 'temporal.db'),
-        log: { format: 'pretty', level: 'error' },
-        // The lead's raised buffered-events limits: several ~1 MB signals at one task otherwise force-close it.
-        extraArgs: devServerArgs(NAMESPACES),
-      },
-    }),
+    // The lead's raised buffered-events limits: several ~1 MB signals at one task otherwise force-close it.
+    createWardenDevServer({ namespaces: NAMESPACES, dbFilename: path.join(stateDir, 'temporal.db') }),
     bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: new DefaultLogger('ERROR') }),
   ]);
   const envs = await Promise.all(

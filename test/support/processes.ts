@@ -5,12 +5,14 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Kysely } from 'kysely';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { WardenClient } from '../../src/client';
 import { loadConfig } from '../../src/config/index';
-import { projectRoot } from '../../src/config/paths';
+import { projectRoot, toolPaths } from '../../src/config/paths';
+import { devServerArgs } from '../../src/temporal/dev-server';
 import { createApiKey } from '../../src/db/api-keys.repository';
 import { openDatabase, type OpenDatabase } from '../../src/db/connect';
 import type { Database } from '../../src/db/database';
@@ -146,4 +148,22 @@ export async function createScratchDatabase(
       await cleanup.end();
     },
   };
+}
+
+/**
+ * A dev server from `.tools/` as Warden needs one (its limits and search attributes, so Warden's
+ * workflows can run on it), for the harnesses and benchmarks that own theirs.
+ */
+export function createWardenDevServer(
+  options: { namespaces?: readonly string[]; dbFilename?: string } = {},
+): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: toolPaths.temporal },
+      ui: false,
+      log: { format: 'pretty', level: 'error' },
+      ...(options.dbFilename !== undefined ? { dbFilename: options.dbFilename } : {}),
+      extraArgs: devServerArgs(options.namespaces ?? []),
+    },
+  });
 }
