@@ -3,7 +3,7 @@
 // or verify them, and the CLI, the review and the API query by them. Their names
 // are public: operators type them into the Web UI's filter and `temporal workflow
 // list --query`. Free of workflow code, so clients import it as is.
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineSearchAttributeKey, type SearchAttributePair, SearchAttributeType } from '@temporalio/common';
 
 /** The attributes, name → type. Keywords: exact match, as a filter wants. */
 export const WARDEN_SEARCH_ATTRIBUTES = {
@@ -41,6 +41,33 @@ export interface WardenVisibility {
   deniedGate?: string | null;
   /** The roles whose approval it waits for; empty or null when it waits for nobody. */
   awaitingApproval?: readonly string[] | null;
+}
+
+/** The keyword attributes by the field of WardenVisibility that sets them (WardenAwaitingApproval is a list, apart). */
+export const KEYWORD_ATTRIBUTES = [
+  ['engine', wardenEngineKey],
+  ['symbol', wardenSymbolKey],
+  ['strategy', wardenStrategyKey],
+  ['stage', wardenStageKey],
+  ['outcome', wardenOutcomeKey],
+  ['deniedGate', wardenDeniedGateKey],
+] as const satisfies readonly (readonly [keyof WardenVisibility, typeof wardenEngineKey])[];
+
+/**
+ * What a deal shows from its start: given with the start request by Warden's clients, so the deal's
+ * workflow (which sets the same values itself when started raw) has nothing to upsert.
+ */
+export function dealStartAttributes(deal: {
+  engine: string;
+  symbol: string;
+  strategyId?: string | undefined;
+}): SearchAttributePair[] {
+  return [
+    { key: wardenEngineKey, value: deal.engine },
+    { key: wardenSymbolKey, value: deal.symbol },
+    ...(deal.strategyId !== undefined ? [{ key: wardenStrategyKey, value: deal.strategyId }] : []),
+    { key: wardenStageKey, value: 'admission' },
+  ];
 }
 
 /** A value quoted for a visibility query: backslashes and quotes escaped, so a name cannot close the string. */

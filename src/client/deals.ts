@@ -20,6 +20,7 @@ import {
 import { validateRequest } from '../domain/shared/validation';
 import { DealAlreadyStartedError } from './errors';
 import type { Target } from './target';
+import { dealStartAttributes } from '../../workflows/search-attributes';
 
 export async function startDeal(
   target: Target,
@@ -33,6 +34,7 @@ export async function startDeal(
       args: [parsed],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       staticSummary: dealSummary(parsed),
+      typedSearchAttributes: dealStartAttributes(parsed),
     });
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) throw new DealAlreadyStartedError(parsed.dealId);
@@ -64,6 +66,7 @@ export async function admitDeal(target: Target, input: DealInput): Promise<DealA
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
     staticSummary: dealSummary(parsed),
+    typedSearchAttributes: dealStartAttributes(parsed),
   });
   try {
     return await target.client.workflow.executeUpdateWithStart(dealAdmissionUpdate, {

@@ -29,6 +29,7 @@ import {
 import { type DealInput, DealInputSchema, type DealResult, dealSummary } from '../domain/deals/types';
 import { wardenNexusService } from '../domain/nexus/service';
 import { InvalidRequestError, validateRequest } from '../domain/shared/validation';
+import { dealStartAttributes } from '../../workflows/search-attributes';
 
 /**
  * The caller's input, checked with the schema the typed client uses. Bad input is
@@ -94,6 +95,7 @@ export const wardenNexusHandler = nexus.serviceHandler(wardenNexusService, {
         args: [deal],
         ...START_OPTIONS,
         staticSummary: dealSummary(deal),
+        typedSearchAttributes: dealStartAttributes(deal),
       });
     },
   ),

@@ -1,15 +1,6 @@
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import { patched, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
-import {
-  type WardenVisibility,
-  wardenAwaitingApprovalKey,
-  wardenDeniedGateKey,
-  wardenEngineKey,
-  wardenOutcomeKey,
-  wardenStageKey,
-  wardenStrategyKey,
-  wardenSymbolKey,
-} from '../search-attributes';
+import { patched, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { KEYWORD_ATTRIBUTES, type WardenVisibility, wardenAwaitingApprovalKey } from '../search-attributes';
 
 /** Since this patch every Warden workflow sets its search attributes; older histories never upserted. */
 export const SEARCH_ATTRIBUTES_PATCH = 'warden-search-attributes';
@@ -18,7 +9,6 @@ export const SEARCH_ATTRIBUTES_PATCH = 'warden-search-attributes';
 const MAX_DETAILS = 2_000;
 
 type Field = keyof WardenVisibility;
-type Value = string | readonly string[] | null;
 
 /**
  * What one workflow shows of itself in the Web UI and to visibility queries:
@@ -28,7 +18,19 @@ type Value = string | readonly string[] | null;
  */
 export class Visibility {
   private on: boolean | undefined;
+  /** What each attribute holds now, as JSON ('' when unset): an upsert only for what changes. */
   private readonly shown = new Map<Field, string>();
+
+  constructor() {
+    // What the start (or the run this one continued) already set is not set again.
+    const current = workflowInfo().typedSearchAttributes;
+    for (const [field, key] of KEYWORD_ATTRIBUTES) {
+      const value = current.get(key);
+      if (value !== undefined) this.shown.set(field, JSON.stringify(value));
+    }
+    const awaiting = current.get(wardenAwaitingApprovalKey);
+    if (awaiting !== undefined && awaiting.length > 0) this.shown.set('awaitingApproval', JSON.stringify(awaiting));
+  }
 
   /** Decides the patch now (once), for workflows that decide their patches up front. */
   decide(): this {
@@ -42,34 +44,21 @@ export class Visibility {
       setCurrentDetails(details.length > MAX_DETAILS ? `${details.slice(0, MAX_DETAILS)}…` : details);
     if (!this.decide().on) return;
     const pairs: SearchAttributeUpdatePair[] = [];
-    for (const [field, value] of Object.entries(values) as [Field, Value | undefined][]) {
-      if (value === undefined) continue;
-      const cleared = value === null || (Array.isArray(value) && value.length === 0);
-      const fingerprint = cleared ? '' : JSON.stringify(value);
-      if ((this.shown.get(field) ?? '') === fingerprint) continue;
+    const changed = (field: Field, value: unknown): boolean => {
+      const fingerprint = value === null ? '' : JSON.stringify(value);
+      if ((this.shown.get(field) ?? '') === fingerprint) return false;
       this.shown.set(field, fingerprint);
-      pairs.push(pairOf(field, cleared ? null : value));
+      return true;
+    };
+    for (const [field, key] of KEYWORD_ATTRIBUTES) {
+      const value = values[field];
+      if (value !== undefined && changed(field, value)) pairs.push({ key, value });
+    }
+    if (values.awaitingApproval !== undefined) {
+      const roles = values.awaitingApproval === null ? [] : [...values.awaitingApproval];
+      if (changed('awaitingApproval', roles.length > 0 ? roles : null))
+        pairs.push({ key: wardenAwaitingApprovalKey, value: roles.length > 0 ? roles : null });
     }
     if (pairs.length > 0) upsertSearchAttributes(pairs);
-  }
-}
-
-function pairOf(field: Field, value: Value): SearchAttributeUpdatePair {
-  const one = typeof value === 'string' ? value : null;
-  switch (field) {
-    case 'engine':
-      return { key: wardenEngineKey, value: one };
-    case 'symbol':
-      return { key: wardenSymbolKey, value: one };
-    case 'strategy':
-      return { key: wardenStrategyKey, value: one };
-    case 'stage':
-      return { key: wardenStageKey, value: one };
-    case 'outcome':
-      return { key: wardenOutcomeKey, value: one };
-    case 'deniedGate':
-      return { key: wardenDeniedGateKey, value: one };
-    case 'awaitingApproval':
-      return { key: wardenAwaitingApprovalKey, value: typeof value === 'string' || value === null ? null : [...value] };
   }
 }

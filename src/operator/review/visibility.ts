@@ -6,12 +6,12 @@ import { SymbolSchema } from '../../domain/permits/rules';
 import { EngineSchema } from '../../domain/risk/rules';
 import { DEAL_EXECUTION_WORKFLOW_TYPE } from '../../../workflows/names';
 import {
+  KEYWORD_ATTRIBUTES,
   queryValue,
   wardenAwaitingApprovalKey,
   wardenDeniedGateKey,
   wardenEngineKey,
   wardenOutcomeKey,
-  wardenStageKey,
   wardenStrategyKey,
   wardenSymbolKey,
 } from '../../../workflows/search-attributes';
@@ -30,14 +30,7 @@ export interface ShownAttributes {
 export function searchAttributesOf(info: WorkflowExecutionInfo): ShownAttributes {
   const sa = info.typedSearchAttributes;
   const shown: ShownAttributes = { awaitingApproval: sa.get(wardenAwaitingApprovalKey) ?? [] };
-  for (const [field, key] of [
-    ['engine', wardenEngineKey],
-    ['symbol', wardenSymbolKey],
-    ['strategy', wardenStrategyKey],
-    ['stage', wardenStageKey],
-    ['outcome', wardenOutcomeKey],
-    ['deniedGate', wardenDeniedGateKey],
-  ] as const) {
+  for (const [field, key] of KEYWORD_ATTRIBUTES) {
     const value = sa.get(key);
     if (value !== undefined) shown[field] = value;
   }
