@@ -59,8 +59,6 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
   const verifiesApprovers = patched('signed-approvals');
   // Since command-governed: the control plane and the command type's policy decide, at the start and just before the executor.
   const governed = patched('command-governed');
-  // Since approval-waiting-announced: a command that waits for people says so (audited, so operators are notified).
-  const announces = patched('approval-waiting-announced');
   const visibility = new Visibility().decide();
   visibility.show({ stage: 'admission' }, `Command ${input.commandId} (${input.commandType}), at admission`);
   // Decisions are queued as they come (even before the context is loaded) and judged in order by the main loop.
@@ -221,7 +219,8 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
       { stage: 'awaiting_approval', awaitingApproval: roles },
       `${what} waits for approveCommand or rejectCommand from ${roles.join(' or ') || 'an approver'} until ${until}`,
     );
-    if (announces)
+    // Since the visibility patch a command that waits for people says so (audited: operators are notified).
+    if (visibility.announces)
       await autonomy.announceApprovalWaiting({
         key: `command:${input.commandId}:approval-waiting`,
         subject: `command:${input.commandId}`,

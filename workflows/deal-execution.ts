@@ -17,7 +17,7 @@ import { ApprovalInbox } from './lib/approval-inbox';
 import { type Execution, executeWithRetries, executionOf, runExecutor } from './lib/deal-executor';
 import { controlPlane, gates, now } from './lib/deal-gates';
 import { DealSaga } from './lib/deal-saga';
-import { learnFromOutcome, ORDER_APPROVAL_ANNOUNCED, type Sizing, strategyVerdict } from './lib/deal-strategy';
+import { learnFromOutcome, type Sizing, strategyVerdict } from './lib/deal-strategy';
 import { approveOrderSignal, dealAdmissionUpdate, dealProgressQuery, reconcileDealUpdate } from './messages';
 
 export { EXECUTOR_RETRY } from './lib/deal-executor';
@@ -35,7 +35,6 @@ const LATER_DEAL_PATCHES = [
   'signed-approvals',
   'deal-release-approval',
   DEAL_ADMITTED_AT_ONCE,
-  ORDER_APPROVAL_ANNOUNCED,
 ];
 
 /** A step either hands the deal on to the next one or ends it with its result. */

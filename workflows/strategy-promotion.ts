@@ -47,8 +47,6 @@ interface Terms {
 export async function strategyPromotion(rawInput: PromotionInput): Promise<PromotionView> {
   const wardenOwned = patched('warden-owned-proposals');
   const visibility = new Visibility().decide();
-  // Since approval-waiting-announced: the pending promotion is audited as waiting, so operators are notified.
-  const announces = patched('approval-waiting-announced');
   const ended = (view: PromotionView): PromotionView => {
     visibility.show(
       { stage: 'done', outcome: view.status, awaitingApproval: null },
@@ -106,7 +104,7 @@ export async function strategyPromotion(rawInput: PromotionInput): Promise<Promo
     { strategy: input.strategyId, stage: 'pending', awaitingApproval: roles },
     `${what} waits for approvePromotion or rejectPromotion from ${roles.join(' or ')} until ${until}`,
   );
-  if (announces)
+  if (visibility.announces)
     await announceApprovalWaiting({
       key: `${workflowInfo().workflowId}:${workflowInfo().runId}:approval-waiting`,
       subject: `strategy:${input.strategyId}`,

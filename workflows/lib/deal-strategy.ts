@@ -12,9 +12,6 @@ import { type ApprovalInbox, awaitDecision, screenApproval } from './approval-in
 import { gates, now } from './deal-gates';
 import type { Visibility } from './visibility';
 
-/** Since this patch an order that waits for approveOrder is audited as waiting, so operators are notified. */
-export const ORDER_APPROVAL_ANNOUNCED = 'approval-waiting-announced';
-
 /** The size a deal goes ahead with, whether it only trades on paper, and whether the strategy gate governs it. */
 export interface Sizing {
   amount: number;
@@ -68,7 +65,7 @@ export async function strategyVerdict(
       { stage: 'awaiting_order_approval', awaitingApproval: roles },
       `${what} waits for approveOrder from ${roles.join(' or ') || 'an approver'} until ${until}`,
     );
-    if (patched(ORDER_APPROVAL_ANNOUNCED))
+    if (visibility.announces)
       await gates.announceApprovalWaiting({
         key: `deal:${input.dealId}:order-approval-waiting`,
         subject: `deal:${input.dealId}`,

@@ -2,7 +2,11 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { patched, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { KEYWORD_ATTRIBUTES, type WardenVisibility, wardenAwaitingApprovalKey } from '../search-attributes';
 
-/** Since this patch every Warden workflow sets its search attributes; older histories never upserted. */
+/**
+ * Since this patch every Warden workflow sets its search attributes, and what waits for approval is
+ * audited as waiting (so operators are notified); older histories did neither. One patch for both: each
+ * patch costs a deal a marker and a TemporalChangeVersion upsert, which the SDK adds to every patch.
+ */
 export const SEARCH_ATTRIBUTES_PATCH = 'warden-search-attributes';
 
 /** The Web UI shows current details as Markdown; bounded so a long reason cannot bloat every task. */
@@ -36,6 +40,11 @@ export class Visibility {
   decide(): this {
     this.on ??= patched(SEARCH_ATTRIBUTES_PATCH);
     return this;
+  }
+
+  /** Whether this history is from since the patch: what waits for approval is then announced too. */
+  get announces(): boolean {
+    return this.decide().on === true;
   }
 
   /** Sets what changed; `details`, when given, becomes the workflow's current details. */
