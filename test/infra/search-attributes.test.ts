@@ -22,18 +22,12 @@ describe("Warden's search attributes on a cluster", () => {
   afterAll(async () => {
     await env?.teardown();
   });
+  const createNamespace = (namespace: string) =>
+    run(toolPaths.temporal, ['operator', 'namespace', 'create', '--namespace', namespace, '--address', env.address]);
 
   it('a worker refuses a namespace without them, naming each and the command; the set-up job registers them, twice harmlessly', async () => {
     const namespace = 'warden-bare';
-    await run(toolPaths.temporal, [
-      'operator',
-      'namespace',
-      'create',
-      '--namespace',
-      namespace,
-      '--address',
-      env.address,
-    ]);
+    await createNamespace(namespace);
     const refused = await ensureSearchAttributes(env.nativeConnection, namespace).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(SearchAttributesMissing);
     const message = (refused as Error).message;
@@ -65,15 +59,7 @@ describe("Warden's search attributes on a cluster", () => {
 
   it('the embedded dev server registers what is missing instead (npm start on a state file from before)', async () => {
     const namespace = 'warden-embedded';
-    await run(toolPaths.temporal, [
-      'operator',
-      'namespace',
-      'create',
-      '--namespace',
-      namespace,
-      '--address',
-      env.address,
-    ]);
+    await createNamespace(namespace);
     await ensureSearchAttributes(env.nativeConnection, namespace, { register: true });
     await expect(ensureSearchAttributes(env.nativeConnection, namespace)).resolves.toBeUndefined();
   });

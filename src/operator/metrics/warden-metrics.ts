@@ -8,31 +8,18 @@ import { POSITION_SCOPES } from '../../domain/deals/policy';
 import { readCapitalUsage } from '../../db/capital.repository';
 import { readControlPlaneState } from '../../db/control-plane.repository';
 import type { Database } from '../../db/database';
-import type { DealGate, DealResult } from '../../domain/deals/types';
+import { DEAL_GATES as ALL_DEAL_GATES, DEAL_OUTCOMES as ALL_DEAL_OUTCOMES } from '../../domain/deals/types';
 import { dbGauges } from './db-gauge';
 import { HoldSchema, isoWeekOf, suppressedBy } from '../../domain/autonomy/week';
 
 const PREFIX = 'warden_';
 
-const DEAL_OUTCOMES = [
-  'executed',
-  'dry_run',
-  'shadow',
-  'paper',
-  'denied',
-  'failed',
-] as const satisfies readonly DealResult['status'][];
+// How deals ended: a wait for reconciliation is not an end (the reconciled result is), nor is a refused claim a gate.
+const DEAL_OUTCOMES = ALL_DEAL_OUTCOMES.filter((o) => o !== 'needs_reconciliation');
 /** Each outcome's audit kind, and back. */
 const DEAL_OUTCOME_KINDS = DEAL_OUTCOMES.map((o) => AuditKind.deal[o]);
 const DEAL_OUTCOME_OF_KIND = new Map<string, string>(DEAL_OUTCOMES.map((o) => [AuditKind.deal[o], o]));
-const DEAL_GATES = [
-  'control_plane',
-  'strategy',
-  'risk',
-  'prod_eligibility',
-  'permit',
-  'policy',
-] as const satisfies readonly DealGate[];
+const DEAL_GATES = ALL_DEAL_GATES.filter((g) => g !== 'claim');
 /** The `gate` label of an outcome no gate refused. */
 const NO_GATE = 'none';
 
