@@ -1,21 +1,7 @@
 import { parseArgs } from 'node:util';
 import { InvalidRequestError } from '../../domain/shared/validation';
 import { ConfigError, loadConfig } from '../../config/index';
-import { controlPlaneCommands } from './control-plane-commands';
-import { dealCommands } from './deal-commands';
-import { watchdogCommands } from './watchdog-commands';
-import { autonomyCommands } from './autonomy-commands';
-import { strategyCommands } from './strategy-commands';
-import { notificationCommands } from './notification-commands';
-import { reviewCommands } from './review-commands';
-import { weekCommands } from './week-commands';
-import { goLiveCommands } from './go-live-commands';
-import { identityCommands } from './identity-commands';
-import { policyCommands } from './policy-commands';
-import { commandPolicyCommands } from './command-policy-commands';
-import { changeCommands } from './change-commands';
-import { policyFileCommands } from './policy-file-commands';
-import { EXIT, options, out, UsageError } from './shared';
+import { EXIT, type Invocation, options, out, UsageError } from './shared';
 import { createCaller, IdentityError, OperationFailed } from './transport';
 
 const USAGE = `usage: warden <command> [options]
@@ -107,22 +93,42 @@ who acts: the identity of your API key (--key wk_…, $WARDEN_API_KEY, or a 0600
   --json   machine-readable output
 environment: WARDEN_API_KEY, WARDEN_API_URL, WARDEN_PROFILE, DATABASE_URL, WARDEN_DATA_DIR, TEMPORAL_ADDRESS`;
 
-const commands = {
-  ...controlPlaneCommands,
-  ...dealCommands,
-  ...watchdogCommands,
-  ...autonomyCommands,
-  ...strategyCommands,
-  ...reviewCommands,
-  ...weekCommands,
-  ...notificationCommands,
-  ...goLiveCommands,
-  ...identityCommands,
-  ...policyCommands,
-  ...commandPolicyCommands,
-  ...policyFileCommands,
-  ...changeCommands,
-};
+type Command = (inv: Invocation) => Promise<number>;
+type Group = Promise<Record<string, Command>>;
+
+/**
+ * Each command, and the module that runs it: loaded when called, so a call initialises only its own
+ * commands' schemas (a CLI call is mostly start-up). A test holds this table to each module's exports.
+ */
+export const COMMAND_MODULES: Record<string, () => Group> = Object.fromEntries(
+  (
+    [
+      [
+        ['status', 'go-live', 'kill-switch', 'apply-mode', 'audit', 'migrate'],
+        () => import('./control-plane-commands').then((m) => m.controlPlaneCommands),
+      ],
+      [['risk', 'heimdall', 'permits', 'deal', 'deals'], () => import('./deal-commands').then((m) => m.dealCommands)],
+      [
+        ['tripwire', 'restrictions', 'canary', 'kpi', 'schedules'],
+        () => import('./watchdog-commands').then((m) => m.watchdogCommands),
+      ],
+      [
+        ['autonomy', 'proposals', 'proposal', 'readiness', 'breakers', 'attest', 'approvers', 'cycle'],
+        () => import('./autonomy-commands').then((m) => m.autonomyCommands),
+      ],
+      [['strategy', 'tokens'], () => import('./strategy-commands').then((m) => m.strategyCommands)],
+      [['review'], () => import('./review-commands').then((m) => m.reviewCommands)],
+      [['week'], () => import('./week-commands').then((m) => m.weekCommands)],
+      [['notifications'], () => import('./notification-commands').then((m) => m.notificationCommands)],
+      [['playbook', 'session'], () => import('./go-live-commands').then((m) => m.goLiveCommands)],
+      [['keys', 'approvals'], () => import('./identity-commands').then((m) => m.identityCommands)],
+      [['engine-policies', 'positions'], () => import('./policy-commands').then((m) => m.policyCommands)],
+      [['command-policies'], () => import('./command-policy-commands').then((m) => m.commandPolicyCommands)],
+      [['policy'], () => import('./policy-file-commands').then((m) => m.policyFileCommands)],
+      [['change'], () => import('./change-commands').then((m) => m.changeCommands)],
+    ] as [string[], () => Group][]
+  ).flatMap(([names, load]) => names.map((name) => [name, load])),
+);
 
 async function run(argv: string[]): Promise<number> {
   const { values: flags, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
@@ -131,7 +137,8 @@ async function run(argv: string[]): Promise<number> {
     out(USAGE);
     return name === undefined && !flags.help ? EXIT.usage : EXIT.ok;
   }
-  const command = commands[name];
+  const load = Object.hasOwn(COMMAND_MODULES, name) ? COMMAND_MODULES[name] : undefined;
+  const command = load ? (await load())[name] : undefined;
   if (!command) throw new UsageError(`unknown command ${name}; run warden help`);
   const config = loadConfig();
   // Database tooling needs no key, holding the database's own credentials: `audit verify`, and the first key.
