@@ -8,9 +8,19 @@ import { loadConfig } from '../../src/config/index';
 import { createApiKey } from '../../src/db/api-keys.repository';
 import { createControlPlaneActivities } from '../../activities/control-plane';
 import { createGovernanceMetrics } from '../../src/operator/metrics/governance-metrics';
-import { createTestDatabase, devServerAddress, TEST_SETTINGS, type TestDatabase, uniqueName } from '../helpers';
+import {
+  createTestDatabase,
+  devServerAddress,
+  markGoLivePlaybookCompleted,
+  TEST_SETTINGS,
+  type TestDatabase,
+  uniqueName,
+} from '../helpers';
 import { listRiskPolicies, upsertRiskPolicy } from '../../src/db/risk.repository';
 import { useApiServer } from './api-server';
+import { addApprover } from '../../src/db/autonomy.repository';
+import { armControlPlane } from '../support/change-requests';
+import { commandExecution } from '../../workflows/command-execution';
 
 // The read-only operator page in a real headless Chromium, over the real API
 // and database. No worker: the page only reads.
@@ -94,7 +104,7 @@ describe('operator page', () => {
 // The approvals queue, end to end: a worker runs the change request's workflow, the API signs each
 // decision (production mode), and two people approve from the page in Chromium.
 describe('approvals on the operator page', () => {
-  const { env, keys, as } = useApiServer({
+  const { env, keys, as, taskQueue } = useApiServer({
     label: 'approvals-page',
     worker: true,
     namespace: 'warden-approvals-page-e2e',
@@ -171,6 +181,42 @@ describe('approvals on the operator page', () => {
     ]);
     // Decided, it leaves every queue.
     await queueOf(keys.manager, (q) => !q.includes(id));
+    await page.close();
+  });
+
+  it('a command waiting for its approver is declined from the page with a reason, and ends rejected with it', async () => {
+    await markGoLivePlaybookCompleted(env.t.db);
+    await armControlPlane(env.t.db, env.warden, { goLive: true, applyMode: 'live', reason: 'page test' });
+    await addApprover(env.t.db, 'tech_lead', 'engineer-user', 'setup');
+    const commandId = uniqueName('cmd');
+    const handle = await env.client.workflow.start(commandExecution, {
+      taskQueue,
+      workflowId: `command-${commandId}`,
+      args: [
+        { commandId, commandType: 'SET_DRUM', params: {}, requestedBy: 'roaster-agent', approvalTimeoutSeconds: 600 },
+      ],
+    });
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${env.api.port}/`);
+    await page.fill('#key', keys.engineer);
+    const item = `#approvals li:has-text("Command ${commandId}")`;
+    await expect
+      .poll(
+        async () => {
+          await page.click('#key-form button');
+          await page.waitForTimeout(300);
+          return page.locator(item).count();
+        },
+        { timeout: 15_000, interval: 200 },
+      )
+      .toBe(1);
+    expect(await page.textContent(item)).toContain('as tech_lead');
+    await page.fill(`${item} input`, 'drum not cleaned');
+    await page.click(`${item} button:text("Decline")`);
+    await expect
+      .poll(() => page.textContent('#decided'), { timeout: 10_000 })
+      .toContain(`declined: Command ${commandId}`);
+    expect(await handle.result()).toMatchObject({ status: 'rejected', detail: 'drum not cleaned' });
     await page.close();
   });
 });

@@ -156,9 +156,10 @@ export const OPERATOR_PAGE_HTML = `<!doctype html>
         const approving = event.submitter === approve;
         const said = reason.value.trim();
         const role = item.as;
+        // Each route's own body: a release vote always has a reason, a command's decline a comment.
         const body = item.kind === 'kill_switch_release'
           ? { role, reason: said || 'approved from the operator page' }
-          : approving ? { role, ...(said ? { comment: said } : {}) } : { role, reason: said };
+          : approving || item.kind === 'command' ? { role, ...(said ? { comment: said } : {}) } : { role, reason: said };
         try {
           await post(approving ? item.approve : item.decline, body);
           $('decided').textContent = (approving ? 'approved: ' : 'declined: ') + item.title;
