@@ -28,9 +28,6 @@ export interface OperatorConnection {
   };
 }
 
-/** gRPC status UNIMPLEMENTED. */
-const UNIMPLEMENTED = 12;
-
 const names = Object.keys(WARDEN_SEARCH_ATTRIBUTES) as WardenSearchAttributeName[];
 const indexedType = (name: WardenSearchAttributeName): IndexedValueType =>
   temporal.api.enums.v1.IndexedValueType[`INDEXED_VALUE_TYPE_${WARDEN_SEARCH_ATTRIBUTES[name]}`];
@@ -41,8 +38,8 @@ export function searchAttributeArgs(): string[] {
 }
 
 /** The commands an operator runs to register them on a self-hosted cluster (Temporal Cloud: `tcld`, same names and types). */
-export function registerCommands(namespace: string): string[] {
-  return names.map(
+export function registerCommands(namespace: string, which: readonly WardenSearchAttributeName[] = names): string[] {
+  return which.map(
     (name) =>
       `temporal operator search-attribute create --namespace ${namespace} --name ${name} --type ${CLI_TYPES[WARDEN_SEARCH_ATTRIBUTES[name]]}`,
   );
@@ -51,14 +48,12 @@ export function registerCommands(namespace: string): string[] {
 export class SearchAttributesMissing extends Error {
   constructor(
     readonly namespace: string,
-    readonly missing: string[],
+    readonly missing: WardenSearchAttributeName[],
   ) {
     super(
       `namespace ${namespace} lacks Warden's search attributes ${missing.join(', ')} (or has them with another type): ` +
         `Warden's workflows set them, and their tasks would fail without them. Register them first:\n  ` +
-        registerCommands(namespace)
-          .filter((command) => missing.some((name) => command.includes(`--name ${name} `)))
-          .join('\n  '),
+        registerCommands(namespace, missing).join('\n  '),
     );
   }
 }
@@ -73,15 +68,7 @@ export async function ensureSearchAttributes(
   namespace: string,
   { register = false } = {},
 ): Promise<void> {
-  let listed: Awaited<ReturnType<OperatorConnection['operatorService']['listSearchAttributes']>>;
-  try {
-    listed = await connection.operatorService.listSearchAttributes({ namespace });
-  } catch (error) {
-    // A server without the operator API (the time-skipping test server) cannot be asked: register, or trust it.
-    if ((error as { code?: unknown }).code !== UNIMPLEMENTED) throw error;
-    if (register) await registerSearchAttributes(connection, namespace);
-    return;
-  }
+  const listed = await connection.operatorService.listSearchAttributes({ namespace });
   const have = listed.customAttributes ?? {};
   const missing = names.filter((name) => have[name] !== indexedType(name));
   if (missing.length === 0) return;

@@ -70,6 +70,10 @@ describe('notification activities on PostgreSQL', () => {
       subject: 'control-plane',
       details: { change: { source: 'operator', reason } },
     });
+  /** Deliveries signed with the secret a receiver shares with Warden. */
+  const SECRET = `whsec_${Buffer.from('a receiver and warden share this secret').toString('base64')}`;
+  const signingActivities = () =>
+    createNotificationActivities({ db: t.db, webhooks: [ops], environment: 'staging', webhookSecret: SECRET });
   /** The Standard Webhooks headers a delivery arrived with, as a receiver's library takes them. */
   const signedHeaders = (r: (typeof received)[number]) => ({
     'webhook-id': String(r.headers['webhook-id']),
@@ -118,13 +122,7 @@ describe('notification activities on PostgreSQL', () => {
   });
 
   it('signs each body with Standard Webhooks headers a receiver verifies; the id stays across retries', async () => {
-    const secret = `whsec_${Buffer.from('a receiver and warden share this secret').toString('base64')}`;
-    const signing = createNotificationActivities({
-      db: t.db,
-      webhooks: [ops],
-      environment: 'staging',
-      webhookSecret: secret,
-    });
+    const signing = signingActivities();
     await killSwitch('signed');
     const [delivery] = await signing.claimPendingDeliveries({ perWebhook: 10, inFlight: [], skipWebhooks: [] });
     answer = (res) => res.writeHead(503).end();
@@ -136,7 +134,7 @@ describe('notification activities on PostgreSQL', () => {
     answer = (res) => res.writeHead(200).end();
     expect(await run()).toEqual({ status: 'delivered' });
     const [first, second] = received;
-    const receiver = new StandardWebhook(secret);
+    const receiver = new StandardWebhook(SECRET);
     expect(receiver.verify(second!.raw, signedHeaders(second!))).toMatchObject({ kind: 'kill_switch_engaged' });
     expect(signedHeaders(first!)['webhook-id']).toBe(signedHeaders(second!)['webhook-id']);
     // A changed body, or another secret, does not verify.
@@ -146,13 +144,7 @@ describe('notification activities on PostgreSQL', () => {
   });
 
   it('every kind an operator is told about reaches the webhook signed: go-live, live mode, a demotion or pause, each approval waiting', async () => {
-    const secret = `whsec_${Buffer.from('a receiver and warden share this secret').toString('base64')}`;
-    const signing = createNotificationActivities({
-      db: t.db,
-      webhooks: [ops],
-      environment: 'staging',
-      webhookSecret: secret,
-    });
+    const signing = signingActivities();
     const events: [AuditKindName, string, Record<string, unknown>][] = [
       ['control_plane.go_live_set', 'go_live_changed', { change: { enabled: true, reason: 'launch' } }],
       ['control_plane.apply_mode_set', 'apply_mode_live', { change: { mode: 'live', reason: 'cutover' } }],
@@ -183,7 +175,7 @@ describe('notification activities on PostgreSQL', () => {
           deliveryId,
         }),
       ).toEqual({ status: 'delivered' });
-    const receiver = new StandardWebhook(secret);
+    const receiver = new StandardWebhook(SECRET);
     const verified = received.map((r) => receiver.verify(r.raw, signedHeaders(r)) as { kind: string });
     expect(verified.map((body) => body.kind).sort()).toEqual(events.map(([, kind]) => kind).sort());
   });

@@ -151,6 +151,15 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes a log level from WARDEN_LOG_LEVEL, refusing any other word or a control character', () => {
+    expect(loadConfig({}).logLevel).toBeUndefined();
+    expect(loadConfig({ WARDEN_LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
+    for (const bad of ['loud', 'info\u0000', 'x'.repeat(1_000_000)])
+      expect(() => loadConfig({ WARDEN_LOG_LEVEL: bad })).toThrow(
+        /^invalid WARDEN_LOG_LEVEL: expected one of fatal, error/,
+      );
+  });
+
   it('reads canary probes', () => {
     expect(
       loadConfig({

@@ -37,7 +37,7 @@ export function searchAttributesOf(info: WorkflowExecutionInfo): ShownAttributes
   return shown;
 }
 
-/** Which deals to list, by their search attributes; as a query string or an operation's JSON. */
+/** Which deals to list, by their search attributes (each field left out matches any); as a query string or an operation's JSON. */
 export const DealListFilter = z.strictObject({
   outcome: z.enum(DEAL_OUTCOMES).optional(),
   engine: EngineSchema.optional(),
@@ -48,19 +48,8 @@ export const DealListFilter = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
-/** Which deals to list: each field left out matches any. */
-export interface DealFilter {
-  outcome?: string | undefined;
-  engine?: string | undefined;
-  symbol?: string | undefined;
-  strategy?: string | undefined;
-  deniedGate?: string | undefined;
-  /** true: still running; false: closed; left out: either. */
-  running?: boolean | undefined;
-}
-
 /** The one visibility query `warden deals list` and `GET /deals` run; the same string works in the Web UI. */
-export function dealListQuery(filter: DealFilter): string {
+export function dealListQuery(filter: Omit<z.output<typeof DealListFilter>, 'limit'>): string {
   const clauses = [`WorkflowType = ${queryValue(DEAL_EXECUTION_WORKFLOW_TYPE)}`];
   const add = (name: string, value: string | undefined) => {
     if (value !== undefined) clauses.push(`${name} = ${queryValue(value)}`);
@@ -69,7 +58,8 @@ export function dealListQuery(filter: DealFilter): string {
   add(wardenEngineKey.name, filter.engine);
   add(wardenSymbolKey.name, filter.symbol);
   add(wardenStrategyKey.name, filter.strategy);
-  add(wardenDeniedGateKey.name, filter.deniedGate);
+  add(wardenDeniedGateKey.name, filter.gate);
+  // running true: still running; false: closed; left out: either.
   if (filter.running !== undefined) clauses.push(`ExecutionStatus ${filter.running ? '=' : '!='} 'Running'`);
   return clauses.join(' AND ');
 }

@@ -17,14 +17,7 @@ export const ReconcileBody = ReconcileDealInputSchema.omit({ actor: true, change
 
 /** Deals by outcome, engine, symbol, strategy or denying gate: one visibility query, newest first. */
 export async function listDeals({ temporal }: ApiDeps, filter: z.output<typeof DealListFilter>) {
-  const query = dealListQuery({
-    outcome: filter.outcome,
-    engine: filter.engine,
-    symbol: filter.symbol,
-    strategy: filter.strategy,
-    deniedGate: filter.gate,
-    running: filter.running,
-  });
+  const query = dealListQuery(filter);
   const deals = [];
   for await (const info of temporal.workflow.list({ query })) {
     if (deals.length >= filter.limit) break;
