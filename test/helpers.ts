@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { registerSearchAttributes } from '../src/temporal/search-attributes';
+import type { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
@@ -184,4 +185,18 @@ export function recordDealReleaseRequest(
         .where('id', '=', id)
         .execute();
   });
+}
+
+/**
+ * What a history spends on patches: the ids of its patch markers, in order, and its search-attribute
+ * upserts (the SDK adds one per patch; each is a visibility write on the server).
+ */
+export function patchCost(history: temporal.api.history.v1.IHistory): { patches: string[]; upserts: number } {
+  const events = history.events ?? [];
+  const patches = events.flatMap((e) => {
+    const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
+    return data ? [(JSON.parse(Buffer.from(data).toString()) as { id: string }).id] : [];
+  });
+  const upserts = events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).length;
+  return { patches, upserts };
 }

@@ -1,4 +1,4 @@
-import { patched, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { ApprovalActivities } from '../src/domain/identity/activities';
 import type { AutonomyActivities } from '../src/domain/autonomy/activities';
 import type { CommandGateActivities } from '../src/domain/autonomy/command-activities';
@@ -17,8 +17,12 @@ import { parseInput } from '../src/domain/shared/errors';
 import { redactToken } from '../src/domain/identity/redact';
 import { ApprovalInbox, awaitDecision, screenApproval } from './lib/approval-inbox';
 import { execute, type Incident } from './lib/command-executor';
+import { Patches } from './lib/patches';
 import { Visibility } from './lib/visibility';
 import { approveCommandSignal, commandStatusQuery, rejectCommandSignal } from './messages';
+
+/** A command started since this patch takes every patched path below on its one marker (see Patches). */
+const COMMAND_GENERATION = 'command-generation-2026-12';
 
 const autonomy = proxyActivities<AutonomyActivities & ApprovalActivities>({
   startToCloseTimeout: '30 seconds',
@@ -55,11 +59,12 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
     rejectedMessages: 0,
     result: null,
   };
+  const patches = Patches.since(COMMAND_GENERATION);
   // Since signed approvals: a decision counts only once its approver (and token, if any) passed an activity's check.
-  const verifiesApprovers = patched('signed-approvals');
+  const verifiesApprovers = patches.has('signed-approvals');
   // Since command-governed: the control plane and the command type's policy decide, at the start and just before the executor.
-  const governed = patched('command-governed');
-  const visibility = new Visibility().decide();
+  const governed = patches.has('command-governed');
+  const visibility = new Visibility().decide(patches);
   visibility.show({ stage: 'admission' }, `Command ${input.commandId} (${input.commandType}), at admission`);
   // Decisions are queued as they come (even before the context is loaded) and judged in order by the main loop.
   const inbox = new ApprovalInbox<Kind>({
@@ -113,7 +118,7 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
     ...(input.executionClass ? { requestedClass: input.executionClass } : {}),
     hasExecutorTaskQueue: input.executorTaskQueue !== undefined,
   };
-  const admitted = governed && patched('command-admitted-at-once') ? await admission.admitCommand(gateInput) : null;
+  const admitted = governed && patches.has('command-admitted-at-once') ? await admission.admitCommand(gateInput) : null;
   const context = admitted?.context ?? (await autonomy.loadAutonomyContext());
   const record = async (
     status: CommandStatus,
@@ -271,7 +276,7 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
   let ready: Extract<CommandGateDecision, { allowed: true }> | undefined;
   // A command started before command-governed and still waiting at the upgrade gets the pre-execute check too:
   // reached for the first time now, the second marker is recorded; old histories replayed here have none.
-  if (governed || patched('command-governed-pre-execute')) {
+  if (governed || patches.has('command-governed-pre-execute')) {
     // A kill switch engaged (or go-live turned off) while the command waited stops it here, before any side effect.
     view.stage = 'pre_execute_check';
     const gate = await check('pre_execute');

@@ -1,4 +1,4 @@
-import { CancellationScope, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ApplyMode } from '../src/domain/control-plane/types';
 import type { Clearance, DealExit, ExecutionAuthorization } from '../src/domain/deals/activities';
 import { positionKeyOf } from '../src/domain/deals/policy';
@@ -83,14 +83,15 @@ export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
   });
   // Since deal-claims, the deal id is claimed first; since deal-reconciliation, ambiguity keeps the
   // reservation and waits for reconcileDeal, and a cancelled deal compensates (or reconciles).
-  deal.claims = patched('deal-claims');
-  deal.reconciles = patched('deal-reconciliation');
+  const { patches } = deal;
+  deal.claims = patches.has('deal-claims');
+  deal.reconciles = patches.has('deal-reconciliation');
   // Since deal-patches-first, the later patches are decided here, before the first local activity. A
   // worker under load can record a local activity's result in one workflow task and act on it in the
   // next; a replay then acts on it a task early, where a patch first asked after it reads as absent (the
   // load harness's nondeterminism, issue 15). Decided up front, every later patched() answers the same.
-  if (patched('deal-patches-first')) for (const id of LATER_DEAL_PATCHES) patched(id);
-  deal.visibility.decide().show(
+  if (patches.has('deal-patches-first')) for (const id of LATER_DEAL_PATCHES) patches.has(id);
+  deal.visibility.decide(patches).show(
     {
       engine: input.engine,
       symbol: input.symbol,
@@ -133,11 +134,11 @@ async function governDeal(input: ParsedDealInput, deal: DealSaga): Promise<DealR
  * the control plane's first check.
  */
 async function admissionStep(input: ParsedDealInput, deal: DealSaga): Promise<Step<Admitted>> {
-  const policed = patched('deal-policy');
+  const policed = deal.patches.has('deal-policy');
   let executionClass = input.executionClass;
   let strategyRequired = false;
   // Without a strategy step nothing stands between admission and the permit: one transaction does it all.
-  const atOnce = policed && input.strategyId === undefined && patched(DEAL_ADMITTED_AT_ONCE);
+  const atOnce = policed && input.strategyId === undefined && deal.patches.has(DEAL_ADMITTED_AT_ONCE);
   if (policed) {
     deal.admitting = atOnce;
     const admission = await gates.admitDeal({
@@ -228,9 +229,17 @@ async function strategyStep(input: ParsedDealInput, deal: DealSaga, required: bo
   setHandler(approveOrderSignal, inbox.receiver('approve', 'approveOrder'), {
     description: 'Approve this order (L2 or CRITICAL impact). {"approver": "alice", "role": "tech_lead"}',
   });
-  if (strategyId === undefined || !patched('strategy-gate'))
+  if (strategyId === undefined || !deal.patches.has('strategy-gate'))
     return { amount: input.amount, paper: false, governed: false };
-  const verdict = await strategyVerdict(input, strategyId, deal.progress, inbox, required, deal.visibility);
+  const verdict = await strategyVerdict(
+    input,
+    strategyId,
+    deal.progress,
+    inbox,
+    required,
+    deal.visibility,
+    deal.patches,
+  );
   if (verdict.outcome === 'denied') return { ended: await deal.deny('strategy', verdict.reason, verdict.detail) };
   if (verdict.outcome === 'shadow')
     return { ended: await deal.finish({ status: 'shadow', dealId, strategyId, amount: input.amount }) };

@@ -178,7 +178,7 @@ describe('governed deals end to end', () => {
     expect(await (await denied.describe()).staticSummary()).toBe('Deal e2e-2: buy 800 ETHUSDT on WHOLESALE, by bot-7');
     if (process.env.WARDEN_RECORD_HISTORIES === '1')
       writeFileSync(
-        path.join(__dirname, '..', 'histories', 'deal-execution-visible-started-with-attributes.json'),
+        path.join(__dirname, '..', 'histories', 'deal-execution-generation-denied-visible.json'),
         historyToJSON(await client.workflow.getHandle('deal-e2e-2').fetchHistory()),
       );
     // A filter value is validated, never pasted into the query.

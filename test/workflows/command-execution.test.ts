@@ -22,6 +22,7 @@ import { approveCommandSignal, commandStatusQuery, rejectCommandSignal } from '.
 import {
   createTestDatabase,
   createTimeSkippingEnv,
+  patchCost,
   type TestDatabase,
   uniqueName,
   workflowBundle,
@@ -90,7 +91,7 @@ describe('commandExecution workflow (time-skipping server)', () => {
       .execute();
 
   it('runs a whitelisted command on its own, admitted in one local activity', async () => {
-    const { result, activities } = await (
+    const { result, activities, cost } = await (
       await worker()
     ).runUntil(async () => {
       const handle = await start(command('SET_FAN'));
@@ -98,8 +99,10 @@ describe('commandExecution workflow (time-skipping server)', () => {
       const events = (await handle.fetchHistory()).events ?? [];
       const scheduled = events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
       const local = events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
-      return { result: done, activities: { scheduled, local: local.length } };
+      return { result: done, activities: { scheduled, local: local.length }, cost: patchCost({ events }) };
     });
+    // One patch for the command's generation (its marker and the SDK's upsert); its stage, then its outcome.
+    expect(cost).toEqual({ patches: ['command-generation-2026-12'], upserts: 3 });
     // The context and the first gate in one local activity: no activity task of their own on the queue.
     expect(activities).toEqual({ scheduled: ['checkCommandGate', 'executeCommand', 'recordCommandOutcome'], local: 1 });
     expect(result).toMatchObject({
@@ -151,17 +154,12 @@ describe('commandExecution workflow (time-skipping server)', () => {
       expect(await approved.result()).toMatchObject({ status: 'succeeded', autonomous: false });
       expect((await approved.query(commandStatusQuery)).rejectedMessages).toBe(1);
 
-      if (process.env.WARDEN_RECORD_HISTORIES === '1') {
+      // Since command-generation: every patched path (the upserts, the waiting audit) on one marker.
+      if (process.env.WARDEN_RECORD_HISTORIES === '1')
         writeFileSync(
-          path.join(__dirname, '..', 'histories', 'command-execution-admitted-approved.json'),
+          path.join(__dirname, '..', 'histories', 'command-execution-generation-approved.json'),
           historyToJSON(await approved.fetchHistory()),
         );
-        // Since warden-search-attributes and approval-waiting-announced: upserts and the waiting audit.
-        writeFileSync(
-          path.join(__dirname, '..', 'histories', 'command-execution-visible-approved.json'),
-          historyToJSON(await approved.fetchHistory()),
-        );
-      }
       const rejected = await start(command('PREHEAT'));
       await rejected.signal(rejectCommandSignal, {
         approver: 'alice',
@@ -200,7 +198,7 @@ describe('commandExecution workflow (time-skipping server)', () => {
       expect(await handle.result()).toMatchObject({ status: 'succeeded', autonomous: false });
       if (process.env.WARDEN_RECORD_HISTORIES === '1') {
         writeFileSync(
-          path.join(__dirname, '..', 'histories', 'command-execution-admitted-signed.json'),
+          path.join(__dirname, '..', 'histories', 'command-execution-generation-signed.json'),
           historyToJSON(await handle.fetchHistory()),
         );
       }
@@ -355,7 +353,7 @@ describe('commandExecution workflow (time-skipping server)', () => {
         const result = await handle.result();
         if (process.env.WARDEN_RECORD_HISTORIES === '1') {
           writeFileSync(
-            path.join(__dirname, '..', 'histories', 'command-execution-admitted-killed.json'),
+            path.join(__dirname, '..', 'histories', 'command-execution-generation-killed.json'),
             historyToJSON(await handle.fetchHistory()),
           );
         }

@@ -19,6 +19,7 @@ import { DEFAULT_GOVERNOR_SETTINGS, type GovernorSettings } from '../../src/doma
 import {
   createTestDatabase,
   createTimeSkippingEnv,
+  patchCost,
   recordDealReleaseRequest,
   type TestDatabase,
   uniqueName,
@@ -148,7 +149,12 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
       { domain: 'WHOLESALE', metric: 'deal_executed', success: true, value: 100 },
     ]);
     expect((await listAuditEvents(t.db, { kind: 'deal.executed' })).map((e) => e.subject)).toEqual(['deal:d1']);
-    await record('d1', 'deal-execution-admitted-at-once.json');
+    await record('d1', 'deal-execution-generation-executed.json');
+    // One patch for the deal's generation (its marker and the SDK's upsert), one upsert of its outcome.
+    expect(patchCost(await env.client.workflow.getHandle('deal-d1').fetchHistory())).toEqual({
+      patches: ['deal-generation-2026-12'],
+      upserts: 2,
+    });
     // Issue 16: admission, the control plane, the reserve and the permit are one local activity (one transaction).
     expect(await localActivities('d1')).toEqual([
       'claimDeal',
@@ -255,7 +261,7 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
     expect(executeDeal).not.toHaveBeenCalled();
     expect(await reservations()).toEqual([{ idempotency_key: 'deal:killed', status: 'released' }]);
     expect(await t.db.selectFrom('execution_permit').select('status').execute()).toEqual([{ status: 'revoked' }]);
-    await record('killed', 'deal-execution-killed-at-once.json');
+    await record('killed', 'deal-execution-generation-killed.json');
     expect(await ledger()).toMatchObject({ exposureUsed: 0, openRiskReserved: 0, actions: 0 });
   });
 
@@ -304,7 +310,7 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
       error: 'not executed (reconciled by ops): no fill',
       compensated: true,
     });
-    await record('flaky', 'deal-execution-release-approved-at-once.json');
+    await record('flaky', 'deal-execution-generation-release-approved.json');
     const audited = (await listAuditEvents(t.db, { limit: 500 })).filter((e) => e.subject === 'deal:flaky');
     expect(audited.filter((e) => e.kind === 'deal.reconcile_refused').length).toBeGreaterThanOrEqual(2);
     expect(audited.filter((e) => e.kind === 'deal.reconciled').map((e) => e.details)).toEqual([

@@ -152,7 +152,7 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
       await worker()
     ).runUntil(async () => {
       expect(await warden.executeDeal(input)).toMatchObject({ status: 'executed' });
-      await record(`deal-${input.dealId}`, 'deal-execution-strategy-gate.json');
+      await record(`deal-${input.dealId}`, 'deal-execution-generation-strategy-gate.json');
     });
     expect(await reserved(input.dealId)).toBe(25);
     expect(executeDeal).toHaveBeenCalledWith(expect.objectContaining({ amount: 25 }));
@@ -458,7 +458,7 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
         token: await token(handle.workflowId),
       });
       expect(await handle.result()).toMatchObject({ status: 'executed' });
-      await record(handle.workflowId, 'deal-execution-signed-order.json');
+      await record(handle.workflowId, 'deal-execution-generation-signed-order.json');
       const proposal = env.client.workflow.getHandle(promotionWorkflowId('mr-1', 'L3'));
       await proposal.signal(approvePromotionSignal, { approver: 'alice', role: 'tech_lead' });
       await expect

@@ -1,7 +1,7 @@
 // Seed 001's strategy gate inside a deal: the verdict, the execution mode, a
 // human's approval of the order where needed, the size; and, once the deal
 // executed, what its outcome teaches the strategy.
-import { ParentClosePolicy, patched, startChild } from '@temporalio/workflow';
+import { ParentClosePolicy, startChild } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { DealProgress, ParsedDealInput } from '../../src/domain/deals/types';
 import { redactToken } from '../../src/domain/identity/redact';
@@ -10,6 +10,7 @@ import { promotionWorkflowId } from '../names';
 import { strategyPromotion } from '../strategy-promotion';
 import { type ApprovalInbox, awaitDecision, screenApproval } from './approval-inbox';
 import { gates, now } from './deal-gates';
+import type { Patches } from './patches';
 import type { Visibility } from './visibility';
 
 /** The size a deal goes ahead with, whether it only trades on paper, and whether the strategy gate governs it. */
@@ -29,6 +30,7 @@ export async function strategyVerdict(
   inbox: ApprovalInbox,
   required: boolean,
   visibility: Visibility,
+  patches: Patches,
 ): Promise<StrategyVerdict> {
   progress.stage = 'strategy';
   const gate = await gates.evaluateStrategyGate({
@@ -74,7 +76,7 @@ export async function strategyVerdict(
         deadline: until,
         requestedBy: input.requestedBy,
       });
-    const approved = await awaitOrderApproval(input, inbox, gate.approvers);
+    const approved = await awaitOrderApproval(input, inbox, gate.approvers, patches);
     visibility.show(
       { stage: 'strategy', awaitingApproval: null },
       approved ? 'Order approved' : 'Order not approved in time',
@@ -106,6 +108,7 @@ async function awaitOrderApproval(
   input: ParsedDealInput,
   inbox: ApprovalInbox,
   approvers: Record<string, string[]>,
+  patches: Patches,
 ): Promise<boolean> {
   const approvedBy = async (): Promise<boolean> => {
     for (;;) {
@@ -115,7 +118,7 @@ async function awaitOrderApproval(
       const screened = screenApproval(OrderApprovalSchema, received.payload, approvers);
       let problem = screened.ok ? null : screened.problem;
       // Since signed approvals: the approver (and token, if any) must also pass the worker's check.
-      if (screened.ok && patched('signed-approvals')) {
+      if (screened.ok && patches.has('signed-approvals')) {
         const verdict = await inbox.verify(screened.approval, 'approve', [
           { actor: input.requestedBy, as: 'requested this deal' },
         ]);

@@ -1,5 +1,6 @@
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { patched, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { Patches } from './patches';
 import { KEYWORD_ATTRIBUTES, type WardenVisibility, wardenAwaitingApprovalKey } from '../search-attributes';
 
 /**
@@ -36,9 +37,9 @@ export class Visibility {
     if (awaiting !== undefined && awaiting.length > 0) this.shown.set('awaitingApproval', JSON.stringify(awaiting));
   }
 
-  /** Decides the patch now (once), for workflows that decide their patches up front. */
-  decide(): this {
-    this.on ??= patched(SEARCH_ATTRIBUTES_PATCH);
+  /** Decides the patch now (once), for workflows that decide their patches up front (through theirs, if given). */
+  decide(patches?: Patches): this {
+    this.on ??= patches ? patches.has(SEARCH_ATTRIBUTES_PATCH) : patched(SEARCH_ATTRIBUTES_PATCH);
     return this;
   }
 
