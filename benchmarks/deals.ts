@@ -17,6 +17,7 @@ import { createScratchDatabase, percentile, createWardenDevServer } from '../tes
 const N = Number(process.env.BENCH_DEALS ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
 const RESERVES = Number(process.env.BENCH_RESERVES ?? 1000);
+const PACED = Number(process.env.BENCH_PACED ?? 100);
 
 const ms = (n: number) => `${n.toFixed(1)} ms`;
 
@@ -145,6 +146,20 @@ export async function benchDeals(say: (line: string) => void = console.log) {
     // The admitted batch below runs under load: its calls go to lists of their own, not into these.
     gateTimes.clear();
     const admitted = await runBatch('admitted', N, 'admit');
+    // The same answer when deals arrive at half the governed rate (open loop), not as fast as the server
+    // takes them: what admission costs a producer on a busy system, without a saturated server's queue.
+    const rate = governed.throughput / 2;
+    const pacedLatencies: number[] = [];
+    const paced = await Promise.all(
+      Array.from({ length: PACED }, async (_, i) => {
+        await new Promise((r) => setTimeout(r, (i * 1000) / rate));
+        const t0 = performance.now();
+        const input = { dealId: `paced-${i}`, engine: 'BENCH', symbol: `SYM${i % 50}`, amount: 10 };
+        const answer = await warden.admitDeal({ ...input, requestedBy: 'bench' });
+        pacedLatencies.push(performance.now() - t0);
+        return warden.getDealResult(answer.dealId);
+      }),
+    );
     gateTimes.clear();
     for (const [k, v] of loadedGates) gateTimes.set(k, v);
     // The same governed deals with seed 001's strategy gate on (an L4 strategy: all six components run).
@@ -174,6 +189,7 @@ export async function benchDeals(say: (line: string) => void = console.log) {
       governed,
       soloGates,
       admitted,
+      paced: { rate, latencies: pacedLatencies, executed: paced.filter((r) => r.status === 'executed').length },
       strategy,
       strategyGate: [...(gateTimes.get('evaluateStrategyGate') ?? [])],
     };
@@ -211,6 +227,10 @@ export async function benchDeals(say: (line: string) => void = console.log) {
   const solo = [...results.soloGates.entries()].filter(([a]) => a !== 'executeDeal').flatMap(([, t]) => t);
   say(
     `    unloaded (1 deal at a time, 50 deals): all gate calls p50 ${ms(percentile(solo, 50))}  p99 ${ms(percentile(solo, 99))}`,
+  );
+
+  say(
+    `  admission answer (admitDeal): p50 ${ms(results.admitted.p50)}  p99 ${ms(results.admitted.p99)} at concurrency ${CONCURRENCY}; p50 ${ms(percentile(results.paced.latencies, 50))}  p99 ${ms(percentile(results.paced.latencies, 99))} at ${results.paced.rate.toFixed(1)} deals/s (${PACED} deals, ${results.paced.executed} executed)`,
   );
 
   // 1,000 reserves racing for one engine's open-risk cap.
@@ -264,6 +284,11 @@ export async function benchDeals(say: (line: string) => void = console.log) {
     },
     race: { reserves: RESERVES, perSecond: RESERVES / raceSeconds, granted: ok, overCommit },
     admission: { p50: results.admitted.p50, p99: results.admitted.p99, answeredAt: 'admitDeal, update-with-start' },
+    admissionPaced: {
+      perSecond: results.paced.rate,
+      p50: percentile(results.paced.latencies, 50),
+      p99: percentile(results.paced.latencies, 99),
+    },
   };
   say(`\nJSON ${JSON.stringify(figures)}`);
 
