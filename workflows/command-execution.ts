@@ -17,12 +17,23 @@ import { parseInput } from '../src/domain/shared/errors';
 import { redactToken } from '../src/domain/identity/redact';
 import { ApprovalInbox, awaitDecision, screenApproval } from './lib/approval-inbox';
 import { execute, type Incident } from './lib/command-executor';
-import { Patches } from './lib/patches';
-import { Visibility } from './lib/visibility';
+import { type Generation, Patches } from './lib/patches';
+import { SEARCH_ATTRIBUTES_PATCH, Visibility } from './lib/visibility';
 import { approveCommandSignal, commandStatusQuery, rejectCommandSignal } from './messages';
 
-/** A command started since this patch takes every patched path below on its one marker (see Patches). */
-const COMMAND_GENERATION = 'command-generation-2026-12';
+/** A command started since its generation patch takes every patched path below on that one marker (see Patches). */
+const COMMAND_GENERATIONS: readonly Generation[] = [
+  {
+    id: 'command-generation-2026-12',
+    covers: [
+      'signed-approvals',
+      'command-governed',
+      'command-admitted-at-once',
+      'command-governed-pre-execute',
+      SEARCH_ATTRIBUTES_PATCH,
+    ],
+  },
+];
 
 const autonomy = proxyActivities<AutonomyActivities & ApprovalActivities>({
   startToCloseTimeout: '30 seconds',
@@ -59,7 +70,7 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
     rejectedMessages: 0,
     result: null,
   };
-  const patches = Patches.since(COMMAND_GENERATION);
+  const patches = Patches.since(COMMAND_GENERATIONS);
   // Since signed approvals: a decision counts only once its approver (and token, if any) passed an activity's check.
   const verifiesApprovers = patches.has('signed-approvals');
   // Since command-governed: the control plane and the command type's policy decide, at the start and just before the executor.

@@ -17,6 +17,8 @@ import { ApprovalInbox } from './lib/approval-inbox';
 import { type Execution, executeWithRetries, executionOf, runExecutor } from './lib/deal-executor';
 import { controlPlane, gates, now } from './lib/deal-gates';
 import { DealSaga } from './lib/deal-saga';
+import type { Generation } from './lib/patches';
+import { SEARCH_ATTRIBUTES_PATCH } from './lib/visibility';
 import { learnFromOutcome, type Sizing, strategyVerdict } from './lib/deal-strategy';
 import { approveOrderSignal, dealAdmissionUpdate, dealProgressQuery, reconcileDealUpdate } from './messages';
 
@@ -35,6 +37,23 @@ const LATER_DEAL_PATCHES = [
   'signed-approvals',
   'deal-release-approval',
   DEAL_ADMITTED_AT_ONCE,
+];
+
+/**
+ * A deal started since its generation patch takes every patched path on that one marker: nine patches
+ * cost each deal nine markers and nine visibility writes. Newest first; see Patches for a later one.
+ */
+const DEAL_GENERATIONS: readonly Generation[] = [
+  {
+    id: 'deal-generation-2026-12',
+    covers: [
+      'deal-claims',
+      'deal-reconciliation',
+      'deal-patches-first',
+      ...LATER_DEAL_PATCHES,
+      SEARCH_ATTRIBUTES_PATCH,
+    ],
+  },
 ];
 
 /** A step either hands the deal on to the next one or ends it with its result. */
@@ -65,7 +84,7 @@ type Executed = Extract<Execution, { ok: true }> & { applyMode: Exclude<ApplyMod
  */
 export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
   const input = parseInput(DealInputSchema, rawInput, 'dealExecution input');
-  const deal = new DealSaga(input);
+  const deal = new DealSaga(input, DEAL_GENERATIONS);
   setHandler(dealProgressQuery, () => deal.progress, {
     description: 'Which gate the deal is at, what each gate said, and the result once done.',
   });

@@ -27,7 +27,7 @@ import {
 } from '../../src/domain/deals/types';
 import type { ApplyMode } from '../../src/domain/control-plane/types';
 import { ErrorType, parseInput } from '../../src/domain/shared/errors';
-import { Patches } from './patches';
+import { type Generation, Patches } from './patches';
 import { Visibility } from './visibility';
 
 const gates = proxyLocalActivities<DealActivities>({
@@ -41,12 +41,6 @@ const gates = proxyLocalActivities<DealActivities>({
 
 const now = () => new Date().toISOString(); // workflow time: deterministic, and skipped in tests
 
-/**
- * A deal started since this patch takes every patched path (here, in deal-execution and in deal-strategy)
- * on its one marker: nine patches cost each deal nine markers and nine visibility writes.
- */
-const DEAL_GENERATION = 'deal-generation-2026-12';
-
 type Reconciliation = ReturnType<typeof ReconcileDealInputSchema.parse>;
 
 export class DealSaga {
@@ -55,7 +49,7 @@ export class DealSaga {
   /** The deal in the Web UI: engine, symbol and strategy from the start, its outcome (and gate) at the end. */
   readonly visibility = new Visibility();
   /** The deal's patches: its generation asked first thing, every other patch through it. */
-  readonly patches = Patches.since(DEAL_GENERATION);
+  readonly patches: Patches;
   reserved = false;
   permit: { id: string; consumed: boolean } | undefined;
   /**
@@ -87,7 +81,11 @@ export class DealSaga {
   /** Words that did not count, with why: their updates answer the refusal, the deal keeps waiting. */
   private readonly refused = new Map<Reconciliation, string>();
 
-  constructor(private readonly input: ParsedDealInput) {
+  constructor(
+    private readonly input: ParsedDealInput,
+    generations: readonly Generation[],
+  ) {
+    this.patches = Patches.since(generations);
     this.key = `deal:${input.dealId}`;
     this.progress = { dealId: input.dealId, stage: 'control_plane', gates: [], applyMode: null, result: null };
   }
