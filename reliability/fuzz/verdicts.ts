@@ -110,6 +110,7 @@ export function keysOf(value: unknown, into = new Set<string>(), depth = 0): Set
 /**
  * Percent-encoding that never throws: a lone surrogate (which encodeURIComponent refuses) goes out as
  * its raw WTF-8 bytes, so the server sees invalid UTF-8 in the URL, as a hostile client could send it.
+ * `'` is encoded too, as fetch's URL parser does in a query: the server then echoes exactly this.
  */
 export function percentEncode(text: string): string {
   let out = '';
@@ -122,7 +123,7 @@ export function percentEncode(text: string): string {
     } else if (code >= 0xd800 && code <= 0xdfff) {
       out +=
         `%${(0xe0 | (code >> 12)).toString(16)}%${(0x80 | ((code >> 6) & 0x3f)).toString(16)}%${(0x80 | (code & 0x3f)).toString(16)}`.toUpperCase();
-    } else out += encodeURIComponent(text[i]!);
+    } else out += text[i] === "'" ? '%27' : encodeURIComponent(text[i]!);
   }
   return out;
 }
