@@ -170,6 +170,21 @@ function stateDiff(boundary: Boundary, before: State, after: State): string[] {
     : [...tables, `workflow query ${firstDifference(before.query, after.query)}`];
 }
 
+/**
+ * The state once what accepted payloads set going has finished (a deal started through the API ends
+ * after its answer): two equal reads half a second apart, or the last read after `ms`.
+ */
+async function stillState(env: FuzzEnv, boundary: Boundary, ms = 15_000): Promise<State> {
+  let last = await readState(env, boundary);
+  for (const deadline = performance.now() + ms; performance.now() < deadline;) {
+    await new Promise((r) => setTimeout(r, 500));
+    const next = await readState(env, boundary);
+    if (stateDiff(boundary, last, next).length === 0) return next;
+    last = next;
+  }
+  return last;
+}
+
 /** Time from a valid engage signal to the `state` query showing it. */
 export async function engageLatency(env: FuzzEnv, label: string): Promise<number> {
   const actor = `fuzz-probe-${label}`.slice(0, 200);
@@ -303,7 +318,7 @@ export async function runBoundary(
     } else if (diff.length > 0 && rejectedPayloads.length > 0) {
       // Some were accepted: the refused ones again on their own, to see whether they change anything.
       await boundary.prepare?.();
-      const again = await readState(env, boundary);
+      const again = await stillState(env, boundary);
       const retried = await pool(rejectedPayloads, boundary.concurrency, (p) =>
         boundary.send(p.value, -1).catch((): Attempt => ({ rejected: true, checkField: false })),
       );

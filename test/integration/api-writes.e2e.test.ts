@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { addApprover } from '../../src/db/autonomy.repository';
 import { setCommandPolicy } from '../../src/db/command-policies.repository';
 import { commandExecution } from '../../workflows/command-execution';
@@ -315,5 +315,19 @@ describe('operator API writes against a real server', () => {
       async () => (await listAuditEvents(env.t.db, { kind: 'control_plane.go_live_set' }))[0],
     );
     expect(event.details).toMatchObject({ after: { goLiveEnabled: true }, authority: { changeRequestId: id } });
+  });
+
+  it('two runs of the tripwire asked in one millisecond both run (the fuzz at 1,000 found the second a 500)', async () => {
+    // Only Date is frozen: timers, the worker and the server run as ever.
+    vi.useFakeTimers({ toFake: ['Date'], now: new Date() });
+    try {
+      const runs = await Promise.all([
+        as('operator', 'POST', '/operations/tripwire.evaluate', {}),
+        as('operator', 'POST', '/operations/tripwire.evaluate', {}),
+      ]);
+      expect(runs.map((r) => r.status)).toEqual([200, 200]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

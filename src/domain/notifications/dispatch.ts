@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { rowIdSchema } from '../shared/validation';
 
 export const NotificationDispatchInputSchema = z.strictObject({
   /** Deliveries finished by earlier runs; carried over continue-as-new. */
@@ -17,14 +18,8 @@ export interface NotificationDispatchView {
   handledDeliveries: number;
 }
 
-const BIGINT_MAX = 9_223_372_036_854_775_807n;
-/** A notification_delivery id (a PostgreSQL bigint) in its decimal form, as the claims hand it out. */
-const DeliveryIdSchema = z
-  .string()
-  .refine(
-    (id) => /^[1-9][0-9]{0,18}$/.test(id) && BigInt(id) <= BIGINT_MAX,
-    'must be a delivery id (a positive integer)',
-  );
+/** A notification_delivery id in its decimal form, as the claims hand it out. */
+const DeliveryIdSchema = rowIdSchema('must be a delivery id (a positive integer)');
 
 /** The delivery activities' inputs: checked before any SQL, so a bad id fails once instead of retrying. */
 export const DeliverNotificationInputSchema = z.object({ deliveryId: DeliveryIdSchema });

@@ -183,3 +183,12 @@ export function safeJsonRecord({ maxLength }: { maxLength: number }) {
 
 /** A signed approval token as it crosses a boundary: printable and bounded. */
 export const TokenTextSchema = safeText({ max: 4096 });
+
+const BIGINT_MAX = 9_223_372_036_854_775_807n;
+/**
+ * A row id (a PostgreSQL bigint) in its decimal form: a positive integer PostgreSQL can hold, so a
+ * query never fails on it (a larger one was a 500, or an activity retried for ever).
+ */
+export function rowIdSchema(message: string): z.ZodType<string> {
+  return z.string().refine((id) => /^[1-9][0-9]{0,18}$/.test(id) && BigInt(id) <= BIGINT_MAX, message);
+}

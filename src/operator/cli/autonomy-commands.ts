@@ -4,7 +4,7 @@ import { ApproverRoleSchema, whitelistFor } from '../../domain/autonomy/phases';
 import type { ProposalView } from '../../domain/autonomy/proposals';
 import { ATTESTABLE_ITEMS } from '../../domain/autonomy/readiness-checklist';
 import { ActorSchema, ReasonSchema } from '../../domain/control-plane/types';
-import { describeIssues, safeText } from '../../domain/shared/validation';
+import { describeIssues, rowIdSchema, safeText } from '../../domain/shared/validation';
 import { EXIT, expectArgs, field, type Invocation, optionalBool, printJsonOr, sub, table, UsageError } from './shared';
 import { printSubmitted } from './change-commands';
 import { OperationFailed } from './transport';
@@ -123,7 +123,7 @@ async function breakers({ flags, args, ops }: Invocation): Promise<number> {
   }
   if (what === 'resolve') {
     expectArgs('breakers resolve', rest, 1);
-    const id = field('id', z.string().regex(/^\d+$/, 'expected an event id'), rest[0]);
+    const id = field('id', rowIdSchema('expected an event id'), rest[0]);
     const { changeRequest } = await ops.call('breakers.resolve', {
       id,
       reason: field('--reason', ReasonSchema, flags.reason),

@@ -8,7 +8,7 @@ import { ApproverRoleSchema } from '../../domain/autonomy/phases';
 import type { ProposalView } from '../../domain/autonomy/proposals';
 import { ATTESTABLE_ITEMS } from '../../domain/autonomy/readiness-checklist';
 import { ReasonSchema } from '../../domain/control-plane/types';
-import { safeText } from '../../domain/shared/validation';
+import { rowIdSchema, safeText } from '../../domain/shared/validation';
 import type { GovernanceCycleResult } from '../../../workflows/governance-cycle';
 import { GOVERNANCE_CYCLE_WORKFLOW_ID, GOVERNANCE_CYCLE_WORKFLOW_TYPE } from '../../../workflows/names';
 import { createExpansionProposal, proposalDecision } from '../api/routes/autonomy';
@@ -91,7 +91,7 @@ export const autonomyOperations = {
     permission: 'policy:set',
     summary:
       'Resolve an open circuit-breaker event: one that paused a command type is a change request (someone else approves), others close now. Answers whether one was open.',
-    input: z.strictObject({ id: z.string().regex(/^\d+$/, 'expected an event id'), reason: ReasonSchema }),
+    input: z.strictObject({ id: rowIdSchema('expected an event id'), reason: ReasonSchema }),
     run: async (deps, identity, { id, reason }) => {
       const event = await readBreakerEventState(deps.db, id);
       if (!event || event.resolved) return { resolved: false, changeRequest: null };

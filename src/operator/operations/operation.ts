@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { z } from 'zod';
 import { AlreadyRunningError, DealAlreadyStartedError, InvalidRequestError } from '../../client';
@@ -76,10 +77,14 @@ export async function invokeOperation(
   return runOperation(op, deps, identity, parsePart(op.input, rawInput, 'body'));
 }
 
-/** Runs a scheduled workflow once, now, under a workflow id of its own, and answers with its result. */
+/**
+ * Runs a scheduled workflow once, now, under a workflow id of its own, and answers with its result. The
+ * id ends in a random part: two calls in one millisecond (the fuzz's, or two operators') were one id, and
+ * the second a 500.
+ */
 export function runOnce<R>(deps: OperationDeps, workflowType: string, workflowIdPrefix: string): Promise<R> {
   return deps.temporal.workflow.execute<() => Promise<R>>(workflowType, {
     taskQueue: deps.config.temporal.taskQueue,
-    workflowId: `${workflowIdPrefix}-${new Date().toISOString()}`,
+    workflowId: `${workflowIdPrefix}-${new Date().toISOString()}-${randomUUID().slice(0, 8)}`,
   });
 }

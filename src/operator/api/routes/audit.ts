@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { redactToken } from '../../../domain/identity/redact';
-import { safeText } from '../../../domain/shared/validation';
+import { rowIdSchema, safeText } from '../../../domain/shared/validation';
 import { listAuditEvents } from '../../../db/audit.repository';
 import { buildReview } from '../../review/monday-review';
 import { SinceSchema } from '../../review/since';
@@ -11,7 +11,7 @@ import { type ApiDeps, healthOptions, ok } from './shared';
 const AuditPaging = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
   /** Events with an id below this one: the next page. */
-  before: z.string().regex(/^\d+$/, 'expected an audit event id').optional(),
+  before: rowIdSchema('expected an audit event id').optional(),
   kind: safeText({ max: 200 }).optional(),
 });
 const SinceQuery = z.strictObject({ since: SinceSchema.optional() });
