@@ -19,10 +19,11 @@ const LOG_TABLES = new Set([
   'rate_limit_window',
 ]);
 /**
- * Bookkeeping, not state: a key's last use (every authenticated request), and the control plane's
- * last decided change id (recorded for a refused change too, so a retry of it decides nothing again).
+ * Bookkeeping, not state: a key's last use (every authenticated request), the control plane's last
+ * decided change id (recorded for a refused change too, so a retry of it decides nothing again), and a
+ * watchdog's last check (the canary's and the tripwire's schedules run on their own clock meanwhile).
  */
-const VOLATILE_COLUMNS = ['last_used_at', 'last_change_id'];
+const VOLATILE_COLUMNS = ['last_used_at', 'last_change_id', 'last_checked_at'];
 
 export type Snapshot = Map<string, string>;
 
@@ -138,6 +139,11 @@ const WHOLE = new Set(['payload', 'body', 'query', 'params', 'input', 'args']);
  */
 export function namesField(message: string, known: ReadonlySet<string>, payload: unknown): boolean {
   const sent = keysOf(payload);
+  // A document sent as `text` is refused at its place in it: `<file>:<line>: …`, by the name the caller gave it.
+  const file =
+    typeof payload === 'object' && payload !== null && 'file' in payload && typeof payload.file === 'string'
+      ? payload.file
+      : undefined;
   // A parser's position after the name (`body:1: Missing closing quote`) still names it.
   const candidates = message.matchAll(/(?:^|[\s;,(])([^\s:;,()]{1,300}?)(?::\d+)*\s*:(?=\s)/gu);
   for (const [, token] of candidates) {
@@ -146,6 +152,7 @@ export function namesField(message: string, known: ReadonlySet<string>, payload:
       .split('.')
       .filter((s) => s !== '');
     if (segments.length === 0) continue;
+    if (token === file) return true;
     const [head, ...rest] = segments;
     if (WHOLE.has(head!) && rest.length === 0) return true;
     const field = WHOLE.has(head!) ? rest[0]! : head!;

@@ -24,6 +24,13 @@ describe('namesField', () => {
     ).toBe(true);
   });
 
+  it("takes a policy document's own name and line as the place it names", () => {
+    const sent = { file: 'policy.yaml', text: '[oops' };
+    expect(namesField('policy.yaml:1: Flow sequence must end with a ]', known, sent)).toBe(true);
+    expect(namesField('policy.yaml: the file is empty: expected a policy document', known, sent)).toBe(true);
+    expect(namesField('other.yaml:1: Flow sequence must end with a ]', known, sent)).toBe(false);
+  });
+
   it('refuses a message that names nothing, or a field neither known nor sent', () => {
     expect(namesField('Invalid input', known, { reason: 'x' })).toBe(false);
     expect(namesField('colour: must be red', known, { reason: 'x' })).toBe(false);
