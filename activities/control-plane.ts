@@ -8,6 +8,7 @@ import {
   lockControlPlaneState,
   readControlPlaneState,
   toControlPlaneState,
+  markControlPlaneChangeDecided,
   writeControlPlaneState,
 } from '../src/db/control-plane.repository';
 import type { Database } from '../src/db/database';
@@ -108,7 +109,9 @@ export function createControlPlaneActivities({
             restrictionsToClear: toClear.length,
           });
           const next = decision.next;
-          await writeControlPlaneState(trx, next, changeId);
+          // A refusal leaves the state as it was: not even rewritten (only the change id, for a retry).
+          if (decision.outcome.status === 'refused') await markControlPlaneChangeDecided(trx, changeId);
+          else await writeControlPlaneState(trx, next, changeId);
           if (change.kind === 'restrictEngine' && decision.outcome.status === 'applied') {
             await applyRestrictionIn(trx, {
               engine: change.engine,

@@ -54,6 +54,11 @@ export async function findRecordedOutcome(
   return (event?.details as { outcome?: ChangeOutcome } | undefined)?.outcome;
 }
 
+/** Records a change decided without changing the state (a refusal): its id only, the retry guard. */
+export async function markControlPlaneChangeDecided(trx: Transaction<Database>, changeId: string): Promise<void> {
+  await trx.updateTable('control_plane_state').set({ last_change_id: changeId }).where('id', '=', 1).execute();
+}
+
 /** Writes the next state and the change that made it (`last_change_id`, the retry guard). */
 export async function writeControlPlaneState(
   trx: Transaction<Database>,
