@@ -161,6 +161,15 @@ describe('goLivePlaybook workflow', () => {
           raw.executeUpdate('completePlaybookStep', { args: [{ step: 'preflight', actor: 'olga', evidence: '  ' }] }),
         ),
       ).toBe('evidence: must describe the evidence');
+      // A key with an unpaired surrogate, named escaped: raw in the rejection, it shut the worker down
+      // (the SDK could not encode the completion), and the steps below would never be taken.
+      expect(
+        await updateRejection(
+          raw.executeUpdate('completePlaybookStep', {
+            args: [{ step: 'preflight', actor: 'olga', evidence: 'x', '\ud800x': 1 }],
+          }),
+        ),
+      ).toBe('\\ud800x: unknown field');
       await accepted(playbookId, ['preflight']);
       expect(await updateRejection(step(playbookId, 'preflight'))).toBe(
         "step: 'preflight' is already done; the next step is 'risk_policies_reviewed'",

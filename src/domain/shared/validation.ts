@@ -5,13 +5,21 @@ export function describeIssues(error: z.ZodError): string {
   return describe(error.issues, []);
 }
 
+/**
+ * A key as a message may hold it: a sender's own keys are untrusted text, escaped and cut like any
+ * (storableText). An unpaired surrogate left in a failure's message made the SDK's completion
+ * undecodable, and the worker shut down (the fuzz at 1,000, on a change request's approve update).
+ */
+const keyText = (key: PropertyKey): string => storableText(String(key), 100);
+
 function describe(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[]): string {
   return issues
     .map((issue) => {
       const path = [...prefix, ...issue.path];
+      const named = path.map(keyText).join('.');
       if (issue.code === 'unrecognized_keys') {
-        const at = path.length > 0 ? `${path.join('.')}.` : '';
-        return issue.keys.map((key) => `${at}${key}: unknown field`).join('; ');
+        const at = path.length > 0 ? `${named}.` : '';
+        return issue.keys.map((key) => `${at}${keyText(key)}: unknown field`).join('; ');
       }
       // A union none of whose forms fit: zod's own message is a bare "Invalid input". Name what the
       // closest forms (fewest problems) need instead, so the caller learns which field to fix.
@@ -20,7 +28,7 @@ function describe(issues: readonly z.core.$ZodIssue[], prefix: readonly Property
         const closest = issue.errors.filter((e) => e.length === fewest).map((e) => describe(e, path));
         return [...new Set(closest)].join(' — or — ');
       }
-      return `${path.length > 0 ? path.join('.') : 'payload'}: ${issue.message}`;
+      return `${path.length > 0 ? named : 'payload'}: ${issue.message}`;
     })
     .join('; ');
 }

@@ -52,6 +52,22 @@ describe('a refusal names the field', () => {
     );
     expect(refusal('x')).toBe('target: Invalid input: expected object, received string');
   });
+
+  it("by a sender's own key escaped and cut: never an unpaired surrogate, a control character or a megabyte", () => {
+    const refusal = (value: unknown) => {
+      const parsed = z.strictObject({ settings: z.record(z.string(), z.number()) }).safeParse(value);
+      return parsed.success ? 'accepted' : describeIssues(parsed.error);
+    };
+    expect(refusal({ settings: {}, '\ud800x': 1 })).toBe('\\ud800x: unknown field');
+    expect(refusal({ settings: { 'a\u0000b': 'x' } })).toBe(
+      'settings.a\\u0000b: Invalid input: expected number, received string',
+    );
+    const long = refusal({ settings: {}, ['k'.repeat(1_000_000)]: 1 });
+    expect(long.length).toBeLessThan(200);
+    expect(long).toMatch(/^k+…\[truncated, 1000000 characters\]: unknown field$/);
+    // Well-formed UTF-16, so any protobuf string (a failure's message) can carry it.
+    expect(refusal({ settings: { '\udfff': 1 }, '\ud800': 1 })).not.toMatch(/[\ud800-\udfff]/);
+  });
 });
 
 describe('storable copies of refused input', () => {
