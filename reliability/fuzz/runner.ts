@@ -317,6 +317,8 @@ export async function runBoundary(
       finding(`state changed after a chunk of ${chunk.length} refused payloads: ${diff.join(', ')}`);
     } else if (diff.length > 0 && rejectedPayloads.length > 0) {
       // Some were accepted: the refused ones again on their own, to see whether they change anything.
+      // Once what the accepted ones set going is done (a target they closed is closed), a fresh target.
+      await stillState(env, boundary);
       await boundary.prepare?.();
       const again = await stillState(env, boundary);
       const retried = await pool(rejectedPayloads, boundary.concurrency, (p) =>
