@@ -60,7 +60,7 @@ export function createProposalActivities({ db }: { db: Kysely<Database> }): Prop
     async confirmBreakerRevert({ proposalId, eventId }) {
       const event = await findBreakerEvent(db, eventId);
       if (event?.reverted_proposal_id !== proposalId)
-        return { ok: false, problem: `no breaker event ${eventId} reverted proposal ${proposalId}` };
+        return { ok: false, problem: `eventId: no breaker event ${eventId} reverted proposal ${proposalId}` };
       return { ok: true, rule: event.rule_name, detail: event.detail };
     },
 

@@ -300,11 +300,12 @@ function messageBoundary(
     query: () => t.query(),
     ...(spec.allowedChanges ? { allowedChanges: spec.allowedChanges } : {}),
     async send(payload: unknown): Promise<Attempt | 'sent'> {
-      const first = await sendOnce(payload);
-      // An accepted payload sent alongside may have closed the target: once more, to a fresh one.
-      if (first !== 'sent' && first.serverError !== undefined && CLOSED.test(first.serverError))
-        return sendOnce(payload);
-      return first;
+      // An accepted payload sent alongside may have closed the target: again, to a fresh one (which
+      // another accepted one may close in turn, so a few times).
+      let answer = await sendOnce(payload);
+      for (let tries = 1; tries < 5 && answer !== 'sent' && CLOSED.test(answer.serverError ?? ''); tries++)
+        answer = await sendOnce(payload);
+      return answer;
     },
     inspect: async () => {
       // Every run of every target, continued-as-new ones included (a long-lived workflow rolls over).

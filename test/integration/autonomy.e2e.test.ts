@@ -211,7 +211,9 @@ describe('autonomy governance end to end', () => {
       .executeUpdate(approveUpdate, { args: [{ role: 'ops_lead', approver: 'mallory' }] })
       .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
-    expect((refused as WorkflowUpdateFailedError).cause?.message).toBe('mallory is not on the allowlist for ops_lead');
+    expect((refused as WorkflowUpdateFailedError).cause?.message).toBe(
+      'approver: mallory is not on the allowlist for ops_lead',
+    );
 
     const viaCli = await alice(['proposal', 'approve', terms.proposalId, '--role', 'tech_lead', '--json']);
     expect(viaCli.code).toBe(0);
@@ -224,7 +226,8 @@ describe('autonomy governance end to end', () => {
     expect(twice).toMatchObject({
       code: 3,
       // The workflow's own rules run first; Warden's allowlist (the approver table) is read when a decision is judged.
-      stderr: 'warden: approve refused: alice already approved as tech_lead; one person cannot fill two roles\n',
+      stderr:
+        'warden: approve refused: approver: alice already approved as tech_lead; one person cannot fill two roles\n',
     });
     const pending = JSON.parse((await cli(['proposals', '--pending', '--json'])).stdout);
     expect(pending.map((p: { proposalId: string }) => p.proposalId)).toContain(terms.proposalId);

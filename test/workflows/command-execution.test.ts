@@ -174,7 +174,7 @@ describe('commandExecution workflow (time-skipping server)', () => {
       { command_type: 'PREHEAT', status: 'rejected', autonomous: false, approval: 'rejected', approver: 'alice' },
     ]);
     expect((await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' }))[0]!.details).toMatchObject({
-      problem: 'mallory is not on the allowlist for tech_lead',
+      problem: 'approver: mallory is not on the allowlist for tech_lead',
     });
   });
 

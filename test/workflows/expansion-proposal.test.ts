@@ -299,10 +299,10 @@ describe('expansionProposal workflow (time-skipping server)', () => {
       .sort();
     expect(problems).toEqual(
       [
-        'role product_lead is not required for L4 (required: tech_lead, ops_lead)',
-        'mallory is not on the allowlist for ops_lead',
-        'alice already approved as tech_lead; one person cannot fill two roles',
-        'alice already approved as tech_lead',
+        'role: product_lead is not required for L4 (required: tech_lead, ops_lead)',
+        'approver: mallory is not on the allowlist for ops_lead',
+        'approver: alice already approved as tech_lead; one person cannot fill two roles',
+        'approver: alice already approved as tech_lead',
         'payload: Invalid input: expected object, received string',
       ].sort(),
     );

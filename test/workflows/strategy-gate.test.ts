@@ -245,7 +245,7 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
     expect(executeDeal).toHaveBeenCalledTimes(1);
     expect(executeDeal).toHaveBeenCalledWith(expect.objectContaining({ amount: 10 }));
     expect((await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' })).map((e) => e.details.problem)).toEqual([
-      'mallory is not on the allowlist for tech_lead',
+      'approver: mallory is not on the allowlist for tech_lead',
     ]);
   });
 

@@ -41,7 +41,7 @@ export function screenApproval<T extends ApproverClaim>(
   if (problem !== null) return { ok: false, problem };
   const { approver, role } = parsed.data;
   if (!(approvers[role] ?? []).includes(approver))
-    return { ok: false, problem: `${approver} is not on the allowlist for ${role}` };
+    return { ok: false, problem: `approver: ${approver} is not on the allowlist for ${role}` };
   return { ok: true, approval: parsed.data };
 }
 

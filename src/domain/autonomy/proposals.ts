@@ -98,12 +98,12 @@ function mayAct(terms: ApprovalRules, role: ApproverRole, approver: string): App
   if (!terms.requiredRoles.includes(role))
     return {
       ok: false,
-      reason: `role ${role} is not required for ${terms.targetPhase} (required: ${terms.requiredRoles.join(', ')})`,
+      reason: `role: ${role} is not required for ${terms.targetPhase} (required: ${terms.requiredRoles.join(', ')})`,
     };
   if (terms.approvers !== undefined && !(terms.approvers[role] ?? []).includes(approver))
-    return { ok: false, reason: `${approver} is not on the allowlist for ${role}` };
+    return { ok: false, reason: `approver: ${approver} is not on the allowlist for ${role}` };
   if (terms.requestedBy !== undefined && terms.requestedBy === approver)
-    return { ok: false, reason: `${approver} requested this proposal; approval must come from someone else` };
+    return { ok: false, reason: `approver: ${approver} requested this proposal; approval must come from someone else` };
   return { ok: true };
 }
 
@@ -115,7 +115,7 @@ export function onAllowlist(
 ): ApprovalCheck {
   return (allowlist[role] ?? []).includes(approver)
     ? { ok: true }
-    : { ok: false, reason: `${approver} is not on the allowlist for ${role}` };
+    : { ok: false, reason: `approver: ${approver} is not on the allowlist for ${role}` };
 }
 
 /**
@@ -154,13 +154,16 @@ export function checkApproval(
       ok: false,
       reason:
         sameRole.approver === approver
-          ? `${approver} already approved as ${role}`
-          : `${role} already approved by ${sameRole.approver}`,
+          ? `approver: ${approver} already approved as ${role}`
+          : `role: ${role} already approved by ${sameRole.approver}`,
     };
   }
   const otherRole = approvals.find((a) => a.approver === approver);
   if (otherRole)
-    return { ok: false, reason: `${approver} already approved as ${otherRole.role}; one person cannot fill two roles` };
+    return {
+      ok: false,
+      reason: `approver: ${approver} already approved as ${otherRole.role}; one person cannot fill two roles`,
+    };
   return { ok: true, payload: parsed.data };
 }
 

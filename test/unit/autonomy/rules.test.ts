@@ -348,17 +348,32 @@ describe('proposal approvals', () => {
       'wrong role',
       { role: 'product_lead', approver: 'alice' },
       [],
-      'role product_lead is not required for L4 (required: tech_lead, ops_lead)',
+      'role: product_lead is not required for L4 (required: tech_lead, ops_lead)',
     ],
-    ['unknown approver', { role: 'ops_lead', approver: 'mallory' }, [], 'mallory is not on the allowlist for ops_lead'],
+    [
+      'unknown approver',
+      { role: 'ops_lead', approver: 'mallory' },
+      [],
+      'approver: mallory is not on the allowlist for ops_lead',
+    ],
     [
       'same person twice',
       { role: 'ops_lead', approver: 'alice' },
       [alice],
-      'alice already approved as tech_lead; one person cannot fill two roles',
+      'approver: alice already approved as tech_lead; one person cannot fill two roles',
     ],
-    ['duplicate approval', { role: 'tech_lead', approver: 'alice' }, [alice], 'alice already approved as tech_lead'],
-    ['role already filled', { role: 'tech_lead', approver: 'bob' }, [alice], 'tech_lead already approved by alice'],
+    [
+      'duplicate approval',
+      { role: 'tech_lead', approver: 'alice' },
+      [alice],
+      'approver: alice already approved as tech_lead',
+    ],
+    [
+      'role already filled',
+      { role: 'tech_lead', approver: 'bob' },
+      [alice],
+      'role: tech_lead already approved by alice',
+    ],
     ['malformed JSON', { role: 'tech_lead' }, [], 'approver: Invalid input: expected string, received undefined'],
     ['unknown field', { role: 'tech_lead', approver: 'bob', aproved: true }, [], 'aproved: unknown field'],
   ])('refuses %s with its reason', (_name, payload, approvals, reason) => {
@@ -374,7 +389,7 @@ describe('proposal approvals', () => {
     });
     expect(checkRejection(terms, { role: 'ops_lead', approver: 'eve', reason: 'x' })).toEqual({
       ok: false,
-      reason: 'eve is not on the allowlist for ops_lead',
+      reason: 'approver: eve is not on the allowlist for ops_lead',
     });
   });
 });
