@@ -83,6 +83,16 @@ export interface BoundaryResult {
   findings: string[];
 }
 
+/** A payload as the boundary receives it: JSON on the wire (a key whose value is undefined is not sent). */
+function asSent(value: unknown): unknown {
+  try {
+    const text = JSON.stringify(value);
+    return text === undefined ? undefined : (JSON.parse(text) as unknown);
+  } catch {
+    return value;
+  }
+}
+
 const REFUSAL_KIND = /(_rejected|_refused|\.refused)$/;
 
 const short = (text: string, max = 300) => (text.length > max ? `${text.slice(0, max)}…` : text);
@@ -245,7 +255,7 @@ export async function runBoundary(
     }
     if (attempt.rejected) {
       result.rejected += 1;
-      const stateRefusal = boundary.schema?.safeParse(fuzzed.value).success === true;
+      const stateRefusal = boundary.schema?.safeParse(asSent(fuzzed.value)).success === true;
       if (
         attempt.checkField !== false &&
         !stateRefusal &&
@@ -281,7 +291,9 @@ export async function runBoundary(
       for (const [i, attempt] of attempts.entries()) if (attempt !== 'sent') judge(chunk[i]!, attempt);
       // An audit row is matched to no single payload: any field of the template or of the chunk counts, and
       // as many rows as the chunk held schema-valid payloads may be refusals for the target's state.
-      let excused = boundary.schema ? chunk.filter((p) => boundary.schema!.safeParse(p.value).success).length : 0;
+      let excused = boundary.schema
+        ? chunk.filter((p) => boundary.schema!.safeParse(asSent(p.value)).success).length
+        : 0;
       for (const text of refusals.slice(0, sent)) {
         result.rejected += 1;
         if (
