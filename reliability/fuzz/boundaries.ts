@@ -305,6 +305,10 @@ function messageBoundary(
       let answer = await sendOnce(payload);
       for (let tries = 1; tries < 5 && answer !== 'sent' && CLOSED.test(answer.serverError ?? ''); tries++)
         answer = await sendOnce(payload);
+      // Still closed (accepted ones sent alongside keep closing fresh targets): the server took nothing,
+      // a refusal for the target's state, not a fault.
+      if (answer !== 'sent' && CLOSED.test(answer.serverError ?? ''))
+        return { rejected: true, checkField: false, message: answer.serverError! };
       return answer;
     },
     inspect: async () => {
