@@ -22,9 +22,10 @@ async function checkSharedRateLimit(
   cluster: Cluster,
   limit: number,
 ): Promise<{ accepted: number; failures: string[] }> {
-  const key = await cluster.apiKey(`scale-out-hammer-${Date.now()}`, ['analyst']);
   const failures: string[] = [];
   for (let attempt = 1; ; attempt++) {
+    // A key per attempt: a burst that crossed a minute's edge left counts in the new minute's window too.
+    const key = await cluster.apiKey(`scale-out-hammer-${attempt}-${Date.now()}`, ['analyst']);
     const minute = Math.floor(Date.now() / 60_000);
     // Twice the limit through each process: enough to pass it on either alone.
     const calls = cluster.workers.flatMap((worker) =>
