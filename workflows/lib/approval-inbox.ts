@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import type { ApprovalActivities, ApprovalVerdict } from '../../src/domain/identity/activities';
 import type { AutonomyActivities } from '../../src/domain/autonomy/activities';
 import type { ApproverRole } from '../../src/domain/autonomy/phases';
+import { onAllowlist } from '../../src/domain/autonomy/proposals';
 import { type ApprovalAction, approvalAudience } from '../../src/domain/identity/audience';
 import { redactToken } from '../../src/domain/identity/redact';
 import type { Excluded } from '../../src/domain/identity/separation';
@@ -39,9 +40,8 @@ export function screenApproval<T extends ApproverClaim>(
   if (!parsed.success) return { ok: false, problem: describeIssues(parsed.error) };
   const problem = closed();
   if (problem !== null) return { ok: false, problem };
-  const { approver, role } = parsed.data;
-  if (!(approvers[role] ?? []).includes(approver))
-    return { ok: false, problem: `approver: ${approver} is not on the allowlist for ${role}` };
+  const listed = onAllowlist(approvers, parsed.data.role, parsed.data.approver);
+  if (!listed.ok) return { ok: false, problem: listed.reason };
   return { ok: true, approval: parsed.data };
 }
 

@@ -100,8 +100,10 @@ function mayAct(terms: ApprovalRules, role: ApproverRole, approver: string): App
       ok: false,
       reason: `role: ${role} is not required for ${terms.targetPhase} (required: ${terms.requiredRoles.join(', ')})`,
     };
-  if (terms.approvers !== undefined && !(terms.approvers[role] ?? []).includes(approver))
-    return { ok: false, reason: `approver: ${approver} is not on the allowlist for ${role}` };
+  if (terms.approvers !== undefined) {
+    const listed = onAllowlist(terms.approvers, role, approver);
+    if (!listed.ok) return listed;
+  }
   if (terms.requestedBy !== undefined && terms.requestedBy === approver)
     return { ok: false, reason: `approver: ${approver} requested this proposal; approval must come from someone else` };
   return { ok: true };
