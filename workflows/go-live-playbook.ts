@@ -2,6 +2,8 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   condition,
+  continueAsNew,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -11,6 +13,7 @@ import { ErrorType, parseInput } from '../src/domain/shared/errors';
 import {
   AbandonPayloadSchema,
   checkStepRequest,
+  DEFAULT_PLAYBOOK_MESSAGES_PER_RUN,
   decideStep,
   nextStepOf,
   PLAYBOOK,
@@ -38,6 +41,20 @@ const goLive = proxyActivities<GoLiveActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
+/**
+ * Since this patch a playbook hands over to a new run after its message budget, or when the server
+ * suggests it: a flood of refused messages grew one run's history to the server's limit, and the server
+ * terminated the playbook.
+ */
+const PLAYBOOK_ROLLS_OVER = 'playbook-rolls-over';
+
+/** What a run continued as new carries: the playbook as the last run left it. */
+interface CarriedPlaybook {
+  progress: PlaybookProgress;
+}
+/** The start payload, plus what only a run continued as new carries. */
+export type PlaybookRun = PlaybookInput & { carried?: CarriedPlaybook };
+
 type Message = { kind: 'step' | 'abandon'; payload: unknown };
 type Answer = StepResult | { status: 'abandoned'; progress: PlaybookProgress };
 const KEPT_REFUSALS = 20;
@@ -53,10 +70,15 @@ const field = (payload: unknown, name: string): string =>
  * moment. Steps and abandonment arrive as updates or signals and are handled
  * one at a time, so two operators can never both do the same step.
  */
-export async function goLivePlaybook(rawInput: PlaybookInput): Promise<PlaybookProgress> {
-  const input = parseInput(PlaybookInputSchema, rawInput, 'goLivePlaybook input');
-  const { workflowId: playbookId, runId } = workflowInfo();
-  const progress: PlaybookProgress = {
+export async function goLivePlaybook(rawInput: PlaybookRun): Promise<PlaybookProgress> {
+  const { carried, start } = splitRun(rawInput);
+  const input = parseInput(PlaybookInputSchema, start, 'goLivePlaybook input');
+  // Every run of one playbook records as its first run: the audit's idempotency keys, the request a token pays for.
+  const { workflowId: playbookId, firstExecutionRunId: runId } = workflowInfo();
+  const messagesPerRun = input.messagesPerRun ?? DEFAULT_PLAYBOOK_MESSAGES_PER_RUN;
+  let messages = 0;
+  const due = () => messages >= messagesPerRun || workflowInfo().continueAsNewSuggested;
+  const progress: PlaybookProgress = carried?.progress ?? {
     playbookId,
     status: 'in_progress',
     startedBy: input.startedBy,
@@ -150,9 +172,15 @@ export async function goLivePlaybook(rawInput: PlaybookInput): Promise<PlaybookP
   };
 
   // Signals never throw: whatever arrives is queued, judged in order, and a refusal audited.
-  const enqueue = (kind: Message['kind']) => (payload: unknown) => mailbox.post({ kind, payload });
+  const enqueue = (kind: Message['kind']) => (payload: unknown) => {
+    messages += 1;
+    mailbox.post({ kind, payload });
+  };
   // Updates are checked first by their validator, which names the field at fault to the caller.
-  const ask = (kind: Message['kind'], payload: unknown): Promise<Answer> => mailbox.ask({ kind, payload });
+  const ask = (kind: Message['kind'], payload: unknown): Promise<Answer> => {
+    messages += 1;
+    return mailbox.ask({ kind, payload });
+  };
   const rejectInvalid = (problem: string | null) => {
     if (problem !== null) throw ApplicationFailure.nonRetryable(problem, ErrorType.PlaybookMessageRejected);
   };
@@ -207,14 +235,36 @@ export async function goLivePlaybook(rawInput: PlaybookInput): Promise<PlaybookP
         ? `Go-live playbook: ${progress.done.length} step(s) done, next: ${progress.nextStep ?? 'none'}`
         : `Go-live playbook ${progress.status}`,
     );
-  await goLive.openGoLivePlaybook({ playbookId, runId, startedBy: input.startedBy, startedAt: progress.startedAt });
+  if (carried === undefined)
+    await goLive.openGoLivePlaybook({ playbookId, runId, startedBy: input.startedBy, startedAt: progress.startedAt });
   // Messages still queued when the playbook closes are answered (refused), so no caller waits forever.
   while (progress.status === 'in_progress' || mailbox.size > 0) {
     showProgress();
     await condition(() => mailbox.size > 0);
     await mailbox.drain((message, id) => (message.kind === 'step' ? doStep(message, id) : abandon(message, id)));
+    // Hands over once every message is judged and every update answered: nothing in flight is lost.
+    if (progress.status === 'in_progress' && due() && patched(PLAYBOOK_ROLLS_OVER)) {
+      await condition(allHandlersFinished);
+      if (mailbox.size === 0)
+        return continueAsNew<typeof goLivePlaybook>({
+          startedBy: input.startedBy,
+          ...(input.messagesPerRun !== undefined ? { messagesPerRun: input.messagesPerRun } : {}),
+          carried: { progress },
+        });
+    }
   }
   await condition(allHandlersFinished);
   showProgress();
   return progress;
+}
+
+/**
+ * What a run carries counts only in a run continued as new (no client can start one): a raw start
+ * naming `carried` is parsed whole, and refused for its unknown field.
+ */
+function splitRun(rawInput: PlaybookRun): { carried?: CarriedPlaybook; start: unknown } {
+  if (workflowInfo().continuedFromExecutionRunId === undefined || typeof rawInput !== 'object' || rawInput === null)
+    return { start: rawInput };
+  const { carried, ...start } = rawInput;
+  return carried === undefined ? { start } : { carried, start };
 }

@@ -142,6 +142,56 @@ describe('goLivePlaybook workflow', () => {
     }
   });
 
+  it('hands over to a new run after its message budget: steps and refusals carry on, nothing recorded twice', async () => {
+    const w = await worker();
+    const playbookId = uniqueName('go-live-playbook');
+    const history = await w.runUntil(async () => {
+      const handle = await warden.startGoLivePlaybook({ startedBy: 'olga', messagesPerRun: 10 }, playbookId);
+      await accepted(playbookId, ids.slice(0, 3));
+      // A flood of refused signals: one run used to keep them all, until the server's history limit ended it.
+      for (let i = 0; i < 12; i += 1)
+        await handle.signal(completePlaybookStepSignal, { step: 'sign_off', actor: `spam-${i}`, evidence: 'x' });
+      await expect
+        .poll(async () => (await handle.describe()).runId, { timeout: 15_000 })
+        .not.toBe(handle.firstExecutionRunId);
+      await accepted(playbookId, ids.slice(3, 8));
+      await accepted(playbookId, ['sign_off']);
+      const progress = await handle.result();
+      expect(progress).toMatchObject({ status: 'completed', startedBy: 'olga', nextStep: null });
+      expect(progress.done.map((d) => d.step)).toEqual(ids);
+      expect(progress.refusals.map((r) => r.actor)).toEqual(Array.from({ length: 12 }, (_, i) => `spam-${i}`));
+      const first = env.client.workflow.getHandle(playbookId, handle.firstExecutionRunId);
+      expect((await first.describe()).status.name).toBe('CONTINUED_AS_NEW');
+      return { first: await first.fetchHistory(), last: await handle.fetchHistory() };
+    });
+    // One playbook in the database and the audit: started once, each step once, refusals each once.
+    expect((await readPlaybook(t.db, playbookId))!.steps.map((s) => s.step)).toEqual(ids);
+    const kinds = (await listAuditEvents(t.db)).map((e) => e.kind);
+    expect(kinds.filter((k) => k === 'go_live.playbook_started')).toHaveLength(1);
+    expect(kinds.filter((k) => k === 'go_live.step_completed')).toHaveLength(9);
+    expect(kinds.filter((k) => k === 'go_live.step_refused')).toHaveLength(12);
+    expect(await verifyAuditChain(t.db)).toMatchObject({ ok: true });
+    if (process.env.WARDEN_RECORD_HISTORIES === '1')
+      for (const [name, h] of [
+        ['rolled-over', history.first],
+        ['continued', history.last],
+      ] as const)
+        writeFileSync(path.join(__dirname, '..', 'histories', `go-live-playbook-${name}.json`), historyToJSON(h));
+  });
+
+  it('a raw start that names what only a continued run carries is refused at that field', async () => {
+    const w = await worker();
+    await w.runUntil(async () => {
+      const handle = await env.client.workflow.start('goLivePlaybook', {
+        taskQueue,
+        workflowId: uniqueName('go-live-playbook'),
+        args: [{ startedBy: 'olga', carried: { progress: { status: 'completed', done: [] } } }],
+      });
+      await expect(handle.result()).rejects.toMatchObject({ cause: { message: expect.stringMatching(/carried/) } });
+    });
+    expect(await latestPlaybookCompletion(t.db)).toBeNull();
+  });
+
   it('refuses an unknown or out-of-order step, or one without evidence, naming the field, and changes nothing', async () => {
     const w = await worker();
     await w.runUntil(async () => {

@@ -142,8 +142,13 @@ export type CompleteStepPayload = z.infer<typeof CompleteStepPayloadSchema>;
 export const AbandonPayloadSchema = z.strictObject({ actor: ActorSchema, reason: ReasonSchema });
 export type AbandonPayload = z.infer<typeof AbandonPayloadSchema>;
 
-export const PlaybookInputSchema = z.strictObject({ startedBy: ActorSchema });
+export const PlaybookInputSchema = z.strictObject({
+  startedBy: ActorSchema,
+  /** Steps and abandonments a run takes before it hands over to a new one (a server takes 10,000 signals a run). */
+  messagesPerRun: z.number().int().min(10).max(5000).optional(),
+});
 export type PlaybookInput = z.infer<typeof PlaybookInputSchema>;
+export const DEFAULT_PLAYBOOK_MESSAGES_PER_RUN = 500;
 
 export type PlaybookStatus = 'in_progress' | 'completed' | 'abandoned';
 
