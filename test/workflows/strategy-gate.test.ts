@@ -13,7 +13,7 @@ import { addApprover } from '../../src/db/autonomy.repository';
 import { readControlPlaneState } from '../../src/db/control-plane.repository';
 import { upsertRiskPolicy } from '../../src/db/risk.repository';
 import { evaluateStrategyDrift, setDriftBaseline } from '../../src/db/strategy-drift.repository';
-import { getStrategy, type Strategy } from '../../src/db/strategy.repository';
+import { getStrategy, recordPromotion, type Strategy } from '../../src/db/strategy.repository';
 import { seedStrategy } from '../support/strategies';
 import { issueToken, revokeTokens } from '../../src/db/execution-tokens.repository';
 import { listNotifications } from '../../src/db/notifications.repository';
@@ -121,11 +121,11 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
     ...over,
   });
   /** Saves a finished workflow's history as a replay fixture (WARDEN_RECORD_HISTORIES=1). */
-  const record = async (workflowId: string, file: string) => {
+  const record = async (workflowId: string, file: string, runId?: string) => {
     if (process.env.WARDEN_RECORD_HISTORIES !== '1') return;
     writeFileSync(
       path.join(__dirname, '..', 'histories', file),
-      historyToJSON(await env.client.workflow.getHandle(workflowId).fetchHistory()),
+      historyToJSON(await env.client.workflow.getHandle(workflowId, runId).fetchHistory()),
     );
   };
   const reserved = async (dealId: string) =>
@@ -425,6 +425,44 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
       await record(proposal.workflowId, 'strategy-promotion-promoted.json');
     });
     expect(await getStrategy(t.db, 'mr-1')).toMatchObject({ level: 'L3' });
+  });
+
+  it('a promotion hands over to a new run after its message budget: refusals and the decision carry on, announced once', async () => {
+    await strategy({ level: 'L2' });
+    await recordPromotion(t.db, {
+      strategyId: 'mr-1',
+      from: 'L2',
+      to: 'L3',
+      evidence: {},
+      expiresInDays: 7,
+      requestedBy: 'strategy-gate',
+    });
+    await (
+      await worker()
+    ).runUntil(async () => {
+      const promotion = await env.client.workflow.start('strategyPromotion', {
+        taskQueue,
+        workflowId: promotionWorkflowId('mr-1', 'L3'),
+        args: [{ strategyId: 'mr-1', from: 'L2', to: 'L3', evidence: {}, approvers: {}, messagesPerRun: 10 }],
+      });
+      // A flood of refused approvals: one run used to keep them all, until the server's history limit ended it.
+      for (let i = 0; i < 12; i += 1) await promotion.signal('approvePromotion', { approver: `spam-${i}` });
+      await expect
+        .poll(async () => (await promotion.describe()).runId, { timeout: 10_000 })
+        .not.toBe(promotion.firstExecutionRunId);
+      const view = await promotion.query(promotionStatusQuery);
+      expect(view).toMatchObject({ status: 'pending', from: 'L2', to: 'L3' });
+      expect(view.refused).toHaveLength(12);
+      await promotion.signal(approvePromotionSignal, { approver: 'alice', role: 'tech_lead' });
+      expect(await promotion.result()).toMatchObject({ status: 'promoted', decidedBy: 'alice' });
+      const first = env.client.workflow.getHandle(promotion.workflowId, promotion.firstExecutionRunId);
+      expect((await first.describe()).status.name).toBe('CONTINUED_AS_NEW');
+      await record(promotion.workflowId, 'strategy-promotion-rolled-over.json', promotion.firstExecutionRunId);
+      await record(promotion.workflowId, 'strategy-promotion-continued.json');
+    });
+    expect(await getStrategy(t.db, 'mr-1')).toMatchObject({ level: 'L3' });
+    // The approval-waiting notice went out once, from the first run.
+    expect((await listAuditEvents(t.db)).filter((e) => e.kind === 'approval.waiting')).toHaveLength(1);
   });
 
   it('signed approvals: order and promotion approvals without a valid token are refused and audited; signed ones count', async () => {
