@@ -1,4 +1,12 @@
-import { proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { ApprovalActivities } from '../src/domain/identity/activities';
 import type { AutonomyActivities } from '../src/domain/autonomy/activities';
 import type { CommandGateActivities } from '../src/domain/autonomy/command-activities';
@@ -8,6 +16,7 @@ import {
   type CommandExecutionInput,
   CommandExecutionInputSchema,
   type CommandGateDecision,
+  DEFAULT_COMMAND_MESSAGES_PER_RUN,
   type CommandResult,
   type CommandView,
 } from '../src/domain/autonomy/commands';
@@ -21,19 +30,34 @@ import { type Generation, Patches } from './lib/patches';
 import { SEARCH_ATTRIBUTES_PATCH, Visibility } from './lib/visibility';
 import { approveCommandSignal, commandStatusQuery, rejectCommandSignal } from './messages';
 
+/**
+ * Since this patch a command waiting for its decision hands over to a new run after its message
+ * budget, or when the server suggests it: a flood of refused decisions grew one run's history to the
+ * server's limit, and the server terminated the command.
+ */
+const COMMAND_ROLLS_OVER = 'command-rolls-over';
+
+const COMMAND_GENERATION_2026_12 = [
+  'signed-approvals',
+  'command-governed',
+  'command-admitted-at-once',
+  'command-governed-pre-execute',
+  SEARCH_ATTRIBUTES_PATCH,
+];
 /** A command started since its generation patch takes every patched path below on that one marker (see Patches). */
 const COMMAND_GENERATIONS: readonly Generation[] = [
-  {
-    id: 'command-generation-2026-12',
-    covers: [
-      'signed-approvals',
-      'command-governed',
-      'command-admitted-at-once',
-      'command-governed-pre-execute',
-      SEARCH_ATTRIBUTES_PATCH,
-    ],
-  },
+  { id: 'command-generation-2026-12-rolls', covers: [...COMMAND_GENERATION_2026_12, COMMAND_ROLLS_OVER] },
+  { id: 'command-generation-2026-12', covers: COMMAND_GENERATION_2026_12 },
 ];
+
+/** What a run continued as new carries: the wait as the last run left it (its decisions all judged). */
+interface CarriedCommand {
+  /** Workflow time (epoch ms) after which no decision counts: the first run's. */
+  deadline: number;
+  rejectedMessages: number;
+}
+/** The start payload, plus what only a run continued as new carries. */
+export type CommandRun = CommandExecutionInput & { carried?: CarriedCommand };
 
 const autonomy = proxyActivities<AutonomyActivities & ApprovalActivities>({
   startToCloseTimeout: '30 seconds',
@@ -59,18 +83,25 @@ type Kind = 'approve' | 'reject';
  * rejected. Paused types are refused. Every outcome is recorded and checked
  * against the circuit breakers.
  */
-export async function commandExecution(rawInput: CommandExecutionInput): Promise<CommandResult> {
-  const input = parseInput(CommandExecutionInputSchema, rawInput, 'commandExecution input');
+export async function commandExecution(rawRun: CommandRun): Promise<CommandResult> {
+  const { carried, start } = splitRun(rawRun);
+  const input = parseInput(CommandExecutionInputSchema, start, 'commandExecution input');
   const view: CommandView = {
     commandId: input.commandId,
     commandType: input.commandType,
     stage: 'loading',
     autonomous: null,
     decision: null,
-    rejectedMessages: 0,
+    rejectedMessages: carried?.rejectedMessages ?? 0,
     result: null,
   };
   const patches = Patches.since(COMMAND_GENERATIONS);
+  // Asked here, before any activity: runs from before it never hand over.
+  const rolls = carried !== undefined || patches.has(COMMAND_ROLLS_OVER);
+  let messages = 0;
+  const due = () =>
+    rolls &&
+    (messages >= (input.messagesPerRun ?? DEFAULT_COMMAND_MESSAGES_PER_RUN) || workflowInfo().continueAsNewSuggested);
   // Since signed approvals: a decision counts only once its approver (and token, if any) passed an activity's check.
   const verifiesApprovers = patches.has('signed-approvals');
   // Since command-governed: the control plane and the command type's policy decide, at the start and just before the executor.
@@ -82,10 +113,14 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
     verifyApproval: autonomy.verifyApproval,
     audit: { subject: `command:${input.commandId}`, auditRejectedMessage: autonomy.auditRejectedMessage },
   });
-  setHandler(approveCommandSignal, inbox.receiver('approve', 'approveCommand'), {
+  const counted = (receive: (payload: unknown) => void) => (payload: unknown) => {
+    messages += 1;
+    receive(payload);
+  };
+  setHandler(approveCommandSignal, counted(inbox.receiver('approve', 'approveCommand')), {
     description: 'Approve this command. {"approver": "alice", "role": "tech_lead", "comment": "…"}',
   });
-  setHandler(rejectCommandSignal, inbox.receiver('reject', 'rejectCommand'), {
+  setHandler(rejectCommandSignal, counted(inbox.receiver('reject', 'rejectCommand')), {
     description: 'Reject this command. {"approver": "alice", "role": "tech_lead", "comment": "…"}',
   });
   setHandler(commandStatusQuery, () => view, { description: 'Stage, decision and result of this command.' });
@@ -122,6 +157,15 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
     }
   };
   const flushRefused = () => inbox.auditRefusals(() => void (view.rejectedMessages += 1));
+  /** The next run, once nothing received is left to judge (else the next drain judges it first). */
+  const handOver = async (deadline: number) => {
+    await condition(allHandlersFinished);
+    if (inbox.waiting > 0 || inbox.refusing > 0) return;
+    await continueAsNew<typeof commandExecution>({
+      ...input,
+      carried: { deadline, rejectedMessages: view.rejectedMessages },
+    });
+  };
 
   const gateInput = {
     commandId: input.commandId,
@@ -224,7 +268,7 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
   }
   if (!autonomous) {
     view.stage = 'awaiting_approval';
-    const deadline = new Date().getTime() + input.approvalTimeoutSeconds * 1000;
+    const deadline = carried?.deadline ?? new Date().getTime() + input.approvalTimeoutSeconds * 1000;
     // Roles with someone on the allowlist: a role nobody holds approves nothing.
     const roles = Object.entries(context.approvers)
       .filter(([, names]) => names.length > 0)
@@ -236,7 +280,7 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
       `${what} waits for approveCommand or rejectCommand from ${roles.join(' or ') || 'an approver'} until ${until}`,
     );
     // Since the visibility patch a command that waits for people says so (audited: operators are notified).
-    if (visibility.announces)
+    if (visibility.announces && carried === undefined)
       await autonomy.announceApprovalWaiting({
         key: `command:${input.commandId}:approval-waiting`,
         subject: `command:${input.commandId}`,
@@ -253,6 +297,8 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
         judge(context.approvers);
         await checkCandidates();
         await flushRefused();
+        // Hands over once every decision received is judged and audited: nothing in flight is lost.
+        if (!view.decision && due()) await handOver(deadline);
       },
       drainFirst: true,
       drainOnTimeout: true,
@@ -321,4 +367,15 @@ export async function commandExecution(rawInput: CommandExecutionInput): Promise
     detail,
     ...(ready ? { executionClass: ready.executionClass, applyMode: ready.applyMode } : {}),
   });
+}
+
+/**
+ * What a run carries counts only in a run continued as new (no client can start one): a raw start
+ * naming `carried` is parsed whole, and refused for its unknown field.
+ */
+function splitRun(rawRun: CommandRun): { carried?: CarriedCommand; start: unknown } {
+  if (workflowInfo().continuedFromExecutionRunId === undefined || typeof rawRun !== 'object' || rawRun === null)
+    return { start: rawRun };
+  const { carried, ...start } = rawRun;
+  return carried === undefined ? { start } : { carried, start };
 }

@@ -102,7 +102,7 @@ describe('commandExecution workflow (time-skipping server)', () => {
       return { result: done, activities: { scheduled, local: local.length }, cost: patchCost({ events }) };
     });
     // One patch for the command's generation (its marker and the SDK's upsert); its stage, then its outcome.
-    expect(cost).toEqual({ patches: ['command-generation-2026-12'], upserts: 3 });
+    expect(cost).toEqual({ patches: ['command-generation-2026-12-rolls'], upserts: 3 });
     // The context and the first gate in one local activity: no activity task of their own on the queue.
     expect(activities).toEqual({ scheduled: ['checkCommandGate', 'executeCommand', 'recordCommandOutcome'], local: 1 });
     expect(result).toMatchObject({
@@ -210,6 +210,63 @@ describe('commandExecution workflow (time-skipping server)', () => {
     expect(refusal!.details).toMatchObject({ problem: expect.stringMatching(/^token: signed approvals are on/) });
   });
 
+  it('a waiting command hands over to a new run after its message budget: refusals and the decision carry on, announced once', async () => {
+    await (
+      await worker()
+    ).runUntil(async () => {
+      const handle = await start(command('SET_DRUM', { messagesPerRun: 10, approvalTimeoutSeconds: 3600 }));
+      // A flood of refused decisions: one run used to keep them all, until the server's history limit ended it.
+      for (let i = 0; i < 12; i += 1)
+        await handle.signal(approveCommandSignal, { approver: `spam-${i}`, role: 'tech_lead' });
+      await expect
+        .poll(async () => (await handle.describe()).runId, { timeout: 10_000 })
+        .not.toBe(handle.firstExecutionRunId);
+      await expect
+        .poll(async () => (await handle.query(commandStatusQuery)).rejectedMessages, { timeout: 10_000 })
+        .toBe(12);
+      const first = env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId);
+      const [started] = (await first.fetchHistory()).events ?? [];
+      expect((await first.describe()).status.name).toBe('CONTINUED_AS_NEW');
+      await handle.signal(approveCommandSignal, { approver: 'alice', role: 'tech_lead' });
+      expect(await handle.result()).toMatchObject({ status: 'succeeded', autonomous: false });
+      if (process.env.WARDEN_RECORD_HISTORIES === '1')
+        for (const [name, h] of [
+          ['rolled-over', await first.fetchHistory()],
+          ['continued', await handle.fetchHistory()],
+        ] as const)
+          writeFileSync(path.join(__dirname, '..', 'histories', `command-execution-${name}.json`), historyToJSON(h));
+      return started;
+    });
+    expect(executeCommand).toHaveBeenCalledTimes(1);
+    expect(await records()).toMatchObject([{ status: 'succeeded', approval: 'approved', approver: 'alice' }]);
+    expect(await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' })).toHaveLength(12);
+    expect(await listAuditEvents(t.db, { kind: 'approval.waiting' })).toHaveLength(1);
+  });
+
+  it("a continued command keeps the first run's deadline: rejected at it, not a full timeout later", async () => {
+    const result = await (
+      await worker()
+    ).runUntil(async () => {
+      const handle = await start(command('ABORT', { messagesPerRun: 10, approvalTimeoutSeconds: 4 * 3600 }));
+      // Two hours into the wait: a new run that counted its own timeout would wait six in all.
+      await env.sleep('2 hours');
+      for (let i = 0; i < 10; i += 1)
+        await handle.signal(approveCommandSignal, { approver: `spam-${i}`, role: 'tech_lead' });
+      await expect
+        .poll(async () => (await handle.describe()).runId, { timeout: 10_000 })
+        .not.toBe(handle.firstExecutionRunId);
+      const done = await handle.result();
+      const { startTime } = await env.client.workflow
+        .getHandle(handle.workflowId, handle.firstExecutionRunId)
+        .describe();
+      const { closeTime } = await handle.describe();
+      return { done, waited: closeTime!.getTime() - startTime.getTime() };
+    });
+    expect(result.done).toMatchObject({ status: 'rejected', detail: 'approval_timeout' });
+    expect(result.waited).toBeGreaterThanOrEqual(4 * 3600 * 1000);
+    expect(result.waited).toBeLessThan(4.5 * 3600 * 1000);
+  });
+
   it('a command waiting for approval times out and is rejected', async () => {
     const result = await (
       await worker()
@@ -287,7 +344,14 @@ describe('commandExecution workflow (time-skipping server)', () => {
       expect((error as { cause?: { message?: string } }).cause?.message).toBe(
         'invalid commandExecution input: commandType: expected a command type in capitals, e.g. SET_POWER',
       );
+      // What only a continued run carries (a spent deadline, no refusals) is refused from a raw start.
+      const carried = { ...command('SET_FAN'), carried: { deadline: 0, rejectedMessages: 0 } };
+      const lied = await (await start(carried)).result().catch((e: unknown) => e);
+      expect((lied as { cause?: { message?: string } }).cause?.message).toBe(
+        'invalid commandExecution input: carried: unknown field',
+      );
     });
+    expect(executeCommand).not.toHaveBeenCalled();
   });
   // Issue 13, item 1: a command is a governed action. The gates read the persisted control-plane state.
   describe("governed by the control plane and its command type's policy", () => {

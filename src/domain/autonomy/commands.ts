@@ -33,8 +33,11 @@ export const CommandExecutionInputSchema = z.strictObject({
    * producer wants one. Never loosens it: the stricter of the two applies.
    */
   executionClass: ExecutionClassSchema.optional(),
+  /** Decisions a waiting run takes before it hands over to a new one (a server takes 10,000 signals a run). */
+  messagesPerRun: z.number().int().min(10).max(5000).optional(),
 });
 export type CommandExecutionInput = z.input<typeof CommandExecutionInputSchema>;
+export const DEFAULT_COMMAND_MESSAGES_PER_RUN = 500;
 
 export const CommandDecisionSchema = z.strictObject({
   approver: ActorSchema,
