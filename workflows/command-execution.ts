@@ -96,12 +96,12 @@ export async function commandExecution(rawRun: CommandRun): Promise<CommandResul
     result: null,
   };
   const patches = Patches.since(COMMAND_GENERATIONS);
-  // Asked here, before any activity: runs from before it never hand over.
-  const rolls = carried !== undefined || patches.has(COMMAND_ROLLS_OVER);
-  let messages = 0;
+  // Runs from before its generation never hand over.
+  const rolls = carried !== undefined || patches.covers(COMMAND_ROLLS_OVER);
   const due = () =>
     rolls &&
-    (messages >= (input.messagesPerRun ?? DEFAULT_COMMAND_MESSAGES_PER_RUN) || workflowInfo().continueAsNewSuggested);
+    (inbox.receivedInRun >= (input.messagesPerRun ?? DEFAULT_COMMAND_MESSAGES_PER_RUN) ||
+      workflowInfo().continueAsNewSuggested);
   // Since signed approvals: a decision counts only once its approver (and token, if any) passed an activity's check.
   const verifiesApprovers = patches.has('signed-approvals');
   // Since command-governed: the control plane and the command type's policy decide, at the start and just before the executor.
@@ -113,14 +113,10 @@ export async function commandExecution(rawRun: CommandRun): Promise<CommandResul
     verifyApproval: autonomy.verifyApproval,
     audit: { subject: `command:${input.commandId}`, auditRejectedMessage: autonomy.auditRejectedMessage },
   });
-  const counted = (receive: (payload: unknown) => void) => (payload: unknown) => {
-    messages += 1;
-    receive(payload);
-  };
-  setHandler(approveCommandSignal, counted(inbox.receiver('approve', 'approveCommand')), {
+  setHandler(approveCommandSignal, inbox.receiver('approve', 'approveCommand'), {
     description: 'Approve this command. {"approver": "alice", "role": "tech_lead", "comment": "…"}',
   });
-  setHandler(rejectCommandSignal, counted(inbox.receiver('reject', 'rejectCommand')), {
+  setHandler(rejectCommandSignal, inbox.receiver('reject', 'rejectCommand'), {
     description: 'Reject this command. {"approver": "alice", "role": "tech_lead", "comment": "…"}',
   });
   setHandler(commandStatusQuery, () => view, { description: 'Stage, decision and result of this command.' });

@@ -19,7 +19,7 @@ import { controlPlane, gates, now } from './lib/deal-gates';
 import { DealSaga } from './lib/deal-saga';
 import type { Generation } from './lib/patches';
 import { SEARCH_ATTRIBUTES_PATCH } from './lib/visibility';
-import { learnFromOutcome, type Sizing, strategyVerdict } from './lib/deal-strategy';
+import { learnFromOutcome, ORDER_WAIT_ENDS_FLOODED, type Sizing, strategyVerdict } from './lib/deal-strategy';
 import { approveOrderSignal, dealAdmissionUpdate, dealProgressQuery, reconcileDealUpdate } from './messages';
 
 export { EXECUTOR_RETRY } from './lib/deal-executor';
@@ -43,17 +43,16 @@ const LATER_DEAL_PATCHES = [
  * A deal started since its generation patch takes every patched path on that one marker: nine patches
  * cost each deal nine markers and nine visibility writes. Newest first; see Patches for a later one.
  */
+const DEAL_GENERATION_2026_12 = [
+  'deal-claims',
+  'deal-reconciliation',
+  'deal-patches-first',
+  ...LATER_DEAL_PATCHES,
+  SEARCH_ATTRIBUTES_PATCH,
+];
 const DEAL_GENERATIONS: readonly Generation[] = [
-  {
-    id: 'deal-generation-2026-12',
-    covers: [
-      'deal-claims',
-      'deal-reconciliation',
-      'deal-patches-first',
-      ...LATER_DEAL_PATCHES,
-      SEARCH_ATTRIBUTES_PATCH,
-    ],
-  },
+  { id: 'deal-generation-2026-12-flood', covers: [...DEAL_GENERATION_2026_12, ORDER_WAIT_ENDS_FLOODED] },
+  { id: 'deal-generation-2026-12', covers: DEAL_GENERATION_2026_12 },
 ];
 
 /** A step either hands the deal on to the next one or ends it with its result. */

@@ -249,6 +249,32 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
     ]);
   });
 
+  it('an order wait flooded with refused approvals ends denied, nothing reserved, before the server ends the deal', async () => {
+    await strategy({ level: 'L2' });
+    const flooded = deal({ orderApprovalMessages: 10 });
+    await (
+      await worker()
+    ).runUntil(async () => {
+      const waiting = await warden.startDeal(flooded);
+      await expect
+        .poll(async () => (await waiting.query(dealProgressQuery)).stage, { timeout: 10_000 })
+        .toBe('awaiting_order_approval');
+      // The flood that grew a waiting deal's history to the server's limit, which terminated the deal.
+      for (let i = 0; i < 10; i += 1)
+        await waiting.signal(approveOrderSignal, { approver: `spam-${i}`, role: 'tech_lead' });
+      expect(await waiting.result()).toMatchObject({
+        status: 'denied',
+        gate: 'strategy',
+        reason: 'approval_flooded',
+        detail: '10 approveOrder messages without an approval; nothing was reserved',
+      });
+      await record(waiting.workflowId, 'deal-execution-order-flooded.json');
+    });
+    expect(executeDeal).not.toHaveBeenCalled();
+    expect(await reserved(flooded.dealId)).toBeUndefined();
+    expect(await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' })).toHaveLength(10);
+  });
+
   it('a loss streak beyond 10 demotes at once and the next order is sized down', async () => {
     await strategy({ level: 'L4' });
     executeDeal.mockResolvedValue({ realizedLoss: 0, pnl: -1 });

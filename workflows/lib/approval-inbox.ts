@@ -76,12 +76,21 @@ const AUDIT_BATCH_CHARS = 200_000;
 export class ApprovalInbox<K extends string = string> {
   private readonly received: Received<K>[] = [];
   private readonly refusals: Refusal[] = [];
+  private count = 0;
 
   constructor(private readonly options: ApprovalInboxOptions) {}
 
   /** A signal handler that queues what comes and never throws: a throwing signal handler would fail the workflow. */
   receiver(kind: K, message: string): (payload: unknown) => void {
-    return (payload: unknown) => void this.received.push({ kind, message, payload });
+    return (payload: unknown) => {
+      this.count += 1;
+      this.received.push({ kind, message, payload });
+    };
+  }
+
+  /** Payloads received by this run, taken or not: each one grew its history. */
+  get receivedInRun(): number {
+    return this.count;
   }
 
   /** Payloads received and not yet taken. */

@@ -1,9 +1,9 @@
 // Seed 001's strategy gate inside a deal: the verdict, the execution mode, a
 // human's approval of the order where needed, the size; and, once the deal
 // executed, what its outcome teaches the strategy.
-import { ParentClosePolicy, startChild } from '@temporalio/workflow';
+import { ParentClosePolicy, startChild, workflowInfo } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { DealProgress, ParsedDealInput } from '../../src/domain/deals/types';
+import { DEFAULT_ORDER_APPROVAL_MESSAGES, type DealProgress, type ParsedDealInput } from '../../src/domain/deals/types';
 import { redactToken } from '../../src/domain/identity/redact';
 import { OrderApprovalSchema } from '../../src/domain/strategy/messages';
 import { promotionWorkflowId } from '../names';
@@ -12,6 +12,12 @@ import { type ApprovalInbox, awaitDecision, screenApproval } from './approval-in
 import { gates, now } from './deal-gates';
 import type { Patches } from './patches';
 import type { Visibility } from './visibility';
+
+/**
+ * Since this generation (only: never asked of older runs) an order approval's wait flooded past its
+ * budget, or past the server's suggestion of a new run, ends denied.
+ */
+export const ORDER_WAIT_ENDS_FLOODED = 'order-wait-ends-flooded';
 
 /** The size a deal goes ahead with, whether it only trades on paper, and whether the strategy gate governs it. */
 export interface Sizing {
@@ -76,12 +82,22 @@ export async function strategyVerdict(
         deadline: until,
         requestedBy: input.requestedBy,
       });
-    const approved = await awaitOrderApproval(input, inbox, gate.approvers, patches);
+    const approval = await awaitOrderApproval(input, inbox, gate.approvers, patches);
     visibility.show(
       { stage: 'strategy', awaitingApproval: null },
-      approved ? 'Order approved' : 'Order not approved in time',
+      approval === 'approved'
+        ? 'Order approved'
+        : approval === 'flooded'
+          ? 'Order wait flooded'
+          : 'Order not approved in time',
     );
-    if (!approved)
+    if (approval === 'flooded')
+      return {
+        outcome: 'denied',
+        reason: 'approval_flooded',
+        detail: `${inbox.receivedInRun} approveOrder messages without an approval; nothing was reserved`,
+      };
+    if (approval === 'timeout')
       return {
         outcome: 'denied',
         reason: 'approval_timeout',
@@ -102,14 +118,23 @@ export async function strategyVerdict(
 /**
  * Waits for an `approveOrder` until the order's timeout. Each approval is
  * judged as it is taken, and a refusal audited (without the token) before the
- * next one, as recorded histories have it.
+ * next one, as recorded histories have it. Since ORDER_WAIT_ENDS_FLOODED a wait
+ * flooded past its budget, or past the server's suggestion of a new run, ends:
+ * the deal holds nothing yet, so a denial loses nothing, where the server would
+ * terminate a history grown to its limit.
  */
 async function awaitOrderApproval(
   input: ParsedDealInput,
   inbox: ApprovalInbox,
   approvers: Record<string, string[]>,
   patches: Patches,
-): Promise<boolean> {
+): Promise<'approved' | 'timeout' | 'flooded'> {
+  const endsFlooded = patches.covers(ORDER_WAIT_ENDS_FLOODED);
+  let flooded = false;
+  const floodedNow = () =>
+    endsFlooded &&
+    (inbox.receivedInRun >= (input.orderApprovalMessages ?? DEFAULT_ORDER_APPROVAL_MESSAGES) ||
+      workflowInfo().continueAsNewSuggested);
   const approvedBy = async (): Promise<boolean> => {
     for (;;) {
       const received = inbox.next();
@@ -130,14 +155,18 @@ async function awaitOrderApproval(
     }
   };
   let approved = false;
-  return awaitDecision({
+  const decided = await awaitDecision({
     deadline: new Date().getTime() + input.orderApprovalTimeoutSeconds * 1000,
-    decided: () => approved,
+    decided: () => approved || flooded,
     wake: () => inbox.waiting > 0,
-    drain: async () => void (approved = await approvedBy()),
+    drain: async () => {
+      approved = await approvedBy();
+      flooded = !approved && floodedNow();
+    },
     drainFirst: true,
     drainOnTimeout: true,
   });
+  return approved ? 'approved' : decided && flooded ? 'flooded' : 'timeout';
 }
 
 /** Outcomes feed the strategy's health and maturity: a demotion is immediate, a promotion is proposed to an operator. */

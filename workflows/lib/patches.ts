@@ -23,6 +23,14 @@ export class Patches {
     return new Patches(new Set());
   }
 
+  /**
+   * Whether the run's generation covers `id`, never asking `patched()`: for a path only runs started
+   * since that generation take (a patch first asked late, after a local activity, can read absent on replay).
+   */
+  covers(id: string): boolean {
+    return this.covered.has(id);
+  }
+
   /** Whether the run takes the patched path: covered by its generation, else as `patched(id)` answers. */
   has(id: string): boolean {
     return this.covered.has(id) || patched(id);
