@@ -8,7 +8,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ApprovalActivities } from '../src/domain/identity/activities';
-import type { AutonomyActivities } from '../src/domain/autonomy/activities';
+import type { AutonomyActivities, AutonomyContext } from '../src/domain/autonomy/activities';
 import type { CommandGateActivities } from '../src/domain/autonomy/command-activities';
 import {
   type CommandDecision,
@@ -26,6 +26,7 @@ import { parseInput } from '../src/domain/shared/errors';
 import { redactToken } from '../src/domain/identity/redact';
 import { ApprovalInbox, awaitDecision, screenApproval } from './lib/approval-inbox';
 import { execute, type Incident } from './lib/command-executor';
+import { splitCarried } from './lib/continued';
 import { type Generation, Patches } from './lib/patches';
 import { SEARCH_ATTRIBUTES_PATCH, Visibility } from './lib/visibility';
 import { approveCommandSignal, commandStatusQuery, rejectCommandSignal } from './messages';
@@ -50,11 +51,16 @@ const COMMAND_GENERATIONS: readonly Generation[] = [
   { id: 'command-generation-2026-12', covers: COMMAND_GENERATION_2026_12 },
 ];
 
-/** What a run continued as new carries: the wait as the last run left it (its decisions all judged). */
+/**
+ * What a run continued as new carries: the wait as the last run left it (its decisions all judged),
+ * with what the first run's admission read. The next run decides nothing again: a hand-over a flood
+ * set off must not change the command (the pre-execute check still reads the control plane then).
+ */
 interface CarriedCommand {
   /** Workflow time (epoch ms) after which no decision counts: the first run's. */
   deadline: number;
   rejectedMessages: number;
+  context: AutonomyContext;
 }
 /** The start payload, plus what only a run continued as new carries. */
 export type CommandRun = CommandExecutionInput & { carried?: CarriedCommand };
@@ -84,7 +90,7 @@ type Kind = 'approve' | 'reject';
  * against the circuit breakers.
  */
 export async function commandExecution(rawRun: CommandRun): Promise<CommandResult> {
-  const { carried, start } = splitRun(rawRun);
+  const { carried, start } = splitCarried<CarriedCommand>(rawRun);
   const input = parseInput(CommandExecutionInputSchema, start, 'commandExecution input');
   const view: CommandView = {
     commandId: input.commandId,
@@ -159,7 +165,7 @@ export async function commandExecution(rawRun: CommandRun): Promise<CommandResul
     if (inbox.waiting > 0 || inbox.refusing > 0) return;
     await continueAsNew<typeof commandExecution>({
       ...input,
-      carried: { deadline, rejectedMessages: view.rejectedMessages },
+      carried: { deadline, rejectedMessages: view.rejectedMessages, context },
     });
   };
 
@@ -169,8 +175,11 @@ export async function commandExecution(rawRun: CommandRun): Promise<CommandResul
     ...(input.executionClass ? { requestedClass: input.executionClass } : {}),
     hasExecutorTaskQueue: input.executorTaskQueue !== undefined,
   };
-  const admitted = governed && patches.has('command-admitted-at-once') ? await admission.admitCommand(gateInput) : null;
-  const context = admitted?.context ?? (await autonomy.loadAutonomyContext());
+  const admitted =
+    carried === undefined && governed && patches.has('command-admitted-at-once')
+      ? await admission.admitCommand(gateInput)
+      : null;
+  const context = carried?.context ?? admitted?.context ?? (await autonomy.loadAutonomyContext());
   const record = async (
     status: CommandStatus,
     extra: {
@@ -240,7 +249,7 @@ export async function commandExecution(rawRun: CommandRun): Promise<CommandResul
     return result;
   };
 
-  if (context.pausedCommandTypes.includes(input.commandType)) {
+  if (carried === undefined && context.pausedCommandTypes.includes(input.commandType)) {
     await record('rejected', {
       approval: 'refused_paused',
       detail: `${input.commandType} is paused by a circuit breaker`,
@@ -254,9 +263,10 @@ export async function commandExecution(rawRun: CommandRun): Promise<CommandResul
     });
   }
 
-  const autonomous = isWhitelisted(context.whitelist, input.commandType);
+  // A continued run was waiting for a human: admitted, and not autonomous, by the first run.
+  const autonomous = carried === undefined && isWhitelisted(context.whitelist, input.commandType);
   view.autonomous = autonomous;
-  if (governed) {
+  if (governed && carried === undefined) {
     // The first gate, as for a deal: go-live off or a kill switch stops the command before anyone is asked.
     view.stage = 'control_plane';
     const entry = admitted?.gate ?? (await check('start'));
@@ -363,15 +373,4 @@ export async function commandExecution(rawRun: CommandRun): Promise<CommandResul
     detail,
     ...(ready ? { executionClass: ready.executionClass, applyMode: ready.applyMode } : {}),
   });
-}
-
-/**
- * What a run carries counts only in a run continued as new (no client can start one): a raw start
- * naming `carried` is parsed whole, and refused for its unknown field.
- */
-function splitRun(rawRun: CommandRun): { carried?: CarriedCommand; start: unknown } {
-  if (workflowInfo().continuedFromExecutionRunId === undefined || typeof rawRun !== 'object' || rawRun === null)
-    return { start: rawRun };
-  const { carried, ...start } = rawRun;
-  return carried === undefined ? { start } : { carried, start };
 }

@@ -1,10 +1,19 @@
-import { CancellationScope, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { ApplyMode } from '../src/domain/control-plane/types';
 import type { Clearance, DealExit, ExecutionAuthorization } from '../src/domain/deals/activities';
 import { positionKeyOf } from '../src/domain/deals/policy';
 import {
   type DealGate,
   type DealInput,
+  type DealProgress,
   dealSummary,
   type DealTerms,
   DealInputSchema,
@@ -19,7 +28,14 @@ import { controlPlane, gates, now } from './lib/deal-gates';
 import { DealSaga } from './lib/deal-saga';
 import type { Generation } from './lib/patches';
 import { SEARCH_ATTRIBUTES_PATCH } from './lib/visibility';
-import { learnFromOutcome, ORDER_WAIT_ENDS_FLOODED, type Sizing, strategyVerdict } from './lib/deal-strategy';
+import { splitCarried } from './lib/continued';
+import {
+  learnFromOutcome,
+  ORDER_WAIT_ROLLS_OVER,
+  type OrderWait,
+  type Sizing,
+  strategyVerdict,
+} from './lib/deal-strategy';
 import { approveOrderSignal, dealAdmissionUpdate, dealProgressQuery, reconcileDealUpdate } from './messages';
 
 export { EXECUTOR_RETRY } from './lib/deal-executor';
@@ -51,7 +67,7 @@ const DEAL_GENERATION_2026_12 = [
   SEARCH_ATTRIBUTES_PATCH,
 ];
 const DEAL_GENERATIONS: readonly Generation[] = [
-  { id: 'deal-generation-2026-12-flood', covers: [...DEAL_GENERATION_2026_12, ORDER_WAIT_ENDS_FLOODED] },
+  { id: 'deal-generation-2026-12-rolls', covers: [...DEAL_GENERATION_2026_12, ORDER_WAIT_ROLLS_OVER] },
   { id: 'deal-generation-2026-12', covers: DEAL_GENERATION_2026_12 },
 ];
 
@@ -77,13 +93,29 @@ interface Cleared extends Issued {
 type Executed = Extract<Execution, { ok: true }> & { applyMode: Exclude<ApplyMode, 'dry_run'> };
 
 /**
+ * What a run continued as new carries: the deal as it waited for its order's approval (nothing reserved
+ * or permitted yet), with what admission and the strategy gate decided. The next run claims the deal id
+ * for itself (a claim passes to a new run while nothing executed) and decides nothing again: a hand-over
+ * a flood set off must not change the deal (the pre-execute check still reads the control plane then).
+ */
+interface CarriedDeal {
+  admitted: Pick<Admitted, 'policed' | 'executionClass' | 'strategyRequired'>;
+  gates: DealProgress['gates'];
+  order: OrderWait;
+}
+/** The start payload, plus what only a run continued as new carries. */
+export type DealRun = DealInput & { carried?: CarriedDeal };
+
+/**
  * A governed deal: control plane → reserve → prod eligibility → permit →
  * control plane again → execute → settle → KPI → audit. A denial is a typed
  * result; whatever was reserved or permitted before it is released once.
  */
-export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
-  const input = parseInput(DealInputSchema, rawInput, 'dealExecution input');
+export async function dealExecution(rawRun: DealRun): Promise<DealResult> {
+  const { carried, start } = splitCarried<CarriedDeal>(rawRun);
+  const input = parseInput(DealInputSchema, start, 'dealExecution input');
   const deal = new DealSaga(input, DEAL_GENERATIONS);
+  if (carried) deal.progress.gates.push(...carried.gates);
   setHandler(dealProgressQuery, () => deal.progress, {
     description: 'Which gate the deal is at, what each gate said, and the result once done.',
   });
@@ -118,9 +150,9 @@ export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
     },
     `${dealSummary(input)}: at admission`,
   );
-  if (!deal.reconciles) return governDeal(input, deal);
+  if (!deal.reconciles) return governDeal(input, deal, carried);
   try {
-    return await governDeal(input, deal);
+    return await governDeal(input, deal, carried);
   } catch (error) {
     if (!isCancellation(error)) throw error;
     return CancellationScope.nonCancellable(() => deal.afterCancel(error));
@@ -128,14 +160,24 @@ export async function dealExecution(rawInput: DealInput): Promise<DealResult> {
 }
 
 /** The deal's steps in order; each one that ends the deal answers its result. */
-async function governDeal(input: ParsedDealInput, deal: DealSaga): Promise<DealResult> {
+async function governDeal(input: ParsedDealInput, deal: DealSaga, carried?: CarriedDeal): Promise<DealResult> {
   if (deal.claims) {
     const ended = await deal.claim();
     if (ended) return ended;
   }
-  const admitted = await admissionStep(input, deal);
+  const admitted: Step<Admitted> = carried?.admitted ?? (await admissionStep(input, deal));
   if ('ended' in admitted) return admitted.ended;
-  const sized = await strategyStep(input, deal, admitted.strategyRequired);
+  const handOver = async (order: OrderWait): Promise<never> => {
+    // An admission update still waiting is answered DealHandedOver (the client asks the new run).
+    deal.handingOver = true;
+    await condition(allHandlersFinished);
+    const { policed, executionClass, strategyRequired } = admitted;
+    return continueAsNew<typeof dealExecution>({
+      ...input,
+      carried: { admitted: { policed, executionClass, strategyRequired }, gates: deal.progress.gates, order },
+    });
+  };
+  const sized = await strategyStep(input, deal, admitted.strategyRequired, handOver, carried?.order);
   if ('ended' in sized) return sized.ended;
   const issued = admitted.issued ?? (await permitStep(input, deal, sized.amount, admitted.policed));
   if ('ended' in issued) return issued.ended;
@@ -238,7 +280,13 @@ const exitOf = (input: ParsedDealInput, amount: number): DealExit => ({
 });
 
 /** Seed 001's order: the strategy gate (and the order's approval) after the control plane, before the risk reserve. */
-async function strategyStep(input: ParsedDealInput, deal: DealSaga, required: boolean): Promise<Step<Sizing>> {
+async function strategyStep(
+  input: ParsedDealInput,
+  deal: DealSaga,
+  required: boolean,
+  handOver: (order: OrderWait) => Promise<never>,
+  resumed?: OrderWait,
+): Promise<Step<Sizing>> {
   const { dealId, strategyId } = input;
   const inbox = new ApprovalInbox({
     verifyApproval: gates.verifyApproval,
@@ -257,6 +305,8 @@ async function strategyStep(input: ParsedDealInput, deal: DealSaga, required: bo
     required,
     deal.visibility,
     deal.patches,
+    handOver,
+    resumed,
   );
   if (verdict.outcome === 'denied') return { ended: await deal.deny('strategy', verdict.reason, verdict.detail) };
   if (verdict.outcome === 'shadow')

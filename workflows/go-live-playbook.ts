@@ -25,6 +25,7 @@ import {
   stepById,
 } from '../src/domain/go-live/playbook';
 import { describeIssues } from '../src/domain/shared/validation';
+import { splitCarried } from './lib/continued';
 import { Mailbox } from './lib/mailbox';
 import {
   abandonPlaybookSignal,
@@ -71,7 +72,7 @@ const field = (payload: unknown, name: string): string =>
  * one at a time, so two operators can never both do the same step.
  */
 export async function goLivePlaybook(rawInput: PlaybookRun): Promise<PlaybookProgress> {
-  const { carried, start } = splitRun(rawInput);
+  const { carried, start } = splitCarried<CarriedPlaybook>(rawInput);
   const input = parseInput(PlaybookInputSchema, start, 'goLivePlaybook input');
   // Every run of one playbook records as its first run: the audit's idempotency keys, the request a token pays for.
   const { workflowId: playbookId, firstExecutionRunId: runId } = workflowInfo();
@@ -256,15 +257,4 @@ export async function goLivePlaybook(rawInput: PlaybookRun): Promise<PlaybookPro
   await condition(allHandlersFinished);
   showProgress();
   return progress;
-}
-
-/**
- * What a run carries counts only in a run continued as new (no client can start one): a raw start
- * naming `carried` is parsed whole, and refused for its unknown field.
- */
-function splitRun(rawInput: PlaybookRun): { carried?: CarriedPlaybook; start: unknown } {
-  if (workflowInfo().continuedFromExecutionRunId === undefined || typeof rawInput !== 'object' || rawInput === null)
-    return { start: rawInput };
-  const { carried, ...start } = rawInput;
-  return carried === undefined ? { start } : { carried, start };
 }

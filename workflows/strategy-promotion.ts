@@ -21,6 +21,7 @@ import {
 import { describeIssues, storableText } from '../src/domain/shared/validation';
 import { APPROVER_ROLES } from '../src/domain/autonomy/phases';
 import { ApprovalInbox, awaitDecision, type Screened, screenApproval } from './lib/approval-inbox';
+import { splitCarried } from './lib/continued';
 import { Visibility } from './lib/visibility';
 import { approvePromotionSignal, promotionStatusQuery, rejectPromotionSignal } from './messages';
 
@@ -105,9 +106,12 @@ export async function strategyPromotion(rawRun: PromotionRun): Promise<Promotion
     status: 'pending',
     decidedBy: null,
     refused: [],
+    ...(rolls ? { rejectedMessages: 0 } : {}),
   };
-  const refuse = (problem: string) =>
-    void (view.refused = [...view.refused, storableText(problem)].slice(-KEPT_REFUSALS));
+  const refuse = (problem: string) => {
+    view.refused = [...view.refused, storableText(problem)].slice(-KEPT_REFUSALS);
+    if (view.rejectedMessages !== undefined) view.rejectedMessages += 1;
+  };
   let decision: { approve: boolean; approver: string; role: string } | undefined;
   // Since signed approvals: a decision waits for the worker's check of its approver (and token) before it counts.
   const verifiesApprovers = carried?.since.verifiesApprovers ?? patched('signed-approvals');
@@ -211,23 +215,25 @@ export async function strategyPromotion(rawRun: PromotionRun): Promise<Promotion
   return ended(view);
 }
 
-/**
- * A run's message budget (10 to 5,000; else the default) from any start; what a run carries counts only
- * in a run continued as new (no client can start one): a raw start naming `carried` is judged as the first run it is.
- */
+/** A run's message budget (10 to 5,000; else the default), from any start. */
 function splitRun(rawRun: PromotionRun): {
   carried?: CarriedPromotion;
   messagesPerRun?: number;
   rawInput: PromotionInput;
 } {
-  if (typeof rawRun !== 'object' || rawRun === null || !('carried' in rawRun || 'messagesPerRun' in rawRun))
-    return { rawInput: rawRun as PromotionInput };
-  const { carried, messagesPerRun, ...rawInput } = rawRun as PromotionInput &
-    Partial<Extract<PromotionRun, { carried: unknown }>>;
+  const { carried, start } = splitCarried<CarriedPromotion>(rawRun);
+  if (typeof start !== 'object' || start === null || !('messagesPerRun' in start))
+    return { ...(carried !== undefined ? { carried } : {}), rawInput: start as PromotionInput };
+  const { messagesPerRun, ...rawInput } = start as PromotionInput & { messagesPerRun?: unknown };
   const perRun =
-    Number.isInteger(messagesPerRun) && messagesPerRun! >= 10 && messagesPerRun! <= 5000 ? messagesPerRun : undefined;
+    typeof messagesPerRun === 'number' &&
+    Number.isInteger(messagesPerRun) &&
+    messagesPerRun >= 10 &&
+    messagesPerRun <= 5000
+      ? messagesPerRun
+      : undefined;
   return {
-    ...(carried !== undefined && workflowInfo().continuedFromExecutionRunId !== undefined ? { carried } : {}),
+    ...(carried !== undefined ? { carried } : {}),
     ...(perRun !== undefined ? { messagesPerRun: perRun } : {}),
     rawInput: rawInput as PromotionInput,
   };

@@ -33,7 +33,7 @@ import {
 } from '../../src/domain/go-live/playbook';
 import { EndSessionPayloadSchema, OperatorSessionInputSchema } from '../../src/domain/go-live/sessions';
 import { NotificationDispatchInputSchema } from '../../src/domain/notifications/dispatch';
-import { OrderApprovalSchema, PromotionInputSchema } from '../../src/domain/strategy/messages';
+import { OrderApprovalSchema, PromotionInputSchema, type PromotionView } from '../../src/domain/strategy/messages';
 import { CanaryInputSchema } from '../../src/domain/watchdogs/canary';
 import { WeeklyGovernanceInputSchema, WeeklyGovernanceKickoffInputSchema } from '../../src/domain/autonomy/week';
 import { addApprover } from '../../src/db/autonomy.repository';
@@ -367,7 +367,8 @@ function judgedByView(env: FuzzEnv, t: Target, message: string, boundary: Bounda
     concurrency: 1,
     async send(payload: unknown): Promise<Attempt> {
       const handle = env.client.workflow.getHandle(await t.id());
-      const before = (await handle.query(promotionStatusQuery)).refused.length;
+      const refusals = (view: PromotionView) => view.rejectedMessages ?? view.refused.length;
+      const before = refusals(await handle.query(promotionStatusQuery));
       try {
         await handle.signal(message, payload);
       } catch (error) {
@@ -376,11 +377,12 @@ function judgedByView(env: FuzzEnv, t: Target, message: string, boundary: Bounda
       let view = await handle.query(promotionStatusQuery);
       // A payload that parses is refused (or counts) only after the worker's check of its approver.
       const deadline = Date.now() + 5_000;
-      while (view.refused.length === before && view.status === 'pending' && Date.now() < deadline) {
+      while (refusals(view) === before && view.status === 'pending' && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 50));
         view = await handle.query(promotionStatusQuery);
       }
-      const problem = view.refused[before];
+      // One payload at a time: a refusal is the newest entry (the view keeps the latest ones).
+      const problem = refusals(view) > before ? view.refused.at(-1) : undefined;
       return problem === undefined ? { rejected: false } : { rejected: true, message: problem };
     },
   };
@@ -569,7 +571,7 @@ export function messageBoundaries(env: FuzzEnv): Boundary[] {
     },
     'status',
     // Refusals pile up here: each payload is judged by the entry it adds (see judgedByView).
-    ['refused'],
+    ['refused', 'rejectedMessages'],
   );
   for (const name of ['approvePromotion', 'rejectPromotion'])
     boundaries.push(

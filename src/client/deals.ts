@@ -1,7 +1,9 @@
 import {
+  ApplicationFailure,
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   type WorkflowHandleWithFirstExecutionRunId,
+  WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import type { dealExecution } from '../../workflows/deal-execution';
 import { dealAdmissionUpdate, dealProgressQuery, reconcileDealUpdate } from '../../workflows/messages';
@@ -14,9 +16,12 @@ import {
   type DealProgress,
   type DealResult,
   dealSummary,
+  type DealTerms,
+  type ParsedDealInput,
   type ReconcileDealInput,
   ReconcileDealInputSchema,
 } from '../domain/deals/types';
+import { ErrorType } from '../domain/shared/errors';
 import { validateRequest } from '../domain/shared/validation';
 import { DealAlreadyStartedError } from './errors';
 import type { Target } from './target';
@@ -74,10 +79,30 @@ export async function admitDeal(target: Target, input: DealInput): Promise<DealA
       startWorkflowOperation,
     });
   } catch (error) {
+    if (handedOver(error)) return askAdmission(target, parsed);
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
     return { outcome: 'ended', dealId: parsed.dealId, result: await getDealResult(target, parsed.dealId) };
   }
 }
+
+/** The deal's run handed over to a new run while its order waited: the latest run answers (a few hand-overs at most). */
+async function askAdmission(target: Target, parsed: ParsedDealInput, tries = 5): Promise<DealAdmissionAnswer> {
+  const handle = target.client.workflow.getHandle<typeof dealExecution>(dealWorkflowId(parsed.dealId));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await handle.executeUpdate<DealAdmissionAnswer, [DealTerms]>(dealAdmissionUpdate.name, {
+        args: [dealTermsOf(parsed)],
+      });
+    } catch (error) {
+      if (!handedOver(error) || attempt >= tries) throw error;
+    }
+  }
+}
+
+const handedOver = (error: unknown): boolean =>
+  error instanceof WorkflowUpdateFailedError &&
+  error.cause instanceof ApplicationFailure &&
+  error.cause.type === ErrorType.DealHandedOver;
 
 export function getDealResult(target: Target, dealId: string): Promise<DealResult> {
   return target.client.workflow.getHandle<typeof dealExecution>(dealWorkflowId(dealId)).result();

@@ -215,6 +215,12 @@ describe('commandExecution workflow (time-skipping server)', () => {
       await worker()
     ).runUntil(async () => {
       const handle = await start(command('SET_DRUM', { messagesPerRun: 10, approvalTimeoutSeconds: 3600 }));
+      await expect
+        .poll(async () => (await handle.query(commandStatusQuery)).stage, { timeout: 10_000 })
+        .toBe('awaiting_approval');
+      // Engaged while it waits: the run that takes over decides nothing again (a flood must not end the
+      // command), and the pre-execute check is still what stops it.
+      await controlPlane({ kill_switch_engaged: true });
       // A flood of refused decisions: one run used to keep them all, until the server's history limit ended it.
       for (let i = 0; i < 12; i += 1)
         await handle.signal(approveCommandSignal, { approver: `spam-${i}`, role: 'tech_lead' });
@@ -227,6 +233,8 @@ describe('commandExecution workflow (time-skipping server)', () => {
       const first = env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId);
       const [started] = (await first.fetchHistory()).events ?? [];
       expect((await first.describe()).status.name).toBe('CONTINUED_AS_NEW');
+      expect(await handle.query(commandStatusQuery)).toMatchObject({ stage: 'awaiting_approval', autonomous: false });
+      await controlPlane({ kill_switch_engaged: false });
       await handle.signal(approveCommandSignal, { approver: 'alice', role: 'tech_lead' });
       expect(await handle.result()).toMatchObject({ status: 'succeeded', autonomous: false });
       if (process.env.WARDEN_RECORD_HISTORIES === '1')

@@ -249,30 +249,41 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
     ]);
   });
 
-  it('an order wait flooded with refused approvals ends denied, nothing reserved, before the server ends the deal', async () => {
+  it('a run whose order waits hands over to a new run after its message budget: nothing decided again, nothing lost', async () => {
     await strategy({ level: 'L2' });
-    const flooded = deal({ orderApprovalMessages: 10 });
+    const flooded = deal({ messagesPerRun: 10 });
     await (
       await worker()
     ).runUntil(async () => {
-      const waiting = await warden.startDeal(flooded);
+      // The producer's one round trip waits through the hand-over: the new run answers it.
+      const admission = warden.admitDeal(flooded);
+      const handle = env.client.workflow.getHandle(`deal-${flooded.dealId}`);
       await expect
-        .poll(async () => (await waiting.query(dealProgressQuery)).stage, { timeout: 10_000 })
+        .poll(async () => (await handle.query(dealProgressQuery)).stage, { timeout: 10_000 })
         .toBe('awaiting_order_approval');
-      // The flood that grew a waiting deal's history to the server's limit, which terminated the deal.
+      const firstRun = (await handle.describe()).runId;
+      // A flood of refused approvals: one run used to keep them all, until the server's history limit ended
+      // the deal. An engage meanwhile does not end it either: the next run decides nothing again.
+      await t.db.updateTable('control_plane_state').set({ kill_switch_engaged: true }).execute();
       for (let i = 0; i < 10; i += 1)
-        await waiting.signal(approveOrderSignal, { approver: `spam-${i}`, role: 'tech_lead' });
-      expect(await waiting.result()).toMatchObject({
-        status: 'denied',
-        gate: 'strategy',
-        reason: 'approval_flooded',
-        detail: '10 approveOrder messages without an approval; nothing was reserved',
+        await handle.signal(approveOrderSignal, { approver: `spam-${i}`, role: 'tech_lead' });
+      await expect.poll(async () => (await handle.describe()).runId, { timeout: 10_000 }).not.toBe(firstRun);
+      expect(await handle.query(dealProgressQuery)).toMatchObject({
+        stage: 'awaiting_order_approval',
+        gates: [{ gate: 'control_plane', ok: true }],
       });
-      await record(waiting.workflowId, 'deal-execution-order-flooded.json');
+      await t.db.updateTable('control_plane_state').set({ kill_switch_engaged: false }).execute();
+      await handle.signal(approveOrderSignal, { approver: 'alice', role: 'tech_lead' });
+      expect(await admission).toMatchObject({ outcome: 'admitted', dealId: flooded.dealId, applyMode: 'live' });
+      expect(await handle.result()).toMatchObject({ status: 'executed' });
+      const first = env.client.workflow.getHandle(handle.workflowId, firstRun);
+      expect((await first.describe()).status.name).toBe('CONTINUED_AS_NEW');
+      await record(handle.workflowId, 'deal-execution-order-rolled-over.json', firstRun);
+      await record(handle.workflowId, 'deal-execution-order-continued.json');
     });
-    expect(executeDeal).not.toHaveBeenCalled();
-    expect(await reserved(flooded.dealId)).toBeUndefined();
+    expect(executeDeal).toHaveBeenCalledTimes(1);
     expect(await listAuditEvents(t.db, { kind: 'autonomy.message_rejected' })).toHaveLength(10);
+    expect(await listAuditEvents(t.db, { kind: 'approval.waiting' })).toHaveLength(1);
   });
 
   it('a loss streak beyond 10 demotes at once and the next order is sized down', async () => {
@@ -479,6 +490,7 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
       const view = await promotion.query(promotionStatusQuery);
       expect(view).toMatchObject({ status: 'pending', from: 'L2', to: 'L3' });
       expect(view.refused).toHaveLength(12);
+      expect(view.rejectedMessages).toBe(12);
       await promotion.signal(approvePromotionSignal, { approver: 'alice', role: 'tech_lead' });
       expect(await promotion.result()).toMatchObject({ status: 'promoted', decidedBy: 'alice' });
       const first = env.client.workflow.getHandle(promotion.workflowId, promotion.firstExecutionRunId);

@@ -59,6 +59,8 @@ export class DealSaga {
   admitting = false;
   /** Since deal-claims: the deal id is claimed first, and the outcome recorded on the claim. */
   claims = false;
+  /** This run is handing the deal over to a new run (its order waits): an admission update asks that one. */
+  handingOver = false;
   /** Since deal-reconciliation: executor attempts driven here, ambiguity reconciled, cancellation compensated. */
   reconciles = false;
   /** The executor may have run from the moment its first attempt is scheduled. */
@@ -322,7 +324,12 @@ export class DealSaga {
   async admission(terms?: DealTerms): Promise<DealAdmissionAnswer> {
     this.validateAdmission(terms);
     const { progress } = this;
-    await condition(() => progress.applyMode !== null || progress.result !== null);
+    await condition(() => progress.applyMode !== null || progress.result !== null || this.handingOver);
+    if (progress.applyMode === null && progress.result === null)
+      throw ApplicationFailure.nonRetryable(
+        `deal ${this.input.dealId} handed over to a new run while its order waits for approval: ask again`,
+        ErrorType.DealHandedOver,
+      );
     const { dealId } = this.input;
     const permitId = this.permit?.id ?? this.permitId;
     if (progress.applyMode !== null && permitId !== null)

@@ -3,7 +3,8 @@
 // executed, what its outcome teaches the strategy.
 import { ParentClosePolicy, startChild, workflowInfo } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { DEFAULT_ORDER_APPROVAL_MESSAGES, type DealProgress, type ParsedDealInput } from '../../src/domain/deals/types';
+import { DEFAULT_DEAL_MESSAGES_PER_RUN, type DealProgress, type ParsedDealInput } from '../../src/domain/deals/types';
+import type { StrategyGateOutcome } from '../../src/domain/strategy/gate';
 import { redactToken } from '../../src/domain/identity/redact';
 import { OrderApprovalSchema } from '../../src/domain/strategy/messages';
 import { promotionWorkflowId } from '../names';
@@ -14,10 +15,21 @@ import type { Patches } from './patches';
 import type { Visibility } from './visibility';
 
 /**
- * Since this generation (only: never asked of older runs) an order approval's wait flooded past its
- * budget, or past the server's suggestion of a new run, ends denied.
+ * Since this generation (only: never asked of older runs) a run whose order waits for its approval
+ * hands over to a new run after its message budget, or when the server suggests it: a flood of refused
+ * approvals grew one run's history to the server's limit, and the server terminated the deal.
  */
-export const ORDER_WAIT_ENDS_FLOODED = 'order-wait-ends-flooded';
+export const ORDER_WAIT_ROLLS_OVER = 'order-wait-rolls-over';
+
+/** An order waiting for its approval, as a run hands it to the next: the gate's verdict and the deadline. */
+export interface OrderWait {
+  gate: Extract<StrategyGateOutcome, { enabled: true }>;
+  /** Workflow time (epoch ms) after which no approval counts: the first run's. */
+  deadline: number;
+}
+
+/** Hands the deal to a new run while its order waits (it never returns). */
+export type OrderHandOver = (wait: OrderWait) => Promise<never>;
 
 /** The size a deal goes ahead with, whether it only trades on paper, and whether the strategy gate governs it. */
 export interface Sizing {
@@ -37,7 +49,21 @@ export async function strategyVerdict(
   required: boolean,
   visibility: Visibility,
   patches: Patches,
+  handOver: OrderHandOver,
+  resumed?: OrderWait,
 ): Promise<StrategyVerdict> {
+  if (resumed)
+    return orderApproved(
+      input,
+      strategyId,
+      progress,
+      inbox,
+      visibility,
+      patches,
+      handOver,
+      resumed.gate,
+      resumed.deadline,
+    );
   progress.stage = 'strategy';
   const gate = await gates.evaluateStrategyGate({
     traceId: `deal:${input.dealId}`,
@@ -62,48 +88,76 @@ export async function strategyVerdict(
     return { outcome: 'shadow' };
   }
   if (d.execution === 'approval' && !d.reduceOnlyExit) {
-    progress.stage = 'awaiting_order_approval';
-    // Roles with someone on the allowlist: a role nobody holds approves nothing.
-    const roles = Object.entries(gate.approvers)
-      .filter(([, names]) => names.length > 0)
-      .map(([role]) => role);
-    const until = new Date(new Date().getTime() + input.orderApprovalTimeoutSeconds * 1000).toISOString();
-    const what = `Order of deal ${input.dealId} (${input.side} ${input.amount} ${input.symbol}, strategy ${strategyId})`;
-    visibility.show(
-      { stage: 'awaiting_order_approval', awaitingApproval: roles },
-      `${what} waits for approveOrder from ${roles.join(' or ') || 'an approver'} until ${until}`,
-    );
-    if (visibility.announces)
-      await gates.announceApprovalWaiting({
-        key: `deal:${input.dealId}:order-approval-waiting`,
-        subject: `deal:${input.dealId}`,
-        what,
-        roles,
-        deadline: until,
-        requestedBy: input.requestedBy,
-      });
-    const approval = await awaitOrderApproval(input, inbox, gate.approvers, patches);
-    visibility.show(
-      { stage: 'strategy', awaitingApproval: null },
-      approval === 'approved'
-        ? 'Order approved'
-        : approval === 'flooded'
-          ? 'Order wait flooded'
-          : 'Order not approved in time',
-    );
-    if (approval === 'flooded')
-      return {
-        outcome: 'denied',
-        reason: 'approval_flooded',
-        detail: `${inbox.receivedInRun} approveOrder messages without an approval; nothing was reserved`,
-      };
-    if (approval === 'timeout')
-      return {
-        outcome: 'denied',
-        reason: 'approval_timeout',
-        detail: `no approveOrder within ${input.orderApprovalTimeoutSeconds} s`,
-      };
+    return orderApproved(input, strategyId, progress, inbox, visibility, patches, handOver, gate);
   }
+  return sized(input, progress, gate);
+}
+
+/**
+ * The order waits for its approval, then is sized. The run that begins the wait announces it and sets
+ * its deadline; a run it hands over to (`resumedDeadline`) keeps both.
+ */
+async function orderApproved(
+  input: ParsedDealInput,
+  strategyId: string,
+  progress: DealProgress,
+  inbox: ApprovalInbox,
+  visibility: Visibility,
+  patches: Patches,
+  handOver: OrderHandOver,
+  gate: OrderWait['gate'],
+  resumedDeadline?: number,
+): Promise<StrategyVerdict> {
+  progress.stage = 'awaiting_order_approval';
+  // Roles with someone on the allowlist: a role nobody holds approves nothing.
+  const roles = Object.entries(gate.approvers)
+    .filter(([, names]) => names.length > 0)
+    .map(([role]) => role);
+  const until = new Date(
+    resumedDeadline ?? new Date().getTime() + input.orderApprovalTimeoutSeconds * 1000,
+  ).toISOString();
+  const what = `Order of deal ${input.dealId} (${input.side} ${input.amount} ${input.symbol}, strategy ${strategyId})`;
+  visibility.show(
+    { stage: 'awaiting_order_approval', awaitingApproval: roles },
+    `${what} waits for approveOrder from ${roles.join(' or ') || 'an approver'} until ${until}`,
+  );
+  if (resumedDeadline === undefined && visibility.announces)
+    await gates.announceApprovalWaiting({
+      key: `deal:${input.dealId}:order-approval-waiting`,
+      subject: `deal:${input.dealId}`,
+      what,
+      roles,
+      deadline: until,
+      requestedBy: input.requestedBy,
+    });
+  const rollsOver = patches.covers(ORDER_WAIT_ROLLS_OVER);
+  const due = () =>
+    rollsOver &&
+    (inbox.receivedInRun >= (input.messagesPerRun ?? DEFAULT_DEAL_MESSAGES_PER_RUN) ||
+      workflowInfo().continueAsNewSuggested);
+  // Set once announced, as recorded histories have it.
+  const wait = { gate, deadline: resumedDeadline ?? new Date().getTime() + input.orderApprovalTimeoutSeconds * 1000 };
+  const approved = await awaitOrderApproval(input, inbox, wait, patches, () => (due() ? handOver(wait) : undefined));
+  visibility.show(
+    { stage: 'strategy', awaitingApproval: null },
+    approved ? 'Order approved' : 'Order not approved in time',
+  );
+  if (!approved)
+    return {
+      outcome: 'denied',
+      reason: 'approval_timeout',
+      detail: `no approveOrder within ${input.orderApprovalTimeoutSeconds} s`,
+    };
+  return sized(input, progress, gate);
+}
+
+/** The size the gate's verdict leaves the order. */
+function sized(
+  input: ParsedDealInput,
+  progress: DealProgress,
+  gate: Extract<StrategyGateOutcome, { enabled: true }>,
+): StrategyVerdict {
+  const d = gate.decision;
   const amount = Math.floor(input.amount * d.sizeMultiplier * 100) / 100;
   if (amount <= 0)
     return { outcome: 'denied', reason: 'size_reduced_to_zero', detail: `size multiplier ${d.sizeMultiplier}` };
@@ -116,25 +170,18 @@ export async function strategyVerdict(
 }
 
 /**
- * Waits for an `approveOrder` until the order's timeout. Each approval is
+ * Waits for an `approveOrder` until the order's deadline. Each approval is
  * judged as it is taken, and a refusal audited (without the token) before the
- * next one, as recorded histories have it. Since ORDER_WAIT_ENDS_FLOODED a wait
- * flooded past its budget, or past the server's suggestion of a new run, ends:
- * the deal holds nothing yet, so a denial loses nothing, where the server would
- * terminate a history grown to its limit.
+ * next one, as recorded histories have it. Once nothing received is left to
+ * judge, `rollOver` may hand the deal to a new run.
  */
 async function awaitOrderApproval(
   input: ParsedDealInput,
   inbox: ApprovalInbox,
-  approvers: Record<string, string[]>,
+  { gate: { approvers }, deadline }: OrderWait,
   patches: Patches,
-): Promise<'approved' | 'timeout' | 'flooded'> {
-  const endsFlooded = patches.covers(ORDER_WAIT_ENDS_FLOODED);
-  let flooded = false;
-  const floodedNow = () =>
-    endsFlooded &&
-    (inbox.receivedInRun >= (input.orderApprovalMessages ?? DEFAULT_ORDER_APPROVAL_MESSAGES) ||
-      workflowInfo().continueAsNewSuggested);
+  rollOver: () => Promise<never> | undefined,
+): Promise<boolean> {
   const approvedBy = async (): Promise<boolean> => {
     for (;;) {
       const received = inbox.next();
@@ -155,18 +202,17 @@ async function awaitOrderApproval(
     }
   };
   let approved = false;
-  const decided = await awaitDecision({
-    deadline: new Date().getTime() + input.orderApprovalTimeoutSeconds * 1000,
-    decided: () => approved || flooded,
+  return awaitDecision({
+    deadline,
+    decided: () => approved,
     wake: () => inbox.waiting > 0,
     drain: async () => {
       approved = await approvedBy();
-      flooded = !approved && floodedNow();
+      if (!approved && inbox.waiting === 0) await rollOver();
     },
     drainFirst: true,
     drainOnTimeout: true,
   });
-  return approved ? 'approved' : decided && flooded ? 'flooded' : 'timeout';
 }
 
 /** Outcomes feed the strategy's health and maturity: a demotion is immediate, a promotion is proposed to an operator. */

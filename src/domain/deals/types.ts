@@ -58,14 +58,13 @@ export const DealInputSchema = z.strictObject({
     .max(7 * 86_400)
     .default(3600),
   /**
-   * Approvals the order's wait takes before it ends denied as flooded (default 500), also when the
-   * server suggests a new run: a deal holds nothing then, and a flood would grow its history to the
-   * server's limit, which terminates it.
+   * Approvals a run takes while the order waits before it hands over to a new run (default 500), as
+   * when the server suggests one: a flood would grow its history to the server's limit, which ends it.
    */
-  orderApprovalMessages: z.number().int().min(10).max(5000).optional(),
+  messagesPerRun: z.number().int().min(10).max(5000).optional(),
 });
 export type DealInput = z.input<typeof DealInputSchema>;
-export const DEFAULT_ORDER_APPROVAL_MESSAGES = 500;
+export const DEFAULT_DEAL_MESSAGES_PER_RUN = 500;
 export type ParsedDealInput = z.output<typeof DealInputSchema>;
 
 /** A deal in one line: its workflow's summary in the Web UI (static, from the start) and its first current details. */

@@ -28,6 +28,8 @@ export const ErrorType = {
   ReconciliationRefused: 'ReconciliationRefused',
   /** An `admission` update naming terms other than those the deal runs with (its id is taken). */
   DealTermsMismatch: 'DealTermsMismatch',
+  /** An `admission` update on a deal run that handed over to a new run: asked again, the new run answers. */
+  DealHandedOver: 'DealHandedOver',
   /** Settle or release of a reservation key that was never reserved. */
   ReservationNotFound: 'ReservationNotFound',
   /** Settle or release of a reservation no longer in the state the step needs. */

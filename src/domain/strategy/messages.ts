@@ -51,7 +51,10 @@ export interface PromotionView {
   /** `stale`: approved after the level moved from `from`; `refused`: no Warden record for this id. */
   status: 'pending' | 'promoted' | 'rejected' | 'expired' | 'stale' | 'refused';
   decidedBy: string | null;
+  /** The latest refusals, newest last (at most 50). */
   refused: string[];
+  /** Every refusal so far, in every run (since promotion-rolls-over). */
+  rejectedMessages?: number;
   /** Why a `stale` or `refused` promotion ended (since Warden-owned proposals). */
   endReason?: string;
 }
