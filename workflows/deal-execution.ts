@@ -115,7 +115,10 @@ export async function dealExecution(rawRun: DealRun): Promise<DealResult> {
   const { carried, start } = splitCarried<CarriedDeal>(rawRun);
   const input = parseInput(DealInputSchema, start, 'dealExecution input');
   const deal = new DealSaga(input, DEAL_GENERATIONS);
-  if (carried) deal.progress.gates.push(...carried.gates);
+  if (carried) {
+    deal.progress.gates.push(...carried.gates);
+    deal.progress.stage = 'awaiting_order_approval';
+  }
   setHandler(dealProgressQuery, () => deal.progress, {
     description: 'Which gate the deal is at, what each gate said, and the result once done.',
   });
@@ -146,9 +149,9 @@ export async function dealExecution(rawRun: DealRun): Promise<DealResult> {
       engine: input.engine,
       symbol: input.symbol,
       ...(input.strategyId !== undefined ? { strategy: input.strategyId } : {}),
-      stage: 'admission',
+      stage: carried ? 'awaiting_order_approval' : 'admission',
     },
-    `${dealSummary(input)}: at admission`,
+    `${dealSummary(input)}: ${carried ? 'its order waits for approval' : 'at admission'}`,
   );
   if (!deal.reconciles) return governDeal(input, deal, carried);
   try {
@@ -162,7 +165,7 @@ export async function dealExecution(rawRun: DealRun): Promise<DealResult> {
 /** The deal's steps in order; each one that ends the deal answers its result. */
 async function governDeal(input: ParsedDealInput, deal: DealSaga, carried?: CarriedDeal): Promise<DealResult> {
   if (deal.claims) {
-    const ended = await deal.claim();
+    const ended = await deal.claim(carried !== undefined);
     if (ended) return ended;
   }
   const admitted: Step<Admitted> = carried?.admitted ?? (await admissionStep(input, deal));

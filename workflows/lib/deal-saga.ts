@@ -102,9 +102,10 @@ export class DealSaga {
    * here: the first workflow's result, a denial, or (after a reset past the
    * pre-execute check) the wait for reconciliation.
    */
-  async claim(): Promise<DealResult | undefined> {
+  async claim(handedOver = false): Promise<DealResult | undefined> {
     const { input, progress } = this;
-    progress.stage = 'claim';
+    // A run handed the deal (its order waiting) takes the claim over quietly: the deal still waits.
+    if (!handedOver) progress.stage = 'claim';
     const claimed: ClaimOutcome = await gates.claimDeal({
       dealId: input.dealId,
       terms: dealTermsOf(input),
