@@ -3,7 +3,7 @@
 // processes). CHAOS_ONLY=load,kill-switch picks scenarios. One table, one JSON
 // summary (.data/reliability/chaos.json); exit code 1 if any verdict failed.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { runLongLived } from './long-lived';
@@ -105,7 +105,13 @@ async function main(): Promise<number> {
     } finally {
       await cluster?.stop();
     }
-    console.log(`  ${results.at(-1)!.passed ? 'pass' : 'FAIL'} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    // Each verdict as it comes, and kept in its scenario's directory: a run stopped later still says why.
+    const result = results.at(-1)!;
+    console.log(`  ${result.passed ? 'pass' : 'FAIL'} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    for (const failure of result.failures.slice(0, 5)) console.log(`    ${failure}`);
+    const dir = path.join(runDir, scenario.name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
   }
   const passed = report('chaos', results, { seconds: (Date.now() - started) / 1000, logs: runDir });
   return passed ? 0 : 1;
