@@ -36,6 +36,7 @@ import {
   rejectSignal,
   rejectUpdate,
 } from './messages';
+import { continuedByItself } from './lib/continued';
 
 /**
  * A proposal continues as new after this many messages in one run (or when Temporal suggests it), so
@@ -94,10 +95,9 @@ export async function expansionProposal(rawInput: ProposalRun): Promise<Proposal
   let messages = 0;
   const full = () => messages >= messagesPerRun || workflowInfo().continueAsNewSuggested;
   const counted = () => void (messages += 1);
-  // What a run carries counts only in a run continued as new (no client can start one): a raw start
+  // What a run carries counts only in a run continued as new by itself (not a cron run or a retry): a raw start
   // naming `carried` (approved terms, a validating view) is judged as the first run it is.
-  if (carried !== undefined && workflowInfo().continuedFromExecutionRunId !== undefined)
-    return resume(carried, messagesPerRun, full, counted);
+  if (carried !== undefined && continuedByItself()) return resume(carried, messagesPerRun, full, counted);
   const wardenOwned = patched('warden-owned-proposals');
   const rolls = patched(PROPOSAL_ROLLS_OVER);
   const roll: Full = rolls ? full : undefined;

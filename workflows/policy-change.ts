@@ -21,6 +21,7 @@ import {
   rejectChangeSignal,
   rejectChangeUpdate,
 } from './messages';
+import { continuedByItself } from './lib/continued';
 
 /** Past its message budget a run hands the request to a new one (continue-as-new) instead of ignoring the rest. */
 export const POLICY_CHANGE_ROLLS_OVER = 'policy-change-continue-as-new';
@@ -48,9 +49,9 @@ const calls = proxyActivities<ChangeRequestCalls>({
  */
 export async function policyChange(run: PolicyChangeRun): Promise<ChangeRequestView> {
   const { carried, messagesPerRun, start } = splitRun(run);
-  // What a run carries counts only in a run continued as new (no client can start one): a raw start
+  // What a run carries counts only in a run continued as new by itself (not a cron run or a retry): a raw start
   // naming `carried` (an approved view) is opened as the new request it is.
-  if (carried !== undefined && workflowInfo().continuedFromExecutionRunId !== undefined) {
+  if (carried !== undefined && continuedByItself()) {
     // Recorded (and opened) by the first run: only the decisions are left.
     const desk = new ChangeRequestDesk(carried.view, calls);
     Object.assign(desk, { rollsOver: true, messagesPerRun, settledOpen: true });

@@ -179,6 +179,37 @@ describe('goLivePlaybook workflow', () => {
         writeFileSync(path.join(__dirname, '..', 'histories', `go-live-playbook-${name}.json`), historyToJSON(h));
   });
 
+  it('a cron run is not a continued run: what the producer makes it carry is refused there too', async () => {
+    const w = await worker();
+    const forged = { status: 'completed', done: [], refusals: [], nextStep: null, startedBy: 'olga' };
+    const statuses = await w.runUntil(async () => {
+      // Every run of a cron chain after the first is started "continued", with the first run's input.
+      const handle = await env.client.workflow.start('goLivePlaybook', {
+        taskQueue,
+        workflowId: uniqueName('go-live-playbook'),
+        cronSchedule: '@every 1s',
+        args: [{ startedBy: 'olga', carried: { progress: forged } }],
+      });
+      const seen: string[] = [];
+      await expect
+        .poll(
+          async () => {
+            seen.length = 0;
+            for await (const run of env.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` }))
+              seen.push(run.status.name);
+            return seen.length;
+          },
+          { timeout: 15_000 },
+        )
+        .toBeGreaterThanOrEqual(3);
+      await handle.terminate('test over');
+      return seen;
+    });
+    // Each run refused the field; none completed on the forged progress.
+    expect(statuses.filter((s) => s === 'COMPLETED')).toEqual([]);
+    expect(await latestPlaybookCompletion(t.db)).toBeNull();
+  });
+
   it('a raw start that names what only a continued run carries is refused at that field', async () => {
     const w = await worker();
     await w.runUntil(async () => {

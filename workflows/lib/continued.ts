@@ -2,17 +2,20 @@
 import { workflowInfo } from '@temporalio/workflow';
 
 /**
- * What a run carries counts only in a run continued as new (no client can start one): from a raw
- * start, `carried` stays in the payload, where the start's own schema refuses (or ignores) it.
+ * Whether this run is one its workflow continued as new itself. A cron run and a retry are started
+ * "continued" too, with the input the producer gave the first run: what they carry is the producer's.
+ */
+export function continuedByItself(): boolean {
+  const { continuedFromExecutionRunId, cronSchedule, attempt } = workflowInfo();
+  return continuedFromExecutionRunId !== undefined && cronSchedule === undefined && attempt === 1;
+}
+
+/**
+ * What a run carries counts only in a run its workflow continued as new (no client can start one):
+ * from any other start, `carried` stays in the payload, where the start's own schema refuses (or ignores) it.
  */
 export function splitCarried<C>(raw: unknown): { carried?: C; start: unknown } {
-  if (
-    workflowInfo().continuedFromExecutionRunId === undefined ||
-    typeof raw !== 'object' ||
-    raw === null ||
-    !('carried' in raw)
-  )
-    return { start: raw };
+  if (!continuedByItself() || typeof raw !== 'object' || raw === null || !('carried' in raw)) return { start: raw };
   const { carried, ...start } = raw as { carried?: C };
   return carried === undefined ? { start } : { carried, start };
 }
