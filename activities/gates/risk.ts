@@ -13,6 +13,8 @@ import {
   ledgerEngines,
   lockStripes,
   readReserveInputs,
+  shareLossGate,
+  takeLossGate,
   type ReserveInputs,
   reserveOnStripe,
   setReservationStatus,
@@ -84,6 +86,7 @@ export async function reserveInTransaction(
   if (prior) return storedDecision(prior);
   const stripe = stripeOf(request.key);
   const engines = ledgerEngines(request.engine);
+  await shareLossGate(trx, day);
   const inputs = await readReserveInputs(trx, engines, day);
   const booked: string[] = [];
   let check: RiskCheck = { ok: true };
@@ -158,6 +161,7 @@ export async function settleResult(
     const { engine, day, amount, stripe } = row!;
     // The position before the ledgers, in the order an exit's admission takes them: never a deadlock.
     if (request.position) await lockPosition(trx, request.position.position, request.actor);
+    if (request.realizedLoss > 0) await takeLossGate(trx, day);
     for (const ledger of ledgerEngines(engine))
       await adjustStripe(
         trx,

@@ -118,6 +118,24 @@ export async function reserveOnStripe(
   return false;
 }
 
+/** The advisory lock class of a day's loss gate ("LOSS"); the day is its key. */
+const LOSS_GATE_LOCK = 0x4c4f_5353;
+
+/**
+ * Seed 000's loss limit across stripes: a reserve reads the day's realized loss under the day's loss
+ * gate, shared (reserves never wait on each other), and a settle that books a loss takes it alone first.
+ * Without it a loss booked on one stripe while a reserve took another was a write skew: the reserve was
+ * admitted after the loss that reached the cap had committed (the reliability harness's load, issue 15).
+ */
+export async function shareLossGate(trx: Db, day: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock_shared(${LOSS_GATE_LOCK}::int, hashtext(${day}))`.execute(trx);
+}
+
+/** A settle's side of the loss gate: after the position (an exit takes its position first), before any stripe. */
+export async function takeLossGate(trx: Db, day: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${LOSS_GATE_LOCK}::int, hashtext(${day}))`.execute(trx);
+}
+
 /** An engine's day with its stripes locked, and the policy its shares come from. */
 export interface LockedDay {
   policy: RiskPolicy | undefined;

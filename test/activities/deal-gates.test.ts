@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDealActivities } from '../../activities/deal-gates';
+import { reserveInTransaction } from '../../activities/gates/risk';
 import { verifyAuditChain } from '../../src/db/audit.repository';
 import {
   createRecommendation,
@@ -13,6 +14,7 @@ import { ledgerReport, listRiskPolicies, upsertRiskPolicy } from '../../src/db/r
 import { DEFAULT_GOVERNOR_SETTINGS, decidePermit } from '../../src/domain/permits/rules';
 import { evaluateProdGate, type HeimdallPolicy } from '../../src/domain/prod-eligibility/rules';
 import { utcDay } from '../../src/domain/risk/rules';
+import { stripeOf } from '../../src/domain/risk/stripes';
 import { createTestDatabase, type TestDatabase } from '../helpers';
 
 // The deal gates through their activities, on a real database; only the control plane's port is stubbed.
@@ -181,6 +183,41 @@ describe('risk guard on PostgreSQL', () => {
     );
     expect(await reserve('x2', 'MARKETING', 1)).toMatchObject({ ok: true });
     expect(await reserve('x3', 'MARKETING', 1)).toMatchObject({ ok: false, reason: 'daily_action_limit_reached' });
+  });
+
+  it('a settle that books a loss waits for a reserve in flight: the loss is never booked under a reserve that read the day without it', async () => {
+    // Keys on other stripes (of every ledger): only the day's loss gate can order them.
+    const keys = Array.from({ length: 64 }, (_, i) => `loss-${i}`);
+    const booked = keys[0]!;
+    const racing = keys.find((k) => stripeOf(k) !== stripeOf(booked))!;
+    await reserve(booked, 'CAPITAL', 200);
+    // A reserve in flight: decided, its transaction not yet committed.
+    const inFlight = await t.db.startTransaction().execute();
+    expect(
+      await reserveInTransaction(inFlight, {
+        key: racing,
+        engine: 'CAPITAL',
+        amount: 10,
+        actor: 'test',
+        at,
+      }),
+    ).toMatchObject({ ok: true });
+    let settled = false;
+    const settle = gates(t)
+      .settleResult({ key: booked, realizedLoss: 150, actor: 'test' })
+      .finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Booked now, the loss would reach CAPITAL's cap (150) under a reserve that read the day without it.
+    expect(settled).toBe(false);
+    await inFlight.commit().execute();
+    expect(await settle).toMatchObject({ status: 'settled', realizedLoss: 150 });
+    expect(await reserve('loss-after', 'CAPITAL', 10)).toMatchObject({ ok: false, reason: 'daily_loss_limit_reached' });
+    // In the order the risk events were written, the reserve came before the loss.
+    const events = await t.db.selectFrom('risk_event').select(['kind', 'idempotency_key']).orderBy('id').execute();
+    expect(events.map((e) => `${e.kind} ${e.idempotency_key}`).slice(1, 3)).toEqual([
+      `RESERVE ${racing}`,
+      `SETTLE ${booked}`,
+    ]);
   });
 
   it('is idempotent per key: the first decision is returned and counted once', async () => {
