@@ -8,7 +8,7 @@ import {
   type ExecutionClass,
   ExecutionClassSchema,
 } from '../control-plane/types';
-import { safeText, TokenTextSchema } from '../shared/validation';
+import { safeText, TokenTextSchema, MessagesPerRunSchema } from '../shared/validation';
 import type { CommandStatus } from './metrics';
 import { ApproverRoleSchema, CommandTypeSchema, type Phase } from './phases';
 
@@ -34,7 +34,7 @@ export const CommandExecutionInputSchema = z.strictObject({
    */
   executionClass: ExecutionClassSchema.optional(),
   /** Decisions a waiting run takes before it hands over to a new one (a server takes 10,000 signals a run). */
-  messagesPerRun: z.number().int().min(10).max(5000).optional(),
+  messagesPerRun: MessagesPerRunSchema.optional(),
 });
 export type CommandExecutionInput = z.input<typeof CommandExecutionInputSchema>;
 export const DEFAULT_COMMAND_MESSAGES_PER_RUN = 500;

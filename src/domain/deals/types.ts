@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MessagesPerRunSchema } from '../shared/validation';
 import {
   ActorSchema,
   type ApplyMode,
@@ -61,7 +62,7 @@ export const DealInputSchema = z.strictObject({
    * Approvals a run takes while the order waits before it hands over to a new run (default 500), as
    * when the server suggests one: a flood would grow its history to the server's limit, which ends it.
    */
-  messagesPerRun: z.number().int().min(10).max(5000).optional(),
+  messagesPerRun: MessagesPerRunSchema.optional(),
 });
 export type DealInput = z.input<typeof DealInputSchema>;
 export const DEFAULT_DEAL_MESSAGES_PER_RUN = 500;

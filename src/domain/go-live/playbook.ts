@@ -5,7 +5,7 @@ import type { HealthStatus } from '../system-health/rules';
 import { RELEASE_APPROVER_ROLES } from '../identity/roles';
 import type { ApprovalClaimCheck as ApproverCheck } from '../identity/approval-check';
 import { checkSeparation } from '../identity/separation';
-import { describeIssues, safeText, TokenTextSchema } from '../shared/validation';
+import { describeIssues, safeText, TokenTextSchema, MessagesPerRunSchema } from '../shared/validation';
 
 /**
  * Seed 004 PACK H: nine concrete launch steps, taken in order. Band-aware:
@@ -145,7 +145,7 @@ export type AbandonPayload = z.infer<typeof AbandonPayloadSchema>;
 export const PlaybookInputSchema = z.strictObject({
   startedBy: ActorSchema,
   /** Steps and abandonments a run takes before it hands over to a new one (a server takes 10,000 signals a run). */
-  messagesPerRun: z.number().int().min(10).max(5000).optional(),
+  messagesPerRun: MessagesPerRunSchema.optional(),
 });
 export type PlaybookInput = z.infer<typeof PlaybookInputSchema>;
 export const DEFAULT_PLAYBOOK_MESSAGES_PER_RUN = 500;

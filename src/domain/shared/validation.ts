@@ -200,3 +200,9 @@ const BIGINT_MAX = 9_223_372_036_854_775_807n;
 export function rowIdSchema(message: string): z.ZodType<string> {
   return z.string().refine((id) => /^[1-9][0-9]{0,18}$/.test(id) && BigInt(id) <= BIGINT_MAX, message);
 }
+
+/**
+ * Messages a long wait takes in one run before it hands over to a new one (a server takes 10,000
+ * signals a run, and a flood would grow one run's history to the server's limit).
+ */
+export const MessagesPerRunSchema = z.number().int().min(10).max(5000);
