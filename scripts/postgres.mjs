@@ -77,7 +77,10 @@ export async function startPostgres({ durable = false } = {}) {
   const flush = durable ? '-c fsync=on -c full_page_writes=on' : '-c fsync=off -c full_page_writes=off';
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 ${flush} -c max_connections=200`;
   pgRun('pg_ctl', ['-D', dataDir, '-w', '-l', join(dir, 'postgres.log'), '-o', options, 'start']);
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  // Clients connect over the Unix socket in `dir` (libpq and node-postgres read `host` from the query):
+  // on a loopback TCP connection each query's write ran the kernel's TCP path for the server too, and that
+  // was the largest single cost of a governed deal in the worker's profile. The TCP port stays open.
+  const url = `postgres://postgres@localhost:${port}/postgres?host=${encodeURIComponent(dir)}`;
   log(`PostgreSQL (${bin}) on ${url}, data in ${dataDir}`);
   return {
     url,

@@ -79,7 +79,8 @@ async function clearDeal(
   const clear = input.clear!;
   const at = new Date(clear.at);
   let exit = false;
-  if ((await findReservation(trx, clear.key)) === undefined) {
+  const prior = await findReservation(trx, clear.key);
+  if (prior === undefined) {
     const state = await readControlPlaneState(trx, { share: true });
     // An exit holds its part of the position (judged in src/domain/deals/exits.ts): in reduce mode only
     // exits pass, and in any mode an exit takes no daily exposure.
@@ -101,14 +102,11 @@ async function clearDeal(
       return { cleared: false, gate: 'control_plane', reason: entry.reason, detail: entry.detail };
     }
   }
-  const reserved = await reserveInTransaction(trx, {
-    key: clear.key,
-    engine: input.engine,
-    amount: clear.amount,
-    actor: clear.actor,
-    at,
-    exit,
-  });
+  const reserved = await reserveInTransaction(
+    trx,
+    { key: clear.key, engine: input.engine, amount: clear.amount, actor: clear.actor, at, exit },
+    { prior },
+  );
   audits.push(reserveAudit(reserved, clear.actor));
   if (!reserved.ok) {
     if (exit) await dropExitHold(trx, clear.key);

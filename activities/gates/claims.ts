@@ -4,7 +4,14 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../src/db/database';
 import { appendAuditEvent } from '../../src/db/audit.repository';
 import { readChangeRequest } from '../../src/db/change-requests.repository';
-import { dealIdUsed, findClaim, insertClaim, lockDealId, setClaimRun } from '../../src/db/deal-claims.repository';
+import {
+  dealIdUsed,
+  findClaim,
+  insertClaim,
+  insertFirstClaim,
+  lockDealId,
+  setClaimRun,
+} from '../../src/db/deal-claims.repository';
 import { AuditKind } from '../../src/domain/audit/kinds';
 import type { DealActivities, ReconciliationAudit } from '../../src/domain/deals/activities';
 import { type ClaimOutcome, type ClaimRequest, decideClaim, releaseCounts } from '../../src/domain/deals/claims';
@@ -13,12 +20,14 @@ import { type ClaimOutcome, type ClaimRequest, decideClaim, releaseCounts } from
  * Claims a deal id once, with its terms. Serialised per deal id, so two
  * workflows racing for one id cannot both claim it; a retry by the same run
  * is granted again. A second workflow answered with the first one's result
- * is audited (once per run), so the log says who asked again.
+ * is audited (once per run), so the log says who asked again. A deal id never seen is claimed in one
+ * statement (what decideClaim grants it); anything else is decided under the lock.
  */
 export async function claimDeal(
   db: Kysely<Database>,
   request: ClaimRequest & { actor: string },
 ): Promise<ClaimOutcome> {
+  if (await insertFirstClaim(db, request)) return { outcome: 'claimed' };
   return db.transaction().execute(async (trx) => {
     await lockDealId(trx, request.dealId);
     const existing = await findClaim(trx, request.dealId, { forUpdate: true });

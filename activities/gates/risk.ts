@@ -61,15 +61,19 @@ export async function reserveExposure(
   return decision;
 }
 
-/** The reserve itself, inside the caller's transaction (admitDeal's, or its own); the caller appends its audit. */
+/**
+ * The reserve itself, inside the caller's transaction (admitDeal's, or its own); the caller appends its
+ * audit. A caller that already looked the key up in this transaction passes what it found (`looked`).
+ */
 export async function reserveInTransaction(
   trx: Transaction<Database>,
   request: ReserveRequest,
+  looked?: { prior: Awaited<ReturnType<typeof findReservation>> },
 ): Promise<ReserveDecision> {
   const day = utcDay(request.at ?? new Date());
   // A concurrent first try of the same key cannot also pass: the reservation's key is unique, and the
   // loser's transaction fails and is retried, to find this one.
-  const prior = await findReservation(trx, request.key);
+  const prior = looked ? looked.prior : await findReservation(trx, request.key);
   // A reservation already settled or released is over: a new run (a reset) asking again gets no exposure
   // it does not hold. Only one still reserved (or a denial) is the first decision a retry sees.
   if (prior && (prior.status === 'settled' || prior.status === 'released'))
@@ -160,7 +164,7 @@ export async function settleResult(
     if (!settle.settle) return settle.outcome;
     const { engine, day, amount, stripe } = row!;
     // The position before the ledgers, in the order an exit's admission takes them: never a deadlock.
-    if (request.position) await lockPosition(trx, request.position.position, request.actor);
+    const held = request.position && (await lockPosition(trx, request.position.position, request.actor));
     if (request.realizedLoss > 0) await takeLossGate(trx, day);
     for (const ledger of ledgerEngines(engine))
       await adjustStripe(
@@ -184,13 +188,17 @@ export async function settleResult(
     // An exit's hold on the position ends as the position itself moves.
     await dropExitHold(trx, request.key);
     if (request.position)
-      await applyDealToPosition(trx, {
-        key: request.key,
-        position: request.position.position,
-        side: request.position.side,
-        amount,
-        actor: request.actor,
-      });
+      await applyDealToPosition(
+        trx,
+        {
+          key: request.key,
+          position: request.position.position,
+          side: request.position.side,
+          amount,
+          actor: request.actor,
+        },
+        held,
+      );
     return { key: row!.idempotency_key, status: 'settled', amount, realizedLoss: request.realizedLoss };
   });
 }

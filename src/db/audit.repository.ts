@@ -25,10 +25,19 @@ export interface AuditEntry {
  */
 export const AUDIT_CHAINS = 8;
 const AUDIT_CHAIN_LOCK = 0x5741_5244; // "WARD"; the chain is the lock's second key
-const chainHeld = new WeakMap<Transaction<Database>, number>();
+/**
+ * The chain a transaction holds, and its head once read: no other transaction appends to a chain this one
+ * holds, so each append after the first chains to the hash the one before wrote. Sound while no append is
+ * undone by a rollback to a savepoint: the one savepoint there is (reserveOnStripe) has none in between.
+ */
+interface HeldChain {
+  chain: number;
+  head?: string;
+}
+const chainHeld = new WeakMap<Transaction<Database>, HeldChain>();
 let fallbackChain = 0;
 
-async function takeChain(trx: Transaction<Database>): Promise<number> {
+async function takeChain(trx: Transaction<Database>): Promise<HeldChain> {
   const held = chainHeld.get(trx);
   if (held !== undefined) return held;
   // No ORDER BY: the scan stops at the first lock taken, so no other chain is locked in passing.
@@ -42,8 +51,9 @@ async function takeChain(trx: Transaction<Database>): Promise<number> {
     chain = fallbackChain = (fallbackChain + 1) % AUDIT_CHAINS;
     await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK}::int, ${chain}::int)`.execute(trx);
   }
-  chainHeld.set(trx, chain);
-  return chain;
+  const taken = { chain };
+  chainHeld.set(trx, taken);
+  return taken;
 }
 
 /** Appends one event to a hash chain; must run inside the caller's transaction. */
@@ -51,27 +61,31 @@ export async function appendAuditEvent(
   trx: Transaction<Database>,
   entry: AuditEntry,
 ): Promise<AuditEventRow | undefined> {
-  const chain = await takeChain(trx);
+  const held = await takeChain(trx);
   if (Date.now() >= nextEpochAt) {
     nextEpochAt = Date.now() + EPOCH_INTERVAL_MS;
-    await appendEpoch(trx, chain);
+    await appendEpoch(trx, held);
   }
-  return appendToChain(trx, chain, entry);
+  return appendToChain(trx, held, entry);
 }
 
 async function appendToChain(
   trx: Transaction<Database>,
-  chain: number,
+  held: HeldChain,
   entry: AuditEntry,
 ): Promise<AuditEventRow | undefined> {
-  const last = await trx
-    .selectFrom('audit_event')
-    .select('hash')
-    .where('chain', '=', chain)
-    .orderBy('id', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  const prevHash = last?.hash ?? GENESIS_HASH;
+  const { chain } = held;
+  held.head ??=
+    (
+      await trx
+        .selectFrom('audit_event')
+        .select('hash')
+        .where('chain', '=', chain)
+        .orderBy('id', 'desc')
+        .limit(1)
+        .executeTakeFirst()
+    )?.hash ?? GENESIS_HASH;
+  const prevHash = held.head;
   // Round-trip through JSON so the hashed details equal what jsonb stores. PostgreSQL refuses
   // U+0000 in text and jsonb: escaped (before hashing), so no payload can make an audit write fail for ever.
   // Approval tokens and their references are credentials: masked here, whoever wrote the event.
@@ -99,7 +113,10 @@ async function appendToChain(
     .returningAll()
     .executeTakeFirst();
   // Only an event actually appended announces itself: a retried writer's duplicate enqueues nothing.
-  if (row) await enqueueNotification(trx, row);
+  if (row) {
+    held.head = row.hash;
+    await enqueueNotification(trx, row);
+  }
   return row;
 }
 
@@ -122,7 +139,8 @@ export async function recordAuditEpoch(db: Kysely<Database>): Promise<void> {
   await db.transaction().execute(async (trx) => appendEpoch(trx, await takeChain(trx)));
 }
 
-async function appendEpoch(trx: Transaction<Database>, own: number): Promise<void> {
+async function appendEpoch(trx: Transaction<Database>, held: HeldChain): Promise<void> {
+  const own = held.chain;
   const heads = await sql<ChainHead>`
     select c as chain, e.id::text as id, e.hash from generate_series(0, ${AUDIT_CHAINS - 1}::int) c
     cross join lateral (select id, hash from audit_event where chain = c order by id desc limit 1) e
@@ -137,7 +155,7 @@ async function appendEpoch(trx: Transaction<Database>, own: number): Promise<voi
     .limit(1)
     .executeTakeFirst();
   if (JSON.stringify(previous?.details['heads'] ?? null) === JSON.stringify(heads.rows)) return;
-  await appendToChain(trx, own, {
+  await appendToChain(trx, held, {
     actor: 'warden',
     kind: AuditKind.audit.epoch,
     subject: 'audit',

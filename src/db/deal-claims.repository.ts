@@ -64,6 +64,25 @@ export async function insertClaim(
     .execute();
 }
 
+/**
+ * A first claim in one statement: inserted when the deal id has no claim and left nothing from before
+ * claims (decideClaim's first rule). False when anything is there: the caller then decides under the
+ * deal id's lock. A racer that inserts meanwhile makes the locked path's insert fail and retry, to find it.
+ */
+export async function insertFirstClaim(
+  db: Db,
+  claim: { dealId: string; terms: DealTerms; workflowId: string; runId: string },
+): Promise<boolean> {
+  const inserted = await sql<{ deal_id: string }>`
+    insert into deal_claim (deal_id, terms, workflow_id, run_id, stage, result)
+    select ${claim.dealId}, ${JSON.stringify(claim.terms)}::jsonb, ${claim.workflowId}, ${claim.runId}, 'claimed', null
+    where not exists (select 1 from risk_reservation where idempotency_key = ${`${DEAL_KEY_PREFIX}${claim.dealId}`})
+      and not exists (select 1 from execution_permit where deal_id = ${claim.dealId})
+    on conflict (deal_id) do nothing
+    returning deal_id`.execute(db);
+  return inserted.rows.length === 1;
+}
+
 /** A new run of the claiming workflow (a reset, a restart after it closed) takes the claim over. */
 export async function setClaimRun(trx: Db, dealId: string, runId: string): Promise<void> {
   await trx

@@ -102,20 +102,24 @@ export async function listPositionDetails(
 
 /** The position row, locked, created at 0 first if missing. */
 export async function lockPosition(trx: Transaction<Database>, key: PositionKey, actor: string): Promise<number> {
+  const lock = () =>
+    trx
+      .selectFrom('position')
+      .select('quantity')
+      .where('scope', '=', key.scope)
+      .where('scope_id', '=', key.scopeId)
+      .where('symbol', '=', key.symbol)
+      .forUpdate()
+      .executeTakeFirst();
+  // The row exists after a symbol's first deal: one round trip then; created (by whoever is first) before.
+  const row = await lock();
+  if (row) return row.quantity;
   await trx
     .insertInto('position')
     .values({ ...matching(key), updated_by: actor })
     .onConflict((oc) => oc.columns(['scope', 'scope_id', 'symbol']).doNothing())
     .execute();
-  const row = await trx
-    .selectFrom('position')
-    .select('quantity')
-    .where('scope', '=', key.scope)
-    .where('scope_id', '=', key.scopeId)
-    .where('symbol', '=', key.symbol)
-    .forUpdate()
-    .executeTakeFirstOrThrow();
-  return row.quantity;
+  return (await lock())!.quantity;
 }
 
 async function writePosition(
@@ -159,6 +163,8 @@ async function writePosition(
 export async function applyDealToPosition(
   trx: Transaction<Database>,
   input: { key: string; position: PositionKey; side: 'buy' | 'sell'; amount: number; actor: string },
+  /** The position's quantity, where the caller already holds its row in this transaction. */
+  locked?: number,
 ): Promise<void> {
   const done = await trx
     .selectFrom('position_event')
@@ -166,7 +172,7 @@ export async function applyDealToPosition(
     .where('idempotency_key', '=', input.key)
     .executeTakeFirst();
   if (done) return;
-  const before = await lockPosition(trx, input.position, input.actor);
+  const before = locked ?? (await lockPosition(trx, input.position, input.actor));
   const quantity = positionAfter(before, input.side, input.amount);
   await writePosition(trx, input.position, {
     quantity,
