@@ -16,6 +16,7 @@ import {
   shareLossGate,
   takeLossGate,
   type ReserveInputs,
+  reserveOnFreeStripe,
   reserveOnStripe,
   setReservationStatus,
   writeStripes,
@@ -35,8 +36,9 @@ import { mayTakeHomeStripe, reserveOnTotals, stripeOf } from '../../src/domain/r
 
 /**
  * Seed 000's reserve_exposure with dual control. Exact: an engine's day is striped
- * (src/domain/risk/stripes.ts), and a reserve either fits its home stripe's share of every cap or is
- * decided on the day's totals with every stripe locked, so racing reserves cannot overshoot a cap. The
+ * (src/domain/risk/stripes.ts), and a reserve either fits one stripe's share of every cap (a free one
+ * first, else its home stripe) or is decided on the day's totals with every stripe locked, so racing
+ * reserves cannot overshoot a cap. The
  * idempotency key makes a retry return the first decision, counted once.
  *
  * The decision also goes on the audit chain, in a transaction of its own: the ledger rows are never
@@ -88,14 +90,24 @@ export async function reserveInTransaction(
       detail: `reservation ${request.key} was ${prior.status} before`,
     };
   if (prior) return storedDecision(prior);
-  const stripe = stripeOf(request.key);
+  const home = stripeOf(request.key);
   const engines = ledgerEngines(request.engine);
   await shareLossGate(trx, day);
   const inputs = await readReserveInputs(trx, engines, day);
-  const booked: string[] = [];
-  let check: RiskCheck = { ok: true };
   const kind = { exit: request.exit === true };
-  for (const engine of engines) {
+  // Where every engine's shares may take it, one stripe no other reserve holds takes it on all at once.
+  const free =
+    !kind.exit &&
+    engines.every((engine) => {
+      const { policy, dayLoss } = inputs.get(engine)!;
+      return policy !== undefined && mayTakeHomeStripe(policy, dayLoss, request.amount);
+    })
+      ? await reserveOnFreeStripe(trx, { engines, day, home }, request.amount)
+      : undefined;
+  const stripe = free ?? home;
+  const booked: string[] = free === undefined ? [] : [...engines];
+  let check: RiskCheck = { ok: true };
+  for (const engine of engines.slice(booked.length)) {
     check = await reserveOnEngine(trx, { engine, day, stripe }, inputs.get(engine)!, request.amount, kind);
     if (!check.ok) break;
     booked.push(engine);
@@ -165,14 +177,6 @@ export async function settleResult(
     const { engine, day, amount, stripe } = row!;
     // The position before the ledgers, in the order an exit's admission takes them: never a deadlock.
     const held = request.position && (await lockPosition(trx, request.position.position, request.actor));
-    if (request.realizedLoss > 0) await takeLossGate(trx, day);
-    for (const ledger of ledgerEngines(engine))
-      await adjustStripe(
-        trx,
-        { engine: ledger, day, stripe },
-        { openRisk: -amount, loss: request.realizedLoss },
-        'to_day',
-      );
     await setReservationStatus(trx, request.key, { status: 'settled', realizedLoss: request.realizedLoss });
     await insertRiskEvent(trx, {
       engine,
@@ -199,6 +203,15 @@ export async function settleResult(
         },
         held,
       );
+    // The ledgers last: the stripes every deal shares are held for the commit alone. The loss gate first.
+    if (request.realizedLoss > 0) await takeLossGate(trx, day);
+    for (const ledger of ledgerEngines(engine))
+      await adjustStripe(
+        trx,
+        { engine: ledger, day, stripe },
+        { openRisk: -amount, loss: request.realizedLoss },
+        'to_day',
+      );
     return { key: row!.idempotency_key, status: 'settled', amount, realizedLoss: request.realizedLoss };
   });
 }
@@ -223,13 +236,6 @@ export async function releaseInTransaction(
   const release = decideRelease(row, request.key);
   if (!release.release) return release.outcome;
   const { engine, day, amount, stripe, counts_exposure } = row!;
-  for (const ledger of ledgerEngines(engine))
-    await adjustStripe(
-      trx,
-      { engine: ledger, day, stripe },
-      { exposure: counts_exposure ? -amount : 0, openRisk: -amount, actions: -1 },
-      'to_day',
-    );
   await setReservationStatus(trx, request.key, { status: 'released' });
   await dropExitHold(trx, request.key);
   await insertRiskEvent(trx, {
@@ -242,5 +248,13 @@ export async function releaseInTransaction(
     actor: request.actor,
     details: { day },
   });
+  // The ledgers last, as a settle moves them.
+  for (const ledger of ledgerEngines(engine))
+    await adjustStripe(
+      trx,
+      { engine: ledger, day, stripe },
+      { exposure: counts_exposure ? -amount : 0, openRisk: -amount, actions: -1 },
+      'to_day',
+    );
   return { key: request.key, released: true, status: 'released' as const };
 }

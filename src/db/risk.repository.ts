@@ -118,6 +118,48 @@ export async function reserveOnStripe(
   return false;
 }
 
+/**
+ * The reserve on one stripe of every engine at once, the same stripe for all (the reservation records one),
+ * the first from `home` on whose rows the shares fit and that no other transaction holds: SKIP LOCKED, so
+ * it never waits, and so takes no lock out of order. The stripe taken, or undefined with nothing changed
+ * (every fitting stripe busy, none fitting, or the day's stripes not there yet): the caller then decides
+ * stripe by stripe, waiting. Under its own savepoint: a row locked in passing is let go with it.
+ */
+export async function reserveOnFreeStripe(
+  trx: Db,
+  at: { engines: readonly string[]; day: string; home: number },
+  amount: number,
+): Promise<number | undefined> {
+  const fits = (t: string) => sql`
+    (${sql.ref(`${t}.exposure_share`)} is null or ${sql.ref(`${t}.exposure_used`)} + ${amount} <= ${sql.ref(`${t}.exposure_share`)})
+    and (${sql.ref(`${t}.open_risk_share`)} is null or ${sql.ref(`${t}.open_risk_reserved`)} + ${amount} <= ${sql.ref(`${t}.open_risk_share`)})
+    and (${sql.ref(`${t}.actions_share`)} is null or ${sql.ref(`${t}.actions`)} + 1 <= ${sql.ref(`${t}.actions_share`)})`;
+  const [first, second] = at.engines;
+  const pick =
+    second === undefined
+      ? sql`select a.stripe from risk_ledger_stripe a
+            where a.engine = ${first} and a.day = ${at.day} and ${fits('a')}
+            order by (a.stripe - ${at.home} + ${LEDGER_STRIPES}) % ${LEDGER_STRIPES}
+            for update of a skip locked limit 1`
+      : sql`select a.stripe from risk_ledger_stripe a
+            join risk_ledger_stripe b on b.engine = ${second} and b.day = a.day and b.stripe = a.stripe
+            where a.engine = ${first} and a.day = ${at.day} and ${fits('a')} and ${fits('b')}
+            order by (a.stripe - ${at.home} + ${LEDGER_STRIPES}) % ${LEDGER_STRIPES}
+            for update of a, b skip locked limit 1`;
+  await sql`savepoint free_stripe`.execute(trx);
+  const updated = await sql<{ stripe: number }>`
+    with pick as (${pick})
+    update risk_ledger_stripe l
+    set exposure_used = l.exposure_used + ${amount}, open_risk_reserved = l.open_risk_reserved + ${amount},
+        actions = l.actions + 1
+    from pick
+    where l.engine in (${sql.join([...at.engines])}) and l.day = ${at.day} and l.stripe = pick.stripe
+    returning l.stripe`.execute(trx);
+  if (updated.rows.length === at.engines.length) return updated.rows[0]!.stripe;
+  await sql`rollback to savepoint free_stripe`.execute(trx);
+  return undefined;
+}
+
 /** The advisory lock class of a day's loss gate ("LOSS"); the day is its key. */
 const LOSS_GATE_LOCK = 0x4c4f_5353;
 

@@ -220,6 +220,56 @@ describe('risk guard on PostgreSQL', () => {
     ]);
   });
 
+  it('a reserve whose home stripe another transaction holds takes a free stripe at once, and its settle gives that one back', async () => {
+    await reserve('stripe-seed', 'CAPITAL', 1); // the day's stripes exist
+    const key = 'stripe-racer';
+    const home = stripeOf(key);
+    // Another transaction holds the home stripe of both ledgers (GLOBAL's and CAPITAL's), and keeps it.
+    const holder = await t.db.startTransaction().execute();
+    await holder
+      .selectFrom('risk_ledger_stripe')
+      .select('stripe')
+      .where('day', '=', day)
+      .where('stripe', '=', home)
+      .forUpdate()
+      .execute();
+    try {
+      // Before today's change this waited for the holder: the race below settles which came first.
+      const reserved = reserve(key, 'CAPITAL', 10);
+      const first = await Promise.race([
+        reserved.then(() => 'reserved'),
+        new Promise((resolve) => setTimeout(() => resolve('waited'), 2000)),
+      ]);
+      expect(first).toBe('reserved');
+      expect(await reserved).toMatchObject({ ok: true });
+    } finally {
+      await holder.rollback().execute();
+    }
+    const row = await t.db
+      .selectFrom('risk_reservation')
+      .select('stripe')
+      .where('idempotency_key', '=', key)
+      .executeTakeFirstOrThrow();
+    expect(row.stripe).not.toBe(home);
+    const onStripe = () =>
+      t.db
+        .selectFrom('risk_ledger_stripe')
+        .select(['engine', 'open_risk_reserved'])
+        .where('day', '=', day)
+        .where('stripe', '=', row.stripe)
+        .orderBy('engine')
+        .execute();
+    expect((await onStripe()).map((s) => [s.engine, Number(s.open_risk_reserved)])).toEqual([
+      ['CAPITAL', 10 + (stripeOf('stripe-seed') === row.stripe ? 1 : 0)],
+      ['GLOBAL', 10 + (stripeOf('stripe-seed') === row.stripe ? 1 : 0)],
+    ]);
+    await gates(t).settleResult({ key, realizedLoss: 0, actor: 'test' });
+    expect((await onStripe()).map((s) => Number(s.open_risk_reserved))).toEqual(
+      stripeOf('stripe-seed') === row.stripe ? [1, 1] : [0, 0],
+    );
+    expect(await ledger('CAPITAL')).toMatchObject({ exposureUsed: 11, openRiskReserved: 1, actions: 2 });
+  });
+
   it('is idempotent per key: the first decision is returned and counted once', async () => {
     const first = await reserve('same', 'WHOLESALE', 100);
     const again = await reserve('same', 'WHOLESALE', 100);
