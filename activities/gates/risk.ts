@@ -178,16 +178,6 @@ export async function settleResult(
     // The position before the ledgers, in the order an exit's admission takes them: never a deadlock.
     const held = request.position && (await lockPosition(trx, request.position.position, request.actor));
     await setReservationStatus(trx, request.key, { status: 'settled', realizedLoss: request.realizedLoss });
-    await insertRiskEvent(trx, {
-      engine,
-      kind: 'SETTLE',
-      ok: true,
-      reason: null,
-      amount,
-      key: request.key,
-      actor: request.actor,
-      details: { day, realizedLoss: request.realizedLoss },
-    });
     // Warden's own position moves with the settle, in its transaction: only once the reservation is settled.
     // An exit's hold on the position ends as the position itself moves.
     await dropExitHold(trx, request.key);
@@ -203,7 +193,8 @@ export async function settleResult(
         },
         held,
       );
-    // The ledgers last: the stripes every deal shares are held for the commit alone. The loss gate first.
+    // The ledgers last, so the stripes every deal shares are held for the event and the commit alone (the
+    // loss gate first); the event after them, so risk events are in the order the ledgers moved.
     if (request.realizedLoss > 0) await takeLossGate(trx, day);
     for (const ledger of ledgerEngines(engine))
       await adjustStripe(
@@ -212,6 +203,16 @@ export async function settleResult(
         { openRisk: -amount, loss: request.realizedLoss },
         'to_day',
       );
+    await insertRiskEvent(trx, {
+      engine,
+      kind: 'SETTLE',
+      ok: true,
+      reason: null,
+      amount,
+      key: request.key,
+      actor: request.actor,
+      details: { day, realizedLoss: request.realizedLoss },
+    });
     return { key: row!.idempotency_key, status: 'settled', amount, realizedLoss: request.realizedLoss };
   });
 }
@@ -238,6 +239,14 @@ export async function releaseInTransaction(
   const { engine, day, amount, stripe, counts_exposure } = row!;
   await setReservationStatus(trx, request.key, { status: 'released' });
   await dropExitHold(trx, request.key);
+  // The ledgers last, then their event, as a settle moves them.
+  for (const ledger of ledgerEngines(engine))
+    await adjustStripe(
+      trx,
+      { engine: ledger, day, stripe },
+      { exposure: counts_exposure ? -amount : 0, openRisk: -amount, actions: -1 },
+      'to_day',
+    );
   await insertRiskEvent(trx, {
     engine,
     kind: 'RELEASE',
@@ -248,13 +257,5 @@ export async function releaseInTransaction(
     actor: request.actor,
     details: { day },
   });
-  // The ledgers last, as a settle moves them.
-  for (const ledger of ledgerEngines(engine))
-    await adjustStripe(
-      trx,
-      { engine: ledger, day, stripe },
-      { exposure: counts_exposure ? -amount : 0, openRisk: -amount, actions: -1 },
-      'to_day',
-    );
   return { key: request.key, released: true, status: 'released' as const };
 }
