@@ -18,6 +18,7 @@ import { auditReconciliation, claimDeal } from './gates/claims';
 import { recordClaimOutcome } from '../src/db/deal-claims.repository';
 import type { DealActivities, DealPolicyActivities } from '../src/domain/deals/activities';
 import { admitDeal } from './gates/admission';
+import { engageOnKill } from './strategy-gate';
 import type { GovernorSettings } from '../src/domain/permits/rules';
 
 export interface DealActivityDeps {
@@ -26,7 +27,7 @@ export interface DealActivityDeps {
   /** Does this worker serve an `executeDeal` on Warden's own queue? Without one, admission denies `no_executor`. */
   executorServed?: boolean;
   /** Reaches the control plane for auto-disarm (signal-with-start, so it is never lost). */
-  controlPlane: Pick<ControlPlanePort, 'setApplyMode' | 'refreshCapitalBand'>;
+  controlPlane: Pick<ControlPlanePort, 'setApplyMode' | 'refreshCapitalBand' | 'engageKillSwitch'>;
   capitalBands?: CapitalBandThresholds;
 }
 
@@ -48,6 +49,9 @@ export function createDealActivities({
   return {
     async admitDeal(input) {
       const admission = await admitDeal({ db, governor, executorServed }, input);
+      // A KILL verdict of the strategy gate, decided in admission's transaction, engages from here.
+      if (input.clear?.strategy && admission.strategy)
+        await engageOnKill(controlPlane, input.clear.strategy, admission.strategy);
       // The reservation stands whatever happens to the nudge; the tripwire's run re-measures too.
       if (admission.clearance?.cleared) await nudgeAfterReserve();
       return admission;

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../src/db/database';
 import { appendAuditEvent } from '../src/db/audit.repository';
 import { AuditKind } from '../src/domain/audit/kinds';
@@ -55,14 +55,8 @@ export function createStrategyGateActivities({ db, controlPlane }: StrategyGateD
   return {
     /** The strategy gate for one order; a KILL verdict engages the kill switch from here. */
     async evaluateStrategyGate(order) {
-      const outcome = await evaluateStrategyOrder(db, order);
-      if (outcome.enabled && outcome.kill) {
-        await controlPlane.engageKillSwitch({
-          source: 'strategy-gate',
-          actor: 'strategy-gate',
-          reason: `${order.strategyId}: ${outcome.kill}`,
-        });
-      }
+      const outcome = await db.transaction().execute((trx) => evaluateStrategyOrder(trx, order));
+      await engageOnKill(controlPlane, order, outcome);
       return outcome;
     },
     /** The outcome, and — when the evidence now earns it — the terms of a promotion proposal. */
@@ -136,106 +130,122 @@ export function createStrategyGateActivities({ db, controlPlane }: StrategyGateD
  * transaction holding the strategy's row: read → decide → write + audit, so a
  * retry or a concurrent attempt of the trace id finds the first decision, and
  * a demotion or pause is applied once, from the level it was decided from.
- * One governance log row per decision, keyed by the trace id.
+ * One governance log row per decision, keyed by the trace id. In the caller's transaction: the gate's
+ * own, or a deal's admission (which then clears the order it lets go on at once).
  */
-async function evaluateStrategyOrder(db: Kysely<Database>, order: StrategyOrder): Promise<StrategyGateOutcome> {
-  const started = performance.now();
-  return db.transaction().execute(async (trx): Promise<StrategyGateOutcome> => {
-    const strategy = await lockStrategy(trx, order.strategyId);
-    const prior = await findGovernanceDecision(trx, order.traceId);
-    if (prior) return prior as StrategyGateOutcome;
-    if (!strategy || !strategy.enabled) return { enabled: false };
+/** A KILL verdict engages the kill switch, once the gate's transaction committed. */
+export async function engageOnKill(
+  controlPlane: Pick<ControlPlanePort, 'engageKillSwitch'>,
+  order: StrategyOrder,
+  outcome: StrategyGateOutcome,
+): Promise<void> {
+  if (outcome.enabled && outcome.kill)
+    await controlPlane.engageKillSwitch({
+      source: 'strategy-gate',
+      actor: 'strategy-gate',
+      reason: `${order.strategyId}: ${outcome.kill}`,
+    });
+}
 
-    const stats = tradeStats(await pnls(trx, strategy.id, await levelSince(trx, strategy.id)), strategy.capital);
-    const health = computeHealth(await pnls(trx, strategy.id), HEALTH_WINDOW, strategy.healthFloor);
-    const impact = classifyImpact(order.impact, order.notional);
-    const drift = driftVerdict(await recentDriftActions(trx, strategy.id));
-    const canaryFailing = await failingCanaryChecks(trx, CANARY_FAILING_AT);
-    const tokenRow = order.tokenId ? await findToken(trx, order.tokenId) : undefined;
-    // Tokens live on the wall clock: operators issue them for real minutes.
-    const token =
-      strategy.tokenRequired || order.tokenId
-        ? checkToken(
-            tokenRow,
-            { strategyId: strategy.id, symbol: order.symbol, notional: order.notional, side: order.side },
-            new Date(),
-          )
-        : null;
-    const demotion = demotionFor(strategy.level, stats);
-    const decision = decideStrategyGate({
-      level: strategy.level,
-      paused: strategy.paused,
-      health,
-      impact,
-      drift,
-      canaryFailing,
-      token,
-      demotion,
-      // Warden's own position, never the order's claimed `position` (ignored: kept for old callers).
-      reduceOnly: isReduceOnly(
-        order.side,
-        await readPosition(trx, { scope: 'strategy', scopeId: strategy.id, symbol: order.symbol }),
-        order.notional,
-      ),
-    });
-    const outcome: StrategyGateOutcome = {
-      enabled: true,
-      level: strategy.level,
-      decision,
-      approvers: decision.execution === 'approval' ? await listApprovers(trx) : {},
-      kill: decision.action === 'KILL' ? decision.reasons.join('; ') : null,
-    };
-    if (
-      decision.action === 'DEMOTE' &&
-      demotion &&
-      (await setStrategyLevel(trx, {
-        id: strategy.id,
-        to: demotion.to,
-        since: new Date(order.at),
-        from: strategy.level,
-      }))
-    ) {
-      await appendAuditEvent(trx, {
-        actor: 'strategy-gate',
-        kind: AuditKind.strategy.demoted,
-        subject: `strategy:${strategy.id}`,
-        details: { from: strategy.level, to: demotion.to, reason: demotion.reason, traceId: order.traceId },
-      });
-    }
-    const pauseReason = decision.reasons.join('; ');
-    if (decision.action === 'PAUSE' && (await pauseStrategy(trx, strategy.id, pauseReason))) {
-      await appendAuditEvent(trx, {
-        actor: 'strategy-gate',
-        kind: AuditKind.strategy.paused,
-        subject: `strategy:${strategy.id}`,
-        details: { reason: pauseReason, traceId: order.traceId },
-      });
-    }
-    if (tokenRow) {
-      await appendAuditEvent(trx, {
-        actor: order.strategyId,
-        kind: token?.ok ? AuditKind.token.used : AuditKind.token.refused,
-        subject: `token:${tokenRow.id}`,
-        details: { traceId: order.traceId, result: token },
-      });
-    }
-    await insertGovernanceLog(trx, {
-      traceId: order.traceId,
-      strategyId: strategy.id,
-      action: decision.action,
-      scores: {
-        health: health.score,
-        impactPoints: impact.points,
-        impactTier: impact.tier,
-        level: strategy.level,
-        drift,
-        sizeMultiplier: decision.sizeMultiplier,
-      },
-      details: outcome,
-      durationMs: performance.now() - started,
-    });
-    return outcome;
+export async function evaluateStrategyOrder(
+  trx: Transaction<Database>,
+  order: StrategyOrder,
+): Promise<StrategyGateOutcome> {
+  const started = performance.now();
+  const strategy = await lockStrategy(trx, order.strategyId);
+  const prior = await findGovernanceDecision(trx, order.traceId);
+  if (prior) return prior as StrategyGateOutcome;
+  if (!strategy || !strategy.enabled) return { enabled: false };
+
+  const stats = tradeStats(await pnls(trx, strategy.id, await levelSince(trx, strategy.id)), strategy.capital);
+  const health = computeHealth(await pnls(trx, strategy.id), HEALTH_WINDOW, strategy.healthFloor);
+  const impact = classifyImpact(order.impact, order.notional);
+  const drift = driftVerdict(await recentDriftActions(trx, strategy.id));
+  const canaryFailing = await failingCanaryChecks(trx, CANARY_FAILING_AT);
+  const tokenRow = order.tokenId ? await findToken(trx, order.tokenId) : undefined;
+  // Tokens live on the wall clock: operators issue them for real minutes.
+  const token =
+    strategy.tokenRequired || order.tokenId
+      ? checkToken(
+          tokenRow,
+          { strategyId: strategy.id, symbol: order.symbol, notional: order.notional, side: order.side },
+          new Date(),
+        )
+      : null;
+  const demotion = demotionFor(strategy.level, stats);
+  const decision = decideStrategyGate({
+    level: strategy.level,
+    paused: strategy.paused,
+    health,
+    impact,
+    drift,
+    canaryFailing,
+    token,
+    demotion,
+    // Warden's own position, never the order's claimed `position` (ignored: kept for old callers).
+    reduceOnly: isReduceOnly(
+      order.side,
+      await readPosition(trx, { scope: 'strategy', scopeId: strategy.id, symbol: order.symbol }),
+      order.notional,
+    ),
   });
+  const outcome: StrategyGateOutcome = {
+    enabled: true,
+    level: strategy.level,
+    decision,
+    approvers: decision.execution === 'approval' ? await listApprovers(trx) : {},
+    kill: decision.action === 'KILL' ? decision.reasons.join('; ') : null,
+  };
+  if (
+    decision.action === 'DEMOTE' &&
+    demotion &&
+    (await setStrategyLevel(trx, {
+      id: strategy.id,
+      to: demotion.to,
+      since: new Date(order.at),
+      from: strategy.level,
+    }))
+  ) {
+    await appendAuditEvent(trx, {
+      actor: 'strategy-gate',
+      kind: AuditKind.strategy.demoted,
+      subject: `strategy:${strategy.id}`,
+      details: { from: strategy.level, to: demotion.to, reason: demotion.reason, traceId: order.traceId },
+    });
+  }
+  const pauseReason = decision.reasons.join('; ');
+  if (decision.action === 'PAUSE' && (await pauseStrategy(trx, strategy.id, pauseReason))) {
+    await appendAuditEvent(trx, {
+      actor: 'strategy-gate',
+      kind: AuditKind.strategy.paused,
+      subject: `strategy:${strategy.id}`,
+      details: { reason: pauseReason, traceId: order.traceId },
+    });
+  }
+  if (tokenRow) {
+    await appendAuditEvent(trx, {
+      actor: order.strategyId,
+      kind: token?.ok ? AuditKind.token.used : AuditKind.token.refused,
+      subject: `token:${tokenRow.id}`,
+      details: { traceId: order.traceId, result: token },
+    });
+  }
+  await insertGovernanceLog(trx, {
+    traceId: order.traceId,
+    strategyId: strategy.id,
+    action: decision.action,
+    scores: {
+      health: health.score,
+      impactPoints: impact.points,
+      impactTier: impact.tier,
+      level: strategy.level,
+      drift,
+      sizeMultiplier: decision.sizeMultiplier,
+    },
+    details: outcome,
+    durationMs: performance.now() - started,
+  });
+  return outcome;
 }
 
 /**

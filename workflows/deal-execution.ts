@@ -11,7 +11,6 @@ import type { ApplyMode } from '../src/domain/control-plane/types';
 import type { Clearance, DealExit, ExecutionAuthorization } from '../src/domain/deals/activities';
 import { positionKeyOf } from '../src/domain/deals/policy';
 import {
-  type DealGate,
   type DealInput,
   type DealProgress,
   dealSummary,
@@ -34,8 +33,10 @@ import {
   ORDER_WAIT_ROLLS_OVER,
   type OrderWait,
   type Sizing,
+  strategyOrderOf,
   strategyVerdict,
 } from './lib/deal-strategy';
+import { readStrategyOutcome, type StrategyGateOutcome } from '../src/domain/strategy/gate';
 import { approveOrderSignal, dealAdmissionUpdate, dealProgressQuery, reconcileDealUpdate } from './messages';
 
 export { EXECUTOR_RETRY } from './lib/deal-executor';
@@ -45,6 +46,14 @@ export { EXECUTOR_RETRY } from './lib/deal-executor';
  * eligibility, permit) by one local activity in one transaction: one round trip where it made four.
  */
 const DEAL_ADMITTED_AT_ONCE = 'deal-admitted-at-once';
+
+/**
+ * Since this generation (only: never asked of older runs) a deal with a strategy step is admitted at once
+ * too: the strategy gate is decided in admission's transaction, after the control plane, and an order it
+ * lets go on at once is cleared at its size there. An order that waits for approval, a shadow trade or a
+ * denial goes on from the gate's outcome in the deal's own strategy step, as before.
+ */
+const DEAL_STRATEGY_AT_ONCE = 'deal-strategy-at-once';
 
 /** The patches the deal asks after its first local activity (here, in deal-strategy and in deal-saga). */
 const LATER_DEAL_PATCHES = [
@@ -67,6 +76,10 @@ const DEAL_GENERATION_2026_12 = [
   SEARCH_ATTRIBUTES_PATCH,
 ];
 const DEAL_GENERATIONS: readonly Generation[] = [
+  {
+    id: 'deal-generation-2026-12-strategy',
+    covers: [...DEAL_GENERATION_2026_12, ORDER_WAIT_ROLLS_OVER, DEAL_STRATEGY_AT_ONCE],
+  },
   { id: 'deal-generation-2026-12-rolls', covers: [...DEAL_GENERATION_2026_12, ORDER_WAIT_ROLLS_OVER] },
   { id: 'deal-generation-2026-12', covers: DEAL_GENERATION_2026_12 },
 ];
@@ -80,6 +93,10 @@ interface Admitted {
   strategyRequired: boolean;
   /** Since deal-admitted-at-once: the permit admission already issued (reserved, eligible), if it cleared the deal. */
   issued?: Issued;
+  /** Since deal-strategy-at-once: the strategy gate's outcome, as admission asked it. */
+  evaluated?: StrategyGateOutcome;
+  /** Since deal-strategy-at-once: the size admission cleared an order at. */
+  sizing?: Sizing;
 }
 /** The permit issued to the deal (its reservation held). */
 interface Issued {
@@ -180,7 +197,7 @@ async function governDeal(input: ParsedDealInput, deal: DealSaga, carried?: Carr
       carried: { admitted: { policed, executionClass, strategyRequired }, gates: deal.progress.gates, order },
     });
   };
-  const sized = await strategyStep(input, deal, admitted.strategyRequired, handOver, carried?.order);
+  const sized = await strategyStep(input, deal, admitted, handOver, carried?.order);
   if ('ended' in sized) return sized.ended;
   const issued = admitted.issued ?? (await permitStep(input, deal, sized.amount, admitted.policed));
   if ('ended' in issued) return issued.ended;
@@ -201,7 +218,10 @@ async function admissionStep(input: ParsedDealInput, deal: DealSaga): Promise<St
   let executionClass = input.executionClass;
   let strategyRequired = false;
   // Without a strategy step nothing stands between admission and the permit: one transaction does it all.
-  const atOnce = policed && input.strategyId === undefined && deal.patches.has(DEAL_ADMITTED_AT_ONCE);
+  // Since deal-strategy-at-once, the strategy gate goes in that transaction too.
+  const strategyId = deal.patches.covers(DEAL_STRATEGY_AT_ONCE) ? input.strategyId : undefined;
+  const atOnce =
+    policed && (input.strategyId === undefined || strategyId !== undefined) && deal.patches.has(DEAL_ADMITTED_AT_ONCE);
   if (policed) {
     deal.admitting = atOnce;
     const admission = await gates.admitDeal({
@@ -222,6 +242,7 @@ async function admissionStep(input: ParsedDealInput, deal: DealSaga): Promise<St
               at: now(),
               ...(input.domain !== undefined ? { domain: input.domain } : {}),
               side: input.side,
+              ...(strategyId !== undefined ? { strategy: strategyOrderOf(input, strategyId, now()) } : {}),
             },
           }
         : {}),
@@ -230,7 +251,14 @@ async function admissionStep(input: ParsedDealInput, deal: DealSaga): Promise<St
     executionClass = admission.executionClass;
     if (!admission.admitted) return { ended: await deal.deny('policy', admission.reason, admission.detail) };
     strategyRequired = admission.policy.strategyRequired;
-    if (admission.clearance !== undefined) return clearedStep(input, deal, admission.clearance, executionClass);
+    const evaluated = admission.strategy;
+    if (admission.clearance !== undefined)
+      return clearedStep(input, deal, admission.clearance, { executionClass, strategyRequired, evaluated });
+    // The control plane let the deal past it in admission's transaction; the strategy step reads the gate.
+    if (evaluated !== undefined) {
+      deal.progress.gates.push({ gate: 'control_plane', ok: true });
+      return { policed, executionClass, strategyRequired, evaluated };
+    }
   }
   const entry = await gates.checkControlPlane({
     executionClass,
@@ -246,17 +274,33 @@ async function clearedStep(
   input: ParsedDealInput,
   deal: DealSaga,
   clearance: Clearance,
-  executionClass: Admitted['executionClass'],
+  admitted: Pick<Admitted, 'executionClass' | 'strategyRequired' | 'evaluated'>,
 ): Promise<Step<Admitted>> {
+  const { executionClass, strategyRequired, evaluated } = admitted;
+  // Cleared with an order: the gate let it go on at once, at the size read here as admission read it.
+  const reading =
+    evaluated === undefined || input.strategyId === undefined
+      ? undefined
+      : readStrategyOutcome(evaluated, input.strategyId, input.amount, strategyRequired);
+  const sized = reading?.next === 'go' ? reading : undefined;
   // The gates in seed order; those before the one that refused (all, once cleared) passed.
-  const order: DealGate[] = [
-    'control_plane',
-    'risk',
-    ...(input.recommendationId !== undefined ? (['prod_eligibility'] as const) : []),
-    'permit',
+  const order: DealProgress['gates'] = [
+    { gate: 'control_plane', ok: true },
+    ...(sized?.governed
+      ? [
+          {
+            gate: 'strategy' as const,
+            ok: true,
+            ...(sized.reducedTo !== undefined ? { reason: `reduced to ${sized.reducedTo}` } : {}),
+          },
+        ]
+      : []),
+    { gate: 'risk', ok: true },
+    ...(input.recommendationId !== undefined ? [{ gate: 'prod_eligibility' as const, ok: true }] : []),
+    { gate: 'permit', ok: true },
   ];
-  const passed = clearance.cleared ? order.length : order.indexOf(clearance.gate);
-  for (const gate of order.slice(0, passed)) deal.progress.gates.push({ gate, ok: true });
+  const passed = clearance.cleared ? order.length : order.findIndex((entry) => entry.gate === clearance.gate);
+  deal.progress.gates.push(...order.slice(0, passed));
   if (!clearance.cleared) {
     if (clearance.disarm)
       await controlPlane.disarmToDryRun({ symbol: input.symbol, dealId: input.dealId, detail: clearance.detail });
@@ -269,8 +313,9 @@ async function clearedStep(
   return {
     policed: true,
     executionClass,
-    strategyRequired: false,
+    strategyRequired,
     issued: { permitId: clearance.permitId, expiresAt: clearance.expiresAt },
+    ...(sized ? { sizing: { amount: sized.amount, paper: sized.paper, governed: sized.governed } } : {}),
   };
 }
 
@@ -286,7 +331,7 @@ const exitOf = (input: ParsedDealInput, amount: number): DealExit => ({
 async function strategyStep(
   input: ParsedDealInput,
   deal: DealSaga,
-  required: boolean,
+  { strategyRequired: required, evaluated, sizing }: Admitted,
   handOver: (order: OrderWait) => Promise<never>,
   resumed?: OrderWait,
 ): Promise<Step<Sizing>> {
@@ -298,6 +343,8 @@ async function strategyStep(
   setHandler(approveOrderSignal, inbox.receiver('approve', 'approveOrder'), {
     description: 'Approve this order (L2 or CRITICAL impact). {"approver": "alice", "role": "tech_lead"}',
   });
+  // Since deal-strategy-at-once, an order admission cleared goes on at the size it cleared it at.
+  if (sizing) return sizing;
   if (strategyId === undefined || !deal.patches.has('strategy-gate'))
     return { amount: input.amount, paper: false, governed: false };
   const verdict = await strategyVerdict(
@@ -310,6 +357,7 @@ async function strategyStep(
     deal.patches,
     handOver,
     resumed,
+    evaluated,
   );
   if (verdict.outcome === 'denied') return { ended: await deal.deny('strategy', verdict.reason, verdict.detail) };
   if (verdict.outcome === 'shadow')

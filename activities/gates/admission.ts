@@ -16,11 +16,13 @@ import type { AdmissionInputs } from '../../src/domain/change-requests/replay-in
 import { enforceControlPlane } from '../../src/domain/control-plane/rules';
 import type { AdmitDealInput, Clearance, DealAdmission } from '../../src/domain/deals/activities';
 import { decideAdmission, positionKeyOf } from '../../src/domain/deals/policy';
-import { dropExitHold, holdExit } from '../../src/db/positions.repository';
+import { dropExitHold, holdExit, readExitCheck } from '../../src/db/positions.repository';
 import { permitAudits } from '../../src/domain/permits/decisions';
 import type { GovernorSettings } from '../../src/domain/permits/rules';
 import { eligibilityAudit } from '../../src/domain/prod-eligibility/rules';
 import { reserveAudit } from '../../src/domain/risk/reservations';
+import { readStrategyOutcome, type StrategyGateOutcome } from '../../src/domain/strategy/gate';
+import { evaluateStrategyOrder } from '../strategy-gate';
 import { issuePermitInTransaction } from './permits';
 import { decideProdEligibility } from './prod-eligibility';
 import { releaseInTransaction, reserveInTransaction } from './risk';
@@ -55,7 +57,7 @@ export async function admitDeal(deps: AdmissionDeps, input: AdmitDealInput): Pro
     const strategy = input.strategyId === undefined ? undefined : await getStrategy(trx, input.strategyId);
     const decided = decideAdmission({ ...asked, policy, strategy });
     if (!decided.admitted || input.clear === undefined) return decided;
-    return { ...decided, clearance: await clearDeal(trx, deps.governor, input, decided.executionClass, audits) };
+    return { ...decided, ...(await clearDeal(trx, deps.governor, input, decided, audits)) };
   });
   // After the commit, in one transaction of its own: the ledger and symbol locks are never held while
   // waiting for the audit chain. Keyed, so a retry after a crash in between appends each once.
@@ -64,24 +66,53 @@ export async function admitDeal(deps: AdmissionDeps, input: AdmitDealInput): Pro
 }
 
 /**
- * The control plane, the risk reserve, prod eligibility and the permit, in seed order, in the caller's
- * transaction. A gate that refuses after the reserve gives the reservation back there and then, so a
- * denied deal holds nothing. A retry after the commit finds its reservation and answers the first
- * decision: the control plane is not asked again (the last gate asks it, before the executor).
+ * The control plane, the strategy gate (for an order), the risk reserve, prod eligibility and the permit,
+ * in seed order, in the caller's transaction. A gate that refuses after the reserve gives the reservation
+ * back there and then, so a denied deal holds nothing. A retry after the commit finds its reservation and
+ * answers the first decision: the control plane is not asked again (the last gate asks it, before the
+ * executor), and the strategy gate answers its first decision (kept by trace id), so the same size.
  */
 async function clearDeal(
   trx: Transaction<Database>,
   governor: GovernorSettings,
   input: AdmitDealInput,
-  executionClass: DealAdmission['executionClass'],
+  admitted: Extract<DealAdmission, { admitted: true }>,
   audits: AuditEntry[],
-): Promise<Clearance> {
+): Promise<Pick<DealAdmission, 'clearance' | 'strategy'>> {
   const clear = input.clear!;
+  const { executionClass } = admitted;
   const at = new Date(clear.at);
   let exit = false;
+  let amount = clear.amount;
   const prior = await findReservation(trx, clear.key);
-  if (prior === undefined) {
-    const state = await readControlPlaneState(trx, { share: true });
+  const state = prior === undefined ? await readControlPlaneState(trx, { share: true }) : undefined;
+  const position = positionKeyOf({ strategyId: input.strategyId, engine: input.engine, symbol: clear.symbol });
+  const refused = (reason: string, detail: string): Clearance => ({
+    cleared: false,
+    gate: 'control_plane',
+    reason,
+    detail,
+  });
+  let strategy: StrategyGateOutcome | undefined;
+  if (clear.strategy !== undefined) {
+    // The control plane before the strategy gate, as the deal's own steps ask them; an exit is judged on
+    // the order's size, holding nothing (it is held below, at the size the gate leaves it).
+    if (state !== undefined) {
+      const reduce =
+        clear.side === undefined
+          ? undefined
+          : await readExitCheck(trx, { dealId: input.dealId, position, side: clear.side, amount });
+      const entry = enforceControlPlane(executionClass, state, reduce);
+      if (!entry.allowed) return { clearance: refused(entry.reason, entry.detail) };
+    }
+    strategy = await evaluateStrategyOrder(trx, clear.strategy);
+    const reading = readStrategyOutcome(strategy, clear.strategy.strategyId, amount, admitted.policy.strategyRequired);
+    // Denied, shadow or waiting for a human: nothing is held, and the deal's strategy step goes on from here.
+    if (reading.next !== 'go') return { strategy };
+    amount = reading.amount;
+  }
+  const cleared = (clearance: Clearance) => ({ clearance, ...(strategy !== undefined ? { strategy } : {}) });
+  if (state !== undefined) {
     // An exit holds its part of the position (judged in src/domain/deals/exits.ts): in reduce mode only
     // exits pass, and in any mode an exit takes no daily exposure.
     const reduce =
@@ -90,27 +121,27 @@ async function clearDeal(
         : await holdExit(trx, {
             key: clear.key,
             dealId: input.dealId,
-            position: positionKeyOf({ strategyId: input.strategyId, engine: input.engine, symbol: clear.symbol }),
+            position,
             side: clear.side,
-            amount: clear.amount,
+            amount,
             actor: clear.actor,
           });
     exit = reduce?.reduces === true;
     const entry = enforceControlPlane(executionClass, state, reduce);
     if (!entry.allowed) {
       if (exit) await dropExitHold(trx, clear.key);
-      return { cleared: false, gate: 'control_plane', reason: entry.reason, detail: entry.detail };
+      return cleared(refused(entry.reason, entry.detail));
     }
   }
   const reserved = await reserveInTransaction(
     trx,
-    { key: clear.key, engine: input.engine, amount: clear.amount, actor: clear.actor, at, exit },
+    { key: clear.key, engine: input.engine, amount, actor: clear.actor, at, exit },
     { prior },
   );
   audits.push(reserveAudit(reserved, clear.actor));
   if (!reserved.ok) {
     if (exit) await dropExitHold(trx, clear.key);
-    return { cleared: false, gate: 'risk', reason: reserved.reason, detail: reserved.detail };
+    return cleared({ cleared: false, gate: 'risk', reason: reserved.reason, detail: reserved.detail });
   }
   // A gate after the reserve refused: the reservation is given back in this transaction, and said so.
   const refusedAfterReserve = async (
@@ -130,12 +161,12 @@ async function clearDeal(
       ...(clear.domain !== undefined ? { domain: clear.domain } : {}),
     });
     audits.push(eligibilityAudit(eligibility, eligible));
-    if (!eligible.ok) return refusedAfterReserve('prod_eligibility', eligible.reason, eligible.detail);
+    if (!eligible.ok) return cleared(await refusedAfterReserve('prod_eligibility', eligible.reason, eligible.detail));
   }
 
   const request = { key: clear.key, dealId: input.dealId, symbol: clear.symbol, at, actor: clear.actor };
   const permit = await issuePermitInTransaction(trx, governor, request);
   audits.push(...permitAudits(request, permit));
-  if (!permit.granted) return refusedAfterReserve('permit', permit.reason, permit.detail, permit.disarm);
-  return { cleared: true, permitId: permit.permitId, expiresAt: permit.expiresAt };
+  if (!permit.granted) return cleared(await refusedAfterReserve('permit', permit.reason, permit.detail, permit.disarm));
+  return cleared({ cleared: true, permitId: permit.permitId, expiresAt: permit.expiresAt });
 }

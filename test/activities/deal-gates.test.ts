@@ -22,7 +22,11 @@ const gates = (t: TestDatabase) =>
   createDealActivities({
     db: t.db,
     governor: DEFAULT_GOVERNOR_SETTINGS,
-    controlPlane: { setApplyMode: vi.fn(async () => undefined), refreshCapitalBand: vi.fn(async () => undefined) },
+    controlPlane: {
+      setApplyMode: vi.fn(async () => undefined),
+      refreshCapitalBand: vi.fn(async () => undefined),
+      engageKillSwitch: vi.fn(),
+    },
   });
 
 const at = new Date('2026-11-24T12:00:00Z');

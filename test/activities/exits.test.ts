@@ -16,7 +16,11 @@ const gates = (t: TestDatabase) =>
   createDealActivities({
     db: t.db,
     governor: { ...DEFAULT_GOVERNOR_SETTINGS, maxPer5Min: 1000, maxPerHour: 1000 },
-    controlPlane: { setApplyMode: vi.fn(async () => undefined), refreshCapitalBand: vi.fn(async () => undefined) },
+    controlPlane: {
+      setApplyMode: vi.fn(async () => undefined),
+      refreshCapitalBand: vi.fn(async () => undefined),
+      engageKillSwitch: vi.fn(),
+    },
   });
 const position = { scope: 'engine' as const, scopeId: 'WHOLESALE', symbol: 'BTCUSDT' };
 

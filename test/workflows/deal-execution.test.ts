@@ -152,7 +152,7 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
     await record('d1', 'deal-execution-generation-executed.json');
     // One patch for the deal's generation (its marker and the SDK's upsert), one upsert of its outcome.
     expect(patchCost(await env.client.workflow.getHandle('deal-d1').fetchHistory())).toEqual({
-      patches: ['deal-generation-2026-12-rolls'],
+      patches: ['deal-generation-2026-12-strategy'],
       upserts: 2,
     });
     // Issue 16: admission, the control plane, the reserve and the permit are one local activity (one transaction).

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActivities } from '../../activities';
 import { WardenClient } from '../../src/client';
@@ -220,28 +221,28 @@ describe('what a deal is: engine execution policies and Warden’s positions', (
         'test',
       );
     await define(true);
-    // The real activities, with an operator disabling the strategy just as the deal reaches its gate.
-    const activities = createActivities({ db: t.db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: port });
-    const racingQueue = uniqueName('deal-policy-race');
-    const racing = await runDevServerWorker({
-      taskQueue: racingQueue,
-      activities: {
-        ...activities,
-        evaluateStrategyGate: async (input: Parameters<typeof activities.evaluateStrategyGate>[0]) => {
-          await define(false);
-          return activities.evaluateStrategyGate(input);
-        },
-      },
-    });
+    // An operator disables the strategy as the deal is admitted: the disable holds the strategy's row when
+    // admission reads the strategy (as it was) and commits while admission's strategy gate waits for it.
+    const operator = await t.db.startTransaction().execute();
+    await operator.updateTable('strategy').set({ enabled: false }).where('id', '=', strategyId).execute();
+    const raced = deal({ engine: 'CAPITAL', strategyId });
+    const result = warden.executeDeal(raced);
     try {
-      const raced = deal({ engine: 'CAPITAL', strategyId });
-      const result = await new WardenClient(env.client, racingQueue).executeDeal(raced);
-      expect(result).toMatchObject({ status: 'denied', gate: 'strategy', reason: 'strategy_required' });
-      expect(await reservation(raced.dealId)).toBeUndefined();
-      expect(executeDeal).not.toHaveBeenCalled();
+      await vi.waitFor(
+        async () => {
+          const { rows } = await sql<{ waiting: string }>`
+            select count(*) as waiting from pg_stat_activity
+            where wait_event_type = 'Lock' and datname = current_database()`.execute(t.db);
+          expect(Number(rows[0]!.waiting)).toBeGreaterThan(0);
+        },
+        { timeout: 20_000, interval: 50 },
+      );
     } finally {
-      await racing.stop();
+      await operator.commit().execute();
     }
+    expect(await result).toMatchObject({ status: 'denied', gate: 'strategy', reason: 'strategy_required' });
+    expect(await reservation(raced.dealId)).toBeUndefined();
+    expect(executeDeal).not.toHaveBeenCalled();
   });
 
   it('the reduce-only exemption follows Warden’s position, never the payload’s, and executed deals move it once', async () => {

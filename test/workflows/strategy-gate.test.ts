@@ -152,7 +152,7 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
       await worker()
     ).runUntil(async () => {
       expect(await warden.executeDeal(input)).toMatchObject({ status: 'executed' });
-      await record(`deal-${input.dealId}`, 'deal-execution-generation-strategy-gate.json');
+      await record(`deal-${input.dealId}`, 'deal-execution-strategy-at-once.json');
     });
     expect(await reserved(input.dealId)).toBe(25);
     expect(executeDeal).toHaveBeenCalledWith(expect.objectContaining({ amount: 25 }));
@@ -534,7 +534,7 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
         token: await token(handle.workflowId),
       });
       expect(await handle.result()).toMatchObject({ status: 'executed' });
-      await record(handle.workflowId, 'deal-execution-generation-signed-order.json');
+      await record(handle.workflowId, 'deal-execution-strategy-at-once-approved.json');
       const proposal = env.client.workflow.getHandle(promotionWorkflowId('mr-1', 'L3'));
       await proposal.signal(approvePromotionSignal, { approver: 'alice', role: 'tech_lead' });
       await expect

@@ -4,7 +4,13 @@
 import { ParentClosePolicy, startChild, workflowInfo } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { DEFAULT_DEAL_MESSAGES_PER_RUN, type DealProgress, type ParsedDealInput } from '../../src/domain/deals/types';
-import type { StrategyGateOutcome } from '../../src/domain/strategy/gate';
+import {
+  readStrategyOutcome,
+  sizeOrder,
+  type StrategyGateOutcome,
+  type StrategyOrder,
+  type SizedOrder,
+} from '../../src/domain/strategy/gate';
 import { redactToken } from '../../src/domain/identity/redact';
 import { OrderApprovalSchema } from '../../src/domain/strategy/messages';
 import { promotionWorkflowId } from '../names';
@@ -40,7 +46,25 @@ export interface Sizing {
 export type StrategyVerdict =
   { outcome: 'denied'; reason: string; detail: string } | { outcome: 'shadow' } | { outcome: 'pass'; sizing: Sizing };
 
-/** Seed 001's strategy gate: the verdict, the execution mode, a human's approval where needed, the size. */
+/** The order the strategy gate judges for this deal (admission's transaction, or the deal's own step). */
+export function strategyOrderOf(input: ParsedDealInput, strategyId: string, at: string): StrategyOrder {
+  return {
+    traceId: `deal:${input.dealId}`,
+    strategyId,
+    symbol: input.symbol,
+    side: input.side,
+    position: input.position,
+    notional: input.amount,
+    impact: input.impact ?? {},
+    tokenId: input.executionTokenId,
+    at,
+  };
+}
+
+/**
+ * Seed 001's strategy gate: the verdict, the execution mode, a human's approval where needed, the size.
+ * `evaluated`: the gate's outcome where admission already asked it (in its transaction).
+ */
 export async function strategyVerdict(
   input: ParsedDealInput,
   strategyId: string,
@@ -51,6 +75,7 @@ export async function strategyVerdict(
   patches: Patches,
   handOver: OrderHandOver,
   resumed?: OrderWait,
+  evaluated?: StrategyGateOutcome,
 ): Promise<StrategyVerdict> {
   if (resumed)
     return orderApproved(
@@ -65,32 +90,16 @@ export async function strategyVerdict(
       resumed.deadline,
     );
   progress.stage = 'strategy';
-  const gate = await gates.evaluateStrategyGate({
-    traceId: `deal:${input.dealId}`,
-    strategyId,
-    symbol: input.symbol,
-    side: input.side,
-    position: input.position,
-    notional: input.amount,
-    impact: input.impact ?? {},
-    tokenId: input.executionTokenId,
-    at: now(),
-  });
-  // A strategy the engine's policy requires must still be governed here: disabled since admission is a denial.
-  if (!gate.enabled && required)
-    return { outcome: 'denied', reason: 'strategy_required', detail: `strategy ${strategyId} is no longer enabled` };
-  if (!gate.enabled) return { outcome: 'pass', sizing: { amount: input.amount, paper: false, governed: false } };
-  const d = gate.decision;
-  if (d.action !== 'ALLOW' && d.action !== 'REDUCE_SIZE')
-    return { outcome: 'denied', reason: d.action.toLowerCase(), detail: d.reasons.join('; ') };
-  if (d.execution === 'shadow') {
+  const gate = evaluated ?? (await gates.evaluateStrategyGate(strategyOrderOf(input, strategyId, now())));
+  const reading = readStrategyOutcome(gate, strategyId, input.amount, required);
+  if (reading.next === 'denied') return { outcome: 'denied', reason: reading.reason, detail: reading.detail };
+  if (reading.next === 'shadow') {
     progress.gates.push({ gate: 'strategy', ok: true, reason: 'shadow' });
     return { outcome: 'shadow' };
   }
-  if (d.execution === 'approval' && !d.reduceOnlyExit) {
-    return orderApproved(input, strategyId, progress, inbox, visibility, patches, handOver, gate);
-  }
-  return sized(input, progress, gate);
+  if (reading.next === 'approval')
+    return orderApproved(input, strategyId, progress, inbox, visibility, patches, handOver, reading.gate);
+  return passed(progress, reading);
 }
 
 /**
@@ -148,25 +157,20 @@ async function orderApproved(
       reason: 'approval_timeout',
       detail: `no approveOrder within ${input.orderApprovalTimeoutSeconds} s`,
     };
-  return sized(input, progress, gate);
+  return passed(progress, sizeOrder(gate, input.amount));
 }
 
-/** The size the gate's verdict leaves the order. */
-function sized(
-  input: ParsedDealInput,
-  progress: DealProgress,
-  gate: Extract<StrategyGateOutcome, { enabled: true }>,
-): StrategyVerdict {
-  const d = gate.decision;
-  const amount = Math.floor(input.amount * d.sizeMultiplier * 100) / 100;
-  if (amount <= 0)
-    return { outcome: 'denied', reason: 'size_reduced_to_zero', detail: `size multiplier ${d.sizeMultiplier}` };
-  progress.gates.push({
-    gate: 'strategy',
-    ok: true,
-    ...(d.action === 'REDUCE_SIZE' ? { reason: `reduced to ${amount}` } : {}),
-  });
-  return { outcome: 'pass', sizing: { amount, paper: d.execution === 'paper', governed: true } };
+/** The deal goes on as the gate's reading says: a size it governed is the strategy gate's pass. */
+function passed(progress: DealProgress, reading: SizedOrder): StrategyVerdict {
+  if (reading.next === 'denied') return { outcome: 'denied', reason: reading.reason, detail: reading.detail };
+  const { amount, paper, governed, reducedTo } = reading;
+  if (governed)
+    progress.gates.push({
+      gate: 'strategy',
+      ok: true,
+      ...(reducedTo !== undefined ? { reason: `reduced to ${reducedTo}` } : {}),
+    });
+  return { outcome: 'pass', sizing: { amount, paper, governed } };
 }
 
 /**

@@ -5,6 +5,7 @@ import type { ReleaseOutcome, ReserveDecision, SettleOutcome } from '../risk/res
 import type { Admission, PositionKey } from './policy';
 import type { ClaimOutcome } from './claims';
 import type { DealResult, DealTerms } from './types';
+import type { StrategyGateOutcome, StrategyOrder } from '../strategy/gate';
 
 // The deal gates' activity contract: names, inputs and outputs. Workflows proxy
 // it; activities/deal-gates.ts implements it. Free of Node and of SQL, so the
@@ -72,6 +73,13 @@ export interface AdmitDealInput {
     domain?: string;
     /** Since trading states: the deal's side, so an exit (src/domain/deals/exits.ts) is held and judged as one. */
     side?: 'buy' | 'sell';
+    /**
+     * Since deal-strategy-at-once, a deal with a strategy step: its order, for seed 001's gate, decided in
+     * the same transaction after the control plane. Only an order that goes on at once (no approval, no
+     * shadow, not denied) is cleared, at the size the gate leaves it; any other leaves the deal's strategy
+     * step to go on from the outcome.
+     */
+    strategy?: StrategyOrder;
   };
 }
 
@@ -89,8 +97,11 @@ export type Clearance =
       released?: boolean;
     };
 
-/** The policy's admission, and what clearing the deal answered when it was asked to. */
-export type DealAdmission = Admission & { clearance?: Clearance };
+/**
+ * The policy's admission, and what clearing the deal answered when it was asked to; with an order, the
+ * strategy gate's outcome (once the control plane let the deal past it).
+ */
+export type DealAdmission = Admission & { clearance?: Clearance; strategy?: StrategyGateOutcome };
 
 /** Admission (issue 13 item 2; in one transaction since issue 16): what the deal is, and whether it may go on. */
 export interface DealPolicyActivities {
