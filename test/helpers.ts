@@ -200,3 +200,12 @@ export function patchCost(history: temporal.api.history.v1.IHistory): { patches:
   const upserts = events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).length;
   return { patches, upserts };
 }
+
+/** The local activities a history ran, in order (their markers' activity types). */
+export function localActivities(history: temporal.api.history.v1.IHistory): string[] {
+  return (history.events ?? []).flatMap((e) => {
+    const data = e.markerRecordedEventAttributes?.details?.['data']?.payloads?.[0]?.data;
+    if (e.markerRecordedEventAttributes?.markerName !== 'core_local_activity' || !data) return [];
+    return [(JSON.parse(Buffer.from(data).toString()) as { activity_type: string }).activity_type];
+  });
+}

@@ -31,6 +31,7 @@ import {
 import {
   createTestDatabase,
   createTimeSkippingEnv,
+  localActivities,
   TEST_SETTINGS,
   type TestDatabase,
   uniqueName,
@@ -153,6 +154,16 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
     ).runUntil(async () => {
       expect(await warden.executeDeal(input)).toMatchObject({ status: 'executed' });
       await record(`deal-${input.dealId}`, 'deal-execution-strategy-at-once.json');
+      // Issue 16: the gate, the reserve and the permit in admission's one local activity and transaction.
+      const ran = localActivities(await env.client.workflow.getHandle(`deal-${input.dealId}`).fetchHistory());
+      expect(ran).toEqual([
+        'claimDeal',
+        'admitDeal',
+        'authorizeExecution',
+        'settleResult',
+        'recordStrategyOutcome',
+        'recordDealOutcome',
+      ]);
     });
     expect(await reserved(input.dealId)).toBe(25);
     expect(executeDeal).toHaveBeenCalledWith(expect.objectContaining({ amount: 25 }));
