@@ -49,9 +49,9 @@ const DEAL_ADMITTED_AT_ONCE = 'deal-admitted-at-once';
 
 /**
  * Since this generation (only: never asked of older runs) a deal with a strategy step is admitted at once
- * too: the strategy gate is decided in admission's transaction, after the control plane, and an order it
- * lets go on at once is cleared at its size there. An order that waits for approval, a shadow trade or a
- * denial goes on from the gate's outcome in the deal's own strategy step, as before.
+ * too: the strategy gate is decided by admission's local activity, after the control plane, and an order
+ * it lets go on at once is cleared at its size there. An order that waits for approval, a shadow trade or
+ * a denial goes on from the gate's outcome in the deal's own strategy step, as before.
  */
 const DEAL_STRATEGY_AT_ONCE = 'deal-strategy-at-once';
 

@@ -21,7 +21,7 @@ import { permitAudits } from '../../src/domain/permits/decisions';
 import type { GovernorSettings } from '../../src/domain/permits/rules';
 import { eligibilityAudit } from '../../src/domain/prod-eligibility/rules';
 import { reserveAudit } from '../../src/domain/risk/reservations';
-import { readStrategyOutcome, type StrategyGateOutcome } from '../../src/domain/strategy/gate';
+import { readStrategyOutcome } from '../../src/domain/strategy/gate';
 import { evaluateStrategyOrder } from '../strategy-gate';
 import { issuePermitInTransaction } from './permits';
 import { decideProdEligibility } from './prod-eligibility';
@@ -40,10 +40,16 @@ export interface AdmissionDeps {
  * `warden policy plan` can replay it under proposed policies. With `clear`, the gates that follow are
  * decided in the same transaction (see clearDeal); the control plane's row is held FOR SHARE meanwhile,
  * so an engage commits before this reads it or after the deal holds its permit, as at the last gate.
+ *
+ * With an order (`clear.strategy`), the control plane and seed 001's gate are decided in that transaction
+ * and an order the gate lets go on at once is cleared in a second one, in this same activity. The gate
+ * holds its strategy's row (each order decided from the level and pause the one before it left): in one
+ * transaction it would hold it through the reserve and the permit, one deal of the strategy at a time.
  */
 export async function admitDeal(deps: AdmissionDeps, input: AdmitDealInput): Promise<DealAdmission> {
   const audits: AuditEntry[] = [];
-  const admission = await deps.db.transaction().execute(async (trx): Promise<DealAdmission> => {
+  const clear = input.clear;
+  let admission = await deps.db.transaction().execute(async (trx): Promise<DealAdmission> => {
     const asked: AdmissionInputs = {
       requestedClass: input.requestedClass,
       strategyId: input.strategyId,
@@ -56,9 +62,30 @@ export async function admitDeal(deps: AdmissionDeps, input: AdmitDealInput): Pro
     const policy = await readExecutionPolicy(trx, input.engine);
     const strategy = input.strategyId === undefined ? undefined : await getStrategy(trx, input.strategyId);
     const decided = decideAdmission({ ...asked, policy, strategy });
-    if (!decided.admitted || input.clear === undefined) return decided;
-    return { ...decided, ...(await clearDeal(trx, deps.governor, input, decided, audits)) };
+    if (!decided.admitted || clear === undefined) return decided;
+    if (clear.strategy !== undefined) return { ...decided, ...(await judgeOrder(trx, input, decided.executionClass)) };
+    return {
+      ...decided,
+      clearance: await clearDeal(trx, deps.governor, input, decided.executionClass, clear.amount, audits),
+    };
   });
+  const order = clear?.strategy;
+  if (admission.admitted && order !== undefined && admission.strategy !== undefined && !admission.clearance) {
+    const reading = readStrategyOutcome(
+      admission.strategy,
+      order.strategyId,
+      clear!.amount,
+      admission.policy.strategyRequired,
+    );
+    // Denied, shadow or waiting for a human: nothing is held, and the deal's strategy step goes on from here.
+    if (reading.next === 'go') {
+      const { executionClass } = admission;
+      const clearance = await deps.db
+        .transaction()
+        .execute((trx) => clearDeal(trx, deps.governor, input, executionClass, reading.amount, audits));
+      admission = { ...admission, clearance };
+    }
+  }
   // After the commit, in one transaction of its own: the ledger and symbol locks are never held while
   // waiting for the audit chain. Keyed, so a retry after a crash in between appends each once.
   if (audits.length > 0) await recordAuditEvents(deps.db, audits);
@@ -66,53 +93,56 @@ export async function admitDeal(deps: AdmissionDeps, input: AdmitDealInput): Pro
 }
 
 /**
- * The control plane, the strategy gate (for an order), the risk reserve, prod eligibility and the permit,
- * in seed order, in the caller's transaction. A gate that refuses after the reserve gives the reservation
- * back there and then, so a denied deal holds nothing. A retry after the commit finds its reservation and
- * answers the first decision: the control plane is not asked again (the last gate asks it, before the
- * executor), and the strategy gate answers its first decision (kept by trace id), so the same size.
+ * The control plane, then seed 001's gate on the deal's order, in the caller's transaction: the gate's
+ * outcome, or the control plane's refusal (the gate then not asked). An exit is judged on the order's
+ * size and holds nothing yet. A retry after the deal was cleared finds its reservation and asks the
+ * control plane no more; the gate answers its first decision (kept by trace id).
+ */
+async function judgeOrder(
+  trx: Transaction<Database>,
+  input: AdmitDealInput,
+  executionClass: DealAdmission['executionClass'],
+): Promise<Pick<DealAdmission, 'clearance' | 'strategy'>> {
+  const clear = input.clear!;
+  if ((await findReservation(trx, clear.key)) === undefined) {
+    const state = await readControlPlaneState(trx, { share: true });
+    const reduce =
+      clear.side === undefined
+        ? undefined
+        : await readExitCheck(trx, {
+            dealId: input.dealId,
+            position: positionKeyOf({ strategyId: input.strategyId, engine: input.engine, symbol: clear.symbol }),
+            side: clear.side,
+            amount: clear.amount,
+          });
+    const entry = enforceControlPlane(executionClass, state, reduce);
+    if (!entry.allowed)
+      return { clearance: { cleared: false, gate: 'control_plane', reason: entry.reason, detail: entry.detail } };
+  }
+  return { strategy: await evaluateStrategyOrder(trx, clear.strategy!) };
+}
+
+/**
+ * The control plane, the risk reserve (of `amount`: the order's size, or what the strategy gate left it),
+ * prod eligibility and the permit, in seed order, in the caller's transaction. A gate that refuses after
+ * the reserve gives the reservation back there and then, so a denied deal holds nothing. A retry after the
+ * commit finds its reservation and answers the first decision: the control plane is not asked again (the
+ * last gate asks it, before the executor).
  */
 async function clearDeal(
   trx: Transaction<Database>,
   governor: GovernorSettings,
   input: AdmitDealInput,
-  admitted: Extract<DealAdmission, { admitted: true }>,
+  executionClass: DealAdmission['executionClass'],
+  amount: number,
   audits: AuditEntry[],
-): Promise<Pick<DealAdmission, 'clearance' | 'strategy'>> {
+): Promise<Clearance> {
   const clear = input.clear!;
-  const { executionClass } = admitted;
   const at = new Date(clear.at);
   let exit = false;
-  let amount = clear.amount;
   const prior = await findReservation(trx, clear.key);
-  const state = prior === undefined ? await readControlPlaneState(trx, { share: true }) : undefined;
-  const position = positionKeyOf({ strategyId: input.strategyId, engine: input.engine, symbol: clear.symbol });
-  const refused = (reason: string, detail: string): Clearance => ({
-    cleared: false,
-    gate: 'control_plane',
-    reason,
-    detail,
-  });
-  let strategy: StrategyGateOutcome | undefined;
-  if (clear.strategy !== undefined) {
-    // The control plane before the strategy gate, as the deal's own steps ask them; an exit is judged on
-    // the order's size, holding nothing (it is held below, at the size the gate leaves it).
-    if (state !== undefined) {
-      const reduce =
-        clear.side === undefined
-          ? undefined
-          : await readExitCheck(trx, { dealId: input.dealId, position, side: clear.side, amount });
-      const entry = enforceControlPlane(executionClass, state, reduce);
-      if (!entry.allowed) return { clearance: refused(entry.reason, entry.detail) };
-    }
-    strategy = await evaluateStrategyOrder(trx, clear.strategy);
-    const reading = readStrategyOutcome(strategy, clear.strategy.strategyId, amount, admitted.policy.strategyRequired);
-    // Denied, shadow or waiting for a human: nothing is held, and the deal's strategy step goes on from here.
-    if (reading.next !== 'go') return { strategy };
-    amount = reading.amount;
-  }
-  const cleared = (clearance: Clearance) => ({ clearance, ...(strategy !== undefined ? { strategy } : {}) });
-  if (state !== undefined) {
+  if (prior === undefined) {
+    const state = await readControlPlaneState(trx, { share: true });
     // An exit holds its part of the position (judged in src/domain/deals/exits.ts): in reduce mode only
     // exits pass, and in any mode an exit takes no daily exposure.
     const reduce =
@@ -121,7 +151,7 @@ async function clearDeal(
         : await holdExit(trx, {
             key: clear.key,
             dealId: input.dealId,
-            position,
+            position: positionKeyOf({ strategyId: input.strategyId, engine: input.engine, symbol: clear.symbol }),
             side: clear.side,
             amount,
             actor: clear.actor,
@@ -130,7 +160,7 @@ async function clearDeal(
     const entry = enforceControlPlane(executionClass, state, reduce);
     if (!entry.allowed) {
       if (exit) await dropExitHold(trx, clear.key);
-      return cleared(refused(entry.reason, entry.detail));
+      return { cleared: false, gate: 'control_plane', reason: entry.reason, detail: entry.detail };
     }
   }
   const reserved = await reserveInTransaction(
@@ -141,7 +171,7 @@ async function clearDeal(
   audits.push(reserveAudit(reserved, clear.actor));
   if (!reserved.ok) {
     if (exit) await dropExitHold(trx, clear.key);
-    return cleared({ cleared: false, gate: 'risk', reason: reserved.reason, detail: reserved.detail });
+    return { cleared: false, gate: 'risk', reason: reserved.reason, detail: reserved.detail };
   }
   // A gate after the reserve refused: the reservation is given back in this transaction, and said so.
   const refusedAfterReserve = async (
@@ -161,12 +191,12 @@ async function clearDeal(
       ...(clear.domain !== undefined ? { domain: clear.domain } : {}),
     });
     audits.push(eligibilityAudit(eligibility, eligible));
-    if (!eligible.ok) return cleared(await refusedAfterReserve('prod_eligibility', eligible.reason, eligible.detail));
+    if (!eligible.ok) return refusedAfterReserve('prod_eligibility', eligible.reason, eligible.detail);
   }
 
   const request = { key: clear.key, dealId: input.dealId, symbol: clear.symbol, at, actor: clear.actor };
   const permit = await issuePermitInTransaction(trx, governor, request);
   audits.push(...permitAudits(request, permit));
-  if (!permit.granted) return cleared(await refusedAfterReserve('permit', permit.reason, permit.detail, permit.disarm));
-  return cleared({ cleared: true, permitId: permit.permitId, expiresAt: permit.expiresAt });
+  if (!permit.granted) return refusedAfterReserve('permit', permit.reason, permit.detail, permit.disarm);
+  return { cleared: true, permitId: permit.permitId, expiresAt: permit.expiresAt };
 }

@@ -75,8 +75,9 @@ export interface AdmitDealInput {
     side?: 'buy' | 'sell';
     /**
      * Since deal-strategy-at-once, a deal with a strategy step: its order, for seed 001's gate, decided in
-     * the same transaction after the control plane. Only an order that goes on at once (no approval, no
-     * shadow, not denied) is cleared, at the size the gate leaves it; any other leaves the deal's strategy
+     * admission's transaction after the control plane. Only an order that goes on at once (no approval, no
+     * shadow, not denied) is cleared, at the size the gate leaves it, in a second transaction of the same
+     * activity (the gate's hold on its strategy's row ends first); any other leaves the deal's strategy
      * step to go on from the outcome.
      */
     strategy?: StrategyOrder;
