@@ -2,8 +2,7 @@
 // real PostgreSQL — a read from the database, the Monday review, and a write
 // that goes through the control plane's update and back. Figures only.
 import { performance } from 'node:perf_hooks';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { bundleWardenWorkflows } from '../scripts/workflow-bundle.mjs';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createApiServer, serveApi } from '../src/operator/api/server';
 import { WardenClient } from '../src/client';
@@ -26,7 +25,7 @@ async function main(): Promise<void> {
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
-    workflowBundle: await bundleWardenWorkflows({ workflowsPath: workflowsEntry, logger: new DefaultLogger('WARN') }),
+    workflowBundle: await bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: new DefaultLogger('WARN') }),
     activities: createActivities({ db, governor: DEFAULT_GOVERNOR_SETTINGS, controlPlane: warden }),
   });
   const config = loadConfig({

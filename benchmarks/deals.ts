@@ -3,8 +3,7 @@
 // Prints figures; asserts nothing.
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { bundleWardenWorkflows } from '../scripts/workflow-bundle.mjs';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createSimulatedExecutor } from '../activities/executors/simulated';
 import { WardenClient } from '../src/client';
@@ -53,7 +52,7 @@ export async function benchDeals(say: (line: string) => void = console.log) {
   await db.updateTable('control_plane_state').set({ go_live_enabled: true, apply_mode: 'live' }).execute();
 
   const env = await createWardenDevServer();
-  const bundle = await bundleWardenWorkflows({
+  const bundle = await bundleWorkflowCode({
     workflowsPath: path.join(projectRoot, 'benchmarks', 'workflows.ts'),
     logger: new DefaultLogger('WARN'),
   });

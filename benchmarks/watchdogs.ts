@@ -3,8 +3,7 @@
 // Dev server + real PostgreSQL; prints p50/p99 over the repetitions.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { bundleWardenWorkflows } from '../scripts/workflow-bundle.mjs';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createSimulatedExecutor } from '../activities/executors/simulated';
 import { WardenClient } from '../src/client';
@@ -56,7 +55,7 @@ async function main(): Promise<void> {
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
-    workflowBundle: await bundleWardenWorkflows({ workflowsPath: workflowsEntry, logger: new DefaultLogger('WARN') }),
+    workflowBundle: await bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: new DefaultLogger('WARN') }),
     activities,
   });
 

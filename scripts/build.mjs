@@ -9,7 +9,6 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { log, root } from './lib.mjs';
-import { bundleWardenWorkflows } from './workflow-bundle.mjs';
 
 const require = createRequire(import.meta.url);
 const { isFresh } = require('../bin/built.cjs');
@@ -63,6 +62,7 @@ export async function buildAll({ quiet = false } = {}) {
   if (!isFresh(WORKFLOW_BUNDLE)) {
     const started = Date.now();
     // The SDK's own bundler, as the worker would run it; the lock stands for the npm packages it pulls in.
+    const { bundleWorkflowCode } = require('@temporalio/worker');
     const entry = 'workflows/index.ts';
     const quietLogger = {
       log() {},
@@ -73,11 +73,11 @@ export async function buildAll({ quiet = false } = {}) {
       error: (m) => console.error(m),
     };
     const [{ code }, sources] = await Promise.all([
-      bundleWardenWorkflows({ workflowsPath: join(root, entry), logger: quietLogger }),
+      bundleWorkflowCode({ workflowsPath: join(root, entry), logger: quietLogger }),
       sourcesOf(entry, false),
     ]);
     writeFileSync(join(root, WORKFLOW_BUNDLE), code);
-    recordInputs(WORKFLOW_BUNDLE, [...sources, 'scripts/workflow-bundle.mjs', 'package-lock.json']);
+    recordInputs(WORKFLOW_BUNDLE, [...sources, 'package-lock.json']);
     say(`built ${WORKFLOW_BUNDLE} from ${sources.length} sources in ${Date.now() - started} ms`);
   }
 }

@@ -1,5 +1,5 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWardenWorkflows } from '../scripts/workflow-bundle.mjs';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { readFile } from 'node:fs/promises';
 import { toolPaths, workflowSource } from '../src/config/paths';
@@ -61,7 +61,7 @@ export default async function setup(project: TestProject) {
 async function workflowBundleCode(): Promise<string> {
   const source = workflowSource();
   if ('workflowBundle' in source) return readFile(source.workflowBundle.codePath, 'utf8');
-  return (await bundleWardenWorkflows({ workflowsPath: source.workflowsPath, logger: quietLogger })).code;
+  return (await bundleWorkflowCode({ workflowsPath: source.workflowsPath, logger: quietLogger })).code;
 }
 
 const quietLogger = {

@@ -6,8 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { bundleWardenWorkflows } from '../../scripts/workflow-bundle.mjs';
+import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { projectRoot, workflowsEntry } from '../../src/config/paths';
 import { createScratchDatabase, createWardenDevServer } from '../../test/support/processes';
 import { createFuzzEnv } from './env';
@@ -30,7 +29,7 @@ async function main(): Promise<number> {
     Promise.all(NAMESPACES.map(() => createScratchDatabase('warden_fuzz'))),
     // The lead's raised buffered-events limits: several ~1 MB signals at one task otherwise force-close it.
     createWardenDevServer({ namespaces: NAMESPACES, dbFilename: path.join(stateDir, 'temporal.db') }),
-    bundleWardenWorkflows({ workflowsPath: workflowsEntry, logger: new DefaultLogger('ERROR') }),
+    bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: new DefaultLogger('ERROR') }),
   ]);
   const envs = await Promise.all(
     NAMESPACES.map((namespace, i) =>

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWardenWorkflows } from '../../scripts/workflow-bundle.mjs';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import { startPostgres, type ThrowawayPostgres } from '../../scripts/postgres.mjs';
 import { WardenClient } from '../../src/client';
@@ -118,7 +118,7 @@ async function waitForHealth(url: string, child: () => ChildProcess | undefined,
 
 /** Builds the workflow bundle once, so each worker start (and restart) skips webpack. */
 async function prebuiltBundle(dir: string): Promise<string> {
-  const { code } = await bundleWardenWorkflows({
+  const { code } = await bundleWorkflowCode({
     workflowsPath: workflowsEntry,
     logger: { log: () => {}, trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: console.error },
   });

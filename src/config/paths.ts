@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { isFresh } from '../../bin/built.cjs';
-import { PRELOADED_MODULES } from '../../scripts/workflow-bundle.mjs';
 
 /** The nearest folder up from here with a package.json: from src/config and from the compiled dist/ alike. */
 function findProjectRoot(from: string): string {
@@ -31,9 +30,8 @@ const PREBUILT_WORKFLOW_BUNDLE = 'dist/workflows.bundle.js';
  * Where a worker's workflows come from: the bundle set-up built, while it is newer than every source it
  * was built from (a worker then starts without webpack), else the sources, bundled at start.
  */
-export function workflowSource():
-  { workflowBundle: { codePath: string } } | { workflowsPath: string; bundlerOptions: { preloadModules: string[] } } {
+export function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
   return isFresh(PREBUILT_WORKFLOW_BUNDLE)
     ? { workflowBundle: { codePath: path.join(projectRoot, PREBUILT_WORKFLOW_BUNDLE) } }
-    : { workflowsPath: workflowsEntry, bundlerOptions: { preloadModules: [...PRELOADED_MODULES] } };
+    : { workflowsPath: workflowsEntry };
 }
