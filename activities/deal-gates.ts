@@ -1,5 +1,5 @@
 import { log } from '@temporalio/activity';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { type CapitalBandThresholds, DEFAULT_CAPITAL_BANDS } from '../src/domain/capital/bands';
 import { createBandWatcher } from './capital-band';
 import type { Database } from '../src/db/database';
@@ -16,7 +16,7 @@ import { assertProdEligible } from './gates/prod-eligibility';
 import { releaseReservation, reserveExposure, settleResult } from './gates/risk';
 import { auditReconciliation, claimDeal } from './gates/claims';
 import { recordClaimOutcome } from '../src/db/deal-claims.repository';
-import type { DealActivities, DealPolicyActivities } from '../src/domain/deals/activities';
+import type { DealActivities, DealOutcomeRecord, DealPolicyActivities } from '../src/domain/deals/activities';
 import { admitDeal } from './gates/admission';
 import { engageOnKill } from './strategy-gate';
 import type { GovernorSettings } from '../src/domain/permits/rules';
@@ -63,7 +63,7 @@ export function createDealActivities({
       return decision;
     },
 
-    settleResult: (input) => settleResult(db, input),
+    settleResult: ({ outcome, ...input }) => settleResult(db, input, outcome && ((trx) => recordOutcome(trx, outcome))),
 
     releaseReservation: (input) => releaseReservation(db, input),
 
@@ -137,29 +137,32 @@ export function createDealActivities({
 
     /** The deal's audit event and, for a deal that reached the executor, its KPI event: one transaction. */
     async recordDealOutcome(input) {
-      await db.transaction().execute(async (trx) => {
-        if (input.kpi)
-          await recordKpiEvent(trx, {
-            ...input.kpi,
-            at: new Date(input.kpi.at),
-            source: 'dealExecution',
-            key: `${input.key}:kpi`,
-          });
-        if (input.claim)
-          await recordClaimOutcome(trx, {
-            dealId: input.result.dealId,
-            workflowId: input.claim.workflowId,
-            runId: input.claim.runId,
-            result: input.result,
-          });
-        await appendAuditEvent(trx, {
-          actor: input.actor,
-          kind: AuditKind.deal[input.result.status],
-          subject: `deal:${input.result.dealId}`,
-          details: { result: input.result, compensation: input.compensation },
-          idempotencyKey: input.key,
-        });
-      });
+      await db.transaction().execute((trx) => recordOutcome(trx, input));
     },
   };
+}
+
+/** A deal's end, in the caller's transaction (its own, or the settle's): each write keyed, so once. */
+async function recordOutcome(trx: Transaction<Database>, input: DealOutcomeRecord): Promise<void> {
+  if (input.kpi)
+    await recordKpiEvent(trx, {
+      ...input.kpi,
+      at: new Date(input.kpi.at),
+      source: 'dealExecution',
+      key: `${input.key}:kpi`,
+    });
+  if (input.claim)
+    await recordClaimOutcome(trx, {
+      dealId: input.result.dealId,
+      workflowId: input.claim.workflowId,
+      runId: input.claim.runId,
+      result: input.result,
+    });
+  await appendAuditEvent(trx, {
+    actor: input.actor,
+    kind: AuditKind.deal[input.result.status],
+    subject: `deal:${input.result.dealId}`,
+    details: { result: input.result, compensation: input.compensation },
+    idempotencyKey: input.key,
+  });
 }

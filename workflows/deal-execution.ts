@@ -55,6 +55,12 @@ const DEAL_ADMITTED_AT_ONCE = 'deal-admitted-at-once';
  */
 const DEAL_STRATEGY_AT_ONCE = 'deal-strategy-at-once';
 
+/**
+ * Since this generation (only) an executed deal without a strategy step records its outcome (audit and
+ * KPI events, its claim's result) in its settle's transaction: one local activity where it made two.
+ */
+const DEAL_SETTLE_RECORDS_OUTCOME = 'deal-settle-records-outcome';
+
 /** The patches the deal asks after its first local activity (here, in deal-strategy and in deal-saga). */
 const LATER_DEAL_PATCHES = [
   'deal-policy',
@@ -77,8 +83,8 @@ const DEAL_GENERATION_2026_12 = [
 ];
 const DEAL_GENERATIONS: readonly Generation[] = [
   {
-    id: 'deal-generation-2026-12-strategy',
-    covers: [...DEAL_GENERATION_2026_12, ORDER_WAIT_ROLLS_OVER, DEAL_STRATEGY_AT_ONCE],
+    id: 'deal-generation-2026-12-admission',
+    covers: [...DEAL_GENERATION_2026_12, ORDER_WAIT_ROLLS_OVER, DEAL_STRATEGY_AT_ONCE, DEAL_SETTLE_RECORDS_OUTCOME],
   },
   { id: 'deal-generation-2026-12-rolls', covers: [...DEAL_GENERATION_2026_12, ORDER_WAIT_ROLLS_OVER] },
   { id: 'deal-generation-2026-12', covers: DEAL_GENERATION_2026_12 },
@@ -515,14 +521,19 @@ async function settleStep(
 ): Promise<DealResult> {
   const { dealId } = input;
   deal.progress.stage = 'settle';
+  const result: DealResult = { status: 'executed', dealId, applyMode, permitId, realizedLoss, externalId };
+  // A strategy's outcome is learnt between the settle and the deal's record, as before.
+  const recordsOutcome = !governed && deal.patches.covers(DEAL_SETTLE_RECORDS_OUTCOME);
   await gates.settleResult({
     key: deal.key,
     realizedLoss,
     actor: input.requestedBy,
     // Warden keeps the position from its own executed deals (strategy's, or the engine's without one).
     ...(policed ? { position: { position: positionKeyOf(input), side: input.side } } : {}),
+    ...(recordsOutcome ? { outcome: deal.outcomeRecord(result, true) } : {}),
   });
   deal.reserved = false;
+  if (recordsOutcome) return deal.concluded(result);
   if (governed) await learnFromOutcome(input.strategyId!, dealId, pnl, now());
-  return deal.finish({ status: 'executed', dealId, applyMode, permitId, realizedLoss, externalId }, true);
+  return deal.finish(result, true);
 }

@@ -164,16 +164,23 @@ async function reserveOnEngine(
   return exact.check;
 }
 
-/** Seed 000's settle_result: releases the open-risk reserve and books the realized loss, once. */
+/**
+ * Seed 000's settle_result: releases the open-risk reserve and books the realized loss, once. `alsoIn`
+ * writes in the same transaction (the deal's outcome), settled now or before; before the shared ledgers.
+ */
 export async function settleResult(
   db: Kysely<Database>,
   request: { key: string; realizedLoss: number; actor: string; position?: SettlePosition },
+  alsoIn?: (trx: Transaction<Database>) => Promise<void>,
 ): Promise<SettleOutcome> {
   return db.transaction().execute(async (trx) => {
     // The reservation first, then its ledgers: reserve never waits on a reservation row, so no cycle.
     const row = await findReservation(trx, request.key, { forUpdate: true });
     const settle = decideSettle(row, request.key);
-    if (!settle.settle) return settle.outcome;
+    if (!settle.settle) {
+      await alsoIn?.(trx);
+      return settle.outcome;
+    }
     const { engine, day, amount, stripe } = row!;
     // The position before the ledgers, in the order an exit's admission takes them: never a deadlock.
     const held = request.position && (await lockPosition(trx, request.position.position, request.actor));
@@ -193,6 +200,7 @@ export async function settleResult(
         },
         held,
       );
+    await alsoIn?.(trx);
     // The ledgers last, so the stripes every deal shares are held for the event and the commit alone (the
     // loss gate first); the event after them, so risk events are in the order the ledgers moved.
     if (request.realizedLoss > 0) await takeLossGate(trx, day);

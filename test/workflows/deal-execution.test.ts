@@ -19,6 +19,7 @@ import { DEFAULT_GOVERNOR_SETTINGS, type GovernorSettings } from '../../src/doma
 import {
   createTestDatabase,
   createTimeSkippingEnv,
+  localActivities,
   patchCost,
   recordDealReleaseRequest,
   type TestDatabase,
@@ -108,13 +109,8 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
     recordDealReleaseRequest(t.db, { id, dealId, status });
   const reservations = () => t.db.selectFrom('risk_reservation').select(['idempotency_key', 'status']).execute();
   /** The local activities a deal's history recorded, in order (their markers). */
-  const localActivities = async (dealId: string) => {
-    const history = await env.client.workflow.getHandle(`deal-${dealId}`).fetchHistory();
-    return (history.events ?? []).flatMap((e) => {
-      const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
-      return data ? [(JSON.parse(Buffer.from(data).toString()) as { activity_type: string }).activity_type] : [];
-    });
-  };
+  const localActivitiesOf = async (dealId: string) =>
+    localActivities(await env.client.workflow.getHandle(`deal-${dealId}`).fetchHistory());
 
   it('executes a deal within limits in testnet, settles it, records a KPI and an audit event', async () => {
     await arm('testnet');
@@ -149,20 +145,15 @@ describe('dealExecution workflow (time-skipping server, real PostgreSQL)', () =>
       { domain: 'WHOLESALE', metric: 'deal_executed', success: true, value: 100 },
     ]);
     expect((await listAuditEvents(t.db, { kind: 'deal.executed' })).map((e) => e.subject)).toEqual(['deal:d1']);
-    await record('d1', 'deal-execution-generation-executed.json');
+    await record('d1', 'deal-execution-settle-records-outcome.json');
     // One patch for the deal's generation (its marker and the SDK's upsert), one upsert of its outcome.
     expect(patchCost(await env.client.workflow.getHandle('deal-d1').fetchHistory())).toEqual({
-      patches: ['deal-generation-2026-12-strategy'],
+      patches: ['deal-generation-2026-12-admission'],
       upserts: 2,
     });
-    // Issue 16: admission, the control plane, the reserve and the permit are one local activity (one transaction).
-    expect(await localActivities('d1')).toEqual([
-      'claimDeal',
-      'admitDeal',
-      'authorizeExecution',
-      'settleResult',
-      'recordDealOutcome',
-    ]);
+    // Issue 16: admission, the control plane, the reserve and the permit are one local activity (one
+    // transaction); the settle records the deal's outcome in its own.
+    expect(await localActivitiesOf('d1')).toEqual(['claimDeal', 'admitDeal', 'authorizeExecution', 'settleResult']);
     expect(progress).toMatchObject({
       stage: 'done',
       applyMode: 'testnet',

@@ -12,7 +12,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { type ClaimOutcome, sameTerms } from '../../src/domain/deals/claims';
-import type { DealActivities, SettlePosition } from '../../src/domain/deals/activities';
+import type { DealActivities, DealOutcomeRecord, SettlePosition } from '../../src/domain/deals/activities';
 import {
   type DealAdmissionAnswer,
   type DealGate,
@@ -149,8 +149,14 @@ export class DealSaga {
   }
 
   async finish(result: DealResult, kpiSuccess?: boolean, outcomeKey = `${this.key}:outcome`): Promise<DealResult> {
-    const { input, progress } = this;
-    progress.stage = 'record';
+    this.progress.stage = 'record';
+    await gates.recordDealOutcome(this.outcomeRecord(result, kpiSuccess, outcomeKey));
+    return this.concluded(result);
+  }
+
+  /** What the deal's end records (recordDealOutcome's input, or the settle's since deal-settle-records-outcome). */
+  outcomeRecord(result: DealResult, kpiSuccess?: boolean, outcomeKey = `${this.key}:outcome`): DealOutcomeRecord {
+    const { input } = this;
     const kpi =
       kpiSuccess === undefined
         ? null
@@ -161,14 +167,19 @@ export class DealSaga {
             value: input.amount,
             at: now(),
           };
-    await gates.recordDealOutcome({
+    return {
       key: outcomeKey,
       actor: input.requestedBy,
       result,
       compensation: this.compensation,
       kpi,
       ...(this.claims ? { claim: this.run } : {}),
-    });
+    };
+  }
+
+  /** The deal is over, its outcome recorded: the progress and the Web UI say so. */
+  concluded(result: DealResult): DealResult {
+    const { progress } = this;
     progress.result = result;
     progress.stage = 'done';
     this.visibility.show(

@@ -104,6 +104,17 @@ export type Clearance =
  */
 export type DealAdmission = Admission & { clearance?: Clearance; strategy?: StrategyGateOutcome };
 
+/** What a deal's end records: its audit event, its KPI event (a deal that reached the executor), its claim's result. */
+export interface DealOutcomeRecord {
+  key: string;
+  actor: string;
+  result: DealResult;
+  compensation: string | null;
+  kpi: { domain: string; metric: string; success: boolean; value: number; at: string } | null;
+  /** The workflow holding the deal's claim: its result (or its wait for reconciliation) is recorded there. */
+  claim?: { workflowId: string; runId: string };
+}
+
 /** Admission (issue 13 item 2; in one transaction since issue 16): what the deal is, and whether it may go on. */
 export interface DealPolicyActivities {
   admitDeal(input: AdmitDealInput): Promise<DealAdmission>;
@@ -143,6 +154,8 @@ export interface DealActivities {
     realizedLoss: number;
     actor: string;
     position?: SettlePosition;
+    /** Since deal-settle-records-outcome: the deal's outcome, recorded in the settle's transaction. */
+    outcome?: DealOutcomeRecord;
   }): Promise<SettleOutcome>;
   releaseReservation(input: { key: string; actor: string; reason: string }): Promise<ReleaseOutcome>;
   assertProdEligible(input: {
@@ -178,15 +191,7 @@ export interface DealActivities {
   /** Seed 003 auto-disarm: the control plane drops to dry_run, audited there like any change. */
   disarmToDryRun(input: { symbol: string; dealId: string; detail: string }): Promise<void>;
   /** The deal's audit event and, for a deal that reached the executor, its KPI event: one transaction. */
-  recordDealOutcome(input: {
-    key: string;
-    actor: string;
-    result: DealResult;
-    compensation: string | null;
-    kpi: { domain: string; metric: string; success: boolean; value: number; at: string } | null;
-    /** The workflow holding the deal's claim: its result (or its wait for reconciliation) is recorded there. */
-    claim?: { workflowId: string; runId: string };
-  }): Promise<void>;
+  recordDealOutcome(input: DealOutcomeRecord): Promise<void>;
   /**
    * An operator's `reconcileDeal`, audited with the actor; the workflow then settles or releases. With
    * `releaseNeedsApproval` (since deal-release-approval) a release counts only under an applied `deal_release`
