@@ -34,6 +34,7 @@ import {
   type OrderWait,
   type Sizing,
   strategyOrderOf,
+  strategyPassed,
   strategyVerdict,
 } from './lib/deal-strategy';
 import { readStrategyOutcome, type StrategyGateOutcome } from '../src/domain/strategy/gate';
@@ -292,15 +293,7 @@ async function clearedStep(
   // The gates in seed order; those before the one that refused (all, once cleared) passed.
   const order: DealProgress['gates'] = [
     { gate: 'control_plane', ok: true },
-    ...(sized?.governed
-      ? [
-          {
-            gate: 'strategy' as const,
-            ok: true,
-            ...(sized.reducedTo !== undefined ? { reason: `reduced to ${sized.reducedTo}` } : {}),
-          },
-        ]
-      : []),
+    ...(sized ? strategyPassed(sized) : []),
     { gate: 'risk', ok: true },
     ...(input.recommendationId !== undefined ? [{ gate: 'prod_eligibility' as const, ok: true }] : []),
     { gate: 'permit', ok: true },

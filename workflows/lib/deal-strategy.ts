@@ -163,14 +163,21 @@ async function orderApproved(
 /** The deal goes on as the gate's reading says: a size it governed is the strategy gate's pass. */
 function passed(progress: DealProgress, reading: SizedOrder): StrategyVerdict {
   if (reading.next === 'denied') return { outcome: 'denied', reason: reading.reason, detail: reading.detail };
-  const { amount, paper, governed, reducedTo } = reading;
-  if (governed)
-    progress.gates.push({
+  const { amount, paper, governed } = reading;
+  progress.gates.push(...strategyPassed(reading));
+  return { outcome: 'pass', sizing: { amount, paper, governed } };
+}
+
+/** The strategy gate's line in the deal's progress for an order that goes on: none where it did not govern the size. */
+export function strategyPassed(reading: Extract<SizedOrder, { next: 'go' }>): DealProgress['gates'] {
+  if (!reading.governed) return [];
+  return [
+    {
       gate: 'strategy',
       ok: true,
-      ...(reducedTo !== undefined ? { reason: `reduced to ${reducedTo}` } : {}),
-    });
-  return { outcome: 'pass', sizing: { amount, paper, governed } };
+      ...(reading.reducedTo !== undefined ? { reason: `reduced to ${reading.reducedTo}` } : {}),
+    },
+  ];
 }
 
 /**
