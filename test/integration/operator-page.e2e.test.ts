@@ -20,6 +20,7 @@ import { listRiskPolicies, upsertRiskPolicy } from '../../src/db/risk.repository
 import { useApiServer } from './api-server';
 import { addApprover } from '../../src/db/autonomy.repository';
 import { armControlPlane } from '../support/change-requests';
+import { readControlPlaneState } from '../../src/db/control-plane.repository';
 import { commandExecution } from '../../workflows/command-execution';
 
 // The read-only operator page in a real headless Chromium, over the real API
@@ -187,6 +188,13 @@ describe('approvals on the operator page', () => {
   it('a command waiting for its approver is declined from the page with a reason, and ends rejected with it', async () => {
     await markGoLivePlaybookCompleted(env.t.db);
     await armControlPlane(env.t.db, env.warden, { goLive: true, applyMode: 'live', reason: 'page test' });
+    // Applied before the command's first gate reads it (under a full run's load the signals trail).
+    await expect
+      .poll(async () => {
+        const state = await readControlPlaneState(env.t.db);
+        return state.goLiveEnabled && state.applyMode === 'live';
+      })
+      .toBe(true);
     await addApprover(env.t.db, 'tech_lead', 'engineer-user', 'setup');
     const commandId = uniqueName('cmd');
     const handle = await env.client.workflow.start(commandExecution, {
