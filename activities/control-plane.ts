@@ -205,15 +205,22 @@ export function createControlPlaneActivities({
     },
 
     /** The first gate of every governed action: reads the persisted state, so a kill switch bites at once. */
-    async checkControlPlane(input) {
-      const state = await readControlPlaneState(db);
-      const reduce =
-        input.deal !== undefined && tradingStateOf(state) === 'reducing'
-          ? await readExitCheck(db, input.deal)
-          : undefined;
-      return enforceControlPlane(input.executionClass, state, reduce);
-    },
+    checkControlPlane: (input) => firstControlPlaneCheck(db, input),
   };
+}
+
+/**
+ * The first gate of a governed action, here or in a deal's admission: the persisted state as committed,
+ * holding nothing (an engage never waits for it), a deal judged as an exit only in reduce mode.
+ */
+export async function firstControlPlaneCheck(
+  db: Kysely<Database> | Transaction<Database>,
+  input: Parameters<ControlPlaneActivities['checkControlPlane']>[0],
+): ReturnType<ControlPlaneActivities['checkControlPlane']> {
+  const state = await readControlPlaneState(db);
+  const reduce =
+    input.deal !== undefined && tradingStateOf(state) === 'reducing' ? await readExitCheck(db, input.deal) : undefined;
+  return enforceControlPlane(input.executionClass, state, reduce);
 }
 
 /**

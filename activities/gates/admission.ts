@@ -16,12 +16,13 @@ import type { AdmissionInputs } from '../../src/domain/change-requests/replay-in
 import { enforceControlPlane } from '../../src/domain/control-plane/rules';
 import type { AdmitDealInput, Clearance, DealAdmission } from '../../src/domain/deals/activities';
 import { decideAdmission, positionKeyOf } from '../../src/domain/deals/policy';
-import { dropExitHold, holdExit, readExitCheck } from '../../src/db/positions.repository';
+import { dropExitHold, holdExit } from '../../src/db/positions.repository';
 import { permitAudits } from '../../src/domain/permits/decisions';
 import type { GovernorSettings } from '../../src/domain/permits/rules';
 import { eligibilityAudit } from '../../src/domain/prod-eligibility/rules';
 import { reserveAudit } from '../../src/domain/risk/reservations';
 import { readStrategyOutcome } from '../../src/domain/strategy/gate';
+import { firstControlPlaneCheck } from '../control-plane';
 import { evaluateStrategyOrder } from '../strategy-gate';
 import { issuePermitInTransaction } from './permits';
 import { decideProdEligibility } from './prod-eligibility';
@@ -94,9 +95,11 @@ export async function admitDeal(deps: AdmissionDeps, input: AdmitDealInput): Pro
 
 /**
  * The control plane, then seed 001's gate on the deal's order, in the caller's transaction: the gate's
- * outcome, or the control plane's refusal (the gate then not asked). An exit is judged on the order's
- * size and holds nothing yet. A retry after the deal was cleared finds its reservation and asks the
- * control plane no more; the gate answers its first decision (kept by trace id).
+ * outcome, or the control plane's refusal (the gate then not asked). The control plane is read as the
+ * deal's own first gate reads it, holding nothing: the gate may wait for its strategy's row, and an engage
+ * must not wait behind that (the clearing transaction holds the control plane's row, as for any deal).
+ * A retry after the deal was cleared finds its reservation and asks the control plane no more; the gate
+ * answers its first decision (kept by trace id).
  */
 async function judgeOrder(
   trx: Transaction<Database>,
@@ -105,17 +108,16 @@ async function judgeOrder(
 ): Promise<Pick<DealAdmission, 'clearance' | 'strategy'>> {
   const clear = input.clear!;
   if ((await findReservation(trx, clear.key)) === undefined) {
-    const state = await readControlPlaneState(trx, { share: true });
-    const reduce =
+    const deal =
       clear.side === undefined
         ? undefined
-        : await readExitCheck(trx, {
+        : {
             dealId: input.dealId,
             position: positionKeyOf({ strategyId: input.strategyId, engine: input.engine, symbol: clear.symbol }),
             side: clear.side,
             amount: clear.amount,
-          });
-    const entry = enforceControlPlane(executionClass, state, reduce);
+          };
+    const entry = await firstControlPlaneCheck(trx, { executionClass, ...(deal ? { deal } : {}) });
     if (!entry.allowed)
       return { clearance: { cleared: false, gate: 'control_plane', reason: entry.reason, detail: entry.detail } };
   }

@@ -201,7 +201,7 @@ describe('what a deal is: engine execution policies and Warden’s positions', (
     expect(executeDeal).not.toHaveBeenCalled();
   });
 
-  it('a required strategy disabled between admission and the strategy gate is a denial, not a pass', async () => {
+  it('a required strategy disabled between admission and the strategy gate is a denial, not a pass; an engage never waits for that gate', async () => {
     await policy('CAPITAL', 'PROD_EXEC', { strategyRequired: true });
     const strategyId = `${run}-racing`;
     const define = (enabled: boolean) =>
@@ -237,6 +237,14 @@ describe('what a deal is: engine execution policies and Warden’s positions', (
         },
         { timeout: 20_000, interval: 50 },
       );
+      // Meanwhile an engage takes the control plane's row (FOR UPDATE, as it does) at once: a deal waiting
+      // at its strategy gate holds nothing of the control plane (it did hold it FOR SHARE, and an engage
+      // then waited for the strategy's row to come free).
+      const engage = t.db.transaction().execute(async (trx) => {
+        await sql`set local lock_timeout = '2s'`.execute(trx);
+        return trx.selectFrom('control_plane_state').select('version').forUpdate().execute();
+      });
+      await expect(engage).resolves.toHaveLength(1);
     } finally {
       await operator.commit().execute();
     }
