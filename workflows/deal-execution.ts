@@ -225,7 +225,7 @@ async function admissionStep(input: ParsedDealInput, deal: DealSaga): Promise<St
   let executionClass = input.executionClass;
   let strategyRequired = false;
   // Without a strategy step nothing stands between admission and the permit: one transaction does it all.
-  // Since deal-strategy-at-once, the strategy gate goes in that transaction too.
+  // Since deal-strategy-at-once, the strategy gate goes in that local activity too (its own transaction).
   const strategyId = deal.patches.covers(DEAL_STRATEGY_AT_ONCE) ? input.strategyId : undefined;
   const atOnce =
     policed && (input.strategyId === undefined || strategyId !== undefined) && deal.patches.has(DEAL_ADMITTED_AT_ONCE);
