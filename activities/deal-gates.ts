@@ -49,7 +49,7 @@ export function createDealActivities({
   return {
     async admitDeal(input) {
       const admission = await admitDeal({ db, governor, executorServed }, input);
-      // A KILL verdict of the strategy gate, decided in admission's transaction, engages from here.
+      // A KILL verdict of the strategy gate, decided in admission, engages from here.
       if (input.clear?.strategy && admission.strategy)
         await engageOnKill(controlPlane, input.clear.strategy, admission.strategy);
       // The reservation stands whatever happens to the nudge; the tripwire's run re-measures too.

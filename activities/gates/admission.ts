@@ -14,7 +14,7 @@ import { findReservation } from '../../src/db/risk.repository';
 import { getStrategy } from '../../src/db/strategy.repository';
 import type { AdmissionInputs } from '../../src/domain/change-requests/replay-inputs';
 import { enforceControlPlane } from '../../src/domain/control-plane/rules';
-import type { AdmitDealInput, Clearance, DealAdmission } from '../../src/domain/deals/activities';
+import type { AdmitDealInput, Clearance, DealAdmission, DealExit } from '../../src/domain/deals/activities';
 import { decideAdmission, positionKeyOf } from '../../src/domain/deals/policy';
 import { dropExitHold, holdExit } from '../../src/db/positions.repository';
 import { permitAudits } from '../../src/domain/permits/decisions';
@@ -93,6 +93,14 @@ export async function admitDeal(deps: AdmissionDeps, input: AdmitDealInput): Pro
   return admission;
 }
 
+/** The deal as the exit rules read it (src/domain/deals/exits.ts), at `amount`; none without a side. */
+function exitOf(input: AdmitDealInput, amount: number): DealExit | undefined {
+  const { side, symbol } = input.clear!;
+  if (side === undefined) return undefined;
+  const position = positionKeyOf({ strategyId: input.strategyId, engine: input.engine, symbol });
+  return { dealId: input.dealId, position, side, amount };
+}
+
 /**
  * The control plane, then seed 001's gate on the deal's order, in the caller's transaction: the gate's
  * outcome, or the control plane's refusal (the gate then not asked). The control plane is read as the
@@ -108,15 +116,7 @@ async function judgeOrder(
 ): Promise<Pick<DealAdmission, 'clearance' | 'strategy'>> {
   const clear = input.clear!;
   if ((await findReservation(trx, clear.key)) === undefined) {
-    const deal =
-      clear.side === undefined
-        ? undefined
-        : {
-            dealId: input.dealId,
-            position: positionKeyOf({ strategyId: input.strategyId, engine: input.engine, symbol: clear.symbol }),
-            side: clear.side,
-            amount: clear.amount,
-          };
+    const deal = exitOf(input, clear.amount);
     const entry = await firstControlPlaneCheck(trx, { executionClass, ...(deal ? { deal } : {}) });
     if (!entry.allowed)
       return { clearance: { cleared: false, gate: 'control_plane', reason: entry.reason, detail: entry.detail } };
@@ -147,17 +147,8 @@ async function clearDeal(
     const state = await readControlPlaneState(trx, { share: true });
     // An exit holds its part of the position (judged in src/domain/deals/exits.ts): in reduce mode only
     // exits pass, and in any mode an exit takes no daily exposure.
-    const reduce =
-      clear.side === undefined
-        ? undefined
-        : await holdExit(trx, {
-            key: clear.key,
-            dealId: input.dealId,
-            position: positionKeyOf({ strategyId: input.strategyId, engine: input.engine, symbol: clear.symbol }),
-            side: clear.side,
-            amount,
-            actor: clear.actor,
-          });
+    const deal = exitOf(input, amount);
+    const reduce = deal && (await holdExit(trx, { ...deal, key: clear.key, actor: clear.actor }));
     exit = reduce?.reduces === true;
     const entry = enforceControlPlane(executionClass, state, reduce);
     if (!entry.allowed) {

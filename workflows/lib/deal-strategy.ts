@@ -46,7 +46,7 @@ export interface Sizing {
 export type StrategyVerdict =
   { outcome: 'denied'; reason: string; detail: string } | { outcome: 'shadow' } | { outcome: 'pass'; sizing: Sizing };
 
-/** The order the strategy gate judges for this deal (admission's transaction, or the deal's own step). */
+/** The order the strategy gate judges for this deal (in admission, or in the deal's own step). */
 export function strategyOrderOf(input: ParsedDealInput, strategyId: string, at: string): StrategyOrder {
   return {
     traceId: `deal:${input.dealId}`,
@@ -63,7 +63,7 @@ export function strategyOrderOf(input: ParsedDealInput, strategyId: string, at: 
 
 /**
  * Seed 001's strategy gate: the verdict, the execution mode, a human's approval where needed, the size.
- * `evaluated`: the gate's outcome where admission already asked it (in its transaction).
+ * `evaluated`: the gate's outcome where admission already asked it.
  */
 export async function strategyVerdict(
   input: ParsedDealInput,
