@@ -1,13 +1,10 @@
 #!/usr/bin/env node
 // `npx warden …`: the CLI compiled by set-up (scripts/build.mjs) when it is
 // up to date with its sources, else the TypeScript through tsx.
-const { isFresh } = require('./built.cjs');
+const { isFresh, runCompiled } = require('./built.cjs');
 
 if (isFresh('dist/cli.cjs')) {
-  // V8's code cache for the bundle where Node has one (22.1 and later), so a call compiles little of it.
-  // (On Node 20 none: the require hook that adds one breaks import() inside PGlite.)
-  require('node:module').enableCompileCache?.();
-  require('../dist/cli.cjs');
+  runCompiled('dist/cli.cjs');
 } else {
   // tsx as a loader for ESM and CJS alike (the CLI loads its in-process parts with import()), which only
   // --import gives: a child process, on this path only (sources edited since the last build).

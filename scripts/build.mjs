@@ -15,17 +15,19 @@ const { isFresh } = require('../bin/built.cjs');
 
 // The CLI starts at every call: its npm packages go into its bundle too (no module resolution, one file
 // for V8's code cache, bin/warden.cjs), except those it loads only on the embedded-database or worker
-// paths and those with native or wasm parts. The workers load the SDK's packages as they ship.
+// paths and those with native or wasm parts. The workers load the SDK's packages as they ship. The CLI
+// runs under V8's code cache (bin/built.cjs), where Node 20 gives a script no import(): its external
+// packages are required (PGlite ships CommonJS too).
 const CLI_EXTERNAL = ['@temporalio/*', '@electric-sql/pglite', 'pg-native'];
 const PROGRAMS = [
-  { entry: 'src/operator/cli/bin.ts', output: 'dist/cli.cjs', external: CLI_EXTERNAL },
+  { entry: 'src/operator/cli/bin.ts', output: 'dist/cli.cjs', external: CLI_EXTERNAL, noDynamicImport: true },
   { entry: 'workers/local.ts', output: 'dist/local.cjs' },
   { entry: 'workers/main.ts', output: 'dist/worker.cjs' },
 ];
 export const WORKFLOW_BUNDLE = 'dist/workflows.bundle.js';
 
 /** Our sources an entry reaches (esbuild's import graph), relative to the root. */
-async function sourcesOf(entry, write, outfile, external) {
+async function sourcesOf(entry, write, outfile, external, noDynamicImport = false) {
   const result = await build({
     entryPoints: [join(root, entry)],
     bundle: true,
@@ -33,6 +35,7 @@ async function sourcesOf(entry, write, outfile, external) {
     format: 'cjs',
     target: 'node20',
     ...(external ? { external } : { packages: 'external' }),
+    ...(noDynamicImport ? { supported: { 'dynamic-import': false } } : {}),
     metafile: true,
     logLevel: 'error',
     write,
@@ -52,10 +55,10 @@ function recordInputs(output, inputs) {
 export async function buildAll({ quiet = false } = {}) {
   mkdirSync(join(root, 'dist'), { recursive: true });
   const say = (line) => !quiet && log(line);
-  for (const { entry, output, external } of PROGRAMS) {
+  for (const { entry, output, external, noDynamicImport } of PROGRAMS) {
     if (isFresh(output)) continue;
     const started = Date.now();
-    const inputs = await sourcesOf(entry, true, output, external);
+    const inputs = await sourcesOf(entry, true, output, external, noDynamicImport);
     recordInputs(output, inputs);
     say(`built ${output} from ${inputs.length} sources in ${Date.now() - started} ms`);
   }

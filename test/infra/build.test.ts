@@ -1,4 +1,5 @@
-import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -30,5 +31,27 @@ describe('compiled outputs', () => {
     expect(isFresh(output)).toBe(true);
     utimesSync(source, new Date(built.getTime() + 1000), new Date(built.getTime() + 1000));
     expect(isFresh(output)).toBe(false);
+  });
+
+  it('a compiled output runs with its V8 code cache, and a rebuilt one never runs the cache of the old', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'warden-cache-'));
+    const output = path.relative(root, path.join(dir, 'out.cjs'));
+    const run = () =>
+      execFileSync(process.execPath, [
+        '-e',
+        `require(${JSON.stringify(path.join(root, 'bin', 'built.cjs'))}).runCompiled(${JSON.stringify(output)})`,
+      ]).toString();
+    const stamp = () => readFileSync(path.join(root, `${output}.v8cache`)).toString('latin1').split('\n')[0];
+    writeFileSync(path.join(root, output), "console.log(require('node:path').basename(__filename), 'one')");
+    expect(run()).toBe('out.cjs one\n');
+    const first = stamp();
+    expect(first).toContain(process.version);
+    expect(run()).toBe('out.cjs one\n');
+    expect(stamp()).toBe(first);
+    // Rebuilt the same length, so V8's own check (the source's length) would take the old cache.
+    writeFileSync(path.join(root, output), "console.log(require('node:path').basename(__filename), 'two')");
+    utimesSync(path.join(root, output), new Date(), new Date(Date.now() + 5000));
+    expect(run()).toBe('out.cjs two\n');
+    expect(stamp()).not.toBe(first);
   });
 });
