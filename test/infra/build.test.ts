@@ -41,7 +41,10 @@ describe('compiled outputs', () => {
         '-e',
         `require(${JSON.stringify(path.join(root, 'bin', 'built.cjs'))}).runCompiled(${JSON.stringify(output)})`,
       ]).toString();
-    const stamp = () => readFileSync(path.join(root, `${output}.v8cache`)).toString('latin1').split('\n')[0];
+    const stamp = () =>
+      readFileSync(path.join(root, `${output}.v8cache`))
+        .toString('latin1')
+        .split('\n')[0];
     writeFileSync(path.join(root, output), "console.log(require('node:path').basename(__filename), 'one')");
     expect(run()).toBe('out.cjs one\n');
     const first = stamp();
