@@ -32,7 +32,7 @@ import {
   storedDecision,
 } from '../../src/domain/risk/reservations';
 import { policyMissing, type ReserveKind, type RiskCheck, utcDay } from '../../src/domain/risk/rules';
-import { mayTakeHomeStripe, reserveOnTotals, stripeOf } from '../../src/domain/risk/stripes';
+import { mayTakeHomeStripe, refusalOnTotals, reserveOnTotals, stripeOf } from '../../src/domain/risk/stripes';
 
 /**
  * Seed 000's reserve_exposure with dual control. Exact: an engine's day is striped
@@ -95,19 +95,26 @@ export async function reserveInTransaction(
   await shareLossGate(trx, day);
   const inputs = await readReserveInputs(trx, engines, day);
   const kind = { exit: request.exit === true };
+  // One the day's totals already refuse is refused on them, taking no stripe (near exhaustion, most).
+  const refused = refusalOnTotals(
+    engines.map((engine) => ({ engine, ...inputs.get(engine)! })),
+    request.amount,
+    kind,
+  );
   // Where every engine's shares may take it, one stripe no other reserve holds takes it on all at once.
   const free =
+    refused === undefined &&
     !kind.exit &&
     engines.every((engine) => {
-      const { policy, dayLoss } = inputs.get(engine)!;
-      return policy !== undefined && mayTakeHomeStripe(policy, dayLoss, request.amount);
+      const { policy, totals } = inputs.get(engine)!;
+      return policy !== undefined && mayTakeHomeStripe(policy, totals.realizedLoss, request.amount);
     })
       ? await reserveOnFreeStripe(trx, { engines, day, home }, request.amount)
       : undefined;
   const stripe = free ?? home;
   const booked: string[] = free === undefined ? [] : [...engines];
-  let check: RiskCheck = { ok: true };
-  for (const engine of engines.slice(booked.length)) {
+  let check: RiskCheck = refused ?? { ok: true };
+  for (const engine of refused === undefined ? engines.slice(booked.length) : []) {
     check = await reserveOnEngine(trx, { engine, day, stripe }, inputs.get(engine)!, request.amount, kind);
     if (!check.ok) break;
     booked.push(engine);
@@ -149,12 +156,16 @@ export async function reserveInTransaction(
 async function reserveOnEngine(
   trx: Transaction<Database>,
   at: { engine: string; day: string; stripe: number },
-  { policy, dayLoss }: ReserveInputs,
+  { policy, totals }: ReserveInputs,
   amount: number,
   kind: ReserveKind,
 ): Promise<RiskCheck> {
   if (!policy) return policyMissing(at.engine);
-  if (!kind.exit && mayTakeHomeStripe(policy, dayLoss, amount) && (await reserveOnStripe(trx, at, amount)))
+  if (
+    !kind.exit &&
+    mayTakeHomeStripe(policy, totals.realizedLoss, amount) &&
+    (await reserveOnStripe(trx, at, amount))
+  )
     return { ok: true };
   // Decided on the policy as it is under the lock: the one read before may have changed since.
   const locked = await lockStripes(trx, at.engine, at.day);

@@ -24,10 +24,11 @@ function toPolicy(
   };
 }
 
-/** What a reserve reads before it locks anything: the engine's policy (paused or not) and the day's loss. */
+/** What a reserve reads before it locks anything: the engine's policy (paused or not) and the day's totals. */
 export interface ReserveInputs {
   policy: RiskPolicy | undefined;
-  dayLoss: number;
+  /** Summed over the day's stripes, as one statement read them with the policy. */
+  totals: LedgerDay;
 }
 
 export async function readReserveInputs(
@@ -44,21 +45,34 @@ export async function readReserveInputs(
     max_actions_per_day: number | null;
     enabled: boolean | null;
     paused: boolean;
-    day_loss: number;
+    exposure_used: number;
+    open_risk_reserved: number;
+    realized_loss: number;
+    actions: number;
   }>`
     select e.engine, p.engine as policy_engine, p.max_daily_loss, p.max_daily_exposure, p.max_open_risk,
            p.max_actions_per_day, p.enabled,
            exists (select 1 from engine_restriction r
                    where r.engine = e.engine and r.kind = 'pause' and r.cleared_at is null) as paused,
-           coalesce((select sum(s.realized_loss) from risk_ledger_stripe s
-                     where s.engine = e.engine and s.day = ${day}), 0)::numeric(18, 2) as day_loss
+           t.exposure_used, t.open_risk_reserved, t.realized_loss, t.actions
     from (values ${sql.join(engines.map((e) => sql`(${e}::text)`))}) as e(engine)
-    left join risk_policy p on p.engine = e.engine`.execute(trx);
+    left join risk_policy p on p.engine = e.engine
+    cross join lateral (
+      select coalesce(sum(s.exposure_used), 0)::numeric(18, 2) as exposure_used,
+             coalesce(sum(s.open_risk_reserved), 0)::numeric(18, 2) as open_risk_reserved,
+             coalesce(sum(s.realized_loss), 0)::numeric(18, 2) as realized_loss,
+             coalesce(sum(s.actions), 0)::int as actions
+      from risk_ledger_stripe s where s.engine = e.engine and s.day = ${day}) t`.execute(trx);
   return new Map(
     rows.rows.map((r) => [
       r.engine,
       {
-        dayLoss: r.day_loss,
+        totals: {
+          exposureUsed: r.exposure_used,
+          openRiskReserved: r.open_risk_reserved,
+          realizedLoss: r.realized_loss,
+          actions: r.actions,
+        },
         policy:
           r.policy_engine === null || r.enabled === null
             ? undefined

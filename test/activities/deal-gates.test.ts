@@ -274,6 +274,28 @@ describe('risk guard on PostgreSQL', () => {
     expect(await ledger('CAPITAL')).toMatchObject({ exposureUsed: 11, openRiskReserved: 1, actions: 2 });
   });
 
+  it('a reserve the day\'s totals refuse is refused at once, while another transaction holds every stripe', async () => {
+    await reserve('totals-seed', 'CAPITAL', 290); // CAPITAL's open risk: 290 of 300
+    const holder = await t.db.startTransaction().execute();
+    await holder.selectFrom('risk_ledger_stripe').select('stripe').where('day', '=', day).forUpdate().execute();
+    try {
+      // Before today's change this locked every stripe in order to decide on the totals: it waited.
+      const refused = reserve('totals-over', 'CAPITAL', 20);
+      const first = await Promise.race([
+        refused.then(() => 'decided'),
+        new Promise((resolve) => setTimeout(() => resolve('waited'), 2000)),
+      ]);
+      expect(first).toBe('decided');
+      expect(await refused).toMatchObject({ ok: false, scope: 'CAPITAL', reason: 'open_risk_exceeded' });
+    } finally {
+      await holder.rollback().execute();
+    }
+    // Nothing moved for it; what fits is still taken.
+    expect(await ledger('CAPITAL')).toMatchObject({ openRiskReserved: 290, actions: 1 });
+    expect(await reserve('totals-fits', 'CAPITAL', 10)).toMatchObject({ ok: true });
+    expect(await ledger('CAPITAL')).toMatchObject({ openRiskReserved: 300, actions: 2 });
+  });
+
   it('is idempotent per key: the first decision is returned and counted once', async () => {
     const first = await reserve('same', 'WHOLESALE', 100);
     const again = await reserve('same', 'WHOLESALE', 100);

@@ -2,6 +2,7 @@ import {
   addReservation,
   checkPolicy,
   type LedgerDay,
+  policyMissing,
   type ReserveKind,
   type RiskCheck,
   type RiskPolicy,
@@ -44,6 +45,25 @@ const cents = (amount: number) => Math.round(amount * 100);
 export function mayTakeHomeStripe(policy: RiskPolicy, dayLoss: number, amount: number): boolean {
   if (!policy.enabled || policy.paused || cents(amount) <= 0) return false;
   return policy.maxDailyLoss === null || cents(dayLoss) < cents(policy.maxDailyLoss);
+}
+
+/**
+ * The refusal a reserve gets on the day's totals as one statement read them (every engine of it in
+ * order, GLOBAL first), or undefined when they admit it. Refused there, it is refused at once and locks
+ * no stripe: the reading is a committed state of the day, and a reserve decided on it is decided as if it
+ * ran at that moment, as one row would have decided it. Only a reserve the totals admit goes on to take
+ * a stripe (and near exhaustion, every stripe in order).
+ */
+export function refusalOnTotals(
+  readings: readonly { engine: string; policy: RiskPolicy | undefined; totals: LedgerDay }[],
+  amount: number,
+  kind: ReserveKind = {},
+): RiskCheck | undefined {
+  for (const { engine, policy, totals } of readings) {
+    const check = policy === undefined ? policyMissing(engine) : checkPolicy(policy, totals, amount, kind);
+    if (!check.ok) return check;
+  }
+  return undefined;
 }
 
 /** The day's totals over its stripes: what one ledger row held before. */

@@ -5,6 +5,7 @@ import {
   LEDGER_STRIPES,
   type LedgerStripe,
   ledgerTotals,
+  refusalOnTotals,
   reserveOnTotals,
   shareOut,
   stripeOf,
@@ -105,8 +106,12 @@ describe('striped ledger (pure)', () => {
           if ('reserve' in o) {
             const amount = o.cents / 100;
             const oneRowCheck = checkPolicy(policy, oneRow, amount);
-            const fast = onStripe(stripes, o.reserve, amount);
-            if (fast) {
+            // What the totals as read refuse is refused at once: exactly what one row refuses.
+            const refused = refusalOnTotals([{ engine: 'GLOBAL', policy, totals: ledgerTotals(stripes) }], amount);
+            const fast = refused === undefined ? onStripe(stripes, o.reserve, amount) : null;
+            if (refused !== undefined) {
+              expect(refused).toEqual(oneRowCheck);
+            } else if (fast) {
               // A stripe's share is room the caps still have: one row would have admitted it too.
               expect(oneRowCheck.ok).toBe(true);
               stripes = fast;
@@ -176,6 +181,32 @@ describe('striped ledger (pure)', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('refuses on the totals in engine order, GLOBAL first, and a missing policy as seed 000 does', () => {
+    const totals = { exposureUsed: 1400, openRiskReserved: 0, realizedLoss: 0, actions: 3 };
+    const global = {
+      engine: 'GLOBAL',
+      maxDailyLoss: null,
+      maxDailyExposure: 1500,
+      maxOpenRisk: null,
+      maxActionsPerDay: 3,
+      enabled: true,
+      paused: false,
+    };
+    const engine = { ...global, engine: 'CAPITAL', maxDailyExposure: 100, maxActionsPerDay: null };
+    const readings = [
+      { engine: 'GLOBAL', policy: global, totals },
+      { engine: 'CAPITAL', policy: engine, totals },
+    ];
+    expect(refusalOnTotals(readings, 200)).toMatchObject({ scope: 'GLOBAL', reason: 'daily_exposure_exceeded' });
+    expect(refusalOnTotals(readings, 50)).toMatchObject({ scope: 'GLOBAL', reason: 'daily_action_limit_reached' });
+    expect(refusalOnTotals([readings[1]!], 50)).toMatchObject({ scope: 'CAPITAL', reason: 'daily_exposure_exceeded' });
+    expect(refusalOnTotals([{ ...readings[1]!, totals: { ...totals, exposureUsed: 0 } }], 50)).toBeUndefined();
+    expect(refusalOnTotals([{ engine: 'MARKETING', policy: undefined, totals }], 1)).toMatchObject({
+      scope: 'MARKETING',
+      reason: 'policy_missing',
+    });
   });
 
   it('after a cap is lowered below what is used, no stripe has room, and the totals refuse', () => {
