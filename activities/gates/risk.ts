@@ -161,11 +161,7 @@ async function reserveOnEngine(
   kind: ReserveKind,
 ): Promise<RiskCheck> {
   if (!policy) return policyMissing(at.engine);
-  if (
-    !kind.exit &&
-    mayTakeHomeStripe(policy, totals.realizedLoss, amount) &&
-    (await reserveOnStripe(trx, at, amount))
-  )
+  if (!kind.exit && mayTakeHomeStripe(policy, totals.realizedLoss, amount) && (await reserveOnStripe(trx, at, amount)))
     return { ok: true };
   // Decided on the policy as it is under the lock: the one read before may have changed since.
   const locked = await lockStripes(trx, at.engine, at.day);

@@ -274,7 +274,7 @@ describe('risk guard on PostgreSQL', () => {
     expect(await ledger('CAPITAL')).toMatchObject({ exposureUsed: 11, openRiskReserved: 1, actions: 2 });
   });
 
-  it('a reserve the day\'s totals refuse is refused at once, while another transaction holds every stripe', async () => {
+  it("a reserve the day's totals refuse is refused at once, while another transaction holds every stripe", async () => {
     await reserve('totals-seed', 'CAPITAL', 290); // CAPITAL's open risk: 290 of 300
     const holder = await t.db.startTransaction().execute();
     await holder.selectFrom('risk_ledger_stripe').select('stripe').where('day', '=', day).forUpdate().execute();
