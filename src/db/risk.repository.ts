@@ -44,6 +44,7 @@ export async function readReserveInputs(
     max_open_risk: number | null;
     max_actions_per_day: number | null;
     enabled: boolean | null;
+    exits_ignore_loss_cap: boolean | null;
     paused: boolean;
     exposure_used: number;
     open_risk_reserved: number;
@@ -51,7 +52,7 @@ export async function readReserveInputs(
     actions: number;
   }>`
     select e.engine, p.engine as policy_engine, p.max_daily_loss, p.max_daily_exposure, p.max_open_risk,
-           p.max_actions_per_day, p.enabled,
+           p.max_actions_per_day, p.enabled, p.exits_ignore_loss_cap,
            exists (select 1 from engine_restriction r
                    where r.engine = e.engine and r.kind = 'pause' and r.cleared_at is null) as paused,
            t.exposure_used, t.open_risk_reserved, t.realized_loss, t.actions
@@ -84,6 +85,7 @@ export async function readReserveInputs(
                   max_open_risk: r.max_open_risk,
                   max_actions_per_day: r.max_actions_per_day,
                   enabled: r.enabled,
+                  exits_ignore_loss_cap: r.exits_ignore_loss_cap === true,
                 }),
                 paused: r.paused,
               },
