@@ -61,43 +61,76 @@ export async function appendAuditEvent(
   trx: Transaction<Database>,
   entry: AuditEntry,
 ): Promise<AuditEventRow | undefined> {
+  const [row] = await appendToChain(trx, await takeChainForAppends(trx), [entry]);
+  return row;
+}
+
+/** The chain this transaction appends to; first, at most every EPOCH_INTERVAL_MS per process, an epoch. */
+async function takeChainForAppends(trx: Transaction<Database>): Promise<HeldChain> {
   const held = await takeChain(trx);
   if (Date.now() >= nextEpochAt) {
     nextEpochAt = Date.now() + EPOCH_INTERVAL_MS;
     await appendEpoch(trx, held);
   }
-  return appendToChain(trx, held, entry);
+  return held;
 }
 
+/**
+ * `entries` one after another on the chain `held`, in one insert. A retried writer's event is already
+ * there (its idempotency key): nothing is appended for it, and a lone entry gives undefined. Skipped in a
+ * group, it would leave a gap (the next event names a hash never stored): DuplicateInGroup, and the caller
+ * undoes the insert.
+ */
 async function appendToChain(
   trx: Transaction<Database>,
   held: HeldChain,
-  entry: AuditEntry,
-): Promise<AuditEventRow | undefined> {
-  const { chain } = held;
+  entries: readonly AuditEntry[],
+): Promise<AuditEventRow[]> {
+  const values = chainedValues(await readHead(trx, held), held.chain, entries);
+  const inserted = await trx
+    .insertInto('audit_event')
+    .values(values)
+    .onConflict((oc) => oc.column('idempotency_key').doNothing())
+    .returningAll()
+    .execute();
+  if (inserted.length !== values.length && values.length > 1) throw new DuplicateInGroup();
+  // Only an event actually appended announces itself: a retried writer's duplicate enqueues nothing.
+  if (inserted.length > 0) {
+    held.head = inserted[inserted.length - 1]!.hash;
+    await enqueueNotifications(trx, inserted);
+  }
+  return inserted;
+}
+class DuplicateInGroup extends Error {}
+
+async function readHead(trx: Transaction<Database>, held: HeldChain): Promise<string> {
   held.head ??=
     (
       await trx
         .selectFrom('audit_event')
         .select('hash')
-        .where('chain', '=', chain)
+        .where('chain', '=', held.chain)
         .orderBy('id', 'desc')
         .limit(1)
         .executeTakeFirst()
     )?.hash ?? GENESIS_HASH;
-  const prevHash = held.head;
-  // Round-trip through JSON so the hashed details equal what jsonb stores. PostgreSQL refuses
-  // U+0000 in text and jsonb: escaped (before hashing), so no payload can make an audit write fail for ever.
-  // Approval tokens and their references are credentials: masked here, whoever wrote the event.
-  const details = redactToken(withoutNul(JSON.parse(JSON.stringify(entry.details ?? {})))) as Record<string, unknown>;
-  const actor = escapeNulText(entry.actor);
-  const subject = escapeNulText(entry.subject);
-  // Postgres keeps microseconds, JS milliseconds: hash what both can hold.
-  const at = new Date(Math.floor((entry.at ?? new Date()).getTime()));
-  const hash = chainHash(prevHash, { at, actor, kind: entry.kind, subject, details });
-  const row = await trx
-    .insertInto('audit_event')
-    .values({
+  return held.head;
+}
+
+/** The rows of `entries` chained one after another from `head`, as they are stored and hashed. */
+function chainedValues(head: string, chain: number, entries: readonly AuditEntry[]) {
+  let prevHash = head;
+  return entries.map((entry) => {
+    // Round-trip through JSON so the hashed details equal what jsonb stores. PostgreSQL refuses
+    // U+0000 in text and jsonb: escaped (before hashing), so no payload can make an audit write fail for ever.
+    // Approval tokens and their references are credentials: masked here, whoever wrote the event.
+    const details = redactToken(withoutNul(JSON.parse(JSON.stringify(entry.details ?? {})))) as Record<string, unknown>;
+    const actor = escapeNulText(entry.actor);
+    const subject = escapeNulText(entry.subject);
+    // Postgres keeps microseconds, JS milliseconds: hash what both can hold.
+    const at = new Date(Math.floor((entry.at ?? new Date()).getTime()));
+    const hash = chainHash(prevHash, { at, actor, kind: entry.kind, subject, details });
+    const values = {
       at,
       actor,
       kind: entry.kind,
@@ -107,17 +140,10 @@ async function appendToChain(
       chain,
       prev_hash: prevHash,
       hash,
-    })
-    // A retried writer's event is already there: nothing is appended.
-    .onConflict((oc) => oc.column('idempotency_key').doNothing())
-    .returningAll()
-    .executeTakeFirst();
-  // Only an event actually appended announces itself: a retried writer's duplicate enqueues nothing.
-  if (row) {
-    held.head = row.hash;
-    await enqueueNotification(trx, row);
-  }
-  return row;
+    };
+    prevHash = hash;
+    return values;
+  });
 }
 
 /**
@@ -155,12 +181,9 @@ async function appendEpoch(trx: Transaction<Database>, held: HeldChain): Promise
     .limit(1)
     .executeTakeFirst();
   if (JSON.stringify(previous?.details['heads'] ?? null) === JSON.stringify(heads.rows)) return;
-  await appendToChain(trx, held, {
-    actor: 'warden',
-    kind: AuditKind.audit.epoch,
-    subject: 'audit',
-    details: { heads: heads.rows },
-  });
+  await appendToChain(trx, held, [
+    { actor: 'warden', kind: AuditKind.audit.epoch, subject: 'audit', details: { heads: heads.rows } },
+  ]);
 }
 
 /** U+0000 written as the six characters `\u0000`, in every string of a JSON value (keys included). */
@@ -173,25 +196,30 @@ function withoutNul(value: unknown): unknown {
 }
 const escapeNulText = (text: string): string => text.replaceAll('\u0000', '\\u0000');
 
-/** Seed 004's notification queue: written with the event it announces, so neither exists without the other. */
-async function enqueueNotification(trx: Transaction<Database>, event: AuditEventRow): Promise<void> {
-  const draft = notificationFor(event);
-  if (draft === null) return;
-  await trx
-    .insertInto('notification')
-    .values({
-      at: event.at,
-      kind: draft.kind,
-      subject: event.subject,
-      summary: draft.summary,
-      details: JSON.stringify(event.details),
-      audit_event_id: String(event.id),
-    })
-    .execute();
+/** Seed 004's notification queue: written with the events it announces, so neither exists without the other. */
+async function enqueueNotifications(trx: Transaction<Database>, events: readonly AuditEventRow[]): Promise<void> {
+  const queued = events.flatMap((event) => {
+    const draft = notificationFor(event);
+    return draft === null
+      ? []
+      : [
+          {
+            at: event.at,
+            kind: draft.kind,
+            subject: event.subject,
+            summary: draft.summary,
+            details: JSON.stringify(event.details),
+            audit_event_id: String(event.id),
+          },
+        ];
+  });
+  if (queued.length > 0) await trx.insertInto('notification').values(queued).execute();
 }
 
+/** One event in a transaction of its own (shared with appends made at the same moment: see GroupAppender). */
 export async function recordAuditEvent(db: Kysely<Database>, entry: AuditEntry): Promise<AuditEventRow | undefined> {
-  return db.transaction().execute((trx) => appendAuditEvent(trx, entry));
+  const [row] = await groupAppender(db).append([entry]);
+  return row;
 }
 
 /**
@@ -243,11 +271,89 @@ function refusedMessageEntry(input: RefusedMessage): AuditEntry {
   };
 }
 
-/** Several events in one transaction, in order. */
+/** Several events in one transaction, in order, one after another on one chain. */
 export async function recordAuditEvents(db: Kysely<Database>, entries: AuditEntry[]): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    for (const entry of entries) await appendAuditEvent(trx, entry);
-  });
+  if (entries.length > 0) await groupAppender(db).append(entries);
+}
+
+/**
+ * Appends made outside a transaction at the same moment go together: each group is one transaction, one
+ * chain, one insert and one commit, where each append took its own (and most waited for a chain under
+ * load: twenty gates at once, eight chains). A caller's events stay together and in order; each caller
+ * learns of its rows only once they are committed, and one append's fault never fails the others'.
+ */
+class GroupAppender {
+  private readonly waiting: {
+    entries: AuditEntry[];
+    settle: (rows: Promise<(AuditEventRow | undefined)[]>) => void;
+  }[] = [];
+  private writing = 0;
+
+  constructor(private readonly db: Kysely<Database>) {}
+
+  append(entries: AuditEntry[]): Promise<(AuditEventRow | undefined)[]> {
+    return new Promise((resolve) => {
+      this.waiting.push({ entries, settle: resolve });
+      this.drain();
+    });
+  }
+
+  private drain(): void {
+    while (this.writing < GROUPS_AT_ONCE && this.waiting.length > 0) {
+      const group = this.waiting.splice(0, GROUP_LIMIT);
+      this.writing += 1;
+      void this.write(group).finally(() => {
+        this.writing -= 1;
+        this.drain();
+      });
+    }
+  }
+
+  private async write(group: typeof this.waiting, oneByOne = false): Promise<void> {
+    let committing = false;
+    try {
+      const rows = await this.db.transaction().execute(async (trx) => {
+        const appended = await appendGroup(
+          trx,
+          group.flatMap((g) => g.entries),
+          { oneByOne },
+        );
+        committing = true;
+        return appended;
+      });
+      let at = 0;
+      for (const g of group) g.settle(Promise.resolve(rows.slice(at, (at += g.entries.length))));
+    } catch (error) {
+      // A commit that failed may have stored the group: each caller retries as it would have alone.
+      if (committing || (group.length === 1 && !(error instanceof DuplicateInGroup)))
+        for (const g of group) g.settle(Promise.reject(error as Error));
+      // A retry's event already there: the group again, each duplicate skipped as alone.
+      else if (error instanceof DuplicateInGroup) await this.write(group, true);
+      // One append failed the group: the others are written without it.
+      else await Promise.all(group.map((g) => this.write([g])));
+    }
+  }
+}
+/** Groups one process writes at once: half the chains, so other processes find chains free. */
+const GROUPS_AT_ONCE = AUDIT_CHAINS / 2;
+const GROUP_LIMIT = 200;
+const appenders = new WeakMap<Kysely<Database>, GroupAppender>();
+function groupAppender(db: Kysely<Database>): GroupAppender {
+  let appender = appenders.get(db);
+  if (appender === undefined) appenders.set(db, (appender = new GroupAppender(db)));
+  return appender;
+}
+
+/** A group's events on the chain this transaction takes, in one insert; or one by one (appendAuditEvent's way). */
+async function appendGroup(
+  trx: Transaction<Database>,
+  entries: readonly AuditEntry[],
+  { oneByOne = false } = {},
+): Promise<(AuditEventRow | undefined)[]> {
+  if (!oneByOne && entries.length > 1) return appendToChain(trx, await takeChainForAppends(trx), entries);
+  const rows: (AuditEventRow | undefined)[] = [];
+  for (const entry of entries) rows.push(await appendAuditEvent(trx, entry));
+  return rows;
 }
 
 export type AuditVerification =

@@ -6,6 +6,7 @@ import {
   listAuditEvents,
   recordAuditEpoch,
   recordAuditEvent,
+  recordAuditEvents,
   verifyAuditChain,
 } from '../../src/db/audit.repository';
 import type { AuditKindName } from '../../src/domain/audit/kinds';
@@ -91,6 +92,50 @@ describe('audit log', () => {
     expect(result).toMatchObject({ ok: true, events: 44 });
     expect((result as { chains: number }).chains).toBeGreaterThan(1);
     expect(await listAuditEvents(t.db, { kind: 'test.race' })).toHaveLength(40);
+  });
+
+  it('appends made at the same moment share transactions; a duplicate among them is skipped alone', async () => {
+    const already = await recordAuditEvent(t.db, {
+      actor: 'first',
+      kind: testKind('test.group'),
+      subject: 's',
+      idempotencyKey: 'group-dup',
+    });
+    const [rows] = await Promise.all([
+      Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          recordAuditEvent(t.db, {
+            actor: `g${i}`,
+            kind: testKind('test.group'),
+            subject: 's',
+            details: { i },
+            // A retry of the first, racing the others: appended once, as alone.
+            ...(i === 30 ? { idempotencyKey: 'group-dup' } : {}),
+          }),
+        ),
+      ),
+      recordAuditEvents(t.db, [
+        { actor: 'pair', kind: testKind('test.pair'), subject: 'one' },
+        { actor: 'pair', kind: testKind('test.pair'), subject: 'two' },
+      ]),
+    ]);
+    expect(rows[30]).toBeUndefined();
+    expect(rows.filter((r) => r !== undefined).map((r) => r!.actor)).toEqual(
+      Array.from({ length: 60 }, (_, i) => `g${i}`).filter((a) => a !== 'g30'),
+    );
+    expect(already).toBeDefined();
+    // Each append its own transaction before: sixty transactions. Now a few groups (rows of one share xmin).
+    const transactions = await sql<{ n: number }>`
+      select count(distinct xmin::text)::int as n from audit_event where kind = 'test.group' and actor <> 'first'`.execute(
+      t.db,
+    );
+    expect(transactions.rows[0]!.n).toBeLessThanOrEqual(10);
+    // One caller's events stay together: consecutive on one chain.
+    const pair = await listAuditEvents(t.db, { kind: 'test.pair' });
+    const [two, one] = pair;
+    expect([one!.subject, two!.subject]).toEqual(['one', 'two']);
+    expect(two!.prev_hash).toBe(one!.hash);
+    expect(await verifyAuditChain(t.db)).toMatchObject({ ok: true });
   });
 
   it('refuses UPDATE, DELETE and TRUNCATE', async () => {
