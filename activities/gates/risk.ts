@@ -36,13 +36,14 @@ import { mayTakeHomeStripe, refusalOnTotals, reserveOnTotals, stripeOf } from '.
 
 /**
  * Seed 000's reserve_exposure with dual control. Exact: an engine's day is striped
- * (src/domain/risk/stripes.ts), and a reserve either fits one stripe's share of every cap (a free one
- * first, else its home stripe) or is decided on the day's totals with every stripe locked, so racing
- * reserves cannot overshoot a cap. The
- * idempotency key makes a retry return the first decision, counted once.
+ * (src/domain/risk/stripes.ts): a reserve the day's totals as read already refuse is refused, locking
+ * nothing; one they admit either fits one stripe's share of every cap (a free one first, else its home
+ * stripe) or is decided on the totals with every stripe locked, so racing reserves cannot overshoot a
+ * cap. The idempotency key makes a retry return the first decision, counted once.
  *
- * The decision also goes on the audit chain, in a transaction of its own: the ledger rows are never
- * held while an audit chain is taken. Keyed, so a retry after a crash between the two appends it once.
+ * The decision also goes on the audit chain, in a transaction of its own (shared with the appends of the
+ * same moment): the ledger rows are never held while an audit chain is taken. Keyed, so a retry after a
+ * crash between the two appends it once.
  */
 export async function reserveExposure(
   db: Kysely<Database>,
