@@ -115,11 +115,12 @@ export async function reserveInTransaction(
   const stripe = free ?? home;
   const booked: string[] = free === undefined ? [] : [...engines];
   let check: RiskCheck = refused ?? { ok: true };
-  for (const engine of refused === undefined ? engines.slice(booked.length) : []) {
-    check = await reserveOnEngine(trx, { engine, day, stripe }, inputs.get(engine)!, request.amount, kind);
-    if (!check.ok) break;
-    booked.push(engine);
-  }
+  if (refused === undefined)
+    for (const engine of engines.slice(booked.length)) {
+      check = await reserveOnEngine(trx, { engine, day, stripe }, inputs.get(engine)!, request.amount, kind);
+      if (!check.ok) break;
+      booked.push(engine);
+    }
   const base = { key: request.key, engine: request.engine, amount: request.amount, day };
   const decision: ReserveDecision = check.ok
     ? { ...base, ok: true }
