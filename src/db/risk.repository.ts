@@ -58,6 +58,7 @@ export async function readReserveInputs(
            t.exposure_used, t.open_risk_reserved, t.realized_loss, t.actions
     from (values ${sql.join(engines.map((e) => sql`(${e}::text)`))}) as e(engine)
     left join risk_policy p on p.engine = e.engine
+    -- Summed here, by the stripes' key: joined, the risk_ledger_day view is planned as a scan of the day.
     cross join lateral (
       select coalesce(sum(s.exposure_used), 0)::numeric(18, 2) as exposure_used,
              coalesce(sum(s.open_risk_reserved), 0)::numeric(18, 2) as open_risk_reserved,
