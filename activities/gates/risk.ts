@@ -8,9 +8,9 @@ import type { DealExit, SettlePosition } from '../../src/domain/deals/activities
 import {
   adjustStripe,
   findReservation,
-  insertReservation,
-  insertRiskEvent,
-  ledgerEngines,
+  findReservations,
+  insertReservations,
+  insertRiskEvents,
   lockStripes,
   readReserveInputs,
   shareLossGate,
@@ -28,18 +28,34 @@ import {
   type ReserveDecision,
   type ReserveRequest,
   reserveAudit,
+  priorDecision,
   type SettleOutcome,
-  storedDecision,
 } from '../../src/domain/risk/reservations';
-import { policyMissing, type ReserveKind, type RiskCheck, utcDay } from '../../src/domain/risk/rules';
-import { mayTakeHomeStripe, refusalOnTotals, reserveOnTotals, stripeOf } from '../../src/domain/risk/stripes';
+import {
+  GLOBAL_ENGINE,
+  ledgerEngines,
+  policyMissing,
+  type ReserveKind,
+  type RiskCheck,
+  utcDay,
+} from '../../src/domain/risk/rules';
+import {
+  type LockedLedger,
+  mayTakeHomeStripe,
+  refusalOnTotals,
+  reserveInOrder,
+  reserveOnTotals,
+  stripeOf,
+} from '../../src/domain/risk/stripes';
+import { groupCommitOf, isUniqueViolation } from '../../src/db/group-commit';
 
 /**
  * Seed 000's reserve_exposure with dual control. Exact: an engine's day is striped
  * (src/domain/risk/stripes.ts): a reserve the day's totals as read already refuse is refused, locking
  * nothing; one they admit either fits one stripe's share of every cap (a free one first, else its home
  * stripe) or is decided on the totals with every stripe locked, so racing reserves cannot overshoot a
- * cap. The idempotency key makes a retry return the first decision, counted once.
+ * cap. Reserves asked at the same moment are decided together, in one transaction (reserveGroup). The
+ * idempotency key makes a retry return the first decision, counted once.
  *
  * The decision also goes on the audit chain, in a transaction of its own (shared with the appends of the
  * same moment): the ledger rows are never held while an audit chain is taken. Keyed, so a retry after a
@@ -50,19 +66,39 @@ export async function reserveExposure(
   request: ReserveRequest,
   exit?: DealExit,
 ): Promise<ReserveDecision> {
-  const decision = await db.transaction().execute(async (trx) => {
-    // An exit is held against its position first (the position row, then the ledgers: as admission locks them).
-    const reduce =
-      exit !== undefined && (await findReservation(trx, request.key)) === undefined
-        ? await holdExit(trx, { key: request.key, actor: request.actor, ...exit })
-        : undefined;
-    const reserved = await reserveInTransaction(trx, { ...request, exit: reduce?.reduces === true });
-    if (!reserved.ok && reduce?.reduces) await dropExitHold(trx, request.key);
-    return reserved;
-  });
+  const decision =
+    exit === undefined
+      ? await reserveGroups(db).submit({ ...request, exit: false })
+      : await db.transaction().execute(async (trx) => {
+          // An exit is held against its position first (the position row, then the ledgers: as admission locks them).
+          const reduce =
+            (await findReservation(trx, request.key)) === undefined
+              ? await holdExit(trx, { key: request.key, actor: request.actor, ...exit })
+              : undefined;
+          const reserved = await reserveInTransaction(trx, { ...request, exit: reduce?.reduces === true });
+          if (!reserved.ok && reduce?.reduces) await dropExitHold(trx, request.key);
+          return reserved;
+        });
   await recordAuditEvent(db, reserveAudit(decision, request.actor));
   return decision;
 }
+
+/**
+ * Reserves (none an exit) asked at the same moment share one transaction and one commit
+ * (src/db/group-commit.ts): where each locked a stripe of GLOBAL's day, and near exhaustion all of them,
+ * a group locks every stripe of each engine once and decides its reserves one after another on the
+ * totals. One alone goes the striped way. A key another transaction reserved while the group read (a
+ * retry racing its first try) makes the group go once more, to find that reservation.
+ */
+const reserveGroups = groupCommitOf<ReserveRequest, ReserveDecision>({
+  atOnce: 4,
+  limit: 200,
+  write: (trx, requests) =>
+    requests.length === 1
+      ? Promise.all(requests.map((r) => reserveInTransaction(trx, r)))
+      : reserveGroup(trx, requests),
+  writeAgainOn: isUniqueViolation,
+});
 
 /**
  * The reserve itself, inside the caller's transaction (admitDeal's, or its own); the caller appends its
@@ -77,20 +113,7 @@ export async function reserveInTransaction(
   // A concurrent first try of the same key cannot also pass: the reservation's key is unique, and the
   // loser's transaction fails and is retried, to find this one.
   const prior = looked ? looked.prior : await findReservation(trx, request.key);
-  // A reservation already settled or released is over: a new run (a reset) asking again gets no exposure
-  // it does not hold. Only one still reserved (or a denial) is the first decision a retry sees.
-  if (prior && (prior.status === 'settled' || prior.status === 'released'))
-    return {
-      ok: false,
-      key: prior.idempotency_key,
-      engine: prior.engine,
-      amount: prior.amount,
-      day: prior.day,
-      scope: prior.engine,
-      reason: 'reservation_closed',
-      detail: `reservation ${request.key} was ${prior.status} before`,
-    };
-  if (prior) return storedDecision(prior);
+  if (prior) return priorDecision(prior, request.key);
   const home = stripeOf(request.key);
   const engines = ledgerEngines(request.engine);
   await shareLossGate(trx, day);
@@ -121,10 +144,7 @@ export async function reserveInTransaction(
       if (!check.ok) break;
       booked.push(engine);
     }
-  const base = { key: request.key, engine: request.engine, amount: request.amount, day };
-  const decision: ReserveDecision = check.ok
-    ? { ...base, ok: true }
-    : { ...base, ok: false, scope: check.scope, reason: check.reason, detail: check.detail };
+  const decision = decisionOf(request, day, check);
   // The engine refused after GLOBAL took it: GLOBAL's stripe gives it back (its lock is held).
   if (!decision.ok)
     for (const engine of booked)
@@ -134,21 +154,84 @@ export async function reserveInTransaction(
         { exposure: kind.exit ? 0 : -request.amount, openRisk: -request.amount, actions: -1 },
         'kept',
       );
-  await insertReservation(trx, decision, request.actor, stripe, kind.exit);
-  await insertRiskEvent(trx, {
-    engine: request.engine,
-    kind: 'RESERVE',
-    ok: decision.ok,
-    reason: decision.ok ? null : decision.reason,
-    amount: request.amount,
-    key: request.key,
-    actor: request.actor,
-    details: {
-      ...(decision.ok ? { day, stripe } : { day, scope: decision.scope, detail: decision.detail }),
-      ...(kind.exit ? { exit: true } : {}),
-    },
-  });
+  await recordReserves(trx, [{ request, decision, stripe }]);
   return decision;
+}
+
+/**
+ * A group of reserves (none an exit), day by day in day order: the day's loss gate shared, every stripe
+ * of each engine the group books against locked in the one order (GLOBAL first, then by name), the
+ * reserves decided in the order asked (reserveInOrder), and the stripes, reservations and risk events
+ * written once. A key asked twice in the group gets its first decision, as a retry would.
+ */
+async function reserveGroup(trx: Transaction<Database>, requests: ReserveRequest[]): Promise<ReserveDecision[]> {
+  const days = requests.map((r) => utcDay(r.at ?? new Date()));
+  const decisions = new Map<string, ReserveDecision>();
+  const priors = await findReservations(
+    trx,
+    requests.map((r) => r.key),
+  );
+  for (const [key, prior] of priors) decisions.set(key, priorDecision(prior, key));
+  for (const day of [...new Set(days)].sort()) {
+    const asked = requests.filter((r, i) => days[i] === day && !decisions.has(r.key));
+    const fresh = [...new Map(asked.map((r) => [r.key, r])).values()];
+    if (fresh.length === 0) continue;
+    const engines = [GLOBAL_ENGINE, ...[...new Set(fresh.flatMap((r) => ledgerEngines(r.engine).slice(1)))].sort()];
+    await shareLossGate(trx, day);
+    const inputs = await readReserveInputs(trx, engines, day);
+    const ledgers = new Map<string, LockedLedger>();
+    for (const engine of engines) {
+      const locked = await lockStripes(trx, engine, day);
+      const paused = inputs.get(engine)?.policy?.paused === true;
+      ledgers.set(engine, { policy: locked.policy && { ...locked.policy, paused }, stripes: locked.stripes });
+    }
+    const { checks, moved } = reserveInOrder(ledgers, fresh);
+    for (const [engine, stripes] of moved) await writeStripes(trx, engine, day, stripes);
+    const reserves = fresh.map((request, i) => ({
+      request,
+      decision: decisionOf(request, day, checks[i]!),
+      stripe: stripeOf(request.key),
+    }));
+    await recordReserves(trx, reserves);
+    for (const { request, decision } of reserves) decisions.set(request.key, decision);
+  }
+  return requests.map((r) => decisions.get(r.key)!);
+}
+
+function decisionOf(request: ReserveRequest, day: string, check: RiskCheck): ReserveDecision {
+  const base = { key: request.key, engine: request.engine, amount: request.amount, day };
+  return check.ok
+    ? { ...base, ok: true }
+    : { ...base, ok: false, scope: check.scope, reason: check.reason, detail: check.detail };
+}
+
+/** Reserves' reservations and their risk events, each in one insert. */
+async function recordReserves(
+  trx: Transaction<Database>,
+  reserves: { request: ReserveRequest; decision: ReserveDecision; stripe: number }[],
+): Promise<void> {
+  await insertReservations(
+    trx,
+    reserves.map(({ request, decision, stripe }) => ({ decision, actor: request.actor, stripe, exit: request.exit })),
+  );
+  await insertRiskEvents(
+    trx,
+    reserves.map(({ request, decision, stripe }) => ({
+      engine: request.engine,
+      kind: 'RESERVE',
+      ok: decision.ok,
+      reason: decision.ok ? null : decision.reason,
+      amount: request.amount,
+      key: request.key,
+      actor: request.actor,
+      details: {
+        ...(decision.ok
+          ? { day: decision.day, stripe }
+          : { day: decision.day, scope: decision.scope, detail: decision.detail }),
+        ...(request.exit === true ? { exit: true } : {}),
+      },
+    })),
+  );
 }
 
 /**
@@ -220,16 +303,18 @@ export async function settleResult(
         { openRisk: -amount, loss: request.realizedLoss },
         'to_day',
       );
-    await insertRiskEvent(trx, {
-      engine,
-      kind: 'SETTLE',
-      ok: true,
-      reason: null,
-      amount,
-      key: request.key,
-      actor: request.actor,
-      details: { day, realizedLoss: request.realizedLoss },
-    });
+    await insertRiskEvents(trx, [
+      {
+        engine,
+        kind: 'SETTLE',
+        ok: true,
+        reason: null,
+        amount,
+        key: request.key,
+        actor: request.actor,
+        details: { day, realizedLoss: request.realizedLoss },
+      },
+    ]);
     return { key: row!.idempotency_key, status: 'settled', amount, realizedLoss: request.realizedLoss };
   });
 }
@@ -264,15 +349,17 @@ export async function releaseInTransaction(
       { exposure: counts_exposure ? -amount : 0, openRisk: -amount, actions: -1 },
       'to_day',
     );
-  await insertRiskEvent(trx, {
-    engine,
-    kind: 'RELEASE',
-    ok: true,
-    reason: request.reason,
-    amount,
-    key: request.key,
-    actor: request.actor,
-    details: { day },
-  });
+  await insertRiskEvents(trx, [
+    {
+      engine,
+      kind: 'RELEASE',
+      ok: true,
+      reason: request.reason,
+      amount,
+      key: request.key,
+      actor: request.actor,
+      details: { day },
+    },
+  ]);
   return { key: request.key, released: true, status: 'released' as const };
 }

@@ -5,6 +5,7 @@ import { redactToken } from '../domain/identity/redact';
 import { notificationFor } from '../domain/notifications/rules';
 import { storablePayload, storableText } from '../domain/shared/validation';
 import type { AuditEventRow, Database } from './database';
+import { groupCommitOf } from './group-commit';
 
 export interface AuditEntry {
   actor: string;
@@ -216,9 +217,9 @@ async function enqueueNotifications(trx: Transaction<Database>, events: readonly
   if (queued.length > 0) await trx.insertInto('notification').values(queued).execute();
 }
 
-/** One event in a transaction of its own (shared with appends made at the same moment: see GroupAppender). */
+/** One event in a transaction of its own (shared with appends made at the same moment: see groupAppender). */
 export async function recordAuditEvent(db: Kysely<Database>, entry: AuditEntry): Promise<AuditEventRow | undefined> {
-  const [row] = await groupAppender(db).append([entry]);
+  const [row] = await groupAppender(db).submit([entry]);
   return row;
 }
 
@@ -273,76 +274,26 @@ function refusedMessageEntry(input: RefusedMessage): AuditEntry {
 
 /** Several events in one transaction, in order, one after another on one chain. */
 export async function recordAuditEvents(db: Kysely<Database>, entries: AuditEntry[]): Promise<void> {
-  if (entries.length > 0) await groupAppender(db).append(entries);
+  if (entries.length > 0) await groupAppender(db).submit(entries);
 }
 
 /**
- * Appends made outside a transaction at the same moment go together: each group is one transaction, one
- * chain, one insert and one commit, where each append took its own (and most waited for a chain under
- * load: twenty gates at once, eight chains). A caller's events stay together and in order; each caller
- * learns of its rows only once they are committed, and one append's fault never fails the others'.
+ * Appends made outside a transaction at the same moment go together (src/db/group-commit.ts): one chain,
+ * one insert and one commit per group, where each append took its own (and most waited for a chain under
+ * load: twenty gates at once, eight chains). A caller's events stay together and in order. A retry's event
+ * already there makes the group go again one event at a time, each duplicate skipped as alone.
  */
-class GroupAppender {
-  private readonly waiting: {
-    entries: AuditEntry[];
-    settle: (rows: Promise<(AuditEventRow | undefined)[]>) => void;
-  }[] = [];
-  private writing = 0;
-
-  constructor(private readonly db: Kysely<Database>) {}
-
-  append(entries: AuditEntry[]): Promise<(AuditEventRow | undefined)[]> {
-    return new Promise((resolve) => {
-      this.waiting.push({ entries, settle: resolve });
-      this.drain();
-    });
-  }
-
-  private drain(): void {
-    while (this.writing < GROUPS_AT_ONCE && this.waiting.length > 0) {
-      const group = this.waiting.splice(0, GROUP_LIMIT);
-      this.writing += 1;
-      void this.write(group).finally(() => {
-        this.writing -= 1;
-        this.drain();
-      });
-    }
-  }
-
-  private async write(group: typeof this.waiting, oneByOne = false): Promise<void> {
-    let committing = false;
-    try {
-      const rows = await this.db.transaction().execute(async (trx) => {
-        const appended = await appendGroup(
-          trx,
-          group.flatMap((g) => g.entries),
-          { oneByOne },
-        );
-        committing = true;
-        return appended;
-      });
-      let at = 0;
-      for (const g of group) g.settle(Promise.resolve(rows.slice(at, (at += g.entries.length))));
-    } catch (error) {
-      // A commit that failed may have stored the group: each caller retries as it would have alone.
-      if (committing || (group.length === 1 && !(error instanceof DuplicateInGroup)))
-        for (const g of group) g.settle(Promise.reject(error as Error));
-      // A retry's event already there: the group again, each duplicate skipped as alone.
-      else if (error instanceof DuplicateInGroup) await this.write(group, true);
-      // One append failed the group: the others are written without it.
-      else await Promise.all(group.map((g) => this.write([g])));
-    }
-  }
-}
-/** Groups one process writes at once: half the chains, so other processes find chains free. */
-const GROUPS_AT_ONCE = AUDIT_CHAINS / 2;
-const GROUP_LIMIT = 200;
-const appenders = new WeakMap<Kysely<Database>, GroupAppender>();
-function groupAppender(db: Kysely<Database>): GroupAppender {
-  let appender = appenders.get(db);
-  if (appender === undefined) appenders.set(db, (appender = new GroupAppender(db)));
-  return appender;
-}
+const groupAppender = groupCommitOf<AuditEntry[], (AuditEventRow | undefined)[]>({
+  // Half the chains, so other processes find chains free.
+  atOnce: AUDIT_CHAINS / 2,
+  limit: 200,
+  async write(trx, requests, again) {
+    const rows = await appendGroup(trx, requests.flat(), { oneByOne: again });
+    let at = 0;
+    return requests.map((entries) => rows.slice(at, (at += entries.length)));
+  },
+  writeAgainOn: (error) => error instanceof DuplicateInGroup,
+});
 
 /** A group's events on the chain this transaction takes, in one insert; or one by one (appendAuditEvent's way). */
 async function appendGroup(

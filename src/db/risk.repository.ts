@@ -331,15 +331,10 @@ async function withdrawShares(
            or actions_share is distinct from ${actions})`.execute(trx);
 }
 
-/** The engines a reserve on `engine` books against, GLOBAL first (dual control, and the lock order). */
-export function ledgerEngines(engine: string): string[] {
-  return engine === GLOBAL_ENGINE ? [GLOBAL_ENGINE] : [GLOBAL_ENGINE, engine];
-}
-
-/** Every ledger movement gets an immutable risk event (seed 000's RiskEvent). */
-export async function insertRiskEvent(
+/** Every ledger movement gets an immutable risk event (seed 000's RiskEvent); several in one insert, in order. */
+export async function insertRiskEvents(
   trx: Db,
-  event: {
+  events: {
     engine: string;
     kind: 'RESERVE' | 'SETTLE' | 'RELEASE';
     ok: boolean;
@@ -348,20 +343,22 @@ export async function insertRiskEvent(
     key: string;
     actor: string;
     details: Record<string, unknown>;
-  },
+  }[],
 ): Promise<void> {
   await trx
     .insertInto('risk_event')
-    .values({
-      engine: event.engine,
-      kind: event.kind,
-      ok: event.ok,
-      reason: event.reason,
-      amount: event.amount,
-      idempotency_key: event.key,
-      actor: event.actor,
-      details: JSON.stringify(event.details),
-    })
+    .values(
+      events.map((event) => ({
+        engine: event.engine,
+        kind: event.kind,
+        ok: event.ok,
+        reason: event.reason,
+        amount: event.amount,
+        idempotency_key: event.key,
+        actor: event.actor,
+        details: JSON.stringify(event.details),
+      })),
+    )
     .execute();
 }
 
@@ -374,27 +371,36 @@ export async function findReservation(
   return (forUpdate ? query.forUpdate() : query).executeTakeFirst();
 }
 
-export async function insertReservation(
+/** The reservations of one key each (every key at most once), keyed. */
+export async function findReservations(
+  db: Db,
+  keys: readonly string[],
+): Promise<Map<string, Selectable<RiskReservationTable>>> {
+  const rows = await db.selectFrom('risk_reservation').selectAll().where('idempotency_key', 'in', keys).execute();
+  return new Map(rows.map((row) => [row.idempotency_key, row]));
+}
+
+/** Reservations (granted or denied), each on its stripe, in one insert; an exit's counts no exposure. */
+export async function insertReservations(
   trx: Db,
-  decision: ReserveDecision,
-  actor: string,
-  stripe: number,
-  exit = false,
+  reservations: { decision: ReserveDecision; actor: string; stripe: number; exit?: boolean }[],
 ): Promise<void> {
   await trx
     .insertInto('risk_reservation')
-    .values({
-      idempotency_key: decision.key,
-      stripe,
-      engine: decision.engine,
-      day: decision.day,
-      amount: decision.amount,
-      status: decision.ok ? 'reserved' : 'denied',
-      denial_scope: decision.ok ? null : decision.scope,
-      denial_reason: decision.ok ? null : decision.reason,
-      actor,
-      ...(exit ? { counts_exposure: false } : {}),
-    })
+    .values(
+      reservations.map(({ decision, actor, stripe, exit }) => ({
+        idempotency_key: decision.key,
+        stripe,
+        engine: decision.engine,
+        day: decision.day,
+        amount: decision.amount,
+        status: decision.ok ? 'reserved' : 'denied',
+        denial_scope: decision.ok ? null : decision.scope,
+        denial_reason: decision.ok ? null : decision.reason,
+        actor,
+        ...(exit ? { counts_exposure: false } : {}),
+      })),
+    )
     .execute();
 }
 

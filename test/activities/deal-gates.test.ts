@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { sql } from 'kysely';
 import { createDealActivities } from '../../activities/deal-gates';
-import { reserveInTransaction } from '../../activities/gates/risk';
+import { reserveExposure, reserveInTransaction } from '../../activities/gates/risk';
 import { verifyAuditChain } from '../../src/db/audit.repository';
 import {
   createRecommendation,
@@ -343,6 +344,47 @@ describe('risk guard on PostgreSQL', () => {
     await Promise.all(Array.from({ length: 250 }, (_, i) => reserve(`race-${i}`, 'CAPITAL', 7)));
     expect(await ledger('CAPITAL')).toMatchObject({ openRiskReserved: 294, actions: 42 });
     expect(await verifyAuditChain(t.db)).toMatchObject({ ok: true, events: 250 });
+  });
+
+  it('decides reserves asked at once in a few transactions, each engine exactly, a repeated key once', async () => {
+    // Open risk fits 25 of 20 on WHOLESALE, 15 on CAPITAL; GLOBAL's exposure of 1,500 never binds (800).
+    const asked = [
+      ...Array.from({ length: 100 }, (_, i) => ({ key: `w-${i}`, engine: 'WHOLESALE' })),
+      ...Array.from({ length: 60 }, (_, i) => ({ key: `c-${i}`, engine: 'CAPITAL' })),
+      ...Array.from({ length: 20 }, (_, i) => ({ key: `w-${i}`, engine: 'WHOLESALE' })),
+      ...Array.from({ length: 5 }, (_, i) => ({ key: `n-${i}`, engine: 'NOTIFY' })),
+    ];
+    const results = await Promise.all(asked.map(({ key, engine }) => reserve(key, engine, 20)));
+    const granted = (prefix: string) =>
+      new Set(results.filter((r) => r.ok && r.key.startsWith(prefix)).map((r) => r.key));
+    expect(granted('w-').size).toBe(25);
+    expect(granted('c-').size).toBe(15);
+    expect(results.filter((r) => r.key.startsWith('n-')).every((r) => !r.ok && r.scope === 'NOTIFY')).toBe(true);
+    // A key asked twice gets its first decision: one reservation, counted once.
+    for (let i = 0; i < 20; i++) expect(results[160 + i]!.ok).toBe(results[i]!.ok);
+    expect(await ledger('WHOLESALE')).toMatchObject({ openRiskReserved: 500, exposureUsed: 500, actions: 25 });
+    expect(await ledger('CAPITAL')).toMatchObject({ openRiskReserved: 300, actions: 15 });
+    expect(await ledger('GLOBAL')).toMatchObject({ exposureUsed: 800, actions: 40 });
+    expect(await expectStripesExact('WHOLESALE', day, 100_000)).toEqual({ stripes: 8, used: 500 });
+    // Each reserve its own transaction before: 165. Now a few groups (rows written together share xmin).
+    const { rows } = await sql<{ reservations: number; transactions: number; events: number }>`
+      select count(*)::int as reservations, count(distinct xmin::text)::int as transactions,
+             (select count(*)::int from risk_event where kind = 'RESERVE') as events
+      from risk_reservation`.execute(t.db);
+    expect(rows[0]).toMatchObject({ reservations: 165, events: 165 });
+    expect(rows[0]!.transactions).toBeLessThanOrEqual(12);
+    expect(await verifyAuditChain(t.db)).toMatchObject({ ok: true, events: 165 });
+  });
+
+  it('fails only the reserve at fault when reserves are asked at once', async () => {
+    const keys = Array.from({ length: 30 }, (_, i) => (i === 17 ? 'bad-\u0000-key' : `fine-${i}`));
+    const results = await Promise.allSettled(
+      keys.map((key) => reserveExposure(t.db, { key, engine: 'WHOLESALE', amount: 5, actor: 'test', at })),
+    );
+    expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
+    expect(results[17]!.status).toBe('rejected');
+    expect(results.filter((r) => r.status === 'fulfilled' && r.value.ok)).toHaveLength(29);
+    expect(await ledger('WHOLESALE')).toMatchObject({ exposureUsed: 145, actions: 29 });
   });
 
   /** Every stripe of a day within its shares, and the shares never past the cap (or what is used, past it). */

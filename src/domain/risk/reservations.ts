@@ -45,8 +45,28 @@ export interface LedgerSnapshot {
   policies: { global: RiskPolicy | undefined; engine: RiskPolicy | undefined };
 }
 
+/**
+ * What a reserve whose key has a reservation gets. One settled or released is over: a new run (a reset)
+ * asking again gets no exposure it does not hold. One still reserved (or a denial) is the first decision,
+ * which a retry gets again.
+ */
+export function priorDecision(row: StoredReservation, key: string): ReserveDecision {
+  if (row.status === 'settled' || row.status === 'released')
+    return {
+      ok: false,
+      key: row.idempotency_key,
+      engine: row.engine,
+      amount: row.amount,
+      day: row.day,
+      scope: row.engine,
+      reason: 'reservation_closed',
+      detail: `reservation ${key} was ${row.status} before`,
+    };
+  return storedDecision(row);
+}
+
 /** A retry's answer: the decision stored for its key the first time. */
-export function storedDecision(row: StoredReservation): ReserveDecision {
+function storedDecision(row: StoredReservation): ReserveDecision {
   const base = { key: row.idempotency_key, engine: row.engine, amount: row.amount, day: row.day };
   return row.status === 'denied'
     ? {

@@ -1,6 +1,11 @@
 import { z } from 'zod';
 
 export const GLOBAL_ENGINE = 'GLOBAL';
+
+/** The engines a reserve on `engine` books against, GLOBAL first (dual control, and the lock order). */
+export function ledgerEngines(engine: string): string[] {
+  return engine === GLOBAL_ENGINE ? [GLOBAL_ENGINE] : [GLOBAL_ENGINE, engine];
+}
 export const EngineSchema = z
   .string()
   .regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'expected an engine name in capitals, e.g. WHOLESALE');

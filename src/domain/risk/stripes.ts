@@ -2,6 +2,7 @@ import {
   addReservation,
   checkPolicy,
   type LedgerDay,
+  ledgerEngines,
   policyMissing,
   type ReserveKind,
   type RiskCheck,
@@ -96,6 +97,39 @@ export function reserveOnTotals(
   if (!check.ok) return { check, stripes: [...stripes] };
   const after = stripes.map((s) => (s.stripe === home ? { ...s, ...addReservation(s, amount, kind) } : s));
   return { check, stripes: shareOut(policy, after) };
+}
+
+/** An engine's day as a group of reserves locks it: its policy (paused or not) and every stripe. */
+export interface LockedLedger {
+  policy: RiskPolicy | undefined;
+  stripes: LedgerStripe[];
+}
+
+/**
+ * Reserves decided one after another on days whose every stripe is locked, as one row would decide them
+ * in that order: each on the day's totals of every engine it books against (GLOBAL first), booked on its
+ * home stripe of all of them when all admit it, the headroom shared out again. Each reserve's check, and
+ * the stripes of the engines that moved.
+ */
+export function reserveInOrder(
+  ledgers: ReadonlyMap<string, LockedLedger>,
+  requests: readonly { key: string; engine: string; amount: number }[],
+): { checks: RiskCheck[]; moved: Map<string, LedgerStripe[]> } {
+  const moved = new Map<string, LedgerStripe[]>();
+  const stripesOf = (engine: string) => moved.get(engine) ?? ledgers.get(engine)?.stripes ?? [];
+  const checks = requests.map(({ key, engine, amount }): RiskCheck => {
+    const after = new Map<string, LedgerStripe[]>();
+    for (const ledger of ledgerEngines(engine)) {
+      const policy = ledgers.get(ledger)?.policy;
+      if (policy === undefined) return policyMissing(ledger);
+      const reserved = reserveOnTotals(policy, stripesOf(ledger), stripeOf(key), amount);
+      if (!reserved.check.ok) return reserved.check;
+      after.set(ledger, reserved.stripes);
+    }
+    for (const [ledger, stripes] of after) moved.set(ledger, stripes);
+    return { ok: true };
+  });
+  return { checks, moved };
 }
 
 /**

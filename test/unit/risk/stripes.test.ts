@@ -1,11 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addReservation, checkPolicy, type RiskPolicy } from '../../../src/domain/risk/rules';
+import {
+  addReservation,
+  checkPolicy,
+  decideReserve,
+  type LedgerDay,
+  type RiskPolicy,
+} from '../../../src/domain/risk/rules';
 import {
   LEDGER_STRIPES,
   type LedgerStripe,
   ledgerTotals,
   refusalOnTotals,
+  reserveInOrder,
   reserveOnTotals,
   shareOut,
   stripeOf,
@@ -178,6 +185,44 @@ describe('striped ledger (pure)', () => {
             if (s.actionsShare !== null) expect(s.actions).toBeLessThanOrEqual(s.actionsShare);
           }
         }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('decides a group of reserves one after another exactly as one row per engine would, dual control', () => {
+    const request = fc.record({
+      key: fc.string({ maxLength: 6 }),
+      engine: fc.constantFrom('GLOBAL', 'A', 'B', 'NONE'),
+      amount: fc.integer({ min: 1, max: 60_000 }).map((c) => c / 100),
+    });
+    fc.assert(
+      fc.property(policyArb, policyArb, policyArb, fc.array(request, { maxLength: 60 }), (global, a, b, requests) => {
+        const policies = new Map<string, RiskPolicy>([
+          ['GLOBAL', global],
+          ['A', { ...a, engine: 'A' }],
+          ['B', { ...b, engine: 'B' }],
+        ]);
+        const ledgers = new Map(
+          [...policies].map(([engine, policy]) => [engine, { policy, stripes: shareOut(policy, empty()) }]),
+        );
+        const { checks, moved } = reserveInOrder(ledgers, requests);
+        const zero: LedgerDay = { exposureUsed: 0, openRiskReserved: 0, realizedLoss: 0, actions: 0 };
+        const oneRow = new Map([...policies.keys()].map((engine) => [engine, zero]));
+        requests.forEach((r, i) => {
+          const engineRow = oneRow.get(r.engine) ?? zero;
+          const expected = decideReserve(
+            r,
+            { global, engine: policies.get(r.engine) },
+            { global: oneRow.get('GLOBAL')!, engine: engineRow },
+          );
+          expect(checks[i]).toEqual(expected);
+          if (expected.ok)
+            for (const engine of new Set(['GLOBAL', r.engine]))
+              oneRow.set(engine, { ...oneRow.get(engine)!, ...addReservation(oneRow.get(engine)!, r.amount) });
+        });
+        for (const [engine, row] of oneRow)
+          expect(ledgerTotals(moved.get(engine) ?? ledgers.get(engine)!.stripes)).toEqual(row);
       }),
       { numRuns: 300 },
     );
