@@ -88,7 +88,7 @@ export async function reserveExposure(
  * (src/db/group-commit.ts): where each locked a stripe of GLOBAL's day, and near exhaustion all of them,
  * a group locks every stripe of each engine once and decides its reserves one after another on the
  * totals. One alone goes the striped way. A key another transaction reserved while the group read (a
- * retry racing its first try) makes the group go once more, to find that reservation.
+ * retry racing its first try) makes the group go again, to find that reservation.
  */
 const reserveGroups = groupCommitOf<ReserveRequest, ReserveDecision>({
   atOnce: 4,

@@ -7,9 +7,9 @@ export interface GroupWriter<Request, Result> {
   atOnce: number;
   /** Most requests in one group. */
   limit: number;
-  /** `again`: the group's second try, after a fault `writeAgainOn` named. */
+  /** `again`: the group goes again, after a fault `writeAgainOn` named. */
   write(trx: Transaction<Database>, requests: Request[], again: boolean): Promise<Result[]>;
-  /** A fault after which the whole group is written once more (with `again`) instead of split by caller. */
+  /** A fault after which the whole group is written again (with `again`) instead of split by caller. */
   writeAgainOn?(error: unknown): boolean;
 }
 
@@ -47,7 +47,8 @@ export class GroupCommit<Request, Result> {
     }
   }
 
-  private async write(group: typeof this.waiting, again = false): Promise<void> {
+  private async write(group: typeof this.waiting, tries = 0): Promise<void> {
+    const again = tries > 0;
     let committing = false;
     try {
       const results = await this.db.transaction().execute(async (trx) => {
@@ -61,14 +62,20 @@ export class GroupCommit<Request, Result> {
       });
       group.forEach((g, i) => g.settle(Promise.resolve(results[i]!)));
     } catch (error) {
-      const writeAgain = !again && this.writer.writeAgainOn?.(error) === true;
+      const writeAgain = tries < WRITE_AGAIN_LIMIT && this.writer.writeAgainOn?.(error) === true;
       if (committing || (group.length === 1 && !writeAgain))
         for (const g of group) g.settle(Promise.reject(error as Error));
-      else if (writeAgain) await this.write(group, true);
+      else if (writeAgain) await this.write(group, tries + 1);
       else await Promise.all(group.map((g) => this.write([g])));
     }
   }
 }
+
+/**
+ * How often a group goes again after a fault `writeAgainOn` names before it is split by caller: a try that
+ * met another transaction's row waited for it to commit, so each try finds more than the one before.
+ */
+const WRITE_AGAIN_LIMIT = 4;
 
 /** One group commit per database (a process's pool), made when first asked for. */
 export function groupCommitOf<Request, Result>(
