@@ -23,12 +23,12 @@ import { applyControlPlaneChanges } from '../src/domain/change-requests/control-
 import { type ClassifiedChange, loosens } from '../src/domain/change-requests/classify';
 import { policyChangeOf, prepareChanges } from '../src/domain/change-requests/prepare';
 import {
-  changeRequestWorkflowId,
   isFinal,
   PolicyChangeStartSchema,
   type ProposedChange,
   requestWindow,
 } from '../src/domain/change-requests/request';
+import { changeRequestWorkflowId } from '../src/domain/change-requests/id';
 import type { ControlPlanePort } from '../src/domain/control-plane/port';
 import type { DealReleasePort } from '../src/domain/deals/port';
 import { approvalAudience } from '../src/domain/identity/audience';

@@ -2,7 +2,7 @@
 // clients, the CLI, the API and schedules. They are public names: operators
 // type them into the raw `temporal` CLI and histories carry them, so the
 // values never change. Free of workflow code, so clients import it as is.
-import { changeRequestWorkflowId } from '../src/domain/change-requests/request';
+import { changeRequestWorkflowId } from '../src/domain/change-requests/id';
 import { promotionProposalId } from '../src/domain/strategy/messages';
 import type { MaturityLevel } from '../src/domain/strategy/rules';
 import type * as workflows from './index';

@@ -2,12 +2,8 @@ import type { Selectable, Transaction } from 'kysely';
 import { AuditKind, type ChangeRequestEvent } from '../domain/audit/kinds';
 import { type ApprovalRecord, type ApprovalSlot, missingApprovals } from '../domain/change-requests/approvals';
 import type { ClassifiedChange } from '../domain/change-requests/classify';
-import {
-  type ChangeRequestStatus,
-  type ChangeRequestView,
-  changeRequestWorkflowId,
-  type Requester,
-} from '../domain/change-requests/request';
+import { type ChangeRequestStatus, type ChangeRequestView, type Requester } from '../domain/change-requests/request';
+import { changeRequestWorkflowId } from '../domain/change-requests/id';
 import { appendAuditEvent } from './audit.repository';
 import type { Database } from './database';
 import type { ChangeRequestTable } from './tables/change-requests';

@@ -13,8 +13,9 @@ import {
 } from '../../src/domain/strategy/gate';
 import { redactToken } from '../../src/domain/identity/redact';
 import { OrderApprovalSchema } from '../../src/domain/strategy/messages';
-import { promotionWorkflowId } from '../names';
-import { strategyPromotion } from '../strategy-promotion';
+import { promotionWorkflowId, STRATEGY_PROMOTION_WORKFLOW_TYPE } from '../names';
+// By type, not imported: a deal never evaluates the promotion workflow's module (workflows/index.ts).
+import type { strategyPromotion } from '../strategy-promotion';
 import { type ApprovalInbox, awaitDecision, screenApproval } from './approval-inbox';
 import { gates, now } from './deal-gates';
 import type { Patches } from './patches';
@@ -231,7 +232,7 @@ export async function learnFromOutcome(strategyId: string, dealId: string, pnl: 
   const effects = await gates.recordStrategyOutcome({ strategyId, dealId, pnl, at });
   if (!effects.promotion) return;
   try {
-    await startChild(strategyPromotion, {
+    await startChild<typeof strategyPromotion>(STRATEGY_PROMOTION_WORKFLOW_TYPE, {
       workflowId: promotionWorkflowId(strategyId, effects.promotion.to),
       args: [effects.promotion],
       parentClosePolicy: ParentClosePolicy.ABANDON,

@@ -36,10 +36,6 @@ const NEXT: Record<ChangeRequestStatus, readonly ChangeRequestStatus[]> = {
   stale: [],
 };
 
-/** A request's workflow id (workflows/names.ts re-exports it as policyChangeWorkflowId). */
-export const CHANGE_REQUEST_WORKFLOW_PREFIX = 'policy-change-';
-export const changeRequestWorkflowId = (id: string) => `${CHANGE_REQUEST_WORKFLOW_PREFIX}${id}`;
-
 export const canMove = (from: ChangeRequestStatus, to: ChangeRequestStatus): boolean => NEXT[from].includes(to);
 export const isFinal = (status: ChangeRequestStatus): boolean => NEXT[status].length === 0;
 

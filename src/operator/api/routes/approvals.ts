@@ -1,6 +1,6 @@
 import { readChangeRequest } from '../../../db/change-requests.repository';
 import { autonomyRolesOf, type Identity } from '../../../domain/identity/roles';
-import { CHANGE_REQUEST_WORKFLOW_PREFIX } from '../../../domain/change-requests/request';
+import { CHANGE_REQUEST_WORKFLOW_PREFIX } from '../../../domain/change-requests/id';
 import { listWaitingWorkflows, type WaitingWorkflow } from '../../review/waiting-workflows';
 import { route, type RouteSpec } from '../http';
 import { type ApiDeps, ok } from './shared';
