@@ -5,14 +5,13 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../../src/db/database';
 import { recordAuditEvents } from '../../src/db/audit.repository';
 import {
-  countRecentPermits,
-  findBlockByKey,
   findPermitByKey,
   insertDisarmRecord,
   insertPermit,
   insertPermitBlock,
   lockPermit,
   lockSymbol,
+  readPermitInputs,
   setPermitStatus,
 } from '../../src/db/permits.repository';
 import {
@@ -53,9 +52,10 @@ export async function issuePermitInTransaction(
   request: PermitRequest,
 ): Promise<PermitDecision> {
   await lockSymbol(trx, request.symbol);
-  const prior = priorPermitDecision(await findPermitByKey(trx, request.key), await findBlockByKey(trx, request.key));
+  const { permit, block, counts } = await readPermitInputs(trx, request.key, request.symbol, request.at);
+  const prior = priorPermitDecision(permit, block);
   if (prior) return prior;
-  const check = decidePermit(await countRecentPermits(trx, request.symbol, request.at), settings);
+  const check = decidePermit(counts, settings);
   if (!check.ok) {
     await insertPermitBlock(trx, {
       key: request.key,

@@ -205,7 +205,7 @@ function decisionOf(request: ReserveRequest, day: string, check: RiskCheck): Res
     : { ...base, ok: false, scope: check.scope, reason: check.reason, detail: check.detail };
 }
 
-/** Reserves' reservations and their risk events, each in one insert. */
+/** Reserves' reservations and their risk events, in one statement. */
 async function recordReserves(
   trx: Transaction<Database>,
   reserves: { request: ReserveRequest; decision: ReserveDecision; stripe: number }[],
@@ -213,9 +213,6 @@ async function recordReserves(
   await insertReservations(
     trx,
     reserves.map(({ request, decision, stripe }) => ({ decision, actor: request.actor, stripe, exit: request.exit })),
-  );
-  await insertRiskEvents(
-    trx,
     reserves.map(({ request, decision, stripe }) => ({
       engine: request.engine,
       kind: 'RESERVE',

@@ -14,24 +14,57 @@ export async function findPermitByKey(db: Db, key: string) {
   return db.selectFrom('execution_permit').selectAll().where('idempotency_key', '=', key).executeTakeFirst();
 }
 
-export async function findBlockByKey(db: Db, key: string) {
-  return db.selectFrom('permit_block').selectAll().where('idempotency_key', '=', key).executeTakeFirst();
-}
-
-/** Permits of a symbol that count against its limits, issued in the hour and the burst window up to `at`. */
-export async function countRecentPermits(db: Db, symbol: string, at: Date): Promise<PermitCounts> {
+/**
+ * What a permit is decided on, in one statement: the permit or block already stored for the key (a
+ * retry's answer), and the symbol's permits that count against its limits, issued in the hour and the
+ * burst window up to `at`. Read after the symbol's lock (lockSymbol), never in the statement taking it:
+ * a statement's snapshot is taken when it starts, before it waits.
+ */
+export async function readPermitInputs(
+  trx: Db,
+  key: string,
+  symbol: string,
+  at: Date,
+): Promise<{
+  permit: { id: string; symbol: string; issued_at: Date; expires_at: Date } | undefined;
+  block: { symbol: string; reason: string; details: unknown } | undefined;
+  counts: PermitCounts;
+}> {
   const t = at.getTime();
-  const counts = await db
-    .selectFrom('execution_permit')
-    .select([
-      sql<string>`count(*) filter (where issued_at > ${new Date(t - HOUR_MS)})`.as('last_hour'),
-      sql<string>`count(*) filter (where issued_at > ${new Date(t - BURST_WINDOW_MS)})`.as('last_5min'),
-    ])
-    .where('symbol', '=', symbol)
-    .where('status', '!=', 'revoked')
-    .where('issued_at', '<=', at)
-    .executeTakeFirstOrThrow();
-  return { lastHour: Number(counts.last_hour), last5Min: Number(counts.last_5min) };
+  const { rows } = await sql<{
+    permit_id: string | null;
+    permit_symbol: string;
+    issued_at: Date;
+    expires_at: Date;
+    block_symbol: string | null;
+    block_reason: string;
+    block_details: unknown;
+    last_hour: string;
+    last_5min: string;
+  }>`
+    select p.id as permit_id, p.symbol as permit_symbol, p.issued_at, p.expires_at,
+           b.symbol as block_symbol, b.reason as block_reason, b.details as block_details,
+           c.last_hour, c.last_5min
+    from (select 1) as one
+    left join execution_permit p on p.idempotency_key = ${key}
+    left join permit_block b on b.idempotency_key = ${key}
+    cross join lateral (
+      select count(*) filter (where issued_at > ${new Date(t - HOUR_MS)}) as last_hour,
+             count(*) filter (where issued_at > ${new Date(t - BURST_WINDOW_MS)}) as last_5min
+      from execution_permit
+      where symbol = ${symbol} and status <> 'revoked' and issued_at <= ${at}) as c`.execute(trx);
+  const row = rows[0]!;
+  return {
+    permit:
+      row.permit_id === null
+        ? undefined
+        : { id: row.permit_id, symbol: row.permit_symbol, issued_at: row.issued_at, expires_at: row.expires_at },
+    block:
+      row.block_symbol === null
+        ? undefined
+        : { symbol: row.block_symbol, reason: row.block_reason, details: row.block_details },
+    counts: { lastHour: Number(row.last_hour), last5Min: Number(row.last_5min) },
+  };
 }
 
 export async function insertPermitBlock(

@@ -331,35 +331,33 @@ async function withdrawShares(
            or actions_share is distinct from ${actions})`.execute(trx);
 }
 
-/** Every ledger movement gets an immutable risk event (seed 000's RiskEvent); several in one insert, in order. */
-export async function insertRiskEvents(
-  trx: Db,
-  events: {
-    engine: string;
-    kind: 'RESERVE' | 'SETTLE' | 'RELEASE';
-    ok: boolean;
-    reason: string | null;
-    amount: number;
-    key: string;
-    actor: string;
-    details: Record<string, unknown>;
-  }[],
-): Promise<void> {
-  await trx
-    .insertInto('risk_event')
-    .values(
-      events.map((event) => ({
-        engine: event.engine,
-        kind: event.kind,
-        ok: event.ok,
-        reason: event.reason,
-        amount: event.amount,
-        idempotency_key: event.key,
-        actor: event.actor,
-        details: JSON.stringify(event.details),
-      })),
-    )
-    .execute();
+/** A ledger movement's immutable risk event (seed 000's RiskEvent). */
+export interface RiskEventEntry {
+  engine: string;
+  kind: 'RESERVE' | 'SETTLE' | 'RELEASE';
+  ok: boolean;
+  reason: string | null;
+  amount: number;
+  key: string;
+  actor: string;
+  details: Record<string, unknown>;
+}
+
+const riskEventRows = (events: readonly RiskEventEntry[]) =>
+  events.map((event) => ({
+    engine: event.engine,
+    kind: event.kind,
+    ok: event.ok,
+    reason: event.reason,
+    amount: event.amount,
+    idempotency_key: event.key,
+    actor: event.actor,
+    details: JSON.stringify(event.details),
+  }));
+
+/** Every ledger movement gets an immutable risk event; several in one insert, in order. */
+export async function insertRiskEvents(trx: Db, events: RiskEventEntry[]): Promise<void> {
+  await trx.insertInto('risk_event').values(riskEventRows(events)).execute();
 }
 
 export async function findReservation(
@@ -380,27 +378,42 @@ export async function findReservations(
   return new Map(rows.map((row) => [row.idempotency_key, row]));
 }
 
-/** Reservations (granted or denied), each on its stripe, in one insert; an exit's counts no exposure. */
+/** A reservation (granted or denied) on its stripe; an exit's counts no exposure. */
+export interface ReservationEntry {
+  decision: ReserveDecision;
+  actor: string;
+  stripe: number;
+  exit?: boolean;
+}
+
+/**
+ * Reserves' reservations and their risk events, in one statement (the events' insert carries the
+ * reservations' as a data-modifying CTE): all of them, or none when a key is already reserved.
+ */
 export async function insertReservations(
   trx: Db,
-  reservations: { decision: ReserveDecision; actor: string; stripe: number; exit?: boolean }[],
+  reservations: readonly ReservationEntry[],
+  events: readonly RiskEventEntry[],
 ): Promise<void> {
   await trx
-    .insertInto('risk_reservation')
-    .values(
-      reservations.map(({ decision, actor, stripe, exit }) => ({
-        idempotency_key: decision.key,
-        stripe,
-        engine: decision.engine,
-        day: decision.day,
-        amount: decision.amount,
-        status: decision.ok ? 'reserved' : 'denied',
-        denial_scope: decision.ok ? null : decision.scope,
-        denial_reason: decision.ok ? null : decision.reason,
-        actor,
-        ...(exit ? { counts_exposure: false } : {}),
-      })),
+    .with('reserved', (q) =>
+      q.insertInto('risk_reservation').values(
+        reservations.map(({ decision, actor, stripe, exit }) => ({
+          idempotency_key: decision.key,
+          stripe,
+          engine: decision.engine,
+          day: decision.day,
+          amount: decision.amount,
+          status: decision.ok ? 'reserved' : 'denied',
+          denial_scope: decision.ok ? null : decision.scope,
+          denial_reason: decision.ok ? null : decision.reason,
+          actor,
+          ...(exit ? { counts_exposure: false } : {}),
+        })),
+      ),
     )
+    .insertInto('risk_event')
+    .values(riskEventRows(events))
     .execute();
 }
 
