@@ -7,7 +7,8 @@ import { closeProposalRecord, findProposalRecord, type ProposalKind } from '../s
 import { AuditKind } from '../src/domain/audit/kinds';
 import type { ProposalActivities } from '../src/domain/autonomy/activities';
 import { PhaseSchema } from '../src/domain/autonomy/phases';
-import { checkPhaseStillFrom, onAllowlist, RecordedProposalTermsSchema } from '../src/domain/autonomy/proposals';
+import { onAllowlist } from '../src/domain/autonomy/allowlist';
+import { checkPhaseStillFrom, RecordedProposalTermsSchema } from '../src/domain/autonomy/proposals';
 import { storablePayload } from '../src/domain/shared/validation';
 import type { PromotionActivities } from '../src/domain/strategy/activities';
 import { RecordedPromotionSchema } from '../src/domain/strategy/messages';

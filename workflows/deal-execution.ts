@@ -9,7 +9,7 @@ import {
 } from '@temporalio/workflow';
 import type { ApplyMode } from '../src/domain/control-plane/types';
 import type { Clearance, DealExit, ExecutionAuthorization } from '../src/domain/deals/activities';
-import { positionKeyOf } from '../src/domain/deals/policy';
+import { positionKeyOf } from '../src/domain/deals/positions';
 import {
   type DealInput,
   type DealProgress,

@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import type { ApprovalActivities, ApprovalVerdict } from '../../src/domain/identity/activities';
 import type { AutonomyActivities } from '../../src/domain/autonomy/activities';
 import type { ApproverRole } from '../../src/domain/autonomy/phases';
-import { onAllowlist } from '../../src/domain/autonomy/proposals';
+import { onAllowlist } from '../../src/domain/autonomy/allowlist';
 import { type ApprovalAction, approvalAudience } from '../../src/domain/identity/audience';
 import { redactToken } from '../../src/domain/identity/redact';
 import type { Excluded } from '../../src/domain/identity/separation';

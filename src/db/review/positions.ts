@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { PositionScope } from '../../domain/deals/policy';
+import type { PositionScope } from '../../domain/deals/positions';
 import type { Database } from '../database';
 import { listUnresolvedDeals, type UnresolvedDeal } from '../deal-claims.repository';
 import { type Listed, REVIEW_LIST_LIMIT } from './shared';

@@ -1,6 +1,6 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 import type { ExecutionClass } from '../../domain/control-plane/types';
-import type { PositionScope } from '../../domain/deals/policy';
+import type { PositionScope } from '../../domain/deals/positions';
 
 // What an action is (issue 13): engine execution policies, and the positions
 // Warden keeps from its own executed deals.

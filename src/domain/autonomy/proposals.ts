@@ -3,6 +3,7 @@ import { ActorSchema, ReasonSchema } from '../control-plane/types';
 import { describeIssues, safeText, TokenTextSchema } from '../shared/validation';
 import { type ApproverRole, ApproverRoleSchema, nextPhase, type Phase, PhaseSchema } from './phases';
 import type { ReadinessReport } from './readiness';
+import { type ApprovalCheck, onAllowlist } from './allowlist';
 
 /**
  * `breakerTripped`: a revert_to_l3 breaker tripped while the proposal validates. Warden's breaker evaluation
@@ -92,8 +93,6 @@ export interface Approval {
   at: string;
 }
 
-export type ApprovalCheck = { ok: true } | { ok: false; reason: string };
-
 function mayAct(terms: ApprovalRules, role: ApproverRole, approver: string): ApprovalCheck {
   if (!terms.requiredRoles.includes(role))
     return {
@@ -107,17 +106,6 @@ function mayAct(terms: ApprovalRules, role: ApproverRole, approver: string): App
   if (terms.requestedBy !== undefined && terms.requestedBy === approver)
     return { ok: false, reason: `approver: ${approver} requested this proposal; approval must come from someone else` };
   return { ok: true };
-}
-
-/** Whether `approver` is on Warden's allowlist for `role` (the approver table, read at decision time). */
-export function onAllowlist(
-  allowlist: Readonly<Record<string, readonly string[]>>,
-  role: string,
-  approver: string,
-): ApprovalCheck {
-  return (allowlist[role] ?? []).includes(approver)
-    ? { ok: true }
-    : { ok: false, reason: `approver: ${approver} is not on the allowlist for ${role}` };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BREAKER_ACTIONS } from '../autonomy/breakers';
 import { ReasonSchema } from '../control-plane/types';
-import { POSITION_SCOPES } from '../deals/policy';
+import { POSITION_SCOPES } from '../deals/positions';
 import { DealIdSchema } from '../deals/types';
 import { SymbolSchema } from '../permits/rules';
 import { safeText } from '../shared/validation';

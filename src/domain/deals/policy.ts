@@ -7,6 +7,7 @@ import {
   ReasonSchema,
 } from '../control-plane/types';
 import { SymbolSchema } from '../permits/rules';
+import { POSITION_SCOPES } from './positions';
 import { EngineSchema } from '../risk/rules';
 
 // What an action *is* (invariant 7): its execution class, the gates it needs
@@ -125,39 +126,7 @@ export const SetExecutionPolicyInputSchema = z.strictObject({
 });
 export type SetExecutionPolicyInput = z.infer<typeof SetExecutionPolicyInputSchema>;
 
-// Positions (issue 13 item 3): net signed notional per (strategy, symbol), or
-// (engine, symbol) for deals without a strategy, kept from Warden's own
-// executed deals and reconciled by operators.
-
-export const POSITION_SCOPES = ['strategy', 'engine'] as const;
-export type PositionScope = (typeof POSITION_SCOPES)[number];
-
-export interface PositionKey {
-  scope: PositionScope;
-  /** The strategy id or the engine name. */
-  scopeId: string;
-  symbol: string;
-}
-
-export interface Position extends PositionKey {
-  /** Signed notional: buys add, sells subtract. */
-  quantity: number;
-  updatedBy: string;
-  updatedAt: string;
-}
-
-/** Whose position a deal moves: its strategy's, or its engine's when it names none. */
-export function positionKeyOf(deal: { strategyId?: string | undefined; engine: string; symbol: string }): PositionKey {
-  return deal.strategyId === undefined
-    ? { scope: 'engine', scopeId: deal.engine, symbol: deal.symbol }
-    : { scope: 'strategy', scopeId: deal.strategyId, symbol: deal.symbol };
-}
-
-/** An executed deal's change to its position, in cents-exact arithmetic. */
-export function positionAfter(quantity: number, side: 'buy' | 'sell', amount: number): number {
-  const cents = Math.round(quantity * 100) + (side === 'buy' ? 1 : -1) * Math.round(amount * 100);
-  return cents / 100;
-}
+// Positions: src/domain/deals/positions.ts; the operator's reconciliation of one is validated here.
 
 const ScopeIdSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected a strategy id or an engine name');
 

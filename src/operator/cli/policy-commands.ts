@@ -1,10 +1,7 @@
 import { z } from 'zod';
 import { ExecutionClassSchema, ReasonSchema } from '../../domain/control-plane/types';
-import {
-  type PositionScope,
-  ReconcilePositionInputSchema,
-  SetExecutionPolicyInputSchema,
-} from '../../domain/deals/policy';
+import { ReconcilePositionInputSchema, SetExecutionPolicyInputSchema } from '../../domain/deals/policy';
+import { type PositionScope } from '../../domain/deals/positions';
 import { SymbolSchema } from '../../domain/permits/rules';
 import { EngineSchema } from '../../domain/risk/rules';
 import {

@@ -4,7 +4,7 @@ import { AuditKind } from '../../domain/audit/kinds';
 import { CAPITAL_BANDS, type CapitalBandThresholds } from '../../domain/capital/bands';
 import { APPLY_MODES, TRADING_STATES } from '../../domain/control-plane/types';
 import { tradingStateOf } from '../../domain/control-plane/rules';
-import { POSITION_SCOPES } from '../../domain/deals/policy';
+import { POSITION_SCOPES } from '../../domain/deals/positions';
 import { readCapitalUsage } from '../../db/capital.repository';
 import { readControlPlaneState } from '../../db/control-plane.repository';
 import type { Database } from '../../db/database';

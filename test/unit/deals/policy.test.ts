@@ -4,10 +4,9 @@ import {
   decideAdmission,
   defaultExecutionPolicy,
   effectiveApplyMode,
-  positionAfter,
-  positionKeyOf,
   stricterClass,
 } from '../../../src/domain/deals/policy';
+import { positionAfter, positionKeyOf } from '../../../src/domain/deals/positions';
 import { decideStrategyGate, type GateInputs } from '../../../src/domain/strategy/rules';
 
 const request = (over: Partial<AdmissionRequest> = {}): AdmissionRequest => ({
