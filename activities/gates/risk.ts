@@ -173,11 +173,15 @@ async function reserveGroup(trx: Transaction<Database>, requests: ReserveRequest
   );
   for (const [key, prior] of priors) decisions.set(key, priorDecision(prior, key));
   for (const day of [...new Set(days)].sort()) {
-    const asked = requests.filter((r, i) => days[i] === day && !decisions.has(r.key));
-    const fresh = [...new Map(asked.map((r) => [r.key, r])).values()];
+    // Each key once, as first asked: a repeat gets that decision.
+    const seen = new Set<string>();
+    const fresh = requests.filter(
+      (r, i) => days[i] === day && !decisions.has(r.key) && !seen.has(r.key) && seen.add(r.key),
+    );
     if (fresh.length === 0) continue;
     const engines = [GLOBAL_ENGINE, ...[...new Set(fresh.flatMap((r) => ledgerEngines(r.engine).slice(1)))].sort()];
     await shareLossGate(trx, day);
+    // Whether an engine is paused, read as a reserve alone reads it; the stripes come locked below.
     const inputs = await readReserveInputs(trx, engines, day);
     const ledgers = new Map<string, LockedLedger>();
     for (const engine of engines) {

@@ -376,6 +376,20 @@ describe('risk guard on PostgreSQL', () => {
     expect(await verifyAuditChain(t.db)).toMatchObject({ ok: true, events: 165 });
   });
 
+  it('a key asked twice at once is decided as first asked, and booked once', async () => {
+    // The first few go alone at once; the rest, the repeated key among them, wait and go as one group.
+    const asked = [
+      ...Array.from({ length: 8 }, (_, i) => ({ key: `lead-${i}`, amount: 1 })),
+      ...[5, 50].map((amount) => ({ key: 'twice', amount })),
+    ];
+    const results = await Promise.all(asked.map(({ key, amount }) => reserve(key, 'WHOLESALE', amount)));
+    expect(results.slice(-2)).toEqual([
+      expect.objectContaining({ ok: true, key: 'twice', amount: 5 }),
+      expect.objectContaining({ ok: true, key: 'twice', amount: 5 }),
+    ]);
+    expect(await ledger('WHOLESALE')).toMatchObject({ exposureUsed: 13, actions: 9 });
+  });
+
   it('fails only the reserve at fault when reserves are asked at once', async () => {
     const keys = Array.from({ length: 30 }, (_, i) => (i === 17 ? 'bad-\u0000-key' : `fine-${i}`));
     const results = await Promise.allSettled(
