@@ -113,7 +113,7 @@ export async function reserveInTransaction(
   // A concurrent first try of the same key cannot also pass: the reservation's key is unique, and the
   // loser's transaction fails and is retried, to find this one.
   const prior = looked ? looked.prior : await findReservation(trx, request.key);
-  if (prior) return priorDecision(prior, request.key);
+  if (prior) return priorDecision(prior);
   const home = stripeOf(request.key);
   const engines = ledgerEngines(request.engine);
   await shareLossGate(trx, day);
@@ -171,7 +171,7 @@ async function reserveGroup(trx: Transaction<Database>, requests: ReserveRequest
     trx,
     requests.map((r) => r.key),
   );
-  for (const [key, prior] of priors) decisions.set(key, priorDecision(prior, key));
+  for (const [key, prior] of priors) decisions.set(key, priorDecision(prior));
   for (const day of [...new Set(days)].sort()) {
     // Each key once, as first asked: a repeat gets that decision.
     const seen = new Set<string>();

@@ -50,7 +50,7 @@ export interface LedgerSnapshot {
  * asking again gets no exposure it does not hold. One still reserved (or a denial) is the first decision,
  * which a retry gets again.
  */
-export function priorDecision(row: StoredReservation, key: string): ReserveDecision {
+export function priorDecision(row: StoredReservation): ReserveDecision {
   if (row.status === 'settled' || row.status === 'released')
     return {
       ok: false,
@@ -60,7 +60,7 @@ export function priorDecision(row: StoredReservation, key: string): ReserveDecis
       day: row.day,
       scope: row.engine,
       reason: 'reservation_closed',
-      detail: `reservation ${key} was ${row.status} before`,
+      detail: `reservation ${row.idempotency_key} was ${row.status} before`,
     };
   return storedDecision(row);
 }

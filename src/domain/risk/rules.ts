@@ -6,6 +6,7 @@ export const GLOBAL_ENGINE = 'GLOBAL';
 export function ledgerEngines(engine: string): string[] {
   return engine === GLOBAL_ENGINE ? [GLOBAL_ENGINE] : [GLOBAL_ENGINE, engine];
 }
+
 export const EngineSchema = z
   .string()
   .regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'expected an engine name in capitals, e.g. WHOLESALE');
