@@ -13,6 +13,7 @@ import { setStrategyLevel, upsertStrategy } from '../src/db/strategy.repository'
 import { DEFAULT_GOVERNOR_SETTINGS } from '../src/domain/permits/rules';
 import { projectRoot } from '../src/config/paths';
 import { createScratchDatabase, percentile, createWardenDevServer } from '../test/support/processes';
+import { cpuMeter, cpuPerDeal, type CpuByProcess, totalOf } from './cpu';
 
 const N = Number(process.env.BENCH_DEALS ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
@@ -35,6 +36,17 @@ async function pool<T>(count: number, concurrency: number, task: (i: number) => 
   return results;
 }
 
+/**
+ * The ratio deals/s could reach on a machine whose CPU is the limit, were every gate free in the worker:
+ * the bare deal's CPU over the governed deal's with its worker share cut to the bare one's. The dev
+ * server's and PostgreSQL's extra work for a governed deal (its history's markers, the gates' statements)
+ * stays; no worker-side change goes past this.
+ */
+function ratioCeiling(bare?: CpuByProcess, governed?: CpuByProcess): number | undefined {
+  if (bare === undefined || governed === undefined) return undefined;
+  return totalOf(bare) / totalOf({ ...governed, worker: bare.worker });
+}
+
 /** Every figure one run of the deal benchmark measured (also printed, as lines, through `say`). */
 export type DealFigures = Awaited<ReturnType<typeof benchDeals>>;
 
@@ -52,6 +64,7 @@ export async function benchDeals(say: (line: string) => void = console.log) {
   await db.updateTable('control_plane_state').set({ go_live_enabled: true, apply_mode: 'live' }).execute();
 
   const env = await createWardenDevServer();
+  const meter = await cpuMeter(db);
   const bundle = await bundleWorkflowCode({
     workflowsPath: path.join(projectRoot, 'benchmarks', 'workflows.ts'),
     logger: new DefaultLogger('WARN'),
@@ -96,6 +109,7 @@ export async function benchDeals(say: (line: string) => void = console.log) {
       const latencies: number[] = [];
       const started = performance.now();
       const cpu = process.cpuUsage();
+      const before = meter?.();
       const outcomes = await pool(count, CONCURRENCY, async (i) => {
         const dealId = `${prefix}-${i}`;
         const t0 = performance.now();
@@ -123,12 +137,15 @@ export async function benchDeals(say: (line: string) => void = console.log) {
       });
       const seconds = (performance.now() - started) / 1000;
       const used = process.cpuUsage(cpu);
+      const after = meter?.();
       return {
         kind,
         count,
         seconds,
         // This process's CPU (worker and clients) per deal: what the worker side of a deal costs.
         cpuPerDeal: (used.user + used.system) / 1000 / count,
+        // Every process's: on a machine they share, what bounds deals/s.
+        cpu: before && after ? cpuPerDeal(before, after, count) : undefined,
         throughput: count / seconds,
         p50: percentile(latencies, 50),
         p99: percentile(latencies, 99),
@@ -210,6 +227,16 @@ export async function benchDeals(say: (line: string) => void = console.log) {
     `  governed:  ${results.governed.throughput.toFixed(1)} deals/s   e2e p50 ${ms(results.governed.p50)}  p99 ${ms(results.governed.p99)}   worker CPU ${ms(results.governed.cpuPerDeal)}/deal   (${executed}/${N} executed)`,
   );
   say(`  ratio:     ${(results.governed.throughput / results.bare.throughput).toFixed(2)} × bare (target ≥ 0.8)`);
+  const ceiling = ratioCeiling(results.bare.cpu, results.governed.cpu);
+  for (const batch of [results.bare, results.governed])
+    if (batch.cpu)
+      say(
+        `  CPU/deal, ${batch.kind.padEnd(8)} worker ${ms(batch.cpu.worker)} + dev server ${ms(batch.cpu.temporal)} + PostgreSQL ${ms(batch.cpu.postgres)} = ${ms(totalOf(batch.cpu))}`,
+      );
+  if (ceiling !== undefined)
+    say(
+      `  ceiling:   ${ceiling.toFixed(2)} × bare if the governed deal's worker cost no more than the bare one's (its server and database CPU as measured)`,
+    );
   const notGates = new Set(['executeDeal', 'evaluateStrategyGate', 'recordStrategyOutcome']);
   /** Each gate step's p50/p99 (printed), and all of them together; the strategy's own steps are not gates. */
   const gateTable = (calls: Map<string, number[]>, indent: string) => {
@@ -296,6 +323,8 @@ export async function benchDeals(say: (line: string) => void = console.log) {
       cpuPerDeal: results.governed.cpuPerDeal,
     },
     ratio: results.governed.throughput / results.bare.throughput,
+    ratioCeiling: ceiling,
+    cpu: { bare: results.bare.cpu, governed: results.governed.cpu },
     gates: gateRows,
     gatesLoaded: { p50: percentile(allGates, 50), p99: percentile(allGates, 99) },
     gatesUnloaded: { p50: percentile(solo, 50), p99: percentile(solo, 99) },
