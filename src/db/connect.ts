@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database';
+import { prepareStatements } from './prepared-statements';
 
 // int8 (audit ids, counters) stays a string: JS numbers lose precision past 2^53.
 // numeric is parsed as a JS number: money amounts here stay far below that.
@@ -75,9 +76,10 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
     // pg-pool listens only while a connection is idle: one lost while handed out (a transaction between
     // statements) would be an unhandled 'error' and end the process. Its next query fails instead, the
     // failed work is retried, and the pool drops the broken connection when it is released.
-    pool.on('connect', (client) =>
-      client.on('error', (error) => console.warn(`warden: database connection lost in use: ${error.message}`)),
-    );
+    pool.on('connect', (client) => {
+      client.on('error', (error) => console.warn(`warden: database connection lost in use: ${error.message}`));
+      prepareStatements(client);
+    });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, description: redact(target.databaseUrl), close: () => db.destroy() };
   }
