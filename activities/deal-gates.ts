@@ -1,7 +1,8 @@
-import { log } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
+import type { Logger } from '@temporalio/common';
 import type { Kysely, Transaction } from 'kysely';
 import { type CapitalBandThresholds, DEFAULT_CAPITAL_BANDS } from '../src/domain/capital/bands';
-import { createBandWatcher } from './capital-band';
+import { createBandWatcher, inBackground } from './capital-band';
 import type { Database } from '../src/db/database';
 import type { ControlPlanePort } from '../src/domain/control-plane/port';
 import { enforceControlPlane, tradingStateOf } from '../src/domain/control-plane/rules';
@@ -42,24 +43,32 @@ export function createDealActivities({
   executorServed = false,
 }: DealActivityDeps): DealActivities & DealPolicyActivities {
   const nudgeCapitalBand = createBandWatcher({ db, capitalBands, controlPlane });
-  const nudgeAfterReserve = () =>
-    nudgeCapitalBand('risk-guard').catch((error: unknown) =>
-      log.warn('capital band nudge failed', { error: String(error) }),
-    );
+  // The reservation stands whatever happens to the nudge; the tripwire's run re-measures too.
+  const afterReserve = inBackground(() => nudgeCapitalBand('risk-guard'));
+  // The activity's own logger, kept past its end: the nudge may run after the activity answered. Called
+  // as a plain function (the gates' tests do), there is no activity: the console then.
+  const nudgeAfterReserve = () => {
+    let logger: Pick<Logger, 'warn'> = console;
+    try {
+      logger = Context.current().log;
+    } catch {
+      // not inside an activity
+    }
+    afterReserve.request(logger);
+  };
   return {
     async admitDeal(input) {
       const admission = await admitDeal({ db, governor, executorServed }, input);
       // A KILL verdict of the strategy gate, decided in admission, engages from here.
       if (input.clear?.strategy && admission.strategy)
         await engageOnKill(controlPlane, input.clear.strategy, admission.strategy);
-      // The reservation stands whatever happens to the nudge; the tripwire's run re-measures too.
-      if (admission.clearance?.cleared) await nudgeAfterReserve();
+      if (admission.clearance?.cleared) nudgeAfterReserve();
       return admission;
     },
 
     async reserveExposure({ exit, ...input }) {
       const decision = await reserveExposure(db, { ...input, at: new Date(input.at) }, exit);
-      if (decision.ok) await nudgeAfterReserve();
+      if (decision.ok) nudgeAfterReserve();
       return decision;
     },
 

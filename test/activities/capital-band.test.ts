@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createBandWatcher } from '../../activities/capital-band';
+import { createBandWatcher, inBackground } from '../../activities/capital-band';
 import { reserveExposure } from '../../activities/gates/risk';
 import { readCapitalUsage } from '../../src/db/capital.repository';
 import { upsertRiskPolicy } from '../../src/db/risk.repository';
@@ -81,5 +81,44 @@ describe('capital band watcher on PostgreSQL', () => {
     await reserve('w3', 'CAPITAL', 300); // 800/1500 = 0.53: B
     await strict('a');
     expect(controlPlane.refreshCapitalBand).toHaveBeenCalledTimes(2);
+  });
+});
+
+// After a reserve the nudge runs off the deal's path (activities/deal-gates.ts): one at a time.
+describe('a nudge in the background', () => {
+  it('answers its requester at once, and folds every request made while one runs into one more run', async () => {
+    let release!: () => void;
+    let runs = 0;
+    const background = inBackground(async () => {
+      runs++;
+      if (runs === 1) await new Promise<void>((resolve) => (release = resolve));
+    });
+    const log = { warn: vi.fn() };
+    background.request(log);
+    for (let i = 0; i < 5; i++) background.request(log);
+    expect(runs).toBe(1); // the first still waits, and the requests returned
+    release();
+    await background.idle();
+    expect(runs).toBe(2);
+    background.request(log);
+    await background.idle();
+    expect(runs).toBe(3);
+    expect(log.warn).not.toHaveBeenCalled();
+  });
+
+  it("logs a failed nudge on the latest requester's logger, and runs the next request", async () => {
+    let fail = true;
+    const background = inBackground(async () => {
+      if (fail) throw new Error('temporal unavailable');
+    });
+    const first = { warn: vi.fn() };
+    background.request(first);
+    await background.idle();
+    expect(first.warn).toHaveBeenCalledWith('capital band nudge failed', { error: 'Error: temporal unavailable' });
+    fail = false;
+    const second = { warn: vi.fn() };
+    background.request(second);
+    await background.idle();
+    expect(second.warn).not.toHaveBeenCalled();
   });
 });
