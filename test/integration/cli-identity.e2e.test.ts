@@ -185,6 +185,25 @@ describe('without a key on the embedded database, the CLI is the local owner', (
   });
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
+  it('answers on a fresh data folder, its embedded database brought up to date first', async () => {
+    const fresh = mkdtempSync(path.join(tmpdir(), 'warden-fresh-'));
+    try {
+      const onFresh = wardenCli({
+        HOME: fresh,
+        DATABASE_URL: undefined,
+        WARDEN_DATA_DIR: fresh,
+        WARDEN_API_KEY: undefined,
+        WARDEN_PROFILE: undefined,
+      });
+      const ledger = await onFresh(['risk', 'ledger', '--json']);
+      expect(ledger).toMatchObject({ code: 0, stderr: 'warden: acting as the local owner (embedded database)\n' });
+      expect(JSON.parse(ledger.stdout)).toMatchObject({ day: expect.any(String) });
+      expect(await onFresh(['audit', 'verify'])).toMatchObject({ code: 0 });
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
   it('says so once, and what it writes is audited as local-owner, in-process or through the running Warden', async () => {
     expect(await cli(['migrate'])).toMatchObject({ code: 0 });
     const attested = await cli(['attest', 'eval_coverage', '--note', 'walked through it']);

@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { WardenClient } from '../../client';
 import type { Config } from '../../config/index';
 import { DatabaseLockedError, openDatabase } from '../../db/connect';
+import { migrateToLatest } from '../../db/migrate';
 import type { Identity } from '../../domain/identity/roles';
 import { withLocalApprovalKeys } from '../../security/approval-keys';
 import { lazyClient } from '../../temporal/connection';
@@ -27,6 +28,17 @@ export async function inProcess(given: Config, identity: Identity): Promise<Tran
   // The local owner signs what it approves with the key pair `npm start` keeps in the data folder.
   const config = identity === LOCAL_OWNER ? withLocalApprovalKeys(given).config : given;
   const database = await openDatabase(config);
+  // The embedded database is this user's own, kept up to date by `npm start`: brought up to date here
+  // too, so a command on a fresh data folder answers instead of failing on a table not made yet.
+  // PostgreSQL is migrated by its operator (`warden migrate`); nothing runs in-process on it but that.
+  if (config.databaseUrl === undefined) {
+    try {
+      await migrateToLatest(database.db);
+    } catch (error) {
+      await database.close();
+      throw error;
+    }
+  }
   const temporal = await lazyClient(config.temporal);
   const deps = {
     db: database.db,
