@@ -4,32 +4,19 @@ import { ChangeRequestIdSchema } from '../change-requests/id';
 import { type Role, RoleSchema } from '../identity/roles';
 import { EngineSchema } from '../risk/rules';
 import { safeText } from '../shared/validation';
+import {
+  ActorSchema,
+  type ApplyMode,
+  ApplyModeSchema,
+  KillSwitchModeSchema,
+  type KillSwitchMode,
+  ReasonSchema,
+  type TradingState,
+} from './primitives';
 
-export const APPLY_MODES = ['dry_run', 'testnet', 'live'] as const;
-export const ApplyModeSchema = z.enum(APPLY_MODES);
-export type ApplyMode = z.infer<typeof ApplyModeSchema>;
+// Its words, shared with every other part, live in ./primitives; they are this module's too.
+export * from './primitives';
 
-/**
- * How an engaged kill switch stops production execution: `halt` stops all of it; `reduce` lets through
- * only what reduces a position Warden keeps (NautilusTrader's REDUCING), so a halted book can still be
- * closed. Halt is the stricter: reduce → halt is a tightening (at once), halt → reduce a loosening (votes,
- * as for a release).
- */
-export const KILL_SWITCH_MODES = ['halt', 'reduce'] as const;
-export const KillSwitchModeSchema = z.enum(KILL_SWITCH_MODES, { message: 'expected halt or reduce' });
-export type KillSwitchMode = z.infer<typeof KillSwitchModeSchema>;
-
-/** The trading state the control plane is in: released, engaged in reduce mode, engaged in halt mode. */
-export const TRADING_STATES = ['active', 'reducing', 'halted'] as const;
-export type TradingState = (typeof TRADING_STATES)[number];
-
-/** Seed 000 execution classes: what an action does when it runs. */
-export const EXECUTION_CLASSES = ['OBSERVE_ONLY', 'SANDBOX_EXEC', 'PROD_EXEC'] as const;
-export const ExecutionClassSchema = z.enum(EXECUTION_CLASSES);
-export type ExecutionClass = z.infer<typeof ExecutionClassSchema>;
-
-export const ActorSchema = safeText({ max: 200, minMessage: 'must name who acts' });
-export const ReasonSchema = safeText({ max: 2000, minMessage: 'must say why' });
 /** Who engaged a kill switch: an operator, or a watchdog such as tripwire or canary. */
 export const KillSwitchSourceSchema = z
   .string()

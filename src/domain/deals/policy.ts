@@ -5,7 +5,7 @@ import {
   type ExecutionClass,
   ExecutionClassSchema,
   ReasonSchema,
-} from '../control-plane/types';
+} from '../control-plane/primitives';
 import { SymbolSchema } from '../permits/rules';
 import { POSITION_SCOPES } from './positions';
 import { EngineSchema } from '../risk/rules';

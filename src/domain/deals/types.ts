@@ -6,7 +6,7 @@ import {
   type ExecutionClass,
   ExecutionClassSchema,
   ReasonSchema,
-} from '../control-plane/types';
+} from '../control-plane/primitives';
 import { ChangeRequestIdSchema } from '../change-requests/id';
 import { DomainSchema } from '../prod-eligibility/rules';
 import { SymbolSchema } from '../permits/rules';

@@ -1,29 +1,14 @@
 import { z } from 'zod';
 import { bandWithin, type CapitalBand } from '../capital/bands';
-import { ActorSchema, ReasonSchema } from '../control-plane/types';
+import { ActorSchema, ReasonSchema } from '../control-plane/primitives';
 import type { HealthStatus } from '../system-health/rules';
 import { RELEASE_APPROVER_ROLES } from '../identity/roles';
 import type { ApprovalClaimCheck as ApproverCheck } from '../identity/approval-check';
 import { checkSeparation } from '../identity/separation';
 import { describeIssues, safeText, TokenTextSchema, MessagesPerRunSchema } from '../shared/validation';
+import { PLAYBOOK_STEP_IDS } from './steps';
 
-/**
- * Seed 004 PACK H: nine concrete launch steps, taken in order. Band-aware:
- * each names the worst capital band it tolerates. Status-aware: RED health
- * blocks every step but preflight, which is where an operator finds out why
- * health is red. The checks are seed 000's deployment checklist.
- */
-export const PLAYBOOK_STEP_IDS = [
-  'preflight',
-  'risk_policies_reviewed',
-  'prod_gates_reviewed',
-  'watchdogs_running',
-  'kill_switch_drill',
-  'alerts_routed',
-  'dry_run_reviewed',
-  'capital_band_confirmed',
-  'sign_off',
-] as const;
+export { PLAYBOOK_STEP_IDS };
 export type PlaybookStepId = (typeof PLAYBOOK_STEP_IDS)[number];
 
 export interface PlaybookStep {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PLAYBOOK_STEP_IDS } from '../go-live/playbook';
+import { PLAYBOOK_STEP_IDS } from '../go-live/steps';
 
 // What a signed approval is for: one action on one workflow, `<workflowId>:<action>`
 // (e.g. `policy-change-cr-1a2b:approve`). A token names its audience and counts

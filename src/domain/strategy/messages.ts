@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ActorSchema } from '../control-plane/types';
+import { ActorSchema } from '../control-plane/primitives';
 import { safeJsonRecord, safeText, TokenTextSchema } from '../shared/validation';
 import { ApproverRoleSchema } from '../autonomy/phases';
 import { MATURITY_LEVELS, MaturityLevelSchema, type MaturityLevel } from './rules';
