@@ -4,7 +4,7 @@ import { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActivities } from '../../activities';
 import { WardenClient } from '../../src/client';
 import type { GovernanceSettings } from '../../src/config/index';
@@ -47,13 +47,10 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
   let executeDeal: ReturnType<typeof vi.fn<(input: ExecuteDealInput) => Promise<ExecuteDealResult>>>;
   let n = 0;
 
-  beforeAll(async () => {
-    env = await createTimeSkippingEnv();
-  });
-  afterAll(async () => {
-    await env?.teardown();
-  });
+  // A server of its own per test, as for every file that skips time: a query after the worker of the test
+  // before it stopped could hang on a shared one (seen once, "an L2 order waits for approveOrder…").
   beforeEach(async () => {
+    env = await createTimeSkippingEnv();
     t = await createTestDatabase();
     taskQueue = uniqueName('strategy');
     warden = new WardenClient(env.client, taskQueue);
@@ -80,6 +77,7 @@ describe('strategy gate inside dealExecution (time-skipping server)', () => {
       .terminate('test over')
       .catch(() => undefined);
     await t.drop();
+    await env.teardown();
   });
 
   const worker = (settings: GovernanceSettings = TEST_SETTINGS) =>
