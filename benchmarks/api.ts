@@ -12,6 +12,7 @@ import { createGovernanceMetrics } from '../src/operator/metrics/governance-metr
 import { DEFAULT_GOVERNOR_SETTINGS } from '../src/domain/permits/rules';
 import { workflowsEntry } from '../src/config/paths';
 import { createScratchDatabase, percentile, createWardenDevServer } from '../test/support/processes';
+import { runBenchmark } from './run';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200);
 
@@ -80,10 +81,4 @@ async function main(): Promise<void> {
   await database.drop();
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

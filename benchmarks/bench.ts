@@ -18,6 +18,7 @@ import { CONTROL_PLANE_WORKFLOW_ID } from '../workflows/names';
 import { controlPlaneStateQuery } from '../workflows/messages';
 import { createScratchDatabase, percentile, serveCliApi, createWardenDevServer } from '../test/support/processes';
 import { benchDeals } from './deals';
+import { runBenchmark } from './run';
 
 /** The connections the reserves race on: the pool's size (src/db/connect.ts). */
 const RESERVE_CONCURRENCY = 20;
@@ -219,10 +220,4 @@ async function main(): Promise<void> {
   for (const l of lines) console.log(l);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

@@ -14,6 +14,7 @@ import { DEFAULT_GOVERNOR_SETTINGS } from '../src/domain/permits/rules';
 import { projectRoot } from '../src/config/paths';
 import { createScratchDatabase, percentile, createWardenDevServer } from '../test/support/processes';
 import { cpuMeter, cpuPerDeal, type CpuByProcess, totalOf } from './cpu';
+import { runBenchmark } from './run';
 
 const N = Number(process.env.BENCH_DEALS ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
@@ -350,11 +351,4 @@ export async function benchDeals(say: (line: string) => void = console.log) {
 }
 
 // Run directly (`npm run bench:deals`); `npm run bench` imports it.
-if (require.main === module)
-  benchDeals().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
+if (require.main === module) runBenchmark(benchDeals);

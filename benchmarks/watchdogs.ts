@@ -13,6 +13,7 @@ import { resetTripwire, setRegressionPolicy } from '../src/db/watchdogs.reposito
 import { DEFAULT_GOVERNOR_SETTINGS } from '../src/domain/permits/rules';
 import { workflowsEntry } from '../src/config/paths';
 import { closedPort, createScratchDatabase, percentile, createWardenDevServer } from '../test/support/processes';
+import { runBenchmark } from './run';
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 20);
 
@@ -161,10 +162,4 @@ async function main(): Promise<void> {
   await database.drop();
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

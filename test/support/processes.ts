@@ -150,14 +150,17 @@ export async function createScratchDatabase(
   };
 }
 
+/** Dev servers this process started and has not torn down: each is a process that outlives this one. */
+const liveDevServers = new Set<TestWorkflowEnvironment>();
+
 /**
  * A dev server from `.tools/` as Warden needs one (its limits and search attributes, so Warden's
  * workflows can run on it), for the harnesses and benchmarks that own theirs.
  */
-export function createWardenDevServer(
+export async function createWardenDevServer(
   options: { namespaces?: readonly string[]; dbFilename?: string } = {},
 ): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createLocal({
+  const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: toolPaths.temporal },
       ui: false,
@@ -166,4 +169,16 @@ export function createWardenDevServer(
       extraArgs: devServerArgs(options.namespaces ?? []),
     },
   });
+  liveDevServers.add(env);
+  const teardown = env.teardown.bind(env);
+  env.teardown = async () => {
+    liveDevServers.delete(env);
+    await teardown();
+  };
+  return env;
+}
+
+/** Tears down every dev server still up, as a harness exits: one left behind would run on. */
+export async function tearDownDevServers(): Promise<void> {
+  await Promise.allSettled([...liveDevServers].map((env) => env.teardown()));
 }
