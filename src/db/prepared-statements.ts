@@ -19,11 +19,11 @@ type Query = (config: unknown, values?: unknown, callback?: unknown) => unknown;
  * Each parameterized statement `client` sends is prepared on its connection once and executed by name
  * after: PostgreSQL then parses it once and may keep its plan, where an unnamed statement is parsed and
  * planned at every call. A gate's transaction is a dozen of them, so this is most of what PostgreSQL
- * spends on a deal (in the deal benchmark, its CPU per governed deal went from about 6 to 4 ms). A statement a changed
- * table made stale fails once, as any transient fault, and is prepared afresh under a new name at its
- * next call (the failed activity's retry). Statements without parameters (BEGIN, COMMIT, savepoints, a
- * migration's script) run unnamed. Needs a session of its own per connection: not for a transaction-mode
- * connection pooler in front of PostgreSQL.
+ * spends on a deal (in the deal benchmark, its CPU per governed deal went from about 6 to 4 ms). A
+ * statement a changed table made stale fails once, as any transient fault, and is prepared afresh under
+ * a new name at its next call (the failed activity's retry); so is any other the server refuses that way.
+ * Statements without parameters (BEGIN, COMMIT, savepoints, a migration's script) run unnamed. Needs a
+ * session of its own per connection: not for a transaction-mode connection pooler in front of PostgreSQL.
  */
 export function prepareStatements(client: pg.PoolClient): void {
   const names = new Map<string, string>();
