@@ -32,11 +32,33 @@ async function main(): Promise<void> {
   });
 
   const cleanups: (() => Promise<void>)[] = [];
-  const cleanUp = async () => {
-    for (const step of cleanups.reverse()) await step().catch((error: unknown) => console.error(error));
+  // Once, last step first: a stop while starting and the start's own failure may both ask.
+  let cleaned: Promise<void> | undefined;
+  const cleanUp = () =>
+    (cleaned ??= (async () => {
+      for (const step of [...cleanups].reverse()) await step().catch((error: unknown) => console.error(error));
+    })());
+  let devServer: DevServer | undefined;
+  // One stop, however many signals ask. A service manager or `timeout` signals the whole process group
+  // and start.mjs forwards SIGTERM as well: a second SIGTERM used to end this process before its
+  // clean-up, leaving the dev server (a process group of its own) running on the port. A second Ctrl-C
+  // is a person insisting: the dev server is killed, then this process exits. Before the worker runs,
+  // a stop cleans up what has started and exits.
+  let stopping = false;
+  let shutDownWorker: (() => void) | undefined;
+  const onStopSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      if (signal === 'SIGINT') void (devServer?.kill() ?? Promise.resolve()).finally(() => process.exit(130));
+      return;
+    }
+    stopping = true;
+    say('\nstopping Warden…');
+    if (shutDownWorker) shutDownWorker();
+    else void cleanUp().finally(() => process.exit(130));
   };
+  process.on('SIGINT', onStopSignal);
+  process.on('SIGTERM', onStopSignal);
   try {
-    let devServer: DevServer | undefined;
     if (config.temporal.address === undefined) {
       devServer = await startDevServer({
         dbFile: path.join(config.dataDir, 'temporal.sqlite'),
@@ -56,10 +78,6 @@ async function main(): Promise<void> {
     cleanups.push(() => wiring.close());
     say(`database: ${wiring.description} (${wiring.migrationsApplied} migration(s) applied)`);
     const { worker } = wiring;
-    const stop = () => {
-      say('\nstopping Warden…');
-      worker.shutdown();
-    };
     await runWarden(wiring, config, {
       host: '127.0.0.1',
       logger,
@@ -81,8 +99,9 @@ async function main(): Promise<void> {
           schedules,
           state,
         });
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        shutDownWorker = () => worker.shutdown();
+        // Asked to stop while starting: the worker stops now that it runs.
+        if (stopping) worker.shutdown();
       },
     });
     say('worker stopped');
