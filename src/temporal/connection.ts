@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { type Config, DEFAULT_TEMPORAL_ADDRESS } from '../config/index';
 
@@ -31,7 +31,18 @@ export async function connectWorkerConnection(config: Config['temporal']): Promi
   return NativeConnection.connect(await connectionOptions(config));
 }
 
+/**
+ * The CLI's calls give up on a Temporal that does not answer after this many tries (about half a
+ * second of backoff), where the client's default ten took 21 s to say so: a command before `npm start`
+ * says at once that no server is there, and an operator asks again.
+ */
+const CLI_ATTEMPTS = 4;
+
 /** A client that connects on its first call: for callers (the CLI in-process) that may never need Temporal. */
 export async function lazyClient(config: Config['temporal']): Promise<Client> {
-  return new Client({ connection: Connection.lazy(await connectionOptions(config)), namespace: config.namespace });
+  const connection = Connection.lazy({
+    ...(await connectionOptions(config)),
+    interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: CLI_ATTEMPTS }))],
+  });
+  return new Client({ connection, namespace: config.namespace });
 }

@@ -13,7 +13,7 @@ import { lazyClient } from '../../src/temporal/connection';
 import { listRiskPolicies } from '../../src/db/risk.repository';
 import { allows, type Permission, ROLES } from '../../src/domain/identity/roles';
 import { OPERATIONS } from '../../src/operator/operations';
-import { type CliApi, serveCliApi, wardenCli } from '../support/processes';
+import { type CliApi, closedPort, serveCliApi, wardenCli } from '../support/processes';
 import { createTestDatabase, devServerAddress, type TestDatabase, uniqueName } from '../helpers';
 
 // Issue 14 item 5: the CLI acts only as an authenticated identity, and RBAC, rate limits and audit are the
@@ -199,6 +199,18 @@ describe('without a key on the embedded database, the CLI is the local owner', (
       expect(ledger).toMatchObject({ code: 0, stderr: 'warden: acting as the local owner (embedded database)\n' });
       expect(JSON.parse(ledger.stdout)).toMatchObject({ day: expect.any(String) });
       expect(await onFresh(['audit', 'verify'])).toMatchObject({ code: 0 });
+      // Before `npm start` there is no Temporal to ask: said so, with the address tried.
+      const port = await closedPort();
+      const status = await wardenCli({
+        HOME: fresh,
+        DATABASE_URL: undefined,
+        WARDEN_DATA_DIR: fresh,
+        WARDEN_API_KEY: undefined,
+        WARDEN_PROFILE: undefined,
+        TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+      })(['status']);
+      expect(status.code).toBe(1);
+      expect(status.stderr).toMatch(new RegExp(`Temporal is not reachable \\(.*127\\.0\\.0\\.1:${port}.*npm start`));
     } finally {
       rmSync(fresh, { recursive: true, force: true });
     }

@@ -184,7 +184,22 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`warden: ${label ? `${label} (${error.status}): ` : ''}${message}\n`);
       return exitOf(error);
     }
-    process.stderr.write(`warden: ${message}\n`);
+    process.stderr.write(`warden: ${temporalUnreachable(error) ?? message}\n`);
     return isUsage(error) ? EXIT.usage : EXIT.failure;
   }
+}
+
+/** gRPC's UNAVAILABLE under the client's ServiceError: no Temporal server answered at all. */
+const UNAVAILABLE = 14;
+
+/**
+ * What to say when Temporal is not there (a command before `npm start`), where the client says only
+ * "Failed to query Workflow": the connection's own error, and how to get a server.
+ */
+function temporalUnreachable(error: unknown): string | undefined {
+  if (!(error instanceof Error) || error.name !== 'ServiceError') return undefined;
+  const cause = error.cause as { code?: unknown; details?: unknown } | undefined;
+  if (cause?.code !== UNAVAILABLE) return undefined;
+  const details = typeof cause.details === 'string' ? cause.details.replace(/\s*Resolution note:.*$/s, '') : '';
+  return `Temporal is not reachable (${details || 'unavailable'}): is Warden running (npm start)? Or set TEMPORAL_ADDRESS to a running Temporal server.`;
 }
