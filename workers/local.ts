@@ -100,8 +100,6 @@ async function main(): Promise<void> {
           state,
         });
         shutDownWorker = () => worker.shutdown();
-        // Asked to stop while starting: the worker stops now that it runs.
-        if (stopping) worker.shutdown();
       },
     });
     say('worker stopped');
